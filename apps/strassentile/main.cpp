@@ -1,0 +1,64 @@
+// strassentile: command-line front end of the library. One subcommand per job.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+
+#include "cli_args.hpp"
+#include "commands.hpp"
+#include "strassentile/loaders.hpp"
+#include "strassentile/version.hpp"
+
+namespace {
+
+using strassentile::cli::Command;
+
+const Command kCommands[] = {
+    {"algorithms", "list algorithms with tile, rank, FLOP ratio and verification error",
+     "strassentile algorithms [--data-dir DIR]", strassentile::cli::run_algorithms},
+    {"verify", "check algorithms against the matrix-multiplication tensor (exit 1 on failure)",
+     "strassentile verify [NAME...] [--file PATH.npz|PATH_L.sms] [--data-dir DIR] [--tol 1e-12]",
+     strassentile::cli::run_verify},
+    {"flops", "FLOPs, parameters and ratios of one STL layer against dense",
+     "strassentile flops M K N [--tile 4|a,b,c] [--rank 24] [--bytes 2]", strassentile::cli::run_flops},
+};
+
+void print_help() {
+  std::printf("strassentile %s: Strassen-Tile (STL) layers\n\nusage: strassentile COMMAND [ARGS]\n\n",
+              STRASSENTILE_VERSION);
+  for (const Command& c : kCommands) std::printf("  %-12s %s\n      %s\n", c.name, c.summary, c.usage);
+  std::printf("\nCatalogue algorithms (alphatensor-AxBxC, dps-4x4x4-48) need --data-dir or STRASSENTILE_FMM_DIR\n"
+              "pointing at shared/data/fmm.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
+    print_help();
+    return argc < 2 ? 2 : 0;
+  }
+  if (std::strcmp(argv[1], "--version") == 0) {
+    std::printf("strassentile %s\n", STRASSENTILE_VERSION);
+    return 0;
+  }
+  for (const Command& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) != 0) continue;
+    const std::vector<std::string> args(argv + 2, argv + argc);
+    try {
+      return c.run(args);
+    } catch (const strassentile::cli::UsageError& e) {
+      std::fprintf(stderr, "strassentile %s: %s\nusage: %s\n", c.name, e.what(), c.usage);
+    } catch (const strassentile::FormatError& e) {
+      std::fprintf(stderr, "strassentile %s: %s\n", c.name, e.what());
+    } catch (const std::invalid_argument& e) {
+      std::fprintf(stderr, "strassentile %s: %s\n", c.name, e.what());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "strassentile %s: error: %s\n", c.name, e.what());
+    }
+    return 2;
+  }
+  std::fprintf(stderr, "strassentile: unknown command '%s' (see strassentile --help)\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,72 @@
+// Bilinear tile algorithms: the (enc_x, enc_w, dec) triple that defines an STL layer's change of basis.
+//
+// Convention (shared/STL.md §1 and the .sms files: L = enc_x, R = enc_w, P = dec):
+//   product p:  m_p = (enc_x[p,:] · vec(A)) * (enc_w[p,:] · vec(B))
+//   output:     vec(A·B) ≈ dec · m
+// with A an a×b tile, B a b×c tile and row-major vec (entry (u,v) of A is vec index u·b+v).
+// An algorithm is *exact* when Σ_p enc_x[p]⊗enc_w[p]⊗dec[:,p] equals the matrix-multiplication tensor.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "strassentile/matrix.hpp"
+#include "strassentile/tile_format.hpp"
+
+namespace strassentile {
+
+struct Algorithm {
+  std::string name;    // registry name, e.g. "strassen" or "alphatensor-4x4x4"
+  std::string source;  // where the coefficients come from (paper, file path, "kron(...)")
+  TileFormat tile;
+  Matrix<double> enc_x;  // r × ab
+  Matrix<double> enc_w;  // r × bc
+  Matrix<double> dec;    // ac × r
+
+  std::size_t rank() const { return enc_x.rows(); }
+
+  // Ratio of the naive algorithm's multiplications to this one's: abc / r.
+  double flop_ratio() const;
+
+  // Throws std::invalid_argument unless the three matrices have the shapes that `tile` and a common rank
+  // imply (rank >= 1) and all coefficients are finite.
+  void validate() const;
+
+  // Largest absolute deviation of Σ_p enc_x[p]⊗enc_w[p]⊗dec[:,p] from the <a,b,c> matmul tensor.
+  // 0 for an exact algorithm (up to rounding of rational coefficients).
+  double verify() const;
+};
+
+// Constructs an algorithm from its parts and validates it.
+Algorithm make_algorithm(std::string name, std::string source, TileFormat tile, Matrix<double> enc_x,
+                         Matrix<double> enc_w, Matrix<double> dec);
+
+// Tensor (Kronecker) product: `outer` applied to blocks whose products use `inner`.
+// <a1,b1,c1>:r1 ⊗ <a2,b2,c2>:r2 = <a1·a2, b1·b2, c1·c2>:r1·r2; exact when both factors are exact
+// (Strassen ⊗ Strassen = <4,4,4>:49).
+Algorithm kron(const Algorithm& outer, const Algorithm& inner);
+
+// The naive algorithm: one product per (i, k, j) triple, r = abc.
+Algorithm naive(TileFormat tile);
+
+// Built-in algorithms, written from the mathematics (no data files):
+//   "strassen"   <2,2,2>:7   Strassen (1969)
+//   "winograd"   <2,2,2>:7   Winograd's variant (7 mults, 15 adds)
+//   "laderman"   <3,3,3>:23  Laderman (1976)
+//   "strassen2"  <4,4,4>:49  kron(strassen, strassen)
+//   "naive-AxBxC"            naive(<A,B,C>) for any A, B, C >= 1
+// and, when a data directory is known (see `set_data_dir`), those of the shipped catalogues:
+//   "alphatensor-AxBxC"      every format of AlphaTensor's factorizations_r.npz
+//   "dps-4x4x4-48"           Dumas–Pernet–Sedoglavic rational <4,4,4>:48
+// Throws std::invalid_argument for an unknown name, listing what is available.
+Algorithm get(const std::string& name);
+
+// Names `get` accepts (naive formats are listed for <2,2,2>, <3,3,3>, <4,4,4> but any size works).
+std::vector<std::string> available();
+
+// Directory holding alphatensor/ and dumas-pernet-sedoglavic/ (the layout of shared/data/fmm).
+// Defaults to the environment variable STRASSENTILE_FMM_DIR; empty means "built-ins only".
+void set_data_dir(const std::string& dir);
+std::string data_dir();
+
+}  // namespace strassentile
