@@ -34,6 +34,11 @@ def main():
     (HERE / "corpus/npz").mkdir(parents=True, exist_ok=True)
     (HERE / "corpus/npz/strassen_stacked.npz").write_bytes(npz_bytes({"2,2,2": stacked}, True))
     (HERE / "corpus/npz/strassen_objects.npz").write_bytes(npz_bytes({"2,2,2": objects}, False))
+    (HERE / "corpus/npy").mkdir(parents=True, exist_ok=True)
+    for name, value in {"stacked": stacked, "objects": objects, "fortran": np.asfortranarray(u.astype(np.float64))}.items():
+        item = io.BytesIO()
+        np.save(item, value, allow_pickle=True)
+        (HERE / f"corpus/npy/strassen_{name}.npy").write_bytes(item.getvalue())
     (HERE / "corpus/sms").mkdir(parents=True, exist_ok=True)
     for name, m in {"L": ENC_X, "R": ENC_W, "P": DEC}.items():
         lines = [f"{m.shape[0]} {m.shape[1]} R"]

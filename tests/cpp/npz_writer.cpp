@@ -30,6 +30,7 @@ std::string le(std::uint64_t v, int width) {
 
 std::string int64_bytes(const std::vector<std::int64_t>& values) {
   std::string out(values.size() * 8, '\0');
+  if (values.empty()) return out;  // memcpy from an empty vector's null data() is UB
   std::memcpy(out.data(), values.data(), out.size());
   return out;
 }
