@@ -21,6 +21,12 @@ const Command kCommands[] = {
      strassentile::cli::run_verify},
     {"flops", "FLOPs, parameters and ratios of one STL layer against dense",
      "strassentile flops M K N [--tile 4|a,b,c] [--rank 24] [--bytes 2]", strassentile::cli::run_flops},
+#ifdef STRASSENTILE_HAVE_TORCH
+    {"demo", "train dense, exact-STL and r<exact STL models on Fashion-MNIST; print accuracy, FLOPs, parameters",
+     "strassentile demo [--epochs 2] [--batch 128] [--hidden 128] [--seed 0] [--train-limit N] [--data DIR] "
+     "[--device cpu|cuda] [--json FILE]",
+     strassentile::cli::run_demo},
+#endif
 };
 
 void print_help() {

@@ -1,0 +1,109 @@
+// bench_stl_kernels: variants of the specialised <4,4,4> bf16 encode and decode kernels (tiles per thread V,
+// products loaded per step CH) and the generic kernels, r = 24, at two sizes, as GB/s of ideal traffic
+// and as a fraction of the device-to-device copy. It is how the defaults in src/cuda/encode_kernel.cuh and
+// decode_kernel.cuh were chosen (docs/PERFORMANCE.md).
+//
+//   bench_stl_kernels [--reps N]
+#include <cuda_bf16.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "bench_util.cuh"
+#include "decode_kernel.cuh"
+#include "encode_kernel.cuh"
+
+namespace sd = strassentile::cuda::detail;
+namespace sc = strassentile::cuda;
+using namespace strassentile::bench;  // NOLINT(google-build-using-namespace)
+using bf16 = __nv_bfloat16;
+
+namespace {
+
+void report(const char* name, double ms, double bytes, double copy_gbps) {
+  const double gbps = bytes / (ms * 1e6);
+  std::printf("  %-28s %8.3f ms %7.0f GB/s  %5.2f of copy\n", name, ms, gbps, gbps / copy_gbps);
+}
+
+void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer, double copy_gbps) {
+  sc::StlShape s;
+  s.rows = M;
+  s.in_features = KN;
+  s.out_features = KN;
+  s.a = s.b = s.c = 4;
+  s.rank = rank;
+  const std::int64_t m = s.m(), k = s.k(), n = s.n();
+  Buffer x(M * KN * 2), y(M * KN * 2), xh(rank * m * k * 2), z(rank * m * n * 2);
+  Buffer enc(rank * 16 * 4), dec(16 * rank * 4);
+  random_fill<bf16>(x.ptr, M * KN, 1, 1.0f);
+  random_fill<bf16>(z.ptr, rank * m * n, 2, 1.0f);
+  random_fill<float>(enc.ptr, rank * 16, 3, 0.25f);
+  random_fill<float>(dec.ptr, rank * 16, 4, 0.25f);
+  ok(cudaDeviceSynchronize(), "fill");
+
+  sc::EncodeParams ep;  // strides resolved, as the dispatcher would
+  ep.shape = s;
+  ep.x = x.ptr;
+  ep.ldx = KN;
+  ep.enc_x = static_cast<const float*>(enc.ptr);
+  ep.x_hat = xh.ptr;
+  ep.ld_x_hat = k;
+  ep.stride_x_hat = m * k;
+  ep.stream = timer.stream;
+  sc::DecodeParams dp;
+  dp.shape = s;
+  dp.z = z.ptr;
+  dp.ld_z = n;
+  dp.stride_z = m * n;
+  dp.dec = static_cast<const float*>(dec.ptr);
+  dp.y = y.ptr;
+  dp.ldy = KN;
+  dp.stream = timer.stream;
+
+  const double enc_bytes = 2.0 * (M * KN + rank * m * k), dec_bytes = 2.0 * (rank * m * n + M * KN);
+  std::printf("M=%lld K=N=%lld r=%d: encode %.0f MB, decode %.0f MB ideal traffic\n", static_cast<long long>(M),
+              static_cast<long long>(KN), rank, enc_bytes / 1e6, dec_bytes / 1e6);
+  report("encode V=2", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 2>(ep); }), enc_bytes, copy_gbps);
+  report("encode V=4 (default)", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 4>(ep); }), enc_bytes,
+         copy_gbps);
+  report("encode V=8", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 8>(ep); }), enc_bytes, copy_gbps);
+  report("encode generic", timer.median_ms([&] { sd::launch_encode_generic(ep); }), enc_bytes, copy_gbps);
+  report("decode V=2 CH=4", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 2, 4>(dp); }), dec_bytes,
+         copy_gbps);
+  report("decode V=2 CH=8 (default)", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 2, 8>(dp); }),
+         dec_bytes, copy_gbps);
+  report("decode V=2 CH=12", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 2, 12>(dp); }), dec_bytes,
+         copy_gbps);
+  report("decode V=4 CH=4", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 4, 4>(dp); }), dec_bytes,
+         copy_gbps);
+  report("decode V=4 CH=8", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 4, 8>(dp); }), dec_bytes,
+         copy_gbps);
+  report("decode generic", timer.median_ms([&] { sd::launch_decode_generic(dp); }), dec_bytes, copy_gbps);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int reps = 30;
+  if (argc == 3 && std::string(argv[1]) == "--reps") reps = std::max(1, std::atoi(argv[2]));
+  try {
+    cudaDeviceProp prop{};
+    ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+    cudaStream_t stream;
+    ok(cudaStreamCreate(&stream), "cudaStreamCreate");
+    const std::size_t flush_bytes = std::max<std::size_t>(2 * static_cast<std::size_t>(prop.l2CacheSize), 64u << 20);
+    Buffer flush(flush_bytes);
+    const Timer timer{stream, flush.ptr, flush_bytes, 5, reps};
+    const double copy_gbps = copy_bandwidth_gbps(timer);
+    std::printf("%s: copy %.0f GB/s; bf16 <4,4,4>, median of %d, L2 flushed before each\n", prop.name, copy_gbps,
+                reps);
+    sweep(16384, 4096, 24, timer, copy_gbps);
+    sweep(8192, 16384, 24, timer, copy_gbps);
+    cudaStreamDestroy(stream);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_stl_kernels: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

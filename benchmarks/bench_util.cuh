@@ -1,0 +1,89 @@
+// Shared by the benchmarks: error checks, device buffers, random fills and the event timer.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace strassentile::bench {
+
+inline void ok(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
+}
+inline void ok(cublasStatus_t e, const char* what) {
+  if (e != CUBLAS_STATUS_SUCCESS) throw std::runtime_error(std::string(what) + ": " + cublasGetStatusString(e));
+}
+
+struct Buffer {
+  void* ptr = nullptr;
+  explicit Buffer(std::size_t bytes) { ok(cudaMalloc(&ptr, bytes), "cudaMalloc"); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { cudaFree(ptr); }
+};
+
+// Uniform values in [-scale, scale] from a hash of the index: random data, never zeros.
+template <class T>
+__global__ void fill_random(T* out, std::size_t count, std::uint64_t seed, float scale) {
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    std::uint64_t h = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed;
+    h ^= h >> 31;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 29;
+    const float u = static_cast<float>(h >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+    out[i] = static_cast<T>((2.0f * u - 1.0f) * scale);
+  }
+}
+
+template <class T>
+inline void random_fill(void* p, std::size_t count, std::uint64_t seed, float scale) {
+  fill_random<T><<<4096, 256>>>(static_cast<T*>(p), count, seed, scale);
+  ok(cudaGetLastError(), "fill_random");
+}
+
+struct Timer {
+  cudaStream_t stream;
+  void* flush;
+  std::size_t flush_bytes;
+  int warmup, reps;
+
+  // Median milliseconds of fn over `reps` runs, each after evicting the L2.
+  double median_ms(const std::function<void()>& fn) const {
+    for (int i = 0; i < warmup; ++i) fn();
+    std::vector<cudaEvent_t> ev(2 * reps);
+    for (auto& e : ev) ok(cudaEventCreate(&e), "cudaEventCreate");
+    for (int i = 0; i < reps; ++i) {
+      ok(cudaMemsetAsync(flush, i & 0xFF, flush_bytes, stream), "flush L2");
+      ok(cudaEventRecord(ev[2 * i], stream), "cudaEventRecord");
+      fn();
+      ok(cudaEventRecord(ev[2 * i + 1], stream), "cudaEventRecord");
+    }
+    ok(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    ok(cudaGetLastError(), "timed work");
+    std::vector<float> ms(reps);
+    for (int i = 0; i < reps; ++i) ok(cudaEventElapsedTime(&ms[i], ev[2 * i], ev[2 * i + 1]), "elapsed");
+    for (auto& e : ev) cudaEventDestroy(e);
+    std::sort(ms.begin(), ms.end());
+    return reps % 2 ? ms[reps / 2] : 0.5 * (ms[reps / 2 - 1] + ms[reps / 2]);
+  }
+};
+
+// Device-to-device copy bandwidth of a 1 GiB buffer, counting bytes read plus written: the ceiling for
+// encode and decode.
+inline double copy_bandwidth_gbps(const Timer& timer) {
+  const std::size_t bytes = std::size_t{1} << 30;
+  Buffer a(bytes), b(bytes);
+  ok(cudaMemset(a.ptr, 1, bytes), "memset");
+  const double ms = timer.median_ms(
+      [&] { ok(cudaMemcpyAsync(b.ptr, a.ptr, bytes, cudaMemcpyDeviceToDevice, timer.stream), "copy"); });
+  return 2.0 * static_cast<double>(bytes) / (ms * 1e6);
+}
+
+}  // namespace strassentile::bench

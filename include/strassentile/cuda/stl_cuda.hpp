@@ -1,0 +1,134 @@
+// The STL forward pass on the GPU, torch-free: encode X → X̂, r batched products on cuBLAS, decode Z → Y.
+//
+// Index conventions are the reference's (strassentile/reference.hpp): activation tile (i,κ) element (u,v)
+// is X[row(i,u), κ·b+v] at q = u·b+v; output tile q = u·c+w; rows are grouped in runs of `a` inside each
+// sequence of seq_len rows, each sequence padded on its own. X̂ is r×m×k, Ŵ is r×k×n, Z is r×m×n, each one
+// row-major matrix per product (what a strided batched GEMM wants).
+//
+// Every function here only enqueues work on the given stream and returns; it throws std::invalid_argument
+// for bad parameters and std::runtime_error when a CUDA or cuBLAS call fails. Leading dimensions and batch
+// strides are in elements; 0 means "contiguous" (the row length, or rows × leading dimension).
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace strassentile::cuda {
+
+// Storage type of X, X̂, Ŵ, Z, Y and the bias. Arithmetic is fp32 whatever this is.
+enum class DType : int { f32, f16, bf16 };
+std::size_t dtype_size(DType dtype);
+const char* dtype_name(DType dtype);
+
+// Applied after the bias, in fp32. gelu_tanh is 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+enum class Activation : int { none, relu, gelu_tanh };
+
+// automatic: a kernel specialised on the tile format when one is compiled in, else the generic one.
+// generic: always the generic kernel (for tests and as a baseline).
+enum class KernelChoice : int { automatic, generic };
+
+// Sizes of one STL layer applied to M rows.
+struct StlShape {
+  std::int64_t rows = 0;          // M
+  std::int64_t in_features = 0;   // K
+  std::int64_t out_features = 0;  // N
+  int a = 0, b = 0, c = 0;        // tile format <a,b,c>
+  int rank = 0;                   // r
+  std::int64_t seq_len = 0;       // S; 0: all M rows are one sequence. Must divide M.
+
+  std::int64_t sequence_length() const { return seq_len == 0 ? rows : seq_len; }
+  std::int64_t tiles_per_sequence() const { return (sequence_length() + a - 1) / a; }
+  std::int64_t m() const { return rows == 0 ? 0 : rows / sequence_length() * tiles_per_sequence(); }
+  std::int64_t k() const { return (in_features + b - 1) / b; }
+  std::int64_t n() const { return (out_features + c - 1) / c; }
+};
+
+// Throws std::invalid_argument unless sizes are non-negative, the tile sides and rank >= 1, and seq_len
+// divides rows.
+void validate(const StlShape& shape);
+
+// X (M×K) → X̂ (r × m × k). enc_x is rank × a·b fp32 on the device. Padding rows/columns read as zero.
+struct EncodeParams {
+  StlShape shape;  // uses rows, in_features, a, b, rank, seq_len
+  DType dtype = DType::bf16;
+  const void* x = nullptr;
+  std::int64_t ldx = 0;
+  const float* enc_x = nullptr;
+  void* x_hat = nullptr;
+  std::int64_t ld_x_hat = 0, stride_x_hat = 0;
+  cudaStream_t stream = nullptr;
+  KernelChoice kernel = KernelChoice::automatic;
+};
+void launch_encode(const EncodeParams& params);
+
+// Z (r × m × n) → Y (M×N): decode, add bias, apply the activation, crop the padding. dec is a·c × rank
+// fp32 on the device; bias has out_features entries of `dtype`, or is null.
+struct DecodeParams {
+  StlShape shape;  // uses rows, out_features, a, c, rank, seq_len
+  DType dtype = DType::bf16;
+  const void* z = nullptr;
+  std::int64_t ld_z = 0, stride_z = 0;
+  const float* dec = nullptr;
+  const void* bias = nullptr;
+  Activation activation = Activation::none;
+  void* y = nullptr;
+  std::int64_t ldy = 0;
+  cudaStream_t stream = nullptr;
+  KernelChoice kernel = KernelChoice::automatic;
+};
+void launch_decode(const DecodeParams& params);
+
+// Z[p] = X̂[p] · Ŵ[p] for p < batch: m×k times k×n, row-major, fp32 accumulation. For f32 the handle's math
+// mode decides whether TF32 may be used (cuBLAS's default: no). Sets the handle's stream; the handle must be
+// in host pointer mode.
+struct ProductsParams {
+  cublasHandle_t handle = nullptr;
+  DType dtype = DType::bf16;
+  std::int64_t batch = 0, m = 0, k = 0, n = 0;
+  const void* x_hat = nullptr;
+  std::int64_t ld_x_hat = 0, stride_x_hat = 0;
+  const void* w_hat = nullptr;
+  std::int64_t ld_w_hat = 0, stride_w_hat = 0;
+  void* z = nullptr;
+  std::int64_t ld_z = 0, stride_z = 0;
+  cudaStream_t stream = nullptr;
+};
+void launch_products(const ProductsParams& params);
+
+// Where stl_forward keeps X̂ and Z inside its workspace: leading dimensions rounded up to 8 elements and
+// offsets to 256 bytes, so that vector accesses and cuBLAS's fast paths apply.
+struct ForwardWorkspace {
+  std::int64_t ld_x_hat = 0, stride_x_hat = 0;
+  std::int64_t ld_z = 0, stride_z = 0;
+  std::size_t z_offset = 0;  // bytes from the workspace's start
+  std::size_t bytes = 0;     // total
+};
+ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype);
+
+// Y = act(STL(X, Ŵ) + bias). w_hat is r × k × n. workspace must hold forward_workspace(...).bytes and be
+// 256-byte aligned (cudaMalloc's pointers are).
+struct ForwardParams {
+  StlShape shape;
+  DType dtype = DType::bf16;
+  const void* x = nullptr;
+  std::int64_t ldx = 0;
+  const void* w_hat = nullptr;
+  std::int64_t ld_w_hat = 0, stride_w_hat = 0;
+  const float* enc_x = nullptr;
+  const float* dec = nullptr;
+  const void* bias = nullptr;
+  Activation activation = Activation::none;
+  void* y = nullptr;
+  std::int64_t ldy = 0;
+  void* workspace = nullptr;
+  std::size_t workspace_bytes = 0;
+  cublasHandle_t cublas = nullptr;
+  cudaStream_t stream = nullptr;
+  KernelChoice kernel = KernelChoice::automatic;
+};
+void stl_forward(const ForwardParams& params);
+
+}  // namespace strassentile::cuda

@@ -1,0 +1,61 @@
+// Converting dense linear layers of a libtorch model into STL layers.
+//
+// libtorch modules hold their layers as members (torch::nn::Linear fc{nullptr}), so a plain nn::Linear cannot
+// be swapped behind its owner's back. Layers that should be convertible are declared as ConvertibleLinear:
+// an nn::Linear look-alike whose implementation `convert` replaces in place.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "strassentile/torch/stl_linear.hpp"
+
+namespace strassentile {
+
+class ConvertibleLinearImpl : public torch::nn::Cloneable<ConvertibleLinearImpl> {
+ public:
+  ConvertibleLinearImpl(int64_t in_features, int64_t out_features, bool bias = true);
+  explicit ConvertibleLinearImpl(torch::nn::LinearOptions options);
+
+  void reset() override;
+  void pretty_print(std::ostream& stream) const override;
+  torch::Tensor forward(const torch::Tensor& x);
+
+  bool is_stl() const { return !stl.is_empty(); }
+  // Replaces the dense implementation (or a previous STL one) by `layer`.
+  void use_stl(STLLinear layer);
+
+  torch::nn::LinearOptions options;
+  torch::nn::Linear dense{nullptr};  // set while dense
+  STLLinear stl{nullptr};            // set once converted
+};
+TORCH_MODULE(ConvertibleLinear);
+
+struct ConvertOptions {
+  std::vector<int64_t> tile = {4, 4, 4};
+  int64_t rank = 24;
+  // An exact algorithm's name converts each layer exactly from its dense weights (tile and rank must be the
+  // algorithm's); "random" gives fresh STL layers (training from scratch).
+  std::string init = "random";
+  std::string mode = "tile";
+};
+
+struct ConvertSummary {
+  std::vector<std::string> converted;                         // qualified names
+  std::vector<std::pair<std::string, std::string>> skipped;  // (name, reason)
+  double dense_params = 0, stl_params = 0;                    // over converted layers, biases excluded
+  double dense_flops_per_token = 0, stl_flops_per_token = 0;  // forward, over converted layers
+  std::string to_string() const;
+};
+
+// filter(qualified_name, layer) → convert this layer? The default converts every layer whose in/out features are
+// at least the tile's b/c (smaller layers would be mostly padding) and skips the rest with a reason.
+using ConvertFilter = std::function<bool(const std::string&, const ConvertibleLinearImpl&)>;
+
+ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, const ConvertFilter& filter = nullptr);
+
+}  // namespace strassentile

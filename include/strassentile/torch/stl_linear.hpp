@@ -1,0 +1,63 @@
+// STLLinear: a torch::nn::Module with nn::Linear's interface whose product is a Strassen-Tile operator.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "strassentile/cost_model.hpp"
+#include "strassentile/tile_format.hpp"
+
+namespace strassentile {
+
+struct STLLinearOptions {
+  STLLinearOptions(int64_t in_features, int64_t out_features) : in_features_(in_features), out_features_(out_features) {}
+  TORCH_ARG(int64_t, in_features);
+  TORCH_ARG(int64_t, out_features);
+  TORCH_ARG(bool, bias) = true;
+  // {t} means <t,t,t>; or {a, b, c}.
+  TORCH_ARG(std::vector<int64_t>, tile) = std::vector<int64_t>({4, 4, 4});
+  TORCH_ARG(int64_t, rank) = 24;
+  // "random", or the name of an exact algorithm of this tile and rank (strassentile::available()); an
+  // algorithm init starts as an exact STL copy of a freshly initialised nn::Linear.
+  TORCH_ARG(std::string, init) = "random";
+  TORCH_ARG(std::string, mode) = "tile";
+  // Learn enc_x and dec (the change of basis) along with w_hat.
+  TORCH_ARG(bool, train_basis) = true;
+};
+
+class STLLinearImpl : public torch::nn::Cloneable<STLLinearImpl> {
+ public:
+  STLLinearImpl(int64_t in_features, int64_t out_features) : STLLinearImpl(STLLinearOptions(in_features, out_features)) {}
+  explicit STLLinearImpl(STLLinearOptions options);
+
+  void reset() override;
+  void pretty_print(std::ostream& stream) const override;
+  // Refuses checkpoints whose shapes differ (another tile, rank or size) instead of silently resizing.
+  void load(torch::serialize::InputArchive& archive) override;
+
+  // x: (..., in_features) → (..., out_features).
+  torch::Tensor forward(const torch::Tensor& x);
+
+  // Freezes (false) or unfreezes (true) enc_x and dec.
+  void set_train_basis(bool train);
+
+  TileFormat tile() const;
+  // FLOPs and parameters of one forward over `tokens` rows, against the dense layer.
+  StlCost cost(int64_t tokens) const;
+
+  STLLinearOptions options;
+  torch::Tensor w_hat;  // (r, ⌈K/b⌉, ⌈N/c⌉), learnable
+  torch::Tensor enc_x;  // (r, a·b), learnable unless frozen
+  torch::Tensor dec;    // (a·c, r), learnable unless frozen
+  torch::Tensor enc_w;  // (r, b·c) buffer: maps dense weights into the basis (conversion, re-encoding)
+  torch::Tensor bias;   // (N) or undefined
+};
+TORCH_MODULE(STLLinear);
+
+// An STLLinear that computes exactly what `linear` computes, through exact algorithm `algorithm`
+// (its tile and rank are the algorithm's). Shares no storage with `linear`.
+STLLinear stl_from_linear(const torch::nn::Linear& linear, const std::string& algorithm, const std::string& mode = "tile");
+
+}  // namespace strassentile

@@ -1,0 +1,159 @@
+// Device-side helpers shared by the encode and decode kernels: storage types, fp32 conversion, 16-byte
+// vector loads and packed stores, the row grouping of the reference, and the fused activations.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "strassentile/cuda/stl_cuda.hpp"
+
+namespace strassentile::cuda::detail {
+
+template <class T>
+__device__ __forceinline__ float to_float(T v);
+template <>
+__device__ __forceinline__ float to_float<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ float to_float<__half>(__half v) { return __half2float(v); }
+template <>
+__device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <class T>
+__device__ __forceinline__ T from_float(float v);
+template <>
+__device__ __forceinline__ float from_float<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+// Tiles one thread handles side by side: the fewest whose row slice, tiles·width·sizeof(T) bytes, is a whole
+// number of 16-byte vectors and at least min_bytes long (2 for bf16 with width 4 and 16 bytes; 8 for bf16 with
+// width 3; 1 for fp32 with width 4).
+template <class T>
+__host__ __device__ constexpr int vector_tiles(int width, int min_bytes = 16) {
+  int g = 16, w = width * static_cast<int>(sizeof(T));
+  while (w != 0) {  // gcd(16, w)
+    const int t = g % w;
+    g = w;
+    w = t;
+  }
+  int v = 16 / g;
+  while (v * width * static_cast<int>(sizeof(T)) < min_bytes) v *= 2;
+  return v;
+}
+
+// Packed global accesses. N elements of T travel as N·sizeof(T)/4 32-bit words in 4-, 8- or 16-byte
+// accesses; building the words by hand keeps nvcc from splitting them into 2-byte accesses (it does that
+// to a struct of bf16). The address must be aligned to min(16, N·sizeof(T)) bytes.
+__device__ __forceinline__ unsigned short bits_of(__half h) { return __half_as_ushort(h); }
+__device__ __forceinline__ unsigned short bits_of(__nv_bfloat16 h) { return __bfloat16_as_ushort(h); }
+template <class T>
+__device__ __forceinline__ T from_bits(unsigned short b);
+template <>
+__device__ __forceinline__ __half from_bits<__half>(unsigned short b) { return __ushort_as_half(b); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_bits<__nv_bfloat16>(unsigned short b) { return __ushort_as_bfloat16(b); }
+
+template <class T, int N>
+__host__ __device__ constexpr int words_of() {
+  static_assert((N * sizeof(T)) % 4 == 0, "packed accesses move whole 32-bit words");
+  constexpr int w = static_cast<int>(N * sizeof(T) / 4);
+  static_assert(w == 1 || w == 2 || w % 4 == 0, "4, 8 or a multiple of 16 bytes");
+  return w;
+}
+
+template <class T, int N>
+__device__ __forceinline__ void load_packed(const T* src, float (&out)[N]) {
+  constexpr int W = words_of<T, N>();
+  unsigned w[W];
+  if constexpr (W == 1) {
+    w[0] = __ldg(reinterpret_cast<const unsigned*>(src));
+  } else if constexpr (W == 2) {
+    const uint2 r = __ldg(reinterpret_cast<const uint2*>(src));
+    w[0] = r.x, w[1] = r.y;
+  } else {
+#pragma unroll
+    for (int c = 0; c < W / 4; ++c) {
+      const uint4 r = __ldg(reinterpret_cast<const uint4*>(src) + c);
+      w[4 * c] = r.x, w[4 * c + 1] = r.y, w[4 * c + 2] = r.z, w[4 * c + 3] = r.w;
+    }
+  }
+#pragma unroll
+  for (int j = 0; j < N; ++j) {
+    if constexpr (sizeof(T) == 4)
+      out[j] = __uint_as_float(w[j]);
+    else
+      out[j] = to_float(from_bits<T>(static_cast<unsigned short>(w[j / 2] >> (16 * (j % 2)))));
+  }
+}
+
+template <class T, int N>
+__device__ __forceinline__ void store_packed(T* dst, const float (&vals)[N]) {
+  constexpr int W = words_of<T, N>();
+  unsigned w[W];
+#pragma unroll
+  for (int i = 0; i < W; ++i) {
+    if constexpr (sizeof(T) == 4)
+      w[i] = __float_as_uint(vals[i]);
+    else
+      w[i] = static_cast<unsigned>(bits_of(from_float<T>(vals[2 * i]))) |
+             (static_cast<unsigned>(bits_of(from_float<T>(vals[2 * i + 1]))) << 16);
+  }
+  // __stwb is a plain (write-back) store; unlike assigning a uint2/uint4 it is never split into words.
+  if constexpr (W == 1) {
+    __stwb(reinterpret_cast<unsigned*>(dst), w[0]);
+  } else if constexpr (W == 2) {
+    __stwb(reinterpret_cast<uint2*>(dst), make_uint2(w[0], w[1]));
+  } else {
+#pragma unroll
+    for (int c = 0; c < W / 4; ++c)
+      __stwb(reinterpret_cast<uint4*>(dst) + c, make_uint4(w[4 * c], w[4 * c + 1], w[4 * c + 2], w[4 * c + 3]));
+  }
+}
+
+// Row grouping (reference.hpp): row-tile i covers rows seq·S + (i mod t)·a + u of sequence seq = i / t.
+struct RowMap {
+  std::int64_t rows;       // M
+  std::int64_t seq;        // S (never 0 here)
+  std::int64_t per_seq;    // t = ⌈S/a⌉
+  // First row of tile i, and how many of its a rows are real (the rest pad the sequence).
+  __device__ __forceinline__ void tile(std::int64_t i, int a, std::int64_t& first, int& real) const {
+    const std::int64_t s = i / per_seq;
+    const std::int64_t pos = (i - s * per_seq) * a;
+    first = s * seq + pos;
+    const std::int64_t left = seq - pos;
+    real = left < a ? static_cast<int>(left) : a;
+  }
+};
+
+inline RowMap make_row_map(const StlShape& shape) {
+  return RowMap{shape.rows, shape.sequence_length(), shape.tiles_per_sequence()};
+}
+
+template <Activation ACT>
+__device__ __forceinline__ float activate(float x) {
+  if constexpr (ACT == Activation::relu) {
+    return fmaxf(x, 0.0f);
+  } else if constexpr (ACT == Activation::gelu_tanh) {
+    const float inner = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+    return 0.5f * x * (1.0f + tanhf(inner));
+  } else {
+    return x;
+  }
+}
+
+__device__ __forceinline__ float activate(float x, Activation act) {
+  switch (act) {
+    case Activation::relu:
+      return activate<Activation::relu>(x);
+    case Activation::gelu_tanh:
+      return activate<Activation::gelu_tanh>(x);
+    default:
+      return x;
+  }
+}
+
+}  // namespace strassentile::cuda::detail

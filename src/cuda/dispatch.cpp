@@ -1,0 +1,96 @@
+// launch_encode / launch_decode: check the parameters, fill in default strides, pick a kernel.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "launchers.hpp"
+#include "strassentile/cuda/stl_cuda.hpp"
+
+namespace strassentile::cuda {
+namespace {
+
+// 0 means contiguous; anything else must leave room for a row of `need` elements.
+std::int64_t resolve_ld(std::int64_t ld, std::int64_t need, const char* name) {
+  if (ld == 0) return need;
+  if (ld < need)
+    throw std::invalid_argument(std::string(name) + " " + std::to_string(ld) + " is smaller than the row length " +
+                                std::to_string(need));
+  return ld;
+}
+
+// Batch stride of r matrices of `rows` rows: at least what one matrix spans.
+std::int64_t resolve_stride(std::int64_t stride, std::int64_t rows, std::int64_t ld, std::int64_t row_len,
+                            const char* name) {
+  if (stride == 0) return rows * ld;
+  const std::int64_t span = rows == 0 ? 0 : (rows - 1) * ld + row_len;
+  if (stride < span)
+    throw std::invalid_argument(std::string(name) + " " + std::to_string(stride) +
+                                " makes the products overlap (one spans " + std::to_string(span) + " elements)");
+  return stride;
+}
+
+void require(const void* ptr, const char* name) {
+  if (ptr == nullptr) throw std::invalid_argument(std::string(name) + " is null");
+}
+
+bool encode_specialised(const EncodeParams& p) {
+  using detail::launch_encode_fast;
+  switch (p.shape.a * 16 + p.shape.b) {  // (a,b) pairs listed in launchers.hpp
+    case 2 * 16 + 2: launch_encode_fast<2, 2>(p); return true;
+    case 3 * 16 + 3: launch_encode_fast<3, 3>(p); return true;
+    case 4 * 16 + 4: launch_encode_fast<4, 4>(p); return true;
+    case 2 * 16 + 4: launch_encode_fast<2, 4>(p); return true;
+    case 1 * 16 + 4: launch_encode_fast<1, 4>(p); return true;
+    default: return false;
+  }
+}
+
+bool decode_specialised(const DecodeParams& p) {
+  using detail::launch_decode_fast;
+  switch (p.shape.a * 16 + p.shape.c) {  // (a,c) pairs listed in launchers.hpp
+    case 2 * 16 + 2: launch_decode_fast<2, 2>(p); return true;
+    case 3 * 16 + 3: launch_decode_fast<3, 3>(p); return true;
+    case 4 * 16 + 4: launch_decode_fast<4, 4>(p); return true;
+    case 2 * 16 + 4: launch_decode_fast<2, 4>(p); return true;
+    case 1 * 16 + 4: launch_decode_fast<1, 4>(p); return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+void launch_encode(const EncodeParams& params) {
+  EncodeParams p = params;
+  validate(p.shape);
+  dtype_size(p.dtype);  // rejects unknown values
+  const StlShape& s = p.shape;
+  if (s.b > 15 || s.a > 15) p.kernel = KernelChoice::generic;  // keeps the pair switch unambiguous
+  p.ldx = resolve_ld(p.ldx, s.in_features, "ldx");
+  p.ld_x_hat = resolve_ld(p.ld_x_hat, s.k(), "ld_x_hat");
+  p.stride_x_hat = resolve_stride(p.stride_x_hat, s.m(), p.ld_x_hat, s.k(), "stride_x_hat");
+  if (s.m() == 0 || s.k() == 0) return;
+  require(p.x, "x");
+  require(p.enc_x, "enc_x");
+  require(p.x_hat, "x_hat");
+  if (p.kernel == KernelChoice::automatic && encode_specialised(p)) return;
+  detail::launch_encode_generic(p);
+}
+
+void launch_decode(const DecodeParams& params) {
+  DecodeParams p = params;
+  validate(p.shape);
+  dtype_size(p.dtype);
+  const StlShape& s = p.shape;
+  if (s.c > 15 || s.a > 15) p.kernel = KernelChoice::generic;
+  p.ld_z = resolve_ld(p.ld_z, s.n(), "ld_z");
+  p.stride_z = resolve_stride(p.stride_z, s.m(), p.ld_z, s.n(), "stride_z");
+  p.ldy = resolve_ld(p.ldy, s.out_features, "ldy");
+  if (s.rows == 0 || s.out_features == 0) return;
+  require(p.z, "z");
+  require(p.dec, "dec");
+  require(p.y, "y");
+  if (p.kernel == KernelChoice::automatic && decode_specialised(p)) return;
+  detail::launch_decode_generic(p);
+}
+
+}  // namespace strassentile::cuda

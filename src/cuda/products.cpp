@@ -1,0 +1,69 @@
+// The r products Z[p] = X̂[p] · Ŵ[p] as one strided batched GEMM on cuBLAS.
+//
+// cuBLAS is column-major; a row-major m×n matrix is its n×m transpose, so Z = X̂·Ŵ is computed as
+// Zᵀ = Ŵᵀ·X̂ᵀ with no transposition flags: A = Ŵ (n×k column-major), B = X̂ (k×m column-major).
+#include <climits>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "check.hpp"
+#include "strassentile/cuda/stl_cuda.hpp"
+
+namespace strassentile::cuda {
+namespace {
+
+int as_int(std::int64_t v, const char* name) {
+  if (v < 0 || v > INT_MAX)
+    throw std::invalid_argument(std::string(name) + " " + std::to_string(v) + " is out of cuBLAS's int range");
+  return static_cast<int>(v);
+}
+
+cudaDataType_t cuda_type(DType dtype) {
+  switch (dtype) {
+    case DType::f32:
+      return CUDA_R_32F;
+    case DType::f16:
+      return CUDA_R_16F;
+    case DType::bf16:
+      return CUDA_R_16BF;
+  }
+  throw std::invalid_argument("unknown dtype " + std::to_string(static_cast<int>(dtype)));
+}
+
+}  // namespace
+
+void launch_products(const ProductsParams& p) {
+  if (p.batch < 0 || p.m < 0 || p.k < 0 || p.n < 0)
+    throw std::invalid_argument("products: batch, m, k and n must be >= 0");
+  const std::int64_t ld_x = p.ld_x_hat == 0 ? p.k : p.ld_x_hat;
+  const std::int64_t ld_w = p.ld_w_hat == 0 ? p.n : p.ld_w_hat;
+  const std::int64_t ld_z = p.ld_z == 0 ? p.n : p.ld_z;
+  if (ld_x < p.k || ld_w < p.n || ld_z < p.n)
+    throw std::invalid_argument("products: a leading dimension is smaller than its row length");
+  const std::int64_t stride_x = p.stride_x_hat == 0 ? p.m * ld_x : p.stride_x_hat;
+  const std::int64_t stride_w = p.stride_w_hat == 0 ? p.k * ld_w : p.stride_w_hat;
+  const std::int64_t stride_z = p.stride_z == 0 ? p.m * ld_z : p.stride_z;
+  if (p.batch == 0 || p.m == 0 || p.n == 0) return;
+  if (p.handle == nullptr) throw std::invalid_argument("products: cuBLAS handle is null");
+  if (p.x_hat == nullptr || p.w_hat == nullptr || p.z == nullptr)
+    throw std::invalid_argument("products: x_hat, w_hat and z must not be null");
+
+  cublasPointerMode_t mode;
+  detail::check_cublas(cublasGetPointerMode(p.handle, &mode), "cublasGetPointerMode");
+  if (mode != CUBLAS_POINTER_MODE_HOST)
+    throw std::invalid_argument("products: the cuBLAS handle must be in host pointer mode");
+  detail::check_cublas(cublasSetStream(p.handle, p.stream), "cublasSetStream");
+
+  const cudaDataType_t t = cuda_type(p.dtype);
+  const float alpha = 1.0f, beta = 0.0f;
+  // fp32 accumulation for every dtype; for f32 the handle's math mode decides whether TF32 may be used.
+  detail::check_cublas(
+      cublasGemmStridedBatchedEx(p.handle, CUBLAS_OP_N, CUBLAS_OP_N, as_int(p.n, "n"), as_int(p.m, "m"),
+                                 as_int(p.k, "k"), &alpha, p.w_hat, t, as_int(ld_w, "ld_w_hat"), stride_w, p.x_hat, t,
+                                 as_int(ld_x, "ld_x_hat"), stride_x, &beta, p.z, t, as_int(ld_z, "ld_z"), stride_z,
+                                 as_int(p.batch, "batch"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+      "cublasGemmStridedBatchedEx");
+}
+
+}  // namespace strassentile::cuda

@@ -1,0 +1,45 @@
+// StlShape validation and DType facts.
+#include <stdexcept>
+#include <string>
+
+#include "strassentile/cuda/stl_cuda.hpp"
+
+namespace strassentile::cuda {
+
+std::size_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::f32:
+      return 4;
+    case DType::f16:
+    case DType::bf16:
+      return 2;
+  }
+  throw std::invalid_argument("unknown dtype " + std::to_string(static_cast<int>(dtype)));
+}
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::f32:
+      return "f32";
+    case DType::f16:
+      return "f16";
+    case DType::bf16:
+      return "bf16";
+  }
+  return "unknown";
+}
+
+void validate(const StlShape& s) {
+  if (s.rows < 0 || s.in_features < 0 || s.out_features < 0)
+    throw std::invalid_argument("rows, in_features and out_features must be >= 0 (got " + std::to_string(s.rows) +
+                                ", " + std::to_string(s.in_features) + ", " + std::to_string(s.out_features) + ")");
+  if (s.a < 1 || s.b < 1 || s.c < 1)
+    throw std::invalid_argument("tile <" + std::to_string(s.a) + "," + std::to_string(s.b) + "," +
+                                std::to_string(s.c) + ">: every side must be >= 1");
+  if (s.rank < 1) throw std::invalid_argument("rank must be >= 1 (got " + std::to_string(s.rank) + ")");
+  if (s.seq_len < 0 || (s.seq_len > 0 && s.rows % s.seq_len != 0))
+    throw std::invalid_argument("seq_len " + std::to_string(s.seq_len) + " must divide the number of rows " +
+                                std::to_string(s.rows) + " (rows are batch x seq_len)");
+}
+
+}  // namespace strassentile::cuda

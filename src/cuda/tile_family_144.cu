@@ -1,0 +1,11 @@
+// Specialised encode <1,4> and decode <1,4> kernels for the <1,4,4> family (one file per family so
+// builds parallelise).
+#include "decode_kernel.cuh"
+#include "encode_kernel.cuh"
+
+namespace strassentile::cuda::detail {
+
+template void launch_encode_fast<1, 4>(const EncodeParams&);
+template void launch_decode_fast<1, 4>(const DecodeParams&);
+
+}  // namespace strassentile::cuda::detail

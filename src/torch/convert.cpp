@@ -1,0 +1,108 @@
+#include "strassentile/torch/convert.hpp"
+
+#include <set>
+#include <sstream>
+
+#include "stl_args.hpp"
+#include "strassentile/algorithm.hpp"
+
+namespace strassentile {
+
+ConvertibleLinearImpl::ConvertibleLinearImpl(int64_t in_features, int64_t out_features, bool bias)
+    : ConvertibleLinearImpl(torch::nn::LinearOptions(in_features, out_features).bias(bias)) {}
+
+ConvertibleLinearImpl::ConvertibleLinearImpl(torch::nn::LinearOptions options_) : options(std::move(options_)) { reset(); }
+
+void ConvertibleLinearImpl::reset() {
+  stl = nullptr;
+  dense = register_module("impl", torch::nn::Linear(options));
+}
+
+void ConvertibleLinearImpl::use_stl(STLLinear layer) {
+  TORCH_CHECK(layer->options.in_features() == options.in_features() && layer->options.out_features() == options.out_features(),
+              "ConvertibleLinear: STL layer is ", layer->options.in_features(), "->", layer->options.out_features(),
+              " but this layer is ", options.in_features(), "->", options.out_features());
+  dense = nullptr;
+  stl = replace_module("impl", std::move(layer));
+}
+
+torch::Tensor ConvertibleLinearImpl::forward(const torch::Tensor& x) { return is_stl() ? stl->forward(x) : dense->forward(x); }
+
+void ConvertibleLinearImpl::pretty_print(std::ostream& stream) const {
+  stream << "strassentile::ConvertibleLinear(" << (is_stl() ? "stl" : "dense") << ")";
+}
+
+std::string ConvertSummary::to_string() const {
+  std::ostringstream out;
+  out << "converted " << converted.size() << " layer(s), skipped " << skipped.size();
+  if (dense_params > 0)
+    out << "; parameters " << dense_params << " -> " << stl_params << " (" << stl_params / dense_params << "x)"
+        << "; FLOPs/token " << dense_flops_per_token << " -> " << stl_flops_per_token << " ("
+        << dense_flops_per_token / stl_flops_per_token << "x fewer)";
+  for (const auto& [name, why] : skipped) out << "\n  skipped " << name << ": " << why;
+  return out.str();
+}
+
+ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, const ConvertFilter& filter) {
+  const TileFormat t = torch_ops::parse_tile(options.tile);
+  torch_ops::parse_mode(options.mode);
+  const bool exact = options.init != "random";
+  if (exact) {
+    const Algorithm alg = get(options.init);  // throws with the list of names when unknown
+    TORCH_CHECK(alg.tile == t && static_cast<int64_t>(alg.rank()) == options.rank, "convert: init='", options.init,
+                "' is ", alg.tile.to_string(), ":", alg.rank(), " but tile ", t.to_string(), ", rank ", options.rank,
+                " were asked");
+  }
+  ConvertSummary summary;
+  const auto modules = model.named_modules("", /*include_self=*/true);
+  // The dense implementations inside ConvertibleLinears are handled through their owners.
+  std::set<const torch::nn::Module*> owned;
+  for (const auto& item : modules)
+    if (auto* layer = dynamic_cast<ConvertibleLinearImpl*>(item.value().get()))
+      if (!layer->dense.is_empty()) owned.insert(layer->dense.get());
+  for (const auto& item : modules) {
+    const std::string& name = item.key();
+    const std::shared_ptr<torch::nn::Module>& module = item.value();
+    if (auto* layer = dynamic_cast<ConvertibleLinearImpl*>(module.get())) {
+      if (layer->is_stl()) {
+        summary.skipped.emplace_back(name, "already STL");
+        continue;
+      }
+      const auto& lo = layer->options;
+      if (filter ? !filter(name, *layer) : false) {
+        summary.skipped.emplace_back(name, "filtered out");
+        continue;
+      }
+      if (!filter && (lo.in_features() < static_cast<int64_t>(t.b) || lo.out_features() < static_cast<int64_t>(t.c))) {
+        summary.skipped.emplace_back(name, "smaller than one tile (" + std::to_string(lo.in_features()) + "->" +
+                                               std::to_string(lo.out_features()) + " for " + t.to_string() + ")");
+        continue;
+      }
+      STLLinear stl{nullptr};
+      if (exact) {
+        stl = stl_from_linear(layer->dense, options.init, options.mode);
+      } else {
+        STLLinearOptions so(lo.in_features(), lo.out_features());
+        so.bias(lo.bias()).tile(options.tile).rank(options.rank).init("random").mode(options.mode);
+        stl = STLLinear(so);
+        const torch::Tensor w = layer->dense->weight;
+        stl->to(w.device(), w.scalar_type());
+      }
+      const StlCost cost = stl->cost(1);
+      summary.dense_params += cost.dense_params;
+      summary.stl_params += cost.stl_params;
+      // Per token: one row tile holds `a` tokens.
+      const StlCost per = stl->cost(static_cast<int64_t>(t.a));
+      summary.dense_flops_per_token += per.dense_flops / static_cast<double>(t.a);
+      summary.stl_flops_per_token += per.stl_flops() / static_cast<double>(t.a);
+      layer->use_stl(stl);
+      summary.converted.push_back(name);
+    } else if (dynamic_cast<torch::nn::LinearImpl*>(module.get()) != nullptr && owned.count(module.get()) == 0) {
+        summary.skipped.emplace_back(name, "plain torch::nn::Linear cannot be swapped in place in libtorch; declare it as "
+                                           "strassentile::ConvertibleLinear");
+    }
+  }
+  return summary;
+}
+
+}  // namespace strassentile

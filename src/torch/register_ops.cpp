@@ -1,0 +1,120 @@
+// The strassentile::* operator library: schemas once, then one implementation per dispatch key.
+// Available to C++ (include/strassentile/torch/ops.hpp) and Python (torch.ops.strassentile.*) alike.
+#include <ATen/ATen.h>
+#include <torch/library.h>
+
+#include "strassentile/algorithm.hpp"
+#include "strassentile/cost_model.hpp"
+#include "stl_args.hpp"
+#include "stl_matmul_aten.hpp"
+#include "stl_matmul_autograd.hpp"
+
+namespace strassentile::torch_ops {
+namespace {
+
+std::string to_string(c10::string_view s) { return std::string(s.data(), s.size()); }
+
+at::Tensor stl_matmul_kernel(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+                             at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
+                             std::optional<int64_t> out_features) {
+  return stl_matmul_aten(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_kernel(
+    const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+    at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode, std::optional<int64_t> out_features,
+    std::array<bool, 5> needs) {
+  return stl_matmul_backward_aten(grad_y, x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, needs);
+}
+
+// Shape-only implementations: validation plus output allocation, for meta tensors and torch.compile tracing.
+at::Tensor stl_matmul_meta(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+                           at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
+                           std::optional<int64_t> out_features) {
+  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features);
+  return at::empty(output_shape(x, d), x.options());
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_meta(
+    const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+    at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode, std::optional<int64_t> out_features,
+    std::array<bool, 5> needs) {
+  check_stl_args(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features);
+  (void)grad_y;
+  const auto like = [](bool need, const at::Tensor& t) { return need ? at::empty_like(t) : at::Tensor(); };
+  return {like(needs[0], x), like(needs[1], w_hat), like(needs[2], enc_x), like(needs[3], dec),
+          (needs[4] && bias.has_value() && bias->defined()) ? at::empty_like(*bias) : at::Tensor()};
+}
+
+// Algorithm lookup: (enc_x, enc_w, dec) as float64 tensors, the tile and the source.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<int64_t>, std::string> algorithm_op(c10::string_view name) {
+  Algorithm alg;
+  try {
+    alg = get(to_string(name));
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "strassentile: ", e.what());
+  }
+  const auto to_tensor = [](const Matrix<double>& m) {
+    return at::from_blob(const_cast<double*>(m.data()), {static_cast<int64_t>(m.rows()), static_cast<int64_t>(m.cols())},
+                         at::kDouble)
+        .clone();
+  };
+  return {to_tensor(alg.enc_x), to_tensor(alg.enc_w), to_tensor(alg.dec),
+          {static_cast<int64_t>(alg.tile.a), static_cast<int64_t>(alg.tile.b), static_cast<int64_t>(alg.tile.c)},
+          alg.source};
+}
+
+std::vector<std::string> available_op() {
+  try {
+    return available();
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "strassentile: ", e.what());
+  }
+}
+
+void set_data_dir_op(c10::string_view path) { set_data_dir(to_string(path)); }
+
+// [dense_flops, stl_flops, gemm_flops, dense_params, stl_params] for an M×K·K×N layer.
+std::vector<double> layer_cost_op(int64_t m, int64_t k, int64_t n, at::IntArrayRef tile, int64_t rank) {
+  TORCH_CHECK(m >= 1 && k >= 1 && n >= 1 && rank >= 1, "strassentile: layer_cost needs m, k, n, rank >= 1");
+  const StlCost c = stl_cost({static_cast<std::size_t>(m), static_cast<std::size_t>(k), static_cast<std::size_t>(n)},
+                             parse_tile(tile), static_cast<std::size_t>(rank));
+  return {c.dense_flops, c.stl_flops(), c.gemm_flops, c.dense_params, c.stl_params};
+}
+
+}  // namespace
+
+TORCH_LIBRARY(strassentile, m) {
+  m.def("stl_matmul(Tensor x, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, Tensor? bias=None, "
+        "str mode=\"tile\", int? out_features=None) -> Tensor");
+  m.def("stl_matmul_backward(Tensor grad_y, Tensor x, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, "
+        "Tensor? bias, str mode, int? out_features, bool[5] needs) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
+  m.def("encode_weight(Tensor w, Tensor enc_w, int[] tile) -> Tensor");
+  m.def("algorithm(str name) -> (Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile, str source)", &algorithm_op);
+  m.def("available_algorithms() -> str[]", &available_op);
+  m.def("set_data_dir(str path) -> ()", &set_data_dir_op);
+  m.def("layer_cost(int m, int k, int n, int[] tile, int rank) -> float[]", &layer_cost_op);
+}
+
+TORCH_LIBRARY_IMPL(strassentile, CPU, m) {
+  m.impl("stl_matmul", &stl_matmul_kernel);
+  m.impl("stl_matmul_backward", &stl_matmul_backward_kernel);
+}
+
+// Until the fused CUDA kernels land, CUDA runs the same ATen composition (cuBLAS bmm underneath).
+TORCH_LIBRARY_IMPL(strassentile, CUDA, m) {
+  m.impl("stl_matmul", &stl_matmul_kernel);
+  m.impl("stl_matmul_backward", &stl_matmul_backward_kernel);
+}
+
+TORCH_LIBRARY_IMPL(strassentile, Meta, m) {
+  m.impl("stl_matmul", &stl_matmul_meta);
+  m.impl("stl_matmul_backward", &stl_matmul_backward_meta);
+}
+
+// encode_weight is built from differentiable ATen ops: autograd and every backend come for free.
+TORCH_LIBRARY_IMPL(strassentile, CompositeImplicitAutograd, m) { m.impl("encode_weight", &encode_weight_aten); }
+
+TORCH_LIBRARY_IMPL(strassentile, Autograd, m) { m.impl("stl_matmul", &stl_matmul_autograd); }
+
+}  // namespace strassentile::torch_ops

@@ -1,0 +1,102 @@
+#include "stl_matmul_aten.hpp"
+
+#include "stl_args.hpp"
+
+namespace strassentile::torch_ops {
+namespace {
+
+// (..., S, K) → padded activation tiles (Mt·k, a·b) in compute dtype; row tile i covers rows i·a.. of one sequence.
+at::Tensor activation_tiles(const at::Tensor& x, const StlDims& d) {
+  const auto a = static_cast<int64_t>(d.tile.a), b = static_cast<int64_t>(d.tile.b);
+  at::Tensor x3 = x.reshape({d.batch, d.seq, d.in_features}).to(d.compute_dtype);
+  x3 = at::constant_pad_nd(x3, {0, d.k_tiles * b - d.in_features, 0, d.row_tiles * a - d.seq});
+  return x3.view({d.batch, d.row_tiles, a, d.k_tiles, b}).permute({0, 1, 3, 2, 4}).reshape({-1, a * b});
+}
+
+// Inverse of activation_tiles for a gradient: (Mt·k, a·b) → x's shape, padding cropped.
+at::Tensor untile_activation(const at::Tensor& tiles, const at::Tensor& x, const StlDims& d) {
+  const auto a = static_cast<int64_t>(d.tile.a), b = static_cast<int64_t>(d.tile.b);
+  at::Tensor full = tiles.view({d.batch, d.row_tiles, d.k_tiles, a, b}).permute({0, 1, 3, 2, 4})
+                        .reshape({d.batch, d.row_tiles * a, d.k_tiles * b});
+  return full.narrow(1, 0, d.seq).narrow(2, 0, d.in_features).reshape(x.sizes());
+}
+
+// Output tiles (a·c, Mt·n) → (B, S, N): row q = u·c + w of the tile, column (tile row, tile col).
+at::Tensor untile_output(const at::Tensor& y_tiles, const StlDims& d) {
+  const auto a = static_cast<int64_t>(d.tile.a), c = static_cast<int64_t>(d.tile.c);
+  return y_tiles.view({a, c, d.batch, d.row_tiles, d.n_tiles}).permute({2, 3, 0, 4, 1})
+      .reshape({d.batch, d.row_tiles * a, d.n_tiles * c})
+      .narrow(1, 0, d.seq)
+      .narrow(2, 0, d.out_features);
+}
+
+// dL/dY (..., S, N) → padded output tiles (a·c, Mt·n).
+at::Tensor output_tiles(const at::Tensor& grad_y, const StlDims& d) {
+  const auto a = static_cast<int64_t>(d.tile.a), c = static_cast<int64_t>(d.tile.c);
+  at::Tensor g = grad_y.reshape({d.batch, d.seq, d.out_features}).to(d.compute_dtype);
+  g = at::constant_pad_nd(g, {0, d.n_tiles * c - d.out_features, 0, d.row_tiles * a - d.seq});
+  return g.view({d.batch, d.row_tiles, a, d.n_tiles, c}).permute({2, 4, 0, 1, 3}).reshape({a * c, -1});
+}
+
+}  // namespace
+
+at::Tensor stl_matmul_aten(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+                           at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
+                           std::optional<int64_t> out_features) {
+  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features);
+  const at::Tensor tiles = activation_tiles(x, d);                                   // (Mt·k, ab)
+  const at::Tensor x_hat = at::matmul(enc_x.to(d.compute_dtype), tiles.t())          // (r, Mt·k)
+                               .view({d.rank, d.total_row_tiles(), d.k_tiles});
+  const at::Tensor z = at::bmm(x_hat, w_hat.to(d.compute_dtype));                     // (r, Mt, n)
+  const at::Tensor y_tiles = at::matmul(dec.to(d.compute_dtype), z.view({d.rank, -1}));  // (ac, Mt·n)
+  at::Tensor y = untile_output(y_tiles, d);
+  if (bias.has_value() && bias->defined()) y = y + bias->to(d.compute_dtype);
+  return y.reshape(output_shape(x, d)).to(x.scalar_type());
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_aten(
+    const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
+    const at::Tensor& dec, at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
+    std::optional<int64_t> out_features, std::array<bool, 5> needs) {
+  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features);
+  const at::ScalarType ct = d.compute_dtype;
+  const at::Tensor enc = enc_x.to(ct), dc = dec.to(ct), wh = w_hat.to(ct);
+  const at::Tensor g_tiles = output_tiles(grad_y, d);  // (ac, Mt·n)
+  const at::Tensor tiles = activation_tiles(x, d);      // (Mt·k, ab)
+  const at::Tensor x_hat = at::matmul(enc, tiles.t()).view({d.rank, d.total_row_tiles(), d.k_tiles});
+  const at::Tensor grad_z = at::matmul(dc.t(), g_tiles).view({d.rank, d.total_row_tiles(), d.n_tiles});
+
+  at::Tensor grad_x, grad_w_hat, grad_enc_x, grad_dec, grad_bias;
+  if (needs[3]) {
+    const at::Tensor z = at::bmm(x_hat, wh);  // recomputed: cheaper in memory than saving it
+    grad_dec = at::matmul(g_tiles, z.view({d.rank, -1}).t()).to(dec.scalar_type());
+  }
+  if (needs[1]) grad_w_hat = at::bmm(x_hat.transpose(1, 2), grad_z).to(w_hat.scalar_type());
+  if (needs[0] || needs[2]) {
+    const at::Tensor grad_x_hat = at::bmm(grad_z, wh.transpose(1, 2)).view({d.rank, -1});  // (r, Mt·k)
+    if (needs[2]) grad_enc_x = at::matmul(grad_x_hat, tiles).to(enc_x.scalar_type());
+    if (needs[0]) grad_x = untile_activation(at::matmul(grad_x_hat.t(), enc), x, d).to(x.scalar_type());
+  }
+  if (needs[4] && bias.has_value() && bias->defined())
+    grad_bias = grad_y.reshape({-1, d.out_features}).to(ct).sum(0).to(bias->scalar_type());
+  return {grad_x, grad_w_hat, grad_enc_x, grad_dec, grad_bias};
+}
+
+at::Tensor encode_weight_aten(const at::Tensor& w, const at::Tensor& enc_w, at::IntArrayRef tile_arg) {
+  const TileFormat t = parse_tile(tile_arg);
+  const auto b = static_cast<int64_t>(t.b), c = static_cast<int64_t>(t.c);
+  TORCH_CHECK(w.dim() == 2, "strassentile: encode_weight expects w as (in_features, out_features) = linear.weight.T, got ",
+              w.sizes());
+  TORCH_CHECK(enc_w.dim() == 2 && enc_w.size(0) >= 1 && enc_w.size(1) == b * c, "strassentile: enc_w must be (rank, b*c) = (r, ",
+              b * c, ") for tile ", t.to_string(), ", got ", enc_w.sizes());
+  TORCH_CHECK(w.device() == enc_w.device(), "strassentile: enc_w is on ", enc_w.device(), " but w is on ", w.device());
+  TORCH_CHECK(at::isFloatingType(w.scalar_type()) && at::isFloatingType(enc_w.scalar_type()),
+              "strassentile: encode_weight needs floating tensors, got ", w.scalar_type(), " and ", enc_w.scalar_type());
+  const at::ScalarType ct = (w.scalar_type() == at::kDouble || enc_w.scalar_type() == at::kDouble) ? at::kDouble : at::kFloat;
+  const int64_t K = w.size(0), N = w.size(1), k = (K + b - 1) / b, n = (N + c - 1) / c;
+  const at::Tensor wp = at::constant_pad_nd(w.to(ct), {0, n * c - N, 0, k * b - K});
+  const at::Tensor tiles = wp.view({k, b, n, c}).permute({0, 2, 1, 3}).reshape({k * n, b * c});  // (k·n, bc)
+  return at::matmul(enc_w.to(ct), tiles.t()).view({-1, k, n}).to(w.scalar_type());
+}
+
+}  // namespace strassentile::torch_ops

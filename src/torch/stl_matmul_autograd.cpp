@@ -1,0 +1,61 @@
+#include "stl_matmul_autograd.hpp"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/autograd.h>
+
+namespace strassentile::torch_ops {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+using ForwardSig = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, at::IntArrayRef,
+                              const std::optional<at::Tensor>&, c10::string_view, std::optional<int64_t>);
+using BackwardSig = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>(
+    const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, at::IntArrayRef,
+    const std::optional<at::Tensor>&, c10::string_view, std::optional<int64_t>, std::array<bool, 5>);
+
+class StlMatmulFunction : public torch::autograd::Function<StlMatmulFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
+                            const at::Tensor& dec, std::vector<int64_t> tile, const std::optional<at::Tensor>& bias,
+                            std::string mode, std::optional<int64_t> out_features) {
+    static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("strassentile::stl_matmul", "").typed<ForwardSig>();
+    const bool has_bias = bias.has_value() && bias->defined();
+    ctx->save_for_backward({x, w_hat, enc_x, dec, has_bias ? *bias : at::Tensor()});
+    ctx->saved_data["tile"] = tile;
+    ctx->saved_data["mode"] = mode;
+    ctx->saved_data["out_features"] = out_features.has_value() ? c10::IValue(*out_features) : c10::IValue();
+    ctx->saved_data["has_bias"] = has_bias;
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return op.call(x, w_hat, enc_x, dec, tile, bias, mode, out_features);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    static auto op =
+        c10::Dispatcher::singleton().findSchemaOrThrow("strassentile::stl_matmul_backward", "").typed<BackwardSig>();
+    const variable_list saved = ctx->get_saved_variables();
+    const bool has_bias = ctx->saved_data["has_bias"].toBool();
+    const std::vector<int64_t> tile = ctx->saved_data["tile"].toIntVector();
+    const std::string mode = ctx->saved_data["mode"].toStringRef();
+    const c10::IValue& nf = ctx->saved_data["out_features"];
+    const std::optional<int64_t> out_features = nf.isNone() ? std::nullopt : std::optional<int64_t>(nf.toInt());
+    const std::optional<at::Tensor> bias = has_bias ? std::optional<at::Tensor>(saved[4]) : std::nullopt;
+    // Edges are the tensor inputs in order; bias is edge 4 only when present.
+    const std::array<bool, 5> needs = {ctx->needs_input_grad(0), ctx->needs_input_grad(1), ctx->needs_input_grad(2),
+                                       ctx->needs_input_grad(3), has_bias && ctx->needs_input_grad(4)};
+    auto [gx, gw, ge, gd, gb] = op.call(grads[0], saved[0], saved[1], saved[2], saved[3], tile, bias, mode, out_features, needs);
+    return {gx, gw, ge, gd, at::Tensor(), gb, at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor stl_matmul_autograd(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+                               at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
+                               std::optional<int64_t> out_features) {
+  return StlMatmulFunction::apply(x, w_hat, enc_x, dec, tile.vec(), bias, std::string(mode.data(), mode.size()),
+                                  out_features);
+}
+
+}  // namespace strassentile::torch_ops

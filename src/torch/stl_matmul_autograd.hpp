@@ -1,0 +1,16 @@
+// Internal: the Autograd-key implementation of strassentile::stl_matmul (a C++ autograd::Function whose
+// backward calls strassentile::stl_matmul_backward through the dispatcher, so each backend supplies its own).
+#pragma once
+
+#include <ATen/ATen.h>
+#include <c10/util/string_view.h>
+
+#include <optional>
+
+namespace strassentile::torch_ops {
+
+at::Tensor stl_matmul_autograd(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+                               at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
+                               std::optional<int64_t> out_features);
+
+}  // namespace strassentile::torch_ops

@@ -1,0 +1,534 @@
+// The CUDA layer (strassentile/cuda/stl_cuda.hpp) against the core's double-accumulating reference:
+// encode, decode and the whole forward, over tile formats, ragged shapes, seq_len, strides, dtypes, bias and
+// activations, on fresh random inputs per case; outputs are poisoned first (0xFF bytes are NaN in every
+// dtype) so an unwritten element fails, and the padding beyond each row must stay poisoned. Also: exact
+// algorithms through the whole pipeline reproduce X·W, and bad parameters are rejected.
+//
+// Error measures, against the reference ref: rel = ‖out − ref‖_F / ‖ref‖_F and peak = max|out − ref| / rms(ref);
+// a case passes when rel <= tol and peak <= 8·tol, tol from the table below (rounding to the storage dtype
+// dominates: bf16 keeps 8 bits, fp16 11, and the forward rounds X̂, Z and Y).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "strassentile/algorithm.hpp"
+#include "strassentile/cuda/stl_cuda.hpp"
+#include "strassentile/reference.hpp"
+
+namespace sc = strassentile::cuda;
+using strassentile::Matrix;
+using strassentile::MatrixView;
+using strassentile::Tensor3;
+using strassentile::TileFormat;
+
+namespace {
+
+enum class Stage { encode, decode, forward };
+
+double tolerance(Stage stage, sc::DType dtype) {
+  const bool fwd = stage == Stage::forward;
+  switch (dtype) {
+    case sc::DType::f32:
+      return fwd ? 2e-5 : 2e-6;
+    case sc::DType::f16:
+      return fwd ? 4e-3 : 1e-3;
+    case sc::DType::bf16:
+      return fwd ? 3e-2 : 8e-3;
+  }
+  return 0;
+}
+
+void cuda_ok(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
+}
+
+// Owning device buffer.
+struct DeviceBuffer {
+  void* ptr = nullptr;
+  std::size_t bytes = 0;
+  explicit DeviceBuffer(std::size_t n) : bytes(n) {
+    if (n > 0) cuda_ok(cudaMalloc(&ptr, n), "cudaMalloc");
+  }
+  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr(o.ptr), bytes(o.bytes) { o.ptr = nullptr; }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(DeviceBuffer&&) = delete;
+  ~DeviceBuffer() { cudaFree(ptr); }
+};
+
+// Host image of a device array in a storage dtype.
+struct HostArray {
+  sc::DType dtype;
+  std::vector<unsigned char> bytes;
+  HostArray(sc::DType dt, std::size_t count) : dtype(dt), bytes(count * sc::dtype_size(dt), 0xFF) {}
+  std::size_t size() const { return bytes.size() / sc::dtype_size(dtype); }
+
+  // Stores v rounded to the dtype; returns the rounded value.
+  double set(std::size_t idx, double v) {
+    switch (dtype) {
+      case sc::DType::f32: {
+        const auto f = static_cast<float>(v);
+        std::memcpy(&bytes[idx * 4], &f, 4);
+        return f;
+      }
+      case sc::DType::f16: {
+        const __half h = __float2half_rn(static_cast<float>(v));
+        std::memcpy(&bytes[idx * 2], &h, 2);
+        return __half2float(h);
+      }
+      case sc::DType::bf16: {
+        const __nv_bfloat16 h = __float2bfloat16_rn(static_cast<float>(v));
+        std::memcpy(&bytes[idx * 2], &h, 2);
+        return __bfloat162float(h);
+      }
+    }
+    return 0;
+  }
+  double get(std::size_t idx) const {
+    switch (dtype) {
+      case sc::DType::f32: {
+        float f;
+        std::memcpy(&f, &bytes[idx * 4], 4);
+        return f;
+      }
+      case sc::DType::f16: {
+        __half h;
+        std::memcpy(&h, &bytes[idx * 2], 2);
+        return __half2float(h);
+      }
+      case sc::DType::bf16: {
+        __nv_bfloat16 h;
+        std::memcpy(&h, &bytes[idx * 2], 2);
+        return __bfloat162float(h);
+      }
+    }
+    return 0;
+  }
+  bool poisoned(std::size_t idx) const {
+    const std::size_t s = sc::dtype_size(dtype);
+    return std::all_of(&bytes[idx * s], &bytes[idx * s] + s, [](unsigned char b) { return b == 0xFF; });
+  }
+  void upload(DeviceBuffer& d) const { cuda_ok(cudaMemcpy(d.ptr, bytes.data(), bytes.size(), cudaMemcpyHostToDevice), "upload"); }
+  void download(const DeviceBuffer& d) {
+    cuda_ok(cudaDeviceSynchronize(), "kernel");
+    cuda_ok(cudaMemcpy(bytes.data(), d.ptr, bytes.size(), cudaMemcpyDeviceToHost), "download");
+  }
+};
+
+struct Rng {
+  std::mt19937_64 gen;
+  std::uniform_real_distribution<double> dist{-1.0, 1.0};
+  explicit Rng(std::uint64_t seed) : gen(seed) {}
+  double operator()() { return dist(gen); }
+};
+
+// A device fp32 copy of a host matrix (enc_x, dec); the doubles hold exactly the floats sent.
+DeviceBuffer upload_f32(Matrix<double>& m) {
+  std::vector<float> f(m.size());
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    f[i] = static_cast<float>(m.data()[i]);
+    m.data()[i] = f[i];
+  }
+  DeviceBuffer d(f.size() * sizeof(float));
+  cuda_ok(cudaMemcpy(d.ptr, f.data(), d.bytes, cudaMemcpyHostToDevice), "upload");
+  return d;
+}
+
+Matrix<double> random_matrix(std::size_t rows, std::size_t cols, Rng& rng) {
+  Matrix<double> m(rows, cols);
+  for (std::size_t i = 0; i < m.size(); ++i) m.data()[i] = rng();
+  return m;
+}
+
+// A rows × cols matrix stored with leading dimension ld in `dtype`; the padding holds large values a
+// kernel must never read. Returns the rounded values as the reference sees them.
+Matrix<double> fill_strided(HostArray& h, std::size_t rows, std::size_t cols, std::size_t ld, Rng& rng) {
+  Matrix<double> m(rows, cols);
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t j = 0; j < ld; ++j) {
+      if (j < cols)
+        m(i, j) = h.set(i * ld + j, rng());
+      else
+        h.set(i * ld + j, 1000.0);
+    }
+  return m;
+}
+
+double activate(double x, sc::Activation act) {
+  switch (act) {
+    case sc::Activation::relu:
+      return std::max(x, 0.0);
+    case sc::Activation::gelu_tanh:
+      return 0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+    case sc::Activation::none:
+      break;
+  }
+  return x;
+}
+
+void apply_epilogue(Matrix<double>& y, const std::vector<double>* bias, sc::Activation act) {
+  for (std::size_t i = 0; i < y.rows(); ++i)
+    for (std::size_t j = 0; j < y.cols(); ++j) y(i, j) = activate(y(i, j) + (bias ? (*bias)[j] : 0.0), act);
+}
+
+// Accumulates the two error measures over (out, ref) pairs; a poisoned (unwritten) or NaN output fails.
+struct Compare {
+  double diff2 = 0, ref2 = 0, peak = 0;
+  std::size_t count = 0, unwritten = 0, clobbered = 0;
+  void add(double out, double ref) {
+    if (!std::isfinite(out)) {
+      ++unwritten;
+      return;
+    }
+    diff2 += (out - ref) * (out - ref);
+    ref2 += ref * ref;
+    peak = std::max(peak, std::abs(out - ref));
+    ++count;
+  }
+  double rel() const { return ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2); }
+  double peak_rel() const { return count && ref2 > 0 ? peak / std::sqrt(ref2 / static_cast<double>(count)) : peak; }
+};
+
+struct Tally {
+  int passed = 0, failed = 0;
+  double worst[3][3] = {};  // [stage][dtype]: largest rel / tol seen
+  void record(const std::string& name, Stage stage, sc::DType dtype, const Compare& c) {
+    const double tol = tolerance(stage, dtype);
+    const bool ok = c.unwritten == 0 && c.clobbered == 0 && c.rel() <= tol && c.peak_rel() <= 8 * tol;
+    double& w = worst[static_cast<int>(stage)][static_cast<int>(dtype)];
+    w = std::max(w, std::max(c.rel(), c.peak_rel() / 8) / tol);
+    if (ok) {
+      ++passed;
+    } else {
+      ++failed;
+      std::printf("FAIL %s: rel %.3g peak %.3g (tol %.3g), unwritten %zu, padding overwritten %zu\n", name.c_str(),
+                  c.rel(), c.peak_rel(), tol, c.unwritten, c.clobbered);
+    }
+  }
+  void expect(bool ok, const std::string& name) {
+    if (ok) {
+      ++passed;
+    } else {
+      ++failed;
+      std::printf("FAIL %s\n", name.c_str());
+    }
+  }
+};
+
+struct Shape {
+  std::size_t M, K, N, seq;
+  std::size_t in_pad, out_pad;  // extra elements per row of inputs / outputs (0: contiguous)
+};
+
+struct Format {
+  TileFormat tile;
+  int rank;
+  sc::KernelChoice kernel;
+};
+
+sc::StlShape stl_shape(const Shape& s, const Format& f) {
+  sc::StlShape out;
+  out.rows = static_cast<std::int64_t>(s.M);
+  out.in_features = static_cast<std::int64_t>(s.K);
+  out.out_features = static_cast<std::int64_t>(s.N);
+  out.a = static_cast<int>(f.tile.a);
+  out.b = static_cast<int>(f.tile.b);
+  out.c = static_cast<int>(f.tile.c);
+  out.rank = f.rank;
+  out.seq_len = static_cast<std::int64_t>(s.seq);
+  return out;
+}
+
+std::string case_name(const char* stage, const Shape& s, const Format& f, sc::DType dt, sc::Activation act,
+                      bool bias) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s %s r=%d%s %zux%zux%zu seq=%zu pad=%zu/%zu %s%s%s", stage,
+                f.tile.to_string().c_str(), f.rank, f.kernel == sc::KernelChoice::generic ? " generic" : "", s.M, s.K,
+                s.N, s.seq, s.in_pad, s.out_pad, sc::dtype_name(dt), bias ? " +bias" : "",
+                act == sc::Activation::relu ? " relu" : act == sc::Activation::gelu_tanh ? " gelu" : "");
+  return buf;
+}
+
+void test_encode(const Shape& s, const Format& f, sc::DType dt, Rng& rng, Tally& tally) {
+  const sc::StlShape sh = stl_shape(s, f);
+  const std::size_t r = f.rank, m = sh.m(), k = sh.k();
+  const std::size_t ldx = s.K + s.in_pad, ld = k + s.out_pad;
+  HostArray hx(dt, s.M * ldx);
+  const Matrix<double> x = fill_strided(hx, s.M, s.K, ldx, rng);
+  Matrix<double> enc = random_matrix(r, f.tile.x_size(), rng);
+  DeviceBuffer dx(hx.bytes.size()), denc = upload_f32(enc);
+  hx.upload(dx);
+  HostArray hxh(dt, r * m * ld);
+  DeviceBuffer dxh(hxh.bytes.size());
+  hxh.upload(dxh);  // all 0xFF
+
+  sc::EncodeParams p;
+  p.shape = sh;
+  p.dtype = dt;
+  p.x = dx.ptr;
+  p.ldx = static_cast<std::int64_t>(ldx);
+  p.enc_x = static_cast<const float*>(denc.ptr);
+  p.x_hat = dxh.ptr;
+  p.ld_x_hat = static_cast<std::int64_t>(ld);
+  p.kernel = f.kernel;
+  sc::launch_encode(p);
+  hxh.download(dxh);
+
+  const Tensor3<double> ref = strassentile::encode_activation<double>(x.view(), enc.view(), f.tile, s.seq);
+  Compare c;
+  for (std::size_t pp = 0; pp < r; ++pp)
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t j = 0; j < ld; ++j) {
+        const std::size_t idx = (pp * m + i) * ld + j;
+        if (j < k)
+          c.add(hxh.poisoned(idx) ? NAN : hxh.get(idx), ref(pp, i, j));
+        else if (!hxh.poisoned(idx))
+          ++c.clobbered;
+      }
+  tally.record(case_name("encode", s, f, dt, sc::Activation::none, false), Stage::encode, dt, c);
+}
+
+// Checks y (M × ldy in h) against ref: values inside, untouched padding beyond N.
+Compare compare_output(const HostArray& h, const Matrix<double>& ref, std::size_t ldy) {
+  Compare c;
+  for (std::size_t i = 0; i < ref.rows(); ++i)
+    for (std::size_t j = 0; j < ldy; ++j) {
+      const std::size_t idx = i * ldy + j;
+      if (j < ref.cols())
+        c.add(h.poisoned(idx) ? NAN : h.get(idx), ref(i, j));
+      else if (!h.poisoned(idx))
+        ++c.clobbered;
+    }
+  return c;
+}
+
+void test_decode(const Shape& s, const Format& f, sc::DType dt, bool with_bias, sc::Activation act, Rng& rng,
+                 Tally& tally) {
+  const sc::StlShape sh = stl_shape(s, f);
+  const std::size_t r = f.rank, m = sh.m(), n = sh.n();
+  const std::size_t ld_z = n + s.in_pad, ldy = s.N + s.out_pad;
+  HostArray hz(dt, r * m * ld_z);
+  Tensor3<double> z(r, m, n);
+  for (std::size_t pp = 0; pp < r; ++pp)
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t j = 0; j < ld_z; ++j) {
+        const std::size_t idx = (pp * m + i) * ld_z + j;
+        if (j < n)
+          z(pp, i, j) = hz.set(idx, rng());
+        else
+          hz.set(idx, 1000.0);
+      }
+  Matrix<double> dec = random_matrix(f.tile.y_size(), r, rng);
+  HostArray hb(dt, s.N);
+  std::vector<double> bias(s.N);
+  for (std::size_t j = 0; j < s.N; ++j) bias[j] = hb.set(j, rng());
+  DeviceBuffer dz(hz.bytes.size()), ddec = upload_f32(dec), db(hb.bytes.size());
+  hz.upload(dz);
+  hb.upload(db);
+  HostArray hy(dt, s.M * ldy);
+  DeviceBuffer dy(hy.bytes.size());
+  hy.upload(dy);
+
+  sc::DecodeParams p;
+  p.shape = sh;
+  p.dtype = dt;
+  p.z = dz.ptr;
+  p.ld_z = static_cast<std::int64_t>(ld_z);
+  p.dec = static_cast<const float*>(ddec.ptr);
+  p.bias = with_bias ? db.ptr : nullptr;
+  p.activation = act;
+  p.y = dy.ptr;
+  p.ldy = static_cast<std::int64_t>(ldy);
+  p.kernel = f.kernel;
+  sc::launch_decode(p);
+  hy.download(dy);
+
+  Matrix<double> ref = strassentile::decode_output<double>(z, dec.view(), f.tile, s.M, s.N, s.seq);
+  apply_epilogue(ref, with_bias ? &bias : nullptr, act);
+  tally.record(case_name("decode", s, f, dt, act, with_bias), Stage::decode, dt, compare_output(hy, ref, ldy));
+}
+
+// The whole forward: Y = act(STL(X, Ŵ) + bias) against stl_reference, or, when `exact` names an exact
+// algorithm, against X·W with Ŵ = encode_weight(W).
+void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias, sc::Activation act, Rng& rng,
+                  Tally& tally, cublasHandle_t handle, const strassentile::Algorithm* exact = nullptr) {
+  const sc::StlShape sh = stl_shape(s, f);
+  const std::size_t r = f.rank, k = sh.k(), n = sh.n();
+  const std::size_t ldx = s.K + s.in_pad, ldy = s.N + s.out_pad;
+  HostArray hx(dt, s.M * ldx);
+  const Matrix<double> x = fill_strided(hx, s.M, s.K, ldx, rng);
+  Matrix<double> enc = exact ? exact->enc_x : random_matrix(r, f.tile.x_size(), rng);
+  Matrix<double> dec = exact ? exact->dec : random_matrix(f.tile.y_size(), r, rng);
+  Matrix<double> w;
+  Tensor3<double> w_hat(r, k, n);
+  if (exact) {
+    w = random_matrix(s.K, s.N, rng);
+    w_hat = strassentile::encode_weight<double>(w.view(), exact->enc_w.view(), f.tile);
+  } else {
+    for (std::size_t i = 0; i < w_hat.size(); ++i) w_hat.data()[i] = rng();
+  }
+  HostArray hw(dt, w_hat.size());
+  for (std::size_t i = 0; i < w_hat.size(); ++i) w_hat.data()[i] = hw.set(i, w_hat.data()[i]);
+  HostArray hb(dt, s.N);
+  std::vector<double> bias(s.N);
+  for (std::size_t j = 0; j < s.N; ++j) bias[j] = hb.set(j, rng());
+  DeviceBuffer dx(hx.bytes.size()), dw(hw.bytes.size()), db(hb.bytes.size());
+  DeviceBuffer denc = upload_f32(enc), ddec = upload_f32(dec);
+  hx.upload(dx);
+  hw.upload(dw);
+  hb.upload(db);
+  HostArray hy(dt, s.M * ldy);
+  DeviceBuffer dy(hy.bytes.size());
+  hy.upload(dy);
+  const sc::ForwardWorkspace ws = sc::forward_workspace(sh, dt);
+  DeviceBuffer dws(ws.bytes);
+
+  sc::ForwardParams p;
+  p.shape = sh;
+  p.dtype = dt;
+  p.x = dx.ptr;
+  p.ldx = static_cast<std::int64_t>(ldx);
+  p.w_hat = dw.ptr;
+  p.enc_x = static_cast<const float*>(denc.ptr);
+  p.dec = static_cast<const float*>(ddec.ptr);
+  p.bias = with_bias ? db.ptr : nullptr;
+  p.activation = act;
+  p.y = dy.ptr;
+  p.ldy = static_cast<std::int64_t>(ldy);
+  p.workspace = dws.ptr;
+  p.workspace_bytes = dws.bytes;
+  p.cublas = handle;
+  p.kernel = f.kernel;
+  sc::stl_forward(p);
+  hy.download(dy);
+
+  Matrix<double> ref = exact ? strassentile::dense_matmul<double>(x.view(), w.view())
+                             : strassentile::stl_reference<double>(x.view(), w_hat, enc.view(), dec.view(), f.tile,
+                                                                   s.N, s.seq);
+  apply_epilogue(ref, with_bias ? &bias : nullptr, act);
+  const std::string name = case_name(exact ? "exact" : "forward", s, f, dt, act, with_bias) +
+                           (exact ? " " + exact->name : std::string());
+  tally.record(name, Stage::forward, dt, compare_output(hy, ref, ldy));
+}
+
+template <class E>
+bool throws(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+  return false;
+}
+
+void test_rejections(Tally& tally) {
+  sc::StlShape bad;
+  bad.rows = 10;
+  bad.in_features = 8;
+  bad.out_features = 8;
+  bad.a = bad.b = bad.c = 2;
+  bad.rank = 7;
+  bad.seq_len = 3;  // does not divide 10
+  sc::EncodeParams e;
+  e.shape = bad;
+  tally.expect(throws<std::invalid_argument>([&] { sc::launch_encode(e); }), "encode rejects seq_len not dividing M");
+  sc::StlShape ok = bad;
+  ok.seq_len = 5;
+  e.shape = ok;
+  e.ldx = 4;  // < K
+  tally.expect(throws<std::invalid_argument>([&] { sc::launch_encode(e); }), "encode rejects ldx < K");
+  sc::ForwardParams f;
+  f.shape = ok;
+  f.workspace_bytes = sc::forward_workspace(ok, f.dtype).bytes - 1;
+  tally.expect(throws<std::invalid_argument>([&] { sc::stl_forward(f); }), "forward rejects a short workspace");
+  ok.rank = 0;
+  tally.expect(throws<std::invalid_argument>([&] { sc::validate(ok); }), "rank 0 is rejected");
+}
+
+}  // namespace
+
+int main() {
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::printf("no CUDA device: skipped\n");
+    return 77;
+  }
+  cudaDeviceProp prop{};
+  cuda_ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+  std::printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
+  cublasHandle_t handle;
+  if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) {
+    std::printf("cublasCreate failed\n");
+    return 1;
+  }
+
+  const std::vector<Shape> shapes = {
+      {64, 64, 64, 0, 0, 0},     // every side divides
+      {96, 160, 96, 0, 8, 8},    // aligned leading dimensions wider than the rows
+      {37, 53, 29, 0, 0, 0},     // ragged M, K, N
+      {90, 48, 40, 30, 3, 1},    // sequences of 30 rows, each padded on its own; odd strides
+      {1, 7, 5, 0, 0, 0},        // one row
+      {120, 64, 72, 5, 0, 0},    // many short sequences
+      {256, 256, 128, 64, 0, 0}  // larger, several sequences
+  };
+  const auto automatic = sc::KernelChoice::automatic, generic = sc::KernelChoice::generic;
+  const std::vector<Format> formats = {
+      {{2, 2, 2}, 7, automatic},  {{3, 3, 3}, 23, automatic}, {{4, 4, 4}, 24, automatic},
+      {{4, 4, 4}, 49, automatic}, {{2, 4, 4}, 16, automatic}, {{1, 4, 4}, 12, automatic},
+      {{2, 3, 4}, 13, automatic},  // no specialised kernel: the generic path
+      {{4, 4, 4}, 24, generic},    // the generic path on a specialised format
+  };
+  const sc::DType dtypes[] = {sc::DType::f32, sc::DType::f16, sc::DType::bf16};
+  const sc::Activation acts[] = {sc::Activation::none, sc::Activation::relu, sc::Activation::gelu_tanh};
+
+  Tally tally;
+  Rng rng(20261122);
+  int variant = 0;
+  try {
+    for (const Format& f : formats)
+      for (const Shape& s : shapes)
+        for (sc::DType dt : dtypes) {
+          const sc::Activation act = acts[variant % 3];
+          const bool bias = variant % 4 != 0;
+          ++variant;
+          test_encode(s, f, dt, rng, tally);
+          test_decode(s, f, dt, bias, act, rng, tally);
+          test_forward(s, f, dt, bias, act, rng, tally, handle);
+        }
+    for (const char* name : {"strassen", "laderman", "strassen2"}) {
+      const strassentile::Algorithm alg = strassentile::get(name);
+      const Format f{alg.tile, static_cast<int>(alg.rank()), automatic};
+      for (sc::DType dt : dtypes) {
+        test_forward({72, 96, 48, 0, 0, 0}, f, dt, false, sc::Activation::none, rng, tally, handle, &alg);
+        test_forward({50, 37, 41, 25, 0, 0}, f, dt, true, sc::Activation::gelu_tanh, rng, tally, handle, &alg);
+      }
+    }
+    test_rejections(tally);
+  } catch (const std::exception& e) {
+    std::printf("FAIL unexpected exception: %s\n", e.what());
+    ++tally.failed;
+  }
+  cublasDestroy(handle);
+
+  const char* stage_names[] = {"encode", "decode", "forward"};
+  std::printf("worst error / tolerance (1.0 = at the limit):\n");
+  for (int st = 0; st < 3; ++st)
+    std::printf("  %-8s f32 %.3f  f16 %.3f  bf16 %.3f   (tol %.0e / %.0e / %.0e)\n", stage_names[st],
+                tally.worst[st][0], tally.worst[st][1], tally.worst[st][2],
+                tolerance(static_cast<Stage>(st), sc::DType::f32), tolerance(static_cast<Stage>(st), sc::DType::f16),
+                tolerance(static_cast<Stage>(st), sc::DType::bf16));
+  std::printf("%d passed, %d failed\n", tally.passed, tally.failed);
+  return tally.failed == 0 ? 0 : 1;
+}
