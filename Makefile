@@ -1,36 +1,61 @@
-# Two user-facing commands (see README): `make demo` and `make test`. Each installs what it needs.
+# Two user-facing commands (see README): `make demo` and `make test`. Each installs what it needs:
+# Debian packages (scripts/ensure-deps.sh) and a Python venv with CPU PyTorch (.venv).
 # Other targets are for developers and CI.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 BUILD ?= build
 FMM_DIR ?= $(or $(STRASSENTILE_FMM_DIR),$(abspath ../shared/data/fmm))
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PREFIX = $(shell $(PY) -c 'import torch; print(torch.utils.cmake_prefix_path)')
 CMAKE_FLAGS ?=
 
-.PHONY: demo test build sanitize fuzz clean deps
+.PHONY: demo test test-cpp test-python build deps venv data sanitize fuzz clean
 
 deps:
 	scripts/ensure-deps.sh core
 
-build: deps
-	cmake -S . -B $(BUILD) -G Ninja -DSTRASSENTILE_WARNINGS_AS_ERRORS=ON -DSTRASSENTILE_FMM_DIR=$(FMM_DIR) $(CMAKE_FLAGS) >/dev/null
+venv: $(VENV)/.ready
+$(VENV)/.ready:
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check $(TORCH_SPEC) numpy pytest hypothesis
+	touch $@
+
+build: deps venv
+	cmake -S . -B $(BUILD) -G Ninja -DSTRASSENTILE_WARNINGS_AS_ERRORS=ON -DSTRASSENTILE_WITH_TORCH=ON \
+	  -DCMAKE_PREFIX_PATH="$(TORCH_PREFIX)" -DSTRASSENTILE_FMM_DIR=$(FMM_DIR) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-## The main job: the exact-algorithm catalogue, verified, and what STL costs against dense.
-demo: build
-	@echo "== exact algorithms (verified against the matmul tensor) =="
-	$(BUILD)/strassentile algorithms --data-dir $(FMM_DIR)
-	@echo; echo "== one 16384x4096x4096 layer at <4,4,4>, r=24 =="
-	$(BUILD)/strassentile flops 16384 4096 4096 --tile 4 --rank 24
+## Fashion-MNIST from Debian's dataset-fashion-mnist, extracted into .cache when not installed (no root needed).
+data:
+	@if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || [ -e .cache/fashion-mnist ]; then :; else \
+	  mkdir -p .cache/deb && cd .cache/deb && apt-get download dataset-fashion-mnist && \
+	  dpkg-deb -x dataset-fashion-mnist_*.deb ../fm-root && cd .. && ln -sfn fm-root/usr/share/datasets/fashion-mnist fashion-mnist; fi
 
-## All tests: C++ (GoogleTest + CLI + fuzz replay through ctest).
-test: build
+## The main job: dense vs exact-STL vs r<exact STL on Fashion-MNIST (C++, libtorch), then the STL cost model.
+demo: build data
+	$(BUILD)/strassentile demo --json $(BUILD)/demo.json
+	@echo; $(BUILD)/strassentile flops 16384 4096 4096 --tile 4 --rank 24
+
+## All tests: C++ (GoogleTest, CLI, fuzz replay via ctest) and Python (pytest + hypothesis).
+test: test-cpp test-python
+
+test-cpp: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-## The same tests under AddressSanitizer + UndefinedBehaviorSanitizer.
-sanitize:
-	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DSTRASSENTILE_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug"
+test-python: build
+	STRASSENTILE_TORCH_LIB=$(abspath $(BUILD))/lib/libstrassentile_torch.so STRASSENTILE_FMM_DIR=$(FMM_DIR) \
+	  PYTHONPATH=python:tests/python $(PY) -m pytest -q tests/python
 
-## libFuzzer on both file loaders (clang); FUZZ_SECONDS per harness.
+## The torch-free core's tests under AddressSanitizer + UndefinedBehaviorSanitizer.
+sanitize: deps
+	cmake -S . -B build-asan -G Ninja -DSTRASSENTILE_WARNINGS_AS_ERRORS=ON -DSTRASSENTILE_SANITIZE=address,undefined \
+	  -DCMAKE_BUILD_TYPE=Debug -DSTRASSENTILE_FMM_DIR=$(FMM_DIR) >/dev/null
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+## libFuzzer on the file loaders (clang); FUZZ_SECONDS per harness.
 FUZZ_SECONDS ?= 60
 fuzz:
 	STRASSENTILE_FMM_DIR=$(FMM_DIR) scripts/fuzz.sh $(FUZZ_SECONDS)

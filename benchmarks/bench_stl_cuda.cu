@@ -200,7 +200,8 @@ int main(int argc, char** argv) {
                  cublas_version);
     std::fprintf(f, "  \"dtype\": \"bf16\",\n  \"tile\": \"<4,4,4>\",\n  \"reps\": %d,\n  \"warmup\": %d,\n", reps,
                  warmup);
-    std::fprintf(f, "  \"timing\": \"median of reps, CUDA events per rep, L2 flushed (%zu bytes written) before each\",\n",
+    std::fprintf(f,
+                 "  \"timing\": \"median of reps, CUDA events per rep, L2 flushed (%zu bytes written) before each\",\n",
                  flush_bytes);
     std::fprintf(f, "  \"copy_bandwidth_GBps\": %.1f,\n  \"results\": [\n", copy_gbps);
     for (std::size_t i = 0; i < results.size(); ++i) {

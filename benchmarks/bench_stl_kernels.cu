@@ -1,9 +1,9 @@
 // bench_stl_kernels: variants of the specialised <4,4,4> bf16 encode and decode kernels (tiles per thread V,
-// products loaded per step CH) and the generic kernels, r = 24, at two sizes, as GB/s of ideal traffic
-// and as a fraction of the device-to-device copy. It is how the defaults in src/cuda/encode_kernel.cuh and
-// decode_kernel.cuh were chosen (docs/PERFORMANCE.md).
+// products loaded per step CH, Z staged through shared memory or not) and the generic kernels, r = 24, at two
+// sizes, as GB/s of ideal traffic and as a fraction of the device-to-device copy. It is how the defaults in
+// src/cuda/encode_kernel.cuh, decode_kernel.cuh and decode_launch.cuh were chosen (docs/PERFORMANCE.md).
 //
-//   bench_stl_kernels [--reps N]
+//   bench_stl_kernels [--reps N | --once]
 #include <cuda_bf16.h>
 
 #include <cstdio>
@@ -12,6 +12,7 @@
 
 #include "bench_util.cuh"
 #include "decode_kernel.cuh"
+#include "decode_staged.cuh"
 #include "encode_kernel.cuh"
 
 namespace sd = strassentile::cuda::detail;
@@ -64,20 +65,17 @@ void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer, double
   const double enc_bytes = 2.0 * (M * KN + rank * m * k), dec_bytes = 2.0 * (rank * m * n + M * KN);
   std::printf("M=%lld K=N=%lld r=%d: encode %.0f MB, decode %.0f MB ideal traffic\n", static_cast<long long>(M),
               static_cast<long long>(KN), rank, enc_bytes / 1e6, dec_bytes / 1e6);
-  report("encode V=2", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 2>(ep); }), enc_bytes, copy_gbps);
-  report("encode V=4 (default)", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 4>(ep); }), enc_bytes,
+  report("encode V=2 (default)", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 2>(ep); }), enc_bytes,
          copy_gbps);
-  report("encode V=8", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 8>(ep); }), enc_bytes, copy_gbps);
+  report("encode V=4", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 4>(ep); }), enc_bytes, copy_gbps);
   report("encode generic", timer.median_ms([&] { sd::launch_encode_generic(ep); }), enc_bytes, copy_gbps);
-  report("decode V=2 CH=4", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 2, 4>(dp); }), dec_bytes,
+  report("decode staged (default)", timer.median_ms([&] { sd::run_decode_staged<bf16, 4, 4>(dp); }), dec_bytes,
          copy_gbps);
-  report("decode V=2 CH=8 (default)", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 2, 8>(dp); }),
-         dec_bytes, copy_gbps);
-  report("decode V=2 CH=12", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 2, 12>(dp); }), dec_bytes,
+  report("decode tiles V=2 CH=4", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 2, 4>(dp); }), dec_bytes,
          copy_gbps);
-  report("decode V=4 CH=4", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 4, 4>(dp); }), dec_bytes,
+  report("decode tiles V=2 CH=8", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 2, 8>(dp); }), dec_bytes,
          copy_gbps);
-  report("decode V=4 CH=8", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 4, 8>(dp); }), dec_bytes,
+  report("decode tiles V=4 CH=4", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 4, 4>(dp); }), dec_bytes,
          copy_gbps);
   report("decode generic", timer.median_ms([&] { sd::launch_decode_generic(dp); }), dec_bytes, copy_gbps);
 }
@@ -85,8 +83,9 @@ void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer, double
 }  // namespace
 
 int main(int argc, char** argv) {
-  int reps = 30;
+  int reps = 30, warmup = 5;
   if (argc == 3 && std::string(argv[1]) == "--reps") reps = std::max(1, std::atoi(argv[2]));
+  if (argc == 2 && std::string(argv[1]) == "--once") reps = 1, warmup = 0;  // for profilers
   try {
     cudaDeviceProp prop{};
     ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
@@ -94,7 +93,7 @@ int main(int argc, char** argv) {
     ok(cudaStreamCreate(&stream), "cudaStreamCreate");
     const std::size_t flush_bytes = std::max<std::size_t>(2 * static_cast<std::size_t>(prop.l2CacheSize), 64u << 20);
     Buffer flush(flush_bytes);
-    const Timer timer{stream, flush.ptr, flush_bytes, 5, reps};
+    const Timer timer{stream, flush.ptr, flush_bytes, warmup, reps};
     const double copy_gbps = copy_bandwidth_gbps(timer);
     std::printf("%s: copy %.0f GB/s; bf16 <4,4,4>, median of %d, L2 flushed before each\n", prop.name, copy_gbps,
                 reps);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On a GPU machine: configure and build the CUDA layer, run its correctness test, the kernel-variant sweep,
 # the benchmark, and the test again under compute-sanitizer. Logs and stl_cuda_forward.json go to OUT_DIR.
-#   benchmarks/run_cuda_device.sh OUT_DIR
+#   [RUN_BENCH=0] [SANITIZE=0] benchmarks/run_cuda_device.sh OUT_DIR
 # libzip and pkg-config (needed by strassentile_core) come from the machine when it has them, else from
 # .deb files in .devdeps/ (apt-get download libzip-dev libzip4 pkgconf pkgconf-bin libpkgconf3).
 set -uo pipefail
@@ -51,7 +51,9 @@ ctest --test-dir $build/src/cuda -V 2>&1 | tail -n 400 >"$out/test.log"
 grep -E "FAIL|passed|worst|  (encode|decode|forward)|tests passed|device:" "$out/test.log" | tail -30
 
 $build/src/cuda/benchmarks/bench_stl_kernels 2>&1 | tee "$out/kernels.log"
-$build/src/cuda/benchmarks/bench_stl_cuda "$out/stl_cuda_forward.json" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
+if [ "${RUN_BENCH:-1}" = 1 ]; then
+  $build/src/cuda/benchmarks/bench_stl_cuda "$out/stl_cuda_forward.json" ${BENCH_ARGS:-} 2>&1 | tee "$out/bench.log"
+fi
 
 if command -v compute-sanitizer >/dev/null && [ "${SANITIZE:-1}" = 1 ]; then
   timeout 150 compute-sanitizer --tool memcheck --print-limit 20 $build/src/cuda/tests/strassentile_cuda_tests \

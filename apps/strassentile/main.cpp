@@ -23,7 +23,7 @@ const Command kCommands[] = {
      "strassentile flops M K N [--tile 4|a,b,c] [--rank 24] [--bytes 2]", strassentile::cli::run_flops},
 #ifdef STRASSENTILE_HAVE_TORCH
     {"demo", "train dense, exact-STL and r<exact STL models on Fashion-MNIST; print accuracy, FLOPs, parameters",
-     "strassentile demo [--epochs 2] [--batch 128] [--hidden 128] [--seed 0] [--train-limit N] [--data DIR] "
+     "strassentile demo [--epochs 2] [--batch 128] [--hidden 256] [--seed 0] [--train-limit N] [--data DIR] "
      "[--device cpu|cuda] [--json FILE]",
      strassentile::cli::run_demo},
 #endif

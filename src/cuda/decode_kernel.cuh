@@ -1,5 +1,6 @@
-// The decode kernel specialised on <a,c>: Z (r × m × n) → Y[row(i,u), j·c+w] = act(Σ_p dec[u·c+w, p] ·
-// Z[p, i, j] + bias), cropped to M×N.
+// The register decode kernel specialised on <a,c>: Z (r × m × n) → Y[row(i,u), j·c+w] = act(Σ_p dec[u·c+w, p]
+// · Z[p, i, j] + bias), cropped to M×N. The fallback of decode_staged.cuh (the default) when Z's rows are not
+// 16-byte aligned; also the home of DecodeArgs.
 //
 // One thread owns V side-by-side output tiles (i, j0..j0+V−1), V chosen so that each of its a output row
 // slices is whole 16-byte vectors. It walks the products CH at a time: first CH packed loads of V consecutive
@@ -35,12 +36,13 @@ struct DecodeArgs {
 
 constexpr int kDecodeThreads = 256;
 
-// Defaults (see the top of this file): 16-byte output row slices, 8 products' loads in flight.
+// Defaults (see the top of this file): 16-byte output row slices, 4 products' loads in flight (8 and 12
+// measured slower: more registers, fewer resident warps).
 template <class T, int C>
 constexpr int decode_tiles_per_thread() {
   return vector_tiles<T>(C);
 }
-constexpr int kDecodeChunk = 8;
+constexpr int kDecodeChunk = 4;
 
 template <class T, int A, int C, int V, int CH, Activation ACT>
 __global__ void __launch_bounds__(kDecodeThreads) decode_tiles(const DecodeArgs<T> args) {
@@ -57,7 +59,7 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_tiles(const DecodeArgs<
   const std::int64_t groups = (args.n + V - 1) / V;
   const std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= args.m * groups) return;
-  const std::int64_t i = t / groups;
+  const std::int64_t i = index_div(t, groups);
   const std::int64_t j0 = (t - i * groups) * V;
 
   float acc[Q][V];
@@ -154,18 +156,6 @@ void run_decode_tiles(const DecodeParams& p) {
       break;
   }
   launch_decode_tiles<T, A, C, V, CH, Activation::none>(args, threads, s.rank, p.stream);
-}
-
-template <int A, int C>
-void launch_decode_fast(const DecodeParams& p) {
-  switch (p.dtype) {
-    case DType::f32:
-      return run_decode_tiles<float, A, C>(p);
-    case DType::f16:
-      return run_decode_tiles<__half, A, C>(p);
-    case DType::bf16:
-      return run_decode_tiles<__nv_bfloat16, A, C>(p);
-  }
 }
 
 }  // namespace strassentile::cuda::detail

@@ -65,6 +65,18 @@ __host__ __device__ constexpr int words_of() {
   return w;
 }
 
+template <class T, int N, int W>
+__device__ __forceinline__ void unpack_words(const unsigned (&w)[W], float (&out)[N]) {
+#pragma unroll
+  for (int j = 0; j < N; ++j) {
+    if constexpr (sizeof(T) == 4)
+      out[j] = __uint_as_float(w[j]);
+    else
+      out[j] = to_float(from_bits<T>(static_cast<unsigned short>(w[j / 2] >> (16 * (j % 2)))));
+  }
+}
+
+// From global memory, through the read-only path.
 template <class T, int N>
 __device__ __forceinline__ void load_packed(const T* src, float (&out)[N]) {
   constexpr int W = words_of<T, N>();
@@ -81,13 +93,27 @@ __device__ __forceinline__ void load_packed(const T* src, float (&out)[N]) {
       w[4 * c] = r.x, w[4 * c + 1] = r.y, w[4 * c + 2] = r.z, w[4 * c + 3] = r.w;
     }
   }
+  unpack_words<T, N>(w, out);
+}
+
+// From shared memory.
+template <class T, int N>
+__device__ __forceinline__ void load_packed_shared(const T* src, float (&out)[N]) {
+  constexpr int W = words_of<T, N>();
+  unsigned w[W];
+  if constexpr (W == 1) {
+    w[0] = *reinterpret_cast<const unsigned*>(src);
+  } else if constexpr (W == 2) {
+    const uint2 r = *reinterpret_cast<const uint2*>(src);
+    w[0] = r.x, w[1] = r.y;
+  } else {
 #pragma unroll
-  for (int j = 0; j < N; ++j) {
-    if constexpr (sizeof(T) == 4)
-      out[j] = __uint_as_float(w[j]);
-    else
-      out[j] = to_float(from_bits<T>(static_cast<unsigned short>(w[j / 2] >> (16 * (j % 2)))));
+    for (int c = 0; c < W / 4; ++c) {
+      const uint4 r = reinterpret_cast<const uint4*>(src)[c];
+      w[4 * c] = r.x, w[4 * c + 1] = r.y, w[4 * c + 2] = r.z, w[4 * c + 3] = r.w;
+    }
   }
+  unpack_words<T, N>(w, out);
 }
 
 template <class T, int N>
@@ -114,6 +140,14 @@ __device__ __forceinline__ void store_packed(T* dst, const float (&vals)[N]) {
   }
 }
 
+// Quotient of non-negative a / b in 32-bit arithmetic when both fit: 64-bit division is a long software
+// routine that would otherwise cost as much as a tile's arithmetic.
+__device__ __forceinline__ std::int64_t index_div(std::int64_t a, std::int64_t b) {
+  if ((static_cast<std::uint64_t>(a) | static_cast<std::uint64_t>(b)) <= 0xffffffffull)
+    return static_cast<unsigned>(a) / static_cast<unsigned>(b);
+  return a / b;
+}
+
 // Row grouping (reference.hpp): row-tile i covers rows seq·S + (i mod t)·a + u of sequence seq = i / t.
 struct RowMap {
   std::int64_t rows;       // M
@@ -121,7 +155,7 @@ struct RowMap {
   std::int64_t per_seq;    // t = ⌈S/a⌉
   // First row of tile i, and how many of its a rows are real (the rest pad the sequence).
   __device__ __forceinline__ void tile(std::int64_t i, int a, std::int64_t& first, int& real) const {
-    const std::int64_t s = i / per_seq;
+    const std::int64_t s = index_div(i, per_seq);
     const std::int64_t pos = (i - s * per_seq) * a;
     first = s * seq + pos;
     const std::int64_t left = seq - pos;

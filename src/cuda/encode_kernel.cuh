@@ -1,11 +1,11 @@
 // The encode kernel specialised on <a,b>: X (M×K) → X̂[p, i, κ] = Σ_q enc_x[p, q] · vec(X_{iκ})[q].
 //
 // One thread owns V side-by-side tiles (i, κ0..κ0+V−1), V chosen so that each of its a row slices is whole
-// 16-byte vectors, 32 bytes at least: it reads each input element once, with vector loads that are coalesced
-// across the warp (neighbouring threads own neighbouring slices of the same rows), and for each product p
-// writes V consecutive elements of X̂[p, i, ·] in one packed store; κ is X̂'s contiguous index, so a warp's
-// stores for one p land in one contiguous run. enc_x sits in shared memory, read as warp-wide broadcasts
-// (16 bytes at a time); V tiles per thread means each coefficient read feeds V multiply-adds.
+// 16-byte vectors: it reads each input element once, with vector loads that are coalesced across the warp
+// (neighbouring threads own neighbouring slices of the same rows), and for each product p writes V
+// consecutive elements of X̂[p, i, ·] in one packed store; κ is X̂'s contiguous index, so a warp's stores for
+// one p land in one contiguous run. enc_x sits in shared memory, read as warp-wide broadcasts (16 bytes at a
+// time); V tiles per thread means each coefficient read feeds V multiply-adds.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -36,7 +36,7 @@ constexpr int kEncodeThreads = 256;
 // The default tiles per thread (see the top of this file).
 template <class T, int B>
 constexpr int encode_tiles_per_thread() {
-  return vector_tiles<T>(B, 32);
+  return vector_tiles<T>(B);
 }
 
 template <class T, int A, int B, int V>
@@ -49,7 +49,7 @@ __global__ void __launch_bounds__(kEncodeThreads) encode_tiles(const EncodeArgs<
   const std::int64_t groups = (args.k + V - 1) / V;
   const std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= args.m * groups) return;
-  const std::int64_t i = t / groups;
+  const std::int64_t i = index_div(t, groups);
   const std::int64_t kap0 = (t - i * groups) * V;
   const std::int64_t col0 = kap0 * B;
   std::int64_t first;
@@ -110,7 +110,8 @@ void run_encode_tiles(const EncodeParams& p) {
                      static_cast<T*>(p.x_hat), p.ld_x_hat, p.stride_x_hat, s.m(), s.k(), make_row_map(s),
                      false, false};
   args.vec_load = is_aligned(p.x, 16) && (p.ldx * static_cast<std::int64_t>(sizeof(T))) % 16 == 0;
-  args.vec_store = is_aligned(p.x_hat, std::min<std::size_t>(16, V * sizeof(T))) && p.ld_x_hat % V == 0 && p.stride_x_hat % V == 0;
+  args.vec_store = is_aligned(p.x_hat, std::min<std::size_t>(16, V * sizeof(T))) && p.ld_x_hat % V == 0 &&
+                   p.stride_x_hat % V == 0;
   const std::size_t smem = static_cast<std::size_t>(s.rank) * A * B * sizeof(float);
   set_dynamic_smem(reinterpret_cast<const void*>(&encode_tiles<T, A, B, V>), smem);
   encode_tiles<T, A, B, V><<<grid_blocks(threads, kEncodeThreads), kEncodeThreads, smem, p.stream>>>(args);

@@ -1,6 +1,6 @@
 // Specialised encode <2,2> and decode <2,2> kernels for the <2,2,2> family (one file per family so
 // builds parallelise).
-#include "decode_kernel.cuh"
+#include "decode_launch.cuh"
 #include "encode_kernel.cuh"
 
 namespace strassentile::cuda::detail {

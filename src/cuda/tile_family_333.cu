@@ -1,6 +1,6 @@
 // Specialised encode <3,3> and decode <3,3> kernels for the <3,3,3> family (one file per family so
 // builds parallelise).
-#include "decode_kernel.cuh"
+#include "decode_launch.cuh"
 #include "encode_kernel.cuh"
 
 namespace strassentile::cuda::detail {

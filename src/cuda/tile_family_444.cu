@@ -1,6 +1,6 @@
 // Specialised encode <4,4> and decode <4,4> kernels for the <4,4,4> family (one file per family so
 // builds parallelise).
-#include "decode_kernel.cuh"
+#include "decode_launch.cuh"
 #include "encode_kernel.cuh"
 
 namespace strassentile::cuda::detail {

@@ -7,6 +7,7 @@
 #include "strassentile/cost_model.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
+#include "stl_init.hpp"
 #include "stl_matmul_autograd.hpp"
 
 namespace strassentile::torch_ops {
@@ -82,6 +83,12 @@ std::vector<double> layer_cost_op(int64_t m, int64_t k, int64_t n, at::IntArrayR
   return {c.dense_flops, c.stl_flops(), c.gemm_flops, c.dense_params, c.stl_params};
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> init_parameters_op(int64_t in_features, int64_t out_features,
+                                                                              at::IntArrayRef tile, int64_t rank,
+                                                                              c10::string_view init) {
+  return initial_parameters(in_features, out_features, tile, rank, to_string(init));
+}
+
 }  // namespace
 
 TORCH_LIBRARY(strassentile, m) {
@@ -94,6 +101,9 @@ TORCH_LIBRARY(strassentile, m) {
   m.def("available_algorithms() -> str[]", &available_op);
   m.def("set_data_dir(str path) -> ()", &set_data_dir_op);
   m.def("layer_cost(int m, int k, int n, int[] tile, int rank) -> float[]", &layer_cost_op);
+  m.def("init_parameters(int in_features, int out_features, int[] tile, int rank, str init) -> "
+        "(Tensor w_hat, Tensor enc_x, Tensor enc_w, Tensor dec)",
+        &init_parameters_op);
 }
 
 TORCH_LIBRARY_IMPL(strassentile, CPU, m) {

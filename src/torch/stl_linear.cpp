@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "stl_args.hpp"
+#include "stl_init.hpp"
 #include "strassentile/algorithm.hpp"
 #include "strassentile/torch/ops.hpp"
 
@@ -15,8 +16,6 @@ torch::Tensor to_tensor(const Matrix<double>& m) {
       .clone();
 }
 
-int64_t ceil_div64(int64_t x, int64_t y) { return (x + y - 1) / y; }
-
 }  // namespace
 
 STLLinearImpl::STLLinearImpl(STLLinearOptions options_) : options(std::move(options_)) { reset(); }
@@ -24,54 +23,21 @@ STLLinearImpl::STLLinearImpl(STLLinearOptions options_) : options(std::move(opti
 TileFormat STLLinearImpl::tile() const { return torch_ops::parse_tile(options.tile()); }
 
 void STLLinearImpl::reset() {
-  const TileFormat t = tile();
-  const int64_t K = options.in_features(), N = options.out_features(), r = options.rank();
-  TORCH_CHECK(K >= 1 && N >= 1, "STLLinear: in_features and out_features must be >= 1, got ", K, " and ", N);
-  TORCH_CHECK(r >= 1, "STLLinear: rank must be >= 1, got ", r);
-  torch_ops::parse_mode(options.mode());
-  const auto a = static_cast<int64_t>(t.a), b = static_cast<int64_t>(t.b), c = static_cast<int64_t>(t.c);
-  const int64_t k = ceil_div64(K, b), n = ceil_div64(N, c);
-  // nn::Linear's default: U(-1/√K, 1/√K) for weight and bias, i.e. output variance 1/3 for unit inputs.
+  const int64_t K = options.in_features(), N = options.out_features();
+  try {
+    torch_ops::parse_mode(options.mode());
+    auto [wh, ex, ew, d] = torch_ops::initial_parameters(K, N, options.tile(), options.rank(), options.init());
+    w_hat = register_parameter("w_hat", wh);
+    enc_x = register_parameter("enc_x", ex, options.train_basis());
+    dec = register_parameter("dec", d, options.train_basis());
+    enc_w = register_buffer("enc_w", ew);
+  } catch (const c10::Error& e) {
+    TORCH_CHECK(false, "STLLinear: ", e.what_without_backtrace());
+  }
+  // nn::Linear's default bias: U(-1/√K, 1/√K).
   const double bound = 1.0 / std::sqrt(static_cast<double>(K));
-
-  torch::NoGradGuard no_grad;
-  torch::Tensor ex, ew, d, wh;
-  if (options.init() == "random") {
-    ex = torch::randn({r, a * b}) / std::sqrt(static_cast<double>(a * b));
-    ew = torch::randn({r, b * c}) / std::sqrt(static_cast<double>(b * c));
-    d = torch::randn({a * c, r}) / std::sqrt(static_cast<double>(r));
-    // Var(y_q) = σ²·k·Σ_p dec[q,p]²·‖enc_x[p]‖² for unit-variance inputs and i.i.d. w_hat of variance σ²;
-    // pick σ² so that the mean over q is nn::Linear's 1/3.
-    const double gain = (d.pow(2) * ex.pow(2).sum(1).unsqueeze(0)).sum(1).mean().item<double>();
-    const double sigma = std::sqrt((1.0 / 3.0) / (static_cast<double>(k) * gain));
-    wh = torch::empty({r, k, n}).uniform_(-std::sqrt(3.0) * sigma, std::sqrt(3.0) * sigma);
-  } else {
-    Algorithm alg;
-    try {
-      alg = get(options.init());
-    } catch (const std::exception& e) {
-      TORCH_CHECK(false, "STLLinear: init='", options.init(), "': ", e.what());
-    }
-    TORCH_CHECK(alg.tile == t, "STLLinear: init='", options.init(), "' is a ", alg.tile.to_string(),
-                " algorithm but tile is ", t.to_string(), ": pass tile=", alg.tile.to_string());
-    TORCH_CHECK(static_cast<int64_t>(alg.rank()) == r, "STLLinear: init='", options.init(), "' has rank ", alg.rank(),
-                " but rank=", r, " was asked: use rank=", alg.rank(), " or init='random'");
-    ex = to_tensor(alg.enc_x).to(torch::kFloat);
-    ew = to_tensor(alg.enc_w).to(torch::kFloat);
-    d = to_tensor(alg.dec).to(torch::kFloat);
-    // An exact STL copy of a default-initialised dense layer.
-    const torch::Tensor dense = torch::empty({K, N}).uniform_(-bound, bound);
-    wh = ops::encode_weight(dense, ew, options.tile());
-  }
-  w_hat = register_parameter("w_hat", wh);
-  enc_x = register_parameter("enc_x", ex, options.train_basis());
-  dec = register_parameter("dec", d, options.train_basis());
-  enc_w = register_buffer("enc_w", ew);
-  if (options.bias()) {
-    bias = register_parameter("bias", torch::empty({N}).uniform_(-bound, bound));
-  } else {
-    bias = register_parameter("bias", torch::Tensor(), /*requires_grad=*/false);
-  }
+  bias = options.bias() ? register_parameter("bias", torch::empty({N}).uniform_(-bound, bound))
+                        : register_parameter("bias", torch::Tensor(), /*requires_grad=*/false);
 }
 
 torch::Tensor STLLinearImpl::forward(const torch::Tensor& x) {

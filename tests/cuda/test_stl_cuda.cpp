@@ -4,9 +4,9 @@
 // dtype) so an unwritten element fails, and the padding beyond each row must stay poisoned. Also: exact
 // algorithms through the whole pipeline reproduce X·W, and bad parameters are rejected.
 //
-// Error measures, against the reference ref: rel = ‖out − ref‖_F / ‖ref‖_F and peak = max|out − ref| / rms(ref);
-// a case passes when rel <= tol and peak <= 8·tol, tol from the table below (rounding to the storage dtype
-// dominates: bf16 keeps 8 bits, fp16 11, and the forward rounds X̂, Z and Y).
+// Error measures, against the reference ref: rel = ‖out − ref‖_F / ‖ref‖_F and
+// peak = max|out − ref| / rms(ref); a case passes when rel <= tol and peak <= 8·tol, tol from the table below
+// (rounding to the storage dtype dominates: bf16 keeps 8 bits, fp16 11, and the forward rounds X̂, Z and Y).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -118,7 +118,9 @@ struct HostArray {
     const std::size_t s = sc::dtype_size(dtype);
     return std::all_of(&bytes[idx * s], &bytes[idx * s] + s, [](unsigned char b) { return b == 0xFF; });
   }
-  void upload(DeviceBuffer& d) const { cuda_ok(cudaMemcpy(d.ptr, bytes.data(), bytes.size(), cudaMemcpyHostToDevice), "upload"); }
+  void upload(DeviceBuffer& d) const {
+    cuda_ok(cudaMemcpy(d.ptr, bytes.data(), bytes.size(), cudaMemcpyHostToDevice), "upload");
+  }
   void download(const DeviceBuffer& d) {
     cuda_ok(cudaDeviceSynchronize(), "kernel");
     cuda_ok(cudaMemcpy(bytes.data(), d.ptr, bytes.size(), cudaMemcpyDeviceToHost), "download");

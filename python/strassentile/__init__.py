@@ -1,0 +1,16 @@
+"""strassentile: Strassen-Tile (STL) layers for PyTorch.
+
+The operators live in a C++ library (``torch.ops.strassentile.*``); this package is a thin layer over it.
+Importing it loads that library and never initialises CUDA.
+"""
+from ._library import load_library
+
+load_library()
+
+from . import algorithms  # noqa: E402
+from .convert import ConvertSummary, convert  # noqa: E402
+from .modules import STLLinear  # noqa: E402
+from .ops import encode_weight, stl_matmul, stl_matmul_reference  # noqa: E402
+
+__all__ = ["algorithms", "convert", "ConvertSummary", "STLLinear", "stl_matmul", "encode_weight", "stl_matmul_reference"]
+__version__ = "0.1.0"

@@ -1,0 +1,78 @@
+"""Swap the nn.Linear layers of a model for STLLinear, in the style of torchao's ``quantize_``."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from torch import nn
+
+from . import algorithms
+from .modules import STLLinear
+from .ops import Tile, tile_format
+
+
+@dataclasses.dataclass
+class ConvertSummary:
+    converted: list[str] = dataclasses.field(default_factory=list)
+    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (name, reason)
+    dense_params: float = 0.0  # over converted layers, biases excluded
+    stl_params: float = 0.0
+    dense_flops_per_token: float = 0.0  # forward, over converted layers, encode/decode included
+    stl_flops_per_token: float = 0.0
+
+    def __str__(self) -> str:
+        text = f"converted {len(self.converted)} layer(s), skipped {len(self.skipped)}"
+        if self.dense_params:
+            text += (f"; parameters {self.dense_params:.0f} -> {self.stl_params:.0f} ({self.stl_params / self.dense_params:.2f}x)"
+                     f"; FLOPs/token {self.dense_flops_per_token:.0f} -> {self.stl_flops_per_token:.0f} "
+                     f"({self.dense_flops_per_token / self.stl_flops_per_token:.2f}x fewer)")
+        return text + "".join(f"\n  skipped {name}: {why}" for name, why in self.skipped)
+
+
+def convert(
+    model: nn.Module,
+    *,
+    tile: Tile = 4,
+    rank: int = 24,
+    init: str = "random",
+    mode: str = "tile",
+    filter_fn: Callable[[nn.Module, str], bool] | None = None,
+) -> ConvertSummary:
+    """Replaces ``nn.Linear`` submodules of ``model`` in place and returns what was done.
+
+    ``init`` = an exact algorithm's name converts each layer exactly from its trained weights (tile and rank must
+    be the algorithm's); ``"random"`` gives fresh STL layers (to train from scratch). ``filter_fn(module, fqn)``
+    chooses layers; by default every layer at least one tile wide and tall is converted and the rest are skipped
+    with a reason.
+    """
+    a, b, c = tile_format(tile)
+    if init != "random":
+        alg = algorithms.get(init)
+        if alg.tile != (a, b, c) or alg.rank != rank:
+            raise ValueError(f"convert: init={init!r} is <{alg.tile}>:{alg.rank} but tile <{a},{b},{c}> and rank {rank} "
+                             "were asked; pass the algorithm's tile and rank")
+    summary = ConvertSummary()
+    for fqn, module in list(model.named_modules()):
+        if not isinstance(module, nn.Linear):
+            continue
+        if filter_fn is not None and not filter_fn(module, fqn):
+            summary.skipped.append((fqn, "filtered out"))
+            continue
+        if filter_fn is None and (module.in_features < b or module.out_features < c):
+            summary.skipped.append((fqn, f"smaller than one tile ({module.in_features}->{module.out_features} for <{a},{b},{c}>)"))
+            continue
+        if init != "random":
+            layer = STLLinear.from_linear(module, init, mode=mode)
+        else:
+            w = module.weight
+            layer = STLLinear(module.in_features, module.out_features, bias=module.bias is not None, tile=(a, b, c),
+                              rank=rank, init="random", mode=mode, device=w.device, dtype=w.dtype)
+        parent_name, _, child = fqn.rpartition(".")
+        setattr(model.get_submodule(parent_name) if parent_name else model, child, layer)
+        cost = layer.cost(a)  # one row tile holds `a` tokens
+        summary.converted.append(fqn)
+        summary.dense_params += cost["dense_params"]
+        summary.stl_params += cost["stl_params"]
+        summary.dense_flops_per_token += cost["dense_flops"] / a
+        summary.stl_flops_per_token += cost["stl_flops"] / a
+    return summary

@@ -1,0 +1,54 @@
+"""Functional API: thin wrappers over ``torch.ops.strassentile``."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+Tile = int | Sequence[int]
+
+
+def tile_list(tile: Tile) -> list[int]:
+    """``4`` → ``[4]`` (meaning <4,4,4>); ``(2, 3, 4)`` → ``[2, 3, 4]``."""
+    if isinstance(tile, int):
+        return [tile]
+    out = [int(t) for t in tile]
+    if len(out) not in (1, 3):
+        raise ValueError(f"tile must be an int or (a, b, c), got {tile!r}")
+    return out
+
+
+def tile_format(tile: Tile) -> tuple[int, int, int]:
+    t = tile_list(tile)
+    return (t[0], t[0], t[0]) if len(t) == 1 else (t[0], t[1], t[2])
+
+
+def stl_matmul(
+    x: torch.Tensor,
+    w_hat: torch.Tensor,
+    enc_x: torch.Tensor,
+    dec: torch.Tensor,
+    tile: Tile,
+    bias: torch.Tensor | None = None,
+    mode: str = "tile",
+    out_features: int | None = None,
+) -> torch.Tensor:
+    """Y = STL(x, Ŵ) (+ bias).
+
+    Shapes: x (..., K); w_hat (r, ⌈K/b⌉, ⌈N/c⌉); enc_x (r, a·b); dec (a·c, r); bias (N,); result (..., N).
+    Rows are grouped in runs of ``a`` along dim -2, within each leading index. Differentiable in x, w_hat,
+    enc_x, dec and bias. ``out_features`` defaults to ``bias.numel()``, else ⌈N/c⌉·c.
+    """
+    return torch.ops.strassentile.stl_matmul(x, w_hat, enc_x, dec, tile_list(tile), bias, mode, out_features)
+
+
+def encode_weight(w: torch.Tensor, enc_w: torch.Tensor, tile: Tile) -> torch.Tensor:
+    """Ŵ = E_W(w) for a dense (in_features, out_features) weight, i.e. ``linear.weight.T``."""
+    return torch.ops.strassentile.encode_weight(w, enc_w, tile_list(tile))
+
+
+def stl_matmul_reference(
+    x: torch.Tensor, w_hat: torch.Tensor, enc_x: torch.Tensor, dec: torch.Tensor, tile: Tile, out_features: int, seq_len: int = 0
+) -> torch.Tensor:
+    """The torch-free C++ core reference (float64, CPU) on a 2-D x; seq_len rows per sequence (0: one sequence)."""
+    return torch.ops.strassentile.stl_reference(x, w_hat, enc_x, dec, tile_list(tile), out_features, seq_len)

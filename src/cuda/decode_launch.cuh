@@ -1,0 +1,30 @@
+// launch_decode_fast<a,c>: the staged decode where Z's layout allows it, else decode_tiles.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "decode_kernel.cuh"
+#include "decode_staged.cuh"
+#include "launchers.hpp"
+
+namespace strassentile::cuda::detail {
+
+template <class T, int A, int C>
+void run_decode_best(const DecodeParams& p) {
+  if (!run_decode_staged<T, A, C>(p)) run_decode_tiles<T, A, C>(p);
+}
+
+template <int A, int C>
+void launch_decode_fast(const DecodeParams& p) {
+  switch (p.dtype) {
+    case DType::f32:
+      return run_decode_best<float, A, C>(p);
+    case DType::f16:
+      return run_decode_best<__half, A, C>(p);
+    case DType::bf16:
+      return run_decode_best<__nv_bfloat16, A, C>(p);
+  }
+}
+
+}  // namespace strassentile::cuda::detail

@@ -1,0 +1,47 @@
+// strassentile::stl_reference: the torch-free core reference (src/core/reference.cpp) as an op, so tests in any
+// language compare the real implementations against the same, obviously-right code. CPU, float64 only.
+#include <ATen/ATen.h>
+#include <torch/library.h>
+
+#include "stl_args.hpp"
+#include "strassentile/reference.hpp"
+
+namespace strassentile::torch_ops {
+namespace {
+
+at::Tensor stl_reference_op(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+                            at::IntArrayRef tile_arg, int64_t out_features, int64_t seq_len) {
+  for (const auto& [t, name] : {std::pair<const at::Tensor&, const char*>{x, "x"}, {w_hat, "w_hat"}, {enc_x, "enc_x"}, {dec, "dec"}})
+    TORCH_CHECK(t.scalar_type() == at::kDouble && t.device().is_cpu(), "strassentile::stl_reference: ", name,
+                " must be a float64 CPU tensor (the reference is for tests)");
+  TORCH_CHECK(x.dim() == 2 && w_hat.dim() == 3 && enc_x.dim() == 2 && dec.dim() == 2,
+              "strassentile::stl_reference: expects x (M, K), w_hat (r, k, n), enc_x (r, ab), dec (ac, r)");
+  TORCH_CHECK(out_features >= 1 && seq_len >= 0, "strassentile::stl_reference: out_features >= 1 and seq_len >= 0");
+  const TileFormat tile = parse_tile(tile_arg);
+  const at::Tensor xc = x.contiguous(), ec = enc_x.contiguous(), dc = dec.contiguous(), wc = w_hat.contiguous();
+  const auto view = [](const at::Tensor& t) {
+    return MatrixView<const double>(t.data_ptr<double>(), static_cast<std::size_t>(t.size(0)),
+                                    static_cast<std::size_t>(t.size(1)));
+  };
+  Tensor3<double> w(static_cast<std::size_t>(wc.size(0)), static_cast<std::size_t>(wc.size(1)),
+                    static_cast<std::size_t>(wc.size(2)));
+  std::copy(wc.data_ptr<double>(), wc.data_ptr<double>() + wc.numel(), w.data());
+  Matrix<double> y;
+  try {
+    y = stl_reference<double>(view(xc), w, view(ec), view(dc), tile, static_cast<std::size_t>(out_features),
+                              static_cast<std::size_t>(seq_len));
+  } catch (const std::invalid_argument& e) {
+    TORCH_CHECK(false, "strassentile::stl_reference: ", e.what());
+  }
+  return at::from_blob(y.data(), {static_cast<int64_t>(y.rows()), static_cast<int64_t>(y.cols())}, at::kDouble).clone();
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(strassentile, m) {
+  m.def("stl_reference(Tensor x, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, int out_features, int seq_len=0) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(strassentile, CPU, m) { m.impl("stl_reference", &stl_reference_op); }
+
+}  // namespace strassentile::torch_ops

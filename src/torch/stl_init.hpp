@@ -1,0 +1,21 @@
+// Internal: initial STL parameters, shared by the C++ STLLinear and the Python one (as an op), so that both
+// languages start from the same distribution.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <tuple>
+
+namespace strassentile::torch_ops {
+
+// (w_hat, enc_x, enc_w, dec) in float32 on the CPU for a K→N layer.
+//   init="random": enc_x ~ N(0, 1/ab), enc_w ~ N(0, 1/bc), dec ~ N(0, 1/r), and w_hat uniform with the variance
+//     that gives the default nn.Linear's output variance (1/3 for unit-variance inputs) in expectation.
+//   init=<exact algorithm of this tile and rank>: the algorithm's coefficients, and w_hat = E_W(W) of a weight W
+//     drawn like nn.Linear's default, i.e. an exact STL copy of a fresh dense layer.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> initial_parameters(int64_t in_features, int64_t out_features,
+                                                                              at::IntArrayRef tile, int64_t rank,
+                                                                              const std::string& init);
+
+}  // namespace strassentile::torch_ops

@@ -1,0 +1,115 @@
+import io
+
+import pytest
+import torch
+from torch import nn
+
+import strassentile
+from strassentile import STLLinear, algorithms
+
+
+def rel_err(a, b):
+    return ((a.double() - b.double()).abs().max() / b.double().abs().max()).item()
+
+
+@pytest.mark.parametrize("name", ["strassen", "winograd", "laderman", "strassen2", "dps-4x4x4-48", "alphatensor-2x4x4"])
+def test_from_linear_reproduces_the_layer(name, fmm_dir):
+    algorithms.set_data_dir(fmm_dir)
+    torch.manual_seed(0)
+    dense = nn.Linear(45, 27)
+    stl = STLLinear.from_linear(dense, name)
+    x = torch.randn(3, 11, 45)
+    assert rel_err(stl(x), dense(x)) <= 1e-5
+    algorithms.set_data_dir("")
+
+
+def test_init_scale_matches_linear():
+    torch.manual_seed(1)
+    x = torch.randn(64, 32, 256)
+    dense_var = nn.Linear(256, 256, bias=False)(x).var().item()
+    for rank in (8, 24, 48):
+        var = STLLinear(256, 256, bias=False, rank=rank)(x).var().item()
+        assert 0.7 < var / dense_var < 1.4, rank
+    # An exact-algorithm init is an exact copy of a default dense layer: same scale too.
+    var = STLLinear(256, 256, bias=False, rank=49, init="strassen2")(x).var().item()
+    assert 0.7 < var / dense_var < 1.4
+
+
+def test_state_dict_round_trip_and_shape_mismatch():
+    torch.manual_seed(2)
+    a, b = STLLinear(20, 12, rank=10), STLLinear(20, 12, rank=10)
+    buffer = io.BytesIO()
+    torch.save(a.state_dict(), buffer)
+    buffer.seek(0)
+    b.load_state_dict(torch.load(buffer))
+    x = torch.randn(5, 8, 20)
+    assert torch.equal(a(x), b(x))
+    with pytest.raises(RuntimeError, match="size mismatch for w_hat"):
+        STLLinear(20, 12, rank=11).load_state_dict(a.state_dict())
+
+
+def test_shapes_freezing_and_cost():
+    stl = STLLinear(30, 10, tile=(2, 3, 4), rank=5)
+    assert stl.w_hat.shape == (5, 10, 3) and stl.enc_x.shape == (5, 6) and stl.dec.shape == (8, 5)
+    assert stl(torch.randn(7, 30)).shape == (7, 10)
+    stl.set_train_basis(False)
+    stl(torch.randn(7, 30)).sum().backward()
+    assert stl.w_hat.grad is not None and stl.enc_x.grad is None and stl.dec.grad is None
+    assert stl.cost(8)["dense_flops"] == 2 * 8 * 30 * 10
+    assert "tile=<2,3,4>, rank=5" in repr(stl)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(init="strassen2", rank=24), "has rank 49 but rank=24 was asked"),
+    (dict(init="strassen", rank=7), "is a <2,2,2> algorithm but tile is <4,4,4>"),
+    (dict(init="nope"), "unknown algorithm 'nope'"),
+    (dict(rank=0), "rank must be >= 1"),
+])
+def test_init_errors(kwargs, message):
+    with pytest.raises(RuntimeError, match=message):
+        STLLinear(16, 16, **kwargs)
+
+
+class TinyNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2, self.head = nn.Linear(32, 64), nn.Linear(64, 64), nn.Linear(64, 3)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
+
+
+def test_convert_exact_keeps_outputs():
+    torch.manual_seed(3)
+    net = TinyNet()
+    x = torch.randn(2, 9, 32)
+    before = net(x)
+    summary = strassentile.convert(net, tile=4, rank=49, init="strassen2")
+    assert summary.converted == ["fc1", "fc2"]
+    assert summary.skipped == [("head", "smaller than one tile (64->3 for <4,4,4>)")]
+    assert isinstance(net.fc1, STLLinear) and isinstance(net.head, nn.Linear)
+    assert rel_err(net(x), before) <= 1e-5
+    assert "converted 2 layer(s)" in str(summary)
+
+
+def test_convert_random_with_filter_then_train():
+    torch.manual_seed(4)
+    net = TinyNet()
+    summary = strassentile.convert(net, rank=24, filter_fn=lambda module, fqn: fqn == "fc2")
+    assert summary.converted == ["fc2"] and ("fc1", "filtered out") in summary.skipped
+    assert summary.stl_params == 24 * 16 * 16 + 2 * 24 * 16
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    x, target = torch.randn(16, 8, 32), torch.randn(16, 8, 3)
+    losses = []
+    for _ in range(30):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(net(x), target)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_convert_rejects_mismatched_algorithm():
+    with pytest.raises(ValueError, match="pass the algorithm's tile and rank"):
+        strassentile.convert(TinyNet(), tile=4, rank=24, init="strassen2")
