@@ -26,6 +26,7 @@ struct DecodeArgs {
   const T* z;
   std::int64_t ld_z, stride_z, m, n;
   const float* dec;
+  int dec_q, dec_p;  // coefficient (q, p) is dec[q·dec_q + p·dec_p] (CoefLayout)
   int rank;
   const T* bias;
   T* y;
@@ -52,7 +53,7 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_tiles(const DecodeArgs<
   extern __shared__ float s_dec[];  // s_dec[p·Q + q] = dec[q, p], zero for p >= rank
   for (int t = threadIdx.x; t < padded * Q; t += blockDim.x) {
     const int p = t / Q, q = t - p * Q;
-    s_dec[t] = p < args.rank ? args.dec[q * args.rank + p] : 0.0f;
+    s_dec[t] = p < args.rank ? args.dec[q * args.dec_q + p * args.dec_p] : 0.0f;
   }
   __syncthreads();
 
@@ -137,11 +138,13 @@ void launch_decode_tiles(const DecodeArgs<T>& args, std::int64_t threads, int ra
 }
 
 template <class T, int A, int C, int V = decode_tiles_per_thread<T, C>(), int CH = kDecodeChunk>
-void run_decode_tiles(const DecodeParams& p) {
+void run_decode_tiles(const DecodeParams& p, CoefLayout layout = {}) {
   const StlShape& s = p.shape;
   const std::int64_t threads = s.m() * ((s.n() + V - 1) / V);
   if (threads == 0) return;
-  DecodeArgs<T> args{static_cast<const T*>(p.z), p.ld_z, p.stride_z, s.m(), s.n(), p.dec, s.rank,
+  const CoefLayout dec = layout.resolved(s.rank);
+  DecodeArgs<T> args{static_cast<const T*>(p.z), p.ld_z, p.stride_z, s.m(), s.n(), p.dec, dec.row_stride,
+                     dec.col_stride, s.rank,
                      static_cast<const T*>(p.bias), static_cast<T*>(p.y), p.ldy, s.out_features,
                      make_row_map(s), false, false, false};
   args.vec_z = is_aligned(p.z, std::min<std::size_t>(16, V * sizeof(T))) && p.ld_z % V == 0 && p.stride_z % V == 0;

@@ -46,7 +46,7 @@ __global__ void __launch_bounds__(kStagedTiles / V) decode_staged(const DecodeAr
   asm volatile("cp.async.commit_group;\n" ::);
   for (int t = threadIdx.x; t < args.rank * Q; t += blockDim.x) {
     const int p = t / Q, q = t - p * Q;
-    s_dec[t] = args.dec[q * args.rank + p];
+    s_dec[t] = args.dec[q * args.dec_q + p * args.dec_p];
   }
   asm volatile("cp.async.wait_group 0;\n" ::);
   __syncthreads();
@@ -114,7 +114,7 @@ void launch_decode_staged(const DecodeArgs<T>& args, std::int64_t blocks, std::s
 
 // Returns false, launching nothing, when Z's layout or the shared-memory size rules the staged kernel out.
 template <class T, int A, int C, int V = decode_tiles_per_thread<T, C>()>
-bool run_decode_staged(const DecodeParams& p) {
+bool run_decode_staged(const DecodeParams& p, CoefLayout layout = {}) {
   static_assert(kStagedTiles % V == 0, "tiles per thread must divide the block's tiles");
   const StlShape& s = p.shape;
   const auto e = static_cast<std::int64_t>(sizeof(T));
@@ -124,7 +124,9 @@ bool run_decode_staged(const DecodeParams& p) {
   if (smem > 200 * 1024) return false;
   const std::int64_t blocks = s.m() * ((s.n() + kStagedTiles - 1) / kStagedTiles);
   if (blocks == 0) return true;
-  DecodeArgs<T> args{static_cast<const T*>(p.z), p.ld_z, p.stride_z, s.m(), s.n(), p.dec, s.rank,
+  const CoefLayout dec = layout.resolved(s.rank);
+  DecodeArgs<T> args{static_cast<const T*>(p.z), p.ld_z, p.stride_z, s.m(), s.n(), p.dec, dec.row_stride,
+                     dec.col_stride, s.rank,
                      static_cast<const T*>(p.bias), static_cast<T*>(p.y), p.ldy, s.out_features,
                      make_row_map(s), true, false, false};
   args.vec_y = is_aligned(p.y, 16) && (p.ldy * e) % 16 == 0;

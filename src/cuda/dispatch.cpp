@@ -1,4 +1,5 @@
-// launch_encode / launch_decode: check the parameters, fill in default strides, pick a kernel.
+// launch_encode / launch_decode and the backward's transposed passes: check the parameters, fill in default
+// strides, pick a kernel.
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -33,33 +34,35 @@ void require(const void* ptr, const char* name) {
   if (ptr == nullptr) throw std::invalid_argument(std::string(name) + " is null");
 }
 
-bool encode_specialised(const EncodeParams& p) {
+bool encode_specialised(const EncodeParams& p, detail::CoefLayout enc) {
   using detail::launch_encode_fast;
   switch (p.shape.a * 16 + p.shape.b) {  // (a,b) pairs listed in launchers.hpp
-    case 2 * 16 + 2: launch_encode_fast<2, 2>(p); return true;
-    case 3 * 16 + 3: launch_encode_fast<3, 3>(p); return true;
-    case 4 * 16 + 4: launch_encode_fast<4, 4>(p); return true;
-    case 2 * 16 + 4: launch_encode_fast<2, 4>(p); return true;
-    case 1 * 16 + 4: launch_encode_fast<1, 4>(p); return true;
+    case 2 * 16 + 2: launch_encode_fast<2, 2>(p, enc); return true;
+    case 3 * 16 + 3: launch_encode_fast<3, 3>(p, enc); return true;
+    case 4 * 16 + 4: launch_encode_fast<4, 4>(p, enc); return true;
+    case 2 * 16 + 4: launch_encode_fast<2, 4>(p, enc); return true;
+    case 1 * 16 + 4: launch_encode_fast<1, 4>(p, enc); return true;
     default: return false;
   }
 }
 
-bool decode_specialised(const DecodeParams& p) {
+bool decode_specialised(const DecodeParams& p, detail::CoefLayout dec) {
   using detail::launch_decode_fast;
   switch (p.shape.a * 16 + p.shape.c) {  // (a,c) pairs listed in launchers.hpp
-    case 2 * 16 + 2: launch_decode_fast<2, 2>(p); return true;
-    case 3 * 16 + 3: launch_decode_fast<3, 3>(p); return true;
-    case 4 * 16 + 4: launch_decode_fast<4, 4>(p); return true;
-    case 2 * 16 + 4: launch_decode_fast<2, 4>(p); return true;
-    case 1 * 16 + 4: launch_decode_fast<1, 4>(p); return true;
+    case 2 * 16 + 2: launch_decode_fast<2, 2>(p, dec); return true;
+    case 3 * 16 + 3: launch_decode_fast<3, 3>(p, dec); return true;
+    case 4 * 16 + 4: launch_decode_fast<4, 4>(p, dec); return true;
+    case 2 * 16 + 4: launch_decode_fast<2, 4>(p, dec); return true;
+    case 1 * 16 + 4: launch_decode_fast<1, 4>(p, dec); return true;
     default: return false;
   }
 }
 
 }  // namespace
 
-void launch_encode(const EncodeParams& params) {
+namespace detail {
+
+void encode_with(const EncodeParams& params, CoefLayout enc) {
   EncodeParams p = params;
   validate(p.shape);
   dtype_size(p.dtype);  // rejects unknown values
@@ -72,11 +75,11 @@ void launch_encode(const EncodeParams& params) {
   require(p.x, "x");
   require(p.enc_x, "enc_x");
   require(p.x_hat, "x_hat");
-  if (p.kernel == KernelChoice::automatic && encode_specialised(p)) return;
-  detail::launch_encode_generic(p);
+  if (p.kernel == KernelChoice::automatic && encode_specialised(p, enc)) return;
+  launch_encode_generic(p, enc);
 }
 
-void launch_decode(const DecodeParams& params) {
+void decode_with(const DecodeParams& params, CoefLayout dec) {
   DecodeParams p = params;
   validate(p.shape);
   dtype_size(p.dtype);
@@ -89,8 +92,52 @@ void launch_decode(const DecodeParams& params) {
   require(p.z, "z");
   require(p.dec, "dec");
   require(p.y, "y");
-  if (p.kernel == KernelChoice::automatic && decode_specialised(p)) return;
-  detail::launch_decode_generic(p);
+  if (p.kernel == KernelChoice::automatic && decode_specialised(p, dec)) return;
+  launch_decode_generic(p, dec);
+}
+
+}  // namespace detail
+
+void launch_encode(const EncodeParams& params) { detail::encode_with(params, {}); }
+
+void launch_decode(const DecodeParams& params) { detail::decode_with(params, {}); }
+
+// dZ = decodeᵀ(dY) is the encode of dY's (a,c) tiles with Dᵀ as encoder: enc(p, q) = dec[q, p].
+void launch_decode_backward(const DecodeBackwardParams& p) {
+  validate(p.shape);
+  EncodeParams e;
+  e.shape = p.shape;
+  e.shape.in_features = p.shape.out_features;
+  e.shape.b = p.shape.c;
+  e.dtype = p.dtype;
+  e.x = p.dy;
+  e.ldx = p.ldy;
+  e.enc_x = p.dec;
+  e.x_hat = p.dz;
+  e.ld_x_hat = p.ld_dz;
+  e.stride_x_hat = p.stride_dz;
+  e.stream = p.stream;
+  e.kernel = p.kernel;
+  detail::encode_with(e, detail::CoefLayout{1, p.shape.rank});
+}
+
+// dX = encodeᵀ(dX̂) is the decode of dX̂ onto X's (a,b) tiles with E_Xᵀ as decoder: dec(q, p) = enc_x[p, q].
+void launch_encode_backward(const EncodeBackwardParams& p) {
+  validate(p.shape);
+  DecodeParams d;
+  d.shape = p.shape;
+  d.shape.out_features = p.shape.in_features;
+  d.shape.c = p.shape.b;
+  d.dtype = p.dtype;
+  d.z = p.dx_hat;
+  d.ld_z = p.ld_dx_hat;
+  d.stride_z = p.stride_dx_hat;
+  d.dec = p.enc_x;
+  d.y = p.dx;
+  d.ldy = p.ldx;
+  d.stream = p.stream;
+  d.kernel = p.kernel;
+  detail::decode_with(d, detail::CoefLayout{1, p.shape.a * p.shape.b});
 }
 
 }  // namespace strassentile::cuda

@@ -24,6 +24,7 @@ struct EncodeArgs {
   const T* x;
   std::int64_t ldx, cols;  // cols = K
   const float* enc;
+  int enc_p, enc_q;  // coefficient (p, q) is enc[p·enc_p + q·enc_q] (CoefLayout)
   int rank;
   T* x_hat;
   std::int64_t ld, stride, m, k;
@@ -43,7 +44,10 @@ template <class T, int A, int B, int V>
 __global__ void __launch_bounds__(kEncodeThreads) encode_tiles(const EncodeArgs<T> args) {
   constexpr int W = V * B;  // elements of one row slice
   extern __shared__ float s_enc[];
-  for (int t = threadIdx.x; t < args.rank * A * B; t += blockDim.x) s_enc[t] = args.enc[t];
+  for (int t = threadIdx.x; t < args.rank * A * B; t += blockDim.x) {
+    const int p = t / (A * B), q = t - p * (A * B);
+    s_enc[t] = args.enc[p * args.enc_p + q * args.enc_q];
+  }
   __syncthreads();
 
   const std::int64_t groups = (args.k + V - 1) / V;
@@ -102,12 +106,13 @@ __global__ void __launch_bounds__(kEncodeThreads) encode_tiles(const EncodeArgs<
 }
 
 template <class T, int A, int B, int V = encode_tiles_per_thread<T, B>()>
-void run_encode_tiles(const EncodeParams& p) {
+void run_encode_tiles(const EncodeParams& p, CoefLayout layout = {}) {
   const StlShape& s = p.shape;
   const std::int64_t threads = s.m() * ((s.k() + V - 1) / V);
   if (threads == 0) return;
-  EncodeArgs<T> args{static_cast<const T*>(p.x), p.ldx, s.in_features, p.enc_x, s.rank,
-                     static_cast<T*>(p.x_hat), p.ld_x_hat, p.stride_x_hat, s.m(), s.k(), make_row_map(s),
+  const CoefLayout enc = layout.resolved(A * B);
+  EncodeArgs<T> args{static_cast<const T*>(p.x), p.ldx, s.in_features, p.enc_x, enc.row_stride, enc.col_stride,
+                     s.rank, static_cast<T*>(p.x_hat), p.ld_x_hat, p.stride_x_hat, s.m(), s.k(), make_row_map(s),
                      false, false};
   args.vec_load = is_aligned(p.x, 16) && (p.ldx * static_cast<std::int64_t>(sizeof(T))) % 16 == 0;
   args.vec_store = is_aligned(p.x_hat, std::min<std::size_t>(16, V * sizeof(T))) && p.ld_x_hat % V == 0 &&
@@ -119,14 +124,14 @@ void run_encode_tiles(const EncodeParams& p) {
 }
 
 template <int A, int B>
-void launch_encode_fast(const EncodeParams& p) {
+void launch_encode_fast(const EncodeParams& p, CoefLayout enc) {
   switch (p.dtype) {
     case DType::f32:
-      return run_encode_tiles<float, A, B>(p);
+      return run_encode_tiles<float, A, B>(p, enc);
     case DType::f16:
-      return run_encode_tiles<__half, A, B>(p);
+      return run_encode_tiles<__half, A, B>(p, enc);
     case DType::bf16:
-      return run_encode_tiles<__nv_bfloat16, A, B>(p);
+      return run_encode_tiles<__nv_bfloat16, A, B>(p, enc);
   }
 }
 

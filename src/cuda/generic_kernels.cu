@@ -16,7 +16,8 @@ constexpr int kThreads = 256;
 
 template <class T>
 __global__ void encode_generic(const T* __restrict__ x, std::int64_t ldx, std::int64_t cols,
-                               const float* __restrict__ enc, int rank, int a, int b, T* __restrict__ x_hat,
+                               const float* __restrict__ enc, int enc_p, int enc_q, int rank, int a, int b,
+                               T* __restrict__ x_hat,
                                std::int64_t ld, std::int64_t stride, std::int64_t m, std::int64_t k, RowMap rows) {
   const std::int64_t total = rank * m * k;
   for (std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total;
@@ -31,7 +32,7 @@ __global__ void encode_generic(const T* __restrict__ x, std::int64_t ldx, std::i
     for (int u = 0; u < real; ++u)
       for (int v = 0; v < b; ++v) {
         const std::int64_t col = kap * b + v;
-        if (col < cols) acc = fmaf(enc[p * a * b + u * b + v], to_float(x[(first + u) * ldx + col]), acc);
+        if (col < cols) acc = fmaf(enc[p * enc_p + (u * b + v) * enc_q], to_float(x[(first + u) * ldx + col]), acc);
       }
     x_hat[p * stride + i * ld + kap] = from_float<T>(acc);
   }
@@ -39,7 +40,8 @@ __global__ void encode_generic(const T* __restrict__ x, std::int64_t ldx, std::i
 
 template <class T>
 __global__ void decode_generic(const T* __restrict__ z, std::int64_t ld_z, std::int64_t stride_z,
-                               const float* __restrict__ dec, int rank, int a, int c, const T* __restrict__ bias,
+                               const float* __restrict__ dec, int dec_q, int dec_p, int rank, int a, int c,
+                               const T* __restrict__ bias,
                                Activation act, T* __restrict__ y, std::int64_t ldy, std::int64_t rows_total,
                                std::int64_t cols, RowMap rows) {
   const std::int64_t total = rows_total * cols;
@@ -51,9 +53,9 @@ __global__ void decode_generic(const T* __restrict__ z, std::int64_t ld_z, std::
     const int u = static_cast<int>(pos % a);
     const std::int64_t j = col / c;
     const int w = static_cast<int>(col % c);
-    const float* d = dec + static_cast<std::int64_t>(u * c + w) * rank;
+    const float* d = dec + static_cast<std::int64_t>(u * c + w) * dec_q;
     float acc = 0.0f;
-    for (int p = 0; p < rank; ++p) acc = fmaf(d[p], to_float(z[p * stride_z + i * ld_z + j]), acc);
+    for (int p = 0; p < rank; ++p) acc = fmaf(d[p * dec_p], to_float(z[p * stride_z + i * ld_z + j]), acc);
     if (bias != nullptr) acc += to_float(bias[col]);
     y[row * ldy + col] = from_float<T>(activate(acc, act));
   }
@@ -65,48 +67,52 @@ unsigned capped_blocks(std::int64_t total) {
 }
 
 template <class T>
-void run_encode(const EncodeParams& p) {
+void run_encode(const EncodeParams& p, CoefLayout layout) {
   const StlShape& s = p.shape;
   const std::int64_t total = s.rank * s.m() * s.k();
   if (total == 0) return;
+  const CoefLayout enc = layout.resolved(s.a * s.b);
   encode_generic<T><<<capped_blocks(total), kThreads, 0, p.stream>>>(
-      static_cast<const T*>(p.x), p.ldx, s.in_features, p.enc_x, s.rank, s.a, s.b, static_cast<T*>(p.x_hat),
+      static_cast<const T*>(p.x), p.ldx, s.in_features, p.enc_x, enc.row_stride, enc.col_stride, s.rank, s.a, s.b,
+      static_cast<T*>(p.x_hat),
       p.ld_x_hat, p.stride_x_hat, s.m(), s.k(), make_row_map(s));
   check_launch("encode_generic");
 }
 
 template <class T>
-void run_decode(const DecodeParams& p) {
+void run_decode(const DecodeParams& p, CoefLayout layout) {
   const StlShape& s = p.shape;
   const std::int64_t total = s.rows * s.out_features;
   if (total == 0) return;
+  const CoefLayout dec = layout.resolved(s.rank);
   decode_generic<T><<<capped_blocks(total), kThreads, 0, p.stream>>>(
-      static_cast<const T*>(p.z), p.ld_z, p.stride_z, p.dec, s.rank, s.a, s.c, static_cast<const T*>(p.bias),
+      static_cast<const T*>(p.z), p.ld_z, p.stride_z, p.dec, dec.row_stride, dec.col_stride, s.rank, s.a, s.c,
+      static_cast<const T*>(p.bias),
       p.activation, static_cast<T*>(p.y), p.ldy, s.rows, s.out_features, make_row_map(s));
   check_launch("decode_generic");
 }
 
 }  // namespace
 
-void launch_encode_generic(const EncodeParams& p) {
+void launch_encode_generic(const EncodeParams& p, CoefLayout enc) {
   switch (p.dtype) {
     case DType::f32:
-      return run_encode<float>(p);
+      return run_encode<float>(p, enc);
     case DType::f16:
-      return run_encode<__half>(p);
+      return run_encode<__half>(p, enc);
     case DType::bf16:
-      return run_encode<__nv_bfloat16>(p);
+      return run_encode<__nv_bfloat16>(p, enc);
   }
 }
 
-void launch_decode_generic(const DecodeParams& p) {
+void launch_decode_generic(const DecodeParams& p, CoefLayout dec) {
   switch (p.dtype) {
     case DType::f32:
-      return run_decode<float>(p);
+      return run_decode<float>(p, dec);
     case DType::f16:
-      return run_decode<__half>(p);
+      return run_decode<__half>(p, dec);
     case DType::bf16:
-      return run_decode<__nv_bfloat16>(p);
+      return run_decode<__nv_bfloat16>(p, dec);
   }
 }
 

@@ -4,6 +4,10 @@
 // Specialised kernels exist for the (a,b) pairs of encode and (a,c) pairs of decode that the tile families
 // need, one instantiation file each: <2,2,2> (2,2), <3,3,3> (3,3), <4,4,4> (4,4), <2,4,4> (2,4), <1,4,4> (1,4).
 // Every other format runs the generic kernels.
+//
+// The backward pass reuses these kernels: decodeᵀ (dY → dZ) is an encode over the output's (a,c) tiles with
+// Dᵀ as encoder, and encodeᵀ (dX̂ → dX) is a decode over the activation's (a,b) tiles with E_Xᵀ as decoder
+// (cropping included). The transposed coefficient matrices are read in place through a CoefLayout.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -19,13 +23,33 @@
 
 namespace strassentile::cuda::detail {
 
-template <int A, int B>
-void launch_encode_fast(const EncodeParams& params);
-template <int A, int C>
-void launch_decode_fast(const DecodeParams& params);
+// Where coefficient (row, col) of the small fp32 matrix a kernel reads sits: row·row_stride + col·col_stride.
+// The encode reads enc(p, q), the decode dec(q, p). (0, 0) means as the forward pass stores them: enc_x
+// r × a·b and dec a·c × r, row-major.
+struct CoefLayout {
+  int row_stride = 0, col_stride = 0;
+  CoefLayout resolved(int natural_row_stride) const {
+    return row_stride == 0 && col_stride == 0 ? CoefLayout{natural_row_stride, 1} : *this;
+  }
+};
 
-void launch_encode_generic(const EncodeParams& params);
-void launch_decode_generic(const DecodeParams& params);
+template <int A, int B>
+void launch_encode_fast(const EncodeParams& params, CoefLayout enc = {});
+template <int A, int C>
+void launch_decode_fast(const DecodeParams& params, CoefLayout dec = {});
+
+void launch_encode_generic(const EncodeParams& params, CoefLayout enc = {});
+void launch_decode_generic(const DecodeParams& params, CoefLayout dec = {});
+
+// launch_encode / launch_decode with a coefficient layout (parameters validated there).
+void encode_with(const EncodeParams& params, CoefLayout enc);
+void decode_with(const DecodeParams& params, CoefLayout dec);
+
+// out[j] = Σ_rows y[row, j] in fp32 (zeroed first); y is rows × cols with leading dimension ld.
+void launch_column_sums(DType dtype, const void* y, std::int64_t ld, std::int64_t rows, std::int64_t cols, float* out,
+                        cudaStream_t stream);
+// out = the size × size identity, fp32.
+void launch_identity(float* out, int size, cudaStream_t stream);
 
 inline bool is_aligned(const void* ptr, std::size_t bytes) {
   return reinterpret_cast<std::uintptr_t>(ptr) % bytes == 0;

@@ -53,7 +53,10 @@ void launch_products(const ProductsParams& p) {
   detail::check_cublas(cublasGetPointerMode(p.handle, &mode), "cublasGetPointerMode");
   if (mode != CUBLAS_POINTER_MODE_HOST)
     throw std::invalid_argument("products: the cuBLAS handle must be in host pointer mode");
-  detail::check_cublas(cublasSetStream(p.handle, p.stream), "cublasSetStream");
+  // cublasSetStream also resets a workspace the handle's owner may have set (PyTorch does): switch only when needed.
+  cudaStream_t current = nullptr;
+  detail::check_cublas(cublasGetStream(p.handle, &current), "cublasGetStream");
+  if (current != p.stream) detail::check_cublas(cublasSetStream(p.handle, p.stream), "cublasSetStream");
 
   const cudaDataType_t t = cuda_type(p.dtype);
   const float alpha = 1.0f, beta = 0.0f;

@@ -1,4 +1,5 @@
-// The STL forward pass on the GPU, torch-free: encode X → X̂, r batched products on cuBLAS, decode Z → Y.
+// The STL forward and backward passes on the GPU, torch-free: encode X → X̂, r batched products on cuBLAS,
+// decode Z → Y; and the gradients of all five inputs (stl_backward).
 //
 // Index conventions are the reference's (strassentile/reference.hpp): activation tile (i,κ) element (u,v)
 // is X[row(i,u), κ·b+v] at q = u·b+v; output tile q = u·c+w; rows are grouped in runs of `a` inside each
@@ -130,5 +131,79 @@ struct ForwardParams {
   KernelChoice kernel = KernelChoice::automatic;
 };
 void stl_forward(const ForwardParams& params);
+
+// ---- Backward ----
+
+// dZ = decodeᵀ(dY): dZ[p, i, j] = Σ_q dec[q, p] · vec(dY_{ij})[q] over the output's a×c tiles (q = u·c+w),
+// r × m × n; dY's padding reads as zero. dec is a·c × rank fp32, as in DecodeParams.
+struct DecodeBackwardParams {
+  StlShape shape;  // uses rows, out_features, a, c, rank, seq_len
+  DType dtype = DType::bf16;
+  const void* dy = nullptr;
+  std::int64_t ldy = 0;
+  const float* dec = nullptr;
+  void* dz = nullptr;
+  std::int64_t ld_dz = 0, stride_dz = 0;
+  cudaStream_t stream = nullptr;
+  KernelChoice kernel = KernelChoice::automatic;
+};
+void launch_decode_backward(const DecodeBackwardParams& params);
+
+// dX = encodeᵀ(dX̂): dX[row(i,u), κ·b+v] = Σ_p enc_x[p, u·b+v] · dX̂[p, i, κ], padding cropped. enc_x is
+// rank × a·b fp32, as in EncodeParams.
+struct EncodeBackwardParams {
+  StlShape shape;  // uses rows, in_features, a, b, rank, seq_len
+  DType dtype = DType::bf16;
+  const void* dx_hat = nullptr;
+  std::int64_t ld_dx_hat = 0, stride_dx_hat = 0;
+  const float* enc_x = nullptr;
+  void* dx = nullptr;
+  std::int64_t ldx = 0;
+  cudaStream_t stream = nullptr;
+  KernelChoice kernel = KernelChoice::automatic;
+};
+void launch_encode_backward(const EncodeBackwardParams& params);
+
+// Which gradients stl_backward computes.
+struct BackwardNeeds {
+  bool x = false, w_hat = false, enc_x = false, dec = false, bias = false;
+};
+
+// Bytes of scratch stl_backward needs for these gradients (X̂ is recomputed, Z too when dD is wanted).
+std::size_t backward_workspace(const StlShape& shape, DType dtype, const BackwardNeeds& needs);
+
+// Gradients of Y = STL(X, Ŵ) + bias for dL/dY (the activation's own derivative is the caller's: pass the
+// gradient at its input). Each output pointer may be null (not computed); the workspace must hold
+// backward_workspace(...) for the non-null ones. dx (M×K) and dw_hat (r × k × n) are in `dtype` (dw_hat in
+// fp32 with dw_hat_f32); d_enc_x (r × a·b), d_dec (a·c × r) and d_bias (N) are fp32, contiguous.
+// Steps: X̂ = encode(X); dZ = decodeᵀ(dY);
+// dŴ[p] = X̂[p]ᵀ·dZ[p]; Z = X̂·Ŵ, dD = tiles(dY)·Zᵀ; dX̂[p] = dZ[p]·Ŵ[p]ᵀ; dX = encodeᵀ(dX̂);
+// dE_X = dX̂·tiles(X)ᵀ; d_bias = column sums of dY — GEMMs on cuBLAS, the rest in the encode/decode kernels.
+struct BackwardParams {
+  StlShape shape;
+  DType dtype = DType::bf16;
+  const void* x = nullptr;
+  std::int64_t ldx = 0;
+  const void* w_hat = nullptr;
+  std::int64_t ld_w_hat = 0, stride_w_hat = 0;
+  const float* enc_x = nullptr;
+  const float* dec = nullptr;
+  const void* dy = nullptr;
+  std::int64_t ldy = 0;
+  void* dx = nullptr;
+  std::int64_t ld_dx = 0;
+  void* dw_hat = nullptr;
+  std::int64_t ld_dw_hat = 0, stride_dw_hat = 0;
+  bool dw_hat_f32 = false;  // dw_hat in fp32 instead of `dtype` (fp32 master weights, 16-bit activations)
+  float* d_enc_x = nullptr;
+  float* d_dec = nullptr;
+  float* d_bias = nullptr;
+  void* workspace = nullptr;  // 256-byte aligned
+  std::size_t workspace_bytes = 0;
+  cublasHandle_t cublas = nullptr;
+  cudaStream_t stream = nullptr;
+  KernelChoice kernel = KernelChoice::automatic;
+};
+void stl_backward(const BackwardParams& params);
 
 }  // namespace strassentile::cuda

@@ -1,0 +1,298 @@
+// stl_backward: the five gradients of the STL layer through one workspace.
+//
+// X̂ is recomputed (one encode) rather than saved by the forward: saving it would keep r/(ab)·M·K extra
+// elements alive per layer from forward to backward (1.5× X at <4,4,4>, r = 24), and the op's autograd saves
+// only its inputs. Z is recomputed (one more batched GEMM) only when dD is wanted.
+//
+// Workspace, each region 256-byte aligned, products stored with unpadded rows (ld = k or n) so that the
+// reductions over all tiles are single GEMMs over the flattened (tile row, tile column) index:
+//   A: X̂, later overwritten by dX̂ (r·m·k)          B: dZ (r·m·n)
+//   C: Z and tiles(dY) for dD, later tiles(X) for dE_X  I: identity (the encoder that gathers tiles)
+#include <cublas_v2.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "check.hpp"
+#include "launchers.hpp"
+#include "strassentile/cuda/stl_cuda.hpp"
+
+namespace strassentile::cuda {
+namespace {
+
+std::int64_t round_up(std::int64_t v, std::int64_t to) { return (v + to - 1) / to * to; }
+
+int as_int(std::int64_t v, const char* name) {
+  if (v < 0 || v > INT_MAX)
+    throw std::invalid_argument(std::string("stl_backward: ") + name + " " + std::to_string(v) +
+                                " is out of cuBLAS's int range");
+  return static_cast<int>(v);
+}
+
+cudaDataType_t cuda_type(DType dtype) {
+  switch (dtype) {
+    case DType::f32:
+      return CUDA_R_32F;
+    case DType::f16:
+      return CUDA_R_16F;
+    case DType::bf16:
+      return CUDA_R_16BF;
+  }
+  throw std::invalid_argument("unknown dtype " + std::to_string(static_cast<int>(dtype)));
+}
+
+struct Layout {
+  bool x_hat = false, dz = false, dx_hat = false, identity = false;
+  std::size_t a = 0, b = 0, c = 0, c2 = 0, id = 0, bytes = 0;  // offsets of the regions, total
+  int id_size = 0;                                              // side of the identity
+};
+
+Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
+  validate(s);
+  const auto e = static_cast<std::int64_t>(dtype_size(dtype));
+  const std::int64_t r = s.rank, lx = s.m() * s.k(), ly = s.m() * s.n();
+  const std::int64_t ab = s.a * s.b, ac = s.a * s.c;
+  Layout l;
+  l.x_hat = need.w_hat || need.dec;
+  l.dz = need.x || need.w_hat || need.enc_x;
+  l.dx_hat = need.x || need.enc_x;
+  l.identity = need.dec || need.enc_x;
+  l.id_size = static_cast<int>(std::max(ab, ac));
+  std::int64_t off = 0;
+  const auto take = [&off](std::int64_t bytes) {
+    const std::int64_t at = off;
+    off += round_up(bytes, 256);
+    return static_cast<std::size_t>(at);
+  };
+  l.a = take(l.x_hat || l.dx_hat ? r * lx * e : 0);
+  l.b = take(l.dz ? r * ly * e : 0);
+  const std::int64_t z_bytes = need.dec ? round_up(r * ly * e, 256) : 0;
+  l.c = take(std::max(need.dec ? z_bytes + ac * ly * e : 0, need.enc_x ? ab * lx * e : 0));
+  l.c2 = l.c + static_cast<std::size_t>(z_bytes);
+  l.id = take(l.identity ? static_cast<std::int64_t>(l.id_size) * l.id_size * 4 : 0);
+  l.bytes = static_cast<std::size_t>(off);
+  return l;
+}
+
+// Row-major C[i] = op(A[i]) · op(B[i]) for i < batch: rows × cols, inner dimension `inner`, fp32
+// accumulation. cuBLAS is column-major, so it computes Cᵀ = op(B)ᵀ · op(A)ᵀ with the operands swapped.
+struct Gemm {
+  std::int64_t rows = 0, cols = 0, inner = 0, batch = 1;
+  const void* a = nullptr;
+  std::int64_t lda = 0, stride_a = 0;
+  bool trans_a = false;
+  const void* b = nullptr;
+  std::int64_t ldb = 0, stride_b = 0;
+  bool trans_b = false;
+  void* c = nullptr;
+  std::int64_t ldc = 0, stride_c = 0;
+  cudaDataType_t ab_type = CUDA_R_16BF, c_type = CUDA_R_16BF;
+};
+
+void set_stream(cublasHandle_t handle, cudaStream_t stream) {
+  // cublasSetStream also resets a workspace the owner may have set (PyTorch does): only switch when needed.
+  cudaStream_t current = nullptr;
+  detail::check_cublas(cublasGetStream(handle, &current), "cublasGetStream");
+  if (current != stream) detail::check_cublas(cublasSetStream(handle, stream), "cublasSetStream");
+}
+
+void run_gemm(cublasHandle_t handle, const Gemm& g) {
+  const float alpha = 1.0f, beta = 0.0f;
+  detail::check_cublas(
+      cublasGemmStridedBatchedEx(handle, g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                 as_int(g.cols, "cols"), as_int(g.rows, "rows"), as_int(g.inner, "inner"), &alpha, g.b,
+                                 g.ab_type, as_int(g.ldb, "ldb"), g.stride_b, g.a, g.ab_type, as_int(g.lda, "lda"),
+                                 g.stride_a, &beta, g.c, g.c_type, as_int(g.ldc, "ldc"), g.stride_c,
+                                 as_int(g.batch, "batch"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+      "cublasGemmStridedBatchedEx (backward)");
+}
+
+// Zeroes `batch` matrices of rows × cols elements of `esize` bytes (leading dimension ld, batch stride).
+void zero(void* ptr, std::int64_t ld, std::int64_t rows, std::int64_t cols, std::int64_t batch, std::int64_t stride,
+          std::size_t esize, cudaStream_t stream) {
+  if (ptr == nullptr || rows == 0 || cols == 0) return;
+  for (std::int64_t i = 0; i < batch; ++i)
+    detail::check_cuda(cudaMemset2DAsync(static_cast<char*>(ptr) + static_cast<std::size_t>(i * stride) * esize,
+                                         static_cast<std::size_t>(ld) * esize, 0, static_cast<std::size_t>(cols) * esize,
+                                         static_cast<std::size_t>(rows), stream),
+                       "cudaMemset2DAsync");
+}
+
+}  // namespace
+
+std::size_t backward_workspace(const StlShape& shape, DType dtype, const BackwardNeeds& needs) {
+  return layout_of(shape, dtype, needs).bytes;
+}
+
+void stl_backward(const BackwardParams& p) {
+  const StlShape& s = p.shape;
+  const BackwardNeeds need{p.dx != nullptr, p.dw_hat != nullptr, p.d_enc_x != nullptr, p.d_dec != nullptr,
+                           p.d_bias != nullptr};
+  const Layout l = layout_of(s, p.dtype, need);
+  if (p.workspace_bytes < l.bytes)
+    throw std::invalid_argument("stl_backward: workspace holds " + std::to_string(p.workspace_bytes) + " bytes but " +
+                                std::to_string(l.bytes) + " are needed (backward_workspace)");
+  if (l.bytes > 0 && (p.workspace == nullptr || !detail::is_aligned(p.workspace, 256)))
+    throw std::invalid_argument("stl_backward: workspace must be non-null and 256-byte aligned");
+  const std::size_t e = dtype_size(p.dtype);
+  const std::int64_t m = s.m(), k = s.k(), n = s.n(), r = s.rank;
+  const std::int64_t ab = s.a * s.b, ac = s.a * s.c, M = s.rows, K = s.in_features, N = s.out_features;
+  const std::int64_t ld_dx = p.ld_dx == 0 ? K : p.ld_dx;
+  const std::int64_t ld_dw = p.ld_dw_hat == 0 ? n : p.ld_dw_hat;
+  const std::int64_t stride_dw = p.stride_dw_hat == 0 ? k * ld_dw : p.stride_dw_hat;
+  const std::int64_t ld_w = p.ld_w_hat == 0 ? n : p.ld_w_hat;
+  const std::int64_t stride_w = p.stride_w_hat == 0 ? k * ld_w : p.stride_w_hat;
+  if (ld_dx < K || ld_dw < n || ld_w < n || stride_dw < k * ld_dw || stride_w < k * ld_w)
+    throw std::invalid_argument("stl_backward: a leading dimension or stride is smaller than its matrix");
+
+  // Empty sums: every gradient but dX is zero, dX is empty or zero.
+  if (M == 0 || K == 0 || N == 0) {
+    zero(p.dx, ld_dx, M, K, 1, 0, e, p.stream);
+    zero(p.dw_hat, ld_dw, k, n, r, stride_dw, p.dw_hat_f32 ? 4 : e, p.stream);
+    zero(p.d_enc_x, ab, r, ab, 1, 0, 4, p.stream);
+    zero(p.d_dec, r, ac, r, 1, 0, 4, p.stream);
+    if (p.d_bias != nullptr) detail::launch_column_sums(p.dtype, p.dy, p.ldy == 0 ? N : p.ldy, M, N, p.d_bias, p.stream);
+    return;
+  }
+  const auto require = [](const void* ptr, const char* name) {
+    if (ptr == nullptr) throw std::invalid_argument(std::string("stl_backward: ") + name + " is null");
+  };
+  require(p.dy, "dy");
+  if (l.x_hat || need.enc_x) require(p.x, "x");
+  if (l.x_hat || l.dx_hat) require(p.enc_x, "enc_x");
+  if (l.dz) require(p.dec, "dec");
+  if (need.dec || l.dx_hat) require(p.w_hat, "w_hat");
+  if (l.x_hat || l.dz || l.dx_hat || need.dec) require(p.cublas, "cublas");
+  if (l.x_hat || l.dz || l.dx_hat || need.dec) set_stream(p.cublas, p.stream);
+
+  char* ws = static_cast<char*>(p.workspace);
+  void* buf_a = ws + l.a;   // X̂, then dX̂
+  void* buf_b = ws + l.b;   // dZ
+  void* buf_c = ws + l.c;   // Z; then tiles(X)
+  void* buf_c2 = ws + l.c2; // tiles(dY)
+  auto* identity = reinterpret_cast<float*>(ws + l.id);
+  const cudaDataType_t t = cuda_type(p.dtype);
+
+  if (l.x_hat) {
+    EncodeParams enc;
+    enc.shape = s;
+    enc.dtype = p.dtype;
+    enc.x = p.x;
+    enc.ldx = p.ldx;
+    enc.enc_x = p.enc_x;
+    enc.x_hat = buf_a;
+    enc.ld_x_hat = k;
+    enc.stride_x_hat = m * k;
+    enc.stream = p.stream;
+    enc.kernel = p.kernel;
+    launch_encode(enc);
+  }
+  if (l.dz) {
+    DecodeBackwardParams db;
+    db.shape = s;
+    db.dtype = p.dtype;
+    db.dy = p.dy;
+    db.ldy = p.ldy;
+    db.dec = p.dec;
+    db.dz = buf_b;
+    db.ld_dz = n;
+    db.stride_dz = m * n;
+    db.stream = p.stream;
+    db.kernel = p.kernel;
+    launch_decode_backward(db);
+  }
+  if (need.w_hat) {  // dŴ[p] = X̂[p]ᵀ · dZ[p]
+    Gemm g;
+    g.rows = k, g.cols = n, g.inner = m, g.batch = r;
+    g.a = buf_a, g.lda = k, g.stride_a = m * k, g.trans_a = true;
+    g.b = buf_b, g.ldb = n, g.stride_b = m * n;
+    g.c = p.dw_hat, g.ldc = ld_dw, g.stride_c = stride_dw;
+    g.ab_type = t, g.c_type = p.dw_hat_f32 ? CUDA_R_32F : t;
+    run_gemm(p.cublas, g);
+  }
+  if (l.identity) detail::launch_identity(identity, l.id_size, p.stream);
+  if (need.dec) {  // dD = tiles(dY) · Zᵀ over all m·n tile positions, Z = X̂·Ŵ recomputed
+    ProductsParams prod;
+    prod.handle = p.cublas;
+    prod.dtype = p.dtype;
+    prod.batch = r, prod.m = m, prod.k = k, prod.n = n;
+    prod.x_hat = buf_a, prod.ld_x_hat = k, prod.stride_x_hat = m * k;
+    prod.w_hat = p.w_hat, prod.ld_w_hat = ld_w, prod.stride_w_hat = stride_w;
+    prod.z = buf_c, prod.ld_z = n, prod.stride_z = m * n;
+    prod.stream = p.stream;
+    launch_products(prod);
+    EncodeParams tiles;  // the identity encoder on dY's (a,c) tiles: tiles(dY)[q, i, j] = vec(dY_ij)[q]
+    tiles.shape = s;
+    tiles.shape.in_features = N;
+    tiles.shape.b = s.c;
+    tiles.shape.rank = static_cast<int>(ac);
+    tiles.dtype = p.dtype;
+    tiles.x = p.dy;
+    tiles.ldx = p.ldy;
+    tiles.enc_x = identity;
+    tiles.x_hat = buf_c2;
+    tiles.ld_x_hat = n;
+    tiles.stride_x_hat = m * n;
+    tiles.stream = p.stream;
+    tiles.kernel = p.kernel;
+    detail::encode_with(tiles, detail::CoefLayout{l.id_size, 1});
+    Gemm g;
+    g.rows = ac, g.cols = r, g.inner = m * n;
+    g.a = buf_c2, g.lda = m * n;
+    g.b = buf_c, g.ldb = m * n, g.trans_b = true;
+    g.c = p.d_dec, g.ldc = r;
+    g.ab_type = t, g.c_type = CUDA_R_32F;
+    run_gemm(p.cublas, g);
+  }
+  if (l.dx_hat) {  // dX̂[p] = dZ[p] · Ŵ[p]ᵀ, over X̂ (no longer needed)
+    Gemm g;
+    g.rows = m, g.cols = k, g.inner = n, g.batch = r;
+    g.a = buf_b, g.lda = n, g.stride_a = m * n;
+    g.b = p.w_hat, g.ldb = ld_w, g.stride_b = stride_w, g.trans_b = true;
+    g.c = buf_a, g.ldc = k, g.stride_c = m * k;
+    g.ab_type = t, g.c_type = t;
+    run_gemm(p.cublas, g);
+  }
+  if (need.x) {
+    EncodeBackwardParams eb;
+    eb.shape = s;
+    eb.dtype = p.dtype;
+    eb.dx_hat = buf_a;
+    eb.ld_dx_hat = k;
+    eb.stride_dx_hat = m * k;
+    eb.enc_x = p.enc_x;
+    eb.dx = p.dx;
+    eb.ldx = ld_dx;
+    eb.stream = p.stream;
+    eb.kernel = p.kernel;
+    launch_encode_backward(eb);
+  }
+  if (need.enc_x) {  // dE_X = dX̂ · tiles(X)ᵀ over all m·k tile positions
+    EncodeParams tiles;
+    tiles.shape = s;
+    tiles.shape.rank = static_cast<int>(ab);
+    tiles.dtype = p.dtype;
+    tiles.x = p.x;
+    tiles.ldx = p.ldx;
+    tiles.enc_x = identity;
+    tiles.x_hat = buf_c;
+    tiles.ld_x_hat = k;
+    tiles.stride_x_hat = m * k;
+    tiles.stream = p.stream;
+    tiles.kernel = p.kernel;
+    detail::encode_with(tiles, detail::CoefLayout{l.id_size, 1});
+    Gemm g;
+    g.rows = r, g.cols = ab, g.inner = m * k;
+    g.a = buf_a, g.lda = m * k;
+    g.b = buf_c, g.ldb = m * k, g.trans_b = true;
+    g.c = p.d_enc_x, g.ldc = ab;
+    g.ab_type = t, g.c_type = CUDA_R_32F;
+    run_gemm(p.cublas, g);
+  }
+  if (need.bias) detail::launch_column_sums(p.dtype, p.dy, p.ldy == 0 ? N : p.ldy, M, N, p.d_bias, p.stream);
+}
+
+}  // namespace strassentile::cuda

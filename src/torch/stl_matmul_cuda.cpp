@@ -1,0 +1,179 @@
+// strassentile::stl_matmul and stl_matmul_backward for CUDA tensors, on the torch-free kernels of src/cuda
+// (strassentile/cuda/stl_cuda.hpp): tensors are made contiguous and cast to what the kernels take, the
+// workspace comes from the caching allocator, and the work goes on the current stream with PyTorch's cuBLAS
+// handle (so torch.backends.cuda.matmul.allow_tf32 applies to fp32 as it does to torch.matmul).
+#include "stl_matmul_cuda.hpp"
+
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include <exception>
+
+#include "stl_args.hpp"
+#include "stl_matmul_aten.hpp"
+#include "strassentile/cuda/stl_cuda.hpp"
+
+namespace strassentile::torch_ops {
+namespace {
+
+namespace sc = strassentile::cuda;
+
+// float64 has no kernels (nor tensor-core GEMMs): any float64 input keeps the ATen composition on CUDA, as do
+// empty problems.
+bool use_aten(const StlDims& d) { return d.compute_dtype == at::kDouble || d.batch * d.seq == 0 || d.in_features == 0; }
+
+sc::DType kernel_dtype(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat:
+      return sc::DType::f32;
+    case at::kHalf:
+      return sc::DType::f16;
+    case at::kBFloat16:
+      return sc::DType::bf16;
+    default:
+      TORCH_CHECK(false, "strassentile: the CUDA kernels take float32, float16 or bfloat16 x, got ", t);
+  }
+}
+
+sc::StlShape shape_of(const StlDims& d) {
+  sc::StlShape s;
+  s.rows = d.batch * d.seq;  // rows grouped in runs of a within each of the batch sequences
+  s.in_features = d.in_features;
+  s.out_features = d.out_features;
+  s.a = static_cast<int>(d.tile.a);
+  s.b = static_cast<int>(d.tile.b);
+  s.c = static_cast<int>(d.tile.c);
+  s.rank = static_cast<int>(d.rank);
+  s.seq_len = d.seq;
+  return s;
+}
+
+// The operands as the kernels take them. Storage is x's dtype (the output's too, as in the ATen path); Ŵ is
+// cast to it for the GEMM (fp32 weights with 16-bit activations, as under autocast); E_X and D are tiny and
+// the kernels do their arithmetic in fp32.
+struct Operands {
+  sc::StlShape shape;
+  sc::DType dtype;
+  at::Tensor x, w_hat, enc_x, dec;
+};
+
+Operands prepare(const StlDims& d, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
+                 const at::Tensor& dec) {
+  Operands o;
+  o.shape = shape_of(d);
+  o.dtype = kernel_dtype(x.scalar_type());
+  o.x = x.reshape({o.shape.rows, o.shape.in_features}).contiguous();
+  o.w_hat = w_hat.to(x.scalar_type()).contiguous();
+  o.enc_x = enc_x.to(at::kFloat).contiguous();
+  o.dec = dec.to(at::kFloat).contiguous();
+  return o;
+}
+
+at::Tensor workspace(std::size_t bytes, const at::Tensor& like) {
+  return at::empty({static_cast<int64_t>(bytes)}, like.options().dtype(at::kByte));
+}
+
+// The CUDA layer reports errors as std exceptions; PyTorch users expect c10::Error (RuntimeError in Python).
+template <class F>
+void run_kernels(F&& f) {
+  try {
+    f();
+  } catch (const c10::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "strassentile (CUDA): ", e.what());
+  }
+}
+
+void* ptr_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
+
+}  // namespace
+
+at::Tensor stl_matmul_cuda(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+                           at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
+                           std::optional<int64_t> out_features) {
+  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features);
+  if (use_aten(d)) return stl_matmul_aten(x, w_hat, enc_x, dec, tile, bias, mode, out_features);
+  const c10::cuda::CUDAGuard guard(x.device());
+  const Operands o = prepare(d, x, w_hat, enc_x, dec);
+  // The decode adds the bias in fp32 after reading it in the storage dtype.
+  const at::Tensor b = bias.has_value() && bias->defined() ? bias->to(x.scalar_type()).contiguous() : at::Tensor();
+  at::Tensor y = at::empty(output_shape(x, d), x.options());
+  run_kernels([&] {
+    const sc::ForwardWorkspace ws = sc::forward_workspace(o.shape, o.dtype);
+    const at::Tensor scratch = workspace(ws.bytes, x);
+    sc::ForwardParams p;
+    p.shape = o.shape;
+    p.dtype = o.dtype;
+    p.x = o.x.data_ptr();
+    p.w_hat = o.w_hat.data_ptr();
+    p.enc_x = o.enc_x.data_ptr<float>();
+    p.dec = o.dec.data_ptr<float>();
+    p.bias = b.defined() ? b.data_ptr() : nullptr;
+    p.y = y.data_ptr();
+    p.workspace = scratch.data_ptr();
+    p.workspace_bytes = ws.bytes;
+    p.cublas = at::cuda::getCurrentCUDABlasHandle();
+    p.stream = c10::cuda::getCurrentCUDAStream().stream();
+    sc::stl_forward(p);
+  });
+  return y;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_cuda(
+    const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
+    const at::Tensor& dec, at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
+    std::optional<int64_t> out_features, std::array<bool, 5> needs) {
+  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features);
+  if (use_aten(d)) return stl_matmul_backward_aten(grad_y, x, w_hat, enc_x, dec, tile, bias, mode, out_features, needs);
+  const c10::cuda::CUDAGuard guard(x.device());
+  const Operands o = prepare(d, x, w_hat, enc_x, dec);
+  const at::Tensor gy = grad_y.reshape({o.shape.rows, o.shape.out_features}).to(x.scalar_type()).contiguous();
+  const bool has_bias = bias.has_value() && bias->defined();
+  const bool w_f32 = w_hat.scalar_type() == at::kFloat && x.scalar_type() != at::kFloat;
+  const auto a = static_cast<int64_t>(d.tile.a), b = static_cast<int64_t>(d.tile.b), c = static_cast<int64_t>(d.tile.c);
+  const at::TensorOptions f32 = x.options().dtype(at::kFloat);
+
+  at::Tensor gx, gw, ge, gd, gb;
+  if (needs[0]) gx = at::empty({o.shape.rows, o.shape.in_features}, x.options());
+  if (needs[1]) gw = at::empty({d.rank, d.k_tiles, d.n_tiles}, w_f32 ? f32 : x.options());
+  if (needs[2]) ge = at::empty({d.rank, a * b}, f32);
+  if (needs[3]) gd = at::empty({a * c, d.rank}, f32);
+  if (needs[4] && has_bias) gb = at::empty({d.out_features}, f32);
+  const sc::BackwardNeeds need{gx.defined(), gw.defined(), ge.defined(), gd.defined(), gb.defined()};
+  if (need.x || need.w_hat || need.enc_x || need.dec || need.bias) {
+    run_kernels([&] {
+      const std::size_t bytes = sc::backward_workspace(o.shape, o.dtype, need);
+      const at::Tensor scratch = workspace(bytes, x);
+      sc::BackwardParams p;
+      p.shape = o.shape;
+      p.dtype = o.dtype;
+      p.x = o.x.data_ptr();
+      p.w_hat = o.w_hat.data_ptr();
+      p.enc_x = o.enc_x.data_ptr<float>();
+      p.dec = o.dec.data_ptr<float>();
+      p.dy = gy.data_ptr();
+      p.dx = ptr_or_null(gx);
+      p.dw_hat = ptr_or_null(gw);
+      p.dw_hat_f32 = w_f32;
+      p.d_enc_x = static_cast<float*>(ptr_or_null(ge));
+      p.d_dec = static_cast<float*>(ptr_or_null(gd));
+      p.d_bias = static_cast<float*>(ptr_or_null(gb));
+      p.workspace = scratch.data_ptr();
+      p.workspace_bytes = bytes;
+      p.cublas = at::cuda::getCurrentCUDABlasHandle();
+      p.stream = c10::cuda::getCurrentCUDAStream().stream();
+      sc::stl_backward(p);
+    });
+  }
+  // Gradients in their inputs' dtypes (fp32 results cast down where the parameter is 16-bit).
+  if (gx.defined()) gx = gx.view(x.sizes());
+  if (gw.defined()) gw = gw.to(w_hat.scalar_type());
+  if (ge.defined()) ge = ge.to(enc_x.scalar_type());
+  if (gd.defined()) gd = gd.to(dec.scalar_type());
+  if (gb.defined()) gb = gb.to(bias->scalar_type());
+  return {gx, gw, ge, gd, gb};
+}
+
+}  // namespace strassentile::torch_ops
