@@ -9,6 +9,9 @@
 #include "stl_matmul_aten.hpp"
 #include "stl_init.hpp"
 #include "stl_matmul_autograd.hpp"
+#ifdef STRASSENTILE_HAVE_CUDA_KERNELS
+#include "stl_matmul_cuda.hpp"
+#endif
 
 namespace strassentile::torch_ops {
 namespace {
@@ -27,6 +30,21 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
     std::array<bool, 5> needs) {
   return stl_matmul_backward_aten(grad_y, x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, needs);
 }
+
+#ifdef STRASSENTILE_HAVE_CUDA_KERNELS
+at::Tensor stl_matmul_cuda_kernel(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+                                  at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
+                                  std::optional<int64_t> out_features) {
+  return stl_matmul_cuda(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_cuda_kernel(
+    const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+    at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode, std::optional<int64_t> out_features,
+    std::array<bool, 5> needs) {
+  return stl_matmul_backward_cuda(grad_y, x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, needs);
+}
+#endif
 
 // Shape-only implementations: validation plus output allocation, for meta tensors and torch.compile tracing.
 at::Tensor stl_matmul_meta(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
@@ -111,10 +129,16 @@ TORCH_LIBRARY_IMPL(strassentile, CPU, m) {
   m.impl("stl_matmul_backward", &stl_matmul_backward_kernel);
 }
 
-// Until the fused CUDA kernels land, CUDA runs the same ATen composition (cuBLAS bmm underneath).
+// CUDA: the kernels of src/cuda (encode/decode kernels, cuBLAS batched products) when the library is built with
+// them; otherwise the same ATen composition as the CPU (cuBLAS bmm underneath).
 TORCH_LIBRARY_IMPL(strassentile, CUDA, m) {
+#ifdef STRASSENTILE_HAVE_CUDA_KERNELS
+  m.impl("stl_matmul", &stl_matmul_cuda_kernel);
+  m.impl("stl_matmul_backward", &stl_matmul_backward_cuda_kernel);
+#else
   m.impl("stl_matmul", &stl_matmul_kernel);
   m.impl("stl_matmul_backward", &stl_matmul_backward_kernel);
+#endif
 }
 
 TORCH_LIBRARY_IMPL(strassentile, Meta, m) {

@@ -1,0 +1,131 @@
+"""torch.ops.strassentile.stl_matmul on CUDA tensors (the src/cuda kernels) against the same op on the CPU in
+float64: the output and all five gradients, over shapes, tile formats and dtypes; mixed dtypes (16-bit x, fp32
+parameters), the needs mask, non-contiguous inputs, the float64 fallback, and that the CUDA key really runs the
+strassentile kernels. Both sides see the same inputs (rounded to the tested dtype first); error measure:
+max|got - ref| / max|ref|."""
+import math
+
+import pytest
+import torch
+
+import strassentile  # noqa: F401  (loads the op library)
+from strassentile import algorithms
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; run on the device")
+
+# Rounding to the storage dtype dominates (X̂, Z, dZ, dX̂ are stored in it; accumulation is fp32).
+TOLERANCE = {torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 5e-2}
+FORMATS = [((2, 2, 2), 7), ((3, 3, 3), 23), ((4, 4, 4), 24), ((2, 4, 4), 16), ((1, 4, 4), 12), ((2, 3, 4), 13)]
+# (x shape, N): 2-D ragged; batch x seq with seq 13 (a multiple of no a > 1); 1-D; 4-D; aligned sizes.
+SHAPES = [((37, 30), 22), ((3, 13, 67), 45), ((35,), 18), ((2, 2, 7, 40), 33), ((4, 64, 256), 192)]
+
+
+def make_inputs(x_shape, n_out, tile, rank):
+    a, b, c = tile
+    k, n = math.ceil(x_shape[-1] / b), math.ceil(n_out / c)
+    g = dict(dtype=torch.float64)
+    return dict(x=torch.randn(*x_shape, **g), w_hat=torch.randn(rank, k, n, **g) / math.sqrt(k),
+                enc_x=torch.randn(rank, a * b, **g) / math.sqrt(a * b), dec=torch.randn(a * c, rank, **g) / math.sqrt(rank),
+                bias=torch.randn(n_out, **g), grad_y=torch.randn(*x_shape[:-1], n_out, **g))
+
+
+def rounded(inputs, x_dtype, param_dtype):
+    return {name: t.to(x_dtype if name in ("x", "grad_y") else param_dtype).double() for name, t in inputs.items()}
+
+
+def run(inputs, tile, n_out, device, x_dtype, param_dtype, wants=("x", "w_hat", "enc_x", "dec", "bias")):
+    leaves = {name: t.to(device, x_dtype if name == "x" else param_dtype).detach().requires_grad_(name in wants)
+              for name, t in inputs.items() if name != "grad_y"}
+    y = torch.ops.strassentile.stl_matmul(leaves["x"], leaves["w_hat"], leaves["enc_x"], leaves["dec"], list(tile),
+                                          leaves["bias"], "tile", n_out)
+    y.backward(inputs["grad_y"].to(device, x_dtype))
+    return y.detach(), {name: t.grad for name, t in leaves.items()}
+
+
+def rel_error(got, ref):
+    return ((got.double().cpu() - ref).abs().max() / ref.abs().max().clamp_min(1e-300)).item()
+
+
+def check(inputs, tile, n_out, x_dtype, param_dtype):
+    inputs = rounded(inputs, x_dtype, param_dtype)
+    y_ref, g_ref = run(inputs, tile, n_out, "cpu", torch.float64, torch.float64)
+    y, grads = run(inputs, tile, n_out, "cuda", x_dtype, param_dtype)
+    tol = TOLERANCE[x_dtype]
+    assert y.dtype == x_dtype and y.shape == y_ref.shape
+    assert rel_error(y, y_ref) <= tol, "y"
+    for name, ref in g_ref.items():
+        got = grads[name]
+        assert got is not None, f"{name}: gradient missing"
+        assert got.dtype == (x_dtype if name == "x" else param_dtype), name
+        assert got.shape == ref.shape, name
+        err = rel_error(got, ref)
+        assert err <= tol, f"{name}: error {err:.3g} over tolerance {tol:g}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"x{s[0]}-N{s[1]}")
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: "<{},{},{}>:{}".format(*f[0], f[1]))
+def test_forward_and_gradients_match_the_cpu_op(fmt, shape, dtype):
+    torch.manual_seed(0)
+    (tile, rank), (x_shape, n_out) = fmt, shape
+    check(make_inputs(x_shape, n_out, tile, rank), tile, n_out, dtype, dtype)
+
+
+@pytest.mark.parametrize("x_dtype", [torch.bfloat16, torch.float16], ids=str)
+def test_autocast_style_fp32_parameters(x_dtype):
+    torch.manual_seed(1)
+    check(make_inputs((3, 13, 67), 45, (4, 4, 4), 24), (4, 4, 4), 45, x_dtype, torch.float32)
+
+
+@pytest.mark.parametrize("wanted", ["x", "w_hat", "enc_x", "dec", "bias"])
+def test_needs_mask_computes_only_what_is_asked(wanted):
+    torch.manual_seed(2)
+    inputs = rounded(make_inputs((3, 13, 67), 45, (4, 4, 4), 24), torch.float32, torch.float32)
+    _, g_ref = run(inputs, (4, 4, 4), 45, "cpu", torch.float64, torch.float64)
+    _, grads = run(inputs, (4, 4, 4), 45, "cuda", torch.float32, torch.float32, wants=(wanted,))
+    assert all(g is None for name, g in grads.items() if name != wanted)
+    assert rel_error(grads[wanted], g_ref[wanted]) <= TOLERANCE[torch.float32]
+
+
+def test_non_contiguous_inputs():
+    torch.manual_seed(3)
+    x = torch.randn(30, 45, dtype=torch.float64).t()
+    w_hat = torch.randn(24, 6, 8, dtype=torch.float64).transpose(1, 2) / 3
+    enc_x, dec = torch.randn(16, 24, dtype=torch.float64).t() / 4, torch.randn(16, 24, dtype=torch.float64) / 5
+    args = lambda dev, dt: [t.to(dev, dt) for t in (x, w_hat, enc_x, dec)]
+    ref = torch.ops.strassentile.stl_matmul(*args("cpu", torch.float64), [4], None, "tile", 22)
+    got = torch.ops.strassentile.stl_matmul(*args("cuda", torch.float32), [4], None, "tile", 22)
+    assert rel_error(got, ref) <= TOLERANCE[torch.float32]
+
+
+def test_float64_on_cuda_falls_back_to_aten():
+    torch.manual_seed(4)
+    inputs = make_inputs((3, 13, 67), 45, (2, 3, 4), 13)
+    y_ref, g_ref = run(inputs, (2, 3, 4), 45, "cpu", torch.float64, torch.float64)
+    y, grads = run(inputs, (2, 3, 4), 45, "cuda", torch.float64, torch.float64)
+    assert rel_error(y, y_ref) <= 1e-10
+    assert all(rel_error(grads[name], g_ref[name]) <= 1e-10 for name in g_ref)
+
+
+def test_exact_algorithm_reproduces_the_product_in_bf16():
+    torch.manual_seed(5)
+    alg = algorithms.get("strassen2")
+    x, w = torch.randn(2, 50, 96, dtype=torch.float64), torch.randn(96, 80, dtype=torch.float64)
+    bf = dict(device="cuda", dtype=torch.bfloat16)
+    w_hat = torch.ops.strassentile.encode_weight(w.to(**bf), alg.enc_w.to(**bf), [4])
+    y = torch.ops.strassentile.stl_matmul(x.to(**bf), w_hat, alg.enc_x.to(**bf), alg.dec.to(**bf), [4], None, "tile", 80)
+    assert rel_error(y, x @ w) <= 3e-2
+
+
+def test_cuda_key_runs_the_strassentile_kernels():
+    """The CUDA dispatch key reaches src/cuda (encode/decode kernels), not the ATen composition."""
+    inputs = make_inputs((4, 64, 256), 192, (4, 4, 4), 24)
+    cuda = {name: t.to("cuda", torch.bfloat16) for name, t in inputs.items()}
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        torch.ops.strassentile.stl_matmul(cuda["x"], cuda["w_hat"], cuda["enc_x"], cuda["dec"], [4], cuda["bias"], "tile",
+                                          192)
+        torch.cuda.synchronize()
+    names = " ".join(e.key for e in prof.key_averages())
+    if not names:
+        pytest.skip("the profiler recorded no CUDA kernels here")
+    assert "encode_tiles" in names and "decode" in names, names
