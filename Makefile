@@ -51,7 +51,7 @@ test-python: build
 ## The torch-free core's tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize: deps
 	cmake -S . -B build-asan -G Ninja -DSTRASSENTILE_WARNINGS_AS_ERRORS=ON -DSTRASSENTILE_SANITIZE=address,undefined \
-	  -DCMAKE_BUILD_TYPE=Debug -DSTRASSENTILE_FMM_DIR=$(FMM_DIR) >/dev/null
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRASSENTILE_FMM_DIR=$(FMM_DIR) >/dev/null
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 declare -A groups=(
-  [core]="g++ cmake ninja-build pkg-config libzip-dev zlib1g-dev libgtest-dev"
+  [core]="g++ cmake ninja-build pkg-config libzip-dev zlib1g-dev libeigen3-dev libgtest-dev"
   [fuzz]="clang-14 libclang-rt-14-dev"
 )
 [ $# -eq 0 ] && set -- core

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "strassentile/algorithm.hpp"
+#include "strassentile/approximation.hpp"
 #include "strassentile/cost_model.hpp"
 #include "strassentile/loaders.hpp"
 #include "strassentile/matrix.hpp"
