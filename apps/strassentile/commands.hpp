@@ -17,6 +17,8 @@ struct Command {
 int run_algorithms(const std::vector<std::string>& args);
 int run_verify(const std::vector<std::string>& args);
 int run_flops(const std::vector<std::string>& args);
+int run_fit(const std::vector<std::string>& args);
+int run_truncate(const std::vector<std::string>& args);
 int run_demo(const std::vector<std::string>& args);  // needs libtorch (STRASSENTILE_HAVE_TORCH)
 
 // Applies --data-dir (or leaves STRASSENTILE_FMM_DIR in charge).

@@ -21,6 +21,11 @@ const Command kCommands[] = {
      strassentile::cli::run_verify},
     {"flops", "FLOPs, parameters and ratios of one STL layer against dense",
      "strassentile flops M K N [--tile 4|a,b,c] [--rank 24] [--bytes 2]", strassentile::cli::run_flops},
+    {"fit", "fit a rank-r approximation of the <a,b,c> matmul tensor (ALS with restarts)",
+     "strassentile fit [--tile 4|a,b,c] [--rank 24] [--restarts 8] [--iterations 2000] [--seed 0] [--save STEM]",
+     strassentile::cli::run_fit},
+    {"truncate", "keep r products of an exact algorithm (greedy, decoder refitted by least squares)",
+     "strassentile truncate NAME [--rank 24] [--data-dir DIR] [--save STEM]", strassentile::cli::run_truncate},
 #ifdef STRASSENTILE_HAVE_TORCH
     {"demo", "train dense, exact-STL and r<exact STL models on Fashion-MNIST; print accuracy, FLOPs, parameters",
      "strassentile demo [--epochs 2] [--batch 128] [--hidden 256] [--seed 0] [--train-limit N] [--data DIR] "

@@ -26,6 +26,24 @@ def get(name: str) -> Algorithm:
     return Algorithm(name=name, tile=tuple(tile), enc_x=enc_x, enc_w=enc_w, dec=dec, source=source)
 
 
+def fit(tile, rank: int, restarts: int = 8, iterations: int = 2000, seed: int = 0) -> Algorithm:
+    """ALS fit of the <a,b,c> matmul tensor at ``rank`` (best of ``restarts``); see :func:`relative_error`."""
+    from .ops import tile_list
+    enc_x, enc_w, dec, t, source = torch.ops.strassentile.fit_algorithm(tile_list(tile), rank, restarts, iterations, seed)
+    return Algorithm(name=source.split(":")[0], tile=tuple(t), enc_x=enc_x, enc_w=enc_w, dec=dec, source=source)
+
+
+def truncate(name: str, rank: int) -> Algorithm:
+    """Keeps ``rank`` products of exact algorithm ``name`` (greedy), decoder refitted by least squares."""
+    enc_x, enc_w, dec, t, source = torch.ops.strassentile.truncate_algorithm(name, rank)
+    return Algorithm(name=source.split(":")[0], tile=tuple(t), enc_x=enc_x, enc_w=enc_w, dec=dec, source=source)
+
+
+def relative_error(alg: Algorithm) -> float:
+    """‖T − T̂‖_F/‖T‖_F: the relative RMS output error on tiles with i.i.d. Gaussian entries."""
+    return torch.ops.strassentile.relative_error(alg.enc_x, alg.enc_w, alg.dec, list(alg.tile))
+
+
 def available() -> list[str]:
     return list(torch.ops.strassentile.available_algorithms())
 

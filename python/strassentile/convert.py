@@ -55,6 +55,12 @@ def convert(
     for fqn, module in list(model.named_modules()):
         if not isinstance(module, nn.Linear):
             continue
+        parent_name, _, child = fqn.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        if isinstance(parent, nn.MultiheadAttention):
+            # Its forward reads out_proj.weight directly instead of calling out_proj: a swap would break it.
+            summary.skipped.append((fqn, "nn.MultiheadAttention uses out_proj.weight directly, not out_proj(x)"))
+            continue
         if filter_fn is not None and not filter_fn(module, fqn):
             summary.skipped.append((fqn, "filtered out"))
             continue
@@ -67,8 +73,7 @@ def convert(
             w = module.weight
             layer = STLLinear(module.in_features, module.out_features, bias=module.bias is not None, tile=(a, b, c),
                               rank=rank, init="random", mode=mode, device=w.device, dtype=w.dtype)
-        parent_name, _, child = fqn.rpartition(".")
-        setattr(model.get_submodule(parent_name) if parent_name else model, child, layer)
+        setattr(parent, child, layer)
         cost = layer.cost(a)  # one row tile holds `a` tokens
         summary.converted.append(fqn)
         summary.dense_params += cost["dense_params"]

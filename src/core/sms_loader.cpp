@@ -136,4 +136,25 @@ Algorithm load_sms_algorithm(const std::string& path, const std::string& name) {
   }
 }
 
+void save_sms_algorithm(const Algorithm& alg, const std::string& stem) {
+  alg.validate();
+  const auto write = [&](const Matrix<double>& m, const std::string& suffix, const char* role) {
+    const std::string path = stem + suffix;
+    std::ofstream out(path);
+    if (!out) throw FormatError(path + ": cannot open file for writing");
+    out.imbue(std::locale::classic());
+    out.precision(17);
+    out << "# " << role << " of " << alg.name << " " << alg.tile.to_string() << ":" << alg.rank() << "\n";
+    out << m.rows() << " " << m.cols() << " R\n";
+    for (std::size_t i = 0; i < m.rows(); ++i)
+      for (std::size_t j = 0; j < m.cols(); ++j)
+        if (m(i, j) != 0.0) out << i + 1 << " " << j + 1 << " " << m(i, j) << "\n";
+    out << "0 0 0\n";
+    if (!out) throw FormatError(path + ": write failed");
+  };
+  write(alg.enc_x, "_L.sms", "enc_x (L)");
+  write(alg.enc_w, "_R.sms", "enc_w (R)");
+  write(alg.dec, "_P.sms", "dec (P)");
+}
+
 }  // namespace strassentile

@@ -4,6 +4,7 @@
 #include <torch/library.h>
 
 #include "strassentile/algorithm.hpp"
+#include "strassentile/approximation.hpp"
 #include "strassentile/cost_model.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
@@ -83,6 +84,52 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<int64_t>, std::string
           alg.source};
 }
 
+using AlgorithmTuple = std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<int64_t>, std::string>;
+
+AlgorithmTuple to_tuple(const Algorithm& alg) {
+  const auto to_tensor = [](const Matrix<double>& m) {
+    return at::from_blob(const_cast<double*>(m.data()), {static_cast<int64_t>(m.rows()), static_cast<int64_t>(m.cols())},
+                         at::kDouble)
+        .clone();
+  };
+  return {to_tensor(alg.enc_x), to_tensor(alg.enc_w), to_tensor(alg.dec),
+          {static_cast<int64_t>(alg.tile.a), static_cast<int64_t>(alg.tile.b), static_cast<int64_t>(alg.tile.c)},
+          alg.name + ": " + alg.source};
+}
+
+AlgorithmTuple fit_op(at::IntArrayRef tile, int64_t rank, int64_t restarts, int64_t iterations, int64_t seed) {
+  TORCH_CHECK(rank >= 1 && restarts >= 1 && iterations >= 1 && seed >= 0,
+              "strassentile: fit needs rank, restarts, iterations >= 1 and seed >= 0");
+  FitOptions o;
+  o.restarts = static_cast<std::size_t>(restarts);
+  o.iterations = static_cast<std::size_t>(iterations);
+  o.seed = static_cast<std::uint64_t>(seed);
+  return to_tuple(fit(parse_tile(tile), static_cast<std::size_t>(rank), o).algorithm);
+}
+
+AlgorithmTuple truncate_op(c10::string_view name, int64_t rank) {
+  try {
+    return to_tuple(truncate(get(to_string(name)), static_cast<std::size_t>(std::max<int64_t>(rank, 0))));
+  } catch (const std::invalid_argument& e) {
+    TORCH_CHECK(false, "strassentile: ", e.what());
+  }
+}
+
+double relative_error_op(const at::Tensor& enc_x, const at::Tensor& enc_w, const at::Tensor& dec, at::IntArrayRef tile) {
+  const auto to_matrix = [](const at::Tensor& t) {
+    TORCH_CHECK(t.dim() == 2, "strassentile: relative_error expects 2-D coefficient matrices");
+    const at::Tensor c = t.to(at::kDouble).contiguous().cpu();
+    return Matrix<double>(static_cast<std::size_t>(c.size(0)), static_cast<std::size_t>(c.size(1)),
+                          std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel()));
+  };
+  try {
+    return relative_tensor_error(make_algorithm("tensors", "", parse_tile(tile), to_matrix(enc_x), to_matrix(enc_w),
+                                                to_matrix(dec)));
+  } catch (const std::invalid_argument& e) {
+    TORCH_CHECK(false, "strassentile: ", e.what());
+  }
+}
+
 std::vector<std::string> available_op() {
   try {
     return available();
@@ -117,6 +164,12 @@ TORCH_LIBRARY(strassentile, m) {
   m.def("encode_weight(Tensor w, Tensor enc_w, int[] tile) -> Tensor");
   m.def("algorithm(str name) -> (Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile, str source)", &algorithm_op);
   m.def("available_algorithms() -> str[]", &available_op);
+  m.def("fit_algorithm(int[] tile, int rank, int restarts=8, int iterations=2000, int seed=0) -> "
+        "(Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile, str source)",
+        &fit_op);
+  m.def("truncate_algorithm(str name, int rank) -> (Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile, str source)",
+        &truncate_op);
+  m.def("relative_error(Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile) -> float", &relative_error_op);
   m.def("set_data_dir(str path) -> ()", &set_data_dir_op);
   m.def("layer_cost(int m, int k, int n, int[] tile, int rank) -> float[]", &layer_cost_op);
   m.def("init_parameters(int in_features, int out_features, int[] tile, int rank, str init) -> "

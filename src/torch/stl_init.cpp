@@ -4,7 +4,11 @@
 
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
+#include <map>
+#include <mutex>
+
 #include "strassentile/algorithm.hpp"
+#include "strassentile/approximation.hpp"
 
 namespace strassentile::torch_ops {
 namespace {
@@ -15,7 +19,42 @@ at::Tensor to_tensor(const Matrix<double>& m) {
       .clone();
 }
 
+// Fitting <4,4,4> takes seconds: fit once per (tile, rank) per process, then reuse for every layer.
+const Algorithm& cached_fit(TileFormat tile, std::size_t rank) {
+  static std::mutex mutex;
+  static std::map<std::tuple<std::size_t, std::size_t, std::size_t, std::size_t>, Algorithm> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  const auto key = std::make_tuple(tile.a, tile.b, tile.c, rank);
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, fit(tile, rank).algorithm).first;
+  return it->second;
+}
+
 }  // namespace
+
+Algorithm algorithm_for_init(TileFormat t, std::size_t r, const std::string& init) {
+  if (init == "fit") return cached_fit(t, r);
+  const std::string truncate_prefix = "truncate:";
+  const bool truncated = init.rfind(truncate_prefix, 0) == 0;
+  const std::string name = truncated ? init.substr(truncate_prefix.size()) : init;
+  Algorithm alg;
+  try {
+    alg = get(name);
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "strassentile: init='", init, "': ", e.what(),
+                "; other inits: 'random', 'fit', 'truncate:<algorithm>'");
+  }
+  TORCH_CHECK(alg.tile == t, "strassentile: init='", init, "' is a ", alg.tile.to_string(), " algorithm but tile is ",
+              t.to_string(), ": pass tile=", alg.tile.to_string());
+  if (truncated) {
+    TORCH_CHECK(r <= alg.rank(), "strassentile: init='", init, "' can keep at most ", alg.rank(), " products, rank=", r,
+                " was asked");
+    return truncate(alg, r);
+  }
+  TORCH_CHECK(alg.rank() == r, "strassentile: init='", init, "' has rank ", alg.rank(), " but rank=", r,
+              " was asked: use rank=", alg.rank(), ", init='truncate:", init, "' or init='random'");
+  return alg;
+}
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> initial_parameters(int64_t K, int64_t N, at::IntArrayRef tile_arg,
                                                                               int64_t r, const std::string& init) {
@@ -36,21 +75,21 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> initial_parameters(in
     const at::Tensor wh = at::empty({r, k, n}).uniform_(-half_width, half_width);
     return {wh, ex, ew, d};
   }
-  Algorithm alg;
-  try {
-    alg = get(init);
-  } catch (const std::exception& e) {
-    TORCH_CHECK(false, "strassentile: init='", init, "': ", e.what(), "; or init='random'");
-  }
-  TORCH_CHECK(alg.tile == t, "strassentile: init='", init, "' is a ", alg.tile.to_string(), " algorithm but tile is ",
-              t.to_string(), ": pass tile=", alg.tile.to_string());
-  TORCH_CHECK(static_cast<int64_t>(alg.rank()) == r, "strassentile: init='", init, "' has rank ", alg.rank(), " but rank=", r,
-              " was asked: use rank=", alg.rank(), " or init='random'");
+  const Algorithm alg = algorithm_for_init(t, static_cast<std::size_t>(r), init);
+  const bool exact = alg.verify() <= 1e-9;
   const at::Tensor ex = to_tensor(alg.enc_x).to(at::kFloat), ew = to_tensor(alg.enc_w).to(at::kFloat);
   const at::Tensor d = to_tensor(alg.dec).to(at::kFloat);
   const double bound = 1.0 / std::sqrt(static_cast<double>(K));
   const at::Tensor dense = at::empty({K, N}).uniform_(-bound, bound);
-  return {encode_weight_aten(dense, ew, tile_arg), ex, ew, d};
+  at::Tensor wh = encode_weight_aten(dense, ew, tile_arg);
+  if (!exact) {
+    // An approximate basis changes the output scale: match nn.Linear's output variance (1/3 for unit-variance
+    // inputs) on a Gaussian probe of a few tiles of rows.
+    const at::Tensor probe = at::randn({64 * a, K});
+    const double var = stl_matmul_aten(probe, wh, ex, d, tile_arg, std::nullopt, "tile", N).var().item<double>();
+    if (var > 0) wh = wh * std::sqrt((1.0 / 3.0) / var);
+  }
+  return {wh, ex, ew, d};
 }
 
 }  // namespace strassentile::torch_ops

@@ -7,6 +7,8 @@
 #include <string>
 #include <tuple>
 
+#include "strassentile/algorithm.hpp"
+
 namespace strassentile::torch_ops {
 
 // (w_hat, enc_x, enc_w, dec) in float32 on the CPU for a K→N layer.
@@ -14,6 +16,11 @@ namespace strassentile::torch_ops {
 //     that gives the default nn.Linear's output variance (1/3 for unit-variance inputs) in expectation.
 //   init=<exact algorithm of this tile and rank>: the algorithm's coefficients, and w_hat = E_W(W) of a weight W
 //     drawn like nn.Linear's default, i.e. an exact STL copy of a fresh dense layer.
+//   init="fit" (ALS fit of the matmul tensor at this rank) or "truncate:<algorithm>" (greedy truncation): the
+//     same, with w_hat rescaled so the output variance matches nn.Linear's on a Gaussian probe.
+// The (enc_x, enc_w, dec) an init string names, for tile t and rank r; errors say what would fix the request.
+Algorithm algorithm_for_init(TileFormat t, std::size_t r, const std::string& init);
+
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> initial_parameters(int64_t in_features, int64_t out_features,
                                                                               at::IntArrayRef tile, int64_t rank,
                                                                               const std::string& init);

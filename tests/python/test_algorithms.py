@@ -40,3 +40,18 @@ def test_catalogue_through_data_dir(fmm_dir):
 def test_unknown_algorithm_lists_names():
     with pytest.raises(RuntimeError, match="unknown algorithm 'strasen'.*laderman"):
         algorithms.get("strasen")
+
+
+def test_fit_rediscovers_strassen_rank_and_beats_naive_truncation():
+    exact = algorithms.fit(2, 7)
+    assert exact.rank == 7 and matmul_tensor_error(exact) <= 1e-8
+    approx = algorithms.fit(4, 24, restarts=2)
+    assert algorithms.relative_error(approx) < (40 / 64) ** 0.5
+
+
+def test_truncate():
+    t = algorithms.truncate("strassen2", 24)
+    assert t.rank == 24 and t.tile == (4, 4, 4)
+    assert abs(algorithms.relative_error(algorithms.truncate("naive-4x4x4", 24)) - (40 / 64) ** 0.5) < 1e-12
+    with pytest.raises(RuntimeError, match="rank must be in 1..7"):
+        algorithms.truncate("strassen", 8)

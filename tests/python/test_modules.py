@@ -35,6 +35,15 @@ def test_init_scale_matches_linear():
     assert 0.7 < var / dense_var < 1.4
 
 
+@pytest.mark.parametrize("init", ["fit", "truncate:strassen2", "truncate:naive-4x4x4"])
+def test_approximate_inits_match_linear_scale(init):
+    torch.manual_seed(5)
+    x = torch.randn(32, 16, 128)
+    dense_var = nn.Linear(128, 128, bias=False)(x).var().item()
+    var = STLLinear(128, 128, bias=False, rank=24, init=init)(x).var().item()
+    assert 0.7 < var / dense_var < 1.4
+
+
 def test_state_dict_round_trip_and_shape_mismatch():
     torch.manual_seed(2)
     a, b = STLLinear(20, 12, rank=10), STLLinear(20, 12, rank=10)
@@ -113,3 +122,37 @@ def test_convert_random_with_filter_then_train():
 def test_convert_rejects_mismatched_algorithm():
     with pytest.raises(ValueError, match="pass the algorithm's tile and rank"):
         strassentile.convert(TinyNet(), tile=4, rank=24, init="strassen2")
+
+
+class Mixed(nn.Module):
+    """Linear layers inside Sequential and ModuleList, odd sizes, and attention projections."""
+
+    def __init__(self):
+        super().__init__()
+        self.seq = nn.Sequential(nn.Linear(20, 36), nn.GELU(), nn.Linear(36, 20))
+        self.blocks = nn.ModuleList([nn.Linear(20, 20), nn.Linear(20, 2)])
+        self.attn = nn.MultiheadAttention(20, num_heads=2, batch_first=True)
+        self.q, self.k, self.v = nn.Linear(20, 20), nn.Linear(20, 20), nn.Linear(20, 20)
+
+    def forward(self, x):
+        x = self.seq(x)
+        x = x + self.attn(x, x, x, need_weights=False)[0]
+        att = torch.softmax(self.q(x) @ self.k(x).transpose(-1, -2) / 20 ** 0.5, -1) @ self.v(x)
+        return self.blocks[1](self.blocks[0](x + att))
+
+
+def test_convert_mixed_model_exact_and_summary_adds_up():
+    torch.manual_seed(6)
+    model = Mixed()
+    x = torch.randn(3, 9, 20)
+    before = model(x)
+    summary = strassentile.convert(model, tile=4, rank=49, init="strassen2")
+    assert sorted(summary.converted) == ["blocks.0", "k", "q", "seq.0", "seq.2", "v"]
+    skipped = dict(summary.skipped)
+    assert "blocks.1" in skipped and "smaller than one tile" in skipped["blocks.1"]
+    assert "out_proj.weight directly" in skipped["attn.out_proj"]
+    assert isinstance(model.seq[0], STLLinear) and isinstance(model.blocks[0], STLLinear)
+    assert rel_err(model(x), before) <= 1e-5
+    layers = [model.get_submodule(n) for n in summary.converted]
+    assert summary.stl_params == sum(layer.cost(4)["stl_params"] for layer in layers)
+    assert summary.dense_params == sum(l.in_features * l.out_features for l in layers)

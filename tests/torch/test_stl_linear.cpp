@@ -42,6 +42,19 @@ TEST(STLLinear, RandomInitMatchesLinearOutputScale) {
   }
 }
 
+TEST(STLLinear, FitAndTruncateInitsMatchLinearOutputScale) {
+  torch::manual_seed(6);
+  const torch::Tensor x = torch::randn({32, 16, 128});
+  torch::nn::Linear dense(torch::nn::LinearOptions(128, 128).bias(false));
+  const double dense_var = dense->forward(x).var().item<double>();
+  for (const char* init : {"fit", "truncate:strassen2", "truncate:naive-4x4x4"}) {
+    STLLinear stl(STLLinearOptions(128, 128).rank(24).init(init).bias(false));
+    const double ratio = stl->forward(x).var().item<double>() / dense_var;
+    EXPECT_GT(ratio, 0.7) << init;
+    EXPECT_LT(ratio, 1.4) << init;
+  }
+}
+
 TEST(STLLinear, ShapesParametersAndFreezing) {
   STLLinear stl(STLLinearOptions(30, 10).tile({2, 3, 4}).rank(5));
   EXPECT_EQ(stl->w_hat.sizes(), torch::IntArrayRef({5, 10, 3}));
@@ -73,6 +86,7 @@ TEST(STLLinear, InitErrorsNameTheProblem) {
     }
   };
   expect_error(STLLinearOptions(16, 16).init("strassen2").rank(24), "has rank 49 but rank=24 was asked");
+  expect_error(STLLinearOptions(16, 16).init("truncate:strassen2").rank(50), "can keep at most 49 products");
   expect_error(STLLinearOptions(16, 16).init("strassen").rank(7), "is a <2,2,2> algorithm but tile is <4,4,4>");
   expect_error(STLLinearOptions(16, 16).init("nope"), "unknown algorithm 'nope'");
   expect_error(STLLinearOptions(16, 16).rank(0), "rank must be >= 1");
