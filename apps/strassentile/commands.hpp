@@ -20,6 +20,9 @@ int run_flops(const std::vector<std::string>& args);
 int run_fit(const std::vector<std::string>& args);
 int run_truncate(const std::vector<std::string>& args);
 int run_demo(const std::vector<std::string>& args);  // needs libtorch (STRASSENTILE_HAVE_TORCH)
+#ifdef STRASSENTILE_HAVE_CUDA_BENCH
+int run_bench(const std::vector<std::string>& args);  // needs the CUDA layer (STRASSENTILE_WITH_CUDA)
+#endif
 
 // Applies --data-dir (or leaves STRASSENTILE_FMM_DIR in charge).
 void apply_data_dir(const std::string& dir);

@@ -32,6 +32,12 @@ const Command kCommands[] = {
      "[--device cpu|cuda] [--json FILE]",
      strassentile::cli::run_demo},
 #endif
+#ifdef STRASSENTILE_HAVE_CUDA_BENCH
+    {"bench", "time dense cuBLAS, naive STL, our STL and 2:4 cuSPARSELt on the GPU, fwd and fwd+bwd, bf16 <4,4,4>",
+     "strassentile bench [--shapes MxKxN[:r],...] [--rank 24] [--reps 30] [--warmup 5] [--json FILE] "
+     "[--markdown FILE] [--no-sparse]",
+     strassentile::cli::run_bench},
+#endif
 };
 
 void print_help() {

@@ -65,8 +65,20 @@ class STLLinear(nn.Module):
         self.dec.requires_grad_(train)
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear, algorithm: str = "strassen2", mode: str = "tile") -> "STLLinear":
-        """An STLLinear computing exactly what ``linear`` computes, through exact ``algorithm``."""
+    def from_linear(cls, linear: nn.Linear, algorithm: str | None = "strassen2", mode: str = "tile", *,
+                    tile: Tile = 4, rank: int = 24, init: str = "fit", calibration: torch.Tensor | None = None,
+                    steps: int = 300, lr: float = 1e-3, train_basis: bool = False) -> "STLLinear":
+        """An STL copy of ``linear``.
+
+        With an exact ``algorithm`` (default "strassen2") the copy computes exactly what ``linear`` computes; its
+        tile and rank are the algorithm's. With ``algorithm=None`` it uses ``tile``, ``rank`` and ``init`` (any
+        init STLLinear takes): w_hat starts as the projection E_W(Wᵀ) and, given ``calibration`` inputs
+        (..., in_features), is fitted with Adam (``steps``, ``lr``; also enc_x and dec when ``train_basis``) to
+        reproduce ``linear(calibration)``. The relative errors before and after fitting are stored in
+        ``layer.calibration_error``.
+        """
+        if algorithm is None:
+            return cls._approximate_linear(linear, tile, rank, init, mode, calibration, steps, lr, train_basis)
         alg = algorithms.get(algorithm)
         w = linear.weight.detach()
         layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None, tile=alg.tile, rank=alg.rank,
@@ -79,6 +91,29 @@ class STLLinear(nn.Module):
             layer.w_hat.copy_(encode_weight(w.t(), layer.enc_w, list(alg.tile)))
             if linear.bias is not None:
                 layer.bias.copy_(linear.bias.detach())
+        return layer
+
+    @classmethod
+    def _approximate_linear(cls, linear, tile, rank, init, mode, calibration, steps, lr, train_basis) -> "STLLinear":
+        w = linear.weight.detach()
+        layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None, tile=tile, rank=rank,
+                    init=init, mode=mode, device=w.device, dtype=w.dtype)
+        with torch.no_grad():
+            layer.w_hat.copy_(encode_weight(w.t(), layer.enc_w, list(layer.tile)))
+            if linear.bias is not None:
+                layer.bias.copy_(linear.bias.detach())
+        layer.calibration_error = None
+        if calibration is not None:
+            with torch.no_grad():
+                target = linear(calibration.to(w.device, w.dtype))
+            w_hat, enc_x, dec, before, after = torch.ops.strassentile.calibrate(
+                calibration, target, layer.w_hat, layer.enc_x, layer.dec, list(layer.tile), layer.bias, steps, lr,
+                train_basis)
+            with torch.no_grad():
+                layer.w_hat.copy_(w_hat)
+                layer.enc_x.copy_(enc_x)
+                layer.dec.copy_(dec)
+            layer.calibration_error = (before, after)
         return layer
 
     def cost(self, tokens: int) -> dict[str, float]:

@@ -8,6 +8,7 @@
 #include "strassentile/cost_model.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
+#include "calibrate.hpp"
 #include "stl_init.hpp"
 #include "stl_matmul_autograd.hpp"
 #ifdef STRASSENTILE_HAVE_CUDA_KERNELS
@@ -170,6 +171,9 @@ TORCH_LIBRARY(strassentile, m) {
   m.def("truncate_algorithm(str name, int rank) -> (Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile, str source)",
         &truncate_op);
   m.def("relative_error(Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile) -> float", &relative_error_op);
+  m.def("calibrate(Tensor x, Tensor y, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, Tensor? bias, int steps=300, "
+        "float lr=1e-3, bool train_basis=False) -> (Tensor w_hat, Tensor enc_x, Tensor dec, float error_before, "
+        "float error_after)");
   m.def("set_data_dir(str path) -> ()", &set_data_dir_op);
   m.def("layer_cost(int m, int k, int n, int[] tile, int rank) -> float[]", &layer_cost_op);
   m.def("init_parameters(int in_features, int out_features, int[] tile, int rank, str init) -> "
@@ -200,7 +204,11 @@ TORCH_LIBRARY_IMPL(strassentile, Meta, m) {
 }
 
 // encode_weight is built from differentiable ATen ops: autograd and every backend come for free.
-TORCH_LIBRARY_IMPL(strassentile, CompositeImplicitAutograd, m) { m.impl("encode_weight", &encode_weight_aten); }
+TORCH_LIBRARY_IMPL(strassentile, CompositeImplicitAutograd, m) {
+  m.impl("encode_weight", &encode_weight_aten);
+  // Runs its own optimisation loop with autograd inside; callers see plain tensors out.
+  m.impl("calibrate", &calibrate);
+}
 
 TORCH_LIBRARY_IMPL(strassentile, Autograd, m) { m.impl("stl_matmul", &stl_matmul_autograd); }
 

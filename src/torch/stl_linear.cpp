@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "stl_args.hpp"
+#include "calibrate.hpp"
 #include "stl_init.hpp"
 #include "strassentile/algorithm.hpp"
 #include "strassentile/torch/ops.hpp"
@@ -104,6 +105,33 @@ STLLinear stl_from_linear(const torch::nn::Linear& linear, const std::string& al
   stl->dec.copy_(to_tensor(alg.dec));
   stl->w_hat.copy_(ops::encode_weight(weight.t(), stl->enc_w, o.tile()));
   if (lo.bias()) stl->bias.copy_(linear->bias.detach());
+  return stl;
+}
+
+STLLinear stl_from_linear(const torch::nn::Linear& linear, STLLinearOptions options, const torch::Tensor& calibration,
+                          const CalibrationOptions& calibrate, CalibrationReport* report) {
+  const auto& lo = linear->options;
+  options.in_features(lo.in_features()).out_features(lo.out_features()).bias(lo.bias());
+  STLLinear stl(options);
+  const torch::Tensor weight = linear->weight.detach();
+  stl->to(weight.device(), weight.scalar_type());
+  torch::NoGradGuard no_grad;
+  stl->w_hat.copy_(ops::encode_weight(weight.t(), stl->enc_w, options.tile()));
+  if (lo.bias()) stl->bias.copy_(linear->bias.detach());
+  CalibrationReport r;
+  if (calibration.defined()) {
+    const torch::Tensor target = torch::nn::functional::linear(calibration.to(weight.device(), weight.scalar_type()),
+                                                               weight, lo.bias() ? linear->bias.detach() : torch::Tensor());
+    auto [wh, ex, d, before, after] = torch_ops::calibrate(
+        calibration, target, stl->w_hat, stl->enc_x, stl->dec, options.tile(),
+        lo.bias() ? std::optional<torch::Tensor>(stl->bias) : std::nullopt, calibrate.steps, calibrate.lr,
+        calibrate.train_basis);
+    stl->w_hat.copy_(wh);
+    stl->enc_x.copy_(ex);
+    stl->dec.copy_(d);
+    r = {before, after};
+  }
+  if (report != nullptr) *report = r;
   return stl;
 }
 

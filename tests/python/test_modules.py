@@ -156,3 +156,31 @@ def test_convert_mixed_model_exact_and_summary_adds_up():
     layers = [model.get_submodule(n) for n in summary.converted]
     assert summary.stl_params == sum(layer.cost(4)["stl_params"] for layer in layers)
     assert summary.dense_params == sum(l.in_features * l.out_features for l in layers)
+
+
+def test_from_linear_calibration_lowers_output_error():
+    torch.manual_seed(7)
+    dense = nn.Linear(64, 48)
+    # Structured inputs (low-rank plus noise), as real activations are, not i.i.d. Gaussian.
+    basis = torch.randn(8, 64)
+    calib = torch.randn(64, 16, 8) @ basis + 0.1 * torch.randn(64, 16, 64)
+    held_out = torch.randn(8, 16, 8) @ basis + 0.1 * torch.randn(8, 16, 64)
+    for init, train_basis in [("fit", False), ("truncate:strassen2", True)]:
+        layer = STLLinear.from_linear(dense, None, tile=4, rank=24, init=init, calibration=calib, steps=300, lr=3e-3,
+                                      train_basis=train_basis)
+        before, after = layer.calibration_error
+        assert after < 0.7 * before, init
+        with torch.no_grad():
+            held_err = ((layer(held_out) - dense(held_out)).norm() / dense(held_out).norm()).item()
+        assert held_err < 0.7 * before, init  # the fit generalises to new inputs of the same kind
+
+
+def test_convert_with_calibration_reports_per_layer_errors():
+    torch.manual_seed(8)
+    net = TinyNet()
+    calib = torch.randn(32, 8, 32)
+    summary = strassentile.convert(net, tile=4, rank=24, init="fit", calibration=calib, steps=100, lr=3e-3)
+    assert summary.converted == ["fc1", "fc2"]
+    assert set(summary.calibration_error) == {"fc1", "fc2"}
+    for before, after in summary.calibration_error.values():
+        assert after <= before

@@ -113,6 +113,21 @@ TEST(STLLinear, StateRoundTripGivesIdenticalOutputs) {
   }
 }
 
+TEST(STLLinear, CalibratedFromLinearLowersOutputError) {
+  torch::manual_seed(7);
+  torch::nn::Linear dense(torch::nn::LinearOptions(64, 48));
+  const torch::Tensor basis = torch::randn({8, 64});
+  const torch::Tensor calib = torch::matmul(torch::randn({64, 16, 8}), basis) + 0.1 * torch::randn({64, 16, 64});
+  CalibrationReport report;
+  CalibrationOptions co;
+  co.lr = 3e-3;
+  STLLinear stl = stl_from_linear(dense, STLLinearOptions(1, 1).rank(24).init("fit"), calib, co, &report);
+  EXPECT_LT(report.error_after, 0.7 * report.error_before);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor target = dense->forward(calib);
+  EXPECT_NEAR(((stl->forward(calib) - target).norm() / target.norm()).item<double>(), report.error_after, 1e-4);
+}
+
 struct TinyNetImpl : torch::nn::Module {
   TinyNetImpl()
       : fc1(register_module("fc1", ConvertibleLinear(32, 64))),

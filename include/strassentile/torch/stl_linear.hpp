@@ -60,4 +60,21 @@ TORCH_MODULE(STLLinear);
 // (its tile and rank are the algorithm's). Shares no storage with `linear`.
 STLLinear stl_from_linear(const torch::nn::Linear& linear, const std::string& algorithm, const std::string& mode = "tile");
 
+struct CalibrationOptions {
+  int64_t steps = 300;       // full-batch Adam steps
+  double lr = 1e-3;
+  bool train_basis = false;  // also fit enc_x and dec
+};
+
+struct CalibrationReport {
+  double error_before = 0;  // ‖STL(x) − linear(x)‖ / ‖linear(x)‖ after projecting the weights (w_hat = E_W(Wᵀ))
+  double error_after = 0;   // after fitting on the calibration inputs
+};
+
+// An approximate STL copy of `linear` for any tile, rank and init (options.in/out_features are taken from
+// `linear`): w_hat starts as the projection E_W(Wᵀ) and, when `calibration` inputs (..., in_features) are given,
+// is fitted to reproduce linear(calibration). `report` (optional) receives the relative errors.
+STLLinear stl_from_linear(const torch::nn::Linear& linear, STLLinearOptions options, const torch::Tensor& calibration,
+                          const CalibrationOptions& calibrate = {}, CalibrationReport* report = nullptr);
+
 }  // namespace strassentile

@@ -1,0 +1,80 @@
+// The measurements behind `strassentile bench`: dense cuBLAS, a naive three-step STL, our STL (stl_forward /
+// stl_backward) and 2:4 sparse cuSPARSELt, forward and forward+backward, bf16, tile <4,4,4>, in one process.
+//
+// No CUDA types here: the CLI (apps/strassentile/cmd_bench.cpp) includes this header and is compiled as plain
+// C++. The implementation is stl_compare.cu, in the strassentile_cuda_bench library (src/cuda/CMakeLists.txt).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace strassentile::bench {
+
+struct CompareShape {
+  std::int64_t M = 0, K = 0, N = 0;
+  int rank = 24;
+};
+
+struct CompareOptions {
+  std::vector<CompareShape> shapes;
+  int reps = 30;       // timed repetitions per measurement; the median is reported
+  int warmup = 5;      // untimed runs first
+  bool sparse = true;  // time cuSPARSELt too (when the build has it)
+};
+
+// One measurement: the median milliseconds, or why there is none.
+struct Measured {
+  bool ok = false;
+  double ms = 0.0;
+  std::string why_not;
+};
+
+struct CompareRow {
+  CompareShape shape;
+  // Dense is timed first and again last in each shape; ratios use the faster of the two (conservative).
+  double dense_fwd_first_ms = 0, dense_fwd_last_ms = 0, dense_fb_first_ms = 0, dense_fb_last_ms = 0;
+  double dense_fwd_ms() const { return dense_fwd_first_ms < dense_fwd_last_ms ? dense_fwd_first_ms : dense_fwd_last_ms; }
+  double dense_fb_ms() const { return dense_fb_first_ms < dense_fb_last_ms ? dense_fb_first_ms : dense_fb_last_ms; }
+
+  Measured naive_fwd, naive_fb, naive_fb_all;
+  Measured stl_fwd, stl_fb, stl_fb_all, stl_generic_fwd;
+  Measured sparse_fwd, sparse_dx, sparse_fb;
+  std::string sparse_dx_method;  // how dX was computed on cuSPARSELt, or why it was not
+
+  // Agreement checks, max |a − b| / max |b| over the output; negative when not computed.
+  double naive_vs_stl_y = -1, naive_vs_stl_dx = -1;  // naive against ours (same operator; bf16 coefficients)
+  double sparse_vs_cublas_y = -1, sparse_vs_cublas_dx = -1;  // cuSPARSELt against cuBLAS on the pruned W
+};
+
+struct CompareEnv {
+  std::string device;
+  int sm_count = 0;
+  std::int64_t l2_bytes = 0;
+  int cuda_runtime = 0, cuda_driver = 0, cublas = 0;
+  bool have_cusparselt = false;  // built with it
+  int cusparselt = 0;            // version loaded at run time; 0 if none was used
+  std::size_t flush_bytes = 0;   // written before every timed repetition to evict the L2
+};
+
+struct CompareReport {
+  CompareEnv env;
+  CompareOptions options;
+  std::vector<CompareRow> rows;
+  std::vector<std::string> failures;  // shapes that could not be run at all, with the reason
+};
+
+// What each method runs, in words (the CLI prints these and writes them to the JSON and Markdown files).
+const char* dense_description();
+const char* naive_description();
+const char* stl_description();
+const char* sparse_description();
+const char* timing_description();
+
+// Times every shape; `progress` receives one line per finished shape. Throws std::runtime_error when no GPU can
+// be used; a method that fails on one shape is reported in its Measured::why_not instead.
+CompareReport run_compare(const CompareOptions& options, const std::function<void(const std::string&)>& progress);
+
+}  // namespace strassentile::bench
