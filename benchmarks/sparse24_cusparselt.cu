@@ -161,7 +161,9 @@ class SparseProduct {
   // cuSPARSELt time its kernel configurations on (b, d) to keep the fastest. Synchronises the stream.
   void prepare(const void* a_dense, const void* b, void* d, cudaStream_t stream) {
     DeviceMemory valid(sizeof(int));
-    check(cudaMemsetAsync(valid.get(), 0, sizeof(int), stream), "cudaMemsetAsync");  // the check may only flag
+    // Cleared first: read from an uncleared allocation, the flag said "invalid" for every freshly pruned
+    // matrix (H200, cuSPARSELt 0.8.0); cleared, every check passed and the products matched cuBLAS.
+    check(cudaMemsetAsync(valid.get(), 0, sizeof(int), stream), "cudaMemsetAsync");
     check(cusparseLtSpMMAPruneCheck(h_.get(), matmul_.get(), a_dense, static_cast<int*>(valid.get()), stream),
           "cusparseLtSpMMAPruneCheck");
     int is_invalid = 1;
@@ -240,7 +242,12 @@ struct Sparse24Linear::Impl {
   int version = 0;
 
   Impl(std::int64_t m, std::int64_t k, std::int64_t n, cudaStream_t s)
-      : M(m), K(k), N(n), stream(s), wt(static_cast<std::size_t>(k * n) * 2), w24(static_cast<std::size_t>(k * n) * 2) {}
+      : M(m),
+        K(k),
+        N(n),
+        stream(s),
+        wt(static_cast<std::size_t>(k * n) * sizeof(__nv_bfloat16)),
+        w24(static_cast<std::size_t>(k * n) * sizeof(__nv_bfloat16)) {}
 };
 
 Sparse24Linear::Sparse24Linear(std::int64_t rows, std::int64_t in_features, std::int64_t out_features, const void* w,

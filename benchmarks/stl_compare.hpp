@@ -5,6 +5,7 @@
 // C++. The implementation is stl_compare.cu, in the strassentile_cuda_bench library (src/cuda/CMakeLists.txt).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -36,8 +37,8 @@ struct CompareRow {
   CompareShape shape;
   // Dense is timed first and again last in each shape; ratios use the faster of the two (conservative).
   double dense_fwd_first_ms = 0, dense_fwd_last_ms = 0, dense_fb_first_ms = 0, dense_fb_last_ms = 0;
-  double dense_fwd_ms() const { return dense_fwd_first_ms < dense_fwd_last_ms ? dense_fwd_first_ms : dense_fwd_last_ms; }
-  double dense_fb_ms() const { return dense_fb_first_ms < dense_fb_last_ms ? dense_fb_first_ms : dense_fb_last_ms; }
+  double dense_fwd_ms() const { return std::min(dense_fwd_first_ms, dense_fwd_last_ms); }
+  double dense_fb_ms() const { return std::min(dense_fb_first_ms, dense_fb_last_ms); }
 
   Measured naive_fwd, naive_fb, naive_fb_all;
   Measured stl_fwd, stl_fb, stl_fb_all, stl_generic_fwd;
