@@ -9,6 +9,7 @@
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
 #include "calibrate.hpp"
+#include "matrix_tensor.hpp"
 #include "stl_init.hpp"
 #include "stl_matmul_autograd.hpp"
 #ifdef STRASSENTILE_HAVE_CUDA_KERNELS
@@ -67,35 +68,21 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
           (needs[4] && bias.has_value() && bias->defined()) ? at::empty_like(*bias) : at::Tensor()};
 }
 
-// Algorithm lookup: (enc_x, enc_w, dec) as float64 tensors, the tile and the source.
-std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<int64_t>, std::string> algorithm_op(c10::string_view name) {
-  Algorithm alg;
-  try {
-    alg = get(to_string(name));
-  } catch (const std::exception& e) {
-    TORCH_CHECK(false, "strassentile: ", e.what());
-  }
-  const auto to_tensor = [](const Matrix<double>& m) {
-    return at::from_blob(const_cast<double*>(m.data()), {static_cast<int64_t>(m.rows()), static_cast<int64_t>(m.cols())},
-                         at::kDouble)
-        .clone();
-  };
-  return {to_tensor(alg.enc_x), to_tensor(alg.enc_w), to_tensor(alg.dec),
-          {static_cast<int64_t>(alg.tile.a), static_cast<int64_t>(alg.tile.b), static_cast<int64_t>(alg.tile.c)},
-          alg.source};
-}
-
 using AlgorithmTuple = std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<int64_t>, std::string>;
 
+// (enc_x, enc_w, dec) as float64 tensors, the tile and "name: source".
 AlgorithmTuple to_tuple(const Algorithm& alg) {
-  const auto to_tensor = [](const Matrix<double>& m) {
-    return at::from_blob(const_cast<double*>(m.data()), {static_cast<int64_t>(m.rows()), static_cast<int64_t>(m.cols())},
-                         at::kDouble)
-        .clone();
-  };
   return {to_tensor(alg.enc_x), to_tensor(alg.enc_w), to_tensor(alg.dec),
           {static_cast<int64_t>(alg.tile.a), static_cast<int64_t>(alg.tile.b), static_cast<int64_t>(alg.tile.c)},
           alg.name + ": " + alg.source};
+}
+
+AlgorithmTuple algorithm_op(c10::string_view name) {
+  try {
+    return to_tuple(get(to_string(name)));
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "strassentile: ", e.what());
+  }
 }
 
 AlgorithmTuple fit_op(at::IntArrayRef tile, int64_t rank, int64_t restarts, int64_t iterations, int64_t seed) {
@@ -117,12 +104,6 @@ AlgorithmTuple truncate_op(c10::string_view name, int64_t rank) {
 }
 
 double relative_error_op(const at::Tensor& enc_x, const at::Tensor& enc_w, const at::Tensor& dec, at::IntArrayRef tile) {
-  const auto to_matrix = [](const at::Tensor& t) {
-    TORCH_CHECK(t.dim() == 2, "strassentile: relative_error expects 2-D coefficient matrices");
-    const at::Tensor c = t.to(at::kDouble).contiguous().cpu();
-    return Matrix<double>(static_cast<std::size_t>(c.size(0)), static_cast<std::size_t>(c.size(1)),
-                          std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel()));
-  };
   try {
     return relative_tensor_error(make_algorithm("tensors", "", parse_tile(tile), to_matrix(enc_x), to_matrix(enc_w),
                                                 to_matrix(dec)));

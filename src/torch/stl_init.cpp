@@ -1,23 +1,17 @@
 #include "stl_init.hpp"
 
 #include <cmath>
-
-#include "stl_args.hpp"
-#include "stl_matmul_aten.hpp"
 #include <map>
 #include <mutex>
 
+#include "matrix_tensor.hpp"
+#include "stl_args.hpp"
+#include "stl_matmul_aten.hpp"
 #include "strassentile/algorithm.hpp"
 #include "strassentile/approximation.hpp"
 
 namespace strassentile::torch_ops {
 namespace {
-
-at::Tensor to_tensor(const Matrix<double>& m) {
-  return at::from_blob(const_cast<double*>(m.data()), {static_cast<int64_t>(m.rows()), static_cast<int64_t>(m.cols())},
-                       at::kDouble)
-      .clone();
-}
 
 // Fitting <4,4,4> takes seconds: fit once per (tile, rank) per process, then reuse for every layer.
 const Algorithm& cached_fit(TileFormat tile, std::size_t rank) {

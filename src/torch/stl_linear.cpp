@@ -2,22 +2,16 @@
 
 #include <cmath>
 
-#include "stl_args.hpp"
 #include "calibrate.hpp"
+#include "matrix_tensor.hpp"
+#include "stl_args.hpp"
 #include "stl_init.hpp"
 #include "strassentile/algorithm.hpp"
 #include "strassentile/torch/ops.hpp"
 
 namespace strassentile {
-namespace {
 
-torch::Tensor to_tensor(const Matrix<double>& m) {
-  return torch::from_blob(const_cast<double*>(m.data()),
-                          {static_cast<int64_t>(m.rows()), static_cast<int64_t>(m.cols())}, torch::kDouble)
-      .clone();
-}
-
-}  // namespace
+using torch_ops::to_tensor;
 
 STLLinearImpl::STLLinearImpl(STLLinearOptions options_) : options(std::move(options_)) { reset(); }
 
