@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PREFIX = $(shell $(PY) -c 'import torch; print(torch.utils.cmake_prefix_path)')
 CMAKE_FLAGS ?=
 
-.PHONY: demo test test-cpp test-python build deps venv data sanitize fuzz clean
+.PHONY: demo test test-cpp test-python build deps venv data sanitize fuzz cuda-compile clean
 
 deps:
 	scripts/ensure-deps.sh core
@@ -55,10 +55,14 @@ sanitize: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
+## Every CUDA source compiled with nvcc for sm_90 (no GPU needed; cuBLAS/cuSPARSELt from NVIDIA's wheels).
+cuda-compile: deps
+	scripts/cuda-compile.sh
+
 ## libFuzzer on the file loaders (clang); FUZZ_SECONDS per harness.
 FUZZ_SECONDS ?= 60
 fuzz:
 	STRASSENTILE_FMM_DIR=$(FMM_DIR) scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-nvcc
