@@ -43,7 +43,7 @@ Matrix<double> load_sms(const std::string& path);
 // or their common stem (".../4x4x4_48_rational"); the tile format is inferred from the shapes.
 Algorithm load_sms_algorithm(const std::string& path, const std::string& name = "");
 
-// Writes `alg` as STEM_L.sms, STEM_R.sms, STEM_P.sms (17 significant digits), readable by load_sms_algorithm.
+// Writes `alg` as STEM_L.sms, STEM_R.sms, STEM_P.sms (shortest round-trip decimals), readable by load_sms_algorithm.
 // Throws FormatError naming the path when a file cannot be written.
 void save_sms_algorithm(const Algorithm& alg, const std::string& stem);
 

@@ -1,4 +1,5 @@
 // SMS sparse-matrix text format (as used by Dumas–Pernet–Sedoglavic's fast-matmul catalogue).
+#include <charconv>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -26,7 +27,9 @@ bool parse_unsigned(const std::string& s, std::size_t& out) {
   return true;
 }
 
-// "3", "-1/2", "0.25", "1e-3": an integer, a rational p/q or a decimal, as double.
+// "3", "-1/2", "0.25", "1e-3": an integer, a rational p/q or a decimal, as double. std::from_chars rather than
+// an istream: it is locale-independent, and istream's double extraction was seen to crash when the op library is
+// loaded into a CUDA PyTorch process (an instantiation of num_get in our .so mixed with the process's libstdc++).
 bool parse_value(const std::string& s, double& out) {
   const std::size_t slash = s.find('/');
   if (slash != std::string::npos) {
@@ -37,10 +40,10 @@ bool parse_value(const std::string& s, double& out) {
     return std::isfinite(out);
   }
   if (s.empty() || s.size() > 64) return false;
-  std::istringstream in(s);
-  in.imbue(std::locale::classic());
-  in >> out;
-  return !in.fail() && in.eof() && std::isfinite(out);
+  const char* first = s.data() + (s[0] == '+' ? 1 : 0);
+  const char* last = s.data() + s.size();
+  const auto [end, error] = std::from_chars(first, last, out);
+  return error == std::errc() && end == last && std::isfinite(out);
 }
 
 }  // namespace
@@ -142,13 +145,16 @@ void save_sms_algorithm(const Algorithm& alg, const std::string& stem) {
     const std::string path = stem + suffix;
     std::ofstream out(path);
     if (!out) throw FormatError(path + ": cannot open file for writing");
-    out.imbue(std::locale::classic());
-    out.precision(17);
     out << "# " << role << " of " << alg.name << " " << alg.tile.to_string() << ":" << alg.rank() << "\n";
     out << m.rows() << " " << m.cols() << " R\n";
     for (std::size_t i = 0; i < m.rows(); ++i)
       for (std::size_t j = 0; j < m.cols(); ++j)
-        if (m(i, j) != 0.0) out << i + 1 << " " << j + 1 << " " << m(i, j) << "\n";
+        if (m(i, j) != 0.0) {
+          char buf[32];  // shortest text that reads back to the same double, locale-free
+          const auto [end, error] = std::to_chars(buf, buf + sizeof buf, m(i, j));
+          if (error != std::errc()) throw FormatError(path + ": cannot format a coefficient");
+          out << i + 1 << " " << j + 1 << " " << std::string(buf, end) << "\n";
+        }
     out << "0 0 0\n";
     if (!out) throw FormatError(path + ": write failed");
   };
