@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "bench_util.cuh"
+#include "row_major_gemm.hpp"
 #include "stl_compare.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 #ifdef STRASSENTILE_HAVE_CUSPARSELT
@@ -32,42 +32,14 @@ using bf16 = __nv_bfloat16;
 constexpr int kTile = 4;  // <4,4,4>
 constexpr int kTileElems = kTile * kTile;
 
-int as_int(std::int64_t v, const char* what) {
-  if (v < 0 || v > INT_MAX) throw std::invalid_argument(std::string(what) + " is out of cuBLAS's int range");
-  return static_cast<int>(v);
-}
+using Gemm = sc::detail::RowMajorGemm;  // bf16 operands by default
 
-// Row-major C[i] = op(A[i])·op(B[i]), rows×cols, inner dimension `inner`, fp32 accumulation; cuBLAS is
-// column-major, so it computes Cᵀ = op(B)ᵀ·op(A)ᵀ.
-struct Gemm {
-  std::int64_t rows = 0, cols = 0, inner = 0, batch = 1;
-  const void* a = nullptr;
-  std::int64_t lda = 0, stride_a = 0;
-  bool trans_a = false;
-  const void* b = nullptr;
-  std::int64_t ldb = 0, stride_b = 0;
-  bool trans_b = false;
-  void* c = nullptr;
-  std::int64_t ldc = 0, stride_c = 0;
-  cudaDataType_t c_type = CUDA_R_16BF;
-};
-
+// The baselines call cublasGemmEx for single products and the strided-batched form otherwise.
 void gemm(cublasHandle_t h, const Gemm& g) {
-  const float alpha = 1.0f, beta = 0.0f;
-  const cublasOperation_t op_b = g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, op_a = g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-  if (g.batch == 1) {
-    ok(cublasGemmEx(h, op_b, op_a, as_int(g.cols, "cols"), as_int(g.rows, "rows"), as_int(g.inner, "inner"), &alpha,
-                    g.b, CUDA_R_16BF, as_int(g.ldb, "ldb"), g.a, CUDA_R_16BF, as_int(g.lda, "lda"), &beta, g.c,
-                    g.c_type, as_int(g.ldc, "ldc"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-       "cublasGemmEx");
-  } else {
-    ok(cublasGemmStridedBatchedEx(h, op_b, op_a, as_int(g.cols, "cols"), as_int(g.rows, "rows"),
-                                  as_int(g.inner, "inner"), &alpha, g.b, CUDA_R_16BF, as_int(g.ldb, "ldb"), g.stride_b,
-                                  g.a, CUDA_R_16BF, as_int(g.lda, "lda"), g.stride_a, &beta, g.c, g.c_type,
-                                  as_int(g.ldc, "ldc"), g.stride_c, as_int(g.batch, "batch"), CUBLAS_COMPUTE_32F,
-                                  CUBLAS_GEMM_DEFAULT),
-       "cublasGemmStridedBatchedEx");
-  }
+  if (g.batch == 1)
+    ok(sc::detail::run_single(h, g), "cublasGemmEx");
+  else
+    ok(sc::detail::run_strided_batched(h, g), "cublasGemmStridedBatchedEx");
 }
 
 // Permutation between a rows×cols row-major matrix and its a×b tiles stored as a·b rows of m·k (one row per

@@ -11,26 +11,19 @@
 #include <cublas_v2.h>
 
 #include <algorithm>
-#include <climits>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
 #include "check.hpp"
 #include "launchers.hpp"
+#include "row_major_gemm.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
 namespace strassentile::cuda {
 namespace {
 
 std::int64_t round_up(std::int64_t v, std::int64_t to) { return (v + to - 1) / to * to; }
-
-int as_int(std::int64_t v, const char* name) {
-  if (v < 0 || v > INT_MAX)
-    throw std::invalid_argument(std::string("stl_backward: ") + name + " " + std::to_string(v) +
-                                " is out of cuBLAS's int range");
-  return static_cast<int>(v);
-}
 
 cudaDataType_t cuda_type(DType dtype) {
   switch (dtype) {
@@ -77,20 +70,7 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   return l;
 }
 
-// Row-major C[i] = op(A[i]) · op(B[i]) for i < batch: rows × cols, inner dimension `inner`, fp32
-// accumulation. cuBLAS is column-major, so it computes Cᵀ = op(B)ᵀ · op(A)ᵀ with the operands swapped.
-struct Gemm {
-  std::int64_t rows = 0, cols = 0, inner = 0, batch = 1;
-  const void* a = nullptr;
-  std::int64_t lda = 0, stride_a = 0;
-  bool trans_a = false;
-  const void* b = nullptr;
-  std::int64_t ldb = 0, stride_b = 0;
-  bool trans_b = false;
-  void* c = nullptr;
-  std::int64_t ldc = 0, stride_c = 0;
-  cudaDataType_t ab_type = CUDA_R_16BF, c_type = CUDA_R_16BF;
-};
+using Gemm = detail::RowMajorGemm;
 
 void set_stream(cublasHandle_t handle, cudaStream_t stream) {
   // cublasSetStream also resets a workspace the owner may have set (PyTorch does): only switch when needed.
@@ -100,14 +80,7 @@ void set_stream(cublasHandle_t handle, cudaStream_t stream) {
 }
 
 void run_gemm(cublasHandle_t handle, const Gemm& g) {
-  const float alpha = 1.0f, beta = 0.0f;
-  detail::check_cublas(
-      cublasGemmStridedBatchedEx(handle, g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                 as_int(g.cols, "cols"), as_int(g.rows, "rows"), as_int(g.inner, "inner"), &alpha, g.b,
-                                 g.ab_type, as_int(g.ldb, "ldb"), g.stride_b, g.a, g.ab_type, as_int(g.lda, "lda"),
-                                 g.stride_a, &beta, g.c, g.c_type, as_int(g.ldc, "ldc"), g.stride_c,
-                                 as_int(g.batch, "batch"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-      "cublasGemmStridedBatchedEx (backward)");
+  detail::check_cublas(detail::run_strided_batched(handle, g), "cublasGemmStridedBatchedEx (backward)");
 }
 
 // Zeroes `batch` matrices of rows × cols elements of `esize` bytes (leading dimension ld, batch stride).

@@ -2,22 +2,18 @@
 //
 // cuBLAS is column-major; a row-major m×n matrix is its n×m transpose, so Z = X̂·Ŵ is computed as
 // Zᵀ = Ŵᵀ·X̂ᵀ with no transposition flags: A = Ŵ (n×k column-major), B = X̂ (k×m column-major).
-#include <climits>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
 #include "check.hpp"
+#include "row_major_gemm.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
 namespace strassentile::cuda {
 namespace {
 
-int as_int(std::int64_t v, const char* name) {
-  if (v < 0 || v > INT_MAX)
-    throw std::invalid_argument(std::string(name) + " " + std::to_string(v) + " is out of cuBLAS's int range");
-  return static_cast<int>(v);
-}
+using detail::cublas_int;
 
 cudaDataType_t cuda_type(DType dtype) {
   switch (dtype) {
@@ -62,10 +58,10 @@ void launch_products(const ProductsParams& p) {
   const float alpha = 1.0f, beta = 0.0f;
   // fp32 accumulation for every dtype; for f32 the handle's math mode decides whether TF32 may be used.
   detail::check_cublas(
-      cublasGemmStridedBatchedEx(p.handle, CUBLAS_OP_N, CUBLAS_OP_N, as_int(p.n, "n"), as_int(p.m, "m"),
-                                 as_int(p.k, "k"), &alpha, p.w_hat, t, as_int(ld_w, "ld_w_hat"), stride_w, p.x_hat, t,
-                                 as_int(ld_x, "ld_x_hat"), stride_x, &beta, p.z, t, as_int(ld_z, "ld_z"), stride_z,
-                                 as_int(p.batch, "batch"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+      cublasGemmStridedBatchedEx(p.handle, CUBLAS_OP_N, CUBLAS_OP_N, cublas_int(p.n, "n"), cublas_int(p.m, "m"),
+                                 cublas_int(p.k, "k"), &alpha, p.w_hat, t, cublas_int(ld_w, "ld_w_hat"), stride_w, p.x_hat, t,
+                                 cublas_int(ld_x, "ld_x_hat"), stride_x, &beta, p.z, t, cublas_int(ld_z, "ld_z"), stride_z,
+                                 cublas_int(p.batch, "batch"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
       "cublasGemmStridedBatchedEx");
 }
 
