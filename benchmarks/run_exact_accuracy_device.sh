@@ -23,22 +23,8 @@ export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST:-9.0}
   $py -c 'import sys, torch; print(sys.executable, torch.__version__, "cuda", torch.version.cuda, torch.cuda.is_available())'
 } 2>&1 | tee "$out/env.log"
 
-deps=/tmp/strassentile-deps
-mkdir -p "$deps"
-for f in .devdeps/*.deb; do dpkg -x "$f" "$deps"; done
-extra=()
-if ! pkg-config --exists libzip 2>/dev/null; then
-  sed -i "s|^prefix=.*|prefix=$deps/usr|" "$deps/usr/lib/x86_64-linux-gnu/pkgconfig/libzip.pc"
-  export PATH=$deps/usr/bin:$PATH PKG_CONFIG_PATH=$deps/usr/lib/x86_64-linux-gnu/pkgconfig
-  export LD_LIBRARY_PATH=$deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
-  echo "libzip/pkg-config from .devdeps" | tee -a "$out/env.log"
-fi
-extra+=(-DGTest_DIR="$deps/usr/lib/x86_64-linux-gnu/cmake/GTest")
-if [ ! -f /usr/include/zlib.h ]; then
-  extra+=(-DZLIB_INCLUDE_DIR="$deps/usr/include" -DZLIB_LIBRARY="$deps/usr/lib/x86_64-linux-gnu/libz.a")
-  echo "zlib from .devdeps" | tee -a "$out/env.log"
-fi
-torch_prefix=$($py -c 'import torch; print(torch.utils.cmake_prefix_path)')
+# Packages from .devdeps, cmake flags for GoogleTest and zlib (extra), torch_prefix.
+source benchmarks/device_env.sh
 
 build=build-torch-cuda
 start=$(date +%s)

@@ -31,6 +31,13 @@ const Command kCommands[] = {
      "strassentile demo [--epochs 2] [--batch 128] [--hidden 256] [--seed 0] [--train-limit N] [--data DIR] "
      "[--device cpu|cuda] [--json FILE]",
      strassentile::cli::run_demo},
+    {"train", "train a small ViT on Fashion-MNIST with dense, STL, 2:4 or low-rank linears; seeds; JSON results",
+     "strassentile train vit [--config FILE] [--variants 'dense;stl:rank=24,init=fit;sparse24:mask=learned;"
+     "lowrank:match_rank=24'] [--seeds 0,1,2] [--epochs 10] [--batch 256] [--lr 1e-3] [--wd 0.05] [--warmup 0.05] "
+     "[--clip 0] [--max-steps N] [--device cpu|cuda] [--threads N] [--data DIR|synthetic] [--val 5000] "
+     "[--train-limit N] [--test-limit N] [--dim 256] [--depth 6] [--heads 4] [--patch 7] [--eval-batch 1000] "
+     "[--log-every 10] [--shard I/N] [--json FILE]",
+     strassentile::cli::run_train},
 #endif
 #ifdef STRASSENTILE_HAVE_CUDA_BENCH
     {"bench", "time dense cuBLAS, naive STL, our STL and 2:4 cuSPARSELt on the GPU, fwd and fwd+bwd, bf16 <4,4,4>",

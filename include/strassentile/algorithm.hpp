@@ -55,13 +55,15 @@ Algorithm naive(TileFormat tile);
 //   "laderman"   <3,3,3>:23  Laderman (1976)
 //   "strassen2"  <4,4,4>:49  kron(strassen, strassen)
 //   "naive-AxBxC"            naive(<A,B,C>) for any A, B, C >= 1
+//   "poly-AxBxC"             polynomial_algorithm(<A,B,C>): exact DFT evaluation/interpolation, r > abc
+//                            (strassentile/polynomial.hpp; an initialisation to truncate, not a speedup)
 // and, when a data directory is known (see `set_data_dir`), those of the shipped catalogues:
 //   "alphatensor-AxBxC"      every format of AlphaTensor's factorizations_r.npz
 //   "dps-4x4x4-48"           Dumas–Pernet–Sedoglavic rational <4,4,4>:48
 // Throws std::invalid_argument for an unknown name, listing what is available.
 Algorithm get(const std::string& name);
 
-// Names `get` accepts (naive formats are listed for <2,2,2>, <3,3,3>, <4,4,4> but any size works).
+// Names `get` accepts (naive and poly formats are listed for <2,2,2>, <3,3,3>, <4,4,4> but any size works).
 std::vector<std::string> available();
 
 // Directory holding alphatensor/ and dumas-pernet-sedoglavic/ (the layout of shared/data/fmm).

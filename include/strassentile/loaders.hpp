@@ -33,6 +33,11 @@ struct ByteView {
 std::vector<Algorithm> load_alphatensor_npz(const std::string& path);
 std::vector<Algorithm> parse_alphatensor_npz(ByteView bytes, const std::string& origin = "<memory>");
 
+// ---- Plain NumPy matrices (.npy), e.g. a layer's activations or weight for data-aware fitting ----
+// A 2-D numeric array (any integer or float dtype, C or Fortran order) as doubles. Throws FormatError naming
+// the path for anything else (other ranks, object arrays, truncated or malformed files).
+Matrix<double> load_npy_matrix(const std::string& path);
+
 // ---- SMS sparse matrices (Dumas–Pernet–Sedoglavic) ----
 // Header "rows cols R", then 1-based "i j value" lines (value an integer, a rational "p/q" or a decimal),
 // terminated by "0 0 0". Lines starting with '#' are comments.

@@ -17,8 +17,11 @@ class STLLinear(nn.Module):
         in_features, out_features, bias: as in nn.Linear.
         tile: 4 means <4,4,4>; or (a, b, c).
         rank: number of products r (FLOPs of the products: abc/r fewer than dense).
-        init: "random", or the name of an exact algorithm of this tile and rank (see strassentile.algorithms),
-            which starts as an exact STL copy of a freshly initialised nn.Linear.
+        init: "random"; the name of an exact algorithm of this tile and rank (see strassentile.algorithms),
+            which starts as an exact STL copy of a freshly initialised nn.Linear; "fit" (ALS fit of the tile's
+            matmul tensor at this rank); "truncate:<algorithm>" (greedy truncation of an exact algorithm); or
+            "poly" (the DFT evaluation/interpolation algorithm, truncated). Approximate inits are scaled to
+            nn.Linear's output variance.
         mode: "tile" (rows of a tile mix: bidirectional models) or "token-local" (needs a = 1).
         train_basis: learn enc_x and dec (else they stay fixed).
 
@@ -73,7 +76,8 @@ class STLLinear(nn.Module):
         With an exact ``algorithm`` (default "strassen2") the copy computes exactly what ``linear`` computes; its
         tile and rank are the algorithm's. With ``algorithm=None`` it uses ``tile``, ``rank`` and ``init`` (any
         init STLLinear takes): w_hat starts as the projection E_W(Wᵀ) and, given ``calibration`` inputs
-        (..., in_features), is fitted with Adam (``steps``, ``lr``; also enc_x and dec when ``train_basis``) to
+        (..., in_features), the basis of "fit", "truncate:…" and "poly" is first fitted to the moments of this
+        layer's activation and weight tiles (data-aware), then w_hat is fitted with Adam (``steps``, ``lr``; also enc_x and dec when ``train_basis``) to
         reproduce ``linear(calibration)``. The relative errors before and after fitting are stored in
         ``layer.calibration_error``.
         """
@@ -99,6 +103,14 @@ class STLLinear(nn.Module):
         layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None, tile=tile, rank=rank,
                     init=init, mode=mode, device=w.device, dtype=w.dtype)
         with torch.no_grad():
+            if calibration is not None and init != "random":
+                # Data-aware basis: fit/truncate/poly for the expected output error on this layer's own tiles.
+                moments = algorithms.tile_moments(calibration, w.t(), layer.tile)
+                _, enc_x, enc_w, dec = torch.ops.strassentile.init_parameters(
+                    linear.in_features, linear.out_features, list(layer.tile), rank, init, moments.x, moments.w)
+                layer.enc_x.copy_(enc_x)
+                layer.enc_w.copy_(enc_w)
+                layer.dec.copy_(dec)
             layer.w_hat.copy_(encode_weight(w.t(), layer.enc_w, list(layer.tile)))
             if linear.bias is not None:
                 layer.bias.copy_(linear.bias.detach())

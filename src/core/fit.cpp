@@ -59,29 +59,42 @@ double relative_tensor_error(const Algorithm& alg) {
          t.norm;
 }
 
-FitResult fit(TileFormat tile, std::size_t rank, const FitOptions& options) {
-  validate(tile);
+double relative_tensor_error(const Algorithm& alg, const TileMoments& data) {
+  alg.validate();
+  if (!(alg.tile == data.tile))
+    throw std::invalid_argument("relative_tensor_error: algorithm tile " + alg.tile.to_string() +
+                                " differs from the moments' tile " + data.tile.to_string());
+  const detail::Whitening wh = detail::whitening(data, /*for_fitting=*/false);
+  const detail::Unfoldings t = detail::whiten(detail::matmul_unfoldings(alg.tile), wh);
+  return detail::cp_error(t, wh.ax * detail::to_eigen(alg.enc_x).transpose(),
+                          wh.aw * detail::to_eigen(alg.enc_w).transpose(), detail::to_eigen(alg.dec)) /
+         t.norm;
+}
+
+namespace {
+
+// ALS with restarts and polishing on (possibly whitened) unfoldings; factors in that space.
+Factors fit_factors(const detail::Unfoldings& t, std::size_t rank, const FitOptions& options, FitResult& result,
+                    double& best_error) {
   if (rank < 1) throw std::invalid_argument("fit: rank must be >= 1");
   if (options.restarts < 1 || options.iterations < 1)
     throw std::invalid_argument("fit: restarts and iterations must be >= 1");
   if (!(options.lambda_start > 0) || !(options.lambda_end > 0))
     throw std::invalid_argument("fit: lambda_start and lambda_end must be > 0");
-  const detail::Unfoldings t = detail::matmul_unfoldings(tile);
   const auto r = static_cast<Eigen::Index>(rank);
   std::mt19937_64 rng(options.seed);
   std::normal_distribution<double> normal(0.0, 1.0);
-  const auto random = [&](std::size_t rows) {
-    MatrixXd m(static_cast<Eigen::Index>(rows), r);
+  const auto random = [&](Eigen::Index rows) {
+    MatrixXd m(rows, r);
     for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = normal(rng);
     return m;
   };
 
-  FitResult result;
   Factors best;
-  double best_error = INFINITY;
+  best_error = INFINITY;
   const double decay = std::pow(options.lambda_end / options.lambda_start, 1.0 / static_cast<double>(options.iterations));
   for (std::size_t start = 0; start < options.restarts; ++start) {
-    Factors f{random(tile.x_size()), random(tile.w_size()), random(tile.y_size())};
+    Factors f{random(t.t1.rows()), random(t.t2.rows()), random(t.t3.rows())};
     double lambda = options.lambda_start;
     for (std::size_t it = 0; it < options.iterations; ++it, lambda *= decay) sweep(t, f, lambda);
     const double err = error_of(t, f);
@@ -95,12 +108,42 @@ FitResult fit(TileFormat tile, std::size_t rank, const FitOptions& options) {
     if (!(err < best_error)) break;  // no progress (or NaN): keep the best so far
     best = std::move(next), best_error = err;
   }
-  const std::string name = "fit-" + std::to_string(tile.a) + "x" + std::to_string(tile.b) + "x" +
-                           std::to_string(tile.c) + "-r" + std::to_string(rank);
-  result.algorithm = make_algorithm(name, "ALS fit of the matmul tensor (seed " + std::to_string(options.seed) + ")",
-                                    tile, detail::from_eigen(best.u.transpose()), detail::from_eigen(best.v.transpose()),
+  return best;
+}
+
+std::string fit_name(TileFormat tile, std::size_t rank, const char* suffix) {
+  return "fit-" + std::to_string(tile.a) + "x" + std::to_string(tile.b) + "x" + std::to_string(tile.c) + "-r" +
+         std::to_string(rank) + suffix;
+}
+
+}  // namespace
+
+FitResult fit(TileFormat tile, std::size_t rank, const FitOptions& options) {
+  validate(tile);
+  FitResult result;
+  const Factors best = fit_factors(detail::matmul_unfoldings(tile), rank, options, result, result.relative_error);
+  result.algorithm = make_algorithm(fit_name(tile, rank, ""),
+                                    "ALS fit of the matmul tensor (seed " + std::to_string(options.seed) + ")", tile,
+                                    detail::from_eigen(best.u.transpose()), detail::from_eigen(best.v.transpose()),
                                     detail::from_eigen(best.w));
-  result.relative_error = best_error;
+  return result;
+}
+
+FitResult fit_to_data(const TileMoments& data, std::size_t rank, const FitOptions& options) {
+  const detail::Whitening wh = detail::whitening(data, /*for_fitting=*/true);
+  const detail::Unfoldings t = detail::whiten(detail::matmul_unfoldings(data.tile), wh);
+  FitResult result;
+  const Factors best = fit_factors(t, rank, options, result, result.relative_error);
+  // Back from the whitened space: U = Ax⁻¹·U', V = Aw⁻¹·V' (triangular solves).
+  const MatrixXd u = wh.ax.triangularView<Eigen::Upper>().solve(best.u);
+  const MatrixXd v = wh.aw.triangularView<Eigen::Upper>().solve(best.v);
+  result.algorithm = make_algorithm(fit_name(data.tile, rank, "-data"),
+                                    "data-aware ALS fit (" + std::to_string(data.x_tiles) + " activation tiles, " +
+                                        std::to_string(data.w_tiles) + " weight tiles, seed " +
+                                        std::to_string(options.seed) + ")",
+                                    data.tile, detail::from_eigen(u.transpose()), detail::from_eigen(v.transpose()),
+                                    detail::from_eigen(best.w));
+  result.relative_error = relative_tensor_error(result.algorithm, data);  // the exact metric, not the ridged one
   return result;
 }
 

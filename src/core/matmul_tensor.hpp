@@ -5,6 +5,7 @@
 #include <Eigen/Dense>
 
 #include "strassentile/algorithm.hpp"
+#include "strassentile/approximation.hpp"
 
 namespace strassentile::detail {
 
@@ -15,6 +16,16 @@ struct Unfoldings {
   double norm = 0;  // ‖T‖_F = √(abc)
 };
 Unfoldings matmul_unfoldings(TileFormat tile);
+
+// Data-aware errors are errors of T ×₁ Ax ×₂ Aw with AᵀA = Σ (moments scaled to mean eigenvalue 1). Factors map
+// as U' = Ax·U, V' = Aw·V; the decoder is unchanged. For fitting, A is the upper Cholesky factor of Σ plus a
+// small ridge, so that it can be inverted and directions the data never excites keep bounded encoder
+// coefficients; for measuring, A is Σ's exact symmetric square root.
+struct Whitening {
+  Eigen::MatrixXd ax, aw;
+};
+Whitening whitening(const TileMoments& data, bool for_fitting);
+Unfoldings whiten(const Unfoldings& t, const Whitening& w);
 
 // Khatri–Rao product: column p is kron(A[:,p], B[:,p]), row index i·rows(B) + j.
 Eigen::MatrixXd khatri_rao(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b);

@@ -196,3 +196,17 @@ NdArray parse_npy(ByteView bytes, const std::string& origin) {
 }
 
 }  // namespace strassentile::detail
+
+namespace strassentile {
+
+Matrix<double> load_npy_matrix(const std::string& path) {
+  const std::string bytes = read_file(path);
+  const detail::NdArray array =
+      detail::parse_npy({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}, path);
+  if (array.is_object || array.shape.size() != 2)
+    throw FormatError(path + ": expected a 2-D numeric array, got " +
+                      (array.is_object ? std::string("an object array") : std::to_string(array.shape.size()) + "-D"));
+  return Matrix<double>(array.shape[0], array.shape[1], array.values);
+}
+
+}  // namespace strassentile

@@ -6,6 +6,7 @@
 #include "builtin_algorithms.hpp"
 #include "strassentile/algorithm.hpp"
 #include "strassentile/loaders.hpp"
+#include "strassentile/polynomial.hpp"
 
 namespace strassentile {
 namespace {
@@ -47,9 +48,8 @@ const std::vector<Algorithm>& data_algorithms(DataCatalogue& cat) {
   return cat.algorithms;
 }
 
-// "naive-AxBxC" → <A,B,C>; false for other names.
-bool parse_naive_name(const std::string& name, TileFormat& tile) {
-  const std::string prefix = "naive-";
+// "<prefix>AxBxC" → <A,B,C>; false for other names.
+bool parse_sized_name(const std::string& name, const std::string& prefix, TileFormat& tile) {
   if (name.compare(0, prefix.size(), prefix) != 0) return false;
   const std::string spec = name.substr(prefix.size());
   if (spec.find('x') == std::string::npos) return false;
@@ -84,7 +84,8 @@ Algorithm get(const std::string& name) {
   if (name == "laderman") return laderman();
   if (name == "strassen2") return strassen_squared();
   TileFormat tile;
-  if (parse_naive_name(name, tile)) return naive(tile);
+  if (parse_sized_name(name, "naive-", tile)) return naive(tile);
+  if (parse_sized_name(name, "poly-", tile)) return polynomial_algorithm(tile);
   {
     DataCatalogue& cat = catalogue();
     std::lock_guard<std::mutex> lock(cat.mutex);
@@ -97,12 +98,13 @@ Algorithm get(const std::string& name) {
   if (name.rfind("alphatensor-", 0) == 0 || name.rfind("dps-", 0) == 0)
     hint = " (catalogue algorithms need the data directory: set STRASSENTILE_FMM_DIR to shared/data/fmm)";
   throw std::invalid_argument("unknown algorithm '" + name + "'" + hint + "; available: " + known +
-                              ", naive-AxBxC for any sizes");
+                              ", naive-AxBxC and poly-AxBxC for any sizes");
 }
 
 std::vector<std::string> available() {
   std::vector<std::string> names = {"strassen", "winograd", "laderman", "strassen2",
-                                    "naive-2x2x2", "naive-3x3x3", "naive-4x4x4"};
+                                    "naive-2x2x2", "naive-3x3x3", "naive-4x4x4",
+                                    "poly-2x2x2",  "poly-3x3x3",  "poly-4x4x4"};
   DataCatalogue& cat = catalogue();
   std::lock_guard<std::mutex> lock(cat.mutex);
   for (const Algorithm& alg : data_algorithms(cat)) names.push_back(alg.name);

@@ -7,25 +7,32 @@
 
 namespace strassentile {
 
-Algorithm truncate(const Algorithm& alg, std::size_t rank) {
+namespace {
+
+Eigen::MatrixXd columns(const Eigen::MatrixXd& m, const std::vector<Eigen::Index>& idx) {
+  Eigen::MatrixXd out(m.rows(), static_cast<Eigen::Index>(idx.size()));
+  for (std::size_t i = 0; i < idx.size(); ++i) out.col(static_cast<Eigen::Index>(i)) = m.col(idx[i]);
+  return out;
+}
+
+void check_rank(const Algorithm& alg, std::size_t rank) {
   alg.validate();
   if (rank < 1 || rank > alg.rank())
     throw std::invalid_argument("truncate: rank must be in 1.." + std::to_string(alg.rank()) + " for '" + alg.name +
                                 "', got " + std::to_string(rank));
-  const detail::Unfoldings t = detail::matmul_unfoldings(alg.tile);
-  const Eigen::MatrixXd u = detail::to_eigen(alg.enc_x).transpose(), v = detail::to_eigen(alg.enc_w).transpose();
-  std::vector<Eigen::Index> kept(static_cast<std::size_t>(alg.rank()));
+}
+
+// Greedy backward elimination on the factors (u, v) against t: the products to keep, in their original order.
+std::vector<Eigen::Index> choose_products(const detail::Unfoldings& t, const Eigen::MatrixXd& u, const Eigen::MatrixXd& v,
+                                          std::size_t rank) {
+  std::vector<Eigen::Index> kept(static_cast<std::size_t>(u.cols()));
   for (std::size_t p = 0; p < kept.size(); ++p) kept[p] = static_cast<Eigen::Index>(p);
-  const auto columns = [](const Eigen::MatrixXd& m, const std::vector<Eigen::Index>& idx) {
-    Eigen::MatrixXd out(m.rows(), static_cast<Eigen::Index>(idx.size()));
-    for (std::size_t i = 0; i < idx.size(); ++i) out.col(static_cast<Eigen::Index>(i)) = m.col(idx[i]);
-    return out;
-  };
   const auto error_with = [&](const std::vector<Eigen::Index>& idx) {
     const Eigen::MatrixXd us = columns(u, idx), vs = columns(v, idx);
     return detail::cp_error(t, us, vs, detail::refit_decoder(t, us, vs));
   };
-  // Greedy backward elimination: ties go to the later product, so an untouched prefix stays stable.
+  // Each step drops the product whose removal (decoder refitted) raises the error least; ties go to the later
+  // product, so an untouched prefix stays stable.
   while (kept.size() > rank) {
     std::size_t drop = 0;
     double best = INFINITY;
@@ -37,11 +44,37 @@ Algorithm truncate(const Algorithm& alg, std::size_t rank) {
     }
     kept.erase(kept.begin() + static_cast<std::ptrdiff_t>(drop));
   }
+  return kept;
+}
+
+}  // namespace
+
+Algorithm truncate(const Algorithm& alg, std::size_t rank) {
+  check_rank(alg, rank);
+  const detail::Unfoldings t = detail::matmul_unfoldings(alg.tile);
+  const Eigen::MatrixXd u = detail::to_eigen(alg.enc_x).transpose(), v = detail::to_eigen(alg.enc_w).transpose();
+  const std::vector<Eigen::Index> kept = choose_products(t, u, v, rank);
   const Eigen::MatrixXd us = columns(u, kept), vs = columns(v, kept);
   return make_algorithm("truncate-" + alg.name + "-r" + std::to_string(rank),
                         "greedy truncation of " + alg.name + " with least-squares decoder", alg.tile,
                         detail::from_eigen(us.transpose()), detail::from_eigen(vs.transpose()),
                         detail::from_eigen(detail::refit_decoder(t, us, vs)));
+}
+
+Algorithm truncate(const Algorithm& alg, std::size_t rank, const TileMoments& data) {
+  check_rank(alg, rank);
+  if (!(alg.tile == data.tile))
+    throw std::invalid_argument("truncate: algorithm tile " + alg.tile.to_string() + " differs from the moments' tile " +
+                                data.tile.to_string());
+  const detail::Whitening wh = detail::whitening(data, /*for_fitting=*/true);
+  const detail::Unfoldings t = detail::whiten(detail::matmul_unfoldings(alg.tile), wh);
+  const Eigen::MatrixXd u = detail::to_eigen(alg.enc_x).transpose(), v = detail::to_eigen(alg.enc_w).transpose();
+  const std::vector<Eigen::Index> kept = choose_products(t, wh.ax * u, wh.aw * v, rank);
+  const Eigen::MatrixXd us = columns(u, kept), vs = columns(v, kept);
+  return make_algorithm("truncate-" + alg.name + "-r" + std::to_string(rank) + "-data",
+                        "data-aware greedy truncation of " + alg.name + " with least-squares decoder", alg.tile,
+                        detail::from_eigen(us.transpose()), detail::from_eigen(vs.transpose()),
+                        detail::from_eigen(detail::refit_decoder(t, wh.ax * us, wh.aw * vs)));
 }
 
 }  // namespace strassentile

@@ -85,28 +85,66 @@ AlgorithmTuple algorithm_op(c10::string_view name) {
   }
 }
 
-AlgorithmTuple fit_op(at::IntArrayRef tile, int64_t rank, int64_t restarts, int64_t iterations, int64_t seed) {
+AlgorithmTuple fit_op(at::IntArrayRef tile, int64_t rank, int64_t restarts, int64_t iterations, int64_t seed,
+                      const std::optional<at::Tensor>& x_moment, const std::optional<at::Tensor>& w_moment) {
   TORCH_CHECK(rank >= 1 && restarts >= 1 && iterations >= 1 && seed >= 0,
               "strassentile: fit needs rank, restarts, iterations >= 1 and seed >= 0");
   FitOptions o;
   o.restarts = static_cast<std::size_t>(restarts);
   o.iterations = static_cast<std::size_t>(iterations);
   o.seed = static_cast<std::uint64_t>(seed);
-  return to_tuple(fit(parse_tile(tile), static_cast<std::size_t>(rank), o).algorithm);
-}
-
-AlgorithmTuple truncate_op(c10::string_view name, int64_t rank) {
+  const std::optional<TileMoments> data = moments_from_tensors(tile, x_moment, w_moment);
   try {
-    return to_tuple(truncate(get(to_string(name)), static_cast<std::size_t>(std::max<int64_t>(rank, 0))));
+    const auto r = static_cast<std::size_t>(rank);
+    return to_tuple(data ? fit_to_data(*data, r, o).algorithm : fit(parse_tile(tile), r, o).algorithm);
   } catch (const std::invalid_argument& e) {
     TORCH_CHECK(false, "strassentile: ", e.what());
   }
 }
 
-double relative_error_op(const at::Tensor& enc_x, const at::Tensor& enc_w, const at::Tensor& dec, at::IntArrayRef tile) {
+AlgorithmTuple truncate_op(c10::string_view name, int64_t rank, const std::optional<at::Tensor>& x_moment,
+                           const std::optional<at::Tensor>& w_moment) {
   try {
-    return relative_tensor_error(make_algorithm("tensors", "", parse_tile(tile), to_matrix(enc_x), to_matrix(enc_w),
-                                                to_matrix(dec)));
+    const Algorithm alg = get(to_string(name));
+    const auto r = static_cast<std::size_t>(std::max<int64_t>(rank, 0));
+    const std::vector<int64_t> tile = {static_cast<int64_t>(alg.tile.a), static_cast<int64_t>(alg.tile.b),
+                                       static_cast<int64_t>(alg.tile.c)};
+    const std::optional<TileMoments> data = moments_from_tensors(tile, x_moment, w_moment);
+    return to_tuple(data ? truncate(alg, r, *data) : truncate(alg, r));
+  } catch (const std::invalid_argument& e) {
+    TORCH_CHECK(false, "strassentile: ", e.what());
+  }
+}
+
+double relative_error_op(const at::Tensor& enc_x, const at::Tensor& enc_w, const at::Tensor& dec, at::IntArrayRef tile,
+                         const std::optional<at::Tensor>& x_moment, const std::optional<at::Tensor>& w_moment) {
+  const std::optional<TileMoments> data = moments_from_tensors(tile, x_moment, w_moment);
+  try {
+    const Algorithm alg =
+        make_algorithm("tensors", "", parse_tile(tile), to_matrix(enc_x), to_matrix(enc_w), to_matrix(dec));
+    return data ? relative_tensor_error(alg, *data) : relative_tensor_error(alg);
+  } catch (const std::invalid_argument& e) {
+    TORCH_CHECK(false, "strassentile: ", e.what());
+  }
+}
+
+// Moments of the activation tiles of x (..., K) (each slice along dim -2 is one sequence, as in stl_matmul) and of
+// the weight tiles of w (K, N), as float64 tensors.
+std::tuple<at::Tensor, at::Tensor> tile_moments_op(const at::Tensor& x, const at::Tensor& w, at::IntArrayRef tile) {
+  TORCH_CHECK(x.dim() >= 1 && w.dim() == 2, "strassentile: tile_moments needs x (..., K) and w (K, N), got ", x.sizes(),
+              " and ", w.sizes());
+  TORCH_CHECK(x.size(-1) == w.size(0), "strassentile: tile_moments: x has ", x.size(-1), " features but w has ", w.size(0),
+              " rows; pass w as (in_features, out_features), i.e. linear.weight.t()");
+  const TileFormat t = parse_tile(tile);
+  const at::Tensor xs = x.detach().to(at::kCPU, at::kDouble).reshape({-1, x.size(-1)}).contiguous();
+  const at::Tensor ws = w.detach().to(at::kCPU, at::kDouble).contiguous();
+  const auto seq_len = static_cast<std::size_t>(x.dim() >= 2 ? x.size(-2) : xs.size(0));
+  try {
+    const TileMoments m = tile_moments(
+        t, MatrixView<const double>(xs.data_ptr<double>(), static_cast<std::size_t>(xs.size(0)), static_cast<std::size_t>(xs.size(1))),
+        MatrixView<const double>(ws.data_ptr<double>(), static_cast<std::size_t>(ws.size(0)), static_cast<std::size_t>(ws.size(1))),
+        seq_len);
+    return {to_tensor(m.x), to_tensor(m.w)};
   } catch (const std::invalid_argument& e) {
     TORCH_CHECK(false, "strassentile: ", e.what());
   }
@@ -132,8 +170,11 @@ std::vector<double> layer_cost_op(int64_t m, int64_t k, int64_t n, at::IntArrayR
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> init_parameters_op(int64_t in_features, int64_t out_features,
                                                                               at::IntArrayRef tile, int64_t rank,
-                                                                              c10::string_view init) {
-  return initial_parameters(in_features, out_features, tile, rank, to_string(init));
+                                                                              c10::string_view init,
+                                                                              const std::optional<at::Tensor>& x_moment,
+                                                                              const std::optional<at::Tensor>& w_moment) {
+  const std::optional<TileMoments> data = moments_from_tensors(tile, x_moment, w_moment);
+  return initial_parameters(in_features, out_features, tile, rank, to_string(init), data ? &*data : nullptr);
 }
 
 }  // namespace
@@ -146,18 +187,25 @@ TORCH_LIBRARY(strassentile, m) {
   m.def("encode_weight(Tensor w, Tensor enc_w, int[] tile) -> Tensor");
   m.def("algorithm(str name) -> (Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile, str source)", &algorithm_op);
   m.def("available_algorithms() -> str[]", &available_op);
-  m.def("fit_algorithm(int[] tile, int rank, int restarts=8, int iterations=2000, int seed=0) -> "
-        "(Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile, str source)",
+  // x_moment/w_moment (from tile_moments) switch fit, truncate, relative_error and init_parameters to the
+  // expected output error on that data instead of on Gaussian tiles.
+  m.def("tile_moments(Tensor x, Tensor w, int[] tile) -> (Tensor x_moment, Tensor w_moment)", &tile_moments_op);
+  m.def("fit_algorithm(int[] tile, int rank, int restarts=8, int iterations=2000, int seed=0, Tensor? x_moment=None, "
+        "Tensor? w_moment=None) -> (Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile, str source)",
         &fit_op);
-  m.def("truncate_algorithm(str name, int rank) -> (Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile, str source)",
+  m.def("truncate_algorithm(str name, int rank, Tensor? x_moment=None, Tensor? w_moment=None) -> "
+        "(Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile, str source)",
         &truncate_op);
-  m.def("relative_error(Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile) -> float", &relative_error_op);
+  m.def("relative_error(Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile, Tensor? x_moment=None, "
+        "Tensor? w_moment=None) -> float",
+        &relative_error_op);
   m.def("calibrate(Tensor x, Tensor y, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, Tensor? bias, int steps=300, "
         "float lr=1e-3, bool train_basis=False) -> (Tensor w_hat, Tensor enc_x, Tensor dec, float error_before, "
         "float error_after)");
   m.def("set_data_dir(str path) -> ()", &set_data_dir_op);
   m.def("layer_cost(int m, int k, int n, int[] tile, int rank) -> float[]", &layer_cost_op);
-  m.def("init_parameters(int in_features, int out_features, int[] tile, int rank, str init) -> "
+  m.def("init_parameters(int in_features, int out_features, int[] tile, int rank, str init, Tensor? x_moment=None, "
+        "Tensor? w_moment=None) -> "
         "(Tensor w_hat, Tensor enc_x, Tensor enc_w, Tensor dec)",
         &init_parameters_op);
 }

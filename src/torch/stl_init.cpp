@@ -3,31 +3,62 @@
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <random>
+#include <stdexcept>
 
 #include "matrix_tensor.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
 #include "strassentile/algorithm.hpp"
 #include "strassentile/approximation.hpp"
+#include "strassentile/polynomial.hpp"
 
 namespace strassentile::torch_ops {
 namespace {
 
-// Fitting <4,4,4> takes seconds: fit once per (tile, rank) per process, then reuse for every layer.
-const Algorithm& cached_fit(TileFormat tile, std::size_t rank) {
+// Fitting <4,4,4>, or truncating its 100-product polynomial algorithm, takes seconds: do it once per
+// (kind, tile, rank) per process, then reuse it for every layer.
+template <class Make>
+Algorithm cached(const std::string& kind, TileFormat tile, std::size_t rank, Make make) {
   static std::mutex mutex;
-  static std::map<std::tuple<std::size_t, std::size_t, std::size_t, std::size_t>, Algorithm> cache;
+  static std::map<std::tuple<std::string, std::size_t, std::size_t, std::size_t, std::size_t>, Algorithm> cache;
   std::lock_guard<std::mutex> lock(mutex);
-  const auto key = std::make_tuple(tile.a, tile.b, tile.c, rank);
+  const auto key = std::make_tuple(kind, tile.a, tile.b, tile.c, rank);
   auto it = cache.find(key);
-  if (it == cache.end()) it = cache.emplace(key, fit(tile, rank).algorithm).first;
+  if (it == cache.end()) it = cache.emplace(key, make()).first;
   return it->second;
+}
+
+// `alg` with extra products that start switched off (zero decoder columns) so that training can use them.
+Algorithm pad_products(const Algorithm& alg, std::size_t rank) {
+  const TileFormat t = alg.tile;
+  Matrix<double> ex(rank, t.x_size()), ew(rank, t.w_size()), d(t.y_size(), rank);
+  std::mt19937_64 rng(rank);
+  std::normal_distribution<double> normal;
+  for (std::size_t p = 0; p < rank; ++p) {
+    const bool kept = p < alg.rank();
+    for (std::size_t q = 0; q < t.x_size(); ++q) ex(p, q) = kept ? alg.enc_x(p, q) : normal(rng) / std::sqrt(static_cast<double>(t.x_size()));
+    for (std::size_t q = 0; q < t.w_size(); ++q) ew(p, q) = kept ? alg.enc_w(p, q) : normal(rng) / std::sqrt(static_cast<double>(t.w_size()));
+    for (std::size_t q = 0; q < t.y_size(); ++q) d(q, p) = kept ? alg.dec(q, p) : 0.0;
+  }
+  return make_algorithm(alg.name + "-pad" + std::to_string(rank), alg.source + ", padded with switched-off products",
+                        t, std::move(ex), std::move(ew), std::move(d));
+}
+
+Algorithm poly_init(TileFormat t, std::size_t r, const TileMoments* data) {
+  const Algorithm full = polynomial_algorithm(t);
+  if (r >= full.rank()) return pad_products(full, r);
+  if (data != nullptr) return truncate(full, r, *data);
+  return cached("poly", t, r, [&] { return truncate(full, r); });
 }
 
 }  // namespace
 
-Algorithm algorithm_for_init(TileFormat t, std::size_t r, const std::string& init) {
-  if (init == "fit") return cached_fit(t, r);
+Algorithm algorithm_for_init(TileFormat t, std::size_t r, const std::string& init, const TileMoments* data) {
+  if (data != nullptr)
+    TORCH_CHECK(data->tile == t, "strassentile: moments are for tile ", data->tile.to_string(), ", not ", t.to_string());
+  if (init == "fit") return data != nullptr ? fit_to_data(*data, r).algorithm : cached("fit", t, r, [&] { return fit(t, r).algorithm; });
+  if (init == "poly") return poly_init(t, r, data);
   const std::string truncate_prefix = "truncate:";
   const bool truncated = init.rfind(truncate_prefix, 0) == 0;
   const std::string name = truncated ? init.substr(truncate_prefix.size()) : init;
@@ -36,14 +67,14 @@ Algorithm algorithm_for_init(TileFormat t, std::size_t r, const std::string& ini
     alg = get(name);
   } catch (const std::exception& e) {
     TORCH_CHECK(false, "strassentile: init='", init, "': ", e.what(),
-                "; other inits: 'random', 'fit', 'truncate:<algorithm>'");
+                "; other inits: 'random', 'fit', 'poly', 'truncate:<algorithm>'");
   }
   TORCH_CHECK(alg.tile == t, "strassentile: init='", init, "' is a ", alg.tile.to_string(), " algorithm but tile is ",
               t.to_string(), ": pass tile=", alg.tile.to_string());
   if (truncated) {
     TORCH_CHECK(r <= alg.rank(), "strassentile: init='", init, "' can keep at most ", alg.rank(), " products, rank=", r,
                 " was asked");
-    return truncate(alg, r);
+    return data != nullptr ? truncate(alg, r, *data) : truncate(alg, r);
   }
   TORCH_CHECK(alg.rank() == r, "strassentile: init='", init, "' has rank ", alg.rank(), " but rank=", r,
               " was asked: use rank=", alg.rank(), ", init='truncate:", init, "' or init='random'");
@@ -51,7 +82,8 @@ Algorithm algorithm_for_init(TileFormat t, std::size_t r, const std::string& ini
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> initial_parameters(int64_t K, int64_t N, at::IntArrayRef tile_arg,
-                                                                              int64_t r, const std::string& init) {
+                                                                              int64_t r, const std::string& init,
+                                                                              const TileMoments* data) {
   const TileFormat t = parse_tile(tile_arg);
   TORCH_CHECK(K >= 1 && N >= 1, "strassentile: in_features and out_features must be >= 1, got ", K, " and ", N);
   TORCH_CHECK(r >= 1, "strassentile: rank must be >= 1, got ", r);
@@ -69,7 +101,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> initial_parameters(in
     const at::Tensor wh = at::empty({r, k, n}).uniform_(-half_width, half_width);
     return {wh, ex, ew, d};
   }
-  const Algorithm alg = algorithm_for_init(t, static_cast<std::size_t>(r), init);
+  Algorithm alg;
+  try {
+    alg = algorithm_for_init(t, static_cast<std::size_t>(r), init, data);
+  } catch (const std::invalid_argument& e) {  // from the core (e.g. bad moments): a c10::Error like the others
+    TORCH_CHECK(false, "strassentile: init='", init, "': ", e.what());
+  }
   const bool exact = alg.verify() <= 1e-9;
   const at::Tensor ex = to_tensor(alg.enc_x).to(at::kFloat), ew = to_tensor(alg.enc_w).to(at::kFloat);
   const at::Tensor d = to_tensor(alg.dec).to(at::kFloat);
@@ -84,6 +121,21 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> initial_parameters(in
     if (var > 0) wh = wh * std::sqrt((1.0 / 3.0) / var);
   }
   return {wh, ex, ew, d};
+}
+
+std::optional<TileMoments> moments_from_tensors(at::IntArrayRef tile_arg, const std::optional<at::Tensor>& x_moment,
+                                                const std::optional<at::Tensor>& w_moment) {
+  const bool has_x = x_moment.has_value() && x_moment->defined(), has_w = w_moment.has_value() && w_moment->defined();
+  TORCH_CHECK(has_x == has_w, "strassentile: pass both x_moment and w_moment (from tile_moments) or neither");
+  if (!has_x) return std::nullopt;
+  const TileFormat t = parse_tile(tile_arg);
+  TORCH_CHECK(x_moment->dim() == 2 && x_moment->size(0) == int64_t(t.x_size()) && x_moment->size(1) == int64_t(t.x_size()),
+              "strassentile: x_moment must be ", t.x_size(), "x", t.x_size(), " for tile ", t.to_string(), ", got ",
+              x_moment->sizes(), ": compute it with tile_moments(x, w, tile)");
+  TORCH_CHECK(w_moment->dim() == 2 && w_moment->size(0) == int64_t(t.w_size()) && w_moment->size(1) == int64_t(t.w_size()),
+              "strassentile: w_moment must be ", t.w_size(), "x", t.w_size(), " for tile ", t.to_string(), ", got ",
+              w_moment->sizes(), ": compute it with tile_moments(x, w, tile)");
+  return TileMoments{t, to_matrix(*x_moment), to_matrix(*w_moment), 1, 1};
 }
 
 }  // namespace strassentile::torch_ops

@@ -4,10 +4,12 @@
 
 #include <ATen/ATen.h>
 
+#include <optional>
 #include <string>
 #include <tuple>
 
 #include "strassentile/algorithm.hpp"
+#include "strassentile/approximation.hpp"
 
 namespace strassentile::torch_ops {
 
@@ -16,13 +18,22 @@ namespace strassentile::torch_ops {
 //     that gives the default nn.Linear's output variance (1/3 for unit-variance inputs) in expectation.
 //   init=<exact algorithm of this tile and rank>: the algorithm's coefficients, and w_hat = E_W(W) of a weight W
 //     drawn like nn.Linear's default, i.e. an exact STL copy of a fresh dense layer.
-//   init="fit" (ALS fit of the matmul tensor at this rank) or "truncate:<algorithm>" (greedy truncation): the
-//     same, with w_hat rescaled so the output variance matches nn.Linear's on a Gaussian probe.
+//   init="fit" (ALS fit of the matmul tensor at this rank), "truncate:<algorithm>" (greedy truncation) or "poly"
+//     (the DFT evaluation/interpolation algorithm, strassentile/polynomial.hpp, truncated to r products, or
+//     padded with products whose decoder column is zero when r exceeds its rank): the same, with w_hat
+//     rescaled so the output variance matches nn.Linear's on a Gaussian probe.
+// With `data` (moments of the layer's activation and weight tiles), "fit", "truncate:…" and "poly" use the
+// data-aware fit and truncation; other inits ignore it.
 // The (enc_x, enc_w, dec) an init string names, for tile t and rank r; errors say what would fix the request.
-Algorithm algorithm_for_init(TileFormat t, std::size_t r, const std::string& init);
+Algorithm algorithm_for_init(TileFormat t, std::size_t r, const std::string& init, const TileMoments* data = nullptr);
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> initial_parameters(int64_t in_features, int64_t out_features,
                                                                               at::IntArrayRef tile, int64_t rank,
-                                                                              const std::string& init);
+                                                                              const std::string& init,
+                                                                              const TileMoments* data = nullptr);
+
+// TileMoments from tensors: both moments or neither (nullopt); shapes checked against the tile.
+std::optional<TileMoments> moments_from_tensors(at::IntArrayRef tile, const std::optional<at::Tensor>& x_moment,
+                                                const std::optional<at::Tensor>& w_moment);
 
 }  // namespace strassentile::torch_ops

@@ -3,7 +3,9 @@
 #include <zlib.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "fashion_mnist.hpp"
 
@@ -72,6 +74,32 @@ TEST(FashionMnist, TruncatedOrMissingDataSaysWhatToDo) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("lacks train-images-idx3-ubyte.gz"), std::string::npos) << e.what();
   }
+}
+
+TEST(FashionMnist, NotFoundAnywhereNamesTheDebianPackage) {
+  if (std::ifstream("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "dataset-fashion-mnist is installed on this machine";
+  const std::filesystem::path empty = std::filesystem::temp_directory_path() / "strassentile_fm_none";
+  std::filesystem::create_directories(empty);
+  const std::filesystem::path cwd = std::filesystem::current_path();
+  std::filesystem::current_path(empty);  // no .cache/fashion-mnist here
+  const char* old_env = std::getenv("STRASSENTILE_DATA");
+  const std::string saved = old_env ? old_env : "";
+  setenv("STRASSENTILE_DATA", empty.c_str(), 1);
+  try {
+    find_fashion_mnist();
+    ADD_FAILURE() << "found data in an empty place";
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("Fashion-MNIST not found"), std::string::npos) << what;
+    EXPECT_NE(what.find("apt-get install dataset-fashion-mnist"), std::string::npos) << what;
+  }
+  if (old_env)
+    setenv("STRASSENTILE_DATA", saved.c_str(), 1);
+  else
+    unsetenv("STRASSENTILE_DATA");
+  std::filesystem::current_path(cwd);
+  std::filesystem::remove_all(empty);
 }
 
 }  // namespace

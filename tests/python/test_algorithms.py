@@ -29,7 +29,7 @@ def test_catalogue_through_data_dir(fmm_dir):
     algorithms.set_data_dir(fmm_dir)
     try:
         names = algorithms.available()
-        assert len(names) == 7 + 93 + 1
+        assert len(names) == 10 + 93 + 1
         dps = algorithms.get("dps-4x4x4-48")
         assert dps.rank == 48 and matmul_tensor_error(dps) <= 1e-12
         assert matmul_tensor_error(algorithms.get("alphatensor-3x4x5")) <= 1e-12
@@ -55,3 +55,42 @@ def test_truncate():
     assert abs(algorithms.relative_error(algorithms.truncate("naive-4x4x4", 24)) - (40 / 64) ** 0.5) < 1e-12
     with pytest.raises(RuntimeError, match="rank must be in 1..7"):
         algorithms.truncate("strassen", 8)
+
+
+def structured_layer(seed=0, rows=256, k=32, n=16):
+    """Activations with a few dominant directions and correlated neighbouring rows, like real ones, and a weight."""
+    g = torch.Generator().manual_seed(seed)
+    basis = torch.randn(4, k, generator=g, dtype=torch.float64)
+    x = torch.randn(rows, 4, generator=g, dtype=torch.float64) @ basis + 0.1 * torch.randn(rows, k, generator=g, dtype=torch.float64)
+    x[1:] += 0.7 * x[:-1].clone()
+    w = torch.randn(k, n, generator=g, dtype=torch.float64) * torch.linspace(1, 0.1, k, dtype=torch.float64)[:, None]
+    return x, w
+
+
+def test_tile_moments_are_second_moments_of_whole_tiles():
+    x, w = structured_layer()
+    m = algorithms.tile_moments(x, w, 2)
+    tiles = x.reshape(128, 2, 16, 2).permute(0, 2, 1, 3).reshape(-1, 4)  # row-major 2×2 tiles of x
+    torch.testing.assert_close(m.x, tiles.T @ tiles / tiles.shape[0])
+    wt = w.reshape(16, 2, 8, 2).permute(0, 2, 1, 3).reshape(-1, 4)
+    torch.testing.assert_close(m.w, wt.T @ wt / wt.shape[0])
+    with pytest.raises(RuntimeError, match="pass w as \\(in_features, out_features\\)"):
+        algorithms.tile_moments(x, w.T, 2)
+
+
+def test_data_aware_fit_and_truncate_beat_data_free_on_structured_data():
+    x, w = structured_layer()
+    m = algorithms.tile_moments(x, w, 2)
+    blind, aware = algorithms.fit(2, 5, restarts=2), algorithms.fit(2, 5, restarts=2, moments=m)
+    assert algorithms.relative_error(aware, m) < 0.9 * algorithms.relative_error(blind, m)
+    t_blind, t_aware = algorithms.truncate("strassen", 5), algorithms.truncate("strassen", 5, moments=m)
+    assert algorithms.relative_error(t_aware, m) <= algorithms.relative_error(t_blind, m) + 1e-12
+    assert t_aware.name == "truncate-strassen-r5-data"
+    # Gaussian moments: the data-aware error is the tensor error.
+    eye = algorithms.TileMoments(tile=(2, 2, 2), x=torch.eye(4, dtype=torch.float64), w=torch.eye(4, dtype=torch.float64))
+    assert abs(algorithms.relative_error(blind, eye) - algorithms.relative_error(blind)) < 1e-12
+
+
+def test_poly_algorithm_is_exact_and_named():
+    alg = algorithms.get("poly-2x2x2")
+    assert alg.rank == 13 and matmul_tensor_error(alg) <= 1e-12

@@ -1,0 +1,62 @@
+#include "flat_adamw.hpp"
+
+#include <cmath>
+
+namespace strassentile::train {
+
+FlatAdamW::FlatAdamW(const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay,
+                     double weight_decay, FlatAdamWOptions options)
+    : options_(options) {
+  torch::NoGradGuard no_grad;
+  for (const auto* params : {&decay, &no_decay}) {
+    if (params->empty()) continue;
+    int64_t total = 0;
+    for (const auto& p : *params) total += p.numel();
+    Group g;
+    g.param = torch::empty({total}, params->front().options());
+    g.grad = torch::zeros({total}, params->front().options());
+    g.weight_decay = params == &decay ? weight_decay : 0.0;
+    int64_t offset = 0;
+    for (auto p : *params) {
+      TORCH_CHECK(p.device() == g.param.device() && p.scalar_type() == g.param.scalar_type(),
+                  "FlatAdamW: parameters must share one device and dtype");
+      const int64_t n = p.numel();
+      torch::Tensor view = g.param.narrow(0, offset, n).view(p.sizes());
+      view.copy_(p);
+      p.set_data(view);
+      p.mutable_grad() = g.grad.narrow(0, offset, n).view(p.sizes());
+      offset += n;
+    }
+    g.exp_avg = torch::zeros_like(g.param);
+    g.exp_avg_sq = torch::zeros_like(g.param);
+    groups_.push_back(std::move(g));
+  }
+}
+
+void FlatAdamW::zero_grad() {
+  for (auto& g : groups_) g.grad.zero_();
+}
+
+void FlatAdamW::clip_grad_norm(double max_norm) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor sq = torch::zeros({}, groups_.front().grad.options());
+  for (auto& g : groups_) sq = sq + g.grad.pow(2).sum();
+  const torch::Tensor coef = (max_norm / (sq.sqrt() + 1e-6)).clamp_max(1.0);
+  for (auto& g : groups_) g.grad.mul_(coef);
+}
+
+void FlatAdamW::step() {
+  torch::NoGradGuard no_grad;
+  ++steps_;
+  const double bc1 = 1 - std::pow(options_.beta1, static_cast<double>(steps_));
+  const double bc2 = 1 - std::pow(options_.beta2, static_cast<double>(steps_));
+  for (auto& g : groups_) {
+    if (g.weight_decay != 0) g.param.mul_(1 - options_.lr * g.weight_decay);
+    g.exp_avg.mul_(options_.beta1).add_(g.grad, 1 - options_.beta1);
+    g.exp_avg_sq.mul_(options_.beta2).addcmul_(g.grad, g.grad, 1 - options_.beta2);
+    const torch::Tensor denom = (g.exp_avg_sq.sqrt() / std::sqrt(bc2)).add_(options_.eps);
+    g.param.addcdiv_(g.exp_avg, denom, -options_.lr / bc1);
+  }
+}
+
+}  // namespace strassentile::train

@@ -1,0 +1,43 @@
+// AdamW over parameters packed into one flat buffer per weight-decay group, so that a step is a dozen kernel
+// launches instead of a dozen per parameter tensor (what libtorch's torch::optim::AdamW does). The small ViT is
+// launch-bound on a GPU, where that loop costs more than the model.
+//
+// Construction moves every parameter's data into a view of its group's buffer (Tensor::set_data, so the modules
+// keep their tensors) and gives it a gradient that is a view of the flat gradient buffer, which autograd then
+// accumulates into in place. The update is torch::optim::AdamW's (decoupled weight decay, bias correction).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+namespace strassentile::train {
+
+struct FlatAdamWOptions {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+};
+
+class FlatAdamW {
+ public:
+  // `decay` get weight decay `weight_decay`, `no_decay` none. All must be on one device and of one dtype.
+  FlatAdamW(const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay, double weight_decay,
+            FlatAdamWOptions options = {});
+
+  void zero_grad();
+  // Scales all gradients so that their global 2-norm is at most max_norm (no host synchronisation).
+  void clip_grad_norm(double max_norm);
+  void step();
+  void set_lr(double lr) { options_.lr = lr; }
+  double lr() const { return options_.lr; }
+
+ private:
+  struct Group {
+    torch::Tensor param, grad, exp_avg, exp_avg_sq;  // flat
+    double weight_decay = 0;
+  };
+  std::vector<Group> groups_;
+  FlatAdamWOptions options_;
+  int64_t steps_ = 0;
+};
+
+}  // namespace strassentile::train

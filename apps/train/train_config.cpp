@@ -1,0 +1,132 @@
+#include "train_config.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <stdexcept>
+
+#include "strassentile/torch/baseline_linear.hpp"
+
+namespace strassentile::train {
+namespace {
+
+std::string trim(const std::string& s) {
+  const std::size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    std::size_t end = s.find(sep, start);
+    if (end == std::string::npos) end = s.size();
+    const std::string item = trim(s.substr(start, end - start));
+    if (!item.empty()) out.push_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
+int64_t to_int(const std::string& key, const std::string& v, int64_t min) {
+  if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos)
+    throw std::invalid_argument("--" + key + " must be a non-negative integer, got '" + v + "'");
+  const int64_t x = std::stoll(v);
+  if (x < min) throw std::invalid_argument("--" + key + " must be >= " + std::to_string(min) + ", got " + v);
+  return x;
+}
+
+double to_double(const std::string& key, const std::string& v, double min) {
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x) || x < min)
+    throw std::invalid_argument("--" + key + " must be a number >= " + std::to_string(min) + ", got '" + v + "'");
+  return x;
+}
+
+}  // namespace
+
+const std::vector<std::string>& train_config_keys() {
+  static const std::vector<std::string> keys = {
+      "variants", "seeds",  "epochs",     "batch",   "lr",          "wd",         "warmup", "clip",
+      "max-steps", "device", "threads",   "eval-batch", "log-every", "json",       "shard",  "data",
+      "val",      "train-limit", "test-limit", "dim", "depth",      "heads",      "patch"};
+  return keys;
+}
+
+std::map<std::string, std::string> read_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument("config file " + path + ": cannot open");
+  std::map<std::string, std::string> values;
+  const auto& keys = train_config_keys();
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const std::size_t hash = line.find('#');
+    if (hash != std::string::npos) line = line.substr(0, hash);
+    line = trim(line);
+    if (line.empty()) continue;
+    const std::size_t eq = line.find('=');
+    const std::string where = path + ":" + std::to_string(number);
+    if (eq == std::string::npos) throw std::invalid_argument(where + ": expected 'key = value', got '" + line + "'");
+    const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (key == "variant") {
+      values["variants"] += (values["variants"].empty() ? "" : ";") + value;
+      continue;
+    }
+    bool known = false;
+    for (const auto& k : keys) known = known || k == key;
+    if (!known) throw std::invalid_argument(where + ": unknown key '" + key + "'");
+    values[key] = value;
+  }
+  return values;
+}
+
+TrainConfig make_train_config(const std::map<std::string, std::string>& v) {
+  TrainConfig c;
+  const auto has = [&](const char* k) { return v.count(k) != 0; };
+  const auto get = [&](const char* k) { return v.at(k); };
+  if (has("variants")) {
+    c.variants = split(get("variants"), ';');
+    if (c.variants.empty()) throw std::invalid_argument("--variants is empty");
+  }
+  for (const auto& s : c.variants) LinearSpec::parse(s);  // reject bad specs before any training
+  if (has("seeds")) {
+    c.seeds.clear();
+    for (const auto& s : split(get("seeds"), ',')) c.seeds.push_back(static_cast<uint64_t>(to_int("seeds", s, 0)));
+    if (c.seeds.empty()) throw std::invalid_argument("--seeds is empty");
+  }
+  if (has("epochs")) c.epochs = to_int("epochs", get("epochs"), 1);
+  if (has("batch")) c.batch = to_int("batch", get("batch"), 1);
+  if (has("lr")) c.lr = to_double("lr", get("lr"), 0);
+  if (has("wd")) c.weight_decay = to_double("wd", get("wd"), 0);
+  if (has("warmup")) c.warmup = to_double("warmup", get("warmup"), 0);
+  if (c.warmup >= 1) throw std::invalid_argument("--warmup is a fraction of all steps, must be < 1");
+  if (has("clip")) c.clip = to_double("clip", get("clip"), 0);
+  if (has("max-steps")) c.max_steps = to_int("max-steps", get("max-steps"), 0);
+  if (has("device")) c.device = get("device");
+  if (!c.device.empty() && c.device != "cpu" && c.device.rfind("cuda", 0) != 0)
+    throw std::invalid_argument("--device must be cpu or cuda[:N], got '" + c.device + "'");
+  if (has("threads")) c.threads = to_int("threads", get("threads"), 0);
+  if (has("eval-batch")) c.eval_batch = to_int("eval-batch", get("eval-batch"), 1);
+  if (has("log-every")) c.log_every = to_double("log-every", get("log-every"), 0);
+  if (has("json")) c.json = get("json");
+  if (has("shard")) {
+    const auto parts = split(get("shard"), '/');
+    if (parts.size() != 2) throw std::invalid_argument("--shard must be I/N, got '" + get("shard") + "'");
+    c.shard = to_int("shard", parts[0], 0);
+    c.shards = to_int("shard", parts[1], 1);
+    if (c.shard >= c.shards) throw std::invalid_argument("--shard I/N needs I < N, got '" + get("shard") + "'");
+  }
+  if (has("data")) c.data.dir = get("data");
+  if (has("val")) c.data.val_size = to_int("val", get("val"), 0);
+  if (has("train-limit")) c.data.train_limit = to_int("train-limit", get("train-limit"), 0);
+  if (has("test-limit")) c.data.test_limit = to_int("test-limit", get("test-limit"), 0);
+  if (has("dim")) c.model.dim = to_int("dim", get("dim"), 1);
+  if (has("depth")) c.model.depth = to_int("depth", get("depth"), 1);
+  if (has("heads")) c.model.heads = to_int("heads", get("heads"), 1);
+  if (has("patch")) c.model.patch = to_int("patch", get("patch"), 1);
+  c.model.validate();
+  return c;
+}
+
+}  // namespace strassentile::train

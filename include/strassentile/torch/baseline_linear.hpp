@@ -1,0 +1,155 @@
+// The baselines a reviewer asks STL to beat, and one factory for every kind of linear layer.
+//
+//   Sparse24Linear  2:4-sparse weights: in every group of 4 consecutive inputs of an output row, 2 weights are
+//                   kept. The mask is fixed (magnitude at initialisation) or learned: recomputed from the
+//                   weights' magnitudes every `update_every` training steps, with a straight-through gradient
+//                   (the dense weights keep receiving gradient, so pruned ones can come back).
+//   LowRankLinear   y = (x·Vᵀ)·Uᵀ + b with V (rank × in), U (out × rank); `low_rank_matching_flops` picks the rank
+//                   whose FLOPs per row match a budget (e.g. an STL layer's).
+//   AnyLinear       dense, STL, 2:4 or low-rank, built from a LinearSpec (parsed from a string), reporting its
+//                   FLOPs per row and parameters.
+//
+// FLOPs count a multiply-add as 2 and exclude the bias, as in cost_model.hpp.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace strassentile {
+
+// ---- 2:4 sparsity ----
+
+// A 0/1 mask of `weight`'s shape and dtype that keeps, in every group of 4 consecutive entries of the last
+// dimension, the 2 of largest magnitude (ties broken arbitrarily: always exactly 2). The last dimension must be a
+// multiple of 4.
+torch::Tensor sparse24_mask(const torch::Tensor& weight);
+
+struct Sparse24LinearOptions {
+  Sparse24LinearOptions(int64_t in_features, int64_t out_features) : in_features_(in_features), out_features_(out_features) {}
+  TORCH_ARG(int64_t, in_features);  // a multiple of 4
+  TORCH_ARG(int64_t, out_features);
+  TORCH_ARG(bool, bias) = true;
+  // false: the mask chosen at initialisation (by magnitude) never changes and pruned weights get no gradient.
+  // true: recomputed every `update_every` training forwards, straight-through gradient to all weights.
+  TORCH_ARG(bool, learned_mask) = false;
+  TORCH_ARG(int64_t, update_every) = 10;
+};
+
+class Sparse24LinearImpl : public torch::nn::Cloneable<Sparse24LinearImpl> {
+ public:
+  explicit Sparse24LinearImpl(Sparse24LinearOptions options);
+  void reset() override;
+  void pretty_print(std::ostream& stream) const override;
+  // x: (..., in_features) → (..., out_features), with weight ⊙ mask.
+  torch::Tensor forward(const torch::Tensor& x);
+  // weight ⊙ mask: the weights the layer multiplies by (exactly 2 nonzeros in every 4 when weights are nonzero).
+  torch::Tensor sparse_weight() const;
+  // Recomputes the mask from the current weights (what learned masks do every `update_every` steps).
+  void update_mask();
+
+  Sparse24LinearOptions options;
+  torch::Tensor weight;  // (out, in), dense storage
+  torch::Tensor bias;    // (out) or undefined
+  torch::Tensor mask;    // (out, in) buffer of 0/1
+  int64_t steps = 0;     // training forwards seen (drives mask updates)
+};
+TORCH_MODULE(Sparse24Linear);
+
+// ---- low rank ----
+
+struct LowRankLinearOptions {
+  LowRankLinearOptions(int64_t in_features, int64_t out_features, int64_t rank)
+      : in_features_(in_features), out_features_(out_features), rank_(rank) {}
+  TORCH_ARG(int64_t, in_features);
+  TORCH_ARG(int64_t, out_features);
+  TORCH_ARG(int64_t, rank);
+  TORCH_ARG(bool, bias) = true;
+};
+
+class LowRankLinearImpl : public torch::nn::Cloneable<LowRankLinearImpl> {
+ public:
+  explicit LowRankLinearImpl(LowRankLinearOptions options);
+  // Initialised so that the output variance for unit-variance inputs is nn::Linear's default (1/3).
+  void reset() override;
+  void pretty_print(std::ostream& stream) const override;
+  torch::Tensor forward(const torch::Tensor& x);
+
+  LowRankLinearOptions options;
+  torch::Tensor down;  // V: (rank, in)
+  torch::Tensor up;    // U: (out, rank)
+  torch::Tensor bias;  // (out) or undefined
+};
+TORCH_MODULE(LowRankLinear);
+
+// The rank (>= 1) whose FLOPs per row, 2·rank·(in + out), are closest to `flops_per_row`.
+int64_t low_rank_matching_flops(int64_t in_features, int64_t out_features, double flops_per_row);
+
+// ---- spec and factory ----
+
+// One linear layer's kind and settings. String form (LinearSpec::parse / to_string), keys optional:
+//   dense
+//   stl[:tile=4|4x4x4,rank=24,init=random,mode=tile,basis=1]     init is passed to STLLinear as is ("random",
+//                                                                 an algorithm name, "fit", "truncate:<name>", ...)
+//   sparse24[:mask=fixed|learned,every=10]
+//   lowrank:rank=R   or   lowrank:match_rank=24[,match_tile=4]    the rank whose FLOPs match STL <tile>:match_rank
+struct LinearSpec {
+  enum class Kind { Dense, Stl, Sparse24, LowRank };
+  Kind kind = Kind::Dense;
+  // STL
+  std::vector<int64_t> tile = {4, 4, 4};
+  int64_t rank = 24;  // STL products; LowRank: the rank (0: from match_rank)
+  std::string init = "random";
+  std::string mode = "tile";
+  bool train_basis = true;
+  // 2:4
+  bool learned_mask = false;
+  int64_t update_every = 10;
+  // low rank matched to an STL layer's FLOPs
+  int64_t match_rank = 0;
+  std::vector<int64_t> match_tile = {4, 4, 4};
+
+  // Throws std::invalid_argument naming the bad part.
+  static LinearSpec parse(const std::string& text);
+  std::string to_string() const;
+};
+
+struct LinearCost {
+  double flops_per_row = 0;        // forward, everything the layer does (STL: encode + products + decode)
+  double product_flops_per_row = 0;  // STL: the batched products alone; others: = flops_per_row
+  double params = 0;               // effective weights (2:4: the kept ones; STL: Ŵ, E_X, D), no bias
+  double dense_flops_per_row = 0;  // 2·in·out
+  double dense_params = 0;         // in·out
+};
+
+// Cost of a layer built from `spec`, for inputs whose sequences hold `rows_per_sequence` rows (STL pads each
+// sequence to whole tiles of `a` rows; the cost includes that padding, divided over the real rows).
+LinearCost linear_cost(const LinearSpec& spec, int64_t in_features, int64_t out_features, int64_t rows_per_sequence);
+
+// A linear layer of any kind, held as a module: the implementation is the child "impl" (torch::nn::Linear,
+// STLLinear, Sparse24Linear or LowRankLinear).
+class AnyLinearImpl : public torch::nn::Module {
+ public:
+  AnyLinearImpl(const LinearSpec& spec, int64_t in_features, int64_t out_features, bool bias = true);
+  torch::Tensor forward(const torch::Tensor& x) { return forward_(x); }
+  LinearCost cost(int64_t rows_per_sequence) const {
+    return linear_cost(spec_, in_features_, out_features_, rows_per_sequence);
+  }
+  const LinearSpec& spec() const { return spec_; }
+  int64_t in_features() const { return in_features_; }
+  int64_t out_features() const { return out_features_; }
+  const std::shared_ptr<torch::nn::Module>& impl() const { return impl_; }
+  void pretty_print(std::ostream& stream) const override;
+
+ private:
+  LinearSpec spec_;
+  int64_t in_features_, out_features_;
+  std::shared_ptr<torch::nn::Module> impl_;
+  std::function<torch::Tensor(const torch::Tensor&)> forward_;
+};
+TORCH_MODULE(AnyLinear);
+
+}  // namespace strassentile
