@@ -100,10 +100,13 @@ class STLLinear(nn.Module):
     @classmethod
     def _approximate_linear(cls, linear, tile, rank, init, mode, calibration, steps, lr, train_basis) -> "STLLinear":
         w = linear.weight.detach()
+        data_aware = calibration is not None and init != "random"
+        # A data-aware basis replaces the data-free one, so don't compute that one (a <4,4,4> fit takes seconds).
         layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None, tile=tile, rank=rank,
-                    init=init, mode=mode, device=w.device, dtype=w.dtype)
+                    init="random" if data_aware else init, mode=mode, device=w.device, dtype=w.dtype)
+        layer.init = init
         with torch.no_grad():
-            if calibration is not None and init != "random":
+            if data_aware:
                 # Data-aware basis: fit/truncate/poly for the expected output error on this layer's own tiles.
                 moments = algorithms.tile_moments(calibration, w.t(), layer.tile)
                 _, enc_x, enc_w, dec = torch.ops.strassentile.init_parameters(
