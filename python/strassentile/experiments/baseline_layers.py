@@ -1,0 +1,78 @@
+"""The baselines STL is compared with when converting a trained model (Python twins of the C++ ones in
+include/strassentile/torch/baseline_linear.hpp): 2:4 sparsity by magnitude, and low rank by truncated SVD."""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+def sparse24_mask(weight: torch.Tensor) -> torch.Tensor:
+    """Keeps the 2 largest-magnitude entries in every group of 4 consecutive inputs of each output row."""
+    out_features, in_features = weight.shape
+    if in_features % 4:
+        raise ValueError(f"sparse24_mask: in_features must be a multiple of 4, got {in_features}")
+    groups = weight.detach().abs().reshape(out_features, in_features // 4, 4)
+    keep = groups.topk(2, dim=-1).indices
+    mask = torch.zeros_like(groups, dtype=torch.bool).scatter_(-1, keep, True)
+    return mask.reshape(out_features, in_features)
+
+
+class Sparse24Linear(nn.Module):
+    """nn.Linear whose weight is 2:4 sparse: a fixed magnitude mask; pruned weights stay zero while training."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        mask = sparse24_mask(linear.weight)
+        self.register_buffer("mask", mask)
+        self.weight = nn.Parameter(linear.weight.detach() * mask)
+        self.bias = nn.Parameter(linear.bias.detach().clone()) if linear.bias is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight * self.mask, self.bias)
+
+    def flops_per_token(self) -> float:
+        return self.in_features * self.out_features  # half of dense's 2·in·out
+
+
+class LowRankLinear(nn.Module):
+    """y = (x·Vᵀ)·Uᵀ + b, initialised with the truncated SVD of a trained weight (the best rank-`rank` copy)."""
+
+    def __init__(self, linear: nn.Linear, rank: int) -> None:
+        super().__init__()
+        if not 1 <= rank <= min(linear.in_features, linear.out_features):
+            raise ValueError(f"LowRankLinear: rank must be in [1, {min(linear.in_features, linear.out_features)}], got {rank}")
+        self.in_features, self.out_features, self.rank = linear.in_features, linear.out_features, rank
+        u, s, vh = torch.linalg.svd(linear.weight.detach().double(), full_matrices=False)
+        root = s[:rank].sqrt()
+        dtype = linear.weight.dtype
+        self.u = nn.Parameter((u[:, :rank] * root).to(dtype))
+        self.v = nn.Parameter((vh[:rank] * root[:, None]).to(dtype))
+        self.bias = nn.Parameter(linear.bias.detach().clone()) if linear.bias is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(nn.functional.linear(x, self.v), self.u, self.bias)
+
+    def flops_per_token(self) -> float:
+        return 2.0 * self.rank * (self.in_features + self.out_features)
+
+
+def rank_matching_flops(in_features: int, out_features: int, flops_per_token: float) -> int:
+    """The largest low rank whose FLOPs per token do not exceed ``flops_per_token`` (at least 1)."""
+    return max(1, math.floor(flops_per_token / (2.0 * (in_features + out_features))))
+
+
+def replace_linears(model: nn.Module, make: Callable[[str, nn.Linear], nn.Module | None]) -> list[str]:
+    """Replaces every nn.Linear for which ``make(fqn, linear)`` returns a module; returns the replaced names."""
+    done = []
+    for fqn, module in list(model.named_modules()):
+        if isinstance(module, nn.Linear):
+            new = make(fqn, module)
+            if new is not None:
+                parent_name, _, child = fqn.rpartition(".")
+                setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
+                done.append(fqn)
+    return done
