@@ -54,7 +54,15 @@ def prepare(args) -> tuple[nn.Module, dict, dict]:
     """(model, token sets, meta): from --extract, or from the packaged model and the corpus."""
     if args.extract and not args.make_extract:
         log(f"loading the extract {args.extract}")
-        return me.load_extract(args.extract)
+        model, sets, meta = me.load_extract(args.extract)
+        if len(sets["pool"]) < args.pool or len(sets["calibration"]) < args.calibration_rows or len(sets["distill"]) < args.distill_rows:
+            raise ValueError(f"the extract holds {len(sets['pool'])} pool sentences, {len(sets['calibration'])} calibration "
+                             f"and {len(sets['distill'])} distillation rows: ask for no more (--pool, --calibration-rows, "
+                             "--distill-rows) or make a larger one with --make-extract")
+        sets = {"pool": sets["pool"][:args.pool], "calibration": sets["calibration"][:args.calibration_rows],
+                "distill": sets["distill"][:args.distill_rows]}
+        meta = {**meta, "pool_sentences": len(sets["pool"]), "pool_tokens": sum(map(len, sets["pool"]))}
+        return model, sets, meta
     model, tokenizer = me.load_minilm(args.model_dir)
     log("reading the corpus")
     train = sentences.split_sentences(args.corpus, "train")
@@ -283,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calibration-steps", type=int, default=300)
     p.add_argument("--calibration-lr", type=float, default=1e-3)
     p.add_argument("--init", default="fit", help="STL basis before calibration (fit, truncate:<alg>, poly, random)")
-    p.add_argument("--distill-rows", type=int, default=8192)
+    p.add_argument("--distill-rows", type=int, default=6144)
     p.add_argument("--distill-steps", type=int, default=600)
     p.add_argument("--distill-lr", type=float, default=2e-4)
     p.add_argument("--batch", type=int, default=32)

@@ -113,8 +113,12 @@ def compact(model, token_sets: dict[str, list]) -> tuple[object, dict[str, list]
 
 
 def save_extract(path, model, token_sets: dict[str, list], meta: dict) -> None:
-    torch.save({"config": model.config.to_dict(), "state_dict": model.state_dict(), "token_sets": token_sets,
-                "meta": meta}, path)
+    """Writes the model without its pooler (the sentence embedding never uses it) and the token sets, id tensors
+    as int16 when the kept vocabulary allows: the file must travel in a 64 MiB transfer."""
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("pooler.")}
+    small = model.config.vocab_size <= torch.iinfo(torch.int16).max
+    sets = {k: (v.to(torch.int16) if small and torch.is_tensor(v) else v) for k, v in token_sets.items()}
+    torch.save({"config": model.config.to_dict(), "state_dict": state, "token_sets": sets, "meta": meta}, path)
 
 
 def load_extract(path):
@@ -124,4 +128,5 @@ def load_extract(path):
     config = tf.BertConfig(**{k: v for k, v in blob["config"].items() if k not in ("architectures", "transformers_version")})
     model = tf.BertModel(config, add_pooling_layer="pooler.dense.weight" in blob["state_dict"]).eval()
     model.load_state_dict(blob["state_dict"])
-    return model, blob["token_sets"], blob["meta"]
+    sets = {k: (v.long() if torch.is_tensor(v) else v) for k, v in blob["token_sets"].items()}
+    return model, sets, blob["meta"]
