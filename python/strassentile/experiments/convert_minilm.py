@@ -319,6 +319,22 @@ def main(argv: list[str] | None = None) -> int:
     cuda = device.type == "cuda"
     if cuda:
         speed_ms["dense"] = time_linear_layers(teacher, args.speed_tokens, device)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    command = "strassentile-experiment convert-minilm " + " ".join(sys.argv[2:] if argv is None else argv)
+
+    def write(done: bool) -> None:
+        # Written after every variant, so that a run cut short keeps what it measured.
+        speed = {"tokens": args.speed_tokens, "device": torch.cuda.get_device_name(device), "ms": speed_ms} if cuda else {}
+        record = {"experiment": "convert-minilm", "date": started, "complete": done, "torch": torch.__version__,
+                  "device": speed.get("device", platform.processor() or "cpu"), "command": command, "args": vars(args),
+                  "data": meta, "dense": dense, "results": results, "speed": speed, **extra}
+        (out / "convert_minilm.json").write_text(json.dumps(record, indent=1))
+        table = markdown(results, speed, dense["linear_flops_per_token"])
+        (out / "convert_minilm.md").write_text(table)
+        if done:
+            plot(results, dense["linear_flops_per_token"], out / "convert_minilm.png")
+            print(table)
+
     for name in args.variants.split(","):
         t0 = time.time()
         log(f"variant {name}: converting")
@@ -326,10 +342,10 @@ def main(argv: list[str] | None = None) -> int:
         student.to(device)
         for p_ in student.parameters():
             p_.requires_grad_(True)
-        for q in student.modules():  # a frozen basis stays frozen; 2:4 masks are buffers
+        for q in student.modules():  # the exact copy is only evaluated; keep its basis as converted
             if isinstance(q, STLLinear) and name == "exact48":
                 q.set_train_basis(False)
-        stages = [("converted", None)] if name == "exact48" else [("converted", None), ("distilled", True)]
+        stages = [("converted", False)] if name == "exact48" else [("converted", False), ("distilled", True)]
         for stage, do_distill in stages:
             losses = distill(student, teacher, rows, args, device) if do_distill else None
             row = {"variant": name, "stage": stage, **retrieval.agreement(reference, me.embed(student, pool, device)),
@@ -344,19 +360,12 @@ def main(argv: list[str] | None = None) -> int:
                 speed_ms[name] = time_linear_layers(student, args.speed_tokens, device)
             except Exception as e:  # an unsupported kernel is reported, not fatal
                 speed_ms[name] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
+            log(f"  linear layers on the GPU: {speed_ms[name]} ms (dense {speed_ms['dense']:.3f} ms)")
         if name == "stl24":
             extra["save_reload"] = save_reload_check(student, base, 24, pool, device)
             log(f"  save/reload: {extra['save_reload']}")
         del student
-    speed = {"tokens": args.speed_tokens, "device": torch.cuda.get_device_name(device), "ms": speed_ms} if cuda else {}
-    record = {"experiment": "convert-minilm", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "torch": torch.__version__, "device": speed.get("device", platform.processor() or "cpu"),
-              "command": "strassentile-experiment convert-minilm " + " ".join(sys.argv[2:] if argv is None else argv),
-              "args": vars(args), "data": meta, "dense": dense, "results": results, "speed": speed, **extra}
-    (out / "convert_minilm.json").write_text(json.dumps(record, indent=1))
-    table = markdown(results, speed, dense["linear_flops_per_token"])
-    (out / "convert_minilm.md").write_text(table)
-    plot(results, dense["linear_flops_per_token"], out / "convert_minilm.png")
-    print(table)
+        write(done=False)
+    write(done=True)
     log(f"wrote {out}/convert_minilm.{{json,md,png}}")
     return 0

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# On a GPU machine: build the op library with the CUDA kernels against the machine's PyTorch and run
+# `strassentile-experiment convert-minilm` on a compact extract of all-MiniLM-L6-v2 and its tokenised text.
+# The full model package (83 MB) cannot travel to the GPU machine in a 64 MiB transfer; the extract (encoder +
+# the word-embedding rows of the tokens used, ~57 MiB) computes exactly the same on those inputs. Make it here:
+#   PYTHONPATH=python python -m strassentile.experiments.cli convert-minilm --make-extract .cache/minilm_extract.pt
+# then run this with `.cache/minilm_extract.pt` and `.devdeps` carried:
+#   [MINILM_ARGS="--distill-steps 800"] benchmarks/run_minilm_device.sh OUT_DIR
+set -uo pipefail
+out=${1:?usage: run_minilm_device.sh OUT_DIR}
+mkdir -p "$out"
+cd "$(dirname "$0")/.."
+{
+  nvidia-smi --query-gpu=name,driver_version --format=csv
+  python3 -c 'import torch, transformers; print(torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__)'
+} 2>&1 | tee "$out/env.log"
+source benchmarks/device_env.sh
+build=build-minilm-cuda
+start=$(date +%s)
+cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRASSENTILE_WITH_TORCH=ON -DSTRASSENTILE_WITH_CUDA=ON \
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$torch_prefix" -DSTRASSENTILE_BUILD_APPS=OFF \
+  -DSTRASSENTILE_BUILD_TESTS=OFF -DSTRASSENTILE_CUDA_BENCHMARKS=OFF "${extra[@]}" >"$out/build.log" 2>&1 &&
+  cmake --build $build -j 16 --target strassentile_torch >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+echo "build ok in $(($(date +%s) - start)) s"
+# dps-4x4x4-48 (the exact variant) is read from STRASSENTILE_FMM_DIR, default .devdata (carried: shared/ does not travel).
+export STRASSENTILE_FMM_DIR=${STRASSENTILE_FMM_DIR:-$PWD/.devdata}
+export STRASSENTILE_TORCH_LIB=$PWD/$build/lib/libstrassentile_torch.so HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+# shellcheck disable=SC2086
+PYTHONPATH=python $py -m strassentile.experiments.cli convert-minilm --extract .cache/minilm_extract.pt \
+  --out "$out" ${MINILM_ARGS:-} 2>&1 | grep -v "Loading weights" | tee "$out/run.log"
