@@ -31,12 +31,13 @@ tr::Split to_device(const tr::Split& s, const torch::Device& device) {
 }  // namespace
 
 int run_train(const std::vector<std::string>& argv) {
+  if (!argv.empty() && argv[0] == "lm") return run_train_lm({argv.begin() + 1, argv.end()});  // cmd_train_lm.cpp
   std::set<std::string> options(tr::train_config_keys().begin(), tr::train_config_keys().end());
   options.insert("config");
   const Args args(argv, options, {});
   if (args.positionals().size() != 1 || args.positionals()[0] != "vit")
-    throw UsageError(args.positionals().empty() ? "expected the model to train: vit"
-                                                : "unknown model '" + args.positionals()[0] + "' (known: vit)");
+    throw UsageError(args.positionals().empty() ? "expected the model to train: vit or lm"
+                                                : "unknown model '" + args.positionals()[0] + "' (known: vit, lm)");
   std::map<std::string, std::string> values;
   if (args.has("config")) values = tr::read_config_file(args.get("config", ""));
   for (const auto& key : tr::train_config_keys())

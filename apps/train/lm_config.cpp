@@ -1,0 +1,113 @@
+#include "lm_config.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+
+#include "strassentile/torch/baseline_linear.hpp"
+
+namespace strassentile::train {
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    std::size_t end = s.find(sep, start);
+    if (end == std::string::npos) end = s.size();
+    std::string item = s.substr(start, end - start);
+    const std::size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+    start = end + 1;
+  }
+  return out;
+}
+
+int64_t to_int(const std::string& key, const std::string& v, int64_t min) {
+  if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos)
+    throw std::invalid_argument("--" + key + " must be a non-negative integer, got '" + v + "'");
+  const int64_t x = std::stoll(v);
+  if (x < min) throw std::invalid_argument("--" + key + " must be >= " + std::to_string(min) + ", got " + v);
+  return x;
+}
+
+double to_double(const std::string& key, const std::string& v, double min) {
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x) || x < min)
+    throw std::invalid_argument("--" + key + " must be a number >= " + std::to_string(min) + ", got '" + v + "'");
+  return x;
+}
+
+}  // namespace
+
+const std::vector<std::string>& lm_train_config_keys() {
+  static const std::vector<std::string> keys = {
+      "variants", "seeds",  "tokens",     "batch",    "lr",     "wd",     "beta2",   "warmup",  "clip",
+      "curve-points", "curve-tokens", "eval-limit", "eval-batch", "device", "threads", "tf32", "log-every",
+      "deadline", "json",   "save",       "shard",    "data",   "dim",    "depth",   "heads",   "hidden", "context"};
+  return keys;
+}
+
+LmTrainConfig make_lm_train_config(const std::map<std::string, std::string>& v) {
+  LmTrainConfig c;
+  const auto has = [&](const char* k) { return v.count(k) != 0; };
+  const auto get = [&](const char* k) { return v.at(k); };
+  const auto get_int = [&](const char* k, int64_t min) { return to_int(k, get(k), min); };
+  const auto get_double = [&](const char* k, double min) { return to_double(k, get(k), min); };
+  if (has("variants")) {
+    c.variants = split(get("variants"), ';');
+    if (c.variants.empty()) throw std::invalid_argument("--variants is empty");
+  }
+  for (const auto& s : c.variants) LinearSpec::parse(s);  // reject bad specs before any training
+  if (has("seeds")) {
+    c.seeds.clear();
+    for (const auto& s : split(get("seeds"), ',')) c.seeds.push_back(static_cast<uint64_t>(to_int("seeds", s, 0)));
+    if (c.seeds.empty()) throw std::invalid_argument("--seeds is empty");
+  }
+  if (has("tokens")) c.tokens = get_int("tokens", 1);
+  if (has("batch")) c.batch = get_int("batch", 1);
+  if (has("lr")) c.lr = get_double("lr", 0);
+  if (has("wd")) c.weight_decay = get_double("wd", 0);
+  if (has("beta2")) c.beta2 = get_double("beta2", 0);
+  if (c.beta2 >= 1) throw std::invalid_argument("--beta2 must be < 1");
+  if (has("warmup")) c.warmup = get_double("warmup", 0);
+  if (c.warmup >= 1) throw std::invalid_argument("--warmup is a fraction of all steps, must be < 1");
+  if (has("clip")) c.clip = get_double("clip", 0);
+  if (has("curve-points")) c.curve_points = get_int("curve-points", 0);
+  if (has("curve-tokens")) c.curve_tokens = get_int("curve-tokens", 1);
+  if (has("eval-limit")) c.eval_limit = get_int("eval-limit", 0);
+  if (has("eval-batch")) c.eval_batch = get_int("eval-batch", 1);
+  if (has("device")) c.device = get("device");
+  if (!c.device.empty() && c.device != "cpu" && c.device.rfind("cuda", 0) != 0)
+    throw std::invalid_argument("--device must be cpu or cuda[:N], got '" + c.device + "'");
+  if (has("threads")) c.threads = get_int("threads", 0);
+  if (has("tf32")) {
+    if (get("tf32") != "0" && get("tf32") != "1") throw std::invalid_argument("--tf32 must be 0 or 1");
+    c.tf32 = get("tf32") == "1";
+  }
+  if (has("log-every")) c.log_every = get_double("log-every", 0);
+  if (has("deadline")) c.deadline = get_double("deadline", 0);
+  if (has("json")) c.json = get("json");
+  if (has("save")) c.save = get("save");
+  if (has("shard")) {
+    const auto parts = split(get("shard"), '/');
+    if (parts.size() != 2) throw std::invalid_argument("--shard must be I/N, got '" + get("shard") + "'");
+    c.shard = to_int("shard", parts[0], 0);
+    c.shards = to_int("shard", parts[1], 1);
+    if (c.shard >= c.shards) throw std::invalid_argument("--shard I/N needs I < N, got '" + get("shard") + "'");
+  }
+  if (has("data")) c.data = get("data");
+  if (has("dim")) c.model.dim = get_int("dim", 1);
+  if (has("depth")) c.model.depth = get_int("depth", 1);
+  if (has("heads")) c.model.heads = get_int("heads", 1);
+  if (has("hidden")) c.model.hidden = get_int("hidden", 0);
+  if (has("context")) c.model.context = get_int("context", 2);
+  c.model.validate();
+  if (c.steps() < 1)
+    throw std::invalid_argument("--tokens " + std::to_string(c.tokens) + " is less than one step of --batch " +
+                                std::to_string(c.batch) + " × --context " + std::to_string(c.model.context) + " tokens");
+  return c;
+}
+
+}  // namespace strassentile::train
