@@ -12,6 +12,7 @@
 
 #include <cstddef>
 
+#include "strassentile/causal.hpp"
 #include "strassentile/matrix.hpp"
 #include "strassentile/tile_format.hpp"
 
@@ -58,6 +59,13 @@ template <class T>
 Matrix<T> stl_reference(MatrixView<const T> x, const Tensor3<T>& w_hat, MatrixView<const T> enc_x,
                         MatrixView<const T> dec, TileFormat tile, std::size_t out_features = 0,
                         std::size_t seq_len = 0);
+
+// Mode "causal" (strassentile/causal.hpp): stl_reference with enc_x and dec masked for `levels`, so output row u
+// of a tile depends only on input rows <= u of that tile. Mode "token-local" is stl_reference with a = 1.
+template <class T>
+Matrix<T> stl_reference_causal(MatrixView<const T> x, const Tensor3<T>& w_hat, MatrixView<const T> enc_x,
+                               MatrixView<const T> dec, TileFormat tile, const CausalLevels& levels,
+                               std::size_t out_features = 0, std::size_t seq_len = 0);
 
 // Plain X·W in double accumulation, the ground truth for exact algorithms.
 template <class T>

@@ -9,8 +9,8 @@ load_library()
 
 from . import algorithms  # noqa: E402
 from .convert import ConvertSummary, convert  # noqa: E402
-from .modules import STLLinear  # noqa: E402
+from .modules import STLDecodeCache, STLLinear  # noqa: E402
 from .ops import encode_weight, stl_matmul, stl_matmul_reference  # noqa: E402
 
-__all__ = ["algorithms", "convert", "ConvertSummary", "STLLinear", "stl_matmul", "encode_weight", "stl_matmul_reference"]
+__all__ = ["algorithms", "convert", "ConvertSummary", "STLDecodeCache", "STLLinear", "stl_matmul", "encode_weight", "stl_matmul_reference"]
 __version__ = "0.1.0"

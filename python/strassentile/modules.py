@@ -2,12 +2,33 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from . import algorithms
 from .ops import Tile, encode_weight, stl_matmul, tile_format, tile_list
+
+
+MODES = ("tile", "token-local", "causal")
+
+
+@dataclass
+class STLDecodeCache:
+    """State of one layer for token-by-token decoding (STLLinear.forward_step).
+
+    ``rows`` (batch, u, in_features) holds rows 0..u-1 of the current tile (None at a tile start: at most a-1 rows
+    are kept); ``position`` counts the tokens consumed. Tiles are aligned to the start of each sequence: use one
+    cache per layer per generation and ``reset()`` it when a new batch of sequences starts.
+    """
+
+    rows: torch.Tensor | None = None
+    position: int = 0
+
+    def reset(self) -> None:
+        self.rows, self.position = None, 0
 
 
 class STLLinear(nn.Module):
@@ -22,7 +43,12 @@ class STLLinear(nn.Module):
             matmul tensor at this rank); "truncate:<algorithm>" (greedy truncation of an exact algorithm); or
             "poly" (the DFT evaluation/interpolation algorithm, truncated). Approximate inits are scaled to
             nn.Linear's output variance.
-        mode: "tile" (rows of a tile mix: bidirectional models) or "token-local" (needs a = 1).
+        mode: "tile" (rows of a tile mix: bidirectional models), "token-local" (needs a = 1, e.g. tile=(1, 4, 4))
+            or "causal" (output row u of a tile depends only on input rows <= u: autoregressive models). Causal
+            inits: "random" (masked), an algorithm ("naive-AxBxC" stays exact) or "truncate:<algorithm>" (levels =
+            the highest row each product reads, decoder refitted by least squares under the mask).
+        levels: mode "causal" only: the level in [0, a) of every product; default: chosen by the init
+            (random: ⌊p·a/rank⌋). Kept in the "levels" buffer.
         train_basis: learn enc_x and dec (else they stay fixed).
 
     Shapes: x (..., in_features) → (..., out_features); rows grouped in runs of a along dim -2.
@@ -40,11 +66,26 @@ class STLLinear(nn.Module):
         train_basis: bool = True,
         device=None,
         dtype=None,
+        levels: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
+        # Validate mode now rather than at the first forward.
+        if mode not in MODES:
+            raise ValueError(f"mode must be 'tile', 'token-local' or 'causal', got {mode!r}")
+        if levels is not None and mode != "causal":
+            raise ValueError(f"levels apply only to mode='causal', got mode={mode!r}")
         self.in_features, self.out_features = in_features, out_features
         self.tile, self.rank, self.init, self.mode = tile_format(tile), rank, init, mode
-        w_hat, enc_x, enc_w, dec = torch.ops.strassentile.init_parameters(in_features, out_features, list(self.tile), rank, init)
+        if mode == "token-local" and self.tile[0] != 1:
+            raise ValueError(f"mode='token-local' needs tiles of one row (a = 1, e.g. tile=(1, 4, 4)), got tile={self.tile}")
+        self._levels: list[int] | None = None  # host copy of the "levels" buffer (no device sync per forward)
+        if mode == "causal":
+            w_hat, enc_x, enc_w, dec, lv = torch.ops.strassentile.init_causal_parameters(
+                in_features, out_features, list(self.tile), rank, init, None if levels is None else [int(v) for v in levels])
+            self._levels = list(lv)
+            self.register_buffer("levels", torch.tensor(self._levels, dtype=torch.int64))
+        else:
+            w_hat, enc_x, enc_w, dec = torch.ops.strassentile.init_parameters(in_features, out_features, list(self.tile), rank, init)
         kw = {"device": device, "dtype": dtype}
         self.w_hat = nn.Parameter(w_hat.to(**kw))
         self.enc_x = nn.Parameter(enc_x.to(**kw), requires_grad=train_basis)
@@ -55,12 +96,39 @@ class STLLinear(nn.Module):
             self.bias = nn.Parameter(torch.empty(out_features, **kw).uniform_(-bound, bound))
         else:
             self.register_parameter("bias", None)
-        # Validate mode now rather than at the first forward.
-        if mode not in ("tile", "token-local", "causal"):
-            raise ValueError(f"mode must be 'tile', 'token-local' or 'causal', got {mode!r}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return stl_matmul(x, self.w_hat, self.enc_x, self.dec, list(self.tile), self.bias, self.mode, self.out_features)
+        return stl_matmul(x, self.w_hat, self.enc_x, self.dec, list(self.tile), self.bias, self.mode, self.out_features,
+                          self._levels)
+
+    def forward_step(self, x_t: torch.Tensor, cache: STLDecodeCache) -> torch.Tensor:
+        """The next token of every sequence: x_t (batch, in_features) → (batch, out_features), equal to that row of
+        ``forward`` over the whole sequences. Mode "causal" keeps the current tile's earlier rows in ``cache``;
+        "token-local" needs none; mode "tile" raises (its outputs depend on later tokens of the tile)."""
+        if self.mode == "tile":
+            raise RuntimeError("STLLinear.forward_step: mode 'tile' cannot decode token by token: output row u of a tile "
+                               "depends on the later rows (future tokens) of its tile. Build autoregressive layers with "
+                               "mode='causal' (or 'token-local' with a = 1)")
+        if x_t.dim() != 2 or x_t.shape[1] != self.in_features:
+            raise ValueError(f"forward_step: x_t must be (batch, {self.in_features}), one token per sequence, got "
+                             f"{tuple(x_t.shape)}")
+        a = self.tile[0]
+        u = cache.position % a  # row of the current tile this token is
+        if u > 0 and (cache.rows is None or cache.rows.shape[:2] != (x_t.shape[0], u)):
+            raise ValueError(f"forward_step: the cache does not hold rows 0..{u - 1} of this tile for a batch of "
+                             f"{x_t.shape[0]}: use one STLDecodeCache per layer and reset() it for new sequences")
+        # Rows 0..u as one short sequence: the op pads it to a whole tile, and in mode causal output row u reads
+        # rows <= u only, so it equals row u of the full forward.
+        window = x_t.unsqueeze(1) if u == 0 else torch.cat([cache.rows, x_t.unsqueeze(1)], 1)
+        y = self.forward(window)[:, u]
+        cache.rows = window if u + 1 < a else None
+        cache.position += 1
+        return y
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if self._levels is not None:  # keep the host copy in step with a loaded checkpoint
+            self._levels = [int(v) for v in self.levels.tolist()]
 
     def set_train_basis(self, train: bool) -> None:
         """Freezes (False) or unfreezes (True) the change of basis enc_x and dec."""
@@ -87,11 +155,21 @@ class STLLinear(nn.Module):
         w = linear.weight.detach()
         layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None, tile=alg.tile, rank=alg.rank,
                     init=algorithm, mode=mode, device=w.device, dtype=w.dtype)
+        if mode == "causal":
+            # The layer holds the algorithm refitted under the causal masks; only a causal algorithm stays exact.
+            enc_x, enc_w, dec = (t.detach().clone() for t in (layer.enc_x, layer.enc_w, layer.dec))
+            err = torch.ops.strassentile.relative_error(enc_x.double(), enc_w.double(), dec.double(), list(alg.tile))
+            if err > 1e-6:
+                raise ValueError(f"from_linear: algorithm {algorithm!r} is not causal (its products mix rows of a tile): "
+                                 f"under mode='causal' its relative error is {err:.3f}. Use 'naive-AxBxC', or "
+                                 f"algorithm=None with init='truncate:{algorithm}' for an approximation")
+        else:
+            enc_x, enc_w, dec = alg.enc_x, alg.enc_w, alg.dec
         with torch.no_grad():
             # Coefficients straight from float64: rational ones lose nothing beyond w's own dtype.
-            layer.enc_x.copy_(alg.enc_x)
-            layer.enc_w.copy_(alg.enc_w)
-            layer.dec.copy_(alg.dec)
+            layer.enc_x.copy_(enc_x)
+            layer.enc_w.copy_(enc_w)
+            layer.dec.copy_(dec)
             layer.w_hat.copy_(encode_weight(w.t(), layer.enc_w, list(alg.tile)))
             if linear.bias is not None:
                 layer.bias.copy_(linear.bias.detach())
@@ -100,7 +178,11 @@ class STLLinear(nn.Module):
     @classmethod
     def _approximate_linear(cls, linear, tile, rank, init, mode, calibration, steps, lr, train_basis) -> "STLLinear":
         w = linear.weight.detach()
-        data_aware = calibration is not None and init != "random"
+        if mode == "causal" and calibration is not None and train_basis:
+            raise ValueError("from_linear: train_basis=True is not supported with mode='causal' (calibration fits in "
+                             "mode 'tile'); calibrate w_hat alone")
+        # A causal basis comes from its own (masked) inits; the data-aware fits are not causal.
+        data_aware = calibration is not None and init != "random" and mode != "causal"
         # A data-aware basis replaces the data-free one, so don't compute that one (a <4,4,4> fit takes seconds).
         layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None, tile=tile, rank=rank,
                     init="random" if data_aware else init, mode=mode, device=w.device, dtype=w.dtype)

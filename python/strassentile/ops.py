@@ -32,14 +32,21 @@ def stl_matmul(
     bias: torch.Tensor | None = None,
     mode: str = "tile",
     out_features: int | None = None,
+    levels: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Y = STL(x, Ŵ) (+ bias).
 
     Shapes: x (..., K); w_hat (r, ⌈K/b⌉, ⌈N/c⌉); enc_x (r, a·b); dec (a·c, r); bias (N,); result (..., N).
     Rows are grouped in runs of ``a`` along dim -2, within each leading index. Differentiable in x, w_hat,
     enc_x, dec and bias. ``out_features`` defaults to ``bias.numel()``, else ⌈N/c⌉·c.
+
+    ``mode``: "tile" (rows of a tile mix), "token-local" (a = 1) or "causal": product p has level
+    ``levels[p]`` in [0, a) (default ⌊p·a/r⌋); enc_x[p] reads only tile rows ≤ levels[p] and dec routes p only to
+    output rows ≥ levels[p], so output row u depends only on input rows ≤ u of its tile. Masked coefficients are
+    ignored whatever their value and get zero gradient.
     """
-    return torch.ops.strassentile.stl_matmul(x, w_hat, enc_x, dec, tile_list(tile), bias, mode, out_features)
+    lv = None if levels is None else [int(v) for v in levels]
+    return torch.ops.strassentile.stl_matmul(x, w_hat, enc_x, dec, tile_list(tile), bias, mode, out_features, lv)
 
 
 def encode_weight(w: torch.Tensor, enc_w: torch.Tensor, tile: Tile) -> torch.Tensor:
@@ -48,7 +55,9 @@ def encode_weight(w: torch.Tensor, enc_w: torch.Tensor, tile: Tile) -> torch.Ten
 
 
 def stl_matmul_reference(
-    x: torch.Tensor, w_hat: torch.Tensor, enc_x: torch.Tensor, dec: torch.Tensor, tile: Tile, out_features: int, seq_len: int = 0
+    x: torch.Tensor, w_hat: torch.Tensor, enc_x: torch.Tensor, dec: torch.Tensor, tile: Tile, out_features: int, seq_len: int = 0,
+    mode: str = "tile", levels: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """The torch-free C++ core reference (float64, CPU) on a 2-D x; seq_len rows per sequence (0: one sequence)."""
-    return torch.ops.strassentile.stl_reference(x, w_hat, enc_x, dec, tile_list(tile), out_features, seq_len)
+    lv = None if levels is None else [int(v) for v in levels]
+    return torch.ops.strassentile.stl_reference(x, w_hat, enc_x, dec, tile_list(tile), out_features, seq_len, mode, lv)

@@ -148,6 +148,16 @@ Matrix<T> stl_reference(MatrixView<const T> x, const Tensor3<T>& w_hat, MatrixVi
 }
 
 template <class T>
+Matrix<T> stl_reference_causal(MatrixView<const T> x, const Tensor3<T>& w_hat, MatrixView<const T> enc_x,
+                               MatrixView<const T> dec, TileFormat tile, const CausalLevels& levels,
+                               std::size_t out_features, std::size_t seq_len) {
+  validate(tile);
+  const Matrix<T> ex = causal_masked_enc_x(enc_x, tile, levels);
+  const Matrix<T> d = causal_masked_dec(dec, tile, levels);
+  return stl_reference<T>(x, w_hat, ex, d, tile, out_features, seq_len);
+}
+
+template <class T>
 Matrix<T> dense_matmul(MatrixView<const T> x, MatrixView<const T> w) {
   if (x.cols != w.rows)
     throw std::invalid_argument("x is " + dims(x.rows, x.cols) + " and w is " + dims(w.rows, w.cols) +
@@ -170,6 +180,9 @@ Matrix<T> dense_matmul(MatrixView<const T> x, MatrixView<const T> w) {
                                       std::size_t, std::size_t);                                                 \
   template Matrix<T> stl_reference<T>(MatrixView<const T>, const Tensor3<T>&, MatrixView<const T>,               \
                                       MatrixView<const T>, TileFormat, std::size_t, std::size_t);                \
+  template Matrix<T> stl_reference_causal<T>(MatrixView<const T>, const Tensor3<T>&, MatrixView<const T>,        \
+                                             MatrixView<const T>, TileFormat, const CausalLevels&, std::size_t,  \
+                                             std::size_t);                                                       \
   template Matrix<T> dense_matmul<T>(MatrixView<const T>, MatrixView<const T>);
 
 STRASSENTILE_INSTANTIATE(float)

@@ -113,7 +113,7 @@ namespace {
 
 [[noreturn]] void bad_spec(const std::string& text, const std::string& why) {
   throw std::invalid_argument("linear spec '" + text + "': " + why +
-                              " (forms: dense | stl[:tile=4,rank=24,init=random,mode=tile,basis=1] | "
+                              " (forms: dense | stl[:tile=4|1x4x4,rank=24,init=random,mode=tile|causal|token-local,basis=1] | "
                               "sparse24[:mask=fixed|learned,every=10] | lowrank:rank=R | lowrank:match_rank=24[,match_tile=4])");
 }
 
@@ -180,8 +180,10 @@ LinearSpec LinearSpec::parse(const std::string& text) {
   if (colon != std::string::npos && rest.empty()) bad_spec(text, "nothing after ':'");
   std::size_t start = 0;
   while (start < rest.size()) {
-    std::size_t end = rest.find(',', start);
-    if (end == std::string::npos) end = rest.size();
+    // Items end at a ',' outside <...>, so tile=<1,4,4> stays one item.
+    std::size_t end = start;
+    for (int depth = 0; end < rest.size() && (depth > 0 || rest[end] != ','); ++end)
+      depth += rest[end] == '<' ? 1 : rest[end] == '>' ? -1 : 0;
     const std::string item = rest.substr(start, end - start);
     start = end + 1;
     const std::size_t eq = item.find('=');
@@ -195,6 +197,8 @@ LinearSpec LinearSpec::parse(const std::string& text) {
     } else if (s.kind == Kind::Stl && key == "init") {
       s.init = value;
     } else if (s.kind == Kind::Stl && key == "mode") {
+      if (value != "tile" && value != "causal" && value != "token-local")
+        bad_spec(text, "mode must be 'tile', 'causal' or 'token-local'");
       s.mode = value;
     } else if (s.kind == Kind::Stl && key == "basis") {
       if (value != "0" && value != "1") bad_spec(text, "basis must be 0 or 1");
@@ -299,6 +303,7 @@ AnyLinearImpl::AnyLinearImpl(const LinearSpec& spec, int64_t in_features, int64_
       auto m = register_module("impl", STLLinear(o));
       impl_ = m;
       forward_ = [m](const torch::Tensor& x) mutable { return m->forward(x); };
+      forward_step_ = [m](const torch::Tensor& x, STLDecodeCache& cache) mutable { return m->forward_step(x, cache); };
       break;
     }
     case LinearSpec::Kind::Sparse24: {
@@ -318,6 +323,8 @@ AnyLinearImpl::AnyLinearImpl(const LinearSpec& spec, int64_t in_features, int64_
       break;
     }
   }
+  if (!forward_step_)
+    forward_step_ = [this](const torch::Tensor& x, STLDecodeCache&) { return forward_(x); };  // mixes no tokens
 }
 
 void AnyLinearImpl::pretty_print(std::ostream& stream) const {

@@ -10,7 +10,8 @@ namespace strassentile::torch_ops {
 namespace {
 
 at::Tensor stl_reference_op(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
-                            at::IntArrayRef tile_arg, int64_t out_features, int64_t seq_len) {
+                            at::IntArrayRef tile_arg, int64_t out_features, int64_t seq_len, c10::string_view mode_arg,
+                            at::OptionalIntArrayRef levels) {
   for (const auto& [t, name] : {std::pair<const at::Tensor&, const char*>{x, "x"}, {w_hat, "w_hat"}, {enc_x, "enc_x"}, {dec, "dec"}})
     TORCH_CHECK(t.scalar_type() == at::kDouble && t.device().is_cpu(), "strassentile::stl_reference: ", name,
                 " must be a float64 CPU tensor (the reference is for tests)");
@@ -18,6 +19,9 @@ at::Tensor stl_reference_op(const at::Tensor& x, const at::Tensor& w_hat, const 
               "strassentile::stl_reference: expects x (M, K), w_hat (r, k, n), enc_x (r, ab), dec (ac, r)");
   TORCH_CHECK(out_features >= 1 && seq_len >= 0, "strassentile::stl_reference: out_features >= 1 and seq_len >= 0");
   const TileFormat tile = parse_tile(tile_arg);
+  const Mode mode = parse_mode(std::string(mode_arg.data(), mode_arg.size()));
+  TORCH_CHECK(mode != Mode::TokenLocal || tile.a == 1, "strassentile::stl_reference: mode 'token-local' needs a = 1");
+  TORCH_CHECK(mode == Mode::Causal || !levels.has_value(), "strassentile::stl_reference: levels need mode='causal'");
   const at::Tensor xc = x.contiguous(), ec = enc_x.contiguous(), dc = dec.contiguous(), wc = w_hat.contiguous();
   const auto view = [](const at::Tensor& t) {
     return MatrixView<const double>(t.data_ptr<double>(), static_cast<std::size_t>(t.size(0)),
@@ -28,8 +32,14 @@ at::Tensor stl_reference_op(const at::Tensor& x, const at::Tensor& w_hat, const 
   std::copy(wc.data_ptr<double>(), wc.data_ptr<double>() + wc.numel(), w.data());
   Matrix<double> y;
   try {
-    y = stl_reference<double>(view(xc), w, view(ec), view(dc), tile, static_cast<std::size_t>(out_features),
-                              static_cast<std::size_t>(seq_len));
+    if (mode == Mode::Causal) {
+      const std::vector<int64_t> lv = resolve_causal_levels(levels, enc_x.size(0), static_cast<int64_t>(tile.a));
+      y = stl_reference_causal<double>(view(xc), w, view(ec), view(dc), tile, CausalLevels(lv.begin(), lv.end()),
+                                       static_cast<std::size_t>(out_features), static_cast<std::size_t>(seq_len));
+    } else {
+      y = stl_reference<double>(view(xc), w, view(ec), view(dc), tile, static_cast<std::size_t>(out_features),
+                                static_cast<std::size_t>(seq_len));
+    }
   } catch (const std::invalid_argument& e) {
     TORCH_CHECK(false, "strassentile::stl_reference: ", e.what());
   }
@@ -39,7 +49,8 @@ at::Tensor stl_reference_op(const at::Tensor& x, const at::Tensor& w_hat, const 
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(strassentile, m) {
-  m.def("stl_reference(Tensor x, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, int out_features, int seq_len=0) -> Tensor");
+  m.def("stl_reference(Tensor x, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, int out_features, int seq_len=0, "
+        "str mode=\"tile\", int[]? levels=None) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(strassentile, CPU, m) { m.impl("stl_reference", &stl_reference_op); }

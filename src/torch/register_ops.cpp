@@ -23,45 +23,45 @@ std::string to_string(c10::string_view s) { return std::string(s.data(), s.size(
 
 at::Tensor stl_matmul_kernel(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                              at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
-                             std::optional<int64_t> out_features) {
-  return stl_matmul_aten(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features);
+                             std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
+  return stl_matmul_aten(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, levels);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_kernel(
     const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
     at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode, std::optional<int64_t> out_features,
-    std::array<bool, 5> needs) {
-  return stl_matmul_backward_aten(grad_y, x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, needs);
+    at::OptionalIntArrayRef levels, std::array<bool, 5> needs) {
+  return stl_matmul_backward_aten(grad_y, x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, levels, needs);
 }
 
 #ifdef STRASSENTILE_HAVE_CUDA_KERNELS
 at::Tensor stl_matmul_cuda_kernel(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                                   at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
-                                  std::optional<int64_t> out_features) {
-  return stl_matmul_cuda(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features);
+                                  std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
+  return stl_matmul_cuda(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, levels);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_cuda_kernel(
     const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
     at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode, std::optional<int64_t> out_features,
-    std::array<bool, 5> needs) {
-  return stl_matmul_backward_cuda(grad_y, x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, needs);
+    at::OptionalIntArrayRef levels, std::array<bool, 5> needs) {
+  return stl_matmul_backward_cuda(grad_y, x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, levels, needs);
 }
 #endif
 
 // Shape-only implementations: validation plus output allocation, for meta tensors and torch.compile tracing.
 at::Tensor stl_matmul_meta(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                            at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
-                           std::optional<int64_t> out_features) {
-  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features);
+                           std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
+  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, levels);
   return at::empty(output_shape(x, d), x.options());
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_meta(
     const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
     at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode, std::optional<int64_t> out_features,
-    std::array<bool, 5> needs) {
-  check_stl_args(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features);
+    at::OptionalIntArrayRef levels, std::array<bool, 5> needs) {
+  check_stl_args(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, levels);
   (void)grad_y;
   const auto like = [](bool need, const at::Tensor& t) { return need ? at::empty_like(t) : at::Tensor(); };
   return {like(needs[0], x), like(needs[1], w_hat), like(needs[2], enc_x), like(needs[3], dec),
@@ -177,13 +177,20 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> init_parameters_op(in
   return initial_parameters(in_features, out_features, tile, rank, to_string(init), data ? &*data : nullptr);
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::vector<int64_t>> init_causal_parameters_op(
+    int64_t in_features, int64_t out_features, at::IntArrayRef tile, int64_t rank, c10::string_view init,
+    at::OptionalIntArrayRef levels) {
+  CausalParameters p = initial_causal_parameters(in_features, out_features, tile, rank, to_string(init), levels);
+  return {p.w_hat, p.enc_x, p.enc_w, p.dec, p.levels};
+}
+
 }  // namespace
 
 TORCH_LIBRARY(strassentile, m) {
   m.def("stl_matmul(Tensor x, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, Tensor? bias=None, "
-        "str mode=\"tile\", int? out_features=None) -> Tensor");
+        "str mode=\"tile\", int? out_features=None, int[]? levels=None) -> Tensor");
   m.def("stl_matmul_backward(Tensor grad_y, Tensor x, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, "
-        "Tensor? bias, str mode, int? out_features, bool[5] needs) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
+        "Tensor? bias, str mode, int? out_features, int[]? levels, bool[5] needs) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
   m.def("encode_weight(Tensor w, Tensor enc_w, int[] tile) -> Tensor");
   m.def("algorithm(str name) -> (Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile, str source)", &algorithm_op);
   m.def("available_algorithms() -> str[]", &available_op);
@@ -208,6 +215,10 @@ TORCH_LIBRARY(strassentile, m) {
         "Tensor? w_moment=None) -> "
         "(Tensor w_hat, Tensor enc_x, Tensor enc_w, Tensor dec)",
         &init_parameters_op);
+  // Mode "causal": parameters that respect the masks, and the levels they are built for (stl_init.hpp).
+  m.def("init_causal_parameters(int in_features, int out_features, int[] tile, int rank, str init, int[]? levels=None) -> "
+        "(Tensor w_hat, Tensor enc_x, Tensor enc_w, Tensor dec, int[] levels)",
+        &init_causal_parameters_op);
 }
 
 TORCH_LIBRARY_IMPL(strassentile, CPU, m) {

@@ -2,6 +2,8 @@
 
 #include <c10/util/Exception.h>
 
+#include "strassentile/causal.hpp"
+
 namespace strassentile::torch_ops {
 namespace {
 
@@ -23,6 +25,19 @@ void check_device(const at::Tensor& t, const at::Tensor& x, const char* name) {
 
 }  // namespace
 
+std::vector<int64_t> resolve_causal_levels(at::OptionalIntArrayRef levels, int64_t rank, int64_t a) {
+  if (!levels.has_value()) {
+    const CausalLevels def = default_causal_levels(static_cast<std::size_t>(rank), static_cast<std::size_t>(a));
+    return std::vector<int64_t>(def.begin(), def.end());
+  }
+  TORCH_CHECK(static_cast<int64_t>(levels->size()) == rank, "strassentile: levels has ", levels->size(),
+              " entries but the rank is ", rank, ": pass one level per product, or none for the default");
+  for (std::size_t p = 0; p < levels->size(); ++p)
+    TORCH_CHECK((*levels)[p] >= 0 && (*levels)[p] < a, "strassentile: levels[", p, "] = ", (*levels)[p],
+                " is out of range: causal levels must be in 0..", a - 1, " (a-1 for tiles of a=", a, " rows)");
+  return levels->vec();
+}
+
 Mode parse_mode(const std::string& mode) {
   if (mode == "tile") return Mode::Tile;
   if (mode == "token-local") return Mode::TokenLocal;
@@ -41,13 +56,12 @@ TileFormat parse_tile(at::IntArrayRef tile) {
 
 StlDims check_stl_args(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                        at::IntArrayRef tile_arg, const std::optional<at::Tensor>& bias, const std::string& mode_arg,
-                       std::optional<int64_t> out_features) {
+                       std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
   StlDims d;
   d.tile = parse_tile(tile_arg);
   const auto a = static_cast<int64_t>(d.tile.a), b = static_cast<int64_t>(d.tile.b), c = static_cast<int64_t>(d.tile.c);
   const Mode mode = parse_mode(mode_arg);
-  TORCH_CHECK(mode != Mode::Causal, "strassentile: mode='causal' is not implemented yet; use mode='tile' "
-                                    "(bidirectional models) or 'token-local' (tile a=1)");
+  d.mode = mode;
   TORCH_CHECK(mode != Mode::TokenLocal || a == 1, "strassentile: mode='token-local' needs tiles that never span tokens "
                                                   "(a = 1, e.g. tile=[1, 4, 4]), got tile ", d.tile.to_string());
 
@@ -92,6 +106,10 @@ StlDims check_stl_args(const at::Tensor& x, const at::Tensor& w_hat, const at::T
   if (bias.has_value() && bias->defined())
     TORCH_CHECK(bias->size(0) == d.out_features, "strassentile: bias has ", bias->size(0), " entries but out_features is ",
                 d.out_features);
+
+  TORCH_CHECK(mode == Mode::Causal || !levels.has_value(), "strassentile: levels apply only to mode='causal', got mode='",
+              mode_arg, "': drop levels or use mode='causal'");
+  if (mode == Mode::Causal) d.levels = resolve_causal_levels(levels, d.rank, a);
 
   d.seq = x.dim() >= 2 ? x.size(-2) : 1;
   d.batch = 1;

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "strassentile/tile_format.hpp"
 
@@ -15,6 +16,9 @@ enum class Mode { Tile, TokenLocal, Causal };
 
 // Parses mode strings: "tile", "token-local", "causal".
 Mode parse_mode(const std::string& mode);
+
+// mode "causal": `levels` checked (one per product, each in [0, a)), or the default assignment when absent.
+std::vector<int64_t> resolve_causal_levels(at::OptionalIntArrayRef levels, int64_t rank, int64_t a);
 
 // int[] tile of length 1 (t means <t,t,t>) or 3.
 TileFormat parse_tile(at::IntArrayRef tile);
@@ -31,12 +35,14 @@ struct StlDims {
   int64_t k_tiles = 0;       // k = ⌈K/b⌉
   int64_t n_tiles = 0;       // n = ⌈N/c⌉
   at::ScalarType compute_dtype = at::kFloat;  // fp32, or fp64 when any input is fp64
+  Mode mode = Mode::Tile;
+  std::vector<int64_t> levels;  // mode causal: ℓ(p) for every product (given or the default); empty otherwise
   int64_t total_row_tiles() const { return batch * row_tiles; }  // Mt
 };
 
 StlDims check_stl_args(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                        at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-                       std::optional<int64_t> out_features);
+                       std::optional<int64_t> out_features, at::OptionalIntArrayRef levels = std::nullopt);
 
 // Output shape: x.shape[:-1] + [N].
 std::vector<int64_t> output_shape(const at::Tensor& x, const StlDims& d);

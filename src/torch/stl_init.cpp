@@ -7,10 +7,12 @@
 #include <stdexcept>
 
 #include "matrix_tensor.hpp"
+#include "causal_basis.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
 #include "strassentile/algorithm.hpp"
 #include "strassentile/approximation.hpp"
+#include "strassentile/causal.hpp"
 #include "strassentile/polynomial.hpp"
 
 namespace strassentile::torch_ops {
@@ -18,10 +20,11 @@ namespace {
 
 // Fitting <4,4,4>, or truncating its 100-product polynomial algorithm, takes seconds: do it once per
 // (kind, tile, rank) per process, then reuse it for every layer.
+// One cache per call site (the static map is per Make type).
 template <class Make>
-Algorithm cached(const std::string& kind, TileFormat tile, std::size_t rank, Make make) {
+auto cached(const std::string& kind, TileFormat tile, std::size_t rank, Make make) -> decltype(make()) {
   static std::mutex mutex;
-  static std::map<std::tuple<std::string, std::size_t, std::size_t, std::size_t, std::size_t>, Algorithm> cache;
+  static std::map<std::tuple<std::string, std::size_t, std::size_t, std::size_t, std::size_t>, decltype(make())> cache;
   std::lock_guard<std::mutex> lock(mutex);
   const auto key = std::make_tuple(kind, tile.a, tile.b, tile.c, rank);
   auto it = cache.find(key);
@@ -50,6 +53,38 @@ Algorithm poly_init(TileFormat t, std::size_t r, const TileMoments* data) {
   if (r >= full.rank()) return pad_products(full, r);
   if (data != nullptr) return truncate(full, r, *data);
   return cached("poly", t, r, [&] { return truncate(full, r); });
+}
+
+// init="random"; with `causal` (dims carrying the levels) enc_x and dec are masked before the scale is chosen.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> random_parameters(int64_t k, int64_t n, TileFormat t, int64_t r,
+                                                                             const StlDims* causal) {
+  const auto a = static_cast<int64_t>(t.a), b = static_cast<int64_t>(t.b), c = static_cast<int64_t>(t.c);
+  at::Tensor ex = at::randn({r, a * b}) / std::sqrt(static_cast<double>(a * b));
+  const at::Tensor ew = at::randn({r, b * c}) / std::sqrt(static_cast<double>(b * c));
+  at::Tensor d = at::randn({a * c, r}) / std::sqrt(static_cast<double>(r));
+  if (causal != nullptr) ex = causal_enc_x(ex, *causal), d = causal_dec(d, *causal);
+  // Var(y_q) = σ²·k·Σ_p dec[q,p]²·‖enc_x[p]‖² for unit-variance inputs and i.i.d. w_hat of variance σ²;
+  // choose σ² so that its mean over q is 1/3, nn.Linear's.
+  const double gain = (d.pow(2) * ex.pow(2).sum(1).unsqueeze(0)).sum(1).mean().item<double>();
+  const double half_width = std::sqrt(3.0) * std::sqrt((1.0 / 3.0) / (static_cast<double>(k) * gain));
+  const at::Tensor wh = at::empty({r, k, n}).uniform_(-half_width, half_width);
+  return {wh, ex, ew, d};
+}
+
+// w_hat = E_W(W) of a weight drawn like nn.Linear's; rescaled to nn.Linear's output variance (1/3 for
+// unit-variance inputs, on a Gaussian probe of a few tiles of rows) unless the basis is exact.
+at::Tensor encoded_dense_weight(int64_t K, int64_t N, at::IntArrayRef tile_arg, const at::Tensor& ex, const at::Tensor& ew,
+                                const at::Tensor& d, bool exact, const std::string& mode,
+                                at::OptionalIntArrayRef levels = std::nullopt) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(K));
+  const at::Tensor dense = at::empty({K, N}).uniform_(-bound, bound);
+  at::Tensor wh = encode_weight_aten(dense, ew, tile_arg);
+  if (!exact) {
+    const at::Tensor probe = at::randn({64 * static_cast<int64_t>(parse_tile(tile_arg).a), K});
+    const double var = stl_matmul_aten(probe, wh, ex, d, tile_arg, std::nullopt, mode, N, levels).var().item<double>();
+    if (var > 0) wh = wh * std::sqrt((1.0 / 3.0) / var);
+  }
+  return wh;
 }
 
 }  // namespace
@@ -87,20 +122,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> initial_parameters(in
   const TileFormat t = parse_tile(tile_arg);
   TORCH_CHECK(K >= 1 && N >= 1, "strassentile: in_features and out_features must be >= 1, got ", K, " and ", N);
   TORCH_CHECK(r >= 1, "strassentile: rank must be >= 1, got ", r);
-  const auto a = static_cast<int64_t>(t.a), b = static_cast<int64_t>(t.b), c = static_cast<int64_t>(t.c);
-  const int64_t k = (K + b - 1) / b, n = (N + c - 1) / c;
+  const auto b = static_cast<int64_t>(t.b), c = static_cast<int64_t>(t.c);
   at::NoGradGuard no_grad;
-  if (init == "random") {
-    const at::Tensor ex = at::randn({r, a * b}) / std::sqrt(static_cast<double>(a * b));
-    const at::Tensor ew = at::randn({r, b * c}) / std::sqrt(static_cast<double>(b * c));
-    const at::Tensor d = at::randn({a * c, r}) / std::sqrt(static_cast<double>(r));
-    // Var(y_q) = σ²·k·Σ_p dec[q,p]²·‖enc_x[p]‖² for unit-variance inputs and i.i.d. w_hat of variance σ²;
-    // choose σ² so that its mean over q is 1/3, nn.Linear's.
-    const double gain = (d.pow(2) * ex.pow(2).sum(1).unsqueeze(0)).sum(1).mean().item<double>();
-    const double half_width = std::sqrt(3.0) * std::sqrt((1.0 / 3.0) / (static_cast<double>(k) * gain));
-    const at::Tensor wh = at::empty({r, k, n}).uniform_(-half_width, half_width);
-    return {wh, ex, ew, d};
-  }
+  if (init == "random") return random_parameters((K + b - 1) / b, (N + c - 1) / c, t, r, nullptr);
   Algorithm alg;
   try {
     alg = algorithm_for_init(t, static_cast<std::size_t>(r), init, data);
@@ -110,17 +134,53 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> initial_parameters(in
   const bool exact = alg.verify() <= 1e-9;
   const at::Tensor ex = to_tensor(alg.enc_x).to(at::kFloat), ew = to_tensor(alg.enc_w).to(at::kFloat);
   const at::Tensor d = to_tensor(alg.dec).to(at::kFloat);
-  const double bound = 1.0 / std::sqrt(static_cast<double>(K));
-  const at::Tensor dense = at::empty({K, N}).uniform_(-bound, bound);
-  at::Tensor wh = encode_weight_aten(dense, ew, tile_arg);
-  if (!exact) {
-    // An approximate basis changes the output scale: match nn.Linear's output variance (1/3 for unit-variance
-    // inputs) on a Gaussian probe of a few tiles of rows.
-    const at::Tensor probe = at::randn({64 * a, K});
-    const double var = stl_matmul_aten(probe, wh, ex, d, tile_arg, std::nullopt, "tile", N).var().item<double>();
-    if (var > 0) wh = wh * std::sqrt((1.0 / 3.0) / var);
+  // An approximate basis changes the output scale: w_hat is rescaled to nn.Linear's.
+  return {encoded_dense_weight(K, N, tile_arg, ex, ew, d, exact, "tile"), ex, ew, d};
+}
+
+CausalParameters initial_causal_parameters(int64_t K, int64_t N, at::IntArrayRef tile_arg, int64_t r, const std::string& init,
+                                           at::OptionalIntArrayRef levels) {
+  const TileFormat t = parse_tile(tile_arg);
+  TORCH_CHECK(K >= 1 && N >= 1, "strassentile: in_features and out_features must be >= 1, got ", K, " and ", N);
+  TORCH_CHECK(r >= 1, "strassentile: rank must be >= 1, got ", r);
+  const auto a = static_cast<int64_t>(t.a), b = static_cast<int64_t>(t.b), c = static_cast<int64_t>(t.c);
+  at::NoGradGuard no_grad;
+  if (init == "random") {
+    StlDims dims;
+    dims.tile = t;
+    dims.rank = r;
+    dims.mode = Mode::Causal;
+    dims.levels = resolve_causal_levels(levels, r, a);
+    auto [wh, ex, ew, d] = random_parameters((K + b - 1) / b, (N + c - 1) / c, t, r, &dims);
+    return {wh, ex, ew, d, dims.levels};
   }
-  return {wh, ex, ew, d};
+  TORCH_CHECK(init != "fit" && init != "poly", "strassentile: init='", init, "' is not available in mode 'causal' (its ",
+              "encoders read every row of a tile, so the causal mask would discard most of it): use init='random', an ",
+              "algorithm (e.g. 'naive-", t.a, "x", t.b, "x", t.c, "') or 'truncate:<algorithm>'");
+  TORCH_CHECK(!levels.has_value(), "strassentile: init='", init, "' chooses the causal levels itself (the highest row each ",
+              "product reads): pass levels only with init='random'");
+  const std::string truncate_prefix = "truncate:";
+  const bool truncated = init.rfind(truncate_prefix, 0) == 0;
+  const std::string name = truncated ? init.substr(truncate_prefix.size()) : init;
+  Algorithm alg;
+  try {
+    alg = get(name);
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "strassentile: init='", init, "': ", e.what(), "; other causal inits: 'random', 'truncate:<algorithm>'");
+  }
+  TORCH_CHECK(alg.tile == t, "strassentile: init='", init, "' is a ", alg.tile.to_string(), " algorithm but tile is ",
+              t.to_string(), ": pass tile=", alg.tile.to_string());
+  const auto rank = static_cast<std::size_t>(r);
+  TORCH_CHECK(truncated ? rank <= alg.rank() : rank == alg.rank(), "strassentile: init='", init, "' has ", alg.rank(),
+              " products but rank=", r, " was asked: use ",
+              truncated ? "a rank <= " + std::to_string(alg.rank()) : "rank=" + std::to_string(alg.rank()) + " or init='truncate:" + name + "'");
+  const CausalAlgorithm causal =
+      truncated ? cached("causal-truncate:" + name, t, rank, [&] { return causal_truncate(alg, rank); }) : causal_refit(alg);
+  const std::vector<int64_t> lv(causal.levels.begin(), causal.levels.end());
+  const at::Tensor ex = to_tensor(causal.algorithm.enc_x).to(at::kFloat), ew = to_tensor(causal.algorithm.enc_w).to(at::kFloat);
+  const at::Tensor d = to_tensor(causal.algorithm.dec).to(at::kFloat);
+  const bool exact = causal.algorithm.verify() <= 1e-9;
+  return {encoded_dense_weight(K, N, tile_arg, ex, ew, d, exact, "causal", lv), ex, ew, d, lv};
 }
 
 std::optional<TileMoments> moments_from_tensors(at::IntArrayRef tile_arg, const std::optional<at::Tensor>& x_moment,

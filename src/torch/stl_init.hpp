@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "strassentile/algorithm.hpp"
 #include "strassentile/approximation.hpp"
@@ -31,6 +32,22 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> initial_parameters(in
                                                                               at::IntArrayRef tile, int64_t rank,
                                                                               const std::string& init,
                                                                               const TileMoments* data = nullptr);
+
+// Initial parameters of a mode-"causal" layer, and the levels ℓ(p) they are built for (strassentile/causal.hpp).
+// Every init respects the masks (masked coefficients are stored as zeros):
+//   init="random": as above with enc_x and dec masked, the variance matched after masking; levels as given, else
+//     default_causal_levels(r, a).
+//   init=<algorithm> or "truncate:<algorithm>": causal_refit / causal_truncate of that algorithm: ℓ(p) = the
+//     highest row E_X[p] reads, decoder refitted by least squares under the mask (naive-AxBxC stays exact; any
+//     other stays exact only where it already was causal), w_hat = E_W(W) rescaled to nn.Linear's variance when
+//     the result is not exact. These choose the levels, so `levels` must be absent.
+//   "fit" and "poly" are refused: their encoders read every row, so the mask would leave almost nothing.
+struct CausalParameters {
+  at::Tensor w_hat, enc_x, enc_w, dec;
+  std::vector<int64_t> levels;
+};
+CausalParameters initial_causal_parameters(int64_t in_features, int64_t out_features, at::IntArrayRef tile, int64_t rank,
+                                           const std::string& init, at::OptionalIntArrayRef levels = std::nullopt);
 
 // TileMoments from tensors: both moments or neither (nullopt); shapes checked against the tile.
 std::optional<TileMoments> moments_from_tensors(at::IntArrayRef tile, const std::optional<at::Tensor>& x_moment,

@@ -7,6 +7,7 @@
 #include "stl_args.hpp"
 #include "stl_init.hpp"
 #include "strassentile/algorithm.hpp"
+#include "strassentile/causal.hpp"
 #include "strassentile/torch/ops.hpp"
 
 namespace strassentile {
@@ -20,8 +21,23 @@ TileFormat STLLinearImpl::tile() const { return torch_ops::parse_tile(options.ti
 void STLLinearImpl::reset() {
   const int64_t K = options.in_features(), N = options.out_features();
   try {
-    torch_ops::parse_mode(options.mode());
-    auto [wh, ex, ew, d] = torch_ops::initial_parameters(K, N, options.tile(), options.rank(), options.init());
+    const torch_ops::Mode mode = torch_ops::parse_mode(options.mode());
+    TORCH_CHECK(mode != torch_ops::Mode::TokenLocal || tile().a == 1, "mode 'token-local' needs tiles of one row ",
+                "(a = 1, e.g. tile {1, 4, 4}), got ", tile().to_string());
+    TORCH_CHECK(mode == torch_ops::Mode::Causal || options.levels().empty(), "levels apply only to mode 'causal', got mode '",
+                options.mode(), "'");
+    torch::Tensor wh, ex, ew, d;
+    if (mode == torch_ops::Mode::Causal) {
+      const std::vector<int64_t>& given = options.levels();
+      torch_ops::CausalParameters p = torch_ops::initial_causal_parameters(
+          K, N, options.tile(), options.rank(), options.init(),
+          given.empty() ? at::OptionalIntArrayRef() : at::OptionalIntArrayRef(given));
+      wh = p.w_hat, ex = p.enc_x, ew = p.enc_w, d = p.dec, levels = p.levels;
+      register_buffer("levels", torch::tensor(levels, torch::kInt64));
+    } else {
+      std::tie(wh, ex, ew, d) = torch_ops::initial_parameters(K, N, options.tile(), options.rank(), options.init());
+      levels.clear();
+    }
     w_hat = register_parameter("w_hat", wh);
     enc_x = register_parameter("enc_x", ex, options.train_basis());
     dec = register_parameter("dec", d, options.train_basis());
@@ -38,7 +54,30 @@ void STLLinearImpl::reset() {
 torch::Tensor STLLinearImpl::forward(const torch::Tensor& x) {
   return ops::stl_matmul(x, w_hat, enc_x, dec, options.tile(),
                          bias.defined() ? std::optional<torch::Tensor>(bias) : std::nullopt, options.mode(),
-                         options.out_features());
+                         options.out_features(),
+                         levels.empty() ? std::nullopt : std::optional<std::vector<int64_t>>(levels));
+}
+
+torch::Tensor STLLinearImpl::forward_step(const torch::Tensor& x_t, STLDecodeCache& cache) {
+  const torch_ops::Mode mode = torch_ops::parse_mode(options.mode());
+  TORCH_CHECK(mode != torch_ops::Mode::Tile, "STLLinear::forward_step: mode 'tile' cannot decode token by token: output ",
+              "row u of a tile depends on the later rows (future tokens) of its tile. Build autoregressive layers with ",
+              "mode 'causal' (or 'token-local' with a = 1)");
+  TORCH_CHECK(x_t.dim() == 2 && x_t.size(1) == options.in_features(), "STLLinear::forward_step: x_t must be (batch, ",
+              options.in_features(), "), one token per sequence, got ", x_t.sizes());
+  const auto a = static_cast<int64_t>(tile().a);
+  const int64_t u = cache.position % a;  // row of the current tile this token is
+  TORCH_CHECK(u == 0 || (cache.rows.defined() && cache.rows.size(0) == x_t.size(0) && cache.rows.size(1) == u),
+              "STLLinear::forward_step: the cache holds ", cache.rows.defined() ? cache.rows.sizes() : at::IntArrayRef{},
+              " but this step is row ", u, " of a tile for a batch of ", x_t.size(0),
+              ": use one STLDecodeCache per layer and reset() it when a new batch of sequences starts");
+  // Rows 0..u of the tile as one short sequence: the op pads it to a whole tile, and in mode causal output row u
+  // reads rows <= u only, so it equals row u of the full forward.
+  const torch::Tensor window = u == 0 ? x_t.unsqueeze(1) : torch::cat({cache.rows, x_t.unsqueeze(1)}, 1);
+  const torch::Tensor y = forward(window).select(1, u);
+  cache.rows = u + 1 < a ? window : torch::Tensor();
+  ++cache.position;
+  return y;
 }
 
 void STLLinearImpl::load(torch::serialize::InputArchive& archive) {
@@ -57,6 +96,12 @@ void STLLinearImpl::load(torch::serialize::InputArchive& archive) {
   restore("dec", dec, false);
   restore("bias", bias, false);
   restore("enc_w", enc_w, true);
+  if (!levels.empty()) {
+    torch::Tensor lv = named_buffers()["levels"];
+    restore("levels", lv, true);
+    lv = lv.to(torch::kCPU);
+    levels.assign(lv.data_ptr<int64_t>(), lv.data_ptr<int64_t>() + lv.numel());
+  }
 }
 
 void STLLinearImpl::set_train_basis(bool train) {
@@ -79,9 +124,16 @@ void STLLinearImpl::pretty_print(std::ostream& stream) const {
 }
 
 STLLinear stl_from_linear(const torch::nn::Linear& linear, const std::string& algorithm, const std::string& mode) {
-  const Algorithm alg = get(algorithm);
+  Algorithm alg = get(algorithm);
   TORCH_CHECK(alg.verify() <= 1e-9, "stl_from_linear: algorithm '", algorithm,
               "' is not exact, so the converted layer would not reproduce the linear layer");
+  if (torch_ops::parse_mode(mode) == torch_ops::Mode::Causal) {
+    // The layer uses the algorithm under the causal masks (levels: the rows each product reads).
+    alg = causal_refit(alg).algorithm;
+    TORCH_CHECK(alg.verify() <= 1e-9, "stl_from_linear: algorithm '", algorithm, "' is not causal (its products mix ",
+                "rows of a tile), so under mode 'causal' it would not reproduce the linear layer: use 'naive-AxBxC', or ",
+                "stl_from_linear(linear, options with init 'truncate:", algorithm, "', calibration) for an approximation");
+  }
   const auto& lo = linear->options;
   STLLinearOptions o(lo.in_features(), lo.out_features());
   o.bias(lo.bias())
@@ -113,6 +165,10 @@ STLLinear stl_from_linear(const torch::nn::Linear& linear, STLLinearOptions opti
   stl->w_hat.copy_(ops::encode_weight(weight.t(), stl->enc_w, options.tile()));
   if (lo.bias()) stl->bias.copy_(linear->bias.detach());
   CalibrationReport r;
+  // The calibration op fits in mode tile; a causal basis stored with its masked entries at zero gives the same
+  // outputs there as under the masks, so only fitting the basis itself would be wrong.
+  TORCH_CHECK(!(calibration.defined() && calibrate.train_basis && !stl->levels.empty()),
+              "stl_from_linear: calibrate.train_basis is not supported in mode 'causal'; calibrate w_hat alone");
   if (calibration.defined()) {
     const torch::Tensor target = torch::nn::functional::linear(calibration.to(weight.device(), weight.scalar_type()),
                                                                weight, lo.bias() ? linear->bias.detach() : torch::Tensor());

@@ -1,5 +1,6 @@
 #include "stl_matmul_aten.hpp"
 
+#include "causal_basis.hpp"
 #include "stl_args.hpp"
 
 namespace strassentile::torch_ops {
@@ -42,13 +43,13 @@ at::Tensor output_tiles(const at::Tensor& grad_y, const StlDims& d) {
 
 at::Tensor stl_matmul_aten(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                            at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-                           std::optional<int64_t> out_features) {
-  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features);
-  const at::Tensor tiles = activation_tiles(x, d);                                   // (Mt·k, ab)
-  const at::Tensor x_hat = at::matmul(enc_x.to(d.compute_dtype), tiles.t())          // (r, Mt·k)
+                           std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
+  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
+  const at::Tensor tiles = activation_tiles(x, d);                                                  // (Mt·k, ab)
+  const at::Tensor x_hat = at::matmul(causal_enc_x(enc_x.to(d.compute_dtype), d), tiles.t())         // (r, Mt·k)
                                .view({d.rank, d.total_row_tiles(), d.k_tiles});
-  const at::Tensor z = at::bmm(x_hat, w_hat.to(d.compute_dtype));                     // (r, Mt, n)
-  const at::Tensor y_tiles = at::matmul(dec.to(d.compute_dtype), z.view({d.rank, -1}));  // (ac, Mt·n)
+  const at::Tensor z = at::bmm(x_hat, w_hat.to(d.compute_dtype));                                    // (r, Mt, n)
+  const at::Tensor y_tiles = at::matmul(causal_dec(dec.to(d.compute_dtype), d), z.view({d.rank, -1}));  // (ac, Mt·n)
   at::Tensor y = untile_output(y_tiles, d);
   if (bias.has_value() && bias->defined()) y = y + bias->to(d.compute_dtype);
   return y.reshape(output_shape(x, d)).to(x.scalar_type());
@@ -57,10 +58,11 @@ at::Tensor stl_matmul_aten(const at::Tensor& x, const at::Tensor& w_hat, const a
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_aten(
     const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
     const at::Tensor& dec, at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-    std::optional<int64_t> out_features, std::array<bool, 5> needs) {
-  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features);
+    std::optional<int64_t> out_features, at::OptionalIntArrayRef levels, std::array<bool, 5> needs) {
+  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
   const at::ScalarType ct = d.compute_dtype;
-  const at::Tensor enc = enc_x.to(ct), dc = dec.to(ct), wh = w_hat.to(ct);
+  // The basis as the forward used it (masked in mode causal); its gradients are masked again below.
+  const at::Tensor enc = causal_enc_x(enc_x.to(ct), d), dc = causal_dec(dec.to(ct), d), wh = w_hat.to(ct);
   const at::Tensor g_tiles = output_tiles(grad_y, d);  // (ac, Mt·n)
   const at::Tensor tiles = activation_tiles(x, d);      // (Mt·k, ab)
   const at::Tensor x_hat = at::matmul(enc, tiles.t()).view({d.rank, d.total_row_tiles(), d.k_tiles});
@@ -69,12 +71,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
   at::Tensor grad_x, grad_w_hat, grad_enc_x, grad_dec, grad_bias;
   if (needs[3]) {
     const at::Tensor z = at::bmm(x_hat, wh);  // recomputed: cheaper in memory than saving it
-    grad_dec = at::matmul(g_tiles, z.view({d.rank, -1}).t()).to(dec.scalar_type());
+    grad_dec = causal_dec(at::matmul(g_tiles, z.view({d.rank, -1}).t()), d).to(dec.scalar_type());
   }
   if (needs[1]) grad_w_hat = at::bmm(x_hat.transpose(1, 2), grad_z).to(w_hat.scalar_type());
   if (needs[0] || needs[2]) {
     const at::Tensor grad_x_hat = at::bmm(grad_z, wh.transpose(1, 2)).view({d.rank, -1});  // (r, Mt·k)
-    if (needs[2]) grad_enc_x = at::matmul(grad_x_hat, tiles).to(enc_x.scalar_type());
+    if (needs[2]) grad_enc_x = causal_enc_x(at::matmul(grad_x_hat, tiles), d).to(enc_x.scalar_type());
     if (needs[0]) grad_x = untile_activation(at::matmul(grad_x_hat.t(), enc), x, d).to(x.scalar_type());
   }
   if (needs[4] && bias.has_value() && bias->defined())

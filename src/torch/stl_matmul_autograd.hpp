@@ -11,6 +11,6 @@ namespace strassentile::torch_ops {
 
 at::Tensor stl_matmul_autograd(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                                at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
-                               std::optional<int64_t> out_features);
+                               std::optional<int64_t> out_features, at::OptionalIntArrayRef levels);
 
 }  // namespace strassentile::torch_ops

@@ -10,6 +10,7 @@
 
 #include <exception>
 
+#include "causal_basis.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
@@ -65,8 +66,9 @@ Operands prepare(const StlDims& d, const at::Tensor& x, const at::Tensor& w_hat,
   o.dtype = kernel_dtype(x.scalar_type());
   o.x = x.reshape({o.shape.rows, o.shape.in_features}).contiguous();
   o.w_hat = w_hat.to(x.scalar_type()).contiguous();
-  o.enc_x = enc_x.to(at::kFloat).contiguous();
-  o.dec = dec.to(at::kFloat).contiguous();
+  // Mode causal: the kernels see the masked basis, so they need no causal variant.
+  o.enc_x = causal_enc_x(enc_x.to(at::kFloat), d).contiguous();
+  o.dec = causal_dec(dec.to(at::kFloat), d).contiguous();
   return o;
 }
 
@@ -92,9 +94,9 @@ void* ptr_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr() : nul
 
 at::Tensor stl_matmul_cuda(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                            at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-                           std::optional<int64_t> out_features) {
-  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features);
-  if (use_aten(d)) return stl_matmul_aten(x, w_hat, enc_x, dec, tile, bias, mode, out_features);
+                           std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
+  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
+  if (use_aten(d)) return stl_matmul_aten(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
   const c10::cuda::CUDAGuard guard(x.device());
   const Operands o = prepare(d, x, w_hat, enc_x, dec);
   // The decode adds the bias in fp32 after reading it in the storage dtype.
@@ -124,9 +126,10 @@ at::Tensor stl_matmul_cuda(const at::Tensor& x, const at::Tensor& w_hat, const a
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_cuda(
     const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
     const at::Tensor& dec, at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-    std::optional<int64_t> out_features, std::array<bool, 5> needs) {
-  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features);
-  if (use_aten(d)) return stl_matmul_backward_aten(grad_y, x, w_hat, enc_x, dec, tile, bias, mode, out_features, needs);
+    std::optional<int64_t> out_features, at::OptionalIntArrayRef levels, std::array<bool, 5> needs) {
+  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
+  if (use_aten(d))
+    return stl_matmul_backward_aten(grad_y, x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels, needs);
   const c10::cuda::CUDAGuard guard(x.device());
   const Operands o = prepare(d, x, w_hat, enc_x, dec);
   const at::Tensor gy = grad_y.reshape({o.shape.rows, o.shape.out_features}).to(x.scalar_type()).contiguous();
@@ -170,8 +173,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
   // Gradients in their inputs' dtypes (fp32 results cast down where the parameter is 16-bit).
   if (gx.defined()) gx = gx.view(x.sizes());
   if (gw.defined()) gw = gw.to(w_hat.scalar_type());
-  if (ge.defined()) ge = ge.to(enc_x.scalar_type());
-  if (gd.defined()) gd = gd.to(dec.scalar_type());
+  // The kernels differentiate w.r.t. the masked basis; the chain rule through the mask zeroes masked entries.
+  if (ge.defined()) ge = causal_enc_x(ge, d).to(enc_x.scalar_type());
+  if (gd.defined()) gd = causal_dec(gd, d).to(dec.scalar_type());
   if (gb.defined()) gb = gb.to(bias->scalar_type());
   return {gx, gw, ge, gd, gb};
 }

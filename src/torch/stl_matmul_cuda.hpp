@@ -12,11 +12,11 @@ namespace strassentile::torch_ops {
 
 at::Tensor stl_matmul_cuda(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                            at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-                           std::optional<int64_t> out_features);
+                           std::optional<int64_t> out_features, at::OptionalIntArrayRef levels);
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_cuda(
     const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
     const at::Tensor& dec, at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-    std::optional<int64_t> out_features, std::array<bool, 5> needs);
+    std::optional<int64_t> out_features, at::OptionalIntArrayRef levels, std::array<bool, 5> needs);
 
 }  // namespace strassentile::torch_ops

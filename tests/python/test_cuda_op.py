@@ -33,11 +33,12 @@ def rounded(inputs, x_dtype, param_dtype):
     return {name: t.to(x_dtype if name in ("x", "grad_y") else param_dtype).double() for name, t in inputs.items()}
 
 
-def run(inputs, tile, n_out, device, x_dtype, param_dtype, wants=("x", "w_hat", "enc_x", "dec", "bias")):
+def run(inputs, tile, n_out, device, x_dtype, param_dtype, wants=("x", "w_hat", "enc_x", "dec", "bias"), mode="tile",
+        levels=None):
     leaves = {name: t.to(device, x_dtype if name == "x" else param_dtype).detach().requires_grad_(name in wants)
               for name, t in inputs.items() if name != "grad_y"}
     y = torch.ops.strassentile.stl_matmul(leaves["x"], leaves["w_hat"], leaves["enc_x"], leaves["dec"], list(tile),
-                                          leaves["bias"], "tile", n_out)
+                                          leaves["bias"], mode, n_out, levels)
     y.backward(inputs["grad_y"].to(device, x_dtype))
     return y.detach(), {name: t.grad for name, t in leaves.items()}
 
@@ -129,3 +130,25 @@ def test_cuda_key_runs_the_strassentile_kernels():
     if not names:
         pytest.skip("the profiler recorded no CUDA kernels here")
     assert "encode_tiles" in names and "decode" in names, names
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("fmt", [((4, 4, 4), 24), ((3, 2, 4), 10), ((1, 4, 4), 12)], ids=lambda f: "<{},{},{}>:{}".format(*f[0], f[1]))
+def test_causal_mode_matches_the_cpu_op_and_masks_the_gradients(fmt, dtype):
+    """Dense enc_x/dec (masked entries nonzero) and random levels: the kernels must see the masked basis, and the
+    masked coefficients must get exactly zero gradient on the GPU too."""
+    torch.manual_seed(6)
+    (tile, rank), (x_shape, n_out) = fmt, ((3, 13, 67), 45)
+    a, b, c = tile
+    levels = torch.randint(0, a, (rank,)).tolist()
+    inputs = rounded(make_inputs(x_shape, n_out, tile, rank), dtype, dtype)
+    y_ref, g_ref = run(inputs, tile, n_out, "cpu", torch.float64, torch.float64, mode="causal", levels=levels)
+    y, grads = run(inputs, tile, n_out, "cuda", dtype, dtype, mode="causal", levels=levels)
+    tol = TOLERANCE[dtype]
+    assert rel_error(y, y_ref) <= tol, "y"
+    for name, ref in g_ref.items():
+        assert rel_error(grads[name], ref) <= tol, name
+    lv = torch.tensor(levels)
+    ex_masked = (torch.arange(a * b) // b)[None, :] > lv[:, None]
+    dec_masked = (torch.arange(a * c) // c)[:, None] < lv[None, :]
+    assert (grads["enc_x"].cpu()[ex_masked] == 0).all() and (grads["dec"].cpu()[dec_masked] == 0).all()

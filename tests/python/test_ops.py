@@ -113,7 +113,9 @@ def test_nan_and_inf_propagate():
     (dict(x=torch.randn(4, 8).int()), "x must be float64, float32, float16 or bfloat16"),
     (dict(x=torch.randn(4, 8, device="meta")), "w_hat is on cpu but x is on meta"),
     (dict(bias=torch.randn(4, dtype=torch.float64).int()), "bias must be float64"),
-    (dict(mode="causal"), "mode='causal' is not implemented yet"),
+    (dict(mode="causal", levels=[0, 0, 0, 1, 1, 1, 2]), r"levels\[6\] = 2 is out of range: causal levels must be in 0..1"),
+    (dict(mode="causal", levels=[0, 1]), "levels has 2 entries but the rank is 7"),
+    (dict(levels=[0] * 7), "levels apply only to mode='causal'"),
     (dict(mode="token-local"), "needs tiles that never span tokens"),
 ])
 def test_bad_arguments_name_the_problem(kwargs, message):

@@ -1,7 +1,7 @@
 // strassentile::stl_matmul on CUDA tensors (the kernels of src/cuda, through src/torch/stl_matmul_cuda.cpp)
 // against the same op on the CPU in float64: the output and all five gradients, over shapes (ragged M/K/N,
 // batch × seq with seq not a multiple of a, 1-D to 4-D x), tile formats and dtypes; plus mixed dtypes, the
-// needs mask, non-contiguous inputs, the float64 fallback and an exact algorithm.
+// needs mask, non-contiguous inputs, the float64 fallback, an exact algorithm and mode causal.
 //
 // Both sides see the same inputs: random float64 values are rounded to the tested dtype first. Error measure:
 // max|got − ref| / max|ref|. Rounding to the storage dtype dominates (the kernels round X̂, Z, dZ and dX̂ to it
@@ -256,6 +256,38 @@ TEST(StlMatmulCudaExact, Strassen2ReproducesTheProduct) {
   const torch::Tensor y = strassentile::ops::stl_matmul(x.to(bf16), w_hat, to_tensor(alg.enc_x).to(bf16),
                                                         to_tensor(alg.dec).to(bf16), {4}, std::nullopt, "tile", 80);
   EXPECT_LE(rel_error(y, torch::matmul(x, w)), 3e-2);
+}
+
+// Mode causal: the kernels see the masked basis. Dense enc_x/dec (masked entries nonzero) and explicit levels;
+// the CUDA op against the CPU op in float64, and the gradients of masked coefficients exactly zero.
+TEST(StlMatmulCudaCausal, MatchesTheCpuOpAndMasksTheGradients) {
+  SKIP_WITHOUT_CUDA();
+  torch::manual_seed(6);
+  const std::vector<int64_t> tile = {4, 4, 4}, levels = {3, 0, 1, 2, 0, 0, 1, 3, 2, 2, 1, 0, 3, 3, 1, 0, 2, 1, 0, 3, 2, 1, 0, 1};
+  const int64_t r = 24, N = 45;
+  const auto f64 = torch::kDouble;
+  const torch::Tensor x = torch::randn({3, 13, 67}, f64), w = torch::randn({r, 17, 12}, f64) / 4;
+  const torch::Tensor e = torch::randn({r, 16}, f64) / 4, d = torch::randn({16, r}, f64) / 5, gy = torch::randn({3, 13, N}, f64);
+  const auto run_on = [&](torch::Device dev, ScalarType dt) {
+    std::vector<torch::Tensor> leaves;
+    for (const torch::Tensor& t : {x, w, e, d}) leaves.push_back(t.to(torch::kFloat).to(dev, dt).detach().requires_grad_(true));
+    torch::Tensor y = strassentile::ops::stl_matmul(leaves[0], leaves[1], leaves[2], leaves[3], tile, std::nullopt, "causal", N,
+                                                    levels);
+    y.backward(gy.to(dev, dt));
+    return std::vector<torch::Tensor>{y.detach(), leaves[0].grad(), leaves[1].grad(), leaves[2].grad(), leaves[3].grad()};
+  };
+  const std::vector<torch::Tensor> ref = run_on(torch::kCPU, torch::kDouble), got = run_on(torch::kCUDA, torch::kFloat);
+  const char* names[] = {"y", "x", "w_hat", "enc_x", "dec"};
+  for (std::size_t i = 0; i < ref.size(); ++i) EXPECT_LE(rel_error(got[i], ref[i]), tolerance(torch::kFloat)) << names[i];
+  torch::Tensor ex_masked = torch::zeros({r, 16}, f64), dec_masked = torch::zeros({16, r}, f64);
+  for (int64_t p = 0; p < r; ++p)
+    for (int64_t q = 0; q < 16; ++q) {
+      ex_masked[p][q] = q / 4 > levels[p] ? 1.0 : 0.0;
+      dec_masked[q][p] = q / 4 < levels[p] ? 1.0 : 0.0;
+    }
+  EXPECT_EQ((got[3].to(torch::kCPU, f64) * ex_masked).abs().max().item<double>(), 0.0) << "masked enc_x got gradient";
+  EXPECT_EQ((got[4].to(torch::kCPU, f64) * dec_masked).abs().max().item<double>(), 0.0) << "masked dec got gradient";
+  EXPECT_GT((ref[1].reshape({3, 13, 67}).select(1, 0)).abs().max().item<double>(), 0.0);
 }
 
 // Printed last: the worst error seen per dtype, as a fraction of its tolerance.

@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "strassentile/torch/stl_linear.hpp"
+
 namespace strassentile {
 
 // ---- 2:4 sparsity ----
@@ -92,8 +94,9 @@ int64_t low_rank_matching_flops(int64_t in_features, int64_t out_features, doubl
 
 // One linear layer's kind and settings. String form (LinearSpec::parse / to_string), keys optional:
 //   dense
-//   stl[:tile=4|4x4x4,rank=24,init=random,mode=tile,basis=1]     init is passed to STLLinear as is ("random",
-//                                                                 an algorithm name, "fit", "truncate:<name>", ...)
+//   stl[:tile=4|1x4x4|<1,4,4>,rank=24,init=random,mode=tile|causal|token-local,basis=1]
+//                                   init is passed to STLLinear as is ("random", an algorithm name, "fit",
+//                                   "truncate:<name>", ...); token-local needs a 3-number tile with a = 1
 //   sparse24[:mask=fixed|learned,every=10]
 //   lowrank:rank=R   or   lowrank:match_rank=24[,match_tile=4]    the rank whose FLOPs match STL <tile>:match_rank
 struct LinearSpec {
@@ -135,6 +138,9 @@ class AnyLinearImpl : public torch::nn::Module {
  public:
   AnyLinearImpl(const LinearSpec& spec, int64_t in_features, int64_t out_features, bool bias = true);
   torch::Tensor forward(const torch::Tensor& x) { return forward_(x); }
+  // One token per sequence, x_t (batch, in_features): STL layers decode through `cache` (STLLinearImpl::forward_step,
+  // which refuses mode "tile"); dense, 2:4 and low-rank layers mix no tokens, so they just call forward.
+  torch::Tensor forward_step(const torch::Tensor& x_t, STLDecodeCache& cache) { return forward_step_(x_t, cache); }
   LinearCost cost(int64_t rows_per_sequence) const {
     return linear_cost(spec_, in_features_, out_features_, rows_per_sequence);
   }
@@ -149,6 +155,7 @@ class AnyLinearImpl : public torch::nn::Module {
   int64_t in_features_, out_features_;
   std::shared_ptr<torch::nn::Module> impl_;
   std::function<torch::Tensor(const torch::Tensor&)> forward_;
+  std::function<torch::Tensor(const torch::Tensor&, STLDecodeCache&)> forward_step_;
 };
 TORCH_MODULE(AnyLinear);
 

@@ -22,9 +22,27 @@ struct STLLinearOptions {
   // "random", or the name of an exact algorithm of this tile and rank (strassentile::available()); an
   // algorithm init starts as an exact STL copy of a freshly initialised nn::Linear.
   TORCH_ARG(std::string, init) = "random";
+  // "tile" (rows of a tile mix: bidirectional models), "token-local" (needs a = 1) or "causal" (output row u of a
+  // tile depends only on input rows <= u: autoregressive models; see strassentile/causal.hpp).
   TORCH_ARG(std::string, mode) = "tile";
+  // Mode "causal": the level ℓ(p) in [0, a) of every product. Empty: chosen by the init (init="random":
+  // default_causal_levels(rank, a) = ⌊p·a/rank⌋; an algorithm or "truncate:<algorithm>": the highest row each
+  // product reads). Causal inits: "random", an algorithm (e.g. "naive-4x4x4", exact) or "truncate:<algorithm>".
+  TORCH_ARG(std::vector<int64_t>, levels) = std::vector<int64_t>();
   // Learn enc_x and dec (the change of basis) along with w_hat.
   TORCH_ARG(bool, train_basis) = true;
+};
+
+// State of one layer for token-by-token decoding (STLLinearImpl::forward_step): the rows of the current tile seen so
+// far (at most a-1 of them) and how many tokens came before. Tiles are aligned to the start of each sequence, so
+// use one cache per layer per generation, reset() when a new batch of sequences starts.
+struct STLDecodeCache {
+  torch::Tensor rows;    // (batch, u, in_features): rows 0..u-1 of the current tile, undefined at a tile start
+  int64_t position = 0;  // tokens consumed so far; the next token is row position % a of its tile
+  void reset() {
+    rows = torch::Tensor();
+    position = 0;
+  }
 };
 
 class STLLinearImpl : public torch::nn::Cloneable<STLLinearImpl> {
@@ -40,6 +58,11 @@ class STLLinearImpl : public torch::nn::Cloneable<STLLinearImpl> {
   // x: (..., in_features) → (..., out_features).
   torch::Tensor forward(const torch::Tensor& x);
 
+  // The next token of every sequence: x_t (batch, in_features) → (batch, out_features), equal to the matching
+  // row of forward() over the whole sequences (mode "causal": from the cached rows of the current tile;
+  // "token-local": no cache needed). Mode "tile" throws: its outputs depend on later tokens of the tile.
+  torch::Tensor forward_step(const torch::Tensor& x_t, STLDecodeCache& cache);
+
   // Freezes (false) or unfreezes (true) enc_x and dec.
   void set_train_basis(bool train);
 
@@ -53,6 +76,8 @@ class STLLinearImpl : public torch::nn::Cloneable<STLLinearImpl> {
   torch::Tensor dec;    // (a·c, r), learnable unless frozen
   torch::Tensor enc_w;  // (r, b·c) buffer: maps dense weights into the basis (conversion, re-encoding)
   torch::Tensor bias;   // (N) or undefined
+  // Mode "causal": ℓ(p) per product (also the int64 buffer "levels", so checkpoints carry it); empty otherwise.
+  std::vector<int64_t> levels;
 };
 TORCH_MODULE(STLLinear);
 
