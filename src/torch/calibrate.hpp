@@ -8,9 +8,10 @@
 
 namespace strassentile::torch_ops {
 
-// Minimises ‖STL(x; w_hat, enc_x, dec) + bias − y‖² over w_hat (and enc_x, dec when train_basis) with Adam,
-// full batch, in float32 on x's device. Returns the fitted (w_hat, enc_x, dec) in their input dtypes and the
-// relative errors ‖·‖/‖y‖ before and after. Never returns a worse fit than it was given.
+// Minimises ‖STL(x; w_hat, enc_x, dec) + bias − y‖² full batch, in float32 on x's device: over w_hat alone by
+// Jacobi-preconditioned CGLS (`steps` iterations; it is linear least squares), or, when train_basis, over w_hat,
+// enc_x and dec by Adam (`steps` steps of `lr`). Returns the fitted (w_hat, enc_x, dec) in their input dtypes and
+// the relative errors ‖·‖/‖y‖ before and after. Never returns a worse fit than it was given.
 std::tuple<at::Tensor, at::Tensor, at::Tensor, double, double> calibrate(
     const at::Tensor& x, const at::Tensor& y, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
     at::IntArrayRef tile, const std::optional<at::Tensor>& bias, int64_t steps, double lr, bool train_basis);

@@ -39,6 +39,8 @@ std::string ConvertSummary::to_string() const {
     out << "; parameters " << dense_params << " -> " << stl_params << " (" << stl_params / dense_params << "x)"
         << "; FLOPs/token " << dense_flops_per_token << " -> " << stl_flops_per_token << " ("
         << dense_flops_per_token / stl_flops_per_token << "x fewer)";
+  for (const auto& [name, e] : calibration_error)
+    out << "\n  calibrated " << name << ": relative error " << e.error_before << " -> " << e.error_after;
   for (const auto& [name, why] : skipped) out << "\n  skipped " << name << ": " << why;
   return out.str();
 }
@@ -46,7 +48,10 @@ std::string ConvertSummary::to_string() const {
 ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, const ConvertFilter& filter) {
   const TileFormat t = torch_ops::parse_tile(options.tile);
   torch_ops::parse_mode(options.mode);
-  const bool exact = options.init != "random";
+  const bool approximate = options.init == "fit" || options.init == "poly" || options.init.rfind("truncate:", 0) == 0;
+  const bool exact = options.init != "random" && !approximate;
+  TORCH_CHECK(options.calibration.empty() || approximate, "convert: calibration inputs need an approximate init "
+              "('fit', 'poly' or 'truncate:<algorithm>'), but init='", options.init, "'");
   if (exact) {
     const Algorithm alg = get(options.init);  // throws with the list of names when unknown
     TORCH_CHECK(alg.tile == t && static_cast<int64_t>(alg.rank()) == options.rank, "convert: init='", options.init,
@@ -60,6 +65,11 @@ ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, 
   for (const auto& item : modules)
     if (auto* layer = dynamic_cast<ConvertibleLinearImpl*>(item.value().get()))
       if (!layer->dense.is_empty()) owned.insert(layer->dense.get());
+  for (const auto& [name, inputs] : options.calibration) {
+    const bool found = modules.contains(name) && dynamic_cast<ConvertibleLinearImpl*>(modules[name].get()) != nullptr;
+    TORCH_CHECK(found, "convert: calibration inputs for '", name, "', which is no ConvertibleLinear of the model; key "
+                "them by the qualified names of model.named_modules()");
+  }
   for (const auto& item : modules) {
     const std::string& name = item.key();
     const std::shared_ptr<torch::nn::Module>& module = item.value();
@@ -81,6 +91,17 @@ ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, 
       STLLinear stl{nullptr};
       if (exact) {
         stl = stl_from_linear(layer->dense, options.init, options.mode);
+      } else if (approximate) {
+        STLLinearOptions so(lo.in_features(), lo.out_features());
+        so.tile(options.tile).rank(options.rank).init(options.init).mode(options.mode);
+        const auto inputs = options.calibration.find(name);
+        if (inputs != options.calibration.end()) {
+          CalibrationReport report;
+          stl = stl_from_linear_data_aware(layer->dense, so, inputs->second, options.calibrate, &report);
+          summary.calibration_error[name] = report;
+        } else {
+          stl = stl_from_linear(layer->dense, so, torch::Tensor());  // data-free basis, w_hat = E_W(Wᵀ)
+        }
       } else {
         STLLinearOptions so(lo.in_features(), lo.out_features());
         so.bias(lo.bias()).tile(options.tile).rank(options.rank).init("random").mode(options.mode);

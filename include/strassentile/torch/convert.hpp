@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,9 +40,16 @@ struct ConvertOptions {
   std::vector<int64_t> tile = {4, 4, 4};
   int64_t rank = 24;
   // An exact algorithm's name converts each layer exactly from its dense weights (tile and rank must be the
-  // algorithm's); "random" gives fresh STL layers (training from scratch).
+  // algorithm's); "random" gives fresh STL layers (training from scratch); an approximate basis ("fit", "poly",
+  // "truncate:<algorithm>") gives approximate copies of the dense layers, w_hat = E_W(Wᵀ).
   std::string init = "random";
   std::string mode = "tile";
+  // Approximate inits only: calibration inputs (..., in_features) per layer, keyed by the layer's qualified name as
+  // named_modules() spells it (e.g. "blocks.0.fc1"); the inputs that layer sees in the dense model. A layer with
+  // inputs is converted by stl_from_linear_data_aware (basis fitted to its tile moments, then w_hat to its dense
+  // outputs); layers without keep the data-free basis. A name that is no ConvertibleLinear of the model is an error.
+  std::map<std::string, torch::Tensor> calibration;
+  CalibrationOptions calibrate;
 };
 
 struct ConvertSummary {
@@ -49,6 +57,7 @@ struct ConvertSummary {
   std::vector<std::pair<std::string, std::string>> skipped;  // (name, reason)
   double dense_params = 0, stl_params = 0;                    // over converted layers, biases excluded
   double dense_flops_per_token = 0, stl_flops_per_token = 0;  // forward, over converted layers
+  std::map<std::string, CalibrationReport> calibration_error;  // per calibrated layer: relative output errors
   std::string to_string() const;
 };
 
@@ -57,5 +66,14 @@ struct ConvertSummary {
 using ConvertFilter = std::function<bool(const std::string&, const ConvertibleLinearImpl&)>;
 
 ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, const ConvertFilter& filter = nullptr);
+
+// An approximate STL copy of `linear` fitted to calibration inputs (..., in_features; each slice along dim -2 one
+// sequence, as in stl_matmul): the basis of options.init ("fit", "poly" or "truncate:<algorithm>") is made
+// data-aware, i.e. fitted to the second moments of the inputs' tiles and the weight's tiles; w_hat starts as
+// E_W(Wᵀ) and is then fitted to reproduce linear(calibration) (`calibrate`). `report` receives the relative
+// errors. The C++ counterpart of Python's STLLinear.from_linear(linear, None, init=..., calibration=...).
+STLLinear stl_from_linear_data_aware(const torch::nn::Linear& linear, STLLinearOptions options,
+                                     const torch::Tensor& calibration, const CalibrationOptions& calibrate = {},
+                                     CalibrationReport* report = nullptr);
 
 }  // namespace strassentile
