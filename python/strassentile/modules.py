@@ -145,8 +145,9 @@ class STLLinear(nn.Module):
         tile and rank are the algorithm's. With ``algorithm=None`` it uses ``tile``, ``rank`` and ``init`` (any
         init STLLinear takes): w_hat starts as the projection E_W(Wᵀ) and, given ``calibration`` inputs
         (..., in_features), the basis of "fit", "truncate:…" and "poly" is first fitted to the moments of this
-        layer's activation and weight tiles (data-aware), then w_hat is fitted with Adam (``steps``, ``lr``; also enc_x and dec when ``train_basis``) to
-        reproduce ``linear(calibration)``. The relative errors before and after fitting are stored in
+        layer's activation and weight tiles (data-aware), then w_hat is fitted to reproduce ``linear(calibration)``:
+        by preconditioned least squares (``steps`` iterations), or, with ``train_basis``, together with enc_x and
+        dec by Adam (``steps``, ``lr``). The relative errors before and after fitting are stored in
         ``layer.calibration_error``.
         """
         if algorithm is None:

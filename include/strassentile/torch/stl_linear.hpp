@@ -86,8 +86,8 @@ TORCH_MODULE(STLLinear);
 STLLinear stl_from_linear(const torch::nn::Linear& linear, const std::string& algorithm, const std::string& mode = "tile");
 
 struct CalibrationOptions {
-  int64_t steps = 300;       // full-batch Adam steps
-  double lr = 1e-3;
+  int64_t steps = 300;       // iterations: preconditioned least squares on w_hat, or Adam steps with train_basis
+  double lr = 1e-3;          // Adam's (train_basis only)
   bool train_basis = false;  // also fit enc_x and dec
 };
 
