@@ -2,11 +2,13 @@
 # ensure-deps.sh [GROUP...]: installs the Debian packages a build needs, only when missing.
 #   core  : compiler, CMake, Ninja, pkg-config, libzip, GoogleTest (default)
 #   fuzz  : clang with libFuzzer
+#   cache : ccache (CI's compiler cache)
 set -euo pipefail
 
 declare -A groups=(
   [core]="g++ cmake ninja-build pkg-config libzip-dev zlib1g-dev libeigen3-dev libgtest-dev"
   [fuzz]="clang-14 libclang-rt-14-dev"
+  [cache]="ccache"
 )
 [ $# -eq 0 ] && set -- core
 wanted=()
