@@ -22,12 +22,14 @@ torch::Tensor structured_inputs(int64_t sequences, int64_t seq_len, int64_t feat
          0.05 * torch::randn({sequences, seq_len, features});
 }
 
-// Mixed containers and sizes: Sequential, ModuleList, an odd 12→9 layer and a layer smaller than one tile.
+// Mixed containers and sizes: Sequential, ModuleList, an odd 12→9 layer, a layer smaller than one tile, and
+// libtorch's own attention (its projections are plain tensors and an nn::Linear: reported, not converted).
 struct MixedNetImpl : torch::nn::Module {
   MixedNetImpl()
       : stem(register_module("stem", torch::nn::Sequential(ConvertibleLinear(16, 12), torch::nn::ReLU()))),
         blocks(register_module("blocks", torch::nn::ModuleList(ConvertibleLinear(12, 12), ConvertibleLinear(12, 9)))),
-        tiny(register_module("tiny", ConvertibleLinear(9, 1))) {}
+        tiny(register_module("tiny", ConvertibleLinear(9, 1))),
+        attn(register_module("attn", torch::nn::MultiheadAttention(12, 2))) {}
   torch::Tensor forward(const torch::Tensor& x) {
     torch::Tensor h = stem->forward(x);
     for (const auto& block : *blocks) h = block->as<ConvertibleLinearImpl>()->forward(h);
@@ -36,6 +38,7 @@ struct MixedNetImpl : torch::nn::Module {
   torch::nn::Sequential stem;
   torch::nn::ModuleList blocks;
   ConvertibleLinear tiny;
+  torch::nn::MultiheadAttention attn;
 };
 TORCH_MODULE(MixedNet);
 
@@ -67,9 +70,10 @@ TEST(ConvertCalibration, CalibratedLayersReportTheirErrorsAndBeatDataFreeOnes) {
   const ConvertSummary s = convert(*net, o);
 
   EXPECT_EQ(s.converted, std::vector<std::string>({"stem.0", "blocks.0", "blocks.1"}));
-  ASSERT_EQ(s.skipped.size(), 1u);
+  ASSERT_EQ(s.skipped.size(), 2u);
   EXPECT_EQ(s.skipped[0].first, "tiny");
   EXPECT_NE(s.skipped[0].second.find("smaller than one tile"), std::string::npos);
+  EXPECT_EQ(s.skipped[1].first, "attn.out_proj");
   EXPECT_DOUBLE_EQ(s.dense_params, 16.0 * 12 + 12 * 12 + 12 * 9);  // the converted layers', biases excluded
   ASSERT_EQ(s.calibration_error.size(), 2u);
   EXPECT_NE(s.to_string().find("calibrated blocks.0: relative error"), std::string::npos) << s.to_string();
@@ -89,6 +93,32 @@ TEST(ConvertCalibration, CalibratedLayersReportTheirErrorsAndBeatDataFreeOnes) {
   };
   check("stem.0", *net->stem[0], *baseline->stem[0], x, dense_stem0);
   check("blocks.0", *(*net->blocks)[0], *(*baseline->blocks)[0], block0_in, dense_block0);
+}
+
+TEST(ConvertCalibration, ExactConversionOfTheMixedModelKeepsItsOutputsAndTheSummaryAddsUp) {
+  torch::manual_seed(12);
+  MixedNet net;
+  const torch::Tensor x = torch::randn({3, 6, 16});
+  torch::Tensor before;
+  {
+    torch::NoGradGuard no_grad;
+    before = net->forward(x);
+  }
+  ConvertOptions o;
+  o.tile = {2, 2, 2};
+  o.rank = 7;
+  o.init = "strassen";
+  const ConvertSummary s = convert(*net, o);
+  EXPECT_EQ(s.converted, std::vector<std::string>({"stem.0", "blocks.0", "blocks.1"}));
+  torch::NoGradGuard no_grad;
+  EXPECT_LT(((net->forward(x) - before).abs().max() / before.abs().max()).item<double>(), 1e-5);
+  double stl_params = 0;
+  for (const auto& name : s.converted)
+    for (const auto& item : net->named_modules())
+      if (item.key() == name) stl_params += item.value()->as<ConvertibleLinearImpl>()->stl->cost(1).stl_params;
+  EXPECT_DOUBLE_EQ(s.stl_params, stl_params);
+  EXPECT_DOUBLE_EQ(s.dense_params, 16.0 * 12 + 12 * 12 + 12 * 9);
+  EXPECT_TRUE(s.calibration_error.empty());
 }
 
 TEST(ConvertCalibration, BadCalibrationRequestsAreRefusedWithTheFix) {
