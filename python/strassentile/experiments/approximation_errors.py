@@ -49,3 +49,32 @@ def data_aware_algorithms(rank: int, moments: algorithms.TileMoments, restarts: 
         "truncate:dps-4x4x4-48": algorithms.truncate("dps-4x4x4-48", rank, moments) if rank <= 48 else None,
         "truncate:naive": algorithms.truncate("naive-4x4x4", rank, moments),
     }
+
+
+def w_hat_error(alg: algorithms.Algorithm, w_hat: torch.Tensor, x: torch.Tensor, w: torch.Tensor) -> float:
+    """‖x·W − STL(x; w_hat)‖ / ‖x·W‖ for a given w_hat (float64)."""
+    x, w = x.to(torch.float64), w.to(torch.float64)
+    y = stl_matmul(x, w_hat.to(torch.float64), alg.enc_x, alg.dec, list(alg.tile), None, "tile", w.shape[1])
+    exact = x @ w
+    return float((y - exact).norm() / exact.norm())
+
+
+def calibrated_w_hats(alg: algorithms.Algorithm, x_cal: torch.Tensor, w: torch.Tensor, steps: int,
+                      lr: float) -> dict[str, torch.Tensor]:
+    """w_hat for ``alg``'s basis three ways: the projection E_W(W); Adam on w_hat fitted to x_cal·W (``steps``
+    full-batch steps of ``lr`` on the mean squared error, its last iterate: the calibration the library used
+    before); and strassentile's calibrate (``steps`` iterations of preconditioned least squares). float32, as
+    calibration runs."""
+    tile = list(alg.tile)
+    ex, ew, dec = alg.enc_x.float(), alg.enc_w.float(), alg.dec.float()
+    x, y = x_cal.float(), (x_cal.double() @ w.double()).float()
+    projection = encode_weight(w.float(), ew, tile)
+    w_hat = projection.clone().requires_grad_(True)
+    opt = torch.optim.Adam([w_hat], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = (stl_matmul(x, w_hat, ex, dec, tile, None, "tile", w.shape[1]) - y).pow(2).mean()
+        loss.backward()
+        opt.step()
+    least_squares = torch.ops.strassentile.calibrate(x, y, projection, ex, dec, tile, None, steps, lr, False)[0]
+    return {"projection": projection, "adam": w_hat.detach(), "least_squares": least_squares}

@@ -33,6 +33,7 @@ METHODS = ("fit", "truncate:strassen2", "truncate:dps-4x4x4-48", "truncate:naive
 # Inputs of real linear layers: attention query of the first and a middle block, and the middle block's FFN.
 LAYERS = ("encoder.layer.0.attention.self.query", "encoder.layer.3.attention.self.query",
           "encoder.layer.3.intermediate.dense", "encoder.layer.3.output.dense")
+CALIBRATION_LAYERS = LAYERS[:2]  # the 384→384 ones: calibrating the FFN layers costs 4× more per step
 
 
 def log(message: str) -> None:
@@ -59,7 +60,7 @@ def gaussian_section(ranks, restarts: int, seed: int, mc_rows: int) -> tuple[dic
 
 
 def real_section(data_free: dict, ranks, restarts: int, seed: int, corpus: pathlib.Path, seq_len: int,
-                 train_sequences: int, val_sequences: int) -> dict:
+                 train_sequences: int, val_sequences: int, calibration: dict) -> dict:
     model_path = minilm_embeddings.model_dir()
     model, tokenizer = minilm_embeddings.load_minilm(model_path)
     torch.manual_seed(seed)
@@ -94,10 +95,27 @@ def real_section(data_free: dict, ranks, restarts: int, seed: int, corpus: pathl
                         "predicted_validation": algorithms.relative_error(alg, val_m),
                     }
                 entry["ranks"][r][method] = row
+            if r == calibration["rank"] and layer in calibration["layers"]:
+                entry["calibration"] = calibration_entry(data_free[r]["fit"], aware["fit"], x_train, x_val, w, calibration)
             fit = entry["ranks"][r]["fit"]
             log(f"{layer} r={r}: fit validation error data-free {fit['data-free']['validation']:.4f}, "
                 f"data-aware {fit['data-aware']['validation']:.4f} ({time.time() - t0:.0f} s)")
         out[layer] = entry
+    return out
+
+
+def calibration_entry(free, aware, x_train, x_val, w, calibration: dict) -> dict:
+    """Fit bases at one rank with w_hat calibrated on the first training sequences: errors in-sample and held out."""
+    x_cal = x_train[:calibration["sequences"]]
+    out = {"rows": x_cal.shape[0] * x_cal.shape[1]}
+    for kind, alg in (("data-free", free), ("data-aware", aware)):
+        t0 = time.time()
+        w_hats = errors.calibrated_w_hats(alg, x_cal, w, calibration["steps"], calibration["lr"])
+        out[kind] = {how: {"calibration": errors.w_hat_error(alg, wh, x_cal, w),
+                           "validation": errors.w_hat_error(alg, wh, x_val, w)} for how, wh in w_hats.items()}
+        log(f"  calibrated {kind} fit: validation " + ", ".join(f"{how} {v['validation']:.4f}"
+                                                                for how, v in out[kind].items()) +
+            f" ({time.time() - t0:.0f} s)")
     return out
 
 
@@ -130,7 +148,13 @@ def plot(gaussian: dict, real: dict, path: pathlib.Path) -> None:
     ranks = sorted(int(r) for r in gaussian)
     colors = dict(zip(METHODS, ("C0", "C1", "C2", "C3")))
     panels = 1 + len(real)
-    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 4.0), sharey=True)
+    cols = min(3, panels)
+    rows = (panels + cols - 1) // cols
+    fig, grid = plt.subplots(rows, cols, figsize=(4.6 * cols, 4.0 * rows), sharey=True, squeeze=False)
+    axes = list(grid.flat)
+    for spare in axes[panels:]:
+        spare.axis("off")
+    axes = axes[:panels]
     ax = axes[0]
     for m in METHODS:
         pts = [(r, gaussian[r][m]["tensor"]) for r in ranks if gaussian[r][m] is not None]
@@ -148,7 +172,8 @@ def plot(gaussian: dict, real: dict, path: pathlib.Path) -> None:
                         label=f"{m} ({kind})" if ax is axes[1] else None)
         ax.set_title(layer.replace("encoder.layer.", "L").replace(".attention.self", ""), fontsize=9)
         ax.set_xlabel("rank r (validation split)")
-    axes[1].legend(fontsize=6)
+    if len(axes) > 1:
+        axes[1].legend(fontsize=6)
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.set_ylim(bottom=0)
@@ -185,14 +210,14 @@ def markdown(meta: dict, gaussian: dict, real: dict, png: str) -> str:
         f"i.i.d. Gaussian entries; *sample* = the measured error of one draw of a {meta['mc_rows']}×64 · 64×64 "
         "product with N(0,1) entries (a Monte-Carlo check of the same quantity).",
         "",
-        "| r | fit (tensor / sample) | truncate strassen2 | truncate dps-4x4x4-48 | naive truncation | √((64−r)/64) |",
-        "|---|---|---|---|---|---|",
+        "| r | fit (tensor / sample) | truncate strassen2 | truncate dps-4x4x4-48 | naive truncation | √((64−r)/64) | best |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in ranks:
         g = gaussian[r]
         cell = lambda m: "—" if g[m] is None else f"{g[m]['tensor']:.4f} / {g[m]['sample']:.4f}"  # noqa: E731
         lines.append(f"| {r} | {cell('fit')} | {cell('truncate:strassen2')} | {cell('truncate:dps-4x4x4-48')} | "
-                     f"{cell('truncate:naive')} | {math.sqrt((64 - r) / 64):.4f} |")
+                     f"{cell('truncate:naive')} | {math.sqrt((64 - r) / 64):.4f} | {best_gaussian(gaussian, r)[0]} |")
     m24, e24 = best_gaussian(gaussian, 24)
     lines += ["", f"**Best found at r = 24 on Gaussian tiles: {e24:.4f} ({m24})**, against naive truncation's "
               f"√(40/64) = {math.sqrt(40 / 64):.4f}."]
@@ -227,15 +252,39 @@ def markdown(meta: dict, gaussian: dict, real: dict, png: str) -> str:
     for m in METHODS:
         for split in ("validation", "train"):
             rows = comparisons(real, m, split)
-            wins = sum(aware < free for _, _, free, aware in rows)
-            lines.append(f"- **{m}**, {split} split: data-aware lower in {wins} of {len(rows)} (layer, r) cases.")
-    losses = [(layer, r, free, aware) for layer, r, free, aware in comparisons(real, "fit", "validation") if aware >= free]
+            exact = sum(max(free, aware) < 1e-9 for _, _, free, aware in rows)
+            wins = sum(aware < free and free >= 1e-9 for _, _, free, aware in rows)
+            lines.append(f"- **{m}**, {split} split: data-aware lower in {wins} of {len(rows)} (layer, r) cases"
+                         + (f", both exact in {exact}" if exact else "") + ".")
+    losses = [(layer, r, free, aware) for layer, r, free, aware in comparisons(real, "fit", "validation")
+              if aware >= free and free >= 1e-9]
     lines += ["", "Where data-aware *fit* is not lower on held-out data: " +
               ("none." if not losses else "; ".join(f"`{layer}` r={r} ({aware:.4f} vs {free:.4f})"
                                                      for layer, r, free, aware in losses))]
+    lines += calibration_markdown(meta, real)
     lines += ["", "*predicted_validation* in the JSON is the moment model's prediction √(E‖XW−Ĉ‖²/E‖XW‖²) over "
               "independent tiles with the validation moments; the measured figures above are on the real layer."]
     return "\n".join(lines) + "\n"
+
+
+def calibration_markdown(meta: dict, real: dict) -> list[str]:
+    entries = {layer: e["calibration"] for layer, e in real.items() if "calibration" in e}
+    if not entries:
+        return []
+    c = meta["calibration"]
+    lines = ["", f"## Calibrating w_hat (r = {c['rank']}, fit bases)", "",
+             f"w_hat fitted to reproduce X·W on the first {c['sequences']} training sequences "
+             f"({next(iter(entries.values()))['rows']} rows), {c['steps']} steps each: *Adam* = full-batch Adam on "
+             f"w_hat, lr {c['lr']:g}, last iterate (how `calibrate` worked before this report); *least squares* = "
+             "`strassentile::calibrate` now (Jacobi-preconditioned CGLS: w_hat alone is a linear least-squares "
+             "problem). Validation error, calibration-set error in brackets.", "",
+             "| layer | basis | projection E_W(W) | Adam | least squares |", "|---|---|---|---|---|"]
+    for layer, e in entries.items():
+        for kind in ("data-free", "data-aware"):
+            cells = [f"{e[kind][how]['validation']:.4f} ({e[kind][how]['calibration']:.4f})"
+                     for how in ("projection", "adam", "least_squares")]
+            lines.append(f"| `{layer}` | {kind} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main(argv=None) -> int:
@@ -249,6 +298,12 @@ def main(argv=None) -> int:
     p.add_argument("--train-sequences", type=int, default=128)
     p.add_argument("--validation-sequences", type=int, default=64)
     p.add_argument("--mc-rows", type=int, default=4096)
+    p.add_argument("--calibration-rank", type=int, default=24)
+    p.add_argument("--calibration-sequences", type=int, default=64)
+    p.add_argument("--calibration-steps", type=int, default=100)
+    p.add_argument("--calibration-layers", default=",".join(CALIBRATION_LAYERS),
+                   help="layers whose w_hat is also calibrated (each step is a full forward and backward)")
+    p.add_argument("--calibration-lr", type=float, default=1e-3)
     p.add_argument("--gaussian-only", action="store_true", help="skip the MiniLM part")
     args = p.parse_args(argv)
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -258,16 +313,19 @@ def main(argv=None) -> int:
     out = pathlib.Path(args.out)
     (out / "approximation").mkdir(parents=True, exist_ok=True)
     t0 = time.time()
+    calibration = {"rank": args.calibration_rank, "sequences": args.calibration_sequences,
+                   "layers": args.calibration_layers.split(",") if args.calibration_layers else [],
+                   "steps": args.calibration_steps, "lr": args.calibration_lr}
     data_free, gaussian = gaussian_section(ranks, args.restarts, args.seed, args.mc_rows)
     real = {} if args.gaussian_only else real_section(
         data_free, ranks, args.restarts, args.seed, pathlib.Path(args.corpus), args.seq_len, args.train_sequences,
-        args.validation_sequences)
+        args.validation_sequences, calibration)
     meta = {"command": "make approximation-report", "argv": sys.argv[1:] if argv is None else list(argv),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.system()}",
             "torch": torch.__version__, "seed": args.seed, "restarts": args.restarts, "seq_len": args.seq_len,
             "train_sequences": args.train_sequences, "validation_sequences": args.validation_sequences,
-            "mc_rows": args.mc_rows, "seconds": time.time() - t0}
+            "mc_rows": args.mc_rows, "calibration": calibration, "seconds": time.time() - t0}
     (out / "approximation" / "gaussian.json").write_text(json.dumps({"meta": meta, "ranks": gaussian}, indent=1))
     if real:
         (out / "approximation" / "minilm.json").write_text(json.dumps({"meta": meta, "layers": real}, indent=1))
