@@ -151,3 +151,21 @@ def test_plot_writes_a_png(tmp_path):
     gaussian, real = synthetic_results()
     approximation_report.plot(gaussian, real, tmp_path / "errors.png")
     assert (tmp_path / "errors.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_calibrated_w_hats_least_squares_beats_the_projection_and_the_report_tabulates_them():
+    torch.manual_seed(2)
+    alg = algorithms.truncate("strassen", 5)
+    x = torch.randn(4, 8, 6) * torch.linspace(0.2, 2.0, 6)
+    w = torch.randn(6, 4, dtype=torch.float64)
+    w_hats = approximation_errors.calibrated_w_hats(alg, x, w, steps=40, lr=1e-2)
+    assert set(w_hats) == {"projection", "adam", "least_squares"}
+    errs = {how: approximation_errors.w_hat_error(alg, wh, x, w) for how, wh in w_hats.items()}
+    assert errs["projection"] == pytest.approx(approximation_errors.layer_error(alg, x, w), abs=1e-5)
+    assert errs["least_squares"] < errs["projection"]
+    gaussian, real = synthetic_results()
+    real["enc.q"]["calibration"] = {"rows": 32, **{kind: {how: {"calibration": 0.1, "validation": 0.2} for how in errs}
+                                                   for kind in ("data-free", "data-aware")}}
+    meta = {"calibration": {"rank": 24, "sequences": 1, "steps": 40, "lr": 1e-2, "layers": ["enc.q"]}}
+    text = "\n".join(approximation_report.calibration_markdown(meta, real))
+    assert "| `enc.q` | data-aware | 0.2000 (0.1000) | 0.2000 (0.1000) | 0.2000 (0.1000) |" in text
