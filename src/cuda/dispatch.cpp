@@ -58,6 +58,13 @@ bool decode_specialised(const DecodeParams& p, detail::CoefLayout dec) {
   }
 }
 
+// Whether KernelChoice::automatic takes the tensor-core encode/decode where it applies (codec_mma.cuh).
+constexpr bool kTensorCoreCodecDefault = true;
+
+bool use_mma(KernelChoice k) {
+  return k == KernelChoice::tensor_core || (k == KernelChoice::automatic && kTensorCoreCodecDefault);
+}
+
 }  // namespace
 
 namespace detail {
@@ -75,7 +82,8 @@ void encode_with(const EncodeParams& params, CoefLayout enc) {
   require(p.x, "x");
   require(p.enc_x, "enc_x");
   require(p.x_hat, "x_hat");
-  if (p.kernel == KernelChoice::automatic && encode_specialised(p, enc)) return;
+  if (use_mma(p.kernel) && launch_encode_mma(p, enc)) return;
+  if (p.kernel != KernelChoice::generic && encode_specialised(p, enc)) return;
   launch_encode_generic(p, enc);
 }
 
@@ -92,7 +100,8 @@ void decode_with(const DecodeParams& params, CoefLayout dec) {
   require(p.z, "z");
   require(p.dec, "dec");
   require(p.y, "y");
-  if (p.kernel == KernelChoice::automatic && decode_specialised(p, dec)) return;
+  if (use_mma(p.kernel) && launch_decode_mma(p, dec)) return;
+  if (p.kernel != KernelChoice::generic && decode_specialised(p, dec)) return;
   launch_decode_generic(p, dec);
 }
 

@@ -27,9 +27,13 @@ const char* dtype_name(DType dtype);
 // Applied after the bias, in fp32. gelu_tanh is 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 enum class Activation : int { none, relu, gelu_tanh };
 
-// automatic: a kernel specialised on the tile format when one is compiled in, else the generic one.
+// automatic: a kernel specialised on the tile format when one is compiled in, else the generic one; for bf16
+// <4,4> tiles with rank <= 32 that is the tensor-core encode/decode (src/cuda/codec_mma.cuh) when it is the
+// compiled-in default (dispatch.cpp, kTensorCoreCodecDefault).
 // generic: always the generic kernel (for tests and as a baseline).
-enum class KernelChoice : int { automatic, generic };
+// tensor_core: the tensor-core encode/decode where it applies, else as automatic.
+// cuda_core: the specialised CUDA-core (FMA) kernels, never the tensor-core ones (baseline and fallback).
+enum class KernelChoice : int { automatic, generic, tensor_core, cuda_core };
 
 // Sizes of one STL layer applied to M rows.
 struct StlShape {
