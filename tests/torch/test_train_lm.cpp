@@ -296,6 +296,22 @@ TEST(LmDecoder, IncrementalLogitsEqualTheFullForward) {
   }
 }
 
+TEST(LmDecoder, TileModeRefusesIncrementalDecodingButRecomputes) {
+  torch::manual_seed(4);
+  Lm model(tiny_model(), LinearSpec::parse(kTileStl));
+  try {
+    LmDecoder decoder(*model, 1);
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("--recompute"), std::string::npos) << e.what();
+  }
+  GenerateOptions o;
+  o.incremental = false;
+  o.max_new_tokens = 5;
+  o.stop_at_document_end = false;
+  EXPECT_EQ(generate_text(*model, "ab", o).new_tokens, 5);
+}
+
 TEST(LmDecoder, CheckpointRoundTripAndGenerationAgree) {
   const fs::path dir = temp_dir("checkpoint");
   torch::manual_seed(3);
