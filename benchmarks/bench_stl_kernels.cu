@@ -1,4 +1,5 @@
-// bench_stl_kernels: variants of the specialised <4,4,4> bf16 encode and decode kernels (tiles per thread V,
+// bench_stl_kernels: the tensor-core <4,4,4> bf16 encode and decode (codec_mma.cuh) against the CUDA-core
+// variants of the specialised kernels (tiles per thread V,
 // products loaded per step CH, Z staged through shared memory or not) and the generic kernels, r = 24, at two
 // sizes, as GB/s of ideal traffic and as a fraction of the device-to-device copy. It is how the defaults in
 // src/cuda/encode_kernel.cuh, decode_kernel.cuh and decode_launch.cuh were chosen (docs/PERFORMANCE.md).
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "bench_util.cuh"
+#include "codec_mma.cuh"
 #include "decode_kernel.cuh"
 #include "decode_staged.cuh"
 #include "encode_kernel.cuh"
@@ -24,7 +26,7 @@ namespace {
 
 void report(const char* name, double ms, double bytes, double copy_gbps) {
   const double gbps = bytes / (ms * 1e6);
-  std::printf("  %-28s %8.3f ms %7.0f GB/s  %5.2f of copy\n", name, ms, gbps, gbps / copy_gbps);
+  std::printf("  %-32s %8.3f ms %7.0f GB/s  %5.2f of copy\n", name, ms, gbps, gbps / copy_gbps);
 }
 
 void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer, double copy_gbps) {
@@ -65,11 +67,13 @@ void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer, double
   const double enc_bytes = 2.0 * (M * KN + rank * m * k), dec_bytes = 2.0 * (rank * m * n + M * KN);
   std::printf("M=%lld K=N=%lld r=%d: encode %.0f MB, decode %.0f MB ideal traffic\n", static_cast<long long>(M),
               static_cast<long long>(KN), rank, enc_bytes / 1e6, dec_bytes / 1e6);
-  report("encode V=2 (default)", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 2>(ep); }), enc_bytes,
+  report("encode tensor cores (default)", timer.median_ms([&] { sd::run_encode_mma(ep); }), enc_bytes, copy_gbps);
+  report("encode V=2 (cuda-core)", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 2>(ep); }), enc_bytes,
          copy_gbps);
   report("encode V=4", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 4>(ep); }), enc_bytes, copy_gbps);
   report("encode generic", timer.median_ms([&] { sd::launch_encode_generic(ep); }), enc_bytes, copy_gbps);
-  report("decode staged (default)", timer.median_ms([&] { sd::run_decode_staged<bf16, 4, 4>(dp); }), dec_bytes,
+  report("decode tensor cores (default)", timer.median_ms([&] { sd::run_decode_mma(dp); }), dec_bytes, copy_gbps);
+  report("decode staged (cuda-core)", timer.median_ms([&] { sd::run_decode_staged<bf16, 4, 4>(dp); }), dec_bytes,
          copy_gbps);
   report("decode tiles V=2 CH=4", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 2, 4>(dp); }), dec_bytes,
          copy_gbps);

@@ -254,8 +254,12 @@ sc::StlShape stl_shape(const Shape& s, const Format& f) {
 std::string case_name(const char* stage, const Shape& s, const Format& f, sc::DType dt, sc::Activation act,
                       bool bias) {
   char buf[256];
+  const char* kernel = f.kernel == sc::KernelChoice::generic       ? " generic"
+                       : f.kernel == sc::KernelChoice::tensor_core ? " tensor-core"
+                       : f.kernel == sc::KernelChoice::cuda_core   ? " cuda-core"
+                                                                   : "";
   std::snprintf(buf, sizeof buf, "%s %s r=%d%s %zux%zux%zu seq=%zu pad=%zu/%zu %s%s%s", stage,
-                f.tile.to_string().c_str(), f.rank, f.kernel == sc::KernelChoice::generic ? " generic" : "", s.M, s.K,
+                f.tile.to_string().c_str(), f.rank, kernel, s.M, s.K,
                 s.N, s.seq, s.in_pad, s.out_pad, sc::dtype_name(dt), bias ? " +bias" : "",
                 act == sc::Activation::relu ? " relu" : act == sc::Activation::gelu_tanh ? " gelu" : "");
   return buf;
@@ -491,6 +495,11 @@ int main() {
       {{4, 4, 4}, 49, automatic}, {{2, 4, 4}, 16, automatic}, {{1, 4, 4}, 12, automatic},
       {{2, 3, 4}, 13, automatic},  // no specialised kernel: the generic path
       {{4, 4, 4}, 24, generic},    // the generic path on a specialised format
+      // The tensor-core encode/decode (bf16 only; other dtypes fall back to the CUDA-core kernels) at one and
+      // two 16-product halves with an odd rank, and the CUDA-core kernels where automatic picks tensor cores.
+      {{4, 4, 4}, 16, sc::KernelChoice::tensor_core},
+      {{4, 4, 4}, 29, sc::KernelChoice::tensor_core},
+      {{4, 4, 4}, 24, sc::KernelChoice::cuda_core},
   };
   const sc::DType dtypes[] = {sc::DType::f32, sc::DType::f16, sc::DType::bf16};
   const sc::Activation acts[] = {sc::Activation::none, sc::Activation::relu, sc::Activation::gelu_tanh};
