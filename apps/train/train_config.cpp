@@ -5,47 +5,10 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "config_values.hpp"
 #include "strassentile/torch/baseline_linear.hpp"
 
 namespace strassentile::train {
-namespace {
-
-std::string trim(const std::string& s) {
-  const std::size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    std::size_t end = s.find(sep, start);
-    if (end == std::string::npos) end = s.size();
-    const std::string item = trim(s.substr(start, end - start));
-    if (!item.empty()) out.push_back(item);
-    start = end + 1;
-  }
-  return out;
-}
-
-int64_t to_int(const std::string& key, const std::string& v, int64_t min) {
-  if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos)
-    throw std::invalid_argument("--" + key + " must be a non-negative integer, got '" + v + "'");
-  const int64_t x = std::stoll(v);
-  if (x < min) throw std::invalid_argument("--" + key + " must be >= " + std::to_string(min) + ", got " + v);
-  return x;
-}
-
-double to_double(const std::string& key, const std::string& v, double min) {
-  char* end = nullptr;
-  const double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x) || x < min)
-    throw std::invalid_argument("--" + key + " must be a number >= " + std::to_string(min) + ", got '" + v + "'");
-  return x;
-}
-
-}  // namespace
-
 const std::vector<std::string>& train_config_keys() {
   static const std::vector<std::string> keys = {
       "variants", "seeds",  "epochs",     "batch",   "lr",          "wd",         "warmup", "clip",
@@ -86,13 +49,13 @@ TrainConfig make_train_config(const std::map<std::string, std::string>& v) {
   const auto has = [&](const char* k) { return v.count(k) != 0; };
   const auto get = [&](const char* k) { return v.at(k); };
   if (has("variants")) {
-    c.variants = split(get("variants"), ';');
+    c.variants = split_list(get("variants"), ';');
     if (c.variants.empty()) throw std::invalid_argument("--variants is empty");
   }
   for (const auto& s : c.variants) LinearSpec::parse(s);  // reject bad specs before any training
   if (has("seeds")) {
     c.seeds.clear();
-    for (const auto& s : split(get("seeds"), ',')) c.seeds.push_back(static_cast<uint64_t>(to_int("seeds", s, 0)));
+    for (const auto& s : split_list(get("seeds"), ',')) c.seeds.push_back(static_cast<uint64_t>(to_int("seeds", s, 0)));
     if (c.seeds.empty()) throw std::invalid_argument("--seeds is empty");
   }
   if (has("epochs")) c.epochs = to_int("epochs", get("epochs"), 1);
@@ -111,7 +74,7 @@ TrainConfig make_train_config(const std::map<std::string, std::string>& v) {
   if (has("log-every")) c.log_every = to_double("log-every", get("log-every"), 0);
   if (has("json")) c.json = get("json");
   if (has("shard")) {
-    const auto parts = split(get("shard"), '/');
+    const auto parts = split_list(get("shard"), '/');
     if (parts.size() != 2) throw std::invalid_argument("--shard must be I/N, got '" + get("shard") + "'");
     c.shard = to_int("shard", parts[0], 0);
     c.shards = to_int("shard", parts[1], 1);
