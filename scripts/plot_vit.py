@@ -10,32 +10,16 @@ Needs matplotlib; reads only the JSON.
 """
 import argparse
 import json
-import math
 import statistics
-from collections import OrderedDict
 
 
-MARKERS = {"dense": "s", "stl": "o", "sparse24": "^", "lowrank": "D"}
+from run_groups import MARKERS, by_variant, mean_std
 
 
 def load_runs(path):
     with open(path) as f:
         doc = json.load(f)
     return doc, doc["runs"]
-
-
-def by_variant(runs):
-    groups = OrderedDict()
-    for r in runs:
-        groups.setdefault(r["variant"], []).append(r)
-    return groups
-
-
-def mean_std(values):
-    values = [v for v in values if v is not None and not math.isnan(v)]
-    if not values:
-        return float("nan"), float("nan")
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 def summary(groups):
