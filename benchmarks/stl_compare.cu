@@ -186,6 +186,8 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   fp.stream = stream;
   sc::ForwardParams fp_generic = fp;
   fp_generic.kernel = sc::KernelChoice::generic;
+  sc::ForwardParams fp_cc = fp;  // CUDA-core encode/decode kernels
+  fp_cc.kernel = sc::KernelChoice::cuda_core;
 
   sc::BackwardParams bp;
   bp.shape = s;
@@ -201,6 +203,8 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   bp.workspace_bytes = bws_bytes;
   bp.cublas = handle;
   bp.stream = stream;
+  sc::BackwardParams bp_cc = bp;
+  bp_cc.kernel = sc::KernelChoice::cuda_core;
   sc::BackwardParams bp_all = bp;
   bp_all.d_enc_x = static_cast<float*>(d_enc.ptr);
   bp_all.d_dec = static_cast<float*>(d_dec.ptr);
@@ -214,6 +218,27 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
     sc::stl_forward(fp);
     sc::stl_backward(bp_all);
   };
+
+  {  // memory above the inputs (CompareRow::Memory)
+    sc::BackwardNeeds two;
+    two.x = two.w_hat = true;
+    const double yb = static_cast<double>(bytes_bf16(M * N)), dxb = static_cast<double>(bytes_bf16(M * K));
+    const double dwb = static_cast<double>(bytes_bf16(K * N)), dwhb = static_cast<double>(bytes_bf16(r * k * n));
+    const double coefs = 2.0 * sizeof(float) * static_cast<double>(r * kTileElems);
+    const double fwsb = static_cast<double>(fws.bytes);
+    row.mem.dense_fwd = yb;
+    row.mem.dense_fb = yb + dxb + dwb;
+    row.mem.stl_fwd = yb + fwsb;
+    row.mem.stl_fb = yb + dxb + dwhb + std::max(fwsb, static_cast<double>(sc::backward_workspace(s, dt, two)));
+    row.mem.stl_fb_all = yb + dxb + dwhb + coefs + std::max(fwsb, static_cast<double>(bws_bytes));
+    if (M % kTile == 0 && K % kTile == 0 && N % kTile == 0) {
+      const double kept = static_cast<double>(bytes_bf16(M * K) + bytes_bf16(r * m * k) + bytes_bf16(r * m * n) +
+                                              bytes_bf16(M * N) + 2 * bytes_bf16(r * kTileElems));
+      row.mem.naive_fwd = yb + kept;
+      row.mem.naive_fb =
+          yb + dxb + dwhb + kept + static_cast<double>(bytes_bf16(r * m * n) + bytes_bf16(r * m * k) + bytes_bf16(M * K));
+    }
+  }
 
   // ---- naive (see naive_description) ----
   const bool naive_fits = M % kTile == 0 && K % kTile == 0 && N % kTile == 0;
@@ -309,6 +334,18 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
       std::fprintf(stderr, "check naive vs ours failed: %s\n", e.what());
     }
   }
+  try {  // default (tensor-core) encode/decode against the CUDA-core kernels, same operator
+    sc::stl_forward(fp_cc);
+    ok(cudaMemcpyAsync(y2.ptr, y.ptr, bytes_bf16(M * N), cudaMemcpyDeviceToDevice, stream), "copy");
+    sc::stl_forward(fp);
+    row.tc_vs_cc_y = relative_difference(y.ptr, y2.ptr, M * N, stream);
+    sc::stl_backward(bp_cc);
+    ok(cudaMemcpyAsync(dx2.ptr, dx.ptr, bytes_bf16(M * K), cudaMemcpyDeviceToDevice, stream), "copy");
+    sc::stl_backward(bp);
+    row.tc_vs_cc_dx = relative_difference(dx.ptr, dx2.ptr, M * K, stream);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "check tensor-core vs cuda-core failed: %s\n", e.what());
+  }
 
   // ---- timings ----
   row.dense_fwd_first_ms = timer.median_ms(dense_fwd);
@@ -333,6 +370,11 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   measure(row.stl_fb, timer, stl_fb);
   measure(row.stl_fb_all, timer, stl_fb_all);
   measure(row.stl_generic_fwd, timer, [&] { sc::stl_forward(fp_generic); });
+  measure(row.stl_cc_fwd, timer, [&] { sc::stl_forward(fp_cc); });
+  measure(row.stl_cc_fb, timer, [&] {
+    sc::stl_forward(fp_cc);
+    sc::stl_backward(bp_cc);
+  });
 
   // ---- 2:4 sparse ----
   const char* no_sparse = nullptr;
@@ -412,7 +454,8 @@ const char* naive_description() {
 
 const char* stl_description() {
   return "ours = strassentile::cuda. fwd: stl_forward (specialised <4,4,4> encode kernel, one strided batched "
-         "GEMM, specialised decode kernel; X̂ and Z through a workspace). fwd+bwd: stl_forward + stl_backward with "
+         "GEMM, specialised decode kernel; X̂ and Z through a workspace; the encode/decode on tensor cores for "
+         "r <= 32, codec_mma.cuh; 'CUDA-core' = the same with KernelChoice::cuda_core, the FMA kernels). fwd+bwd: stl_forward + stl_backward with "
          "grads for x and w_hat (X̂ recomputed, dZ by the decode-transpose kernel, dŴ and dX̂ batched GEMMs, dX "
          "by the encode-transpose kernel), or with all four grads (x, w_hat, enc_x, dec: adds Z recomputed and "
          "the dD and dE_X GEMMs). 'STL generic' = stl_forward with KernelChoice::generic (un-specialised "
@@ -497,7 +540,8 @@ CompareReport run_compare(const CompareOptions& options, const std::function<voi
                     r.dense_fb_ms());
       line = name + std::string(head) + "; naive " + x(r.naive_fwd, r.dense_fwd_ms()) + " / " +
              x(r.naive_fb, r.dense_fb_ms()) + "; STL " + x(r.stl_fwd, r.dense_fwd_ms()) + " / " +
-             x(r.stl_fb, r.dense_fb_ms()) + " / all4 " + x(r.stl_fb_all, r.dense_fb_ms()) + "; 2:4 " +
+             x(r.stl_fb, r.dense_fb_ms()) + " / all4 " + x(r.stl_fb_all, r.dense_fb_ms()) + "; STL cuda-core " +
+             x(r.stl_cc_fwd, r.dense_fwd_ms()) + " / " + x(r.stl_cc_fb, r.dense_fb_ms()) + "; 2:4 " +
              x(r.sparse_fwd, r.dense_fwd_ms()) + " / " + x(r.sparse_fb, r.dense_fb_ms());
     } catch (const std::exception& e) {
       report.failures.push_back(std::string(name) + ": " + e.what());

@@ -42,12 +42,25 @@ struct CompareRow {
 
   Measured naive_fwd, naive_fb, naive_fb_all;
   Measured stl_fwd, stl_fb, stl_fb_all, stl_generic_fwd;
+  // The same STL with the CUDA-core encode/decode kernels (KernelChoice::cuda_core) where the default
+  // (stl_fwd, stl_fb) takes the tensor-core ones.
+  Measured stl_cc_fwd, stl_cc_fb;
   Measured sparse_fwd, sparse_dx, sparse_fb;
   std::string sparse_dx_method;  // how dX was computed on cuSPARSELt, or why it was not
 
   // Agreement checks, max |a − b| / max |b| over the output; negative when not computed.
   double naive_vs_stl_y = -1, naive_vs_stl_dx = -1;  // naive against ours (same operator; bf16 coefficients)
   double sparse_vs_cublas_y = -1, sparse_vs_cublas_dx = -1;  // cuSPARSELt against cuBLAS on the pruned W
+  double tc_vs_cc_y = -1, tc_vs_cc_dx = -1;  // default (tensor-core) STL against the CUDA-core one
+
+  // Memory each pipeline allocates above its inputs (X, W or Ŵ and the coefficients, dY), in bytes: its outputs
+  // and workspaces, exact cudaMalloc sizes (no caching allocator; cuBLAS's 32 MiB workspace, shared by all,
+  // excluded). fwd: Y + workspace. fwd+bwd: Y, dX, dW or dŴ (+ dE_X, dD) and the larger of the forward's and
+  // the backward's workspaces for STL (stl_backward recomputes X̂, so the forward's is free by then); the
+  // naive pipeline keeps tiles(X), X̂, Z, tiles(Y) from its forward and adds dZ, dX̂, dtiles. Negative: n/a.
+  struct Memory {
+    double dense_fwd = -1, dense_fb = -1, naive_fwd = -1, naive_fb = -1, stl_fwd = -1, stl_fb = -1, stl_fb_all = -1;
+  } mem;
 };
 
 struct CompareEnv {

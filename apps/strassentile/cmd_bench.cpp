@@ -19,10 +19,11 @@ using bench::CompareRow;
 using bench::CompareShape;
 using bench::Measured;
 
-// STL.md §3's shapes, the transformer shapes (M = 8192), and r = 48 at one shape.
+// STL.md §3's shapes, issue 4's transformer shapes (M = 8192, K = N in {2048, 4096, 8192}, K = 4096 → N = 16384),
+// the LLaMA-7B MLP shapes, and r = 48 at one shape.
 const char* const kDefaultShapes =
-    "8192x8192x8192,16384x16384x16384,16384x4096x4096,16384x4096x16384,8192x4096x4096,8192x4096x11008,"
-    "8192x11008x4096,16384x4096x4096:48";
+    "8192x8192x8192,16384x16384x16384,16384x4096x4096,16384x4096x16384,8192x2048x2048,8192x4096x4096,"
+    "8192x4096x16384,8192x4096x11008,8192x11008x4096,16384x4096x4096:48";
 
 std::vector<std::string> split(const std::string& text, char sep) {
   std::vector<std::string> parts;
@@ -141,6 +142,14 @@ void write_json(const std::string& path, const CompareReport& rep, const std::st
     s += "     \"stl_fwd_bwd_x_w_hat\": " + json_measured(r.stl_fb, db) + ",\n";
     s += "     \"stl_fwd_bwd_all4\": " + json_measured(r.stl_fb_all, db) + ",\n";
     s += "     \"stl_generic_kernels_fwd\": " + json_measured(r.stl_generic_fwd, df) + ",\n";
+    s += "     \"stl_cuda_core_codec_fwd\": " + json_measured(r.stl_cc_fwd, df) + ",\n";
+    s += "     \"stl_cuda_core_codec_fwd_bwd_x_w_hat\": " + json_measured(r.stl_cc_fb, db) + ",\n";
+    const auto mib = [](double b) { return b < 0 ? std::string("null") : fixed(b / (1 << 20), 1); };
+    s += "     \"memory_above_inputs_mib\": {\"dense_fwd\": " + mib(r.mem.dense_fwd) + ", \"dense_fwd_bwd\": " +
+         mib(r.mem.dense_fb) + ", \"naive_fwd\": " + mib(r.mem.naive_fwd) + ", \"naive_fwd_bwd_x_w_hat\": " +
+         mib(r.mem.naive_fb) + ", \"stl_fwd\": " + mib(r.mem.stl_fwd) + ", \"stl_fwd_bwd_x_w_hat\": " +
+         mib(r.mem.stl_fb) + ", \"stl_fwd_bwd_all4\": " + mib(r.mem.stl_fb_all) +
+         ", \"sparse24\": null, \"how\": \"exact cudaMalloc sizes of outputs and workspaces (CompareRow::Memory)\"},\n";
     s += "     \"sparse24_fwd\": " + json_measured(r.sparse_fwd, df) + ",\n";
     s += "     \"sparse24_dx_alone\": " + json_measured(r.sparse_dx, df) + ",\n";
     s += "     \"sparse24_fwd_bwd\": " + json_measured(r.sparse_fb, db) + ",\n";
@@ -148,7 +157,8 @@ void write_json(const std::string& path, const CompareReport& rep, const std::st
     s += "     \"checks_max_abs_diff_over_max_abs\": {\"naive_vs_stl_y\": " + json_number(r.naive_vs_stl_y, 6) +
          ", \"naive_vs_stl_dx\": " + json_number(r.naive_vs_stl_dx, 6) + ", \"sparse24_vs_cublas_pruned_y\": " +
          json_number(r.sparse_vs_cublas_y, 6) + ", \"sparse24_vs_cublas_pruned_dx\": " +
-         json_number(r.sparse_vs_cublas_dx, 6) + "}}";
+         json_number(r.sparse_vs_cublas_dx, 6) + ", \"stl_tensor_core_vs_cuda_core_y\": " + json_number(r.tc_vs_cc_y, 6) +
+         ", \"stl_tensor_core_vs_cuda_core_dx\": " + json_number(r.tc_vs_cc_dx, 6) + "}}";
     s += i + 1 < rep.rows.size() ? ",\n" : "\n";
   }
   s += "  ],\n  \"failures\": [";
@@ -161,13 +171,18 @@ void write_json(const std::string& path, const CompareReport& rep, const std::st
 std::string main_table(const CompareReport& rep, bool markdown) {
   const std::vector<std::string> head = {"MxKxN",         "r",       "dense fwd ms",      "dense fwd+bwd ms",
                                          "naive fwd",     "naive fwd+bwd", "STL fwd",      "STL fwd+bwd (dX,dW^)",
-                                         "STL fwd+bwd (all 4)", "2:4 fwd", "2:4 fwd+bwd"};
+                                         "STL fwd+bwd (all 4)", "STL fwd, CUDA-core codec",
+                                         "STL fwd+bwd, CUDA-core codec", "2:4 fwd", "2:4 fwd+bwd",
+                                         "MiB above inputs: dense fwd / fwd+bwd", "STL fwd / fwd+bwd"};
   std::vector<std::vector<std::string>> rows;
+  const auto mib = [](double b) { return b < 0 ? std::string("-") : fixed(b / (1 << 20), 0); };
   for (const CompareRow& r : rep.rows) {
     const double df = r.dense_fwd_ms(), db = r.dense_fb_ms();
     rows.push_back({shape_name(r.shape), std::to_string(r.shape.rank), fixed(df, 3), fixed(db, 3),
                     cell(r.naive_fwd, df), cell(r.naive_fb, db), cell(r.stl_fwd, df), cell(r.stl_fb, db),
-                    cell(r.stl_fb_all, db), cell(r.sparse_fwd, df), cell(r.sparse_fb, db)});
+                    cell(r.stl_fb_all, db), cell(r.stl_cc_fwd, df), cell(r.stl_cc_fb, db), cell(r.sparse_fwd, df),
+                    cell(r.sparse_fb, db), mib(r.mem.dense_fwd) + " / " + mib(r.mem.dense_fb),
+                    mib(r.mem.stl_fwd) + " / " + mib(r.mem.stl_fb)});
   }
   std::string out;
   if (markdown) {
@@ -228,6 +243,17 @@ void write_markdown(const std::string& path, const CompareReport& rep, const std
          cell(r.sparse_dx, r.dense_fwd_ms()) + " | " + check_pair(r.naive_vs_stl_y, r.naive_vs_stl_dx) + " | " +
          check_pair(r.sparse_vs_cublas_y, r.sparse_vs_cublas_dx) + " |\n";
   }
+  s += "\nMemory above the inputs (MiB; exact cudaMalloc sizes of each pipeline's outputs and workspaces, cuBLAS's "
+       "32 MiB workspace excluded; 2:4 not accounted):\n\n| MxKxN | r | dense fwd | dense fwd+bwd | naive fwd | "
+       "naive fwd+bwd | STL fwd | STL fwd+bwd (dX,dW^) | STL fwd+bwd (all 4) | tensor-core vs CUDA-core Y / dX |\n"
+       "|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const CompareRow& r : rep.rows) {
+    const auto mib = [](double b) { return b < 0 ? std::string("-") : fixed(b / (1 << 20), 0); };
+    s += "| " + shape_name(r.shape) + " | " + std::to_string(r.shape.rank) + " | " + mib(r.mem.dense_fwd) + " | " +
+         mib(r.mem.dense_fb) + " | " + mib(r.mem.naive_fwd) + " | " + mib(r.mem.naive_fb) + " | " +
+         mib(r.mem.stl_fwd) + " | " + mib(r.mem.stl_fb) + " | " + mib(r.mem.stl_fb_all) + " | " +
+         check_pair(r.tc_vs_cc_y, r.tc_vs_cc_dx) + " |\n";
+  }
   s += "\nChecks are max |a − b| / max |b| over the whole output (bf16). The naive pipeline rounds E_X and D to "
        "bf16 and keeps bf16 intermediates, ours keeps them in fp32: the two agree to bf16 precision, not bit "
        "for bit. 2:4 is checked against cuBLAS with the same pruned weights.\n";
@@ -245,6 +271,8 @@ void write_markdown(const std::string& path, const CompareReport& rep, const std
     note(r, "STL fwd+bwd", r.stl_fb);
     note(r, "STL fwd+bwd (all 4)", r.stl_fb_all);
     note(r, "STL fwd, generic kernels", r.stl_generic_fwd);
+    note(r, "STL fwd, CUDA-core codec", r.stl_cc_fwd);
+    note(r, "STL fwd+bwd, CUDA-core codec", r.stl_cc_fb);
     note(r, "2:4 fwd", r.sparse_fwd);
     note(r, "2:4 dX", r.sparse_dx);
     note(r, "2:4 fwd+bwd", r.sparse_fb);
@@ -291,9 +319,10 @@ int run_bench(const std::vector<std::string>& argv) {
   std::fputs(main_table(rep, false).c_str(), stdout);
   std::printf("\n%s\n\n%s\n", bench::naive_description(), bench::sparse_description());
   for (const CompareRow& r : rep.rows) {
-    std::printf("%s r=%d: naive vs ours Y/dX %s; 2:4 vs cuBLAS Y/dX %s\n", shape_name(r.shape).c_str(), r.shape.rank,
-                check_pair(r.naive_vs_stl_y, r.naive_vs_stl_dx).c_str(),
-                check_pair(r.sparse_vs_cublas_y, r.sparse_vs_cublas_dx).c_str());
+    std::printf("%s r=%d: naive vs ours Y/dX %s; 2:4 vs cuBLAS Y/dX %s; tensor-core vs CUDA-core Y/dX %s\n",
+                shape_name(r.shape).c_str(), r.shape.rank, check_pair(r.naive_vs_stl_y, r.naive_vs_stl_dx).c_str(),
+                check_pair(r.sparse_vs_cublas_y, r.sparse_vs_cublas_dx).c_str(),
+                check_pair(r.tc_vs_cc_y, r.tc_vs_cc_dx).c_str());
     if (!r.sparse_fwd.ok) std::printf("  2:4 not measured: %s\n", r.sparse_fwd.why_not.c_str());
     else if (!r.sparse_fb.ok) std::printf("  2:4 fwd+bwd not measured: %s\n", r.sparse_fb.why_not.c_str());
   }
