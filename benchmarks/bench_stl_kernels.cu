@@ -68,11 +68,15 @@ void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer, double
   std::printf("M=%lld K=N=%lld r=%d: encode %.0f MB, decode %.0f MB ideal traffic\n", static_cast<long long>(M),
               static_cast<long long>(KN), rank, enc_bytes / 1e6, dec_bytes / 1e6);
   report("encode tensor cores (default)", timer.median_ms([&] { sd::run_encode_mma(ep); }), enc_bytes, copy_gbps);
+  report("encode tensor cores 2 warps", timer.median_ms([&] { sd::run_encode_mma<2>(ep); }), enc_bytes, copy_gbps);
+  report("encode tensor cores 8 warps", timer.median_ms([&] { sd::run_encode_mma<8>(ep); }), enc_bytes, copy_gbps);
   report("encode V=2 (cuda-core)", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 2>(ep); }), enc_bytes,
          copy_gbps);
   report("encode V=4", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 4>(ep); }), enc_bytes, copy_gbps);
   report("encode generic", timer.median_ms([&] { sd::launch_encode_generic(ep); }), enc_bytes, copy_gbps);
   report("decode tensor cores (default)", timer.median_ms([&] { sd::run_decode_mma(dp); }), dec_bytes, copy_gbps);
+  report("decode tensor cores 2 warps", timer.median_ms([&] { sd::run_decode_mma<2>(dp); }), dec_bytes, copy_gbps);
+  report("decode tensor cores 8 warps", timer.median_ms([&] { sd::run_decode_mma<8>(dp); }), dec_bytes, copy_gbps);
   report("decode staged (cuda-core)", timer.median_ms([&] { sd::run_decode_staged<bf16, 4, 4>(dp); }), dec_bytes,
          copy_gbps);
   report("decode tiles V=2 CH=4", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 2, 4>(dp); }), dec_bytes,

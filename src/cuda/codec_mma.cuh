@@ -8,7 +8,7 @@
 // accumulating in fp32): the activations are bf16 already, so every partial product is exact and the
 // coefficients keep ~16 bits (relative error ≤ 2⁻¹⁷), against 8 for a plain bf16 cast.
 //
-// One block of 128 threads owns 128 consecutive tiles of one row-tile i. It stages its inputs in shared
+// One block of 128 threads (4 warps; MmaBlock) owns 128 consecutive tiles of one row-tile i. It stages its inputs in shared
 // memory (16-byte loads; cp.async for Z), each warp runs the products of 32 tiles from there, writes its
 // results back to shared memory, and the block stores them with 16-byte stores (rows of X̂ along κ, rows of
 // Y along the columns). The shared rows are padded so that the fragment accesses are free of bank conflicts.
@@ -28,13 +28,19 @@
 
 namespace strassentile::cuda::detail {
 
-constexpr int kMmaTiles = 128;    // tiles per block
-constexpr int kMmaThreads = 128;  // 4 warps, 32 tiles each
+// A block of WARPS warps owns 32·WARPS tiles (kMmaWarps by default; bench_stl_kernels times others). The
+// padded shared-row lengths below keep every fragment access conflict-free for any WARPS.
+constexpr int kMmaWarps = 4;
 constexpr int kMmaMaxRank = 32;
-constexpr int kEncXStride = kMmaTiles * 4 + 32;  // bf16 per staged X row (the +32 spreads rows over banks)
-constexpr int kEncOutStride = kMmaTiles + 8;     // bf16 per staged X̂ row
-constexpr int kDecZStride = kMmaTiles + 8;       // bf16 per staged Z row
-constexpr int kDecYStride = kMmaTiles * 4 + 4;   // fp32 per staged Y row
+template <int WARPS>
+struct MmaBlock {
+  static constexpr int kTiles = 32 * WARPS;            // tiles per block
+  static constexpr int kThreads = 32 * WARPS;
+  static constexpr int kEncXStride = kTiles * 4 + 32;  // bf16 per staged X row (the +32 spreads rows over banks)
+  static constexpr int kEncOutStride = kTiles + 8;     // bf16 per staged X̂ row
+  static constexpr int kDecZStride = kTiles + 8;       // bf16 per staged Z row
+  static constexpr int kDecYStride = kTiles * 4 + 4;   // fp32 per staged Y row
+};
 
 using bf16_t = __nv_bfloat16;
 
@@ -73,8 +79,11 @@ struct MmaEncodeArgs {
 };
 
 // MT = 2: products p < 32 in two 16-row halves (template only so that the header can be included anywhere).
-template <int MT>
-__global__ void __launch_bounds__(kMmaThreads) encode_mma(const MmaEncodeArgs args) {
+template <int MT, int WARPS>
+__global__ void __launch_bounds__(32 * WARPS) encode_mma(const MmaEncodeArgs args) {
+  using Blk = MmaBlock<WARPS>;
+  constexpr int kMmaTiles = Blk::kTiles, kMmaThreads = Blk::kThreads;
+  constexpr int kEncXStride = Blk::kEncXStride, kEncOutStride = Blk::kEncOutStride;
   __shared__ __align__(16) bf16_t s_x[4 * kEncXStride];
   __shared__ __align__(16) bf16_t s_out[16 * MT * kEncOutStride];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -171,8 +180,11 @@ struct MmaDecodeArgs {
   bool vec_z, vec_y, vec_bias;
 };
 
-template <Activation ACT>
-__global__ void __launch_bounds__(kMmaThreads) decode_mma(const MmaDecodeArgs args) {
+template <Activation ACT, int WARPS>
+__global__ void __launch_bounds__(32 * WARPS) decode_mma(const MmaDecodeArgs args) {
+  using Blk = MmaBlock<WARPS>;
+  constexpr int kMmaTiles = Blk::kTiles, kMmaThreads = Blk::kThreads;
+  constexpr int kDecZStride = Blk::kDecZStride, kDecYStride = Blk::kDecYStride;
   __shared__ __align__(16) bf16_t s_z[kMmaMaxRank * kDecZStride];
   __shared__ __align__(16) float s_y[4 * kDecYStride];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -282,8 +294,9 @@ inline bool mma_codec_applies(DType dtype, int a, int bc, int rank) {
 }
 
 // Launch on tensor cores, or return false (nothing launched) when mma_codec_applies says no.
-template <int Unused = 0>
+template <int WARPS = kMmaWarps>
 bool run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
+  constexpr int kMmaTiles = MmaBlock<WARPS>::kTiles, kMmaThreads = MmaBlock<WARPS>::kThreads;
   const StlShape& s = p.shape;
   if (!mma_codec_applies(p.dtype, s.a, s.b, s.rank)) return false;
   const std::int64_t blocks = s.m() * ((s.k() + kMmaTiles - 1) / kMmaTiles);
@@ -295,16 +308,17 @@ bool run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
   args.vec_load = is_aligned(p.x, 16) && (p.ldx * 2) % 16 == 0;
   args.vec_store = is_aligned(p.x_hat, 16) && p.ld_x_hat % 8 == 0 && p.stride_x_hat % 8 == 0;
   if (s.rank > 16) {
-    encode_mma<2><<<grid_blocks(blocks, 1), kMmaThreads, 0, p.stream>>>(args);
+    encode_mma<2, WARPS><<<grid_blocks(blocks, 1), kMmaThreads, 0, p.stream>>>(args);
   } else {
-    encode_mma<1><<<grid_blocks(blocks, 1), kMmaThreads, 0, p.stream>>>(args);
+    encode_mma<1, WARPS><<<grid_blocks(blocks, 1), kMmaThreads, 0, p.stream>>>(args);
   }
   check_launch("encode_mma");
   return true;
 }
 
-template <int Unused = 0>
+template <int WARPS = kMmaWarps>
 bool run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
+  constexpr int kMmaTiles = MmaBlock<WARPS>::kTiles, kMmaThreads = MmaBlock<WARPS>::kThreads;
   const StlShape& s = p.shape;
   if (!mma_codec_applies(p.dtype, s.a, s.c, s.rank)) return false;
   const std::int64_t blocks = s.m() * ((s.n() + kMmaTiles - 1) / kMmaTiles);
@@ -319,13 +333,13 @@ bool run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
   const unsigned grid = grid_blocks(blocks, 1);
   switch (p.activation) {
     case Activation::relu:
-      decode_mma<Activation::relu><<<grid, kMmaThreads, 0, p.stream>>>(args);
+      decode_mma<Activation::relu, WARPS><<<grid, kMmaThreads, 0, p.stream>>>(args);
       break;
     case Activation::gelu_tanh:
-      decode_mma<Activation::gelu_tanh><<<grid, kMmaThreads, 0, p.stream>>>(args);
+      decode_mma<Activation::gelu_tanh, WARPS><<<grid, kMmaThreads, 0, p.stream>>>(args);
       break;
     case Activation::none:
-      decode_mma<Activation::none><<<grid, kMmaThreads, 0, p.stream>>>(args);
+      decode_mma<Activation::none, WARPS><<<grid, kMmaThreads, 0, p.stream>>>(args);
       break;
   }
   check_launch("decode_mma");
