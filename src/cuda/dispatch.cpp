@@ -92,7 +92,7 @@ void decode_with(const DecodeParams& params, CoefLayout dec) {
   validate(p.shape);
   dtype_size(p.dtype);
   const StlShape& s = p.shape;
-  if (s.c > 15 || s.a > 15) p.kernel = KernelChoice::generic;
+  if (s.c > 15 || s.a > 15 || p.z_f32) p.kernel = KernelChoice::generic;  // fp32 Z: the generic kernel only
   p.ld_z = resolve_ld(p.ld_z, s.n(), "ld_z");
   p.stride_z = resolve_stride(p.stride_z, s.m(), p.ld_z, s.n(), "stride_z");
   p.ldy = resolve_ld(p.ldy, s.out_features, "ldy");

@@ -13,21 +13,22 @@ std::int64_t round_up(std::int64_t v, std::int64_t to) { return (v + to - 1) / t
 
 }  // namespace
 
-ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype) {
+ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype, bool z_f32) {
   validate(shape);
   const auto size = static_cast<std::int64_t>(dtype_size(dtype));
+  const std::int64_t z_size = z_f32 ? 4 : size;
   ForwardWorkspace ws;
   ws.ld_x_hat = round_up(shape.k(), 8);
   ws.stride_x_hat = shape.m() * ws.ld_x_hat;
   ws.ld_z = round_up(shape.n(), 8);
   ws.stride_z = shape.m() * ws.ld_z;
   ws.z_offset = static_cast<std::size_t>(round_up(shape.rank * ws.stride_x_hat * size, 256));
-  ws.bytes = ws.z_offset + static_cast<std::size_t>(round_up(shape.rank * ws.stride_z * size, 256));
+  ws.bytes = ws.z_offset + static_cast<std::size_t>(round_up(shape.rank * ws.stride_z * z_size, 256));
   return ws;
 }
 
 void stl_forward(const ForwardParams& p) {
-  const ForwardWorkspace ws = forward_workspace(p.shape, p.dtype);
+  const ForwardWorkspace ws = forward_workspace(p.shape, p.dtype, p.z_f32);
   if (p.workspace_bytes < ws.bytes)
     throw std::invalid_argument("workspace holds " + std::to_string(p.workspace_bytes) + " bytes but " +
                                 std::to_string(ws.bytes) + " are needed (forward_workspace)");
@@ -67,6 +68,7 @@ void stl_forward(const ForwardParams& p) {
   prod.ld_z = ws.ld_z;
   prod.stride_z = ws.stride_z;
   prod.stream = p.stream;
+  prod.z_f32 = p.z_f32;
   launch_products(prod);
 
   DecodeParams dec;
@@ -82,6 +84,7 @@ void stl_forward(const ForwardParams& p) {
   dec.ldy = p.ldy;
   dec.stream = p.stream;
   dec.kernel = p.kernel;
+  dec.z_f32 = p.z_f32;
   launch_decode(dec);
 }
 

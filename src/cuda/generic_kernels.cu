@@ -38,8 +38,8 @@ __global__ void encode_generic(const T* __restrict__ x, std::int64_t ldx, std::i
   }
 }
 
-template <class T>
-__global__ void decode_generic(const T* __restrict__ z, std::int64_t ld_z, std::int64_t stride_z,
+template <class TZ, class T>
+__global__ void decode_generic(const TZ* __restrict__ z, std::int64_t ld_z, std::int64_t stride_z,
                                const float* __restrict__ dec, int dec_q, int dec_p, int rank, int a, int c,
                                const T* __restrict__ bias,
                                Activation act, T* __restrict__ y, std::int64_t ldy, std::int64_t rows_total,
@@ -85,10 +85,17 @@ void run_decode(const DecodeParams& p, CoefLayout layout) {
   const std::int64_t total = s.rows * s.out_features;
   if (total == 0) return;
   const CoefLayout dec = layout.resolved(s.rank);
-  decode_generic<T><<<capped_blocks(total), kThreads, 0, p.stream>>>(
-      static_cast<const T*>(p.z), p.ld_z, p.stride_z, p.dec, dec.row_stride, dec.col_stride, s.rank, s.a, s.c,
-      static_cast<const T*>(p.bias),
-      p.activation, static_cast<T*>(p.y), p.ldy, s.rows, s.out_features, make_row_map(s));
+  if (p.z_f32) {  // fp32 Z (exact modes), output in T
+    decode_generic<float, T><<<capped_blocks(total), kThreads, 0, p.stream>>>(
+        static_cast<const float*>(p.z), p.ld_z, p.stride_z, p.dec, dec.row_stride, dec.col_stride, s.rank, s.a, s.c,
+        static_cast<const T*>(p.bias), p.activation, static_cast<T*>(p.y), p.ldy, s.rows, s.out_features,
+        make_row_map(s));
+  } else {
+    decode_generic<T, T><<<capped_blocks(total), kThreads, 0, p.stream>>>(
+        static_cast<const T*>(p.z), p.ld_z, p.stride_z, p.dec, dec.row_stride, dec.col_stride, s.rank, s.a, s.c,
+        static_cast<const T*>(p.bias), p.activation, static_cast<T*>(p.y), p.ldy, s.rows, s.out_features,
+        make_row_map(s));
+  }
   check_launch("decode_generic");
 }
 

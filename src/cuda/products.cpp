@@ -60,7 +60,7 @@ void launch_products(const ProductsParams& p) {
   detail::check_cublas(
       cublasGemmStridedBatchedEx(p.handle, CUBLAS_OP_N, CUBLAS_OP_N, cublas_int(p.n, "n"), cublas_int(p.m, "m"),
                                  cublas_int(p.k, "k"), &alpha, p.w_hat, t, cublas_int(ld_w, "ld_w_hat"), stride_w, p.x_hat, t,
-                                 cublas_int(ld_x, "ld_x_hat"), stride_x, &beta, p.z, t, cublas_int(ld_z, "ld_z"), stride_z,
+                                 cublas_int(ld_x, "ld_x_hat"), stride_x, &beta, p.z, p.z_f32 ? CUDA_R_32F : t, cublas_int(ld_z, "ld_z"), stride_z,
                                  cublas_int(p.batch, "batch"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
       "cublasGemmStridedBatchedEx");
 }

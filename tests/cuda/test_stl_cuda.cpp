@@ -367,7 +367,8 @@ void test_decode(const Shape& s, const Format& f, sc::DType dt, bool with_bias, 
 // The whole forward: Y = act(STL(X, Ŵ) + bias) against stl_reference, or, when `exact` names an exact
 // algorithm, against X·W with Ŵ = encode_weight(W).
 void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias, sc::Activation act, Rng& rng,
-                  Tally& tally, cublasHandle_t handle, const strassentile::Algorithm* exact = nullptr) {
+                  Tally& tally, cublasHandle_t handle, const strassentile::Algorithm* exact = nullptr,
+                  bool z_f32 = false) {
   const sc::StlShape sh = stl_shape(s, f);
   const std::size_t r = f.rank, k = sh.k(), n = sh.n();
   const std::size_t ldx = s.K + s.in_pad, ldy = s.N + s.out_pad;
@@ -396,7 +397,7 @@ void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias,
   HostArray hy(dt, s.M * ldy);
   DeviceBuffer dy(hy.bytes.size());
   hy.upload(dy);
-  const sc::ForwardWorkspace ws = sc::forward_workspace(sh, dt);
+  const sc::ForwardWorkspace ws = sc::forward_workspace(sh, dt, z_f32);
   DeviceBuffer dws(ws.bytes);
 
   sc::ForwardParams p;
@@ -415,6 +416,7 @@ void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias,
   p.workspace_bytes = dws.bytes;
   p.cublas = handle;
   p.kernel = f.kernel;
+  p.z_f32 = z_f32;
   sc::stl_forward(p);
   hy.download(dy);
 
@@ -423,8 +425,17 @@ void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias,
                                                                    s.N, s.seq);
   apply_epilogue(ref, with_bias ? &bias : nullptr, act);
   const std::string name = case_name(exact ? "exact" : "forward", s, f, dt, act, with_bias) +
-                           (exact ? " " + exact->name : std::string());
-  tally.record(name, Stage::forward, dt, compare_output(hy, ref, ldy));
+                           (exact ? " " + exact->name : std::string()) + (z_f32 ? " z-f32" : "");
+  const Compare c = compare_output(hy, ref, ldy);
+  if (exact) {  // the accuracy of exact modes, against the rounding of X·W itself to the storage dtype
+    HostArray rounded(dt, 1);
+    Compare floor;
+    for (std::size_t i = 0; i < ref.rows(); ++i)
+      for (std::size_t j = 0; j < ref.cols(); ++j) floor.add(rounded.set(0, ref(i, j)), ref(i, j));
+    std::printf("  %s: rel %.3e (rounding X·W to %s: %.3e, ratio %.2f)\n", name.c_str(), c.rel(), sc::dtype_name(dt),
+                floor.rel(), floor.rel() > 0 ? c.rel() / floor.rel() : 0.0);
+  }
+  tally.record(name, Stage::forward, dt, c);
 }
 
 template <class E>
@@ -524,6 +535,10 @@ int main() {
       for (sc::DType dt : dtypes) {
         test_forward({72, 96, 48, 0, 0, 0}, f, dt, false, sc::Activation::none, rng, tally, handle, &alg);
         test_forward({50, 37, 41, 25, 0, 0}, f, dt, true, sc::Activation::gelu_tanh, rng, tally, handle, &alg);
+        // Z kept in fp32 (ForwardParams::z_f32): the exact modes' 16-bit accuracy fix.
+        test_forward({72, 96, 48, 0, 0, 0}, f, dt, false, sc::Activation::none, rng, tally, handle, &alg, true);
+        test_forward({256, 512, 256, 0, 0, 0}, f, dt, false, sc::Activation::none, rng, tally, handle, &alg, false);
+        test_forward({256, 512, 256, 0, 0, 0}, f, dt, false, sc::Activation::none, rng, tally, handle, &alg, true);
       }
     }
     test_rejections(tally);

@@ -83,6 +83,9 @@ struct DecodeParams {
   std::int64_t ldy = 0;
   cudaStream_t stream = nullptr;
   KernelChoice kernel = KernelChoice::automatic;
+  // Z is fp32 whatever `dtype` is (Y and the bias stay in `dtype`): exact algorithms decode with cancellation,
+  // and a 16-bit Z is what makes them several times less accurate than dense. Runs the generic kernel.
+  bool z_f32 = false;
 };
 void launch_decode(const DecodeParams& params);
 
@@ -100,6 +103,7 @@ struct ProductsParams {
   void* z = nullptr;
   std::int64_t ld_z = 0, stride_z = 0;
   cudaStream_t stream = nullptr;
+  bool z_f32 = false;  // write Z in fp32 (X̂ and Ŵ stay in `dtype`)
 };
 void launch_products(const ProductsParams& params);
 
@@ -111,7 +115,8 @@ struct ForwardWorkspace {
   std::size_t z_offset = 0;  // bytes from the workspace's start
   std::size_t bytes = 0;     // total
 };
-ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype);
+// z_f32: Z kept in fp32 (ForwardParams::z_f32), twice the bytes for 16-bit dtypes.
+ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype, bool z_f32 = false);
 
 // Y = act(STL(X, Ŵ) + bias). w_hat is r × k × n. workspace must hold forward_workspace(...).bytes and be
 // 256-byte aligned (cudaMalloc's pointers are).
@@ -133,6 +138,9 @@ struct ForwardParams {
   cublasHandle_t cublas = nullptr;
   cudaStream_t stream = nullptr;
   KernelChoice kernel = KernelChoice::automatic;
+  // Keep Z in fp32: the products write fp32 from 16-bit X̂ and Ŵ and the decode reads it (generic kernel). For
+  // the exact algorithms in 16-bit storage; the workspace must come from forward_workspace(shape, dtype, true).
+  bool z_f32 = false;
 };
 void stl_forward(const ForwardParams& params);
 
