@@ -69,7 +69,7 @@ echo "build exit $rc at ${SECONDS}s" | tee -a "$out/env.log"
 t=$(($(left) - 20)); [ $t -gt 50 ] && t=50
 timeout $t $build/src/cuda/tests/strassentile_cuda_tests >"$out/test.log" 2>&1
 echo "test exit $? at ${SECONDS}s" | tee -a "$out/env.log"
-grep -E "^FAIL|passed|worst|  (encode|decode|forward) " "$out/test.log" | tail -30
+grep -E "^FAIL|passed|worst|  (encode|decode|forward) " "$out/test.log" | tail -30; grep -c "^  exact" "$out/test.log"
 
 t=$(($(left) - 20)); [ $t -gt 40 ] && t=40
 timeout $t $build/src/cuda/benchmarks/bench_stl_kernels 2>&1 | tee "$out/kernels.log"
