@@ -543,6 +543,11 @@ CompareReport run_compare(const CompareOptions& options, const std::function<voi
              x(r.stl_fb, r.dense_fb_ms()) + " / all4 " + x(r.stl_fb_all, r.dense_fb_ms()) + "; STL cuda-core " +
              x(r.stl_cc_fwd, r.dense_fwd_ms()) + " / " + x(r.stl_cc_fb, r.dense_fb_ms()) + "; 2:4 " +
              x(r.sparse_fwd, r.dense_fwd_ms()) + " / " + x(r.sparse_fb, r.dense_fb_ms());
+      char mem[160];
+      std::snprintf(mem, sizeof mem, "; MiB above inputs fwd/fwd+bwd: dense %.0f/%.0f, STL %.0f/%.0f; tc vs cc Y %.4f dX %.4f",
+                    r.mem.dense_fwd / 1048576.0, r.mem.dense_fb / 1048576.0, r.mem.stl_fwd / 1048576.0,
+                    r.mem.stl_fb / 1048576.0, r.tc_vs_cc_y, r.tc_vs_cc_dx);
+      line += mem;
     } catch (const std::exception& e) {
       report.failures.push_back(std::string(name) + ": " + e.what());
       line = std::string(name) + " FAILED: " + e.what();
