@@ -125,10 +125,31 @@ class STLLinear(nn.Module):
         cache.position += 1
         return y
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        # PyTorch reports each size mismatch on its own; say which tile and rank the checkpoint was built with.
+        mismatch = self._checkpoint_mismatch(state_dict, prefix)
+        if mismatch:
+            error_msgs.append(mismatch)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
         if self._levels is not None:  # keep the host copy in step with a loaded checkpoint
             self._levels = [int(v) for v in self.levels.tolist()]
+
+    def _checkpoint_mismatch(self, state_dict, prefix) -> str | None:
+        """A message when the checkpoint's STL tensors do not fit this layer's tile, rank or features, else None."""
+        names = ("w_hat", "enc_x", "dec", "enc_w")
+        saved = {n: tuple(state_dict[prefix + n].shape) for n in names if prefix + n in state_dict}
+        ours = {n: tuple(getattr(self, n).shape) for n in saved}
+        if saved == ours:
+            return None
+        a, b, c = self.tile
+        theirs = ", ".join(f"{n} {saved[n]}" for n in saved)
+        rank = f"rank {saved['enc_x'][0]}, a·b = {saved['enc_x'][1]}" if "enc_x" in saved else "another shape"
+        return (f"STLLinear {prefix.rstrip('.') or '(root)'}: the checkpoint holds an STL layer of {rank} ({theirs}) but "
+                f"this layer is in_features={self.in_features}, out_features={self.out_features}, tile=<{a},{b},{c}>, "
+                f"rank={self.rank} ({', '.join(f'{n} {ours[n]}' for n in ours)}); build the model with the "
+                f"checkpoint's tile, rank and features (or convert it the same way) before loading")
 
     def set_train_basis(self, train: bool) -> None:
         """Freezes (False) or unfreezes (True) the change of basis enc_x and dec."""

@@ -12,6 +12,7 @@
 #include "matrix_tensor.hpp"
 #include "stl_init.hpp"
 #include "stl_matmul_autograd.hpp"
+#include "stl_matmul_meta.hpp"
 #ifdef STRASSENTILE_HAVE_CUDA_KERNELS
 #include "stl_matmul_cuda.hpp"
 #endif
@@ -48,25 +49,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
   return stl_matmul_backward_cuda(grad_y, x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, levels, needs);
 }
 #endif
-
-// Shape-only implementations: validation plus output allocation, for meta tensors and torch.compile tracing.
-at::Tensor stl_matmul_meta(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
-                           at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
-                           std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
-  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, levels);
-  return at::empty(output_shape(x, d), x.options());
-}
-
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_meta(
-    const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
-    at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode, std::optional<int64_t> out_features,
-    at::OptionalIntArrayRef levels, std::array<bool, 5> needs) {
-  check_stl_args(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, levels);
-  (void)grad_y;
-  const auto like = [](bool need, const at::Tensor& t) { return need ? at::empty_like(t) : at::Tensor(); };
-  return {like(needs[0], x), like(needs[1], w_hat), like(needs[2], enc_x), like(needs[3], dec),
-          (needs[4] && bias.has_value() && bias->defined()) ? at::empty_like(*bias) : at::Tensor()};
-}
 
 using AlgorithmTuple = std::tuple<at::Tensor, at::Tensor, at::Tensor, std::vector<int64_t>, std::string>;
 
@@ -238,6 +220,7 @@ TORCH_LIBRARY_IMPL(strassentile, CUDA, m) {
 #endif
 }
 
+// Shape-only kernels on symbolic sizes (stl_matmul_meta.cpp): meta tensors, FakeTensor, torch.compile.
 TORCH_LIBRARY_IMPL(strassentile, Meta, m) {
   m.impl("stl_matmul", &stl_matmul_meta);
   m.impl("stl_matmul_backward", &stl_matmul_backward_meta);

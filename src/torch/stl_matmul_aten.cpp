@@ -52,7 +52,8 @@ at::Tensor stl_matmul_aten(const at::Tensor& x, const at::Tensor& w_hat, const a
   const at::Tensor y_tiles = at::matmul(causal_dec(dec.to(d.compute_dtype), d), z.view({d.rank, -1}));  // (ac, Mt·n)
   at::Tensor y = untile_output(y_tiles, d);
   if (bias.has_value() && bias->defined()) y = y + bias->to(d.compute_dtype);
-  return y.reshape(output_shape(x, d)).to(x.scalar_type());
+  // Contiguous, as the CUDA kernels' output and the Meta kernel's: without bias y is a view into the padded tiles.
+  return y.reshape(output_shape(x, d)).to(x.scalar_type()).contiguous();
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_aten(
@@ -77,7 +78,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
   if (needs[0] || needs[2]) {
     const at::Tensor grad_x_hat = at::bmm(grad_z, wh.transpose(1, 2)).view({d.rank, -1});  // (r, Mt·k)
     if (needs[2]) grad_enc_x = causal_enc_x(at::matmul(grad_x_hat, tiles), d).to(enc_x.scalar_type());
-    if (needs[0]) grad_x = untile_activation(at::matmul(grad_x_hat.t(), enc), x, d).to(x.scalar_type());
+    if (needs[0]) grad_x = untile_activation(at::matmul(grad_x_hat.t(), enc), x, d).to(x.scalar_type()).contiguous();
   }
   if (needs[4] && bias.has_value() && bias->defined())
     grad_bias = grad_y.reshape({-1, d.out_features}).to(ct).sum(0).to(bias->scalar_type());
@@ -95,10 +96,11 @@ at::Tensor encode_weight_aten(const at::Tensor& w, const at::Tensor& enc_w, at::
   TORCH_CHECK(at::isFloatingType(w.scalar_type()) && at::isFloatingType(enc_w.scalar_type()),
               "strassentile: encode_weight needs floating tensors, got ", w.scalar_type(), " and ", enc_w.scalar_type());
   const at::ScalarType ct = (w.scalar_type() == at::kDouble || enc_w.scalar_type() == at::kDouble) ? at::kDouble : at::kFloat;
-  const int64_t K = w.size(0), N = w.size(1), k = (K + b - 1) / b, n = (N + c - 1) / c;
-  const at::Tensor wp = at::constant_pad_nd(w.to(ct), {0, n * c - N, 0, k * b - K});
-  const at::Tensor tiles = wp.view({k, b, n, c}).permute({0, 2, 1, 3}).reshape({k * n, b * c});  // (k·n, bc)
-  return at::matmul(enc_w.to(ct), tiles.t()).view({-1, k, n}).to(w.scalar_type());
+  // Symbolic sizes, so that FakeTensor and torch.compile with dynamic shapes trace it too.
+  const c10::SymInt K = w.sym_size(0), N = w.sym_size(1), k = (K + b - 1) / b, n = (N + c - 1) / c;
+  const at::Tensor wp = at::constant_pad_nd_symint(w.to(ct), {0, n * c - N, 0, k * b - K});
+  const at::Tensor tiles = wp.view_symint({k, b, n, c}).permute({0, 2, 1, 3}).reshape_symint({k * n, b * c});  // (k·n, bc)
+  return at::matmul(enc_w.to(ct), tiles.t()).view_symint({-1, k, n}).to(w.scalar_type());
 }
 
 }  // namespace strassentile::torch_ops

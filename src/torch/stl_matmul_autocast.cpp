@@ -1,0 +1,45 @@
+// strassentile::stl_matmul under autocast (torch.autocast in Python, at::autocast in C++): like nn.Linear, the op
+// runs in the autocast dtype (bf16/fp16). x, w_hat, enc_x, dec and bias are cast on the way in; the fp32 master
+// parameters stay fp32 (autograd sends the gradients back through the casts), and the result has the autocast
+// dtype. float64 tensors are left alone, as autocast does for aten ops.
+//
+// CPU autocast (torch.autocast("cpu"), bf16 by default) does the same as on CUDA, which is what it does for
+// nn.Linear: the CPU kernels accumulate in fp32 and return the autocast dtype.
+#include <ATen/autocast_mode.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
+#include <torch/library.h>
+
+namespace strassentile::torch_ops {
+namespace {
+
+using ForwardSig = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, at::IntArrayRef,
+                              const std::optional<at::Tensor>&, c10::string_view, std::optional<int64_t>,
+                              at::OptionalIntArrayRef);
+
+template <c10::DeviceType device, c10::DispatchKey autocast_key>
+at::Tensor stl_matmul_autocast(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+                               at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
+                               std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
+  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("strassentile::stl_matmul", "").typed<ForwardSig>();
+  // Below this key the call goes on to Autograd and the backend kernels, on the cast tensors.
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_key);
+  const at::ScalarType to = at::autocast::get_autocast_dtype(device);
+  // cached_cast reuses one cast of a leaf fp32 parameter for the whole autocast region, as for aten ops.
+  const auto cast = [&](const at::Tensor& t) { return at::autocast::cached_cast(to, t, device); };
+  const std::optional<at::Tensor> b =
+      (bias.has_value() && bias->defined()) ? std::optional<at::Tensor>(cast(*bias)) : bias;
+  return op.call(cast(x), cast(w_hat), cast(enc_x), cast(dec), tile, b, mode, out_features, levels);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(strassentile, AutocastCUDA, m) {
+  m.impl("stl_matmul", &stl_matmul_autocast<c10::DeviceType::CUDA, c10::DispatchKey::AutocastCUDA>);
+}
+
+TORCH_LIBRARY_IMPL(strassentile, AutocastCPU, m) {
+  m.impl("stl_matmul", &stl_matmul_autocast<c10::DeviceType::CPU, c10::DispatchKey::AutocastCPU>);
+}
+
+}  // namespace strassentile::torch_ops
