@@ -76,7 +76,7 @@ class TinyViT(nn.Module):
     def __init__(self):
         super().__init__()
         self.embed = nn.Linear(12, 16)
-        self.blocks = nn.Sequential(ViTBlock(), ViTBlock())
+        self.blocks = nn.Sequential(ViTBlock())
         self.head = nn.Linear(16, 5)
 
     def forward(self, x):
