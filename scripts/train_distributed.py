@@ -225,6 +225,7 @@ def main() -> None:
     if args.output and (not dist.is_initialized() or dist.get_rank() == 0):
         torch.save(results, args.output)
     if dist.is_initialized():
+        dist.barrier()  # every rank done (rank 0 wrote --output) before the process group goes
         dist.destroy_process_group()
 
 
