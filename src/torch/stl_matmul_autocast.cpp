@@ -1,7 +1,9 @@
 // strassentile::stl_matmul under autocast (torch.autocast in Python, at::autocast in C++): like nn.Linear, the op
-// runs in the autocast dtype (bf16/fp16). x, w_hat, enc_x, dec and bias are cast on the way in; the fp32 master
-// parameters stay fp32 (autograd sends the gradients back through the casts), and the result has the autocast
-// dtype. float64 tensors are left alone, as autocast does for aten ops.
+// runs in the autocast dtype (bf16/fp16). x, w_hat (the operands of the batched products) and bias are cast on the
+// way in and the result has the autocast dtype; the fp32 master parameters stay fp32 (autograd sends the
+// gradients back through the casts). The change of basis enc_x and dec keeps its own dtype: the CUDA kernels read
+// it in fp32 and the CPU composition computes in fp32, so a 16-bit copy would only round a fitted basis.
+// float64 tensors are left alone, as autocast does for aten ops.
 //
 // CPU autocast (torch.autocast("cpu"), bf16 by default) does the same as on CUDA, which is what it does for
 // nn.Linear: the CPU kernels accumulate in fp32 and return the autocast dtype.
@@ -29,7 +31,7 @@ at::Tensor stl_matmul_autocast(const at::Tensor& x, const at::Tensor& w_hat, con
   const auto cast = [&](const at::Tensor& t) { return at::autocast::cached_cast(to, t, device); };
   const std::optional<at::Tensor> b =
       (bias.has_value() && bias->defined()) ? std::optional<at::Tensor>(cast(*bias)) : bias;
-  return op.call(cast(x), cast(w_hat), cast(enc_x), cast(dec), tile, b, mode, out_features, levels);
+  return op.call(cast(x), cast(w_hat), enc_x, dec, tile, b, mode, out_features, levels);
 }
 
 }  // namespace

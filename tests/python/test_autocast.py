@@ -64,3 +64,17 @@ def test_compiled_model_under_autocast():
         compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)(x)
     assert compiled.dtype == torch.bfloat16
     assert torch.allclose(compiled.float(), eager.float(), rtol=1e-2, atol=1e-2)
+
+
+def test_autocast_casts_the_operands_and_keeps_the_basis():
+    """Under autocast the op sees 16-bit x, w_hat and bias but the fp32 enc_x and dec (the kernels read the basis in
+    fp32: a 16-bit copy would only round it)."""
+    layer, x = layer_and_input()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+    bf = torch.bfloat16
+    expected = st.stl_matmul(x.to(bf), layer.w_hat.to(bf), layer.enc_x, layer.dec, layer.tile, layer.bias.to(bf))
+    assert torch.equal(y, expected)
+    rounded_basis = st.stl_matmul(x.to(bf), layer.w_hat.to(bf), layer.enc_x.to(bf), layer.dec.to(bf), layer.tile,
+                                  layer.bias.to(bf))
+    assert not torch.equal(y, rounded_basis)  # the random basis is not bf16-representable: the check has teeth
