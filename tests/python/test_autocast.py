@@ -78,3 +78,16 @@ def test_autocast_casts_the_operands_and_keeps_the_basis():
     rounded_basis = st.stl_matmul(x.to(bf), layer.w_hat.to(bf), layer.enc_x.to(bf), layer.dec.to(bf), layer.tile,
                                   layer.bias.to(bf))
     assert not torch.equal(y, rounded_basis)  # the random basis is not bf16-representable: the check has teeth
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (run on the GPU machine)")
+def test_cuda_autocast_matches_the_explicit_casts():
+    layer, x = layer_and_input()
+    layer, x = layer.cuda(), x.cuda()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        y = layer(x)
+    bf = torch.bfloat16
+    assert y.dtype == bf
+    assert torch.equal(y, st.stl_matmul(x.to(bf), layer.w_hat.to(bf), layer.enc_x, layer.dec, layer.tile, layer.bias.to(bf)))
+    y.float().square().mean().backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in layer.parameters())

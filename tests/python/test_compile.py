@@ -96,13 +96,13 @@ class TinyLM(nn.Module):
         return self.head(self.blocks(self.embed(tokens)))
 
 
-def model_and_loss(kind):
+def model_and_loss(kind, device="cpu"):
     torch.manual_seed(0)
     if kind == "vit":
-        model, x = TinyViT(), torch.randn(4, 9, 12)
-        y = torch.randint(0, 5, (4,))
+        model, x = TinyViT().to(device), torch.randn(4, 9, 12, device=device)
+        y = torch.randint(0, 5, (4,), device=device)
         return model, x, lambda out: F.cross_entropy(out, y)
-    model, tokens = TinyLM(), torch.randint(0, 32, (3, 11))
+    model, tokens = TinyLM().to(device), torch.randint(0, 32, (3, 11), device=device)
     return model, tokens, lambda out: F.cross_entropy(out[:, :-1].reshape(-1, 32), tokens[:, 1:].reshape(-1))
 
 
@@ -137,3 +137,31 @@ def test_dynamic_shapes_compile_once():
         x = torch.randn(batch, seq, 10)
         assert torch.allclose(compiled(x), layer(x), rtol=1e-5, atol=1e-6)
     assert counter.frame_count == 1  # the symbolic meta kernel let one graph serve every batch and length
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (run on the GPU machine)")
+
+
+@needs_cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_opcheck_on_cuda(dtype):
+    """The CUDA kernels against the Meta kernels: 16-bit x and w_hat with the fp32 basis, as under autocast."""
+    layer, x = stl_inputs()
+    layer = layer.cuda()
+    x = x.detach().cuda().to(dtype).requires_grad_()
+    w_hat = layer.w_hat.detach().to(dtype).requires_grad_()
+    args = (x, w_hat, layer.enc_x, layer.dec, list(layer.tile), layer.bias, "tile", layer.out_features, None)
+    torch.library.opcheck(torch.ops.strassentile.stl_matmul.default, args, test_utils=OPCHECK_TESTS,
+                          atol=1e-2 if dtype == torch.bfloat16 else None, rtol=1e-2 if dtype == torch.bfloat16 else None)
+
+
+@needs_cuda
+@pytest.mark.parametrize("kind", ["vit", "lm"])
+def test_inductor_fullgraph_on_cuda_matches_eager(kind):
+    model, x, loss_fn = model_and_loss(kind, "cuda")
+    eager_loss, eager_grads = loss_and_grads(model, x, loss_fn)
+    torch._dynamo.reset()
+    compiled_loss, compiled_grads = loss_and_grads(model, x, loss_fn, torch.compile(model, fullgraph=True))
+    assert torch.allclose(compiled_loss, eager_loss, rtol=1e-5, atol=1e-6)
+    for name, g in eager_grads.items():
+        assert torch.allclose(compiled_grads[name], g, rtol=1e-4, atol=1e-5), name
