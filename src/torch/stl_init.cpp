@@ -5,6 +5,7 @@
 #include <mutex>
 #include <random>
 #include <stdexcept>
+#include <string>
 
 #include "matrix_tensor.hpp"
 #include "causal_basis.hpp"
@@ -87,6 +88,29 @@ at::Tensor encoded_dense_weight(int64_t K, int64_t N, at::IntArrayRef tile_arg, 
   return wh;
 }
 
+// The algorithm an init names ("<name>" or "truncate:<name>"), checked against the layer's tile. `others` lists
+// the inits the error message offers instead.
+struct NamedInit {
+  Algorithm alg;
+  bool truncated = false;
+  std::string name;
+};
+
+NamedInit named_algorithm(const std::string& init, TileFormat t, const char* others) {
+  const std::string truncate_prefix = "truncate:";
+  NamedInit n;
+  n.truncated = init.rfind(truncate_prefix, 0) == 0;
+  n.name = n.truncated ? init.substr(truncate_prefix.size()) : init;
+  try {
+    n.alg = get(n.name);
+  } catch (const std::exception& e) {
+    TORCH_CHECK(false, "strassentile: init='", init, "': ", e.what(), "; ", others);
+  }
+  TORCH_CHECK(n.alg.tile == t, "strassentile: init='", init, "' is a ", n.alg.tile.to_string(), " algorithm but tile is ",
+              t.to_string(), ": pass tile=", n.alg.tile.to_string());
+  return n;
+}
+
 }  // namespace
 
 Algorithm algorithm_for_init(TileFormat t, std::size_t r, const std::string& init, const TileMoments* data) {
@@ -94,18 +118,9 @@ Algorithm algorithm_for_init(TileFormat t, std::size_t r, const std::string& ini
     TORCH_CHECK(data->tile == t, "strassentile: moments are for tile ", data->tile.to_string(), ", not ", t.to_string());
   if (init == "fit") return data != nullptr ? fit_to_data(*data, r).algorithm : cached("fit", t, r, [&] { return fit(t, r).algorithm; });
   if (init == "poly") return poly_init(t, r, data);
-  const std::string truncate_prefix = "truncate:";
-  const bool truncated = init.rfind(truncate_prefix, 0) == 0;
-  const std::string name = truncated ? init.substr(truncate_prefix.size()) : init;
-  Algorithm alg;
-  try {
-    alg = get(name);
-  } catch (const std::exception& e) {
-    TORCH_CHECK(false, "strassentile: init='", init, "': ", e.what(),
-                "; other inits: 'random', 'fit', 'poly', 'truncate:<algorithm>'");
-  }
-  TORCH_CHECK(alg.tile == t, "strassentile: init='", init, "' is a ", alg.tile.to_string(), " algorithm but tile is ",
-              t.to_string(), ": pass tile=", alg.tile.to_string());
+  const NamedInit n = named_algorithm(init, t, "other inits: 'random', 'fit', 'poly', 'truncate:<algorithm>'");
+  const Algorithm& alg = n.alg;
+  const bool truncated = n.truncated;
   if (truncated) {
     TORCH_CHECK(r <= alg.rank(), "strassentile: init='", init, "' can keep at most ", alg.rank(), " products, rank=", r,
                 " was asked");
@@ -159,17 +174,10 @@ CausalParameters initial_causal_parameters(int64_t K, int64_t N, at::IntArrayRef
               "algorithm (e.g. 'naive-", t.a, "x", t.b, "x", t.c, "') or 'truncate:<algorithm>'");
   TORCH_CHECK(!levels.has_value(), "strassentile: init='", init, "' chooses the causal levels itself (the highest row each ",
               "product reads): pass levels only with init='random'");
-  const std::string truncate_prefix = "truncate:";
-  const bool truncated = init.rfind(truncate_prefix, 0) == 0;
-  const std::string name = truncated ? init.substr(truncate_prefix.size()) : init;
-  Algorithm alg;
-  try {
-    alg = get(name);
-  } catch (const std::exception& e) {
-    TORCH_CHECK(false, "strassentile: init='", init, "': ", e.what(), "; other causal inits: 'random', 'truncate:<algorithm>'");
-  }
-  TORCH_CHECK(alg.tile == t, "strassentile: init='", init, "' is a ", alg.tile.to_string(), " algorithm but tile is ",
-              t.to_string(), ": pass tile=", alg.tile.to_string());
+  const NamedInit n = named_algorithm(init, t, "other causal inits: 'random', 'truncate:<algorithm>'");
+  const Algorithm& alg = n.alg;
+  const bool truncated = n.truncated;
+  const std::string& name = n.name;
   const auto rank = static_cast<std::size_t>(r);
   TORCH_CHECK(truncated ? rank <= alg.rank() : rank == alg.rank(), "strassentile: init='", init, "' has ", alg.rank(),
               " products but rank=", r, " was asked: use ",
