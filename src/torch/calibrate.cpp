@@ -1,4 +1,5 @@
 #include "calibrate.hpp"
+#include "error_message.hpp"
 
 #include <torch/optim/adam.h>
 
@@ -64,8 +65,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, double, double> calibrate(
     const at::Tensor& x, const at::Tensor& y, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
     at::IntArrayRef tile, const std::optional<at::Tensor>& bias, int64_t steps, double lr, bool train_basis) {
   at::AutoGradMode enable_grad(true);  // callers often hold a no_grad guard while building layers
-  TORCH_CHECK(steps >= 0 && lr > 0, "strassentile: calibrate needs steps >= 0 and lr > 0");
-  TORCH_CHECK(x.dim() >= 1 && y.dim() == x.dim() && x.sizes().slice(0, x.dim() - 1) == y.sizes().slice(0, y.dim() - 1),
+  STL_CHECK(steps >= 0 && lr > 0, "strassentile: calibrate needs steps >= 0 and lr > 0");
+  STL_CHECK(x.dim() >= 1 && y.dim() == x.dim() && x.sizes().slice(0, x.dim() - 1) == y.sizes().slice(0, y.dim() - 1),
               "strassentile: calibration inputs ", x.sizes(), " and targets ", y.sizes(), " must agree in all but the last dim");
   const int64_t out_features = y.size(-1);
   const at::Tensor xs = x.detach().to(at::kFloat), ys = y.detach().to(at::kFloat);

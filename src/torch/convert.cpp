@@ -1,4 +1,5 @@
 #include "strassentile/torch/convert.hpp"
+#include "error_message.hpp"
 
 #include <set>
 #include <sstream>
@@ -19,7 +20,7 @@ void ConvertibleLinearImpl::reset() {
 }
 
 void ConvertibleLinearImpl::use_stl(STLLinear layer) {
-  TORCH_CHECK(layer->options.in_features() == options.in_features() && layer->options.out_features() == options.out_features(),
+  STL_CHECK(layer->options.in_features() == options.in_features() && layer->options.out_features() == options.out_features(),
               "ConvertibleLinear: STL layer is ", layer->options.in_features(), "->", layer->options.out_features(),
               " but this layer is ", options.in_features(), "->", options.out_features());
   dense = nullptr;
@@ -50,11 +51,11 @@ ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, 
   torch_ops::parse_mode(options.mode);
   const bool approximate = options.init == "fit" || options.init == "poly" || options.init.rfind("truncate:", 0) == 0;
   const bool exact = options.init != "random" && !approximate;
-  TORCH_CHECK(options.calibration.empty() || approximate, "convert: calibration inputs need an approximate init "
+  STL_CHECK(options.calibration.empty() || approximate, "convert: calibration inputs need an approximate init "
               "('fit', 'poly' or 'truncate:<algorithm>'), but init='", options.init, "'");
   if (exact) {
     const Algorithm alg = get(options.init);  // throws with the list of names when unknown
-    TORCH_CHECK(alg.tile == t && static_cast<int64_t>(alg.rank()) == options.rank, "convert: init='", options.init,
+    STL_CHECK(alg.tile == t && static_cast<int64_t>(alg.rank()) == options.rank, "convert: init='", options.init,
                 "' is ", alg.tile.to_string(), ":", alg.rank(), " but tile ", t.to_string(), ", rank ", options.rank,
                 " were asked");
   }
@@ -67,7 +68,7 @@ ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, 
       if (!layer->dense.is_empty()) owned.insert(layer->dense.get());
   for (const auto& [name, inputs] : options.calibration) {
     const bool found = modules.contains(name) && dynamic_cast<ConvertibleLinearImpl*>(modules[name].get()) != nullptr;
-    TORCH_CHECK(found, "convert: calibration inputs for '", name, "', which is no ConvertibleLinear of the model; key "
+    STL_CHECK(found, "convert: calibration inputs for '", name, "', which is no ConvertibleLinear of the model; key "
                 "them by the qualified names of model.named_modules()");
   }
   for (const auto& item : modules) {

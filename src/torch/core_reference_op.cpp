@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include "error_message.hpp"
 #include "stl_args.hpp"
 #include "strassentile/reference.hpp"
 
@@ -13,15 +14,15 @@ at::Tensor stl_reference_op(const at::Tensor& x, const at::Tensor& w_hat, const 
                             at::IntArrayRef tile_arg, int64_t out_features, int64_t seq_len, c10::string_view mode_arg,
                             at::OptionalIntArrayRef levels) {
   for (const auto& [t, name] : {std::pair<const at::Tensor&, const char*>{x, "x"}, {w_hat, "w_hat"}, {enc_x, "enc_x"}, {dec, "dec"}})
-    TORCH_CHECK(t.scalar_type() == at::kDouble && t.device().is_cpu(), "strassentile::stl_reference: ", name,
+    STL_CHECK(t.scalar_type() == at::kDouble && t.device().is_cpu(), "strassentile::stl_reference: ", name,
                 " must be a float64 CPU tensor (the reference is for tests)");
-  TORCH_CHECK(x.dim() == 2 && w_hat.dim() == 3 && enc_x.dim() == 2 && dec.dim() == 2,
+  STL_CHECK(x.dim() == 2 && w_hat.dim() == 3 && enc_x.dim() == 2 && dec.dim() == 2,
               "strassentile::stl_reference: expects x (M, K), w_hat (r, k, n), enc_x (r, ab), dec (ac, r)");
-  TORCH_CHECK(out_features >= 1 && seq_len >= 0, "strassentile::stl_reference: out_features >= 1 and seq_len >= 0");
+  STL_CHECK(out_features >= 1 && seq_len >= 0, "strassentile::stl_reference: out_features >= 1 and seq_len >= 0");
   const TileFormat tile = parse_tile(tile_arg);
   const Mode mode = parse_mode(std::string(mode_arg.data(), mode_arg.size()));
-  TORCH_CHECK(mode != Mode::TokenLocal || tile.a == 1, "strassentile::stl_reference: mode 'token-local' needs a = 1");
-  TORCH_CHECK(mode == Mode::Causal || !levels.has_value(), "strassentile::stl_reference: levels need mode='causal'");
+  STL_CHECK(mode != Mode::TokenLocal || tile.a == 1, "strassentile::stl_reference: mode 'token-local' needs a = 1");
+  STL_CHECK(mode == Mode::Causal || !levels.has_value(), "strassentile::stl_reference: levels need mode='causal'");
   const at::Tensor xc = x.contiguous(), ec = enc_x.contiguous(), dc = dec.contiguous(), wc = w_hat.contiguous();
   const auto view = [](const at::Tensor& t) {
     return MatrixView<const double>(t.data_ptr<double>(), static_cast<std::size_t>(t.size(0)),
@@ -41,7 +42,7 @@ at::Tensor stl_reference_op(const at::Tensor& x, const at::Tensor& w_hat, const 
                                 static_cast<std::size_t>(seq_len));
     }
   } catch (const std::invalid_argument& e) {
-    TORCH_CHECK(false, "strassentile::stl_reference: ", e.what());
+    STL_CHECK(false, "strassentile::stl_reference: ", e.what());
   }
   return at::from_blob(y.data(), {static_cast<int64_t>(y.rows()), static_cast<int64_t>(y.cols())}, at::kDouble).clone();
 }

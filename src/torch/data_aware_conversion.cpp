@@ -2,6 +2,7 @@
 // (include/strassentile/torch/convert.hpp).
 #include <stdexcept>
 
+#include "error_message.hpp"
 #include "calibrate.hpp"
 #include "matrix_tensor.hpp"
 #include "stl_args.hpp"
@@ -31,10 +32,10 @@ STLLinear stl_from_linear_data_aware(const torch::nn::Linear& linear, STLLinearO
                                      const torch::Tensor& calibration, const CalibrationOptions& calibrate,
                                      CalibrationReport* report) {
   const auto& lo = linear->options;
-  TORCH_CHECK(calibration.defined() && calibration.dim() >= 1 && calibration.size(-1) == lo.in_features(),
+  STL_CHECK(calibration.defined() && calibration.dim() >= 1 && calibration.size(-1) == lo.in_features(),
               "stl_from_linear_data_aware: calibration must be (..., ", lo.in_features(), ") inputs of the layer, got ",
               calibration.defined() ? calibration.sizes() : at::IntArrayRef{});
-  TORCH_CHECK(options.mode() != "causal", "stl_from_linear_data_aware: mode 'causal' has no data-aware basis; use "
+  STL_CHECK(options.mode() != "causal", "stl_from_linear_data_aware: mode 'causal' has no data-aware basis; use "
               "mode 'tile' or 'token-local'");
   const std::string init = options.init();
   options.in_features(lo.in_features()).out_features(lo.out_features()).bias(lo.bias());
@@ -45,7 +46,7 @@ STLLinear stl_from_linear_data_aware(const torch::nn::Linear& linear, STLLinearO
     const TileMoments data = layer_moments(t, calibration, weight.t());
     basis = torch_ops::algorithm_for_init(t, static_cast<std::size_t>(options.rank()), init, &data);
   } catch (const std::invalid_argument& e) {  // bad moments (e.g. fewer rows than one tile): name the layer's data
-    TORCH_CHECK(false, "stl_from_linear_data_aware: init='", init, "' on the calibration inputs ", calibration.sizes(),
+    STL_CHECK(false, "stl_from_linear_data_aware: init='", init, "' on the calibration inputs ", calibration.sizes(),
                 ": ", e.what());
   }
   // Built with a random basis (cheap) that the data-aware one replaces.

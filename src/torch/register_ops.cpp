@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include "error_message.hpp"
 #include "strassentile/algorithm.hpp"
 #include "strassentile/approximation.hpp"
 #include "strassentile/cost_model.hpp"
@@ -63,13 +64,13 @@ AlgorithmTuple algorithm_op(c10::string_view name) {
   try {
     return to_tuple(get(to_string(name)));
   } catch (const std::exception& e) {
-    TORCH_CHECK(false, "strassentile: ", e.what());
+    STL_CHECK(false, "strassentile: ", e.what());
   }
 }
 
 AlgorithmTuple fit_op(at::IntArrayRef tile, int64_t rank, int64_t restarts, int64_t iterations, int64_t seed,
                       const std::optional<at::Tensor>& x_moment, const std::optional<at::Tensor>& w_moment) {
-  TORCH_CHECK(rank >= 1 && restarts >= 1 && iterations >= 1 && seed >= 0,
+  STL_CHECK(rank >= 1 && restarts >= 1 && iterations >= 1 && seed >= 0,
               "strassentile: fit needs rank, restarts, iterations >= 1 and seed >= 0");
   FitOptions o;
   o.restarts = static_cast<std::size_t>(restarts);
@@ -80,7 +81,7 @@ AlgorithmTuple fit_op(at::IntArrayRef tile, int64_t rank, int64_t restarts, int6
     const auto r = static_cast<std::size_t>(rank);
     return to_tuple(data ? fit_to_data(*data, r, o).algorithm : fit(parse_tile(tile), r, o).algorithm);
   } catch (const std::invalid_argument& e) {
-    TORCH_CHECK(false, "strassentile: ", e.what());
+    STL_CHECK(false, "strassentile: ", e.what());
   }
 }
 
@@ -94,7 +95,7 @@ AlgorithmTuple truncate_op(c10::string_view name, int64_t rank, const std::optio
     const std::optional<TileMoments> data = moments_from_tensors(tile, x_moment, w_moment);
     return to_tuple(data ? truncate(alg, r, *data) : truncate(alg, r));
   } catch (const std::invalid_argument& e) {
-    TORCH_CHECK(false, "strassentile: ", e.what());
+    STL_CHECK(false, "strassentile: ", e.what());
   }
 }
 
@@ -106,16 +107,16 @@ double relative_error_op(const at::Tensor& enc_x, const at::Tensor& enc_w, const
         make_algorithm("tensors", "", parse_tile(tile), to_matrix(enc_x), to_matrix(enc_w), to_matrix(dec));
     return data ? relative_tensor_error(alg, *data) : relative_tensor_error(alg);
   } catch (const std::invalid_argument& e) {
-    TORCH_CHECK(false, "strassentile: ", e.what());
+    STL_CHECK(false, "strassentile: ", e.what());
   }
 }
 
 // Moments of the activation tiles of x (..., K) (each slice along dim -2 is one sequence, as in stl_matmul) and of
 // the weight tiles of w (K, N), as float64 tensors.
 std::tuple<at::Tensor, at::Tensor> tile_moments_op(const at::Tensor& x, const at::Tensor& w, at::IntArrayRef tile) {
-  TORCH_CHECK(x.dim() >= 1 && w.dim() == 2, "strassentile: tile_moments needs x (..., K) and w (K, N), got ", x.sizes(),
+  STL_CHECK(x.dim() >= 1 && w.dim() == 2, "strassentile: tile_moments needs x (..., K) and w (K, N), got ", x.sizes(),
               " and ", w.sizes());
-  TORCH_CHECK(x.size(-1) == w.size(0), "strassentile: tile_moments: x has ", x.size(-1), " features but w has ", w.size(0),
+  STL_CHECK(x.size(-1) == w.size(0), "strassentile: tile_moments: x has ", x.size(-1), " features but w has ", w.size(0),
               " rows; pass w as (in_features, out_features), i.e. linear.weight.t()");
   const TileFormat t = parse_tile(tile);
   const at::Tensor xs = x.detach().to(at::kCPU, at::kDouble).reshape({-1, x.size(-1)}).contiguous();
@@ -128,7 +129,7 @@ std::tuple<at::Tensor, at::Tensor> tile_moments_op(const at::Tensor& x, const at
         seq_len);
     return {to_tensor(m.x), to_tensor(m.w)};
   } catch (const std::invalid_argument& e) {
-    TORCH_CHECK(false, "strassentile: ", e.what());
+    STL_CHECK(false, "strassentile: ", e.what());
   }
 }
 
@@ -136,7 +137,7 @@ std::vector<std::string> available_op() {
   try {
     return available();
   } catch (const std::exception& e) {
-    TORCH_CHECK(false, "strassentile: ", e.what());
+    STL_CHECK(false, "strassentile: ", e.what());
   }
 }
 
@@ -144,7 +145,7 @@ void set_data_dir_op(c10::string_view path) { set_data_dir(to_string(path)); }
 
 // [dense_flops, stl_flops, gemm_flops, dense_params, stl_params] for an M×K·K×N layer.
 std::vector<double> layer_cost_op(int64_t m, int64_t k, int64_t n, at::IntArrayRef tile, int64_t rank) {
-  TORCH_CHECK(m >= 1 && k >= 1 && n >= 1 && rank >= 1, "strassentile: layer_cost needs m, k, n, rank >= 1");
+  STL_CHECK(m >= 1 && k >= 1 && n >= 1 && rank >= 1, "strassentile: layer_cost needs m, k, n, rank >= 1");
   const StlCost c = stl_cost({static_cast<std::size_t>(m), static_cast<std::size_t>(k), static_cast<std::size_t>(n)},
                              parse_tile(tile), static_cast<std::size_t>(rank));
   return {c.dense_flops, c.stl_flops(), c.gemm_flops, c.dense_params, c.stl_params};

@@ -1,4 +1,5 @@
 #include "stl_init.hpp"
+#include "error_message.hpp"
 
 #include <cmath>
 #include <map>
@@ -104,9 +105,9 @@ NamedInit named_algorithm(const std::string& init, TileFormat t, const char* oth
   try {
     n.alg = get(n.name);
   } catch (const std::exception& e) {
-    TORCH_CHECK(false, "strassentile: init='", init, "': ", e.what(), "; ", others);
+    STL_CHECK(false, "strassentile: init='", init, "': ", e.what(), "; ", others);
   }
-  TORCH_CHECK(n.alg.tile == t, "strassentile: init='", init, "' is a ", n.alg.tile.to_string(), " algorithm but tile is ",
+  STL_CHECK(n.alg.tile == t, "strassentile: init='", init, "' is a ", n.alg.tile.to_string(), " algorithm but tile is ",
               t.to_string(), ": pass tile=", n.alg.tile.to_string());
   return n;
 }
@@ -115,18 +116,18 @@ NamedInit named_algorithm(const std::string& init, TileFormat t, const char* oth
 
 Algorithm algorithm_for_init(TileFormat t, std::size_t r, const std::string& init, const TileMoments* data) {
   if (data != nullptr)
-    TORCH_CHECK(data->tile == t, "strassentile: moments are for tile ", data->tile.to_string(), ", not ", t.to_string());
+    STL_CHECK(data->tile == t, "strassentile: moments are for tile ", data->tile.to_string(), ", not ", t.to_string());
   if (init == "fit") return data != nullptr ? fit_to_data(*data, r).algorithm : cached("fit", t, r, [&] { return fit(t, r).algorithm; });
   if (init == "poly") return poly_init(t, r, data);
   const NamedInit n = named_algorithm(init, t, "other inits: 'random', 'fit', 'poly', 'truncate:<algorithm>'");
   const Algorithm& alg = n.alg;
   const bool truncated = n.truncated;
   if (truncated) {
-    TORCH_CHECK(r <= alg.rank(), "strassentile: init='", init, "' can keep at most ", alg.rank(), " products, rank=", r,
+    STL_CHECK(r <= alg.rank(), "strassentile: init='", init, "' can keep at most ", alg.rank(), " products, rank=", r,
                 " was asked");
     return data != nullptr ? truncate(alg, r, *data) : truncate(alg, r);
   }
-  TORCH_CHECK(alg.rank() == r, "strassentile: init='", init, "' has rank ", alg.rank(), " but rank=", r,
+  STL_CHECK(alg.rank() == r, "strassentile: init='", init, "' has rank ", alg.rank(), " but rank=", r,
               " was asked: use rank=", alg.rank(), ", init='truncate:", init, "' or init='random'");
   return alg;
 }
@@ -135,8 +136,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> initial_parameters(in
                                                                               int64_t r, const std::string& init,
                                                                               const TileMoments* data) {
   const TileFormat t = parse_tile(tile_arg);
-  TORCH_CHECK(K >= 1 && N >= 1, "strassentile: in_features and out_features must be >= 1, got ", K, " and ", N);
-  TORCH_CHECK(r >= 1, "strassentile: rank must be >= 1, got ", r);
+  STL_CHECK(K >= 1 && N >= 1, "strassentile: in_features and out_features must be >= 1, got ", K, " and ", N);
+  STL_CHECK(r >= 1, "strassentile: rank must be >= 1, got ", r);
   const auto b = static_cast<int64_t>(t.b), c = static_cast<int64_t>(t.c);
   at::NoGradGuard no_grad;
   if (init == "random") return random_parameters((K + b - 1) / b, (N + c - 1) / c, t, r, nullptr);
@@ -144,7 +145,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> initial_parameters(in
   try {
     alg = algorithm_for_init(t, static_cast<std::size_t>(r), init, data);
   } catch (const std::invalid_argument& e) {  // from the core (e.g. bad moments): a c10::Error like the others
-    TORCH_CHECK(false, "strassentile: init='", init, "': ", e.what());
+    STL_CHECK(false, "strassentile: init='", init, "': ", e.what());
   }
   const bool exact = alg.verify() <= 1e-9;
   const at::Tensor ex = to_tensor(alg.enc_x).to(at::kFloat), ew = to_tensor(alg.enc_w).to(at::kFloat);
@@ -156,8 +157,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> initial_parameters(in
 CausalParameters initial_causal_parameters(int64_t K, int64_t N, at::IntArrayRef tile_arg, int64_t r, const std::string& init,
                                            at::OptionalIntArrayRef levels) {
   const TileFormat t = parse_tile(tile_arg);
-  TORCH_CHECK(K >= 1 && N >= 1, "strassentile: in_features and out_features must be >= 1, got ", K, " and ", N);
-  TORCH_CHECK(r >= 1, "strassentile: rank must be >= 1, got ", r);
+  STL_CHECK(K >= 1 && N >= 1, "strassentile: in_features and out_features must be >= 1, got ", K, " and ", N);
+  STL_CHECK(r >= 1, "strassentile: rank must be >= 1, got ", r);
   const auto a = static_cast<int64_t>(t.a), b = static_cast<int64_t>(t.b), c = static_cast<int64_t>(t.c);
   at::NoGradGuard no_grad;
   if (init == "random") {
@@ -169,17 +170,17 @@ CausalParameters initial_causal_parameters(int64_t K, int64_t N, at::IntArrayRef
     auto [wh, ex, ew, d] = random_parameters((K + b - 1) / b, (N + c - 1) / c, t, r, &dims);
     return {wh, ex, ew, d, dims.levels};
   }
-  TORCH_CHECK(init != "fit" && init != "poly", "strassentile: init='", init, "' is not available in mode 'causal' (its ",
+  STL_CHECK(init != "fit" && init != "poly", "strassentile: init='", init, "' is not available in mode 'causal' (its ",
               "encoders read every row of a tile, so the causal mask would discard most of it): use init='random', an ",
               "algorithm (e.g. 'naive-", t.a, "x", t.b, "x", t.c, "') or 'truncate:<algorithm>'");
-  TORCH_CHECK(!levels.has_value(), "strassentile: init='", init, "' chooses the causal levels itself (the highest row each ",
+  STL_CHECK(!levels.has_value(), "strassentile: init='", init, "' chooses the causal levels itself (the highest row each ",
               "product reads): pass levels only with init='random'");
   const NamedInit n = named_algorithm(init, t, "other causal inits: 'random', 'truncate:<algorithm>'");
   const Algorithm& alg = n.alg;
   const bool truncated = n.truncated;
   const std::string& name = n.name;
   const auto rank = static_cast<std::size_t>(r);
-  TORCH_CHECK(truncated ? rank <= alg.rank() : rank == alg.rank(), "strassentile: init='", init, "' has ", alg.rank(),
+  STL_CHECK(truncated ? rank <= alg.rank() : rank == alg.rank(), "strassentile: init='", init, "' has ", alg.rank(),
               " products but rank=", r, " was asked: use ",
               truncated ? "a rank <= " + std::to_string(alg.rank()) : "rank=" + std::to_string(alg.rank()) + " or init='truncate:" + name + "'");
   const CausalAlgorithm causal =
@@ -194,13 +195,13 @@ CausalParameters initial_causal_parameters(int64_t K, int64_t N, at::IntArrayRef
 std::optional<TileMoments> moments_from_tensors(at::IntArrayRef tile_arg, const std::optional<at::Tensor>& x_moment,
                                                 const std::optional<at::Tensor>& w_moment) {
   const bool has_x = x_moment.has_value() && x_moment->defined(), has_w = w_moment.has_value() && w_moment->defined();
-  TORCH_CHECK(has_x == has_w, "strassentile: pass both x_moment and w_moment (from tile_moments) or neither");
+  STL_CHECK(has_x == has_w, "strassentile: pass both x_moment and w_moment (from tile_moments) or neither");
   if (!has_x) return std::nullopt;
   const TileFormat t = parse_tile(tile_arg);
-  TORCH_CHECK(x_moment->dim() == 2 && x_moment->size(0) == int64_t(t.x_size()) && x_moment->size(1) == int64_t(t.x_size()),
+  STL_CHECK(x_moment->dim() == 2 && x_moment->size(0) == int64_t(t.x_size()) && x_moment->size(1) == int64_t(t.x_size()),
               "strassentile: x_moment must be ", t.x_size(), "x", t.x_size(), " for tile ", t.to_string(), ", got ",
               x_moment->sizes(), ": compute it with tile_moments(x, w, tile)");
-  TORCH_CHECK(w_moment->dim() == 2 && w_moment->size(0) == int64_t(t.w_size()) && w_moment->size(1) == int64_t(t.w_size()),
+  STL_CHECK(w_moment->dim() == 2 && w_moment->size(0) == int64_t(t.w_size()) && w_moment->size(1) == int64_t(t.w_size()),
               "strassentile: w_moment must be ", t.w_size(), "x", t.w_size(), " for tile ", t.to_string(), ", got ",
               w_moment->sizes(), ": compute it with tile_moments(x, w, tile)");
   return TileMoments{t, to_matrix(*x_moment), to_matrix(*w_moment), 1, 1};

@@ -1,4 +1,5 @@
 #include "strassentile/torch/stl_linear.hpp"
+#include "error_message.hpp"
 
 #include <cmath>
 
@@ -22,9 +23,9 @@ void STLLinearImpl::reset() {
   const int64_t K = options.in_features(), N = options.out_features();
   try {
     const torch_ops::Mode mode = torch_ops::parse_mode(options.mode());
-    TORCH_CHECK(mode != torch_ops::Mode::TokenLocal || tile().a == 1, "mode 'token-local' needs tiles of one row ",
+    STL_CHECK(mode != torch_ops::Mode::TokenLocal || tile().a == 1, "mode 'token-local' needs tiles of one row ",
                 "(a = 1, e.g. tile {1, 4, 4}), got ", tile().to_string());
-    TORCH_CHECK(mode == torch_ops::Mode::Causal || options.levels().empty(), "levels apply only to mode 'causal', got mode '",
+    STL_CHECK(mode == torch_ops::Mode::Causal || options.levels().empty(), "levels apply only to mode 'causal', got mode '",
                 options.mode(), "'");
     torch::Tensor wh, ex, ew, d;
     if (mode == torch_ops::Mode::Causal) {
@@ -43,7 +44,7 @@ void STLLinearImpl::reset() {
     dec = register_parameter("dec", d, options.train_basis());
     enc_w = register_buffer("enc_w", ew);
   } catch (const c10::Error& e) {
-    TORCH_CHECK(false, "STLLinear: ", e.what_without_backtrace());
+    STL_CHECK(false, "STLLinear: ", e.what_without_backtrace());
   }
   // nn::Linear's default bias: U(-1/√K, 1/√K).
   const double bound = 1.0 / std::sqrt(static_cast<double>(K));
@@ -60,14 +61,14 @@ torch::Tensor STLLinearImpl::forward(const torch::Tensor& x) {
 
 torch::Tensor STLLinearImpl::forward_step(const torch::Tensor& x_t, STLDecodeCache& cache) {
   const torch_ops::Mode mode = torch_ops::parse_mode(options.mode());
-  TORCH_CHECK(mode != torch_ops::Mode::Tile, "STLLinear::forward_step: mode 'tile' cannot decode token by token: output ",
+  STL_CHECK(mode != torch_ops::Mode::Tile, "STLLinear::forward_step: mode 'tile' cannot decode token by token: output ",
               "row u of a tile depends on the later rows (future tokens) of its tile. Build autoregressive layers with ",
               "mode 'causal' (or 'token-local' with a = 1)");
-  TORCH_CHECK(x_t.dim() == 2 && x_t.size(1) == options.in_features(), "STLLinear::forward_step: x_t must be (batch, ",
+  STL_CHECK(x_t.dim() == 2 && x_t.size(1) == options.in_features(), "STLLinear::forward_step: x_t must be (batch, ",
               options.in_features(), "), one token per sequence, got ", x_t.sizes());
   const auto a = static_cast<int64_t>(tile().a);
   const int64_t u = cache.position % a;  // row of the current tile this token is
-  TORCH_CHECK(u == 0 || (cache.rows.defined() && cache.rows.size(0) == x_t.size(0) && cache.rows.size(1) == u),
+  STL_CHECK(u == 0 || (cache.rows.defined() && cache.rows.size(0) == x_t.size(0) && cache.rows.size(1) == u),
               "STLLinear::forward_step: the cache holds ", cache.rows.defined() ? cache.rows.sizes() : at::IntArrayRef{},
               " but this step is row ", u, " of a tile for a batch of ", x_t.size(0),
               ": use one STLDecodeCache per layer and reset() it when a new batch of sequences starts");
@@ -86,7 +87,7 @@ void STLLinearImpl::load(torch::serialize::InputArchive& archive) {
     if (!target.defined()) return;
     torch::Tensor loaded;
     archive.read(name, loaded, is_buffer);
-    TORCH_CHECK(loaded.sizes() == target.sizes(), "STLLinear: checkpoint has ", name, " of shape ", loaded.sizes(),
+    STL_CHECK(loaded.sizes() == target.sizes(), "STLLinear: checkpoint has ", name, " of shape ", loaded.sizes(),
                 " but this layer (", options.in_features(), "->", options.out_features(), ", tile ", tile().to_string(),
                 ", rank ", options.rank(), ") needs ", target.sizes(), ": build the layer with the checkpoint's options");
     target.copy_(loaded);
@@ -111,7 +112,7 @@ void STLLinearImpl::set_train_basis(bool train) {
 }
 
 StlCost STLLinearImpl::cost(int64_t tokens) const {
-  TORCH_CHECK(tokens >= 1, "STLLinear::cost: tokens must be >= 1");
+  STL_CHECK(tokens >= 1, "STLLinear::cost: tokens must be >= 1");
   return stl_cost({static_cast<std::size_t>(tokens), static_cast<std::size_t>(options.in_features()),
                    static_cast<std::size_t>(options.out_features())},
                   tile(), static_cast<std::size_t>(options.rank()));
@@ -125,12 +126,12 @@ void STLLinearImpl::pretty_print(std::ostream& stream) const {
 
 STLLinear stl_from_linear(const torch::nn::Linear& linear, const std::string& algorithm, const std::string& mode) {
   Algorithm alg = get(algorithm);
-  TORCH_CHECK(alg.verify() <= 1e-9, "stl_from_linear: algorithm '", algorithm,
+  STL_CHECK(alg.verify() <= 1e-9, "stl_from_linear: algorithm '", algorithm,
               "' is not exact, so the converted layer would not reproduce the linear layer");
   if (torch_ops::parse_mode(mode) == torch_ops::Mode::Causal) {
     // The layer uses the algorithm under the causal masks (levels: the rows each product reads).
     alg = causal_refit(alg).algorithm;
-    TORCH_CHECK(alg.verify() <= 1e-9, "stl_from_linear: algorithm '", algorithm, "' is not causal (its products mix ",
+    STL_CHECK(alg.verify() <= 1e-9, "stl_from_linear: algorithm '", algorithm, "' is not causal (its products mix ",
                 "rows of a tile), so under mode 'causal' it would not reproduce the linear layer: use 'naive-AxBxC', or ",
                 "stl_from_linear(linear, options with init 'truncate:", algorithm, "', calibration) for an approximation");
   }
@@ -167,7 +168,7 @@ STLLinear stl_from_linear(const torch::nn::Linear& linear, STLLinearOptions opti
   CalibrationReport r;
   // The calibration op fits in mode tile; a causal basis stored with its masked entries at zero gives the same
   // outputs there as under the masks, so only fitting the basis itself would be wrong.
-  TORCH_CHECK(!(calibration.defined() && calibrate.train_basis && !stl->levels.empty()),
+  STL_CHECK(!(calibration.defined() && calibrate.train_basis && !stl->levels.empty()),
               "stl_from_linear: calibrate.train_basis is not supported in mode 'causal'; calibrate w_hat alone");
   if (calibration.defined()) {
     const torch::Tensor target = torch::nn::functional::linear(calibration.to(weight.device(), weight.scalar_type()),

@@ -1,4 +1,5 @@
 #include "stl_matmul_aten.hpp"
+#include "error_message.hpp"
 
 #include "causal_basis.hpp"
 #include "stl_args.hpp"
@@ -88,12 +89,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
 at::Tensor encode_weight_aten(const at::Tensor& w, const at::Tensor& enc_w, at::IntArrayRef tile_arg) {
   const TileFormat t = parse_tile(tile_arg);
   const auto b = static_cast<int64_t>(t.b), c = static_cast<int64_t>(t.c);
-  TORCH_CHECK(w.dim() == 2, "strassentile: encode_weight expects w as (in_features, out_features) = linear.weight.T, got ",
+  STL_CHECK(w.dim() == 2, "strassentile: encode_weight expects w as (in_features, out_features) = linear.weight.T, got ",
               w.sizes());
-  TORCH_CHECK(enc_w.dim() == 2 && enc_w.size(0) >= 1 && enc_w.size(1) == b * c, "strassentile: enc_w must be (rank, b*c) = (r, ",
+  STL_CHECK(enc_w.dim() == 2 && enc_w.size(0) >= 1 && enc_w.size(1) == b * c, "strassentile: enc_w must be (rank, b*c) = (r, ",
               b * c, ") for tile ", t.to_string(), ", got ", enc_w.sizes());
-  TORCH_CHECK(w.device() == enc_w.device(), "strassentile: enc_w is on ", enc_w.device(), " but w is on ", w.device());
-  TORCH_CHECK(at::isFloatingType(w.scalar_type()) && at::isFloatingType(enc_w.scalar_type()),
+  STL_CHECK(w.device() == enc_w.device(), "strassentile: enc_w is on ", enc_w.device(), " but w is on ", w.device());
+  STL_CHECK(at::isFloatingType(w.scalar_type()) && at::isFloatingType(enc_w.scalar_type()),
               "strassentile: encode_weight needs floating tensors, got ", w.scalar_type(), " and ", enc_w.scalar_type());
   const at::ScalarType ct = (w.scalar_type() == at::kDouble || enc_w.scalar_type() == at::kDouble) ? at::kDouble : at::kFloat;
   // Symbolic sizes, so that FakeTensor and torch.compile with dynamic shapes trace it too.

@@ -2,6 +2,7 @@
 // (strassentile/cuda/stl_cuda.hpp): tensors are made contiguous and cast to what the kernels take, the
 // workspace comes from the caching allocator, and the work goes on the current stream with PyTorch's cuBLAS
 // handle (so torch.backends.cuda.matmul.allow_tf32 applies to fp32 as it does to torch.matmul).
+#include "error_message.hpp"
 #include "stl_matmul_cuda.hpp"
 
 #include <ATen/cuda/CUDAContext.h>
@@ -33,7 +34,7 @@ sc::DType kernel_dtype(at::ScalarType t) {
     case at::kBFloat16:
       return sc::DType::bf16;
     default:
-      TORCH_CHECK(false, "strassentile: the CUDA kernels take float32, float16 or bfloat16 x, got ", t);
+      STL_CHECK(false, "strassentile: the CUDA kernels take float32, float16 or bfloat16 x, got ", t);
   }
 }
 
@@ -84,7 +85,7 @@ void run_kernels(F&& f) {
   } catch (const c10::Error&) {
     throw;
   } catch (const std::exception& e) {
-    TORCH_CHECK(false, "strassentile (CUDA): ", e.what());
+    STL_CHECK(false, "strassentile (CUDA): ", e.what());
   }
 }
 
