@@ -24,3 +24,15 @@ if [ ! -f /usr/include/zlib.h ]; then
   echo "zlib from .devdeps" | tee -a "$out/env.log"
 fi
 torch_prefix=$($py -c 'import torch; print(torch.utils.cmake_prefix_path)' 2>/dev/null || true)
+
+# build_op_library BUILD_DIR: libstrassentile_torch.so with the CUDA kernels, against the machine's PyTorch (log in
+# $out/build.log); exits the script on failure.
+build_op_library() {
+  local build=$1 start
+  start=$(date +%s)
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRASSENTILE_WITH_TORCH=ON -DSTRASSENTILE_WITH_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$torch_prefix" -DSTRASSENTILE_BUILD_APPS=OFF \
+    -DSTRASSENTILE_BUILD_TESTS=OFF -DSTRASSENTILE_CUDA_BENCHMARKS=OFF "${extra[@]}" >"$out/build.log" 2>&1 &&
+    cmake --build "$build" -j 16 --target strassentile_torch >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+  echo "build ok in $(($(date +%s) - start)) s"
+}

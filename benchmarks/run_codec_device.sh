@@ -19,41 +19,9 @@ py=${PYTHON:-python3}
   git log --oneline -1 2>/dev/null
 } 2>&1 | tee "$out/env.log"
 
-if ! pkg-config --exists libzip 2>/dev/null; then
-  deps=/tmp/strassentile-deps
-  mkdir -p "$deps"
-  for f in .devdeps/*.deb; do dpkg -x "$f" "$deps"; done
-  sed -i "s|^prefix=.*|prefix=$deps/usr|" "$deps/usr/lib/x86_64-linux-gnu/pkgconfig/libzip.pc"
-  export PATH=$deps/usr/bin:$PATH PKG_CONFIG_PATH=$deps/usr/lib/x86_64-linux-gnu/pkgconfig
-  export LD_LIBRARY_PATH=$deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
-  echo "libzip/pkg-config from .devdeps" | tee -a "$out/env.log"
-fi
-extra=()
-cuda_root=$(dirname "$(dirname "$(command -v nvcc)")")
-have_cublas=0
-for f in "$cuda_root"/lib64/libcublas.so "$cuda_root"/targets/*/lib/libcublas.so; do [ -e "$f" ] && have_cublas=1; done
-cxx_flags="" cuda_flags=""
-if [ $have_cublas = 0 ]; then
-  lib=$(find /usr /opt -name 'libcublas.so.13*' -path '*cu13*' 2>/dev/null | head -1)
-  cb=$(dirname "$(dirname "$lib")")
-  echo "cuBLAS from $cb" | tee -a "$out/env.log"
-  extra+=(-DCUDA_cublas_LIBRARY="$lib" -DCUDA_cublasLt_LIBRARY="$(ls "$cb"/lib/libcublasLt.so.13* | head -1)")
-  cxx_flags="-isystem $cb/include" cuda_flags="-isystem $cb/include"
-  export LD_LIBRARY_PATH=$cb/lib:${LD_LIBRARY_PATH:-}
-fi
-extra+=(-DCMAKE_CXX_FLAGS="$cxx_flags" -DCMAKE_CUDA_FLAGS="$cuda_flags")
-site=$($py -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null)
-slt_h=$(ls "$site"/nvidia/cusparselt/include/cusparseLt.h 2>/dev/null || find /usr /opt -name cusparseLt.h 2>/dev/null | head -1)
-if [ -n "$slt_h" ]; then
-  slt_root=$(dirname "$(dirname "$slt_h")")
-  sp_h=$(ls "$cuda_root"/include/cusparse.h "$cuda_root"/targets/*/include/cusparse.h "$site"/nvidia/cu13/include/cusparse.h \
-         2>/dev/null | head -1)
-  [ -n "$sp_h" ] || sp_h=$(find /usr /opt -name cusparse.h 2>/dev/null | head -1)
-  echo "cuSPARSELt from $slt_root; cusparse.h from ${sp_h:-nowhere}" | tee -a "$out/env.log"
-  extra+=(-DSTRASSENTILE_CUSPARSELT_ROOT="$slt_root")
-  [ -n "$sp_h" ] && extra+=(-DSTRASSENTILE_CUSPARSE_INCLUDE_DIR="$(dirname "$sp_h")")
-  export LD_LIBRARY_PATH=$slt_root/lib:${LD_LIBRARY_PATH:-}
-fi
+# libzip/pkg-config from .devdeps when missing (device_env.sh), then cuBLAS and cuSPARSELt (cuda_libs_env.sh).
+source benchmarks/device_env.sh
+source benchmarks/cuda_libs_env.sh
 gen=()
 command -v ninja >/dev/null && gen=(-G Ninja)
 

@@ -12,12 +12,7 @@ cd "$(dirname "$0")/.."
   python3 -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda)'; } 2>&1 | tee "$out/env.log"
 source benchmarks/device_env.sh
 build=build-ecosystem-cuda
-start=$(date +%s)
-cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRASSENTILE_WITH_TORCH=ON -DSTRASSENTILE_WITH_CUDA=ON \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$torch_prefix" -DSTRASSENTILE_BUILD_APPS=OFF \
-  -DSTRASSENTILE_BUILD_TESTS=OFF -DSTRASSENTILE_CUDA_BENCHMARKS=OFF "${extra[@]}" >"$out/build.log" 2>&1 &&
-  cmake --build $build -j 16 --target strassentile_torch >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
-echo "build ok in $(($(date +%s) - start)) s"
+build_op_library $build
 export STRASSENTILE_TORCH_LIB=$PWD/$build/lib/libstrassentile_torch.so PYTHONUNBUFFERED=1
 export STRASSENTILE_FMM_DIR=${STRASSENTILE_FMM_DIR:-$PWD/.devdata}
 echo "== pytest: compile, autocast, checkpoint, causal and CUDA-op tests on the GPU =="

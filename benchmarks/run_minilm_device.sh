@@ -16,12 +16,7 @@ cd "$(dirname "$0")/.."
 } 2>&1 | tee "$out/env.log"
 source benchmarks/device_env.sh
 build=build-minilm-cuda
-start=$(date +%s)
-cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTRASSENTILE_WITH_TORCH=ON -DSTRASSENTILE_WITH_CUDA=ON \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$torch_prefix" -DSTRASSENTILE_BUILD_APPS=OFF \
-  -DSTRASSENTILE_BUILD_TESTS=OFF -DSTRASSENTILE_CUDA_BENCHMARKS=OFF "${extra[@]}" >"$out/build.log" 2>&1 &&
-  cmake --build $build -j 16 --target strassentile_torch >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
-echo "build ok in $(($(date +%s) - start)) s"
+build_op_library $build
 # dps-4x4x4-48 (the exact variant) is read from STRASSENTILE_FMM_DIR, default .devdata (carried: shared/ does not travel).
 export STRASSENTILE_FMM_DIR=${STRASSENTILE_FMM_DIR:-$PWD/.devdata}
 export STRASSENTILE_TORCH_LIB=$PWD/$build/lib/libstrassentile_torch.so HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1

@@ -15,7 +15,7 @@ namespace strassentile {
 
 torch::Tensor sparse24_mask(const torch::Tensor& weight) {
   STL_CHECK(weight.dim() >= 1 && weight.size(-1) % 4 == 0,
-              "sparse24_mask: the last dimension (in_features) must be a multiple of 4, got shape ", weight.sizes());
+            "sparse24_mask: the last dimension (in_features) must be a multiple of 4, got shape ", weight.sizes());
   torch::NoGradGuard no_grad;
   std::vector<int64_t> groups(weight.sizes().begin(), weight.sizes().end());
   groups.back() /= 4;
@@ -30,7 +30,7 @@ Sparse24LinearImpl::Sparse24LinearImpl(Sparse24LinearOptions options_) : options
 void Sparse24LinearImpl::reset() {
   const int64_t K = options.in_features(), N = options.out_features();
   STL_CHECK(K >= 4 && K % 4 == 0 && N >= 1, "Sparse24Linear: in_features must be a positive multiple of 4 (groups of 4 "
-              "inputs) and out_features >= 1, got ", K, " and ", N);
+            "inputs) and out_features >= 1, got ", K, " and ", N);
   STL_CHECK(options.update_every() >= 1, "Sparse24Linear: update_every must be >= 1, got ", options.update_every());
   // nn::Linear's default initialisation, then half of the weights pruned. Pruning halves the output variance;
   // the kept weights are scaled by √2 so the layer starts with nn::Linear's output scale.
@@ -82,7 +82,7 @@ LowRankLinearImpl::LowRankLinearImpl(LowRankLinearOptions options_) : options(st
 void LowRankLinearImpl::reset() {
   const int64_t K = options.in_features(), N = options.out_features(), r = options.rank();
   STL_CHECK(K >= 1 && N >= 1 && r >= 1, "LowRankLinear: in_features, out_features and rank must be >= 1, got ", K, ", ",
-              N, ", ", r);
+            N, ", ", r);
   // V like nn::Linear(K, r) (hidden variance 1/3 for unit inputs); U ~ U(±√(3/r)) so Var(y) = r·(1/r)·(1/3) = 1/3.
   const double bound = 1.0 / std::sqrt(static_cast<double>(K));
   const double up_bound = std::sqrt(3.0 / static_cast<double>(r));
@@ -103,7 +103,7 @@ void LowRankLinearImpl::pretty_print(std::ostream& stream) const {
 
 int64_t low_rank_matching_flops(int64_t in_features, int64_t out_features, double flops_per_row) {
   STL_CHECK(in_features >= 1 && out_features >= 1 && flops_per_row > 0,
-              "low_rank_matching_flops: sizes must be >= 1 and the FLOP budget > 0");
+            "low_rank_matching_flops: sizes must be >= 1 and the FLOP budget > 0");
   const double per_rank = 2.0 * static_cast<double>(in_features + out_features);
   return std::max<int64_t>(1, std::llround(flops_per_row / per_rank));
 }

@@ -67,7 +67,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, double, double> calibrate(
   at::AutoGradMode enable_grad(true);  // callers often hold a no_grad guard while building layers
   STL_CHECK(steps >= 0 && lr > 0, "strassentile: calibrate needs steps >= 0 and lr > 0");
   STL_CHECK(x.dim() >= 1 && y.dim() == x.dim() && x.sizes().slice(0, x.dim() - 1) == y.sizes().slice(0, y.dim() - 1),
-              "strassentile: calibration inputs ", x.sizes(), " and targets ", y.sizes(), " must agree in all but the last dim");
+            "strassentile: calibration inputs ", x.sizes(), " and targets ", y.sizes(), " must agree in all but the last dim");
   const int64_t out_features = y.size(-1);
   const at::Tensor xs = x.detach().to(at::kFloat), ys = y.detach().to(at::kFloat);
   const std::optional<at::Tensor> b =

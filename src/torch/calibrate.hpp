@@ -3,6 +3,8 @@
 
 #include <ATen/ATen.h>
 
+#include "strassentile/torch/stl_linear.hpp"
+
 #include <optional>
 #include <tuple>
 
@@ -17,3 +19,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, double, double> calibrate(
     at::IntArrayRef tile, const std::optional<at::Tensor>& bias, int64_t steps, double lr, bool train_basis);
 
 }  // namespace strassentile::torch_ops
+
+namespace strassentile {
+
+// Fits `stl` (w_hat; also enc_x and dec when calibrate.train_basis) to reproduce linear(calibration) and installs
+// the result; the calibration inputs are moved to the weight's device and dtype. Shared by the data-free and the
+// data-aware stl_from_linear.
+CalibrationReport calibrate_to_linear(STLLinear& stl, const torch::nn::Linear& linear, const torch::Tensor& calibration,
+                                      const CalibrationOptions& calibrate);
+
+}  // namespace strassentile

@@ -21,8 +21,8 @@ void ConvertibleLinearImpl::reset() {
 
 void ConvertibleLinearImpl::use_stl(STLLinear layer) {
   STL_CHECK(layer->options.in_features() == options.in_features() && layer->options.out_features() == options.out_features(),
-              "ConvertibleLinear: STL layer is ", layer->options.in_features(), "->", layer->options.out_features(),
-              " but this layer is ", options.in_features(), "->", options.out_features());
+            "ConvertibleLinear: STL layer is ", layer->options.in_features(), "->", layer->options.out_features(),
+            " but this layer is ", options.in_features(), "->", options.out_features());
   dense = nullptr;
   stl = replace_module("impl", std::move(layer));
 }
@@ -52,12 +52,12 @@ ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, 
   const bool approximate = options.init == "fit" || options.init == "poly" || options.init.rfind("truncate:", 0) == 0;
   const bool exact = options.init != "random" && !approximate;
   STL_CHECK(options.calibration.empty() || approximate, "convert: calibration inputs need an approximate init "
-              "('fit', 'poly' or 'truncate:<algorithm>'), but init='", options.init, "'");
+            "('fit', 'poly' or 'truncate:<algorithm>'), but init='", options.init, "'");
   if (exact) {
     const Algorithm alg = get(options.init);  // throws with the list of names when unknown
     STL_CHECK(alg.tile == t && static_cast<int64_t>(alg.rank()) == options.rank, "convert: init='", options.init,
-                "' is ", alg.tile.to_string(), ":", alg.rank(), " but tile ", t.to_string(), ", rank ", options.rank,
-                " were asked");
+              "' is ", alg.tile.to_string(), ":", alg.rank(), " but tile ", t.to_string(), ", rank ", options.rank,
+              " were asked");
   }
   ConvertSummary summary;
   const auto modules = model.named_modules("", /*include_self=*/true);
@@ -69,7 +69,7 @@ ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, 
   for (const auto& [name, inputs] : options.calibration) {
     const bool found = modules.contains(name) && dynamic_cast<ConvertibleLinearImpl*>(modules[name].get()) != nullptr;
     STL_CHECK(found, "convert: calibration inputs for '", name, "', which is no ConvertibleLinear of the model; key "
-                "them by the qualified names of model.named_modules()");
+              "them by the qualified names of model.named_modules()");
   }
   for (const auto& item : modules) {
     const std::string& name = item.key();

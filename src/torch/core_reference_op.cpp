@@ -15,9 +15,9 @@ at::Tensor stl_reference_op(const at::Tensor& x, const at::Tensor& w_hat, const 
                             at::OptionalIntArrayRef levels) {
   for (const auto& [t, name] : {std::pair<const at::Tensor&, const char*>{x, "x"}, {w_hat, "w_hat"}, {enc_x, "enc_x"}, {dec, "dec"}})
     STL_CHECK(t.scalar_type() == at::kDouble && t.device().is_cpu(), "strassentile::stl_reference: ", name,
-                " must be a float64 CPU tensor (the reference is for tests)");
+              " must be a float64 CPU tensor (the reference is for tests)");
   STL_CHECK(x.dim() == 2 && w_hat.dim() == 3 && enc_x.dim() == 2 && dec.dim() == 2,
-              "strassentile::stl_reference: expects x (M, K), w_hat (r, k, n), enc_x (r, ab), dec (ac, r)");
+            "strassentile::stl_reference: expects x (M, K), w_hat (r, k, n), enc_x (r, ab), dec (ac, r)");
   STL_CHECK(out_features >= 1 && seq_len >= 0, "strassentile::stl_reference: out_features >= 1 and seq_len >= 0");
   const TileFormat tile = parse_tile(tile_arg);
   const Mode mode = parse_mode(std::string(mode_arg.data(), mode_arg.size()));

@@ -33,10 +33,10 @@ STLLinear stl_from_linear_data_aware(const torch::nn::Linear& linear, STLLinearO
                                      CalibrationReport* report) {
   const auto& lo = linear->options;
   STL_CHECK(calibration.defined() && calibration.dim() >= 1 && calibration.size(-1) == lo.in_features(),
-              "stl_from_linear_data_aware: calibration must be (..., ", lo.in_features(), ") inputs of the layer, got ",
-              calibration.defined() ? calibration.sizes() : at::IntArrayRef{});
+            "stl_from_linear_data_aware: calibration must be (..., ", lo.in_features(), ") inputs of the layer, got ",
+            calibration.defined() ? calibration.sizes() : at::IntArrayRef{});
   STL_CHECK(options.mode() != "causal", "stl_from_linear_data_aware: mode 'causal' has no data-aware basis; use "
-              "mode 'tile' or 'token-local'");
+            "mode 'tile' or 'token-local'");
   const std::string init = options.init();
   options.in_features(lo.in_features()).out_features(lo.out_features()).bias(lo.bias());
   const TileFormat t = torch_ops::parse_tile(options.tile());
@@ -47,7 +47,7 @@ STLLinear stl_from_linear_data_aware(const torch::nn::Linear& linear, STLLinearO
     basis = torch_ops::algorithm_for_init(t, static_cast<std::size_t>(options.rank()), init, &data);
   } catch (const std::invalid_argument& e) {  // bad moments (e.g. fewer rows than one tile): name the layer's data
     STL_CHECK(false, "stl_from_linear_data_aware: init='", init, "' on the calibration inputs ", calibration.sizes(),
-                ": ", e.what());
+              ": ", e.what());
   }
   // Built with a random basis (cheap) that the data-aware one replaces.
   STLLinear stl(STLLinearOptions(options).init("random"));
@@ -59,17 +59,8 @@ STLLinear stl_from_linear_data_aware(const torch::nn::Linear& linear, STLLinearO
   stl->dec.copy_(torch_ops::to_tensor(basis.dec));
   stl->w_hat.copy_(ops::encode_weight(weight.t(), stl->enc_w, options.tile()));
   if (lo.bias()) stl->bias.copy_(linear->bias.detach());
-  const torch::Tensor x = calibration.to(weight.device(), weight.scalar_type());
-  const torch::Tensor target =
-      torch::nn::functional::linear(x, weight, lo.bias() ? linear->bias.detach() : torch::Tensor());
-  auto [wh, ex, d, before, after] = torch_ops::calibrate(
-      x, target, stl->w_hat, stl->enc_x, stl->dec, options.tile(),
-      lo.bias() ? std::optional<torch::Tensor>(stl->bias) : std::nullopt, calibrate.steps, calibrate.lr,
-      calibrate.train_basis);
-  stl->w_hat.copy_(wh);
-  stl->enc_x.copy_(ex);
-  stl->dec.copy_(d);
-  if (report != nullptr) *report = {before, after};
+  const CalibrationReport r = calibrate_to_linear(stl, linear, calibration, calibrate);
+  if (report != nullptr) *report = r;
   return stl;
 }
 

@@ -71,7 +71,7 @@ AlgorithmTuple algorithm_op(c10::string_view name) {
 AlgorithmTuple fit_op(at::IntArrayRef tile, int64_t rank, int64_t restarts, int64_t iterations, int64_t seed,
                       const std::optional<at::Tensor>& x_moment, const std::optional<at::Tensor>& w_moment) {
   STL_CHECK(rank >= 1 && restarts >= 1 && iterations >= 1 && seed >= 0,
-              "strassentile: fit needs rank, restarts, iterations >= 1 and seed >= 0");
+            "strassentile: fit needs rank, restarts, iterations >= 1 and seed >= 0");
   FitOptions o;
   o.restarts = static_cast<std::size_t>(restarts);
   o.iterations = static_cast<std::size_t>(iterations);
@@ -115,9 +115,9 @@ double relative_error_op(const at::Tensor& enc_x, const at::Tensor& enc_w, const
 // the weight tiles of w (K, N), as float64 tensors.
 std::tuple<at::Tensor, at::Tensor> tile_moments_op(const at::Tensor& x, const at::Tensor& w, at::IntArrayRef tile) {
   STL_CHECK(x.dim() >= 1 && w.dim() == 2, "strassentile: tile_moments needs x (..., K) and w (K, N), got ", x.sizes(),
-              " and ", w.sizes());
+            " and ", w.sizes());
   STL_CHECK(x.size(-1) == w.size(0), "strassentile: tile_moments: x has ", x.size(-1), " features but w has ", w.size(0),
-              " rows; pass w as (in_features, out_features), i.e. linear.weight.t()");
+            " rows; pass w as (in_features, out_features), i.e. linear.weight.t()");
   const TileFormat t = parse_tile(tile);
   const at::Tensor xs = x.detach().to(at::kCPU, at::kDouble).reshape({-1, x.size(-1)}).contiguous();
   const at::Tensor ws = w.detach().to(at::kCPU, at::kDouble).contiguous();

@@ -15,13 +15,13 @@ bool is_supported_float(at::ScalarType t) {
 void check_float(const at::Tensor& t, const char* name) {
   STL_CHECK(t.defined(), "strassentile: ", name, " is undefined");
   STL_CHECK(is_supported_float(t.scalar_type()), "strassentile: ", name,
-              " must be float64, float32, float16 or bfloat16, got ", t.scalar_type(),
-              " (convert it with .float())");
+            " must be float64, float32, float16 or bfloat16, got ", t.scalar_type(),
+            " (convert it with .float())");
 }
 
 void check_device(const at::Tensor& t, const at::Tensor& x, const char* name) {
   STL_CHECK(t.device() == x.device(), "strassentile: ", name, " is on ", t.device(), " but x is on ", x.device(),
-              ": move every STL tensor to one device");
+            ": move every STL tensor to one device");
 }
 
 }  // namespace
@@ -32,10 +32,10 @@ std::vector<int64_t> resolve_causal_levels(at::OptionalIntArrayRef levels, int64
     return std::vector<int64_t>(def.begin(), def.end());
   }
   STL_CHECK(static_cast<int64_t>(levels->size()) == rank, "strassentile: levels has ", levels->size(),
-              " entries but the rank is ", rank, ": pass one level per product, or none for the default");
+            " entries but the rank is ", rank, ": pass one level per product, or none for the default");
   for (std::size_t p = 0; p < levels->size(); ++p)
     STL_CHECK((*levels)[p] >= 0 && (*levels)[p] < a, "strassentile: levels[", p, "] = ", (*levels)[p],
-                " is out of range: causal levels must be in 0..", a - 1, " (a-1 for tiles of a=", a, " rows)");
+              " is out of range: causal levels must be in 0..", a - 1, " (a-1 for tiles of a=", a, " rows)");
   return levels->vec();
 }
 
@@ -48,7 +48,7 @@ Mode parse_mode(const std::string& mode) {
 
 TileFormat parse_tile(at::IntArrayRef tile) {
   STL_CHECK(tile.size() == 1 || tile.size() == 3, "strassentile: tile must have 1 entry (t means <t,t,t>) or 3 (a, b, c), got ",
-              tile.size());
+            tile.size());
   for (int64_t s : tile) STL_CHECK(s >= 1, "strassentile: every tile side must be >= 1, got tile=", tile);
   if (tile.size() == 1) return TileFormat{static_cast<std::size_t>(tile[0]), static_cast<std::size_t>(tile[0]),
                                           static_cast<std::size_t>(tile[0])};
@@ -76,20 +76,20 @@ StlDims check_stl_args(const at::Tensor& x, const at::Tensor& w_hat, const at::T
   STL_CHECK(x.dim() >= 1, "strassentile: x must have at least 1 dimension (..., in_features)");
 
   STL_CHECK(enc_x.dim() == 2 && enc_x.size(0) >= 1 && enc_x.size(1) == a * b, "strassentile: enc_x must be (rank, a*b) = (r, ",
-              a * b, ") for tile ", d.tile.to_string(), " with rank >= 1, got ", enc_x.sizes());
+            a * b, ") for tile ", d.tile.to_string(), " with rank >= 1, got ", enc_x.sizes());
   d.rank = enc_x.size(0);
   STL_CHECK(w_hat.dim() == 3, "strassentile: w_hat must be (rank, k_tiles, n_tiles), got ", w_hat.sizes());
   STL_CHECK(w_hat.size(0) == d.rank, "strassentile: w_hat has ", w_hat.size(0), " products but enc_x has rank ", d.rank,
-              ": ranks must match");
+            ": ranks must match");
   STL_CHECK(dec.dim() == 2 && dec.size(0) == a * c && dec.size(1) == d.rank, "strassentile: dec must be (a*c, rank) = (",
-              a * c, ", ", d.rank, ") for tile ", d.tile.to_string(), ", got ", dec.sizes());
+            a * c, ", ", d.rank, ") for tile ", d.tile.to_string(), ", got ", dec.sizes());
 
   d.in_features = x.size(-1);
   d.k_tiles = w_hat.size(1);
   d.n_tiles = w_hat.size(2);
   STL_CHECK((d.in_features + b - 1) / b == d.k_tiles, "strassentile: x has in_features K=", d.in_features, " (",
-              (d.in_features + b - 1) / b, " tiles of b=", b, ") but w_hat has ", d.k_tiles,
-              " row tiles: x.size(-1) must match the layer's in_features");
+            (d.in_features + b - 1) / b, " tiles of b=", b, ") but w_hat has ", d.k_tiles,
+            " row tiles: x.size(-1) must match the layer's in_features");
   if (bias.has_value() && bias->defined()) {
     check_float(*bias, "bias");
     check_device(*bias, x, "bias");
@@ -103,13 +103,13 @@ StlDims check_stl_args(const at::Tensor& x, const at::Tensor& w_hat, const at::T
     d.out_features = d.n_tiles * c;
   }
   STL_CHECK(d.out_features >= 1 && (d.out_features + c - 1) / c == d.n_tiles, "strassentile: out_features=", d.out_features,
-              " needs ", (d.out_features + c - 1) / c, " column tiles of c=", c, " but w_hat has ", d.n_tiles);
+            " needs ", (d.out_features + c - 1) / c, " column tiles of c=", c, " but w_hat has ", d.n_tiles);
   if (bias.has_value() && bias->defined())
     STL_CHECK(bias->size(0) == d.out_features, "strassentile: bias has ", bias->size(0), " entries but out_features is ",
-                d.out_features);
+              d.out_features);
 
   STL_CHECK(mode == Mode::Causal || !levels.has_value(), "strassentile: levels apply only to mode='causal', got mode='",
-              mode_arg, "': drop levels or use mode='causal'");
+            mode_arg, "': drop levels or use mode='causal'");
   if (mode == Mode::Causal) d.levels = resolve_causal_levels(levels, d.rank, a);
 
   d.seq = x.dim() >= 2 ? x.size(-2) : 1;

@@ -108,7 +108,7 @@ NamedInit named_algorithm(const std::string& init, TileFormat t, const char* oth
     STL_CHECK(false, "strassentile: init='", init, "': ", e.what(), "; ", others);
   }
   STL_CHECK(n.alg.tile == t, "strassentile: init='", init, "' is a ", n.alg.tile.to_string(), " algorithm but tile is ",
-              t.to_string(), ": pass tile=", n.alg.tile.to_string());
+            t.to_string(), ": pass tile=", n.alg.tile.to_string());
   return n;
 }
 
@@ -124,11 +124,11 @@ Algorithm algorithm_for_init(TileFormat t, std::size_t r, const std::string& ini
   const bool truncated = n.truncated;
   if (truncated) {
     STL_CHECK(r <= alg.rank(), "strassentile: init='", init, "' can keep at most ", alg.rank(), " products, rank=", r,
-                " was asked");
+              " was asked");
     return data != nullptr ? truncate(alg, r, *data) : truncate(alg, r);
   }
   STL_CHECK(alg.rank() == r, "strassentile: init='", init, "' has rank ", alg.rank(), " but rank=", r,
-              " was asked: use rank=", alg.rank(), ", init='truncate:", init, "' or init='random'");
+            " was asked: use rank=", alg.rank(), ", init='truncate:", init, "' or init='random'");
   return alg;
 }
 
@@ -171,18 +171,18 @@ CausalParameters initial_causal_parameters(int64_t K, int64_t N, at::IntArrayRef
     return {wh, ex, ew, d, dims.levels};
   }
   STL_CHECK(init != "fit" && init != "poly", "strassentile: init='", init, "' is not available in mode 'causal' (its ",
-              "encoders read every row of a tile, so the causal mask would discard most of it): use init='random', an ",
-              "algorithm (e.g. 'naive-", t.a, "x", t.b, "x", t.c, "') or 'truncate:<algorithm>'");
+            "encoders read every row of a tile, so the causal mask would discard most of it): use init='random', an ",
+            "algorithm (e.g. 'naive-", t.a, "x", t.b, "x", t.c, "') or 'truncate:<algorithm>'");
   STL_CHECK(!levels.has_value(), "strassentile: init='", init, "' chooses the causal levels itself (the highest row each ",
-              "product reads): pass levels only with init='random'");
+            "product reads): pass levels only with init='random'");
   const NamedInit n = named_algorithm(init, t, "other causal inits: 'random', 'truncate:<algorithm>'");
   const Algorithm& alg = n.alg;
   const bool truncated = n.truncated;
   const std::string& name = n.name;
   const auto rank = static_cast<std::size_t>(r);
   STL_CHECK(truncated ? rank <= alg.rank() : rank == alg.rank(), "strassentile: init='", init, "' has ", alg.rank(),
-              " products but rank=", r, " was asked: use ",
-              truncated ? "a rank <= " + std::to_string(alg.rank()) : "rank=" + std::to_string(alg.rank()) + " or init='truncate:" + name + "'");
+            " products but rank=", r, " was asked: use ",
+            truncated ? "a rank <= " + std::to_string(alg.rank()) : "rank=" + std::to_string(alg.rank()) + " or init='truncate:" + name + "'");
   const CausalAlgorithm causal =
       truncated ? cached("causal-truncate:" + name, t, rank, [&] { return causal_truncate(alg, rank); }) : causal_refit(alg);
   const std::vector<int64_t> lv(causal.levels.begin(), causal.levels.end());
@@ -199,11 +199,11 @@ std::optional<TileMoments> moments_from_tensors(at::IntArrayRef tile_arg, const 
   if (!has_x) return std::nullopt;
   const TileFormat t = parse_tile(tile_arg);
   STL_CHECK(x_moment->dim() == 2 && x_moment->size(0) == int64_t(t.x_size()) && x_moment->size(1) == int64_t(t.x_size()),
-              "strassentile: x_moment must be ", t.x_size(), "x", t.x_size(), " for tile ", t.to_string(), ", got ",
-              x_moment->sizes(), ": compute it with tile_moments(x, w, tile)");
+            "strassentile: x_moment must be ", t.x_size(), "x", t.x_size(), " for tile ", t.to_string(), ", got ",
+            x_moment->sizes(), ": compute it with tile_moments(x, w, tile)");
   STL_CHECK(w_moment->dim() == 2 && w_moment->size(0) == int64_t(t.w_size()) && w_moment->size(1) == int64_t(t.w_size()),
-              "strassentile: w_moment must be ", t.w_size(), "x", t.w_size(), " for tile ", t.to_string(), ", got ",
-              w_moment->sizes(), ": compute it with tile_moments(x, w, tile)");
+            "strassentile: w_moment must be ", t.w_size(), "x", t.w_size(), " for tile ", t.to_string(), ", got ",
+            w_moment->sizes(), ": compute it with tile_moments(x, w, tile)");
   return TileMoments{t, to_matrix(*x_moment), to_matrix(*w_moment), 1, 1};
 }
 

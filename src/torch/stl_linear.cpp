@@ -24,9 +24,9 @@ void STLLinearImpl::reset() {
   try {
     const torch_ops::Mode mode = torch_ops::parse_mode(options.mode());
     STL_CHECK(mode != torch_ops::Mode::TokenLocal || tile().a == 1, "mode 'token-local' needs tiles of one row ",
-                "(a = 1, e.g. tile {1, 4, 4}), got ", tile().to_string());
+              "(a = 1, e.g. tile {1, 4, 4}), got ", tile().to_string());
     STL_CHECK(mode == torch_ops::Mode::Causal || options.levels().empty(), "levels apply only to mode 'causal', got mode '",
-                options.mode(), "'");
+              options.mode(), "'");
     torch::Tensor wh, ex, ew, d;
     if (mode == torch_ops::Mode::Causal) {
       const std::vector<int64_t>& given = options.levels();
@@ -62,16 +62,16 @@ torch::Tensor STLLinearImpl::forward(const torch::Tensor& x) {
 torch::Tensor STLLinearImpl::forward_step(const torch::Tensor& x_t, STLDecodeCache& cache) {
   const torch_ops::Mode mode = torch_ops::parse_mode(options.mode());
   STL_CHECK(mode != torch_ops::Mode::Tile, "STLLinear::forward_step: mode 'tile' cannot decode token by token: output ",
-              "row u of a tile depends on the later rows (future tokens) of its tile. Build autoregressive layers with ",
-              "mode 'causal' (or 'token-local' with a = 1)");
+            "row u of a tile depends on the later rows (future tokens) of its tile. Build autoregressive layers with ",
+            "mode 'causal' (or 'token-local' with a = 1)");
   STL_CHECK(x_t.dim() == 2 && x_t.size(1) == options.in_features(), "STLLinear::forward_step: x_t must be (batch, ",
-              options.in_features(), "), one token per sequence, got ", x_t.sizes());
+            options.in_features(), "), one token per sequence, got ", x_t.sizes());
   const auto a = static_cast<int64_t>(tile().a);
   const int64_t u = cache.position % a;  // row of the current tile this token is
   STL_CHECK(u == 0 || (cache.rows.defined() && cache.rows.size(0) == x_t.size(0) && cache.rows.size(1) == u),
-              "STLLinear::forward_step: the cache holds ", cache.rows.defined() ? cache.rows.sizes() : at::IntArrayRef{},
-              " but this step is row ", u, " of a tile for a batch of ", x_t.size(0),
-              ": use one STLDecodeCache per layer and reset() it when a new batch of sequences starts");
+            "STLLinear::forward_step: the cache holds ", cache.rows.defined() ? cache.rows.sizes() : at::IntArrayRef{},
+            " but this step is row ", u, " of a tile for a batch of ", x_t.size(0),
+            ": use one STLDecodeCache per layer and reset() it when a new batch of sequences starts");
   // Rows 0..u of the tile as one short sequence: the op pads it to a whole tile, and in mode causal output row u
   // reads rows <= u only, so it equals row u of the full forward.
   const torch::Tensor window = u == 0 ? x_t.unsqueeze(1) : torch::cat({cache.rows, x_t.unsqueeze(1)}, 1);
@@ -88,8 +88,8 @@ void STLLinearImpl::load(torch::serialize::InputArchive& archive) {
     torch::Tensor loaded;
     archive.read(name, loaded, is_buffer);
     STL_CHECK(loaded.sizes() == target.sizes(), "STLLinear: checkpoint has ", name, " of shape ", loaded.sizes(),
-                " but this layer (", options.in_features(), "->", options.out_features(), ", tile ", tile().to_string(),
-                ", rank ", options.rank(), ") needs ", target.sizes(), ": build the layer with the checkpoint's options");
+              " but this layer (", options.in_features(), "->", options.out_features(), ", tile ", tile().to_string(),
+              ", rank ", options.rank(), ") needs ", target.sizes(), ": build the layer with the checkpoint's options");
     target.copy_(loaded);
   };
   restore("w_hat", w_hat, false);
@@ -127,13 +127,13 @@ void STLLinearImpl::pretty_print(std::ostream& stream) const {
 STLLinear stl_from_linear(const torch::nn::Linear& linear, const std::string& algorithm, const std::string& mode) {
   Algorithm alg = get(algorithm);
   STL_CHECK(alg.verify() <= 1e-9, "stl_from_linear: algorithm '", algorithm,
-              "' is not exact, so the converted layer would not reproduce the linear layer");
+            "' is not exact, so the converted layer would not reproduce the linear layer");
   if (torch_ops::parse_mode(mode) == torch_ops::Mode::Causal) {
     // The layer uses the algorithm under the causal masks (levels: the rows each product reads).
     alg = causal_refit(alg).algorithm;
     STL_CHECK(alg.verify() <= 1e-9, "stl_from_linear: algorithm '", algorithm, "' is not causal (its products mix ",
-                "rows of a tile), so under mode 'causal' it would not reproduce the linear layer: use 'naive-AxBxC', or ",
-                "stl_from_linear(linear, options with init 'truncate:", algorithm, "', calibration) for an approximation");
+              "rows of a tile), so under mode 'causal' it would not reproduce the linear layer: use 'naive-AxBxC', or ",
+              "stl_from_linear(linear, options with init 'truncate:", algorithm, "', calibration) for an approximation");
   }
   const auto& lo = linear->options;
   STLLinearOptions o(lo.in_features(), lo.out_features());
@@ -155,6 +155,23 @@ STLLinear stl_from_linear(const torch::nn::Linear& linear, const std::string& al
   return stl;
 }
 
+CalibrationReport calibrate_to_linear(STLLinear& stl, const torch::nn::Linear& linear, const torch::Tensor& calibration,
+                                      const CalibrationOptions& calibrate) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor weight = linear->weight.detach();
+  const bool has_bias = linear->options.bias();
+  const torch::Tensor x = calibration.to(weight.device(), weight.scalar_type());
+  const torch::Tensor target = torch::nn::functional::linear(x, weight, has_bias ? linear->bias.detach() : torch::Tensor());
+  auto [wh, ex, d, before, after] = torch_ops::calibrate(
+      x, target, stl->w_hat, stl->enc_x, stl->dec, stl->options.tile(),
+      has_bias ? std::optional<torch::Tensor>(stl->bias) : std::nullopt, calibrate.steps, calibrate.lr,
+      calibrate.train_basis);
+  stl->w_hat.copy_(wh);
+  stl->enc_x.copy_(ex);
+  stl->dec.copy_(d);
+  return {before, after};
+}
+
 STLLinear stl_from_linear(const torch::nn::Linear& linear, STLLinearOptions options, const torch::Tensor& calibration,
                           const CalibrationOptions& calibrate, CalibrationReport* report) {
   const auto& lo = linear->options;
@@ -169,19 +186,8 @@ STLLinear stl_from_linear(const torch::nn::Linear& linear, STLLinearOptions opti
   // The calibration op fits in mode tile; a causal basis stored with its masked entries at zero gives the same
   // outputs there as under the masks, so only fitting the basis itself would be wrong.
   STL_CHECK(!(calibration.defined() && calibrate.train_basis && !stl->levels.empty()),
-              "stl_from_linear: calibrate.train_basis is not supported in mode 'causal'; calibrate w_hat alone");
-  if (calibration.defined()) {
-    const torch::Tensor target = torch::nn::functional::linear(calibration.to(weight.device(), weight.scalar_type()),
-                                                               weight, lo.bias() ? linear->bias.detach() : torch::Tensor());
-    auto [wh, ex, d, before, after] = torch_ops::calibrate(
-        calibration, target, stl->w_hat, stl->enc_x, stl->dec, options.tile(),
-        lo.bias() ? std::optional<torch::Tensor>(stl->bias) : std::nullopt, calibrate.steps, calibrate.lr,
-        calibrate.train_basis);
-    stl->w_hat.copy_(wh);
-    stl->enc_x.copy_(ex);
-    stl->dec.copy_(d);
-    r = {before, after};
-  }
+            "stl_from_linear: calibrate.train_basis is not supported in mode 'causal'; calibrate w_hat alone");
+  if (calibration.defined()) r = calibrate_to_linear(stl, linear, calibration, calibrate);
   if (report != nullptr) *report = r;
   return stl;
 }

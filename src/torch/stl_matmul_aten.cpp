@@ -90,12 +90,12 @@ at::Tensor encode_weight_aten(const at::Tensor& w, const at::Tensor& enc_w, at::
   const TileFormat t = parse_tile(tile_arg);
   const auto b = static_cast<int64_t>(t.b), c = static_cast<int64_t>(t.c);
   STL_CHECK(w.dim() == 2, "strassentile: encode_weight expects w as (in_features, out_features) = linear.weight.T, got ",
-              w.sizes());
+            w.sizes());
   STL_CHECK(enc_w.dim() == 2 && enc_w.size(0) >= 1 && enc_w.size(1) == b * c, "strassentile: enc_w must be (rank, b*c) = (r, ",
-              b * c, ") for tile ", t.to_string(), ", got ", enc_w.sizes());
+            b * c, ") for tile ", t.to_string(), ", got ", enc_w.sizes());
   STL_CHECK(w.device() == enc_w.device(), "strassentile: enc_w is on ", enc_w.device(), " but w is on ", w.device());
   STL_CHECK(at::isFloatingType(w.scalar_type()) && at::isFloatingType(enc_w.scalar_type()),
-              "strassentile: encode_weight needs floating tensors, got ", w.scalar_type(), " and ", enc_w.scalar_type());
+            "strassentile: encode_weight needs floating tensors, got ", w.scalar_type(), " and ", enc_w.scalar_type());
   const at::ScalarType ct = (w.scalar_type() == at::kDouble || enc_w.scalar_type() == at::kDouble) ? at::kDouble : at::kFloat;
   // Symbolic sizes, so that FakeTensor and torch.compile with dynamic shapes trace it too.
   const c10::SymInt K = w.sym_size(0), N = w.sym_size(1), k = (K + b - 1) / b, n = (N + c - 1) / c;

@@ -2,7 +2,6 @@
 // (strassentile/cuda/stl_cuda.hpp): tensors are made contiguous and cast to what the kernels take, the
 // workspace comes from the caching allocator, and the work goes on the current stream with PyTorch's cuBLAS
 // handle (so torch.backends.cuda.matmul.allow_tf32 applies to fp32 as it does to torch.matmul).
-#include "error_message.hpp"
 #include "stl_matmul_cuda.hpp"
 
 #include <ATen/cuda/CUDAContext.h>
@@ -12,6 +11,7 @@
 #include <exception>
 
 #include "causal_basis.hpp"
+#include "error_message.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"

@@ -15,9 +15,9 @@ bool is_supported_float(at::ScalarType t) {
 
 void check_tensor(const at::Tensor& t, const at::Tensor& x, const char* name) {
   STL_CHECK(t.defined() && is_supported_float(t.scalar_type()), "strassentile: ", name,
-              " must be float64, float32, float16 or bfloat16 (convert it with .float())");
+            " must be float64, float32, float16 or bfloat16 (convert it with .float())");
   STL_CHECK(t.device() == x.device(), "strassentile: ", name, " is on ", t.device(), " but x is on ", x.device(),
-              ": move every STL tensor to one device");
+            ": move every STL tensor to one device");
 }
 
 // check_stl_args (stl_args.cpp) on symbolic sizes: each size comparison is a guard, so a compiled graph is reused
@@ -34,14 +34,14 @@ c10::SymInt check_stl_args_sym(const at::Tensor& x, const at::Tensor& w_hat, con
   check_tensor(x, x, "x");
   STL_CHECK(x.dim() >= 1, "strassentile: x must have at least 1 dimension (..., in_features)");
   STL_CHECK(enc_x.dim() == 2 && enc_x.sym_size(1) == a * b, "strassentile: enc_x must be (rank, a*b) = (r, ", a * b,
-              ") for tile ", t.to_string(), ", got ", enc_x.sym_sizes());
+            ") for tile ", t.to_string(), ", got ", enc_x.sym_sizes());
   const c10::SymInt rank = enc_x.sym_size(0);
   STL_CHECK(w_hat.dim() == 3 && w_hat.sym_size(0) == rank, "strassentile: w_hat must be (rank, k_tiles, n_tiles) with the "
-              "rank of enc_x, got ", w_hat.sym_sizes(), " and enc_x ", enc_x.sym_sizes());
+            "rank of enc_x, got ", w_hat.sym_sizes(), " and enc_x ", enc_x.sym_sizes());
   STL_CHECK(dec.dim() == 2 && dec.sym_size(0) == a * c && dec.sym_size(1) == rank, "strassentile: dec must be (a*c, rank) = (",
-              a * c, ", ", rank, ") for tile ", t.to_string(), ", got ", dec.sym_sizes());
+            a * c, ", ", rank, ") for tile ", t.to_string(), ", got ", dec.sym_sizes());
   STL_CHECK((x.sym_size(-1) + b - 1) / b == w_hat.sym_size(1), "strassentile: x has in_features K=", x.sym_size(-1),
-              " but w_hat has ", w_hat.sym_size(1), " row tiles of b=", b, ": x.size(-1) must match the layer's in_features");
+            " but w_hat has ", w_hat.sym_size(1), " row tiles of b=", b, ": x.size(-1) must match the layer's in_features");
   const bool has_bias = bias.has_value() && bias->defined();
   if (has_bias) {
     check_tensor(*bias, x, "bias");
@@ -51,11 +51,11 @@ c10::SymInt check_stl_args_sym(const at::Tensor& x, const at::Tensor& w_hat, con
                         : has_bias               ? bias->sym_size(0)
                                                  : w_hat.sym_size(2) * c;
   STL_CHECK(n >= 1 && (n + c - 1) / c == w_hat.sym_size(2), "strassentile: out_features=", n, " needs column tiles of c=",
-              c, " but w_hat has ", w_hat.sym_size(2));
+            c, " but w_hat has ", w_hat.sym_size(2));
   if (has_bias)
     STL_CHECK(bias->sym_size(0) == n, "strassentile: bias has ", bias->sym_size(0), " entries but out_features is ", n);
   STL_CHECK(mode == Mode::Causal || !levels.has_value(), "strassentile: levels apply only to mode='causal', got mode='",
-              mode_arg, "': drop levels or use mode='causal'");
+            mode_arg, "': drop levels or use mode='causal'");
   if (mode == Mode::Causal) resolve_causal_levels(levels, rank.guard_int(__FILE__, __LINE__), a);
   return n;
 }

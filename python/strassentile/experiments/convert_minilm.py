@@ -342,9 +342,6 @@ def main(argv: list[str] | None = None) -> int:
         student.to(device)
         for p_ in student.parameters():
             p_.requires_grad_(True)
-        for q in student.modules():  # the exact copy is only evaluated; keep its basis as converted
-            if isinstance(q, STLLinear) and name == "exact48":
-                q.set_train_basis(False)
         stages = [("converted", False)] if name == "exact48" else [("converted", False), ("distilled", True)]
         for stage, do_distill in stages:
             losses = distill(student, teacher, rows, args, device) if do_distill else None

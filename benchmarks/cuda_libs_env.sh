@@ -1,0 +1,34 @@
+# Sourced (not run) by the GPU-machine scripts that build the torch-free CUDA layer without PyTorch's CMake
+# (run_bench_device.sh, run_codec_device.sh), after `out` and `py` are set: finds cuBLAS (the toolkit's, else the
+# cu13 wheel's) and cuSPARSELt (the wheel in PyTorch's venv, for 2:4) and appends their cmake flags to `extra`;
+# exports LD_LIBRARY_PATH for them.
+cuda_root=$(dirname "$(dirname "$(command -v nvcc)")")
+have_cublas=0
+for f in "$cuda_root"/lib64/libcublas.so "$cuda_root"/targets/*/lib/libcublas.so; do [ -e "$f" ] && have_cublas=1; done
+cxx_flags="" cuda_flags=""
+if [ $have_cublas = 0 ]; then
+  lib=$(find /usr /opt -name 'libcublas.so.13*' -path '*cu13*' 2>/dev/null | head -1)
+  cb=$(dirname "$(dirname "$lib")")
+  echo "cuBLAS from $cb" | tee -a "$out/env.log"
+  extra+=(-DCUDA_cublas_LIBRARY="$lib" -DCUDA_cublasLt_LIBRARY="$(ls "$cb"/lib/libcublasLt.so.13* | head -1)")
+  cxx_flags="-isystem $cb/include" cuda_flags="-isystem $cb/include"
+  export LD_LIBRARY_PATH=$cb/lib:${LD_LIBRARY_PATH:-}
+fi
+extra+=(-DCMAKE_CXX_FLAGS="$cxx_flags" -DCMAKE_CUDA_FLAGS="$cuda_flags")
+
+# cuSPARSELt: the nvidia-cusparselt wheel in PyTorch's venv (header, libcusparseLt.so.0); its cusparse.h
+# include comes from the toolkit or the nvidia-cusparse wheel.
+site=$($py -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null)
+slt_h=$(ls "$site"/nvidia/cusparselt/include/cusparseLt.h 2>/dev/null || find /usr /opt -name cusparseLt.h 2>/dev/null | head -1)
+if [ -n "$slt_h" ]; then
+  slt_root=$(dirname "$(dirname "$slt_h")")
+  sp_h=$(ls "$cuda_root"/include/cusparse.h "$cuda_root"/targets/*/include/cusparse.h "$site"/nvidia/cu13/include/cusparse.h \
+         2>/dev/null | head -1)
+  [ -n "$sp_h" ] || sp_h=$(find /usr /opt -name cusparse.h 2>/dev/null | head -1)
+  echo "cuSPARSELt from $slt_root ($(ls "$slt_root"/lib)); cusparse.h from ${sp_h:-nowhere}" | tee -a "$out/env.log"
+  extra+=(-DSTRASSENTILE_CUSPARSELT_ROOT="$slt_root")
+  [ -n "$sp_h" ] && extra+=(-DSTRASSENTILE_CUSPARSE_INCLUDE_DIR="$(dirname "$sp_h")")
+  export LD_LIBRARY_PATH=$slt_root/lib:${LD_LIBRARY_PATH:-}
+else
+  echo "no cuSPARSELt found: 2:4 will be reported as not measured" | tee -a "$out/env.log"
+fi
