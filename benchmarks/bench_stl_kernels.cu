@@ -4,7 +4,10 @@
 // sizes, as GB/s of ideal traffic and as a fraction of the device-to-device copy. It is how the defaults in
 // src/cuda/encode_kernel.cuh, decode_kernel.cuh and decode_launch.cuh were chosen (docs/PERFORMANCE.md).
 //
-//   bench_stl_kernels [--reps N | --once]
+//   bench_stl_kernels [--reps N | --once] [--write-flush]
+// The L2 is evicted before each timing by reading a 2×L2 buffer (--write-flush: by a memset, as before
+// 2026-12-01, which leaves dirty lines for the timed kernel to write back). Each kernel is compared with a
+// device-to-device copy of its own traffic, timed the same way.
 #include <cuda_bf16.h>
 
 #include <cstdio>
@@ -13,6 +16,7 @@
 
 #include "bench_util.cuh"
 #include "codec_mma.cuh"
+#include "codec_mma_loop.cuh"
 #include "decode_kernel.cuh"
 #include "decode_staged.cuh"
 #include "encode_kernel.cuh"
@@ -29,7 +33,7 @@ void report(const char* name, double ms, double bytes, double copy_gbps) {
   std::printf("  %-32s %8.3f ms %7.0f GB/s  %5.2f of copy\n", name, ms, gbps, gbps / copy_gbps);
 }
 
-void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer, double copy_gbps) {
+void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer) {
   sc::StlShape s;
   s.rows = M;
   s.in_features = KN;
@@ -65,16 +69,22 @@ void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer, double
   dp.stream = timer.stream;
 
   const double enc_bytes = 2.0 * (M * KN + rank * m * k), dec_bytes = 2.0 * (rank * m * n + M * KN);
-  std::printf("M=%lld K=N=%lld r=%d: encode %.0f MB, decode %.0f MB ideal traffic\n", static_cast<long long>(M),
-              static_cast<long long>(KN), rank, enc_bytes / 1e6, dec_bytes / 1e6);
-  report("encode tensor cores (default)", timer.median_ms([&] { sd::run_encode_mma(ep); }), enc_bytes, copy_gbps);
+  const double copy_gbps = copy_bandwidth_gbps(timer, static_cast<std::size_t>(enc_bytes));
+  std::printf("M=%lld K=N=%lld r=%d: encode %.0f MB, decode %.0f MB ideal traffic; a copy of %.0f MB: %.0f GB/s\n",
+              static_cast<long long>(M), static_cast<long long>(KN), rank, enc_bytes / 1e6, dec_bytes / 1e6,
+              enc_bytes / 1e6, copy_gbps);
+  report("encode tensor cores, persistent", timer.median_ms([&] { sd::run_encode_mma_loop(ep); }), enc_bytes,
+         copy_gbps);
+  report("encode tensor cores 4 warps", timer.median_ms([&] { sd::run_encode_mma(ep); }), enc_bytes, copy_gbps);
   report("encode tensor cores 2 warps", timer.median_ms([&] { sd::run_encode_mma<2>(ep); }), enc_bytes, copy_gbps);
   report("encode tensor cores 8 warps", timer.median_ms([&] { sd::run_encode_mma<8>(ep); }), enc_bytes, copy_gbps);
   report("encode V=2 (cuda-core)", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 2>(ep); }), enc_bytes,
          copy_gbps);
   report("encode V=4", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 4>(ep); }), enc_bytes, copy_gbps);
   report("encode generic", timer.median_ms([&] { sd::launch_encode_generic(ep); }), enc_bytes, copy_gbps);
-  report("decode tensor cores (default)", timer.median_ms([&] { sd::run_decode_mma(dp); }), dec_bytes, copy_gbps);
+  report("decode tensor cores, persistent", timer.median_ms([&] { sd::run_decode_mma_loop(dp); }), dec_bytes,
+         copy_gbps);
+  report("decode tensor cores 4 warps", timer.median_ms([&] { sd::run_decode_mma(dp); }), dec_bytes, copy_gbps);
   report("decode tensor cores 2 warps", timer.median_ms([&] { sd::run_decode_mma<2>(dp); }), dec_bytes, copy_gbps);
   report("decode tensor cores 8 warps", timer.median_ms([&] { sd::run_decode_mma<8>(dp); }), dec_bytes, copy_gbps);
   report("decode staged (cuda-core)", timer.median_ms([&] { sd::run_decode_staged<bf16, 4, 4>(dp); }), dec_bytes,
@@ -92,8 +102,21 @@ void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer, double
 
 int main(int argc, char** argv) {
   int reps = 30, warmup = 5;
-  if (argc == 3 && std::string(argv[1]) == "--reps") reps = std::max(1, std::atoi(argv[2]));
-  if (argc == 2 && std::string(argv[1]) == "--once") reps = 1, warmup = 0;  // for profilers
+  Flush flush_mode = Flush::read;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--reps" && i + 1 < argc) {
+      reps = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--once") {
+      reps = 1, warmup = 0;  // for profilers
+    } else if (arg == "--write-flush") {
+      flush_mode = Flush::write;
+    } else {
+      std::fprintf(stderr, "bench_stl_kernels: unknown argument '%s'; use [--reps N | --once] [--write-flush]\n",
+                   arg.c_str());
+      return 2;
+    }
+  }
   try {
     cudaDeviceProp prop{};
     ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
@@ -101,12 +124,13 @@ int main(int argc, char** argv) {
     ok(cudaStreamCreate(&stream), "cudaStreamCreate");
     const std::size_t flush_bytes = std::max<std::size_t>(2 * static_cast<std::size_t>(prop.l2CacheSize), 64u << 20);
     Buffer flush(flush_bytes);
-    const Timer timer{stream, flush.ptr, flush_bytes, warmup, reps};
-    const double copy_gbps = copy_bandwidth_gbps(timer);
-    std::printf("%s: copy %.0f GB/s; bf16 <4,4,4>, median of %d, L2 flushed before each\n", prop.name, copy_gbps,
-                reps);
-    sweep(16384, 4096, 24, timer, copy_gbps);
-    sweep(8192, 16384, 24, timer, copy_gbps);
+    ok(cudaMemset(flush.ptr, 0, flush_bytes), "memset");
+    const Timer timer{stream, flush.ptr, flush_bytes, warmup, reps, flush_mode};
+    std::printf("%s: copy of 2 GiB %.0f GB/s; bf16 <4,4,4>, median of %d, L2 evicted before each by %s\n", prop.name,
+                copy_bandwidth_gbps(timer), reps,
+                flush_mode == Flush::read ? "reading 2x L2 (clean lines)" : "a memset of 2x L2 (dirty lines)");
+    sweep(16384, 4096, 24, timer);
+    sweep(8192, 16384, 24, timer);
     cudaStreamDestroy(stream);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_stl_kernels: %s\n", e.what());

@@ -2,8 +2,11 @@
 # On a GPU machine, within one time budget: build the CUDA correctness test, the kernel benchmark and the CLI in
 # one build folder, then run the test, bench_stl_kernels (tensor-core vs CUDA-core encode/decode) and
 # `strassentile bench` on SHAPES. Every step has its own timeout so that logs are written before the budget ends.
-#   [BUDGET=280] [SHAPES=...] [BENCH_ARGS="--reps 20 --warmup 3"] benchmarks/run_codec_device.sh OUT_DIR
-# Outputs: env.log, build.log, test.log, kernels.log, bench.log, bench.json, bench.md.
+#   [BUDGET=280] [SHAPES=...] [BENCH_ARGS="--reps 20 --warmup 3"] [WRITE_FLUSH=1] [NCU=1] [SKIP_TEST=1]
+#   benchmarks/run_codec_device.sh OUT_DIR
+# Outputs: env.log, build.log, test.log, kernels.log, bench.log, bench.json, bench.md; with WRITE_FLUSH=1 the
+# kernel sweep again under the old memset flush (kernels_write_flush.log), with NCU=1 Nsight Compute on the
+# tensor-core kernels at the first shape (ncu.log; NCU_KERNELS, a regex, and NCU_COUNT pick the launches).
 set -uo pipefail
 out=${1:?usage: run_codec_device.sh OUT_DIR}
 mkdir -p "$out"
@@ -34,14 +37,34 @@ rc=$?
 echo "build exit $rc at ${SECONDS}s" | tee -a "$out/env.log"
 [ $rc = 0 ] || { tail -40 "$out/build.log"; exit 1; }
 
-t=$(($(left) - 20)); [ $t -gt 50 ] && t=50
-timeout $t $build/src/cuda/tests/strassentile_cuda_tests >"$out/test.log" 2>&1
-echo "test exit $? at ${SECONDS}s" | tee -a "$out/env.log"
-grep -E "^FAIL|passed|worst|  (encode|decode|forward) " "$out/test.log" | tail -30; grep -c "^  exact" "$out/test.log"
+if [ "${SKIP_TEST:-0}" != 1 ]; then
+  t=$(($(left) - 20)); [ $t -gt 50 ] && t=50
+  timeout $t $build/src/cuda/tests/strassentile_cuda_tests >"$out/test.log" 2>&1
+  echo "test exit $? at ${SECONDS}s" | tee -a "$out/env.log"
+  grep -E "^FAIL|passed|worst|  (encode|decode|forward) " "$out/test.log" | tail -30; grep -c "^  exact" "$out/test.log"
+fi
 
 t=$(($(left) - 20)); [ $t -gt 40 ] && t=40
 timeout $t $build/src/cuda/benchmarks/bench_stl_kernels 2>&1 | tee "$out/kernels.log"
 echo "kernels done at ${SECONDS}s" | tee -a "$out/env.log"
+if [ "${WRITE_FLUSH:-0}" = 1 ]; then
+  t=$(($(left) - 20)); [ $t -gt 40 ] && t=40
+  timeout $t $build/src/cuda/benchmarks/bench_stl_kernels --write-flush >"$out/kernels_write_flush.log" 2>&1
+  echo "kernels (memset flush) done at ${SECONDS}s" | tee -a "$out/env.log"
+fi
+if [ "${NCU:-0}" = 1 ]; then
+  ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+  t=$(($(left) - 20)); [ $t -gt 120 ] && t=120
+  if [ -n "$ncu" ]; then
+    timeout $t "$ncu" --clock-control none --kernel-name regex:"${NCU_KERNELS:-mma_loop}" --launch-count ${NCU_COUNT:-2} \
+      --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section WarpStateStats \
+      --section SchedulerStats --section LaunchStats $build/src/cuda/benchmarks/bench_stl_kernels --once \
+      >"$out/ncu.log" 2>&1
+    echo "ncu exit $? at ${SECONDS}s" | tee -a "$out/env.log"
+  else
+    echo "ncu not found" | tee -a "$out/env.log"
+  fi
+fi
 
 shapes=${SHAPES:-16384x4096x4096,16384x16384x16384,8192x2048x2048,8192x4096x4096,8192x8192x8192,8192x4096x16384}
 # shellcheck disable=SC2086  # BENCH_ARGS is a list of options

@@ -470,7 +470,7 @@ const char* sparse_description() {
 }
 
 const char* timing_description() {
-  return "each repetition timed alone with CUDA events after writing a buffer of max(2×L2, 64 MiB) to evict "
+  return "each repetition timed alone with CUDA events after reading a buffer of max(2×L2, 64 MiB) to evict "
          "the L2; warm-up runs first; median reported. Ratio = dense ms / method ms (above 1: faster than dense), "
          "forward against dense forward, fwd+bwd against dense fwd+bwd; dense = the faster of its first and last "
          "timing in the shape.";
@@ -514,6 +514,7 @@ CompareReport run_compare(const CompareOptions& options, const std::function<voi
 
   env.flush_bytes = std::max<std::size_t>(2 * static_cast<std::size_t>(prop.l2CacheSize), 64u << 20);
   Buffer flush(env.flush_bytes);
+  ok(cudaMemset(flush.ptr, 0, env.flush_bytes), "memset");
   const Timer timer{stream, flush.ptr, env.flush_bytes, options.warmup, options.reps};
 
   for (std::size_t i = 0; i < options.shapes.size(); ++i) {

@@ -70,7 +70,7 @@ struct CompareEnv {
   int cuda_runtime = 0, cuda_driver = 0, cublas = 0;
   bool have_cusparselt = false;  // built with it
   int cusparselt = 0;            // version loaded at run time; 0 if none was used
-  std::size_t flush_bytes = 0;   // written before every timed repetition to evict the L2
+  std::size_t flush_bytes = 0;   // read before every timed repetition to evict the L2 (clean lines)
 };
 
 struct CompareReport {

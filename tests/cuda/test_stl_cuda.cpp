@@ -541,6 +541,18 @@ int main() {
         test_forward({256, 512, 256, 0, 0, 0}, f, dt, false, sc::Activation::none, rng, tally, handle, &alg, true);
       }
     }
+    // The persistent tensor-core kernels (codec_mma_loop.cuh) keep about 12 blocks per SM resident; these
+    // shapes have several thousand 128-tile groups, so every block walks several of them through both of its
+    // shared buffers, ragged last groups (K, N = 1000) and padded sequences included; the row padding (6, 8)
+    // sends each kernel once through its 16-byte copies and once through its element-wise ones.
+    const std::vector<Shape> many_groups = {{8195, 1000, 1000, 0, 6, 8}, {8190, 1000, 996, 30, 8, 0}};
+    for (const int rank : {24, 13})
+      for (const Shape& s : many_groups) {
+        const Format f{{4, 4, 4}, rank, sc::KernelChoice::tensor_core};
+        const sc::Activation act = rank == 24 ? sc::Activation::gelu_tanh : sc::Activation::none;
+        test_encode(s, f, sc::DType::bf16, rng, tally);
+        test_decode(s, f, sc::DType::bf16, true, act, rng, tally);
+      }
     test_rejections(tally);
   } catch (const std::exception& e) {
     std::printf("FAIL unexpected exception: %s\n", e.what());
