@@ -16,7 +16,6 @@
 
 #include "bench_util.cuh"
 #include "codec_mma.cuh"
-#include "codec_mma_loop.cuh"
 #include "decode_kernel.cuh"
 #include "decode_staged.cuh"
 #include "encode_kernel.cuh"
@@ -73,20 +72,12 @@ void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer) {
   std::printf("M=%lld K=N=%lld r=%d: encode %.0f MB, decode %.0f MB ideal traffic; a copy of %.0f MB: %.0f GB/s\n",
               static_cast<long long>(M), static_cast<long long>(KN), rank, enc_bytes / 1e6, dec_bytes / 1e6,
               enc_bytes / 1e6, copy_gbps);
-  report("encode tensor cores, persistent", timer.median_ms([&] { sd::run_encode_mma_loop(ep); }), enc_bytes,
-         copy_gbps);
-  report("encode tensor cores 4 warps", timer.median_ms([&] { sd::run_encode_mma(ep); }), enc_bytes, copy_gbps);
-  report("encode tensor cores 2 warps", timer.median_ms([&] { sd::run_encode_mma<2>(ep); }), enc_bytes, copy_gbps);
-  report("encode tensor cores 8 warps", timer.median_ms([&] { sd::run_encode_mma<8>(ep); }), enc_bytes, copy_gbps);
+  report("encode tensor cores (default)", timer.median_ms([&] { sd::run_encode_mma(ep); }), enc_bytes, copy_gbps);
   report("encode V=2 (cuda-core)", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 2>(ep); }), enc_bytes,
          copy_gbps);
   report("encode V=4", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 4>(ep); }), enc_bytes, copy_gbps);
   report("encode generic", timer.median_ms([&] { sd::launch_encode_generic(ep); }), enc_bytes, copy_gbps);
-  report("decode tensor cores, persistent", timer.median_ms([&] { sd::run_decode_mma_loop(dp); }), dec_bytes,
-         copy_gbps);
-  report("decode tensor cores 4 warps", timer.median_ms([&] { sd::run_decode_mma(dp); }), dec_bytes, copy_gbps);
-  report("decode tensor cores 2 warps", timer.median_ms([&] { sd::run_decode_mma<2>(dp); }), dec_bytes, copy_gbps);
-  report("decode tensor cores 8 warps", timer.median_ms([&] { sd::run_decode_mma<8>(dp); }), dec_bytes, copy_gbps);
+  report("decode tensor cores (default)", timer.median_ms([&] { sd::run_decode_mma(dp); }), dec_bytes, copy_gbps);
   report("decode staged (cuda-core)", timer.median_ms([&] { sd::run_decode_staged<bf16, 4, 4>(dp); }), dec_bytes,
          copy_gbps);
   report("decode tiles V=2 CH=4", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 2, 4>(dp); }), dec_bytes,
@@ -131,6 +122,7 @@ int main(int argc, char** argv) {
                 flush_mode == Flush::read ? "reading 2x L2 (clean lines)" : "a memset of 2x L2 (dirty lines)");
     sweep(16384, 4096, 24, timer);
     sweep(8192, 16384, 24, timer);
+    sweep(16384, 4096, 48, timer);  // the exact <4,4,4> algorithms' rank (48, 49): four 16-product steps
     cudaStreamDestroy(stream);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_stl_kernels: %s\n", e.what());

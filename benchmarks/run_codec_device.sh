@@ -3,10 +3,12 @@
 # one build folder, then run the test, bench_stl_kernels (tensor-core vs CUDA-core encode/decode) and
 # `strassentile bench` on SHAPES. Every step has its own timeout so that logs are written before the budget ends.
 #   [BUDGET=280] [SHAPES=...] [BENCH_ARGS="--reps 20 --warmup 3"] [WRITE_FLUSH=1] [NCU=1] [SKIP_TEST=1]
-#   benchmarks/run_codec_device.sh OUT_DIR
+#   [SANITIZE=1] [PRODUCTS=1] benchmarks/run_codec_device.sh OUT_DIR
 # Outputs: env.log, build.log, test.log, kernels.log, bench.log, bench.json, bench.md; with WRITE_FLUSH=1 the
 # kernel sweep again under the old memset flush (kernels_write_flush.log), with NCU=1 Nsight Compute on the
-# tensor-core kernels at the first shape (ncu.log; NCU_KERNELS, a regex, and NCU_COUNT pick the launches).
+# tensor-core kernels at the first shape (ncu.log; NCU_KERNELS, a regex, and NCU_COUNT pick the launches), with
+# SANITIZE=1 the CUDA test under compute-sanitizer memcheck (sanitizer.log), with PRODUCTS=1 cuBLASLt's
+# algorithms for the r products (products.log).
 set -uo pipefail
 out=${1:?usage: run_codec_device.sh OUT_DIR}
 mkdir -p "$out"
@@ -32,7 +34,7 @@ build=build-codec
 timeout $(($(left) - 60)) bash -c "cmake -S . -B $build ${gen[*]} -DCMAKE_BUILD_TYPE=Release -DSTRASSENTILE_WITH_CUDA=ON \
   -DSTRASSENTILE_BUILD_TESTS=OFF -DSTRASSENTILE_BUILD_APPS=ON -DSTRASSENTILE_WARNINGS_AS_ERRORS=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90 $(printf '%q ' "${extra[@]}") >$out/build.log 2>&1 &&
-  cmake --build $build -j $(nproc) --target strassentile_cuda_tests bench_stl_kernels strassentile >>$out/build.log 2>&1"
+  cmake --build $build -j $(nproc) --target strassentile_cuda_tests bench_stl_kernels bench_products_algos strassentile >>$out/build.log 2>&1"
 rc=$?
 echo "build exit $rc at ${SECONDS}s" | tee -a "$out/env.log"
 [ $rc = 0 ] || { tail -40 "$out/build.log"; exit 1; }
@@ -42,6 +44,19 @@ if [ "${SKIP_TEST:-0}" != 1 ]; then
   timeout $t $build/src/cuda/tests/strassentile_cuda_tests >"$out/test.log" 2>&1
   echo "test exit $? at ${SECONDS}s" | tee -a "$out/env.log"
   grep -E "^FAIL|passed|worst|  (encode|decode|forward) " "$out/test.log" | tail -30; grep -c "^  exact" "$out/test.log"
+fi
+if [ "${SANITIZE:-0}" = 1 ]; then
+  t=$(($(left) - 20)); [ $t -gt 240 ] && t=240
+  timeout $t compute-sanitizer --tool memcheck --print-limit 20 $build/src/cuda/tests/strassentile_cuda_tests \
+    >"$out/sanitizer.log" 2>&1
+  echo "sanitizer exit $? at ${SECONDS}s" | tee -a "$out/env.log"
+  grep -E "ERROR SUMMARY|passed, " "$out/sanitizer.log" | tail -3
+fi
+if [ "${PRODUCTS:-0}" = 1 ]; then
+  t=$(($(left) - 20)); [ $t -gt 120 ] && t=120
+  timeout $t $build/src/cuda/benchmarks/bench_products_algos >"$out/products.log" 2>&1
+  echo "products exit $? at ${SECONDS}s" | tee -a "$out/env.log"
+  grep -E "batched default|best lt" "$out/products.log"
 fi
 
 t=$(($(left) - 20)); [ $t -gt 40 ] && t=40

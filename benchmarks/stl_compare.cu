@@ -18,6 +18,7 @@
 
 #include "bench_util.cuh"
 #include "row_major_gemm.hpp"
+#include "tuned_gemm.hpp"
 #include "stl_compare.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 #ifdef STRASSENTILE_HAVE_CUSPARSELT
@@ -40,6 +41,11 @@ void gemm(cublasHandle_t h, const Gemm& g) {
     ok(sc::detail::run_single(h, g), "cublasGemmEx");
   else
     ok(sc::detail::run_strided_batched(h, g), "cublasGemmStridedBatchedEx");
+}
+
+// Dense through cuBLASLt with the timed algorithm choice that STL's GEMMs get (tuned_gemm.hpp).
+void tuned_gemm(cudaStream_t s, const Gemm& g) {
+  if (!sc::detail::run_tuned(g, s)) throw std::runtime_error("cuBLASLt offered no algorithm without workspace");
 }
 
 // Permutation between a rows×cols row-major matrix and its a×b tiles stored as a·b rows of m·k (one row per
@@ -164,6 +170,12 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
     gemm(handle, dx_g);
     gemm(handle, dw_g);
   };
+  const auto dense_tuned_fwd = [&] { tuned_gemm(stream, fwd_g); };
+  const auto dense_tuned_fb = [&] {
+    tuned_gemm(stream, fwd_g);
+    tuned_gemm(stream, dx_g);
+    tuned_gemm(stream, dw_g);
+  };
 
   // ---- ours ----
   const sc::ForwardWorkspace fws = sc::forward_workspace(s, dt);
@@ -188,6 +200,8 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   fp_generic.kernel = sc::KernelChoice::generic;
   sc::ForwardParams fp_cc = fp;  // CUDA-core encode/decode kernels
   fp_cc.kernel = sc::KernelChoice::cuda_core;
+  sc::ForwardParams fp_dg = fp;  // cuBLAS's default GEMM choice
+  fp_dg.gemm = sc::GemmChoice::cublas_default;
 
   sc::BackwardParams bp;
   bp.shape = s;
@@ -205,6 +219,8 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   bp.stream = stream;
   sc::BackwardParams bp_cc = bp;
   bp_cc.kernel = sc::KernelChoice::cuda_core;
+  sc::BackwardParams bp_dg = bp;
+  bp_dg.gemm = sc::GemmChoice::cublas_default;
   sc::BackwardParams bp_all = bp;
   bp_all.d_enc_x = static_cast<float*>(d_enc.ptr);
   bp_all.d_dec = static_cast<float*>(d_dec.ptr);
@@ -302,6 +318,7 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
     pp.w_hat = w_hat.ptr;
     pp.z = z->ptr, pp.ld_z = n, pp.stride_z = mn;
     pp.stream = stream;
+    pp.gemm = sc::GemmChoice::cublas_default;  // plain library calls
   }
   const auto naive_forward = [&](void* out) {
     permute<true>(x.ptr, tx->ptr, M, K, kTile, kTile, stream);
@@ -350,6 +367,8 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   // ---- timings ----
   row.dense_fwd_first_ms = timer.median_ms(dense_fwd);
   row.dense_fb_first_ms = timer.median_ms(dense_fb);
+  measure(row.dense_tuned_fwd, timer, dense_tuned_fwd);
+  measure(row.dense_tuned_fb, timer, dense_tuned_fb);
   if (naive_fits) {
     measure(row.naive_fwd, timer, [&] { naive_forward(y.ptr); });
     measure(row.naive_fb, timer, [&] {
@@ -374,6 +393,11 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   measure(row.stl_cc_fb, timer, [&] {
     sc::stl_forward(fp_cc);
     sc::stl_backward(bp_cc);
+  });
+  measure(row.stl_default_gemm_fwd, timer, [&] { sc::stl_forward(fp_dg); });
+  measure(row.stl_default_gemm_fb, timer, [&] {
+    sc::stl_forward(fp_dg);
+    sc::stl_backward(bp_dg);
   });
 
   // ---- 2:4 sparse ----
@@ -437,7 +461,9 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
 }  // namespace
 
 const char* dense_description() {
-  return "cublasGemmEx, bf16 in and out, fp32 compute, CUBLAS_GEMM_DEFAULT, 32 MiB cuBLAS workspace. "
+  return "cublasGemmEx, bf16 in and out, fp32 compute, CUBLAS_GEMM_DEFAULT, 32 MiB cuBLAS workspace; and the same "
+         "GEMMs through cuBLASLt with the fastest of its heuristic's algorithms, timed on first use (the choice "
+         "STL's GEMMs get, src/cuda/tuned_gemm.hpp). The dense figure is the faster of the two. "
          "fwd: Y = X·W; fwd+bwd: Y = X·W, dX = dY·Wᵀ, dW = Xᵀ·dY (three GEMMs).";
 }
 
@@ -454,8 +480,9 @@ const char* naive_description() {
 
 const char* stl_description() {
   return "ours = strassentile::cuda. fwd: stl_forward (specialised <4,4,4> encode kernel, one strided batched "
-         "GEMM, specialised decode kernel; X̂ and Z through a workspace; the encode/decode on tensor cores for "
-         "r <= 32, codec_mma.cuh; 'CUDA-core' = the same with KernelChoice::cuda_core, the FMA kernels). fwd+bwd: stl_forward + stl_backward with "
+         "GEMM (cuBLASLt, fastest algorithm timed on first use; 'default GEMM' = cuBLAS's own choice), specialised "
+         "decode kernel; X̂ and Z through a workspace; the encode/decode on tensor cores for "
+         "r <= 64, codec_mma.cuh; 'CUDA-core' = the same with KernelChoice::cuda_core, the FMA kernels). fwd+bwd: stl_forward + stl_backward with "
          "grads for x and w_hat (X̂ recomputed, dZ by the decode-transpose kernel, dŴ and dX̂ batched GEMMs, dX "
          "by the encode-transpose kernel), or with all four grads (x, w_hat, enc_x, dec: adds Z recomputed and "
          "the dD and dE_X GEMMs). 'STL generic' = stl_forward with KernelChoice::generic (un-specialised "
@@ -472,8 +499,8 @@ const char* sparse_description() {
 const char* timing_description() {
   return "each repetition timed alone with CUDA events after reading a buffer of max(2×L2, 64 MiB) to evict "
          "the L2; warm-up runs first; median reported. Ratio = dense ms / method ms (above 1: faster than dense), "
-         "forward against dense forward, fwd+bwd against dense fwd+bwd; dense = the faster of its first and last "
-         "timing in the shape.";
+         "forward against dense forward, fwd+bwd against dense fwd+bwd; dense = the fastest of its first and last "
+         "cuBLAS-default timings and its cuBLASLt-tuned timing in the shape.";
 }
 
 CompareReport run_compare(const CompareOptions& options, const std::function<void(const std::string&)>& progress) {
@@ -537,12 +564,13 @@ CompareReport run_compare(const CompareOptions& options, const std::function<voi
         return std::string(buf);
       };
       char head[128];
-      std::snprintf(head, sizeof head, " done in %.1f s: dense fwd %.3f ms, fwd+bwd %.3f ms", secs, r.dense_fwd_ms(),
-                    r.dense_fb_ms());
+      std::snprintf(head, sizeof head, " done in %.1f s: dense fwd %.3f ms (default %.3f), fwd+bwd %.3f ms (default %.3f)",
+                    secs, r.dense_fwd_ms(), r.dense_default_fwd_ms(), r.dense_fb_ms(), r.dense_default_fb_ms());
       line = name + std::string(head) + "; naive " + x(r.naive_fwd, r.dense_fwd_ms()) + " / " +
              x(r.naive_fb, r.dense_fb_ms()) + "; STL " + x(r.stl_fwd, r.dense_fwd_ms()) + " / " +
              x(r.stl_fb, r.dense_fb_ms()) + " / all4 " + x(r.stl_fb_all, r.dense_fb_ms()) + "; STL cuda-core " +
-             x(r.stl_cc_fwd, r.dense_fwd_ms()) + " / " + x(r.stl_cc_fb, r.dense_fb_ms()) + "; 2:4 " +
+             x(r.stl_cc_fwd, r.dense_fwd_ms()) + " / " + x(r.stl_cc_fb, r.dense_fb_ms()) + "; STL default GEMM " +
+             x(r.stl_default_gemm_fwd, r.dense_fwd_ms()) + " / " + x(r.stl_default_gemm_fb, r.dense_fb_ms()) + "; 2:4 " +
              x(r.sparse_fwd, r.dense_fwd_ms()) + " / " + x(r.sparse_fb, r.dense_fb_ms());
       char mem[160];
       std::snprintf(mem, sizeof mem, "; MiB above inputs fwd/fwd+bwd: dense %.0f/%.0f, STL %.0f/%.0f; tc vs cc Y %.4f dX %.4f",

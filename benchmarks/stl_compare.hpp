@@ -35,16 +35,27 @@ struct Measured {
 
 struct CompareRow {
   CompareShape shape;
-  // Dense is timed first and again last in each shape; ratios use the faster of the two (conservative).
+  // Dense cuBLAS (CUBLAS_GEMM_DEFAULT) is timed first and again last in each shape, and once through cuBLASLt
+  // with the same timed algorithm choice STL's GEMMs get (GemmChoice::tuned); ratios use the fastest of the three
+  // (conservative).
   double dense_fwd_first_ms = 0, dense_fwd_last_ms = 0, dense_fb_first_ms = 0, dense_fb_last_ms = 0;
-  double dense_fwd_ms() const { return std::min(dense_fwd_first_ms, dense_fwd_last_ms); }
-  double dense_fb_ms() const { return std::min(dense_fb_first_ms, dense_fb_last_ms); }
+  Measured dense_tuned_fwd, dense_tuned_fb;
+  double dense_default_fwd_ms() const { return std::min(dense_fwd_first_ms, dense_fwd_last_ms); }
+  double dense_default_fb_ms() const { return std::min(dense_fb_first_ms, dense_fb_last_ms); }
+  double dense_fwd_ms() const {
+    return dense_tuned_fwd.ok ? std::min(dense_default_fwd_ms(), dense_tuned_fwd.ms) : dense_default_fwd_ms();
+  }
+  double dense_fb_ms() const {
+    return dense_tuned_fb.ok ? std::min(dense_default_fb_ms(), dense_tuned_fb.ms) : dense_default_fb_ms();
+  }
 
   Measured naive_fwd, naive_fb, naive_fb_all;
   Measured stl_fwd, stl_fb, stl_fb_all, stl_generic_fwd;
   // The same STL with the CUDA-core encode/decode kernels (KernelChoice::cuda_core) where the default
   // (stl_fwd, stl_fb) takes the tensor-core ones.
   Measured stl_cc_fwd, stl_cc_fb;
+  // The same STL with its GEMMs on cuBLAS's default choice (GemmChoice::cublas_default).
+  Measured stl_default_gemm_fwd, stl_default_gemm_fb;
   Measured sparse_fwd, sparse_dx, sparse_fb;
   std::string sparse_dx_method;  // how dX was computed on cuSPARSELt, or why it was not
 

@@ -135,6 +135,8 @@ void write_json(const std::string& path, const CompareReport& rep, const std::st
          fixed(dense_tflops(r), 1) + ",\n";
     s += "     \"dense_fwd_bwd_ms\": " + fixed(db, 4) + ", \"dense_fwd_bwd_first_ms\": " +
          fixed(r.dense_fb_first_ms, 4) + ", \"dense_fwd_bwd_last_ms\": " + fixed(r.dense_fb_last_ms, 4) + ",\n";
+    s += "     \"dense_cublaslt_tuned_fwd\": " + json_measured(r.dense_tuned_fwd, df) +
+         ", \"dense_cublaslt_tuned_fwd_bwd\": " + json_measured(r.dense_tuned_fb, db) + ",\n";
     s += "     \"naive_fwd\": " + json_measured(r.naive_fwd, df) + ",\n";
     s += "     \"naive_fwd_bwd_x_w_hat\": " + json_measured(r.naive_fb, db) + ",\n";
     s += "     \"naive_fwd_bwd_all4\": " + json_measured(r.naive_fb_all, db) + ",\n";
@@ -144,6 +146,8 @@ void write_json(const std::string& path, const CompareReport& rep, const std::st
     s += "     \"stl_generic_kernels_fwd\": " + json_measured(r.stl_generic_fwd, df) + ",\n";
     s += "     \"stl_cuda_core_codec_fwd\": " + json_measured(r.stl_cc_fwd, df) + ",\n";
     s += "     \"stl_cuda_core_codec_fwd_bwd_x_w_hat\": " + json_measured(r.stl_cc_fb, db) + ",\n";
+    s += "     \"stl_cublas_default_gemm_fwd\": " + json_measured(r.stl_default_gemm_fwd, df) + ",\n";
+    s += "     \"stl_cublas_default_gemm_fwd_bwd_x_w_hat\": " + json_measured(r.stl_default_gemm_fb, db) + ",\n";
     const auto mib = [](double b) { return b < 0 ? std::string("null") : fixed(b / (1 << 20), 1); };
     s += "     \"memory_above_inputs_mib\": {\"dense_fwd\": " + mib(r.mem.dense_fwd) + ", \"dense_fwd_bwd\": " +
          mib(r.mem.dense_fb) + ", \"naive_fwd\": " + mib(r.mem.naive_fwd) + ", \"naive_fwd_bwd_x_w_hat\": " +
@@ -172,7 +176,8 @@ std::string main_table(const CompareReport& rep, bool markdown) {
   const std::vector<std::string> head = {"MxKxN",         "r",       "dense fwd ms",      "dense fwd+bwd ms",
                                          "naive fwd",     "naive fwd+bwd", "STL fwd",      "STL fwd+bwd (dX,dW^)",
                                          "STL fwd+bwd (all 4)", "STL fwd, CUDA-core codec",
-                                         "STL fwd+bwd, CUDA-core codec", "2:4 fwd", "2:4 fwd+bwd",
+                                         "STL fwd+bwd, CUDA-core codec", "STL fwd, default GEMM",
+                                         "STL fwd+bwd, default GEMM", "2:4 fwd", "2:4 fwd+bwd",
                                          "MiB above inputs: dense fwd / fwd+bwd", "STL fwd / fwd+bwd"};
   std::vector<std::vector<std::string>> rows;
   const auto mib = [](double b) { return b < 0 ? std::string("-") : fixed(b / (1 << 20), 0); };
@@ -180,7 +185,8 @@ std::string main_table(const CompareReport& rep, bool markdown) {
     const double df = r.dense_fwd_ms(), db = r.dense_fb_ms();
     rows.push_back({shape_name(r.shape), std::to_string(r.shape.rank), fixed(df, 3), fixed(db, 3),
                     cell(r.naive_fwd, df), cell(r.naive_fb, db), cell(r.stl_fwd, df), cell(r.stl_fb, db),
-                    cell(r.stl_fb_all, db), cell(r.stl_cc_fwd, df), cell(r.stl_cc_fb, db), cell(r.sparse_fwd, df),
+                    cell(r.stl_fb_all, db), cell(r.stl_cc_fwd, df), cell(r.stl_cc_fb, db),
+                    cell(r.stl_default_gemm_fwd, df), cell(r.stl_default_gemm_fb, db), cell(r.sparse_fwd, df),
                     cell(r.sparse_fb, db), mib(r.mem.dense_fwd) + " / " + mib(r.mem.dense_fb),
                     mib(r.mem.stl_fwd) + " / " + mib(r.mem.stl_fb)});
   }
@@ -232,13 +238,16 @@ void write_markdown(const std::string& path, const CompareReport& rep, const std
   s += "Cells: median ms (speedup over dense = dense ms / method ms; above 1 is faster than dense). Forward "
        "cells are against dense forward, fwd+bwd cells against dense fwd+bwd. n/m = not measured (see below).\n\n";
   s += main_table(rep, true);
-  s += "\n## Details\n\n| MxKxN | r | dense TFLOP/s | dense fwd ms 1st / last | dense fwd+bwd ms 1st / last | "
-       "naive fwd+bwd (all 4) | STL fwd, generic kernels | 2:4 dX alone | naive vs ours Y / dX | "
-       "2:4 vs cuBLAS (pruned W) Y / dX |\n|---|---|---|---|---|---|---|---|---|---|\n";
+  s += "\n## Details\n\n| MxKxN | r | dense TFLOP/s | dense fwd ms 1st / last / cuBLASLt tuned | "
+       "dense fwd+bwd ms 1st / last / cuBLASLt tuned | naive fwd+bwd (all 4) | STL fwd, generic kernels | "
+       "2:4 dX alone | naive vs ours Y / dX | 2:4 vs cuBLAS (pruned W) Y / dX |\n"
+       "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const CompareRow& r : rep.rows) {
     s += "| " + shape_name(r.shape) + " | " + std::to_string(r.shape.rank) + " | " + fixed(dense_tflops(r), 0) +
-         " | " + fixed(r.dense_fwd_first_ms, 3) + " / " + fixed(r.dense_fwd_last_ms, 3) + " | " +
-         fixed(r.dense_fb_first_ms, 3) + " / " + fixed(r.dense_fb_last_ms, 3) + " | " +
+         " | " + fixed(r.dense_fwd_first_ms, 3) + " / " + fixed(r.dense_fwd_last_ms, 3) + " / " +
+         (r.dense_tuned_fwd.ok ? fixed(r.dense_tuned_fwd.ms, 3) : "n/m") + " | " + fixed(r.dense_fb_first_ms, 3) +
+         " / " + fixed(r.dense_fb_last_ms, 3) + " / " + (r.dense_tuned_fb.ok ? fixed(r.dense_tuned_fb.ms, 3) : "n/m") +
+         " | " +
          cell(r.naive_fb_all, r.dense_fb_ms()) + " | " + cell(r.stl_generic_fwd, r.dense_fwd_ms()) + " | " +
          cell(r.sparse_dx, r.dense_fwd_ms()) + " | " + check_pair(r.naive_vs_stl_y, r.naive_vs_stl_dx) + " | " +
          check_pair(r.sparse_vs_cublas_y, r.sparse_vs_cublas_dx) + " |\n";
@@ -273,6 +282,10 @@ void write_markdown(const std::string& path, const CompareReport& rep, const std
     note(r, "STL fwd, generic kernels", r.stl_generic_fwd);
     note(r, "STL fwd, CUDA-core codec", r.stl_cc_fwd);
     note(r, "STL fwd+bwd, CUDA-core codec", r.stl_cc_fb);
+    note(r, "STL fwd, default GEMM", r.stl_default_gemm_fwd);
+    note(r, "STL fwd+bwd, default GEMM", r.stl_default_gemm_fb);
+    note(r, "dense fwd, cuBLASLt tuned", r.dense_tuned_fwd);
+    note(r, "dense fwd+bwd, cuBLASLt tuned", r.dense_tuned_fb);
     note(r, "2:4 fwd", r.sparse_fwd);
     note(r, "2:4 dX", r.sparse_dx);
     note(r, "2:4 fwd+bwd", r.sparse_fb);

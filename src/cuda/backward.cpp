@@ -18,6 +18,7 @@
 #include "check.hpp"
 #include "launchers.hpp"
 #include "row_major_gemm.hpp"
+#include "tuned_gemm.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
 namespace strassentile::cuda {
@@ -79,8 +80,9 @@ void set_stream(cublasHandle_t handle, cudaStream_t stream) {
   if (current != stream) detail::check_cublas(cublasSetStream(handle, stream), "cublasSetStream");
 }
 
-void run_gemm(cublasHandle_t handle, const Gemm& g) {
-  detail::check_cublas(detail::run_strided_batched(handle, g), "cublasGemmStridedBatchedEx (backward)");
+void run_gemm(const BackwardParams& p, const Gemm& g) {
+  if (p.gemm == GemmChoice::tuned && detail::run_tuned(g, p.stream)) return;
+  detail::check_cublas(detail::run_strided_batched(p.cublas, g), "cublasGemmStridedBatchedEx (backward)");
 }
 
 // Zeroes `batch` matrices of rows × cols elements of `esize` bytes (leading dimension ld, batch stride).
@@ -184,7 +186,7 @@ void stl_backward(const BackwardParams& p) {
     g.b = buf_b, g.ldb = n, g.stride_b = m * n;
     g.c = p.dw_hat, g.ldc = ld_dw, g.stride_c = stride_dw;
     g.ab_type = t, g.c_type = p.dw_hat_f32 ? CUDA_R_32F : t;
-    run_gemm(p.cublas, g);
+    run_gemm(p, g);
   }
   if (l.identity) detail::launch_identity(identity, l.id_size, p.stream);
   if (need.dec) {  // dD = tiles(dY) · Zᵀ over all m·n tile positions, Z = X̂·Ŵ recomputed
@@ -196,6 +198,7 @@ void stl_backward(const BackwardParams& p) {
     prod.w_hat = p.w_hat, prod.ld_w_hat = ld_w, prod.stride_w_hat = stride_w;
     prod.z = buf_c, prod.ld_z = n, prod.stride_z = m * n;
     prod.stream = p.stream;
+    prod.gemm = p.gemm;
     launch_products(prod);
     EncodeParams tiles;  // the identity encoder on dY's (a,c) tiles: tiles(dY)[q, i, j] = vec(dY_ij)[q]
     tiles.shape = s;
@@ -218,7 +221,7 @@ void stl_backward(const BackwardParams& p) {
     g.b = buf_c, g.ldb = m * n, g.trans_b = true;
     g.c = p.d_dec, g.ldc = r;
     g.ab_type = t, g.c_type = CUDA_R_32F;
-    run_gemm(p.cublas, g);
+    run_gemm(p, g);
   }
   if (l.dx_hat) {  // dX̂[p] = dZ[p] · Ŵ[p]ᵀ, over X̂ (no longer needed)
     Gemm g;
@@ -227,7 +230,7 @@ void stl_backward(const BackwardParams& p) {
     g.b = p.w_hat, g.ldb = ld_w, g.stride_b = stride_w, g.trans_b = true;
     g.c = buf_a, g.ldc = k, g.stride_c = m * k;
     g.ab_type = t, g.c_type = t;
-    run_gemm(p.cublas, g);
+    run_gemm(p, g);
   }
   if (need.x) {
     EncodeBackwardParams eb;
@@ -263,7 +266,7 @@ void stl_backward(const BackwardParams& p) {
     g.b = buf_c, g.ldb = m * k, g.trans_b = true;
     g.c = p.d_enc_x, g.ldc = ab;
     g.ab_type = t, g.c_type = CUDA_R_32F;
-    run_gemm(p.cublas, g);
+    run_gemm(p, g);
   }
   if (need.bias) detail::launch_column_sums(p.dtype, p.dy, p.ldy == 0 ? N : p.ldy, M, N, p.d_bias, p.stream);
 }

@@ -1,19 +1,27 @@
-// Encode and decode of <4,4> tiles on tensor cores (bf16 storage, rank <= 32), sm_80+ (mma.sync m16n8k16).
+// Encode and decode of <4,4> tiles on tensor cores (bf16 storage, rank <= 64), sm_80+ (mma.sync m16n8k16).
 //
 // Per tile both are small matrix products: encode x̂ = E_X · vec(X_tile) (r×16 · 16), decode
 // vec(Y_tile) = D · z (16×r · r). Batched over 8 tiles they are m16n8k16 products with the tiles as the n
-// dimension: encode C[p, tile] = E_X[p, :] · x[:, tile] (A = E_X, two 16-row halves of p), decode
-// C[q, tile] = D[q, :] · z[:, tile] (A = D, two 16-wide halves of p as k). The fp32 coefficients are split
+// dimension: encode C[p, tile] = E_X[p, :] · x[:, tile] (A = E_X, one m-step per 16 products), decode
+// C[q, tile] = D[q, :] · z[:, tile] (A = D, one k-step per 16 products). The fp32 coefficients are split
 // into two bf16 terms, hi = bf16(c) and lo = bf16(c − hi), and each product is done twice (hi, then lo,
 // accumulating in fp32): the activations are bf16 already, so every partial product is exact and the
 // coefficients keep ~16 bits (relative error ≤ 2⁻¹⁷), against 8 for a plain bf16 cast.
 //
-// One block of 128 threads (4 warps; MmaBlock) owns 128 consecutive tiles of one row-tile i. It stages its inputs in shared
-// memory (16-byte loads; cp.async for Z), each warp runs the products of 32 tiles from there, writes its
-// results back to shared memory, and the block stores them with 16-byte stores (rows of X̂ along κ, rows of
-// Y along the columns). The shared rows are padded so that the fragment accesses are free of bank conflicts.
-// Any alignment, ragged K/N, padded sequences and coefficient layout (the backward's transposed uses) are
-// handled; unaligned rows take element-wise loads and stores.
+// Work comes in groups of 128 consecutive tiles of one row-tile. A block of 4 warps stays resident (a
+// grid-stride loop over the groups), builds the coefficient fragments once, and copies group g+1 into its
+// second shared buffer (cp.async, 16-byte) while it computes and stores group g: each warp runs the products
+// of 32 tiles, writes them back to shared memory, and the block stores them with 16-byte stores (rows of X̂
+// along κ, rows of Y along the columns). The shared rows are padded so that the fragment accesses are free of
+// bank conflicts; Z's fragments are read with ldmatrix.trans. Any alignment, ragged K/N, padded sequences
+// and coefficient layout (the backward's transposed uses) are handled; unaligned rows take element-wise
+// copies.
+//
+// Why persistent: Nsight Compute on the first version (one group per block, 2026-12-01, H200) showed it
+// issue-bound at 52% of DRAM bandwidth (72–77% of issue slots busy): per group every thread rebuilt the
+// fragments (16 global loads and their splits), redid the index arithmetic and waited at two barriers with
+// nothing in flight. This version reaches 0.80–0.86 of a copy's bandwidth against that one's 0.64–0.70
+// (docs/PERFORMANCE.md).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -28,19 +36,7 @@
 
 namespace strassentile::cuda::detail {
 
-// A block of WARPS warps owns 32·WARPS tiles (kMmaWarps by default; bench_stl_kernels times others). The
-// padded shared-row lengths below keep every fragment access conflict-free for any WARPS.
-constexpr int kMmaWarps = 4;
-constexpr int kMmaMaxRank = 32;
-template <int WARPS>
-struct MmaBlock {
-  static constexpr int kTiles = 32 * WARPS;            // tiles per block
-  static constexpr int kThreads = 32 * WARPS;
-  static constexpr int kEncXStride = kTiles * 4 + 32;  // bf16 per staged X row (the +32 spreads rows over banks)
-  static constexpr int kEncOutStride = kTiles + 8;     // bf16 per staged X̂ row
-  static constexpr int kDecZStride = kTiles + 8;       // bf16 per staged Z row
-  static constexpr int kDecYStride = kTiles * 4 + 4;   // fp32 per staged Y row
-};
+constexpr int kMmaMaxRank = 64;
 
 using bf16_t = __nv_bfloat16;
 
@@ -78,95 +74,6 @@ struct MmaEncodeArgs {
   bool vec_load, vec_store;
 };
 
-// MT = 2: products p < 32 in two 16-row halves (template only so that the header can be included anywhere).
-template <int MT, int WARPS>
-__global__ void __launch_bounds__(32 * WARPS) encode_mma(const MmaEncodeArgs args) {
-  using Blk = MmaBlock<WARPS>;
-  constexpr int kMmaTiles = Blk::kTiles, kMmaThreads = Blk::kThreads;
-  constexpr int kEncXStride = Blk::kEncXStride, kEncOutStride = Blk::kEncOutStride;
-  __shared__ __align__(16) bf16_t s_x[4 * kEncXStride];
-  __shared__ __align__(16) bf16_t s_out[16 * MT * kEncOutStride];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int g = lane >> 2, t = lane & 3;
-  const std::int64_t blocks_per_i = (args.k + kMmaTiles - 1) / kMmaTiles;
-  const std::int64_t i = index_div(blockIdx.x, blocks_per_i);
-  const std::int64_t kap0 = (static_cast<std::int64_t>(blockIdx.x) - i * blocks_per_i) * kMmaTiles;
-  const std::int64_t col0 = kap0 * 4;
-  std::int64_t first;
-  int real;
-  args.rows.tile(i, 4, first, real);
-
-  // Stage the 4 × 512 slab of X (zeros beyond K and for padding rows).
-  for (int c = threadIdx.x; c < 4 * (kMmaTiles * 4 / 8); c += kMmaThreads) {
-    const int u = c / (kMmaTiles * 4 / 8), e = (c % (kMmaTiles * 4 / 8)) * 8;
-    const std::int64_t col = col0 + e;
-    uint4 v = make_uint4(0, 0, 0, 0);
-    if (u < real && col < args.cols) {
-      const bf16_t* src = args.x + (first + u) * args.ldx + col;
-      if (args.vec_load && col + 8 <= args.cols) {
-        v = __ldg(reinterpret_cast<const uint4*>(src));
-      } else {
-        unsigned short h[8];
-#pragma unroll
-        for (int e2 = 0; e2 < 8; ++e2) h[e2] = col + e2 < args.cols ? __bfloat16_as_ushort(src[e2]) : 0;
-        v = make_uint4(pack_bf16_bits(h[0], h[1]), pack_bf16_bits(h[2], h[3]), pack_bf16_bits(h[4], h[5]),
-                       pack_bf16_bits(h[6], h[7]));
-      }
-    }
-    *reinterpret_cast<uint4*>(s_x + u * kEncXStride + e) = v;
-  }
-
-  // A fragments of E_X (rows p, columns q), hi and lo; zero for p >= rank.
-  unsigned a_hi[MT][4], a_lo[MT][4];
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-    for (int r = 0; r < 4; ++r) {
-      const int p = 16 * mt + g + (r & 1) * 8, q = 2 * t + (r >> 1) * 8;
-      const float v0 = p < args.rank ? args.enc[p * args.enc_p + q * args.enc_q] : 0.0f;
-      const float v1 = p < args.rank ? args.enc[p * args.enc_p + (q + 1) * args.enc_q] : 0.0f;
-      split_pair(v0, v1, a_hi[mt][r], a_lo[mt][r]);
-    }
-  __syncthreads();
-
-  const unsigned* sx = reinterpret_cast<const unsigned*>(s_x);
-  unsigned* so = reinterpret_cast<unsigned*>(s_out);
-#pragma unroll
-  for (int ng = 0; ng < 4; ++ng) {
-    const int tile = warp * 32 + ng * 8 + g;  // B column g: q = 2t, 2t+1 (row t/2) and q + 8 (row t/2 + 2)
-    const unsigned b0 = sx[((t >> 1) * kEncXStride + 4 * tile + 2 * (t & 1)) / 2];
-    const unsigned b1 = sx[(((t >> 1) + 2) * kEncXStride + 4 * tile + 2 * (t & 1)) / 2];
-    const int tc = warp * 32 + ng * 8 + 2 * t;  // C columns 2t, 2t+1
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt) {
-      float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-      mma_16816(c, a_hi[mt], b0, b1);
-      mma_16816(c, a_lo[mt], b0, b1);
-      so[((16 * mt + g) * kEncOutStride + tc) / 2] = pack_bf16(c[0], c[1]);
-      so[((16 * mt + g + 8) * kEncOutStride + tc) / 2] = pack_bf16(c[2], c[3]);
-    }
-  }
-  __syncthreads();
-
-  // Store X̂[p, i, kap0 ..]: 16 chunks of 8 tiles per product.
-  for (int c = threadIdx.x; c < args.rank * (kMmaTiles / 8); c += kMmaThreads) {
-    const int p = c / (kMmaTiles / 8), e = (c % (kMmaTiles / 8)) * 8;
-    const std::int64_t kap = kap0 + e;
-    if (kap >= args.k) continue;
-    const uint4 v = *reinterpret_cast<const uint4*>(s_out + p * kEncOutStride + e);
-    bf16_t* dst = args.x_hat + p * args.stride + i * args.ld + kap;
-    if (args.vec_store && kap + 8 <= args.k) {
-      __stwb(reinterpret_cast<uint4*>(dst), v);
-    } else {
-      const unsigned w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-      for (int e2 = 0; e2 < 8; ++e2)
-        if (kap + e2 < args.k)
-          dst[e2] = __ushort_as_bfloat16(static_cast<unsigned short>(w[e2 / 2] >> (16 * (e2 % 2))));
-    }
-  }
-}
-
 struct MmaDecodeArgs {
   const bf16_t* z;
   std::int64_t ld_z, stride_z, m, n;
@@ -180,46 +87,202 @@ struct MmaDecodeArgs {
   bool vec_z, vec_y, vec_bias;
 };
 
-template <Activation ACT, int WARPS>
-__global__ void __launch_bounds__(32 * WARPS) decode_mma(const MmaDecodeArgs args) {
-  using Blk = MmaBlock<WARPS>;
-  constexpr int kMmaTiles = Blk::kTiles, kMmaThreads = Blk::kThreads;
-  constexpr int kDecZStride = Blk::kDecZStride, kDecYStride = Blk::kDecYStride;
-  __shared__ __align__(16) bf16_t s_z[kMmaMaxRank * kDecZStride];
-  __shared__ __align__(16) float s_y[4 * kDecYStride];
+namespace mma_group {
+constexpr int kTiles = 128;    // tiles per group (one row-tile, 128 consecutive tile columns)
+constexpr int kThreads = 128;  // 4 warps, 32 tiles each
+constexpr int kXStride = kTiles * 4 + 32;
+constexpr int kOutStride = kTiles + 8;
+constexpr int kZStride = kTiles + 8;  // 272 bytes: ldmatrix rows land on distinct banks
+constexpr int kYStride = kTiles * 4 + 4;
+}  // namespace mma_group
+
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+
+__device__ __forceinline__ unsigned pack_bf16x2(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // one cvt.rn.bf16x2.f32
+  return *reinterpret_cast<const unsigned*>(&v);
+}
+
+// Four 8×8 bf16 pieces, transposed: lane l gives the address of row l % 8 of piece l / 8.
+__device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* row) {
+  const auto addr = static_cast<unsigned>(__cvta_generic_to_shared(row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+// Blocks that stay resident for `kernel`: every SM's worth, but no more than there are groups.
+template <class Kernel>
+unsigned resident_grid(Kernel kernel, std::int64_t groups) {
+  int device = 0, sms = 0, per_sm = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
+  check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, mma_group::kThreads, 0),
+        "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+  const std::int64_t resident = static_cast<std::int64_t>(sms) * (per_sm > 0 ? per_sm : 1);
+  return static_cast<unsigned>(groups < resident ? groups : resident);
+}
+
+// MT = ⌈rank / 16⌉: the products in 16-row m-steps.
+template <int MT>
+__global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncodeArgs args, std::int64_t groups,
+                                                                  std::int64_t groups_per_i) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  __shared__ __align__(16) bf16_t s_x[2][4 * kXStride];
+  __shared__ __align__(16) bf16_t s_out[16 * MT * kOutStride];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
-  const std::int64_t blocks_per_i = (args.n + kMmaTiles - 1) / kMmaTiles;
-  const std::int64_t i = index_div(blockIdx.x, blocks_per_i);
-  const std::int64_t jb = (static_cast<std::int64_t>(blockIdx.x) - i * blocks_per_i) * kMmaTiles;
-  const int ksteps = args.rank > 16 ? 2 : 1;
 
-  // Stage Z[p, i, jb ..] for p < 16·ksteps (zeros beyond the rank and beyond n).
-  for (int c = threadIdx.x; c < 16 * ksteps * (kMmaTiles / 8); c += kMmaThreads) {
-    const int p = c / (kMmaTiles / 8), e = (c % (kMmaTiles / 8)) * 8;
-    const std::int64_t j = jb + e;
-    bf16_t* dst = s_z + p * kDecZStride + e;
-    if (p < args.rank && j < args.n) {
-      const bf16_t* src = args.z + p * args.stride_z + i * args.ld_z + j;
-      if (args.vec_z) {
-        cp_async_16(dst, src, j + 8 <= args.n ? 16 : static_cast<int>((args.n - j) * 2));
+  // Copies the 4 × 512 slab of X of `group` into s_x[buf] (zeros beyond K and for padding rows).
+  const auto stage = [&](std::int64_t group, int buf) {
+    const std::int64_t i = index_div(group, groups_per_i);
+    const std::int64_t col0 = (group - i * groups_per_i) * (kTiles * 4);
+    std::int64_t first;
+    int real;
+    args.rows.tile(i, 4, first, real);
+#pragma unroll
+    for (int j = 0; j < 4 * kTiles * 4 / 8 / kThreads; ++j) {
+      const int c = threadIdx.x + j * kThreads;
+      const int u = c / (kTiles * 4 / 8), e = (c % (kTiles * 4 / 8)) * 8;
+      const std::int64_t col = col0 + e;
+      bf16_t* dst = &s_x[buf][u * kXStride + e];
+      if (u < real && col < args.cols) {
+        const bf16_t* src = args.x + (first + u) * args.ldx + col;
+        if (args.vec_load) {
+          cp_async_16(dst, src, col + 8 <= args.cols ? 16 : static_cast<int>((args.cols - col) * 2));
+        } else {
+          unsigned short h[8];
+#pragma unroll
+          for (int e2 = 0; e2 < 8; ++e2) h[e2] = col + e2 < args.cols ? __bfloat16_as_ushort(src[e2]) : 0;
+          *reinterpret_cast<uint4*>(dst) = make_uint4(pack_bf16_bits(h[0], h[1]), pack_bf16_bits(h[2], h[3]),
+                                                      pack_bf16_bits(h[4], h[5]), pack_bf16_bits(h[6], h[7]));
+        }
       } else {
+        *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
+      }
+    }
+  };
+
+  std::int64_t group = blockIdx.x;
+  if (group < groups) stage(group, 0);
+  cp_async_commit();
+
+  // A fragments of E_X (rows p, columns q), hi and lo; zero for p >= rank. Built once per block.
+  unsigned a_hi[MT][4], a_lo[MT][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      const int p = 16 * mt + g + (r & 1) * 8, q = 2 * t + (r >> 1) * 8;
+      const float v0 = p < args.rank ? args.enc[p * args.enc_p + q * args.enc_q] : 0.0f;
+      const float v1 = p < args.rank ? args.enc[p * args.enc_p + (q + 1) * args.enc_q] : 0.0f;
+      split_pair(v0, v1, a_hi[mt][r], a_lo[mt][r]);
+    }
+
+  unsigned* so = reinterpret_cast<unsigned*>(s_out);
+  for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
+    if (group + gridDim.x < groups) stage(group + gridDim.x, buf ^ 1);
+    cp_async_commit();
+    cp_async_wait<1>();  // this group's copies; the next group's stay in flight
+    __syncthreads();
+
+    const unsigned* sx = reinterpret_cast<const unsigned*>(s_x[buf]);
+#pragma unroll
+    for (int ng = 0; ng < 4; ++ng) {
+      const int tile = warp * 32 + ng * 8 + g;  // B column g: q = 2t, 2t+1 (row t/2) and q + 8 (row t/2 + 2)
+      const unsigned b0 = sx[((t >> 1) * kXStride + 4 * tile + 2 * (t & 1)) / 2];
+      const unsigned b1 = sx[(((t >> 1) + 2) * kXStride + 4 * tile + 2 * (t & 1)) / 2];
+      const int tc = warp * 32 + ng * 8 + 2 * t;  // C columns 2t, 2t+1
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        mma_16816(c, a_hi[mt], b0, b1);
+        mma_16816(c, a_lo[mt], b0, b1);
+        so[((16 * mt + g) * kOutStride + tc) / 2] = pack_bf16x2(c[0], c[1]);
+        so[((16 * mt + g + 8) * kOutStride + tc) / 2] = pack_bf16x2(c[2], c[3]);
+      }
+    }
+    __syncthreads();
+
+    // Store X̂[p, i, kap0 ..]: 16 chunks of 8 tiles per product.
+    const std::int64_t i = index_div(group, groups_per_i);
+    const std::int64_t kap0 = (group - i * groups_per_i) * kTiles;
+    bf16_t* out_row = args.x_hat + i * args.ld + kap0;
+    for (int c = threadIdx.x; c < args.rank * (kTiles / 8); c += kThreads) {
+      const int p = c / (kTiles / 8), e = (c % (kTiles / 8)) * 8;
+      const std::int64_t kap = kap0 + e;
+      if (kap >= args.k) continue;
+      const uint4 v = *reinterpret_cast<const uint4*>(s_out + p * kOutStride + e);
+      bf16_t* dst = out_row + p * args.stride + e;
+      if (args.vec_store && kap + 8 <= args.k) {
+        __stwb(reinterpret_cast<uint4*>(dst), v);
+      } else {
+        const unsigned w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+        for (int e2 = 0; e2 < 8; ++e2)
+          if (kap + e2 < args.k)
+            dst[e2] = __ushort_as_bfloat16(static_cast<unsigned short>(w[e2 / 2] >> (16 * (e2 % 2))));
+      }
+    }
+  }
+}
+
+// KS = 2 (rank <= 32) or 4 (rank <= 64): the shared rows of Z, 16 per k-step, read 32 at a time by ldmatrix.
+template <int KS, Activation ACT>
+__global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecodeArgs args, std::int64_t groups,
+                                                                  std::int64_t groups_per_i) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  constexpr int kRows = 16 * KS;
+  __shared__ __align__(16) bf16_t s_z[2][kRows * kZStride];
+  __shared__ __align__(16) float s_y[4 * kYStride];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int ksteps = (args.rank + 15) / 16;
+
+  // Rows p >= rank of both buffers are zero for good (the products' padding); the stages never touch them.
+  for (int c = threadIdx.x; c < 2 * (kRows - args.rank) * (kZStride / 8); c += kThreads) {
+    const int buf = c / ((kRows - args.rank) * (kZStride / 8));
+    const int rest = c % ((kRows - args.rank) * (kZStride / 8));
+    const int p = args.rank + rest / (kZStride / 8), e = (rest % (kZStride / 8)) * 8;
+    *reinterpret_cast<uint4*>(&s_z[buf][p * kZStride + e]) = make_uint4(0, 0, 0, 0);
+  }
+
+  // Copies Z[p, i, jb ..] of `group` for p < rank into s_z[buf] (zeros beyond n).
+  const auto stage = [&](std::int64_t group, int buf) {
+    const std::int64_t i = index_div(group, groups_per_i);
+    const std::int64_t jb = (group - i * groups_per_i) * kTiles;
+    const bf16_t* src_row = args.z + i * args.ld_z + jb;
+    for (int c = threadIdx.x; c < args.rank * (kTiles / 8); c += kThreads) {
+      const int p = c / (kTiles / 8), e = (c % (kTiles / 8)) * 8;
+      const std::int64_t j = jb + e;
+      bf16_t* dst = &s_z[buf][p * kZStride + e];
+      const bf16_t* src = src_row + p * args.stride_z + e;
+      if (j < args.n && args.vec_z) {
+        cp_async_16(dst, src, j + 8 <= args.n ? 16 : static_cast<int>((args.n - j) * 2));
+      } else if (j < args.n) {
         unsigned short h[8];
 #pragma unroll
         for (int e2 = 0; e2 < 8; ++e2) h[e2] = j + e2 < args.n ? __bfloat16_as_ushort(src[e2]) : 0;
         *reinterpret_cast<uint4*>(dst) = make_uint4(pack_bf16_bits(h[0], h[1]), pack_bf16_bits(h[2], h[3]),
                                                     pack_bf16_bits(h[4], h[5]), pack_bf16_bits(h[6], h[7]));
+      } else {
+        *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
       }
-    } else {
-      *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
     }
-  }
-  asm volatile("cp.async.commit_group;\n" ::);
+  };
 
-  // A fragments of D (rows q, columns p in two k-steps of 16), hi and lo; zero for p >= rank.
-  unsigned a_hi[2][4], a_lo[2][4];
+  std::int64_t group = blockIdx.x;
+  if (group < groups) stage(group, 0);
+  cp_async_commit();
+
+  // A fragments of D (rows q, columns p in k-steps of 16), hi and lo; zero for p >= rank.
+  unsigned a_hi[KS][4], a_lo[KS][4];
 #pragma unroll
-  for (int ks = 0; ks < 2; ++ks)
+  for (int ks = 0; ks < KS; ++ks)
 #pragma unroll
     for (int r = 0; r < 4; ++r) {
       const int q = g + (r & 1) * 8, p = 16 * ks + 2 * t + (r >> 1) * 8;
@@ -227,102 +290,119 @@ __global__ void __launch_bounds__(32 * WARPS) decode_mma(const MmaDecodeArgs arg
       const float v1 = p + 1 < args.rank ? args.dec[q * args.dec_q + (p + 1) * args.dec_p] : 0.0f;
       split_pair(v0, v1, a_hi[ks][r], a_lo[ks][r]);
     }
-  asm volatile("cp.async.wait_group 0;\n" ::);
-  __syncthreads();
 
-  const unsigned short* sz = reinterpret_cast<const unsigned short*>(s_z);
   const int u = g >> 2, w = g & 3;  // C rows g and g+8 are tile elements (u, w) and (u + 2, w)
-#pragma unroll
-  for (int ng = 0; ng < 4; ++ng) {
-    const int tile = warp * 32 + ng * 8 + g;  // B column g: rows p = 2t, 2t+1 and 2t+8, 2t+9 of the k-step
-    float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-    for (int ks = 0; ks < 2; ++ks) {
-      if (ks >= ksteps) break;  // warp-uniform; unrolled so that the fragments stay in registers
-      const int p0 = 16 * ks + 2 * t;
-      const unsigned b0 = pack_bf16_bits(sz[p0 * kDecZStride + tile], sz[(p0 + 1) * kDecZStride + tile]);
-      const unsigned b1 = pack_bf16_bits(sz[(p0 + 8) * kDecZStride + tile], sz[(p0 + 9) * kDecZStride + tile]);
-      mma_16816(c, a_hi[ks], b0, b1);
-      mma_16816(c, a_lo[ks], b0, b1);
-    }
-    const int tc = warp * 32 + ng * 8 + 2 * t;  // C columns 2t, 2t+1
-    s_y[u * kDecYStride + 4 * tc + w] = c[0];
-    s_y[u * kDecYStride + 4 * (tc + 1) + w] = c[1];
-    s_y[(u + 2) * kDecYStride + 4 * tc + w] = c[2];
-    s_y[(u + 2) * kDecYStride + 4 * (tc + 1) + w] = c[3];
-  }
-  __syncthreads();
+  for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
+    if (group + gridDim.x < groups) stage(group + gridDim.x, buf ^ 1);
+    cp_async_commit();
+    cp_async_wait<1>();
+    __syncthreads();
 
-  std::int64_t first;
-  int real;
-  args.rows.tile(i, 4, first, real);
-  for (int c = threadIdx.x; c < 4 * (kMmaTiles * 4 / 8); c += kMmaThreads) {
-    const int row = c / (kMmaTiles * 4 / 8), e = (c % (kMmaTiles * 4 / 8)) * 8;
-    const std::int64_t col = jb * 4 + e;
-    if (row >= real || col >= args.cols) continue;
-    const float4 lo4 = *reinterpret_cast<const float4*>(s_y + row * kDecYStride + e);
-    const float4 hi4 = *reinterpret_cast<const float4*>(s_y + row * kDecYStride + e + 4);
-    float out[8] = {lo4.x, lo4.y, lo4.z, lo4.w, hi4.x, hi4.y, hi4.z, hi4.w};
-    const bool full = col + 8 <= args.cols;
-    if (args.bias != nullptr) {
-      float b[8];
-      if (full && args.vec_bias) {
-        load_packed<bf16_t, 8>(args.bias + col, b);
-      } else {
 #pragma unroll
-        for (int e2 = 0; e2 < 8; ++e2) b[e2] = col + e2 < args.cols ? __bfloat162float(args.bias[col + e2]) : 0.0f;
+    for (int ng = 0; ng < 4; ++ng) {
+      const int tile0 = warp * 32 + ng * 8;
+      float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+      for (int h = 0; h < KS / 2; ++h) {
+        // Pieces: rows p 32h + 0–7, 8–15, 16–23, 24–31 of tiles tile0..+7 = b0, b1 of k-step 2h, then of 2h + 1.
+        if (2 * h >= ksteps) break;  // block-uniform; unrolled so that the fragments stay in registers
+        unsigned b[4];
+        ldmatrix_x4_trans(b, &s_z[buf][(32 * h + lane) * kZStride + tile0]);
+        mma_16816(c, a_hi[2 * h], b[0], b[1]);
+        mma_16816(c, a_lo[2 * h], b[0], b[1]);
+        if (2 * h + 1 < ksteps) {
+          mma_16816(c, a_hi[2 * h + 1], b[2], b[3]);
+          mma_16816(c, a_lo[2 * h + 1], b[2], b[3]);
+        }
+      }
+      const int tc = tile0 + 2 * t;  // C columns 2t, 2t+1
+      s_y[u * kYStride + 4 * tc + w] = c[0];
+      s_y[u * kYStride + 4 * (tc + 1) + w] = c[1];
+      s_y[(u + 2) * kYStride + 4 * tc + w] = c[2];
+      s_y[(u + 2) * kYStride + 4 * (tc + 1) + w] = c[3];
+    }
+    __syncthreads();
+
+    const std::int64_t i = index_div(group, groups_per_i);
+    const std::int64_t col0 = (group - i * groups_per_i) * (kTiles * 4);
+    std::int64_t first;
+    int real;
+    args.rows.tile(i, 4, first, real);
+#pragma unroll
+    for (int jj = 0; jj < 4 * kTiles * 4 / 8 / kThreads; ++jj) {
+      const int c = threadIdx.x + jj * kThreads;
+      const int row = c / (kTiles * 4 / 8), e = (c % (kTiles * 4 / 8)) * 8;
+      const std::int64_t col = col0 + e;
+      if (row >= real || col >= args.cols) continue;
+      const float4 lo4 = *reinterpret_cast<const float4*>(s_y + row * kYStride + e);
+      const float4 hi4 = *reinterpret_cast<const float4*>(s_y + row * kYStride + e + 4);
+      float out[8] = {lo4.x, lo4.y, lo4.z, lo4.w, hi4.x, hi4.y, hi4.z, hi4.w};
+      const bool full = col + 8 <= args.cols;
+      if (args.bias != nullptr) {
+        float bv[8];
+        if (full && args.vec_bias) {
+          load_packed<bf16_t, 8>(args.bias + col, bv);
+        } else {
+#pragma unroll
+          for (int e2 = 0; e2 < 8; ++e2)
+            bv[e2] = col + e2 < args.cols ? __bfloat162float(args.bias[col + e2]) : 0.0f;
+        }
+#pragma unroll
+        for (int e2 = 0; e2 < 8; ++e2) out[e2] += bv[e2];
       }
 #pragma unroll
-      for (int e2 = 0; e2 < 8; ++e2) out[e2] += b[e2];
-    }
+      for (int e2 = 0; e2 < 8; ++e2) out[e2] = activate<ACT>(out[e2]);
+      bf16_t* dst = args.y + (first + row) * args.ldy + col;
+      if (full && args.vec_y) {
+        const uint4 v = make_uint4(pack_bf16x2(out[0], out[1]), pack_bf16x2(out[2], out[3]),
+                                   pack_bf16x2(out[4], out[5]), pack_bf16x2(out[6], out[7]));
+        __stwb(reinterpret_cast<uint4*>(dst), v);
+      } else {
 #pragma unroll
-    for (int e2 = 0; e2 < 8; ++e2) out[e2] = activate<ACT>(out[e2]);
-    bf16_t* dst = args.y + (first + row) * args.ldy + col;
-    if (full && args.vec_y) {
-      store_packed<bf16_t, 8>(dst, out);
-    } else {
-#pragma unroll
-      for (int e2 = 0; e2 < 8; ++e2)
-        if (col + e2 < args.cols) dst[e2] = __float2bfloat16_rn(out[e2]);
+        for (int e2 = 0; e2 < 8; ++e2)
+          if (col + e2 < args.cols) dst[e2] = __float2bfloat16_rn(out[e2]);
+      }
     }
   }
 }
 
-// Whether the tensor-core kernels take these parameters: bf16, <4,4> tiles, rank <= 32.
+// Whether the tensor-core kernels take these parameters: bf16, <4,4> tiles, rank <= 64.
 inline bool mma_codec_applies(DType dtype, int a, int bc, int rank) {
   return dtype == DType::bf16 && a == 4 && bc == 4 && rank >= 1 && rank <= kMmaMaxRank;
 }
 
 // Launch on tensor cores, or return false (nothing launched) when mma_codec_applies says no.
-template <int WARPS = kMmaWarps>
-bool run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
-  constexpr int kMmaTiles = MmaBlock<WARPS>::kTiles, kMmaThreads = MmaBlock<WARPS>::kThreads;
+inline bool run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
   const StlShape& s = p.shape;
   if (!mma_codec_applies(p.dtype, s.a, s.b, s.rank)) return false;
-  const std::int64_t blocks = s.m() * ((s.k() + kMmaTiles - 1) / kMmaTiles);
-  if (blocks == 0) return true;
+  const std::int64_t groups_per_i = (s.k() + mma_group::kTiles - 1) / mma_group::kTiles;
+  const std::int64_t groups = s.m() * groups_per_i;
+  if (groups == 0) return true;
   const CoefLayout enc = layout.resolved(16);
   MmaEncodeArgs args{static_cast<const bf16_t*>(p.x), p.ldx, s.in_features, p.enc_x, enc.row_stride,
                      enc.col_stride, s.rank, static_cast<bf16_t*>(p.x_hat), p.ld_x_hat, p.stride_x_hat, s.m(), s.k(),
                      make_row_map(s), false, false};
   args.vec_load = is_aligned(p.x, 16) && (p.ldx * 2) % 16 == 0;
   args.vec_store = is_aligned(p.x_hat, 16) && p.ld_x_hat % 8 == 0 && p.stride_x_hat % 8 == 0;
-  if (s.rank > 16) {
-    encode_mma<2, WARPS><<<grid_blocks(blocks, 1), kMmaThreads, 0, p.stream>>>(args);
-  } else {
-    encode_mma<1, WARPS><<<grid_blocks(blocks, 1), kMmaThreads, 0, p.stream>>>(args);
+  const auto launch = [&](auto kernel) {
+    kernel<<<resident_grid(kernel, groups), mma_group::kThreads, 0, p.stream>>>(args, groups, groups_per_i);
+  };
+  switch ((s.rank + 15) / 16) {
+    case 1: launch(encode_mma<1>); break;
+    case 2: launch(encode_mma<2>); break;
+    case 3: launch(encode_mma<3>); break;
+    default: launch(encode_mma<4>); break;
   }
   check_launch("encode_mma");
   return true;
 }
 
-template <int WARPS = kMmaWarps>
-bool run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
-  constexpr int kMmaTiles = MmaBlock<WARPS>::kTiles, kMmaThreads = MmaBlock<WARPS>::kThreads;
+inline bool run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
   const StlShape& s = p.shape;
   if (!mma_codec_applies(p.dtype, s.a, s.c, s.rank)) return false;
-  const std::int64_t blocks = s.m() * ((s.n() + kMmaTiles - 1) / kMmaTiles);
-  if (blocks == 0) return true;
+  const std::int64_t groups_per_i = (s.n() + mma_group::kTiles - 1) / mma_group::kTiles;
+  const std::int64_t groups = s.m() * groups_per_i;
+  if (groups == 0) return true;
   const CoefLayout dec = layout.resolved(s.rank);
   MmaDecodeArgs args{static_cast<const bf16_t*>(p.z), p.ld_z, p.stride_z, s.m(), s.n(), p.dec, dec.row_stride,
                      dec.col_stride, s.rank, static_cast<const bf16_t*>(p.bias), static_cast<bf16_t*>(p.y), p.ldy,
@@ -330,16 +410,19 @@ bool run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
   args.vec_z = is_aligned(p.z, 16) && p.ld_z % 8 == 0 && p.stride_z % 8 == 0;
   args.vec_y = is_aligned(p.y, 16) && (p.ldy * 2) % 16 == 0;
   args.vec_bias = is_aligned(p.bias, 16);
-  const unsigned grid = grid_blocks(blocks, 1);
+  const auto launch = [&](auto kernel) {
+    kernel<<<resident_grid(kernel, groups), mma_group::kThreads, 0, p.stream>>>(args, groups, groups_per_i);
+  };
+  const bool wide = s.rank > 32;
   switch (p.activation) {
     case Activation::relu:
-      decode_mma<Activation::relu, WARPS><<<grid, kMmaThreads, 0, p.stream>>>(args);
+      wide ? launch(decode_mma<4, Activation::relu>) : launch(decode_mma<2, Activation::relu>);
       break;
     case Activation::gelu_tanh:
-      decode_mma<Activation::gelu_tanh, WARPS><<<grid, kMmaThreads, 0, p.stream>>>(args);
+      wide ? launch(decode_mma<4, Activation::gelu_tanh>) : launch(decode_mma<2, Activation::gelu_tanh>);
       break;
     case Activation::none:
-      decode_mma<Activation::none, WARPS><<<grid, kMmaThreads, 0, p.stream>>>(args);
+      wide ? launch(decode_mma<4, Activation::none>) : launch(decode_mma<2, Activation::none>);
       break;
   }
   check_launch("decode_mma");

@@ -69,6 +69,7 @@ void stl_forward(const ForwardParams& p) {
   prod.stride_z = ws.stride_z;
   prod.stream = p.stream;
   prod.z_f32 = p.z_f32;
+  prod.gemm = p.gemm;
   launch_products(prod);
 
   DecodeParams dec;

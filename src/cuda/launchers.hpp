@@ -39,7 +39,7 @@ template <int A, int C>
 void launch_decode_fast(const DecodeParams& params, CoefLayout dec = {});
 
 // The tensor-core <4,4> bf16 encode/decode (codec_mma.cuh, instantiated in tile_family_444.cu); false, with
-// nothing launched, where they do not apply (other dtype, tile or rank > 32).
+// nothing launched, where they do not apply (other dtype, tile or rank > 64).
 bool launch_encode_mma(const EncodeParams& params, CoefLayout enc = {});
 bool launch_decode_mma(const DecodeParams& params, CoefLayout dec = {});
 

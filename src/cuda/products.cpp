@@ -1,13 +1,15 @@
 // The r products Z[p] = X̂[p] · Ŵ[p] as one strided batched GEMM on cuBLAS.
 //
 // cuBLAS is column-major; a row-major m×n matrix is its n×m transpose, so Z = X̂·Ŵ is computed as
-// Zᵀ = Ŵᵀ·X̂ᵀ with no transposition flags: A = Ŵ (n×k column-major), B = X̂ (k×m column-major).
+// Zᵀ = Ŵᵀ·X̂ᵀ with no transposition flags: A = Ŵ (n×k column-major), B = X̂ (k×m column-major). With
+// GemmChoice::tuned (the default) bf16/fp16 products go through cuBLASLt's fastest algorithm (tuned_gemm.hpp).
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
 #include "check.hpp"
 #include "row_major_gemm.hpp"
+#include "tuned_gemm.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
 namespace strassentile::cuda {
@@ -54,15 +56,17 @@ void launch_products(const ProductsParams& p) {
   detail::check_cublas(cublasGetStream(p.handle, &current), "cublasGetStream");
   if (current != p.stream) detail::check_cublas(cublasSetStream(p.handle, p.stream), "cublasSetStream");
 
-  const cudaDataType_t t = cuda_type(p.dtype);
-  const float alpha = 1.0f, beta = 0.0f;
+  // Z = X̂·Ŵ row-major: rows m, cols n, inner k (row_major_gemm.hpp makes the column-major call).
+  detail::RowMajorGemm g;
+  g.rows = p.m, g.cols = p.n, g.inner = p.k, g.batch = p.batch;
+  g.a = p.x_hat, g.lda = ld_x, g.stride_a = stride_x;
+  g.b = p.w_hat, g.ldb = ld_w, g.stride_b = stride_w;
+  g.c = p.z, g.ldc = ld_z, g.stride_c = stride_z;
+  g.ab_type = cuda_type(p.dtype);
+  g.c_type = p.z_f32 ? CUDA_R_32F : g.ab_type;
+  if (p.gemm == GemmChoice::tuned && detail::run_tuned(g, p.stream)) return;
   // fp32 accumulation for every dtype; for f32 the handle's math mode decides whether TF32 may be used.
-  detail::check_cublas(
-      cublasGemmStridedBatchedEx(p.handle, CUBLAS_OP_N, CUBLAS_OP_N, cublas_int(p.n, "n"), cublas_int(p.m, "m"),
-                                 cublas_int(p.k, "k"), &alpha, p.w_hat, t, cublas_int(ld_w, "ld_w_hat"), stride_w, p.x_hat, t,
-                                 cublas_int(ld_x, "ld_x_hat"), stride_x, &beta, p.z, p.z_f32 ? CUDA_R_32F : t, cublas_int(ld_z, "ld_z"), stride_z,
-                                 cublas_int(p.batch, "batch"), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-      "cublasGemmStridedBatchedEx");
+  detail::check_cublas(detail::run_strided_batched(p.handle, g), "cublasGemmStridedBatchedEx");
 }
 
 }  // namespace strassentile::cuda

@@ -1,8 +1,8 @@
 // Specialised encode <4,4> and decode <4,4> kernels for the <4,4,4> family: CUDA-core, and the bf16
-// tensor-core ones (the persistent kernels of codec_mma_loop.cuh). One file per family so that builds
+// tensor-core ones (codec_mma.cuh). One file per family so that builds
 // parallelise.
 // The backward pass runs the same kernels with transposed coefficients (launchers.hpp).
-#include "codec_mma_loop.cuh"
+#include "codec_mma.cuh"
 #include "decode_launch.cuh"
 #include "encode_kernel.cuh"
 
@@ -11,7 +11,7 @@ namespace strassentile::cuda::detail {
 template void launch_encode_fast<4, 4>(const EncodeParams&, CoefLayout);
 template void launch_decode_fast<4, 4>(const DecodeParams&, CoefLayout);
 
-bool launch_encode_mma(const EncodeParams& p, CoefLayout enc) { return run_encode_mma_loop(p, enc); }
-bool launch_decode_mma(const DecodeParams& p, CoefLayout dec) { return run_decode_mma_loop(p, dec); }
+bool launch_encode_mma(const EncodeParams& p, CoefLayout enc) { return run_encode_mma(p, enc); }
+bool launch_decode_mma(const DecodeParams& p, CoefLayout dec) { return run_decode_mma(p, dec); }
 
 }  // namespace strassentile::cuda::detail

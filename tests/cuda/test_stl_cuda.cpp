@@ -506,10 +506,12 @@ int main() {
       {{4, 4, 4}, 49, automatic}, {{2, 4, 4}, 16, automatic}, {{1, 4, 4}, 12, automatic},
       {{2, 3, 4}, 13, automatic},  // no specialised kernel: the generic path
       {{4, 4, 4}, 24, generic},    // the generic path on a specialised format
-      // The tensor-core encode/decode (bf16 only; other dtypes fall back to the CUDA-core kernels) at one and
-      // two 16-product halves with an odd rank, and the CUDA-core kernels where automatic picks tensor cores.
+      // The tensor-core encode/decode (bf16 only; other dtypes fall back to the CUDA-core kernels) at one,
+      // two and three 16-product steps with odd ranks (four: r = 49 above), and the CUDA-core kernels where
+      // automatic picks tensor cores.
       {{4, 4, 4}, 16, sc::KernelChoice::tensor_core},
       {{4, 4, 4}, 29, sc::KernelChoice::tensor_core},
+      {{4, 4, 4}, 41, sc::KernelChoice::tensor_core},
       {{4, 4, 4}, 24, sc::KernelChoice::cuda_core},
   };
   const sc::DType dtypes[] = {sc::DType::f32, sc::DType::f16, sc::DType::bf16};
@@ -546,7 +548,7 @@ int main() {
     // shared buffers, ragged last groups (K, N = 1000) and padded sequences included; the row padding (6, 8)
     // sends each kernel once through its 16-byte copies and once through its element-wise ones.
     const std::vector<Shape> many_groups = {{8195, 1000, 1000, 0, 6, 8}, {8190, 1000, 996, 30, 8, 0}};
-    for (const int rank : {24, 13})
+    for (const int rank : {24, 13, 49})
       for (const Shape& s : many_groups) {
         const Format f{{4, 4, 4}, rank, sc::KernelChoice::tensor_core};
         const sc::Activation act = rank == 24 ? sc::Activation::gelu_tanh : sc::Activation::none;

@@ -28,12 +28,20 @@ const char* dtype_name(DType dtype);
 enum class Activation : int { none, relu, gelu_tanh };
 
 // automatic: a kernel specialised on the tile format when one is compiled in, else the generic one; for bf16
-// <4,4> tiles with rank <= 32 that is the tensor-core encode/decode (src/cuda/codec_mma.cuh) when it is the
+// <4,4> tiles with rank <= 64 that is the tensor-core encode/decode (src/cuda/codec_mma.cuh) when it is the
 // compiled-in default (dispatch.cpp, kTensorCoreCodecDefault).
 // generic: always the generic kernel (for tests and as a baseline).
 // tensor_core: the tensor-core encode/decode where it applies, else as automatic.
 // cuda_core: the specialised CUDA-core (FMA) kernels, never the tensor-core ones (baseline and fallback).
 enum class KernelChoice : int { automatic, generic, tensor_core, cuda_core };
+
+// How the batched products (and the backward's GEMMs) pick their cuBLAS kernel.
+// tuned: for bf16/fp16 operands, cuBLASLt with the fastest of the algorithms its heuristic offers, timed on the
+// first call for each problem and device (a few ms, once; see src/cuda/tuned_gemm.hpp); fp32 and anything
+// cuBLASLt refuses take cublas_default.
+// cublas_default: cublasGemmStridedBatchedEx with CUBLAS_GEMM_DEFAULT (the handle's own choice; deterministic
+// across processes).
+enum class GemmChoice : int { tuned, cublas_default };
 
 // Sizes of one STL layer applied to M rows.
 struct StlShape {
@@ -104,6 +112,7 @@ struct ProductsParams {
   std::int64_t ld_z = 0, stride_z = 0;
   cudaStream_t stream = nullptr;
   bool z_f32 = false;  // write Z in fp32 (X̂ and Ŵ stay in `dtype`)
+  GemmChoice gemm = GemmChoice::tuned;
 };
 void launch_products(const ProductsParams& params);
 
@@ -138,6 +147,7 @@ struct ForwardParams {
   cublasHandle_t cublas = nullptr;
   cudaStream_t stream = nullptr;
   KernelChoice kernel = KernelChoice::automatic;
+  GemmChoice gemm = GemmChoice::tuned;
   // Keep Z in fp32: the products write fp32 from 16-bit X̂ and Ŵ and the decode reads it (generic kernel). For
   // the exact algorithms in 16-bit storage; the workspace must come from forward_workspace(shape, dtype, true).
   bool z_f32 = false;
@@ -215,6 +225,7 @@ struct BackwardParams {
   cublasHandle_t cublas = nullptr;
   cudaStream_t stream = nullptr;
   KernelChoice kernel = KernelChoice::automatic;
+  GemmChoice gemm = GemmChoice::tuned;
 };
 void stl_backward(const BackwardParams& params);
 
