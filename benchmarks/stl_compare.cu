@@ -44,8 +44,8 @@ void gemm(cublasHandle_t h, const Gemm& g) {
 }
 
 // Dense through cuBLASLt with the timed algorithm choice that STL's GEMMs get (tuned_gemm.hpp).
-void tuned_gemm(cudaStream_t s, const Gemm& g) {
-  if (!sc::detail::run_tuned(g, s)) throw std::runtime_error("cuBLASLt offered no algorithm without workspace");
+void tuned_gemm(cublasHandle_t h, cudaStream_t s, const Gemm& g) {
+  if (!sc::detail::run_tuned(h, g, s)) throw std::runtime_error("the tuned GEMM path does not apply");
 }
 
 // Permutation between a rows×cols row-major matrix and its a×b tiles stored as a·b rows of m·k (one row per
@@ -170,11 +170,11 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
     gemm(handle, dx_g);
     gemm(handle, dw_g);
   };
-  const auto dense_tuned_fwd = [&] { tuned_gemm(stream, fwd_g); };
+  const auto dense_tuned_fwd = [&] { tuned_gemm(handle, stream, fwd_g); };
   const auto dense_tuned_fb = [&] {
-    tuned_gemm(stream, fwd_g);
-    tuned_gemm(stream, dx_g);
-    tuned_gemm(stream, dw_g);
+    tuned_gemm(handle, stream, fwd_g);
+    tuned_gemm(handle, stream, dx_g);
+    tuned_gemm(handle, stream, dw_g);
   };
 
   // ---- ours ----

@@ -81,7 +81,7 @@ void set_stream(cublasHandle_t handle, cudaStream_t stream) {
 }
 
 void run_gemm(const BackwardParams& p, const Gemm& g) {
-  if (p.gemm == GemmChoice::tuned && detail::run_tuned(g, p.stream)) return;
+  if (p.gemm == GemmChoice::tuned && detail::run_tuned(p.cublas, g, p.stream)) return;
   detail::check_cublas(detail::run_strided_batched(p.cublas, g), "cublasGemmStridedBatchedEx (backward)");
 }
 

@@ -36,11 +36,12 @@ using Layout = std::unique_ptr<cublasLtMatrixLayoutOpaque_t, LayoutDeleter>;
 using Pref = std::unique_ptr<cublasLtMatmulPreferenceOpaque_t, PrefDeleter>;
 using Event = std::unique_ptr<CUevent_st, EventDeleter>;
 
-// The descriptors of one problem and the algorithm that won its timing.
+// The descriptors of one problem and what won its timing: a cuBLASLt algorithm, or cuBLAS's own choice.
 struct Plan {
   Desc op;
   Layout a, b, c;
   cublasLtMatmulAlgo_t algo{};
+  bool cublas_default = false;
 };
 
 // Largest power of two (up to 256) dividing the address of every matrix of the batch.
@@ -153,10 +154,10 @@ std::vector<cublasLtMatmulHeuristicResult_t> candidates(cublasLtHandle_t lt, con
   return found;
 }
 
-// Milliseconds of kTimedRuns runs of one candidate after an untimed one; negative when it fails.
-float time_candidate(cublasLtHandle_t lt, const Plan& plan, const cublasLtMatmulAlgo_t& algo, const RowMajorGemm& g,
-                     cudaStream_t stream) {
-  if (run_plan(lt, plan, algo, g, stream) != CUBLAS_STATUS_SUCCESS) return -1.0f;
+// Milliseconds of kTimedRuns runs of `run` (a candidate) after an untimed one; negative when it fails.
+template <class Run>
+float time_candidate(const Run& run, cudaStream_t stream) {
+  if (run() != CUBLAS_STATUS_SUCCESS) return -1.0f;
   cudaEvent_t start_raw = nullptr, stop_raw = nullptr;
   check_cuda(cudaEventCreate(&start_raw), "cudaEventCreate");
   const Event start(start_raw);
@@ -164,7 +165,7 @@ float time_candidate(cublasLtHandle_t lt, const Plan& plan, const cublasLtMatmul
   const Event stop(stop_raw);
   check_cuda(cudaEventRecord(start_raw, stream), "cudaEventRecord");
   for (int i = 0; i < kTimedRuns; ++i)
-    if (run_plan(lt, plan, algo, g, stream) != CUBLAS_STATUS_SUCCESS) return -1.0f;
+    if (run() != CUBLAS_STATUS_SUCCESS) return -1.0f;
   check_cuda(cudaEventRecord(stop_raw, stream), "cudaEventRecord");
   check_cuda(cudaEventSynchronize(stop_raw), "cudaEventSynchronize");
   float ms = 0.0f;
@@ -187,14 +188,15 @@ Registry& registry() {
 
 }  // namespace
 
-bool run_tuned(const RowMajorGemm& g, cudaStream_t stream) {
+bool run_tuned(cublasHandle_t handle, const RowMajorGemm& g, cudaStream_t stream) {
   const bool half = g.ab_type == CUDA_R_16BF || g.ab_type == CUDA_R_16F;
   const bool out_ok = g.c_type == g.ab_type || g.c_type == CUDA_R_32F;
-  if (!half || !out_ok || g.batch < 1) return false;
+  if (!half || !out_ok || g.batch < 1 || handle == nullptr) return false;
   int device = 0;
   check_cuda(cudaGetDevice(&device), "cudaGetDevice");
   if (device < 0 || device >= 64) return false;
   const Key key = key_of(g, device);
+  const auto run_cublas = [&] { return run_strided_batched(handle, g); };
 
   Registry& reg = registry();
   const std::lock_guard<std::mutex> lock(reg.mutex);
@@ -202,24 +204,27 @@ bool run_tuned(const RowMajorGemm& g, cudaStream_t stream) {
   if (lt == nullptr) check_cublas(cublasLtCreate(&lt), "cublasLtCreate");
   auto found = reg.plans.find(key);
   if (found == reg.plans.end()) {
-    Plan plan = make_plan(g);
-    const std::vector<cublasLtMatmulHeuristicResult_t> offered = candidates(lt, plan, key);
-    if (offered.empty()) return false;
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
     check_cuda(cudaStreamIsCapturing(stream, &capture), "cudaStreamIsCapturing");
-    if (capture != cudaStreamCaptureStatusNone) {  // no timing inside a graph: the heuristic's first, not kept
-      check_cublas(run_plan(lt, plan, offered.front().algo, g, stream), "cublasLtMatmul");
-      return true;
-    }
-    float best_ms = -1.0f;
-    for (const cublasLtMatmulHeuristicResult_t& candidate : offered) {
-      const float ms = time_candidate(lt, plan, candidate.algo, g, stream);
-      if (ms >= 0.0f && (best_ms < 0.0f || ms < best_ms)) best_ms = ms, plan.algo = candidate.algo;
+    if (capture != cudaStreamCaptureStatusNone) return false;  // no timing inside a graph: cuBLAS, nothing kept
+    Plan plan = make_plan(g);
+    // cuBLAS's own choice competes too: it may use split-K with its workspace, which the skinny GEMMs of the
+    // coefficient gradients (r × 16 outputs over millions of tile positions) need and Lt's no-workspace
+    // algorithms lack.
+    float best_ms = time_candidate(run_cublas, stream);
+    plan.cublas_default = true;
+    for (const cublasLtMatmulHeuristicResult_t& candidate : candidates(lt, plan, key)) {
+      const float ms = time_candidate([&] { return run_plan(lt, plan, candidate.algo, g, stream); }, stream);
+      if (ms >= 0.0f && (best_ms < 0.0f || ms < best_ms)) best_ms = ms, plan.algo = candidate.algo, plan.cublas_default = false;
     }
     if (best_ms < 0.0f) return false;
     found = reg.plans.emplace(key, std::move(plan)).first;
   }
-  check_cublas(run_plan(lt, found->second, found->second.algo, g, stream), "cublasLtMatmul");
+  const Plan& plan = found->second;
+  if (plan.cublas_default)
+    check_cublas(run_cublas(), "cublasGemmStridedBatchedEx");
+  else
+    check_cublas(run_plan(lt, plan, plan.algo, g, stream), "cublasLtMatmul");
   return true;
 }
 

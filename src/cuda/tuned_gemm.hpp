@@ -3,9 +3,10 @@
 // cuBLAS's default choice for STL's r products was measured 6–19% slower than the fastest of the algorithms its
 // own heuristic offers (bench_products_algos, H200, 2026-12-01: 24 × 4096×4096×4096 5.49 → 4.63 ms,
 // 24 × 4096×1024×1024 0.282 → 0.266 ms). So the first call for a problem times each offered algorithm on the
-// caller's stream (a few runs each) and keeps the fastest for that problem and device; later calls go straight
-// to it. Like cudnn.benchmark, the choice can differ between processes, and so can the last bits of results.
-// While the stream is being captured into a CUDA graph nothing is timed: the heuristic's first algorithm runs.
+// caller's stream (a few runs each), together with cuBLAS's own choice, and keeps the fastest for that problem
+// and device; later calls go straight to it. Like cudnn.benchmark, the choice can differ between processes, and
+// so can the last bits of results. While the stream is being captured into a CUDA graph nothing is timed: an
+// untuned problem runs on cuBLAS's own choice.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -14,9 +15,9 @@
 
 namespace strassentile::cuda::detail {
 
-// Runs g on `stream` through cuBLASLt with the tuned algorithm and returns true; returns false, with nothing
-// launched, where this path does not apply (operands other than bf16/fp16, or no algorithm without workspace),
-// so that the caller falls back to cuBLAS.
-bool run_tuned(const RowMajorGemm& g, cudaStream_t stream);
+// Runs g on `stream` with the tuned choice and returns true; returns false, with nothing launched, where this
+// path does not apply (operands other than bf16/fp16, a null handle, or an untuned problem during graph
+// capture), so that the caller runs cuBLAS itself. `handle` (host pointer mode) must already be on `stream`.
+bool run_tuned(cublasHandle_t handle, const RowMajorGemm& g, cudaStream_t stream);
 
 }  // namespace strassentile::cuda::detail
