@@ -6,7 +6,8 @@
     torchrun --nproc_per_node 2 scripts/train_distributed.py --strategy ddp fsdp --check --checkpoint-dir ckpt
 
 Device and backend follow the machine: one CUDA GPU per process with NCCL when CUDA is present, else CPU with
-gloo, so the same command runs on 2 CPU processes and on 2 GPUs. Every process sees the same global batch of
+gloo, so the same command runs on 2 CPU processes and on 2 GPUs (STRASSENTILE_DIST_SHARE_GPU=1: every process on
+GPU 0 with gloo, for a one-GPU machine). Every process sees the same global batch of
 synthetic data and trains on its own equal slice, so with ``--check`` the losses and parameters must equal
 those of one process training on the whole batch (rank 0 runs that reference and prints the differences).
 ``--checkpoint-dir`` saves model and optimiser state with torch.distributed.checkpoint after ``--save-at``
@@ -110,9 +111,21 @@ def full_parameters(model: nn.Module) -> dict[str, torch.Tensor]:
     """Name → whole parameter on the CPU (FSDP2's DTensor shards are gathered; DDP's "module." prefix dropped)."""
     out = {}
     for name, p in model.named_parameters():
-        t = p.full_tensor() if hasattr(p, "full_tensor") else p
+        t = gather_dim0_shards(p) if hasattr(p, "full_tensor") else p
         out[name.removeprefix("module.")] = t.detach().cpu().clone()
     return out
+
+
+def gather_dim0_shards(p: torch.Tensor) -> torch.Tensor:
+    """The whole tensor of an FSDP2 parameter (a DTensor sharded on dim 0)."""
+    if os.environ.get("STRASSENTILE_DIST_SHARE_GPU") != "1":
+        return p.full_tensor()
+    # gloo's functional all-gather of CUDA tensors (what full_tensor runs) segfaulted on torch 2.11 with both
+    # ranks on one GPU: gather CPU copies of the shards instead (torch.chunk order, so concatenation restores it).
+    assert [type(pl).__name__ for pl in p.placements] == ["Shard"] and p.placements[0].dim == 0, p.placements
+    pieces = [None] * dist.get_world_size()
+    dist.all_gather_object(pieces, p.to_local().detach().cpu())
+    return torch.cat(pieces, 0)
 
 
 def wrap(model: nn.Module, strategy: str, device: torch.device) -> nn.Module:
@@ -155,10 +168,13 @@ def load_checkpoint(model: nn.Module, opt: torch.optim.Optimizer, path: str) -> 
 
 
 def pick_device() -> tuple[torch.device, str]:
+    """One GPU per process with NCCL, or CPU with gloo. STRASSENTILE_DIST_SHARE_GPU=1 puts every process on GPU 0
+    with gloo (NCCL refuses two ranks on one GPU): the CUDA kernels under DDP/FSDP2 on a one-GPU machine."""
     if torch.cuda.is_available():
-        local = int(os.environ.get("LOCAL_RANK", "0"))
+        share = os.environ.get("STRASSENTILE_DIST_SHARE_GPU") == "1"
+        local = 0 if share else int(os.environ.get("LOCAL_RANK", "0"))
         torch.cuda.set_device(local)
-        return torch.device("cuda", local), "nccl"
+        return torch.device("cuda", local), "gloo" if share else "nccl"
     return torch.device("cpu"), "gloo"
 
 
@@ -214,7 +230,8 @@ def main() -> None:
         r = results[strategy] = run(strategy, args.steps, Config(), ckpt, args.save_at, args.check)
         if dist.is_initialized() and dist.get_rank() != 0:
             continue
-        print(f"{r['strategy']}: {r['world']} process(es) on {r['device']}")
+        backend = dist.get_backend() if dist.is_initialized() else "none"
+        print(f"{r['strategy']}: {r['world']} process(es) on {r['device']}, backend {backend}")
         for i, loss in enumerate(r["losses"]):
             print(f"step {i}: loss {loss:.8f}")
         if "resumed_loss" in r:
