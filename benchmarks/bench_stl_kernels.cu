@@ -29,7 +29,7 @@ namespace {
 
 void report(const char* name, double ms, double bytes, double copy_gbps) {
   const double gbps = bytes / (ms * 1e6);
-  std::printf("  %-32s %8.3f ms %7.0f GB/s  %5.2f of copy\n", name, ms, gbps, gbps / copy_gbps);
+  std::printf("  %-34s %8.3f ms %7.0f GB/s  %5.2f of copy\n", name, ms, gbps, gbps / copy_gbps);
 }
 
 void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer) {
@@ -72,12 +72,12 @@ void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer) {
   std::printf("M=%lld K=N=%lld r=%d: encode %.0f MB, decode %.0f MB ideal traffic; a copy of %.0f MB: %.0f GB/s\n",
               static_cast<long long>(M), static_cast<long long>(KN), rank, enc_bytes / 1e6, dec_bytes / 1e6,
               enc_bytes / 1e6, copy_gbps);
-  report("encode tensor cores (default)", timer.median_ms([&] { sd::run_encode_mma(ep); }), enc_bytes, copy_gbps);
+  report("encode tensor cores (default)", timer.median_ms([&] { sd::run_encode_mma<bf16>(ep); }), enc_bytes, copy_gbps);
   report("encode V=2 (cuda-core)", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 2>(ep); }), enc_bytes,
          copy_gbps);
   report("encode V=4", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 4>(ep); }), enc_bytes, copy_gbps);
   report("encode generic", timer.median_ms([&] { sd::launch_encode_generic(ep); }), enc_bytes, copy_gbps);
-  report("decode tensor cores (default)", timer.median_ms([&] { sd::run_decode_mma(dp); }), dec_bytes, copy_gbps);
+  report("decode tensor cores (default)", timer.median_ms([&] { sd::run_decode_mma<bf16>(dp); }), dec_bytes, copy_gbps);
   report("decode staged (cuda-core)", timer.median_ms([&] { sd::run_decode_staged<bf16, 4, 4>(dp); }), dec_bytes,
          copy_gbps);
   report("decode tiles V=2 CH=4", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 2, 4>(dp); }), dec_bytes,
@@ -87,6 +87,56 @@ void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer) {
   report("decode tiles V=4 CH=4", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 4, 4>(dp); }), dec_bytes,
          copy_gbps);
   report("decode generic", timer.median_ms([&] { sd::launch_decode_generic(dp); }), dec_bytes, copy_gbps);
+}
+
+// The dispatcher's default encode and decode (sc::launch_encode / launch_decode, KernelChoice::automatic) for
+// other tile formats and dtypes: what a user of those gets, against a copy of the same traffic.
+void format_sweep(std::int64_t M, std::int64_t KN, const Timer& timer) {
+  struct Case {
+    int a, b, c, rank;
+    sc::DType dtype;
+  };
+  const Case cases[] = {{4, 4, 4, 24, sc::DType::bf16}, {4, 4, 4, 24, sc::DType::f16}, {4, 4, 4, 24, sc::DType::f32},
+                        {2, 2, 2, 7, sc::DType::bf16},  {3, 3, 3, 23, sc::DType::bf16}, {2, 4, 4, 16, sc::DType::bf16},
+                        {1, 4, 4, 12, sc::DType::bf16}, {4, 4, 4, 49, sc::DType::bf16}};
+  std::printf("dispatcher defaults, M=%lld K=N=%lld:\n", static_cast<long long>(M), static_cast<long long>(KN));
+  for (const Case& c : cases) {
+    sc::StlShape s;
+    s.rows = M;
+    s.in_features = s.out_features = KN;
+    s.a = c.a, s.b = c.b, s.c = c.c, s.rank = c.rank;
+    const std::int64_t m = s.m(), k = s.k(), n = s.n();
+    const std::size_t e = sc::dtype_size(c.dtype);
+    Buffer x(M * KN * e), y(M * KN * e), xh(c.rank * m * k * e), z(c.rank * m * n * e);
+    Buffer enc(c.rank * c.a * c.b * 4), dec(c.a * c.c * c.rank * 4);
+    ok(cudaMemset(x.ptr, 0x3c, M * KN * e), "memset");  // finite values in every dtype
+    ok(cudaMemset(z.ptr, 0x3c, c.rank * m * n * e), "memset");
+    random_fill<float>(enc.ptr, c.rank * c.a * c.b, 3, 0.25f);
+    random_fill<float>(dec.ptr, c.a * c.c * c.rank, 4, 0.25f);
+    ok(cudaDeviceSynchronize(), "fill");
+    sc::EncodeParams ep;
+    ep.shape = s;
+    ep.dtype = c.dtype;
+    ep.x = x.ptr;
+    ep.enc_x = static_cast<const float*>(enc.ptr);
+    ep.x_hat = xh.ptr;
+    ep.stream = timer.stream;
+    sc::DecodeParams dp;
+    dp.shape = s;
+    dp.dtype = c.dtype;
+    dp.z = z.ptr;
+    dp.dec = static_cast<const float*>(dec.ptr);
+    dp.y = y.ptr;
+    dp.stream = timer.stream;
+    const double enc_bytes = static_cast<double>(e) * static_cast<double>(M * KN + c.rank * m * k);
+    const double dec_bytes = static_cast<double>(e) * static_cast<double>(c.rank * m * n + M * KN);
+    const double copy_gbps = copy_bandwidth_gbps(timer, static_cast<std::size_t>(enc_bytes));
+    char name[64];
+    std::snprintf(name, sizeof name, "encode <%d,%d,%d> r=%d %s", c.a, c.b, c.c, c.rank, sc::dtype_name(c.dtype));
+    report(name, timer.median_ms([&] { sc::launch_encode(ep); }), enc_bytes, copy_gbps);
+    std::snprintf(name, sizeof name, "decode <%d,%d,%d> r=%d %s", c.a, c.b, c.c, c.rank, sc::dtype_name(c.dtype));
+    report(name, timer.median_ms([&] { sc::launch_decode(dp); }), dec_bytes, copy_gbps);
+  }
 }
 
 }  // namespace
@@ -123,6 +173,7 @@ int main(int argc, char** argv) {
     sweep(16384, 4096, 24, timer);
     sweep(8192, 16384, 24, timer);
     sweep(16384, 4096, 48, timer);  // the exact <4,4,4> algorithms' rank (48, 49): four 16-product steps
+    format_sweep(16384, 4096, timer);
     cudaStreamDestroy(stream);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_stl_kernels: %s\n", e.what());

@@ -1,12 +1,13 @@
-// Encode and decode of <4,4> tiles on tensor cores (bf16 storage, rank <= 64), sm_80+ (mma.sync m16n8k16).
+// Encode and decode of <4,4> tiles on tensor cores (bf16 or fp16 storage, rank <= 64), sm_80+ (mma.sync m16n8k16).
 //
 // Per tile both are small matrix products: encode x̂ = E_X · vec(X_tile) (r×16 · 16), decode
 // vec(Y_tile) = D · z (16×r · r). Batched over 8 tiles they are m16n8k16 products with the tiles as the n
 // dimension: encode C[p, tile] = E_X[p, :] · x[:, tile] (A = E_X, one m-step per 16 products), decode
 // C[q, tile] = D[q, :] · z[:, tile] (A = D, one k-step per 16 products). The fp32 coefficients are split
-// into two bf16 terms, hi = bf16(c) and lo = bf16(c − hi), and each product is done twice (hi, then lo,
-// accumulating in fp32): the activations are bf16 already, so every partial product is exact and the
-// coefficients keep ~16 bits (relative error ≤ 2⁻¹⁷), against 8 for a plain bf16 cast.
+// into two terms of the storage type, hi = T(c) and lo = T(c − hi), and each product is done twice (hi, then lo,
+// accumulating in fp32): the activations are T already, so every partial product is exact and the coefficients
+// keep ~16 bits in bf16 (relative error ≤ 2⁻¹⁷; 8 for a plain cast) and ~22 in fp16 (coefficients below fp16's
+// smallest subnormal, 6e-8, are lost).
 //
 // Work comes in groups of 128 consecutive tiles of one row-tile. A block of 4 warps stays resident (a
 // grid-stride loop over the groups), builds the coefficient fragments once, and copies group g+1 into its
@@ -25,9 +26,11 @@
 #pragma once
 
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "check.hpp"
 #include "decode_staged.cuh"  // cp_async_16
@@ -38,50 +41,78 @@ namespace strassentile::cuda::detail {
 
 constexpr int kMmaMaxRank = 64;
 
-using bf16_t = __nv_bfloat16;
+// Activations travel as raw 16-bit words (bf16 or fp16: the kernels only move them); Mma16<T> holds what
+// depends on the type: the conversions and the mma instruction.
+using word16 = unsigned short;
 
-__device__ __forceinline__ unsigned pack_bf16_bits(unsigned short lo, unsigned short hi) {
+__device__ __forceinline__ unsigned pack_words(word16 lo, word16 hi) {
   return static_cast<unsigned>(lo) | (static_cast<unsigned>(hi) << 16);
 }
-__device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
-  return pack_bf16_bits(__bfloat16_as_ushort(__float2bfloat16_rn(lo)), __bfloat16_as_ushort(__float2bfloat16_rn(hi)));
-}
 
-// The hi and lo bf16 halves of two fp32 coefficients, packed as one A-fragment register each.
+template <class T>
+struct Mma16;
+
+template <>
+struct Mma16<__nv_bfloat16> {
+  static __device__ __forceinline__ word16 bits(float v) { return __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
+  static __device__ __forceinline__ float value(word16 b) { return __bfloat162float(__ushort_as_bfloat16(b)); }
+  static __device__ __forceinline__ unsigned pack2(float lo, float hi) {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // one cvt.rn.bf16x2.f32
+    return *reinterpret_cast<const unsigned*>(&v);
+  }
+  // c += A·B, m16n8k16, fp32 accumulators (PTX ISA fragment layouts).
+  static __device__ __forceinline__ void mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+};
+
+template <>
+struct Mma16<__half> {
+  static __device__ __forceinline__ word16 bits(float v) { return __half_as_ushort(__float2half_rn(v)); }
+  static __device__ __forceinline__ float value(word16 b) { return __half2float(__ushort_as_half(b)); }
+  static __device__ __forceinline__ unsigned pack2(float lo, float hi) {
+    const __half2 v = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const unsigned*>(&v);
+  }
+  static __device__ __forceinline__ void mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+};
+
+// The hi and lo 16-bit halves of two fp32 coefficients, packed as one A-fragment register each.
+template <class T>
 __device__ __forceinline__ void split_pair(float v0, float v1, unsigned& hi, unsigned& lo) {
-  const bf16_t h0 = __float2bfloat16_rn(v0), h1 = __float2bfloat16_rn(v1);
-  hi = pack_bf16_bits(__bfloat16_as_ushort(h0), __bfloat16_as_ushort(h1));
-  lo = pack_bf16(v0 - __bfloat162float(h0), v1 - __bfloat162float(h1));
-}
-
-// c += A·B, m16n8k16, bf16 inputs, fp32 accumulators (PTX ISA fragment layouts).
-__device__ __forceinline__ void mma_16816(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  const word16 h0 = Mma16<T>::bits(v0), h1 = Mma16<T>::bits(v1);
+  hi = pack_words(h0, h1);
+  lo = Mma16<T>::pack2(v0 - Mma16<T>::value(h0), v1 - Mma16<T>::value(h1));
 }
 
 struct MmaEncodeArgs {
-  const bf16_t* x;
+  const word16* x;
   std::int64_t ldx, cols;  // cols = K
   const float* enc;
   int enc_p, enc_q;
   int rank;
-  bf16_t* x_hat;
+  word16* x_hat;
   std::int64_t ld, stride, m, k;
   RowMap rows;
   bool vec_load, vec_store;
 };
 
 struct MmaDecodeArgs {
-  const bf16_t* z;
+  const word16* z;
   std::int64_t ld_z, stride_z, m, n;
   const float* dec;
   int dec_q, dec_p;
   int rank;
-  const bf16_t* bias;
-  bf16_t* y;
+  const word16* bias;
+  word16* y;
   std::int64_t ldy, cols;  // cols = N
   RowMap rows;
   bool vec_z, vec_y, vec_bias;
@@ -102,12 +133,7 @@ __device__ __forceinline__ void cp_async_wait() {
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 
-__device__ __forceinline__ unsigned pack_bf16x2(float lo, float hi) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // one cvt.rn.bf16x2.f32
-  return *reinterpret_cast<const unsigned*>(&v);
-}
-
-// Four 8×8 bf16 pieces, transposed: lane l gives the address of row l % 8 of piece l / 8.
+// Four 8×8 pieces of 16-bit words, transposed: lane l gives the address of row l % 8 of piece l / 8.
 __device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* row) {
   const auto addr = static_cast<unsigned>(__cvta_generic_to_shared(row));
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -127,13 +153,13 @@ unsigned resident_grid(Kernel kernel, std::int64_t groups) {
   return static_cast<unsigned>(groups < resident ? groups : resident);
 }
 
-// MT = ⌈rank / 16⌉: the products in 16-row m-steps.
-template <int MT>
+// T: __nv_bfloat16 or __half. MT = ⌈rank / 16⌉: the products in 16-row m-steps.
+template <class T, int MT>
 __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncodeArgs args, std::int64_t groups,
                                                                   std::int64_t groups_per_i) {
   using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
-  __shared__ __align__(16) bf16_t s_x[2][4 * kXStride];
-  __shared__ __align__(16) bf16_t s_out[16 * MT * kOutStride];
+  __shared__ __align__(16) word16 s_x[2][4 * kXStride];
+  __shared__ __align__(16) word16 s_out[16 * MT * kOutStride];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
 
@@ -149,17 +175,17 @@ __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncod
       const int c = threadIdx.x + j * kThreads;
       const int u = c / (kTiles * 4 / 8), e = (c % (kTiles * 4 / 8)) * 8;
       const std::int64_t col = col0 + e;
-      bf16_t* dst = &s_x[buf][u * kXStride + e];
+      word16* dst = &s_x[buf][u * kXStride + e];
       if (u < real && col < args.cols) {
-        const bf16_t* src = args.x + (first + u) * args.ldx + col;
+        const word16* src = args.x + (first + u) * args.ldx + col;
         if (args.vec_load) {
           cp_async_16(dst, src, col + 8 <= args.cols ? 16 : static_cast<int>((args.cols - col) * 2));
         } else {
           unsigned short h[8];
 #pragma unroll
-          for (int e2 = 0; e2 < 8; ++e2) h[e2] = col + e2 < args.cols ? __bfloat16_as_ushort(src[e2]) : 0;
-          *reinterpret_cast<uint4*>(dst) = make_uint4(pack_bf16_bits(h[0], h[1]), pack_bf16_bits(h[2], h[3]),
-                                                      pack_bf16_bits(h[4], h[5]), pack_bf16_bits(h[6], h[7]));
+          for (int e2 = 0; e2 < 8; ++e2) h[e2] = col + e2 < args.cols ? src[e2] : word16{0};
+          *reinterpret_cast<uint4*>(dst) = make_uint4(pack_words(h[0], h[1]), pack_words(h[2], h[3]),
+                                                      pack_words(h[4], h[5]), pack_words(h[6], h[7]));
         }
       } else {
         *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
@@ -180,7 +206,7 @@ __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncod
       const int p = 16 * mt + g + (r & 1) * 8, q = 2 * t + (r >> 1) * 8;
       const float v0 = p < args.rank ? args.enc[p * args.enc_p + q * args.enc_q] : 0.0f;
       const float v1 = p < args.rank ? args.enc[p * args.enc_p + (q + 1) * args.enc_q] : 0.0f;
-      split_pair(v0, v1, a_hi[mt][r], a_lo[mt][r]);
+      split_pair<T>(v0, v1, a_hi[mt][r], a_lo[mt][r]);
     }
 
   unsigned* so = reinterpret_cast<unsigned*>(s_out);
@@ -200,10 +226,10 @@ __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncod
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt) {
         float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        mma_16816(c, a_hi[mt], b0, b1);
-        mma_16816(c, a_lo[mt], b0, b1);
-        so[((16 * mt + g) * kOutStride + tc) / 2] = pack_bf16x2(c[0], c[1]);
-        so[((16 * mt + g + 8) * kOutStride + tc) / 2] = pack_bf16x2(c[2], c[3]);
+        Mma16<T>::mma(c, a_hi[mt], b0, b1);
+        Mma16<T>::mma(c, a_lo[mt], b0, b1);
+        so[((16 * mt + g) * kOutStride + tc) / 2] = Mma16<T>::pack2(c[0], c[1]);
+        so[((16 * mt + g + 8) * kOutStride + tc) / 2] = Mma16<T>::pack2(c[2], c[3]);
       }
     }
     __syncthreads();
@@ -211,13 +237,13 @@ __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncod
     // Store X̂[p, i, kap0 ..]: 16 chunks of 8 tiles per product.
     const std::int64_t i = index_div(group, groups_per_i);
     const std::int64_t kap0 = (group - i * groups_per_i) * kTiles;
-    bf16_t* out_row = args.x_hat + i * args.ld + kap0;
+    word16* out_row = args.x_hat + i * args.ld + kap0;
     for (int c = threadIdx.x; c < args.rank * (kTiles / 8); c += kThreads) {
       const int p = c / (kTiles / 8), e = (c % (kTiles / 8)) * 8;
       const std::int64_t kap = kap0 + e;
       if (kap >= args.k) continue;
       const uint4 v = *reinterpret_cast<const uint4*>(s_out + p * kOutStride + e);
-      bf16_t* dst = out_row + p * args.stride + e;
+      word16* dst = out_row + p * args.stride + e;
       if (args.vec_store && kap + 8 <= args.k) {
         __stwb(reinterpret_cast<uint4*>(dst), v);
       } else {
@@ -225,19 +251,19 @@ __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncod
 #pragma unroll
         for (int e2 = 0; e2 < 8; ++e2)
           if (kap + e2 < args.k)
-            dst[e2] = __ushort_as_bfloat16(static_cast<unsigned short>(w[e2 / 2] >> (16 * (e2 % 2))));
+            dst[e2] = static_cast<word16>(w[e2 / 2] >> (16 * (e2 % 2)));
       }
     }
   }
 }
 
 // KS = 2 (rank <= 32) or 4 (rank <= 64): the shared rows of Z, 16 per k-step, read 32 at a time by ldmatrix.
-template <int KS, Activation ACT>
+template <class T, int KS, Activation ACT>
 __global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecodeArgs args, std::int64_t groups,
                                                                   std::int64_t groups_per_i) {
   using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
   constexpr int kRows = 16 * KS;
-  __shared__ __align__(16) bf16_t s_z[2][kRows * kZStride];
+  __shared__ __align__(16) word16 s_z[2][kRows * kZStride];
   __shared__ __align__(16) float s_y[4 * kYStride];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
@@ -255,20 +281,20 @@ __global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecod
   const auto stage = [&](std::int64_t group, int buf) {
     const std::int64_t i = index_div(group, groups_per_i);
     const std::int64_t jb = (group - i * groups_per_i) * kTiles;
-    const bf16_t* src_row = args.z + i * args.ld_z + jb;
+    const word16* src_row = args.z + i * args.ld_z + jb;
     for (int c = threadIdx.x; c < args.rank * (kTiles / 8); c += kThreads) {
       const int p = c / (kTiles / 8), e = (c % (kTiles / 8)) * 8;
       const std::int64_t j = jb + e;
-      bf16_t* dst = &s_z[buf][p * kZStride + e];
-      const bf16_t* src = src_row + p * args.stride_z + e;
+      word16* dst = &s_z[buf][p * kZStride + e];
+      const word16* src = src_row + p * args.stride_z + e;
       if (j < args.n && args.vec_z) {
         cp_async_16(dst, src, j + 8 <= args.n ? 16 : static_cast<int>((args.n - j) * 2));
       } else if (j < args.n) {
         unsigned short h[8];
 #pragma unroll
-        for (int e2 = 0; e2 < 8; ++e2) h[e2] = j + e2 < args.n ? __bfloat16_as_ushort(src[e2]) : 0;
-        *reinterpret_cast<uint4*>(dst) = make_uint4(pack_bf16_bits(h[0], h[1]), pack_bf16_bits(h[2], h[3]),
-                                                    pack_bf16_bits(h[4], h[5]), pack_bf16_bits(h[6], h[7]));
+        for (int e2 = 0; e2 < 8; ++e2) h[e2] = j + e2 < args.n ? src[e2] : word16{0};
+        *reinterpret_cast<uint4*>(dst) = make_uint4(pack_words(h[0], h[1]), pack_words(h[2], h[3]),
+                                                    pack_words(h[4], h[5]), pack_words(h[6], h[7]));
       } else {
         *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
       }
@@ -288,7 +314,7 @@ __global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecod
       const int q = g + (r & 1) * 8, p = 16 * ks + 2 * t + (r >> 1) * 8;
       const float v0 = p < args.rank ? args.dec[q * args.dec_q + p * args.dec_p] : 0.0f;
       const float v1 = p + 1 < args.rank ? args.dec[q * args.dec_q + (p + 1) * args.dec_p] : 0.0f;
-      split_pair(v0, v1, a_hi[ks][r], a_lo[ks][r]);
+      split_pair<T>(v0, v1, a_hi[ks][r], a_lo[ks][r]);
     }
 
   const int u = g >> 2, w = g & 3;  // C rows g and g+8 are tile elements (u, w) and (u + 2, w)
@@ -308,11 +334,11 @@ __global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecod
         if (2 * h >= ksteps) break;  // block-uniform; unrolled so that the fragments stay in registers
         unsigned b[4];
         ldmatrix_x4_trans(b, &s_z[buf][(32 * h + lane) * kZStride + tile0]);
-        mma_16816(c, a_hi[2 * h], b[0], b[1]);
-        mma_16816(c, a_lo[2 * h], b[0], b[1]);
+        Mma16<T>::mma(c, a_hi[2 * h], b[0], b[1]);
+        Mma16<T>::mma(c, a_lo[2 * h], b[0], b[1]);
         if (2 * h + 1 < ksteps) {
-          mma_16816(c, a_hi[2 * h + 1], b[2], b[3]);
-          mma_16816(c, a_lo[2 * h + 1], b[2], b[3]);
+          Mma16<T>::mma(c, a_hi[2 * h + 1], b[2], b[3]);
+          Mma16<T>::mma(c, a_lo[2 * h + 1], b[2], b[3]);
         }
       }
       const int tc = tile0 + 2 * t;  // C columns 2t, 2t+1
@@ -341,46 +367,53 @@ __global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecod
       if (args.bias != nullptr) {
         float bv[8];
         if (full && args.vec_bias) {
-          load_packed<bf16_t, 8>(args.bias + col, bv);
+          load_packed<T, 8>(reinterpret_cast<const T*>(args.bias + col), bv);
         } else {
 #pragma unroll
           for (int e2 = 0; e2 < 8; ++e2)
-            bv[e2] = col + e2 < args.cols ? __bfloat162float(args.bias[col + e2]) : 0.0f;
+            bv[e2] = col + e2 < args.cols ? Mma16<T>::value(args.bias[col + e2]) : 0.0f;
         }
 #pragma unroll
         for (int e2 = 0; e2 < 8; ++e2) out[e2] += bv[e2];
       }
 #pragma unroll
       for (int e2 = 0; e2 < 8; ++e2) out[e2] = activate<ACT>(out[e2]);
-      bf16_t* dst = args.y + (first + row) * args.ldy + col;
+      word16* dst = args.y + (first + row) * args.ldy + col;
       if (full && args.vec_y) {
-        const uint4 v = make_uint4(pack_bf16x2(out[0], out[1]), pack_bf16x2(out[2], out[3]),
-                                   pack_bf16x2(out[4], out[5]), pack_bf16x2(out[6], out[7]));
+        const uint4 v = make_uint4(Mma16<T>::pack2(out[0], out[1]), Mma16<T>::pack2(out[2], out[3]),
+                                   Mma16<T>::pack2(out[4], out[5]), Mma16<T>::pack2(out[6], out[7]));
         __stwb(reinterpret_cast<uint4*>(dst), v);
       } else {
 #pragma unroll
         for (int e2 = 0; e2 < 8; ++e2)
-          if (col + e2 < args.cols) dst[e2] = __float2bfloat16_rn(out[e2]);
+          if (col + e2 < args.cols) dst[e2] = Mma16<T>::bits(out[e2]);
       }
     }
   }
 }
 
-// Whether the tensor-core kernels take these parameters: bf16, <4,4> tiles, rank <= 64.
+// Whether the tensor-core kernels take these parameters: bf16 or fp16, <4,4> tiles, rank <= 64.
 inline bool mma_codec_applies(DType dtype, int a, int bc, int rank) {
-  return dtype == DType::bf16 && a == 4 && bc == 4 && rank >= 1 && rank <= kMmaMaxRank;
+  return (dtype == DType::bf16 || dtype == DType::f16) && a == 4 && bc == 4 && rank >= 1 && rank <= kMmaMaxRank;
 }
 
-// Launch on tensor cores, or return false (nothing launched) when mma_codec_applies says no.
-inline bool run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
+template <class T>
+constexpr DType dtype_of() {
+  return std::is_same_v<T, __half> ? DType::f16 : DType::bf16;
+}
+
+// Launch on tensor cores for storage type T, or return false (nothing launched) when the parameters are not T's
+// or mma_codec_applies says no.
+template <class T>
+bool run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
   const StlShape& s = p.shape;
-  if (!mma_codec_applies(p.dtype, s.a, s.b, s.rank)) return false;
+  if (p.dtype != dtype_of<T>() || !mma_codec_applies(p.dtype, s.a, s.b, s.rank)) return false;
   const std::int64_t groups_per_i = (s.k() + mma_group::kTiles - 1) / mma_group::kTiles;
   const std::int64_t groups = s.m() * groups_per_i;
   if (groups == 0) return true;
   const CoefLayout enc = layout.resolved(16);
-  MmaEncodeArgs args{static_cast<const bf16_t*>(p.x), p.ldx, s.in_features, p.enc_x, enc.row_stride,
-                     enc.col_stride, s.rank, static_cast<bf16_t*>(p.x_hat), p.ld_x_hat, p.stride_x_hat, s.m(), s.k(),
+  MmaEncodeArgs args{static_cast<const word16*>(p.x), p.ldx, s.in_features, p.enc_x, enc.row_stride,
+                     enc.col_stride, s.rank, static_cast<word16*>(p.x_hat), p.ld_x_hat, p.stride_x_hat, s.m(), s.k(),
                      make_row_map(s), false, false};
   args.vec_load = is_aligned(p.x, 16) && (p.ldx * 2) % 16 == 0;
   args.vec_store = is_aligned(p.x_hat, 16) && p.ld_x_hat % 8 == 0 && p.stride_x_hat % 8 == 0;
@@ -388,24 +421,25 @@ inline bool run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
     kernel<<<resident_grid(kernel, groups), mma_group::kThreads, 0, p.stream>>>(args, groups, groups_per_i);
   };
   switch ((s.rank + 15) / 16) {
-    case 1: launch(encode_mma<1>); break;
-    case 2: launch(encode_mma<2>); break;
-    case 3: launch(encode_mma<3>); break;
-    default: launch(encode_mma<4>); break;
+    case 1: launch(encode_mma<T, 1>); break;
+    case 2: launch(encode_mma<T, 2>); break;
+    case 3: launch(encode_mma<T, 3>); break;
+    default: launch(encode_mma<T, 4>); break;
   }
   check_launch("encode_mma");
   return true;
 }
 
-inline bool run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
+template <class T>
+bool run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
   const StlShape& s = p.shape;
-  if (!mma_codec_applies(p.dtype, s.a, s.c, s.rank)) return false;
+  if (p.dtype != dtype_of<T>() || !mma_codec_applies(p.dtype, s.a, s.c, s.rank)) return false;
   const std::int64_t groups_per_i = (s.n() + mma_group::kTiles - 1) / mma_group::kTiles;
   const std::int64_t groups = s.m() * groups_per_i;
   if (groups == 0) return true;
   const CoefLayout dec = layout.resolved(s.rank);
-  MmaDecodeArgs args{static_cast<const bf16_t*>(p.z), p.ld_z, p.stride_z, s.m(), s.n(), p.dec, dec.row_stride,
-                     dec.col_stride, s.rank, static_cast<const bf16_t*>(p.bias), static_cast<bf16_t*>(p.y), p.ldy,
+  MmaDecodeArgs args{static_cast<const word16*>(p.z), p.ld_z, p.stride_z, s.m(), s.n(), p.dec, dec.row_stride,
+                     dec.col_stride, s.rank, static_cast<const word16*>(p.bias), static_cast<word16*>(p.y), p.ldy,
                      s.out_features, make_row_map(s), false, false, false};
   args.vec_z = is_aligned(p.z, 16) && p.ld_z % 8 == 0 && p.stride_z % 8 == 0;
   args.vec_y = is_aligned(p.y, 16) && (p.ldy * 2) % 16 == 0;
@@ -416,13 +450,13 @@ inline bool run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
   const bool wide = s.rank > 32;
   switch (p.activation) {
     case Activation::relu:
-      wide ? launch(decode_mma<4, Activation::relu>) : launch(decode_mma<2, Activation::relu>);
+      wide ? launch(decode_mma<T, 4, Activation::relu>) : launch(decode_mma<T, 2, Activation::relu>);
       break;
     case Activation::gelu_tanh:
-      wide ? launch(decode_mma<4, Activation::gelu_tanh>) : launch(decode_mma<2, Activation::gelu_tanh>);
+      wide ? launch(decode_mma<T, 4, Activation::gelu_tanh>) : launch(decode_mma<T, 2, Activation::gelu_tanh>);
       break;
     case Activation::none:
-      wide ? launch(decode_mma<4, Activation::none>) : launch(decode_mma<2, Activation::none>);
+      wide ? launch(decode_mma<T, 4, Activation::none>) : launch(decode_mma<T, 2, Activation::none>);
       break;
   }
   check_launch("decode_mma");

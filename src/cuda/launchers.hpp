@@ -38,10 +38,12 @@ void launch_encode_fast(const EncodeParams& params, CoefLayout enc = {});
 template <int A, int C>
 void launch_decode_fast(const DecodeParams& params, CoefLayout dec = {});
 
-// The tensor-core <4,4> bf16 encode/decode (codec_mma.cuh, instantiated in tile_family_444.cu); false, with
-// nothing launched, where they do not apply (other dtype, tile or rank > 64).
+// The tensor-core <4,4> bf16/fp16 encode/decode (codec_mma.cuh, instantiated in tile_family_444.cu and
+// codec_mma_f16.cu); false, with nothing launched, where they do not apply (other dtype, tile or rank > 64).
 bool launch_encode_mma(const EncodeParams& params, CoefLayout enc = {});
 bool launch_decode_mma(const DecodeParams& params, CoefLayout dec = {});
+bool launch_encode_mma_f16(const EncodeParams& params, CoefLayout enc);  // codec_mma_f16.cu
+bool launch_decode_mma_f16(const DecodeParams& params, CoefLayout dec);
 
 void launch_encode_generic(const EncodeParams& params, CoefLayout enc = {});
 void launch_decode_generic(const DecodeParams& params, CoefLayout dec = {});

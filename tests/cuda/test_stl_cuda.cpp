@@ -521,7 +521,7 @@ int main() {
       {{4, 4, 4}, 49, automatic}, {{2, 4, 4}, 16, automatic}, {{1, 4, 4}, 12, automatic},
       {{2, 3, 4}, 13, automatic},  // no specialised kernel: the generic path
       {{4, 4, 4}, 24, generic},    // the generic path on a specialised format
-      // The tensor-core encode/decode (bf16 only; other dtypes fall back to the CUDA-core kernels) at one,
+      // The tensor-core encode/decode (bf16 and f16; f32 falls back to the CUDA-core kernels) at one,
       // two and three 16-product steps with odd ranks (four: r = 49 above), and the CUDA-core kernels where
       // automatic picks tensor cores.
       {{4, 4, 4}, 16, sc::KernelChoice::tensor_core},
@@ -564,12 +564,14 @@ int main() {
     // sends each kernel once through its 16-byte copies and once through its element-wise ones.
     const std::vector<Shape> many_groups = {{8195, 1000, 1000, 0, 6, 8}, {8190, 1000, 996, 30, 8, 0}};
     for (const int rank : {24, 13, 49})
-      for (const Shape& s : many_groups) {
-        const Format f{{4, 4, 4}, rank, sc::KernelChoice::tensor_core};
-        const sc::Activation act = rank == 24 ? sc::Activation::gelu_tanh : sc::Activation::none;
-        test_encode(s, f, sc::DType::bf16, rng, tally);
-        test_decode(s, f, sc::DType::bf16, true, act, rng, tally);
-      }
+      for (const Shape& s : many_groups)
+        for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16}) {
+          if (dt == sc::DType::f16 && rank != 24) continue;  // fp16: one rank (same code, other conversions)
+          const Format f{{4, 4, 4}, rank, sc::KernelChoice::tensor_core};
+          const sc::Activation act = rank == 24 ? sc::Activation::gelu_tanh : sc::Activation::none;
+          test_encode(s, f, dt, rng, tally);
+          test_decode(s, f, dt, true, act, rng, tally);
+        }
     test_rejections(tally);
   } catch (const std::exception& e) {
     std::printf("FAIL unexpected exception: %s\n", e.what());

@@ -27,7 +27,7 @@ const char* dtype_name(DType dtype);
 // Applied after the bias, in fp32. gelu_tanh is 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 enum class Activation : int { none, relu, gelu_tanh };
 
-// automatic: a kernel specialised on the tile format when one is compiled in, else the generic one; for bf16
+// automatic: a kernel specialised on the tile format when one is compiled in, else the generic one; for bf16/fp16
 // <4,4> tiles with rank <= 64 that is the tensor-core encode/decode (src/cuda/codec_mma.cuh) when it is the
 // compiled-in default (dispatch.cpp, kTensorCoreCodecDefault).
 // generic: always the generic kernel (for tests and as a baseline).
