@@ -139,6 +139,61 @@ void format_sweep(std::int64_t M, std::int64_t KN, const Timer& timer) {
   }
 }
 
+// Between two layers: the first one's decode (bias + GELU) and the second one's encode, unfused (Y₁ written and
+// read back) against launch_decode_encode (Y₁ stays in shared memory). bf16, <4,4,4>, r = 24 on both sides.
+void decode_encode_sweep(std::int64_t M, std::int64_t N1, const Timer& timer) {
+  sc::StlShape first, second;
+  first.rows = second.rows = M;
+  first.in_features = second.out_features = 4096;  // not touched here
+  first.out_features = second.in_features = N1;
+  first.a = first.b = first.c = second.a = second.b = second.c = 4;
+  first.rank = second.rank = 24;
+  const std::int64_t m = first.m(), n = first.n(), r = 24;
+  Buffer z(r * m * n * 2), y(M * N1 * 2), xh(r * m * n * 2), bias(N1 * 2), dec(16 * r * 4), enc(r * 16 * 4);
+  random_fill<bf16>(z.ptr, r * m * n, 1, 1.0f);
+  random_fill<bf16>(bias.ptr, N1, 2, 1.0f);
+  random_fill<float>(dec.ptr, 16 * r, 3, 0.25f);
+  random_fill<float>(enc.ptr, r * 16, 4, 0.25f);
+  ok(cudaDeviceSynchronize(), "fill");
+  sc::DecodeParams dp;
+  dp.shape = first;
+  dp.z = z.ptr;
+  dp.dec = static_cast<const float*>(dec.ptr);
+  dp.bias = bias.ptr;
+  dp.activation = sc::Activation::gelu_tanh;
+  dp.y = y.ptr;
+  dp.stream = timer.stream;
+  sc::EncodeParams ep;
+  ep.shape = second;
+  ep.x = y.ptr;
+  ep.enc_x = static_cast<const float*>(enc.ptr);
+  ep.x_hat = xh.ptr;
+  ep.stream = timer.stream;
+  sc::DecodeEncodeParams fp;
+  fp.first = first;
+  fp.second = second;
+  fp.z = z.ptr;
+  fp.dec = dp.dec;
+  fp.bias = bias.ptr;
+  fp.activation = sc::Activation::gelu_tanh;
+  fp.enc_x = ep.enc_x;
+  fp.x_hat = xh.ptr;
+  fp.stream = timer.stream;
+  const double fused_bytes = 2.0 * static_cast<double>(2 * r * m * n);  // Z₁ read, X̂₂ written
+  const double plain_bytes = fused_bytes + 2.0 * 2.0 * static_cast<double>(M * N1);  // + Y₁ written and read
+  const double copy_gbps = copy_bandwidth_gbps(timer, static_cast<std::size_t>(fused_bytes));
+  std::printf("between layers, M=%lld N1=%lld r=24 bf16, bias + GELU: %.0f MB fused, %.0f MB unfused\n",
+              static_cast<long long>(M), static_cast<long long>(N1), fused_bytes / 1e6, plain_bytes / 1e6);
+  const double plain = timer.median_ms([&] {
+    sc::launch_decode(dp);
+    sc::launch_encode(ep);
+  });
+  const double fused = timer.median_ms([&] { sc::launch_decode_encode(fp); });
+  report("decode, then encode", plain, plain_bytes, copy_gbps);
+  report("decode-encode fused", fused, fused_bytes, copy_gbps);
+  std::printf("  fused saves %.3f ms (%.2fx)\n", plain - fused, plain / fused);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -174,6 +229,8 @@ int main(int argc, char** argv) {
     sweep(8192, 16384, 24, timer);
     sweep(16384, 4096, 48, timer);  // the exact <4,4,4> algorithms' rank (48, 49): four 16-product steps
     format_sweep(16384, 4096, timer);
+    decode_encode_sweep(8192, 16384, timer);  // an MLP's fc1 → GELU → fc2 (d = 4096, 4d hidden)
+    decode_encode_sweep(16384, 4096, timer);
     cudaStreamDestroy(stream);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_stl_kernels: %s\n", e.what());

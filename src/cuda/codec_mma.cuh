@@ -153,15 +153,224 @@ unsigned resident_grid(Kernel kernel, std::int64_t groups) {
   return static_cast<unsigned>(groups < resident ? groups : resident);
 }
 
-// T: __nv_bfloat16 or __half. MT = ⌈rank / 16⌉: the products in 16-row m-steps.
+// ---- The phases of one group, shared by encode_mma, decode_mma and decode_encode_mma (decode_encode_mma.cuh) ----
+// T: __nv_bfloat16 or __half. A group is 128 tiles of row-tile i, tile columns 128·(group mod groups_per_i) on.
+
+// A fragments of E_X (rows p, columns q), hi and lo; zero for p >= rank. MT = ⌈rank / 16⌉ m-steps.
+template <class T, int MT>
+__device__ __forceinline__ void encode_fragments(const MmaEncodeArgs& args, unsigned (&a_hi)[MT][4],
+                                                 unsigned (&a_lo)[MT][4]) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      const int p = 16 * mt + g + (r & 1) * 8, q = 2 * t + (r >> 1) * 8;
+      const float v0 = p < args.rank ? args.enc[p * args.enc_p + q * args.enc_q] : 0.0f;
+      const float v1 = p < args.rank ? args.enc[p * args.enc_p + (q + 1) * args.enc_q] : 0.0f;
+      split_pair<T>(v0, v1, a_hi[mt][r], a_lo[mt][r]);
+    }
+}
+
+// s_out[p][tile] = Σ_q E_X[p, q] · s_x[tile's element q], for the block's 128 tiles (each warp 32).
+template <class T, int MT>
+__device__ __forceinline__ void encode_products(const word16* s_x, const unsigned (&a_hi)[MT][4],
+                                                const unsigned (&a_lo)[MT][4], word16* s_out) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+  const unsigned* sx = reinterpret_cast<const unsigned*>(s_x);
+  unsigned* so = reinterpret_cast<unsigned*>(s_out);
+#pragma unroll
+  for (int ng = 0; ng < 4; ++ng) {
+    const int tile = warp * 32 + ng * 8 + g;  // B column g: q = 2t, 2t+1 (row t/2) and q + 8 (row t/2 + 2)
+    const unsigned b0 = sx[((t >> 1) * kXStride + 4 * tile + 2 * (t & 1)) / 2];
+    const unsigned b1 = sx[(((t >> 1) + 2) * kXStride + 4 * tile + 2 * (t & 1)) / 2];
+    const int tc = warp * 32 + ng * 8 + 2 * t;  // C columns 2t, 2t+1
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+      float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      Mma16<T>::mma(c, a_hi[mt], b0, b1);
+      Mma16<T>::mma(c, a_lo[mt], b0, b1);
+      so[((16 * mt + g) * kOutStride + tc) / 2] = Mma16<T>::pack2(c[0], c[1]);
+      so[((16 * mt + g + 8) * kOutStride + tc) / 2] = Mma16<T>::pack2(c[2], c[3]);
+    }
+  }
+}
+
+// X̂[p, i, kap0 ..] from s_out: 16 chunks of 8 tiles per product.
+__device__ __forceinline__ void store_x_hat(const MmaEncodeArgs& args, std::int64_t group, std::int64_t groups_per_i,
+                                            const word16* s_out) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  const std::int64_t i = index_div(group, groups_per_i);
+  const std::int64_t kap0 = (group - i * groups_per_i) * kTiles;
+  word16* out_row = args.x_hat + i * args.ld + kap0;
+  for (int c = threadIdx.x; c < args.rank * (kTiles / 8); c += kThreads) {
+    const int p = c / (kTiles / 8), e = (c % (kTiles / 8)) * 8;
+    const std::int64_t kap = kap0 + e;
+    if (kap >= args.k) continue;
+    const uint4 v = *reinterpret_cast<const uint4*>(s_out + p * kOutStride + e);
+    word16* dst = out_row + p * args.stride + e;
+    if (args.vec_store && kap + 8 <= args.k) {
+      __stwb(reinterpret_cast<uint4*>(dst), v);
+    } else {
+      const unsigned w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+      for (int e2 = 0; e2 < 8; ++e2)
+        if (kap + e2 < args.k) dst[e2] = static_cast<word16>(w[e2 / 2] >> (16 * (e2 % 2)));
+    }
+  }
+}
+
+// Rows p in [rank, rows) of a Z buffer are zero for good (the products' padding); the stages never touch them.
+__device__ __forceinline__ void zero_z_padding(word16* s_z, int rows, int rank) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  for (int c = threadIdx.x; c < (rows - rank) * (kZStride / 8); c += kThreads) {
+    const int p = rank + c / (kZStride / 8), e = (c % (kZStride / 8)) * 8;
+    *reinterpret_cast<uint4*>(&s_z[p * kZStride + e]) = make_uint4(0, 0, 0, 0);
+  }
+}
+
+// Copies Z[p, i, jb ..] of `group` for p < rank into s_z (cp.async where aligned; zeros beyond n).
+__device__ __forceinline__ void stage_z(const MmaDecodeArgs& args, std::int64_t group, std::int64_t groups_per_i,
+                                        word16* s_z) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  const std::int64_t i = index_div(group, groups_per_i);
+  const std::int64_t jb = (group - i * groups_per_i) * kTiles;
+  const word16* src_row = args.z + i * args.ld_z + jb;
+  for (int c = threadIdx.x; c < args.rank * (kTiles / 8); c += kThreads) {
+    const int p = c / (kTiles / 8), e = (c % (kTiles / 8)) * 8;
+    const std::int64_t j = jb + e;
+    word16* dst = &s_z[p * kZStride + e];
+    const word16* src = src_row + p * args.stride_z + e;
+    if (j < args.n && args.vec_z) {
+      cp_async_16(dst, src, j + 8 <= args.n ? 16 : static_cast<int>((args.n - j) * 2));
+    } else if (j < args.n) {
+      unsigned short h[8];
+#pragma unroll
+      for (int e2 = 0; e2 < 8; ++e2) h[e2] = j + e2 < args.n ? src[e2] : word16{0};
+      *reinterpret_cast<uint4*>(dst) = make_uint4(pack_words(h[0], h[1]), pack_words(h[2], h[3]),
+                                                  pack_words(h[4], h[5]), pack_words(h[6], h[7]));
+    } else {
+      *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
+    }
+  }
+}
+
+// A fragments of D (rows q, columns p in k-steps of 16), hi and lo; zero for p >= rank. KS k-steps at most.
+template <class T, int KS>
+__device__ __forceinline__ void decode_fragments(const MmaDecodeArgs& args, unsigned (&a_hi)[KS][4],
+                                                 unsigned (&a_lo)[KS][4]) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+#pragma unroll
+  for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      const int q = g + (r & 1) * 8, p = 16 * ks + 2 * t + (r >> 1) * 8;
+      const float v0 = p < args.rank ? args.dec[q * args.dec_q + p * args.dec_p] : 0.0f;
+      const float v1 = p + 1 < args.rank ? args.dec[q * args.dec_q + (p + 1) * args.dec_p] : 0.0f;
+      split_pair<T>(v0, v1, a_hi[ks][r], a_lo[ks][r]);
+    }
+}
+
+// s_y[u][4·tile + w] = Σ_p D[(u, w), p] · s_z[p][tile] in fp32, for the block's 128 tiles.
+template <class T, int KS>
+__device__ __forceinline__ void decode_products(const word16* s_z, int ksteps, const unsigned (&a_hi)[KS][4],
+                                                const unsigned (&a_lo)[KS][4], float* s_y) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+  const int u = g >> 2, w = g & 3;  // C rows g and g+8 are tile elements (u, w) and (u + 2, w)
+#pragma unroll
+  for (int ng = 0; ng < 4; ++ng) {
+    const int tile0 = warp * 32 + ng * 8;
+    float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+    for (int h = 0; h < KS / 2; ++h) {
+      // Pieces: rows p 32h + 0–7, 8–15, 16–23, 24–31 of tiles tile0..+7 = b0, b1 of k-step 2h, then of 2h + 1.
+      if (2 * h >= ksteps) break;  // block-uniform; unrolled so that the fragments stay in registers
+      unsigned b[4];
+      ldmatrix_x4_trans(b, &s_z[(32 * h + lane) * kZStride + tile0]);
+      Mma16<T>::mma(c, a_hi[2 * h], b[0], b[1]);
+      Mma16<T>::mma(c, a_lo[2 * h], b[0], b[1]);
+      if (2 * h + 1 < ksteps) {
+        Mma16<T>::mma(c, a_hi[2 * h + 1], b[2], b[3]);
+        Mma16<T>::mma(c, a_lo[2 * h + 1], b[2], b[3]);
+      }
+    }
+    const int tc = tile0 + 2 * t;  // C columns 2t, 2t+1
+    s_y[u * kYStride + 4 * tc + w] = c[0];
+    s_y[u * kYStride + 4 * (tc + 1) + w] = c[1];
+    s_y[(u + 2) * kYStride + 4 * tc + w] = c[2];
+    s_y[(u + 2) * kYStride + 4 * (tc + 1) + w] = c[3];
+  }
+}
+
+// Y = act(s_y + bias) of `group`, rounded to T: to args.y when it is set, and, when s_x is given, into s_x in
+// encode_mma's staging layout (4 rows × 512 columns, zeros for padding rows and beyond N), as the next layer's
+// encode would have loaded it.
+template <class T, Activation ACT>
+__device__ __forceinline__ void decode_epilogue(const MmaDecodeArgs& args, std::int64_t group,
+                                                std::int64_t groups_per_i, const float* s_y, word16* s_x) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  const std::int64_t i = index_div(group, groups_per_i);
+  const std::int64_t col0 = (group - i * groups_per_i) * (kTiles * 4);
+  std::int64_t first;
+  int real;
+  args.rows.tile(i, 4, first, real);
+#pragma unroll
+  for (int jj = 0; jj < 4 * kTiles * 4 / 8 / kThreads; ++jj) {
+    const int c = threadIdx.x + jj * kThreads;
+    const int row = c / (kTiles * 4 / 8), e = (c % (kTiles * 4 / 8)) * 8;
+    const std::int64_t col = col0 + e;
+    if (row >= real || col >= args.cols) {
+      if (s_x != nullptr) *reinterpret_cast<uint4*>(s_x + row * kXStride + e) = make_uint4(0, 0, 0, 0);
+      continue;
+    }
+    const float4 lo4 = *reinterpret_cast<const float4*>(s_y + row * kYStride + e);
+    const float4 hi4 = *reinterpret_cast<const float4*>(s_y + row * kYStride + e + 4);
+    float out[8] = {lo4.x, lo4.y, lo4.z, lo4.w, hi4.x, hi4.y, hi4.z, hi4.w};
+    const bool full = col + 8 <= args.cols;
+    if (args.bias != nullptr) {
+      float bv[8];
+      if (full && args.vec_bias) {
+        load_packed<T, 8>(reinterpret_cast<const T*>(args.bias + col), bv);
+      } else {
+#pragma unroll
+        for (int e2 = 0; e2 < 8; ++e2) bv[e2] = col + e2 < args.cols ? Mma16<T>::value(args.bias[col + e2]) : 0.0f;
+      }
+#pragma unroll
+      for (int e2 = 0; e2 < 8; ++e2) out[e2] += bv[e2];
+    }
+#pragma unroll
+    for (int e2 = 0; e2 < 8; ++e2) out[e2] = activate<ACT>(out[e2]);
+    uint4 v = make_uint4(Mma16<T>::pack2(out[0], out[1]), Mma16<T>::pack2(out[2], out[3]),
+                         Mma16<T>::pack2(out[4], out[5]), Mma16<T>::pack2(out[6], out[7]));
+    if (!full) {  // zero what lies beyond N (the next layer's padding), element by element
+      unsigned* words = &v.x;
+#pragma unroll
+      for (int e2 = 0; e2 < 8; ++e2)
+        if (col + e2 >= args.cols) words[e2 / 2] &= e2 % 2 ? 0x0000ffffu : 0xffff0000u;
+    }
+    if (s_x != nullptr) *reinterpret_cast<uint4*>(s_x + row * kXStride + e) = v;
+    if (args.y == nullptr) continue;
+    word16* dst = args.y + (first + row) * args.ldy + col;
+    if (full && args.vec_y) {
+      __stwb(reinterpret_cast<uint4*>(dst), v);
+    } else {
+#pragma unroll
+      for (int e2 = 0; e2 < 8; ++e2)
+        if (col + e2 < args.cols) dst[e2] = Mma16<T>::bits(out[e2]);
+    }
+  }
+}
+
+// ---- The kernels ----
+
 template <class T, int MT>
 __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncodeArgs args, std::int64_t groups,
                                                                   std::int64_t groups_per_i) {
   using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
   __shared__ __align__(16) word16 s_x[2][4 * kXStride];
   __shared__ __align__(16) word16 s_out[16 * MT * kOutStride];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int g = lane >> 2, t = lane & 3;
 
   // Copies the 4 × 512 slab of X of `group` into s_x[buf] (zeros beyond K and for padding rows).
   const auto stage = [&](std::int64_t group, int buf) {
@@ -196,64 +405,16 @@ __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncod
   std::int64_t group = blockIdx.x;
   if (group < groups) stage(group, 0);
   cp_async_commit();
-
-  // A fragments of E_X (rows p, columns q), hi and lo; zero for p >= rank. Built once per block.
   unsigned a_hi[MT][4], a_lo[MT][4];
-#pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-    for (int r = 0; r < 4; ++r) {
-      const int p = 16 * mt + g + (r & 1) * 8, q = 2 * t + (r >> 1) * 8;
-      const float v0 = p < args.rank ? args.enc[p * args.enc_p + q * args.enc_q] : 0.0f;
-      const float v1 = p < args.rank ? args.enc[p * args.enc_p + (q + 1) * args.enc_q] : 0.0f;
-      split_pair<T>(v0, v1, a_hi[mt][r], a_lo[mt][r]);
-    }
-
-  unsigned* so = reinterpret_cast<unsigned*>(s_out);
+  encode_fragments<T, MT>(args, a_hi, a_lo);  // once per block, while the first copies fly
   for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
     if (group + gridDim.x < groups) stage(group + gridDim.x, buf ^ 1);
     cp_async_commit();
     cp_async_wait<1>();  // this group's copies; the next group's stay in flight
     __syncthreads();
-
-    const unsigned* sx = reinterpret_cast<const unsigned*>(s_x[buf]);
-#pragma unroll
-    for (int ng = 0; ng < 4; ++ng) {
-      const int tile = warp * 32 + ng * 8 + g;  // B column g: q = 2t, 2t+1 (row t/2) and q + 8 (row t/2 + 2)
-      const unsigned b0 = sx[((t >> 1) * kXStride + 4 * tile + 2 * (t & 1)) / 2];
-      const unsigned b1 = sx[(((t >> 1) + 2) * kXStride + 4 * tile + 2 * (t & 1)) / 2];
-      const int tc = warp * 32 + ng * 8 + 2 * t;  // C columns 2t, 2t+1
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt) {
-        float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        Mma16<T>::mma(c, a_hi[mt], b0, b1);
-        Mma16<T>::mma(c, a_lo[mt], b0, b1);
-        so[((16 * mt + g) * kOutStride + tc) / 2] = Mma16<T>::pack2(c[0], c[1]);
-        so[((16 * mt + g + 8) * kOutStride + tc) / 2] = Mma16<T>::pack2(c[2], c[3]);
-      }
-    }
+    encode_products<T, MT>(s_x[buf], a_hi, a_lo, s_out);
     __syncthreads();
-
-    // Store X̂[p, i, kap0 ..]: 16 chunks of 8 tiles per product.
-    const std::int64_t i = index_div(group, groups_per_i);
-    const std::int64_t kap0 = (group - i * groups_per_i) * kTiles;
-    word16* out_row = args.x_hat + i * args.ld + kap0;
-    for (int c = threadIdx.x; c < args.rank * (kTiles / 8); c += kThreads) {
-      const int p = c / (kTiles / 8), e = (c % (kTiles / 8)) * 8;
-      const std::int64_t kap = kap0 + e;
-      if (kap >= args.k) continue;
-      const uint4 v = *reinterpret_cast<const uint4*>(s_out + p * kOutStride + e);
-      word16* dst = out_row + p * args.stride + e;
-      if (args.vec_store && kap + 8 <= args.k) {
-        __stwb(reinterpret_cast<uint4*>(dst), v);
-      } else {
-        const unsigned w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-        for (int e2 = 0; e2 < 8; ++e2)
-          if (kap + e2 < args.k)
-            dst[e2] = static_cast<word16>(w[e2 / 2] >> (16 * (e2 % 2)));
-      }
-    }
+    store_x_hat(args, group, groups_per_i, s_out);
   }
 }
 
@@ -262,133 +423,24 @@ template <class T, int KS, Activation ACT>
 __global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecodeArgs args, std::int64_t groups,
                                                                   std::int64_t groups_per_i) {
   using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
-  constexpr int kRows = 16 * KS;
-  __shared__ __align__(16) word16 s_z[2][kRows * kZStride];
+  __shared__ __align__(16) word16 s_z[2][16 * KS * kZStride];
   __shared__ __align__(16) float s_y[4 * kYStride];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int g = lane >> 2, t = lane & 3;
-  const int ksteps = (args.rank + 15) / 16;
-
-  // Rows p >= rank of both buffers are zero for good (the products' padding); the stages never touch them.
-  for (int c = threadIdx.x; c < 2 * (kRows - args.rank) * (kZStride / 8); c += kThreads) {
-    const int buf = c / ((kRows - args.rank) * (kZStride / 8));
-    const int rest = c % ((kRows - args.rank) * (kZStride / 8));
-    const int p = args.rank + rest / (kZStride / 8), e = (rest % (kZStride / 8)) * 8;
-    *reinterpret_cast<uint4*>(&s_z[buf][p * kZStride + e]) = make_uint4(0, 0, 0, 0);
-  }
-
-  // Copies Z[p, i, jb ..] of `group` for p < rank into s_z[buf] (zeros beyond n).
-  const auto stage = [&](std::int64_t group, int buf) {
-    const std::int64_t i = index_div(group, groups_per_i);
-    const std::int64_t jb = (group - i * groups_per_i) * kTiles;
-    const word16* src_row = args.z + i * args.ld_z + jb;
-    for (int c = threadIdx.x; c < args.rank * (kTiles / 8); c += kThreads) {
-      const int p = c / (kTiles / 8), e = (c % (kTiles / 8)) * 8;
-      const std::int64_t j = jb + e;
-      word16* dst = &s_z[buf][p * kZStride + e];
-      const word16* src = src_row + p * args.stride_z + e;
-      if (j < args.n && args.vec_z) {
-        cp_async_16(dst, src, j + 8 <= args.n ? 16 : static_cast<int>((args.n - j) * 2));
-      } else if (j < args.n) {
-        unsigned short h[8];
-#pragma unroll
-        for (int e2 = 0; e2 < 8; ++e2) h[e2] = j + e2 < args.n ? src[e2] : word16{0};
-        *reinterpret_cast<uint4*>(dst) = make_uint4(pack_words(h[0], h[1]), pack_words(h[2], h[3]),
-                                                    pack_words(h[4], h[5]), pack_words(h[6], h[7]));
-      } else {
-        *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
-      }
-    }
-  };
-
+  zero_z_padding(s_z[0], 16 * KS, args.rank);
+  zero_z_padding(s_z[1], 16 * KS, args.rank);
   std::int64_t group = blockIdx.x;
-  if (group < groups) stage(group, 0);
+  if (group < groups) stage_z(args, group, groups_per_i, s_z[0]);
   cp_async_commit();
-
-  // A fragments of D (rows q, columns p in k-steps of 16), hi and lo; zero for p >= rank.
   unsigned a_hi[KS][4], a_lo[KS][4];
-#pragma unroll
-  for (int ks = 0; ks < KS; ++ks)
-#pragma unroll
-    for (int r = 0; r < 4; ++r) {
-      const int q = g + (r & 1) * 8, p = 16 * ks + 2 * t + (r >> 1) * 8;
-      const float v0 = p < args.rank ? args.dec[q * args.dec_q + p * args.dec_p] : 0.0f;
-      const float v1 = p + 1 < args.rank ? args.dec[q * args.dec_q + (p + 1) * args.dec_p] : 0.0f;
-      split_pair<T>(v0, v1, a_hi[ks][r], a_lo[ks][r]);
-    }
-
-  const int u = g >> 2, w = g & 3;  // C rows g and g+8 are tile elements (u, w) and (u + 2, w)
+  decode_fragments<T, KS>(args, a_hi, a_lo);
+  const int ksteps = (args.rank + 15) / 16;
   for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
-    if (group + gridDim.x < groups) stage(group + gridDim.x, buf ^ 1);
+    if (group + gridDim.x < groups) stage_z(args, group + gridDim.x, groups_per_i, s_z[buf ^ 1]);
     cp_async_commit();
     cp_async_wait<1>();
     __syncthreads();
-
-#pragma unroll
-    for (int ng = 0; ng < 4; ++ng) {
-      const int tile0 = warp * 32 + ng * 8;
-      float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll
-      for (int h = 0; h < KS / 2; ++h) {
-        // Pieces: rows p 32h + 0–7, 8–15, 16–23, 24–31 of tiles tile0..+7 = b0, b1 of k-step 2h, then of 2h + 1.
-        if (2 * h >= ksteps) break;  // block-uniform; unrolled so that the fragments stay in registers
-        unsigned b[4];
-        ldmatrix_x4_trans(b, &s_z[buf][(32 * h + lane) * kZStride + tile0]);
-        Mma16<T>::mma(c, a_hi[2 * h], b[0], b[1]);
-        Mma16<T>::mma(c, a_lo[2 * h], b[0], b[1]);
-        if (2 * h + 1 < ksteps) {
-          Mma16<T>::mma(c, a_hi[2 * h + 1], b[2], b[3]);
-          Mma16<T>::mma(c, a_lo[2 * h + 1], b[2], b[3]);
-        }
-      }
-      const int tc = tile0 + 2 * t;  // C columns 2t, 2t+1
-      s_y[u * kYStride + 4 * tc + w] = c[0];
-      s_y[u * kYStride + 4 * (tc + 1) + w] = c[1];
-      s_y[(u + 2) * kYStride + 4 * tc + w] = c[2];
-      s_y[(u + 2) * kYStride + 4 * (tc + 1) + w] = c[3];
-    }
+    decode_products<T, KS>(s_z[buf], ksteps, a_hi, a_lo, s_y);
     __syncthreads();
-
-    const std::int64_t i = index_div(group, groups_per_i);
-    const std::int64_t col0 = (group - i * groups_per_i) * (kTiles * 4);
-    std::int64_t first;
-    int real;
-    args.rows.tile(i, 4, first, real);
-#pragma unroll
-    for (int jj = 0; jj < 4 * kTiles * 4 / 8 / kThreads; ++jj) {
-      const int c = threadIdx.x + jj * kThreads;
-      const int row = c / (kTiles * 4 / 8), e = (c % (kTiles * 4 / 8)) * 8;
-      const std::int64_t col = col0 + e;
-      if (row >= real || col >= args.cols) continue;
-      const float4 lo4 = *reinterpret_cast<const float4*>(s_y + row * kYStride + e);
-      const float4 hi4 = *reinterpret_cast<const float4*>(s_y + row * kYStride + e + 4);
-      float out[8] = {lo4.x, lo4.y, lo4.z, lo4.w, hi4.x, hi4.y, hi4.z, hi4.w};
-      const bool full = col + 8 <= args.cols;
-      if (args.bias != nullptr) {
-        float bv[8];
-        if (full && args.vec_bias) {
-          load_packed<T, 8>(reinterpret_cast<const T*>(args.bias + col), bv);
-        } else {
-#pragma unroll
-          for (int e2 = 0; e2 < 8; ++e2)
-            bv[e2] = col + e2 < args.cols ? Mma16<T>::value(args.bias[col + e2]) : 0.0f;
-        }
-#pragma unroll
-        for (int e2 = 0; e2 < 8; ++e2) out[e2] += bv[e2];
-      }
-#pragma unroll
-      for (int e2 = 0; e2 < 8; ++e2) out[e2] = activate<ACT>(out[e2]);
-      word16* dst = args.y + (first + row) * args.ldy + col;
-      if (full && args.vec_y) {
-        const uint4 v = make_uint4(Mma16<T>::pack2(out[0], out[1]), Mma16<T>::pack2(out[2], out[3]),
-                                   Mma16<T>::pack2(out[4], out[5]), Mma16<T>::pack2(out[6], out[7]));
-        __stwb(reinterpret_cast<uint4*>(dst), v);
-      } else {
-#pragma unroll
-        for (int e2 = 0; e2 < 8; ++e2)
-          if (col + e2 < args.cols) dst[e2] = Mma16<T>::bits(out[e2]);
-      }
-    }
+    decode_epilogue<T, ACT>(args, group, groups_per_i, s_y, nullptr);
   }
 }
 

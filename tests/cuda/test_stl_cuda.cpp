@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <tuple>
 #include <functional>
 #include <random>
 #include <stdexcept>
@@ -453,6 +454,93 @@ void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias,
   tally.record(name, Stage::forward, dt, c);
 }
 
+// The fused decode → activation → encode between two layers (launch_decode_encode) against the unfused
+// launch_decode then launch_encode on the same inputs: X̂₂ and Y₁ must be bit for bit the same (Y₁ is rounded
+// before the encode in both), and X̂₂'s padding must stay untouched.
+void test_decode_encode(std::size_t M, std::size_t N1, std::size_t seq, int r1, int r2, sc::DType dt, bool with_bias,
+                        sc::Activation act, Rng& rng, Tally& tally) {
+  const Format f1{{4, 4, 4}, r1, sc::KernelChoice::tensor_core}, f2{{4, 4, 4}, r2, sc::KernelChoice::tensor_core};
+  const sc::StlShape first = stl_shape({M, 64, N1, seq, 0, 0}, f1);
+  const sc::StlShape second = stl_shape({M, N1, 64, seq, 0, 0}, f2);
+  // Odd M: 3 elements of row padding in X̂ (the element-wise store path); even M: none (16-byte stores).
+  const std::size_t m = first.m(), n = first.n(), ld_xh = n + (M % 2 ? 3 : 0);
+  HostArray hz(dt, static_cast<std::size_t>(r1) * m * n);
+  for (std::size_t i = 0; i < hz.size(); ++i) hz.set(i, rng());
+  Matrix<double> dec = random_matrix(16, static_cast<std::size_t>(r1), rng);
+  Matrix<double> enc = random_matrix(static_cast<std::size_t>(r2), 16, rng);
+  HostArray hb(dt, N1);
+  for (std::size_t j = 0; j < N1; ++j) hb.set(j, rng());
+  DeviceBuffer dz(hz.bytes.size()), db(hb.bytes.size()), ddec = upload_f32(dec), denc = upload_f32(enc);
+  hz.upload(dz);
+  hb.upload(db);
+  HostArray fused_xh(dt, static_cast<std::size_t>(r2) * m * ld_xh), plain_xh(dt, fused_xh.size());
+  HostArray fused_y(dt, M * N1), plain_y(dt, M * N1);
+  DeviceBuffer d_fused_xh(fused_xh.bytes.size()), d_plain_xh(plain_xh.bytes.size());
+  DeviceBuffer d_fused_y(fused_y.bytes.size()), d_plain_y(plain_y.bytes.size());
+  fused_xh.upload(d_fused_xh);
+  plain_xh.upload(d_plain_xh);
+  fused_y.upload(d_fused_y);
+
+  sc::DecodeEncodeParams p;
+  p.first = first;
+  p.second = second;
+  p.dtype = dt;
+  p.z = dz.ptr;
+  p.dec = static_cast<const float*>(ddec.ptr);
+  p.bias = with_bias ? db.ptr : nullptr;
+  p.activation = act;
+  p.y = d_fused_y.ptr;
+  p.enc_x = static_cast<const float*>(denc.ptr);
+  p.x_hat = d_fused_xh.ptr;
+  p.ld_x_hat = static_cast<std::int64_t>(ld_xh);
+  sc::launch_decode_encode(p);
+
+  sc::DecodeParams dp;
+  dp.shape = first;
+  dp.dtype = dt;
+  dp.z = dz.ptr;
+  dp.dec = p.dec;
+  dp.bias = p.bias;
+  dp.activation = act;
+  dp.y = d_plain_y.ptr;
+  dp.kernel = sc::KernelChoice::tensor_core;
+  sc::launch_decode(dp);
+  sc::EncodeParams ep;
+  ep.shape = second;
+  ep.dtype = dt;
+  ep.x = d_plain_y.ptr;
+  ep.enc_x = p.enc_x;
+  ep.x_hat = d_plain_xh.ptr;
+  ep.ld_x_hat = static_cast<std::int64_t>(ld_xh);
+  ep.kernel = sc::KernelChoice::tensor_core;
+  sc::launch_encode(ep);
+  fused_xh.download(d_fused_xh);
+  plain_xh.download(d_plain_xh);
+  fused_y.download(d_fused_y);
+  plain_y.download(d_plain_y);
+
+  std::size_t differ = 0, unwritten = 0, clobbered = 0;
+  for (std::size_t idx = 0; idx < fused_xh.size(); ++idx) {
+    const bool pad = idx % ld_xh >= n;
+    if (pad) {
+      clobbered += !fused_xh.poisoned(idx);
+    } else {
+      unwritten += fused_xh.poisoned(idx);
+      differ += std::memcmp(&fused_xh.bytes[idx * 2], &plain_xh.bytes[idx * 2], 2) != 0;
+    }
+  }
+  const std::size_t y_differ = static_cast<std::size_t>(
+      std::mismatch(fused_y.bytes.begin(), fused_y.bytes.end(), plain_y.bytes.begin()).first - fused_y.bytes.begin());
+  char name[160];
+  std::snprintf(name, sizeof name, "decode-encode %zux%zu seq=%zu r=%d->%d %s%s%s", M, N1, seq, r1, r2,
+                sc::dtype_name(dt), with_bias ? " +bias" : "",
+                act == sc::Activation::relu ? " relu" : act == sc::Activation::gelu_tanh ? " gelu" : "");
+  tally.expect(differ == 0 && unwritten == 0 && clobbered == 0 && y_differ == fused_y.bytes.size(),
+               std::string(name) + ": " + std::to_string(differ) + " X̂ values differ from the unfused pair, " +
+                   std::to_string(unwritten) + " unwritten, " + std::to_string(clobbered) +
+                   " padding overwritten, Y equal up to byte " + std::to_string(y_differ));
+}
+
 template <class E>
 bool throws(const std::function<void()>& fn) {
   try {
@@ -476,6 +564,20 @@ void test_rejections(Tally& tally) {
   sc::EncodeParams e;
   e.shape = bad;
   tally.expect(throws<std::invalid_argument>([&] { sc::launch_encode(e); }), "encode rejects seq_len not dividing M");
+  {  // the fused decode-encode takes <4,4,4> tiles and ranks <= 32 only, and matching layers
+    sc::DecodeEncodeParams de;
+    de.first.rows = de.second.rows = 16;
+    de.first.in_features = de.first.out_features = de.second.in_features = de.second.out_features = 16;
+    de.first.a = de.first.b = de.first.c = de.second.a = de.second.b = de.second.c = 4;
+    de.first.rank = 48;
+    de.second.rank = 24;
+    tally.expect(throws<std::invalid_argument>([&] { sc::launch_decode_encode(de); }),
+                 "decode-encode rejects rank 48");
+    de.first.rank = 24;
+    de.second.in_features = 20;
+    tally.expect(throws<std::invalid_argument>([&] { sc::launch_decode_encode(de); }),
+                 "decode-encode rejects second.in_features != first.out_features");
+  }
   sc::StlShape ok = bad;
   ok.seq_len = 5;
   e.shape = ok;
@@ -572,6 +674,15 @@ int main() {
           test_encode(s, f, dt, rng, tally);
           test_decode(s, f, dt, true, act, rng, tally);
         }
+    // Fused decode → activation → encode between two layers, against the unfused pair.
+    int de_variant = 0;
+    for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16})
+      for (const auto& [M, N1, seq, r1, r2] : std::vector<std::tuple<std::size_t, std::size_t, std::size_t, int, int>>{
+               {256, 512, 0, 24, 24}, {90, 200, 30, 16, 29}, {37, 100, 0, 29, 13}, {8195, 1000, 0, 24, 24}}) {
+        const sc::Activation act = acts[de_variant % 3];
+        test_decode_encode(M, N1, seq, r1, r2, dt, de_variant % 2 == 0, act, rng, tally);
+        ++de_variant;
+      }
     test_rejections(tally);
   } catch (const std::exception& e) {
     std::printf("FAIL unexpected exception: %s\n", e.what());

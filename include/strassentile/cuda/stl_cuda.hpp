@@ -97,6 +97,30 @@ struct DecodeParams {
 };
 void launch_decode(const DecodeParams& params);
 
+// Between two consecutive STL layers, where the first one's output is the second one's input: X̂₂ =
+// encode₂(act(decode₁(Z₁) + bias₁)) in one pass over the groups of tiles, so that Y₁ is not written to memory and
+// read back (set y to have it written as well, e.g. for a backward pass). Y₁ is rounded to `dtype` before the
+// encode, exactly as launch_decode followed by launch_encode would do. Tensor cores only: bf16 or fp16, <4,4,4>
+// tiles on both sides, ranks <= 32, the same rows and seq_len; anything else throws std::invalid_argument
+// (use launch_decode and launch_encode).
+struct DecodeEncodeParams {
+  StlShape first;   // the first layer (rows, out_features, tile, rank, seq_len)
+  StlShape second;  // the second layer; second.in_features == first.out_features
+  DType dtype = DType::bf16;
+  const void* z = nullptr;  // the first layer's products, r₁ × m × n₁
+  std::int64_t ld_z = 0, stride_z = 0;
+  const float* dec = nullptr;  // the first layer's decoder, 16 × r₁
+  const void* bias = nullptr;  // the first layer's bias (N₁), optional
+  Activation activation = Activation::none;
+  void* y = nullptr;  // optional: Y₁ (M × N₁) too
+  std::int64_t ldy = 0;
+  const float* enc_x = nullptr;  // the second layer's activation encoder, r₂ × 16
+  void* x_hat = nullptr;         // X̂₂, r₂ × m × k₂
+  std::int64_t ld_x_hat = 0, stride_x_hat = 0;
+  cudaStream_t stream = nullptr;
+};
+void launch_decode_encode(const DecodeEncodeParams& params);
+
 // Z[p] = X̂[p] · Ŵ[p] for p < batch: m×k times k×n, row-major, fp32 accumulation. For f32 the handle's math
 // mode decides whether TF32 may be used (cuBLAS's default: no). Sets the handle's stream; the handle must be
 // in host pointer mode.

@@ -1,0 +1,114 @@
+// launch_decode_encode: the first layer's decode (with bias and activation) feeding the second layer's encode
+// through shared memory, one group of 128 tiles at a time, on the phases of codec_mma.cuh.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "codec_mma.cuh"
+#include "strassentile/cuda/stl_cuda.hpp"
+
+namespace strassentile::cuda {
+namespace detail {
+namespace {
+
+// Ranks <= 32 on both sides: two 16-product steps of Z (KS = 2) and of X̂ (MT = 2), 38.7 KB of shared memory.
+template <class T, Activation ACT>
+__global__ void __launch_bounds__(mma_group::kThreads)
+    decode_encode_mma(const MmaDecodeArgs dec, const MmaEncodeArgs enc, std::int64_t groups, std::int64_t groups_per_i) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  __shared__ __align__(16) word16 s_z[2][32 * kZStride];
+  __shared__ __align__(16) float s_y[4 * kYStride];
+  __shared__ __align__(16) word16 s_x[4 * kXStride];
+  __shared__ __align__(16) word16 s_out[32 * kOutStride];
+  zero_z_padding(s_z[0], 32, dec.rank);
+  zero_z_padding(s_z[1], 32, dec.rank);
+  std::int64_t group = blockIdx.x;
+  if (group < groups) stage_z(dec, group, groups_per_i, s_z[0]);
+  cp_async_commit();
+  unsigned d_hi[2][4], d_lo[2][4], e_hi[2][4], e_lo[2][4];
+  decode_fragments<T, 2>(dec, d_hi, d_lo);
+  encode_fragments<T, 2>(enc, e_hi, e_lo);
+  const int ksteps = (dec.rank + 15) / 16;
+  for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
+    if (group + gridDim.x < groups) stage_z(dec, group + gridDim.x, groups_per_i, s_z[buf ^ 1]);
+    cp_async_commit();
+    cp_async_wait<1>();
+    __syncthreads();
+    decode_products<T, 2>(s_z[buf], ksteps, d_hi, d_lo, s_y);
+    __syncthreads();
+    decode_epilogue<T, ACT>(dec, group, groups_per_i, s_y, s_x);  // Y₁'s 4 × 512 slab, as the encode stages it
+    __syncthreads();
+    encode_products<T, 2>(s_x, e_hi, e_lo, s_out);
+    __syncthreads();
+    store_x_hat(enc, group, groups_per_i, s_out);
+  }
+}
+
+void require(bool ok, const std::string& what) {
+  if (!ok) throw std::invalid_argument("launch_decode_encode: " + what);
+}
+
+template <class T>
+void run(const DecodeEncodeParams& p, const MmaDecodeArgs& dec, const MmaEncodeArgs& enc, std::int64_t groups,
+         std::int64_t groups_per_i) {
+  const auto launch = [&](auto kernel) {
+    kernel<<<resident_grid(kernel, groups), mma_group::kThreads, 0, p.stream>>>(dec, enc, groups, groups_per_i);
+  };
+  switch (p.activation) {
+    case Activation::relu: launch(decode_encode_mma<T, Activation::relu>); break;
+    case Activation::gelu_tanh: launch(decode_encode_mma<T, Activation::gelu_tanh>); break;
+    case Activation::none: launch(decode_encode_mma<T, Activation::none>); break;
+  }
+  check_launch("decode_encode_mma");
+}
+
+}  // namespace
+}  // namespace detail
+
+void launch_decode_encode(const DecodeEncodeParams& p) {
+  using detail::require;
+  const StlShape &a = p.first, &b = p.second;
+  validate(a);
+  validate(b);
+  require(p.dtype == DType::bf16 || p.dtype == DType::f16,
+          std::string("dtype must be bf16 or f16 (tensor cores), got ") + dtype_name(p.dtype));
+  require(a.a == 4 && a.b == 4 && a.c == 4 && b.a == 4 && b.b == 4 && b.c == 4,
+          "both layers must use <4,4,4> tiles; use launch_decode and launch_encode for others");
+  require(a.rank <= 32 && b.rank <= 32, "ranks must be at most 32, got " + std::to_string(a.rank) + " and " +
+                                            std::to_string(b.rank) + "; use launch_decode and launch_encode");
+  require(a.rows == b.rows && a.sequence_length() == b.sequence_length(),
+          "the layers must have the same rows and seq_len");
+  require(a.out_features == b.in_features, "second.in_features (" + std::to_string(b.in_features) +
+                                               ") must equal first.out_features (" +
+                                               std::to_string(a.out_features) + ")");
+  require(p.z != nullptr && p.dec != nullptr && p.enc_x != nullptr && p.x_hat != nullptr,
+          "z, dec, enc_x and x_hat must not be null");
+  const std::int64_t m = a.m(), n = a.n();
+  const std::int64_t ld_z = p.ld_z == 0 ? n : p.ld_z, stride_z = p.stride_z == 0 ? m * ld_z : p.stride_z;
+  const std::int64_t ld_xh = p.ld_x_hat == 0 ? n : p.ld_x_hat;
+  const std::int64_t stride_xh = p.stride_x_hat == 0 ? m * ld_xh : p.stride_x_hat;
+  const std::int64_t ldy = p.ldy == 0 ? a.out_features : p.ldy;
+  require(ld_z >= n && ld_xh >= n && ldy >= a.out_features, "a leading dimension is smaller than its row length");
+  require(stride_z >= (m - 1) * ld_z + n && stride_xh >= (m - 1) * ld_xh + n, "a batch stride makes products overlap");
+  const std::int64_t groups_per_i = (n + detail::mma_group::kTiles - 1) / detail::mma_group::kTiles;
+  const std::int64_t groups = m * groups_per_i;
+  if (groups == 0) return;
+
+  using detail::word16;
+  detail::MmaDecodeArgs dec{static_cast<const word16*>(p.z), ld_z, stride_z, m, n, p.dec, a.rank, 1, a.rank,
+                            static_cast<const word16*>(p.bias), static_cast<word16*>(p.y), ldy, a.out_features,
+                            detail::make_row_map(a), false, false, false};
+  dec.vec_z = detail::is_aligned(p.z, 16) && ld_z % 8 == 0 && stride_z % 8 == 0;
+  dec.vec_y = detail::is_aligned(p.y, 16) && ldy % 8 == 0;
+  dec.vec_bias = detail::is_aligned(p.bias, 16);
+  // The encode side reads its input from shared memory only: x, ldx and vec_load are unused.
+  detail::MmaEncodeArgs enc{nullptr, 0, b.in_features, p.enc_x, 16, 1, b.rank, static_cast<word16*>(p.x_hat), ld_xh,
+                            stride_xh, m, n, detail::make_row_map(b), false, false};
+  enc.vec_store = detail::is_aligned(p.x_hat, 16) && ld_xh % 8 == 0 && stride_xh % 8 == 0;
+  if (p.dtype == DType::f16)
+    detail::run<__half>(p, dec, enc, groups, groups_per_i);
+  else
+    detail::run<__nv_bfloat16>(p, dec, enc, groups, groups_per_i);
+}
+
+}  // namespace strassentile::cuda
