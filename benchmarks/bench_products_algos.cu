@@ -119,10 +119,8 @@ int main(int argc, char** argv) {
     ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
     cudaStream_t stream;
     ok(cudaStreamCreate(&stream), "cudaStreamCreate");
-    const std::size_t flush_bytes = std::max<std::size_t>(2 * static_cast<std::size_t>(prop.l2CacheSize), 64u << 20);
-    Buffer flush(flush_bytes);
-    ok(cudaMemset(flush.ptr, 0, flush_bytes), "memset");
-    const Timer timer{stream, flush.ptr, flush_bytes, 3, reps};
+    const L2FlushBuffer flush(prop);
+    const Timer timer{stream, flush.buffer.ptr, flush.bytes, 3, reps};
     cublasHandle_t handle;
     ok(cublasCreate(&handle), "cublasCreate");
     ok(cublasSetStream(handle, stream), "cublasSetStream");

@@ -175,10 +175,9 @@ int main(int argc, char** argv) {
     Buffer cublas_ws(cublas_ws_bytes);
     ok(cublasSetWorkspace(handle, cublas_ws.ptr, cublas_ws_bytes), "cublasSetWorkspace");
 
-    const std::size_t flush_bytes = std::max<std::size_t>(2 * static_cast<std::size_t>(prop.l2CacheSize), 64u << 20);
-    Buffer flush(flush_bytes);
-    ok(cudaMemset(flush.ptr, 0, flush_bytes), "memset");
-    const Timer timer{stream, flush.ptr, flush_bytes, warmup, reps};
+    const L2FlushBuffer flush(prop);
+    const std::size_t flush_bytes = flush.bytes;
+    const Timer timer{stream, flush.buffer.ptr, flush_bytes, warmup, reps};
 
     const double copy_gbps = copy_bandwidth_gbps(timer);
 

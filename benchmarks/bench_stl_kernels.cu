@@ -218,10 +218,8 @@ int main(int argc, char** argv) {
     ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
     cudaStream_t stream;
     ok(cudaStreamCreate(&stream), "cudaStreamCreate");
-    const std::size_t flush_bytes = std::max<std::size_t>(2 * static_cast<std::size_t>(prop.l2CacheSize), 64u << 20);
-    Buffer flush(flush_bytes);
-    ok(cudaMemset(flush.ptr, 0, flush_bytes), "memset");
-    const Timer timer{stream, flush.ptr, flush_bytes, warmup, reps, flush_mode};
+    const L2FlushBuffer flush(prop);
+    const Timer timer{stream, flush.buffer.ptr, flush.bytes, warmup, reps, flush_mode};
     std::printf("%s: copy of 2 GiB %.0f GB/s; bf16 <4,4,4>, median of %d, L2 evicted before each by %s\n", prop.name,
                 copy_bandwidth_gbps(timer), reps,
                 flush_mode == Flush::read ? "reading 2x L2 (clean lines)" : "a memset of 2x L2 (dirty lines)");

@@ -64,6 +64,16 @@ __global__ void read_to_evict(const Word* data, std::size_t words, unsigned* sin
 
 enum class Flush { read, write };
 
+// The buffer a Timer evicts the L2 with: max(2 × L2, 64 MiB), zeroed once (its values never matter).
+struct L2FlushBuffer {
+  std::size_t bytes;
+  Buffer buffer;
+  explicit L2FlushBuffer(const cudaDeviceProp& prop)
+      : bytes(std::max<std::size_t>(2 * static_cast<std::size_t>(prop.l2CacheSize), 64u << 20)), buffer(bytes) {
+    ok(cudaMemset(buffer.ptr, 0, bytes), "memset");
+  }
+};
+
 struct Timer {
   cudaStream_t stream;
   void* flush;

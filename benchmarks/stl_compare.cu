@@ -539,10 +539,9 @@ CompareReport run_compare(const CompareOptions& options, const std::function<voi
   Buffer cublas_ws(cublas_ws_bytes);
   ok(cublasSetWorkspace(handle, cublas_ws.ptr, cublas_ws_bytes), "cublasSetWorkspace");
 
-  env.flush_bytes = std::max<std::size_t>(2 * static_cast<std::size_t>(prop.l2CacheSize), 64u << 20);
-  Buffer flush(env.flush_bytes);
-  ok(cudaMemset(flush.ptr, 0, env.flush_bytes), "memset");
-  const Timer timer{stream, flush.ptr, env.flush_bytes, options.warmup, options.reps};
+  const L2FlushBuffer flush(prop);
+  env.flush_bytes = flush.bytes;
+  const Timer timer{stream, flush.buffer.ptr, env.flush_bytes, options.warmup, options.reps};
 
   for (std::size_t i = 0; i < options.shapes.size(); ++i) {
     const CompareShape& sh = options.shapes[i];
