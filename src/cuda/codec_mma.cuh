@@ -153,21 +153,8 @@ unsigned resident_grid(Kernel kernel, std::int64_t groups) {
   return static_cast<unsigned>(groups < resident ? groups : resident);
 }
 
-// ---- The phases of one group, shared by encode_mma, decode_mma and decode_encode_mma (decode_encode.cu) ----
+// ---- The phases of one group, shared by encode_mma, decode_mma and decode_encode_mma (decode_encode_mma.cuh) ----
 // T: __nv_bfloat16 or __half. A group is 128 tiles of row-tile i, tile columns 128·(group mod groups_per_i) on.
-
-// Where a group's 4 × 512 slab of X (or Y) lies: its first row, how many of its 4 rows are real (the rest pad
-// the sequence) and its first column.
-struct Slab {
-  std::int64_t first, col0;
-  int real;
-};
-__device__ __forceinline__ Slab slab_of(const RowMap& rows, std::int64_t group, std::int64_t groups_per_i) {
-  const std::int64_t i = index_div(group, groups_per_i);
-  Slab slab{0, (group - i * groups_per_i) * (mma_group::kTiles * 4), 0};
-  rows.tile(i, 4, slab.first, slab.real);
-  return slab;
-}
 
 // A fragments of E_X (rows p, columns q), hi and lo; zero for p >= rank. MT = ⌈rank / 16⌉ m-steps.
 template <class T, int MT>
@@ -324,13 +311,17 @@ template <class T, Activation ACT>
 __device__ __forceinline__ void decode_epilogue(const MmaDecodeArgs& args, std::int64_t group,
                                                 std::int64_t groups_per_i, const float* s_y, word16* s_x) {
   using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
-  const Slab slab = slab_of(args.rows, group, groups_per_i);
+  const std::int64_t i = index_div(group, groups_per_i);
+  const std::int64_t col0 = (group - i * groups_per_i) * (kTiles * 4);
+  std::int64_t first;
+  int real;
+  args.rows.tile(i, 4, first, real);
 #pragma unroll
   for (int jj = 0; jj < 4 * kTiles * 4 / 8 / kThreads; ++jj) {
     const int c = threadIdx.x + jj * kThreads;
     const int row = c / (kTiles * 4 / 8), e = (c % (kTiles * 4 / 8)) * 8;
-    const std::int64_t col = slab.col0 + e;
-    if (row >= slab.real || col >= args.cols) {
+    const std::int64_t col = col0 + e;
+    if (row >= real || col >= args.cols) {
       if (s_x != nullptr) *reinterpret_cast<uint4*>(s_x + row * kXStride + e) = make_uint4(0, 0, 0, 0);
       continue;
     }
@@ -361,7 +352,7 @@ __device__ __forceinline__ void decode_epilogue(const MmaDecodeArgs& args, std::
     }
     if (s_x != nullptr) *reinterpret_cast<uint4*>(s_x + row * kXStride + e) = v;
     if (args.y == nullptr) continue;
-    word16* dst = args.y + (slab.first + row) * args.ldy + col;
+    word16* dst = args.y + (first + row) * args.ldy + col;
     if (full && args.vec_y) {
       __stwb(reinterpret_cast<uint4*>(dst), v);
     } else {
@@ -383,15 +374,19 @@ __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncod
 
   // Copies the 4 × 512 slab of X of `group` into s_x[buf] (zeros beyond K and for padding rows).
   const auto stage = [&](std::int64_t group, int buf) {
-    const Slab slab = slab_of(args.rows, group, groups_per_i);
+    const std::int64_t i = index_div(group, groups_per_i);
+    const std::int64_t col0 = (group - i * groups_per_i) * (kTiles * 4);
+    std::int64_t first;
+    int real;
+    args.rows.tile(i, 4, first, real);
 #pragma unroll
     for (int j = 0; j < 4 * kTiles * 4 / 8 / kThreads; ++j) {
       const int c = threadIdx.x + j * kThreads;
       const int u = c / (kTiles * 4 / 8), e = (c % (kTiles * 4 / 8)) * 8;
-      const std::int64_t col = slab.col0 + e;
+      const std::int64_t col = col0 + e;
       word16* dst = &s_x[buf][u * kXStride + e];
-      if (u < slab.real && col < args.cols) {
-        const word16* src = args.x + (slab.first + u) * args.ldx + col;
+      if (u < real && col < args.cols) {
+        const word16* src = args.x + (first + u) * args.ldx + col;
         if (args.vec_load) {
           cp_async_16(dst, src, col + 8 <= args.cols ? 16 : static_cast<int>((args.cols - col) * 2));
         } else {
