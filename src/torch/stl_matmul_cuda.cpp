@@ -91,6 +91,12 @@ void run_kernels(F&& f) {
 
 void* ptr_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
 
+// torch.use_deterministic_algorithms(True) asks for the same results on every run; the timed GEMM choice
+// (GemmChoice::tuned) may pick other kernels in another process, so it then keeps cuBLAS's own choice.
+sc::GemmChoice gemm_choice() {
+  return at::globalContext().deterministicAlgorithms() ? sc::GemmChoice::cublas_default : sc::GemmChoice::tuned;
+}
+
 }  // namespace
 
 at::Tensor stl_matmul_cuda(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
@@ -119,6 +125,7 @@ at::Tensor stl_matmul_cuda(const at::Tensor& x, const at::Tensor& w_hat, const a
     p.workspace_bytes = ws.bytes;
     p.cublas = at::cuda::getCurrentCUDABlasHandle();
     p.stream = c10::cuda::getCurrentCUDAStream().stream();
+    p.gemm = gemm_choice();
     sc::stl_forward(p);
   });
   return y;
@@ -168,6 +175,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
       p.workspace_bytes = bytes;
       p.cublas = at::cuda::getCurrentCUDABlasHandle();
       p.stream = c10::cuda::getCurrentCUDAStream().stream();
+      p.gemm = gemm_choice();
       sc::stl_backward(p);
     });
   }

@@ -153,3 +153,22 @@ def test_causal_mode_matches_the_cpu_op_and_masks_the_gradients(fmt, dtype):
     ex_masked = (torch.arange(a * b) // b)[None, :] > lv[:, None]
     dec_masked = (torch.arange(a * c) // c)[:, None] < lv[None, :]
     assert (grads["enc_x"].cpu()[ex_masked] == 0).all() and (grads["dec"].cpu()[dec_masked] == 0).all()
+
+
+def test_deterministic_algorithms_give_cublas_choice_results():
+    """Under torch.use_deterministic_algorithms(True) the op's GEMMs keep cuBLAS's own choice instead of the timed
+    one (GemmChoice::cublas_default); forward and gradients still match the float64 CPU op, and two runs agree bit
+    for bit."""
+    inputs = rounded(make_inputs((4, 64, 256), 192, (4, 4, 4), 24), torch.bfloat16, torch.float32)
+    y_ref, g_ref = run(inputs, (4, 4, 4), 192, "cpu", torch.float64, torch.float64)
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        y1, g1 = run(inputs, (4, 4, 4), 192, "cuda", torch.bfloat16, torch.float32)
+        y2, g2 = run(inputs, (4, 4, 4), 192, "cuda", torch.bfloat16, torch.float32)
+    finally:
+        torch.use_deterministic_algorithms(before)
+    assert rel_error(y1, y_ref) <= TOLERANCE[torch.bfloat16]
+    assert torch.equal(y1, y2)
+    for name in g_ref:
+        assert torch.equal(g1[name], g2[name]), name
