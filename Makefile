@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PREFIX = $(shell $(PY) -c 'import torch; print(torch.utils.cmake_prefix_path)')
 CMAKE_FLAGS ?=
 
-.PHONY: demo test test-cpp test-python build deps venv data sanitize fuzz cuda-compile clean hf-env approximation-report convert-minilm
+.PHONY: demo test test-cpp test-python build deps venv data sanitize fuzz cuda-compile check-torch-cxx20 clean hf-env approximation-report convert-minilm
 
 deps:
 	scripts/ensure-deps.sh core
@@ -82,6 +82,12 @@ sanitize: deps
 ## Every CUDA source compiled with nvcc for sm_90 (no GPU needed; cuBLAS/cuSPARSELt from NVIDIA's wheels).
 cuda-compile: deps
 	scripts/cuda-compile.sh
+
+## Every torch-side source, syntax only, against PyTorch 2.14.1's headers in C++20 (what builds against 2.14 use).
+TORCH_CXX20_DIR ?= .cache/torch-2.14.1
+check-torch-cxx20: build
+	test -d $(TORCH_CXX20_DIR)/torch || python3 -m pip install -q --no-deps --target $(TORCH_CXX20_DIR) torch==2.14.1
+	python3 scripts/check-torch-cxx20.py $(TORCH_CXX20_DIR)/torch $(BUILD)
 
 ## libFuzzer on the file loaders (clang); FUZZ_SECONDS per harness.
 FUZZ_SECONDS ?= 60
