@@ -1,6 +1,8 @@
 #include "stl_init.hpp"
 #include "error_message.hpp"
 
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard (PyTorch 2.14's ATen.h no longer brings it)
+
 #include <cmath>
 #include <map>
 #include <mutex>
