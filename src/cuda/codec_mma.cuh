@@ -30,7 +30,10 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <type_traits>
+#include <utility>
 
 #include "check.hpp"
 #include "decode_staged.cuh"  // cp_async_16
@@ -141,16 +144,25 @@ __device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* 
                : "r"(addr));
 }
 
-// Blocks that stay resident for `kernel`: every SM's worth, but no more than there are groups.
+// Blocks that stay resident for `kernel`: every SM's worth, but no more than there are groups. The occupancy
+// query costs microseconds of host time, so its answer is kept per kernel and device.
 template <class Kernel>
 unsigned resident_grid(Kernel kernel, std::int64_t groups) {
-  int device = 0, sms = 0, per_sm = 0;
+  static std::mutex mutex;
+  static std::map<std::pair<const void*, int>, std::int64_t> resident_blocks;
+  int device = 0;
   check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-  check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
-  check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, mma_group::kThreads, 0),
-        "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
-  const std::int64_t resident = static_cast<std::int64_t>(sms) * (per_sm > 0 ? per_sm : 1);
-  return static_cast<unsigned>(groups < resident ? groups : resident);
+  const std::pair<const void*, int> key{reinterpret_cast<const void*>(kernel), device};
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto found = resident_blocks.find(key);
+  if (found == resident_blocks.end()) {
+    int sms = 0, per_sm = 0;
+    check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
+    check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, mma_group::kThreads, 0),
+               "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+    found = resident_blocks.emplace(key, static_cast<std::int64_t>(sms) * (per_sm > 0 ? per_sm : 1)).first;
+  }
+  return static_cast<unsigned>(groups < found->second ? groups : found->second);
 }
 
 // ---- The phases of one group, shared by encode_mma, decode_mma and decode_encode_mma (decode_encode_mma.cuh) ----
@@ -454,6 +466,31 @@ constexpr DType dtype_of() {
   return std::is_same_v<T, __half> ? DType::f16 : DType::bf16;
 }
 
+// The kernels' arguments from resolved parameters (no zero leading dimensions or strides): 16-byte copies where
+// the pointers and strides allow them.
+inline MmaEncodeArgs mma_encode_args(const EncodeParams& p, CoefLayout layout) {
+  const StlShape& s = p.shape;
+  const CoefLayout enc = layout.resolved(16);
+  MmaEncodeArgs args{static_cast<const word16*>(p.x), p.ldx, s.in_features, p.enc_x, enc.row_stride,
+                     enc.col_stride, s.rank, static_cast<word16*>(p.x_hat), p.ld_x_hat, p.stride_x_hat, s.m(), s.k(),
+                     make_row_map(s), false, false};
+  args.vec_load = is_aligned(p.x, 16) && (p.ldx * 2) % 16 == 0;
+  args.vec_store = is_aligned(p.x_hat, 16) && p.ld_x_hat % 8 == 0 && p.stride_x_hat % 8 == 0;
+  return args;
+}
+
+inline MmaDecodeArgs mma_decode_args(const DecodeParams& p, CoefLayout layout) {
+  const StlShape& s = p.shape;
+  const CoefLayout dec = layout.resolved(s.rank);
+  MmaDecodeArgs args{static_cast<const word16*>(p.z), p.ld_z, p.stride_z, s.m(), s.n(), p.dec, dec.row_stride,
+                     dec.col_stride, s.rank, static_cast<const word16*>(p.bias), static_cast<word16*>(p.y), p.ldy,
+                     s.out_features, make_row_map(s), false, false, false};
+  args.vec_z = is_aligned(p.z, 16) && p.ld_z % 8 == 0 && p.stride_z % 8 == 0;
+  args.vec_y = is_aligned(p.y, 16) && (p.ldy * 2) % 16 == 0;
+  args.vec_bias = is_aligned(p.bias, 16);
+  return args;
+}
+
 // Launch on tensor cores for storage type T, or return false (nothing launched) when the parameters are not T's
 // or mma_codec_applies says no.
 template <class T>
@@ -463,12 +500,7 @@ bool run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
   const std::int64_t groups_per_i = (s.k() + mma_group::kTiles - 1) / mma_group::kTiles;
   const std::int64_t groups = s.m() * groups_per_i;
   if (groups == 0) return true;
-  const CoefLayout enc = layout.resolved(16);
-  MmaEncodeArgs args{static_cast<const word16*>(p.x), p.ldx, s.in_features, p.enc_x, enc.row_stride,
-                     enc.col_stride, s.rank, static_cast<word16*>(p.x_hat), p.ld_x_hat, p.stride_x_hat, s.m(), s.k(),
-                     make_row_map(s), false, false};
-  args.vec_load = is_aligned(p.x, 16) && (p.ldx * 2) % 16 == 0;
-  args.vec_store = is_aligned(p.x_hat, 16) && p.ld_x_hat % 8 == 0 && p.stride_x_hat % 8 == 0;
+  const MmaEncodeArgs args = mma_encode_args(p, layout);
   const auto launch = [&](auto kernel) {
     kernel<<<resident_grid(kernel, groups), mma_group::kThreads, 0, p.stream>>>(args, groups, groups_per_i);
   };
@@ -489,13 +521,7 @@ bool run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
   const std::int64_t groups_per_i = (s.n() + mma_group::kTiles - 1) / mma_group::kTiles;
   const std::int64_t groups = s.m() * groups_per_i;
   if (groups == 0) return true;
-  const CoefLayout dec = layout.resolved(s.rank);
-  MmaDecodeArgs args{static_cast<const word16*>(p.z), p.ld_z, p.stride_z, s.m(), s.n(), p.dec, dec.row_stride,
-                     dec.col_stride, s.rank, static_cast<const word16*>(p.bias), static_cast<word16*>(p.y), p.ldy,
-                     s.out_features, make_row_map(s), false, false, false};
-  args.vec_z = is_aligned(p.z, 16) && p.ld_z % 8 == 0 && p.stride_z % 8 == 0;
-  args.vec_y = is_aligned(p.y, 16) && (p.ldy * 2) % 16 == 0;
-  args.vec_bias = is_aligned(p.bias, 16);
+  const MmaDecodeArgs args = mma_decode_args(p, layout);
   const auto launch = [&](auto kernel) {
     kernel<<<resident_grid(kernel, groups), mma_group::kThreads, 0, p.stream>>>(args, groups, groups_per_i);
   };

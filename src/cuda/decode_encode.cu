@@ -83,28 +83,30 @@ void launch_decode_encode(const DecodeEncodeParams& p) {
                                                std::to_string(a.out_features) + ")");
   require(p.z != nullptr && p.dec != nullptr && p.enc_x != nullptr && p.x_hat != nullptr,
           "z, dec, enc_x and x_hat must not be null");
-  const std::int64_t m = a.m(), n = a.n();
-  const std::int64_t ld_z = p.ld_z == 0 ? n : p.ld_z, stride_z = p.stride_z == 0 ? m * ld_z : p.stride_z;
-  const std::int64_t ld_xh = p.ld_x_hat == 0 ? n : p.ld_x_hat;
-  const std::int64_t stride_xh = p.stride_x_hat == 0 ? m * ld_xh : p.stride_x_hat;
-  const std::int64_t ldy = p.ldy == 0 ? a.out_features : p.ldy;
-  require(ld_z >= n && ld_xh >= n && ldy >= a.out_features, "a leading dimension is smaller than its row length");
-  require(stride_z >= (m - 1) * ld_z + n && stride_xh >= (m - 1) * ld_xh + n, "a batch stride makes products overlap");
-  const std::int64_t groups_per_i = (n + detail::mma_group::kTiles - 1) / detail::mma_group::kTiles;
-  const std::int64_t groups = m * groups_per_i;
+  // The two halves as launch_decode and launch_encode would see them, strides resolved the same way.
+  DecodeParams dp;
+  dp.shape = a;
+  dp.dtype = p.dtype;
+  dp.z = p.z;
+  dp.ld_z = detail::resolve_ld(p.ld_z, a.n(), "ld_z");
+  dp.stride_z = detail::resolve_stride(p.stride_z, a.m(), dp.ld_z, a.n(), "stride_z");
+  dp.dec = p.dec;
+  dp.bias = p.bias;
+  dp.y = p.y;
+  dp.ldy = detail::resolve_ld(p.ldy, a.out_features, "ldy");
+  EncodeParams ep;  // reads its input from shared memory: x stays null
+  ep.shape = b;
+  ep.dtype = p.dtype;
+  ep.ldx = b.in_features;
+  ep.enc_x = p.enc_x;
+  ep.x_hat = p.x_hat;
+  ep.ld_x_hat = detail::resolve_ld(p.ld_x_hat, b.k(), "ld_x_hat");
+  ep.stride_x_hat = detail::resolve_stride(p.stride_x_hat, b.m(), ep.ld_x_hat, b.k(), "stride_x_hat");
+  const std::int64_t groups_per_i = (a.n() + detail::mma_group::kTiles - 1) / detail::mma_group::kTiles;
+  const std::int64_t groups = a.m() * groups_per_i;
   if (groups == 0) return;
-
-  using detail::word16;
-  detail::MmaDecodeArgs dec{static_cast<const word16*>(p.z), ld_z, stride_z, m, n, p.dec, a.rank, 1, a.rank,
-                            static_cast<const word16*>(p.bias), static_cast<word16*>(p.y), ldy, a.out_features,
-                            detail::make_row_map(a), false, false, false};
-  dec.vec_z = detail::is_aligned(p.z, 16) && ld_z % 8 == 0 && stride_z % 8 == 0;
-  dec.vec_y = detail::is_aligned(p.y, 16) && ldy % 8 == 0;
-  dec.vec_bias = detail::is_aligned(p.bias, 16);
-  // The encode side reads its input from shared memory only: x, ldx and vec_load are unused.
-  detail::MmaEncodeArgs enc{nullptr, 0, b.in_features, p.enc_x, 16, 1, b.rank, static_cast<word16*>(p.x_hat), ld_xh,
-                            stride_xh, m, n, detail::make_row_map(b), false, false};
-  enc.vec_store = detail::is_aligned(p.x_hat, 16) && ld_xh % 8 == 0 && stride_xh % 8 == 0;
+  const detail::MmaDecodeArgs dec = detail::mma_decode_args(dp, {});
+  const detail::MmaEncodeArgs enc = detail::mma_encode_args(ep, {});
   if (p.dtype == DType::f16)
     detail::run<__half>(p, dec, enc, groups, groups_per_i);
   else

@@ -10,25 +10,8 @@
 namespace strassentile::cuda {
 namespace {
 
-// 0 means contiguous; anything else must leave room for a row of `need` elements.
-std::int64_t resolve_ld(std::int64_t ld, std::int64_t need, const char* name) {
-  if (ld == 0) return need;
-  if (ld < need)
-    throw std::invalid_argument(std::string(name) + " " + std::to_string(ld) + " is smaller than the row length " +
-                                std::to_string(need));
-  return ld;
-}
-
-// Batch stride of r matrices of `rows` rows: at least what one matrix spans.
-std::int64_t resolve_stride(std::int64_t stride, std::int64_t rows, std::int64_t ld, std::int64_t row_len,
-                            const char* name) {
-  if (stride == 0) return rows * ld;
-  const std::int64_t span = rows == 0 ? 0 : (rows - 1) * ld + row_len;
-  if (stride < span)
-    throw std::invalid_argument(std::string(name) + " " + std::to_string(stride) +
-                                " makes the products overlap (one spans " + std::to_string(span) + " elements)");
-  return stride;
-}
+using detail::resolve_ld;
+using detail::resolve_stride;
 
 void require(const void* ptr, const char* name) {
   if (ptr == nullptr) throw std::invalid_argument(std::string(name) + " is null");

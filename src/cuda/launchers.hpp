@@ -58,6 +58,26 @@ void launch_column_sums(DType dtype, const void* y, std::int64_t ld, std::int64_
 // out = the size × size identity, fp32.
 void launch_identity(float* out, int size, cudaStream_t stream);
 
+// Leading dimension: 0 means contiguous; anything else must leave room for a row of `need` elements.
+inline std::int64_t resolve_ld(std::int64_t ld, std::int64_t need, const char* name) {
+  if (ld == 0) return need;
+  if (ld < need)
+    throw std::invalid_argument(std::string(name) + " " + std::to_string(ld) + " is smaller than the row length " +
+                                std::to_string(need));
+  return ld;
+}
+
+// Batch stride of r matrices of `rows` rows: 0 means packed; anything else at least what one matrix spans.
+inline std::int64_t resolve_stride(std::int64_t stride, std::int64_t rows, std::int64_t ld, std::int64_t row_len,
+                                   const char* name) {
+  if (stride == 0) return rows * ld;
+  const std::int64_t span = rows == 0 ? 0 : (rows - 1) * ld + row_len;
+  if (stride < span)
+    throw std::invalid_argument(std::string(name) + " " + std::to_string(stride) +
+                                " makes the products overlap (one spans " + std::to_string(span) + " elements)");
+  return stride;
+}
+
 inline bool is_aligned(const void* ptr, std::size_t bytes) {
   return reinterpret_cast<std::uintptr_t>(ptr) % bytes == 0;
 }

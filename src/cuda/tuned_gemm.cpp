@@ -53,28 +53,23 @@ std::int64_t alignment(const void* ptr, std::int64_t stride_bytes, std::int64_t 
 
 std::int64_t element_size(cudaDataType_t t) { return t == CUDA_R_32F ? 4 : 2; }
 
+// What cuBLASLt may assume of the operands' addresses (it picks kernels by it, so it is part of the key).
+struct Alignments {
+  std::int64_t a, b, c;
+};
+
+Alignments alignments_of(const RowMajorGemm& g) {
+  const std::int64_t ea = element_size(g.ab_type), ec = element_size(g.c_type);
+  return {alignment(g.a, g.stride_a * ea, g.batch), alignment(g.b, g.stride_b * ea, g.batch),
+          alignment(g.c, g.stride_c * ec, g.batch)};
+}
+
 using Key = std::array<std::int64_t, 18>;
 
-Key key_of(const RowMajorGemm& g, int device) {
-  const std::int64_t ea = element_size(g.ab_type), ec = element_size(g.c_type);
-  return {device,
-          g.rows,
-          g.cols,
-          g.inner,
-          g.batch,
-          g.lda,
-          g.stride_a,
-          g.trans_a,
-          g.ldb,
-          g.stride_b,
-          g.trans_b,
-          g.ldc,
-          g.stride_c,
-          static_cast<std::int64_t>(g.ab_type),
-          static_cast<std::int64_t>(g.c_type),
-          alignment(g.a, g.stride_a * ea, g.batch),
-          alignment(g.b, g.stride_b * ea, g.batch),
-          alignment(g.c, g.stride_c * ec, g.batch)};
+Key key_of(const RowMajorGemm& g, int device, const Alignments& al) {
+  return {device,     g.rows,     g.cols,     g.inner,    g.batch,     g.lda,
+          g.stride_a, g.trans_a,  g.ldb,      g.stride_b, g.trans_b,   g.ldc,
+          g.stride_c, g.ab_type,  g.c_type,   al.a,       al.b,        al.c};
 }
 
 Layout make_layout(cudaDataType_t type, std::int64_t rows, std::int64_t cols, std::int64_t ld, std::int64_t batch,
@@ -122,7 +117,7 @@ cublasStatus_t run_plan(cublasLtHandle_t lt, const Plan& plan, const cublasLtMat
 }
 
 // The heuristic's candidates for this problem, with no workspace and the operands' real alignment.
-std::vector<cublasLtMatmulHeuristicResult_t> candidates(cublasLtHandle_t lt, const Plan& plan, const Key& key) {
+std::vector<cublasLtMatmulHeuristicResult_t> candidates(cublasLtHandle_t lt, const Plan& plan, const Alignments& al) {
   cublasLtMatmulPreference_t raw = nullptr;
   check_cublas(cublasLtMatmulPreferenceCreate(&raw), "cublasLtMatmulPreferenceCreate");
   const Pref pref(raw);
@@ -134,8 +129,8 @@ std::vector<cublasLtMatmulHeuristicResult_t> candidates(cublasLtHandle_t lt, con
       CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
       CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
   // Lt's A is our B and its B our A (the column-major view); C and D are both our C.
-  const std::uint32_t align[] = {static_cast<std::uint32_t>(key[16]), static_cast<std::uint32_t>(key[15]),
-                                 static_cast<std::uint32_t>(key[17]), static_cast<std::uint32_t>(key[17])};
+  const std::uint32_t align[] = {static_cast<std::uint32_t>(al.b), static_cast<std::uint32_t>(al.a),
+                                 static_cast<std::uint32_t>(al.c), static_cast<std::uint32_t>(al.c)};
   for (int i = 0; i < 4; ++i)
     check_cublas(cublasLtMatmulPreferenceSetAttribute(raw, align_attr[i], &align[i], sizeof align[i]),
                  "cublasLtMatmulPreferenceSetAttribute");
@@ -195,7 +190,8 @@ bool run_tuned(cublasHandle_t handle, const RowMajorGemm& g, cudaStream_t stream
   int device = 0;
   check_cuda(cudaGetDevice(&device), "cudaGetDevice");
   if (device < 0 || device >= 64) return false;
-  const Key key = key_of(g, device);
+  const Alignments al = alignments_of(g);
+  const Key key = key_of(g, device, al);
   const auto run_cublas = [&] { return run_strided_batched(handle, g); };
 
   Registry& reg = registry();
@@ -213,7 +209,7 @@ bool run_tuned(cublasHandle_t handle, const RowMajorGemm& g, cudaStream_t stream
     // algorithms lack.
     float best_ms = time_candidate(run_cublas, stream);
     plan.cublas_default = true;
-    for (const cublasLtMatmulHeuristicResult_t& candidate : candidates(lt, plan, key)) {
+    for (const cublasLtMatmulHeuristicResult_t& candidate : candidates(lt, plan, al)) {
       const float ms = time_candidate([&] { return run_plan(lt, plan, candidate.algo, g, stream); }, stream);
       if (ms >= 0.0f && (best_ms < 0.0f || ms < best_ms)) best_ms = ms, plan.algo = candidate.algo, plan.cublas_default = false;
     }
