@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "strassentile/torch/baseline_linear.hpp"
+
 namespace strassentile::train {
 
 std::string trim(const std::string& s) {
@@ -38,6 +40,20 @@ double to_double(const std::string& key, const std::string& v, double min) {
   if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x) || x < min)
     throw std::invalid_argument("--" + key + " must be a number >= " + std::to_string(min) + ", got '" + v + "'");
   return x;
+}
+
+void read_variants_and_seeds(const std::map<std::string, std::string>& v, std::vector<std::string>& variants,
+                             std::vector<uint64_t>& seeds) {
+  if (v.count("variants") != 0) {
+    variants = split_list(v.at("variants"), ';');
+    if (variants.empty()) throw std::invalid_argument("--variants is empty");
+  }
+  for (const auto& s : variants) LinearSpec::parse(s);  // reject bad specs before any training
+  if (v.count("seeds") != 0) {
+    seeds.clear();
+    for (const auto& s : split_list(v.at("seeds"), ',')) seeds.push_back(static_cast<uint64_t>(to_int("seeds", s, 0)));
+    if (seeds.empty()) throw std::invalid_argument("--seeds is empty");
+  }
 }
 
 }  // namespace strassentile::train

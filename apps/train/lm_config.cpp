@@ -5,7 +5,6 @@
 #include <stdexcept>
 
 #include "config_values.hpp"
-#include "strassentile/torch/baseline_linear.hpp"
 
 namespace strassentile::train {
 const std::vector<std::string>& lm_train_config_keys() {
@@ -22,16 +21,7 @@ LmTrainConfig make_lm_train_config(const std::map<std::string, std::string>& v) 
   const auto get = [&](const char* k) { return v.at(k); };
   const auto get_int = [&](const char* k, int64_t min) { return to_int(k, get(k), min); };
   const auto get_double = [&](const char* k, double min) { return to_double(k, get(k), min); };
-  if (has("variants")) {
-    c.variants = split_list(get("variants"), ';');
-    if (c.variants.empty()) throw std::invalid_argument("--variants is empty");
-  }
-  for (const auto& s : c.variants) LinearSpec::parse(s);  // reject bad specs before any training
-  if (has("seeds")) {
-    c.seeds.clear();
-    for (const auto& s : split_list(get("seeds"), ',')) c.seeds.push_back(static_cast<uint64_t>(to_int("seeds", s, 0)));
-    if (c.seeds.empty()) throw std::invalid_argument("--seeds is empty");
-  }
+  read_variants_and_seeds(v, c.variants, c.seeds);
   if (has("tokens")) c.tokens = get_int("tokens", 1);
   if (has("batch")) c.batch = get_int("batch", 1);
   if (has("lr")) c.lr = get_double("lr", 0);

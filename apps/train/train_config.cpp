@@ -6,7 +6,6 @@
 #include <stdexcept>
 
 #include "config_values.hpp"
-#include "strassentile/torch/baseline_linear.hpp"
 
 namespace strassentile::train {
 const std::vector<std::string>& train_config_keys() {
@@ -48,16 +47,7 @@ TrainConfig make_train_config(const std::map<std::string, std::string>& v) {
   TrainConfig c;
   const auto has = [&](const char* k) { return v.count(k) != 0; };
   const auto get = [&](const char* k) { return v.at(k); };
-  if (has("variants")) {
-    c.variants = split_list(get("variants"), ';');
-    if (c.variants.empty()) throw std::invalid_argument("--variants is empty");
-  }
-  for (const auto& s : c.variants) LinearSpec::parse(s);  // reject bad specs before any training
-  if (has("seeds")) {
-    c.seeds.clear();
-    for (const auto& s : split_list(get("seeds"), ',')) c.seeds.push_back(static_cast<uint64_t>(to_int("seeds", s, 0)));
-    if (c.seeds.empty()) throw std::invalid_argument("--seeds is empty");
-  }
+  read_variants_and_seeds(v, c.variants, c.seeds);
   if (has("epochs")) c.epochs = to_int("epochs", get("epochs"), 1);
   if (has("batch")) c.batch = to_int("batch", get("batch"), 1);
   if (has("lr")) c.lr = to_double("lr", get("lr"), 0);
