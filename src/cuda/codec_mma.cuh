@@ -144,25 +144,30 @@ __device__ __forceinline__ void ldmatrix_x4_trans(unsigned (&r)[4], const void* 
                : "r"(addr));
 }
 
-// Blocks that stay resident for `kernel`: every SM's worth, but no more than there are groups. The occupancy
-// query costs microseconds of host time, so its answer is kept per kernel and device.
+// Blocks that stay resident for `kernel` on the SMs `stream` may use (all of them, or a green context's), but no
+// more than there are groups. The occupancy query costs microseconds of host time, so its answer is kept per
+// kernel and device.
 template <class Kernel>
-unsigned resident_grid(Kernel kernel, std::int64_t groups) {
+unsigned resident_grid(Kernel kernel, std::int64_t groups, cudaStream_t stream) {
   static std::mutex mutex;
-  static std::map<std::pair<const void*, int>, std::int64_t> resident_blocks;
+  static std::map<std::pair<const void*, int>, int> blocks_per_sm;
   int device = 0;
   check_cuda(cudaGetDevice(&device), "cudaGetDevice");
   const std::pair<const void*, int> key{reinterpret_cast<const void*>(kernel), device};
-  const std::lock_guard<std::mutex> lock(mutex);
-  auto found = resident_blocks.find(key);
-  if (found == resident_blocks.end()) {
-    int sms = 0, per_sm = 0;
-    check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
-    check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, mma_group::kThreads, 0),
-               "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
-    found = resident_blocks.emplace(key, static_cast<std::int64_t>(sms) * (per_sm > 0 ? per_sm : 1)).first;
+  int per_sm = 0;
+  {
+    const std::lock_guard<std::mutex> lock(mutex);
+    auto found = blocks_per_sm.find(key);
+    if (found == blocks_per_sm.end()) {
+      int blocks = 0;
+      check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, mma_group::kThreads, 0),
+                 "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+      found = blocks_per_sm.emplace(key, blocks > 0 ? blocks : 1).first;
+    }
+    per_sm = found->second;
   }
-  return static_cast<unsigned>(groups < found->second ? groups : found->second);
+  const std::int64_t resident = static_cast<std::int64_t>(stream_sm_count(stream, device)) * per_sm;
+  return static_cast<unsigned>(groups < resident ? groups : resident);
 }
 
 // ---- The phases of one group, shared by encode_mma, decode_mma and decode_encode_mma (decode_encode_mma.cuh) ----
@@ -502,7 +507,7 @@ bool run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
   if (groups == 0) return true;
   const MmaEncodeArgs args = mma_encode_args(p, layout);
   const auto launch = [&](auto kernel) {
-    kernel<<<resident_grid(kernel, groups), mma_group::kThreads, 0, p.stream>>>(args, groups, groups_per_i);
+    kernel<<<resident_grid(kernel, groups, p.stream), mma_group::kThreads, 0, p.stream>>>(args, groups, groups_per_i);
   };
   switch ((s.rank + 15) / 16) {
     case 1: launch(encode_mma<T, 1>); break;
@@ -523,7 +528,7 @@ bool run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
   if (groups == 0) return true;
   const MmaDecodeArgs args = mma_decode_args(p, layout);
   const auto launch = [&](auto kernel) {
-    kernel<<<resident_grid(kernel, groups), mma_group::kThreads, 0, p.stream>>>(args, groups, groups_per_i);
+    kernel<<<resident_grid(kernel, groups, p.stream), mma_group::kThreads, 0, p.stream>>>(args, groups, groups_per_i);
   };
   const bool wide = s.rank > 32;
   switch (p.activation) {

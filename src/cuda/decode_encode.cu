@@ -52,7 +52,7 @@ template <class T>
 void run(const DecodeEncodeParams& p, const MmaDecodeArgs& dec, const MmaEncodeArgs& enc, std::int64_t groups,
          std::int64_t groups_per_i) {
   const auto launch = [&](auto kernel) {
-    kernel<<<resident_grid(kernel, groups), mma_group::kThreads, 0, p.stream>>>(dec, enc, groups, groups_per_i);
+    kernel<<<resident_grid(kernel, groups, p.stream), mma_group::kThreads, 0, p.stream>>>(dec, enc, groups, groups_per_i);
   };
   switch (p.activation) {
     case Activation::relu: launch(decode_encode_mma<T, Activation::relu>); break;

@@ -52,6 +52,11 @@ void launch_decode_generic(const DecodeParams& params, CoefLayout dec = {});
 void encode_with(const EncodeParams& params, CoefLayout enc);
 void decode_with(const DecodeParams& params, CoefLayout dec);
 
+// SMs that kernels launched on `stream` may use: the device's, or fewer for a stream of a green context (an SM
+// partition, CUDA 12.4+), so that the persistent kernels size their grid to what they will really get. The answer
+// is kept per context (stream_sms.cpp).
+int stream_sm_count(cudaStream_t stream, int device);
+
 // out[j] = Σ_rows y[row, j] in fp32 (zeroed first); y is rows × cols with leading dimension ld.
 void launch_column_sums(DType dtype, const void* y, std::int64_t ld, std::int64_t rows, std::int64_t cols, float* out,
                         cudaStream_t stream);

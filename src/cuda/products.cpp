@@ -64,6 +64,7 @@ void launch_products(const ProductsParams& p) {
   g.c = p.z, g.ldc = ld_z, g.stride_c = stride_z;
   g.ab_type = cuda_type(p.dtype);
   g.c_type = p.z_f32 ? CUDA_R_32F : g.ab_type;
+  g.sm_count = p.sm_count;
   if (p.gemm == GemmChoice::tuned && detail::run_tuned(p.handle, g, p.stream)) return;
   // fp32 accumulation for every dtype; for f32 the handle's math mode decides whether TF32 may be used.
   detail::check_cublas(detail::run_strided_batched(p.handle, g), "cublasGemmStridedBatchedEx");

@@ -30,11 +30,34 @@ struct RowMajorGemm {
   void* c = nullptr;
   std::int64_t ldc = 0, stride_c = 0;
   cudaDataType_t ab_type = CUDA_R_16BF, c_type = CUDA_R_16BF;
+  // SMs the GEMM should plan for (0: the device's). For running beside other work on the remaining SMs, e.g. on a
+  // green context's stream: cuBLAS sizes its persistent grids by it.
+  int sm_count = 0;
+};
+
+// Sets the handle's SM-count target for the lifetime of this object and restores the previous one.
+class SmCountTarget {
+ public:
+  SmCountTarget(cublasHandle_t handle, int sm_count) : handle_(handle) {
+    if (sm_count <= 0 || cublasGetSmCountTarget(handle, &previous_) != CUBLAS_STATUS_SUCCESS) return;
+    active_ = cublasSetSmCountTarget(handle, sm_count) == CUBLAS_STATUS_SUCCESS;
+  }
+  ~SmCountTarget() {
+    if (active_) cublasSetSmCountTarget(handle_, previous_);
+  }
+  SmCountTarget(const SmCountTarget&) = delete;
+  SmCountTarget& operator=(const SmCountTarget&) = delete;
+
+ private:
+  cublasHandle_t handle_;
+  int previous_ = 0;
+  bool active_ = false;
 };
 
 // One cublasGemmStridedBatchedEx call (also for batch = 1); returns its status for the caller's error policy.
 inline cublasStatus_t run_strided_batched(cublasHandle_t handle, const RowMajorGemm& g) {
   const float alpha = 1.0f, beta = 0.0f;
+  const SmCountTarget target(handle, g.sm_count);
   return cublasGemmStridedBatchedEx(
       handle, g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, cublas_int(g.cols, "cols"),
       cublas_int(g.rows, "rows"), cublas_int(g.inner, "inner"), &alpha, g.b, g.ab_type, cublas_int(g.ldb, "ldb"),
@@ -45,6 +68,7 @@ inline cublasStatus_t run_strided_batched(cublasHandle_t handle, const RowMajorG
 // A single GEMM (batch must be 1) through cublasGemmEx.
 inline cublasStatus_t run_single(cublasHandle_t handle, const RowMajorGemm& g) {
   const float alpha = 1.0f, beta = 0.0f;
+  const SmCountTarget target(handle, g.sm_count);
   return cublasGemmEx(handle, g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                       cublas_int(g.cols, "cols"), cublas_int(g.rows, "rows"), cublas_int(g.inner, "inner"), &alpha, g.b,
                       g.ab_type, cublas_int(g.ldb, "ldb"), g.a, g.ab_type, cublas_int(g.lda, "lda"), &beta, g.c, g.c_type,

@@ -17,12 +17,14 @@
 #include <cstring>
 #include <tuple>
 #include <functional>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "strassentile/algorithm.hpp"
+#include "strassentile/cuda/sm_partition.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 #include "strassentile/reference.hpp"
 
@@ -372,7 +374,7 @@ void test_decode(const Shape& s, const Format& f, sc::DType dt, bool with_bias, 
 // algorithm, against X·W with Ŵ = encode_weight(W).
 void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias, sc::Activation act, Rng& rng,
                   Tally& tally, cublasHandle_t handle, const strassentile::Algorithm* exact = nullptr,
-                  bool z_f32 = false) {
+                  bool z_f32 = false, const sc::PipelineStreams* pipeline = nullptr) {
   const sc::StlShape sh = stl_shape(s, f);
   const std::size_t r = f.rank, k = sh.k(), n = sh.n();
   const std::size_t ldx = s.K + s.in_pad, ldy = s.N + s.out_pad;
@@ -421,7 +423,12 @@ void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias,
   p.cublas = handle;
   p.kernel = f.kernel;
   p.z_f32 = z_f32;
-  sc::stl_forward(p);
+  if (pipeline != nullptr) {
+    sc::stl_forward_pipelined(p, *pipeline);
+    cuda_ok(cudaStreamSynchronize(p.stream), "stl_forward_pipelined");
+  } else {
+    sc::stl_forward(p);
+  }
   hy.download(dy);
 
   Matrix<double> ref = exact ? strassentile::dense_matmul<double>(x.view(), w.view())
@@ -429,7 +436,10 @@ void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias,
                                                                    s.N, s.seq);
   apply_epilogue(ref, with_bias ? &bias : nullptr, act);
   const std::string name = case_name(exact ? "exact" : "forward", s, f, dt, act, with_bias) +
-                           (exact ? " " + exact->name : std::string()) + (z_f32 ? " z-f32" : "");
+                           (exact ? " " + exact->name : std::string()) + (z_f32 ? " z-f32" : "") +
+                           (pipeline ? " pipelined c" + std::to_string(pipeline->chunks) +
+                                           (pipeline->gemm_sm_count ? " partition" : "")
+                                     : std::string());
   const Compare c = compare_output(hy, ref, ldy);
   // Against the error of rounding the exact output itself to the storage dtype: dense bf16/f16's own error.
   HostArray rounded(dt, 1);
@@ -683,6 +693,48 @@ int main() {
         test_decode_encode(M, N1, seq, r1, r2, dt, de_variant % 2 == 0, act, rng, tally);
         ++de_variant;
       }
+    // stl_forward_pipelined: row chunks on two streams (whole row tiles, or whole sequences), on plain streams and
+    // on an SmPartition's green-context streams where the driver has them; outputs poisoned by the HostArray's
+    // NaN fill, compared with the same reference as stl_forward.
+    {
+      cudaStream_t gemm_stream = nullptr, codec_stream = nullptr;
+      cuda_ok(cudaStreamCreateWithFlags(&gemm_stream, cudaStreamNonBlocking), "cudaStreamCreate");
+      cuda_ok(cudaStreamCreateWithFlags(&codec_stream, cudaStreamNonBlocking), "cudaStreamCreate");
+      std::unique_ptr<sc::SmPartition> partition;
+      try {
+        partition = std::make_unique<sc::SmPartition>(0, prop.multiProcessorCount - 16);
+        std::printf("SmPartition: products %d SMs, encode/decode %d SMs\n", partition->gemm_sms(),
+                    partition->codec_sms());
+      } catch (const std::exception& e) {
+        std::printf("SmPartition unavailable (%s): plain streams only\n", e.what());
+      }
+      const std::vector<Shape> pipelined_shapes = {{37, 53, 29, 0, 0, 0},
+                                                   {90, 48, 40, 30, 3, 1},
+                                                   {256, 256, 128, 64, 0, 0},
+                                                   {8195, 1000, 1000, 0, 6, 8}};
+      for (const int chunks : {1, 3, 4, 8})
+        for (const Shape& s : pipelined_shapes)
+          for (const sc::DType dt : {sc::DType::bf16, sc::DType::f32}) {
+            const Format f{{4, 4, 4}, 24, automatic};
+            sc::PipelineStreams ps;
+            ps.gemm = gemm_stream, ps.codec = codec_stream, ps.chunks = chunks;
+            test_forward(s, f, dt, true, sc::Activation::gelu_tanh, rng, tally, handle, nullptr, false, &ps);
+            if (partition && (chunks == 4 || chunks == 3)) {
+              ps.gemm = partition->gemm_stream(), ps.codec = partition->codec_stream();
+              ps.gemm_sm_count = partition->gemm_sms();
+              test_forward(s, f, dt, true, sc::Activation::relu, rng, tally, handle, nullptr, false, &ps);
+            }
+          }
+      // The exact algorithm through the pipeline: still exact up to rounding, Z in fp32 too.
+      const strassentile::Algorithm alg = strassentile::get("strassen2");
+      sc::PipelineStreams ps;
+      ps.gemm = gemm_stream, ps.codec = codec_stream, ps.chunks = 5;
+      test_forward({256, 512, 256, 0, 0, 0}, {alg.tile, static_cast<int>(alg.rank()), automatic}, sc::DType::bf16,
+                   false, sc::Activation::none, rng, tally, handle, &alg, true, &ps);
+      partition.reset();
+      cudaStreamDestroy(gemm_stream);
+      cudaStreamDestroy(codec_stream);
+    }
     test_rejections(tally);
   } catch (const std::exception& e) {
     std::printf("FAIL unexpected exception: %s\n", e.what());

@@ -137,6 +137,9 @@ struct ProductsParams {
   cudaStream_t stream = nullptr;
   bool z_f32 = false;  // write Z in fp32 (X̂ and Ŵ stay in `dtype`)
   GemmChoice gemm = GemmChoice::tuned;
+  // SMs the GEMM should plan for; 0: the device's. Set it when the stream belongs to an SM partition (a green
+  // context) or other kernels run beside it on the remaining SMs.
+  int sm_count = 0;
 };
 void launch_products(const ProductsParams& params);
 
@@ -177,6 +180,20 @@ struct ForwardParams {
   bool z_f32 = false;
 };
 void stl_forward(const ForwardParams& params);
+
+// stl_forward cut into `chunks` blocks of rows, with the products on one stream and the encode/decode on another,
+// so that chunk c's products run beside chunk c+1's encode and chunk c-1's decode. With the streams of an
+// SmPartition (sm_partition.hpp) each side keeps its own SMs; on ordinary streams the GPU interleaves them as it
+// can. Same workspace and outputs as stl_forward (a chunk's products may take a different cuBLAS kernel: last-bit
+// differences). Work is enqueued after what params.stream holds, and params.stream waits for all of it.
+struct PipelineStreams {
+  cudaStream_t gemm = nullptr;   // the products
+  cudaStream_t codec = nullptr;  // encode and decode
+  int gemm_sm_count = 0;         // SMs the products plan for (SmPartition::gemm_sms()); 0: the device's
+  cublasHandle_t gemm_cublas = nullptr;  // a handle for the products' stream; null: params.cublas
+  int chunks = 4;                        // >= 1; fewer when there are fewer tile rows (or sequences)
+};
+void stl_forward_pipelined(const ForwardParams& params, const PipelineStreams& streams);
 
 // ---- Backward ----
 
