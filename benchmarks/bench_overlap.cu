@@ -10,13 +10,15 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "bench_util.cuh"
-#include "strassentile/cuda/sm_partition.hpp"
+#include "forward_pipelined.hpp"
+#include "sm_partition.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
 namespace sc = strassentile::cuda;
@@ -56,6 +58,20 @@ double relative_diff(const void* a, const void* b, std::size_t count) {
   float host[2];
   ok(cudaMemcpy(host, out.ptr, sizeof host, cudaMemcpyDeviceToHost), "copy");
   return host[1] > 0 ? host[0] / host[1] : host[0];
+}
+
+// fn enqueued on `side` between two events, so that the main stream's timer brackets it.
+void on_stream(cudaStream_t main, cudaStream_t side, const std::function<void()>& fn) {
+  cudaEvent_t fork, join;
+  ok(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming), "cudaEventCreate");
+  ok(cudaEventCreateWithFlags(&join, cudaEventDisableTiming), "cudaEventCreate");
+  ok(cudaEventRecord(fork, main), "cudaEventRecord");
+  ok(cudaStreamWaitEvent(side, fork, 0), "cudaStreamWaitEvent");
+  fn();
+  ok(cudaEventRecord(join, side), "cudaEventRecord");
+  ok(cudaStreamWaitEvent(main, join, 0), "cudaStreamWaitEvent");
+  cudaEventDestroy(fork);
+  cudaEventDestroy(join);
 }
 
 struct Row {
@@ -101,10 +117,10 @@ int main(int argc, char** argv) {
     const Timer timer{main_stream, flush.buffer.ptr, flush.bytes, 3, reps};
 
     // Partitions first: creating one after the buffers would not change them, but failures show up early.
-    std::vector<std::unique_ptr<sc::SmPartition>> partitions;
+    std::vector<std::unique_ptr<SmPartition>> partitions;
     for (const std::int64_t g : gemm_sms) {
       try {
-        partitions.push_back(std::make_unique<sc::SmPartition>(0, static_cast<int>(g)));
+        partitions.push_back(std::make_unique<SmPartition>(0, static_cast<int>(g)));
         std::printf("partition asked %lld: products %d SMs, encode/decode %d SMs\n", static_cast<long long>(g),
                     partitions.back()->gemm_sms(), partitions.back()->codec_sms());
       } catch (const std::exception& e) {
@@ -163,35 +179,59 @@ int main(int argc, char** argv) {
       }
       sc::ForwardParams fq = fp;
       fq.y = y.ptr;
-      const auto pipelined = [&](const char* name, sc::PipelineStreams ps, int g, int cs) {
+      const auto pipelined = [&](const char* name, PipelineStreams ps, int g, int cs) {
         for (const std::int64_t c : chunk_counts) {
           ps.chunks = static_cast<int>(c);
           ok(cudaMemsetAsync(y.ptr, 0xFF, M * N * 2, main_stream), "poison");  // NaNs
           Row row{name, g, cs, static_cast<int>(c)};
-          row.ms = timer.median_ms([&] { sc::stl_forward_pipelined(fq, ps); });
+          row.ms = timer.median_ms([&] { stl_forward_pipelined(fq, ps); });
           ok(cudaStreamSynchronize(main_stream), "sync");
           row.rel_diff = relative_diff(y_ref.ptr, y.ptr, M * N);
           rows.push_back(row);
         }
       };
       {
-        sc::PipelineStreams ps;
+        PipelineStreams ps;
         ps.gemm = side_a, ps.codec = side_b, ps.gemm_cublas = gemm_handle;
         pipelined("pipelined, two plain streams", ps, prop.multiProcessorCount, prop.multiProcessorCount);
       }
       for (const auto& part : partitions) {
-        sc::PipelineStreams ps;
+        PipelineStreams ps;
         ps.gemm = part->gemm_stream(), ps.codec = part->codec_stream(), ps.gemm_cublas = gemm_handle;
         ps.gemm_sm_count = part->gemm_sms();
         pipelined("pipelined, SmPartition", ps, part->gemm_sms(), part->codec_sms());
         // Each side alone on its own SMs (the events order them after the flush on the main stream).
         sc::ForwardParams one = fp;
         one.y = y.ptr;
-        sc::PipelineStreams only = ps;
+        PipelineStreams only = ps;
         only.chunks = 1;
         Row alone{"  one chunk (products, then codec, no overlap)", part->gemm_sms(), part->codec_sms(), 1};
-        alone.ms = timer.median_ms([&] { sc::stl_forward_pipelined(one, only); });
+        alone.ms = timer.median_ms([&] { stl_forward_pipelined(one, only); });
         rows.push_back(alone);
+        sc::EncodeParams ep;
+        ep.shape = s;
+        ep.x = x.ptr;
+        ep.enc_x = static_cast<const float*>(enc.ptr);
+        ep.x_hat = work.ptr;
+        ep.ld_x_hat = ws.ld_x_hat;
+        ep.stride_x_hat = ws.stride_x_hat;
+        ep.stream = part->codec_stream();
+        Row enc_only{"  encode alone, codec SMs", 0, part->codec_sms(), 1};
+        enc_only.ms = timer.median_ms([&] { on_stream(main_stream, ep.stream, [&] { sc::launch_encode(ep); }); });
+        rows.push_back(enc_only);
+        const double enc_bytes = 2.0 * (M * K + r * s.m() * s.k());
+        std::printf("  encode on %d SMs: %.0f GB/s\n", part->codec_sms(), enc_bytes / (enc_only.ms * 1e6));
+        sc::ProductsParams pp;
+        pp.handle = gemm_handle;
+        pp.batch = r, pp.m = s.m(), pp.k = s.k(), pp.n = s.n();
+        pp.x_hat = work.ptr, pp.ld_x_hat = ws.ld_x_hat, pp.stride_x_hat = ws.stride_x_hat;
+        pp.w_hat = w_hat.ptr;
+        pp.z = static_cast<char*>(work.ptr) + ws.z_offset, pp.ld_z = ws.ld_z, pp.stride_z = ws.stride_z;
+        pp.stream = part->gemm_stream();
+        pp.sm_count = part->gemm_sms();
+        Row gemm_only{"  products alone, gemm SMs", part->gemm_sms(), 0, 1};
+        gemm_only.ms = timer.median_ms([&] { on_stream(main_stream, pp.stream, [&] { sc::launch_products(pp); }); });
+        rows.push_back(gemm_only);
       }
       std::printf("\n%lld x %lld x %lld\n", static_cast<long long>(M), static_cast<long long>(K),
                   static_cast<long long>(N));

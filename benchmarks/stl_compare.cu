@@ -234,6 +234,13 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
     sc::stl_forward(fp);
     sc::stl_backward(bp_all);
   };
+  // X̂ and Z kept from the forward's workspace. The forward and the backward workspaces are distinct buffers.
+  const auto keep = [&](sc::BackwardParams b) {
+    b.x_hat = fwd_ws.ptr, b.ld_x_hat = fws.ld_x_hat, b.stride_x_hat = fws.stride_x_hat;
+    b.z = static_cast<char*>(fwd_ws.ptr) + fws.z_offset, b.ld_z = fws.ld_z, b.stride_z = fws.stride_z;
+    return b;
+  };
+  const sc::BackwardParams bp_kept = keep(bp), bp_kept_all = keep(bp_all);
 
   {  // memory above the inputs (CompareRow::Memory)
     sc::BackwardNeeds two;
@@ -247,6 +254,8 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
     row.mem.stl_fwd = yb + fwsb;
     row.mem.stl_fb = yb + dxb + dwhb + std::max(fwsb, static_cast<double>(sc::backward_workspace(s, dt, two)));
     row.mem.stl_fb_all = yb + dxb + dwhb + coefs + std::max(fwsb, static_cast<double>(bws_bytes));
+    row.mem.stl_kept_fb = yb + dxb + dwhb + fwsb + static_cast<double>(sc::backward_workspace(s, dt, two));
+    row.mem.stl_kept_fb_all = yb + dxb + dwhb + coefs + fwsb + static_cast<double>(bws_bytes);
     if (M % kTile == 0 && K % kTile == 0 && N % kTile == 0) {
       const double kept = static_cast<double>(bytes_bf16(M * K) + bytes_bf16(r * m * k) + bytes_bf16(r * m * n) +
                                               bytes_bf16(M * N) + 2 * bytes_bf16(r * kTileElems));
@@ -388,6 +397,14 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   measure(row.stl_fwd, timer, stl_fwd);
   measure(row.stl_fb, timer, stl_fb);
   measure(row.stl_fb_all, timer, stl_fb_all);
+  measure(row.stl_kept_fb, timer, [&] {
+    sc::stl_forward(fp);
+    sc::stl_backward(bp_kept);
+  });
+  measure(row.stl_kept_fb_all, timer, [&] {
+    sc::stl_forward(fp);
+    sc::stl_backward(bp_kept_all);
+  });
   measure(row.stl_generic_fwd, timer, [&] { sc::stl_forward(fp_generic); });
   measure(row.stl_cc_fwd, timer, [&] { sc::stl_forward(fp_cc); });
   measure(row.stl_cc_fb, timer, [&] {
@@ -567,7 +584,8 @@ CompareReport run_compare(const CompareOptions& options, const std::function<voi
                     secs, r.dense_fwd_ms(), r.dense_default_fwd_ms(), r.dense_fb_ms(), r.dense_default_fb_ms());
       line = name + std::string(head) + "; naive " + x(r.naive_fwd, r.dense_fwd_ms()) + " / " +
              x(r.naive_fb, r.dense_fb_ms()) + "; STL " + x(r.stl_fwd, r.dense_fwd_ms()) + " / " +
-             x(r.stl_fb, r.dense_fb_ms()) + " / all4 " + x(r.stl_fb_all, r.dense_fb_ms()) + "; STL cuda-core " +
+             x(r.stl_fb, r.dense_fb_ms()) + " / all4 " + x(r.stl_fb_all, r.dense_fb_ms()) + "; X̂,Z kept " +
+             x(r.stl_kept_fb, r.dense_fb_ms()) + " / all4 " + x(r.stl_kept_fb_all, r.dense_fb_ms()) + "; STL cuda-core " +
              x(r.stl_cc_fwd, r.dense_fwd_ms()) + " / " + x(r.stl_cc_fb, r.dense_fb_ms()) + "; STL default GEMM " +
              x(r.stl_default_gemm_fwd, r.dense_fwd_ms()) + " / " + x(r.stl_default_gemm_fb, r.dense_fb_ms()) + "; 2:4 " +
              x(r.sparse_fwd, r.dense_fwd_ms()) + " / " + x(r.sparse_fb, r.dense_fb_ms());

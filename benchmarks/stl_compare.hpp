@@ -56,6 +56,9 @@ struct CompareRow {
   Measured stl_cc_fwd, stl_cc_fb;
   // The same STL with its GEMMs on cuBLAS's default choice (GemmChoice::cublas_default).
   Measured stl_default_gemm_fwd, stl_default_gemm_fb;
+  // The same fwd+bwd with the forward's X̂ and Z kept for the backward (BackwardParams::x_hat, ::z) instead of
+  // recomputed: one encode (and, with all four gradients, one batched product) less, both workspaces alive.
+  Measured stl_kept_fb, stl_kept_fb_all;
   Measured sparse_fwd, sparse_dx, sparse_fb;
   std::string sparse_dx_method;  // how dX was computed on cuSPARSELt, or why it was not
 
@@ -71,6 +74,7 @@ struct CompareRow {
   // naive pipeline keeps tiles(X), X̂, Z, tiles(Y) from its forward and adds dZ, dX̂, dtiles. Negative: n/a.
   struct Memory {
     double dense_fwd = -1, dense_fb = -1, naive_fwd = -1, naive_fb = -1, stl_fwd = -1, stl_fb = -1, stl_fb_all = -1;
+    double stl_kept_fb = -1, stl_kept_fb_all = -1;  // X̂ and Z kept: the forward's workspace and the backward's
   } mem;
 };
 

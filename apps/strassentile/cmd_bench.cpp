@@ -143,6 +143,8 @@ void write_json(const std::string& path, const CompareReport& rep, const std::st
     s += "     \"stl_fwd\": " + json_measured(r.stl_fwd, df) + ",\n";
     s += "     \"stl_fwd_bwd_x_w_hat\": " + json_measured(r.stl_fb, db) + ",\n";
     s += "     \"stl_fwd_bwd_all4\": " + json_measured(r.stl_fb_all, db) + ",\n";
+    s += "     \"stl_fwd_bwd_x_w_hat_kept_x_hat_z\": " + json_measured(r.stl_kept_fb, db) + ",\n";
+    s += "     \"stl_fwd_bwd_all4_kept_x_hat_z\": " + json_measured(r.stl_kept_fb_all, db) + ",\n";
     s += "     \"stl_generic_kernels_fwd\": " + json_measured(r.stl_generic_fwd, df) + ",\n";
     s += "     \"stl_cuda_core_codec_fwd\": " + json_measured(r.stl_cc_fwd, df) + ",\n";
     s += "     \"stl_cuda_core_codec_fwd_bwd_x_w_hat\": " + json_measured(r.stl_cc_fb, db) + ",\n";
@@ -153,6 +155,8 @@ void write_json(const std::string& path, const CompareReport& rep, const std::st
          mib(r.mem.dense_fb) + ", \"naive_fwd\": " + mib(r.mem.naive_fwd) + ", \"naive_fwd_bwd_x_w_hat\": " +
          mib(r.mem.naive_fb) + ", \"stl_fwd\": " + mib(r.mem.stl_fwd) + ", \"stl_fwd_bwd_x_w_hat\": " +
          mib(r.mem.stl_fb) + ", \"stl_fwd_bwd_all4\": " + mib(r.mem.stl_fb_all) +
+         ", \"stl_fwd_bwd_x_w_hat_kept_x_hat_z\": " + mib(r.mem.stl_kept_fb) +
+         ", \"stl_fwd_bwd_all4_kept_x_hat_z\": " + mib(r.mem.stl_kept_fb_all) +
          ", \"sparse24\": null, \"how\": \"exact cudaMalloc sizes of outputs and workspaces (CompareRow::Memory)\"},\n";
     s += "     \"sparse24_fwd\": " + json_measured(r.sparse_fwd, df) + ",\n";
     s += "     \"sparse24_dx_alone\": " + json_measured(r.sparse_dx, df) + ",\n";
@@ -175,7 +179,8 @@ void write_json(const std::string& path, const CompareReport& rep, const std::st
 std::string main_table(const CompareReport& rep, bool markdown) {
   const std::vector<std::string> head = {"MxKxN",         "r",       "dense fwd ms",      "dense fwd+bwd ms",
                                          "naive fwd",     "naive fwd+bwd", "STL fwd",      "STL fwd+bwd (dX,dW^)",
-                                         "STL fwd+bwd (all 4)", "STL fwd, CUDA-core codec",
+                                         "STL fwd+bwd (all 4)", "STL fwd+bwd (dX,dW^), X^/Z kept",
+                                         "STL fwd+bwd (all 4), X^/Z kept", "STL fwd, CUDA-core codec",
                                          "STL fwd+bwd, CUDA-core codec", "STL fwd, default GEMM",
                                          "STL fwd+bwd, default GEMM", "2:4 fwd", "2:4 fwd+bwd",
                                          "MiB above inputs: dense fwd / fwd+bwd", "STL fwd / fwd+bwd"};
@@ -185,7 +190,8 @@ std::string main_table(const CompareReport& rep, bool markdown) {
     const double df = r.dense_fwd_ms(), db = r.dense_fb_ms();
     rows.push_back({shape_name(r.shape), std::to_string(r.shape.rank), fixed(df, 3), fixed(db, 3),
                     cell(r.naive_fwd, df), cell(r.naive_fb, db), cell(r.stl_fwd, df), cell(r.stl_fb, db),
-                    cell(r.stl_fb_all, db), cell(r.stl_cc_fwd, df), cell(r.stl_cc_fb, db),
+                    cell(r.stl_fb_all, db), cell(r.stl_kept_fb, db), cell(r.stl_kept_fb_all, db),
+                    cell(r.stl_cc_fwd, df), cell(r.stl_cc_fb, db),
                     cell(r.stl_default_gemm_fwd, df), cell(r.stl_default_gemm_fb, db), cell(r.sparse_fwd, df),
                     cell(r.sparse_fb, db), mib(r.mem.dense_fwd) + " / " + mib(r.mem.dense_fb),
                     mib(r.mem.stl_fwd) + " / " + mib(r.mem.stl_fb)});
@@ -279,6 +285,8 @@ void write_markdown(const std::string& path, const CompareReport& rep, const std
     note(r, "STL fwd", r.stl_fwd);
     note(r, "STL fwd+bwd", r.stl_fb);
     note(r, "STL fwd+bwd (all 4)", r.stl_fb_all);
+    note(r, "STL fwd+bwd, X^/Z kept", r.stl_kept_fb);
+    note(r, "STL fwd+bwd (all 4), X^/Z kept", r.stl_kept_fb_all);
     note(r, "STL fwd, generic kernels", r.stl_generic_fwd);
     note(r, "STL fwd, CUDA-core codec", r.stl_cc_fwd);
     note(r, "STL fwd+bwd, CUDA-core codec", r.stl_cc_fb);

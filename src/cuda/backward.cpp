@@ -1,8 +1,8 @@
 // stl_backward: the five gradients of the STL layer through one workspace.
 //
-// X̂ is recomputed (one encode) rather than saved by the forward: saving it would keep r/(ab)·M·K extra
-// elements alive per layer from forward to backward (1.5× X at <4,4,4>, r = 24), and the op's autograd saves
-// only its inputs. Z is recomputed (one more batched GEMM) only when dD is wanted.
+// X̂ is recomputed (one encode) unless the caller kept stl_forward's (BackwardParams::x_hat): keeping it holds
+// r/(ab)·M·K extra elements per layer from forward to backward (1.5× X at <4,4,4>, r = 24), and the op's autograd
+// saves only its inputs. Z is needed only for dD; it is recomputed (one more batched GEMM) unless kept likewise.
 //
 // Workspace, each region 256-byte aligned, products stored with unpadded rows (ld = k or n) so that the
 // reductions over all tiles are single GEMMs over the flattened (tile row, tile column) index:
@@ -151,7 +151,16 @@ void stl_backward(const BackwardParams& p) {
   auto* identity = reinterpret_cast<float*>(ws + l.id);
   const cudaDataType_t t = cuda_type(p.dtype);
 
-  if (l.x_hat) {
+  // X̂ and Z from the forward where the caller kept them (BackwardParams::x_hat, ::z).
+  const bool x_hat_saved = l.x_hat && p.x_hat != nullptr;
+  const std::int64_t ld_xh = x_hat_saved ? (p.ld_x_hat == 0 ? k : p.ld_x_hat) : k;
+  const std::int64_t stride_xh = x_hat_saved ? (p.stride_x_hat == 0 ? m * ld_xh : p.stride_x_hat) : m * k;
+  if (x_hat_saved && (ld_xh < k || stride_xh < m * ld_xh))
+    throw std::invalid_argument("stl_backward: ld_x_hat / stride_x_hat are smaller than X̂'s rows / matrices");
+  const void* x_hat = x_hat_saved ? p.x_hat : buf_a;
+  const bool z_saved = need.dec && p.z != nullptr && (p.ld_z == 0 || p.ld_z == n) &&
+                       (p.stride_z == 0 || p.stride_z == m * n);
+  if (l.x_hat && !x_hat_saved) {
     EncodeParams enc;
     enc.shape = s;
     enc.dtype = p.dtype;
@@ -182,24 +191,26 @@ void stl_backward(const BackwardParams& p) {
   if (need.w_hat) {  // dŴ[p] = X̂[p]ᵀ · dZ[p]
     Gemm g;
     g.rows = k, g.cols = n, g.inner = m, g.batch = r;
-    g.a = buf_a, g.lda = k, g.stride_a = m * k, g.trans_a = true;
+    g.a = x_hat, g.lda = ld_xh, g.stride_a = stride_xh, g.trans_a = true;
     g.b = buf_b, g.ldb = n, g.stride_b = m * n;
     g.c = p.dw_hat, g.ldc = ld_dw, g.stride_c = stride_dw;
     g.ab_type = t, g.c_type = p.dw_hat_f32 ? CUDA_R_32F : t;
     run_gemm(p, g);
   }
   if (l.identity) detail::launch_identity(identity, l.id_size, p.stream);
-  if (need.dec) {  // dD = tiles(dY) · Zᵀ over all m·n tile positions, Z = X̂·Ŵ recomputed
-    ProductsParams prod;
-    prod.handle = p.cublas;
-    prod.dtype = p.dtype;
-    prod.batch = r, prod.m = m, prod.k = k, prod.n = n;
-    prod.x_hat = buf_a, prod.ld_x_hat = k, prod.stride_x_hat = m * k;
-    prod.w_hat = p.w_hat, prod.ld_w_hat = ld_w, prod.stride_w_hat = stride_w;
-    prod.z = buf_c, prod.ld_z = n, prod.stride_z = m * n;
-    prod.stream = p.stream;
-    prod.gemm = p.gemm;
-    launch_products(prod);
+  if (need.dec) {  // dD = tiles(dY) · Zᵀ over all m·n tile positions, Z = X̂·Ŵ kept or recomputed
+    if (!z_saved) {
+      ProductsParams prod;
+      prod.handle = p.cublas;
+      prod.dtype = p.dtype;
+      prod.batch = r, prod.m = m, prod.k = k, prod.n = n;
+      prod.x_hat = x_hat, prod.ld_x_hat = ld_xh, prod.stride_x_hat = stride_xh;
+      prod.w_hat = p.w_hat, prod.ld_w_hat = ld_w, prod.stride_w_hat = stride_w;
+      prod.z = buf_c, prod.ld_z = n, prod.stride_z = m * n;
+      prod.stream = p.stream;
+      prod.gemm = p.gemm;
+      launch_products(prod);
+    }
     EncodeParams tiles;  // the identity encoder on dY's (a,c) tiles: tiles(dY)[q, i, j] = vec(dY_ij)[q]
     tiles.shape = s;
     tiles.shape.in_features = N;
@@ -218,7 +229,7 @@ void stl_backward(const BackwardParams& p) {
     Gemm g;
     g.rows = ac, g.cols = r, g.inner = m * n;
     g.a = buf_c2, g.lda = m * n;
-    g.b = buf_c, g.ldb = m * n, g.trans_b = true;
+    g.b = z_saved ? p.z : buf_c, g.ldb = m * n, g.trans_b = true;
     g.c = p.d_dec, g.ldc = r;
     g.ab_type = t, g.c_type = CUDA_R_32F;
     run_gemm(p, g);

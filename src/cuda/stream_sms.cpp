@@ -17,8 +17,8 @@ template <class Fn>
 Fn driver_function(const char* name) {
   void* fn = nullptr;
   cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
-  // 12.4: the first driver with green contexts and cuCtxGetDevResource.
-  if (cudaGetDriverEntryPointByVersion(name, &fn, 12040, cudaEnableDefault, &found) != cudaSuccess ||
+  // The ABI of the headers we were compiled against (a newer driver still serves it).
+  if (cudaGetDriverEntryPointByVersion(name, &fn, CUDA_VERSION, cudaEnableDefault, &found) != cudaSuccess ||
       found != cudaDriverEntryPointSuccess)
     return nullptr;
   return reinterpret_cast<Fn>(fn);

@@ -24,7 +24,6 @@
 #include <vector>
 
 #include "strassentile/algorithm.hpp"
-#include "strassentile/cuda/sm_partition.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 #include "strassentile/reference.hpp"
 
@@ -374,7 +373,7 @@ void test_decode(const Shape& s, const Format& f, sc::DType dt, bool with_bias, 
 // algorithm, against X·W with Ŵ = encode_weight(W).
 void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias, sc::Activation act, Rng& rng,
                   Tally& tally, cublasHandle_t handle, const strassentile::Algorithm* exact = nullptr,
-                  bool z_f32 = false, const sc::PipelineStreams* pipeline = nullptr) {
+                  bool z_f32 = false) {
   const sc::StlShape sh = stl_shape(s, f);
   const std::size_t r = f.rank, k = sh.k(), n = sh.n();
   const std::size_t ldx = s.K + s.in_pad, ldy = s.N + s.out_pad;
@@ -423,12 +422,7 @@ void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias,
   p.cublas = handle;
   p.kernel = f.kernel;
   p.z_f32 = z_f32;
-  if (pipeline != nullptr) {
-    sc::stl_forward_pipelined(p, *pipeline);
-    cuda_ok(cudaStreamSynchronize(p.stream), "stl_forward_pipelined");
-  } else {
-    sc::stl_forward(p);
-  }
+  sc::stl_forward(p);
   hy.download(dy);
 
   Matrix<double> ref = exact ? strassentile::dense_matmul<double>(x.view(), w.view())
@@ -436,10 +430,7 @@ void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias,
                                                                    s.N, s.seq);
   apply_epilogue(ref, with_bias ? &bias : nullptr, act);
   const std::string name = case_name(exact ? "exact" : "forward", s, f, dt, act, with_bias) +
-                           (exact ? " " + exact->name : std::string()) + (z_f32 ? " z-f32" : "") +
-                           (pipeline ? " pipelined c" + std::to_string(pipeline->chunks) +
-                                           (pipeline->gemm_sm_count ? " partition" : "")
-                                     : std::string());
+                           (exact ? " " + exact->name : std::string()) + (z_f32 ? " z-f32" : "");
   const Compare c = compare_output(hy, ref, ldy);
   // Against the error of rounding the exact output itself to the storage dtype: dense bf16/f16's own error.
   HostArray rounded(dt, 1);
@@ -549,6 +540,87 @@ void test_decode_encode(std::size_t M, std::size_t N1, std::size_t seq, int r1, 
                std::string(name) + ": " + std::to_string(differ) + " X̂ values differ from the unfused pair, " +
                    std::to_string(unwritten) + " unwritten, " + std::to_string(clobbered) +
                    " padding overwritten, Y equal up to byte " + std::to_string(y_differ));
+}
+
+// stl_backward with the forward's X̂ and Z kept (BackwardParams::x_hat, ::z) against the same backward recomputing
+// them: dX must be bit for bit the same (it never reads X̂ or Z); dŴ, dE_X and dD may differ only by the GEMMs'
+// kernel choice for the other leading dimensions. Z is used only unpadded (n a multiple of 8), else recomputed.
+void test_backward_kept(const Shape& s, const Format& f, sc::DType dt, Rng& rng, Tally& tally, cublasHandle_t handle) {
+  const sc::StlShape sh = stl_shape(s, f);
+  const std::size_t r = f.rank, k = sh.k(), n = sh.n(), ab = f.tile.x_size(), ac = f.tile.y_size();
+  HostArray hx(dt, s.M * s.K), hw(dt, r * k * n), hdy(dt, s.M * s.N);
+  for (std::size_t i = 0; i < hx.size(); ++i) hx.set(i, rng());
+  for (std::size_t i = 0; i < hw.size(); ++i) hw.set(i, rng());
+  for (std::size_t i = 0; i < hdy.size(); ++i) hdy.set(i, rng());
+  Matrix<double> enc = random_matrix(r, ab, rng), dec = random_matrix(ac, r, rng);
+  DeviceBuffer dx_in(hx.bytes.size()), dw(hw.bytes.size()), ddy(hdy.bytes.size()), dy_out(s.M * s.N * sc::dtype_size(dt));
+  DeviceBuffer denc = upload_f32(enc), ddec = upload_f32(dec);
+  hx.upload(dx_in);
+  hw.upload(dw);
+  hdy.upload(ddy);
+  const sc::ForwardWorkspace fws = sc::forward_workspace(sh, dt);
+  DeviceBuffer fwd_ws(fws.bytes);
+  sc::ForwardParams fp;
+  fp.shape = sh;
+  fp.dtype = dt;
+  fp.x = dx_in.ptr;
+  fp.w_hat = dw.ptr;
+  fp.enc_x = static_cast<const float*>(denc.ptr);
+  fp.dec = static_cast<const float*>(ddec.ptr);
+  fp.y = dy_out.ptr;
+  fp.workspace = fwd_ws.ptr;
+  fp.workspace_bytes = fwd_ws.bytes;
+  fp.cublas = handle;
+  fp.kernel = f.kernel;
+  sc::stl_forward(fp);
+
+  sc::BackwardNeeds all;
+  all.x = all.w_hat = all.enc_x = all.dec = true;
+  DeviceBuffer bwd_ws(sc::backward_workspace(sh, dt, all));
+  struct Grads {
+    HostArray dx, dw_hat, d_enc, d_dec;
+  };
+  const auto run = [&](bool kept) {
+    Grads g{HostArray(dt, s.M * s.K), HostArray(dt, r * k * n), HostArray(sc::DType::f32, r * ab),
+            HostArray(sc::DType::f32, ac * r)};
+    DeviceBuffer gx(g.dx.bytes.size()), gw(g.dw_hat.bytes.size()), ge(g.d_enc.bytes.size()), gd(g.d_dec.bytes.size());
+    g.dx.upload(gx), g.dw_hat.upload(gw), g.d_enc.upload(ge), g.d_dec.upload(gd);  // poisoned
+    sc::BackwardParams bp;
+    bp.shape = sh;
+    bp.dtype = dt;
+    bp.x = dx_in.ptr;
+    bp.w_hat = dw.ptr;
+    bp.enc_x = fp.enc_x;
+    bp.dec = fp.dec;
+    bp.dy = ddy.ptr;
+    bp.dx = gx.ptr;
+    bp.dw_hat = gw.ptr;
+    bp.d_enc_x = static_cast<float*>(ge.ptr);
+    bp.d_dec = static_cast<float*>(gd.ptr);
+    bp.workspace = bwd_ws.ptr;
+    bp.workspace_bytes = bwd_ws.bytes;
+    bp.cublas = handle;
+    bp.kernel = f.kernel;
+    if (kept) {
+      bp.x_hat = fwd_ws.ptr, bp.ld_x_hat = fws.ld_x_hat, bp.stride_x_hat = fws.stride_x_hat;
+      bp.z = static_cast<char*>(fwd_ws.ptr) + fws.z_offset, bp.ld_z = fws.ld_z, bp.stride_z = fws.stride_z;
+    }
+    sc::stl_backward(bp);
+    g.dx.download(gx), g.dw_hat.download(gw), g.d_enc.download(ge), g.d_dec.download(gd);
+    return g;
+  };
+  const Grads recomputed = run(false), kept = run(true);
+  const std::string name = case_name("backward, X^/Z kept", s, f, dt, sc::Activation::none, false) +
+                           (n % 8 == 0 ? " (Z kept)" : " (Z recomputed: n % 8 != 0)");
+  tally.expect(recomputed.dx.bytes == kept.dx.bytes, name + ": dX differs");
+  const auto compare = [&](const HostArray& a, const HostArray& b, const char* what) {
+    Compare c;
+    for (std::size_t i = 0; i < a.size(); ++i) c.add(b.get(i), a.get(i));
+    tally.record(name + " " + what, Stage::forward, a.dtype == sc::DType::f32 ? dt : a.dtype, c);
+  };
+  compare(recomputed.dw_hat, kept.dw_hat, "dW^");
+  compare(recomputed.d_enc, kept.d_enc, "dE_X");
+  compare(recomputed.d_dec, kept.d_dec, "dD");
 }
 
 template <class E>
@@ -693,48 +765,10 @@ int main() {
         test_decode_encode(M, N1, seq, r1, r2, dt, de_variant % 2 == 0, act, rng, tally);
         ++de_variant;
       }
-    // stl_forward_pipelined: row chunks on two streams (whole row tiles, or whole sequences), on plain streams and
-    // on an SmPartition's green-context streams where the driver has them; outputs poisoned by the HostArray's
-    // NaN fill, compared with the same reference as stl_forward.
-    {
-      cudaStream_t gemm_stream = nullptr, codec_stream = nullptr;
-      cuda_ok(cudaStreamCreateWithFlags(&gemm_stream, cudaStreamNonBlocking), "cudaStreamCreate");
-      cuda_ok(cudaStreamCreateWithFlags(&codec_stream, cudaStreamNonBlocking), "cudaStreamCreate");
-      std::unique_ptr<sc::SmPartition> partition;
-      try {
-        partition = std::make_unique<sc::SmPartition>(0, prop.multiProcessorCount - 16);
-        std::printf("SmPartition: products %d SMs, encode/decode %d SMs\n", partition->gemm_sms(),
-                    partition->codec_sms());
-      } catch (const std::exception& e) {
-        std::printf("SmPartition unavailable (%s): plain streams only\n", e.what());
-      }
-      const std::vector<Shape> pipelined_shapes = {{37, 53, 29, 0, 0, 0},
-                                                   {90, 48, 40, 30, 3, 1},
-                                                   {256, 256, 128, 64, 0, 0},
-                                                   {8195, 1000, 1000, 0, 6, 8}};
-      for (const int chunks : {1, 3, 4, 8})
-        for (const Shape& s : pipelined_shapes)
-          for (const sc::DType dt : {sc::DType::bf16, sc::DType::f32}) {
-            const Format f{{4, 4, 4}, 24, automatic};
-            sc::PipelineStreams ps;
-            ps.gemm = gemm_stream, ps.codec = codec_stream, ps.chunks = chunks;
-            test_forward(s, f, dt, true, sc::Activation::gelu_tanh, rng, tally, handle, nullptr, false, &ps);
-            if (partition && (chunks == 4 || chunks == 3)) {
-              ps.gemm = partition->gemm_stream(), ps.codec = partition->codec_stream();
-              ps.gemm_sm_count = partition->gemm_sms();
-              test_forward(s, f, dt, true, sc::Activation::relu, rng, tally, handle, nullptr, false, &ps);
-            }
-          }
-      // The exact algorithm through the pipeline: still exact up to rounding, Z in fp32 too.
-      const strassentile::Algorithm alg = strassentile::get("strassen2");
-      sc::PipelineStreams ps;
-      ps.gemm = gemm_stream, ps.codec = codec_stream, ps.chunks = 5;
-      test_forward({256, 512, 256, 0, 0, 0}, {alg.tile, static_cast<int>(alg.rank()), automatic}, sc::DType::bf16,
-                   false, sc::Activation::none, rng, tally, handle, &alg, true, &ps);
-      partition.reset();
-      cudaStreamDestroy(gemm_stream);
-      cudaStreamDestroy(codec_stream);
-    }
+    for (const Shape& s : std::vector<Shape>{{64, 64, 64, 0, 0, 0}, {37, 53, 29, 0, 0, 0}, {90, 48, 40, 30, 0, 0},
+                                             {256, 256, 128, 64, 0, 0}})
+      for (const Format& f : {Format{{4, 4, 4}, 24, automatic}, Format{{2, 2, 2}, 7, automatic}})
+        for (const sc::DType dt : dtypes) test_backward_kept(s, f, dt, rng, tally, handle);
     test_rejections(tally);
   } catch (const std::exception& e) {
     std::printf("FAIL unexpected exception: %s\n", e.what());

@@ -181,20 +181,6 @@ struct ForwardParams {
 };
 void stl_forward(const ForwardParams& params);
 
-// stl_forward cut into `chunks` blocks of rows, with the products on one stream and the encode/decode on another,
-// so that chunk c's products run beside chunk c+1's encode and chunk c-1's decode. With the streams of an
-// SmPartition (sm_partition.hpp) each side keeps its own SMs; on ordinary streams the GPU interleaves them as it
-// can. Same workspace and outputs as stl_forward (a chunk's products may take a different cuBLAS kernel: last-bit
-// differences). Work is enqueued after what params.stream holds, and params.stream waits for all of it.
-struct PipelineStreams {
-  cudaStream_t gemm = nullptr;   // the products
-  cudaStream_t codec = nullptr;  // encode and decode
-  int gemm_sm_count = 0;         // SMs the products plan for (SmPartition::gemm_sms()); 0: the device's
-  cublasHandle_t gemm_cublas = nullptr;  // a handle for the products' stream; null: params.cublas
-  int chunks = 4;                        // >= 1; fewer when there are fewer tile rows (or sequences)
-};
-void stl_forward_pipelined(const ForwardParams& params, const PipelineStreams& streams);
-
 // ---- Backward ----
 
 // dZ = decodeᵀ(dY): dZ[p, i, j] = Σ_q dec[q, p] · vec(dY_{ij})[q] over the output's a×c tiles (q = u·c+w),
@@ -267,6 +253,16 @@ struct BackwardParams {
   cudaStream_t stream = nullptr;
   KernelChoice kernel = KernelChoice::automatic;
   GemmChoice gemm = GemmChoice::tuned;
+  // X̂ and Z as stl_forward left them in its workspace (X̂ at its start, Z at ForwardWorkspace::z_offset, with that
+  // struct's leading dimensions and strides), kept alive from the forward so that the backward skips recomputing
+  // them: one encode (dŴ, dD) and one batched product (dD) less, for r/(ab)·M·K + r/(ac)·M·N more elements held
+  // between the passes. Null: recomputed. Z must be in `dtype` (a forward without z_f32); it is used only unpadded (ld_z = n, stride_z = m·n, i.e.
+  // n a multiple of 8 for forward_workspace), which dD's single GEMM over all tile positions needs; otherwise it
+  // is recomputed. The workspace size stays backward_workspace(...).
+  const void* x_hat = nullptr;
+  std::int64_t ld_x_hat = 0, stride_x_hat = 0;
+  const void* z = nullptr;
+  std::int64_t ld_z = 0, stride_z = 0;
 };
 void stl_backward(const BackwardParams& params);
 

@@ -1,4 +1,5 @@
-// stl_forward_pipelined: the forward pass in blocks of rows, products and encode/decode on two streams.
+// stl_forward_pipelined: the forward pass in blocks of rows, products and encode/decode on two streams (an
+// experiment: forward_pipelined.hpp).
 //
 // The products are compute-bound and the encode/decode memory-bound; one after the other, the encode and decode
 // of 16384×4096×4096 (bf16, <4,4,4>, r = 24) take 0.21 of its 0.47 ms (docs/PERFORMANCE.md). Cut into chunks,
@@ -11,11 +12,14 @@
 #include <string>
 #include <vector>
 
-#include "check.hpp"
-#include "launchers.hpp"
-#include "strassentile/cuda/stl_cuda.hpp"
+#include "forward_pipelined.hpp"
+#include "check.hpp"      // src/cuda
+#include "launchers.hpp"  // src/cuda
 
-namespace strassentile::cuda {
+namespace strassentile::bench {
+
+using namespace strassentile::cuda;  // NOLINT(google-build-using-namespace): this file is the library's caller
+
 namespace {
 
 struct EventDeleter {
@@ -168,4 +172,4 @@ void stl_forward_pipelined(const ForwardParams& p, const PipelineStreams& stream
   wait(p.stream, gemm_done);
 }
 
-}  // namespace strassentile::cuda
+}  // namespace strassentile::bench

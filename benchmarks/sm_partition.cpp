@@ -1,25 +1,26 @@
 // SmPartition: two green contexts over disjoint SM groups, through the driver's entry points (the library does not
 // link libcuda itself).
-#include "strassentile/cuda/sm_partition.hpp"
+#include "sm_partition.hpp"
 
 #include <cuda.h>
 
 #include <stdexcept>
 #include <string>
 
-#include "check.hpp"
+#include "check.hpp"  // src/cuda
 
-namespace strassentile::cuda {
+namespace strassentile::bench {
 namespace {
 
 template <class Fn>
 Fn driver(const char* name) {
   void* fn = nullptr;
   cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
-  if (cudaGetDriverEntryPointByVersion(name, &fn, 12040, cudaEnableDefault, &found) != cudaSuccess ||
+  // The ABI of the headers we were compiled against (a newer driver still serves it).
+  if (cudaGetDriverEntryPointByVersion(name, &fn, CUDA_VERSION, cudaEnableDefault, &found) != cudaSuccess ||
       found != cudaDriverEntryPointSuccess)
     throw std::runtime_error(std::string("SmPartition: the driver has no ") + name +
-                             " (green contexts need driver 12.4 or newer)");
+                             " (green contexts need a driver for CUDA 12.5 or newer)");
   return reinterpret_cast<Fn>(fn);
 }
 
@@ -80,7 +81,7 @@ struct SmPartition::Impl {
 
 SmPartition::SmPartition(int device, int gemm_sms) : impl_(std::make_unique<Impl>()) {
   if (gemm_sms < 1) throw std::invalid_argument("SmPartition: gemm_sms must be >= 1, got " + std::to_string(gemm_sms));
-  detail::check_cuda(cudaFree(nullptr), "cudaFree (initialising the runtime)");
+  strassentile::cuda::detail::check_cuda(cudaFree(nullptr), "cudaFree (initialising the runtime)");
   CUdevice dev = 0;
   check(api().device_get(&dev, device), "cuDeviceGet");
   CUdevResource all{};
@@ -109,4 +110,4 @@ cudaStream_t SmPartition::codec_stream() const { return impl_->codec->stream; }
 int SmPartition::gemm_sms() const { return impl_->gemm->sms; }
 int SmPartition::codec_sms() const { return impl_->codec->sms; }
 
-}  // namespace strassentile::cuda
+}  // namespace strassentile::bench

@@ -1,4 +1,4 @@
-// Two disjoint groups of a GPU's SMs, each with its own stream (CUDA green contexts, driver 12.4 or newer): one for
+// Two disjoint groups of a GPU's SMs, each with its own stream (CUDA green contexts, a driver for CUDA 12.5 or newer): one for
 // the batched products, one for the memory-bound encode/decode, so that stl_forward_pipelined can run them side by
 // side instead of one after the other. Kernels on a group's stream run only on that group's SMs.
 #pragma once
@@ -7,7 +7,7 @@
 
 #include <memory>
 
-namespace strassentile::cuda {
+namespace strassentile::bench {
 
 class SmPartition {
  public:
@@ -31,4 +31,4 @@ class SmPartition {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace strassentile::cuda
+}  // namespace strassentile::bench
