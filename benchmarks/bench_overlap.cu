@@ -4,8 +4,7 @@
 // bf16, <4,4,4>, r = 24; median of --reps, L2 evicted before each; every variant's Y is compared with
 // stl_forward's.
 //
-//   bench_overlap OUT.json [--reps N] [--shapes MxKxN,...] [--gemm-sms G,...] [--chunks C,...] [--stages S,...]
-// --stages: pipeline depths of the tensor-core encode/decode to try (set_mma_codec_stages; 2 is the default).
+//   bench_overlap OUT.json [--reps N] [--shapes MxKxN,...] [--gemm-sms G,...] [--chunks C,...]
 #include <cuda_bf16.h>
 
 #include <cmath>
@@ -19,7 +18,6 @@
 
 #include "bench_util.cuh"
 #include "forward_pipelined.hpp"
-#include "launchers.hpp"  // src/cuda: set_mma_codec_stages
 #include "sm_partition.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
@@ -86,21 +84,20 @@ struct Row {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s OUT.json [--reps N] [--shapes MxKxN,...] [--gemm-sms G,...] [--chunks C,...] [--stages S,...]\n",
+    std::fprintf(stderr, "usage: %s OUT.json [--reps N] [--shapes MxKxN,...] [--gemm-sms G,...] [--chunks C,...]\n",
                  argv[0]);
     return 2;
   }
   const std::string out_path = argv[1];
   int reps = 15;
   std::string shapes = "16384x4096x4096,8192x8192x8192,16384x16384x16384";
-  std::vector<std::int64_t> gemm_sms = {100, 108, 116, 124}, chunk_counts = {2, 4, 8}, stage_counts = {2};
+  std::vector<std::int64_t> gemm_sms = {100, 108, 116, 124}, chunk_counts = {2, 4, 8};
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string opt = argv[i], val = argv[i + 1];
     if (opt == "--reps") reps = std::max(1, std::atoi(val.c_str()));
     else if (opt == "--shapes") shapes = val;
     else if (opt == "--gemm-sms") gemm_sms = numbers(val);
     else if (opt == "--chunks") chunk_counts = numbers(val);
-    else if (opt == "--stages") stage_counts = numbers(val);
     else {
       std::fprintf(stderr, "unknown option %s\n", opt.c_str());
       return 2;
@@ -173,87 +170,84 @@ int main(int argc, char** argv) {
       fp.workspace_bytes = ws.bytes;
       fp.cublas = handle;
       fp.stream = main_stream;
-      for (const std::int64_t stages : stage_counts) {
-        strassentile::cuda::detail::set_mma_codec_stages(static_cast<int>(stages));
-        std::vector<Row> rows;
-        const auto dense_equiv_tflops = [&](double ms) { return 2.0 * M * K * N / (ms * 1e9); };
-        {
-          Row row{"stl_forward (one stream)", prop.multiProcessorCount, prop.multiProcessorCount, 1};
-          row.ms = timer.median_ms([&] { sc::stl_forward(fp); });
+      std::vector<Row> rows;
+      const auto dense_equiv_tflops = [&](double ms) { return 2.0 * M * K * N / (ms * 1e9); };
+      {
+        Row row{"stl_forward (one stream)", prop.multiProcessorCount, prop.multiProcessorCount, 1};
+        row.ms = timer.median_ms([&] { sc::stl_forward(fp); });
+        rows.push_back(row);
+      }
+      sc::ForwardParams fq = fp;
+      fq.y = y.ptr;
+      const auto pipelined = [&](const char* name, PipelineStreams ps, int g, int cs) {
+        for (const std::int64_t c : chunk_counts) {
+          ps.chunks = static_cast<int>(c);
+          ok(cudaMemsetAsync(y.ptr, 0xFF, M * N * 2, main_stream), "poison");  // NaNs
+          Row row{name, g, cs, static_cast<int>(c)};
+          row.ms = timer.median_ms([&] { stl_forward_pipelined(fq, ps); });
+          ok(cudaStreamSynchronize(main_stream), "sync");
+          row.rel_diff = relative_diff(y_ref.ptr, y.ptr, M * N);
           rows.push_back(row);
         }
-        sc::ForwardParams fq = fp;
-        fq.y = y.ptr;
-        const auto pipelined = [&](const char* name, PipelineStreams ps, int g, int cs) {
-          for (const std::int64_t c : chunk_counts) {
-            ps.chunks = static_cast<int>(c);
-            ok(cudaMemsetAsync(y.ptr, 0xFF, M * N * 2, main_stream), "poison");  // NaNs
-            Row row{name, g, cs, static_cast<int>(c)};
-            row.ms = timer.median_ms([&] { stl_forward_pipelined(fq, ps); });
-            ok(cudaStreamSynchronize(main_stream), "sync");
-            row.rel_diff = relative_diff(y_ref.ptr, y.ptr, M * N);
-            rows.push_back(row);
-          }
-        };
-        {
-          PipelineStreams ps;
-          ps.gemm = side_a, ps.codec = side_b, ps.gemm_cublas = gemm_handle;
-          pipelined("pipelined, two plain streams", ps, prop.multiProcessorCount, prop.multiProcessorCount);
-        }
-        for (const auto& part : partitions) {
-          PipelineStreams ps;
-          ps.gemm = part->gemm_stream(), ps.codec = part->codec_stream(), ps.gemm_cublas = gemm_handle;
-          ps.gemm_sm_count = part->gemm_sms();
-          pipelined("pipelined, SmPartition", ps, part->gemm_sms(), part->codec_sms());
-          // Each side alone on its own SMs (the events order them after the flush on the main stream).
-          sc::ForwardParams one = fp;
-          one.y = y.ptr;
-          PipelineStreams only = ps;
-          only.chunks = 1;
-          Row alone{"  one chunk (products, then codec, no overlap)", part->gemm_sms(), part->codec_sms(), 1};
-          alone.ms = timer.median_ms([&] { stl_forward_pipelined(one, only); });
-          rows.push_back(alone);
-          sc::EncodeParams ep;
-          ep.shape = s;
-          ep.x = x.ptr;
-          ep.enc_x = static_cast<const float*>(enc.ptr);
-          ep.x_hat = work.ptr;
-          ep.ld_x_hat = ws.ld_x_hat;
-          ep.stride_x_hat = ws.stride_x_hat;
-          ep.stream = part->codec_stream();
-          Row enc_only{"  encode alone, codec SMs", 0, part->codec_sms(), 1};
-          enc_only.ms = timer.median_ms([&] { on_stream(main_stream, ep.stream, [&] { sc::launch_encode(ep); }); });
-          rows.push_back(enc_only);
-          const double enc_bytes = 2.0 * (M * K + r * s.m() * s.k());
-          std::printf("  encode on %d SMs: %.0f GB/s\n", part->codec_sms(), enc_bytes / (enc_only.ms * 1e6));
-          sc::ProductsParams pp;
-          pp.handle = gemm_handle;
-          pp.batch = r, pp.m = s.m(), pp.k = s.k(), pp.n = s.n();
-          pp.x_hat = work.ptr, pp.ld_x_hat = ws.ld_x_hat, pp.stride_x_hat = ws.stride_x_hat;
-          pp.w_hat = w_hat.ptr;
-          pp.z = static_cast<char*>(work.ptr) + ws.z_offset, pp.ld_z = ws.ld_z, pp.stride_z = ws.stride_z;
-          pp.stream = part->gemm_stream();
-          pp.sm_count = part->gemm_sms();
-          Row gemm_only{"  products alone, gemm SMs", part->gemm_sms(), 0, 1};
-          gemm_only.ms = timer.median_ms([&] { on_stream(main_stream, pp.stream, [&] { sc::launch_products(pp); }); });
-          rows.push_back(gemm_only);
-        }
-        std::printf("\n%lld x %lld x %lld\n", static_cast<long long>(M), static_cast<long long>(K),
-                    static_cast<long long>(N));
-        const double base = rows.front().ms;
-        for (const Row& row : rows) {
-          std::printf("  %-48s gemm %3d codec %3d chunks %d  %8.3f ms  %6.1f TFLOP/s(dense eq)  %5.3fx  rel diff %.2e\n",
-                      row.variant.c_str(), row.gemm_sms, row.codec_sms, row.chunks, row.ms, dense_equiv_tflops(row.ms),
-                      base / row.ms, row.rel_diff);
-          std::fprintf(json,
-                       "%s{\"M\": %lld, \"K\": %lld, \"N\": %lld, \"variant\": \"%s\", \"gemm_sms\": %d, "
-                       "\"codec_sms\": %d, \"chunks\": %d, \"ms\": %.4f, \"speedup_over_stl_forward\": %.3f, "
-                       "\"y_rel_diff\": %.3e}",
-                       first_json ? "" : ",\n", static_cast<long long>(M), static_cast<long long>(K),
-                       static_cast<long long>(N), row.variant.c_str(), row.gemm_sms, row.codec_sms, row.chunks, row.ms,
-                       base / row.ms, row.rel_diff);
-          first_json = false;
-        }
+      };
+      {
+        PipelineStreams ps;
+        ps.gemm = side_a, ps.codec = side_b, ps.gemm_cublas = gemm_handle;
+        pipelined("pipelined, two plain streams", ps, prop.multiProcessorCount, prop.multiProcessorCount);
+      }
+      for (const auto& part : partitions) {
+        PipelineStreams ps;
+        ps.gemm = part->gemm_stream(), ps.codec = part->codec_stream(), ps.gemm_cublas = gemm_handle;
+        ps.gemm_sm_count = part->gemm_sms();
+        pipelined("pipelined, SmPartition", ps, part->gemm_sms(), part->codec_sms());
+        // Each side alone on its own SMs (the events order them after the flush on the main stream).
+        sc::ForwardParams one = fp;
+        one.y = y.ptr;
+        PipelineStreams only = ps;
+        only.chunks = 1;
+        Row alone{"  one chunk (products, then codec, no overlap)", part->gemm_sms(), part->codec_sms(), 1};
+        alone.ms = timer.median_ms([&] { stl_forward_pipelined(one, only); });
+        rows.push_back(alone);
+        sc::EncodeParams ep;
+        ep.shape = s;
+        ep.x = x.ptr;
+        ep.enc_x = static_cast<const float*>(enc.ptr);
+        ep.x_hat = work.ptr;
+        ep.ld_x_hat = ws.ld_x_hat;
+        ep.stride_x_hat = ws.stride_x_hat;
+        ep.stream = part->codec_stream();
+        Row enc_only{"  encode alone, codec SMs", 0, part->codec_sms(), 1};
+        enc_only.ms = timer.median_ms([&] { on_stream(main_stream, ep.stream, [&] { sc::launch_encode(ep); }); });
+        rows.push_back(enc_only);
+        const double enc_bytes = 2.0 * (M * K + r * s.m() * s.k());
+        std::printf("  encode on %d SMs: %.0f GB/s\n", part->codec_sms(), enc_bytes / (enc_only.ms * 1e6));
+        sc::ProductsParams pp;
+        pp.handle = gemm_handle;
+        pp.batch = r, pp.m = s.m(), pp.k = s.k(), pp.n = s.n();
+        pp.x_hat = work.ptr, pp.ld_x_hat = ws.ld_x_hat, pp.stride_x_hat = ws.stride_x_hat;
+        pp.w_hat = w_hat.ptr;
+        pp.z = static_cast<char*>(work.ptr) + ws.z_offset, pp.ld_z = ws.ld_z, pp.stride_z = ws.stride_z;
+        pp.stream = part->gemm_stream();
+        pp.sm_count = part->gemm_sms();
+        Row gemm_only{"  products alone, gemm SMs", part->gemm_sms(), 0, 1};
+        gemm_only.ms = timer.median_ms([&] { on_stream(main_stream, pp.stream, [&] { sc::launch_products(pp); }); });
+        rows.push_back(gemm_only);
+      }
+      std::printf("\n%lld x %lld x %lld\n", static_cast<long long>(M), static_cast<long long>(K),
+                  static_cast<long long>(N));
+      const double base = rows.front().ms;
+      for (const Row& row : rows) {
+        std::printf("  %-48s gemm %3d codec %3d chunks %d  %8.3f ms  %6.1f TFLOP/s(dense eq)  %5.3fx  rel diff %.2e\n",
+                    row.variant.c_str(), row.gemm_sms, row.codec_sms, row.chunks, row.ms, dense_equiv_tflops(row.ms),
+                    base / row.ms, row.rel_diff);
+        std::fprintf(json,
+                     "%s{\"M\": %lld, \"K\": %lld, \"N\": %lld, \"variant\": \"%s\", \"gemm_sms\": %d, "
+                     "\"codec_sms\": %d, \"chunks\": %d, \"ms\": %.4f, \"speedup_over_stl_forward\": %.3f, "
+                     "\"y_rel_diff\": %.3e}",
+                     first_json ? "" : ",\n", static_cast<long long>(M), static_cast<long long>(K),
+                     static_cast<long long>(N), row.variant.c_str(), row.gemm_sms, row.codec_sms, row.chunks, row.ms,
+                     base / row.ms, row.rel_diff);
+        first_json = false;
       }
     }
     std::fprintf(json, "\n]}\n");

@@ -73,23 +73,11 @@ void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer) {
               static_cast<long long>(M), static_cast<long long>(KN), rank, enc_bytes / 1e6, dec_bytes / 1e6,
               enc_bytes / 1e6, copy_gbps);
   report("encode tensor cores (default)", timer.median_ms([&] { sd::run_encode_mma<bf16>(ep); }), enc_bytes, copy_gbps);
-  for (const int stages : {3, 4}) {  // deeper pipelines: more bytes in flight per SM
-    sd::set_mma_codec_stages(stages);
-    const std::string name = "encode tensor cores, " + std::to_string(stages) + " stages";
-    report(name.c_str(), timer.median_ms([&] { sd::run_encode_mma<bf16>(ep); }), enc_bytes, copy_gbps);
-  }
-  sd::set_mma_codec_stages(sd::kMmaCodecStages);
   report("encode V=2 (cuda-core)", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 2>(ep); }), enc_bytes,
          copy_gbps);
   report("encode V=4", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 4>(ep); }), enc_bytes, copy_gbps);
   report("encode generic", timer.median_ms([&] { sd::launch_encode_generic(ep); }), enc_bytes, copy_gbps);
   report("decode tensor cores (default)", timer.median_ms([&] { sd::run_decode_mma<bf16>(dp); }), dec_bytes, copy_gbps);
-  for (const int stages : {3, 4}) {
-    sd::set_mma_codec_stages(stages);
-    const std::string name = "decode tensor cores, " + std::to_string(stages) + " stages";
-    report(name.c_str(), timer.median_ms([&] { sd::run_decode_mma<bf16>(dp); }), dec_bytes, copy_gbps);
-  }
-  sd::set_mma_codec_stages(sd::kMmaCodecStages);
   report("decode staged (cuda-core)", timer.median_ms([&] { sd::run_decode_staged<bf16, 4, 4>(dp); }), dec_bytes,
          copy_gbps);
   report("decode tiles V=2 CH=4", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 2, 4>(dp); }), dec_bytes,

@@ -382,13 +382,11 @@ __device__ __forceinline__ void decode_epilogue(const MmaDecodeArgs& args, std::
 
 // ---- The kernels ----
 
-// STAGES shared buffers of X: the copies of the next STAGES - 1 groups fly while one is computed and stored (a
-// block's bytes in flight grow with it; see kMmaCodecStages).
-template <class T, int MT, int STAGES>
+template <class T, int MT>
 __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncodeArgs args, std::int64_t groups,
                                                                   std::int64_t groups_per_i) {
   using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
-  __shared__ __align__(16) word16 s_x[STAGES][4 * kXStride];
+  __shared__ __align__(16) word16 s_x[2][4 * kXStride];
   __shared__ __align__(16) word16 s_out[16 * MT * kOutStride];
 
   // Copies the 4 × 512 slab of X of `group` into s_x[buf] (zeros beyond K and for padding rows).
@@ -422,20 +420,14 @@ __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncod
   };
 
   std::int64_t group = blockIdx.x;
-#pragma unroll
-  for (int ahead = 0; ahead < STAGES - 1; ++ahead) {
-    const std::int64_t g = group + ahead * static_cast<std::int64_t>(gridDim.x);
-    if (g < groups) stage(g, ahead);
-    cp_async_commit();
-  }
+  if (group < groups) stage(group, 0);
+  cp_async_commit();
   unsigned a_hi[MT][4], a_lo[MT][4];
   encode_fragments<T, MT>(args, a_hi, a_lo);  // once per block, while the first copies fly
-  for (int buf = 0; group < groups; group += gridDim.x, buf = buf + 1 == STAGES ? 0 : buf + 1) {
-    // Into the buffer the previous iteration computed from (every thread is past that, at its second barrier).
-    const std::int64_t next = group + (STAGES - 1) * static_cast<std::int64_t>(gridDim.x);
-    if (next < groups) stage(next, buf == 0 ? STAGES - 1 : buf - 1);
+  for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
+    if (group + gridDim.x < groups) stage(group + gridDim.x, buf ^ 1);
     cp_async_commit();
-    cp_async_wait<STAGES - 1>();  // this group's copies; the next STAGES - 1 groups' stay in flight
+    cp_async_wait<1>();  // this group's copies; the next group's stay in flight
     __syncthreads();
     encode_products<T, MT>(s_x[buf], a_hi, a_lo, s_out);
     __syncthreads();
@@ -444,30 +436,24 @@ __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncod
 }
 
 // KS = 2 (rank <= 32) or 4 (rank <= 64): the shared rows of Z, 16 per k-step, read 32 at a time by ldmatrix.
-// STAGES shared buffers of Z, as in encode_mma.
-template <class T, int KS, Activation ACT, int STAGES>
+template <class T, int KS, Activation ACT>
 __global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecodeArgs args, std::int64_t groups,
                                                                   std::int64_t groups_per_i) {
   using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
-  __shared__ __align__(16) word16 s_z[STAGES][16 * KS * kZStride];
+  __shared__ __align__(16) word16 s_z[2][16 * KS * kZStride];
   __shared__ __align__(16) float s_y[4 * kYStride];
-#pragma unroll
-  for (int b = 0; b < STAGES; ++b) zero_z_padding(s_z[b], 16 * KS, args.rank);
+  zero_z_padding(s_z[0], 16 * KS, args.rank);
+  zero_z_padding(s_z[1], 16 * KS, args.rank);
   std::int64_t group = blockIdx.x;
-#pragma unroll
-  for (int ahead = 0; ahead < STAGES - 1; ++ahead) {
-    const std::int64_t g = group + ahead * static_cast<std::int64_t>(gridDim.x);
-    if (g < groups) stage_z(args, g, groups_per_i, s_z[ahead]);
-    cp_async_commit();
-  }
+  if (group < groups) stage_z(args, group, groups_per_i, s_z[0]);
+  cp_async_commit();
   unsigned a_hi[KS][4], a_lo[KS][4];
   decode_fragments<T, KS>(args, a_hi, a_lo);
   const int ksteps = (args.rank + 15) / 16;
-  for (int buf = 0; group < groups; group += gridDim.x, buf = buf + 1 == STAGES ? 0 : buf + 1) {
-    const std::int64_t next = group + (STAGES - 1) * static_cast<std::int64_t>(gridDim.x);
-    if (next < groups) stage_z(args, next, groups_per_i, s_z[buf == 0 ? STAGES - 1 : buf - 1]);
+  for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
+    if (group + gridDim.x < groups) stage_z(args, group + gridDim.x, groups_per_i, s_z[buf ^ 1]);
     cp_async_commit();
-    cp_async_wait<STAGES - 1>();
+    cp_async_wait<1>();
     __syncthreads();
     decode_products<T, KS>(s_z[buf], ksteps, a_hi, a_lo, s_y);
     __syncthreads();
@@ -523,19 +509,11 @@ bool run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
   const auto launch = [&](auto kernel) {
     kernel<<<resident_grid(kernel, groups, p.stream), mma_group::kThreads, 0, p.stream>>>(args, groups, groups_per_i);
   };
-  const auto with_stages = [&](auto mt) {
-    constexpr int MT = decltype(mt)::value;
-    switch (mma_codec_stages()) {
-      case 2: launch(encode_mma<T, MT, 2>); break;
-      case 3: launch(encode_mma<T, MT, 3>); break;
-      default: launch(encode_mma<T, MT, 4>); break;
-    }
-  };
   switch ((s.rank + 15) / 16) {
-    case 1: with_stages(std::integral_constant<int, 1>{}); break;
-    case 2: with_stages(std::integral_constant<int, 2>{}); break;
-    case 3: with_stages(std::integral_constant<int, 3>{}); break;
-    default: with_stages(std::integral_constant<int, 4>{}); break;
+    case 1: launch(encode_mma<T, 1>); break;
+    case 2: launch(encode_mma<T, 2>); break;
+    case 3: launch(encode_mma<T, 3>); break;
+    default: launch(encode_mma<T, 4>); break;
   }
   check_launch("encode_mma");
   return true;
@@ -552,30 +530,18 @@ bool run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
   const auto launch = [&](auto kernel) {
     kernel<<<resident_grid(kernel, groups, p.stream), mma_group::kThreads, 0, p.stream>>>(args, groups, groups_per_i);
   };
-  const auto with_stages = [&](auto ks, auto act) {
-    constexpr int KS = decltype(ks)::value;
-    constexpr Activation ACT = decltype(act)::value;
-    if constexpr (KS == 4) {  // rank > 32: two buffers of 64 rows of Z already take 35 KB of the 48 KB
-      launch(decode_mma<T, 4, ACT, 2>);
-    } else {
-      switch (mma_codec_stages()) {
-        case 2: launch(decode_mma<T, KS, ACT, 2>); break;
-        case 3: launch(decode_mma<T, KS, ACT, 3>); break;
-        default: launch(decode_mma<T, KS, ACT, 4>); break;
-      }
-    }
-  };
-  const auto with_act = [&](auto ks) {
-    switch (p.activation) {
-      case Activation::relu: with_stages(ks, std::integral_constant<Activation, Activation::relu>{}); break;
-      case Activation::gelu_tanh: with_stages(ks, std::integral_constant<Activation, Activation::gelu_tanh>{}); break;
-      case Activation::none: with_stages(ks, std::integral_constant<Activation, Activation::none>{}); break;
-    }
-  };
-  if (s.rank > 32)
-    with_act(std::integral_constant<int, 4>{});
-  else
-    with_act(std::integral_constant<int, 2>{});
+  const bool wide = s.rank > 32;
+  switch (p.activation) {
+    case Activation::relu:
+      wide ? launch(decode_mma<T, 4, Activation::relu>) : launch(decode_mma<T, 2, Activation::relu>);
+      break;
+    case Activation::gelu_tanh:
+      wide ? launch(decode_mma<T, 4, Activation::gelu_tanh>) : launch(decode_mma<T, 2, Activation::gelu_tanh>);
+      break;
+    case Activation::none:
+      wide ? launch(decode_mma<T, 4, Activation::none>) : launch(decode_mma<T, 2, Activation::none>);
+      break;
+  }
   check_launch("decode_mma");
   return true;
 }

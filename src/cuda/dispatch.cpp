@@ -1,6 +1,5 @@
 // launch_encode / launch_decode and the backward's transposed passes: check the parameters, fill in default
 // strides, pick a kernel.
-#include <atomic>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -132,19 +131,5 @@ void launch_encode_backward(const EncodeBackwardParams& p) {
   d.kernel = p.kernel;
   detail::decode_with(d, detail::CoefLayout{1, p.shape.a * p.shape.b});
 }
-
-namespace detail {
-namespace {
-std::atomic<int> codec_stages{kMmaCodecStages};
-}  // namespace
-
-int mma_codec_stages() { return codec_stages.load(std::memory_order_relaxed); }
-
-void set_mma_codec_stages(int stages) {
-  if (stages < 2 || stages > 4)
-    throw std::invalid_argument("set_mma_codec_stages: stages must be 2, 3 or 4, got " + std::to_string(stages));
-  codec_stages.store(stages, std::memory_order_relaxed);
-}
-}  // namespace detail
 
 }  // namespace strassentile::cuda

@@ -52,13 +52,6 @@ void launch_decode_generic(const DecodeParams& params, CoefLayout dec = {});
 void encode_with(const EncodeParams& params, CoefLayout enc);
 void decode_with(const DecodeParams& params, CoefLayout dec);
 
-// Shared buffers (pipeline depth) of the persistent tensor-core encode/decode (codec_mma.cuh): 2, 3 or 4; more
-// keeps more bytes in flight per SM. mma_codec_stages() is the depth in use: kMmaCodecStages unless a benchmark set
-// another with set_mma_codec_stages (dispatch.cpp), which throws std::invalid_argument outside 2..4.
-constexpr int kMmaCodecStages = 2;
-int mma_codec_stages();
-void set_mma_codec_stages(int stages);
-
 // SMs that kernels launched on `stream` may use: the device's, or fewer for a stream of a green context (an SM
 // partition, CUDA 12.4+), so that the persistent kernels size their grid to what they will really get. The answer
 // is kept per context (stream_sms.cpp).

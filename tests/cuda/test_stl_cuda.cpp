@@ -23,7 +23,6 @@
 #include <string>
 #include <vector>
 
-#include "launchers.hpp"  // src/cuda: set_mma_codec_stages
 #include "strassentile/algorithm.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 #include "strassentile/reference.hpp"
@@ -757,21 +756,6 @@ int main() {
           test_encode(s, f, dt, rng, tally);
           test_decode(s, f, dt, true, act, rng, tally);
         }
-    // The same kernels with deeper pipelines (3 and 4 shared buffers; decode at rank > 32 keeps 2): every block
-    // walks its groups through each buffer of the ring several times.
-    for (const int stages : {3, 4}) {
-      strassentile::cuda::detail::set_mma_codec_stages(stages);
-      for (const int rank : {24, 13, 49})
-        for (const Shape& s : many_groups) {
-          const Format f{{4, 4, 4}, rank, sc::KernelChoice::tensor_core};
-          test_encode(s, f, sc::DType::bf16, rng, tally);
-          test_decode(s, f, sc::DType::bf16, true, sc::Activation::gelu_tanh, rng, tally);
-        }
-      const Format f{{4, 4, 4}, 24, sc::KernelChoice::tensor_core};
-      test_forward({37, 53, 29, 0, 0, 0}, f, sc::DType::f16, true, sc::Activation::relu, rng, tally, handle);
-      test_forward({90, 48, 40, 30, 3, 1}, f, sc::DType::bf16, true, sc::Activation::none, rng, tally, handle);
-    }
-    strassentile::cuda::detail::set_mma_codec_stages(strassentile::cuda::detail::kMmaCodecStages);
     // Fused decode → activation → encode between two layers, against the unfused pair.
     int de_variant = 0;
     for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16})
