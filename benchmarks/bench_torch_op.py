@@ -17,7 +17,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-import strassentile  # noqa: F401  (loads the op library)
+import strassentile  # loads the op library; set_keep_for_backward
 
 SHAPES = [(16384, 4096, 4096), (8192, 8192, 8192)]
 TILE, RANK = 4, 24
@@ -116,6 +116,15 @@ def bench_shape(M, K, N):
     res["stl_fwd"] = time_ms(stl_fwd)
     res["stl_step_x_w"] = time_ms(stl_step(("x", "w_hat")))
     res["stl_step_all"] = time_ms(stl_step(("x", "w_hat", "enc_x", "dec")))
+    # The same steps with the forward's X̂ and Z kept for the backward (strassentile.set_keep_for_backward).
+    previous = strassentile.set_keep_for_backward(True)
+    try:
+        res["stl_step_x_w_kept"] = time_ms(stl_step(("x", "w_hat")))
+        res["stl_step_all_kept"] = time_ms(stl_step(("x", "w_hat", "enc_x", "dec")))
+        kept_peak = {"stl_step_x_w_kept": peak_mb(stl_step(("x", "w_hat")), (xg, w, w_hat, enc, dec)),
+                     "stl_step_all_kept": peak_mb(stl_step(("x", "w_hat", "enc_x", "dec")), (xg, w, w_hat, enc, dec))}
+    finally:
+        strassentile.set_keep_for_backward(previous)
     res["naive_fwd"] = time_ms(naive_fwd)
     res["naive_step_x_w"] = time_ms(naive_step)
     res["dense_fwd_last"] = time_ms(dense_fwd)
@@ -124,7 +133,7 @@ def bench_shape(M, K, N):
     res["peak_mb"] = {"dense_step": peak_mb(dense_step, leaves),
                       "stl_step_x_w": peak_mb(stl_step(("x", "w_hat")), leaves),
                       "stl_step_all": peak_mb(stl_step(("x", "w_hat", "enc_x", "dec")), leaves),
-                      "naive_step_x_w": peak_mb(naive_step, leaves)}
+                      "naive_step_x_w": peak_mb(naive_step, leaves), **kept_peak}
     dense_fwd_ms = min(res["dense_fwd_first"]["median"], res["dense_fwd_last"]["median"])
     dense_step_ms = min(res["dense_step_first"]["median"], res["dense_step_last"]["median"])
     res["dense_fwd_tflops"] = 2 * M * K * N / dense_fwd_ms / 1e9
@@ -132,6 +141,8 @@ def bench_shape(M, K, N):
         "stl_fwd": dense_fwd_ms / res["stl_fwd"]["median"],
         "stl_step_x_w": dense_step_ms / res["stl_step_x_w"]["median"],
         "stl_step_all": dense_step_ms / res["stl_step_all"]["median"],
+        "stl_step_x_w_kept": dense_step_ms / res["stl_step_x_w_kept"]["median"],
+        "stl_step_all_kept": dense_step_ms / res["stl_step_all_kept"]["median"],
         "naive_fwd": dense_fwd_ms / res["naive_fwd"]["median"],
         "naive_step_x_w": dense_step_ms / res["naive_step_x_w"]["median"],
     }
@@ -153,7 +164,9 @@ def main():
               f"{min(r['dense_step_first']['median'], r['dense_step_last']['median']):.3f} ms | "
               f"stl fwd {r['stl_fwd']['median']:.3f} ms ({s['stl_fwd']:.2f}x), "
               f"fwd+bwd x,w {r['stl_step_x_w']['median']:.3f} ms ({s['stl_step_x_w']:.2f}x), "
-              f"all {r['stl_step_all']['median']:.3f} ms ({s['stl_step_all']:.2f}x) | "
+              f"all {r['stl_step_all']['median']:.3f} ms ({s['stl_step_all']:.2f}x) | X^,Z kept: "
+              f"x,w {r['stl_step_x_w_kept']['median']:.3f} ms ({s['stl_step_x_w_kept']:.2f}x), "
+              f"all {r['stl_step_all_kept']['median']:.3f} ms ({s['stl_step_all_kept']:.2f}x) | "
               f"naive fwd {s['naive_fwd']:.2f}x, fwd+bwd {s['naive_step_x_w']:.2f}x | peak MB {r['peak_mb']}",
               flush=True)
         with open(out, "w") as f:

@@ -49,6 +49,17 @@ def stl_matmul(
     return torch.ops.strassentile.stl_matmul(x, w_hat, enc_x, dec, tile_list(tile), bias, mode, out_features, lv)
 
 
+def set_keep_for_backward(keep: bool) -> bool:
+    """Whether ``stl_matmul`` on CUDA keeps its encoded input X̂ and products Z for the backward pass.
+
+    Kept, each backward skips one encode kernel (and, when the coefficient gradients are wanted, one batched
+    product): faster training, for about 1.5× the input plus 1.5× the output (``<4,4,4>``, r = 24) more memory held
+    per layer between forward and backward. Off by default; process-wide; eager mode only (under ``torch.compile``
+    the plain op runs). Returns the previous setting.
+    """
+    return bool(torch.ops.strassentile.set_keep_for_backward(bool(keep)))
+
+
 def encode_weight(w: torch.Tensor, enc_w: torch.Tensor, tile: Tile) -> torch.Tensor:
     """Ŵ = E_W(w) for a dense (in_features, out_features) weight, i.e. ``linear.weight.T``."""
     return torch.ops.strassentile.encode_weight(w, enc_w, tile_list(tile))

@@ -16,6 +16,13 @@ at::Tensor stl_matmul(const at::Tensor& x, const at::Tensor& w_hat, const at::Te
                  levels.has_value() ? at::OptionalIntArrayRef(*levels) : at::OptionalIntArrayRef());
 }
 
+bool set_keep_for_backward(bool keep) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("strassentile::set_keep_for_backward", "")
+                       .typed<bool(bool)>();
+  return op.call(keep);
+}
+
 at::Tensor encode_weight(const at::Tensor& w, const at::Tensor& enc_w, std::vector<int64_t> tile) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("strassentile::encode_weight", "")

@@ -36,7 +36,59 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
   return stl_matmul_backward_aten(grad_y, x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, levels, needs);
 }
 
+// stl_matmul_keep / stl_matmul_backward_kept off CUDA kernels: nothing to keep (an empty byte tensor), and the
+// backward recomputes as stl_matmul_backward does.
+std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_kernel(const at::Tensor& x, const at::Tensor& w_hat,
+                                                          const at::Tensor& enc_x, const at::Tensor& dec,
+                                                          at::IntArrayRef tile, const std::optional<at::Tensor>& bias,
+                                                          c10::string_view mode, std::optional<int64_t> out_features,
+                                                          at::OptionalIntArrayRef levels) {
+  return {stl_matmul_kernel(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels),
+          at::empty({0}, x.options().dtype(at::kByte))};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_kept_kernel(
+    const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+    at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode, std::optional<int64_t> out_features,
+    at::OptionalIntArrayRef levels, std::array<bool, 5> needs, const at::Tensor& /*kept*/) {
+  return stl_matmul_backward_kernel(grad_y, x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels, needs);
+}
+
+std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_meta_kernel(const at::Tensor& x, const at::Tensor& w_hat,
+                                                               const at::Tensor& enc_x, const at::Tensor& dec,
+                                                               at::IntArrayRef tile, const std::optional<at::Tensor>& bias,
+                                                               c10::string_view mode, std::optional<int64_t> out_features,
+                                                               at::OptionalIntArrayRef levels) {
+  return {stl_matmul_meta(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels),
+          at::empty({0}, x.options().dtype(at::kByte))};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_kept_meta_kernel(
+    const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+    at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode, std::optional<int64_t> out_features,
+    at::OptionalIntArrayRef levels, std::array<bool, 5> needs, const at::Tensor& /*kept*/) {
+  return stl_matmul_backward_meta(grad_y, x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels, needs);
+}
+
+bool set_keep_for_backward_op(bool keep) { return set_keep_for_backward(keep); }
+
 #ifdef STRASSENTILE_HAVE_CUDA_KERNELS
+std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_cuda_kernel(const at::Tensor& x, const at::Tensor& w_hat,
+                                                               const at::Tensor& enc_x, const at::Tensor& dec,
+                                                               at::IntArrayRef tile, const std::optional<at::Tensor>& bias,
+                                                               c10::string_view mode, std::optional<int64_t> out_features,
+                                                               at::OptionalIntArrayRef levels) {
+  return stl_matmul_keep_cuda(x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, levels);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_kept_cuda_kernel(
+    const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+    at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode, std::optional<int64_t> out_features,
+    at::OptionalIntArrayRef levels, std::array<bool, 5> needs, const at::Tensor& kept) {
+  return stl_matmul_backward_cuda(grad_y, x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, levels, needs,
+                                  kept);
+}
+
 at::Tensor stl_matmul_cuda_kernel(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                                   at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
                                   std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
@@ -174,6 +226,14 @@ TORCH_LIBRARY(strassentile, m) {
         "str mode=\"tile\", int? out_features=None, int[]? levels=None) -> Tensor");
   m.def("stl_matmul_backward(Tensor grad_y, Tensor x, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, "
         "Tensor? bias, str mode, int? out_features, int[]? levels, bool[5] needs) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
+  // The CUDA forward that also returns its workspace (X̂ and Z), and the backward that uses it: what the autograd
+  // kernel calls under set_keep_for_backward(True). Off CUDA kernels nothing is kept (an empty byte tensor).
+  m.def("stl_matmul_keep(Tensor x, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, Tensor? bias=None, "
+        "str mode=\"tile\", int? out_features=None, int[]? levels=None) -> (Tensor, Tensor)");
+  m.def("stl_matmul_backward_kept(Tensor grad_y, Tensor x, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, "
+        "Tensor? bias, str mode, int? out_features, int[]? levels, bool[5] needs, Tensor kept) -> "
+        "(Tensor, Tensor, Tensor, Tensor, Tensor)");
+  m.def("set_keep_for_backward(bool keep) -> bool", &set_keep_for_backward_op);
   m.def("encode_weight(Tensor w, Tensor enc_w, int[] tile) -> Tensor");
   m.def("algorithm(str name) -> (Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile, str source)", &algorithm_op);
   m.def("available_algorithms() -> str[]", &available_op);
@@ -207,6 +267,8 @@ TORCH_LIBRARY(strassentile, m) {
 TORCH_LIBRARY_IMPL(strassentile, CPU, m) {
   m.impl("stl_matmul", &stl_matmul_kernel);
   m.impl("stl_matmul_backward", &stl_matmul_backward_kernel);
+  m.impl("stl_matmul_keep", &stl_matmul_keep_kernel);
+  m.impl("stl_matmul_backward_kept", &stl_matmul_backward_kept_kernel);
 }
 
 // CUDA: the kernels of src/cuda (encode/decode kernels, cuBLAS batched products) when the library is built with
@@ -215,9 +277,13 @@ TORCH_LIBRARY_IMPL(strassentile, CUDA, m) {
 #ifdef STRASSENTILE_HAVE_CUDA_KERNELS
   m.impl("stl_matmul", &stl_matmul_cuda_kernel);
   m.impl("stl_matmul_backward", &stl_matmul_backward_cuda_kernel);
+  m.impl("stl_matmul_keep", &stl_matmul_keep_cuda_kernel);
+  m.impl("stl_matmul_backward_kept", &stl_matmul_backward_kept_cuda_kernel);
 #else
   m.impl("stl_matmul", &stl_matmul_kernel);
   m.impl("stl_matmul_backward", &stl_matmul_backward_kernel);
+  m.impl("stl_matmul_keep", &stl_matmul_keep_kernel);
+  m.impl("stl_matmul_backward_kept", &stl_matmul_backward_kept_kernel);
 #endif
 }
 
@@ -225,6 +291,8 @@ TORCH_LIBRARY_IMPL(strassentile, CUDA, m) {
 TORCH_LIBRARY_IMPL(strassentile, Meta, m) {
   m.impl("stl_matmul", &stl_matmul_meta);
   m.impl("stl_matmul_backward", &stl_matmul_backward_meta);
+  m.impl("stl_matmul_keep", &stl_matmul_keep_meta_kernel);
+  m.impl("stl_matmul_backward_kept", &stl_matmul_backward_kept_meta_kernel);
 }
 
 // encode_weight is built from differentiable ATen ops: autograd and every backend come for free.

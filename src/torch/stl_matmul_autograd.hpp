@@ -13,4 +13,10 @@ at::Tensor stl_matmul_autograd(const at::Tensor& x, const at::Tensor& w_hat, con
                                at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
                                std::optional<int64_t> out_features, at::OptionalIntArrayRef levels);
 
+// Whether the CUDA forward keeps its X̂ and Z for the backward (stl_matmul_keep / stl_matmul_backward_kept): one
+// encode (and for dD one batched product) less per backward, for 1.5× x plus 1.5× y (at <4,4,4>, r = 24) more memory
+// held from forward to backward per layer. Off by default; process-wide. Returns the previous setting.
+bool set_keep_for_backward(bool keep);
+bool keep_for_backward();
+
 }  // namespace strassentile::torch_ops

@@ -99,11 +99,12 @@ sc::GemmChoice gemm_choice() {
 
 }  // namespace
 
-at::Tensor stl_matmul_cuda(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
-                           at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-                           std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
-  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
-  if (use_aten(d)) return stl_matmul_aten(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
+namespace {
+
+// The forward on the kernels; with `kept`, its workspace (X̂ at the start, Z at ForwardWorkspace::z_offset) is
+// returned there for stl_matmul_backward_kept instead of going back to the allocator.
+at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
+                              const at::Tensor& dec, const std::optional<at::Tensor>& bias, at::Tensor* kept) {
   const c10::cuda::CUDAGuard guard(x.device());
   const Operands o = prepare(d, x, w_hat, enc_x, dec);
   // The decode adds the bias in fp32 after reading it in the storage dtype.
@@ -127,14 +128,40 @@ at::Tensor stl_matmul_cuda(const at::Tensor& x, const at::Tensor& w_hat, const a
     p.stream = c10::cuda::getCurrentCUDAStream().stream();
     p.gemm = gemm_choice();
     sc::stl_forward(p);
+    if (kept != nullptr) *kept = scratch;
   });
   return y;
+}
+
+at::Tensor nothing_kept(const at::Tensor& x) { return at::empty({0}, x.options().dtype(at::kByte)); }
+
+}  // namespace
+
+at::Tensor stl_matmul_cuda(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
+                           at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
+                           std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
+  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
+  if (use_aten(d)) return stl_matmul_aten(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
+  return forward_on_kernels(d, x, w_hat, enc_x, dec, bias, nullptr);
+}
+
+std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_cuda(const at::Tensor& x, const at::Tensor& w_hat,
+                                                        const at::Tensor& enc_x, const at::Tensor& dec,
+                                                        at::IntArrayRef tile, const std::optional<at::Tensor>& bias,
+                                                        const std::string& mode, std::optional<int64_t> out_features,
+                                                        at::OptionalIntArrayRef levels) {
+  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
+  if (use_aten(d)) return {stl_matmul_aten(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels), nothing_kept(x)};
+  at::Tensor kept;
+  at::Tensor y = forward_on_kernels(d, x, w_hat, enc_x, dec, bias, &kept);
+  return {y, kept};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_cuda(
     const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
     const at::Tensor& dec, at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-    std::optional<int64_t> out_features, at::OptionalIntArrayRef levels, std::array<bool, 5> needs) {
+    std::optional<int64_t> out_features, at::OptionalIntArrayRef levels, std::array<bool, 5> needs,
+    const at::Tensor& kept) {
   const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
   if (use_aten(d))
     return stl_matmul_backward_aten(grad_y, x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels, needs);
@@ -176,6 +203,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
       p.cublas = at::cuda::getCurrentCUDABlasHandle();
       p.stream = c10::cuda::getCurrentCUDAStream().stream();
       p.gemm = gemm_choice();
+      // X̂ and Z from stl_matmul_keep's forward (its whole workspace), when that is what `kept` holds.
+      const sc::ForwardWorkspace fws = sc::forward_workspace(o.shape, o.dtype);
+      if (kept.defined() && kept.numel() > 0) {
+        STL_CHECK(kept.is_cuda() && kept.scalar_type() == at::kByte && kept.is_contiguous() &&
+                      static_cast<std::size_t>(kept.numel()) == fws.bytes && kept.device() == x.device(),
+                  "strassentile: stl_matmul_backward_kept's kept must be the second output of stl_matmul_keep for "
+                  "these inputs (", fws.bytes, " bytes on ", x.device(), "), got ", kept.numel(), " bytes of ",
+                  kept.scalar_type(), " on ", kept.device());
+        auto* base = static_cast<char*>(kept.data_ptr());
+        p.x_hat = base, p.ld_x_hat = fws.ld_x_hat, p.stride_x_hat = fws.stride_x_hat;
+        p.z = base + fws.z_offset, p.ld_z = fws.ld_z, p.stride_z = fws.stride_z;
+      }
       sc::stl_backward(p);
     });
   }

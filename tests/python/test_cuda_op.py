@@ -176,3 +176,54 @@ def test_deterministic_algorithms_give_cublas_choice_results():
             assert rel_error(g1[name], g2[name].double().cpu()) <= 1e-5, name
         else:
             assert torch.equal(g1[name], g2[name]), name
+
+
+@pytest.mark.parametrize("fmt", [((4, 4, 4), 24), ((2, 2, 2), 7)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("mode", ["tile", "causal"])
+def test_keep_for_backward_gives_the_same_gradients(fmt, dtype, mode):
+    """strassentile.set_keep_for_backward(True): the CUDA forward keeps X̂ and Z (stl_matmul_keep) and the backward
+    uses them (stl_matmul_backward_kept). Output and dX are bit for bit those of the recomputing path (dX never reads
+    X̂ or Z); dŴ, dE_X, dD and the bias gradient agree within the dtype's tolerance, and all match the float64 CPU
+    op. (4,64,256)→192 keeps Z (n a multiple of 8); <2,2,2>'s n = 96 too; (37, 30)→22 recomputes Z (n = 6 or 11)."""
+    tile, rank = fmt
+    levels = None
+    for shape, n_out in [((4, 64, 256), 192), ((37, 30), 22)]:
+        inputs = rounded(make_inputs(shape, n_out, tile, rank), dtype, torch.float32)
+        y_ref, g_ref = run(inputs, tile, n_out, "cpu", torch.float64, torch.float64, mode=mode, levels=levels)
+        y0, g0 = run(inputs, tile, n_out, "cuda", dtype, torch.float32, mode=mode, levels=levels)
+        previous = strassentile.set_keep_for_backward(True)
+        try:
+            y1, g1 = run(inputs, tile, n_out, "cuda", dtype, torch.float32, mode=mode, levels=levels)
+        finally:
+            strassentile.set_keep_for_backward(previous)
+        assert previous is False
+        assert torch.equal(y0, y1)
+        assert torch.equal(g0["x"], g1["x"])
+        tol = TOLERANCE[dtype]
+        for name, ref in g_ref.items():
+            assert rel_error(g1[name], g0[name].double().cpu()) <= tol, name
+            assert rel_error(g1[name], ref) <= tol, name
+
+
+def test_keep_for_backward_really_keeps_on_cuda():
+    """stl_matmul_keep returns the forward's workspace on CUDA (X̂ then Z: more bytes than x and y together) and an
+    empty byte tensor for float64 (the ATen composition keeps nothing); a wrong-sized kept tensor is refused with a
+    message naming stl_matmul_keep."""
+    inputs = make_inputs((4, 64, 256), 192, (4, 4, 4), 24)
+    cast = {k: v.cuda().to(torch.bfloat16 if k in ("x", "grad_y") else torch.float32) for k, v in inputs.items()}
+    y, kept = torch.ops.strassentile.stl_matmul_keep(cast["x"], cast["w_hat"], cast["enc_x"], cast["dec"], [4, 4, 4],
+                                                     cast["bias"], "tile", 192, None)
+    plain = torch.ops.strassentile.stl_matmul(cast["x"], cast["w_hat"], cast["enc_x"], cast["dec"], [4, 4, 4],
+                                              cast["bias"], "tile", 192, None)
+    assert torch.equal(y, plain)
+    assert kept.dtype == torch.uint8 and kept.is_cuda
+    assert kept.numel() >= 1.5 * (cast["x"].numel() + y.numel()) * 2
+    d = {k: v.cuda() for k, v in inputs.items()}
+    _, none = torch.ops.strassentile.stl_matmul_keep(d["x"], d["w_hat"], d["enc_x"], d["dec"], [4, 4, 4], d["bias"],
+                                                     "tile", 192, None)
+    assert none.numel() == 0
+    with pytest.raises(RuntimeError, match="stl_matmul_keep"):
+        torch.ops.strassentile.stl_matmul_backward_kept(cast["grad_y"], cast["x"], cast["w_hat"], cast["enc_x"],
+                                                        cast["dec"], [4, 4, 4], cast["bias"], "tile", 192, None,
+                                                        [True] * 5, kept[:-1])

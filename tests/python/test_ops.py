@@ -128,3 +128,34 @@ def test_bad_arguments_name_the_problem(kwargs, message):
 def test_tile_argument_validation():
     with pytest.raises(ValueError, match="tile must be an int or"):
         strassentile.stl_matmul(torch.randn(4, 8), torch.randn(7, 4, 2), torch.randn(7, 4), torch.randn(4, 7), (2, 2))
+
+
+def test_keep_for_backward_switch_and_cpu_ops():
+    """set_keep_for_backward returns the previous setting; on the CPU nothing is kept (stl_matmul_keep's second
+    output is an empty byte tensor) and results and gradients are those of the plain op, bit for bit."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 9, 13, dtype=torch.float64)
+    w_hat = torch.randn(7, 7, 6, dtype=torch.float64)
+    enc_x, dec, bias = torch.randn(7, 4, dtype=torch.float64), torch.randn(4, 7, dtype=torch.float64), torch.randn(11, dtype=torch.float64)
+    y, kept = torch.ops.strassentile.stl_matmul_keep(x, w_hat, enc_x, dec, [2, 2, 2], bias, "tile", 11, None)
+    assert torch.equal(y, strassentile.stl_matmul(x, w_hat, enc_x, dec, (2, 2, 2), bias, out_features=11))
+    assert kept.dtype == torch.uint8 and kept.numel() == 0
+    grad_y = torch.randn_like(y)
+    args = (grad_y, x, w_hat, enc_x, dec, [2, 2, 2], bias, "tile", 11, None, [True] * 5)
+    for a, b in zip(torch.ops.strassentile.stl_matmul_backward_kept(*args, kept),
+                    torch.ops.strassentile.stl_matmul_backward(*args)):
+        assert torch.equal(a, b)
+
+    def grads():
+        leaves = [t.clone().requires_grad_(True) for t in (x, w_hat, enc_x, dec, bias)]
+        out = strassentile.stl_matmul(*leaves[:4], (2, 2, 2), leaves[4], out_features=11)
+        out.backward(grad_y)
+        return out.detach(), [t.grad for t in leaves]
+
+    y0, g0 = grads()
+    assert strassentile.set_keep_for_backward(True) is False
+    try:
+        y1, g1 = grads()
+    finally:
+        assert strassentile.set_keep_for_backward(False) is True
+    assert torch.equal(y0, y1) and all(torch.equal(a, b) for a, b in zip(g0, g1))

@@ -300,3 +300,29 @@ class WorstErrorReport : public ::testing::Environment {
 [[maybe_unused]] const auto* const kReport = ::testing::AddGlobalTestEnvironment(new WorstErrorReport);
 
 }  // namespace
+
+// set_keep_for_backward(true) from C++: the CUDA forward keeps X̂ and Z and the backward uses them. Output and dX
+// equal the recomputing path bit for bit; every gradient matches the float64 CPU op within the dtype's tolerance.
+TEST(StlMatmulCudaKeep, KeptForwardGivesTheSameGradients) {
+  SKIP_WITHOUT_CUDA();
+  torch::manual_seed(5);
+  for (const Case& c : {Case{{4, 64, 256}, 192, {4, 4, 4}, 24}, Case{{37, 30}, 22, {4, 4, 4}, 24}}) {
+    const Inputs in = rounded(make_inputs(c), torch::kBFloat16, torch::kFloat);
+    const Outputs ref = run(in, c, torch::kCPU, torch::kDouble, torch::kDouble);
+    const Outputs plain = run(in, c, torch::kCUDA, torch::kBFloat16, torch::kFloat);
+    const bool previous = strassentile::ops::set_keep_for_backward(true);
+    const Outputs kept = run(in, c, torch::kCUDA, torch::kBFloat16, torch::kFloat);
+    EXPECT_TRUE(strassentile::ops::set_keep_for_backward(previous));
+    EXPECT_FALSE(previous);
+    EXPECT_TRUE(torch::equal(plain.y, kept.y)) << name(c);
+    EXPECT_TRUE(torch::equal(plain.gx, kept.gx)) << name(c);
+    const double tol = tolerance(torch::kBFloat16);
+    const std::string key = "BFloat16 params Float, X^/Z kept";
+    expect_close("y", kept.y, ref.y, torch::kBFloat16, tol, key);
+    expect_close("dx", kept.gx, ref.gx, torch::kBFloat16, tol, key);
+    expect_close("dw_hat", kept.gw, ref.gw, torch::kFloat, tol, key);
+    expect_close("d_enc_x", kept.ge, ref.ge, torch::kFloat, tol, key);
+    expect_close("d_dec", kept.gd, ref.gd, torch::kFloat, tol, key);
+    expect_close("d_bias", kept.gb, ref.gb, torch::kFloat, tol, key);
+  }
+}

@@ -20,6 +20,12 @@ at::Tensor stl_matmul(const at::Tensor& x, const at::Tensor& w_hat, const at::Te
                       const std::string& mode = "tile", std::optional<int64_t> out_features = std::nullopt,
                       const std::optional<std::vector<int64_t>>& levels = std::nullopt);
 
+// Whether stl_matmul on CUDA keeps its encoded input X̂ and products Z for the backward: each backward then skips one
+// encode (and, with the coefficient gradients, one batched product), for about 1.5× x plus 1.5× y (<4,4,4>, r = 24)
+// more memory held per layer from forward to backward. Off by default; process-wide; eager mode only. Returns the
+// previous setting.
+bool set_keep_for_backward(bool keep);
+
 // Ŵ = E_W(w) for a dense (in_features, out_features) weight, i.e. linear.weight.t().
 at::Tensor encode_weight(const at::Tensor& w, const at::Tensor& enc_w, std::vector<int64_t> tile);
 
