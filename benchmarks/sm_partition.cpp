@@ -2,26 +2,22 @@
 // link libcuda itself).
 #include "sm_partition.hpp"
 
-#include <cuda.h>
-
 #include <stdexcept>
 #include <string>
 
-#include "check.hpp"  // src/cuda
+#include "check.hpp"         // src/cuda
+#include "driver_entry.hpp"  // src/cuda
 
 namespace strassentile::bench {
 namespace {
 
 template <class Fn>
 Fn driver(const char* name) {
-  void* fn = nullptr;
-  cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
-  // The ABI of the headers we were compiled against (a newer driver still serves it).
-  if (cudaGetDriverEntryPointByVersion(name, &fn, CUDA_VERSION, cudaEnableDefault, &found) != cudaSuccess ||
-      found != cudaDriverEntryPointSuccess)
+  const Fn fn = strassentile::cuda::detail::driver_function<Fn>(name);
+  if (fn == nullptr)
     throw std::runtime_error(std::string("SmPartition: the driver has no ") + name +
                              " (green contexts need a driver for CUDA 12.5 or newer)");
-  return reinterpret_cast<Fn>(fn);
+  return fn;
 }
 
 void check(CUresult status, const char* what) {

@@ -1,10 +1,8 @@
 // stream_sm_count: the SMs that kernels launched on a stream may run on (see launchers.hpp).
-#include <cuda.h>  // driver types only: the two functions come through the runtime's entry-point query, so the
-                   // library does not link libcuda itself
-
 #include <map>
 #include <mutex>
 
+#include "driver_entry.hpp"  // the two driver functions, without linking libcuda
 #include "launchers.hpp"
 
 namespace strassentile::cuda::detail {
@@ -12,17 +10,6 @@ namespace {
 
 using StreamGetCtx = CUresult (*)(CUstream, CUcontext*);
 using CtxGetDevResource = CUresult (*)(CUcontext, CUdevResource*, CUdevResourceType);
-
-template <class Fn>
-Fn driver_function(const char* name) {
-  void* fn = nullptr;
-  cudaDriverEntryPointQueryResult found = cudaDriverEntryPointSymbolNotFound;
-  // The ABI of the headers we were compiled against (a newer driver still serves it).
-  if (cudaGetDriverEntryPointByVersion(name, &fn, CUDA_VERSION, cudaEnableDefault, &found) != cudaSuccess ||
-      found != cudaDriverEntryPointSuccess)
-    return nullptr;
-  return reinterpret_cast<Fn>(fn);
-}
 
 }  // namespace
 
