@@ -64,6 +64,8 @@ struct StlShape {
 void validate(const StlShape& shape);
 
 // X (M×K) → X̂ (r × m × k). enc_x is rank × a·b fp32 on the device. Padding rows/columns read as zero.
+// Speed: keep X̂'s (and for the decode, Z's) rows 16-byte aligned (ld and stride multiples of 8 elements, as
+// forward_workspace does); otherwise the kernels take element-wise paths (<3,3,3> at K = 4096, ld 1366: ~3× slower).
 struct EncodeParams {
   StlShape shape;  // uses rows, in_features, a, b, rank, seq_len
   DType dtype = DType::bf16;
