@@ -8,6 +8,7 @@
 // reductions over all tiles are single GEMMs over the flattened (tile row, tile column) index:
 //   A: X̂, later overwritten by dX̂ (r·m·k)          B: dZ (r·m·n)
 //   C: Z and tiles(dY) for dD, later tiles(X) for dE_X  I: identity (the encoder that gathers tiles)
+//   S: the bias gradient's partial column sums (deterministic, no atomics)
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -40,7 +41,7 @@ cudaDataType_t cuda_type(DType dtype) {
 
 struct Layout {
   bool x_hat = false, dz = false, dx_hat = false, identity = false;
-  std::size_t a = 0, b = 0, c = 0, c2 = 0, id = 0, bytes = 0;  // offsets of the regions, total
+  std::size_t a = 0, b = 0, c = 0, c2 = 0, id = 0, sums = 0, bytes = 0;  // offsets of the regions, total
   int id_size = 0;                                              // side of the identity
 };
 
@@ -67,6 +68,7 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   l.c = take(std::max(need.dec ? z_bytes + ac * ly * e : 0, need.enc_x ? ab * lx * e : 0));
   l.c2 = l.c + static_cast<std::size_t>(z_bytes);
   l.id = take(l.identity ? static_cast<std::int64_t>(l.id_size) * l.id_size * 4 : 0);
+  l.sums = take(need.bias ? static_cast<std::int64_t>(detail::column_sums_scratch(s.rows, s.out_features)) : 0);
   l.bytes = static_cast<std::size_t>(off);
   return l;
 }
@@ -129,7 +131,9 @@ void stl_backward(const BackwardParams& p) {
     zero(p.dw_hat, ld_dw, k, n, r, stride_dw, p.dw_hat_f32 ? 4 : e, p.stream);
     zero(p.d_enc_x, ab, r, ab, 1, 0, 4, p.stream);
     zero(p.d_dec, r, ac, r, 1, 0, 4, p.stream);
-    if (p.d_bias != nullptr) detail::launch_column_sums(p.dtype, p.dy, p.ldy == 0 ? N : p.ldy, M, N, p.d_bias, p.stream);
+    if (p.d_bias != nullptr)  // K == 0 leaves the bias's gradient: dY's column sums
+      detail::launch_column_sums(p.dtype, p.dy, p.ldy == 0 ? N : p.ldy, M, N, p.d_bias,
+                                 static_cast<char*>(p.workspace) + l.sums, p.stream);
     return;
   }
   const auto require = [](const void* ptr, const char* name) {
@@ -279,7 +283,8 @@ void stl_backward(const BackwardParams& p) {
     g.ab_type = t, g.c_type = CUDA_R_32F;
     run_gemm(p, g);
   }
-  if (need.bias) detail::launch_column_sums(p.dtype, p.dy, p.ldy == 0 ? N : p.ldy, M, N, p.d_bias, p.stream);
+  if (need.bias)
+    detail::launch_column_sums(p.dtype, p.dy, p.ldy == 0 ? N : p.ldy, M, N, p.d_bias, ws + l.sums, p.stream);
 }
 
 }  // namespace strassentile::cuda

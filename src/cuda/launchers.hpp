@@ -57,9 +57,12 @@ void decode_with(const DecodeParams& params, CoefLayout dec);
 // is kept per context (stream_sms.cpp).
 int stream_sm_count(cudaStream_t stream, int device);
 
-// out[j] = Σ_rows y[row, j] in fp32 (zeroed first); y is rows × cols with leading dimension ld.
+// out[j] = Σ_rows y[row, j] in fp32; y is rows × cols with leading dimension ld. Deterministic (no atomics): blocks of
+// rows write partial sums to `scratch`, which a second pass adds in a fixed order. scratch must hold
+// column_sums_scratch(rows, cols) bytes, 4-byte aligned (it may be null when that is 0).
+std::size_t column_sums_scratch(std::int64_t rows, std::int64_t cols);
 void launch_column_sums(DType dtype, const void* y, std::int64_t ld, std::int64_t rows, std::int64_t cols, float* out,
-                        cudaStream_t stream);
+                        void* scratch, cudaStream_t stream);
 // out = the size × size identity, fp32.
 void launch_identity(float* out, int size, cudaStream_t stream);
 
