@@ -18,18 +18,23 @@ int stream_sm_count(cudaStream_t stream, int device) {
   static std::map<CUcontext, int> sms_of_context;
   static const auto get_ctx = driver_function<StreamGetCtx>("cuStreamGetCtx");
   static const auto get_resource = driver_function<CtxGetDevResource>("cuCtxGetDevResource");
-  int device_sms = 0;
-  check_cuda(cudaDeviceGetAttribute(&device_sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
+  const auto device_sms = [device] {
+    int sms = 0;
+    check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
+    return sms;
+  };
   CUcontext ctx = nullptr;
   if (get_ctx == nullptr || get_resource == nullptr || get_ctx(stream, &ctx) != CUDA_SUCCESS || ctx == nullptr)
-    return device_sms;
+    return device_sms();
+  // Every launch asks; only a context's first launch pays for the queries.
   const std::lock_guard<std::mutex> lock(mutex);
   auto found = sms_of_context.find(ctx);
   if (found == sms_of_context.end()) {
+    const int all = device_sms();
     CUdevResource resource{};
     const bool known = get_resource(ctx, &resource, CU_DEV_RESOURCE_TYPE_SM) == CUDA_SUCCESS &&
-                       resource.sm.smCount > 0 && static_cast<int>(resource.sm.smCount) <= device_sms;
-    found = sms_of_context.emplace(ctx, known ? static_cast<int>(resource.sm.smCount) : device_sms).first;
+                       resource.sm.smCount > 0 && static_cast<int>(resource.sm.smCount) <= all;
+    found = sms_of_context.emplace(ctx, known ? static_cast<int>(resource.sm.smCount) : all).first;
   }
   return found->second;
 }

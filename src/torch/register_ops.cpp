@@ -44,7 +44,7 @@ std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_kernel(const at::Tensor& x, c
                                                           c10::string_view mode, std::optional<int64_t> out_features,
                                                           at::OptionalIntArrayRef levels) {
   return {stl_matmul_kernel(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels),
-          at::empty({0}, x.options().dtype(at::kByte))};
+          nothing_kept(x)};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_kept_kernel(
@@ -60,7 +60,7 @@ std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_meta_kernel(const at::Tensor&
                                                                c10::string_view mode, std::optional<int64_t> out_features,
                                                                at::OptionalIntArrayRef levels) {
   return {stl_matmul_meta(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels),
-          at::empty({0}, x.options().dtype(at::kByte))};
+          nothing_kept(x)};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_kept_meta_kernel(

@@ -98,7 +98,6 @@ class StlMatmulFunction : public torch::autograd::Function<StlMatmulFunction> {
 }  // namespace
 
 bool set_keep_for_backward(bool keep) { return keep_flag.exchange(keep); }
-bool keep_for_backward() { return keep_flag.load(); }
 
 at::Tensor stl_matmul_autograd(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                                at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,

@@ -17,6 +17,9 @@ at::Tensor stl_matmul_autograd(const at::Tensor& x, const at::Tensor& w_hat, con
 // encode (and for dD one batched product) less per backward, for 1.5× x plus 1.5× y (at <4,4,4>, r = 24) more memory
 // held from forward to backward per layer. Off by default; process-wide. Returns the previous setting.
 bool set_keep_for_backward(bool keep);
-bool keep_for_backward();
+
+// What stl_matmul_keep returns where nothing is kept (no CUDA kernels, or the ATen composition ran): an empty byte
+// tensor on x's device, which stl_matmul_backward_kept takes as "recompute".
+inline at::Tensor nothing_kept(const at::Tensor& x) { return at::empty({0}, x.options().dtype(at::kByte)); }
 
 }  // namespace strassentile::torch_ops

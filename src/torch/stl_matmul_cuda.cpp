@@ -14,6 +14,7 @@
 #include "error_message.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
+#include "stl_matmul_autograd.hpp"  // nothing_kept
 #include "strassentile/cuda/stl_cuda.hpp"
 
 namespace strassentile::torch_ops {
@@ -133,8 +134,6 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
   return y;
 }
 
-at::Tensor nothing_kept(const at::Tensor& x) { return at::empty({0}, x.options().dtype(at::kByte)); }
-
 }  // namespace
 
 at::Tensor stl_matmul_cuda(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
@@ -204,8 +203,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
       p.stream = c10::cuda::getCurrentCUDAStream().stream();
       p.gemm = gemm_choice();
       // X̂ and Z from stl_matmul_keep's forward (its whole workspace), when that is what `kept` holds.
-      const sc::ForwardWorkspace fws = sc::forward_workspace(o.shape, o.dtype);
       if (kept.defined() && kept.numel() > 0) {
+        const sc::ForwardWorkspace fws = sc::forward_workspace(o.shape, o.dtype);
         STL_CHECK(kept.is_cuda() && kept.scalar_type() == at::kByte && kept.is_contiguous() &&
                       static_cast<std::size_t>(kept.numel()) == fws.bytes && kept.device() == x.device(),
                   "strassentile: stl_matmul_backward_kept's kept must be the second output of stl_matmul_keep for "
