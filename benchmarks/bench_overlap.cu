@@ -4,7 +4,10 @@
 // bf16, <4,4,4>, r = 24; median of --reps, L2 evicted before each; every variant's Y is compared with
 // stl_forward's.
 //
-//   bench_overlap OUT.json [--reps N] [--shapes MxKxN,...] [--gemm-sms G,...] [--chunks C,...]
+// Also stl_forward_chunked: blocks of rows in turn on one stream, through a fresh, a reused and a reused
+// L2-persisting workspace (--blocks; an empty list skips it, as --gemm-sms "" and --chunks "" skip the others).
+//
+//   bench_overlap OUT.json [--reps N] [--shapes MxKxN,...] [--gemm-sms G,...] [--chunks C,...] [--blocks B,...]
 #include <cuda_bf16.h>
 
 #include <cmath>
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "bench_util.cuh"
+#include "forward_chunked.hpp"
 #include "forward_pipelined.hpp"
 #include "sm_partition.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
@@ -84,20 +88,22 @@ struct Row {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s OUT.json [--reps N] [--shapes MxKxN,...] [--gemm-sms G,...] [--chunks C,...]\n",
+    std::fprintf(stderr, "usage: %s OUT.json [--reps N] [--shapes MxKxN,...] [--gemm-sms G,...] [--chunks C,...] "
+                 "[--blocks B,...]\n",
                  argv[0]);
     return 2;
   }
   const std::string out_path = argv[1];
   int reps = 15;
   std::string shapes = "16384x4096x4096,8192x8192x8192,16384x16384x16384";
-  std::vector<std::int64_t> gemm_sms = {100, 108, 116, 124}, chunk_counts = {2, 4, 8};
+  std::vector<std::int64_t> gemm_sms = {100, 108, 116, 124}, chunk_counts = {2, 4, 8}, block_counts = {4, 8, 16, 32};
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string opt = argv[i], val = argv[i + 1];
     if (opt == "--reps") reps = std::max(1, std::atoi(val.c_str()));
     else if (opt == "--shapes") shapes = val;
     else if (opt == "--gemm-sms") gemm_sms = numbers(val);
     else if (opt == "--chunks") chunk_counts = numbers(val);
+    else if (opt == "--blocks") block_counts = numbers(val);
     else {
       std::fprintf(stderr, "unknown option %s\n", opt.c_str());
       return 2;
@@ -194,6 +200,33 @@ int main(int argc, char** argv) {
         PipelineStreams ps;
         ps.gemm = side_a, ps.codec = side_b, ps.gemm_cublas = gemm_handle;
         pipelined("pipelined, two plain streams", ps, prop.multiProcessorCount, prop.multiProcessorCount);
+      }
+      if (!block_counts.empty()) {
+        std::size_t most = 0;
+        for (const std::int64_t b : block_counts)
+          most = std::max(most, chunked_workspace_bytes(fp, static_cast<int>(b), BlockWorkspace::fresh));
+        Buffer blocks_work(most);
+        const PersistingL2SetAside set_aside;
+        const struct {
+          const char* name;
+          BlockWorkspace mode;
+        } modes[] = {{"blocks in turn, fresh workspace", BlockWorkspace::fresh},
+                     {"blocks in turn, reused workspace", BlockWorkspace::reuse},
+                     {"blocks in turn, reused, L2-persisting", BlockWorkspace::reuse_persisting}};
+        for (const auto& m : modes) {
+          for (const std::int64_t b : block_counts) {
+            sc::ForwardParams fb = fq;
+            fb.workspace = blocks_work.ptr;
+            fb.workspace_bytes = chunked_workspace_bytes(fp, static_cast<int>(b), m.mode);
+            ok(cudaMemsetAsync(y.ptr, 0xFF, M * N * 2, main_stream), "poison");  // NaNs
+            Row row{m.name, prop.multiProcessorCount, prop.multiProcessorCount, static_cast<int>(b)};
+            row.ms = timer.median_ms([&] { stl_forward_chunked(fb, static_cast<int>(b), m.mode); });
+            ok(cudaStreamSynchronize(main_stream), "sync");
+            row.rel_diff = relative_diff(y_ref.ptr, y.ptr, M * N);
+            rows.push_back(row);
+          }
+        }
+        std::printf("  L2 set aside for persisting accesses: %.1f MiB\n", set_aside.bytes() / 1048576.0);
       }
       for (const auto& part : partitions) {
         PipelineStreams ps;
