@@ -93,12 +93,12 @@ std::size_t block_workspace_bytes(const ForwardParams& p, const std::vector<Bloc
 
 }  // namespace
 
-PersistingL2SetAside::PersistingL2SetAside() {
+PersistingL2SetAside::PersistingL2SetAside(std::size_t wanted) {
   int device = 0;
   detail::check_cuda(cudaGetDevice(&device), "cudaGetDevice");
   cudaDeviceProp prop{};
   detail::check_cuda(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
-  bytes_ = static_cast<std::size_t>(prop.persistingL2CacheMaxSize);
+  bytes_ = std::min(wanted, static_cast<std::size_t>(prop.persistingL2CacheMaxSize));
   detail::check_cuda(cudaDeviceSetLimit(cudaLimitPersistingL2CacheSize, bytes_), "cudaDeviceSetLimit");
 }
 

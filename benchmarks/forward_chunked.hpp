@@ -19,11 +19,12 @@ enum class BlockWorkspace {
   fresh,             // each block its own place, as if the layer's buffers were cut up: the chunking's cost alone
 };
 
-// While in scope, the device sets aside as much L2 as it can for persisting accesses (BlockWorkspace::
-// reuse_persisting needs it); on destruction, after the device is idle, the set-aside goes back to normal use.
+// While in scope, the device sets aside `wanted` bytes of L2 (at most what it can) for persisting accesses
+// (BlockWorkspace::reuse_persisting needs it); on destruction, after the device is idle, the set-aside goes back to
+// normal use. Everything else has that much less L2 meanwhile, so keep it no larger than the window.
 class PersistingL2SetAside {
  public:
-  PersistingL2SetAside();
+  explicit PersistingL2SetAside(std::size_t wanted);
   PersistingL2SetAside(const PersistingL2SetAside&) = delete;
   PersistingL2SetAside& operator=(const PersistingL2SetAside&) = delete;
   ~PersistingL2SetAside();
