@@ -1,0 +1,237 @@
+// bench_backward_stages: where the forward+backward's time goes, stage by stage, with X̂ recomputed and with the
+// forward's X̂ kept (BackwardParams::x_hat). The same launches as stl_forward + stl_backward for the x and Ŵ
+// gradients, with an event between every two, so that each stage is timed where it really runs (after the stage
+// before it, not alone after an L2 flush); the L2 is evicted once per repetition, before the forward. The whole
+// stl_forward + stl_backward calls are timed too, as a check that the stages add up.
+// bf16, <4,4,4>, r = 24; median of --reps.
+//
+//   bench_backward_stages OUT.json [--reps N] [--shapes MxKxN,...]
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bench_util.cuh"
+#include "row_major_gemm.hpp"  // src/cuda
+#include "tuned_gemm.hpp"      // src/cuda
+#include "strassentile/cuda/stl_cuda.hpp"
+
+namespace sc = strassentile::cuda;
+using namespace strassentile::bench;  // NOLINT(google-build-using-namespace)
+using bf16 = __nv_bfloat16;
+
+namespace {
+
+struct Stage {
+  std::string name;
+  std::function<void()> run;
+};
+
+double median(std::vector<float> v) {
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+// Median milliseconds of each stage, run in order `reps` times after one warm-up pass, the L2 evicted before each.
+std::vector<double> stage_medians(const Timer& timer, const std::vector<Stage>& stages) {
+  for (const Stage& s : stages) s.run();
+  const std::size_t n = stages.size();
+  std::vector<cudaEvent_t> ev(static_cast<std::size_t>(timer.reps) * (n + 1));
+  for (auto& e : ev) ok(cudaEventCreate(&e), "cudaEventCreate");
+  for (int i = 0; i < timer.reps; ++i) {
+    timer.evict_l2(i);
+    cudaEvent_t* row = &ev[static_cast<std::size_t>(i) * (n + 1)];
+    ok(cudaEventRecord(row[0], timer.stream), "cudaEventRecord");
+    for (std::size_t j = 0; j < n; ++j) {
+      stages[j].run();
+      ok(cudaEventRecord(row[j + 1], timer.stream), "cudaEventRecord");
+    }
+  }
+  ok(cudaStreamSynchronize(timer.stream), "sync");
+  std::vector<double> out;
+  for (std::size_t j = 0; j <= n; ++j) {  // the last entry: the whole sequence
+    std::vector<float> ms(static_cast<std::size_t>(timer.reps));
+    for (int i = 0; i < timer.reps; ++i) {
+      cudaEvent_t* row = &ev[static_cast<std::size_t>(i) * (n + 1)];
+      ok(cudaEventElapsedTime(&ms[static_cast<std::size_t>(i)], j < n ? row[j] : row[0], j < n ? row[j + 1] : row[n]),
+         "elapsed");
+    }
+    out.push_back(median(ms));
+  }
+  for (auto& e : ev) cudaEventDestroy(e);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s OUT.json [--reps N] [--shapes MxKxN,...]\n", argv[0]);
+    return 2;
+  }
+  const std::string out_path = argv[1];
+  int reps = 15;
+  std::string shapes = "16384x4096x4096,8192x8192x8192";
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string opt = argv[i], val = argv[i + 1];
+    if (opt == "--reps") reps = std::max(1, std::atoi(val.c_str()));
+    else if (opt == "--shapes") shapes = val;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", opt.c_str());
+      return 2;
+    }
+  }
+  try {
+    cudaDeviceProp prop{};
+    ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+    cudaStream_t stream;
+    ok(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    cublasHandle_t handle;
+    ok(cublasCreate(&handle), "cublasCreate");
+    ok(cublasSetStream(handle, stream), "cublasSetStream");
+    const L2FlushBuffer flush(prop);
+    const Timer timer{stream, flush.buffer.ptr, flush.bytes, 3, reps};
+    std::printf("%s, %d SMs; bf16 <4,4,4> r=24; median of %d, L2 evicted before each forward\n", prop.name,
+                prop.multiProcessorCount, reps);
+    std::FILE* json = std::fopen(out_path.c_str(), "w");
+    if (json == nullptr) throw std::runtime_error("cannot write " + out_path);
+    std::fprintf(json, "{\"device\": \"%s\", \"reps\": %d, \"results\": [\n", prop.name, reps);
+    bool first_json = true;
+    std::stringstream shape_list(shapes);
+    for (std::string shape_text; std::getline(shape_list, shape_text, ',');) {
+      long long M = 0, K = 0, N = 0;
+      if (std::sscanf(shape_text.c_str(), "%lldx%lldx%lld", &M, &K, &N) != 3)
+        throw std::invalid_argument("--shapes wants MxKxN, got " + shape_text);
+      sc::StlShape s;
+      s.rows = M, s.in_features = K, s.out_features = N;
+      s.a = s.b = s.c = 4;
+      s.rank = 24;
+      const std::int64_t m = s.m(), k = s.k(), n = s.n(), r = s.rank;
+      const sc::ForwardWorkspace fws = sc::forward_workspace(s, sc::DType::bf16);
+      sc::BackwardNeeds two;
+      two.x = two.w_hat = true;
+      const std::size_t bws = sc::backward_workspace(s, sc::DType::bf16, two);
+      Buffer x(M * K * 2), w_hat(r * k * n * 2), y(M * N * 2), dy(M * N * 2), dx(M * K * 2), dw_hat(r * k * n * 2);
+      Buffer enc(r * 16 * 4), dec(16 * r * 4), fwd_ws(fws.bytes), bwd_ws(bws);
+      random_fill<bf16>(x.ptr, M * K, 1, 1.0f);
+      random_fill<bf16>(w_hat.ptr, r * k * n, 3, 1.0f);
+      random_fill<bf16>(dy.ptr, M * N, 4, 1.0f);
+      random_fill<float>(enc.ptr, r * 16, 5, 0.25f);
+      random_fill<float>(dec.ptr, 16 * r, 6, 0.25f);
+      ok(cudaDeviceSynchronize(), "fill");
+      const auto* enc_x = static_cast<const float*>(enc.ptr);
+      const auto* dec_p = static_cast<const float*>(dec.ptr);
+      char* xh_fwd = static_cast<char*>(fwd_ws.ptr);
+      char* z_fwd = xh_fwd + fws.z_offset;
+      // The backward's regions, as stl_backward lays them out for x and Ŵ: A (X̂, then dX̂) at 0, B (dZ) after it.
+      char* buf_a = static_cast<char*>(bwd_ws.ptr);
+      char* buf_b = buf_a + (r * m * k * 2 + 255) / 256 * 256;
+
+      const auto encode = [&](void* out, std::int64_t ld) {
+        sc::EncodeParams p;
+        p.shape = s, p.x = x.ptr, p.enc_x = enc_x, p.x_hat = out, p.ld_x_hat = ld, p.stride_x_hat = m * ld;
+        p.stream = stream;
+        sc::launch_encode(p);
+      };
+      const auto gemm = [&](sc::detail::RowMajorGemm g) {
+        if (!sc::detail::run_tuned(handle, g, stream)) ok(sc::detail::run_strided_batched(handle, g), "gemm");
+      };
+      const auto products = [&] {
+        sc::ProductsParams p;
+        p.handle = handle, p.batch = r, p.m = m, p.k = k, p.n = n;
+        p.x_hat = xh_fwd, p.ld_x_hat = fws.ld_x_hat, p.stride_x_hat = fws.stride_x_hat;
+        p.w_hat = w_hat.ptr, p.z = z_fwd, p.ld_z = fws.ld_z, p.stride_z = fws.stride_z, p.stream = stream;
+        sc::launch_products(p);
+      };
+      const auto decode = [&] {
+        sc::DecodeParams p;
+        p.shape = s, p.z = z_fwd, p.ld_z = fws.ld_z, p.stride_z = fws.stride_z, p.dec = dec_p, p.y = y.ptr;
+        p.stream = stream;
+        sc::launch_decode(p);
+      };
+      const auto decode_backward = [&] {
+        sc::DecodeBackwardParams p;
+        p.shape = s, p.dy = dy.ptr, p.dec = dec_p, p.dz = buf_b, p.ld_dz = n, p.stride_dz = m * n, p.stream = stream;
+        sc::launch_decode_backward(p);
+      };
+      const auto dw_gemm = [&](const void* xh, std::int64_t ld) {  // dŴ[p] = X̂[p]ᵀ · dZ[p]
+        sc::detail::RowMajorGemm g;
+        g.rows = k, g.cols = n, g.inner = m, g.batch = r;
+        g.a = xh, g.lda = ld, g.stride_a = m * ld, g.trans_a = true;
+        g.b = buf_b, g.ldb = n, g.stride_b = m * n;
+        g.c = dw_hat.ptr, g.ldc = n, g.stride_c = k * n;
+        gemm(g);
+      };
+      const auto dx_hat_gemm = [&] {  // dX̂[p] = dZ[p] · Ŵ[p]ᵀ
+        sc::detail::RowMajorGemm g;
+        g.rows = m, g.cols = k, g.inner = n, g.batch = r;
+        g.a = buf_b, g.lda = n, g.stride_a = m * n;
+        g.b = w_hat.ptr, g.ldb = n, g.stride_b = k * n, g.trans_b = true;
+        g.c = buf_a, g.ldc = k, g.stride_c = m * k;
+        gemm(g);
+      };
+      const auto encode_backward = [&] {
+        sc::EncodeBackwardParams p;
+        p.shape = s, p.dx_hat = buf_a, p.ld_dx_hat = k, p.stride_dx_hat = m * k, p.enc_x = enc_x, p.dx = dx.ptr;
+        p.stream = stream;
+        sc::launch_encode_backward(p);
+      };
+      const std::vector<Stage> recomputed = {
+          {"fwd encode", [&] { encode(xh_fwd, fws.ld_x_hat); }},
+          {"fwd products", products},
+          {"fwd decode", decode},
+          {"bwd encode (X^ again)", [&] { encode(buf_a, k); }},
+          {"bwd decode^T (dZ)", decode_backward},
+          {"bwd dW^ GEMM", [&] { dw_gemm(buf_a, k); }},
+          {"bwd dX^ GEMM", dx_hat_gemm},
+          {"bwd encode^T (dX)", encode_backward},
+      };
+      std::vector<Stage> kept = recomputed;
+      kept.erase(kept.begin() + 3);
+      kept[4] = {"bwd dW^ GEMM (kept X^)", [&] { dw_gemm(xh_fwd, fws.ld_x_hat); }};
+
+      sc::ForwardParams fp;
+      fp.shape = s, fp.x = x.ptr, fp.w_hat = w_hat.ptr, fp.enc_x = enc_x, fp.dec = dec_p, fp.y = y.ptr;
+      fp.workspace = fwd_ws.ptr, fp.workspace_bytes = fws.bytes, fp.cublas = handle, fp.stream = stream;
+      sc::BackwardParams bp;
+      bp.shape = s, bp.x = x.ptr, bp.w_hat = w_hat.ptr, bp.enc_x = enc_x, bp.dec = dec_p, bp.dy = dy.ptr;
+      bp.dx = dx.ptr, bp.dw_hat = dw_hat.ptr, bp.workspace = bwd_ws.ptr, bp.workspace_bytes = bws;
+      bp.cublas = handle, bp.stream = stream;
+      sc::BackwardParams bp_kept = bp;
+      bp_kept.x_hat = xh_fwd, bp_kept.ld_x_hat = fws.ld_x_hat, bp_kept.stride_x_hat = fws.stride_x_hat;
+      const double whole = timer.median_ms([&] { sc::stl_forward(fp), sc::stl_backward(bp); });
+      const double whole_kept = timer.median_ms([&] { sc::stl_forward(fp), sc::stl_backward(bp_kept); });
+
+      std::printf("\n%lld x %lld x %lld: stl_forward + stl_backward (x, W^) %.3f ms, X^ kept %.3f ms\n", M, K, N,
+                  whole, whole_kept);
+      const std::vector<std::pair<const char*, const std::vector<Stage>*>> modes = {{"X^ recomputed", &recomputed},
+                                                                                     {"X^ kept", &kept}};
+      for (const auto& [label, stages] : modes) {
+        const std::vector<double> ms = stage_medians(timer, *stages);
+        std::printf("  %s: stages in sequence, %.3f ms in all\n", label, ms.back());
+        for (std::size_t j = 0; j < stages->size(); ++j) {
+          std::printf("    %-26s %8.3f ms\n", (*stages)[j].name.c_str(), ms[j]);
+          std::fprintf(json, "%s{\"M\": %lld, \"K\": %lld, \"N\": %lld, \"mode\": \"%s\", \"stage\": \"%s\", \"ms\": %.4f}",
+                       first_json ? "" : ",\n", M, K, N, label, (*stages)[j].name.c_str(), ms[j]);
+          first_json = false;
+        }
+        std::fprintf(json, ",\n{\"M\": %lld, \"K\": %lld, \"N\": %lld, \"mode\": \"%s\", \"stage\": \"all, in sequence\", "
+                     "\"ms\": %.4f, \"whole_calls_ms\": %.4f}", M, K, N, label, ms.back(),
+                     stages == &recomputed ? whole : whole_kept);
+      }
+    }
+    std::fprintf(json, "\n]}\n");
+    std::fclose(json);
+    cublasDestroy(handle);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_backward_stages: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
