@@ -12,11 +12,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "bench_options.hpp"
 #include "bench_util.cuh"
 #include "row_major_gemm.hpp"  // src/cuda
 #include "tuned_gemm.hpp"      // src/cuda
@@ -71,22 +71,11 @@ std::vector<double> stage_medians(const Timer& timer, const std::vector<Stage>& 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s OUT.json [--reps N] [--shapes MxKxN,...]\n", argv[0]);
-    return 2;
-  }
-  const std::string out_path = argv[1];
-  int reps = 15;
-  std::string shapes = "16384x4096x4096,8192x8192x8192";
-  for (int i = 2; i + 1 < argc; i += 2) {
-    const std::string opt = argv[i], val = argv[i + 1];
-    if (opt == "--reps") reps = std::max(1, std::atoi(val.c_str()));
-    else if (opt == "--shapes") shapes = val;
-    else {
-      std::fprintf(stderr, "unknown option %s\n", opt.c_str());
-      return 2;
-    }
-  }
+  Options opts;
+  if (!opts.parse(argc, argv, {"--reps", "--shapes"}, "OUT.json [--reps N] [--shapes MxKxN,...]")) return 2;
+  const std::string out_path = opts.out();
+  const int reps = opts.integer("--reps", 15, 1);
+  const std::string shapes = opts.text("--shapes", "16384x4096x4096,8192x8192x8192");
   try {
     cudaDeviceProp prop{};
     ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
@@ -103,8 +92,7 @@ int main(int argc, char** argv) {
     if (json == nullptr) throw std::runtime_error("cannot write " + out_path);
     std::fprintf(json, "{\"device\": \"%s\", \"reps\": %d, \"results\": [\n", prop.name, reps);
     bool first_json = true;
-    std::stringstream shape_list(shapes);
-    for (std::string shape_text; std::getline(shape_list, shape_text, ',');) {
+    for (const std::string& shape_text : split(shapes)) {
       long long M = 0, K = 0, N = 0;
       if (std::sscanf(shape_text.c_str(), "%lldx%lldx%lld", &M, &K, &N) != 3)
         throw std::invalid_argument("--shapes wants MxKxN, got " + shape_text);

@@ -16,10 +16,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench_options.hpp"
 #include "bench_util.cuh"
 #include "forward_chunked.hpp"
 #include "forward_pipelined.hpp"
@@ -32,13 +32,6 @@ using bf16 = __nv_bfloat16;
 
 namespace {
 
-std::vector<std::int64_t> numbers(const std::string& list, char sep = ',') {
-  std::vector<std::int64_t> out;
-  std::stringstream in(list);
-  for (std::string item; std::getline(in, item, sep);)
-    if (!item.empty()) out.push_back(std::atoll(item.c_str()));
-  return out;
-}
 
 __global__ void max_abs_diff(const bf16* a, const bf16* b, std::size_t count, float* out) {
   float diff = 0.0f, mag = 0.0f;
@@ -88,28 +81,16 @@ struct Row {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s OUT.json [--reps N] [--shapes MxKxN,...] [--gemm-sms G,...] [--chunks C,...] "
-                 "[--blocks B,...]\n",
-                 argv[0]);
+  Options opts;
+  if (!opts.parse(argc, argv, {"--reps", "--shapes", "--gemm-sms", "--chunks", "--blocks"},
+                  "OUT.json [--reps N] [--shapes MxKxN,...] [--gemm-sms G,...] [--chunks C,...] [--blocks B,...]"))
     return 2;
-  }
-  const std::string out_path = argv[1];
-  int reps = 15;
-  std::string shapes = "16384x4096x4096,8192x8192x8192,16384x16384x16384";
-  std::vector<std::int64_t> gemm_sms = {100, 108, 116, 124}, chunk_counts = {2, 4, 8}, block_counts = {4, 8, 16, 32};
-  for (int i = 2; i + 1 < argc; i += 2) {
-    const std::string opt = argv[i], val = argv[i + 1];
-    if (opt == "--reps") reps = std::max(1, std::atoi(val.c_str()));
-    else if (opt == "--shapes") shapes = val;
-    else if (opt == "--gemm-sms") gemm_sms = numbers(val);
-    else if (opt == "--chunks") chunk_counts = numbers(val);
-    else if (opt == "--blocks") block_counts = numbers(val);
-    else {
-      std::fprintf(stderr, "unknown option %s\n", opt.c_str());
-      return 2;
-    }
-  }
+  const std::string out_path = opts.out();
+  const int reps = opts.integer("--reps", 15, 1);
+  const std::string shapes = opts.text("--shapes", "16384x4096x4096,8192x8192x8192,16384x16384x16384");
+  const std::vector<std::int64_t> gemm_sms = opts.numbers("--gemm-sms", {100, 108, 116, 124});
+  const std::vector<std::int64_t> chunk_counts = opts.numbers("--chunks", {2, 4, 8});
+  const std::vector<std::int64_t> block_counts = opts.numbers("--blocks", {4, 8, 16, 32});
   try {
     cudaDeviceProp prop{};
     ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
@@ -142,13 +123,8 @@ int main(int argc, char** argv) {
                  prop.multiProcessorCount, reps);
     bool first_json = true;
 
-    for (const std::string& shape_text : [&] {
-           std::vector<std::string> v;
-           std::stringstream in(shapes);
-           for (std::string it; std::getline(in, it, ',');) v.push_back(it);
-           return v;
-         }()) {
-      const std::vector<std::int64_t> d = numbers(shape_text, 'x');
+    for (const std::string& shape_text : split(shapes)) {
+      const std::vector<std::int64_t> d = split_numbers(shape_text, 'x');
       if (d.size() != 3) throw std::invalid_argument("--shapes wants MxKxN, got " + shape_text);
       sc::StlShape s;
       s.rows = d[0], s.in_features = d[1], s.out_features = d[2];

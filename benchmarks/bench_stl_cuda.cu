@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_options.hpp"
 #include "bench_util.cuh"
 #include "strassentile/cuda/stl_cuda.hpp"
 
@@ -143,21 +144,10 @@ Result run_config(const Config& cfg, const Timer& timer, cublasHandle_t handle) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s OUT.json [--reps N] [--warmup N]\n", argv[0]);
-    return 2;
-  }
-  const std::string out_path = argv[1];
-  int reps = 30, warmup = 5;
-  for (int i = 2; i + 1 < argc; i += 2) {
-    const std::string opt = argv[i];
-    if (opt == "--reps") reps = std::max(1, std::atoi(argv[i + 1]));
-    else if (opt == "--warmup") warmup = std::max(0, std::atoi(argv[i + 1]));
-    else {
-      std::fprintf(stderr, "unknown option %s\n", opt.c_str());
-      return 2;
-    }
-  }
+  Options opts;
+  if (!opts.parse(argc, argv, {"--reps", "--warmup"}, "OUT.json [--reps N] [--warmup N]")) return 2;
+  const std::string out_path = opts.out();
+  const int reps = opts.integer("--reps", 30, 1), warmup = opts.integer("--warmup", 5, 0);
   try {
     cudaDeviceProp prop{};
     ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
