@@ -99,6 +99,12 @@ class StlMatmulFunction : public torch::autograd::Function<StlMatmulFunction> {
 
 bool set_keep_for_backward(bool keep) { return keep_flag.exchange(keep); }
 
+// GCC 13 reports -Warray-bounds inside std::vector<bool>::reserve, inlined from PyTorch's Function::apply (its
+// is-variable flags), a false positive in library code; silenced for this function only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#endif
 at::Tensor stl_matmul_autograd(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                                at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
                                std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
@@ -107,5 +113,8 @@ at::Tensor stl_matmul_autograd(const at::Tensor& x, const at::Tensor& w_hat, con
   return StlMatmulFunction::apply(x, w_hat, enc_x, dec, tile.vec(), bias, std::string(mode.data(), mode.size()),
                                   out_features, lv);
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 }  // namespace strassentile::torch_ops
