@@ -3,7 +3,7 @@
 // gradients, with an event between every two, so that each stage is timed where it really runs (after the stage
 // before it, not alone after an L2 flush); the L2 is evicted once per repetition, before the forward. The whole
 // stl_forward + stl_backward calls are timed too, as a check that the stages add up.
-// bf16, <4,4,4>, r = 24; median of --reps.
+// bf16, <4,4,4>, r = 24 unless --tile/--rank say otherwise; median of --reps.
 //
 //   bench_backward_stages OUT.json [--reps N] [--shapes MxKxN,...]
 #include <cuda_bf16.h>
@@ -72,7 +72,10 @@ std::vector<double> stage_medians(const Timer& timer, const std::vector<Stage>& 
 
 int main(int argc, char** argv) {
   Options opts;
-  if (!opts.parse(argc, argv, {"--reps", "--shapes"}, "OUT.json [--reps N] [--shapes MxKxN,...]")) return 2;
+  if (!opts.parse(argc, argv, {"--reps", "--shapes", "--tile", "--rank"},
+                  "OUT.json [--reps N] [--shapes MxKxN,...] [--tile A (an <A,A,A> tile)] [--rank R]"))
+    return 2;
+  const int tile = opts.integer("--tile", 4, 1), rank = opts.integer("--rank", 24, 1);
   const std::string out_path = opts.out();
   const int reps = opts.integer("--reps", 15, 1);
   const std::string shapes = opts.text("--shapes", "16384x4096x4096,8192x8192x8192");
@@ -86,11 +89,12 @@ int main(int argc, char** argv) {
     ok(cublasSetStream(handle, stream), "cublasSetStream");
     const L2FlushBuffer flush(prop);
     const Timer timer{stream, flush.buffer.ptr, flush.bytes, 3, reps};
-    std::printf("%s, %d SMs; bf16 <4,4,4> r=24; median of %d, L2 evicted before each forward\n", prop.name,
-                prop.multiProcessorCount, reps);
+    std::printf("%s, %d SMs; bf16 <%d,%d,%d> r=%d; median of %d, L2 evicted before each forward\n", prop.name,
+                prop.multiProcessorCount, tile, tile, tile, rank, reps);
     std::FILE* json = std::fopen(out_path.c_str(), "w");
     if (json == nullptr) throw std::runtime_error("cannot write " + out_path);
-    std::fprintf(json, "{\"device\": \"%s\", \"reps\": %d, \"results\": [\n", prop.name, reps);
+    std::fprintf(json, "{\"device\": \"%s\", \"tile\": %d, \"rank\": %d, \"reps\": %d, \"results\": [\n",
+                 prop.name, tile, rank, reps);
     bool first_json = true;
     for (const std::string& shape_text : split(shapes)) {
       long long M = 0, K = 0, N = 0;
@@ -98,20 +102,22 @@ int main(int argc, char** argv) {
         throw std::invalid_argument("--shapes wants MxKxN, got " + shape_text);
       sc::StlShape s;
       s.rows = M, s.in_features = K, s.out_features = N;
-      s.a = s.b = s.c = 4;
-      s.rank = 24;
-      const std::int64_t m = s.m(), k = s.k(), n = s.n(), r = s.rank;
+      s.a = s.b = s.c = tile;
+      s.rank = rank;
+      const std::int64_t m = s.m(), k = s.k(), n = s.n(), r = s.rank, tile_elems = std::int64_t{tile} * tile;
+      // stl_backward's padded rows (backward.cpp): the same layout here, so that the stages are its stages.
+      const std::int64_t ldk = (k + 7) / 8 * 8, ldn = (n + 7) / 8 * 8;
       const sc::ForwardWorkspace fws = sc::forward_workspace(s, sc::DType::bf16);
       sc::BackwardNeeds two;
       two.x = two.w_hat = true;
       const std::size_t bws = sc::backward_workspace(s, sc::DType::bf16, two);
       Buffer x(M * K * 2), w_hat(r * k * n * 2), y(M * N * 2), dy(M * N * 2), dx(M * K * 2), dw_hat(r * k * n * 2);
-      Buffer enc(r * 16 * 4), dec(16 * r * 4), fwd_ws(fws.bytes), bwd_ws(bws);
+      Buffer enc(r * tile_elems * 4), dec(tile_elems * r * 4), fwd_ws(fws.bytes), bwd_ws(bws);
       random_fill<bf16>(x.ptr, M * K, 1, 1.0f);
       random_fill<bf16>(w_hat.ptr, r * k * n, 3, 1.0f);
       random_fill<bf16>(dy.ptr, M * N, 4, 1.0f);
-      random_fill<float>(enc.ptr, r * 16, 5, 0.25f);
-      random_fill<float>(dec.ptr, 16 * r, 6, 0.25f);
+      random_fill<float>(enc.ptr, r * tile_elems, 5, 0.25f);
+      random_fill<float>(dec.ptr, tile_elems * r, 6, 0.25f);
       ok(cudaDeviceSynchronize(), "fill");
       const auto* enc_x = static_cast<const float*>(enc.ptr);
       const auto* dec_p = static_cast<const float*>(dec.ptr);
@@ -119,7 +125,7 @@ int main(int argc, char** argv) {
       char* z_fwd = xh_fwd + fws.z_offset;
       // The backward's regions, as stl_backward lays them out for x and Ŵ: A (X̂, then dX̂) at 0, B (dZ) after it.
       char* buf_a = static_cast<char*>(bwd_ws.ptr);
-      char* buf_b = buf_a + (r * m * k * 2 + 255) / 256 * 256;
+      char* buf_b = buf_a + (r * m * ldk * 2 + 255) / 256 * 256;
 
       const auto encode = [&](void* out, std::int64_t ld) {
         sc::EncodeParams p;
@@ -145,28 +151,29 @@ int main(int argc, char** argv) {
       };
       const auto decode_backward = [&] {
         sc::DecodeBackwardParams p;
-        p.shape = s, p.dy = dy.ptr, p.dec = dec_p, p.dz = buf_b, p.ld_dz = n, p.stride_dz = m * n, p.stream = stream;
+        p.shape = s, p.dy = dy.ptr, p.dec = dec_p, p.dz = buf_b, p.ld_dz = ldn, p.stride_dz = m * ldn;
+        p.stream = stream;
         sc::launch_decode_backward(p);
       };
       const auto dw_gemm = [&](const void* xh, std::int64_t ld) {  // dŴ[p] = X̂[p]ᵀ · dZ[p]
         sc::detail::RowMajorGemm g;
         g.rows = k, g.cols = n, g.inner = m, g.batch = r;
         g.a = xh, g.lda = ld, g.stride_a = m * ld, g.trans_a = true;
-        g.b = buf_b, g.ldb = n, g.stride_b = m * n;
+        g.b = buf_b, g.ldb = ldn, g.stride_b = m * ldn;
         g.c = dw_hat.ptr, g.ldc = n, g.stride_c = k * n;
         gemm(g);
       };
       const auto dx_hat_gemm = [&] {  // dX̂[p] = dZ[p] · Ŵ[p]ᵀ
         sc::detail::RowMajorGemm g;
         g.rows = m, g.cols = k, g.inner = n, g.batch = r;
-        g.a = buf_b, g.lda = n, g.stride_a = m * n;
+        g.a = buf_b, g.lda = ldn, g.stride_a = m * ldn;
         g.b = w_hat.ptr, g.ldb = n, g.stride_b = k * n, g.trans_b = true;
-        g.c = buf_a, g.ldc = k, g.stride_c = m * k;
+        g.c = buf_a, g.ldc = ldk, g.stride_c = m * ldk;
         gemm(g);
       };
       const auto encode_backward = [&] {
         sc::EncodeBackwardParams p;
-        p.shape = s, p.dx_hat = buf_a, p.ld_dx_hat = k, p.stride_dx_hat = m * k, p.enc_x = enc_x, p.dx = dx.ptr;
+        p.shape = s, p.dx_hat = buf_a, p.ld_dx_hat = ldk, p.stride_dx_hat = m * ldk, p.enc_x = enc_x, p.dx = dx.ptr;
         p.stream = stream;
         sc::launch_encode_backward(p);
       };
@@ -174,9 +181,9 @@ int main(int argc, char** argv) {
           {"fwd encode", [&] { encode(xh_fwd, fws.ld_x_hat); }},
           {"fwd products", products},
           {"fwd decode", decode},
-          {"bwd encode (X^ again)", [&] { encode(buf_a, k); }},
+          {"bwd encode (X^ again)", [&] { encode(buf_a, ldk); }},
           {"bwd decode^T (dZ)", decode_backward},
-          {"bwd dW^ GEMM", [&] { dw_gemm(buf_a, k); }},
+          {"bwd dW^ GEMM", [&] { dw_gemm(buf_a, ldk); }},
           {"bwd dX^ GEMM", dx_hat_gemm},
           {"bwd encode^T (dX)", encode_backward},
       };

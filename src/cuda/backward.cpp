@@ -4,9 +4,11 @@
 // r/(ab)·M·K extra elements per layer from forward to backward (1.5× X at <4,4,4>, r = 24), and the op's autograd
 // saves only its inputs. Z is needed only for dD; it is recomputed (one more batched GEMM) unless kept likewise.
 //
-// Workspace, each region 256-byte aligned, products stored with unpadded rows (ld = k or n) so that the
-// reductions over all tiles are single GEMMs over the flattened (tile row, tile column) index:
-//   A: X̂, later overwritten by dX̂ (r·m·k)          B: dZ (r·m·n)
+// Workspace, each region 256-byte aligned, rows padded to 8 elements (ld = k or n rounded up, as stl_forward
+// does: unpadded rows of 16-bit elements, e.g. k = 1366 at <3,3,3>, would send the encode/decode kernels down their
+// element-wise paths). The reductions over all tiles are single GEMMs over the flattened (tile row, padded tile
+// column) index, so both of their operands get zeros in the padding first:
+//   A: X̂, later overwritten by dX̂ (r·m·ldk)        B: dZ (r·m·ldn)
 //   C: Z and tiles(dY) for dD, later tiles(X) for dE_X  I: identity (the encoder that gathers tiles)
 //   S: the bias gradient's partial column sums (deterministic, no atomics)
 #include <cublas_v2.h>
@@ -48,7 +50,7 @@ struct Layout {
 Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   validate(s);
   const auto e = static_cast<std::int64_t>(dtype_size(dtype));
-  const std::int64_t r = s.rank, lx = s.m() * s.k(), ly = s.m() * s.n();
+  const std::int64_t r = s.rank, lx = s.m() * round_up(s.k(), 8), ly = s.m() * round_up(s.n(), 8);
   const std::int64_t ab = s.a * s.b, ac = s.a * s.c;
   Layout l;
   l.x_hat = need.w_hat || need.dec;
@@ -98,6 +100,18 @@ void zero(void* ptr, std::int64_t ld, std::int64_t rows, std::int64_t cols, std:
                        "cudaMemset2DAsync");
 }
 
+// Zeroes columns [cols, ld) of `rows` rows of `esize`-byte elements: the padding that a reduction over the flattened
+// rows reads. (NaN bits there would survive a multiplication by the other operand's zeros, so both get them.)
+void zero_padding(void* ptr, std::int64_t rows, std::int64_t cols, std::int64_t ld, std::size_t esize,
+                  cudaStream_t stream) {
+  if (ld == cols || rows == 0) return;
+  detail::check_cuda(cudaMemset2DAsync(static_cast<char*>(ptr) + static_cast<std::size_t>(cols) * esize,
+                                       static_cast<std::size_t>(ld) * esize, 0,
+                                       static_cast<std::size_t>(ld - cols) * esize, static_cast<std::size_t>(rows),
+                                       stream),
+                     "cudaMemset2DAsync (row padding)");
+}
+
 }  // namespace
 
 std::size_t backward_workspace(const StlShape& shape, DType dtype, const BackwardNeeds& needs) {
@@ -116,6 +130,7 @@ void stl_backward(const BackwardParams& p) {
     throw std::invalid_argument("stl_backward: workspace must be non-null and 256-byte aligned");
   const std::size_t e = dtype_size(p.dtype);
   const std::int64_t m = s.m(), k = s.k(), n = s.n(), r = s.rank;
+  const std::int64_t ldk = round_up(k, 8), ldn = round_up(n, 8);  // the workspace's padded rows (layout_of)
   const std::int64_t ab = s.a * s.b, ac = s.a * s.c, M = s.rows, K = s.in_features, N = s.out_features;
   const std::int64_t ld_dx = p.ld_dx == 0 ? K : p.ld_dx;
   const std::int64_t ld_dw = p.ld_dw_hat == 0 ? n : p.ld_dw_hat;
@@ -157,12 +172,13 @@ void stl_backward(const BackwardParams& p) {
 
   // X̂ and Z from the forward where the caller kept them (BackwardParams::x_hat, ::z).
   const bool x_hat_saved = l.x_hat && p.x_hat != nullptr;
-  const std::int64_t ld_xh = x_hat_saved ? (p.ld_x_hat == 0 ? k : p.ld_x_hat) : k;
-  const std::int64_t stride_xh = x_hat_saved ? (p.stride_x_hat == 0 ? m * ld_xh : p.stride_x_hat) : m * k;
+  const std::int64_t ld_xh = x_hat_saved ? (p.ld_x_hat == 0 ? k : p.ld_x_hat) : ldk;
+  const std::int64_t stride_xh = x_hat_saved ? (p.stride_x_hat == 0 ? m * ld_xh : p.stride_x_hat) : m * ldk;
   if (x_hat_saved && (ld_xh < k || stride_xh < m * ld_xh))
     throw std::invalid_argument("stl_backward: ld_x_hat / stride_x_hat are smaller than X̂'s rows / matrices");
   const void* x_hat = x_hat_saved ? p.x_hat : buf_a;
-  const bool z_saved = need.dec && p.z != nullptr && (p.ld_z == 0 || p.ld_z == n) &&
+  // Z enters dD's flattened reduction beside tiles(dY) (rows of ldn): only an unpadded Z of unpadded rows matches.
+  const bool z_saved = need.dec && p.z != nullptr && ldn == n && (p.ld_z == 0 || p.ld_z == n) &&
                        (p.stride_z == 0 || p.stride_z == m * n);
   if (l.x_hat && !x_hat_saved) {
     EncodeParams enc;
@@ -172,8 +188,8 @@ void stl_backward(const BackwardParams& p) {
     enc.ldx = p.ldx;
     enc.enc_x = p.enc_x;
     enc.x_hat = buf_a;
-    enc.ld_x_hat = k;
-    enc.stride_x_hat = m * k;
+    enc.ld_x_hat = ldk;
+    enc.stride_x_hat = m * ldk;
     enc.stream = p.stream;
     enc.kernel = p.kernel;
     launch_encode(enc);
@@ -186,8 +202,8 @@ void stl_backward(const BackwardParams& p) {
     db.ldy = p.ldy;
     db.dec = p.dec;
     db.dz = buf_b;
-    db.ld_dz = n;
-    db.stride_dz = m * n;
+    db.ld_dz = ldn;
+    db.stride_dz = m * ldn;
     db.stream = p.stream;
     db.kernel = p.kernel;
     launch_decode_backward(db);
@@ -196,7 +212,7 @@ void stl_backward(const BackwardParams& p) {
     Gemm g;
     g.rows = k, g.cols = n, g.inner = m, g.batch = r;
     g.a = x_hat, g.lda = ld_xh, g.stride_a = stride_xh, g.trans_a = true;
-    g.b = buf_b, g.ldb = n, g.stride_b = m * n;
+    g.b = buf_b, g.ldb = ldn, g.stride_b = m * ldn;
     g.c = p.dw_hat, g.ldc = ld_dw, g.stride_c = stride_dw;
     g.ab_type = t, g.c_type = p.dw_hat_f32 ? CUDA_R_32F : t;
     run_gemm(p, g);
@@ -210,10 +226,11 @@ void stl_backward(const BackwardParams& p) {
       prod.batch = r, prod.m = m, prod.k = k, prod.n = n;
       prod.x_hat = x_hat, prod.ld_x_hat = ld_xh, prod.stride_x_hat = stride_xh;
       prod.w_hat = p.w_hat, prod.ld_w_hat = ld_w, prod.stride_w_hat = stride_w;
-      prod.z = buf_c, prod.ld_z = n, prod.stride_z = m * n;
+      prod.z = buf_c, prod.ld_z = ldn, prod.stride_z = m * ldn;
       prod.stream = p.stream;
       prod.gemm = p.gemm;
       launch_products(prod);
+      zero_padding(buf_c, r * m, n, ldn, e, p.stream);
     }
     EncodeParams tiles;  // the identity encoder on dY's (a,c) tiles: tiles(dY)[q, i, j] = vec(dY_ij)[q]
     tiles.shape = s;
@@ -225,15 +242,16 @@ void stl_backward(const BackwardParams& p) {
     tiles.ldx = p.ldy;
     tiles.enc_x = identity;
     tiles.x_hat = buf_c2;
-    tiles.ld_x_hat = n;
-    tiles.stride_x_hat = m * n;
+    tiles.ld_x_hat = ldn;
+    tiles.stride_x_hat = m * ldn;
     tiles.stream = p.stream;
     tiles.kernel = p.kernel;
     detail::encode_with(tiles, detail::CoefLayout{l.id_size, 1});
+    zero_padding(buf_c2, ac * m, n, ldn, e, p.stream);
     Gemm g;
-    g.rows = ac, g.cols = r, g.inner = m * n;
-    g.a = buf_c2, g.lda = m * n;
-    g.b = z_saved ? p.z : buf_c, g.ldb = m * n, g.trans_b = true;
+    g.rows = ac, g.cols = r, g.inner = m * ldn;
+    g.a = buf_c2, g.lda = m * ldn;
+    g.b = z_saved ? p.z : buf_c, g.ldb = m * ldn, g.trans_b = true;
     g.c = p.d_dec, g.ldc = r;
     g.ab_type = t, g.c_type = CUDA_R_32F;
     run_gemm(p, g);
@@ -241,9 +259,9 @@ void stl_backward(const BackwardParams& p) {
   if (l.dx_hat) {  // dX̂[p] = dZ[p] · Ŵ[p]ᵀ, over X̂ (no longer needed)
     Gemm g;
     g.rows = m, g.cols = k, g.inner = n, g.batch = r;
-    g.a = buf_b, g.lda = n, g.stride_a = m * n;
+    g.a = buf_b, g.lda = ldn, g.stride_a = m * ldn;
     g.b = p.w_hat, g.ldb = ld_w, g.stride_b = stride_w, g.trans_b = true;
-    g.c = buf_a, g.ldc = k, g.stride_c = m * k;
+    g.c = buf_a, g.ldc = ldk, g.stride_c = m * ldk;
     g.ab_type = t, g.c_type = t;
     run_gemm(p, g);
   }
@@ -252,8 +270,8 @@ void stl_backward(const BackwardParams& p) {
     eb.shape = s;
     eb.dtype = p.dtype;
     eb.dx_hat = buf_a;
-    eb.ld_dx_hat = k;
-    eb.stride_dx_hat = m * k;
+    eb.ld_dx_hat = ldk;
+    eb.stride_dx_hat = m * ldk;
     eb.enc_x = p.enc_x;
     eb.dx = p.dx;
     eb.ldx = ld_dx;
@@ -270,15 +288,17 @@ void stl_backward(const BackwardParams& p) {
     tiles.ldx = p.ldx;
     tiles.enc_x = identity;
     tiles.x_hat = buf_c;
-    tiles.ld_x_hat = k;
-    tiles.stride_x_hat = m * k;
+    tiles.ld_x_hat = ldk;
+    tiles.stride_x_hat = m * ldk;
     tiles.stream = p.stream;
     tiles.kernel = p.kernel;
     detail::encode_with(tiles, detail::CoefLayout{l.id_size, 1});
+    zero_padding(buf_c, ab * m, k, ldk, e, p.stream);
+    zero_padding(buf_a, r * m, k, ldk, e, p.stream);  // dX̂
     Gemm g;
-    g.rows = r, g.cols = ab, g.inner = m * k;
-    g.a = buf_a, g.lda = m * k;
-    g.b = buf_c, g.ldb = m * k, g.trans_b = true;
+    g.rows = r, g.cols = ab, g.inner = m * ldk;
+    g.a = buf_a, g.lda = m * ldk;
+    g.b = buf_c, g.ldb = m * ldk, g.trans_b = true;
     g.c = p.d_enc_x, g.ldc = ab;
     g.ab_type = t, g.c_type = CUDA_R_32F;
     run_gemm(p, g);
