@@ -2,7 +2,8 @@
 // forward's X̂ kept (BackwardParams::x_hat). The same launches as stl_forward + stl_backward for the x and Ŵ
 // gradients, with an event between every two, so that each stage is timed where it really runs (after the stage
 // before it, not alone after an L2 flush); the L2 is evicted once per repetition, before the forward. The whole
-// stl_forward + stl_backward calls are timed too, as a check that the stages add up.
+// stl_forward + stl_backward calls are timed too, as a check that the stages add up, and so is the dense layer
+// (Y = X·W; dX = dY·Wᵀ, dW = Xᵀ·dY), each GEMM through the faster of cuBLAS and cuBLASLt, for ratios in one run.
 // bf16, <4,4,4>, r = 24 unless --tile/--rank say otherwise; median of --reps.
 //
 //   bench_backward_stages OUT.json [--reps N] [--shapes MxKxN,...]
@@ -112,6 +113,8 @@ int main(int argc, char** argv) {
       two.x = two.w_hat = true;
       const std::size_t bws = sc::backward_workspace(s, sc::DType::bf16, two);
       Buffer x(M * K * 2), w_hat(r * k * n * 2), y(M * N * 2), dy(M * N * 2), dx(M * K * 2), dw_hat(r * k * n * 2);
+      Buffer w(K * N * 2), dw(K * N * 2);
+      random_fill<bf16>(w.ptr, K * N, 7, 1.0f);
       Buffer enc(r * tile_elems * 4), dec(tile_elems * r * 4), fwd_ws(fws.bytes), bwd_ws(bws);
       random_fill<bf16>(x.ptr, M * K, 1, 1.0f);
       random_fill<bf16>(w_hat.ptr, r * k * n, 3, 1.0f);
@@ -200,11 +203,32 @@ int main(int argc, char** argv) {
       bp.cublas = handle, bp.stream = stream;
       sc::BackwardParams bp_kept = bp;
       bp_kept.x_hat = xh_fwd, bp_kept.ld_x_hat = fws.ld_x_hat, bp_kept.stride_x_hat = fws.stride_x_hat;
+      const auto dense_gemm = [&](std::int64_t rows, std::int64_t cols, std::int64_t inner, const void* a,
+                                  std::int64_t lda, bool ta, const void* b, std::int64_t ldb, bool tb, void* out) {
+        sc::detail::RowMajorGemm g;
+        g.rows = rows, g.cols = cols, g.inner = inner;
+        g.a = a, g.lda = lda, g.trans_a = ta, g.b = b, g.ldb = ldb, g.trans_b = tb, g.c = out, g.ldc = cols;
+        gemm(g);
+      };
+      const auto dense_fwd = [&] { dense_gemm(M, N, K, x.ptr, K, false, w.ptr, N, false, y.ptr); };
+      const auto dense_bwd = [&] {
+        dense_gemm(M, K, N, dy.ptr, N, false, w.ptr, N, true, dx.ptr);  // dX = dY·Wᵀ
+        dense_gemm(K, N, M, x.ptr, K, true, dy.ptr, N, false, dw.ptr);  // dW = Xᵀ·dY
+      };
+      const double dense_ms = timer.median_ms(dense_fwd);
+      const double dense_fb_ms = timer.median_ms([&] { dense_fwd(), dense_bwd(); });
+      const double stl_fwd_ms = timer.median_ms([&] { sc::stl_forward(fp); });
       const double whole = timer.median_ms([&] { sc::stl_forward(fp), sc::stl_backward(bp); });
       const double whole_kept = timer.median_ms([&] { sc::stl_forward(fp), sc::stl_backward(bp_kept); });
 
-      std::printf("\n%lld x %lld x %lld: stl_forward + stl_backward (x, W^) %.3f ms, X^ kept %.3f ms\n", M, K, N,
-                  whole, whole_kept);
+      std::printf("\n%lld x %lld x %lld: dense fwd %.3f ms, fwd+bwd %.3f ms | stl_forward %.3f ms (%.2fx) | "
+                  "stl_forward + stl_backward (x, W^) %.3f ms (%.2fx), X^ kept %.3f ms (%.2fx)\n",
+                  M, K, N, dense_ms, dense_fb_ms, stl_fwd_ms, dense_ms / stl_fwd_ms, whole, dense_fb_ms / whole,
+                  whole_kept, dense_fb_ms / whole_kept);
+      std::fprintf(json, "%s{\"M\": %lld, \"K\": %lld, \"N\": %lld, \"dense_fwd_ms\": %.4f, \"dense_fwd_bwd_ms\": %.4f, "
+                   "\"stl_fwd_ms\": %.4f, \"stl_fwd_bwd_ms\": %.4f, \"stl_fwd_bwd_kept_ms\": %.4f}",
+                   first_json ? "" : ",\n", M, K, N, dense_ms, dense_fb_ms, stl_fwd_ms, whole, whole_kept);
+      first_json = false;
       const std::vector<std::pair<const char*, const std::vector<Stage>*>> modes = {{"X^ recomputed", &recomputed},
                                                                                      {"X^ kept", &kept}};
       for (const auto& [label, stages] : modes) {

@@ -99,11 +99,13 @@ class StlMatmulFunction : public torch::autograd::Function<StlMatmulFunction> {
 
 bool set_keep_for_backward(bool keep) { return keep_flag.exchange(keep); }
 
-// GCC 13 reports -Warray-bounds inside std::vector<bool>::reserve, inlined from PyTorch's Function::apply (its
-// is-variable flags), a false positive in library code; silenced for this function only.
+// GCC 13 reports -Warray-bounds (or, with that silenced, -Wstringop-overflow) inside std::vector<bool>::reserve,
+// inlined from PyTorch's Function::apply (its is-variable flags): a false positive in library code, silenced for
+// this function only.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
 #endif
 at::Tensor stl_matmul_autograd(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                                at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
