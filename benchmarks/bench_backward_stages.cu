@@ -73,9 +73,11 @@ std::vector<double> stage_medians(const Timer& timer, const std::vector<Stage>& 
 
 int main(int argc, char** argv) {
   Options opts;
-  if (!opts.parse(argc, argv, {"--reps", "--shapes", "--tile", "--rank"},
-                  "OUT.json [--reps N] [--shapes MxKxN,...] [--tile A (an <A,A,A> tile)] [--rank R]"))
+  if (!opts.parse(argc, argv, {"--reps", "--shapes", "--tile", "--rank", "--unpadded-stages"},
+                  "OUT.json [--reps N] [--shapes MxKxN,...] [--tile A (an <A,A,A> tile)] [--rank R] "
+                  "[--unpadded-stages 1 (the stages with the backward's rows unpadded, as before 2026-12-01 16:00)]"))
     return 2;
+  const bool unpadded = opts.integer("--unpadded-stages", 0, 0) != 0;
   const int tile = opts.integer("--tile", 4, 1), rank = opts.integer("--rank", 24, 1);
   const std::string out_path = opts.out();
   const int reps = opts.integer("--reps", 15, 1);
@@ -90,8 +92,9 @@ int main(int argc, char** argv) {
     ok(cublasSetStream(handle, stream), "cublasSetStream");
     const L2FlushBuffer flush(prop);
     const Timer timer{stream, flush.buffer.ptr, flush.bytes, 3, reps};
-    std::printf("%s, %d SMs; bf16 <%d,%d,%d> r=%d; median of %d, L2 evicted before each forward\n", prop.name,
-                prop.multiProcessorCount, tile, tile, tile, rank, reps);
+    std::printf("%s, %d SMs; bf16 <%d,%d,%d> r=%d; median of %d, L2 evicted before each forward%s\n", prop.name,
+                prop.multiProcessorCount, tile, tile, tile, rank, reps,
+                unpadded ? "; the stages with the backward's rows unpadded" : "");
     std::FILE* json = std::fopen(out_path.c_str(), "w");
     if (json == nullptr) throw std::runtime_error("cannot write " + out_path);
     std::fprintf(json, "{\"device\": \"%s\", \"tile\": %d, \"rank\": %d, \"reps\": %d, \"results\": [\n",
@@ -107,7 +110,7 @@ int main(int argc, char** argv) {
       s.rank = rank;
       const std::int64_t m = s.m(), k = s.k(), n = s.n(), r = s.rank, tile_elems = std::int64_t{tile} * tile;
       // stl_backward's padded rows (backward.cpp): the same layout here, so that the stages are its stages.
-      const std::int64_t ldk = (k + 7) / 8 * 8, ldn = (n + 7) / 8 * 8;
+      const std::int64_t ldk = unpadded ? k : (k + 7) / 8 * 8, ldn = unpadded ? n : (n + 7) / 8 * 8;
       const sc::ForwardWorkspace fws = sc::forward_workspace(s, sc::DType::bf16);
       sc::BackwardNeeds two;
       two.x = two.w_hat = true;
