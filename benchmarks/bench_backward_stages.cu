@@ -19,7 +19,6 @@
 
 #include "bench_options.hpp"
 #include "bench_util.cuh"
-#include "launchers.hpp"       // src/cuda
 #include "row_major_gemm.hpp"  // src/cuda
 #include "tuned_gemm.hpp"      // src/cuda
 #include "strassentile/cuda/stl_cuda.hpp"
@@ -143,24 +142,11 @@ int main(int argc, char** argv) {
       const auto gemm = [&](sc::detail::RowMajorGemm g) {
         if (!sc::detail::run_tuned(handle, g, stream)) ok(sc::detail::run_strided_batched(handle, g), "gemm");
       };
-      // Ŵ and dŴ with rows padded to 8 where n is not a multiple of 8, as stl_forward / stl_backward do it
-      // (aligned_matrices.cpp); --unpadded-stages leaves them as they are, as before.
-      const bool pad_w = !unpadded && ldn != n;
-      const std::int64_t ldw = pad_w ? ldn : n;
-      Buffer w_pad(pad_w ? r * k * ldn * 2 : 1), dw_pad(pad_w ? r * k * ldn * 2 : 1);
-      const void* w_used = pad_w ? w_pad.ptr : w_hat.ptr;
-      void* dw_out = pad_w ? dw_pad.ptr : dw_hat.ptr;
-      const auto pad_w_hat = [&] {
-        sc::detail::copy_matrices(w_pad.ptr, ldn, k * ldn, w_hat.ptr, n, k * n, k, n, r, 2, stream);
-      };
-      const auto unpad_dw_hat = [&] {
-        sc::detail::copy_matrices(dw_hat.ptr, n, k * n, dw_pad.ptr, ldn, k * ldn, k, n, r, 2, stream);
-      };
       const auto products = [&] {
         sc::ProductsParams p;
         p.handle = handle, p.batch = r, p.m = m, p.k = k, p.n = n;
         p.x_hat = xh_fwd, p.ld_x_hat = fws.ld_x_hat, p.stride_x_hat = fws.stride_x_hat;
-        p.w_hat = w_used, p.ld_w_hat = ldw, p.stride_w_hat = k * ldw, p.z = z_fwd, p.ld_z = fws.ld_z, p.stride_z = fws.stride_z, p.stream = stream;
+        p.w_hat = w_hat.ptr, p.z = z_fwd, p.ld_z = fws.ld_z, p.stride_z = fws.stride_z, p.stream = stream;
         sc::launch_products(p);
       };
       const auto decode = [&] {
@@ -180,14 +166,14 @@ int main(int argc, char** argv) {
         g.rows = k, g.cols = n, g.inner = m, g.batch = r;
         g.a = xh, g.lda = ld, g.stride_a = m * ld, g.trans_a = true;
         g.b = buf_b, g.ldb = ldn, g.stride_b = m * ldn;
-        g.c = dw_out, g.ldc = ldw, g.stride_c = k * ldw;
+        g.c = dw_hat.ptr, g.ldc = n, g.stride_c = k * n;
         gemm(g);
       };
       const auto dx_hat_gemm = [&] {  // dX̂[p] = dZ[p] · Ŵ[p]ᵀ
         sc::detail::RowMajorGemm g;
         g.rows = m, g.cols = k, g.inner = n, g.batch = r;
         g.a = buf_b, g.lda = ldn, g.stride_a = m * ldn;
-        g.b = w_used, g.ldb = ldw, g.stride_b = k * ldw, g.trans_b = true;
+        g.b = w_hat.ptr, g.ldb = n, g.stride_b = k * n, g.trans_b = true;
         g.c = buf_a, g.ldc = ldk, g.stride_c = m * ldk;
         gemm(g);
       };
@@ -210,15 +196,6 @@ int main(int argc, char** argv) {
       std::vector<Stage> kept = recomputed;
       kept.erase(kept.begin() + 3);
       kept[4] = {"bwd dW^ GEMM (kept X^)", [&] { dw_gemm(xh_fwd, fws.ld_x_hat); }};
-      std::vector<Stage> recomputed_padded = recomputed, kept_padded = kept;
-      if (pad_w) {  // the copies, where the library makes them
-        for (std::vector<Stage>* v : {&recomputed_padded, &kept_padded}) {
-          v->insert(v->begin(), Stage{"fwd W^ to aligned rows", pad_w_hat});
-          v->insert(v->begin() + 4, Stage{"bwd W^ to aligned rows", pad_w_hat});
-          const auto dw = std::find_if(v->begin(), v->end(), [](const Stage& st) { return st.name.rfind("bwd dW^", 0) == 0; });
-          v->insert(dw + 1, Stage{"bwd dW^ from aligned rows", unpad_dw_hat});
-        }
-      }
 
       sc::ForwardParams fp;
       fp.shape = s, fp.x = x.ptr, fp.w_hat = w_hat.ptr, fp.enc_x = enc_x, fp.dec = dec_p, fp.y = y.ptr;
@@ -255,8 +232,8 @@ int main(int argc, char** argv) {
                    "\"stl_fwd_ms\": %.4f, \"stl_fwd_bwd_ms\": %.4f, \"stl_fwd_bwd_kept_ms\": %.4f}",
                    first_json ? "" : ",\n", M, K, N, dense_ms, dense_fb_ms, stl_fwd_ms, whole, whole_kept);
       first_json = false;
-      const std::vector<std::pair<const char*, const std::vector<Stage>*>> modes = {
-          {"X^ recomputed", &recomputed_padded}, {"X^ kept", &kept_padded}};
+      const std::vector<std::pair<const char*, const std::vector<Stage>*>> modes = {{"X^ recomputed", &recomputed},
+                                                                                     {"X^ kept", &kept}};
       for (const auto& [label, stages] : modes) {
         const std::vector<double> ms = stage_medians(timer, *stages);
         std::printf("  %s: stages in sequence, %.3f ms in all\n", label, ms.back());
@@ -268,7 +245,7 @@ int main(int argc, char** argv) {
         }
         std::fprintf(json, ",\n{\"M\": %lld, \"K\": %lld, \"N\": %lld, \"mode\": \"%s\", \"stage\": \"all, in sequence\", "
                      "\"ms\": %.4f, \"whole_calls_ms\": %.4f}", M, K, N, label, ms.back(),
-                     stages == &recomputed_padded ? whole : whole_kept);
+                     stages == &recomputed ? whole : whole_kept);
       }
     }
     std::fprintf(json, "\n]}\n");

@@ -11,8 +11,6 @@
 //   A: X̂, later overwritten by dX̂ (r·m·ldk)        B: dZ (r·m·ldn)
 //   C: Z and tiles(dY) for dD, later tiles(X) for dE_X  I: identity (the encoder that gathers tiles)
 //   S: the bias gradient's partial column sums (deterministic, no atomics)
-//   W, DW (only when n is not a multiple of 8): Ŵ and dŴ with rows padded to 8 elements, where the caller's have
-//   rows that are not 16-byte aligned (aligned_matrices.cpp says why)
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -45,8 +43,7 @@ cudaDataType_t cuda_type(DType dtype) {
 
 struct Layout {
   bool x_hat = false, dz = false, dx_hat = false, identity = false;
-  std::size_t a = 0, b = 0, c = 0, c2 = 0, id = 0, sums = 0, w = 0, dw = 0, bytes = 0;  // offsets, total
-  std::size_t w_bytes = 0, dw_bytes = 0;  // Ŵ and dŴ with rows padded to 8 (aligned_matrices.cpp); 0: n % 8 == 0
+  std::size_t a = 0, b = 0, c = 0, c2 = 0, id = 0, sums = 0, bytes = 0;  // offsets of the regions, total
   int id_size = 0;                                              // side of the identity
 };
 
@@ -74,13 +71,6 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   l.c2 = l.c + static_cast<std::size_t>(z_bytes);
   l.id = take(l.identity ? static_cast<std::int64_t>(l.id_size) * l.id_size * 4 : 0);
   l.sums = take(need.bias ? static_cast<std::int64_t>(detail::column_sums_scratch(s.rows, s.out_features)) : 0);
-  const std::int64_t ldn = round_up(s.n(), 8), padded_w = r * s.k() * ldn;
-  if (ldn != s.n()) {
-    l.w_bytes = static_cast<std::size_t>(round_up(l.dx_hat || need.dec ? padded_w * e : 0, 256));
-    l.dw_bytes = static_cast<std::size_t>(round_up(need.w_hat ? padded_w * 4 : 0, 256));  // 4: dw_hat_f32 too
-  }
-  l.w = take(static_cast<std::int64_t>(l.w_bytes));
-  l.dw = take(static_cast<std::int64_t>(l.dw_bytes));
   l.bytes = static_cast<std::size_t>(off);
   return l;
 }
@@ -190,13 +180,6 @@ void stl_backward(const BackwardParams& p) {
   // Z enters dD's flattened reduction beside tiles(dY) (rows of ldn): only an unpadded Z of unpadded rows matches.
   const bool z_saved = need.dec && p.z != nullptr && ldn == n && (p.ld_z == 0 || p.ld_z == n) &&
                        (p.stride_z == 0 || p.stride_z == m * n);
-  // Ŵ for the dX̂ GEMM and Z's recomputation, copied into 16-byte-aligned rows where it has none.
-  const void* w_hat = p.w_hat;
-  std::int64_t ld_wu = ld_w, stride_wu = stride_w;
-  if (l.w_bytes > 0 && w_hat != nullptr && !detail::rows_16_byte_aligned(w_hat, ld_w, stride_w, r, e)) {
-    detail::copy_matrices(ws + l.w, ldn, k * ldn, w_hat, ld_w, stride_w, k, n, r, e, p.stream);
-    w_hat = ws + l.w, ld_wu = ldn, stride_wu = k * ldn;
-  }
   if (l.x_hat && !x_hat_saved) {
     EncodeParams enc;
     enc.shape = s;
@@ -232,12 +215,7 @@ void stl_backward(const BackwardParams& p) {
     g.b = buf_b, g.ldb = ldn, g.stride_b = m * ldn;
     g.c = p.dw_hat, g.ldc = ld_dw, g.stride_c = stride_dw;
     g.ab_type = t, g.c_type = p.dw_hat_f32 ? CUDA_R_32F : t;
-    const std::size_t e_dw = p.dw_hat_f32 ? 4 : e;
-    // Into 16-byte-aligned rows first where dŴ has none, then copied out.
-    const bool via_padded = l.dw_bytes > 0 && !detail::rows_16_byte_aligned(p.dw_hat, ld_dw, stride_dw, r, e_dw);
-    if (via_padded) g.c = ws + l.dw, g.ldc = ldn, g.stride_c = k * ldn;
     run_gemm(p, g);
-    if (via_padded) detail::copy_matrices(p.dw_hat, ld_dw, stride_dw, ws + l.dw, ldn, k * ldn, k, n, r, e_dw, p.stream);
   }
   if (l.identity) detail::launch_identity(identity, l.id_size, p.stream);
   if (need.dec) {  // dD = tiles(dY) · Zᵀ over all m·n tile positions, Z = X̂·Ŵ kept or recomputed
@@ -247,7 +225,7 @@ void stl_backward(const BackwardParams& p) {
       prod.dtype = p.dtype;
       prod.batch = r, prod.m = m, prod.k = k, prod.n = n;
       prod.x_hat = x_hat, prod.ld_x_hat = ld_xh, prod.stride_x_hat = stride_xh;
-      prod.w_hat = w_hat, prod.ld_w_hat = ld_wu, prod.stride_w_hat = stride_wu;
+      prod.w_hat = p.w_hat, prod.ld_w_hat = ld_w, prod.stride_w_hat = stride_w;
       prod.z = buf_c, prod.ld_z = ldn, prod.stride_z = m * ldn;
       prod.stream = p.stream;
       prod.gemm = p.gemm;
@@ -282,7 +260,7 @@ void stl_backward(const BackwardParams& p) {
     Gemm g;
     g.rows = m, g.cols = k, g.inner = n, g.batch = r;
     g.a = buf_b, g.lda = ldn, g.stride_a = m * ldn;
-    g.b = w_hat, g.ldb = ld_wu, g.stride_b = stride_wu, g.trans_b = true;
+    g.b = p.w_hat, g.ldb = ld_w, g.stride_b = stride_w, g.trans_b = true;
     g.c = buf_a, g.ldc = ldk, g.stride_c = m * ldk;
     g.ab_type = t, g.c_type = t;
     run_gemm(p, g);

@@ -23,11 +23,7 @@ ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype, bool z_f3
   ws.ld_z = round_up(shape.n(), 8);
   ws.stride_z = shape.m() * ws.ld_z;
   ws.z_offset = static_cast<std::size_t>(round_up(shape.rank * ws.stride_x_hat * size, 256));
-  ws.w_hat_offset = ws.z_offset + static_cast<std::size_t>(round_up(shape.rank * ws.stride_z * z_size, 256));
-  ws.ld_w_hat = round_up(shape.n(), 8);
-  if (ws.ld_w_hat != shape.n())
-    ws.w_hat_bytes = static_cast<std::size_t>(round_up(shape.rank * shape.k() * ws.ld_w_hat * size, 256));
-  ws.bytes = ws.w_hat_offset + ws.w_hat_bytes;
+  ws.bytes = ws.z_offset + static_cast<std::size_t>(round_up(shape.rank * ws.stride_z * z_size, 256));
   return ws;
 }
 
@@ -41,19 +37,6 @@ void stl_forward(const ForwardParams& p) {
   const StlShape& s = p.shape;
   void* x_hat = p.workspace;
   void* z = static_cast<char*>(p.workspace) + ws.z_offset;
-  const std::size_t e = dtype_size(p.dtype);
-  const void* w_hat = p.w_hat;
-  std::int64_t ld_w = p.ld_w_hat == 0 ? s.n() : p.ld_w_hat;
-  std::int64_t stride_w = p.stride_w_hat == 0 ? s.k() * ld_w : p.stride_w_hat;
-  // (A layout that does not hold Ŵ is left for launch_products to refuse.)
-  const bool w_layout_ok = ld_w >= s.n() && stride_w >= s.k() * ld_w;
-  if (ws.w_hat_bytes > 0 && w_hat != nullptr && w_layout_ok &&
-      !detail::rows_16_byte_aligned(w_hat, ld_w, stride_w, s.rank, e)) {
-    void* padded = static_cast<char*>(p.workspace) + ws.w_hat_offset;
-    detail::copy_matrices(padded, ws.ld_w_hat, s.k() * ws.ld_w_hat, w_hat, ld_w, stride_w, s.k(), s.n(), s.rank, e,
-                          p.stream);
-    w_hat = padded, ld_w = ws.ld_w_hat, stride_w = s.k() * ws.ld_w_hat;
-  }
 
   EncodeParams enc;
   enc.shape = s;
@@ -78,9 +61,9 @@ void stl_forward(const ForwardParams& p) {
   prod.x_hat = x_hat;
   prod.ld_x_hat = ws.ld_x_hat;
   prod.stride_x_hat = ws.stride_x_hat;
-  prod.w_hat = w_hat;
-  prod.ld_w_hat = ld_w;
-  prod.stride_w_hat = stride_w;
+  prod.w_hat = p.w_hat;
+  prod.ld_w_hat = p.ld_w_hat;
+  prod.stride_w_hat = p.stride_w_hat;
   prod.z = z;
   prod.ld_z = ws.ld_z;
   prod.stride_z = ws.stride_z;

@@ -57,15 +57,6 @@ void decode_with(const DecodeParams& params, CoefLayout dec);
 // the driver at every launch (stream_sms.cpp).
 int stream_sm_count(cudaStream_t stream, int device);
 
-// Whether `batch` matrices at ptr (leading dimension ld, batch stride `stride`, in elements of esize bytes) have
-// every row 16-byte aligned: what cuBLAS's fast GEMM kernels load. (aligned_matrices.cpp)
-bool rows_16_byte_aligned(const void* ptr, std::int64_t ld, std::int64_t stride, std::int64_t batch,
-                          std::size_t esize);
-// Copies `batch` matrices of rows × cols elements between layouts (cudaMemcpy2DAsync, one call when both are packed).
-void copy_matrices(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, const void* src, std::int64_t ld_src,
-                   std::int64_t stride_src, std::int64_t rows, std::int64_t cols, std::int64_t batch, std::size_t esize,
-                   cudaStream_t stream);
-
 // out[j] = Σ_rows y[row, j] in fp32; y is rows × cols with leading dimension ld. Deterministic (no atomics): blocks of
 // rows write partial sums to `scratch`, which a second pass adds in a fixed order. scratch must hold
 // column_sums_scratch(rows, cols) bytes, 4-byte aligned (it may be null when that is 0).

@@ -151,11 +151,7 @@ struct ForwardWorkspace {
   std::int64_t ld_x_hat = 0, stride_x_hat = 0;
   std::int64_t ld_z = 0, stride_z = 0;
   std::size_t z_offset = 0;  // bytes from the workspace's start
-  // Where stl_forward copies Ŵ (r × k × ld_w_hat) when its rows are not 16-byte aligned, which cuBLAS's fast
-  // kernels need (8× slower GEMMs without): w_hat_bytes > 0 only when n is not a multiple of 8.
-  std::int64_t ld_w_hat = 0;
-  std::size_t w_hat_offset = 0, w_hat_bytes = 0;
-  std::size_t bytes = 0;  // total
+  std::size_t bytes = 0;     // total
 };
 // z_f32: Z kept in fp32 (ForwardParams::z_f32), twice the bytes for 16-bit dtypes.
 ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype, bool z_f32 = false);
