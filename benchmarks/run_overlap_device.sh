@@ -25,7 +25,7 @@ build=build-codec
 timeout $(($(left) - 60)) bash -c "cmake -S . -B $build ${gen[*]} -DCMAKE_BUILD_TYPE=Release -DSTRASSENTILE_WITH_CUDA=ON \
   -DSTRASSENTILE_BUILD_TESTS=OFF -DSTRASSENTILE_BUILD_APPS=ON -DSTRASSENTILE_WARNINGS_AS_ERRORS=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90 $(printf '%q ' "${extra[@]}") >$out/build.log 2>&1 &&
-  cmake --build $build -j $(nproc) --target strassentile_cuda_tests bench_overlap bench_backward_stages >>$out/build.log 2>&1"
+  cmake --build $build -j $(nproc) --target strassentile_cuda_tests bench_overlap bench_backward_stages bench_gemm_shapes >>$out/build.log 2>&1"
 rc=$?
 echo "build exit $rc at ${SECONDS}s" | tee -a "$out/env.log"
 [ $rc = 0 ] || { tail -40 "$out/build.log"; exit 1; }
