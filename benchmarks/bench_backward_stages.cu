@@ -19,6 +19,7 @@
 
 #include "bench_options.hpp"
 #include "bench_util.cuh"
+#include "launchers.hpp"       // src/cuda
 #include "row_major_gemm.hpp"  // src/cuda
 #include "tuned_gemm.hpp"      // src/cuda
 #include "strassentile/cuda/stl_cuda.hpp"
@@ -132,6 +133,19 @@ int main(int argc, char** argv) {
       // The backward's regions, as stl_backward lays them out for x and Ŵ: A (X̂, then dX̂) at 0, B (dZ) after it.
       char* buf_a = static_cast<char*>(bwd_ws.ptr);
       char* buf_b = buf_a + (r * m * ldk * 2 + 255) / 256 * 256;
+      // Products on sides rounded up to 8 where the library pads them (launchers.hpp): zero-padded copies of Ŵ and
+      // dŴ, X̂'s and dZ's padding columns zeroed.
+      const bool pad = !unpadded && sc::detail::pads_products(s, sc::DType::bf16);
+      const std::int64_t k_run = pad ? ldk : k, n_run = pad ? ldn : n;
+      Buffer w_pad(pad ? r * ldk * ldn * 2 : 1), dw_pad(pad ? r * ldk * ldn * 2 : 1);
+      const void* w_run = pad ? w_pad.ptr : w_hat.ptr;
+      const std::int64_t ld_w_run = pad ? ldn : n;
+      const auto pad_w_hat = [&] {
+        sc::detail::launch_copy_padded(w_pad.ptr, ldn, ldk * ldn, ldk, ldn, w_hat.ptr, n, k * n, k, n, r, 2, stream);
+      };
+      const auto dw_hat_out = [&] {
+        sc::detail::launch_copy_padded(dw_hat.ptr, n, k * n, k, n, dw_pad.ptr, ldn, ldk * ldn, k, n, r, 2, stream);
+      };
 
       const auto encode = [&](void* out, std::int64_t ld) {
         sc::EncodeParams p;
@@ -144,9 +158,9 @@ int main(int argc, char** argv) {
       };
       const auto products = [&] {
         sc::ProductsParams p;
-        p.handle = handle, p.batch = r, p.m = m, p.k = k, p.n = n;
+        p.handle = handle, p.batch = r, p.m = m, p.k = k_run, p.n = n_run;
         p.x_hat = xh_fwd, p.ld_x_hat = fws.ld_x_hat, p.stride_x_hat = fws.stride_x_hat;
-        p.w_hat = w_hat.ptr, p.z = z_fwd, p.ld_z = fws.ld_z, p.stride_z = fws.stride_z, p.stream = stream;
+        p.w_hat = w_run, p.ld_w_hat = ld_w_run, p.stride_w_hat = k_run * ld_w_run, p.z = z_fwd, p.ld_z = fws.ld_z, p.stride_z = fws.stride_z, p.stream = stream;
         sc::launch_products(p);
       };
       const auto decode = [&] {
@@ -160,20 +174,21 @@ int main(int argc, char** argv) {
         p.shape = s, p.dy = dy.ptr, p.dec = dec_p, p.dz = buf_b, p.ld_dz = ldn, p.stride_dz = m * ldn;
         p.stream = stream;
         sc::launch_decode_backward(p);
+        if (pad) sc::detail::zero_columns(buf_b, r * m, n, ldn, 2, stream);
       };
       const auto dw_gemm = [&](const void* xh, std::int64_t ld) {  // dŴ[p] = X̂[p]ᵀ · dZ[p]
         sc::detail::RowMajorGemm g;
-        g.rows = k, g.cols = n, g.inner = m, g.batch = r;
+        g.rows = k_run, g.cols = n_run, g.inner = m, g.batch = r;
         g.a = xh, g.lda = ld, g.stride_a = m * ld, g.trans_a = true;
         g.b = buf_b, g.ldb = ldn, g.stride_b = m * ldn;
-        g.c = dw_hat.ptr, g.ldc = n, g.stride_c = k * n;
+        g.c = pad ? dw_pad.ptr : dw_hat.ptr, g.ldc = n_run, g.stride_c = k_run * n_run;
         gemm(g);
       };
       const auto dx_hat_gemm = [&] {  // dX̂[p] = dZ[p] · Ŵ[p]ᵀ
         sc::detail::RowMajorGemm g;
-        g.rows = m, g.cols = k, g.inner = n, g.batch = r;
+        g.rows = m, g.cols = k_run, g.inner = n_run, g.batch = r;
         g.a = buf_b, g.lda = ldn, g.stride_a = m * ldn;
-        g.b = w_hat.ptr, g.ldb = n, g.stride_b = k * n, g.trans_b = true;
+        g.b = w_run, g.ldb = ld_w_run, g.stride_b = k_run * ld_w_run, g.trans_b = true;
         g.c = buf_a, g.ldc = ldk, g.stride_c = m * ldk;
         gemm(g);
       };
@@ -183,19 +198,28 @@ int main(int argc, char** argv) {
         p.stream = stream;
         sc::launch_encode_backward(p);
       };
-      const std::vector<Stage> recomputed = {
-          {"fwd encode", [&] { encode(xh_fwd, fws.ld_x_hat); }},
-          {"fwd products", products},
-          {"fwd decode", decode},
-          {"bwd encode (X^ again)", [&] { encode(buf_a, ldk); }},
-          {"bwd decode^T (dZ)", decode_backward},
-          {"bwd dW^ GEMM", [&] { dw_gemm(buf_a, ldk); }},
-          {"bwd dX^ GEMM", dx_hat_gemm},
-          {"bwd encode^T (dX)", encode_backward},
+      const auto encode_zeroed = [&](void* out, std::int64_t ld) {
+        encode(out, ld);
+        if (pad) sc::detail::zero_columns(out, r * m, k, ld, 2, stream);
       };
-      std::vector<Stage> kept = recomputed;
-      kept.erase(kept.begin() + 3);
-      kept[4] = {"bwd dW^ GEMM (kept X^)", [&] { dw_gemm(xh_fwd, fws.ld_x_hat); }};
+      std::vector<Stage> recomputed, kept;
+      for (const bool keep : {false, true}) {
+        std::vector<Stage>& v = keep ? kept : recomputed;
+        if (pad) v.push_back({"fwd W^ to padded sides", pad_w_hat});
+        v.push_back({"fwd encode", [&] { encode_zeroed(xh_fwd, fws.ld_x_hat); }});
+        v.push_back({"fwd products", products});
+        v.push_back({"fwd decode", decode});
+        if (pad) v.push_back({"bwd W^ to padded sides", pad_w_hat});
+        if (!keep) v.push_back({"bwd encode (X^ again)", [&] { encode_zeroed(buf_a, ldk); }});
+        v.push_back({"bwd decode^T (dZ)", decode_backward});
+        if (keep)
+          v.push_back({"bwd dW^ GEMM (kept X^)", [&] { dw_gemm(xh_fwd, fws.ld_x_hat); }});
+        else
+          v.push_back({"bwd dW^ GEMM", [&] { dw_gemm(buf_a, ldk); }});
+        if (pad) v.push_back({"bwd dW^ out of padded sides", dw_hat_out});
+        v.push_back({"bwd dX^ GEMM", dx_hat_gemm});
+        v.push_back({"bwd encode^T (dX)", encode_backward});
+      }
 
       sc::ForwardParams fp;
       fp.shape = s, fp.x = x.ptr, fp.w_hat = w_hat.ptr, fp.enc_x = enc_x, fp.dec = dec_p, fp.y = y.ptr;

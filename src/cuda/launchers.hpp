@@ -57,6 +57,23 @@ void decode_with(const DecodeParams& params, CoefLayout dec);
 // the driver at every launch (stream_sms.cpp).
 int stream_sm_count(cudaStream_t stream, int device);
 
+// Products of 16-bit dtypes whose sides k or n are not multiples of 8 run on the sides rounded up to 8, which cuBLAS
+// needs for its fast kernels (padded_copy.cu says by how much): X̂ with zeroed padding columns, Ŵ copied into a
+// zero-padded r × round8(k) × round8(n) layout, dŴ computed in one and copied back.
+inline std::int64_t round_up_8(std::int64_t v) { return (v + 7) / 8 * 8; }
+inline bool pads_products(const StlShape& s, DType dtype) {
+  return dtype != DType::f32 && (s.k() % 8 != 0 || s.n() % 8 != 0);
+}
+// `batch` matrices into dst (rows_dst × cols_dst, leading dimension ld_dst, batch stride stride_dst): src's
+// rows_src × cols_src where they reach, zeros elsewhere. esize: 2 or 4 bytes. (padded_copy.cu)
+void launch_copy_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::int64_t rows_dst,
+                        std::int64_t cols_dst, const void* src, std::int64_t ld_src, std::int64_t stride_src,
+                        std::int64_t rows_src, std::int64_t cols_src, std::int64_t batch, std::size_t esize,
+                        cudaStream_t stream);
+// Zeroes columns [cols, ld) of `rows` rows of esize-byte elements (nothing when ld == cols).
+void zero_columns(void* ptr, std::int64_t rows, std::int64_t cols, std::int64_t ld, std::size_t esize,
+                  cudaStream_t stream);
+
 // out[j] = Σ_rows y[row, j] in fp32; y is rows × cols with leading dimension ld. Deterministic (no atomics): blocks of
 // rows write partial sums to `scratch`, which a second pass adds in a fixed order. scratch must hold
 // column_sums_scratch(rows, cols) bytes, 4-byte aligned (it may be null when that is 0).
