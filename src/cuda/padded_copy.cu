@@ -15,37 +15,68 @@
 namespace strassentile::cuda::detail {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr unsigned kMaxRowBlocks = 65535;
+constexpr int kThreads = 128;
+constexpr unsigned kMaxGridYZ = 65535;
 
-// One block row per destination row (grid-stride over batch · rows_dst), threads along its columns.
+// One thread per 16 bytes of a destination row (V elements): blockIdx.z walks the batch and blockIdx.y the rows (each
+// with a stride, for grids past 65535), so that no thread divides. Loads are element-wise (source rows need not be
+// aligned); the store is one 16-byte vector where the destination rows allow it (aligned_dst).
 template <class Word>
 __global__ void copy_padded_kernel(Word* __restrict__ dst, std::int64_t ld_dst, std::int64_t stride_dst,
                                    std::int64_t rows_dst, std::int64_t cols_dst, const Word* __restrict__ src,
                                    std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows_src,
-                                   std::int64_t cols_src, std::int64_t batch) {
-  const std::int64_t total_rows = batch * rows_dst;
-  for (std::int64_t row = blockIdx.y; row < total_rows; row += gridDim.y) {
-    const std::int64_t p = row / rows_dst, i = row - p * rows_dst;
-    Word* out = dst + p * stride_dst + i * ld_dst;
-    const Word* in = src + p * stride_src + i * ld_src;
-    const bool inside_rows = i < rows_src;
-    for (std::int64_t j = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; j < cols_dst;
-         j += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
-      out[j] = inside_rows && j < cols_src ? in[j] : Word(0);
-  }
+                                   std::int64_t cols_src, std::int64_t batch, bool aligned_dst) {
+  constexpr int V = 16 / sizeof(Word);
+  const std::int64_t j0 = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * V;
+  if (j0 >= cols_dst) return;
+  for (std::int64_t p = blockIdx.z; p < batch; p += gridDim.z)
+    for (std::int64_t i = blockIdx.y; i < rows_dst; i += gridDim.y) {
+      Word* out = dst + p * stride_dst + i * ld_dst + j0;
+      const Word* in = src + p * stride_src + i * ld_src + j0;
+      const std::int64_t reach = i < rows_src ? cols_src - j0 : 0;  // source elements left in this row
+      Word v[V];
+#pragma unroll
+      for (int t = 0; t < V; ++t) v[t] = t < reach ? in[t] : Word(0);
+      if (aligned_dst && j0 + V <= cols_dst) {
+        *reinterpret_cast<uint4*>(out) = *reinterpret_cast<const uint4*>(v);
+      } else {
+#pragma unroll
+        for (int t = 0; t < V; ++t)
+          if (j0 + t < cols_dst) out[t] = v[t];
+      }
+    }
+}
+
+// Zeroes columns [cols, ld) of each row: one thread per row (at most 7 elements at 16-bit, 3 at 32-bit from the
+// rounding to 8, but any width works).
+template <class Word>
+__global__ void zero_columns_kernel(Word* __restrict__ ptr, std::int64_t rows, std::int64_t cols, std::int64_t ld) {
+  for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; row < rows;
+       row += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+    for (std::int64_t j = cols; j < ld; ++j) ptr[row * ld + j] = Word(0);
 }
 
 template <class Word>
 void launch_for(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::int64_t rows_dst, std::int64_t cols_dst,
                 const void* src, std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows_src,
                 std::int64_t cols_src, std::int64_t batch, cudaStream_t stream) {
-  const dim3 grid(grid_blocks(cols_dst, kThreads),
-                  static_cast<unsigned>(std::min<std::int64_t>(batch * rows_dst, kMaxRowBlocks)));
+  constexpr int V = 16 / sizeof(Word);
+  const bool aligned_dst = is_aligned(dst, 16) && (ld_dst * static_cast<std::int64_t>(sizeof(Word))) % 16 == 0 &&
+                           (batch <= 1 || (stride_dst * static_cast<std::int64_t>(sizeof(Word))) % 16 == 0);
+  const dim3 grid(grid_blocks((cols_dst + V - 1) / V, kThreads),
+                  static_cast<unsigned>(std::min<std::int64_t>(rows_dst, kMaxGridYZ)),
+                  static_cast<unsigned>(std::min<std::int64_t>(batch, kMaxGridYZ)));
   copy_padded_kernel<Word><<<grid, kThreads, 0, stream>>>(static_cast<Word*>(dst), ld_dst, stride_dst, rows_dst,
                                                           cols_dst, static_cast<const Word*>(src), ld_src, stride_src,
-                                                          rows_src, cols_src, batch);
+                                                          rows_src, cols_src, batch, aligned_dst);
   check_cuda(cudaGetLastError(), "copy_padded_kernel launch");
+}
+
+template <class Word>
+void zero_for(void* ptr, std::int64_t rows, std::int64_t cols, std::int64_t ld, cudaStream_t stream) {
+  const unsigned blocks = static_cast<unsigned>(std::min<std::int64_t>((rows + 255) / 256, 65535));
+  zero_columns_kernel<Word><<<blocks, 256, 0, stream>>>(static_cast<Word*>(ptr), rows, cols, ld);
+  check_cuda(cudaGetLastError(), "zero_columns_kernel launch");
 }
 
 }  // namespace
@@ -68,10 +99,13 @@ void launch_copy_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst,
 void zero_columns(void* ptr, std::int64_t rows, std::int64_t cols, std::int64_t ld, std::size_t esize,
                   cudaStream_t stream) {
   if (ld == cols || rows == 0) return;
-  check_cuda(cudaMemset2DAsync(static_cast<char*>(ptr) + static_cast<std::size_t>(cols) * esize,
-                               static_cast<std::size_t>(ld) * esize, 0, static_cast<std::size_t>(ld - cols) * esize,
-                               static_cast<std::size_t>(rows), stream),
-             "cudaMemset2DAsync (row padding)");
+  // A kernel, not cudaMemset2DAsync: for 125 000 rows of 4 padding bytes the 2D memset took 0.086 ms on the H200.
+  if (esize == 2)
+    zero_for<std::uint16_t>(ptr, rows, cols, ld, stream);
+  else if (esize == 4)
+    zero_for<std::uint32_t>(ptr, rows, cols, ld, stream);
+  else
+    throw std::invalid_argument("zero_columns: element size must be 2 or 4 bytes, got " + std::to_string(esize));
 }
 
 }  // namespace strassentile::cuda::detail
