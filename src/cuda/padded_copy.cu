@@ -34,7 +34,7 @@ __global__ void copy_padded_kernel(Word* __restrict__ dst, std::int64_t ld_dst, 
       Word* out = dst + p * stride_dst + i * ld_dst + j0;
       const Word* in = src + p * stride_src + i * ld_src + j0;
       const std::int64_t reach = i < rows_src ? cols_src - j0 : 0;  // source elements left in this row
-      Word v[V];
+      alignas(16) Word v[V];
 #pragma unroll
       for (int t = 0; t < V; ++t) v[t] = t < reach ? in[t] : Word(0);
       if (aligned_dst && j0 + V <= cols_dst) {
