@@ -84,15 +84,11 @@ int main(int argc, char** argv) {
   const int reps = opts.integer("--reps", 15, 1);
   const std::string shapes = opts.text("--shapes", "16384x4096x4096,8192x8192x8192");
   try {
-    cudaDeviceProp prop{};
-    ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
-    cudaStream_t stream;
-    ok(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-    cublasHandle_t handle;
-    ok(cublasCreate(&handle), "cublasCreate");
-    ok(cublasSetStream(handle, stream), "cublasSetStream");
-    const L2FlushBuffer flush(prop);
-    const Timer timer{stream, flush.buffer.ptr, flush.bytes, 3, reps};
+    const StreamBench bench(reps);
+    const cudaDeviceProp& prop = bench.prop;
+    cudaStream_t stream = bench.stream;
+    cublasHandle_t handle = bench.handle;
+    const Timer& timer = bench.timer;
     std::printf("%s, %d SMs; bf16 <%d,%d,%d> r=%d; median of %d, L2 evicted before each forward%s\n", prop.name,
                 prop.multiProcessorCount, tile, tile, tile, rank, reps,
                 unpadded ? "; the stages with the backward's rows unpadded" : "");
@@ -274,7 +270,6 @@ int main(int argc, char** argv) {
     }
     std::fprintf(json, "\n]}\n");
     std::fclose(json);
-    cublasDestroy(handle);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_backward_stages: %s\n", e.what());
     return 1;

@@ -38,15 +38,11 @@ int main(int argc, char** argv) {
   const int reps = opts.integer("--reps", 15, 1);
   const std::string problems = opts.text("--problems", "23:5462:1366:1366,23:2731:2731:2731,24:4096:1024:1024");
   try {
-    cudaDeviceProp prop{};
-    ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
-    cudaStream_t stream;
-    ok(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-    cublasHandle_t handle;
-    ok(cublasCreate(&handle), "cublasCreate");
-    ok(cublasSetStream(handle, stream), "cublasSetStream");
-    const L2FlushBuffer flush(prop);
-    const Timer timer{stream, flush.buffer.ptr, flush.bytes, 3, reps};
+    const StreamBench bench(reps);
+    const cudaDeviceProp& prop = bench.prop;
+    cudaStream_t stream = bench.stream;
+    cublasHandle_t handle = bench.handle;
+    const Timer& timer = bench.timer;
     std::printf("%s; bf16 batched GEMMs Z[p] = X^[p] (m x k) . W^[p] (k x n); median of %d, L2 evicted before each\n",
                 prop.name, reps);
     std::FILE* json = std::fopen(opts.out().c_str(), "w");
@@ -103,7 +99,6 @@ int main(int argc, char** argv) {
     }
     std::fprintf(json, "\n]}\n");
     std::fclose(json);
-    cublasDestroy(handle);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_gemm_shapes: %s\n", e.what());
     return 1;

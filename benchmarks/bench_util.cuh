@@ -114,6 +114,37 @@ struct Timer {
   }
 };
 
+// What a single-stream benchmark of GEMMs and the STL pipeline sets up: device 0's properties, a non-blocking
+// stream, a cuBLAS handle on it, and a timer that evicts the L2 before each run.
+struct StreamBench {
+  cudaDeviceProp prop{};
+  cudaStream_t stream = nullptr;
+  cublasHandle_t handle = nullptr;
+  explicit StreamBench(int reps, int warmup = 3) : prop(properties()), flush(prop) {
+    ok(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    ok(cublasCreate(&handle), "cublasCreate");
+    ok(cublasSetStream(handle, stream), "cublasSetStream");
+    timer = Timer{stream, flush.buffer.ptr, flush.bytes, warmup, reps};
+  }
+  StreamBench(const StreamBench&) = delete;
+  StreamBench& operator=(const StreamBench&) = delete;
+  ~StreamBench() {
+    cublasDestroy(handle);
+    cudaStreamDestroy(stream);
+  }
+
+ private:
+  static cudaDeviceProp properties() {
+    cudaDeviceProp p{};
+    ok(cudaGetDeviceProperties(&p, 0), "cudaGetDeviceProperties");
+    return p;
+  }
+  L2FlushBuffer flush;
+
+ public:
+  Timer timer{};
+};
+
 // Device-to-device copy bandwidth, counting bytes read plus written, of a copy that moves `traffic` bytes in
 // all (1 GiB by default): the ceiling for encode and decode. Compare a kernel with a copy of its own traffic,
 // since the fixed costs (launch, tail, the L2 state) weigh more on small transfers.
