@@ -39,15 +39,11 @@ int main(int argc, char** argv) {
   const std::string problems = opts.text("--problems", "23:5462:1366:1366,23:2731:2731:2731,24:4096:1024:1024");
   try {
     const StreamBench bench(reps);
-    const cudaDeviceProp& prop = bench.prop;
-    cudaStream_t stream = bench.stream;
-    cublasHandle_t handle = bench.handle;
-    const Timer& timer = bench.timer;
     std::printf("%s; bf16 batched GEMMs Z[p] = X^[p] (m x k) . W^[p] (k x n); median of %d, L2 evicted before each\n",
-                prop.name, reps);
+                bench.prop.name, reps);
     std::FILE* json = std::fopen(opts.out().c_str(), "w");
     if (json == nullptr) throw std::runtime_error("cannot write " + opts.out());
-    std::fprintf(json, "{\"device\": \"%s\", \"reps\": %d, \"results\": [\n", prop.name, reps);
+    std::fprintf(json, "{\"device\": \"%s\", \"reps\": %d, \"results\": [\n", bench.prop.name, reps);
     bool first = true;
     for (const std::string& text : split(problems)) {
       const std::vector<std::int64_t> d = split_numbers(text, ':');
@@ -79,8 +75,9 @@ int main(int argc, char** argv) {
         g.a = a.ptr, g.lda = v.lda, g.stride_a = m * v.lda;
         g.b = b.ptr, g.ldb = v.ldb, g.stride_b = v.k * v.ldb;
         g.c = c.ptr, g.ldc = v.ldc, g.stride_c = m * v.ldc;
-        const double ms = timer.median_ms([&] {
-          if (!sc::detail::run_tuned(handle, g, stream)) ok(sc::detail::run_strided_batched(handle, g), "gemm");
+        const double ms = bench.timer.median_ms([&] {
+          if (!sc::detail::run_tuned(bench.handle, g, bench.stream))
+            ok(sc::detail::run_strided_batched(bench.handle, g), "gemm");
         });
         std::printf("  %-48s k %5lld n %5lld lda %5lld ldb %5lld ldc %5lld  %8.3f ms  %6.1f TFLOP/s useful\n",
                     v.name.c_str(), static_cast<long long>(v.k), static_cast<long long>(v.n),

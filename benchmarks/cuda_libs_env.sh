@@ -1,5 +1,5 @@
 # Sourced (not run) by the GPU-machine scripts that build the torch-free CUDA layer without PyTorch's CMake
-# (run_bench_device.sh, run_codec_device.sh), after `out` and `py` are set: finds cuBLAS (the toolkit's, else the
+# (run_bench_device.sh, run_codec_device.sh, run_overlap_device.sh), after `out` and `py` are set: finds cuBLAS (the toolkit's, else the
 # cu13 wheel's) and cuSPARSELt (the wheel in PyTorch's venv, for 2:4) and appends their cmake flags to `extra`;
 # exports LD_LIBRARY_PATH for them.
 cuda_root=$(dirname "$(dirname "$(command -v nvcc)")")
@@ -32,3 +32,50 @@ if [ -n "$slt_h" ]; then
 else
   echo "no cuSPARSELt found: 2:4 will be reported as not measured" | tee -a "$out/env.log"
 fi
+
+# The rest serves the scripts that build the torch-free CUDA layer in build-codec (run_codec_device.sh,
+# run_overlap_device.sh); they define left() (seconds left of their budget) before calling these.
+
+# device_env_log: date, GPU, driver and nvcc into $out/env.log.
+device_env_log() {
+  {
+    date -u
+    nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,memory.used --format=csv
+    nvcc --version | tail -2
+  } 2>&1 | tee -a "$out/env.log"
+}
+
+# build_cuda_layer TARGET...: configures build-codec (Release, sm_90, apps, warnings as errors, the flags in `extra`)
+# and builds the targets within left() − 60 s (log in $out/build.log); exits the script on failure.
+build=build-codec
+build_cuda_layer() {
+  local gen=()
+  command -v ninja >/dev/null && gen=(-G Ninja)
+  timeout $(($(left) - 60)) bash -c "cmake -S . -B $build ${gen[*]} -DCMAKE_BUILD_TYPE=Release -DSTRASSENTILE_WITH_CUDA=ON \
+    -DSTRASSENTILE_BUILD_TESTS=OFF -DSTRASSENTILE_BUILD_APPS=ON -DSTRASSENTILE_WARNINGS_AS_ERRORS=ON \
+    -DCMAKE_CUDA_ARCHITECTURES=90 $(printf '%q ' "${extra[@]}") >$out/build.log 2>&1 &&
+    cmake --build $build -j $(nproc) --target $* >>$out/build.log 2>&1"
+  local rc=$?
+  echo "build exit $rc at ${SECONDS}s" | tee -a "$out/env.log"
+  [ $rc = 0 ] || { tail -40 "$out/build.log"; exit 1; }
+}
+
+# cuda_test MAX_SECONDS PATTERN: strassentile_cuda_tests into $out/test.log (at most MAX_SECONDS, and 20 s short of
+# the budget), then the log's lines matching PATTERN.
+cuda_test() {
+  local t=$(($(left) - 20))
+  [ $t -gt "$1" ] && t=$1
+  timeout $t $build/src/cuda/tests/strassentile_cuda_tests >"$out/test.log" 2>&1
+  echo "test exit $? at ${SECONDS}s" | tee -a "$out/env.log"
+  grep -E "$2" "$out/test.log" | tail -30
+}
+
+# cuda_sanitizer: the same test under compute-sanitizer memcheck (at most 240 s) into $out/sanitizer.log.
+cuda_sanitizer() {
+  local t=$(($(left) - 20))
+  [ $t -gt 240 ] && t=240
+  timeout $t compute-sanitizer --tool memcheck --print-limit 20 $build/src/cuda/tests/strassentile_cuda_tests \
+    >"$out/sanitizer.log" 2>&1
+  echo "sanitizer exit $? at ${SECONDS}s" | tee -a "$out/env.log"
+  grep -E "ERROR SUMMARY|passed, " "$out/sanitizer.log" | tail -3
+}

@@ -15,43 +15,15 @@ mkdir -p "$out"
 cd "$(dirname "$0")/.."
 budget=${BUDGET:-280}
 left() { echo $((budget - SECONDS)); }
-command -v nvcc >/dev/null || export PATH=/usr/local/cuda/bin:$PATH
-py=${PYTHON:-python3}
-{
-  date -u
-  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,memory.used --format=csv
-  nvcc --version | tail -2
-  git log --oneline -1 2>/dev/null
-} 2>&1 | tee "$out/env.log"
-
-# libzip/pkg-config from .devdeps when missing (device_env.sh), then cuBLAS and cuSPARSELt (cuda_libs_env.sh).
+: >"$out/env.log"
+# libzip/pkg-config from .devdeps when missing (device_env.sh), then cuBLAS and cuSPARSELt and the build and test
+# steps (cuda_libs_env.sh).
 source benchmarks/device_env.sh
 source benchmarks/cuda_libs_env.sh
-gen=()
-command -v ninja >/dev/null && gen=(-G Ninja)
-
-build=build-codec
-timeout $(($(left) - 60)) bash -c "cmake -S . -B $build ${gen[*]} -DCMAKE_BUILD_TYPE=Release -DSTRASSENTILE_WITH_CUDA=ON \
-  -DSTRASSENTILE_BUILD_TESTS=OFF -DSTRASSENTILE_BUILD_APPS=ON -DSTRASSENTILE_WARNINGS_AS_ERRORS=ON \
-  -DCMAKE_CUDA_ARCHITECTURES=90 $(printf '%q ' "${extra[@]}") >$out/build.log 2>&1 &&
-  cmake --build $build -j $(nproc) --target strassentile_cuda_tests bench_stl_kernels bench_products_algos strassentile >>$out/build.log 2>&1"
-rc=$?
-echo "build exit $rc at ${SECONDS}s" | tee -a "$out/env.log"
-[ $rc = 0 ] || { tail -40 "$out/build.log"; exit 1; }
-
-if [ "${SKIP_TEST:-0}" != 1 ]; then
-  t=$(($(left) - 20)); [ $t -gt 50 ] && t=50
-  timeout $t $build/src/cuda/tests/strassentile_cuda_tests >"$out/test.log" 2>&1
-  echo "test exit $? at ${SECONDS}s" | tee -a "$out/env.log"
-  grep -E "^FAIL|passed|worst|  (encode|decode|forward) " "$out/test.log" | tail -30; grep -c "^  exact" "$out/test.log"
-fi
-if [ "${SANITIZE:-0}" = 1 ]; then
-  t=$(($(left) - 20)); [ $t -gt 240 ] && t=240
-  timeout $t compute-sanitizer --tool memcheck --print-limit 20 $build/src/cuda/tests/strassentile_cuda_tests \
-    >"$out/sanitizer.log" 2>&1
-  echo "sanitizer exit $? at ${SECONDS}s" | tee -a "$out/env.log"
-  grep -E "ERROR SUMMARY|passed, " "$out/sanitizer.log" | tail -3
-fi
+device_env_log
+build_cuda_layer strassentile_cuda_tests bench_stl_kernels bench_products_algos strassentile
+[ "${SKIP_TEST:-0}" != 1 ] && { cuda_test 50 "^FAIL|passed|worst|  (encode|decode|forward) "; grep -c "^  exact" "$out/test.log"; }
+[ "${SANITIZE:-0}" = 1 ] && cuda_sanitizer
 if [ "${PRODUCTS:-0}" = 1 ]; then
   t=$(($(left) - 20)); [ $t -gt 120 ] && t=120
   timeout $t $build/src/cuda/benchmarks/bench_products_algos >"$out/products.log" 2>&1

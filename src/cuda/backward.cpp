@@ -202,7 +202,8 @@ void stl_backward(const BackwardParams& p) {
     enc.stream = p.stream;
     enc.kernel = p.kernel;
     launch_encode(enc);
-    if (w_padded || l.dw_bytes > 0) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
+    // Only Z's recomputation reads X̂'s padded inner side (dŴ's padding rows are dropped).
+    if (w_padded && need.dec && !z_saved) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
   }
   if (l.dz) {
     DecodeBackwardParams db;
@@ -250,7 +251,8 @@ void stl_backward(const BackwardParams& p) {
       prod.stream = p.stream;
       prod.gemm = p.gemm;
       launch_products(prod);
-      detail::zero_columns(buf_c, r * m, n, ldn, e, p.stream);
+      // Padded, the products wrote Z's padding columns themselves: X̂ times Ŵ's zero columns.
+      if (!z_padded) detail::zero_columns(buf_c, r * m, n, ldn, e, p.stream);
     }
     EncodeParams tiles;  // the identity encoder on dY's (a,c) tiles: tiles(dY)[q, i, j] = vec(dY_ij)[q]
     tiles.shape = s;
@@ -314,7 +316,8 @@ void stl_backward(const BackwardParams& p) {
     tiles.kernel = p.kernel;
     detail::encode_with(tiles, detail::CoefLayout{l.id_size, 1});
     detail::zero_columns(buf_c, ab * m, k, ldk, e, p.stream);
-    detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);  // dX̂
+    // dX̂: padded, the GEMM wrote its padding columns as dZ times Ŵ's zero rows.
+    if (!w_padded) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
     Gemm g;
     g.rows = r, g.cols = ab, g.inner = m * ldk;
     g.a = buf_a, g.lda = m * ldk;

@@ -170,6 +170,21 @@ unsigned resident_grid(Kernel kernel, std::int64_t groups, cudaStream_t stream) 
   return static_cast<unsigned>(groups < resident ? groups : resident);
 }
 
+// Groups of mma_group::kTiles tiles along each of m tile rows, `cols` tiles wide.
+struct GroupGrid {
+  std::int64_t groups_per_i, groups;
+};
+inline GroupGrid group_grid(std::int64_t m, std::int64_t cols) {
+  const std::int64_t per_i = (cols + mma_group::kTiles - 1) / mma_group::kTiles;
+  return {per_i, m * per_i};
+}
+
+// A persistent launch of `kernel`: resident_grid blocks of mma_group::kThreads, each walking groups by the grid.
+template <class... Params, class... Args>
+void launch_persistent(void (*kernel)(Params...), std::int64_t groups, cudaStream_t stream, const Args&... args) {
+  kernel<<<resident_grid(kernel, groups, stream), mma_group::kThreads, 0, stream>>>(args...);
+}
+
 // ---- The phases of one group, shared by encode_mma, decode_mma and decode_encode_mma (decode_encode_mma.cuh) ----
 // T: __nv_bfloat16 or __half. A group is 128 tiles of row-tile i, tile columns 128·(group mod groups_per_i) on.
 
@@ -502,13 +517,10 @@ template <class T>
 bool run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
   const StlShape& s = p.shape;
   if (p.dtype != dtype_of<T>() || !mma_codec_applies(p.dtype, s.a, s.b, s.rank)) return false;
-  const std::int64_t groups_per_i = (s.k() + mma_group::kTiles - 1) / mma_group::kTiles;
-  const std::int64_t groups = s.m() * groups_per_i;
-  if (groups == 0) return true;
+  const GroupGrid g = group_grid(s.m(), s.k());
+  if (g.groups == 0) return true;
   const MmaEncodeArgs args = mma_encode_args(p, layout);
-  const auto launch = [&](auto kernel) {
-    kernel<<<resident_grid(kernel, groups, p.stream), mma_group::kThreads, 0, p.stream>>>(args, groups, groups_per_i);
-  };
+  const auto launch = [&](auto kernel) { launch_persistent(kernel, g.groups, p.stream, args, g.groups, g.groups_per_i); };
   switch ((s.rank + 15) / 16) {
     case 1: launch(encode_mma<T, 1>); break;
     case 2: launch(encode_mma<T, 2>); break;
@@ -523,13 +535,10 @@ template <class T>
 bool run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
   const StlShape& s = p.shape;
   if (p.dtype != dtype_of<T>() || !mma_codec_applies(p.dtype, s.a, s.c, s.rank)) return false;
-  const std::int64_t groups_per_i = (s.n() + mma_group::kTiles - 1) / mma_group::kTiles;
-  const std::int64_t groups = s.m() * groups_per_i;
-  if (groups == 0) return true;
+  const GroupGrid g = group_grid(s.m(), s.n());
+  if (g.groups == 0) return true;
   const MmaDecodeArgs args = mma_decode_args(p, layout);
-  const auto launch = [&](auto kernel) {
-    kernel<<<resident_grid(kernel, groups, p.stream), mma_group::kThreads, 0, p.stream>>>(args, groups, groups_per_i);
-  };
+  const auto launch = [&](auto kernel) { launch_persistent(kernel, g.groups, p.stream, args, g.groups, g.groups_per_i); };
   const bool wide = s.rank > 32;
   switch (p.activation) {
     case Activation::relu:

@@ -51,9 +51,7 @@ void require(bool ok, const std::string& what) {
 template <class T>
 void run(const DecodeEncodeParams& p, const MmaDecodeArgs& dec, const MmaEncodeArgs& enc, std::int64_t groups,
          std::int64_t groups_per_i) {
-  const auto launch = [&](auto kernel) {
-    kernel<<<resident_grid(kernel, groups, p.stream), mma_group::kThreads, 0, p.stream>>>(dec, enc, groups, groups_per_i);
-  };
+  const auto launch = [&](auto kernel) { launch_persistent(kernel, groups, p.stream, dec, enc, groups, groups_per_i); };
   switch (p.activation) {
     case Activation::relu: launch(decode_encode_mma<T, Activation::relu>); break;
     case Activation::gelu_tanh: launch(decode_encode_mma<T, Activation::gelu_tanh>); break;
@@ -102,15 +100,14 @@ void launch_decode_encode(const DecodeEncodeParams& p) {
   ep.x_hat = p.x_hat;
   ep.ld_x_hat = detail::resolve_ld(p.ld_x_hat, b.k(), "ld_x_hat");
   ep.stride_x_hat = detail::resolve_stride(p.stride_x_hat, b.m(), ep.ld_x_hat, b.k(), "stride_x_hat");
-  const std::int64_t groups_per_i = (a.n() + detail::mma_group::kTiles - 1) / detail::mma_group::kTiles;
-  const std::int64_t groups = a.m() * groups_per_i;
-  if (groups == 0) return;
+  const detail::GroupGrid g = detail::group_grid(a.m(), a.n());
+  if (g.groups == 0) return;
   const detail::MmaDecodeArgs dec = detail::mma_decode_args(dp, {});
   const detail::MmaEncodeArgs enc = detail::mma_encode_args(ep, {});
   if (p.dtype == DType::f16)
-    detail::run<__half>(p, dec, enc, groups, groups_per_i);
+    detail::run<__half>(p, dec, enc, g.groups, g.groups_per_i);
   else
-    detail::run<__nv_bfloat16>(p, dec, enc, groups, groups_per_i);
+    detail::run<__nv_bfloat16>(p, dec, enc, g.groups, g.groups_per_i);
 }
 
 }  // namespace strassentile::cuda

@@ -36,38 +36,30 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
   return stl_matmul_backward_aten(grad_y, x, w_hat, enc_x, dec, tile, bias, to_string(mode), out_features, levels, needs);
 }
 
-// stl_matmul_keep / stl_matmul_backward_kept off CUDA kernels: nothing to keep (an empty byte tensor), and the
-// backward recomputes as stl_matmul_backward does.
-std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_kernel(const at::Tensor& x, const at::Tensor& w_hat,
-                                                          const at::Tensor& enc_x, const at::Tensor& dec,
-                                                          at::IntArrayRef tile, const std::optional<at::Tensor>& bias,
-                                                          c10::string_view mode, std::optional<int64_t> out_features,
-                                                          at::OptionalIntArrayRef levels) {
-  return {stl_matmul_kernel(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels),
-          nothing_kept(x)};
+// stl_matmul_keep / stl_matmul_backward_kept off CUDA kernels (CPU and Meta): nothing to keep (an empty byte
+// tensor), and the backward recomputes, as `Forward` / `Backward` (the key's plain ops) do.
+using ForwardFn = at::Tensor (*)(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                 at::IntArrayRef, const std::optional<at::Tensor>&, c10::string_view,
+                                 std::optional<int64_t>, at::OptionalIntArrayRef);
+using BackwardFn = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> (*)(
+    const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, at::IntArrayRef,
+    const std::optional<at::Tensor>&, c10::string_view, std::optional<int64_t>, at::OptionalIntArrayRef,
+    std::array<bool, 5>);
+
+template <ForwardFn Forward>
+std::tuple<at::Tensor, at::Tensor> keep_nothing(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
+                                                const at::Tensor& dec, at::IntArrayRef tile,
+                                                const std::optional<at::Tensor>& bias, c10::string_view mode,
+                                                std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
+  return {Forward(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels), nothing_kept(x)};
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_kept_kernel(
+template <BackwardFn Backward>
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> recompute_kept(
     const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
     at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode, std::optional<int64_t> out_features,
     at::OptionalIntArrayRef levels, std::array<bool, 5> needs, const at::Tensor& /*kept*/) {
-  return stl_matmul_backward_kernel(grad_y, x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels, needs);
-}
-
-std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_meta_kernel(const at::Tensor& x, const at::Tensor& w_hat,
-                                                               const at::Tensor& enc_x, const at::Tensor& dec,
-                                                               at::IntArrayRef tile, const std::optional<at::Tensor>& bias,
-                                                               c10::string_view mode, std::optional<int64_t> out_features,
-                                                               at::OptionalIntArrayRef levels) {
-  return {stl_matmul_meta(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels),
-          nothing_kept(x)};
-}
-
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_kept_meta_kernel(
-    const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
-    at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode, std::optional<int64_t> out_features,
-    at::OptionalIntArrayRef levels, std::array<bool, 5> needs, const at::Tensor& /*kept*/) {
-  return stl_matmul_backward_meta(grad_y, x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels, needs);
+  return Backward(grad_y, x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels, needs);
 }
 
 bool set_keep_for_backward_op(bool keep) { return set_keep_for_backward(keep); }
@@ -267,8 +259,8 @@ TORCH_LIBRARY(strassentile, m) {
 TORCH_LIBRARY_IMPL(strassentile, CPU, m) {
   m.impl("stl_matmul", &stl_matmul_kernel);
   m.impl("stl_matmul_backward", &stl_matmul_backward_kernel);
-  m.impl("stl_matmul_keep", &stl_matmul_keep_kernel);
-  m.impl("stl_matmul_backward_kept", &stl_matmul_backward_kept_kernel);
+  m.impl("stl_matmul_keep", &keep_nothing<&stl_matmul_kernel>);
+  m.impl("stl_matmul_backward_kept", &recompute_kept<&stl_matmul_backward_kernel>);
 }
 
 // CUDA: the kernels of src/cuda (encode/decode kernels, cuBLAS batched products) when the library is built with
@@ -282,8 +274,8 @@ TORCH_LIBRARY_IMPL(strassentile, CUDA, m) {
 #else
   m.impl("stl_matmul", &stl_matmul_kernel);
   m.impl("stl_matmul_backward", &stl_matmul_backward_kernel);
-  m.impl("stl_matmul_keep", &stl_matmul_keep_kernel);
-  m.impl("stl_matmul_backward_kept", &stl_matmul_backward_kept_kernel);
+  m.impl("stl_matmul_keep", &keep_nothing<&stl_matmul_kernel>);
+  m.impl("stl_matmul_backward_kept", &recompute_kept<&stl_matmul_backward_kernel>);
 #endif
 }
 
@@ -291,8 +283,8 @@ TORCH_LIBRARY_IMPL(strassentile, CUDA, m) {
 TORCH_LIBRARY_IMPL(strassentile, Meta, m) {
   m.impl("stl_matmul", &stl_matmul_meta);
   m.impl("stl_matmul_backward", &stl_matmul_backward_meta);
-  m.impl("stl_matmul_keep", &stl_matmul_keep_meta_kernel);
-  m.impl("stl_matmul_backward_kept", &stl_matmul_backward_kept_meta_kernel);
+  m.impl("stl_matmul_keep", &keep_nothing<&stl_matmul_meta>);
+  m.impl("stl_matmul_backward_kept", &recompute_kept<&stl_matmul_backward_meta>);
 }
 
 // encode_weight is built from differentiable ATen ops: autograd and every backend come for free.
