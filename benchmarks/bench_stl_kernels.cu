@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "bench_util.cuh"
 #include "codec_mma.cuh"
@@ -30,6 +31,14 @@ namespace {
 void report(const char* name, double ms, double bytes, double copy_gbps) {
   const double gbps = bytes / (ms * 1e6);
   std::printf("  %-34s %8.3f ms %7.0f GB/s  %5.2f of copy\n", name, ms, gbps, gbps / copy_gbps);
+}
+
+// Rounds `count` fp32 coefficients on the device to the nearest bf16 values (kept as fp32).
+void round_to_bf16_values(Buffer& coefs, std::size_t count) {
+  std::vector<float> host(count);
+  ok(cudaMemcpy(host.data(), coefs.ptr, count * sizeof(float), cudaMemcpyDeviceToHost), "copy coefficients");
+  for (float& v : host) v = __bfloat162float(__float2bfloat16(v));
+  ok(cudaMemcpy(coefs.ptr, host.data(), count * sizeof(float), cudaMemcpyHostToDevice), "copy coefficients");
 }
 
 void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer) {
@@ -87,6 +96,14 @@ void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer) {
   report("decode tiles V=4 CH=4", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 4, 4>(dp); }), dec_bytes,
          copy_gbps);
   report("decode generic", timer.median_ms([&] { sd::launch_decode_generic(dp); }), dec_bytes, copy_gbps);
+  // Coefficients that are bf16 values already (exact algorithms, a model stored in bf16): the tensor-core kernels
+  // skip the products of their lo terms.
+  round_to_bf16_values(enc, rank * 16);
+  round_to_bf16_values(dec, rank * 16);
+  report("encode tensor cores, bf16 coefs", timer.median_ms([&] { sd::run_encode_mma<bf16>(ep); }), enc_bytes,
+         copy_gbps);
+  report("decode tensor cores, bf16 coefs", timer.median_ms([&] { sd::run_decode_mma<bf16>(dp); }), dec_bytes,
+         copy_gbps);
 }
 
 // The dispatcher's default encode and decode (sc::launch_encode / launch_decode, KernelChoice::automatic) for

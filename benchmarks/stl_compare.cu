@@ -145,7 +145,8 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   random_fill<bf16>(w.ptr, K * N, 2, 1.0f);
   random_fill<bf16>(dy.ptr, M * N, 3, 1.0f);
 
-  // STL parameters: Ŵ and the coefficients (random: timing does not depend on their values).
+  // STL parameters: Ŵ and the coefficients, random fp32: a trained operator's. (Coefficients that are bf16 values,
+  // as in exact algorithms or a model stored in bf16, let the tensor-core encode/decode skip half their MMAs.)
   Buffer w_hat(bytes_bf16(r * k * n)), dw_hat(bytes_bf16(r * k * n));
   Buffer enc(sizeof(float) * r * kTileElems), dec(sizeof(float) * kTileElems * r);
   Buffer d_enc(sizeof(float) * r * kTileElems), d_dec(sizeof(float) * kTileElems * r);

@@ -8,6 +8,8 @@
 // accumulating in fp32): the activations are T already, so every partial product is exact and the coefficients
 // keep ~16 bits in bf16 (relative error ≤ 2⁻¹⁷; 8 for a plain cast) and ~22 in fp16 (coefficients below fp16's
 // smallest subnormal, 6e-8, are lost).
+// When every coefficient is a T value already (exact algorithms' 0, ±1, ±1/2, …; a model stored in bf16), all
+// lo terms are zero and the block skips their products: half the MMAs, the same result bit for bit.
 //
 // Work comes in groups of 128 consecutive tiles of one row-tile. A block of 4 warps stays resident (a
 // grid-stride loop over the groups), builds the coefficient fragments once, and copies group g+1 into its
@@ -188,11 +190,13 @@ void launch_persistent(void (*kernel)(Params...), std::int64_t groups, cudaStrea
 // ---- The phases of one group, shared by encode_mma, decode_mma and decode_encode_mma (decode_encode_mma.cuh) ----
 // T: __nv_bfloat16 or __half. A group is 128 tiles of row-tile i, tile columns 128·(group mod groups_per_i) on.
 
-// A fragments of E_X (rows p, columns q), hi and lo; zero for p >= rank. MT = ⌈rank / 16⌉ m-steps.
+// A fragments of E_X (rows p, columns q), hi and lo; zero for p >= rank. MT = ⌈rank / 16⌉ m-steps. Returns
+// whether any lo term is nonzero in the block (a barrier: every thread of the block calls it).
 template <class T, int MT>
-__device__ __forceinline__ void encode_fragments(const MmaEncodeArgs& args, unsigned (&a_hi)[MT][4],
+__device__ __forceinline__ bool encode_fragments(const MmaEncodeArgs& args, unsigned (&a_hi)[MT][4],
                                                  unsigned (&a_lo)[MT][4]) {
   const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  unsigned any_lo = 0;
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -201,13 +205,15 @@ __device__ __forceinline__ void encode_fragments(const MmaEncodeArgs& args, unsi
       const float v0 = p < args.rank ? args.enc[p * args.enc_p + q * args.enc_q] : 0.0f;
       const float v1 = p < args.rank ? args.enc[p * args.enc_p + (q + 1) * args.enc_q] : 0.0f;
       split_pair<T>(v0, v1, a_hi[mt][r], a_lo[mt][r]);
+      any_lo |= a_lo[mt][r];
     }
+  return __syncthreads_or(any_lo != 0) != 0;
 }
 
 // s_out[p][tile] = Σ_q E_X[p, q] · s_x[tile's element q], for the block's 128 tiles (each warp 32).
 template <class T, int MT>
 __device__ __forceinline__ void encode_products(const word16* s_x, const unsigned (&a_hi)[MT][4],
-                                                const unsigned (&a_lo)[MT][4], word16* s_out) {
+                                                const unsigned (&a_lo)[MT][4], bool with_lo, word16* s_out) {
   using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const unsigned* sx = reinterpret_cast<const unsigned*>(s_x);
@@ -222,7 +228,7 @@ __device__ __forceinline__ void encode_products(const word16* s_x, const unsigne
     for (int mt = 0; mt < MT; ++mt) {
       float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
       Mma16<T>::mma(c, a_hi[mt], b0, b1);
-      Mma16<T>::mma(c, a_lo[mt], b0, b1);
+      if (with_lo) Mma16<T>::mma(c, a_lo[mt], b0, b1);
       so[((16 * mt + g) * kOutStride + tc) / 2] = Mma16<T>::pack2(c[0], c[1]);
       so[((16 * mt + g + 8) * kOutStride + tc) / 2] = Mma16<T>::pack2(c[2], c[3]);
     }
@@ -289,10 +295,12 @@ __device__ __forceinline__ void stage_z(const MmaDecodeArgs& args, std::int64_t 
 }
 
 // A fragments of D (rows q, columns p in k-steps of 16), hi and lo; zero for p >= rank. KS k-steps at most.
+// Returns whether any lo term is nonzero in the block (a barrier, as encode_fragments).
 template <class T, int KS>
-__device__ __forceinline__ void decode_fragments(const MmaDecodeArgs& args, unsigned (&a_hi)[KS][4],
+__device__ __forceinline__ bool decode_fragments(const MmaDecodeArgs& args, unsigned (&a_hi)[KS][4],
                                                  unsigned (&a_lo)[KS][4]) {
   const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  unsigned any_lo = 0;
 #pragma unroll
   for (int ks = 0; ks < KS; ++ks)
 #pragma unroll
@@ -301,13 +309,15 @@ __device__ __forceinline__ void decode_fragments(const MmaDecodeArgs& args, unsi
       const float v0 = p < args.rank ? args.dec[q * args.dec_q + p * args.dec_p] : 0.0f;
       const float v1 = p + 1 < args.rank ? args.dec[q * args.dec_q + (p + 1) * args.dec_p] : 0.0f;
       split_pair<T>(v0, v1, a_hi[ks][r], a_lo[ks][r]);
+      any_lo |= a_lo[ks][r];
     }
+  return __syncthreads_or(any_lo != 0) != 0;
 }
 
 // s_y[u][4·tile + w] = Σ_p D[(u, w), p] · s_z[p][tile] in fp32, for the block's 128 tiles.
 template <class T, int KS>
 __device__ __forceinline__ void decode_products(const word16* s_z, int ksteps, const unsigned (&a_hi)[KS][4],
-                                                const unsigned (&a_lo)[KS][4], float* s_y) {
+                                                const unsigned (&a_lo)[KS][4], bool with_lo, float* s_y) {
   using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
   const int u = g >> 2, w = g & 3;  // C rows g and g+8 are tile elements (u, w) and (u + 2, w)
@@ -322,10 +332,10 @@ __device__ __forceinline__ void decode_products(const word16* s_z, int ksteps, c
       unsigned b[4];
       ldmatrix_x4_trans(b, &s_z[(32 * h + lane) * kZStride + tile0]);
       Mma16<T>::mma(c, a_hi[2 * h], b[0], b[1]);
-      Mma16<T>::mma(c, a_lo[2 * h], b[0], b[1]);
+      if (with_lo) Mma16<T>::mma(c, a_lo[2 * h], b[0], b[1]);
       if (2 * h + 1 < ksteps) {
         Mma16<T>::mma(c, a_hi[2 * h + 1], b[2], b[3]);
-        Mma16<T>::mma(c, a_lo[2 * h + 1], b[2], b[3]);
+        if (with_lo) Mma16<T>::mma(c, a_lo[2 * h + 1], b[2], b[3]);
       }
     }
     const int tc = tile0 + 2 * t;  // C columns 2t, 2t+1
@@ -438,13 +448,13 @@ __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncod
   if (group < groups) stage(group, 0);
   cp_async_commit();
   unsigned a_hi[MT][4], a_lo[MT][4];
-  encode_fragments<T, MT>(args, a_hi, a_lo);  // once per block, while the first copies fly
+  const bool with_lo = encode_fragments<T, MT>(args, a_hi, a_lo);  // once per block, while the first copies fly
   for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
     if (group + gridDim.x < groups) stage(group + gridDim.x, buf ^ 1);
     cp_async_commit();
     cp_async_wait<1>();  // this group's copies; the next group's stay in flight
     __syncthreads();
-    encode_products<T, MT>(s_x[buf], a_hi, a_lo, s_out);
+    encode_products<T, MT>(s_x[buf], a_hi, a_lo, with_lo, s_out);
     __syncthreads();
     store_x_hat(args, group, groups_per_i, s_out);
   }
@@ -463,14 +473,14 @@ __global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecod
   if (group < groups) stage_z(args, group, groups_per_i, s_z[0]);
   cp_async_commit();
   unsigned a_hi[KS][4], a_lo[KS][4];
-  decode_fragments<T, KS>(args, a_hi, a_lo);
+  const bool with_lo = decode_fragments<T, KS>(args, a_hi, a_lo);
   const int ksteps = (args.rank + 15) / 16;
   for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
     if (group + gridDim.x < groups) stage_z(args, group + gridDim.x, groups_per_i, s_z[buf ^ 1]);
     cp_async_commit();
     cp_async_wait<1>();
     __syncthreads();
-    decode_products<T, KS>(s_z[buf], ksteps, a_hi, a_lo, s_y);
+    decode_products<T, KS>(s_z[buf], ksteps, a_hi, a_lo, with_lo, s_y);
     __syncthreads();
     decode_epilogue<T, ACT>(args, group, groups_per_i, s_y, nullptr);
   }

@@ -26,19 +26,19 @@ __global__ void __launch_bounds__(mma_group::kThreads)
   if (group < groups) stage_z(dec, group, groups_per_i, s_z[0]);
   cp_async_commit();
   unsigned d_hi[2][4], d_lo[2][4], e_hi[2][4], e_lo[2][4];
-  decode_fragments<T, 2>(dec, d_hi, d_lo);
-  encode_fragments<T, 2>(enc, e_hi, e_lo);
+  const bool dec_lo = decode_fragments<T, 2>(dec, d_hi, d_lo);
+  const bool enc_lo = encode_fragments<T, 2>(enc, e_hi, e_lo);
   const int ksteps = (dec.rank + 15) / 16;
   for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
     if (group + gridDim.x < groups) stage_z(dec, group + gridDim.x, groups_per_i, s_z[buf ^ 1]);
     cp_async_commit();
     cp_async_wait<1>();
     __syncthreads();
-    decode_products<T, 2>(s_z[buf], ksteps, d_hi, d_lo, s_y);
+    decode_products<T, 2>(s_z[buf], ksteps, d_hi, d_lo, dec_lo, s_y);
     __syncthreads();
     decode_epilogue<T, ACT>(dec, group, groups_per_i, s_y, s_x);  // Y₁'s 4 × 512 slab, as the encode stages it
     __syncthreads();
-    encode_products<T, 2>(s_x, e_hi, e_lo, s_out);
+    encode_products<T, 2>(s_x, e_hi, e_lo, enc_lo, s_out);
     __syncthreads();
     store_x_hat(enc, group, groups_per_i, s_out);
   }

@@ -154,6 +154,17 @@ Matrix<double> random_matrix(std::size_t rows, std::size_t cols, Rng& rng) {
   return m;
 }
 
+// Random coefficients; with in_dtype, rounded to values of dt, so that the tensor-core kernels' lo terms are all
+// zero and they take the path that skips those products.
+Matrix<double> random_coefficients(std::size_t rows, std::size_t cols, Rng& rng, sc::DType dt, bool in_dtype) {
+  Matrix<double> m = random_matrix(rows, cols, rng);
+  if (in_dtype) {
+    HostArray one(dt, 1);
+    for (std::size_t i = 0; i < m.size(); ++i) m.data()[i] = one.set(0, m.data()[i]);
+  }
+  return m;
+}
+
 // A rows × cols matrix stored with leading dimension ld in `dtype`; the padding holds large values a
 // kernel must never read. Returns the rounded values as the reference sees them.
 Matrix<double> fill_strided(HostArray& h, std::size_t rows, std::size_t cols, std::size_t ld, Rng& rng) {
@@ -270,13 +281,13 @@ std::string case_name(const char* stage, const Shape& s, const Format& f, sc::DT
   return buf;
 }
 
-void test_encode(const Shape& s, const Format& f, sc::DType dt, Rng& rng, Tally& tally) {
+void test_encode(const Shape& s, const Format& f, sc::DType dt, Rng& rng, Tally& tally, bool coefs_in_dtype = false) {
   const sc::StlShape sh = stl_shape(s, f);
   const std::size_t r = f.rank, m = sh.m(), k = sh.k();
   const std::size_t ldx = s.K + s.in_pad, ld = k + s.out_pad;
   HostArray hx(dt, s.M * ldx);
   const Matrix<double> x = fill_strided(hx, s.M, s.K, ldx, rng);
-  Matrix<double> enc = random_matrix(r, f.tile.x_size(), rng);
+  Matrix<double> enc = random_coefficients(r, f.tile.x_size(), rng, dt, coefs_in_dtype);
   DeviceBuffer dx(hx.bytes.size()), denc = upload_f32(enc);
   hx.upload(dx);
   HostArray hxh(dt, r * m * ld);
@@ -306,7 +317,8 @@ void test_encode(const Shape& s, const Format& f, sc::DType dt, Rng& rng, Tally&
         else if (!hxh.poisoned(idx))
           ++c.clobbered;
       }
-  tally.record(case_name("encode", s, f, dt, sc::Activation::none, false), Stage::encode, dt, c);
+  tally.record(case_name("encode", s, f, dt, sc::Activation::none, false) + (coefs_in_dtype ? " coefs in dtype" : ""),
+               Stage::encode, dt, c);
 }
 
 // Checks y (M × ldy in h) against ref: values inside, untouched padding beyond N.
@@ -324,7 +336,7 @@ Compare compare_output(const HostArray& h, const Matrix<double>& ref, std::size_
 }
 
 void test_decode(const Shape& s, const Format& f, sc::DType dt, bool with_bias, sc::Activation act, Rng& rng,
-                 Tally& tally) {
+                 Tally& tally, bool coefs_in_dtype = false) {
   const sc::StlShape sh = stl_shape(s, f);
   const std::size_t r = f.rank, m = sh.m(), n = sh.n();
   const std::size_t ld_z = n + s.in_pad, ldy = s.N + s.out_pad;
@@ -339,7 +351,7 @@ void test_decode(const Shape& s, const Format& f, sc::DType dt, bool with_bias, 
         else
           hz.set(idx, 1000.0);
       }
-  Matrix<double> dec = random_matrix(f.tile.y_size(), r, rng);
+  Matrix<double> dec = random_coefficients(f.tile.y_size(), r, rng, dt, coefs_in_dtype);
   HostArray hb(dt, s.N);
   std::vector<double> bias(s.N);
   for (std::size_t j = 0; j < s.N; ++j) bias[j] = hb.set(j, rng());
@@ -366,7 +378,8 @@ void test_decode(const Shape& s, const Format& f, sc::DType dt, bool with_bias, 
 
   Matrix<double> ref = strassentile::decode_output<double>(z, dec.view(), f.tile, s.M, s.N, s.seq);
   apply_epilogue(ref, with_bias ? &bias : nullptr, act);
-  tally.record(case_name("decode", s, f, dt, act, with_bias), Stage::decode, dt, compare_output(hy, ref, ldy));
+  tally.record(case_name("decode", s, f, dt, act, with_bias) + (coefs_in_dtype ? " coefs in dtype" : ""),
+               Stage::decode, dt, compare_output(hy, ref, ldy));
 }
 
 // The whole forward: Y = act(STL(X, Ŵ) + bias) against stl_reference, or, when `exact` names an exact
@@ -755,6 +768,9 @@ int main() {
           const sc::Activation act = rank == 24 ? sc::Activation::gelu_tanh : sc::Activation::none;
           test_encode(s, f, dt, rng, tally);
           test_decode(s, f, dt, true, act, rng, tally);
+          // Coefficients that are dtype values: the kernels skip their (zero) lo products.
+          test_encode(s, f, dt, rng, tally, true);
+          test_decode(s, f, dt, true, act, rng, tally, true);
         }
     // Fused decode → activation → encode between two layers, against the unfused pair.
     int de_variant = 0;
