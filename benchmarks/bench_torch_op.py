@@ -8,6 +8,10 @@ Each repetition is timed on its own with CUDA events after writing 256 MB (more 
 its inputs in cache; 5 warm-ups, median of 30. Dense is timed first and again last in each shape; ratios use
 the faster of the two. fwd+bwd re-creates the gradients each time (.grad set to None), as a training step does.
 Peak memory: max_memory_allocated during one step, above what the inputs already hold.
+
+Then a transformer MLP at inference (torch.no_grad): x (M×d) → d_ff → d with tanh GELU between, dense (two F.linear)
+against STL as two stl_matmul calls with the GELU between them and as one stl_mlp call (layer 1's decode, bias and
+GELU fused with layer 2's encode), at the MLP_SHAPES below.
 """
 import json
 import statistics
@@ -20,6 +24,7 @@ import torch.nn.functional as F
 import strassentile  # loads the op library; set_keep_for_backward
 
 SHAPES = [(16384, 4096, 4096), (8192, 8192, 8192)]
+MLP_SHAPES = [(8192, 4096, 16384), (16384, 1024, 4096)]  # (M, d, d_ff)
 TILE, RANK = 4, 24
 WARMUP, REPS = 5, 30
 
@@ -149,6 +154,48 @@ def bench_shape(M, K, N):
     return res
 
 
+def bench_mlp(M, d, d_ff):
+    dev, bf16 = "cuda", torch.bfloat16
+    torch.manual_seed(0)
+    x = torch.randn(M, d, device=dev, dtype=bf16)
+    w1, b1 = torch.randn(d_ff, d, device=dev, dtype=bf16) / d**0.5, torch.randn(d_ff, device=dev, dtype=bf16)
+    w2, b2 = torch.randn(d, d_ff, device=dev, dtype=bf16) / d_ff**0.5, torch.randn(d, device=dev, dtype=bf16)
+
+    def layer(fin, fout):
+        return (torch.randn(RANK, fin // TILE, fout // TILE, device=dev, dtype=bf16) / (fin // TILE)**0.5,
+                torch.randn(RANK, TILE * TILE, device=dev) / TILE, torch.randn(TILE * TILE, RANK, device=dev) / RANK**0.5,
+                torch.randn(fout, device=dev, dtype=bf16))
+
+    l1, l2 = layer(d, d_ff), layer(d_ff, d)
+    op = torch.ops.strassentile.stl_matmul
+
+    def dense():
+        with torch.no_grad():
+            F.linear(F.gelu(F.linear(x, w1, b1), approximate="tanh"), w2, b2)
+
+    def stl_two_calls():
+        with torch.no_grad():
+            h = F.gelu(op(x, *l1[:3], [TILE], l1[3], "tile", d_ff), approximate="tanh")
+            op(h, *l2[:3], [TILE], l2[3], "tile", d)
+
+    def stl_fused():
+        with torch.no_grad():
+            strassentile.stl_mlp(x, l1, l2, TILE, "gelu_tanh")
+
+    with torch.no_grad():
+        h = F.gelu(op(x, *l1[:3], [TILE], l1[3], "tile", d_ff), approximate="tanh")
+        y_two = op(h, *l2[:3], [TILE], l2[3], "tile", d).float()
+        y_fused = strassentile.stl_mlp(x, l1, l2, TILE, "gelu_tanh").float()
+    res = {"M": M, "d": d, "d_ff": d_ff, "dense_first": time_ms(dense), "stl_two_calls": time_ms(stl_two_calls),
+           "stl_fused": time_ms(stl_fused), "dense_last": time_ms(dense),
+           "fused_vs_two_calls_max_rel": ((y_fused - y_two).abs().max() / y_two.abs().max()).item()}
+    dense_ms = min(res["dense_first"]["median"], res["dense_last"]["median"])
+    res["speedup"] = {"stl_two_calls": dense_ms / res["stl_two_calls"]["median"],
+                      "stl_fused": dense_ms / res["stl_fused"]["median"],
+                      "fused_over_two_calls": res["stl_two_calls"]["median"] / res["stl_fused"]["median"]}
+    return res
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "torch_op_timings.json"
     props = torch.cuda.get_device_properties(0)
@@ -169,6 +216,18 @@ def main():
               f"all {r['stl_step_all_kept']['median']:.3f} ms ({s['stl_step_all_kept']:.2f}x) | "
               f"naive fwd {s['naive_fwd']:.2f}x, fwd+bwd {s['naive_step_x_w']:.2f}x | peak MB {r['peak_mb']}",
               flush=True)
+        with open(out, "w") as f:
+            json.dump(report, f, indent=1)
+    report["mlp_inference"] = []
+    for M, d, d_ff in MLP_SHAPES:
+        r = bench_mlp(M, d, d_ff)
+        report["mlp_inference"].append(r)
+        s = r["speedup"]
+        print(f"MLP {M}x{d}->{d_ff}->{d} inference: dense {min(r['dense_first']['median'], r['dense_last']['median']):.3f} "
+              f"ms | STL two stl_matmul calls {r['stl_two_calls']['median']:.3f} ms ({s['stl_two_calls']:.2f}x) | "
+              f"stl_mlp fused {r['stl_fused']['median']:.3f} ms ({s['stl_fused']:.2f}x; "
+              f"{s['fused_over_two_calls']:.3f}x the two calls) | fused vs two calls max rel "
+              f"{r['fused_vs_two_calls_max_rel']:.2e}", flush=True)
         with open(out, "w") as f:
             json.dump(report, f, indent=1)
 

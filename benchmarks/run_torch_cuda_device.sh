@@ -45,8 +45,8 @@ timeout 240 $build/tests/torch/strassentile_torch_cuda_tests >"$out/gtest.log" 2
 echo "exit $?"; grep -E "^\[  (PASSED|FAILED|SKIPPED) |^\[ worst|Failure|error|tests? from .* ran" "$out/gtest.log" | head -40
 
 export STRASSENTILE_TORCH_LIB=$PWD/$build/lib/libstrassentile_torch.so
-echo "== pytest: tests/python/test_cuda_op.py =="
-PYTHONPATH=python:tests/python timeout 240 $py -m pytest -q -p no:cacheprovider tests/python/test_cuda_op.py \
+echo "== pytest: tests/python/test_cuda_op.py, test_cuda_mlp.py =="
+PYTHONPATH=python:tests/python timeout 240 $py -m pytest -q -p no:cacheprovider tests/python/test_cuda_op.py tests/python/test_cuda_mlp.py \
   >"$out/pytest.log" 2>&1
 echo "exit $?"; grep -E "passed|failed|Error|assert" "$out/pytest.log" | tail -15
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from . import algorithms
-from .ops import Tile, encode_weight, stl_matmul, tile_format, tile_list
+from .ops import Tile, encode_weight, stl_matmul, stl_mlp, tile_format, tile_list
 
 
 MODES = ("tile", "token-local", "causal")
@@ -246,3 +246,37 @@ class STLLinear(nn.Module):
         a, b, c = self.tile
         return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
                 f"tile=<{a},{b},{c}>, rank={self.rank}, init={self.init!r}, mode={self.mode!r}")
+
+
+ACTIVATIONS = ("none", "relu", "gelu_tanh")
+
+
+class STLMLP(nn.Module):
+    """y = fc2(act(fc1(x))) over two STLLinear layers, as one ``stl_mlp`` call.
+
+    Same result and gradients as calling the layers in turn; without gradients (inference) the op fuses fc1's decode,
+    bias and activation with fc2's encode on CUDA (bf16/fp16, tile <4,4,4>, ranks <= 32), so the hidden activations
+    never go to memory. ``activation``: "none", "relu" or "gelu_tanh" (GELU's tanh form; erf GELU is not fused).
+
+    Args:
+        fc1, fc2: STLLinear layers of one tile format and mode, fc2.in_features == fc1.out_features.
+    """
+
+    def __init__(self, fc1: STLLinear, fc2: STLLinear, activation: str = "gelu_tanh") -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        if fc2.in_features != fc1.out_features:
+            raise ValueError(f"fc2.in_features ({fc2.in_features}) must equal fc1.out_features ({fc1.out_features})")
+        if fc1.tile != fc2.tile or fc1.mode != fc2.mode:
+            raise ValueError(f"fc1 and fc2 must share tile and mode, got {fc1.tile}/{fc1.mode!r} and "
+                             f"{fc2.tile}/{fc2.mode!r}")
+        self.fc1, self.fc2, self.activation = fc1, fc2, activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.fc1, self.fc2
+        return stl_mlp(x, (a.w_hat, a.enc_x, a.dec, a.bias), (b.w_hat, b.enc_x, b.dec, b.bias), list(a.tile),
+                       self.activation, a.mode, a.out_features, b.out_features, a._levels, b._levels)
+
+    def extra_repr(self) -> str:
+        return f"activation={self.activation!r}"

@@ -49,6 +49,34 @@ def stl_matmul(
     return torch.ops.strassentile.stl_matmul(x, w_hat, enc_x, dec, tile_list(tile), bias, mode, out_features, lv)
 
 
+def stl_mlp(
+    x: torch.Tensor,
+    layer1: tuple,
+    layer2: tuple,
+    tile: Tile,
+    activation: str = "gelu_tanh",
+    mode: str = "tile",
+    hidden_features: int | None = None,
+    out_features: int | None = None,
+    levels1: Sequence[int] | None = None,
+    levels2: Sequence[int] | None = None,
+) -> torch.Tensor:
+    """y = STL₂(act(STL₁(x) + b₁)) + b₂: two layers with an activation between them (a transformer's MLP).
+
+    ``layer1``, ``layer2``: ``(w_hat, enc_x, dec, bias)`` each, bias may be None. ``activation``: "none", "relu" or
+    "gelu_tanh". Equal to ``stl_matmul``, the activation, ``stl_matmul`` and differentiable the same way; without
+    gradients (``torch.no_grad()``, or no input requiring one) it runs as one op which on CUDA (bf16/fp16, tile
+    <4,4,4>, ranks <= 32) fuses layer 1's decode, bias and activation with layer 2's encode, so the hidden
+    activations never go to memory.
+    """
+    w1, e1, d1, b1 = layer1
+    w2, e2, d2, b2 = layer2
+    lv1 = None if levels1 is None else [int(v) for v in levels1]
+    lv2 = None if levels2 is None else [int(v) for v in levels2]
+    return torch.ops.strassentile.stl_mlp(x, w1, e1, d1, b1, w2, e2, d2, b2, tile_list(tile), activation, mode,
+                                          hidden_features, out_features, lv1, lv2)
+
+
 def set_keep_for_backward(keep: bool) -> bool:
     """Whether ``stl_matmul`` on CUDA keeps its encoded input X̂ and products Z for the backward pass.
 

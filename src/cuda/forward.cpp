@@ -1,8 +1,10 @@
-// stl_forward: encode → batched products → decode through a caller-provided workspace.
+// stl_forward: encode → batched products → decode through a caller-provided workspace; the stages themselves
+// (forward_stages.hpp), which stl_mlp_forward shares.
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
+#include "forward_stages.hpp"
 #include "launchers.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
@@ -31,83 +33,110 @@ ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype, bool z_f3
   return ws;
 }
 
+namespace detail {
+
+void check_workspace(const void* workspace, std::size_t bytes, std::size_t needed, const char* sizer) {
+  if (bytes < needed)
+    throw std::invalid_argument("workspace holds " + std::to_string(bytes) + " bytes but " + std::to_string(needed) +
+                                " are needed (" + sizer + ")");
+  if (needed > 0 && (workspace == nullptr || !is_aligned(workspace, 256)))
+    throw std::invalid_argument("workspace must be non-null and 256-byte aligned");
+}
+
+LayerStages::LayerStages(const StlShape& shape, DType dtype, bool z_f32, void* base)
+    : shape_(shape), dtype_(dtype), z_f32_(z_f32), base_(base), ws_(forward_workspace(shape, dtype, z_f32)) {
+  // The products' sides: k and n, or both rounded up to 8 with zeros in the padding (launchers.hpp).
+  padded_ = ws_.w_hat_bytes > 0 && shape.rows > 0;
+  k_run_ = padded_ ? round_up(shape.k(), 8) : shape.k();
+  n_run_ = padded_ ? ws_.ld_w_hat : shape.n();
+}
+
+void LayerStages::set_w_hat(const void* w_hat, std::int64_t ld_w_hat, std::int64_t stride_w_hat, cudaStream_t stream) {
+  w_hat_ = w_hat, ld_w_ = ld_w_hat, stride_w_ = stride_w_hat;
+  if (!padded_ || w_hat == nullptr) return;
+  const std::int64_t ld_src = ld_w_hat == 0 ? shape_.n() : ld_w_hat;
+  const std::int64_t stride_src = stride_w_hat == 0 ? shape_.k() * ld_src : stride_w_hat;
+  if (ld_src < shape_.n() || stride_src < (shape_.k() - 1) * ld_src + shape_.n())
+    throw std::invalid_argument("ld_w_hat / stride_w_hat are smaller than Ŵ's rows / matrices");
+  void* w_padded = static_cast<char*>(base_) + ws_.w_hat_offset;
+  launch_copy_padded(w_padded, ws_.ld_w_hat, k_run_ * ws_.ld_w_hat, k_run_, n_run_, w_hat, ld_src, stride_src,
+                     shape_.k(), shape_.n(), shape_.rank, dtype_size(dtype_), stream);
+  w_hat_ = w_padded, ld_w_ = ws_.ld_w_hat, stride_w_ = k_run_ * ws_.ld_w_hat;
+}
+
+void LayerStages::encode(const void* x, std::int64_t ldx, const float* enc_x, KernelChoice kernel,
+                         cudaStream_t stream) const {
+  EncodeParams enc;
+  enc.shape = shape_;
+  enc.dtype = dtype_;
+  enc.x = x;
+  enc.ldx = ldx;
+  enc.enc_x = enc_x;
+  enc.x_hat = x_hat();
+  enc.ld_x_hat = ws_.ld_x_hat;
+  enc.stride_x_hat = ws_.stride_x_hat;
+  enc.stream = stream;
+  enc.kernel = kernel;
+  launch_encode(enc);
+}
+
+void LayerStages::zero_x_hat_padding(cudaStream_t stream) const {
+  if (padded_) zero_columns(x_hat(), shape_.rank * shape_.m(), shape_.k(), ws_.ld_x_hat, dtype_size(dtype_), stream);
+}
+
+void LayerStages::products(cublasHandle_t cublas, GemmChoice gemm, cudaStream_t stream) const {
+  ProductsParams prod;
+  prod.handle = cublas;
+  prod.dtype = dtype_;
+  prod.batch = shape_.rank;
+  prod.m = shape_.m();
+  prod.k = k_run_;
+  prod.n = n_run_;
+  prod.x_hat = x_hat();
+  prod.ld_x_hat = ws_.ld_x_hat;
+  prod.stride_x_hat = ws_.stride_x_hat;
+  prod.w_hat = w_hat_;
+  prod.ld_w_hat = ld_w_;
+  prod.stride_w_hat = stride_w_;
+  prod.z = z();
+  prod.ld_z = ws_.ld_z;
+  prod.stride_z = ws_.stride_z;
+  prod.stream = stream;
+  prod.z_f32 = z_f32_;
+  prod.gemm = gemm;
+  launch_products(prod);
+}
+
+void LayerStages::decode(const float* dec, const void* bias, Activation activation, void* y, std::int64_t ldy,
+                         KernelChoice kernel, cudaStream_t stream) const {
+  DecodeParams dp;
+  dp.shape = shape_;
+  dp.dtype = dtype_;
+  dp.z = z();
+  dp.ld_z = ws_.ld_z;
+  dp.stride_z = ws_.stride_z;
+  dp.dec = dec;
+  dp.bias = bias;
+  dp.activation = activation;
+  dp.y = y;
+  dp.ldy = ldy;
+  dp.stream = stream;
+  dp.kernel = kernel;
+  dp.z_f32 = z_f32_;
+  launch_decode(dp);
+}
+
+}  // namespace detail
+
 void stl_forward(const ForwardParams& p) {
   const ForwardWorkspace ws = forward_workspace(p.shape, p.dtype, p.z_f32);
-  if (p.workspace_bytes < ws.bytes)
-    throw std::invalid_argument("workspace holds " + std::to_string(p.workspace_bytes) + " bytes but " +
-                                std::to_string(ws.bytes) + " are needed (forward_workspace)");
-  if (ws.bytes > 0 && (p.workspace == nullptr || !detail::is_aligned(p.workspace, 256)))
-    throw std::invalid_argument("workspace must be non-null and 256-byte aligned");
-  const StlShape& s = p.shape;
-  void* x_hat = p.workspace;
-  void* z = static_cast<char*>(p.workspace) + ws.z_offset;
-  // The products' sides: k and n, or both rounded up to 8 with zeros in the padding (launchers.hpp).
-  const bool padded = ws.w_hat_bytes > 0 && s.rows > 0;
-  const std::int64_t k_run = padded ? round_up(s.k(), 8) : s.k(), n_run = padded ? ws.ld_w_hat : s.n();
-  const void* w_hat = p.w_hat;
-  std::int64_t ld_w = p.ld_w_hat, stride_w = p.stride_w_hat;
-  if (padded && p.w_hat != nullptr) {
-    const std::int64_t ld_src = p.ld_w_hat == 0 ? s.n() : p.ld_w_hat;
-    const std::int64_t stride_src = p.stride_w_hat == 0 ? s.k() * ld_src : p.stride_w_hat;
-    if (ld_src < s.n() || stride_src < (s.k() - 1) * ld_src + s.n())
-      throw std::invalid_argument("ld_w_hat / stride_w_hat are smaller than Ŵ's rows / matrices");
-    void* w_padded = static_cast<char*>(p.workspace) + ws.w_hat_offset;
-    detail::launch_copy_padded(w_padded, ws.ld_w_hat, k_run * ws.ld_w_hat, k_run, n_run, p.w_hat, ld_src, stride_src,
-                               s.k(), s.n(), s.rank, dtype_size(p.dtype), p.stream);
-    w_hat = w_padded, ld_w = ws.ld_w_hat, stride_w = k_run * ws.ld_w_hat;
-  }
-
-  EncodeParams enc;
-  enc.shape = s;
-  enc.dtype = p.dtype;
-  enc.x = p.x;
-  enc.ldx = p.ldx;
-  enc.enc_x = p.enc_x;
-  enc.x_hat = x_hat;
-  enc.ld_x_hat = ws.ld_x_hat;
-  enc.stride_x_hat = ws.stride_x_hat;
-  enc.stream = p.stream;
-  enc.kernel = p.kernel;
-  launch_encode(enc);
-  // After the encode, which leaves them alone: X̂'s padding columns are the padded inner dimension's zeros.
-  if (padded) detail::zero_columns(x_hat, s.rank * s.m(), s.k(), ws.ld_x_hat, dtype_size(p.dtype), p.stream);
-
-  ProductsParams prod;
-  prod.handle = p.cublas;
-  prod.dtype = p.dtype;
-  prod.batch = s.rank;
-  prod.m = s.m();
-  prod.k = k_run;
-  prod.n = n_run;
-  prod.x_hat = x_hat;
-  prod.ld_x_hat = ws.ld_x_hat;
-  prod.stride_x_hat = ws.stride_x_hat;
-  prod.w_hat = w_hat;
-  prod.ld_w_hat = ld_w;
-  prod.stride_w_hat = stride_w;
-  prod.z = z;
-  prod.ld_z = ws.ld_z;
-  prod.stride_z = ws.stride_z;
-  prod.stream = p.stream;
-  prod.z_f32 = p.z_f32;
-  prod.gemm = p.gemm;
-  launch_products(prod);
-
-  DecodeParams dec;
-  dec.shape = s;
-  dec.dtype = p.dtype;
-  dec.z = z;
-  dec.ld_z = ws.ld_z;
-  dec.stride_z = ws.stride_z;
-  dec.dec = p.dec;
-  dec.bias = p.bias;
-  dec.activation = p.activation;
-  dec.y = p.y;
-  dec.ldy = p.ldy;
-  dec.stream = p.stream;
-  dec.kernel = p.kernel;
-  dec.z_f32 = p.z_f32;
-  launch_decode(dec);
+  detail::check_workspace(p.workspace, p.workspace_bytes, ws.bytes, "forward_workspace");
+  detail::LayerStages layer(p.shape, p.dtype, p.z_f32, p.workspace);
+  layer.set_w_hat(p.w_hat, p.ld_w_hat, p.stride_w_hat, p.stream);
+  layer.encode(p.x, p.ldx, p.enc_x, p.kernel, p.stream);
+  layer.zero_x_hat_padding(p.stream);
+  layer.products(p.cublas, p.gemm, p.stream);
+  layer.decode(p.dec, p.bias, p.activation, p.y, p.ldy, p.kernel, p.stream);
 }
 
 }  // namespace strassentile::cuda

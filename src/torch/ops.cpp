@@ -16,6 +16,23 @@ at::Tensor stl_matmul(const at::Tensor& x, const at::Tensor& w_hat, const at::Te
                  levels.has_value() ? at::OptionalIntArrayRef(*levels) : at::OptionalIntArrayRef());
 }
 
+at::Tensor stl_mlp(const at::Tensor& x, const StlLayerParams& layer1, const StlLayerParams& layer2,
+                   std::vector<int64_t> tile, const std::string& activation, const std::string& mode) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("strassentile::stl_mlp", "")
+                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                         const std::optional<at::Tensor>&, const at::Tensor&, const at::Tensor&,
+                                         const at::Tensor&, const std::optional<at::Tensor>&, at::IntArrayRef,
+                                         c10::string_view, c10::string_view, std::optional<int64_t>,
+                                         std::optional<int64_t>, at::OptionalIntArrayRef, at::OptionalIntArrayRef)>();
+  const auto levels = [](const StlLayerParams& l) {
+    return l.levels.has_value() ? at::OptionalIntArrayRef(*l.levels) : at::OptionalIntArrayRef();
+  };
+  return op.call(x, layer1.w_hat, layer1.enc_x, layer1.dec, layer1.bias, layer2.w_hat, layer2.enc_x, layer2.dec,
+                 layer2.bias, tile, activation, mode, layer1.out_features, layer2.out_features, levels(layer1),
+                 levels(layer2));
+}
+
 bool set_keep_for_backward(bool keep) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("strassentile::set_keep_for_backward", "")

@@ -14,8 +14,10 @@
 #include "stl_init.hpp"
 #include "stl_matmul_autograd.hpp"
 #include "stl_matmul_meta.hpp"
+#include "stl_mlp.hpp"
 #ifdef STRASSENTILE_HAVE_CUDA_KERNELS
 #include "stl_matmul_cuda.hpp"
+#include "stl_mlp_cuda.hpp"
 #endif
 
 namespace strassentile::torch_ops {
@@ -63,6 +65,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> recompute
 }
 
 bool set_keep_for_backward_op(bool keep) { return set_keep_for_backward(keep); }
+
+// stl_mlp and stl_mlp_inference: the schema's arguments into MlpArgs, then `Impl`.
+template <at::Tensor (*Impl)(const MlpArgs&)>
+at::Tensor mlp_kernel(const at::Tensor& x, const at::Tensor& w_hat1, const at::Tensor& enc_x1, const at::Tensor& dec1,
+                      const std::optional<at::Tensor>& bias1, const at::Tensor& w_hat2, const at::Tensor& enc_x2,
+                      const at::Tensor& dec2, const std::optional<at::Tensor>& bias2, at::IntArrayRef tile,
+                      c10::string_view activation, c10::string_view mode, std::optional<int64_t> hidden_features,
+                      std::optional<int64_t> out_features, at::OptionalIntArrayRef levels1,
+                      at::OptionalIntArrayRef levels2) {
+  return Impl(MlpArgs{x, w_hat1, enc_x1, dec1, bias1, w_hat2, enc_x2, dec2, bias2, tile, to_string(activation),
+                      to_string(mode), hidden_features, out_features, levels1, levels2});
+}
 
 #ifdef STRASSENTILE_HAVE_CUDA_KERNELS
 std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_cuda_kernel(const at::Tensor& x, const at::Tensor& w_hat,
@@ -226,6 +240,14 @@ TORCH_LIBRARY(strassentile, m) {
         "Tensor? bias, str mode, int? out_features, int[]? levels, bool[5] needs, Tensor kept) -> "
         "(Tensor, Tensor, Tensor, Tensor, Tensor)");
   m.def("set_keep_for_backward(bool keep) -> bool", &set_keep_for_backward_op);
+  // Two layers with an activation between them (stl_mlp.hpp): the composition where gradients are wanted, else
+  // stl_mlp_inference, which on CUDA fuses layer 1's decode with layer 2's encode.
+  m.def("stl_mlp(Tensor x, Tensor w_hat1, Tensor enc_x1, Tensor dec1, Tensor? bias1, Tensor w_hat2, Tensor enc_x2, "
+        "Tensor dec2, Tensor? bias2, int[] tile, str activation=\"gelu_tanh\", str mode=\"tile\", "
+        "int? hidden_features=None, int? out_features=None, int[]? levels1=None, int[]? levels2=None) -> Tensor");
+  m.def("stl_mlp_inference(Tensor x, Tensor w_hat1, Tensor enc_x1, Tensor dec1, Tensor? bias1, Tensor w_hat2, "
+        "Tensor enc_x2, Tensor dec2, Tensor? bias2, int[] tile, str activation=\"gelu_tanh\", str mode=\"tile\", "
+        "int? hidden_features=None, int? out_features=None, int[]? levels1=None, int[]? levels2=None) -> Tensor");
   m.def("encode_weight(Tensor w, Tensor enc_w, int[] tile) -> Tensor");
   m.def("algorithm(str name) -> (Tensor enc_x, Tensor enc_w, Tensor dec, int[] tile, str source)", &algorithm_op);
   m.def("available_algorithms() -> str[]", &available_op);
@@ -271,6 +293,7 @@ TORCH_LIBRARY_IMPL(strassentile, CUDA, m) {
   m.impl("stl_matmul_backward", &stl_matmul_backward_cuda_kernel);
   m.impl("stl_matmul_keep", &stl_matmul_keep_cuda_kernel);
   m.impl("stl_matmul_backward_kept", &stl_matmul_backward_kept_cuda_kernel);
+  m.impl("stl_mlp_inference", &mlp_kernel<&stl_mlp_cuda>);
 #else
   m.impl("stl_matmul", &stl_matmul_kernel);
   m.impl("stl_matmul_backward", &stl_matmul_backward_kernel);
@@ -292,6 +315,12 @@ TORCH_LIBRARY_IMPL(strassentile, CompositeImplicitAutograd, m) {
   m.impl("encode_weight", &encode_weight_aten);
   // Runs its own optimisation loop with autograd inside; callers see plain tensors out.
   m.impl("calibrate", &calibrate);
+  m.impl("stl_mlp", &mlp_kernel<&stl_mlp_routed>);
+}
+
+// Every backend without a kernel of its own (CPU, Meta, CUDA without ours): stl_matmul, the activation, stl_matmul.
+TORCH_LIBRARY_IMPL(strassentile, CompositeExplicitAutograd, m) {
+  m.impl("stl_mlp_inference", &mlp_kernel<&stl_mlp_composition>);
 }
 
 TORCH_LIBRARY_IMPL(strassentile, Autograd, m) { m.impl("stl_matmul", &stl_matmul_autograd); }

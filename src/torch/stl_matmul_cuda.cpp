@@ -8,9 +8,8 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
-#include <exception>
-
 #include "causal_basis.hpp"
+#include "cuda_operands.hpp"
 #include "error_message.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
@@ -22,85 +21,17 @@ namespace {
 
 namespace sc = strassentile::cuda;
 
-// float64 has no kernels (nor tensor-core GEMMs): any float64 input keeps the ATen composition on CUDA, as do
-// empty problems.
-bool use_aten(const StlDims& d) { return d.compute_dtype == at::kDouble || d.batch * d.seq == 0 || d.in_features == 0; }
-
-sc::DType kernel_dtype(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat:
-      return sc::DType::f32;
-    case at::kHalf:
-      return sc::DType::f16;
-    case at::kBFloat16:
-      return sc::DType::bf16;
-    default:
-      STL_CHECK(false, "strassentile: the CUDA kernels take float32, float16 or bfloat16 x, got ", t);
-  }
-}
-
-sc::StlShape shape_of(const StlDims& d) {
-  sc::StlShape s;
-  s.rows = d.batch * d.seq;  // rows grouped in runs of a within each of the batch sequences
-  s.in_features = d.in_features;
-  s.out_features = d.out_features;
-  s.a = static_cast<int>(d.tile.a);
-  s.b = static_cast<int>(d.tile.b);
-  s.c = static_cast<int>(d.tile.c);
-  s.rank = static_cast<int>(d.rank);
-  s.seq_len = d.seq;
-  return s;
-}
-
-// The operands as the kernels take them. Storage is x's dtype (the output's too, as in the ATen path); Ŵ is
-// cast to it for the GEMM (fp32 weights with 16-bit activations, as under autocast); E_X and D are tiny and
-// the kernels do their arithmetic in fp32.
-struct Operands {
-  sc::StlShape shape;
-  sc::DType dtype;
-  at::Tensor x, w_hat, enc_x, dec;
+// A layer's operands and x, as the kernels take them.
+struct Operands : LayerOperands {
+  at::Tensor x;
 };
 
 Operands prepare(const StlDims& d, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
                  const at::Tensor& dec) {
-  Operands o;
-  o.shape = shape_of(d);
-  o.dtype = kernel_dtype(x.scalar_type());
-  o.x = x.reshape({o.shape.rows, o.shape.in_features}).contiguous();
-  o.w_hat = w_hat.to(x.scalar_type()).contiguous();
-  // Mode causal: the kernels see the masked basis, so they need no causal variant.
-  o.enc_x = causal_enc_x(enc_x.to(at::kFloat), d).contiguous();
-  o.dec = causal_dec(dec.to(at::kFloat), d).contiguous();
+  Operands o{prepare_layer(d, x.scalar_type(), w_hat, enc_x, dec), at::Tensor()};
+  o.x = kernel_input(x, o.shape);
   return o;
 }
-
-at::Tensor workspace(std::size_t bytes, const at::Tensor& like) {
-  return at::empty({static_cast<int64_t>(bytes)}, like.options().dtype(at::kByte));
-}
-
-// The CUDA layer reports errors as std exceptions; PyTorch users expect c10::Error (RuntimeError in Python).
-template <class F>
-void run_kernels(F&& f) {
-  try {
-    f();
-  } catch (const c10::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    STL_CHECK(false, "strassentile (CUDA): ", e.what());
-  }
-}
-
-void* ptr_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
-
-// torch.use_deterministic_algorithms(True) asks for the same results on every run; the timed GEMM choice
-// (GemmChoice::tuned) may pick other kernels in another process, so it then keeps cuBLAS's own choice.
-sc::GemmChoice gemm_choice() {
-  return at::globalContext().deterministicAlgorithms() ? sc::GemmChoice::cublas_default : sc::GemmChoice::tuned;
-}
-
-}  // namespace
-
-namespace {
 
 // The forward on the kernels; with `kept`, its workspace (X̂ at the start, Z at ForwardWorkspace::z_offset) is
 // returned there for stl_matmul_backward_kept instead of going back to the allocator.

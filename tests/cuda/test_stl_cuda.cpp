@@ -2,7 +2,8 @@
 // encode, decode and the whole forward, over tile formats, ragged shapes, seq_len, strides, dtypes, bias and
 // activations, on fresh random inputs per case; outputs are poisoned first (0xFF bytes are NaN in every
 // dtype) so an unwritten element fails, and the padding beyond each row must stay poisoned. Also: exact
-// algorithms through the whole pipeline reproduce X·W, and bad parameters are rejected.
+// algorithms through the whole pipeline reproduce X·W, the two-layer stl_mlp_forward equals two stl_forward calls
+// bit for bit, and bad parameters are rejected.
 //
 // Error measures, against the reference ref: rel = ‖out − ref‖_F / ‖ref‖_F and
 // peak = max|out − ref| / rms(ref); a case passes when rel <= tol and peak <= 8·tol, tol from the table below
@@ -11,16 +12,17 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <tuple>
 #include <functional>
 #include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "strassentile/algorithm.hpp"
@@ -555,6 +557,101 @@ void test_decode_encode(std::size_t M, std::size_t N1, std::size_t seq, int r1, 
                    " padding overwritten, Y equal up to byte " + std::to_string(y_differ));
 }
 
+// stl_mlp_forward (two layers, the activation between them) against stl_forward on layer 1 with the activation,
+// then on layer 2: bit for bit whether the decode → encode is fused or not, Y's padding columns untouched.
+void test_mlp_forward(const std::array<std::size_t, 5>& sizes, int r1, int r2, sc::DType dt, bool with_bias,
+                      sc::Activation act, Rng& rng, Tally& tally, cublasHandle_t handle) {
+  const auto [M, K, H, N, seq] = sizes;
+  const auto automatic = sc::KernelChoice::automatic;
+  const sc::StlShape first = stl_shape({M, K, H, seq, 0, 0}, {{4, 4, 4}, r1, automatic});
+  const sc::StlShape second = stl_shape({M, H, N, seq, 0, 0}, {{4, 4, 4}, r2, automatic});
+  const auto random_array = [&](std::size_t count) {
+    HostArray h(dt, count);
+    for (std::size_t i = 0; i < count; ++i) h.set(i, rng());
+    DeviceBuffer d(h.bytes.size());
+    h.upload(d);
+    return d;
+  };
+  const auto r1z = static_cast<std::size_t>(r1), r2z = static_cast<std::size_t>(r2);
+  const DeviceBuffer x = random_array(M * K), b1 = random_array(H), b2 = random_array(N);
+  const DeviceBuffer w1 = random_array(r1z * first.k() * first.n()), w2 = random_array(r2z * second.k() * second.n());
+  Matrix<double> enc1 = random_matrix(r1z, 16, rng), dec1 = random_matrix(16, r1z, rng);
+  Matrix<double> enc2 = random_matrix(r2z, 16, rng), dec2 = random_matrix(16, r2z, rng);
+  const DeviceBuffer denc1 = upload_f32(enc1), ddec1 = upload_f32(dec1), denc2 = upload_f32(enc2),
+                     ddec2 = upload_f32(dec2);
+  const std::size_t ldy = N + 5;  // padding columns that must stay poisoned
+  HostArray fused(dt, M * ldy), plain(dt, M * ldy);
+  DeviceBuffer d_fused(fused.bytes.size()), d_plain(plain.bytes.size()), hidden(M * H * sc::dtype_size(dt));
+  fused.upload(d_fused);
+  plain.upload(d_plain);
+
+  sc::MlpForwardParams p;
+  p.first = first;
+  p.second = second;
+  p.dtype = dt;
+  p.x = x.ptr;
+  p.w_hat1 = w1.ptr;
+  p.enc_x1 = static_cast<const float*>(denc1.ptr);
+  p.dec1 = static_cast<const float*>(ddec1.ptr);
+  p.bias1 = with_bias ? b1.ptr : nullptr;
+  p.activation = act;
+  p.w_hat2 = w2.ptr;
+  p.enc_x2 = static_cast<const float*>(denc2.ptr);
+  p.dec2 = static_cast<const float*>(ddec2.ptr);
+  p.bias2 = with_bias ? b2.ptr : nullptr;
+  p.y = d_fused.ptr;
+  p.ldy = static_cast<std::int64_t>(ldy);
+  DeviceBuffer ws(sc::mlp_forward_workspace(first, second, dt));
+  p.workspace = ws.ptr;
+  p.workspace_bytes = ws.bytes;
+  p.cublas = handle;
+  sc::stl_mlp_forward(p);
+
+  const auto forward = [&](const sc::StlShape& sh, const void* in, const void* w, const DeviceBuffer& enc,
+                           const DeviceBuffer& dec, const void* bias, sc::Activation a, void* out, std::size_t ld_out) {
+    DeviceBuffer fws(sc::forward_workspace(sh, dt).bytes);
+    sc::ForwardParams f;
+    f.shape = sh;
+    f.dtype = dt;
+    f.x = in;
+    f.w_hat = w;
+    f.enc_x = static_cast<const float*>(enc.ptr);
+    f.dec = static_cast<const float*>(dec.ptr);
+    f.bias = bias;
+    f.activation = a;
+    f.y = out;
+    f.ldy = static_cast<std::int64_t>(ld_out);
+    f.workspace = fws.ptr;
+    f.workspace_bytes = fws.bytes;
+    f.cublas = handle;
+    sc::stl_forward(f);
+    cuda_ok(cudaDeviceSynchronize(), "stl_forward");
+  };
+  forward(first, x.ptr, w1.ptr, denc1, ddec1, p.bias1, act, hidden.ptr, H);
+  forward(second, hidden.ptr, w2.ptr, denc2, ddec2, p.bias2, sc::Activation::none, d_plain.ptr, ldy);
+  fused.download(d_fused);
+  plain.download(d_plain);
+
+  const std::size_t es = sc::dtype_size(dt);
+  std::size_t differ = 0, unwritten = 0, clobbered = 0;
+  for (std::size_t idx = 0; idx < fused.size(); ++idx) {
+    if (idx % ldy >= N) {
+      clobbered += !fused.poisoned(idx);
+    } else {
+      unwritten += fused.poisoned(idx);
+      differ += std::memcmp(&fused.bytes[idx * es], &plain.bytes[idx * es], es) != 0;
+    }
+  }
+  char name[200];
+  std::snprintf(name, sizeof name, "mlp %zux%zu->%zu->%zu seq=%zu r=%d,%d %s%s%s (%s)", M, K, H, N, seq, r1, r2,
+                sc::dtype_name(dt), with_bias ? " +bias" : "",
+                act == sc::Activation::relu ? " relu" : act == sc::Activation::gelu_tanh ? " gelu" : "",
+                sc::mlp_forward_fuses(first, second, dt) ? "fused" : "unfused");
+  tally.expect(differ == 0 && unwritten == 0 && clobbered == 0,
+               std::string(name) + ": " + std::to_string(differ) + " outputs differ from two stl_forward calls, " +
+                   std::to_string(unwritten) + " unwritten, " + std::to_string(clobbered) + " padding overwritten");
+}
+
 // stl_backward with the forward's X̂ and Z kept (BackwardParams::x_hat, ::z) against the same backward recomputing
 // them: dX must be bit for bit the same (it never reads X̂ or Z); dŴ, dE_X and dD may differ only by the GEMMs'
 // kernel choice for the other leading dimensions. Z is used only unpadded (n a multiple of 8), else recomputed.
@@ -780,6 +877,19 @@ int main() {
         const sc::Activation act = acts[de_variant % 3];
         test_decode_encode(M, N1, seq, r1, r2, dt, de_variant % 2 == 0, act, rng, tally);
         ++de_variant;
+      }
+    // Two layers with the activation between them: fused (ranks <= 32, 16-bit) and not (rank 48, fp32), ragged
+    // sides (k, n not multiples of 8: the products on padded sides), sequences, and the many-group shape.
+    int mlp_variant = 0;
+    for (const auto& [sizes, r1, r2] : std::vector<std::tuple<std::array<std::size_t, 5>, int, int>>{
+             {{64, 64, 256, 64, 0}, 24, 24},
+             {{90, 100, 200, 52, 30}, 16, 29},
+             {{37, 36, 132, 44, 0}, 29, 13},
+             {{8195, 256, 1000, 256, 0}, 24, 24},
+             {{64, 64, 128, 64, 0}, 48, 24}})
+      for (const sc::DType dt : dtypes) {
+        test_mlp_forward(sizes, r1, r2, dt, mlp_variant % 2 == 0, acts[mlp_variant % 3], rng, tally, handle);
+        ++mlp_variant;
       }
     for (const Shape& s : std::vector<Shape>{{64, 64, 64, 0, 0, 0}, {37, 53, 29, 0, 0, 0}, {90, 48, 40, 30, 0, 0},
                                              {256, 256, 128, 64, 0, 0}})

@@ -163,5 +163,40 @@ TEST(StlMatmulOp, MetaTensorsGiveShapesWithoutCompute) {
   EXPECT_TRUE(y.is_meta());
 }
 
+// stl_mlp from C++: stl_matmul, the activation, stl_matmul, with and without gradients.
+TEST(StlMlpOp, EqualsTheCompositionAndDifferentiatesLikeIt) {
+  torch::manual_seed(5);
+  const auto layer = [](int64_t r, int64_t fin, int64_t fout) {
+    ops::StlLayerParams l;
+    l.w_hat = torch::randn({r, (fin + 3) / 4, (fout + 3) / 4}, torch::kDouble).requires_grad_();
+    l.enc_x = torch::randn({r, 16}, torch::kDouble).requires_grad_();
+    l.dec = torch::randn({16, r}, torch::kDouble).requires_grad_();
+    l.bias = torch::randn({fout}, torch::kDouble).requires_grad_();
+    return l;
+  };
+  const ops::StlLayerParams one = layer(24, 18, 30), two = layer(16, 30, 10);
+  const torch::Tensor x = torch::randn({2, 9, 18}, torch::kDouble).requires_grad_();
+  const torch::Tensor y = ops::stl_mlp(x, one, two, {4}, "gelu_tanh");
+  const torch::Tensor h = ops::stl_matmul(x, one.w_hat, one.enc_x, one.dec, {4}, one.bias);
+  const torch::Tensor ref = ops::stl_matmul(torch::gelu(h, "tanh"), two.w_hat, two.enc_x, two.dec, {4}, two.bias);
+  ASSERT_EQ(y.sizes(), torch::IntArrayRef({2, 9, 10}));
+  EXPECT_TRUE(torch::equal(y, ref));
+  const std::vector<torch::Tensor> leaves = {x, one.w_hat, one.enc_x, one.dec, *one.bias, two.w_hat, two.dec};
+  const torch::Tensor g = torch::randn_like(y);
+  const auto grads = torch::autograd::grad({y}, leaves, {g});
+  const auto ref_grads = torch::autograd::grad({ref}, leaves, {g});
+  for (std::size_t i = 0; i < leaves.size(); ++i) EXPECT_TRUE(torch::allclose(grads[i], ref_grads[i], 1e-12, 1e-12)) << i;
+  const torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(ops::stl_mlp(x, one, two, {4}, "gelu_tanh"), ref));
+  try {
+    ops::stl_mlp(x, one, two, {4}, "swish");
+    ADD_FAILURE() << "expected an error";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("activation 'swish' is unknown: use 'none', 'relu' or 'gelu_tanh'"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace strassentile

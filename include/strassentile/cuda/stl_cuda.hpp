@@ -188,6 +188,39 @@ struct ForwardParams {
 };
 void stl_forward(const ForwardParams& params);
 
+// Two consecutive layers with an activation between them, as in a transformer's MLP: Y = STL₂(act(STL₁(X) + bias₁))
+// + bias₂. Where launch_decode_encode applies (bf16/fp16, <4,4,4> tiles, ranks <= 32), layer 1's decode, bias and
+// activation and layer 2's encode run as that one pass, so the hidden activations Y₁ never go to memory; otherwise
+// Y₁ goes through the workspace (stl_forward twice). Either way the result is bit for bit that of stl_forward on
+// layer 1 (with the activation) then on layer 2, with the same GEMM choice. Layer 2's bias, no activation.
+struct MlpForwardParams {
+  StlShape first, second;  // second.in_features == first.out_features; the same rows and seq_len
+  DType dtype = DType::bf16;
+  const void* x = nullptr;
+  std::int64_t ldx = 0;
+  const void* w_hat1 = nullptr;  // r₁ × k₁ × n₁, contiguous
+  const float* enc_x1 = nullptr;
+  const float* dec1 = nullptr;
+  const void* bias1 = nullptr;  // optional
+  Activation activation = Activation::gelu_tanh;
+  const void* w_hat2 = nullptr;  // r₂ × k₂ × n₂, contiguous
+  const float* enc_x2 = nullptr;
+  const float* dec2 = nullptr;
+  const void* bias2 = nullptr;  // optional
+  void* y = nullptr;
+  std::int64_t ldy = 0;
+  void* workspace = nullptr;  // mlp_forward_workspace(first, second, dtype) bytes, 256-byte aligned
+  std::size_t workspace_bytes = 0;
+  cublasHandle_t cublas = nullptr;
+  cudaStream_t stream = nullptr;
+  GemmChoice gemm = GemmChoice::tuned;
+};
+// Whether stl_mlp_forward fuses layer 1's decode with layer 2's encode for these layers.
+bool mlp_forward_fuses(const StlShape& first, const StlShape& second, DType dtype);
+// Bytes of workspace stl_mlp_forward needs (both layers' X̂ and Z, and Y₁ where the decode → encode is not fused).
+std::size_t mlp_forward_workspace(const StlShape& first, const StlShape& second, DType dtype);
+void stl_mlp_forward(const MlpForwardParams& params);
+
 // ---- Backward ----
 
 // dZ = decodeᵀ(dY): dZ[p, i, j] = Σ_q dec[q, p] · vec(dY_{ij})[q] over the output's a×c tiles (q = u·c+w),

@@ -20,6 +20,22 @@ at::Tensor stl_matmul(const at::Tensor& x, const at::Tensor& w_hat, const at::Te
                       const std::string& mode = "tile", std::optional<int64_t> out_features = std::nullopt,
                       const std::optional<std::vector<int64_t>>& levels = std::nullopt);
 
+// One STL layer's parameters, for stl_mlp.
+struct StlLayerParams {
+  at::Tensor w_hat, enc_x, dec;
+  std::optional<at::Tensor> bias;
+  std::optional<int64_t> out_features;
+  std::optional<std::vector<int64_t>> levels;  // mode "causal" only
+};
+
+// y = layer2(act(layer1(x))), act: "none", "relu" or "gelu_tanh"; both layers of one tile format and mode. Equal to
+// stl_matmul, the activation, stl_matmul, and differentiable the same way; where no gradient is wanted (grad mode
+// off, or no input requires one) it runs as one inference op, which on CUDA (bf16/fp16, <4,4,4>, ranks <= 32) fuses
+// layer 1's decode, bias and activation with layer 2's encode: the hidden activations never go to memory.
+at::Tensor stl_mlp(const at::Tensor& x, const StlLayerParams& layer1, const StlLayerParams& layer2,
+                   std::vector<int64_t> tile, const std::string& activation = "gelu_tanh",
+                   const std::string& mode = "tile");
+
 // Whether stl_matmul on CUDA keeps its encoded input X̂ and products Z for the backward: each backward then skips one
 // encode (and, with the coefficient gradients, one batched product), for about 1.5× x plus 1.5× y (<4,4,4>, r = 24)
 // more memory held per layer from forward to backward. Off by default; process-wide; eager mode only. Returns the

@@ -1,0 +1,47 @@
+// The stages of one layer's forward (encode → products → decode) through its part of a workspace laid out by
+// forward_workspace: stl_forward runs them in turn, stl_mlp_forward puts the fused decode → encode between two
+// layers' products.
+#pragma once
+
+#include <cstdint>
+
+#include "strassentile/cuda/stl_cuda.hpp"
+
+namespace strassentile::cuda::detail {
+
+class LayerStages {
+ public:
+  // `base`: the layer's workspace, forward_workspace(shape, dtype, z_f32).bytes, 256-byte aligned.
+  LayerStages(const StlShape& shape, DType dtype, bool z_f32, void* base);
+
+  const ForwardWorkspace& workspace() const { return ws_; }
+  void* x_hat() const { return base_; }
+  void* z() const { return static_cast<char*>(base_) + ws_.z_offset; }
+
+  // Ŵ as the products read it: the caller's, or (products on sides rounded up to 8) copied into the workspace
+  // with zeros around it. Call before products().
+  void set_w_hat(const void* w_hat, std::int64_t ld_w_hat, std::int64_t stride_w_hat, cudaStream_t stream);
+  void encode(const void* x, std::int64_t ldx, const float* enc_x, KernelChoice kernel, cudaStream_t stream) const;
+  // Zeros X̂'s padding columns, the padded inner dimension of the products: after whatever wrote X̂ (its
+  // encode leaves them alone).
+  void zero_x_hat_padding(cudaStream_t stream) const;
+  void products(cublasHandle_t cublas, GemmChoice gemm, cudaStream_t stream) const;
+  void decode(const float* dec, const void* bias, Activation activation, void* y, std::int64_t ldy,
+              KernelChoice kernel, cudaStream_t stream) const;
+
+ private:
+  StlShape shape_;
+  DType dtype_;
+  bool z_f32_;
+  void* base_;
+  ForwardWorkspace ws_;
+  bool padded_;                // products on k and n rounded up to 8
+  std::int64_t k_run_, n_run_;  // the products' inner and column sides
+  const void* w_hat_ = nullptr;
+  std::int64_t ld_w_ = 0, stride_w_ = 0;
+};
+
+// Throws std::invalid_argument unless `bytes` at `workspace` hold `needed` bytes, 256-byte aligned.
+void check_workspace(const void* workspace, std::size_t bytes, std::size_t needed, const char* sizer);
+
+}  // namespace strassentile::cuda::detail

@@ -1,0 +1,62 @@
+#include "cuda_operands.hpp"
+
+#include "causal_basis.hpp"
+
+namespace strassentile::torch_ops {
+
+namespace sc = strassentile::cuda;
+
+bool use_aten(const StlDims& d) { return d.compute_dtype == at::kDouble || d.batch * d.seq == 0 || d.in_features == 0; }
+
+sc::DType kernel_dtype(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat:
+      return sc::DType::f32;
+    case at::kHalf:
+      return sc::DType::f16;
+    case at::kBFloat16:
+      return sc::DType::bf16;
+    default:
+      STL_CHECK(false, "strassentile: the CUDA kernels take float32, float16 or bfloat16 x, got ", t);
+  }
+}
+
+sc::StlShape shape_of(const StlDims& d) {
+  sc::StlShape s;
+  s.rows = d.batch * d.seq;  // rows grouped in runs of a within each of the batch sequences
+  s.in_features = d.in_features;
+  s.out_features = d.out_features;
+  s.a = static_cast<int>(d.tile.a);
+  s.b = static_cast<int>(d.tile.b);
+  s.c = static_cast<int>(d.tile.c);
+  s.rank = static_cast<int>(d.rank);
+  s.seq_len = d.seq;
+  return s;
+}
+
+LayerOperands prepare_layer(const StlDims& d, at::ScalarType storage, const at::Tensor& w_hat, const at::Tensor& enc_x,
+                            const at::Tensor& dec) {
+  LayerOperands o;
+  o.shape = shape_of(d);
+  o.dtype = kernel_dtype(storage);
+  o.w_hat = w_hat.to(storage).contiguous();
+  o.enc_x = causal_enc_x(enc_x.to(at::kFloat), d).contiguous();
+  o.dec = causal_dec(dec.to(at::kFloat), d).contiguous();
+  return o;
+}
+
+at::Tensor kernel_input(const at::Tensor& x, const sc::StlShape& shape) {
+  return x.reshape({shape.rows, shape.in_features}).contiguous();
+}
+
+at::Tensor workspace(std::size_t bytes, const at::Tensor& like) {
+  return at::empty({static_cast<int64_t>(bytes)}, like.options().dtype(at::kByte));
+}
+
+void* ptr_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
+
+sc::GemmChoice gemm_choice() {
+  return at::globalContext().deterministicAlgorithms() ? sc::GemmChoice::cublas_default : sc::GemmChoice::tuned;
+}
+
+}  // namespace strassentile::torch_ops
