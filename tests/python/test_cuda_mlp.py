@@ -99,3 +99,18 @@ def test_causal_mode_matches_the_cpu_op(dtype):
         y = strassentile.stl_mlp(cast(x, "cuda", dtype), [cast(t, "cuda", dtype) for t in l1],
                                  [cast(t, "cuda", dtype) for t in l2], 4, "relu", "causal", 256, 64)
     assert rel_error(y, ref) <= TOLERANCE[dtype]
+
+
+def test_autocast_runs_the_fused_kernel_in_bf16():
+    """fp32 parameters under torch.autocast: x, Ŵ and the biases are cast to bf16 (as two autocast stl_matmul calls
+    do) and the fused kernel runs."""
+    x, l1, l2 = make_mlp((2, 64, 256), 1024, 256, (4, 4, 4), 24, 24, seed=3)
+    xc, p1, p2 = x.float().cuda(), [t.float().cuda() for t in l1], [t.float().cuda() for t in l2]
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+        y, names = kernel_names(lambda: strassentile.stl_mlp(xc, p1, p2, 4))
+    assert y.dtype == torch.bfloat16
+    if names:
+        assert any("decode_encode" in n for n in names), names
+    bf = lambda t: t.to(torch.bfloat16).double()  # noqa: E731
+    ref = strassentile.stl_mlp(bf(x), [bf(l1[0]), l1[1], l1[2], bf(l1[3])], [bf(l2[0]), l2[1], l2[2], bf(l2[3])], 4)
+    assert rel_error(y, ref) <= TOLERANCE[torch.bfloat16]

@@ -89,6 +89,16 @@ def test_gradients_flow_as_through_the_composition():
         (x.detach()[:1, :3].requires_grad_(), l1[0].detach().requires_grad_(), l2[0].detach().requires_grad_()))
 
 
+def test_autocast_casts_like_two_autocast_stl_matmul_calls():
+    tile = (4, 4, 4)
+    l1, l2 = random_mlp(tile, 24, 24, 32, 64, 32, True, dtype=torch.float32, seed=4)
+    x = torch.randn(3, 8, 32)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        y = strassentile.stl_mlp(x, l1, l2, tile, "relu")
+        ref = composition(x, l1, l2, tile, "relu", 64, 32)
+    assert y.dtype == torch.bfloat16 and torch.equal(y, ref)
+
+
 def test_meta_tensors_give_the_output_shape():
     tile = (4, 4, 4)
     l1, l2 = random_mlp(tile, 24, 24, 64, 256, 64, True, dtype=torch.float32)
