@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench_util.cuh"
@@ -228,6 +229,17 @@ void decode_encode_sweep(std::int64_t M, std::int64_t N1, const Timer& timer) {
   report("decode, then encode", plain, plain_bytes, copy_gbps);
   report("decode-encode fused", fused, fused_bytes, copy_gbps);
   std::printf("  fused saves %.3f ms (%.2fx)\n", plain - fused, plain / fused);
+  // What the activation costs: the decode alone and the fused pass with none / ReLU / GELU.
+  const double y_bytes = 2.0 * static_cast<double>(r * m * n + M * N1);
+  for (const auto& [act, name] : {std::pair{sc::Activation::none, "none"}, std::pair{sc::Activation::relu, "relu"},
+                                  std::pair{sc::Activation::gelu_tanh, "gelu"}}) {
+    dp.activation = fp.activation = act;
+    char label[64];
+    std::snprintf(label, sizeof label, "decode alone, bias + %s", name);
+    report(label, timer.median_ms([&] { sc::launch_decode(dp); }), y_bytes, copy_gbps);
+    std::snprintf(label, sizeof label, "decode-encode fused, bias + %s", name);
+    report(label, timer.median_ms([&] { sc::launch_decode_encode(fp); }), fused_bytes, copy_gbps);
+  }
 }
 
 }  // namespace
