@@ -3,12 +3,13 @@
 # one build folder, then run the test, bench_stl_kernels (tensor-core vs CUDA-core encode/decode) and
 # `strassentile bench` on SHAPES. Every step has its own timeout so that logs are written before the budget ends.
 #   [BUDGET=280] [SHAPES=...] [BENCH_ARGS="--reps 20 --warmup 3"] [WRITE_FLUSH=1] [NCU=1] [SKIP_TEST=1]
-#   [SANITIZE=1] [PRODUCTS=1] benchmarks/run_codec_device.sh OUT_DIR
+#   [SANITIZE=1] [PRODUCTS=1] [GELU_VARIANTS=1] benchmarks/run_codec_device.sh OUT_DIR
 # Outputs: env.log, build.log, test.log, kernels.log, bench.log, bench.json, bench.md; with WRITE_FLUSH=1 the
 # kernel sweep again under the old memset flush (kernels_write_flush.log), with NCU=1 Nsight Compute on the
 # tensor-core kernels at the first shape (ncu.log; NCU_KERNELS, a regex, and NCU_COUNT pick the launches), with
 # SANITIZE=1 the CUDA test under compute-sanitizer memcheck (sanitizer.log), with PRODUCTS=1 cuBLASLt's
-# algorithms for the r products (products.log).
+# algorithms for the r products (products.log), with GELU_VARIANTS=1 the kernel sweep rebuilt with the other GELU
+# formulas of src/cuda/device_math.cuh (STRASSENTILE_GELU_IMPL=0 and 2; kernels_gelu0.log, kernels_gelu2.log).
 set -uo pipefail
 out=${1:?usage: run_codec_device.sh OUT_DIR}
 mkdir -p "$out"
@@ -51,6 +52,21 @@ if [ "${NCU:-0}" = 1 ]; then
   else
     echo "ncu not found" | tee -a "$out/env.log"
   fi
+fi
+
+if [ "${GELU_VARIANTS:-0}" = 1 ]; then
+  for impl in 0 2; do
+    b=build-codec-gelu$impl
+    t=$(($(left) - 60)); [ $t -gt 120 ] && t=120
+    timeout $t bash -c "cmake -S . -B $b $(command -v ninja >/dev/null && echo -G Ninja) -DCMAKE_BUILD_TYPE=Release -DSTRASSENTILE_WITH_CUDA=ON \
+      -DSTRASSENTILE_BUILD_TESTS=OFF -DSTRASSENTILE_BUILD_APPS=OFF -DCMAKE_CUDA_ARCHITECTURES=90 \
+      $(printf '%q ' "${extra[@]}") -DCMAKE_CUDA_FLAGS='$cuda_flags -DSTRASSENTILE_GELU_IMPL=$impl' >$out/build_gelu$impl.log 2>&1 &&
+      cmake --build $b -j $(nproc) --target bench_stl_kernels >>$out/build_gelu$impl.log 2>&1"
+    echo "gelu variant $impl build exit $? at ${SECONDS}s" | tee -a "$out/env.log"
+    t=$(($(left) - 20)); [ $t -gt 40 ] && t=40
+    timeout $t $b/src/cuda/benchmarks/bench_stl_kernels >"$out/kernels_gelu$impl.log" 2>&1
+    echo "== GELU_IMPL=$impl =="; sed -n '/between layers/,$p' "$out/kernels_gelu$impl.log"
+  done
 fi
 
 shapes=${SHAPES:-16384x4096x4096,16384x16384x16384,8192x2048x2048,8192x4096x4096,8192x8192x8192,8192x4096x16384}
