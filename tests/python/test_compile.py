@@ -44,6 +44,35 @@ def test_opcheck_encode_weight():
                           test_utils=OPCHECK_TESTS)
 
 
+def test_opcheck_stl_mlp_inference():
+    """The inference op takes no gradients (stl_mlp routes recording calls to the composition): plain inputs."""
+    torch.manual_seed(0)
+    fc1, fc2 = st.STLLinear(10, 20, tile=4, rank=24), st.STLLinear(20, 9, tile=4, rank=16)
+    with torch.no_grad():
+        args = (torch.randn(2, 7, 10), fc1.w_hat.detach(), fc1.enc_x.detach(), fc1.dec.detach(), fc1.bias.detach(),
+                fc2.w_hat.detach(), fc2.enc_x.detach(), fc2.dec.detach(), fc2.bias.detach(), [4, 4, 4], "gelu_tanh",
+                "tile", 20, 9, None, None)
+    torch.library.opcheck(torch.ops.strassentile.stl_mlp_inference.default, args,
+                          test_utils=("test_schema", "test_faketensor", "test_aot_dispatch_dynamic"))
+
+
+def test_stl_mlp_fullgraph_compile_matches_eager():
+    torch.manual_seed(0)
+    mlp = st.STLMLP(st.STLLinear(16, 40, tile=4, rank=24), st.STLLinear(40, 12, tile=4, rank=24), "gelu_tanh")
+    x = torch.randn(3, 8, 16)
+    loss_fn = lambda y: y.square().mean()  # noqa: E731
+    eager_loss, eager_grads = loss_and_grads(mlp, x, loss_fn)
+    torch._dynamo.reset()
+    compiled = torch.compile(mlp, backend="aot_eager", fullgraph=True)
+    compiled_loss, compiled_grads = loss_and_grads(mlp, x, loss_fn, compiled)
+    assert torch.allclose(compiled_loss, eager_loss, rtol=1e-5, atol=1e-6)
+    assert eager_grads.keys() == compiled_grads.keys() and len(eager_grads) == 8
+    for name, g in eager_grads.items():
+        assert torch.allclose(compiled_grads[name], g, rtol=1e-5, atol=1e-6), name
+    with torch.no_grad():  # the inference op, traced
+        assert torch.allclose(compiled(x), mlp(x), rtol=1e-5, atol=1e-6)
+
+
 def test_meta_tensors_give_shapes_without_data():
     layer, x = stl_inputs()
     layer = layer.to("meta")
