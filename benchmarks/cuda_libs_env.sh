@@ -45,19 +45,21 @@ device_env_log() {
   } 2>&1 | tee -a "$out/env.log"
 }
 
-# build_cuda_layer TARGET...: configures build-codec (Release, sm_90, apps, warnings as errors, the flags in `extra`)
-# and builds the targets within left() − 60 s (log in $out/build.log); exits the script on failure.
+# build_cuda_layer TARGET...: configures $build (build-codec unless set; Release, sm_90, apps, warnings as errors, the
+# flags in `extra`, then BUILD_CUDA_DEFINES added to the CUDA flags) and builds the targets within left() − 60 s (log
+# in $out/${BUILD_LOG:-build.log}); exits the script on failure.
 build=build-codec
 build_cuda_layer() {
-  local gen=()
+  local gen=() log=$out/${BUILD_LOG:-build.log} flags=("${extra[@]}")
   command -v ninja >/dev/null && gen=(-G Ninja)
+  [ -n "${BUILD_CUDA_DEFINES:-}" ] && flags+=(-DCMAKE_CUDA_FLAGS="$cuda_flags $BUILD_CUDA_DEFINES")
   timeout $(($(left) - 60)) bash -c "cmake -S . -B $build ${gen[*]} -DCMAKE_BUILD_TYPE=Release -DSTRASSENTILE_WITH_CUDA=ON \
     -DSTRASSENTILE_BUILD_TESTS=OFF -DSTRASSENTILE_BUILD_APPS=ON -DSTRASSENTILE_WARNINGS_AS_ERRORS=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90 $(printf '%q ' "${extra[@]}") >$out/build.log 2>&1 &&
-    cmake --build $build -j $(nproc) --target $* >>$out/build.log 2>&1"
+    -DCMAKE_CUDA_ARCHITECTURES=90 $(printf '%q ' "${flags[@]}") >$log 2>&1 &&
+    cmake --build $build -j $(nproc) --target $* >>$log 2>&1"
   local rc=$?
-  echo "build exit $rc at ${SECONDS}s" | tee -a "$out/env.log"
-  [ $rc = 0 ] || { tail -40 "$out/build.log"; exit 1; }
+  echo "build ($build) exit $rc at ${SECONDS}s" | tee -a "$out/env.log"
+  [ $rc = 0 ] || { tail -40 "$log"; exit 1; }
 }
 
 # cuda_test MAX_SECONDS PATTERN: strassentile_cuda_tests into $out/test.log (at most MAX_SECONDS, and 20 s short of

@@ -71,11 +71,7 @@ void stl_forward_pipelined(const ForwardParams& p, const PipelineStreams& stream
     throw std::invalid_argument("stl_forward_pipelined: gemm and codec must be two distinct non-null streams "
                                 "(an SmPartition's, or two cudaStreamCreate streams)");
   const ForwardWorkspace ws = forward_workspace(p.shape, p.dtype, p.z_f32);
-  if (p.workspace_bytes < ws.bytes)
-    throw std::invalid_argument("stl_forward_pipelined: workspace holds " + std::to_string(p.workspace_bytes) +
-                                " bytes but " + std::to_string(ws.bytes) + " are needed (forward_workspace)");
-  if (ws.bytes > 0 && (p.workspace == nullptr || !detail::is_aligned(p.workspace, 256)))
-    throw std::invalid_argument("stl_forward_pipelined: workspace must be non-null and 256-byte aligned");
+  detail::check_workspace("stl_forward_pipelined", p.workspace, p.workspace_bytes, ws.bytes, "forward_workspace");
   const StlShape& s = p.shape;
   if (s.rows == 0) return stl_forward(p);  // nothing to overlap; stl_forward handles the empty case
   const std::size_t e = dtype_size(p.dtype), ez = p.z_f32 ? 4 : e;

@@ -55,18 +55,15 @@ if [ "${NCU:-0}" = 1 ]; then
 fi
 
 if [ "${GELU_VARIANTS:-0}" = 1 ]; then
+  main_build=$build
   for impl in 0 2; do
-    b=build-codec-gelu$impl
-    t=$(($(left) - 60)); [ $t -gt 120 ] && t=120
-    timeout $t bash -c "cmake -S . -B $b $(command -v ninja >/dev/null && echo -G Ninja) -DCMAKE_BUILD_TYPE=Release -DSTRASSENTILE_WITH_CUDA=ON \
-      -DSTRASSENTILE_BUILD_TESTS=OFF -DSTRASSENTILE_BUILD_APPS=OFF -DCMAKE_CUDA_ARCHITECTURES=90 \
-      $(printf '%q ' "${extra[@]}") -DCMAKE_CUDA_FLAGS='$cuda_flags -DSTRASSENTILE_GELU_IMPL=$impl' >$out/build_gelu$impl.log 2>&1 &&
-      cmake --build $b -j $(nproc) --target bench_stl_kernels >>$out/build_gelu$impl.log 2>&1"
-    echo "gelu variant $impl build exit $? at ${SECONDS}s" | tee -a "$out/env.log"
+    build=build-codec-gelu$impl
+    BUILD_LOG=build_gelu$impl.log BUILD_CUDA_DEFINES=-DSTRASSENTILE_GELU_IMPL=$impl build_cuda_layer bench_stl_kernels
     t=$(($(left) - 20)); [ $t -gt 40 ] && t=40
-    timeout $t $b/src/cuda/benchmarks/bench_stl_kernels >"$out/kernels_gelu$impl.log" 2>&1
+    timeout $t $build/src/cuda/benchmarks/bench_stl_kernels >"$out/kernels_gelu$impl.log" 2>&1
     echo "== GELU_IMPL=$impl =="; sed -n '/between layers/,$p' "$out/kernels_gelu$impl.log"
   done
+  build=$main_build
 fi
 
 shapes=${SHAPES:-16384x4096x4096,16384x16384x16384,8192x2048x2048,8192x4096x4096,8192x8192x8192,8192x4096x16384}

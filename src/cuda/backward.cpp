@@ -122,11 +122,7 @@ void stl_backward(const BackwardParams& p) {
   const BackwardNeeds need{p.dx != nullptr, p.dw_hat != nullptr, p.d_enc_x != nullptr, p.d_dec != nullptr,
                            p.d_bias != nullptr};
   const Layout l = layout_of(s, p.dtype, need);
-  if (p.workspace_bytes < l.bytes)
-    throw std::invalid_argument("stl_backward: workspace holds " + std::to_string(p.workspace_bytes) + " bytes but " +
-                                std::to_string(l.bytes) + " are needed (backward_workspace)");
-  if (l.bytes > 0 && (p.workspace == nullptr || !detail::is_aligned(p.workspace, 256)))
-    throw std::invalid_argument("stl_backward: workspace must be non-null and 256-byte aligned");
+  detail::check_workspace("stl_backward", p.workspace, p.workspace_bytes, l.bytes, "backward_workspace");
   const std::size_t e = dtype_size(p.dtype);
   const std::int64_t m = s.m(), k = s.k(), n = s.n(), r = s.rank;
   const std::int64_t ldk = round_up(k, 8), ldn = round_up(n, 8);  // the workspace's padded rows (layout_of)

@@ -35,14 +35,6 @@ ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype, bool z_f3
 
 namespace detail {
 
-void check_workspace(const void* workspace, std::size_t bytes, std::size_t needed, const char* sizer) {
-  if (bytes < needed)
-    throw std::invalid_argument("workspace holds " + std::to_string(bytes) + " bytes but " + std::to_string(needed) +
-                                " are needed (" + sizer + ")");
-  if (needed > 0 && (workspace == nullptr || !is_aligned(workspace, 256)))
-    throw std::invalid_argument("workspace must be non-null and 256-byte aligned");
-}
-
 LayerStages::LayerStages(const StlShape& shape, DType dtype, bool z_f32, void* base)
     : shape_(shape), dtype_(dtype), z_f32_(z_f32), base_(base), ws_(forward_workspace(shape, dtype, z_f32)) {
   // The products' sides: k and n, or both rounded up to 8 with zeros in the padding (launchers.hpp).
@@ -129,9 +121,8 @@ void LayerStages::decode(const float* dec, const void* bias, Activation activati
 }  // namespace detail
 
 void stl_forward(const ForwardParams& p) {
-  const ForwardWorkspace ws = forward_workspace(p.shape, p.dtype, p.z_f32);
-  detail::check_workspace(p.workspace, p.workspace_bytes, ws.bytes, "forward_workspace");
   detail::LayerStages layer(p.shape, p.dtype, p.z_f32, p.workspace);
+  detail::check_workspace("", p.workspace, p.workspace_bytes, layer.workspace().bytes, "forward_workspace");
   layer.set_w_hat(p.w_hat, p.ld_w_hat, p.stride_w_hat, p.stream);
   layer.encode(p.x, p.ldx, p.enc_x, p.kernel, p.stream);
   layer.zero_x_hat_padding(p.stream);

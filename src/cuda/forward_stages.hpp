@@ -41,7 +41,4 @@ class LayerStages {
   std::int64_t ld_w_ = 0, stride_w_ = 0;
 };
 
-// Throws std::invalid_argument unless `bytes` at `workspace` hold `needed` bytes, 256-byte aligned.
-void check_workspace(const void* workspace, std::size_t bytes, std::size_t needed, const char* sizer);
-
 }  // namespace strassentile::cuda::detail

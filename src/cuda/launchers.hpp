@@ -107,6 +107,18 @@ inline bool is_aligned(const void* ptr, std::size_t bytes) {
   return reinterpret_cast<std::uintptr_t>(ptr) % bytes == 0;
 }
 
+// Throws std::invalid_argument unless `bytes` at `workspace` hold `needed` bytes, 256-byte aligned. `who` prefixes
+// the message ("" for none); `sizer` names the function that gives the size.
+inline void check_workspace(const char* who, const void* workspace, std::size_t bytes, std::size_t needed,
+                            const char* sizer) {
+  const std::string prefix = *who != '\0' ? std::string(who) + ": " : std::string();
+  if (bytes < needed)
+    throw std::invalid_argument(prefix + "workspace holds " + std::to_string(bytes) + " bytes but " +
+                                std::to_string(needed) + " are needed (" + sizer + ")");
+  if (needed > 0 && (workspace == nullptr || !is_aligned(workspace, 256)))
+    throw std::invalid_argument(prefix + "workspace must be non-null and 256-byte aligned");
+}
+
 // Kernels whose shared table exceeds the default 48 KB must opt in (large ranks only).
 inline void set_dynamic_smem(const void* kernel, std::size_t bytes) {
   if (bytes <= 48 * 1024) return;

@@ -50,7 +50,7 @@ std::size_t mlp_forward_workspace(const StlShape& first, const StlShape& second,
 
 void stl_mlp_forward(const MlpForwardParams& p) {
   const MlpLayout l = mlp_layout(p.first, p.second, p.dtype);
-  detail::check_workspace(p.workspace, p.workspace_bytes, l.bytes, "mlp_forward_workspace");
+  detail::check_workspace("", p.workspace, p.workspace_bytes, l.bytes, "mlp_forward_workspace");
   char* base = static_cast<char*>(p.workspace);
   detail::LayerStages one(p.first, p.dtype, false, base), two(p.second, p.dtype, false, base + l.second_offset);
   one.set_w_hat(p.w_hat1, 0, 0, p.stream);

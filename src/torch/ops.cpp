@@ -2,6 +2,8 @@
 
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include "stl_mlp.hpp"  // torch_ops::StlMlpSignature
+
 namespace strassentile::ops {
 
 at::Tensor stl_matmul(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
@@ -20,11 +22,7 @@ at::Tensor stl_mlp(const at::Tensor& x, const StlLayerParams& layer1, const StlL
                    std::vector<int64_t> tile, const std::string& activation, const std::string& mode) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("strassentile::stl_mlp", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                         const std::optional<at::Tensor>&, const at::Tensor&, const at::Tensor&,
-                                         const at::Tensor&, const std::optional<at::Tensor>&, at::IntArrayRef,
-                                         c10::string_view, c10::string_view, std::optional<int64_t>,
-                                         std::optional<int64_t>, at::OptionalIntArrayRef, at::OptionalIntArrayRef)>();
+                       .typed<torch_ops::StlMlpSignature>();
   const auto levels = [](const StlLayerParams& l) {
     return l.levels.has_value() ? at::OptionalIntArrayRef(*l.levels) : at::OptionalIntArrayRef();
   };

@@ -13,6 +13,8 @@
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/library.h>
 
+#include "stl_mlp.hpp"  // StlMlpSignature
+
 namespace strassentile::torch_ops {
 namespace {
 
@@ -35,12 +37,6 @@ at::Tensor stl_matmul_autocast(const at::Tensor& x, const at::Tensor& w_hat, con
   return op.call(cast(x), cast(w_hat), enc_x, dec, tile, b, mode, out_features, levels);
 }
 
-using MlpSig = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                          const std::optional<at::Tensor>&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                          const std::optional<at::Tensor>&, at::IntArrayRef, c10::string_view, c10::string_view,
-                          std::optional<int64_t>, std::optional<int64_t>, at::OptionalIntArrayRef,
-                          at::OptionalIntArrayRef);
-
 template <c10::DeviceType device, c10::DispatchKey autocast_key>
 at::Tensor stl_mlp_inference_autocast(const at::Tensor& x, const at::Tensor& w_hat1, const at::Tensor& enc_x1,
                                       const at::Tensor& dec1, const std::optional<at::Tensor>& bias1,
@@ -50,7 +46,7 @@ at::Tensor stl_mlp_inference_autocast(const at::Tensor& x, const at::Tensor& w_h
                                       std::optional<int64_t> hidden_features, std::optional<int64_t> out_features,
                                       at::OptionalIntArrayRef levels1, at::OptionalIntArrayRef levels2) {
   static auto op =
-      c10::Dispatcher::singleton().findSchemaOrThrow("strassentile::stl_mlp_inference", "").typed<MlpSig>();
+      c10::Dispatcher::singleton().findSchemaOrThrow("strassentile::stl_mlp_inference", "").typed<StlMlpSignature>();
   c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_key);
   const at::ScalarType to = at::autocast::get_autocast_dtype(device);
   const auto cast = [&](const at::Tensor& t) { return at::autocast::cached_cast(to, t, device); };

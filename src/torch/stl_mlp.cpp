@@ -3,21 +3,17 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/GradMode.h>
 
+#include <optional>
+#include <vector>
+
 #include "error_message.hpp"
+#include "strassentile/torch/ops.hpp"
 
 namespace strassentile::torch_ops {
 namespace {
 
-using StlMatmulFn = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                               at::IntArrayRef, const std::optional<at::Tensor>&, c10::string_view,
-                               std::optional<int64_t>, at::OptionalIntArrayRef);
-
-at::Tensor call_stl_matmul(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
-                           at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-                           std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
-  static const auto op =
-      c10::Dispatcher::singleton().findSchemaOrThrow("strassentile::stl_matmul", "").typed<StlMatmulFn>();
-  return op.call(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
+std::optional<std::vector<int64_t>> to_vector(at::OptionalIntArrayRef levels) {
+  return levels.has_value() ? std::optional<std::vector<int64_t>>(levels->vec()) : std::nullopt;
 }
 
 bool requires_grad(const at::Tensor& t) { return t.defined() && t.requires_grad(); }
@@ -35,10 +31,12 @@ MlpActivation parse_mlp_activation(const std::string& name) {
 
 at::Tensor stl_mlp_composition(const MlpArgs& a) {
   const MlpActivation act = parse_mlp_activation(a.activation);
-  at::Tensor h = call_stl_matmul(a.x, a.w_hat1, a.enc_x1, a.dec1, a.tile, a.bias1, a.mode, a.hidden_features, a.levels1);
+  at::Tensor h = ops::stl_matmul(a.x, a.w_hat1, a.enc_x1, a.dec1, a.tile.vec(), a.bias1, a.mode, a.hidden_features,
+                                 to_vector(a.levels1));
   if (act == MlpActivation::relu) h = at::relu(h);
   if (act == MlpActivation::gelu_tanh) h = at::gelu(h, "tanh");
-  return call_stl_matmul(h, a.w_hat2, a.enc_x2, a.dec2, a.tile, a.bias2, a.mode, a.out_features, a.levels2);
+  return ops::stl_matmul(h, a.w_hat2, a.enc_x2, a.dec2, a.tile.vec(), a.bias2, a.mode, a.out_features,
+                         to_vector(a.levels2));
 }
 
 at::Tensor stl_mlp_routed(const MlpArgs& a) {
@@ -47,13 +45,8 @@ at::Tensor stl_mlp_routed(const MlpArgs& a) {
                         requires_grad(a.dec1) || requires_grad(a.bias1) || requires_grad(a.w_hat2) ||
                         requires_grad(a.enc_x2) || requires_grad(a.dec2) || requires_grad(a.bias2));
   if (records) return stl_mlp_composition(a);
-  using InferenceFn = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                 const std::optional<at::Tensor>&, const at::Tensor&, const at::Tensor&,
-                                 const at::Tensor&, const std::optional<at::Tensor>&, at::IntArrayRef,
-                                 c10::string_view, c10::string_view, std::optional<int64_t>, std::optional<int64_t>,
-                                 at::OptionalIntArrayRef, at::OptionalIntArrayRef);
   static const auto op =
-      c10::Dispatcher::singleton().findSchemaOrThrow("strassentile::stl_mlp_inference", "").typed<InferenceFn>();
+      c10::Dispatcher::singleton().findSchemaOrThrow("strassentile::stl_mlp_inference", "").typed<StlMlpSignature>();
   return op.call(a.x, a.w_hat1, a.enc_x1, a.dec1, a.bias1, a.w_hat2, a.enc_x2, a.dec2, a.bias2, a.tile, a.activation,
                  a.mode, a.hidden_features, a.out_features, a.levels1, a.levels2);
 }

@@ -15,6 +15,13 @@ namespace strassentile::torch_ops {
 enum class MlpActivation { none, relu, gelu_tanh };
 MlpActivation parse_mlp_activation(const std::string& name);
 
+// The C++ signature of the stl_mlp and stl_mlp_inference schemas (for typed dispatcher calls).
+using StlMlpSignature = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                   const std::optional<at::Tensor>&, const at::Tensor&, const at::Tensor&,
+                                   const at::Tensor&, const std::optional<at::Tensor>&, at::IntArrayRef,
+                                   c10::string_view, c10::string_view, std::optional<int64_t>, std::optional<int64_t>,
+                                   at::OptionalIntArrayRef, at::OptionalIntArrayRef);
+
 // The arguments of stl_mlp and stl_mlp_inference, as one struct for the C++ side.
 struct MlpArgs {
   const at::Tensor& x;
