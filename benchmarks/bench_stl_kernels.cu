@@ -2,12 +2,12 @@
 // variants of the specialised kernels (tiles per thread V,
 // products loaded per step CH, Z staged through shared memory or not) and the generic kernels, r = 24, at two
 // sizes, as GB/s of ideal traffic and as a fraction of the device-to-device copy. It is how the defaults in
-// src/cuda/encode_kernel.cuh, decode_kernel.cuh and decode_launch.cuh were chosen (docs/PERFORMANCE.md).
+// src/cuda/kernels/encode_tiles.cuh, decode_tiles.cuh and decode_staged.cuh were chosen (docs/PERFORMANCE.md).
 //
 //   bench_stl_kernels [--reps N | --once] [--write-flush]
-// The L2 is evicted before each timing by reading a 2×L2 buffer (--write-flush: by a memset, as before
-// 2026-12-01, which leaves dirty lines for the timed kernel to write back). Each kernel is compared with a
-// device-to-device copy of its own traffic, timed the same way.
+// The L2 is evicted before each timing by reading a 2×L2 buffer (--write-flush: by a memset, which leaves dirty
+// lines for the timed kernel to write back). Each kernel is compared with a device-to-device copy of its own
+// traffic, timed the same way.
 #include <cuda_bf16.h>
 
 #include <cstdio>
@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "bench_util.cuh"
-#include "codec_mma.cuh"
-#include "decode_kernel.cuh"
-#include "decode_staged.cuh"
-#include "encode_kernel.cuh"
+#include "kernels/codec_mma.cuh"
+#include "kernels/decode_staged.cuh"
+#include "kernels/decode_tiles.cuh"
+#include "kernels/encode_tiles.cuh"
 
 namespace sd = strassentile::cuda::detail;
 namespace sc = strassentile::cuda;
@@ -86,7 +86,7 @@ void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer) {
   report("encode V=2 (cuda-core)", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 2>(ep); }), enc_bytes,
          copy_gbps);
   report("encode V=4", timer.median_ms([&] { sd::run_encode_tiles<bf16, 4, 4, 4>(ep); }), enc_bytes, copy_gbps);
-  report("encode generic", timer.median_ms([&] { sd::launch_encode_generic(ep); }), enc_bytes, copy_gbps);
+  report("encode generic", timer.median_ms([&] { sd::launch_encode_generic<sc::DType::bf16>(ep, {}); }), enc_bytes, copy_gbps);
   report("decode tensor cores (default)", timer.median_ms([&] { sd::run_decode_mma<bf16>(dp); }), dec_bytes, copy_gbps);
   report("decode staged (cuda-core)", timer.median_ms([&] { sd::run_decode_staged<bf16, 4, 4>(dp); }), dec_bytes,
          copy_gbps);
@@ -96,7 +96,7 @@ void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer) {
          copy_gbps);
   report("decode tiles V=4 CH=4", timer.median_ms([&] { sd::run_decode_tiles<bf16, 4, 4, 4, 4>(dp); }), dec_bytes,
          copy_gbps);
-  report("decode generic", timer.median_ms([&] { sd::launch_decode_generic(dp); }), dec_bytes, copy_gbps);
+  report("decode generic", timer.median_ms([&] { sd::launch_decode_generic<sc::DType::bf16, sc::DType::bf16>(dp, {}); }), dec_bytes, copy_gbps);
   // Coefficients that are bf16 values already (exact algorithms, a model stored in bf16): the tensor-core kernels
   // skip the products of their lo terms.
   round_to_bf16_values(enc, rank * 16);

@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # fuzz.sh [SECONDS]: builds the libFuzzer harnesses with clang (+ASan/UBSan) and fuzzes each loader for
-# SECONDS (default 60), starting from fuzz/corpus and the shared catalogue files. Crashes land in build-fuzz/.
+# SECONDS (default 60), starting from fuzz/corpus and the vendored catalogue files (data/fmm).
+# Crashes land in build-fuzz/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-fmm=${STRASSENTILE_FMM_DIR:-$PWD/../shared/data/fmm}
+fmm=${STRASSENTILE_FMM_DIR:-$PWD/data/fmm}
 scripts/ensure-deps.sh core fuzz
-cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DSTRASSENTILE_BUILD_FUZZERS=ON -DSTRASSENTILE_SANITIZE=address,undefined -DSTRASSENTILE_BUILD_APPS=OFF \
-  -DSTRASSENTILE_FMM_DIR="$fmm" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz --target fuzz_npz fuzz_npy fuzz_sms
+cmake --preset fuzz -DSTRASSENTILE_FMM_DIR="$fmm" >/dev/null  # clang, libFuzzer, ASan/UBSan (CMakePresets.json)
+cmake --build --preset fuzz
 for target in npz npy sms; do
   work=build-fuzz/corpus_$target
   mkdir -p "$work"

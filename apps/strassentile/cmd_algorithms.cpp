@@ -23,7 +23,7 @@ int run_algorithms(const std::vector<std::string>& argv) {
                 alg.flop_ratio(), alg.verify());
   }
   if (data_dir().empty())
-    std::printf("(built-ins only: pass --data-dir shared/data/fmm or set STRASSENTILE_FMM_DIR for the catalogues)\n");
+    std::printf("(built-ins only: pass --data-dir DIR or set STRASSENTILE_FMM_DIR for the catalogues)\n");
   return 0;
 }
 

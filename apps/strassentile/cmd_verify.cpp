@@ -25,6 +25,7 @@ int run_verify(const std::vector<std::string>& argv) {
   const Args args(argv, {"file", "data-dir", "tol"}, {});
   apply_data_dir(args.get("data-dir", ""));
   const double tol = args.get_double("tol", 1e-12);
+  if (!(tol >= 0.0)) throw UsageError("--tol must be >= 0 (the largest deviation accepted), got " + args.get("tol", ""));
   std::vector<Algorithm> algorithms;
   if (args.has("file")) {
     algorithms = load_file(args.get("file", ""));

@@ -20,8 +20,6 @@ int run_flops(const std::vector<std::string>& args);
 int run_fit(const std::vector<std::string>& args);
 int run_truncate(const std::vector<std::string>& args);
 int run_demo(const std::vector<std::string>& args);   // needs libtorch (STRASSENTILE_HAVE_TORCH)
-int run_train(const std::vector<std::string>& args);  // needs libtorch
-int run_train_lm(const std::vector<std::string>& args);  // `train lm ...`, needs libtorch
 #ifdef STRASSENTILE_HAVE_CUDA_BENCH
 int run_bench(const std::vector<std::string>& args);  // needs the CUDA layer (STRASSENTILE_WITH_CUDA)
 #endif

@@ -31,21 +31,6 @@ const Command kCommands[] = {
      "strassentile demo [--epochs 2] [--batch 128] [--hidden 256] [--seed 0] [--train-limit N] [--data DIR] "
      "[--device cpu|cuda] [--json FILE]",
      strassentile::cli::run_demo},
-    {"train", "train a small ViT on Fashion-MNIST, or a byte-level Llama-style LM on Debian's docs (lm), with dense, "
-              "STL, 2:4 or low-rank linears; seeds; JSON results",
-     "strassentile train vit [--config FILE] [--variants 'dense;stl:rank=24,init=fit;sparse24:mask=learned;"
-     "lowrank:match_rank=24'] [--seeds 0,1,2] [--epochs 10] [--batch 256] [--lr 1e-3] [--wd 0.05] [--warmup 0.05] "
-     "[--clip 0] [--max-steps N] [--device cpu|cuda] [--threads N] [--data DIR|synthetic] [--val 5000] "
-     "[--train-limit N] [--test-limit N] [--dim 256] [--depth 6] [--heads 4] [--patch 7] [--eval-batch 1000] "
-     "[--log-every 10] [--shard I/N] [--json FILE]\n"
-     "      strassentile train lm [--variants 'dense;stl:tile=4x4x4,rank=24,mode=causal;sparse24'] [--seeds 0,1] "
-     "[--tokens 4000000] [--batch 32] [--context 256] [--dim 256] [--depth 4] [--heads 4] [--hidden 0] [--lr 2e-3] "
-     "[--wd 0.1] [--beta2 0.95] [--warmup 0.05] [--clip 1] [--curve-points 10] [--curve-tokens 131072] "
-     "[--eval-limit N] [--eval-batch 64] [--device cpu|cuda] [--threads N] [--tf32 1] [--log-every 10] "
-     "[--deadline S] [--data .cache/text-corpus] [--shard I/N] [--json FILE] [--save PREFIX]\n"
-     "      strassentile train lm generate --checkpoint FILE --prompt TEXT [--tokens 200] [--temperature 0.8] "
-     "[--top-k 0] [--seed 0] [--device cpu|cuda] [--recompute]",
-     strassentile::cli::run_train},
 #endif
 #ifdef STRASSENTILE_HAVE_CUDA_BENCH
     {"bench", "time dense cuBLAS, naive STL, our STL and 2:4 cuSPARSELt on the GPU, fwd and fwd+bwd, bf16 <4,4,4>",
@@ -59,8 +44,8 @@ void print_help() {
   std::printf("strassentile %s: Strassen-Tile (STL) layers\n\nusage: strassentile COMMAND [ARGS]\n\n",
               STRASSENTILE_VERSION);
   for (const Command& c : kCommands) std::printf("  %-12s %s\n      %s\n", c.name, c.summary, c.usage);
-  std::printf("\nCatalogue algorithms (alphatensor-AxBxC, dps-4x4x4-48) need --data-dir or STRASSENTILE_FMM_DIR\n"
-              "pointing at shared/data/fmm.\n");
+  std::printf("\nCatalogue algorithms (alphatensor-AxBxC, dps-4x4x4-48) are read from the data/fmm this program was\n"
+              "built with, or from --data-dir / STRASSENTILE_FMM_DIR.\n");
 }
 
 }  // namespace

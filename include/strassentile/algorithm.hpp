@@ -15,6 +15,18 @@
 
 namespace strassentile {
 
+// Most coefficients an algorithm may hold, r·(ab + bc + ac): 128 MiB of doubles, far above any known exact
+// algorithm (<5,5,5>:98 holds 7,350). Constructors refuse larger ones before allocating.
+inline constexpr std::size_t kMaxAlgorithmCoefficients = std::size_t{1} << 24;
+// Most multiply-adds `verify` may spend (Σ_p of the non-zeros of enc_x[p]·enc_w[p]·dec[:,p]) and most entries
+// of the matmul tensor it may build ((ab)(bc)(ac)): a few seconds and 128 MiB at the most.
+inline constexpr std::size_t kMaxVerifyWork = std::size_t{1} << 32;
+inline constexpr std::size_t kMaxVerifyTensorEntries = std::size_t{1} << 24;
+
+// Throws std::invalid_argument naming `who` when an algorithm of this tile and rank would exceed
+// kMaxAlgorithmCoefficients.
+void check_algorithm_size(const TileFormat& tile, std::size_t rank, const std::string& who);
+
 struct Algorithm {
   std::string name;    // registry name, e.g. "strassen" or "alphatensor-4x4x4"
   std::string source;  // where the coefficients come from (paper, file path, "kron(...)")
@@ -33,7 +45,9 @@ struct Algorithm {
   void validate() const;
 
   // Largest absolute deviation of Σ_p enc_x[p]⊗enc_w[p]⊗dec[:,p] from the <a,b,c> matmul tensor.
-  // 0 for an exact algorithm (up to rounding of rational coefficients).
+  // 0 for an exact algorithm (up to rounding of rational coefficients). Throws std::length_error, before any
+  // work, when the tensor or the work would exceed kMaxVerifyTensorEntries or kMaxVerifyWork (an algorithm
+  // read from an untrusted file can ask for hours and hundreds of gigabytes).
   double verify() const;
 };
 

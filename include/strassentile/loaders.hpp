@@ -1,4 +1,4 @@
-// Readers for the machine-readable exact algorithms in shared/data/fmm (never copied into the repo).
+// Readers for the machine-readable exact algorithms (the catalogues vendored in data/fmm).
 //
 // Both loaders accept untrusted bytes: every malformed or truncated input raises `FormatError` naming the
 // file and the problem (the fuzz harnesses in fuzz/ hold them to that).
@@ -52,7 +52,7 @@ Algorithm load_sms_algorithm(const std::string& path, const std::string& name = 
 // Throws FormatError naming the path when a file cannot be written.
 void save_sms_algorithm(const Algorithm& alg, const std::string& stem);
 
-// Reads a whole file; throws FormatError naming the path when it cannot be read.
+// Reads a whole regular file of at most 256 MiB; throws FormatError naming the path otherwise.
 std::string read_file(const std::string& path);
 
 }  // namespace strassentile

@@ -22,7 +22,11 @@ struct TileFormat {
   std::string to_string() const;  // "<a,b,c>"
 };
 
-// Throws std::invalid_argument naming `what` unless every side is >= 1.
+// Largest tile side accepted anywhere: a <4096,4096,4096> tile already has 2^36 naive products, far past any
+// useful format, and every product of two or three sides then fits in 64 bits.
+inline constexpr std::size_t kMaxTileSide = 4096;
+
+// Throws std::invalid_argument naming `what` unless every side is in [1, kMaxTileSide].
 void validate(const TileFormat& tile, const char* what = "tile");
 
 // Parses "4" (meaning <4,4,4>), "2,3,4", "2x3x4" or "<2,3,4>". Throws std::invalid_argument on anything else.

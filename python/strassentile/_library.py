@@ -1,4 +1,5 @@
-"""Finds and loads the C++ op library that registers ``torch.ops.strassentile.*``."""
+"""Finds and loads the C++ op library that registers ``torch.ops.strassentile.*``, and points it at the
+exact-algorithm data shipped with the package."""
 from __future__ import annotations
 
 import os
@@ -17,8 +18,16 @@ def _candidates() -> list[pathlib.Path]:
         found.append(pathlib.Path(os.environ["STRASSENTILE_TORCH_LIB"]))
     found.append(here / "lib" / _LIB_NAME)  # installed wheel (scikit-build-core)
     repo = here.parent.parent  # source checkout: python/strassentile → repo root
-    found += [repo / build / "lib" / _LIB_NAME for build in ("build", "build-torch")]
+    # The Makefile's build folders: with the CUDA kernels (a GPU machine) first, then the CPU build.
+    found += [repo / build / "lib" / _LIB_NAME for build in ("build-cuda", "build")]
     return found
+
+
+def _use_packaged_data() -> None:
+    """A wheel carries data/fmm; a build from source already defaults to the checkout's data/fmm."""
+    packaged = pathlib.Path(__file__).resolve().parent / "data" / "fmm"
+    if not os.environ.get("STRASSENTILE_FMM_DIR") and packaged.is_dir():
+        torch.ops.strassentile.set_data_dir(str(packaged))
 
 
 def load_library() -> str:
@@ -31,6 +40,7 @@ def load_library() -> str:
         if path.is_file():
             torch.ops.load_library(str(path))
             _loaded = str(path)
+            _use_packaged_data()
             return _loaded
     tried = "\n  ".join(str(p) for p in candidates)
     raise ImportError(

@@ -1,105 +1,166 @@
-"""Swap the nn.Linear layers of a model for STLLinear, in the style of torchao's ``quantize_``."""
+"""Swap the nn.Linear layers of a model for STLLinear, in place, in the style of torchao's ``quantize_``."""
 from __future__ import annotations
 
-import dataclasses
 from typing import Callable
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
-from . import algorithms
+from .config import Exact, Fit, FromDense, Random, STLConfig
+from .convert_summary import ConvertSummary, LayerReport
 from .modules import STLLinear
-from .ops import Tile, tile_format
+
+# Hooks that fire around forward/backward: moved to the new layer (the dicts themselves, so that the users'
+# RemovableHandles still remove them).
+_CALL_HOOKS = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks", "_forward_hooks_with_kwargs",
+               "_forward_hooks_always_called", "_backward_pre_hooks", "_backward_hooks")
+_HOOK_FUNCTIONS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")  # the others: flags
+_STATE_DICT_HOOKS = ("_state_dict_hooks", "_state_dict_pre_hooks", "_load_state_dict_pre_hooks",
+                     "_load_state_dict_post_hooks")
 
 
-@dataclasses.dataclass
-class ConvertSummary:
-    converted: list[str] = dataclasses.field(default_factory=list)
-    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (name, reason)
-    dense_params: float = 0.0  # over converted layers, biases excluded
-    stl_params: float = 0.0
-    dense_flops_per_token: float = 0.0  # forward, over converted layers, encode/decode included
-    stl_flops_per_token: float = 0.0
-    # Approximate conversions: relative output error on the calibration inputs (before, after fitting), per layer.
-    calibration_error: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
+def convert(model: nn.Module, config: STLConfig | None = None, *,
+            filter_fn: Callable[[nn.Module, str], bool] | None = None) -> ConvertSummary:
+    """Replaces the ``nn.Linear`` submodules of ``model`` by STLLinear layers built as ``config`` says (default:
+    <4,4,4>, r = 24, ``FromDense()``: an approximate copy of each trained layer), and returns what was done.
 
-    def __str__(self) -> str:
-        text = f"converted {len(self.converted)} layer(s), skipped {len(self.skipped)}"
-        if self.dense_params:
-            text += (f"; parameters {self.dense_params:.0f} -> {self.stl_params:.0f} ({self.stl_params / self.dense_params:.2f}x)"
-                     f"; FLOPs/token {self.dense_flops_per_token:.0f} -> {self.stl_flops_per_token:.0f} "
-                     f"({self.dense_flops_per_token / self.stl_flops_per_token:.2f}x fewer)")
-        return text + "".join(f"\n  skipped {name}: {why}" for name, why in self.skipped)
+    ``filter_fn(module, fqn)`` chooses the layers; without it every layer at least one tile wide and tall is
+    converted. A layer is skipped, with the reason in the summary, when converting it would change or break the
+    model: a subclass with its own forward, a parametrized or uninitialized weight, a weight or bias tied to
+    another parameter, or nn.MultiheadAttention's out_proj (computed inside F.multi_head_attention_forward). A
+    layer registered under several names is replaced under all of them by one STLLinear; frozen layers stay
+    frozen; forward and backward hooks move to the new layer. Code that reads ``layer.weight`` gets an STLWeight,
+    whose ``F.linear`` runs STL.
 
-
-def convert(
-    model: nn.Module,
-    *,
-    tile: Tile = 4,
-    rank: int = 24,
-    init: str = "random",
-    mode: str = "tile",
-    filter_fn: Callable[[nn.Module, str], bool] | None = None,
-    calibration=None,
-    steps: int = 300,
-    lr: float = 1e-3,
-    train_basis: bool = False,
-) -> ConvertSummary:
-    """Replaces ``nn.Linear`` submodules of ``model`` in place and returns what was done.
-
-    ``init`` = an exact algorithm's name converts each layer exactly from its trained weights (tile and rank must
-    be the algorithm's); ``"random"`` gives fresh STL layers (to train from scratch). ``filter_fn(module, fqn)``
-    chooses layers; by default every layer at least one tile wide and tall is converted and the rest are skipped
-    with a reason.
-
-    ``init`` = "fit" or "truncate:<algorithm>" makes approximate copies of the trained layers: w_hat starts as
-    the projection E_W(Wᵀ); with ``calibration`` (a tensor, or a tuple of positional arguments, fed to ``model``
-    once) each layer is then fitted to reproduce its own dense output on the inputs it saw (layer by layer,
-    from the dense model's activations), and the summary records the errors.
+    Like ``quantize_``, it works in place, so ``model`` itself cannot be an nn.Linear: use
+    ``STLLinear.from_linear`` for a single layer.
     """
-    a, b, c = tile_format(tile)
-    approximate = init == "fit" or init.startswith("truncate:")
-    if init != "random" and not approximate:
-        alg = algorithms.get(init)
-        if alg.tile != (a, b, c) or alg.rank != rank:
-            raise ValueError(f"convert: init={init!r} is <{alg.tile}>:{alg.rank} but tile <{a},{b},{c}> and rank {rank} "
-                             "were asked; pass the algorithm's tile and rank")
+    if isinstance(model, nn.Linear):
+        raise ValueError("convert: the model is itself an nn.Linear; convert replaces submodules in place and cannot "
+                         "replace the module it was given. Convert a single layer with STLLinear.from_linear(linear, "
+                         "...), or wrap it (nn.Sequential(linear)) and convert that")
+    config = config or STLConfig()
+    tile, rank = config.resolved()
+    inputs = _capture_linear_inputs(model, config.init.calibration) if isinstance(config.init, Fit) else {}
+    owners = _parameter_names(model)
+    basis_cache: dict[str, tuple[torch.Tensor, ...]] = {}
     summary = ConvertSummary()
-    inputs = _capture_linear_inputs(model, calibration) if (approximate and calibration is not None) else {}
-    for fqn, module in list(model.named_modules()):
-        if not isinstance(module, nn.Linear):
+    for module, places in _linear_places(model).items():
+        names = [fqn for _, _, fqn in places]
+        reason = _skip_reason(module, places, owners, filter_fn, tile)
+        if reason:
+            summary.layers.append(LayerReport(names, converted=False, reason=reason))
             continue
-        parent_name, _, child = fqn.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        if isinstance(parent, nn.MultiheadAttention):
-            # Its forward reads out_proj.weight directly instead of calling out_proj: a swap would break it.
-            summary.skipped.append((fqn, "nn.MultiheadAttention uses out_proj.weight directly, not out_proj(x)"))
-            continue
-        if filter_fn is not None and not filter_fn(module, fqn):
-            summary.skipped.append((fqn, "filtered out"))
-            continue
-        if filter_fn is None and (module.in_features < b or module.out_features < c):
-            summary.skipped.append((fqn, f"smaller than one tile ({module.in_features}->{module.out_features} for <{a},{b},{c}>)"))
-            continue
-        if approximate:
-            layer = STLLinear.from_linear(module, None, mode, tile=(a, b, c), rank=rank, init=init,
-                                          calibration=inputs.get(fqn), steps=steps, lr=lr, train_basis=train_basis)
-            if layer.calibration_error is not None:
-                summary.calibration_error[fqn] = layer.calibration_error
-        elif init != "random":
-            layer = STLLinear.from_linear(module, init, mode=mode)
-        else:
-            w = module.weight
-            layer = STLLinear(module.in_features, module.out_features, bias=module.bias is not None, tile=(a, b, c),
-                              rank=rank, init="random", mode=mode, device=w.device, dtype=w.dtype)
-        setattr(parent, child, layer)
-        cost = layer.cost(a)  # one row tile holds `a` tokens
-        summary.converted.append(fqn)
-        summary.dense_params += cost["dense_params"]
-        summary.stl_params += cost["stl_params"]
-        summary.dense_flops_per_token += cost["dense_flops"] / a
-        summary.stl_flops_per_token += cost["stl_flops"] / a
+        calibration = next((inputs[n] for n in names if n in inputs), None)
+        if isinstance(config.init, Fit) and calibration is None:
+            summary.warnings.append(f"{names[0]}: not called on the calibration inputs; converted from its weights only")
+        layer = _build(module, config, tile, rank, calibration, basis_cache)
+        _keep_trainability(module, layer)
+        _move_hooks(module, layer, names[0], summary)
+        for parent, child, _ in places:
+            setattr(parent, child, layer)
+        summary.layers.append(_report(names, layer, summary))
     return summary
+
+
+def _linear_places(model: nn.Module) -> dict[nn.Linear, list[tuple[nn.Module, str, str]]]:
+    """Every nn.Linear with all the (parent, attribute, fqn) it is registered under, in model order."""
+    places: dict[nn.Linear, list[tuple[nn.Module, str, str]]] = {}
+    for parent_name, parent in model.named_modules(remove_duplicate=False):
+        for child, module in parent._modules.items():  # named_children() would drop the second name
+            if isinstance(module, nn.Linear):
+                fqn = f"{parent_name}.{child}" if parent_name else child
+                places.setdefault(module, []).append((parent, child, fqn))
+    return places
+
+
+def _parameter_names(model: nn.Module) -> dict[int, set[str]]:
+    names: dict[int, set[str]] = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        names.setdefault(id(p), set()).add(name)
+    return names
+
+
+def _skip_reason(module: nn.Linear, places, owners: dict[int, set[str]], filter_fn, tile) -> str:
+    fqn = places[0][2]
+    a, b, c = tile
+    if filter_fn is not None and not filter_fn(module, fqn):
+        return "filtered out"
+    if any(isinstance(parent, nn.MultiheadAttention) for parent, _, _ in places):
+        return ("nn.MultiheadAttention uses out_proj.weight directly inside F.multi_head_attention_forward, "
+                "not out_proj(x)")
+    if type(module).forward is not nn.Linear.forward:
+        return f"{type(module).__name__} overrides nn.Linear.forward"
+    if parametrize.is_parametrized(module):
+        return "its weight is parametrized (torch.nn.utils.parametrize)"
+    if isinstance(module.weight, nn.parameter.UninitializedParameter):
+        return "its weight is uninitialized (nn.LazyLinear before its first forward)"
+    for attr in ("weight", "bias"):
+        p = getattr(module, attr)
+        others = owners.get(id(p), set()) - {f"{name}.{attr}" for _, _, name in places} if p is not None else set()
+        if others:
+            return f"its {attr} is tied to {sorted(others)[0]}: converting would untie them"
+    if filter_fn is None and (module.in_features < b or module.out_features < c):
+        return f"smaller than one tile ({module.in_features}->{module.out_features} for <{a},{b},{c}>)"
+    return ""
+
+
+def _build(module: nn.Linear, config: STLConfig, tile, rank: int, calibration, basis_cache) -> STLLinear:
+    init, mode = config.init, config.mode
+    if isinstance(init, Exact):
+        return STLLinear.from_linear(module, init.algorithm, mode=mode)
+    if isinstance(init, Random):
+        w = module.weight
+        return STLLinear(module.in_features, module.out_features, bias=module.bias is not None, tile=tile, rank=rank,
+                         init="random", mode=mode, device=w.device, dtype=w.dtype)
+    if isinstance(init, Fit):
+        return STLLinear.from_linear(module, None, mode, tile=tile, rank=rank, init=init.basis, calibration=calibration,
+                                     steps=init.steps, lr=init.lr, train_basis=init.train_basis)
+    assert isinstance(init, FromDense)
+    if mode == "causal":  # causal bases carry per-layer levels: no sharing
+        return STLLinear.from_linear(module, None, mode, tile=tile, rank=rank, init=init.basis)
+    # The data-free basis is the same for every layer and an ALS fit takes seconds: compute it once.
+    if init.basis not in basis_cache:
+        _, *basis_cache[init.basis] = torch.ops.strassentile.init_parameters(tile[1], tile[2], list(tile), rank,
+                                                                             init.basis)
+    return STLLinear.from_basis(module, *basis_cache[init.basis], tile=tile, init=init.basis)
+
+
+def _keep_trainability(module: nn.Linear, layer: STLLinear) -> None:
+    """A frozen dense layer gives a frozen STL layer (basis included); a frozen bias stays frozen."""
+    if not module.weight.requires_grad:
+        for p in (layer.w_hat, layer.enc_x, layer.dec):
+            p.requires_grad_(False)
+    if module.bias is not None:
+        layer.bias.requires_grad_(module.bias.requires_grad)
+
+
+def _move_hooks(module: nn.Linear, layer: STLLinear, name: str, summary: ConvertSummary) -> None:
+    moved = sum(len(getattr(module, attr)) for attr in _HOOK_FUNCTIONS)
+    for attr in _CALL_HOOKS:
+        if hasattr(module, attr):
+            setattr(layer, attr, getattr(module, attr))
+    if moved:
+        summary.warnings.append(f"{name}: {moved} forward/backward hook(s) moved to the STL layer (they now receive it "
+                                "as the module)")
+    if any(len(getattr(module, attr, {})) for attr in _STATE_DICT_HOOKS):
+        summary.warnings.append(f"{name}: its state-dict hooks were not moved (STL has other keys than weight/bias)")
+
+
+def _report(names: list[str], layer: STLLinear, summary: ConvertSummary) -> LayerReport:
+    a = layer.tile[0]
+    cost = layer.cost(a)  # one row tile holds `a` tokens
+    report = LayerReport(names, converted=True, dense_params=cost["dense_params"], stl_params=cost["stl_params"],
+                         dense_flops_per_token=cost["dense_flops"] / a, stl_flops_per_token=cost["stl_flops"] / a,
+                         calibration_error=getattr(layer, "calibration_error", None))
+    if report.stl_params > report.dense_params:
+        summary.warnings.append(f"{names[0]}: STL has more parameters than the dense layer "
+                                f"({report.stl_params:.0f} > {report.dense_params:.0f})")
+    if report.stl_flops_per_token > report.dense_flops_per_token:
+        summary.warnings.append(f"{names[0]}: STL needs more FLOPs per token than the dense layer "
+                                f"({report.dense_flops_per_token / report.stl_flops_per_token:.2f}x fewer: none saved)")
+    return report
 
 
 def _capture_linear_inputs(model: nn.Module, calibration) -> dict[str, torch.Tensor]:

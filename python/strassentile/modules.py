@@ -10,6 +10,7 @@ from torch import nn
 
 from . import algorithms
 from .ops import Tile, encode_weight, stl_matmul, stl_mlp, tile_format, tile_list
+from .weight import STLWeight
 
 
 MODES = ("tile", "token-local", "causal")
@@ -79,27 +80,55 @@ class STLLinear(nn.Module):
         if mode == "token-local" and self.tile[0] != 1:
             raise ValueError(f"mode='token-local' needs tiles of one row (a = 1, e.g. tile=(1, 4, 4)), got tile={self.tile}")
         self._levels: list[int] | None = None  # host copy of the "levels" buffer (no device sync per forward)
-        if mode == "causal":
-            w_hat, enc_x, enc_w, dec, lv = torch.ops.strassentile.init_causal_parameters(
-                in_features, out_features, list(self.tile), rank, init, None if levels is None else [int(v) for v in levels])
-            self._levels = list(lv)
-            self.register_buffer("levels", torch.tensor(self._levels, dtype=torch.int64))
-        else:
-            w_hat, enc_x, enc_w, dec = torch.ops.strassentile.init_parameters(in_features, out_features, list(self.tile), rank, init)
+        w_hat, enc_x, enc_w, dec = self._initial_values(levels)
         kw = {"device": device, "dtype": dtype}
         self.w_hat = nn.Parameter(w_hat.to(**kw))
         self.enc_x = nn.Parameter(enc_x.to(**kw), requires_grad=train_basis)
         self.dec = nn.Parameter(dec.to(**kw), requires_grad=train_basis)
         self.register_buffer("enc_w", enc_w.to(**kw))
-        if bias:
-            bound = 1.0 / math.sqrt(in_features)
-            self.bias = nn.Parameter(torch.empty(out_features, **kw).uniform_(-bound, bound))
-        else:
-            self.register_parameter("bias", None)
+        if mode == "causal":
+            self.register_buffer("levels", torch.tensor(self._levels, dtype=torch.int64))
+        self.bias = nn.Parameter(torch.empty(out_features, **kw)) if bias else None
+        self._reset_bias()
+
+    def _initial_values(self, levels: Sequence[int] | None) -> tuple[torch.Tensor, ...]:
+        """(w_hat, enc_x, enc_w, dec) of ``self.init``; in mode causal also sets the host copy of the levels."""
+        if self.mode == "causal":
+            w_hat, enc_x, enc_w, dec, lv = torch.ops.strassentile.init_causal_parameters(
+                self.in_features, self.out_features, list(self.tile), self.rank, self.init,
+                None if levels is None else [int(v) for v in levels])
+            self._levels = list(lv)
+            return w_hat, enc_x, enc_w, dec
+        return torch.ops.strassentile.init_parameters(self.in_features, self.out_features, list(self.tile), self.rank,
+                                                      self.init)
+
+    def _reset_bias(self) -> None:
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(self.in_features)
+            with torch.no_grad():
+                self.bias.uniform_(-bound, bound)
+
+    def reset_parameters(self) -> None:
+        """Re-initialises every parameter in place (as nn.Linear.reset_parameters does), from ``init``: a fresh
+        layer's values, with the same tile, rank, mode and causal levels. Optimisers keep their references."""
+        values = self._initial_values(self._levels)
+        with torch.no_grad():
+            for tensor, value in zip((self.w_hat, self.enc_x, self.enc_w, self.dec), values):
+                tensor.copy_(value)
+        self._reset_bias()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return stl_matmul(x, self.w_hat, self.enc_x, self.dec, list(self.tile), self.bias, self.mode, self.out_features,
-                          self._levels)
+        return self.product(x, self.bias)
+
+    def product(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """STL(x, Ŵ) + ``bias``: the layer with another bias (what ``F.linear(x, layer.weight, bias)`` runs)."""
+        return stl_matmul(x, self.w_hat, self.enc_x, self.dec, list(self.tile), bias, self.mode, self.out_features,
+                          self._levels, self.in_features)
+
+    @property
+    def weight(self) -> STLWeight:
+        """A stand-in for nn.Linear's weight, for code that reads it: see strassentile.weight.STLWeight."""
+        return STLWeight(self)
 
     def forward_step(self, x_t: torch.Tensor, cache: STLDecodeCache) -> torch.Tensor:
         """The next token of every sequence: x_t (batch, in_features) → (batch, out_features), equal to that row of
@@ -187,15 +216,36 @@ class STLLinear(nn.Module):
                                  f"algorithm=None with init='truncate:{algorithm}' for an approximation")
         else:
             enc_x, enc_w, dec = alg.enc_x, alg.enc_w, alg.dec
-        with torch.no_grad():
-            # Coefficients straight from float64: rational ones lose nothing beyond w's own dtype.
-            layer.enc_x.copy_(enc_x)
-            layer.enc_w.copy_(enc_w)
-            layer.dec.copy_(dec)
-            layer.w_hat.copy_(encode_weight(w.t(), layer.enc_w, list(alg.tile)))
-            if linear.bias is not None:
-                layer.bias.copy_(linear.bias.detach())
+        # Coefficients straight from float64: rational ones lose nothing beyond w's own dtype.
+        layer._set_basis(enc_x, enc_w, dec)
+        layer._copy_dense(linear)
         return layer
+
+    @classmethod
+    def from_basis(cls, linear: nn.Linear, enc_x: torch.Tensor, enc_w: torch.Tensor, dec: torch.Tensor, *,
+                   tile: Tile, init: str, mode: str = "tile") -> "STLLinear":
+        """A copy of ``linear`` in a given change of basis (computed once for many layers): w_hat = E_W(Wᵀ), the
+        bias copied. ``init`` names where the basis came from (kept for reset_parameters and repr)."""
+        w = linear.weight.detach()
+        layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None, tile=tile,
+                    rank=enc_x.shape[0], init="random", mode=mode, device=w.device, dtype=w.dtype)
+        layer.init = init
+        layer._set_basis(enc_x, enc_w, dec)
+        layer._copy_dense(linear)
+        return layer
+
+    def _set_basis(self, enc_x: torch.Tensor, enc_w: torch.Tensor, dec: torch.Tensor) -> None:
+        with torch.no_grad():
+            self.enc_x.copy_(enc_x)
+            self.enc_w.copy_(enc_w)
+            self.dec.copy_(dec)
+
+    def _copy_dense(self, linear: nn.Linear) -> None:
+        """w_hat = E_W(Wᵀ) in this layer's basis; the bias copied."""
+        with torch.no_grad():
+            self.w_hat.copy_(encode_weight(linear.weight.detach().t(), self.enc_w, list(self.tile)))
+            if linear.bias is not None:
+                self.bias.copy_(linear.bias.detach())
 
     @classmethod
     def _approximate_linear(cls, linear, tile, rank, init, mode, calibration, steps, lr, train_basis) -> "STLLinear":
@@ -209,18 +259,13 @@ class STLLinear(nn.Module):
         layer = cls(linear.in_features, linear.out_features, bias=linear.bias is not None, tile=tile, rank=rank,
                     init="random" if data_aware else init, mode=mode, device=w.device, dtype=w.dtype)
         layer.init = init
-        with torch.no_grad():
-            if data_aware:
-                # Data-aware basis: fit/truncate/poly for the expected output error on this layer's own tiles.
-                moments = algorithms.tile_moments(calibration, w.t(), layer.tile)
-                _, enc_x, enc_w, dec = torch.ops.strassentile.init_parameters(
-                    linear.in_features, linear.out_features, list(layer.tile), rank, init, moments.x, moments.w)
-                layer.enc_x.copy_(enc_x)
-                layer.enc_w.copy_(enc_w)
-                layer.dec.copy_(dec)
-            layer.w_hat.copy_(encode_weight(w.t(), layer.enc_w, list(layer.tile)))
-            if linear.bias is not None:
-                layer.bias.copy_(linear.bias.detach())
+        if data_aware:
+            # Data-aware basis: fit/truncate/poly for the expected output error on this layer's own tiles.
+            moments = algorithms.tile_moments(calibration, w.t(), layer.tile)
+            _, enc_x, enc_w, dec = torch.ops.strassentile.init_parameters(
+                linear.in_features, linear.out_features, list(layer.tile), rank, init, moments.x, moments.w)
+            layer._set_basis(enc_x, enc_w, dec)
+        layer._copy_dense(linear)
         layer.calibration_error = None
         if calibration is not None:
             with torch.no_grad():
@@ -276,7 +321,7 @@ class STLMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a, b = self.fc1, self.fc2
         return stl_mlp(x, (a.w_hat, a.enc_x, a.dec, a.bias), (b.w_hat, b.enc_x, b.dec, b.bias), list(a.tile),
-                       self.activation, a.mode, a.out_features, b.out_features, a._levels, b._levels)
+                       self.activation, a.mode, a.out_features, b.out_features, a._levels, b._levels, a.in_features)
 
     def extra_repr(self) -> str:
         return f"activation={self.activation!r}"

@@ -33,12 +33,14 @@ def stl_matmul(
     mode: str = "tile",
     out_features: int | None = None,
     levels: Sequence[int] | None = None,
+    in_features: int | None = None,
 ) -> torch.Tensor:
     """Y = STL(x, Ŵ) (+ bias).
 
     Shapes: x (..., K); w_hat (r, ⌈K/b⌉, ⌈N/c⌉); enc_x (r, a·b); dec (a·c, r); bias (N,); result (..., N).
     Rows are grouped in runs of ``a`` along dim -2, within each leading index. Differentiable in x, w_hat,
-    enc_x, dec and bias. ``out_features`` defaults to ``bias.numel()``, else ⌈N/c⌉·c.
+    enc_x, dec and bias. ``out_features`` defaults to ``bias.numel()``, else ⌈N/c⌉·c. With ``in_features``,
+    ``x.size(-1)`` must equal it (as ``nn.Linear`` requires); without, only ⌈K/b⌉ is checked against ``w_hat``.
 
     ``mode``: "tile" (rows of a tile mix), "token-local" (a = 1) or "causal": product p has level
     ``levels[p]`` in [0, a) (default ⌊p·a/r⌋); enc_x[p] reads only tile rows ≤ levels[p] and dec routes p only to
@@ -46,7 +48,8 @@ def stl_matmul(
     ignored whatever their value and get zero gradient.
     """
     lv = None if levels is None else [int(v) for v in levels]
-    return torch.ops.strassentile.stl_matmul(x, w_hat, enc_x, dec, tile_list(tile), bias, mode, out_features, lv)
+    return torch.ops.strassentile.stl_matmul(x, w_hat, enc_x, dec, tile_list(tile), bias, mode, out_features, lv,
+                                             in_features)
 
 
 def stl_mlp(
@@ -60,6 +63,7 @@ def stl_mlp(
     out_features: int | None = None,
     levels1: Sequence[int] | None = None,
     levels2: Sequence[int] | None = None,
+    in_features: int | None = None,
 ) -> torch.Tensor:
     """y = STL₂(act(STL₁(x) + b₁)) + b₂: two layers with an activation between them (a transformer's MLP).
 
@@ -67,14 +71,14 @@ def stl_mlp(
     "gelu_tanh". Equal to ``stl_matmul``, the activation, ``stl_matmul`` and differentiable the same way; without
     gradients (``torch.no_grad()``, or no input requiring one) it runs as one op which on CUDA (bf16/fp16, tile
     <4,4,4>, ranks <= 32) fuses layer 1's decode, bias and activation with layer 2's encode, so the hidden
-    activations never go to memory.
+    activations never go to memory. ``in_features``: layer 1's input width, checked exactly as in ``stl_matmul``.
     """
     w1, e1, d1, b1 = layer1
     w2, e2, d2, b2 = layer2
     lv1 = None if levels1 is None else [int(v) for v in levels1]
     lv2 = None if levels2 is None else [int(v) for v in levels2]
     return torch.ops.strassentile.stl_mlp(x, w1, e1, d1, b1, w2, e2, d2, b2, tile_list(tile), activation, mode,
-                                          hidden_features, out_features, lv1, lv2)
+                                          hidden_features, out_features, lv1, lv2, in_features)
 
 
 def set_keep_for_backward(keep: bool) -> bool:

@@ -22,6 +22,15 @@ std::vector<std::size_t> nonzero_cols(const Matrix<double>& m, std::size_t row) 
 
 }  // namespace
 
+void check_algorithm_size(const TileFormat& tile, std::size_t rank, const std::string& who) {
+  validate(tile, (who + " tile").c_str());
+  const std::size_t per_product = tile.x_size() + tile.w_size() + tile.y_size();  // < 2^26 by the side limit
+  if (rank > kMaxAlgorithmCoefficients / per_product)
+    throw std::invalid_argument(who + ": tile " + tile.to_string() + " with rank " + std::to_string(rank) +
+                                " would hold " + std::to_string(rank) + " x " + std::to_string(per_product) +
+                                " coefficients, more than the limit of 2^24; use a smaller tile or rank");
+}
+
 double Algorithm::flop_ratio() const {
   return static_cast<double>(tile.naive_rank()) / static_cast<double>(rank());
 }
@@ -51,6 +60,20 @@ void Algorithm::validate() const {
 double Algorithm::verify() const {
   validate();
   const std::size_t nx = tile.x_size(), nw = tile.w_size(), ny = tile.y_size();
+  const std::string who = "verify '" + name + "' " + tile.to_string() + ":" + std::to_string(rank());
+  // Each factor is < 2^24 by the side limit, so the products below cannot wrap.
+  if (nx * nw > kMaxVerifyTensorEntries || nx * nw * ny > kMaxVerifyTensorEntries)
+    throw std::length_error(who + ": the matmul tensor has " + std::to_string(nx) + "x" + std::to_string(nw) + "x" +
+                            std::to_string(ny) + " entries, more than the limit of 2^24");
+  std::size_t work = 0;
+  for (std::size_t p = 0; p < rank(); ++p) {
+    std::size_t ys = 0;
+    for (std::size_t q = 0; q < ny; ++q) ys += dec(q, p) != 0.0;
+    const std::size_t term = nonzero_cols(enc_x, p).size() * nonzero_cols(enc_w, p).size() * ys;
+    if (term > kMaxVerifyWork - work)
+      throw std::length_error(who + ": checking it needs more than 2^32 multiply-adds; refused");
+    work += term;
+  }
   // Reconstruct Σ_p enc_x[p]⊗enc_w[p]⊗dec[:,p] densely, skipping zero coefficients.
   std::vector<double> tensor(nx * nw * ny, 0.0);
   for (std::size_t p = 0; p < rank(); ++p) {
@@ -90,7 +113,8 @@ Algorithm kron(const Algorithm& outer, const Algorithm& inner) {
   const TileFormat& t1 = outer.tile;
   const TileFormat& t2 = inner.tile;
   const TileFormat t{t1.a * t2.a, t1.b * t2.b, t1.c * t2.c};
-  const std::size_t r1 = outer.rank(), r2 = inner.rank(), r = r1 * r2;
+  const std::size_t r1 = outer.rank(), r2 = inner.rank(), r = r1 * r2;  // ranks <= 2^24 each: no wrap
+  check_algorithm_size(t, r, "kron(" + outer.name + "," + inner.name + ")");
 
   // A big tile of rows R and cols C is an R1×C1 grid of R2×C2 blocks: big entry (i1·R2+i2, j1·C2+j2)
   // is entry (i2,j2) of block (i1,j1). Its row-major vec index in the big tile:
@@ -131,6 +155,8 @@ Algorithm kron(const Algorithm& outer, const Algorithm& inner) {
 Algorithm naive(TileFormat tile) {
   validate(tile);
   const std::size_t r = tile.naive_rank();
+  check_algorithm_size(tile, r, "naive-" + std::to_string(tile.a) + "x" + std::to_string(tile.b) + "x" +
+                                    std::to_string(tile.c));
   Matrix<double> enc_x(r, tile.x_size()), enc_w(r, tile.w_size()), dec(tile.y_size(), r);
   std::size_t p = 0;
   for (std::size_t u = 0; u < tile.a; ++u)

@@ -46,6 +46,8 @@ std::size_t polynomial_rank(TileFormat tile) {
 
 Algorithm polynomial_algorithm(TileFormat tile) {
   const std::size_t n = polynomial_points(tile), r = polynomial_rank(tile);
+  const std::string spec = std::to_string(tile.a) + "x" + std::to_string(tile.b) + "x" + std::to_string(tile.c);
+  check_algorithm_size(tile, r, "poly-" + spec);
   Builder b{tile, Matrix<double>(r, tile.x_size()), Matrix<double>(r, tile.w_size()), Matrix<double>(tile.y_size(), r)};
   const double inv_n = 1.0 / static_cast<double>(n);
   const auto one = [](std::size_t) { return 1.0; };
@@ -67,7 +69,6 @@ Algorithm polynomial_algorithm(TileFormat tile) {
     const auto sign = [](std::size_t e) { return e % 2 == 0 ? 1.0 : -1.0; };
     b.add(sign, sign, [&](std::size_t e) { return inv_n * sign(e); });
   }
-  const std::string spec = std::to_string(tile.a) + "x" + std::to_string(tile.b) + "x" + std::to_string(tile.c);
   return make_algorithm("poly-" + spec,
                         "DFT evaluation/interpolation at " + std::to_string(n) + " roots of unity (polynomial code)",
                         tile, std::move(b.enc_x), std::move(b.enc_w), std::move(b.dec));

@@ -1,5 +1,6 @@
 // Name → algorithm lookup: the built-ins plus, when a data directory is set, the shipped catalogues.
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <stdexcept>
 
@@ -24,11 +25,21 @@ DataCatalogue& catalogue() {
   return instance;
 }
 
+// The build's own data/fmm (a compile definition), when it is still there: a library moved away from its source
+// tree falls back to the built-ins instead of failing on a missing file.
+std::string default_dir() {
+#ifdef STRASSENTILE_DEFAULT_FMM_DIR
+  const std::string dir = STRASSENTILE_DEFAULT_FMM_DIR;
+  if (std::ifstream(dir + "/alphatensor/factorizations_r.npz").good()) return dir;
+#endif
+  return "";
+}
+
 // Caller holds the mutex.
 const std::string& current_dir(DataCatalogue& cat) {
   if (!cat.dir_initialised) {
     const char* env = std::getenv("STRASSENTILE_FMM_DIR");
-    cat.dir = env != nullptr ? env : "";
+    cat.dir = env != nullptr ? env : default_dir();
     cat.dir_initialised = true;
   }
   return cat.dir;
@@ -96,7 +107,7 @@ Algorithm get(const std::string& name) {
   for (const std::string& n : available()) known += (known.empty() ? "" : ", ") + n;
   std::string hint;
   if (name.rfind("alphatensor-", 0) == 0 || name.rfind("dps-", 0) == 0)
-    hint = " (catalogue algorithms need the data directory: set STRASSENTILE_FMM_DIR to shared/data/fmm)";
+    hint = " (catalogue algorithms need the data directory: set STRASSENTILE_FMM_DIR to the repository's data/fmm)";
   throw std::invalid_argument("unknown algorithm '" + name + "'" + hint + "; available: " + known +
                               ", naive-AxBxC and poly-AxBxC for any sizes");
 }

@@ -1,6 +1,7 @@
 // SMS sparse-matrix text format (as used by Dumas–Pernet–Sedoglavic's fast-matmul catalogue).
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -10,6 +11,7 @@
 namespace strassentile {
 namespace {
 
+constexpr std::uintmax_t kMaxFileBytes = std::uintmax_t{1} << 28;
 constexpr std::size_t kMaxSmsSide = 1 << 16;
 constexpr std::size_t kMaxSmsEntries = std::size_t{1} << 20;  // far above any known algorithm (48x16)
 
@@ -49,6 +51,15 @@ bool parse_value(const std::string& s, double& out) {
 }  // namespace
 
 std::string read_file(const std::string& path) {
+  // Only regular files of bounded size: a device (/dev/zero) or a huge file would never finish loading.
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) throw FormatError(path + ": cannot open file (it does not exist)");
+  if (!std::filesystem::is_regular_file(status)) throw FormatError(path + ": not a regular file");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw FormatError(path + ": cannot read its size");
+  if (size > kMaxFileBytes)
+    throw FormatError(path + ": " + std::to_string(size) + " bytes, more than the limit of 256 MiB for an algorithm file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw FormatError(path + ": cannot open file for reading");
   std::ostringstream buffer;
@@ -118,6 +129,9 @@ Algorithm load_sms_algorithm(const std::string& path, const std::string& name) {
       break;
     }
   }
+  if (stem == path && stem.size() >= 4 && stem.compare(stem.size() - 4, 4, ".sms") == 0)
+    throw FormatError(path + ": an SMS algorithm is three files STEM_L.sms, STEM_R.sms, STEM_P.sms; pass one of them "
+                             "or the common STEM");
   Matrix<double> enc_x = load_sms(stem + "_L.sms");
   Matrix<double> enc_w = load_sms(stem + "_R.sms");
   Matrix<double> dec = load_sms(stem + "_P.sms");

@@ -14,6 +14,9 @@ void validate(const TileFormat& tile, const char* what) {
   if (tile.a == 0 || tile.b == 0 || tile.c == 0)
     throw std::invalid_argument(std::string(what) + " " + tile.to_string() +
                                 ": every side of a tile format must be >= 1");
+  if (tile.a > kMaxTileSide || tile.b > kMaxTileSide || tile.c > kMaxTileSide)
+    throw std::invalid_argument(std::string(what) + " " + tile.to_string() + ": every side must be <= " +
+                                std::to_string(kMaxTileSide) + " (useful formats have sides of 2 to 16)");
 }
 
 TileFormat parse_tile_format(const std::string& text) {

@@ -12,7 +12,7 @@
 //   C: Z and tiles(dY) for dD, later tiles(X) for dE_X  I: identity (the encoder that gathers tiles)
 //   S: the bias gradient's partial column sums (deterministic, no atomics)
 //   W, DW: Ŵ and dŴ with zero-padded sides, where the products of 16-bit dtypes run on k and n rounded up to 8
-//   (detail::pads_products): cuBLAS is 3–6× faster so than on sides like k = n = 1366 (padded_copy.cu)
+//   (detail::pads_products): cuBLAS is 3–6× faster so than on sides like k = n = 1366 (kernels/padded_copy.cuh)
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -29,19 +29,7 @@
 namespace strassentile::cuda {
 namespace {
 
-std::int64_t round_up(std::int64_t v, std::int64_t to) { return (v + to - 1) / to * to; }
-
-cudaDataType_t cuda_type(DType dtype) {
-  switch (dtype) {
-    case DType::f32:
-      return CUDA_R_32F;
-    case DType::f16:
-      return CUDA_R_16F;
-    case DType::bf16:
-      return CUDA_R_16BF;
-  }
-  throw std::invalid_argument("unknown dtype " + std::to_string(static_cast<int>(dtype)));
-}
+using detail::round_up;
 
 struct Layout {
   bool x_hat = false, dz = false, dx_hat = false, identity = false;
@@ -87,16 +75,29 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
 
 using Gemm = detail::RowMajorGemm;
 
-void set_stream(cublasHandle_t handle, cudaStream_t stream) {
-  // cublasSetStream also resets a workspace the owner may have set (PyTorch does): only switch when needed.
-  cudaStream_t current = nullptr;
-  detail::check_cublas(cublasGetStream(handle, &current), "cublasGetStream");
-  if (current != stream) detail::check_cublas(cublasSetStream(handle, stream), "cublasSetStream");
-}
+void run_gemm(const BackwardParams& p, const Gemm& g) { detail::run_gemm(p.cublas, g, p.gemm, p.stream); }
 
-void run_gemm(const BackwardParams& p, const Gemm& g) {
-  if (p.gemm == GemmChoice::tuned && detail::run_tuned(p.cublas, g, p.stream)) return;
-  detail::check_cublas(detail::run_strided_batched(p.cublas, g), "cublasGemmStridedBatchedEx (backward)");
+// tiles[q, i, j] = vec(tile (i, j) of `src`)[q] over (a, width) tiles, `src` having `cols` columns: the encode with
+// the identity as encoder (a·width products), rows of ld elements, padding columns zeroed for the flat GEMMs.
+void gather_tiles(const BackwardParams& p, int width, std::int64_t cols, const void* src, std::int64_t ld_src,
+                  const float* identity, int id_size, void* tiles, std::int64_t ld) {
+  const StlShape& s = p.shape;
+  EncodeParams e;
+  e.shape = s;
+  e.shape.in_features = cols;
+  e.shape.b = width;
+  e.shape.rank = s.a * width;
+  e.dtype = p.dtype;
+  e.x = src;
+  e.ldx = ld_src;
+  e.enc_x = identity;
+  e.x_hat = tiles;
+  e.ld_x_hat = ld;
+  e.stride_x_hat = s.m() * ld;
+  e.stream = p.stream;
+  e.kernel = p.kernel;
+  detail::encode_with(e, detail::CoefLayout{id_size, 1});
+  detail::zero_columns(tiles, e.shape.rank * s.m(), e.shape.k(), ld, dtype_size(p.dtype), p.stream);
 }
 
 // Zeroes `batch` matrices of rows × cols elements of `esize` bytes (leading dimension ld, batch stride).
@@ -142,7 +143,7 @@ void stl_backward(const BackwardParams& p) {
     zero(p.d_enc_x, ab, r, ab, 1, 0, 4, p.stream);
     zero(p.d_dec, r, ac, r, 1, 0, 4, p.stream);
     if (p.d_bias != nullptr)  // K == 0 leaves the bias's gradient: dY's column sums
-      detail::launch_column_sums(p.dtype, p.dy, p.ldy == 0 ? N : p.ldy, M, N, p.d_bias,
+      detail::column_sums(p.dtype, p.dy, p.ldy == 0 ? N : p.ldy, M, N, p.d_bias,
                                  static_cast<char*>(p.workspace) + l.sums, p.stream);
     return;
   }
@@ -155,7 +156,7 @@ void stl_backward(const BackwardParams& p) {
   if (l.dz) require(p.dec, "dec");
   if (need.dec || l.dx_hat) require(p.w_hat, "w_hat");
   if (l.x_hat || l.dz || l.dx_hat || need.dec) require(p.cublas, "cublas");
-  if (l.x_hat || l.dz || l.dx_hat || need.dec) set_stream(p.cublas, p.stream);
+  if (l.x_hat || l.dz || l.dx_hat || need.dec) detail::bind_stream(p.cublas, p.stream);
 
   char* ws = static_cast<char*>(p.workspace);
   void* buf_a = ws + l.a;   // X̂, then dX̂
@@ -163,7 +164,7 @@ void stl_backward(const BackwardParams& p) {
   void* buf_c = ws + l.c;   // Z; then tiles(X)
   void* buf_c2 = ws + l.c2; // tiles(dY)
   auto* identity = reinterpret_cast<float*>(ws + l.id);
-  const cudaDataType_t t = cuda_type(p.dtype);
+  const cudaDataType_t t = detail::cuda_data_type(p.dtype);
 
   // X̂ and Z from the forward where the caller kept them (BackwardParams::x_hat, ::z).
   const bool x_hat_saved = l.x_hat && p.x_hat != nullptr;
@@ -175,12 +176,12 @@ void stl_backward(const BackwardParams& p) {
   // Z enters dD's flattened reduction beside tiles(dY) (rows of ldn): only an unpadded Z of unpadded rows matches.
   const bool z_saved = need.dec && p.z != nullptr && ldn == n && (p.ld_z == 0 || p.ld_z == n) &&
                        (p.stride_z == 0 || p.stride_z == m * n);
-  // Ŵ in a zero-padded ldk × ldn layout where the products run on padded sides (launchers.hpp): for dX̂ and Z.
+  // Ŵ in a zero-padded ldk × ldn layout where the products run on padded sides (params.hpp): for dX̂ and Z.
   const void* w_run = p.w_hat;
   std::int64_t ld_w_run = ld_w, stride_w_run = stride_w;
   const bool w_padded = l.w_bytes > 0;
   if (w_padded) {
-    detail::launch_copy_padded(ws + l.w, ldn, ldk * ldn, ldk, ldn, p.w_hat, ld_w, stride_w, k, n, r, e, p.stream);
+    detail::copy_padded(ws + l.w, ldn, ldk * ldn, ldk, ldn, p.w_hat, ld_w, stride_w, k, n, r, e, p.stream);
     w_run = ws + l.w, ld_w_run = ldn, stride_w_run = ldk * ldn;
   }
   // The padded inner dimension k reads X̂'s padding columns: zeroed below when recomputed, by stl_forward when kept.
@@ -230,7 +231,7 @@ void stl_backward(const BackwardParams& p) {
     g.ab_type = t, g.c_type = p.dw_hat_f32 ? CUDA_R_32F : t;
     run_gemm(p, g);
     if (dw_padded)
-      detail::launch_copy_padded(p.dw_hat, ld_dw, stride_dw, k, n, ws + l.dw, ldn, ldk * ldn, k, n, r, e_dw, p.stream);
+      detail::copy_padded(p.dw_hat, ld_dw, stride_dw, k, n, ws + l.dw, ldn, ldk * ldn, k, n, r, e_dw, p.stream);
   }
   if (l.identity) detail::launch_identity(identity, l.id_size, p.stream);
   if (need.dec) {  // dD = tiles(dY) · Zᵀ over all m·n tile positions, Z = X̂·Ŵ kept or recomputed
@@ -250,22 +251,7 @@ void stl_backward(const BackwardParams& p) {
       // Padded, the products wrote Z's padding columns themselves: X̂ times Ŵ's zero columns.
       if (!z_padded) detail::zero_columns(buf_c, r * m, n, ldn, e, p.stream);
     }
-    EncodeParams tiles;  // the identity encoder on dY's (a,c) tiles: tiles(dY)[q, i, j] = vec(dY_ij)[q]
-    tiles.shape = s;
-    tiles.shape.in_features = N;
-    tiles.shape.b = s.c;
-    tiles.shape.rank = static_cast<int>(ac);
-    tiles.dtype = p.dtype;
-    tiles.x = p.dy;
-    tiles.ldx = p.ldy;
-    tiles.enc_x = identity;
-    tiles.x_hat = buf_c2;
-    tiles.ld_x_hat = ldn;
-    tiles.stride_x_hat = m * ldn;
-    tiles.stream = p.stream;
-    tiles.kernel = p.kernel;
-    detail::encode_with(tiles, detail::CoefLayout{l.id_size, 1});
-    detail::zero_columns(buf_c2, ac * m, n, ldn, e, p.stream);
+    gather_tiles(p, s.c, N, p.dy, p.ldy, identity, l.id_size, buf_c2, ldn);  // tiles(dY), over dY's (a,c) tiles
     Gemm g;
     g.rows = ac, g.cols = r, g.inner = m * ldn;
     g.a = buf_c2, g.lda = m * ldn;
@@ -298,20 +284,7 @@ void stl_backward(const BackwardParams& p) {
     launch_encode_backward(eb);
   }
   if (need.enc_x) {  // dE_X = dX̂ · tiles(X)ᵀ over all m·k tile positions
-    EncodeParams tiles;
-    tiles.shape = s;
-    tiles.shape.rank = static_cast<int>(ab);
-    tiles.dtype = p.dtype;
-    tiles.x = p.x;
-    tiles.ldx = p.ldx;
-    tiles.enc_x = identity;
-    tiles.x_hat = buf_c;
-    tiles.ld_x_hat = ldk;
-    tiles.stride_x_hat = m * ldk;
-    tiles.stream = p.stream;
-    tiles.kernel = p.kernel;
-    detail::encode_with(tiles, detail::CoefLayout{l.id_size, 1});
-    detail::zero_columns(buf_c, ab * m, k, ldk, e, p.stream);
+    gather_tiles(p, s.b, K, p.x, p.ldx, identity, l.id_size, buf_c, ldk);  // tiles(X), over X's (a,b) tiles
     // dX̂: padded, the GEMM wrote its padding columns as dZ times Ŵ's zero rows.
     if (!w_padded) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
     Gemm g;
@@ -323,7 +296,7 @@ void stl_backward(const BackwardParams& p) {
     run_gemm(p, g);
   }
   if (need.bias)
-    detail::launch_column_sums(p.dtype, p.dy, p.ldy == 0 ? N : p.ldy, M, N, p.d_bias, ws + l.sums, p.stream);
+    detail::column_sums(p.dtype, p.dy, p.ldy == 0 ? N : p.ldy, M, N, p.d_bias, ws + l.sums, p.stream);
 }
 
 }  // namespace strassentile::cuda

@@ -1,51 +1,119 @@
-// launch_encode / launch_decode and the backward's transposed passes: check the parameters, fill in default
-// strides, pick a kernel.
+// Every kernel choice of the CUDA layer: for each encode, decode, fused decode → encode, padded copy and column sum,
+// which kernel runs (tensor-core, CUDA-core specialised on the tile format, or generic) and for which storage type.
+// The public launch_* functions check their parameters and fill in default strides here, then pick.
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
+#include "check.hpp"
 #include "launchers.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
 namespace strassentile::cuda {
 namespace {
 
-using detail::resolve_ld;
-using detail::resolve_stride;
+using detail::CoefLayout;
+
+// Calls f(std::integral_constant<DType, dtype>{}): the dtype as a template argument of the launcher f calls.
+template <class F>
+void with_dtype(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::f32:
+      return f(std::integral_constant<DType, DType::f32>{});
+    case DType::f16:
+      return f(std::integral_constant<DType, DType::f16>{});
+    case DType::bf16:
+      return f(std::integral_constant<DType, DType::bf16>{});
+  }
+  throw std::invalid_argument("unknown dtype " + std::to_string(static_cast<int>(dtype)));
+}
+
+// The tensor-core 16-bit types only.
+template <class F>
+void with_dtype16(DType dtype, F&& f) {
+  if (dtype == DType::f16)
+    f(std::integral_constant<DType, DType::f16>{});
+  else
+    f(std::integral_constant<DType, DType::bf16>{});
+}
 
 void require(const void* ptr, const char* name) {
   if (ptr == nullptr) throw std::invalid_argument(std::string(name) + " is null");
 }
 
-bool encode_specialised(const EncodeParams& p, detail::CoefLayout enc) {
-  using detail::launch_encode_fast;
-  switch (p.shape.a * 16 + p.shape.b) {  // (a,b) pairs listed in launchers.hpp
-    case 2 * 16 + 2: launch_encode_fast<2, 2>(p, enc); return true;
-    case 3 * 16 + 3: launch_encode_fast<3, 3>(p, enc); return true;
-    case 4 * 16 + 4: launch_encode_fast<4, 4>(p, enc); return true;
-    case 2 * 16 + 4: launch_encode_fast<2, 4>(p, enc); return true;
-    case 1 * 16 + 4: launch_encode_fast<1, 4>(p, enc); return true;
-    default: return false;
-  }
-}
-
-bool decode_specialised(const DecodeParams& p, detail::CoefLayout dec) {
-  using detail::launch_decode_fast;
-  switch (p.shape.a * 16 + p.shape.c) {  // (a,c) pairs listed in launchers.hpp
-    case 2 * 16 + 2: launch_decode_fast<2, 2>(p, dec); return true;
-    case 3 * 16 + 3: launch_decode_fast<3, 3>(p, dec); return true;
-    case 4 * 16 + 4: launch_decode_fast<4, 4>(p, dec); return true;
-    case 2 * 16 + 4: launch_decode_fast<2, 4>(p, dec); return true;
-    case 1 * 16 + 4: launch_decode_fast<1, 4>(p, dec); return true;
-    default: return false;
-  }
-}
-
-// Whether KernelChoice::automatic takes the tensor-core encode/decode where it applies (codec_mma.cuh).
+// Whether KernelChoice::automatic takes the tensor-core encode/decode where it applies (kernels/codec_mma.cuh).
 constexpr bool kTensorCoreCodecDefault = true;
 
-bool use_mma(KernelChoice k) {
+bool wants_tensor_cores(KernelChoice k) {
   return k == KernelChoice::tensor_core || (k == KernelChoice::automatic && kTensorCoreCodecDefault);
+}
+
+// Whether the tensor-core encode/decode take these parameters: bf16 or fp16, <4,4> tiles, rank <= 64.
+bool tensor_core_codec_applies(DType dtype, int a, int bc, int rank) {
+  return (dtype == DType::bf16 || dtype == DType::f16) && a == 4 && bc == 4 && rank >= 1 &&
+         rank <= detail::kMmaMaxRank;
+}
+
+// Tile sides with CUDA-core kernels (launchers.hpp lists the pairs); a pair above 15 never matches.
+constexpr int pair_key(int a, int bc) { return a * 16 + bc; }
+
+// Runs launch<A, BC>() for the specialised (a, b|c) pair, or returns false.
+template <class Launch>
+bool with_tile_pair(int a, int bc, Launch&& launch) {
+  if (a > 15 || bc > 15) return false;
+  switch (pair_key(a, bc)) {
+    case pair_key(2, 2): launch(std::integral_constant<int, 2>{}, std::integral_constant<int, 2>{}); return true;
+    case pair_key(3, 3): launch(std::integral_constant<int, 3>{}, std::integral_constant<int, 3>{}); return true;
+    case pair_key(4, 4): launch(std::integral_constant<int, 4>{}, std::integral_constant<int, 4>{}); return true;
+    case pair_key(2, 4): launch(std::integral_constant<int, 2>{}, std::integral_constant<int, 4>{}); return true;
+    case pair_key(1, 4): launch(std::integral_constant<int, 1>{}, std::integral_constant<int, 4>{}); return true;
+    default: return false;
+  }
+}
+
+// The staged decode needs Z's rows and product strides 16-byte aligned and its slab (the transposed decoder and
+// r × kStagedDecodeTiles elements of Z) within 200 KB of shared memory.
+bool decode_staged_fits(const DecodeParams& p) {
+  const auto e = static_cast<std::int64_t>(dtype_size(p.dtype));
+  const StlShape& s = p.shape;
+  if (!detail::is_aligned(p.z, 16) || (p.ld_z * e) % 16 != 0 || (p.stride_z * e) % 16 != 0) return false;
+  const std::size_t smem = (static_cast<std::size_t>(s.rank) * s.a * s.c * sizeof(float) + 15) / 16 * 16 +
+                           static_cast<std::size_t>(s.rank) * detail::kStagedDecodeTiles * static_cast<std::size_t>(e);
+  return smem <= 200 * 1024;
+}
+
+void encode_kernel(const EncodeParams& p, CoefLayout enc) {
+  const StlShape& s = p.shape;
+  if (wants_tensor_cores(p.kernel) && tensor_core_codec_applies(p.dtype, s.a, s.b, s.rank))
+    return with_dtype16(p.dtype, [&](auto d) { detail::launch_encode_mma<decltype(d)::value>(p, enc); });
+  with_dtype(p.dtype, [&](auto d) {
+    constexpr DType D = decltype(d)::value;
+    const bool specialised = p.kernel != KernelChoice::generic && with_tile_pair(s.a, s.b, [&](auto a, auto b) {
+      detail::launch_encode_tiles<D, decltype(a)::value, decltype(b)::value>(p, enc);
+    });
+    if (!specialised) detail::launch_encode_generic<D>(p, enc);
+  });
+}
+
+void decode_kernel(const DecodeParams& p, CoefLayout dec) {
+  const StlShape& s = p.shape;
+  if (p.z_f32)  // fp32 Z: the generic kernel only
+    return with_dtype(p.dtype, [&](auto d) { detail::launch_decode_generic<decltype(d)::value, DType::f32>(p, dec); });
+  if (wants_tensor_cores(p.kernel) && tensor_core_codec_applies(p.dtype, s.a, s.c, s.rank))
+    return with_dtype16(p.dtype, [&](auto d) { detail::launch_decode_mma<decltype(d)::value>(p, dec); });
+  with_dtype(p.dtype, [&](auto d) {
+    constexpr DType D = decltype(d)::value;
+    const bool staged = decode_staged_fits(p);
+    const bool specialised = p.kernel != KernelChoice::generic && with_tile_pair(s.a, s.c, [&](auto a, auto c) {
+      constexpr int A = decltype(a)::value, C = decltype(c)::value;
+      if (staged)
+        detail::launch_decode_staged<D, A, C>(p, dec);
+      else
+        detail::launch_decode_tiles<D, A, C>(p, dec);
+    });
+    if (!specialised) detail::launch_decode_generic<D, D>(p, dec);
+  });
 }
 
 }  // namespace
@@ -57,7 +125,6 @@ void encode_with(const EncodeParams& params, CoefLayout enc) {
   validate(p.shape);
   dtype_size(p.dtype);  // rejects unknown values
   const StlShape& s = p.shape;
-  if (s.b > 15 || s.a > 15) p.kernel = KernelChoice::generic;  // keeps the pair switch unambiguous
   p.ldx = resolve_ld(p.ldx, s.in_features, "ldx");
   p.ld_x_hat = resolve_ld(p.ld_x_hat, s.k(), "ld_x_hat");
   p.stride_x_hat = resolve_stride(p.stride_x_hat, s.m(), p.ld_x_hat, s.k(), "stride_x_hat");
@@ -65,9 +132,7 @@ void encode_with(const EncodeParams& params, CoefLayout enc) {
   require(p.x, "x");
   require(p.enc_x, "enc_x");
   require(p.x_hat, "x_hat");
-  if (use_mma(p.kernel) && launch_encode_mma(p, enc)) return;
-  if (p.kernel != KernelChoice::generic && encode_specialised(p, enc)) return;
-  launch_encode_generic(p, enc);
+  encode_kernel(p, enc);
 }
 
 void decode_with(const DecodeParams& params, CoefLayout dec) {
@@ -75,7 +140,6 @@ void decode_with(const DecodeParams& params, CoefLayout dec) {
   validate(p.shape);
   dtype_size(p.dtype);
   const StlShape& s = p.shape;
-  if (s.c > 15 || s.a > 15 || p.z_f32) p.kernel = KernelChoice::generic;  // fp32 Z: the generic kernel only
   p.ld_z = resolve_ld(p.ld_z, s.n(), "ld_z");
   p.stride_z = resolve_stride(p.stride_z, s.m(), p.ld_z, s.n(), "stride_z");
   p.ldy = resolve_ld(p.ldy, s.out_features, "ldy");
@@ -83,9 +147,45 @@ void decode_with(const DecodeParams& params, CoefLayout dec) {
   require(p.z, "z");
   require(p.dec, "dec");
   require(p.y, "y");
-  if (use_mma(p.kernel) && launch_decode_mma(p, dec)) return;
-  if (p.kernel != KernelChoice::generic && decode_specialised(p, dec)) return;
-  launch_decode_generic(p, dec);
+  decode_kernel(p, dec);
+}
+
+void copy_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::int64_t rows_dst, std::int64_t cols_dst,
+                 const void* src, std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows_src,
+                 std::int64_t cols_src, std::int64_t batch, std::size_t esize, cudaStream_t stream) {
+  if (esize == 2)
+    launch_copy_padded<2>(dst, ld_dst, stride_dst, rows_dst, cols_dst, src, ld_src, stride_src, rows_src, cols_src,
+                          batch, stream);
+  else if (esize == 4)
+    launch_copy_padded<4>(dst, ld_dst, stride_dst, rows_dst, cols_dst, src, ld_src, stride_src, rows_src, cols_src,
+                          batch, stream);
+  else
+    throw std::invalid_argument("copy_padded: element size must be 2 or 4 bytes, got " + std::to_string(esize));
+}
+
+void zero_columns(void* ptr, std::int64_t rows, std::int64_t cols, std::int64_t ld, std::size_t esize,
+                  cudaStream_t stream) {
+  if (esize == 2)
+    launch_zero_columns<2>(ptr, rows, cols, ld, stream);
+  else if (esize == 4)
+    launch_zero_columns<4>(ptr, rows, cols, ld, stream);
+  else
+    throw std::invalid_argument("zero_columns: element size must be 2 or 4 bytes, got " + std::to_string(esize));
+}
+
+void column_sums(DType dtype, const void* y, std::int64_t ld, std::int64_t rows, std::int64_t cols, float* out,
+                 void* scratch, cudaStream_t stream) {
+  if (cols == 0) return;
+  if (rows == 0) {
+    check_cuda(cudaMemsetAsync(out, 0, static_cast<std::size_t>(cols) * sizeof(float), stream), "cudaMemsetAsync");
+    return;
+  }
+  if (column_sums_scratch(rows, cols) > 0 && scratch == nullptr)
+    throw std::invalid_argument("column_sums: scratch is null but " + std::to_string(column_sums_scratch(rows, cols)) +
+                                " bytes are needed");
+  with_dtype(dtype, [&](auto d) {
+    launch_column_sums<decltype(d)::value>(y, ld, rows, cols, out, static_cast<float*>(scratch), stream);
+  });
 }
 
 }  // namespace detail
@@ -110,7 +210,7 @@ void launch_decode_backward(const DecodeBackwardParams& p) {
   e.stride_x_hat = p.stride_dz;
   e.stream = p.stream;
   e.kernel = p.kernel;
-  detail::encode_with(e, detail::CoefLayout{1, p.shape.rank});
+  detail::encode_with(e, CoefLayout{1, p.shape.rank});
 }
 
 // dX = encodeᵀ(dX̂) is the decode of dX̂ onto X's (a,b) tiles with E_Xᵀ as decoder: dec(q, p) = enc_x[p, q].
@@ -129,7 +229,58 @@ void launch_encode_backward(const EncodeBackwardParams& p) {
   d.ldy = p.ldx;
   d.stream = p.stream;
   d.kernel = p.kernel;
-  detail::decode_with(d, detail::CoefLayout{1, p.shape.a * p.shape.b});
+  detail::decode_with(d, CoefLayout{1, p.shape.a * p.shape.b});
+}
+
+bool mlp_forward_fuses(const StlShape& first, const StlShape& second, DType dtype) {
+  const auto tile444 = [](const StlShape& s) { return s.a == 4 && s.b == 4 && s.c == 4; };
+  return (dtype == DType::bf16 || dtype == DType::f16) && tile444(first) && tile444(second) && first.rank <= 32 &&
+         second.rank <= 32;
+}
+
+void launch_decode_encode(const DecodeEncodeParams& p) {
+  const auto check = [](bool ok, const std::string& what) {
+    if (!ok) throw std::invalid_argument("launch_decode_encode: " + what);
+  };
+  const StlShape &a = p.first, &b = p.second;
+  validate(a);
+  validate(b);
+  check(p.dtype == DType::bf16 || p.dtype == DType::f16,
+        std::string("dtype must be bf16 or f16 (tensor cores), got ") + dtype_name(p.dtype));
+  check(a.a == 4 && a.b == 4 && a.c == 4 && b.a == 4 && b.b == 4 && b.c == 4,
+        "both layers must use <4,4,4> tiles; use launch_decode and launch_encode for others");
+  check(a.rank <= 32 && b.rank <= 32, "ranks must be at most 32, got " + std::to_string(a.rank) + " and " +
+                                          std::to_string(b.rank) + "; use launch_decode and launch_encode");
+  check(a.rows == b.rows && a.sequence_length() == b.sequence_length(),
+        "the layers must have the same rows and seq_len");
+  check(a.out_features == b.in_features, "second.in_features (" + std::to_string(b.in_features) +
+                                             ") must equal first.out_features (" + std::to_string(a.out_features) +
+                                             ")");
+  check(p.z != nullptr && p.dec != nullptr && p.enc_x != nullptr && p.x_hat != nullptr,
+        "z, dec, enc_x and x_hat must not be null");
+  // The two halves as launch_decode and launch_encode would see them, strides resolved the same way.
+  DecodeParams dp;
+  dp.shape = a;
+  dp.dtype = p.dtype;
+  dp.z = p.z;
+  dp.ld_z = detail::resolve_ld(p.ld_z, a.n(), "ld_z");
+  dp.stride_z = detail::resolve_stride(p.stride_z, a.m(), dp.ld_z, a.n(), "stride_z");
+  dp.dec = p.dec;
+  dp.bias = p.bias;
+  dp.activation = p.activation;
+  dp.y = p.y;
+  dp.ldy = detail::resolve_ld(p.ldy, a.out_features, "ldy");
+  dp.stream = p.stream;
+  EncodeParams ep;  // reads its input from shared memory: x stays null
+  ep.shape = b;
+  ep.dtype = p.dtype;
+  ep.ldx = b.in_features;
+  ep.enc_x = p.enc_x;
+  ep.x_hat = p.x_hat;
+  ep.ld_x_hat = detail::resolve_ld(p.ld_x_hat, b.k(), "ld_x_hat");
+  ep.stride_x_hat = detail::resolve_stride(p.stride_x_hat, b.m(), ep.ld_x_hat, b.k(), "stride_x_hat");
+  ep.stream = p.stream;
+  with_dtype16(p.dtype, [&](auto d) { detail::launch_decode_encode_mma<decltype(d)::value>(dp, ep); });
 }
 
 }  // namespace strassentile::cuda

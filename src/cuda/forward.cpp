@@ -1,19 +1,15 @@
 // stl_forward: encode → batched products → decode through a caller-provided workspace; the stages themselves
-// (forward_stages.hpp), which stl_mlp_forward shares.
+// (layer_stages.hpp), which stl_mlp_forward shares.
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
-#include "forward_stages.hpp"
+#include "layer_stages.hpp"
 #include "launchers.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
 namespace strassentile::cuda {
-namespace {
-
-std::int64_t round_up(std::int64_t v, std::int64_t to) { return (v + to - 1) / to * to; }
-
-}  // namespace
+using detail::round_up;
 
 ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype, bool z_f32) {
   validate(shape);
@@ -37,7 +33,7 @@ namespace detail {
 
 LayerStages::LayerStages(const StlShape& shape, DType dtype, bool z_f32, void* base)
     : shape_(shape), dtype_(dtype), z_f32_(z_f32), base_(base), ws_(forward_workspace(shape, dtype, z_f32)) {
-  // The products' sides: k and n, or both rounded up to 8 with zeros in the padding (launchers.hpp).
+  // The products' sides: k and n, or both rounded up to 8 with zeros in the padding (params.hpp).
   padded_ = ws_.w_hat_bytes > 0 && shape.rows > 0;
   k_run_ = padded_ ? round_up(shape.k(), 8) : shape.k();
   n_run_ = padded_ ? ws_.ld_w_hat : shape.n();
@@ -51,7 +47,7 @@ void LayerStages::set_w_hat(const void* w_hat, std::int64_t ld_w_hat, std::int64
   if (ld_src < shape_.n() || stride_src < (shape_.k() - 1) * ld_src + shape_.n())
     throw std::invalid_argument("ld_w_hat / stride_w_hat are smaller than Ŵ's rows / matrices");
   void* w_padded = static_cast<char*>(base_) + ws_.w_hat_offset;
-  launch_copy_padded(w_padded, ws_.ld_w_hat, k_run_ * ws_.ld_w_hat, k_run_, n_run_, w_hat, ld_src, stride_src,
+  copy_padded(w_padded, ws_.ld_w_hat, k_run_ * ws_.ld_w_hat, k_run_, n_run_, w_hat, ld_src, stride_src,
                      shape_.k(), shape_.n(), shape_.rank, dtype_size(dtype_), stream);
   w_hat_ = w_padded, ld_w_ = ws_.ld_w_hat, stride_w_ = k_run_ * ws_.ld_w_hat;
 }

@@ -5,7 +5,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "forward_stages.hpp"
+#include "layer_stages.hpp"
 #include "launchers.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
@@ -37,12 +37,6 @@ MlpLayout mlp_layout(const StlShape& first, const StlShape& second, DType dtype)
 }
 
 }  // namespace
-
-bool mlp_forward_fuses(const StlShape& first, const StlShape& second, DType dtype) {
-  const auto tile444 = [](const StlShape& s) { return s.a == 4 && s.b == 4 && s.c == 4; };
-  return (dtype == DType::bf16 || dtype == DType::f16) && tile444(first) && tile444(second) && first.rank <= 32 &&
-         second.rank <= 32;
-}
 
 std::size_t mlp_forward_workspace(const StlShape& first, const StlShape& second, DType dtype) {
   return mlp_layout(first, second, dtype).bytes;

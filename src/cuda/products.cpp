@@ -5,7 +5,6 @@
 // GemmChoice::tuned (the default) bf16/fp16 products go through cuBLASLt's fastest algorithm (tuned_gemm.hpp).
 #include <cstdint>
 #include <stdexcept>
-#include <string>
 
 #include "check.hpp"
 #include "row_major_gemm.hpp"
@@ -13,23 +12,6 @@
 #include "strassentile/cuda/stl_cuda.hpp"
 
 namespace strassentile::cuda {
-namespace {
-
-using detail::cublas_int;
-
-cudaDataType_t cuda_type(DType dtype) {
-  switch (dtype) {
-    case DType::f32:
-      return CUDA_R_32F;
-    case DType::f16:
-      return CUDA_R_16F;
-    case DType::bf16:
-      return CUDA_R_16BF;
-  }
-  throw std::invalid_argument("unknown dtype " + std::to_string(static_cast<int>(dtype)));
-}
-
-}  // namespace
 
 void launch_products(const ProductsParams& p) {
   if (p.batch < 0 || p.m < 0 || p.k < 0 || p.n < 0)
@@ -51,10 +33,7 @@ void launch_products(const ProductsParams& p) {
   detail::check_cublas(cublasGetPointerMode(p.handle, &mode), "cublasGetPointerMode");
   if (mode != CUBLAS_POINTER_MODE_HOST)
     throw std::invalid_argument("products: the cuBLAS handle must be in host pointer mode");
-  // cublasSetStream also resets a workspace the handle's owner may have set (PyTorch does): switch only when needed.
-  cudaStream_t current = nullptr;
-  detail::check_cublas(cublasGetStream(p.handle, &current), "cublasGetStream");
-  if (current != p.stream) detail::check_cublas(cublasSetStream(p.handle, p.stream), "cublasSetStream");
+  detail::bind_stream(p.handle, p.stream);
 
   // Z = X̂·Ŵ row-major: rows m, cols n, inner k (row_major_gemm.hpp makes the column-major call).
   detail::RowMajorGemm g;
@@ -62,12 +41,9 @@ void launch_products(const ProductsParams& p) {
   g.a = p.x_hat, g.lda = ld_x, g.stride_a = stride_x;
   g.b = p.w_hat, g.ldb = ld_w, g.stride_b = stride_w;
   g.c = p.z, g.ldc = ld_z, g.stride_c = stride_z;
-  g.ab_type = cuda_type(p.dtype);
+  g.ab_type = detail::cuda_data_type(p.dtype);
   g.c_type = p.z_f32 ? CUDA_R_32F : g.ab_type;
-  g.sm_count = p.sm_count;
-  if (p.gemm == GemmChoice::tuned && detail::run_tuned(p.handle, g, p.stream)) return;
-  // fp32 accumulation for every dtype; for f32 the handle's math mode decides whether TF32 may be used.
-  detail::check_cublas(detail::run_strided_batched(p.handle, g), "cublasGemmStridedBatchedEx");
+  detail::run_gemm(p.handle, g, p.gemm, p.stream);
 }
 
 }  // namespace strassentile::cuda

@@ -1,4 +1,4 @@
-// Internal: row-major (batched) GEMMs on cuBLAS, shared by the backward pass and the benchmarks.
+// Internal: row-major (batched) GEMMs on cuBLAS, shared by the products, the backward pass and the benchmarks.
 #pragma once
 
 #include <cublas_v2.h>
@@ -8,7 +8,30 @@
 #include <stdexcept>
 #include <string>
 
+#include "check.hpp"
+#include "strassentile/cuda/stl_cuda.hpp"
+
 namespace strassentile::cuda::detail {
+
+inline cudaDataType_t cuda_data_type(DType dtype) {
+  switch (dtype) {
+    case DType::f32:
+      return CUDA_R_32F;
+    case DType::f16:
+      return CUDA_R_16F;
+    case DType::bf16:
+      return CUDA_R_16BF;
+  }
+  throw std::invalid_argument("unknown dtype " + std::to_string(static_cast<int>(dtype)));
+}
+
+// Puts the handle on `stream`. cublasSetStream also resets a workspace the handle's owner may have set (PyTorch
+// does), so it is called only when the stream changes.
+inline void bind_stream(cublasHandle_t handle, cudaStream_t stream) {
+  cudaStream_t current = nullptr;
+  check_cublas(cublasGetStream(handle, &current), "cublasGetStream");
+  if (current != stream) check_cublas(cublasSetStream(handle, stream), "cublasSetStream");
+}
 
 // cuBLAS takes int sizes: refuse what does not fit instead of truncating.
 inline int cublas_int(std::int64_t v, const char* name) {
@@ -30,34 +53,11 @@ struct RowMajorGemm {
   void* c = nullptr;
   std::int64_t ldc = 0, stride_c = 0;
   cudaDataType_t ab_type = CUDA_R_16BF, c_type = CUDA_R_16BF;
-  // SMs the GEMM should plan for (0: the device's). For running beside other work on the remaining SMs, e.g. on a
-  // green context's stream: cuBLAS sizes its persistent grids by it.
-  int sm_count = 0;
-};
-
-// Sets the handle's SM-count target for the lifetime of this object and restores the previous one.
-class SmCountTarget {
- public:
-  SmCountTarget(cublasHandle_t handle, int sm_count) : handle_(handle) {
-    if (sm_count <= 0 || cublasGetSmCountTarget(handle, &previous_) != CUBLAS_STATUS_SUCCESS) return;
-    active_ = cublasSetSmCountTarget(handle, sm_count) == CUBLAS_STATUS_SUCCESS;
-  }
-  ~SmCountTarget() {
-    if (active_) cublasSetSmCountTarget(handle_, previous_);
-  }
-  SmCountTarget(const SmCountTarget&) = delete;
-  SmCountTarget& operator=(const SmCountTarget&) = delete;
-
- private:
-  cublasHandle_t handle_;
-  int previous_ = 0;
-  bool active_ = false;
 };
 
 // One cublasGemmStridedBatchedEx call (also for batch = 1); returns its status for the caller's error policy.
 inline cublasStatus_t run_strided_batched(cublasHandle_t handle, const RowMajorGemm& g) {
   const float alpha = 1.0f, beta = 0.0f;
-  const SmCountTarget target(handle, g.sm_count);
   return cublasGemmStridedBatchedEx(
       handle, g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, cublas_int(g.cols, "cols"),
       cublas_int(g.rows, "rows"), cublas_int(g.inner, "inner"), &alpha, g.b, g.ab_type, cublas_int(g.ldb, "ldb"),
@@ -68,7 +68,6 @@ inline cublasStatus_t run_strided_batched(cublasHandle_t handle, const RowMajorG
 // A single GEMM (batch must be 1) through cublasGemmEx.
 inline cublasStatus_t run_single(cublasHandle_t handle, const RowMajorGemm& g) {
   const float alpha = 1.0f, beta = 0.0f;
-  const SmCountTarget target(handle, g.sm_count);
   return cublasGemmEx(handle, g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                       cublas_int(g.cols, "cols"), cublas_int(g.rows, "rows"), cublas_int(g.inner, "inner"), &alpha, g.b,
                       g.ab_type, cublas_int(g.ldb, "ldb"), g.a, g.ab_type, cublas_int(g.lda, "lda"), &beta, g.c, g.c_type,

@@ -64,13 +64,11 @@ Alignments alignments_of(const RowMajorGemm& g) {
           alignment(g.c, g.stride_c * ec, g.batch)};
 }
 
-using Key = std::array<std::int64_t, 19>;
+using Key = std::array<std::int64_t, 18>;
 
 Key key_of(const RowMajorGemm& g, int device, const Alignments& al) {
-  return {device,     g.rows,     g.cols,     g.inner,    g.batch,     g.lda,
-          g.stride_a, g.trans_a,  g.ldb,      g.stride_b, g.trans_b,   g.ldc,
-          g.stride_c, g.ab_type,  g.c_type,   al.a,       al.b,        al.c,
-          g.sm_count};
+  return {device,     g.rows,    g.cols,  g.inner,    g.batch,   g.lda,   g.stride_a, g.trans_a, g.ldb,
+          g.stride_b, g.trans_b, g.ldc,   g.stride_c, g.ab_type, g.c_type, al.a,       al.b,      al.c};
 }
 
 Layout make_layout(cudaDataType_t type, std::int64_t rows, std::int64_t cols, std::int64_t ld, std::int64_t batch,
@@ -102,11 +100,6 @@ Plan make_plan(const RowMajorGemm& g) {
                "cublasLtMatmulDescSetAttribute");
   check_cublas(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb),
                "cublasLtMatmulDescSetAttribute");
-  if (g.sm_count > 0) {
-    const std::int32_t sms = g.sm_count;
-    check_cublas(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_SM_COUNT_TARGET, &sms, sizeof sms),
-                 "cublasLtMatmulDescSetAttribute");
-  }
   plan.a = g.trans_b ? make_layout(g.ab_type, g.inner, g.cols, g.ldb, g.batch, g.stride_b)
                      : make_layout(g.ab_type, g.cols, g.inner, g.ldb, g.batch, g.stride_b);
   plan.b = g.trans_a ? make_layout(g.ab_type, g.rows, g.inner, g.lda, g.batch, g.stride_a)

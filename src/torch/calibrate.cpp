@@ -1,6 +1,7 @@
 #include "calibrate.hpp"
 #include "error_message.hpp"
 
+#include <torch/library.h>
 #include <torch/optim/adam.h>
 
 #include "strassentile/torch/ops.hpp"
@@ -107,5 +108,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, double, double> calibrate(
   return {wh.detach().to(w_hat.scalar_type()), ex.detach().to(enc_x.scalar_type()), d.detach().to(dec.scalar_type()), before,
           after};
 }
+
+// Runs its own optimisation loop with autograd inside; callers see plain tensors out.
+TORCH_LIBRARY_IMPL(strassentile, CompositeImplicitAutograd, m) { m.impl("calibrate", &calibrate); }
 
 }  // namespace strassentile::torch_ops

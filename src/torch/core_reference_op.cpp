@@ -11,7 +11,7 @@ namespace strassentile::torch_ops {
 namespace {
 
 at::Tensor stl_reference_op(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
-                            at::IntArrayRef tile_arg, int64_t out_features, int64_t seq_len, c10::string_view mode_arg,
+                            at::IntArrayRef tile_arg, int64_t out_features, int64_t seq_len, std::string_view mode_arg,
                             at::OptionalIntArrayRef levels) {
   for (const auto& [t, name] : {std::pair<const at::Tensor&, const char*>{x, "x"}, {w_hat, "w_hat"}, {enc_x, "enc_x"}, {dec, "dec"}})
     STL_CHECK(t.scalar_type() == at::kDouble && t.device().is_cpu(), "strassentile::stl_reference: ", name,
@@ -20,7 +20,7 @@ at::Tensor stl_reference_op(const at::Tensor& x, const at::Tensor& w_hat, const 
             "strassentile::stl_reference: expects x (M, K), w_hat (r, k, n), enc_x (r, ab), dec (ac, r)");
   STL_CHECK(out_features >= 1 && seq_len >= 0, "strassentile::stl_reference: out_features >= 1 and seq_len >= 0");
   const TileFormat tile = parse_tile(tile_arg);
-  const Mode mode = parse_mode(std::string(mode_arg.data(), mode_arg.size()));
+  const Mode mode = parse_mode(mode_arg);
   STL_CHECK(mode != Mode::TokenLocal || tile.a == 1, "strassentile::stl_reference: mode 'token-local' needs a = 1");
   STL_CHECK(mode == Mode::Causal || !levels.has_value(), "strassentile::stl_reference: levels need mode='causal'");
   const at::Tensor xc = x.contiguous(), ec = enc_x.contiguous(), dc = dec.contiguous(), wc = w_hat.contiguous();
@@ -48,11 +48,6 @@ at::Tensor stl_reference_op(const at::Tensor& x, const at::Tensor& w_hat, const 
 }
 
 }  // namespace
-
-TORCH_LIBRARY_FRAGMENT(strassentile, m) {
-  m.def("stl_reference(Tensor x, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, int out_features, int seq_len=0, "
-        "str mode=\"tile\", int[]? levels=None) -> Tensor");
-}
 
 TORCH_LIBRARY_IMPL(strassentile, CPU, m) { m.impl("stl_reference", &stl_reference_op); }
 

@@ -1,12 +1,27 @@
 #include "cuda_operands.hpp"
 
+#include <limits>
+
 #include "causal_basis.hpp"
 
 namespace strassentile::torch_ops {
 
 namespace sc = strassentile::cuda;
 
-bool use_aten(const StlDims& d) { return d.compute_dtype == at::kDouble || d.batch * d.seq == 0 || d.in_features == 0; }
+namespace {
+
+// The kernels' StlShape holds the tile sides and the rank as int.
+bool fits_kernel_shape(const StlDims& d) {
+  constexpr int int_max = std::numeric_limits<int>::max();
+  const auto side_max = static_cast<std::size_t>(int_max);
+  return d.tile.a <= side_max && d.tile.b <= side_max && d.tile.c <= side_max && d.rank <= int_max;
+}
+
+}  // namespace
+
+bool use_aten(const StlDims& d) {
+  return d.compute_dtype == at::kDouble || d.batch * d.seq == 0 || d.in_features == 0 || !fits_kernel_shape(d);
+}
 
 sc::DType kernel_dtype(at::ScalarType t) {
   switch (t) {

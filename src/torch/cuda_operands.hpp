@@ -15,7 +15,7 @@
 namespace strassentile::torch_ops {
 
 // float64 has no kernels (nor tensor-core GEMMs): any float64 input keeps the ATen composition on CUDA, as do
-// empty problems.
+// empty problems and tile sides or ranks beyond the kernels' int shape.
 bool use_aten(const StlDims& d);
 
 cuda::DType kernel_dtype(at::ScalarType t);

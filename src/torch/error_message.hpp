@@ -35,13 +35,15 @@ void append(std::string& out, T v) {
   out += buf;
 }
 
-// A traced (symbolic) size prints as its expression.
+// A traced (symbolic) size prints as its value in the failing call where the tracer knows it (messages are built
+// only when a check fails, so the guard this adds never outlives the error), else as its expression.
 inline void append(std::string& out, const c10::SymInt& v) {
   if (const auto concrete = v.maybe_as_int()) {
     out += std::to_string(*concrete);
-  } else {
-    out += v.toSymNode()->str();
+    return;
   }
+  const c10::SymNode node = v.toSymNode();
+  out += node->has_hint() ? std::to_string(node->guard_int(__FILE__, __LINE__)) : node->str();
 }
 
 // [a, b, c], as c10 prints sizes.

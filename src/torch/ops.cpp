@@ -2,20 +2,21 @@
 
 #include <ATen/core/dispatch/Dispatcher.h>
 
-#include "stl_mlp.hpp"  // torch_ops::StlMlpSignature
+#include "error_message.hpp"
+#include "stl_matmul_kernels.hpp"  // torch_ops::StlMatmulSignature
+#include "stl_mlp.hpp"             // torch_ops::StlMlpSignature
 
 namespace strassentile::ops {
 
 at::Tensor stl_matmul(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                       std::vector<int64_t> tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-                      std::optional<int64_t> out_features, const std::optional<std::vector<int64_t>>& levels) {
+                      std::optional<int64_t> out_features, const std::optional<std::vector<int64_t>>& levels,
+                      std::optional<int64_t> in_features) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("strassentile::stl_matmul", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                         at::IntArrayRef, const std::optional<at::Tensor>&, c10::string_view,
-                                         std::optional<int64_t>, at::OptionalIntArrayRef)>();
+                       .typed<torch_ops::StlMatmulSignature>();
   return op.call(x, w_hat, enc_x, dec, tile, bias, mode, out_features,
-                 levels.has_value() ? at::OptionalIntArrayRef(*levels) : at::OptionalIntArrayRef());
+                 levels.has_value() ? at::OptionalIntArrayRef(*levels) : at::OptionalIntArrayRef(), in_features);
 }
 
 at::Tensor stl_mlp(const at::Tensor& x, const StlLayerParams& layer1, const StlLayerParams& layer2,
@@ -26,9 +27,13 @@ at::Tensor stl_mlp(const at::Tensor& x, const StlLayerParams& layer1, const StlL
   const auto levels = [](const StlLayerParams& l) {
     return l.levels.has_value() ? at::OptionalIntArrayRef(*l.levels) : at::OptionalIntArrayRef();
   };
+  STL_CHECK(!layer1.out_features || !layer2.in_features || *layer1.out_features == *layer2.in_features,
+            "strassentile::stl_mlp: layer2.in_features=", *layer2.in_features, " but layer1.out_features=",
+            *layer1.out_features, ": layer 2 reads layer 1's output, so they must be equal");
+  const std::optional<int64_t> hidden = layer1.out_features ? layer1.out_features : layer2.in_features;
   return op.call(x, layer1.w_hat, layer1.enc_x, layer1.dec, layer1.bias, layer2.w_hat, layer2.enc_x, layer2.dec,
-                 layer2.bias, tile, activation, mode, layer1.out_features, layer2.out_features, levels(layer1),
-                 levels(layer2));
+                 layer2.bias, tile, activation, mode, hidden, layer2.out_features, levels(layer1), levels(layer2),
+                 layer1.in_features);
 }
 
 bool set_keep_for_backward(bool keep) {

@@ -1,6 +1,8 @@
 #include "stl_init.hpp"
 #include "error_message.hpp"
 
+#include <torch/library.h>
+
 #include <ATen/core/grad_mode.h>  // at::NoGradGuard (PyTorch 2.14's ATen.h no longer brings it)
 
 #include <cmath>
@@ -85,7 +87,7 @@ at::Tensor encoded_dense_weight(int64_t K, int64_t N, at::IntArrayRef tile_arg, 
   at::Tensor wh = encode_weight_aten(dense, ew, tile_arg);
   if (!exact) {
     const at::Tensor probe = at::randn({64 * static_cast<int64_t>(parse_tile(tile_arg).a), K});
-    const double var = stl_matmul_aten(probe, wh, ex, d, tile_arg, std::nullopt, mode, N, levels).var().item<double>();
+    const double var = stl_matmul_aten({probe, wh, ex, d, tile_arg, std::nullopt, mode, N, levels, K}).var().item<double>();
     if (var > 0) wh = wh * std::sqrt((1.0 / 3.0) / var);
   }
   return wh;
@@ -207,6 +209,32 @@ std::optional<TileMoments> moments_from_tensors(at::IntArrayRef tile_arg, const 
             "strassentile: w_moment must be ", t.w_size(), "x", t.w_size(), " for tile ", t.to_string(), ", got ",
             w_moment->sizes(), ": compute it with tile_moments(x, w, tile)");
   return TileMoments{t, to_matrix(*x_moment), to_matrix(*w_moment), 1, 1};
+}
+
+namespace {
+
+// The ops: tensors and strings of the schema in, the parameters out.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> init_parameters_op(int64_t in_features, int64_t out_features,
+                                                                              at::IntArrayRef tile, int64_t rank,
+                                                                              std::string_view init,
+                                                                              const std::optional<at::Tensor>& x_moment,
+                                                                              const std::optional<at::Tensor>& w_moment) {
+  const std::optional<TileMoments> data = moments_from_tensors(tile, x_moment, w_moment);
+  return initial_parameters(in_features, out_features, tile, rank, std::string(init), data ? &*data : nullptr);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, std::vector<int64_t>> init_causal_parameters_op(
+    int64_t in_features, int64_t out_features, at::IntArrayRef tile, int64_t rank, std::string_view init,
+    at::OptionalIntArrayRef levels) {
+  CausalParameters p = initial_causal_parameters(in_features, out_features, tile, rank, std::string(init), levels);
+  return {p.w_hat, p.enc_x, p.enc_w, p.dec, p.levels};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(strassentile, CompositeImplicitAutograd, m) {
+  m.impl("init_parameters", &init_parameters_op);
+  m.impl("init_causal_parameters", &init_causal_parameters_op);
 }
 
 }  // namespace strassentile::torch_ops

@@ -56,7 +56,8 @@ torch::Tensor STLLinearImpl::forward(const torch::Tensor& x) {
   return ops::stl_matmul(x, w_hat, enc_x, dec, options.tile(),
                          bias.defined() ? std::optional<torch::Tensor>(bias) : std::nullopt, options.mode(),
                          options.out_features(),
-                         levels.empty() ? std::nullopt : std::optional<std::vector<int64_t>>(levels));
+                         levels.empty() ? std::nullopt : std::optional<std::vector<int64_t>>(levels),
+                         options.in_features());
 }
 
 torch::Tensor STLLinearImpl::forward_step(const torch::Tensor& x_t, STLDecodeCache& cache) {

@@ -1,6 +1,8 @@
 #include "stl_matmul_aten.hpp"
 #include "error_message.hpp"
 
+#include <torch/library.h>
+
 #include "causal_basis.hpp"
 #include "stl_args.hpp"
 
@@ -42,26 +44,23 @@ at::Tensor output_tiles(const at::Tensor& grad_y, const StlDims& d) {
 
 }  // namespace
 
-at::Tensor stl_matmul_aten(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
-                           at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-                           std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
-  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
+at::Tensor stl_matmul_aten(const StlArgs& args) {
+  const StlDims d = stl_dims(args);
+  const at::Tensor &x = args.x, &w_hat = args.w_hat, &enc_x = args.enc_x, &dec = args.dec;
   const at::Tensor tiles = activation_tiles(x, d);                                                  // (Mt·k, ab)
   const at::Tensor x_hat = at::matmul(causal_enc_x(enc_x.to(d.compute_dtype), d), tiles.t())         // (r, Mt·k)
                                .view({d.rank, d.total_row_tiles(), d.k_tiles});
   const at::Tensor z = at::bmm(x_hat, w_hat.to(d.compute_dtype));                                    // (r, Mt, n)
   const at::Tensor y_tiles = at::matmul(causal_dec(dec.to(d.compute_dtype), d), z.view({d.rank, -1}));  // (ac, Mt·n)
   at::Tensor y = untile_output(y_tiles, d);
-  if (bias.has_value() && bias->defined()) y = y + bias->to(d.compute_dtype);
+  if (args.has_bias()) y = y + args.bias->to(d.compute_dtype);
   // Contiguous, as the CUDA kernels' output and the Meta kernel's: without bias y is a view into the padded tiles.
   return y.reshape(output_shape(x, d)).to(x.scalar_type()).contiguous();
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_aten(
-    const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
-    const at::Tensor& dec, at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-    std::optional<int64_t> out_features, at::OptionalIntArrayRef levels, std::array<bool, 5> needs) {
-  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
+Gradients stl_matmul_backward_aten(const at::Tensor& grad_y, const StlArgs& args, Needs needs, const at::Tensor& /*kept*/) {
+  const StlDims d = stl_dims(args);
+  const at::Tensor &x = args.x, &w_hat = args.w_hat, &enc_x = args.enc_x, &dec = args.dec;
   const at::ScalarType ct = d.compute_dtype;
   // The basis as the forward used it (masked in mode causal); its gradients are masked again below.
   const at::Tensor enc = causal_enc_x(enc_x.to(ct), d), dc = causal_dec(dec.to(ct), d), wh = w_hat.to(ct);
@@ -81,8 +80,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
     if (needs[2]) grad_enc_x = causal_enc_x(at::matmul(grad_x_hat, tiles), d).to(enc_x.scalar_type());
     if (needs[0]) grad_x = untile_activation(at::matmul(grad_x_hat.t(), enc), x, d).to(x.scalar_type()).contiguous();
   }
-  if (needs[4] && bias.has_value() && bias->defined())
-    grad_bias = grad_y.reshape({-1, d.out_features}).to(ct).sum(0).to(bias->scalar_type());
+  if (needs[4] && args.has_bias())
+    grad_bias = grad_y.reshape({-1, d.out_features}).to(ct).sum(0).to(args.bias->scalar_type());
   return {grad_x, grad_w_hat, grad_enc_x, grad_dec, grad_bias};
 }
 
@@ -103,5 +102,27 @@ at::Tensor encode_weight_aten(const at::Tensor& w, const at::Tensor& enc_w, at::
   const at::Tensor tiles = wp.view_symint({k, b, n, c}).permute({0, 2, 1, 3}).reshape_symint({k * n, b * c});  // (k·n, bc)
   return at::matmul(enc_w.to(ct), tiles.t()).view_symint({-1, k, n}).to(w.scalar_type());
 }
+
+namespace {
+
+void impl_composition(torch::Library& m) {
+  m.impl("stl_matmul", &forward_kernel<&stl_matmul_aten>);
+  m.impl("stl_matmul_backward", &backward_kernel<&stl_matmul_backward_aten>);
+  m.impl("stl_matmul_keep", &forward_kernel<&keep_nothing<&stl_matmul_aten>>);
+  m.impl("stl_matmul_backward_kept", &backward_kept_kernel<&stl_matmul_backward_aten>);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(strassentile, CPU, m) { impl_composition(m); }
+
+// Without the kernels of src/cuda, CUDA tensors take the same composition (cuBLAS bmm underneath).
+#ifndef STRASSENTILE_HAVE_CUDA_KERNELS
+TORCH_LIBRARY_IMPL(strassentile, CUDA, m) { impl_composition(m); }
+#endif
+
+// encode_weight is built from differentiable ATen ops on symbolic sizes: autograd, every backend and
+// torch.compile come for free.
+TORCH_LIBRARY_IMPL(strassentile, CompositeImplicitAutograd, m) { m.impl("encode_weight", &encode_weight_aten); }
 
 }  // namespace strassentile::torch_ops

@@ -13,60 +13,59 @@
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/library.h>
 
-#include "stl_mlp.hpp"  // StlMlpSignature
+#include "stl_matmul_kernels.hpp"  // StlMatmulSignature
+#include "stl_mlp.hpp"              // StlMlpSignature
 
 namespace strassentile::torch_ops {
 namespace {
 
-using ForwardSig = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, at::IntArrayRef,
-                              const std::optional<at::Tensor>&, c10::string_view, std::optional<int64_t>,
-                              at::OptionalIntArrayRef);
+// The cast to `device`'s autocast dtype. cached_cast reuses one cast of a leaf fp32 parameter for the whole autocast
+// region, as for aten ops.
+template <c10::DeviceType device>
+struct AutocastCast {
+  at::ScalarType to = at::autocast::get_autocast_dtype(device);
+  at::Tensor operator()(const at::Tensor& t) const { return at::autocast::cached_cast(to, t, device); }
+  std::optional<at::Tensor> operator()(const std::optional<at::Tensor>& t) const {
+    return t.has_value() && t->defined() ? std::optional<at::Tensor>((*this)(*t)) : t;
+  }
+};
 
+template <class Signature>
+c10::TypedOperatorHandle<Signature> find_op(const char* name) {
+  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Signature>();
+}
+
+// Below the autocast key the call goes on to Autograd and the backend kernels, on the cast tensors.
 template <c10::DeviceType device, c10::DispatchKey autocast_key>
-at::Tensor stl_matmul_autocast(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
-                               at::IntArrayRef tile, const std::optional<at::Tensor>& bias, c10::string_view mode,
-                               std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
-  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("strassentile::stl_matmul", "").typed<ForwardSig>();
-  // Below this key the call goes on to Autograd and the backend kernels, on the cast tensors.
+at::Tensor stl_matmul_autocast(const StlArgs& a) {
+  static auto op = find_op<StlMatmulSignature>("strassentile::stl_matmul");
   c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_key);
-  const at::ScalarType to = at::autocast::get_autocast_dtype(device);
-  // cached_cast reuses one cast of a leaf fp32 parameter for the whole autocast region, as for aten ops.
-  const auto cast = [&](const at::Tensor& t) { return at::autocast::cached_cast(to, t, device); };
-  const std::optional<at::Tensor> b =
-      (bias.has_value() && bias->defined()) ? std::optional<at::Tensor>(cast(*bias)) : bias;
-  return op.call(cast(x), cast(w_hat), enc_x, dec, tile, b, mode, out_features, levels);
+  const AutocastCast<device> cast;
+  return op.call(cast(a.x), cast(a.w_hat), a.enc_x, a.dec, a.tile, cast(a.bias), a.mode, a.out_features, a.levels,
+                 a.in_features);
 }
 
 template <c10::DeviceType device, c10::DispatchKey autocast_key>
-at::Tensor stl_mlp_inference_autocast(const at::Tensor& x, const at::Tensor& w_hat1, const at::Tensor& enc_x1,
-                                      const at::Tensor& dec1, const std::optional<at::Tensor>& bias1,
-                                      const at::Tensor& w_hat2, const at::Tensor& enc_x2, const at::Tensor& dec2,
-                                      const std::optional<at::Tensor>& bias2, at::IntArrayRef tile,
-                                      c10::string_view activation, c10::string_view mode,
-                                      std::optional<int64_t> hidden_features, std::optional<int64_t> out_features,
-                                      at::OptionalIntArrayRef levels1, at::OptionalIntArrayRef levels2) {
-  static auto op =
-      c10::Dispatcher::singleton().findSchemaOrThrow("strassentile::stl_mlp_inference", "").typed<StlMlpSignature>();
+at::Tensor stl_mlp_inference_autocast(const MlpArgs& a) {
+  static auto op = find_op<StlMlpSignature>("strassentile::stl_mlp_inference");
   c10::impl::ExcludeDispatchKeyGuard no_autocast(autocast_key);
-  const at::ScalarType to = at::autocast::get_autocast_dtype(device);
-  const auto cast = [&](const at::Tensor& t) { return at::autocast::cached_cast(to, t, device); };
-  const auto cast_bias = [&](const std::optional<at::Tensor>& b) {
-    return (b.has_value() && b->defined()) ? std::optional<at::Tensor>(cast(*b)) : b;
-  };
-  return op.call(cast(x), cast(w_hat1), enc_x1, dec1, cast_bias(bias1), cast(w_hat2), enc_x2, dec2, cast_bias(bias2),
-                 tile, activation, mode, hidden_features, out_features, levels1, levels2);
+  const AutocastCast<device> cast;
+  return op.call(cast(a.x), cast(a.w_hat1), a.enc_x1, a.dec1, cast(a.bias1), cast(a.w_hat2), a.enc_x2, a.dec2,
+                 cast(a.bias2), a.tile, a.activation, a.mode, a.hidden_features, a.out_features, a.levels1, a.levels2,
+                 a.in_features);
+}
+
+template <c10::DeviceType device, c10::DispatchKey autocast_key>
+void impl_autocast(torch::Library& m) {
+  m.impl("stl_matmul", &forward_kernel<&stl_matmul_autocast<device, autocast_key>>);
+  m.impl("stl_mlp_inference", &mlp_kernel<&stl_mlp_inference_autocast<device, autocast_key>>);
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(strassentile, AutocastCUDA, m) {
-  m.impl("stl_matmul", &stl_matmul_autocast<c10::DeviceType::CUDA, c10::DispatchKey::AutocastCUDA>);
-  m.impl("stl_mlp_inference", &stl_mlp_inference_autocast<c10::DeviceType::CUDA, c10::DispatchKey::AutocastCUDA>);
+  impl_autocast<c10::DeviceType::CUDA, c10::DispatchKey::AutocastCUDA>(m);
 }
-
-TORCH_LIBRARY_IMPL(strassentile, AutocastCPU, m) {
-  m.impl("stl_matmul", &stl_matmul_autocast<c10::DeviceType::CPU, c10::DispatchKey::AutocastCPU>);
-  m.impl("stl_mlp_inference", &stl_mlp_inference_autocast<c10::DeviceType::CPU, c10::DispatchKey::AutocastCPU>);
-}
+TORCH_LIBRARY_IMPL(strassentile, AutocastCPU, m) { impl_autocast<c10::DeviceType::CPU, c10::DispatchKey::AutocastCPU>(m); }
 
 }  // namespace strassentile::torch_ops

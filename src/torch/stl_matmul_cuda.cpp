@@ -2,18 +2,17 @@
 // (strassentile/cuda/stl_cuda.hpp): tensors are made contiguous and cast to what the kernels take, the
 // workspace comes from the caching allocator, and the work goes on the current stream with PyTorch's cuBLAS
 // handle (so torch.backends.cuda.matmul.allow_tf32 applies to fp32 as it does to torch.matmul).
-#include "stl_matmul_cuda.hpp"
-
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
 
 #include "causal_basis.hpp"
 #include "cuda_operands.hpp"
 #include "error_message.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
-#include "stl_matmul_autograd.hpp"  // nothing_kept
+#include "stl_matmul_kernels.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
 namespace strassentile::torch_ops {
@@ -33,6 +32,21 @@ Operands prepare(const StlDims& d, const at::Tensor& x, const at::Tensor& w_hat,
   return o;
 }
 
+// What every kernel call (ForwardParams, BackwardParams) takes alike: the operands, and PyTorch's cuBLAS handle,
+// stream and GEMM choice.
+template <class Params>
+void set_operands(Params& p, const Operands& o) {
+  p.shape = o.shape;
+  p.dtype = o.dtype;
+  p.x = o.x.data_ptr();
+  p.w_hat = o.w_hat.data_ptr();
+  p.enc_x = o.enc_x.data_ptr<float>();
+  p.dec = o.dec.data_ptr<float>();
+  p.cublas = at::cuda::getCurrentCUDABlasHandle();
+  p.stream = c10::cuda::getCurrentCUDAStream().stream();
+  p.gemm = gemm_choice();
+}
+
 // The forward on the kernels; with `kept`, its workspace (X̂ at the start, Z at ForwardWorkspace::z_offset) is
 // returned there for stl_matmul_backward_kept instead of going back to the allocator.
 at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
@@ -46,59 +60,43 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
     const sc::ForwardWorkspace ws = sc::forward_workspace(o.shape, o.dtype);
     const at::Tensor scratch = workspace(ws.bytes, x);
     sc::ForwardParams p;
-    p.shape = o.shape;
-    p.dtype = o.dtype;
-    p.x = o.x.data_ptr();
-    p.w_hat = o.w_hat.data_ptr();
-    p.enc_x = o.enc_x.data_ptr<float>();
-    p.dec = o.dec.data_ptr<float>();
+    set_operands(p, o);
     p.bias = b.defined() ? b.data_ptr() : nullptr;
     p.y = y.data_ptr();
     p.workspace = scratch.data_ptr();
     p.workspace_bytes = ws.bytes;
-    p.cublas = at::cuda::getCurrentCUDABlasHandle();
-    p.stream = c10::cuda::getCurrentCUDAStream().stream();
-    p.gemm = gemm_choice();
     sc::stl_forward(p);
     if (kept != nullptr) *kept = scratch;
   });
   return y;
 }
 
-}  // namespace
-
-at::Tensor stl_matmul_cuda(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
-                           at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-                           std::optional<int64_t> out_features, at::OptionalIntArrayRef levels) {
-  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
-  if (use_aten(d)) return stl_matmul_aten(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
-  return forward_on_kernels(d, x, w_hat, enc_x, dec, bias, nullptr);
+at::Tensor stl_matmul_cuda(const StlArgs& args) {
+  const StlDims d = stl_dims(args);
+  if (use_aten(d)) return stl_matmul_aten(args);
+  return forward_on_kernels(d, args.x, args.w_hat, args.enc_x, args.dec, args.bias, nullptr);
 }
 
-std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_cuda(const at::Tensor& x, const at::Tensor& w_hat,
-                                                        const at::Tensor& enc_x, const at::Tensor& dec,
-                                                        at::IntArrayRef tile, const std::optional<at::Tensor>& bias,
-                                                        const std::string& mode, std::optional<int64_t> out_features,
-                                                        at::OptionalIntArrayRef levels) {
-  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
-  if (use_aten(d)) return {stl_matmul_aten(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels), nothing_kept(x)};
+// stl_matmul_cuda that also returns its workspace (X̂ and Z), for the backward to skip recomputing them; an empty
+// byte tensor where the ATen composition ran (nothing to keep).
+std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_cuda(const StlArgs& args) {
+  const StlDims d = stl_dims(args);
+  if (use_aten(d)) return {stl_matmul_aten(args), nothing_kept(args.x)};
   at::Tensor kept;
-  at::Tensor y = forward_on_kernels(d, x, w_hat, enc_x, dec, bias, &kept);
+  at::Tensor y = forward_on_kernels(d, args.x, args.w_hat, args.enc_x, args.dec, args.bias, &kept);
   return {y, kept};
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmul_backward_cuda(
-    const at::Tensor& grad_y, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
-    const at::Tensor& dec, at::IntArrayRef tile, const std::optional<at::Tensor>& bias, const std::string& mode,
-    std::optional<int64_t> out_features, at::OptionalIntArrayRef levels, std::array<bool, 5> needs,
-    const at::Tensor& kept) {
-  const StlDims d = check_stl_args(x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels);
-  if (use_aten(d))
-    return stl_matmul_backward_aten(grad_y, x, w_hat, enc_x, dec, tile, bias, mode, out_features, levels, needs);
+// kept: undefined or empty (recompute X̂ and Z), or stl_matmul_keep_cuda's second output for the same inputs.
+Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args, Needs needs, const at::Tensor& kept) {
+  const StlDims d = stl_dims(args);
+  if (use_aten(d)) return stl_matmul_backward_aten(grad_y, args, needs);
+  const at::Tensor &x = args.x, &w_hat = args.w_hat, &enc_x = args.enc_x, &dec = args.dec;
+  const std::optional<at::Tensor>& bias = args.bias;
   const c10::cuda::CUDAGuard guard(x.device());
   const Operands o = prepare(d, x, w_hat, enc_x, dec);
   const at::Tensor gy = grad_y.reshape({o.shape.rows, o.shape.out_features}).to(x.scalar_type()).contiguous();
-  const bool has_bias = bias.has_value() && bias->defined();
+  const bool has_bias = args.has_bias();
   const bool w_f32 = w_hat.scalar_type() == at::kFloat && x.scalar_type() != at::kFloat;
   const auto a = static_cast<int64_t>(d.tile.a), b = static_cast<int64_t>(d.tile.b), c = static_cast<int64_t>(d.tile.c);
   const at::TensorOptions f32 = x.options().dtype(at::kFloat);
@@ -115,12 +113,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
       const std::size_t bytes = sc::backward_workspace(o.shape, o.dtype, need);
       const at::Tensor scratch = workspace(bytes, x);
       sc::BackwardParams p;
-      p.shape = o.shape;
-      p.dtype = o.dtype;
-      p.x = o.x.data_ptr();
-      p.w_hat = o.w_hat.data_ptr();
-      p.enc_x = o.enc_x.data_ptr<float>();
-      p.dec = o.dec.data_ptr<float>();
+      set_operands(p, o);
       p.dy = gy.data_ptr();
       p.dx = ptr_or_null(gx);
       p.dw_hat = ptr_or_null(gw);
@@ -130,9 +123,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
       p.d_bias = static_cast<float*>(ptr_or_null(gb));
       p.workspace = scratch.data_ptr();
       p.workspace_bytes = bytes;
-      p.cublas = at::cuda::getCurrentCUDABlasHandle();
-      p.stream = c10::cuda::getCurrentCUDAStream().stream();
-      p.gemm = gemm_choice();
       // X̂ and Z from stl_matmul_keep's forward (its whole workspace), when that is what `kept` holds.
       if (kept.defined() && kept.numel() > 0) {
         const sc::ForwardWorkspace fws = sc::forward_workspace(o.shape, o.dtype);
@@ -156,6 +146,16 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> stl_matmu
   if (gd.defined()) gd = causal_dec(gd, d).to(dec.scalar_type());
   if (gb.defined()) gb = gb.to(bias->scalar_type());
   return {gx, gw, ge, gd, gb};
+}
+
+}  // namespace
+
+// The kernels of src/cuda (encode/decode kernels, cuBLAS batched products); stl_mlp_cuda.cpp adds stl_mlp_inference.
+TORCH_LIBRARY_IMPL(strassentile, CUDA, m) {
+  m.impl("stl_matmul", &forward_kernel<&stl_matmul_cuda>);
+  m.impl("stl_matmul_backward", &backward_kernel<&stl_matmul_backward_cuda>);
+  m.impl("stl_matmul_keep", &forward_kernel<&stl_matmul_keep_cuda>);
+  m.impl("stl_matmul_backward_kept", &backward_kept_kernel<&stl_matmul_backward_cuda>);
 }
 
 }  // namespace strassentile::torch_ops

@@ -1,27 +1,29 @@
 // strassentile::stl_mlp_inference for CUDA tensors: both layers on the torch-free kernels (stl_mlp_forward), layer
 // 1's decode, bias and activation fused with layer 2's encode where that kernel applies, so the hidden activations
 // never go to memory.
-#include "stl_mlp_cuda.hpp"
-
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
 
 #include "cuda_operands.hpp"
 #include "stl_args.hpp"
+#include "stl_mlp.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
 namespace strassentile::torch_ops {
+
+namespace {
 
 namespace sc = strassentile::cuda;
 
 at::Tensor stl_mlp_cuda(const MlpArgs& a) {
   const StlDims d1 =
-      check_stl_args(a.x, a.w_hat1, a.enc_x1, a.dec1, a.tile, a.bias1, a.mode, a.hidden_features, a.levels1);
+      stl_dims({a.x, a.w_hat1, a.enc_x1, a.dec1, a.tile, a.bias1, a.mode, a.hidden_features, a.levels1, a.in_features});
   // Layer 2's checks read only the hidden activations' sizes, dtype and device: an expanded view, no memory.
   const at::Tensor hidden_like = at::empty({1}, a.x.options()).expand(output_shape(a.x, d1));
-  const StlDims d2 =
-      check_stl_args(hidden_like, a.w_hat2, a.enc_x2, a.dec2, a.tile, a.bias2, a.mode, a.out_features, a.levels2);
+  const StlDims d2 = stl_dims(
+      {hidden_like, a.w_hat2, a.enc_x2, a.dec2, a.tile, a.bias2, a.mode, a.out_features, a.levels2, std::nullopt});
   const MlpActivation act = parse_mlp_activation(a.activation);
   if (use_aten(d1) || use_aten(d2)) return stl_mlp_composition(a);
 
@@ -63,5 +65,9 @@ at::Tensor stl_mlp_cuda(const MlpArgs& a) {
   });
   return y;
 }
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(strassentile, CUDA, m) { m.impl("stl_mlp_inference", &mlp_kernel<&stl_mlp_cuda>); }
 
 }  // namespace strassentile::torch_ops

@@ -35,7 +35,7 @@ TEST(AlphaTensorCatalogue, AllNinetyThreeFormatsLoadAndAreExact) {
     EXPECT_LE(alg.verify(), 1e-12) << alg.name;
     rank_of[alg.name] = alg.rank();
   }
-  // Ranks quoted in shared/data/fmm/README.md and the AlphaTensor paper.
+  // Ranks quoted in data/fmm/README.md and the AlphaTensor paper.
   EXPECT_EQ(rank_of.at("alphatensor-2x2x2"), 7u);
   EXPECT_EQ(rank_of.at("alphatensor-3x3x3"), 23u);
   EXPECT_EQ(rank_of.at("alphatensor-4x4x4"), 49u);

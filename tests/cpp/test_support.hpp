@@ -13,7 +13,7 @@
 
 namespace strassentile::testing {
 
-// shared/data/fmm: STRASSENTILE_FMM_DIR from the environment, else the path CMake saw beside the checkout.
+// The exact-algorithm catalogues: STRASSENTILE_FMM_DIR from the environment, else the repository's data/fmm.
 // The data is required: a missing directory fails the test with instructions, it is never skipped.
 inline std::string fmm_dir() {
   const char* env = std::getenv("STRASSENTILE_FMM_DIR");
@@ -21,7 +21,7 @@ inline std::string fmm_dir() {
   std::ifstream probe(dir + "/alphatensor/factorizations_r.npz");
   if (!probe)
     ADD_FAILURE() << "exact-algorithm data not found under '" << dir
-                  << "': check out the project with ../shared beside it, or set STRASSENTILE_FMM_DIR";
+                  << "': the repository's data/fmm is missing, or STRASSENTILE_FMM_DIR points elsewhere";
   return dir;
 }
 

@@ -131,7 +131,7 @@ def test_causal_inits_respect_the_masks_and_naive_converts_exactly():
     err = torch.ops.strassentile.relative_error(t.enc_x.double(), t.enc_w.double(), t.dec.double(), [2, 2, 2])
     assert 0 < err < 1
     model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 4))
-    strassentile.convert(model, tile=2, rank=6, init="random", mode="causal")
+    strassentile.convert(model, strassentile.STLConfig(tile=2, rank=6, init=strassentile.Random(), mode="causal"))
     assert all(m.mode == "causal" for m in model if isinstance(m, STLLinear))
 
 

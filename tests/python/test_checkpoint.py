@@ -48,10 +48,10 @@ def test_exactly_converted_model_round_trip(tmp_path):
     model = dense_mlp()
     x = torch.randn(3, 8, 16)
     dense_out = model(x)
-    st.convert(model, init="strassen2", tile=4, rank=49)
+    st.convert(model, st.STLConfig(init=st.Exact("strassen2")))
     assert isinstance(model[0], st.STLLinear) and torch.allclose(model(x), dense_out, atol=1e-5)
     fresh = dense_mlp()
-    st.convert(fresh, init="strassen2", tile=4, rank=49)
+    st.convert(fresh, st.STLConfig(init=st.Exact("strassen2")))
     round_trip(model, fresh, tmp_path / "converted.safetensors")
 
 

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 import strassentile
-from strassentile import STLLinear, algorithms
+from strassentile import Exact, Fit, Random, STLConfig, STLLinear, algorithms
 
 
 def rel_err(a, b):
@@ -93,7 +93,7 @@ def test_convert_exact_keeps_outputs():
     net = TinyNet()
     x = torch.randn(2, 9, 32)
     before = net(x)
-    summary = strassentile.convert(net, tile=4, rank=49, init="strassen2")
+    summary = strassentile.convert(net, STLConfig(init=Exact("strassen2")))
     assert summary.converted == ["fc1", "fc2"]
     assert summary.skipped == [("head", "smaller than one tile (64->3 for <4,4,4>)")]
     assert isinstance(net.fc1, STLLinear) and isinstance(net.head, nn.Linear)
@@ -104,7 +104,7 @@ def test_convert_exact_keeps_outputs():
 def test_convert_random_with_filter_then_train():
     torch.manual_seed(4)
     net = TinyNet()
-    summary = strassentile.convert(net, rank=24, filter_fn=lambda module, fqn: fqn == "fc2")
+    summary = strassentile.convert(net, STLConfig(rank=24, init=Random()), filter_fn=lambda module, fqn: fqn == "fc2")
     assert summary.converted == ["fc2"] and ("fc1", "filtered out") in summary.skipped
     assert summary.stl_params == 24 * 16 * 16 + 2 * 24 * 16
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
@@ -120,8 +120,8 @@ def test_convert_random_with_filter_then_train():
 
 
 def test_convert_rejects_mismatched_algorithm():
-    with pytest.raises(ValueError, match="pass the algorithm's tile and rank"):
-        strassentile.convert(TinyNet(), tile=4, rank=24, init="strassen2")
+    with pytest.raises(ValueError, match="leave tile and rank out or pass the algorithm's"):
+        strassentile.convert(TinyNet(), STLConfig(tile=4, rank=24, init=Exact("strassen2")))
 
 
 class Mixed(nn.Module):
@@ -146,7 +146,7 @@ def test_convert_mixed_model_exact_and_summary_adds_up():
     model = Mixed()
     x = torch.randn(3, 9, 20)
     before = model(x)
-    summary = strassentile.convert(model, tile=4, rank=49, init="strassen2")
+    summary = strassentile.convert(model, STLConfig(tile=4, rank=49, init=Exact("strassen2")))
     assert sorted(summary.converted) == ["blocks.0", "k", "q", "seq.0", "seq.2", "v"]
     skipped = dict(summary.skipped)
     assert "blocks.1" in skipped and "smaller than one tile" in skipped["blocks.1"]
@@ -188,7 +188,7 @@ def test_convert_with_calibration_reports_per_layer_errors():
     torch.manual_seed(8)
     net = TinyNet()
     calib = torch.randn(32, 8, 32)
-    summary = strassentile.convert(net, tile=4, rank=24, init="fit", calibration=calib, steps=100, lr=3e-3)
+    summary = strassentile.convert(net, STLConfig(tile=4, rank=24, init=Fit(calib, steps=100, lr=3e-3)))
     assert summary.converted == ["fc1", "fc2"]
     assert set(summary.calibration_error) == {"fc1", "fc2"}
     for before, after in summary.calibration_error.values():

@@ -1,7 +1,7 @@
 // STL modes causal and token-local in the op and the modules: the Jacobian of every output row with respect to
 // every input row (zero where the mode says so, and a visible leak in mode tile), masked coefficients, the op
-// against the core reference in double, incremental decoding (forward_step) against the full forward, the
-// AnyLinear factory and the errors that name the fix.
+// against the core reference in double, incremental decoding (forward_step) against the full forward, and the
+// errors that name the fix.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -10,7 +10,6 @@
 
 #include "strassentile/causal.hpp"
 #include "strassentile/reference.hpp"
-#include "strassentile/torch/baseline_linear.hpp"
 #include "strassentile/torch/ops.hpp"
 #include "strassentile/torch/stl_linear.hpp"
 
@@ -188,26 +187,6 @@ TEST(CausalMode, ExactNaiveConversionAndNonCausalAlgorithmsRefused) {
   const torch::Tensor x = torch::randn({2, 5, 10});
   EXPECT_LE(rel_err(stl->forward(x), dense->forward(x)), 1e-6);
   EXPECT_NE(what_of([&] { stl_from_linear(dense, "strassen", "causal"); }).find("is not causal"), std::string::npos);
-}
-
-TEST(AnyLinearModes, SpecsForCausalAndTokenLocalDecodeStepByStep) {
-  torch::manual_seed(7);
-  const LinearSpec local = LinearSpec::parse("stl:tile=<1,4,4>,rank=12,mode=token-local");
-  EXPECT_EQ(local.tile, (std::vector<int64_t>{1, 4, 4}));
-  EXPECT_EQ(local.to_string(), "stl:tile=1x4x4,rank=12,init=random,mode=token-local");
-  EXPECT_EQ(LinearSpec::parse(local.to_string()).to_string(), local.to_string());
-  EXPECT_THROW(LinearSpec::parse("stl:mode=sideways"), std::invalid_argument);
-  const torch::Tensor x = torch::randn({2, 6, 16});
-  for (const char* spec : {"stl:tile=<1,4,4>,rank=12,mode=token-local", "stl:mode=causal", "dense", "lowrank:rank=4"}) {
-    AnyLinear layer(LinearSpec::parse(spec), 16, 8);
-    STLDecodeCache cache;
-    std::vector<torch::Tensor> steps;
-    for (int64_t s = 0; s < 6; ++s) steps.push_back(layer->forward_step(x.select(1, s), cache));
-    EXPECT_LE(rel_err(torch::stack(steps, 1), layer->forward(x)), 1e-5) << spec;
-  }
-  AnyLinear tile(LinearSpec::parse("stl:rank=24"), 16, 8);
-  STLDecodeCache cache;
-  EXPECT_THROW(tile->forward_step(x.select(1, 0), cache), c10::Error);
 }
 
 TEST(CausalMode, CheckpointsCarryTheLevels) {

@@ -28,8 +28,8 @@ const char* dtype_name(DType dtype);
 enum class Activation : int { none, relu, gelu_tanh };
 
 // automatic: a kernel specialised on the tile format when one is compiled in, else the generic one; for bf16/fp16
-// <4,4> tiles with rank <= 64 that is the tensor-core encode/decode (src/cuda/codec_mma.cuh) when it is the
-// compiled-in default (dispatch.cpp, kTensorCoreCodecDefault).
+// <4,4> tiles with rank <= 64 that is the tensor-core encode/decode (src/cuda/kernels/codec_mma.cuh) when it is the
+// compiled-in default (src/cuda/dispatch.cpp, kTensorCoreCodecDefault).
 // generic: always the generic kernel (for tests and as a baseline).
 // tensor_core: the tensor-core encode/decode where it applies, else as automatic.
 // cuda_core: the specialised CUDA-core (FMA) kernels, never the tensor-core ones (baseline and fallback).
@@ -139,9 +139,6 @@ struct ProductsParams {
   cudaStream_t stream = nullptr;
   bool z_f32 = false;  // write Z in fp32 (X̂ and Ŵ stay in `dtype`)
   GemmChoice gemm = GemmChoice::tuned;
-  // SMs the GEMM should plan for; 0: the device's. Set it when the stream belongs to an SM partition (a green
-  // context) or other kernels run beside it on the remaining SMs.
-  int sm_count = 0;
 };
 void launch_products(const ProductsParams& params);
 

@@ -11,20 +11,22 @@ namespace strassentile::ops {
 
 // Y = STL(x, w_hat) (+ bias). x: (..., K); w_hat: (r, ⌈K/b⌉, ⌈N/c⌉); enc_x: (r, a·b); dec: (a·c, r);
 // tile: {t} or {a, b, c}. Rows are grouped along dim -2 within each leading index. Differentiable in x, w_hat,
-// enc_x, dec and bias. out_features defaults to bias.size(0), else ⌈N/c⌉·c.
+// enc_x, dec and bias. out_features defaults to bias.size(0), else ⌈N/c⌉·c. in_features, when given, must equal
+// x.size(-1) (w_hat alone fixes only ⌈K/b⌉, so without it a wider x within the last tile goes unnoticed).
 // mode: "tile" (rows of a tile mix), "token-local" (a = 1) or "causal": output row u of a tile depends only on
 // input rows <= u, through the structural masks of strassentile/causal.hpp with ℓ(p) = levels[p] (default
 // default_causal_levels(r, a)); masked coefficients of enc_x/dec are ignored and get zero gradient.
 at::Tensor stl_matmul(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                       std::vector<int64_t> tile, const std::optional<at::Tensor>& bias = std::nullopt,
                       const std::string& mode = "tile", std::optional<int64_t> out_features = std::nullopt,
-                      const std::optional<std::vector<int64_t>>& levels = std::nullopt);
+                      const std::optional<std::vector<int64_t>>& levels = std::nullopt,
+                      std::optional<int64_t> in_features = std::nullopt);
 
 // One STL layer's parameters, for stl_mlp.
 struct StlLayerParams {
   at::Tensor w_hat, enc_x, dec;
   std::optional<at::Tensor> bias;
-  std::optional<int64_t> out_features;
+  std::optional<int64_t> in_features, out_features;  // layer 2's in_features, when given, must be layer 1's out
   std::optional<std::vector<int64_t>> levels;  // mode "causal" only
 };
 

@@ -1,0 +1,188 @@
+"""``python -m strassentile.benchmark``: STL against dense through the public modules, on one CUDA GPU, in bf16.
+
+Two cases, each forward (no_grad) and forward+backward (every parameter learnable, gradients reset each step as a
+training step does):
+  linear  nn.Linear(K, N) against STLLinear(K, N) on x of M×K rows, for each --shapes MxKxN;
+  block   a pre-norm transformer block (attention with a fused qkv projection, GELU MLP of 4× width) against a
+          copy converted with strassentile.convert, on BATCH×SEQ×DIM inputs, for each --blocks BATCHxSEQxDIM.
+Each repetition is timed on its own with CUDA events after writing more than the L2 cache, after warm-ups; the
+median is kept, and the ratios (dense time / STL time) come from the same run. Writes JSON and a markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import json
+import pathlib
+import platform
+import statistics
+import sys
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import strassentile
+
+L2_FLUSH_BYTES = 256 * 2**20  # more than any current GPU's L2
+
+
+def parse_dims(text: str, count: int, what: str) -> list[tuple[int, ...]]:
+    """"16384x4096x4096,8x8x8" → [(16384, 4096, 4096), (8, 8, 8)]: ``count`` positive sizes each; "" → []."""
+    out = []
+    if not text.strip():
+        return out
+    for item in text.split(","):
+        parts = item.strip().lower().split("x")
+        if len(parts) != count or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise argparse.ArgumentTypeError(f"{what}: expected {count} positive sizes joined by 'x', got {item!r}")
+        out.append(tuple(int(p) for p in parts))
+    return out
+
+
+def parse_tile(text: str) -> tuple[int, int, int]:
+    """"4" → (4, 4, 4); "2,3,4" → (2, 3, 4)."""
+    parts = text.split(",")
+    if len(parts) not in (1, 3) or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(f"--tile: expected A or A,B,C (positive), got {text!r}")
+    sizes = [int(p) for p in parts]
+    return (sizes[0],) * 3 if len(sizes) == 1 else tuple(sizes)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m strassentile.benchmark", description=__doc__.split("\n\n")[0])
+    p.add_argument("--shapes", type=lambda s: parse_dims(s, 3, "--shapes"), default="16384x4096x4096,8192x8192x8192",
+                   help="linear layers: MxKxN,... (M rows, K in_features, N out_features)")
+    p.add_argument("--blocks", type=lambda s: parse_dims(s, 3, "--blocks"), default="8x2048x2048",
+                   help="transformer blocks: BATCHxSEQxDIM,... ('' for none)")
+    p.add_argument("--heads", type=int, default=16, help="attention heads of the block")
+    p.add_argument("--tile", type=parse_tile, default="4", help="A or A,B,C (default 4: <4,4,4>)")
+    p.add_argument("--rank", type=int, default=24, help="products per tile (default 24)")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--reps", type=int, default=30)
+    p.add_argument("--json", type=pathlib.Path, default=pathlib.Path("strassentile-benchmark.json"))
+    p.add_argument("--markdown", type=pathlib.Path, default=pathlib.Path("strassentile-benchmark.md"))
+    return p.parse_args(argv)
+
+
+class PreNormBlock(nn.Module):
+    """x + attn(LN(x)), then x + MLP(LN(x)): the linear layers are plain nn.Linear calls, as convert expects."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"block: DIM ({dim}) must be a multiple of --heads ({heads})")
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv, self.out = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
+        self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, seq, dim = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(batch, seq, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        attn = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(batch, seq, dim)
+        x = x + self.out(attn)
+        return x + self.fc2(F.gelu(self.fc1(self.norm2(x)), approximate="tanh"))
+
+
+class Timer:
+    """Median of ``reps`` CUDA-event timings (ms), each after an L2 flush, following ``warmup`` calls."""
+
+    def __init__(self, warmup: int, reps: int) -> None:
+        self.warmup, self.reps = warmup, reps
+        self.flush = torch.empty(L2_FLUSH_BYTES // 4, dtype=torch.float32, device="cuda")
+
+    def median_ms(self, fn: Callable[[], None]) -> float:
+        for _ in range(self.warmup):
+            fn()
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(self.reps):
+            self.flush.zero_()
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+        return statistics.median(times)
+
+
+def compare(timer: Timer, dense: nn.Module, stl: nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """Forward and forward+backward of both models on ``x``; ratios = dense time / STL time."""
+    grad = torch.randn_like(dense(x))
+    xg = x.detach().clone().requires_grad_()
+
+    def forward(model):
+        def run():
+            with torch.no_grad():
+                model(x)
+        return run
+
+    def step(model):
+        def run():
+            model.zero_grad(set_to_none=True)
+            xg.grad = None
+            model(xg).backward(grad)
+        return run
+
+    res = {"dense_fwd_ms": timer.median_ms(forward(dense)), "stl_fwd_ms": timer.median_ms(forward(stl)),
+           "dense_step_ms": timer.median_ms(step(dense)), "stl_step_ms": timer.median_ms(step(stl))}
+    res["fwd_ratio"] = res["dense_fwd_ms"] / res["stl_fwd_ms"]
+    res["step_ratio"] = res["dense_step_ms"] / res["stl_step_ms"]
+    return res
+
+
+def run(args: argparse.Namespace) -> dict:
+    dev, bf16 = torch.device("cuda"), torch.bfloat16
+    timer = Timer(args.warmup, args.reps)
+    results = []
+    for m, k, n in args.shapes:
+        torch.manual_seed(0)
+        dense = nn.Linear(k, n, device=dev, dtype=bf16)
+        stl = strassentile.STLLinear(k, n, tile=args.tile, rank=args.rank, device=dev, dtype=bf16)
+        x = torch.randn(m, k, device=dev, dtype=bf16)
+        results.append({"case": "linear", "shape": f"M={m} K={k} N={n}", **compare(timer, dense, stl, x)})
+    for batch, seq, dim in args.blocks:
+        torch.manual_seed(0)
+        dense = PreNormBlock(dim, args.heads).to(dev, bf16)
+        stl = copy.deepcopy(dense)
+        strassentile.convert(stl, strassentile.STLConfig(tile=args.tile, rank=args.rank, init=strassentile.Random()))
+        x = torch.randn(batch, seq, dim, device=dev, dtype=bf16)
+        results.append({"case": "block", "shape": f"batch={batch} seq={seq} dim={dim}", **compare(timer, dense, stl, x)})
+    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "device": torch.cuda.get_device_name(), "torch": torch.__version__, "python": platform.python_version(),
+            "strassentile": strassentile.__version__, "build": strassentile.build_info(),
+            "dtype": "bfloat16", "tile": list(args.tile), "rank": args.rank, "warmup": args.warmup, "reps": args.reps,
+            "results": results}
+
+
+def markdown(report: dict) -> str:
+    a, b, c = report["tile"]
+    lines = [f"STL <{a},{b},{c}>, r = {report['rank']} against dense, {report['dtype']}, {report['device']}; median "
+             f"of {report['reps']} (ms); ratio = dense / STL (above 1: STL faster).", "",
+             "| case | shape | dense fwd | STL fwd | fwd ratio | dense fwd+bwd | STL fwd+bwd | fwd+bwd ratio |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in report["results"]:
+        lines.append(f"| {r['case']} | {r['shape']} | {r['dense_fwd_ms']:.3f} | {r['stl_fwd_ms']:.3f} | "
+                     f"{r['fwd_ratio']:.2f} | {r['dense_step_ms']:.3f} | {r['stl_step_ms']:.3f} | {r['step_ratio']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not torch.cuda.is_available():
+        print("strassentile.benchmark: needs a CUDA GPU (torch.cuda.is_available() is False): the timings are of the "
+              "CUDA kernels. Run it on a GPU machine with a CUDA build of torch and of strassentile.", file=sys.stderr)
+        return 2
+    report = run(args)
+    args.json.write_text(json.dumps(report, indent=1) + "\n")
+    args.markdown.write_text(markdown(report))
+    print(markdown(report), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+// The baselines (2:4-sparse and low-rank linears), the LinearSpec strings and the AnyLinear factory (also for the
+// causal and token-local STL modes, decoded token by token).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <stdexcept>
+#include <vector>
+
+#include "baselines/baseline_linear.hpp"
+#include "strassentile/cost_model.hpp"
+#include "strassentile/torch/stl_linear.hpp"
+
+namespace strassentile {
+namespace {
+
+double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
+  return ((a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max() / b.to(torch::kDouble).abs().max()).item<double>();
+}
+
+// (rows, in) → (rows, in/4, 4)
+torch::Tensor groups_of_four(const torch::Tensor& w) { return w.reshape({w.size(0), w.size(1) / 4, 4}); }
+
+TEST(Sparse24, MaskKeepsExactlyTheTwoLargestOfEveryFour) {
+  torch::manual_seed(0);
+  const torch::Tensor w = torch::randn({24, 64});
+  const torch::Tensor mask = sparse24_mask(w);
+  ASSERT_EQ(mask.sizes(), w.sizes());
+  EXPECT_TRUE(((mask == 0) | (mask == 1)).all().item<bool>());
+  EXPECT_TRUE((groups_of_four(mask).sum(-1) == 2).all().item<bool>());
+  // Every kept magnitude is at least every dropped magnitude of its group.
+  const torch::Tensor mag = groups_of_four(w.abs()), m = groups_of_four(mask);
+  const torch::Tensor kept_min = std::get<0>(torch::where(m.to(torch::kBool), mag, torch::full_like(mag, 1e9)).min(-1));
+  const torch::Tensor dropped_max = std::get<0>(torch::where(m.to(torch::kBool), torch::full_like(mag, -1), mag).max(-1));
+  EXPECT_TRUE((kept_min >= dropped_max).all().item<bool>());
+}
+
+TEST(Sparse24, RejectsInputsThatAreNotGroupsOfFour) {
+  EXPECT_THROW(sparse24_mask(torch::randn({3, 10})), c10::Error);
+  EXPECT_THROW(Sparse24Linear(Sparse24LinearOptions(10, 8)), c10::Error);
+}
+
+TEST(Sparse24, FixedMaskLayerMultipliesByTwoOfEveryFourAndPrunedWeightsGetNoGradient) {
+  torch::manual_seed(1);
+  Sparse24Linear layer(Sparse24LinearOptions(32, 12));
+  const torch::Tensor sw = layer->sparse_weight().detach();
+  EXPECT_TRUE((groups_of_four(sw.ne(0)).sum(-1) == 2).all().item<bool>());
+  const torch::Tensor x = torch::randn({5, 7, 32});
+  const torch::Tensor y = layer->forward(x);
+  EXPECT_TRUE(torch::allclose(y, torch::matmul(x, sw.t()) + layer->bias, 1e-5, 1e-6));
+  y.sum().backward();
+  EXPECT_TRUE((layer->weight.grad().masked_select(layer->mask == 0) == 0).all().item<bool>());
+  EXPECT_TRUE((layer->weight.grad().masked_select(layer->mask == 1) != 0).any().item<bool>());
+}
+
+TEST(Sparse24, LearnedMaskFollowsTheWeightsWithStraightThroughGradients) {
+  torch::manual_seed(2);
+  Sparse24Linear layer(Sparse24LinearOptions(16, 8).learned_mask(true).update_every(3));
+  layer->train();
+  const torch::Tensor x = torch::randn({4, 16});
+  layer->forward(x).sum().backward();
+  // Straight-through: pruned weights receive the dense gradient too.
+  EXPECT_TRUE((layer->weight.grad().masked_select(layer->mask == 0) != 0).any().item<bool>());
+  // Make currently pruned weights the largest: the next refresh (after update_every forwards) must keep them.
+  {
+    torch::NoGradGuard no_grad;
+    layer->weight.copy_(torch::where(layer->mask == 0, torch::full_like(layer->weight, 5.0), torch::zeros_like(layer->weight)));
+  }
+  const torch::Tensor old_mask = layer->mask.clone();
+  layer->forward(x);
+  layer->forward(x);
+  EXPECT_TRUE(torch::equal(layer->mask, old_mask)) << "refreshed before update_every forwards";
+  layer->forward(x);  // the 4th training forward: steps 0 and 3 refresh
+  EXPECT_TRUE(torch::equal(layer->mask, 1 - old_mask));
+  EXPECT_TRUE((groups_of_four(layer->mask).sum(-1) == 2).all().item<bool>());
+}
+
+TEST(LowRank, RankMatchesAFlopBudgetWithinOneRankStep) {
+  for (auto [k, n] : {std::pair<int64_t, int64_t>{256, 256}, {256, 1024}, {1024, 256}, {192, 576}, {100, 37}}) {
+    const StlCost stl = stl_cost({4, static_cast<std::size_t>(k), static_cast<std::size_t>(n)}, {4, 4, 4}, 24);
+    const double target = stl.stl_flops() / 4;
+    const int64_t r = low_rank_matching_flops(k, n, target);
+    const double flops = 2.0 * static_cast<double>(r * (k + n));
+    EXPECT_LE(std::abs(flops - target), static_cast<double>(k + n)) << k << "x" << n << " rank " << r;
+  }
+  // 256→256 at STL <4,4,4> r=24: 2·256²·24/64 + 2·24·512 = 73728 FLOPs per row = rank 72 at 2·512 per rank.
+  EXPECT_EQ(low_rank_matching_flops(256, 256, 73728), 72);
+  EXPECT_EQ(low_rank_matching_flops(8, 8, 1), 1);
+}
+
+TEST(LowRank, FactoryMatchesStlFlopsAndStartsAtLinearOutputScale) {
+  torch::manual_seed(3);
+  const LinearSpec spec = LinearSpec::parse("lowrank:match_rank=24");
+  const LinearCost low = linear_cost(spec, 256, 256, 16), stl = linear_cost(LinearSpec::parse("stl:rank=24"), 256, 256, 16);
+  EXPECT_NEAR(low.flops_per_row, stl.flops_per_row, 512);  // half a rank step, 2·(256+256)
+  AnyLinear layer(spec, 256, 256, /*bias=*/false);
+  auto* impl = dynamic_cast<LowRankLinearImpl*>(layer->impl().get());
+  ASSERT_NE(impl, nullptr);
+  EXPECT_EQ(impl->options.rank(), 72);
+  const double var = layer->forward(torch::randn({2048, 256})).var().item<double>();
+  EXPECT_GT(var, 0.7 / 3);  // nn::Linear's default gives 1/3 for unit-variance inputs
+  EXPECT_LT(var, 1.4 / 3);
+}
+
+TEST(LinearSpec, ParsesPrintsAndRejects) {
+  const LinearSpec s = LinearSpec::parse("stl:rank=16,init=truncate:strassen2");
+  EXPECT_EQ(s.kind, LinearSpec::Kind::Stl);
+  EXPECT_EQ(s.rank, 16);
+  EXPECT_EQ(s.init, "truncate:strassen2");
+  for (const char* text : {"dense", "stl:rank=24,init=random", "stl:tile=2x2x2,rank=7,init=strassen,mode=causal,basis=0",
+                           "sparse24:mask=fixed", "sparse24:mask=learned,every=5", "lowrank:rank=9",
+                           "lowrank:match_rank=24", "stl:rank=24,init=poly"})
+    EXPECT_EQ(LinearSpec::parse(text).to_string(), text);
+  EXPECT_EQ(LinearSpec::parse("stl").to_string(), "stl:rank=24,init=random");
+  EXPECT_EQ(LinearSpec::parse("stl:tile=4").to_string(), "stl:rank=24,init=random");
+  for (const char* bad : {"conv", "stl:rank=0", "stl:rank=x", "stl:", "stl:foo=1", "sparse24:mask=random", "lowrank",
+                          "lowrank:rank=3,match_rank=24", "dense:rank=3", "stl:tile=3x3", "stl:rank"}) {
+    try {
+      LinearSpec::parse(bad);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(AnyLinear, EveryKindMapsShapesAndReportsItsCost) {
+  torch::manual_seed(4);
+  const torch::Tensor x = torch::randn({2, 16, 32});
+  struct Case {
+    const char* spec;
+    double flops_per_row, params;
+  };
+  const double dense = 2.0 * 32 * 48;
+  const StlCost stl = stl_cost({16, 32, 48}, {4, 4, 4}, 24);
+  for (const Case& c : {Case{"dense", dense, 32 * 48}, Case{"stl:rank=24", stl.stl_flops() / 16, stl.stl_params},
+                        Case{"sparse24", dense / 2, 32 * 48 / 2}, Case{"lowrank:rank=5", 2.0 * 5 * 80, 5 * 80}}) {
+    AnyLinear layer(LinearSpec::parse(c.spec), 32, 48);
+    EXPECT_EQ(layer->forward(x).sizes(), (std::vector<int64_t>{2, 16, 48})) << c.spec;
+    const LinearCost cost = layer->cost(16);
+    EXPECT_DOUBLE_EQ(cost.flops_per_row, c.flops_per_row) << c.spec;
+    EXPECT_DOUBLE_EQ(cost.params, c.params) << c.spec;
+    EXPECT_DOUBLE_EQ(cost.dense_flops_per_row, dense) << c.spec;
+    // Stored weights (biases excluded) equal the reported parameters, except 2:4 which stores the pruned ones too.
+    double stored = 0;
+    for (const auto& p : layer->named_parameters())
+      if (p.key().find("bias") == std::string::npos) stored += static_cast<double>(p.value().numel());
+    EXPECT_DOUBLE_EQ(stored, std::string(c.spec) == "sparse24" ? 2 * c.params : c.params) << c.spec;
+  }
+  // STL's products alone are abc/r = 64/24 fewer than dense on whole tiles.
+  EXPECT_NEAR(dense / linear_cost(LinearSpec::parse("stl:rank=24"), 32, 48, 16).product_flops_per_row, 64.0 / 24, 1e-12);
+  // The init string reaches STLLinear unchanged.
+  AnyLinear exact(LinearSpec::parse("stl:rank=49,init=strassen2"), 32, 48);
+  EXPECT_EQ(dynamic_cast<STLLinearImpl*>(exact->impl().get())->options.init(), "strassen2");
+}
+
+TEST(AnyLinearModes, SpecsForCausalAndTokenLocalDecodeStepByStep) {
+  torch::manual_seed(7);
+  const LinearSpec local = LinearSpec::parse("stl:tile=<1,4,4>,rank=12,mode=token-local");
+  EXPECT_EQ(local.tile, (std::vector<int64_t>{1, 4, 4}));
+  EXPECT_EQ(local.to_string(), "stl:tile=1x4x4,rank=12,init=random,mode=token-local");
+  EXPECT_EQ(LinearSpec::parse(local.to_string()).to_string(), local.to_string());
+  EXPECT_THROW(LinearSpec::parse("stl:mode=sideways"), std::invalid_argument);
+  const torch::Tensor x = torch::randn({2, 6, 16});
+  for (const char* spec : {"stl:tile=<1,4,4>,rank=12,mode=token-local", "stl:mode=causal", "dense", "lowrank:rank=4"}) {
+    AnyLinear layer(LinearSpec::parse(spec), 16, 8);
+    STLDecodeCache cache;
+    std::vector<torch::Tensor> steps;
+    for (int64_t s = 0; s < 6; ++s) steps.push_back(layer->forward_step(x.select(1, s), cache));
+    EXPECT_LE(rel_err(torch::stack(steps, 1), layer->forward(x)), 1e-5) << spec;
+  }
+  AnyLinear tile(LinearSpec::parse("stl:rank=24"), 16, 8);
+  STLDecodeCache cache;
+  EXPECT_THROW(tile->forward_step(x.select(1, 0), cache), c10::Error);
+}
+
+}  // namespace
+}  // namespace strassentile

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# On a GPU machine: build `strassentile` with libtorch (our code CPU-only, against the machine's CUDA torch: the STL
+# op runs its ATen composition on the GPU, which every STL mode has), then run the language-model experiment of
+# docs/RESULTS.md (issue 7). What comes back in OUT_DIR: env.log, build.log, and
+#   LM_MODE=smoke: smoke.json + smoke.log — every variant at once, each stopped after LM_SMOKE_SECONDS of training:
+#                  tokens/s while sharing the GPU as the full run will, to size LM_TOKENS; one generation check.
+#   LM_MODE=full : lm_runs.json + train.log — every variant × seed of LM_VARIANTS / LM_SEEDS with LM_TOKENS tokens
+#                  each: those not matching LM_SERIAL each in its own process on the one GPU, those matching it one
+#                  after another in one more process (see below); a run still training LM_TAIL s before the deadline
+#                  stops early and says so. generate.log — samples from the seed-0 checkpoints of dense and causal
+#                  STL (greedy with caches = greedy by full recompute, then sampled); probe_alone.json — tokens/s of
+#                  each variant with the GPU to itself for LM_PROBE_SECONDS, while time is left.
+#
+#   [LM_MODE=smoke|full] [LM_VARIANTS='dense;...'] [LM_SEEDS=0,1] [LM_TOKENS=4000000] [LM_DEADLINE=530]
+#   [LM_SMOKE_SECONDS=20] [LM_FLAGS='--dim 256 --depth 4 ...'] [LM_SERIAL=mode=causal] [LM_TAIL=100] [LM_EVAL_LIMIT=1048576]
+#   [LM_PROBE_SECONDS=8] [LM_PACK=.cache/lm-device] research/device/run_lm_device.sh OUT
+#
+# LM_PACK (carry it: the machine has no network) holds corpus.tar.gz (the *.rst.txt files under .cache/text-corpus,
+# `tar -czf` from that folder) and devdeps/*.deb (what research/device/lab_env.sh expects in .devdeps, plus
+# libeigen3-dev).
+set -uo pipefail
+out=${1:?usage: run_lm_device.sh OUT_DIR}
+mkdir -p "$out"
+cd "$(dirname "$0")/../.."
+t0=$(date +%s)
+deadline=$((t0 + ${LM_DEADLINE:-530}))
+left() { echo $((deadline - $(date +%s))); }
+mode=${LM_MODE:-smoke}
+pack=${LM_PACK:-.cache/lm-device}
+variants=${LM_VARIANTS:-"dense;sparse24:mask=fixed;stl:tile=4x4x4,rank=24,mode=causal;stl:tile=1x8x8,rank=28,mode=token-local;stl:tile=1x4x4,rank=7,mode=token-local;stl:tile=4x4x4,rank=32,mode=causal;lowrank:match_rank=24;stl:tile=4x4x4,rank=24"}
+seeds=${LM_SEEDS:-0,1}
+flags=${LM_FLAGS:-"--dim 256 --depth 4 --heads 4 --context 256 --batch 32"}
+cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # nproc obeys OMP_NUM_THREADS
+export OMP_NUM_THREADS=1
+tmp=/tmp/lm
+rm -rf "$tmp"
+mkdir -p "$tmp"
+py=${PYTHON:-python3}
+
+corpus=.cache/text-corpus
+if [ ! -d "$corpus/root/usr/share/doc/python3.11/html/_sources" ]; then
+  mkdir -p "$corpus" && tar -xzf "$pack/corpus.tar.gz" -C "$corpus" || { echo "no corpus: $pack/corpus.tar.gz"; exit 1; }
+fi
+{
+  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,memory.total --format=csv
+  cmake --version | head -1
+  date -u
+  echo "cores: $cores; git: $(git rev-parse --short HEAD 2>/dev/null) + working tree"
+  $py -c 'import sys, torch; print(sys.executable, torch.__version__, "cuda", torch.version.cuda, torch.cuda.is_available())'
+} 2>&1 | tee "$out/env.log"
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
+if [ -n "${LM_BIN:-}" ]; then  # a binary built already (e.g. a local dry run of this script on the CPU)
+  bin=$LM_BIN
+else
+  if ! ls .devdeps/*.deb >/dev/null 2>&1; then mkdir -p .devdeps && cp "$pack"/devdeps/*.deb .devdeps/; fi
+  source research/device/lab_env.sh
+  build=build-lm
+  build_lab $build strassentile-lab
+  echo "$(left) s left"
+  bin=$build/research/train/strassentile-lab
+fi
+dev=${LM_DEVICE:-cuda}
+run=("$bin" train lm $flags --device "$dev" --threads 1 --data "$corpus")
+mapfile -t vlist < <(tr ';' '\n' <<<"$variants")
+
+# generate_check CHECKPOINT: the same greedy continuation with the KV/STL caches and by full recompute.
+generate_check() {
+  local ck=$1
+  for how in "" --recompute; do
+    "$bin" train lm generate --checkpoint "$ck" --device "$dev" --temperature 0 --tokens 120 $how \
+      --prompt $'The standard library\n' 2>&1 | tail -4
+  done
+  "$bin" train lm generate --checkpoint "$ck" --device "$dev" --temperature 0.8 --seed 1 --tokens 200 \
+    --prompt $'Memory management\n=================\n\n' 2>&1 | tail -8
+}
+
+if [ "$mode" = smoke ]; then
+  secs=${LM_SMOKE_SECONDS:-20}
+  echo "== smoke: ${#vlist[@]} variants at once, $secs s of training each =="
+  i=0
+  for v in "${vlist[@]}"; do
+    timeout $((secs + 40)) "${run[@]}" --variants "$v" --seeds 0 --tokens 1000000000 --deadline "$secs" --curve-points 0 \
+      --eval-limit 65536 --log-every 5 --save "$tmp/smoke_$i." --json "$tmp/smoke_$i.json" >"$tmp/smoke_$i.log" 2>&1 &
+    i=$((i + 1))
+  done
+  wait
+  for f in "$tmp"/smoke_*.log; do echo "===== $f"; cat "$f"; done >"$out/smoke.log"
+  $py research/scripts/merge_vit_json.py "$tmp"/smoke_*.json -o "$out/smoke.json" --set gpu="$gpu" --set date="$(date -u +%F)"
+  $py - "$out/smoke.json" <<'PY'
+import json, math, sys
+doc = json.load(open(sys.argv[1]))
+total = 0
+for r in doc["runs"]:
+    total += r["tokens_per_second"]
+    print(f"{r['variant']:45s} {r['steady_tokens_per_second']:9.0f} tok/s steady ({r['tokens']/1e6:.2f} M tokens), "
+          f"val ppl {math.exp(r['val_loss']):.3f}, linear MFLOPs/token {r['linear_flops_per_token']/1e6:.3f} "
+          f"(products {r['linear_product_flops_per_token']/1e6:.3f})")
+print(f"sum over the {len(doc['runs'])} processes: {total:.0f} tokens/s")
+PY
+  ck=$(ls "$tmp"/smoke_2.*.pt 2>/dev/null | head -1)
+  if [ -n "$ck" ]; then
+    for how in "" --recompute; do
+      "$bin" train lm generate --checkpoint "$ck" --device "$dev" --temperature 0 --tokens 100 $how --prompt $'The ' 2>&1 | tail -3
+    done
+  fi
+fi
+
+if [ "$mode" = full ]; then
+  # Variants matching LM_SERIAL run one after another in one process, the rest each in its own process at once:
+  # STL mode causal builds its masks on the CPU and copies them to the GPU in every call (6 copies, i.e. host-device
+  # synchronisations, per layer and step), and with other processes time-slicing the GPU every synchronisation
+  # waits for their turn: the smoke run measured 4,100 tokens/s for it against 107,000 for mode tile.
+  serial=${LM_SERIAL:-mode=causal}
+  IFS=, read -ra slist <<<"$seeds"
+  par=() ser=()
+  for v in "${vlist[@]}"; do if [[ $v == *"$serial"* ]]; then ser+=("$v"); else par+=("$v"); fi; done
+  train_end=$((deadline - ${LM_TAIL:-100}))  # then: final evaluation (<= 70 s), merge, generation, probes
+  common=(--tokens "${LM_TOKENS:-4000000}" --curve-points 8 --curve-tokens 65536 --eval-limit "${LM_EVAL_LIMIT:-1048576}"
+          --log-every 60 --save "$tmp/ck_")
+  echo "== full: ${#par[@]} variants x ${#slist[@]} seeds in parallel processes, ${#ser[@]} x ${#slist[@]} in one serial process; ${LM_TOKENS:-4000000} tokens each; training stops $((train_end - $(date +%s))) s from now =="
+  i=0
+  for s in "${slist[@]}"; do
+    for v in "${par[@]}"; do
+      timeout $((train_end + 70 - $(date +%s))) "${run[@]}" --variants "$v" --seeds "$s" "${common[@]}" \
+        --deadline $((train_end - $(date +%s))) --json "$tmp/run_$(printf %02d $i).json" >"$tmp/run_$(printf %02d $i).log" 2>&1 &
+      i=$((i + 1))
+    done
+  done
+  (
+    j=50
+    for v in "${ser[@]}"; do
+      for s in "${slist[@]}"; do
+        d=$((train_end - $(date +%s)))
+        [ "$d" -gt 20 ] || { echo "no time left for $v seed $s"; continue; }
+        timeout $((d + 70)) "${run[@]}" --variants "$v" --seeds "$s" "${common[@]}" --deadline "$d" \
+          --json "$tmp/run_$j.json" >"$tmp/run_$j.log" 2>&1
+        j=$((j + 1))
+      done
+    done
+  ) &
+  wait
+  for f in "$tmp"/run_*.log; do echo "===== $f"; cat "$f"; done >"$out/train.log"
+  $py research/scripts/merge_vit_json.py "$tmp"/run_*.json -o "$out/lm_runs.json" --set gpu="$gpu" \
+    --set date="$(date -u +%F)" --set processes_on_one_gpu="${#par[@]}x${#slist[@]} parallel + 1 serial" \
+    --set command="LM_MODE=full LM_TOKENS=${LM_TOKENS:-4000000} LM_SEEDS=$seeds LM_DEADLINE=${LM_DEADLINE:-530} research/device/run_lm_device.sh OUT"
+  grep -h "^| " "$tmp"/run_*.log | sort | uniq
+  {
+    for ck in "$tmp"/ck_dense_seed0.pt "$tmp"/ck_stl_rank_24_init_random_mode_causal_seed0.pt; do
+      [ -f "$ck" ] && { echo "===== $ck"; generate_check "$ck"; }
+    done
+  } >"$out/generate.log" 2>&1
+  head -c 6000 "$out/generate.log"
+  # Training throughput of each variant with the GPU to itself, LM_PROBE_SECONDS each, while time is left.
+  probe=${LM_PROBE_SECONDS:-8}
+  i=0
+  for v in "${vlist[@]}"; do
+    [ "$(left)" -gt $((probe + 25)) ] || break
+    timeout $((probe + 20)) "${run[@]}" --variants "$v" --seeds 0 --tokens 1000000000 --deadline "$probe" --curve-points 0 \
+      --eval-limit 8192 --log-every 0 --json "$tmp/probe_$(printf %02d $i).json" >>"$tmp/probe.log" 2>&1
+    i=$((i + 1))
+  done
+  if ls "$tmp"/probe_*.json >/dev/null 2>&1; then
+    $py research/scripts/merge_vit_json.py "$tmp"/probe_*.json -o "$out/probe_alone.json" --set gpu="$gpu" --set date="$(date -u +%F)"
+    $py - "$out/probe_alone.json" <<'PY'
+import json, sys
+for r in json.load(open(sys.argv[1]))["runs"]:
+    print(f"alone: {r['variant']:50s} {r['steady_tokens_per_second']:9.0f} tokens/s steady")
+PY
+  fi
+fi
+echo "done; $(left) s left of the deadline"

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Plots and table of `strassentile-lab train lm` results.
+
+    python3 research/scripts/plot_lm.py RESULTS.json OUT_DIR [--markdown TABLE.md]
+
+Writes OUT_DIR/lm_loss_curves.png (validation loss against training tokens, and the training loss per step
+smoothed, mean over seeds, one line per variant) and OUT_DIR/lm_ppl_vs_flops.png (test perplexity against
+linear-layer FLOPs per token, mean ± std over seeds). Prints the per-variant table (mean ± std over seeds) as
+markdown, also to --markdown. Variants whose runs leak future tokens (STL mode tile) are marked LEAKING.
+Needs matplotlib; reads only the JSON.
+"""
+import argparse
+import json
+import math
+import statistics
+
+from run_groups import MARKERS, by_variant, mean_std
+
+
+def label(variant, runs):
+    return variant + (" (LEAKING)" if runs[0]["leaks_future"] else "")
+
+
+def summary(groups):
+    rows = []
+    for variant, runs in groups.items():
+        r0 = runs[0]
+        rows.append({
+            "variant": variant, "runs": runs, "seeds": sorted(r["seed"] for r in runs),
+            "leaks": r0["leaks_future"],
+            "val": mean_std([r["val_ppl"] for r in runs]), "test": mean_std([r["test_ppl"] for r in runs]),
+            "bpb": mean_std([r["test_bits_per_byte"] for r in runs]),
+            "flops": r0["linear_flops_per_token"], "product_flops": r0["linear_product_flops_per_token"],
+            "dense_flops": r0["dense_linear_flops_per_token"], "linear_params": r0["linear_params"],
+            "params": r0["params"], "tokens": min(r["tokens"] for r in runs),
+            "early": any(r["stopped_early"] for r in runs),
+            "tps": mean_std([r["steady_tokens_per_second"] or r["tokens_per_second"] for r in runs]),
+        })
+    return rows
+
+
+def markdown(rows):
+    out = ["| variant | seeds | val ppl | test ppl | test bits/byte | linear MFLOPs/token: all (products only) | "
+           "dense/variant: all (products only) | linear params | all params | tokens/run | tokens/s (as run) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        name = f"`{r['variant']}`" + (" **LEAKING**" if r["leaks"] else "")
+        out.append(
+            f"| {name} | {','.join(map(str, r['seeds']))} | {r['val'][0]:.4f} ± {r['val'][1]:.4f} | "
+            f"{r['test'][0]:.4f} ± {r['test'][1]:.4f} | {r['bpb'][0]:.4f} | {r['flops'] / 1e6:.3f} "
+            f"({r['product_flops'] / 1e6:.3f}) | {r['dense_flops'] / r['flops']:.2f}× "
+            f"({r['dense_flops'] / r['product_flops']:.2f}×) | {r['linear_params']:,.0f} | {r['params']:,.0f} | "
+            f"{r['tokens'] / 1e6:.2f} M{' (stopped early)' if r['early'] else ''} | {r['tps'][0]:,.0f} |")
+    return "\n".join(out) + "\n"
+
+
+def style(i, variant):
+    import matplotlib.pyplot as plt
+    kind = variant.split(":")[0]
+    colors = plt.get_cmap("tab10").colors
+    return dict(color=colors[i % 10], marker=MARKERS.get(kind, "x"),
+                linestyle={"sparse24": "--", "lowrank": ":"}.get(kind, "-"))
+
+
+def plot_curves(groups, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_val, ax_train) = plt.subplots(1, 2, figsize=(14, 5.5))
+    for i, (variant, runs) in enumerate(groups.items()):
+        s = style(i, variant)
+        points = min(len(r["curve"]) for r in runs)
+        if points:
+            xs = [runs[0]["curve"][p]["tokens"] / 1e6 for p in range(points)]
+            ys = [statistics.fmean(r["curve"][p]["val_loss"] for r in runs) / math.log(2) for p in range(points)]
+            ax_val.plot(xs, ys, label=label(variant, runs), markersize=4, **s)
+        steps = min(len(r["step_losses"]) for r in runs)
+        window = max(1, steps // 50)
+        tokens_per_step = runs[0]["tokens"] / max(1, runs[0]["steps"])
+        mean_loss = [statistics.fmean(r["step_losses"][t] for r in runs) for t in range(steps)]
+        smooth = [statistics.fmean(mean_loss[max(0, t - window + 1):t + 1]) / math.log(2) for t in range(steps)]
+        ax_train.plot([(t + 1) * tokens_per_step / 1e6 for t in range(steps)], smooth, color=s["color"],
+                      linestyle=s["linestyle"], label=label(variant, runs))
+    ax_val.set_ylabel("validation loss, bits per byte")
+    ax_train.set_ylabel(f"training loss, bits per byte (moving mean over steps)")
+    for ax in (ax_val, ax_train):
+        ax.set_xlabel("training tokens (M bytes)")
+        ax.grid(alpha=0.3)
+    ax_train.set_ylim(top=min(4.0, ax_train.get_ylim()[1]))
+    ax_val.legend(fontsize=7)
+    fig.suptitle("Byte-level Llama-style LM on Debian python3.11-doc + linux-doc-6.1: loss curves (mean over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def plot_ppl(rows, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 6))
+    for i, r in enumerate(rows):
+        s = style(i, r["variant"])
+        ax.errorbar(r["flops"] / 1e6, r["test"][0], yerr=r["test"][1], marker=s["marker"], color=s["color"],
+                    capsize=3, linestyle="none", label=label(r["variant"], r["runs"]))
+    ax.set_xlabel("linear-layer MFLOPs per token (q, k, v, o, gate, up, down; STL encode/decode included)")
+    ax.set_ylabel("test perplexity per byte")
+    ax.set_title("Test perplexity vs linear FLOPs (mean ± std over seeds); LEAKING = sees future tokens")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("results")
+    p.add_argument("out_dir")
+    p.add_argument("--markdown")
+    a = p.parse_args()
+    with open(a.results) as f:
+        doc = json.load(f)
+    groups = by_variant(doc["runs"])
+    rows = summary(groups)
+    plot_curves(groups, f"{a.out_dir}/lm_loss_curves.png")
+    plot_ppl(rows, f"{a.out_dir}/lm_ppl_vs_flops.png")
+    table = markdown(rows)
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

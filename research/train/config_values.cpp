@@ -1,0 +1,59 @@
+#include "config_values.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+
+#include "baselines/baseline_linear.hpp"
+
+namespace strassentile::train {
+
+std::string trim(const std::string& s) {
+  const std::size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> split_list(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    std::size_t end = s.find(sep, start);
+    if (end == std::string::npos) end = s.size();
+    const std::string item = trim(s.substr(start, end - start));
+    if (!item.empty()) out.push_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
+int64_t to_int(const std::string& key, const std::string& v, int64_t min) {
+  if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos)
+    throw std::invalid_argument("--" + key + " must be a non-negative integer, got '" + v + "'");
+  const int64_t x = std::stoll(v);
+  if (x < min) throw std::invalid_argument("--" + key + " must be >= " + std::to_string(min) + ", got " + v);
+  return x;
+}
+
+double to_double(const std::string& key, const std::string& v, double min) {
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x) || x < min)
+    throw std::invalid_argument("--" + key + " must be a number >= " + std::to_string(min) + ", got '" + v + "'");
+  return x;
+}
+
+void read_variants_and_seeds(const std::map<std::string, std::string>& v, std::vector<std::string>& variants,
+                             std::vector<uint64_t>& seeds) {
+  if (v.count("variants") != 0) {
+    variants = split_list(v.at("variants"), ';');
+    if (variants.empty()) throw std::invalid_argument("--variants is empty");
+  }
+  for (const auto& s : variants) LinearSpec::parse(s);  // reject bad specs before any training
+  if (v.count("seeds") != 0) {
+    seeds.clear();
+    for (const auto& s : split_list(v.at("seeds"), ',')) seeds.push_back(static_cast<uint64_t>(to_int("seeds", s, 0)));
+    if (seeds.empty()) throw std::invalid_argument("--seeds is empty");
+  }
+}
+
+}  // namespace strassentile::train

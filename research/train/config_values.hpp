@@ -1,0 +1,25 @@
+// Parsing of the training programs' option values (`strassentile-lab train vit|lm`), shared so that both accept
+// and reject the same spellings with the same messages.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace strassentile::train {
+
+// `s` without leading and trailing blanks (spaces, tabs, carriage returns).
+std::string trim(const std::string& s);
+// The non-empty, trimmed items of `s` separated by `sep`.
+std::vector<std::string> split_list(const std::string& s, char sep);
+// A non-negative integer >= min, for option --key; otherwise std::invalid_argument naming --key.
+int64_t to_int(const std::string& key, const std::string& v, int64_t min);
+// A finite number >= min, for option --key; otherwise std::invalid_argument naming --key.
+double to_double(const std::string& key, const std::string& v, double min);
+// --variants (';'-separated layer specs, each parsed now so that a bad one fails before any training) and --seeds
+// (','-separated), where given, into `variants` and `seeds`; an empty list is std::invalid_argument.
+void read_variants_and_seeds(const std::map<std::string, std::string>& v, std::vector<std::string>& variants,
+                             std::vector<uint64_t>& seeds);
+
+}  // namespace strassentile::train

@@ -1,0 +1,11 @@
+// The tensor-core <4,4> encode and decode, and the fused decode → encode between two layers, for f16 storage.
+#include "kernels/codec_mma.cuh"
+#include "kernels/decode_encode_mma.cuh"
+
+namespace strassentile::cuda::detail {
+
+template void launch_encode_mma<DType::f16>(const EncodeParams&, CoefLayout);
+template void launch_decode_mma<DType::f16>(const DecodeParams&, CoefLayout);
+template void launch_decode_encode_mma<DType::f16>(const DecodeParams&, const EncodeParams&);
+
+}  // namespace strassentile::cuda::detail

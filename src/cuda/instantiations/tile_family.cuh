@@ -1,0 +1,12 @@
+// The CUDA-core kernels of one tile family for one dtype: the encode over its (a,b) tiles and both decodes over its
+// (a,c) tiles. Each family's file lists its dtypes, so that the families compile in parallel.
+#pragma once
+
+#include "kernels/decode_staged.cuh"
+#include "kernels/decode_tiles.cuh"
+#include "kernels/encode_tiles.cuh"
+
+#define STRASSENTILE_INSTANTIATE_TILE_FAMILY(D, A, C)                                                 \
+  template void launch_encode_tiles<D, A, C>(const EncodeParams&, CoefLayout);                       \
+  template void launch_decode_tiles<D, A, C>(const DecodeParams&, CoefLayout);                       \
+  template void launch_decode_staged<D, A, C>(const DecodeParams&, CoefLayout)

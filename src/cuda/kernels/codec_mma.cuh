@@ -1,0 +1,536 @@
+// Encode and decode of <4,4> tiles on tensor cores (bf16 or fp16 storage, rank <= 64), sm_80+ (mma.sync m16n8k16).
+//
+// Per tile both are small matrix products: encode x̂ = E_X · vec(X_tile) (r×16 · 16), decode
+// vec(Y_tile) = D · z (16×r · r). Batched over 8 tiles they are m16n8k16 products with the tiles as the n
+// dimension: encode C[p, tile] = E_X[p, :] · x[:, tile] (A = E_X, one m-step per 16 products), decode
+// C[q, tile] = D[q, :] · z[:, tile] (A = D, one k-step per 16 products). The fp32 coefficients are split
+// into two terms of the storage type, hi = T(c) and lo = T(c − hi), and each product is done twice (hi, then lo,
+// accumulating in fp32): the activations are T already, so every partial product is exact and the coefficients
+// keep ~16 bits in bf16 (relative error ≤ 2⁻¹⁷; 8 for a plain cast) and ~22 in fp16 (coefficients below fp16's
+// smallest subnormal, 6e-8, are lost).
+// When every coefficient is a T value already (exact algorithms' 0, ±1, ±1/2, …; a model stored in bf16), all
+// lo terms are zero and the block skips their products: half the MMAs, the same result bit for bit.
+//
+// Work comes in groups of 128 consecutive tiles of one row-tile. A block of 4 warps stays resident (a
+// grid-stride loop over the groups), builds the coefficient fragments once, and copies group g+1 into its
+// second shared buffer (cp.async, 16-byte) while it computes and stores group g: each warp runs the products
+// of 32 tiles, writes them back to shared memory, and the block stores them with 16-byte stores (rows of X̂
+// along κ, rows of Y along the columns). The shared rows are padded so that the fragment accesses are free of
+// bank conflicts; Z's fragments are read with ldmatrix.trans. Any alignment, ragged K/N, padded sequences
+// and coefficient layout (the backward's transposed uses) are handled; unaligned rows take element-wise
+// copies.
+//
+// Why persistent: with one group per block, Nsight Compute (H200) showed the kernels issue-bound at 52% of DRAM
+// bandwidth (72–77% of issue slots busy): per group every thread rebuilt the fragments (16 global loads and their
+// splits), redid the index arithmetic and waited at two barriers with nothing in flight. Persistent blocks reach
+// 0.80–0.86 of a copy's bandwidth against 0.64–0.70 (docs/PERFORMANCE.md).
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include "device_math.cuh"
+#include "launch_config.cuh"
+#include "launchers.hpp"
+#include "ptx.cuh"
+
+namespace strassentile::cuda::detail {
+
+// Activations travel as raw 16-bit words (bf16 or fp16: the kernels only move them); Mma16<T> holds what
+// depends on the type: the conversions and the mma instruction.
+using word16 = unsigned short;
+
+__device__ __forceinline__ unsigned pack_words(word16 lo, word16 hi) {
+  return static_cast<unsigned>(lo) | (static_cast<unsigned>(hi) << 16);
+}
+
+template <class T>
+struct Mma16;
+
+template <>
+struct Mma16<__nv_bfloat16> {
+  static __device__ __forceinline__ word16 bits(float v) { return __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
+  static __device__ __forceinline__ float value(word16 b) { return __bfloat162float(__ushort_as_bfloat16(b)); }
+  static __device__ __forceinline__ unsigned pack2(float lo, float hi) {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // one cvt.rn.bf16x2.f32
+    return *reinterpret_cast<const unsigned*>(&v);
+  }
+  static __device__ __forceinline__ void mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    mma_m16n8k16_bf16(c, a, b0, b1);
+  }
+};
+
+template <>
+struct Mma16<__half> {
+  static __device__ __forceinline__ word16 bits(float v) { return __half_as_ushort(__float2half_rn(v)); }
+  static __device__ __forceinline__ float value(word16 b) { return __half2float(__ushort_as_half(b)); }
+  static __device__ __forceinline__ unsigned pack2(float lo, float hi) {
+    const __half2 v = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const unsigned*>(&v);
+  }
+  static __device__ __forceinline__ void mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    mma_m16n8k16_f16(c, a, b0, b1);
+  }
+};
+
+// The hi and lo 16-bit halves of two fp32 coefficients, packed as one A-fragment register each.
+template <class T>
+__device__ __forceinline__ void split_pair(float v0, float v1, unsigned& hi, unsigned& lo) {
+  const word16 h0 = Mma16<T>::bits(v0), h1 = Mma16<T>::bits(v1);
+  hi = pack_words(h0, h1);
+  lo = Mma16<T>::pack2(v0 - Mma16<T>::value(h0), v1 - Mma16<T>::value(h1));
+}
+
+struct MmaEncodeArgs {
+  const word16* x;
+  std::int64_t ldx, cols;  // cols = K
+  const float* enc;
+  int enc_p, enc_q;
+  int rank;
+  word16* x_hat;
+  std::int64_t ld, stride, m, k;
+  RowMap rows;
+  bool vec_load, vec_store;
+};
+
+struct MmaDecodeArgs {
+  const word16* z;
+  std::int64_t ld_z, stride_z, m, n;
+  const float* dec;
+  int dec_q, dec_p;
+  int rank;
+  const word16* bias;
+  word16* y;
+  std::int64_t ldy, cols;  // cols = N
+  RowMap rows;
+  bool vec_z, vec_y, vec_bias;
+};
+
+namespace mma_group {
+constexpr int kTiles = 128;    // tiles per group (one row-tile, 128 consecutive tile columns)
+constexpr int kThreads = 128;  // 4 warps, 32 tiles each
+constexpr int kXStride = kTiles * 4 + 32;
+constexpr int kOutStride = kTiles + 8;
+constexpr int kZStride = kTiles + 8;  // 272 bytes: ldmatrix rows land on distinct banks
+constexpr int kYStride = kTiles * 4 + 4;
+}  // namespace mma_group
+
+// Blocks that stay resident for `kernel` on all of the device's SMs, but no more than there are groups. The
+// occupancy and SM-count queries cost microseconds of host time, so their product is kept per kernel and device.
+template <class Kernel>
+unsigned resident_grid(Kernel kernel, std::int64_t groups) {
+  static std::mutex mutex;
+  static std::map<std::pair<const void*, int>, std::int64_t> resident_blocks;
+  int device = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  const std::pair<const void*, int> key{reinterpret_cast<const void*>(kernel), device};
+  std::int64_t resident = 0;
+  {
+    const std::lock_guard<std::mutex> lock(mutex);
+    auto found = resident_blocks.find(key);
+    if (found == resident_blocks.end()) {
+      int per_sm = 0, sms = 0;
+      check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, mma_group::kThreads, 0),
+                 "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+      check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
+      found = resident_blocks.emplace(key, static_cast<std::int64_t>(sms) * (per_sm > 0 ? per_sm : 1)).first;
+    }
+    resident = found->second;
+  }
+  return static_cast<unsigned>(groups < resident ? groups : resident);
+}
+
+// Groups of mma_group::kTiles tiles along each of m tile rows, `cols` tiles wide.
+struct GroupGrid {
+  std::int64_t groups_per_i, groups;
+};
+inline GroupGrid group_grid(std::int64_t m, std::int64_t cols) {
+  const std::int64_t per_i = (cols + mma_group::kTiles - 1) / mma_group::kTiles;
+  return {per_i, m * per_i};
+}
+
+// Where a group's 4 × 512 slab of X (the encode's input) or Y (the decode's output) lies: row-tile i, its first
+// column, and the tile's first row and real rows (fewer than 4 at the end of a padded sequence).
+struct Slab {
+  std::int64_t i, col0, first;
+  int real;
+};
+__device__ __forceinline__ Slab slab_of(const RowMap& rows, std::int64_t group, std::int64_t groups_per_i) {
+  Slab slab{};
+  slab.i = index_div(group, groups_per_i);
+  slab.col0 = (group - slab.i * groups_per_i) * (mma_group::kTiles * 4);
+  rows.tile(slab.i, 4, slab.first, slab.real);
+  return slab;
+}
+
+// A persistent launch of `kernel`: resident_grid blocks of mma_group::kThreads, each walking groups by the grid.
+template <class... Params, class... Args>
+void launch_persistent(void (*kernel)(Params...), std::int64_t groups, cudaStream_t stream, const Args&... args) {
+  kernel<<<resident_grid(kernel, groups), mma_group::kThreads, 0, stream>>>(args...);
+}
+
+// ---- The phases of one group, shared by encode_mma, decode_mma and decode_encode_mma (decode_encode_mma.cuh) ----
+// T: __nv_bfloat16 or __half. A group is 128 tiles of row-tile i, tile columns 128·(group mod groups_per_i) on.
+
+// A fragments of E_X (rows p, columns q), hi and lo; zero for p >= rank. MT = ⌈rank / 16⌉ m-steps. Returns
+// whether any lo term is nonzero in the block (a barrier: every thread of the block calls it).
+template <class T, int MT>
+__device__ __forceinline__ bool encode_fragments(const MmaEncodeArgs& args, unsigned (&a_hi)[MT][4],
+                                                 unsigned (&a_lo)[MT][4]) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  unsigned any_lo = 0;
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      const int p = 16 * mt + g + (r & 1) * 8, q = 2 * t + (r >> 1) * 8;
+      const float v0 = p < args.rank ? args.enc[p * args.enc_p + q * args.enc_q] : 0.0f;
+      const float v1 = p < args.rank ? args.enc[p * args.enc_p + (q + 1) * args.enc_q] : 0.0f;
+      split_pair<T>(v0, v1, a_hi[mt][r], a_lo[mt][r]);
+      any_lo |= a_lo[mt][r];
+    }
+  return __syncthreads_or(any_lo != 0) != 0;
+}
+
+// s_out[p][tile] = Σ_q E_X[p, q] · s_x[tile's element q], for the block's 128 tiles (each warp 32).
+template <class T, int MT>
+__device__ __forceinline__ void encode_products(const word16* s_x, const unsigned (&a_hi)[MT][4],
+                                                const unsigned (&a_lo)[MT][4], bool with_lo, word16* s_out) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+  const unsigned* sx = reinterpret_cast<const unsigned*>(s_x);
+  unsigned* so = reinterpret_cast<unsigned*>(s_out);
+#pragma unroll
+  for (int ng = 0; ng < 4; ++ng) {
+    const int tile = warp * 32 + ng * 8 + g;  // B column g: q = 2t, 2t+1 (row t/2) and q + 8 (row t/2 + 2)
+    const unsigned b0 = sx[((t >> 1) * kXStride + 4 * tile + 2 * (t & 1)) / 2];
+    const unsigned b1 = sx[(((t >> 1) + 2) * kXStride + 4 * tile + 2 * (t & 1)) / 2];
+    const int tc = warp * 32 + ng * 8 + 2 * t;  // C columns 2t, 2t+1
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+      float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      Mma16<T>::mma(c, a_hi[mt], b0, b1);
+      if (with_lo) Mma16<T>::mma(c, a_lo[mt], b0, b1);
+      so[((16 * mt + g) * kOutStride + tc) / 2] = Mma16<T>::pack2(c[0], c[1]);
+      so[((16 * mt + g + 8) * kOutStride + tc) / 2] = Mma16<T>::pack2(c[2], c[3]);
+    }
+  }
+}
+
+// X̂[p, i, kap0 ..] from s_out: 16 chunks of 8 tiles per product.
+__device__ __forceinline__ void store_x_hat(const MmaEncodeArgs& args, std::int64_t group, std::int64_t groups_per_i,
+                                            const word16* s_out) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  const std::int64_t i = index_div(group, groups_per_i);
+  const std::int64_t kap0 = (group - i * groups_per_i) * kTiles;
+  word16* out_row = args.x_hat + i * args.ld + kap0;
+  for (int c = threadIdx.x; c < args.rank * (kTiles / 8); c += kThreads) {
+    const int p = c / (kTiles / 8), e = (c % (kTiles / 8)) * 8;
+    const std::int64_t kap = kap0 + e;
+    if (kap >= args.k) continue;
+    const uint4 v = *reinterpret_cast<const uint4*>(s_out + p * kOutStride + e);
+    word16* dst = out_row + p * args.stride + e;
+    if (args.vec_store && kap + 8 <= args.k) {
+      __stwb(reinterpret_cast<uint4*>(dst), v);
+    } else {
+      const unsigned w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+      for (int e2 = 0; e2 < 8; ++e2)
+        if (kap + e2 < args.k) dst[e2] = static_cast<word16>(w[e2 / 2] >> (16 * (e2 % 2)));
+    }
+  }
+}
+
+// Rows p in [rank, rows) of a Z buffer are zero for good (the products' padding); the stages never touch them.
+__device__ __forceinline__ void zero_z_padding(word16* s_z, int rows, int rank) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  for (int c = threadIdx.x; c < (rows - rank) * (kZStride / 8); c += kThreads) {
+    const int p = rank + c / (kZStride / 8), e = (c % (kZStride / 8)) * 8;
+    *reinterpret_cast<uint4*>(&s_z[p * kZStride + e]) = make_uint4(0, 0, 0, 0);
+  }
+}
+
+// Copies Z[p, i, jb ..] of `group` for p < rank into s_z (cp.async where aligned; zeros beyond n).
+__device__ __forceinline__ void stage_z(const MmaDecodeArgs& args, std::int64_t group, std::int64_t groups_per_i,
+                                        word16* s_z) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  const std::int64_t i = index_div(group, groups_per_i);
+  const std::int64_t jb = (group - i * groups_per_i) * kTiles;
+  const word16* src_row = args.z + i * args.ld_z + jb;
+  for (int c = threadIdx.x; c < args.rank * (kTiles / 8); c += kThreads) {
+    const int p = c / (kTiles / 8), e = (c % (kTiles / 8)) * 8;
+    const std::int64_t j = jb + e;
+    word16* dst = &s_z[p * kZStride + e];
+    const word16* src = src_row + p * args.stride_z + e;
+    if (j < args.n && args.vec_z) {
+      cp_async_16(dst, src, j + 8 <= args.n ? 16 : static_cast<int>((args.n - j) * 2));
+    } else if (j < args.n) {
+      unsigned short h[8];
+#pragma unroll
+      for (int e2 = 0; e2 < 8; ++e2) h[e2] = j + e2 < args.n ? src[e2] : word16{0};
+      *reinterpret_cast<uint4*>(dst) = make_uint4(pack_words(h[0], h[1]), pack_words(h[2], h[3]),
+                                                  pack_words(h[4], h[5]), pack_words(h[6], h[7]));
+    } else {
+      *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
+    }
+  }
+}
+
+// A fragments of D (rows q, columns p in k-steps of 16), hi and lo; zero for p >= rank. KS k-steps at most.
+// Returns whether any lo term is nonzero in the block (a barrier, as encode_fragments).
+template <class T, int KS>
+__device__ __forceinline__ bool decode_fragments(const MmaDecodeArgs& args, unsigned (&a_hi)[KS][4],
+                                                 unsigned (&a_lo)[KS][4]) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  unsigned any_lo = 0;
+#pragma unroll
+  for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      const int q = g + (r & 1) * 8, p = 16 * ks + 2 * t + (r >> 1) * 8;
+      const float v0 = p < args.rank ? args.dec[q * args.dec_q + p * args.dec_p] : 0.0f;
+      const float v1 = p + 1 < args.rank ? args.dec[q * args.dec_q + (p + 1) * args.dec_p] : 0.0f;
+      split_pair<T>(v0, v1, a_hi[ks][r], a_lo[ks][r]);
+      any_lo |= a_lo[ks][r];
+    }
+  return __syncthreads_or(any_lo != 0) != 0;
+}
+
+// s_y[u][4·tile + w] = Σ_p D[(u, w), p] · s_z[p][tile] in fp32, for the block's 128 tiles.
+template <class T, int KS>
+__device__ __forceinline__ void decode_products(const word16* s_z, int ksteps, const unsigned (&a_hi)[KS][4],
+                                                const unsigned (&a_lo)[KS][4], bool with_lo, float* s_y) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+  const int u = g >> 2, w = g & 3;  // C rows g and g+8 are tile elements (u, w) and (u + 2, w)
+#pragma unroll
+  for (int ng = 0; ng < 4; ++ng) {
+    const int tile0 = warp * 32 + ng * 8;
+    float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+    for (int h = 0; h < KS / 2; ++h) {
+      // Pieces: rows p 32h + 0–7, 8–15, 16–23, 24–31 of tiles tile0..+7 = b0, b1 of k-step 2h, then of 2h + 1.
+      if (2 * h >= ksteps) break;  // block-uniform; unrolled so that the fragments stay in registers
+      unsigned b[4];
+      ldmatrix_x4_trans(b, &s_z[(32 * h + lane) * kZStride + tile0]);
+      Mma16<T>::mma(c, a_hi[2 * h], b[0], b[1]);
+      if (with_lo) Mma16<T>::mma(c, a_lo[2 * h], b[0], b[1]);
+      if (2 * h + 1 < ksteps) {
+        Mma16<T>::mma(c, a_hi[2 * h + 1], b[2], b[3]);
+        if (with_lo) Mma16<T>::mma(c, a_lo[2 * h + 1], b[2], b[3]);
+      }
+    }
+    const int tc = tile0 + 2 * t;  // C columns 2t, 2t+1
+    s_y[u * kYStride + 4 * tc + w] = c[0];
+    s_y[u * kYStride + 4 * (tc + 1) + w] = c[1];
+    s_y[(u + 2) * kYStride + 4 * tc + w] = c[2];
+    s_y[(u + 2) * kYStride + 4 * (tc + 1) + w] = c[3];
+  }
+}
+
+// Y = act(s_y + bias) of `group`, rounded to T: to args.y when it is set, and, when s_x is given, into s_x in
+// encode_mma's staging layout (4 rows × 512 columns, zeros for padding rows and beyond N), as the next layer's
+// encode would have loaded it.
+template <class T, Activation ACT>
+__device__ __forceinline__ void decode_epilogue(const MmaDecodeArgs& args, std::int64_t group,
+                                                std::int64_t groups_per_i, const float* s_y, word16* s_x) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  const Slab slab = slab_of(args.rows, group, groups_per_i);
+#pragma unroll
+  for (int jj = 0; jj < 4 * kTiles * 4 / 8 / kThreads; ++jj) {
+    const int c = threadIdx.x + jj * kThreads;
+    const int row = c / (kTiles * 4 / 8), e = (c % (kTiles * 4 / 8)) * 8;
+    const std::int64_t col = slab.col0 + e;
+    if (row >= slab.real || col >= args.cols) {
+      if (s_x != nullptr) *reinterpret_cast<uint4*>(s_x + row * kXStride + e) = make_uint4(0, 0, 0, 0);
+      continue;
+    }
+    const float4 lo4 = *reinterpret_cast<const float4*>(s_y + row * kYStride + e);
+    const float4 hi4 = *reinterpret_cast<const float4*>(s_y + row * kYStride + e + 4);
+    float out[8] = {lo4.x, lo4.y, lo4.z, lo4.w, hi4.x, hi4.y, hi4.z, hi4.w};
+    const bool full = col + 8 <= args.cols;
+    if (args.bias != nullptr) {
+      float bv[8];
+      if (full && args.vec_bias) {
+        load_packed<T, 8>(reinterpret_cast<const T*>(args.bias + col), bv);
+      } else {
+#pragma unroll
+        for (int e2 = 0; e2 < 8; ++e2) bv[e2] = col + e2 < args.cols ? Mma16<T>::value(args.bias[col + e2]) : 0.0f;
+      }
+#pragma unroll
+      for (int e2 = 0; e2 < 8; ++e2) out[e2] += bv[e2];
+    }
+#pragma unroll
+    for (int e2 = 0; e2 < 8; ++e2) out[e2] = activate<ACT>(out[e2]);
+    uint4 v = make_uint4(Mma16<T>::pack2(out[0], out[1]), Mma16<T>::pack2(out[2], out[3]),
+                         Mma16<T>::pack2(out[4], out[5]), Mma16<T>::pack2(out[6], out[7]));
+    if (!full) {  // zero what lies beyond N (the next layer's padding), element by element
+      unsigned* words = &v.x;
+#pragma unroll
+      for (int e2 = 0; e2 < 8; ++e2)
+        if (col + e2 >= args.cols) words[e2 / 2] &= e2 % 2 ? 0x0000ffffu : 0xffff0000u;
+    }
+    if (s_x != nullptr) *reinterpret_cast<uint4*>(s_x + row * kXStride + e) = v;
+    if (args.y == nullptr) continue;
+    word16* dst = args.y + (slab.first + row) * args.ldy + col;
+    if (full && args.vec_y) {
+      __stwb(reinterpret_cast<uint4*>(dst), v);
+    } else {
+#pragma unroll
+      for (int e2 = 0; e2 < 8; ++e2)
+        if (col + e2 < args.cols) dst[e2] = Mma16<T>::bits(out[e2]);
+    }
+  }
+}
+
+// ---- The kernels ----
+
+template <class T, int MT>
+__global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncodeArgs args, std::int64_t groups,
+                                                                  std::int64_t groups_per_i) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  __shared__ __align__(16) word16 s_x[2][4 * kXStride];
+  __shared__ __align__(16) word16 s_out[16 * MT * kOutStride];
+
+  // Copies the 4 × 512 slab of X of `group` into s_x[buf] (zeros beyond K and for padding rows).
+  const auto stage = [&](std::int64_t group, int buf) {
+    const Slab slab = slab_of(args.rows, group, groups_per_i);
+#pragma unroll
+    for (int j = 0; j < 4 * kTiles * 4 / 8 / kThreads; ++j) {
+      const int c = threadIdx.x + j * kThreads;
+      const int u = c / (kTiles * 4 / 8), e = (c % (kTiles * 4 / 8)) * 8;
+      const std::int64_t col = slab.col0 + e;
+      word16* dst = &s_x[buf][u * kXStride + e];
+      if (u < slab.real && col < args.cols) {
+        const word16* src = args.x + (slab.first + u) * args.ldx + col;
+        if (args.vec_load) {
+          cp_async_16(dst, src, col + 8 <= args.cols ? 16 : static_cast<int>((args.cols - col) * 2));
+        } else {
+          unsigned short h[8];
+#pragma unroll
+          for (int e2 = 0; e2 < 8; ++e2) h[e2] = col + e2 < args.cols ? src[e2] : word16{0};
+          *reinterpret_cast<uint4*>(dst) = make_uint4(pack_words(h[0], h[1]), pack_words(h[2], h[3]),
+                                                      pack_words(h[4], h[5]), pack_words(h[6], h[7]));
+        }
+      } else {
+        *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
+      }
+    }
+  };
+
+  std::int64_t group = blockIdx.x;
+  if (group < groups) stage(group, 0);
+  cp_async_commit();
+  unsigned a_hi[MT][4], a_lo[MT][4];
+  const bool with_lo = encode_fragments<T, MT>(args, a_hi, a_lo);  // once per block, while the first copies fly
+  for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
+    if (group + gridDim.x < groups) stage(group + gridDim.x, buf ^ 1);
+    cp_async_commit();
+    cp_async_wait<1>();  // this group's copies; the next group's stay in flight
+    __syncthreads();
+    encode_products<T, MT>(s_x[buf], a_hi, a_lo, with_lo, s_out);
+    __syncthreads();
+    store_x_hat(args, group, groups_per_i, s_out);
+  }
+}
+
+// KS = 2 (rank <= 32) or 4 (rank <= 64): the shared rows of Z, 16 per k-step, read 32 at a time by ldmatrix.
+template <class T, int KS, Activation ACT>
+__global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecodeArgs args, std::int64_t groups,
+                                                                  std::int64_t groups_per_i) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  __shared__ __align__(16) word16 s_z[2][16 * KS * kZStride];
+  __shared__ __align__(16) float s_y[4 * kYStride];
+  zero_z_padding(s_z[0], 16 * KS, args.rank);
+  zero_z_padding(s_z[1], 16 * KS, args.rank);
+  std::int64_t group = blockIdx.x;
+  if (group < groups) stage_z(args, group, groups_per_i, s_z[0]);
+  cp_async_commit();
+  unsigned a_hi[KS][4], a_lo[KS][4];
+  const bool with_lo = decode_fragments<T, KS>(args, a_hi, a_lo);
+  const int ksteps = (args.rank + 15) / 16;
+  for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
+    if (group + gridDim.x < groups) stage_z(args, group + gridDim.x, groups_per_i, s_z[buf ^ 1]);
+    cp_async_commit();
+    cp_async_wait<1>();
+    __syncthreads();
+    decode_products<T, KS>(s_z[buf], ksteps, a_hi, a_lo, with_lo, s_y);
+    __syncthreads();
+    decode_epilogue<T, ACT>(args, group, groups_per_i, s_y, nullptr);
+  }
+}
+
+// The kernels' arguments from resolved parameters (no zero leading dimensions or strides): 16-byte copies where
+// the pointers and strides allow them.
+inline MmaEncodeArgs mma_encode_args(const EncodeParams& p, CoefLayout layout) {
+  const StlShape& s = p.shape;
+  const CoefLayout enc = layout.resolved(16);
+  MmaEncodeArgs args{static_cast<const word16*>(p.x), p.ldx, s.in_features, p.enc_x, enc.row_stride,
+                     enc.col_stride, s.rank, static_cast<word16*>(p.x_hat), p.ld_x_hat, p.stride_x_hat, s.m(), s.k(),
+                     make_row_map(s), false, false};
+  args.vec_load = is_aligned(p.x, 16) && (p.ldx * 2) % 16 == 0;
+  args.vec_store = is_aligned(p.x_hat, 16) && p.ld_x_hat % 8 == 0 && p.stride_x_hat % 8 == 0;
+  return args;
+}
+
+inline MmaDecodeArgs mma_decode_args(const DecodeParams& p, CoefLayout layout) {
+  const StlShape& s = p.shape;
+  const CoefLayout dec = layout.resolved(s.rank);
+  MmaDecodeArgs args{static_cast<const word16*>(p.z), p.ld_z, p.stride_z, s.m(), s.n(), p.dec, dec.row_stride,
+                     dec.col_stride, s.rank, static_cast<const word16*>(p.bias), static_cast<word16*>(p.y), p.ldy,
+                     s.out_features, make_row_map(s), false, false, false};
+  args.vec_z = is_aligned(p.z, 16) && p.ld_z % 8 == 0 && p.stride_z % 8 == 0;
+  args.vec_y = is_aligned(p.y, 16) && (p.ldy * 2) % 16 == 0;
+  args.vec_bias = is_aligned(p.bias, 16);
+  return args;
+}
+
+// The caller (dispatch.cpp) has checked that the tensor-core kernels apply: bf16 or fp16, <4,4> tiles, rank <= 64.
+template <class T>
+void run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
+  const StlShape& s = p.shape;
+  const GroupGrid g = group_grid(s.m(), s.k());
+  if (g.groups == 0) return;
+  const MmaEncodeArgs args = mma_encode_args(p, layout);
+  const auto launch = [&](auto kernel) { launch_persistent(kernel, g.groups, p.stream, args, g.groups, g.groups_per_i); };
+  switch ((s.rank + 15) / 16) {
+    case 1: launch(encode_mma<T, 1>); break;
+    case 2: launch(encode_mma<T, 2>); break;
+    case 3: launch(encode_mma<T, 3>); break;
+    default: launch(encode_mma<T, 4>); break;
+  }
+  check_launch("encode_mma");
+}
+
+// KS = 2 k-steps of 16 products up to rank 32, 4 up to 64.
+template <class T>
+void run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
+  const StlShape& s = p.shape;
+  const GroupGrid g = group_grid(s.m(), s.n());
+  if (g.groups == 0) return;
+  const MmaDecodeArgs args = mma_decode_args(p, layout);
+  with_activation(p.activation, [&](auto act) {
+    constexpr Activation kAct = decltype(act)::value;
+    const auto kernel = s.rank > 32 ? decode_mma<T, 4, kAct> : decode_mma<T, 2, kAct>;
+    launch_persistent(kernel, g.groups, p.stream, args, g.groups, g.groups_per_i);
+  });
+  check_launch("decode_mma");
+}
+
+template <DType D>
+void launch_encode_mma(const EncodeParams& p, CoefLayout enc) {
+  run_encode_mma<Storage<D>>(p, enc);
+}
+
+template <DType D>
+void launch_decode_mma(const DecodeParams& p, CoefLayout dec) {
+  run_decode_mma<Storage<D>>(p, dec);
+}
+
+}  // namespace strassentile::cuda::detail

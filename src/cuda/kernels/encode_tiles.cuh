@@ -1,0 +1,128 @@
+// The encode kernel specialised on <a,b>: X (M×K) → X̂[p, i, κ] = Σ_q enc_x[p, q] · vec(X_{iκ})[q].
+//
+// One thread owns V side-by-side tiles (i, κ0..κ0+V−1), V chosen so that each of its a row slices is whole
+// 16-byte vectors: it reads each input element once, with vector loads that are coalesced across the warp
+// (neighbouring threads own neighbouring slices of the same rows), and for each product p writes V
+// consecutive elements of X̂[p, i, ·] in one packed store; κ is X̂'s contiguous index, so a warp's stores for
+// one p land in one contiguous run. enc_x sits in shared memory, read as warp-wide broadcasts (16 bytes at a
+// time); V tiles per thread means each coefficient read feeds V multiply-adds.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "device_math.cuh"
+#include "launch_config.cuh"
+#include "launchers.hpp"
+
+namespace strassentile::cuda::detail {
+
+template <class T>
+struct EncodeArgs {
+  const T* x;
+  std::int64_t ldx, cols;  // cols = K
+  const float* enc;
+  int enc_p, enc_q;  // coefficient (p, q) is enc[p·enc_p + q·enc_q] (CoefLayout)
+  int rank;
+  T* x_hat;
+  std::int64_t ld, stride, m, k;
+  RowMap rows;
+  bool vec_load, vec_store;
+};
+
+constexpr int kEncodeThreads = 256;
+
+// The default tiles per thread (see the top of this file).
+template <class T, int B>
+constexpr int encode_tiles_per_thread() {
+  return vector_tiles<T>(B);
+}
+
+template <class T, int A, int B, int V>
+__global__ void __launch_bounds__(kEncodeThreads) encode_tiles(const EncodeArgs<T> args) {
+  constexpr int W = V * B;  // elements of one row slice
+  extern __shared__ float s_enc[];
+  for (int t = threadIdx.x; t < args.rank * A * B; t += blockDim.x) {
+    const int p = t / (A * B), q = t - p * (A * B);
+    s_enc[t] = args.enc[p * args.enc_p + q * args.enc_q];
+  }
+  __syncthreads();
+
+  std::int64_t i, kap0;
+  if (!thread_tiles<V>(args.m, args.k, i, kap0)) return;
+  const std::int64_t col0 = kap0 * B;
+  std::int64_t first;
+  int real;
+  args.rows.tile(i, A, first, real);
+
+  // All loads first, so a rows' worth of vectors are in flight together.
+  float x[A][W];
+  const bool full_cols = col0 + W <= args.cols;
+#pragma unroll
+  for (int u = 0; u < A; ++u) {
+    if (u < real) {
+      const T* src = args.x + (first + u) * args.ldx + col0;
+      if (full_cols && args.vec_load) {
+        load_packed<T, W>(src, x[u]);
+      } else {
+#pragma unroll
+        for (int e = 0; e < W; ++e) x[u][e] = col0 + e < args.cols ? to_float(__ldg(src + e)) : 0.0f;
+      }
+    } else {
+#pragma unroll
+      for (int e = 0; e < W; ++e) x[u][e] = 0.0f;
+    }
+  }
+
+  const bool full_out = kap0 + V <= args.k && args.vec_store;
+  T* out = args.x_hat + i * args.ld + kap0;
+  for (int p = 0; p < args.rank; ++p) {
+    const float* e = s_enc + p * (A * B);
+    float acc[V];
+#pragma unroll
+    for (int v = 0; v < V; ++v) acc[v] = 0.0f;
+#pragma unroll
+    for (int u = 0; u < A; ++u)
+#pragma unroll
+      for (int w = 0; w < B; ++w) {
+        const float coef = e[u * B + w];
+#pragma unroll
+        for (int v = 0; v < V; ++v) acc[v] = fmaf(coef, x[u][v * B + w], acc[v]);
+      }
+    T* dst = out + p * args.stride;
+    if (full_out) {
+      store_packed<T, V>(dst, acc);
+    } else {
+#pragma unroll
+      for (int v = 0; v < V; ++v)
+        if (kap0 + v < args.k) dst[v] = from_float<T>(acc[v]);
+    }
+  }
+}
+
+template <class T, int A, int B, int V = encode_tiles_per_thread<T, B>()>
+void run_encode_tiles(const EncodeParams& p, CoefLayout layout = {}) {
+  const StlShape& s = p.shape;
+  const std::int64_t threads = s.m() * ((s.k() + V - 1) / V);
+  if (threads == 0) return;
+  const CoefLayout enc = layout.resolved(A * B);
+  EncodeArgs<T> args{static_cast<const T*>(p.x), p.ldx, s.in_features, p.enc_x, enc.row_stride, enc.col_stride,
+                     s.rank, static_cast<T*>(p.x_hat), p.ld_x_hat, p.stride_x_hat, s.m(), s.k(), make_row_map(s),
+                     false, false};
+  args.vec_load = is_aligned(p.x, 16) && (p.ldx * static_cast<std::int64_t>(sizeof(T))) % 16 == 0;
+  args.vec_store = is_aligned(p.x_hat, std::min<std::size_t>(16, V * sizeof(T))) && p.ld_x_hat % V == 0 &&
+                   p.stride_x_hat % V == 0;
+  const std::size_t smem = static_cast<std::size_t>(s.rank) * A * B * sizeof(float);
+  set_dynamic_smem(reinterpret_cast<const void*>(&encode_tiles<T, A, B, V>), smem);
+  encode_tiles<T, A, B, V><<<grid_blocks(threads, kEncodeThreads), kEncodeThreads, smem, p.stream>>>(args);
+  check_launch("encode_tiles");
+}
+
+template <DType D, int A, int B>
+void launch_encode_tiles(const EncodeParams& p, CoefLayout enc) {
+  run_encode_tiles<Storage<D>, A, B>(p, enc);
+}
+
+}  // namespace strassentile::cuda::detail

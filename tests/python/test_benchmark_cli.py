@@ -1,0 +1,61 @@
+"""python -m strassentile.benchmark without a GPU: its arguments, its table and its refusal (no timings here)."""
+import argparse
+
+import pytest
+import torch
+
+from strassentile import benchmark
+
+
+def test_shapes_blocks_and_tile_parse():
+    args = benchmark.parse_args(["--shapes", "64x32x16,8X8x8", "--blocks", "", "--tile", "2,3,4", "--rank", "12"])
+    assert args.shapes == [(64, 32, 16), (8, 8, 8)] and args.blocks == []
+    assert args.tile == (2, 3, 4) and args.rank == 12
+    defaults = benchmark.parse_args([])
+    assert defaults.tile == (4, 4, 4) and defaults.shapes[0] == (16384, 4096, 4096) and defaults.blocks == [(8, 2048, 2048)]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--shapes", "64x32"], "--shapes: expected 3 positive sizes joined by 'x', got '64x32'"),
+    (["--shapes", "64x0x16"], "got '64x0x16'"),
+    (["--tile", "2,3"], "--tile: expected A or A,B,C"),
+])
+def test_bad_arguments_are_named(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_without_cuda_it_refuses_with_a_clear_message(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert benchmark.main(["--json", str(tmp_path / "b.json"), "--markdown", str(tmp_path / "b.md")]) == 2
+    assert "needs a CUDA GPU" in capsys.readouterr().err
+    assert not (tmp_path / "b.json").exists()
+
+
+def test_markdown_table_has_one_row_per_result():
+    row = {"dense_fwd_ms": 2.0, "stl_fwd_ms": 1.0, "fwd_ratio": 2.0, "dense_step_ms": 6.0, "stl_step_ms": 4.0,
+           "step_ratio": 1.5}
+    report = {"tile": [4, 4, 4], "rank": 24, "dtype": "bfloat16", "device": "GPU", "reps": 30,
+              "results": [{"case": "linear", "shape": "M=8 K=8 N=8", **row}, {"case": "block", "shape": "b", **row}]}
+    text = benchmark.markdown(report)
+    assert "STL <4,4,4>, r = 24" in text
+    assert "| linear | M=8 K=8 N=8 | 2.000 | 1.000 | 2.00 | 6.000 | 4.000 | 1.50 |" in text
+    assert text.count("\n| block |") == 1
+
+
+def test_block_rejects_a_dim_not_divisible_by_heads():
+    with pytest.raises(ValueError, match="must be a multiple of --heads"):
+        benchmark.PreNormBlock(30, 4)
+
+
+def test_block_converts_every_linear_and_keeps_all_parameters_learnable():
+    import copy
+
+    import strassentile
+    block = benchmark.PreNormBlock(16, 2)
+    stl = copy.deepcopy(block)
+    summary = strassentile.convert(stl, strassentile.STLConfig(init=strassentile.Random()))
+    assert sorted(summary.converted) == ["fc1", "fc2", "out", "qkv"]
+    assert all(p.requires_grad for p in stl.parameters())
+    assert stl(torch.randn(2, 8, 16)).shape == (2, 8, 16)

@@ -1,0 +1,171 @@
+"""convert's contract: typed config, in-place replacement that keeps the model's structure (shared layers, tied
+weights, frozen layers, hooks), layers read through .weight, and a summary that says what it did and warns."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import strassentile
+from strassentile import Exact, FromDense, Random, STLConfig, STLLinear
+
+
+def rel_err(a, b):
+    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+
+
+class TwoLayers(nn.Module):
+    def __init__(self, width=32):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(width, width), nn.Linear(width, width)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def test_a_bare_linear_is_refused_with_the_way_out():
+    with pytest.raises(ValueError, match="itself an nn.Linear.*STLLinear.from_linear"):
+        strassentile.convert(nn.Linear(16, 16))
+
+
+def test_a_layer_under_two_names_becomes_one_stl_layer_under_both():
+    model = nn.Module()
+    model.shared = nn.Linear(16, 16)
+    model.alias = model.shared
+    summary = strassentile.convert(model, STLConfig(init=Exact("strassen2")))
+    assert isinstance(model.shared, STLLinear) and model.alias is model.shared
+    assert summary.converted == ["shared", "alias"] and len(summary.layers) == 1
+    assert summary.dense_params == 16 * 16  # counted once
+
+
+def test_tied_weights_are_kept_and_the_layer_skipped_with_the_reason():
+    model = nn.Module()
+    model.embed = nn.Embedding(16, 32)
+    model.head = nn.Linear(32, 16, bias=False)
+    model.head.weight = model.embed.weight
+    summary = strassentile.convert(model, STLConfig(init=Random()))
+    assert isinstance(model.head, nn.Linear) and model.head.weight is model.embed.weight
+    assert summary.skipped == [("head", "its weight is tied to embed.weight: converting would untie them")]
+
+
+def test_frozen_layers_stay_frozen():
+    model = TwoLayers()
+    model.fc1.requires_grad_(False)
+    strassentile.convert(model, STLConfig(init=Random()))
+    assert not any(p.requires_grad for p in model.fc1.parameters())
+    assert all(p.requires_grad for p in model.fc2.parameters())
+
+
+def test_forward_hooks_move_to_the_new_layer_and_their_handles_still_work():
+    model = TwoLayers()
+    calls = []
+    handle = model.fc1.register_forward_hook(lambda module, args, out: calls.append(type(module).__name__))
+    summary = strassentile.convert(model, STLConfig(init=Random()))
+    model(torch.randn(2, 4, 32))
+    assert calls == ["STLLinear"]
+    assert any(w.startswith("fc1: 1 forward/backward hook(s) moved") for w in summary.warnings)
+    handle.remove()
+    model(torch.randn(2, 4, 32))
+    assert calls == ["STLLinear"]
+
+
+def test_summary_warns_when_stl_is_bigger_and_costs_more_flops():
+    summary = strassentile.convert(TwoLayers(), STLConfig(tile=4, rank=64, init=Random()))
+    assert summary.stl_params > summary.dense_params
+    assert any("fc1: STL has more parameters" in w for w in summary.warnings)
+    assert any("fc2: STL needs more FLOPs per token" in w for w in summary.warnings)
+    assert "warning: fc1" in str(summary)
+
+
+def test_default_init_keeps_the_trained_function():
+    torch.manual_seed(0)
+    x = torch.randn(8, 16, 64)
+    dense = nn.Sequential(nn.Linear(64, 64))
+    target = dense(x).detach()
+    fresh = nn.Sequential(nn.Linear(64, 64))
+    fresh.load_state_dict(dense.state_dict())
+    strassentile.convert(dense)  # FromDense(): projection of the trained weights
+    strassentile.convert(fresh, STLConfig(init=Random()))
+    with torch.no_grad():
+        kept, thrown = rel_err(dense(x), target), rel_err(fresh(x), target)
+    assert kept < 0.6 * thrown  # r = 24 of 64 keeps what the rank allows of a random weight
+    assert dense[0].init == FromDense().basis
+
+
+def test_from_dense_basis_is_shared_by_the_layers():
+    model = TwoLayers()
+    strassentile.convert(model, STLConfig(init=FromDense("truncate:strassen2")))
+    assert torch.equal(model.fc1.enc_x, model.fc2.enc_x) and torch.equal(model.fc1.dec, model.fc2.dec)
+    assert model.fc1.init == "truncate:strassen2"
+
+
+def test_config_rejects_an_init_string():
+    with pytest.raises(TypeError, match=r"FromDense\(\), Fit\(...\), Exact\(name\) or Random\(\)"):
+        strassentile.convert(TwoLayers(), STLConfig(init="random"))
+
+
+def test_a_linear_subclass_with_its_own_forward_is_skipped():
+    class Scaled(nn.Linear):
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    model = nn.Sequential(Scaled(16, 16))
+    summary = strassentile.convert(model, STLConfig(init=Random()))
+    assert summary.skipped == [("0", "Scaled overrides nn.Linear.forward")]
+
+
+class ReadsWeight(nn.Module):
+    """As some Hugging Face modules do: F.linear on a child's .weight, and its dtype read for a cast."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(24, 16)
+
+    def forward(self, x):
+        return F.linear(x.to(self.proj.weight.dtype), self.proj.weight, self.proj.bias)
+
+
+def test_a_parent_that_reads_weight_runs_stl_through_f_linear():
+    torch.manual_seed(1)
+    model = ReadsWeight()
+    x = torch.randn(2, 8, 24)
+    before = model(x).detach()
+    strassentile.convert(model, STLConfig(init=Exact("strassen2")))
+    out = model(x)
+    assert rel_err(out, before) <= 1e-5
+    out.sum().backward()
+    assert model.proj.w_hat.grad is not None and model.proj.bias.grad is not None
+    weight = model.proj.weight
+    assert weight.shape == (16, 24) and weight.dtype == torch.float32 and "STLWeight(16, 24" in repr(weight)
+    with pytest.raises(NotImplementedError, match="no dense values: only F.linear"):
+        weight + 1
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_transformer_encoder_layer_runs_after_convert(training):
+    torch.manual_seed(2)
+    layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32, dropout=0.0, batch_first=True)
+    layer.train(training)
+    x = torch.randn(3, 8, 16)
+    with torch.no_grad():
+        before = layer(x)
+    summary = strassentile.convert(layer, STLConfig(init=Exact("strassen2")))
+    assert sorted(summary.converted) == ["linear1", "linear2"]
+    assert "out_proj.weight directly" in dict(summary.skipped)["self_attn.out_proj"]
+    with torch.no_grad():  # in eval this is where the fused fast path reads linear1.weight
+        assert rel_err(layer(x), before) <= 1e-5
+
+
+def test_stl_linear_reads_like_nn_linear_and_resets_in_place():
+    torch.manual_seed(3)
+    layer = STLLinear(32, 16, rank=49, init="strassen2")
+    assert (layer.in_features, layer.out_features, layer.bias.shape) == (32, 16, (16,))
+    params = list(layer.parameters())
+    with torch.no_grad():
+        for p in params:
+            p.fill_(7.0)
+    layer.reset_parameters()
+    assert [id(p) for p in layer.parameters()] == [id(p) for p in params]
+    assert layer.bias.abs().max() <= 32 ** -0.5
+    alg = strassentile.algorithms.get("strassen2")
+    assert torch.allclose(layer.enc_x.double(), alg.enc_x) and torch.allclose(layer.dec.double(), alg.dec)
+    assert not torch.equal(layer.w_hat, torch.full_like(layer.w_hat, 7.0))
