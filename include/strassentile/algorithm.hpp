@@ -80,7 +80,7 @@ Algorithm get(const std::string& name);
 // Names `get` accepts (naive and poly formats are listed for <2,2,2>, <3,3,3>, <4,4,4> but any size works).
 std::vector<std::string> available();
 
-// Directory holding alphatensor/ and dumas-pernet-sedoglavic/ (the layout of shared/data/fmm).
+// Directory holding alphatensor/ and dumas-pernet-sedoglavic/ (the layout of the vendored data/fmm).
 // Defaults to the environment variable STRASSENTILE_FMM_DIR; empty means "built-ins only".
 void set_data_dir(const std::string& dir);
 std::string data_dir();

@@ -78,5 +78,5 @@ def available() -> list[str]:
 
 
 def set_data_dir(path: str) -> None:
-    """Directory laid out like shared/data/fmm (alphatensor/, dumas-pernet-sedoglavic/); default $STRASSENTILE_FMM_DIR."""
+    """Directory laid out like data/fmm (alphatensor/, dumas-pernet-sedoglavic/); default $STRASSENTILE_FMM_DIR."""
     torch.ops.strassentile.set_data_dir(str(path))

@@ -1,6 +1,7 @@
 """Functional API: thin wrappers over ``torch.ops.strassentile``."""
 from __future__ import annotations
 
+import numbers
 from typing import Sequence
 
 import torch
@@ -8,14 +9,27 @@ import torch
 Tile = int | Sequence[int]
 
 
+def _is_size(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def tile_list(tile: Tile) -> list[int]:
-    """``4`` → ``[4]`` (meaning <4,4,4>); ``(2, 3, 4)`` → ``[2, 3, 4]``."""
-    if isinstance(tile, int):
-        return [tile]
-    out = [int(t) for t in tile]
-    if len(out) not in (1, 3):
-        raise ValueError(f"tile must be an int or (a, b, c), got {tile!r}")
+    """``4`` → ``[4]`` (meaning <4,4,4>); ``(2, 3, 4)`` → ``[2, 3, 4]``. Anything else raises, naming ``tile``."""
+    fix = "pass an int (4 means <4,4,4>) or three ints (a, b, c), each >= 1"
+    if _is_size(tile):
+        out = [int(tile)]
+    elif isinstance(tile, Sequence) and not isinstance(tile, (str, bytes)) and all(_is_size(t) for t in tile):
+        out = [int(t) for t in tile]
+    else:
+        raise TypeError(f"tile={tile!r}: {fix}")
+    if len(out) not in (1, 3) or min(out) < 1:
+        raise ValueError(f"tile={tile!r}: {fix}")
     return out
+
+
+def _check_tensor(name: str, value) -> None:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
 
 
 def tile_format(tile: Tile) -> tuple[int, int, int]:
@@ -47,6 +61,8 @@ def stl_matmul(
     output rows ≥ levels[p], so output row u depends only on input rows ≤ u of its tile. Masked coefficients are
     ignored whatever their value and get zero gradient.
     """
+    for name, value in (("x", x), ("w_hat", w_hat), ("enc_x", enc_x), ("dec", dec)):
+        _check_tensor(name, value)
     lv = None if levels is None else [int(v) for v in levels]
     return torch.ops.strassentile.stl_matmul(x, w_hat, enc_x, dec, tile_list(tile), bias, mode, out_features, lv,
                                              in_features)

@@ -25,28 +25,40 @@ void check_causal_levels(const CausalLevels& levels, std::size_t rank, std::size
                                   std::to_string(a - 1));
 }
 
+namespace {
+
+// `coefs` with the entries the levels forbid zeroed: its rank products run along its rows (products_in_rows,
+// enc_x: r × a·b) or its columns (dec: a·c × r), its tile positions q of `width` columns the other way, and
+// allowed(level of p, tile row of q) says which entries stay. Checks the sizes first; `what` names the matrix.
+template <class T, class Allowed>
+Matrix<T> causal_masked(MatrixView<const T> coefs, bool products_in_rows, std::size_t positions, std::size_t width,
+                        std::size_t a, const CausalLevels& levels, const char* what, Allowed allowed) {
+  const std::size_t rank = products_in_rows ? coefs.rows : coefs.cols;
+  if ((products_in_rows ? coefs.cols : coefs.rows) != positions)
+    throw std::invalid_argument(std::string("causal mask: ") + what);
+  check_causal_levels(levels, rank, a);
+  Matrix<T> out(coefs.rows, coefs.cols);
+  for (std::size_t p = 0; p < rank; ++p)
+    for (std::size_t q = 0; q < positions; ++q) {
+      const std::size_t row = products_in_rows ? p : q, col = products_in_rows ? q : p;
+      if (allowed(levels[p], q / width)) out(row, col) = coefs(row, col);
+    }
+  return out;
+}
+
+}  // namespace
+
 template <class T>
 Matrix<T> causal_masked_enc_x(MatrixView<const T> enc_x, TileFormat tile, const CausalLevels& levels) {
   validate(tile);
-  if (enc_x.cols != tile.x_size()) throw std::invalid_argument("causal mask: enc_x must have a*b columns");
-  check_causal_levels(levels, enc_x.rows, tile.a);
-  Matrix<T> out(enc_x.rows, enc_x.cols);
-  for (std::size_t p = 0; p < enc_x.rows; ++p)
-    for (std::size_t q = 0; q < enc_x.cols; ++q)
-      if (causal_reads(levels[p], q / tile.b)) out(p, q) = enc_x(p, q);
-  return out;
+  return causal_masked(enc_x, true, tile.x_size(), tile.b, tile.a, levels, "enc_x must have a*b columns",
+                       causal_reads);
 }
 
 template <class T>
 Matrix<T> causal_masked_dec(MatrixView<const T> dec, TileFormat tile, const CausalLevels& levels) {
   validate(tile);
-  if (dec.rows != tile.y_size()) throw std::invalid_argument("causal mask: dec must have a*c rows");
-  check_causal_levels(levels, dec.cols, tile.a);
-  Matrix<T> out(dec.rows, dec.cols);
-  for (std::size_t q = 0; q < dec.rows; ++q)
-    for (std::size_t p = 0; p < dec.cols; ++p)
-      if (causal_writes(levels[p], q / tile.c)) out(q, p) = dec(q, p);
-  return out;
+  return causal_masked(dec, false, tile.y_size(), tile.c, tile.a, levels, "dec must have a*c rows", causal_writes);
 }
 
 CausalLevels highest_rows_read(const Algorithm& alg) {

@@ -77,27 +77,23 @@ using Gemm = detail::RowMajorGemm;
 
 void run_gemm(const BackwardParams& p, const Gemm& g) { detail::run_gemm(p.cublas, g, p.gemm, p.stream); }
 
+// The encode of `src` (ld_src) for `shape` into the workspace's r × m matrices of rows of ld elements, with p's
+// dtype, stream and kernel choice.
+void encode_into(const BackwardParams& p, const StlShape& shape, const void* src, std::int64_t ld_src,
+                 const float* coefs, detail::CoefLayout layout, void* out, std::int64_t ld) {
+  detail::encode_with({shape, p.dtype, src, ld_src, coefs, out, ld, shape.m() * ld, p.stream, p.kernel}, layout);
+}
+
 // tiles[q, i, j] = vec(tile (i, j) of `src`)[q] over (a, width) tiles, `src` having `cols` columns: the encode with
 // the identity as encoder (a·width products), rows of ld elements, padding columns zeroed for the flat GEMMs.
 void gather_tiles(const BackwardParams& p, int width, std::int64_t cols, const void* src, std::int64_t ld_src,
                   const float* identity, int id_size, void* tiles, std::int64_t ld) {
-  const StlShape& s = p.shape;
-  EncodeParams e;
-  e.shape = s;
-  e.shape.in_features = cols;
-  e.shape.b = width;
-  e.shape.rank = s.a * width;
-  e.dtype = p.dtype;
-  e.x = src;
-  e.ldx = ld_src;
-  e.enc_x = identity;
-  e.x_hat = tiles;
-  e.ld_x_hat = ld;
-  e.stride_x_hat = s.m() * ld;
-  e.stream = p.stream;
-  e.kernel = p.kernel;
-  detail::encode_with(e, detail::CoefLayout{id_size, 1});
-  detail::zero_columns(tiles, e.shape.rank * s.m(), e.shape.k(), ld, dtype_size(p.dtype), p.stream);
+  StlShape shape = p.shape;
+  shape.in_features = cols;
+  shape.b = width;
+  shape.rank = shape.a * width;
+  encode_into(p, shape, src, ld_src, identity, detail::CoefLayout{id_size, 1}, tiles, ld);
+  detail::zero_columns(tiles, shape.rank * shape.m(), shape.k(), ld, dtype_size(p.dtype), p.stream);
 }
 
 // Zeroes `batch` matrices of rows × cols elements of `esize` bytes (leading dimension ld, batch stride).
@@ -187,34 +183,12 @@ void stl_backward(const BackwardParams& p) {
   // The padded inner dimension k reads X̂'s padding columns: zeroed below when recomputed, by stl_forward when kept.
   const bool x_hat_padded = ld_xh >= ldk;
   if (l.x_hat && !x_hat_saved) {
-    EncodeParams enc;
-    enc.shape = s;
-    enc.dtype = p.dtype;
-    enc.x = p.x;
-    enc.ldx = p.ldx;
-    enc.enc_x = p.enc_x;
-    enc.x_hat = buf_a;
-    enc.ld_x_hat = ldk;
-    enc.stride_x_hat = m * ldk;
-    enc.stream = p.stream;
-    enc.kernel = p.kernel;
-    launch_encode(enc);
+    encode_into(p, s, p.x, p.ldx, p.enc_x, {}, buf_a, ldk);
     // Only Z's recomputation reads X̂'s padded inner side (dŴ's padding rows are dropped).
     if (w_padded && need.dec && !z_saved) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
   }
   if (l.dz) {
-    DecodeBackwardParams db;
-    db.shape = s;
-    db.dtype = p.dtype;
-    db.dy = p.dy;
-    db.ldy = p.ldy;
-    db.dec = p.dec;
-    db.dz = buf_b;
-    db.ld_dz = ldn;
-    db.stride_dz = m * ldn;
-    db.stream = p.stream;
-    db.kernel = p.kernel;
-    launch_decode_backward(db);
+    launch_decode_backward({s, p.dtype, p.dy, p.ldy, p.dec, buf_b, ldn, m * ldn, p.stream, p.kernel});
     if (w_padded) detail::zero_columns(buf_b, r * m, n, ldn, e, p.stream);  // the dX̂ GEMM's padded inner side
   }
   if (need.w_hat) {  // dŴ[p] = X̂[p]ᵀ · dZ[p]
@@ -270,18 +244,7 @@ void stl_backward(const BackwardParams& p) {
     run_gemm(p, g);
   }
   if (need.x) {
-    EncodeBackwardParams eb;
-    eb.shape = s;
-    eb.dtype = p.dtype;
-    eb.dx_hat = buf_a;
-    eb.ld_dx_hat = ldk;
-    eb.stride_dx_hat = m * ldk;
-    eb.enc_x = p.enc_x;
-    eb.dx = p.dx;
-    eb.ldx = ld_dx;
-    eb.stream = p.stream;
-    eb.kernel = p.kernel;
-    launch_encode_backward(eb);
+    launch_encode_backward({s, p.dtype, buf_a, ldk, m * ldk, p.enc_x, p.dx, ld_dx, p.stream, p.kernel});
   }
   if (need.enc_x) {  // dE_X = dX̂ · tiles(X)ᵀ over all m·k tile positions
     gather_tiles(p, s.b, K, p.x, p.ldx, identity, l.id_size, buf_c, ldk);  // tiles(X), over X's (a,b) tiles

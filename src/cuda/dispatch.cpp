@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "check.hpp"
+#include "constant_dispatch.hpp"
 #include "launchers.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
@@ -14,19 +15,13 @@ namespace strassentile::cuda {
 namespace {
 
 using detail::CoefLayout;
+using detail::with_constant;
 
 // Calls f(std::integral_constant<DType, dtype>{}): the dtype as a template argument of the launcher f calls.
 template <class F>
 void with_dtype(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::f32:
-      return f(std::integral_constant<DType, DType::f32>{});
-    case DType::f16:
-      return f(std::integral_constant<DType, DType::f16>{});
-    case DType::bf16:
-      return f(std::integral_constant<DType, DType::bf16>{});
-  }
-  throw std::invalid_argument("unknown dtype " + std::to_string(static_cast<int>(dtype)));
+  if (!with_constant<DType, DType::f32, DType::f16, DType::bf16>(dtype, f))
+    throw std::invalid_argument("unknown dtype " + std::to_string(static_cast<int>(dtype)));
 }
 
 // The tensor-core 16-bit types only.
@@ -197,39 +192,22 @@ void launch_decode(const DecodeParams& params) { detail::decode_with(params, {})
 // dZ = decodeᵀ(dY) is the encode of dY's (a,c) tiles with Dᵀ as encoder: enc(p, q) = dec[q, p].
 void launch_decode_backward(const DecodeBackwardParams& p) {
   validate(p.shape);
-  EncodeParams e;
-  e.shape = p.shape;
-  e.shape.in_features = p.shape.out_features;
-  e.shape.b = p.shape.c;
-  e.dtype = p.dtype;
-  e.x = p.dy;
-  e.ldx = p.ldy;
-  e.enc_x = p.dec;
-  e.x_hat = p.dz;
-  e.ld_x_hat = p.ld_dz;
-  e.stride_x_hat = p.stride_dz;
-  e.stream = p.stream;
-  e.kernel = p.kernel;
-  detail::encode_with(e, CoefLayout{1, p.shape.rank});
+  StlShape dy_tiles = p.shape;  // dY's (a,c) tiles as the encode's (a,b) ones
+  dy_tiles.in_features = p.shape.out_features;
+  dy_tiles.b = p.shape.c;
+  detail::encode_with({dy_tiles, p.dtype, p.dy, p.ldy, p.dec, p.dz, p.ld_dz, p.stride_dz, p.stream, p.kernel},
+                      CoefLayout{1, p.shape.rank});
 }
 
 // dX = encodeᵀ(dX̂) is the decode of dX̂ onto X's (a,b) tiles with E_Xᵀ as decoder: dec(q, p) = enc_x[p, q].
 void launch_encode_backward(const EncodeBackwardParams& p) {
   validate(p.shape);
-  DecodeParams d;
-  d.shape = p.shape;
-  d.shape.out_features = p.shape.in_features;
-  d.shape.c = p.shape.b;
-  d.dtype = p.dtype;
-  d.z = p.dx_hat;
-  d.ld_z = p.ld_dx_hat;
-  d.stride_z = p.stride_dx_hat;
-  d.dec = p.enc_x;
-  d.y = p.dx;
-  d.ldy = p.ldx;
-  d.stream = p.stream;
-  d.kernel = p.kernel;
-  detail::decode_with(d, CoefLayout{1, p.shape.a * p.shape.b});
+  StlShape dx_tiles = p.shape;  // dX's (a,b) tiles as the decode's (a,c) ones
+  dx_tiles.out_features = p.shape.in_features;
+  dx_tiles.c = p.shape.b;
+  detail::decode_with({dx_tiles, p.dtype, p.dx_hat, p.ld_dx_hat, p.stride_dx_hat, p.enc_x, nullptr, Activation::none,
+                       p.dx, p.ldx, p.stream, p.kernel},
+                      CoefLayout{1, p.shape.a * p.shape.b});
 }
 
 bool mlp_forward_fuses(const StlShape& first, const StlShape& second, DType dtype) {

@@ -54,18 +54,7 @@ void LayerStages::set_w_hat(const void* w_hat, std::int64_t ld_w_hat, std::int64
 
 void LayerStages::encode(const void* x, std::int64_t ldx, const float* enc_x, KernelChoice kernel,
                          cudaStream_t stream) const {
-  EncodeParams enc;
-  enc.shape = shape_;
-  enc.dtype = dtype_;
-  enc.x = x;
-  enc.ldx = ldx;
-  enc.enc_x = enc_x;
-  enc.x_hat = x_hat();
-  enc.ld_x_hat = ws_.ld_x_hat;
-  enc.stride_x_hat = ws_.stride_x_hat;
-  enc.stream = stream;
-  enc.kernel = kernel;
-  launch_encode(enc);
+  launch_encode({shape_, dtype_, x, ldx, enc_x, x_hat(), ws_.ld_x_hat, ws_.stride_x_hat, stream, kernel});
 }
 
 void LayerStages::zero_x_hat_padding(cudaStream_t stream) const {
@@ -73,45 +62,16 @@ void LayerStages::zero_x_hat_padding(cudaStream_t stream) const {
 }
 
 void LayerStages::products(cublasHandle_t cublas, GemmChoice gemm, cudaStream_t stream) const {
-  ProductsParams prod;
-  prod.handle = cublas;
-  prod.dtype = dtype_;
-  prod.batch = shape_.rank;
-  prod.m = shape_.m();
-  prod.k = k_run_;
-  prod.n = n_run_;
-  prod.x_hat = x_hat();
-  prod.ld_x_hat = ws_.ld_x_hat;
-  prod.stride_x_hat = ws_.stride_x_hat;
-  prod.w_hat = w_hat_;
-  prod.ld_w_hat = ld_w_;
-  prod.stride_w_hat = stride_w_;
-  prod.z = z();
-  prod.ld_z = ws_.ld_z;
-  prod.stride_z = ws_.stride_z;
-  prod.stream = stream;
-  prod.z_f32 = z_f32_;
-  prod.gemm = gemm;
-  launch_products(prod);
+  launch_products({cublas, dtype_, shape_.rank, shape_.m(), k_run_, n_run_,  // r products of m×k times k×n
+                   x_hat(), ws_.ld_x_hat, ws_.stride_x_hat,  // X̂
+                   w_hat_, ld_w_, stride_w_,                 // Ŵ
+                   z(), ws_.ld_z, ws_.stride_z,              // Z
+                   stream, z_f32_, gemm});
 }
 
 void LayerStages::decode(const float* dec, const void* bias, Activation activation, void* y, std::int64_t ldy,
                          KernelChoice kernel, cudaStream_t stream) const {
-  DecodeParams dp;
-  dp.shape = shape_;
-  dp.dtype = dtype_;
-  dp.z = z();
-  dp.ld_z = ws_.ld_z;
-  dp.stride_z = ws_.stride_z;
-  dp.dec = dec;
-  dp.bias = bias;
-  dp.activation = activation;
-  dp.y = y;
-  dp.ldy = ldy;
-  dp.stream = stream;
-  dp.kernel = kernel;
-  dp.z_f32 = z_f32_;
-  launch_decode(dp);
+  launch_decode({shape_, dtype_, z(), ws_.ld_z, ws_.stride_z, dec, bias, activation, y, ldy, stream, kernel, z_f32_});
 }
 
 }  // namespace detail

@@ -53,22 +53,12 @@ void stl_mlp_forward(const MlpForwardParams& p) {
   one.zero_x_hat_padding(p.stream);
   one.products(p.cublas, p.gemm, p.stream);
   if (l.fused) {
-    DecodeEncodeParams de;
-    de.first = p.first;
-    de.second = p.second;
-    de.dtype = p.dtype;
-    de.z = one.z();
-    de.ld_z = one.workspace().ld_z;
-    de.stride_z = one.workspace().stride_z;
-    de.dec = p.dec1;
-    de.bias = p.bias1;
-    de.activation = p.activation;
-    de.enc_x = p.enc_x2;
-    de.x_hat = two.x_hat();
-    de.ld_x_hat = two.workspace().ld_x_hat;
-    de.stride_x_hat = two.workspace().stride_x_hat;
-    de.stream = p.stream;
-    launch_decode_encode(de);
+    const ForwardWorkspace &ws1 = one.workspace(), &ws2 = two.workspace();
+    launch_decode_encode({p.first, p.second, p.dtype,
+                          one.z(), ws1.ld_z, ws1.stride_z, p.dec1, p.bias1, p.activation,  // layer 1's decode
+                          nullptr, 0,                                                       // Y₁: not written
+                          p.enc_x2, two.x_hat(), ws2.ld_x_hat, ws2.stride_x_hat,           // layer 2's encode
+                          p.stream});
   } else {
     void* hidden = base + l.hidden_offset;
     one.decode(p.dec1, p.bias1, p.activation, hidden, p.first.out_features, KernelChoice::automatic, p.stream);

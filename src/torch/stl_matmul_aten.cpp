@@ -90,6 +90,8 @@ at::Tensor encode_weight_aten(const at::Tensor& w, const at::Tensor& enc_w, at::
   const auto b = static_cast<int64_t>(t.b), c = static_cast<int64_t>(t.c);
   STL_CHECK(w.dim() == 2, "strassentile: encode_weight expects w as (in_features, out_features) = linear.weight.T, got ",
             w.sizes());
+  STL_CHECK(w.sym_size(0) >= 1 && w.sym_size(1) >= 1, "strassentile: encode_weight: w is ", w.sym_sizes(),
+            " but a layer needs in_features >= 1 and out_features >= 1 (w = linear.weight.T)");
   STL_CHECK(enc_w.dim() == 2 && enc_w.size(0) >= 1 && enc_w.size(1) == b * c, "strassentile: enc_w must be (rank, b*c) = (r, ",
             b * c, ") for tile ", t.to_string(), ", got ", enc_w.sizes());
   STL_CHECK(w.device() == enc_w.device(), "strassentile: enc_w is on ", enc_w.device(), " but w is on ", w.device());

@@ -3,14 +3,14 @@ import pathlib
 
 import pytest
 
-FMM_DIR = os.environ.get("STRASSENTILE_FMM_DIR", str(pathlib.Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fmm"))
+FMM_DIR = os.environ.get("STRASSENTILE_FMM_DIR", str(pathlib.Path(__file__).resolve().parents[2] / "data" / "fmm"))
 
 
 @pytest.fixture
 def fmm_dir():
     path = pathlib.Path(FMM_DIR)
     assert (path / "alphatensor" / "factorizations_r.npz").is_file(), (
-        f"exact-algorithm data missing at {path}: check out with ../shared beside the repo or set STRASSENTILE_FMM_DIR")
+        f"exact-algorithm data missing at {path}: the repository vendors it in data/fmm; or set STRASSENTILE_FMM_DIR")
     return str(path)
 
 

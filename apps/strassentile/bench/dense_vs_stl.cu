@@ -107,33 +107,27 @@ BenchRow run_shape(const LayerShape& shape, const Timer& timer, cublasHandle_t h
   const std::size_t bws_bytes = sc::backward_workspace(s, dt, needs);
   Buffer fwd_ws(fws.bytes), bwd_ws(bws_bytes);
 
+  // The layer's operands and the run's settings, which stl_forward and stl_backward both take.
+  const auto set_layer = [&](auto& params, const Buffer& workspace, std::size_t workspace_bytes) {
+    params.shape = s;
+    params.dtype = dt;
+    params.x = x.ptr;
+    params.w_hat = w_hat.ptr;
+    params.enc_x = static_cast<const float*>(enc.ptr);
+    params.dec = static_cast<const float*>(dec.ptr);
+    params.workspace = workspace.ptr;
+    params.workspace_bytes = workspace_bytes;
+    params.cublas = handle;
+    params.stream = stream;
+  };
   sc::ForwardParams fp;
-  fp.shape = s;
-  fp.dtype = dt;
-  fp.x = x.ptr;
-  fp.w_hat = w_hat.ptr;
-  fp.enc_x = static_cast<const float*>(enc.ptr);
-  fp.dec = static_cast<const float*>(dec.ptr);
+  set_layer(fp, fwd_ws, fws.bytes);
   fp.y = y.ptr;
-  fp.workspace = fwd_ws.ptr;
-  fp.workspace_bytes = fws.bytes;
-  fp.cublas = handle;
-  fp.stream = stream;
-
   sc::BackwardParams bp;
-  bp.shape = s;
-  bp.dtype = dt;
-  bp.x = x.ptr;
-  bp.w_hat = w_hat.ptr;
-  bp.enc_x = static_cast<const float*>(enc.ptr);
-  bp.dec = static_cast<const float*>(dec.ptr);
+  set_layer(bp, bwd_ws, bws_bytes);
   bp.dy = dy.ptr;
   bp.dx = dx.ptr;
   bp.dw_hat = dw_hat.ptr;
-  bp.workspace = bwd_ws.ptr;
-  bp.workspace_bytes = bws_bytes;
-  bp.cublas = handle;
-  bp.stream = stream;
 
   measure(row.stl_fwd, timer, [&] { sc::stl_forward(fp); });
   measure(row.stl_fwd_bwd, timer, [&] {

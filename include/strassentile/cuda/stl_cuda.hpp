@@ -9,6 +9,9 @@
 // Every function here only enqueues work on the given stream and returns; it throws std::invalid_argument
 // for bad parameters and std::runtime_error when a CUDA or cuBLAS call fails. Leading dimensions and batch
 // strides are in elements; 0 means "contiguous" (the row length, or rows × leading dimension).
+//
+// The params structs are aggregates, and src/cuda fills some of them by aggregate initialization (in declaration
+// order): a new field goes at the end of its struct.
 #pragma once
 
 #include <cublas_v2.h>

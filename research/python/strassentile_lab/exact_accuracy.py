@@ -309,7 +309,7 @@ def memory():
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "exact_accuracy.json"
     if os.environ.get("STRASSENTILE_FMM_DIR") is None:
-        raise SystemExit("set STRASSENTILE_FMM_DIR to a folder laid out like shared/data/fmm")
+        raise SystemExit("set STRASSENTILE_FMM_DIR to a folder laid out like data/fmm")
     if any(n.startswith("dps-") for n in ALGS) and DPS_SOURCE == "registry":
         algorithms.set_data_dir(os.environ["STRASSENTILE_FMM_DIR"])
     report = {"date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "torch": torch.__version__,

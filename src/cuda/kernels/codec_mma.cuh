@@ -35,6 +35,7 @@
 #include <mutex>
 #include <utility>
 
+#include "codec_args.cuh"
 #include "device_math.cuh"
 #include "launch_config.cuh"
 #include "launchers.hpp"
@@ -87,30 +88,9 @@ __device__ __forceinline__ void split_pair(float v0, float v1, unsigned& hi, uns
   lo = Mma16<T>::pack2(v0 - Mma16<T>::value(h0), v1 - Mma16<T>::value(h1));
 }
 
-struct MmaEncodeArgs {
-  const word16* x;
-  std::int64_t ldx, cols;  // cols = K
-  const float* enc;
-  int enc_p, enc_q;
-  int rank;
-  word16* x_hat;
-  std::int64_t ld, stride, m, k;
-  RowMap rows;
-  bool vec_load, vec_store;
-};
-
-struct MmaDecodeArgs {
-  const word16* z;
-  std::int64_t ld_z, stride_z, m, n;
-  const float* dec;
-  int dec_q, dec_p;
-  int rank;
-  const word16* bias;
-  word16* y;
-  std::int64_t ldy, cols;  // cols = N
-  RowMap rows;
-  bool vec_z, vec_y, vec_bias;
-};
+// The same arguments as the CUDA-core kernels take (codec_args.cuh), over raw 16-bit words.
+using MmaEncodeArgs = EncodeArgs<word16>;
+using MmaDecodeArgs = DecodeArgs<word16>;
 
 namespace mma_group {
 constexpr int kTiles = 128;    // tiles per group (one row-tile, 128 consecutive tile columns)
@@ -169,33 +149,98 @@ __device__ __forceinline__ Slab slab_of(const RowMap& rows, std::int64_t group, 
   return slab;
 }
 
-// A persistent launch of `kernel`: resident_grid blocks of mma_group::kThreads, each walking groups by the grid.
+// Calls chunk(slab, row, e, col) for each of this thread's 8-element chunks of a group's 4 × 512 slab: tile row
+// `row`, elements e.. of its 512, matrix columns col = slab.col0 + e on.
+template <class Chunk>
+__device__ __forceinline__ void for_each_slab_chunk(const RowMap& rows, std::int64_t group, std::int64_t groups_per_i,
+                                                    const Chunk& chunk) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  const Slab slab = slab_of(rows, group, groups_per_i);
+#pragma unroll
+  for (int j = 0; j < 4 * kTiles * 4 / 8 / kThreads; ++j) {
+    const int c = threadIdx.x + j * kThreads;
+    const int row = c / (kTiles * 4 / 8), e = (c % (kTiles * 4 / 8)) * 8;
+    chunk(slab, row, e, slab.col0 + e);
+  }
+}
+
+// The 16-byte-aligned dst[0..8) from an unaligned source: src[e] where its index at + e is below end, else zero; one
+// 16-byte store.
+__device__ __forceinline__ void store_8_words(word16* dst, const word16* src, std::int64_t at, std::int64_t end) {
+  word16 h[8];
+#pragma unroll
+  for (int e = 0; e < 8; ++e) h[e] = at + e < end ? src[e] : word16{0};
+  *reinterpret_cast<uint4*>(dst) = make_uint4(pack_words(h[0], h[1]), pack_words(h[2], h[3]), pack_words(h[4], h[5]),
+                                              pack_words(h[6], h[7]));
+}
+
+// The copy pipeline of the persistent kernels: a block's groups are group = blockIdx.x, then by gridDim.x, and
+// stage(group, buf) copies a group's input into shared buffer buf (0 or 1) with cp.async. first_stage starts the
+// first group's copies and returns it; await_stage starts the next group's into the other buffer and waits for
+// this group's (the next group's stay in flight while this one is computed).
+template <class Stage>
+__device__ __forceinline__ std::int64_t first_stage(const Stage& stage, std::int64_t groups) {
+  const std::int64_t group = blockIdx.x;
+  if (group < groups) stage(group, 0);
+  cp_async_commit();
+  return group;
+}
+template <class Stage>
+__device__ __forceinline__ void await_stage(const Stage& stage, std::int64_t group, std::int64_t groups, int buf) {
+  if (group + gridDim.x < groups) stage(group + gridDim.x, buf ^ 1);
+  cp_async_commit();
+  cp_async_wait<1>();
+  __syncthreads();
+}
+
+// A persistent launch of kernel(args..., groups, groups_per_i): resident_grid blocks of mma_group::kThreads, each
+// walking the grid's groups by the grid.
 template <class... Params, class... Args>
-void launch_persistent(void (*kernel)(Params...), std::int64_t groups, cudaStream_t stream, const Args&... args) {
-  kernel<<<resident_grid(kernel, groups), mma_group::kThreads, 0, stream>>>(args...);
+void launch_persistent(void (*kernel)(Params...), const GroupGrid& g, cudaStream_t stream, const Args&... args) {
+  kernel<<<resident_grid(kernel, g.groups), mma_group::kThreads, 0, stream>>>(args..., g.groups, g.groups_per_i);
+}
+
+// launch(grid) for the groups of m tile rows `cols` tiles wide, unless there are none; then checks the launch.
+template <class Launch>
+void launch_groups(std::int64_t m, std::int64_t cols, const char* name, const Launch& launch) {
+  const GroupGrid g = group_grid(m, cols);
+  if (g.groups == 0) return;
+  launch(g);
+  check_launch(name);
 }
 
 // ---- The phases of one group, shared by encode_mma, decode_mma and decode_encode_mma (decode_encode_mma.cuh) ----
 // T: __nv_bfloat16 or __half. A group is 128 tiles of row-tile i, tile columns 128·(group mod groups_per_i) on.
 
-// A fragments of E_X (rows p, columns q), hi and lo; zero for p >= rank. MT = ⌈rank / 16⌉ m-steps. Returns
-// whether any lo term is nonzero in the block (a barrier: every thread of the block calls it).
-template <class T, int MT>
-__device__ __forceinline__ bool encode_fragments(const MmaEncodeArgs& args, unsigned (&a_hi)[MT][4],
-                                                 unsigned (&a_lo)[MT][4]) {
+// A fragments, hi and lo, of the A operand over S steps of 16 products, which run along its rows (ProductsInRows:
+// the encode's E_X, m-steps) or its columns (the decode's D, k-steps). Coefficient (row, col) is
+// coef[row·row_stride + col·col_stride]; zero for products >= rank. Returns whether any lo term is nonzero in the
+// block (a barrier: every thread of the block calls it).
+template <class T, int S, bool ProductsInRows>
+__device__ __forceinline__ bool coefficient_fragments(const float* coef, int row_stride, int col_stride, int rank,
+                                                      unsigned (&a_hi)[S][4], unsigned (&a_lo)[S][4]) {
   const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   unsigned any_lo = 0;
 #pragma unroll
-  for (int mt = 0; mt < MT; ++mt)
+  for (int step = 0; step < S; ++step)
 #pragma unroll
     for (int r = 0; r < 4; ++r) {
-      const int p = 16 * mt + g + (r & 1) * 8, q = 2 * t + (r >> 1) * 8;
-      const float v0 = p < args.rank ? args.enc[p * args.enc_p + q * args.enc_q] : 0.0f;
-      const float v1 = p < args.rank ? args.enc[p * args.enc_p + (q + 1) * args.enc_q] : 0.0f;
-      split_pair<T>(v0, v1, a_hi[mt][r], a_lo[mt][r]);
-      any_lo |= a_lo[mt][r];
+      const int row = (ProductsInRows ? 16 * step : 0) + g + (r & 1) * 8;
+      const int col = (ProductsInRows ? 0 : 16 * step) + 2 * t + (r >> 1) * 8;
+      const int p0 = ProductsInRows ? row : col, p1 = ProductsInRows ? row : col + 1;  // the two entries' products
+      const float v0 = p0 < rank ? coef[row * row_stride + col * col_stride] : 0.0f;
+      const float v1 = p1 < rank ? coef[row * row_stride + (col + 1) * col_stride] : 0.0f;
+      split_pair<T>(v0, v1, a_hi[step][r], a_lo[step][r]);
+      any_lo |= a_lo[step][r];
     }
   return __syncthreads_or(any_lo != 0) != 0;
+}
+
+// A fragments of E_X (rows p, columns q); MT = ⌈rank / 16⌉ m-steps.
+template <class T, int MT>
+__device__ __forceinline__ bool encode_fragments(const MmaEncodeArgs& args, unsigned (&a_hi)[MT][4],
+                                                 unsigned (&a_lo)[MT][4]) {
+  return coefficient_fragments<T, MT, true>(args.enc, args.enc_p, args.enc_q, args.rank, a_hi, a_lo);
 }
 
 // s_out[p][tile] = Σ_q E_X[p, q] · s_x[tile's element q], for the block's 128 tiles (each warp 32).
@@ -271,35 +316,30 @@ __device__ __forceinline__ void stage_z(const MmaDecodeArgs& args, std::int64_t 
     if (j < args.n && args.vec_z) {
       cp_async_16(dst, src, j + 8 <= args.n ? 16 : static_cast<int>((args.n - j) * 2));
     } else if (j < args.n) {
-      unsigned short h[8];
-#pragma unroll
-      for (int e2 = 0; e2 < 8; ++e2) h[e2] = j + e2 < args.n ? src[e2] : word16{0};
-      *reinterpret_cast<uint4*>(dst) = make_uint4(pack_words(h[0], h[1]), pack_words(h[2], h[3]),
-                                                  pack_words(h[4], h[5]), pack_words(h[6], h[7]));
+      store_8_words(dst, src, j, args.n);
     } else {
       *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
     }
   }
 }
 
-// A fragments of D (rows q, columns p in k-steps of 16), hi and lo; zero for p >= rank. KS k-steps at most.
-// Returns whether any lo term is nonzero in the block (a barrier, as encode_fragments).
+// The stage of the decodes' pipeline (first_stage, await_stage): Z into s_z[buf], after zeroing both buffers'
+// rows past the rank once (16 rows per k-step).
+template <int N>
+__device__ __forceinline__ auto z_stager(const MmaDecodeArgs& args, std::int64_t groups_per_i, word16 (&s_z)[2][N]) {
+  static_assert(N % mma_group::kZStride == 0, "s_z holds whole rows");
+  zero_z_padding(s_z[0], N / mma_group::kZStride, args.rank);
+  zero_z_padding(s_z[1], N / mma_group::kZStride, args.rank);
+  return [a = &args, groups_per_i, z = &s_z](std::int64_t group, int buf) {
+    stage_z(*a, group, groups_per_i, (*z)[buf]);
+  };
+}
+
+// A fragments of D (rows q, columns p in k-steps of 16); KS k-steps at most.
 template <class T, int KS>
 __device__ __forceinline__ bool decode_fragments(const MmaDecodeArgs& args, unsigned (&a_hi)[KS][4],
                                                  unsigned (&a_lo)[KS][4]) {
-  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  unsigned any_lo = 0;
-#pragma unroll
-  for (int ks = 0; ks < KS; ++ks)
-#pragma unroll
-    for (int r = 0; r < 4; ++r) {
-      const int q = g + (r & 1) * 8, p = 16 * ks + 2 * t + (r >> 1) * 8;
-      const float v0 = p < args.rank ? args.dec[q * args.dec_q + p * args.dec_p] : 0.0f;
-      const float v1 = p + 1 < args.rank ? args.dec[q * args.dec_q + (p + 1) * args.dec_p] : 0.0f;
-      split_pair<T>(v0, v1, a_hi[ks][r], a_lo[ks][r]);
-      any_lo |= a_lo[ks][r];
-    }
-  return __syncthreads_or(any_lo != 0) != 0;
+  return coefficient_fragments<T, KS, false>(args.dec, args.dec_q, args.dec_p, args.rank, a_hi, a_lo);
 }
 
 // s_y[u][4·tile + w] = Σ_p D[(u, w), p] · s_z[p][tile] in fp32, for the block's 128 tiles.
@@ -341,15 +381,10 @@ template <class T, Activation ACT>
 __device__ __forceinline__ void decode_epilogue(const MmaDecodeArgs& args, std::int64_t group,
                                                 std::int64_t groups_per_i, const float* s_y, word16* s_x) {
   using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
-  const Slab slab = slab_of(args.rows, group, groups_per_i);
-#pragma unroll
-  for (int jj = 0; jj < 4 * kTiles * 4 / 8 / kThreads; ++jj) {
-    const int c = threadIdx.x + jj * kThreads;
-    const int row = c / (kTiles * 4 / 8), e = (c % (kTiles * 4 / 8)) * 8;
-    const std::int64_t col = slab.col0 + e;
+  for_each_slab_chunk(args.rows, group, groups_per_i, [&](const Slab& slab, int row, int e, std::int64_t col) {
     if (row >= slab.real || col >= args.cols) {
       if (s_x != nullptr) *reinterpret_cast<uint4*>(s_x + row * kXStride + e) = make_uint4(0, 0, 0, 0);
-      continue;
+      return;
     }
     const float4 lo4 = *reinterpret_cast<const float4*>(s_y + row * kYStride + e);
     const float4 hi4 = *reinterpret_cast<const float4*>(s_y + row * kYStride + e + 4);
@@ -377,7 +412,7 @@ __device__ __forceinline__ void decode_epilogue(const MmaDecodeArgs& args, std::
         if (col + e2 >= args.cols) words[e2 / 2] &= e2 % 2 ? 0x0000ffffu : 0xffff0000u;
     }
     if (s_x != nullptr) *reinterpret_cast<uint4*>(s_x + row * kXStride + e) = v;
-    if (args.y == nullptr) continue;
+    if (args.y == nullptr) return;
     word16* dst = args.y + (slab.first + row) * args.ldy + col;
     if (full && args.vec_y) {
       __stwb(reinterpret_cast<uint4*>(dst), v);
@@ -386,7 +421,7 @@ __device__ __forceinline__ void decode_epilogue(const MmaDecodeArgs& args, std::
       for (int e2 = 0; e2 < 8; ++e2)
         if (col + e2 < args.cols) dst[e2] = Mma16<T>::bits(out[e2]);
     }
-  }
+  });
 }
 
 // ---- The kernels ----
@@ -400,40 +435,26 @@ __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncod
 
   // Copies the 4 × 512 slab of X of `group` into s_x[buf] (zeros beyond K and for padding rows).
   const auto stage = [&](std::int64_t group, int buf) {
-    const Slab slab = slab_of(args.rows, group, groups_per_i);
-#pragma unroll
-    for (int j = 0; j < 4 * kTiles * 4 / 8 / kThreads; ++j) {
-      const int c = threadIdx.x + j * kThreads;
-      const int u = c / (kTiles * 4 / 8), e = (c % (kTiles * 4 / 8)) * 8;
-      const std::int64_t col = slab.col0 + e;
+    for_each_slab_chunk(args.rows, group, groups_per_i, [&](const Slab& slab, int u, int e, std::int64_t col) {
       word16* dst = &s_x[buf][u * kXStride + e];
       if (u < slab.real && col < args.cols) {
         const word16* src = args.x + (slab.first + u) * args.ldx + col;
         if (args.vec_load) {
           cp_async_16(dst, src, col + 8 <= args.cols ? 16 : static_cast<int>((args.cols - col) * 2));
         } else {
-          unsigned short h[8];
-#pragma unroll
-          for (int e2 = 0; e2 < 8; ++e2) h[e2] = col + e2 < args.cols ? src[e2] : word16{0};
-          *reinterpret_cast<uint4*>(dst) = make_uint4(pack_words(h[0], h[1]), pack_words(h[2], h[3]),
-                                                      pack_words(h[4], h[5]), pack_words(h[6], h[7]));
+          store_8_words(dst, src, col, args.cols);
         }
       } else {
         *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
       }
-    }
+    });
   };
 
-  std::int64_t group = blockIdx.x;
-  if (group < groups) stage(group, 0);
-  cp_async_commit();
+  std::int64_t group = first_stage(stage, groups);
   unsigned a_hi[MT][4], a_lo[MT][4];
   const bool with_lo = encode_fragments<T, MT>(args, a_hi, a_lo);  // once per block, while the first copies fly
   for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
-    if (group + gridDim.x < groups) stage(group + gridDim.x, buf ^ 1);
-    cp_async_commit();
-    cp_async_wait<1>();  // this group's copies; the next group's stay in flight
-    __syncthreads();
+    await_stage(stage, group, groups, buf);
     encode_products<T, MT>(s_x[buf], a_hi, a_lo, with_lo, s_out);
     __syncthreads();
     store_x_hat(args, group, groups_per_i, s_out);
@@ -447,19 +468,13 @@ __global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecod
   using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
   __shared__ __align__(16) word16 s_z[2][16 * KS * kZStride];
   __shared__ __align__(16) float s_y[4 * kYStride];
-  zero_z_padding(s_z[0], 16 * KS, args.rank);
-  zero_z_padding(s_z[1], 16 * KS, args.rank);
-  std::int64_t group = blockIdx.x;
-  if (group < groups) stage_z(args, group, groups_per_i, s_z[0]);
-  cp_async_commit();
+  const auto stage = z_stager(args, groups_per_i, s_z);
+  std::int64_t group = first_stage(stage, groups);
   unsigned a_hi[KS][4], a_lo[KS][4];
   const bool with_lo = decode_fragments<T, KS>(args, a_hi, a_lo);
   const int ksteps = (args.rank + 15) / 16;
   for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
-    if (group + gridDim.x < groups) stage_z(args, group + gridDim.x, groups_per_i, s_z[buf ^ 1]);
-    cp_async_commit();
-    cp_async_wait<1>();
-    __syncthreads();
+    await_stage(stage, group, groups, buf);
     decode_products<T, KS>(s_z[buf], ksteps, a_hi, a_lo, with_lo, s_y);
     __syncthreads();
     decode_epilogue<T, ACT>(args, group, groups_per_i, s_y, nullptr);
@@ -469,58 +484,42 @@ __global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecod
 // The kernels' arguments from resolved parameters (no zero leading dimensions or strides): 16-byte copies where
 // the pointers and strides allow them.
 inline MmaEncodeArgs mma_encode_args(const EncodeParams& p, CoefLayout layout) {
-  const StlShape& s = p.shape;
-  const CoefLayout enc = layout.resolved(16);
-  MmaEncodeArgs args{static_cast<const word16*>(p.x), p.ldx, s.in_features, p.enc_x, enc.row_stride,
-                     enc.col_stride, s.rank, static_cast<word16*>(p.x_hat), p.ld_x_hat, p.stride_x_hat, s.m(), s.k(),
-                     make_row_map(s), false, false};
-  args.vec_load = is_aligned(p.x, 16) && (p.ldx * 2) % 16 == 0;
+  MmaEncodeArgs args = encode_args<word16>(p, layout);
   args.vec_store = is_aligned(p.x_hat, 16) && p.ld_x_hat % 8 == 0 && p.stride_x_hat % 8 == 0;
   return args;
 }
 
 inline MmaDecodeArgs mma_decode_args(const DecodeParams& p, CoefLayout layout) {
-  const StlShape& s = p.shape;
-  const CoefLayout dec = layout.resolved(s.rank);
-  MmaDecodeArgs args{static_cast<const word16*>(p.z), p.ld_z, p.stride_z, s.m(), s.n(), p.dec, dec.row_stride,
-                     dec.col_stride, s.rank, static_cast<const word16*>(p.bias), static_cast<word16*>(p.y), p.ldy,
-                     s.out_features, make_row_map(s), false, false, false};
+  MmaDecodeArgs args = decode_args<word16>(p, layout);
   args.vec_z = is_aligned(p.z, 16) && p.ld_z % 8 == 0 && p.stride_z % 8 == 0;
-  args.vec_y = is_aligned(p.y, 16) && (p.ldy * 2) % 16 == 0;
-  args.vec_bias = is_aligned(p.bias, 16);
   return args;
 }
 
 // The caller (dispatch.cpp) has checked that the tensor-core kernels apply: bf16 or fp16, <4,4> tiles, rank <= 64.
 template <class T>
 void run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
-  const StlShape& s = p.shape;
-  const GroupGrid g = group_grid(s.m(), s.k());
-  if (g.groups == 0) return;
-  const MmaEncodeArgs args = mma_encode_args(p, layout);
-  const auto launch = [&](auto kernel) { launch_persistent(kernel, g.groups, p.stream, args, g.groups, g.groups_per_i); };
-  switch ((s.rank + 15) / 16) {
-    case 1: launch(encode_mma<T, 1>); break;
-    case 2: launch(encode_mma<T, 2>); break;
-    case 3: launch(encode_mma<T, 3>); break;
-    default: launch(encode_mma<T, 4>); break;
-  }
-  check_launch("encode_mma");
+  launch_groups(p.shape.m(), p.shape.k(), "encode_mma", [&](const GroupGrid& g) {
+    const MmaEncodeArgs args = mma_encode_args(p, layout);
+    const auto launch = [&](auto kernel) { launch_persistent(kernel, g, p.stream, args); };
+    switch ((p.shape.rank + 15) / 16) {
+      case 1: launch(encode_mma<T, 1>); break;
+      case 2: launch(encode_mma<T, 2>); break;
+      case 3: launch(encode_mma<T, 3>); break;
+      default: launch(encode_mma<T, 4>); break;
+    }
+  });
 }
 
 // KS = 2 k-steps of 16 products up to rank 32, 4 up to 64.
 template <class T>
 void run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
-  const StlShape& s = p.shape;
-  const GroupGrid g = group_grid(s.m(), s.n());
-  if (g.groups == 0) return;
-  const MmaDecodeArgs args = mma_decode_args(p, layout);
-  with_activation(p.activation, [&](auto act) {
-    constexpr Activation kAct = decltype(act)::value;
-    const auto kernel = s.rank > 32 ? decode_mma<T, 4, kAct> : decode_mma<T, 2, kAct>;
-    launch_persistent(kernel, g.groups, p.stream, args, g.groups, g.groups_per_i);
+  launch_groups(p.shape.m(), p.shape.n(), "decode_mma", [&](const GroupGrid& g) {
+    const MmaDecodeArgs args = mma_decode_args(p, layout);
+    with_activation(p.activation, [&](auto act) {
+      constexpr Activation kAct = decltype(act)::value;
+      launch_persistent(p.shape.rank > 32 ? decode_mma<T, 4, kAct> : decode_mma<T, 2, kAct>, g, p.stream, args);
+    });
   });
-  check_launch("decode_mma");
 }
 
 template <DType D>

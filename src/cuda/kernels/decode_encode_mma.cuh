@@ -18,20 +18,14 @@ __global__ void __launch_bounds__(mma_group::kThreads)
   __shared__ __align__(16) float s_y[4 * kYStride];
   __shared__ __align__(16) word16 s_x[4 * kXStride];
   __shared__ __align__(16) word16 s_out[32 * kOutStride];
-  zero_z_padding(s_z[0], 32, dec.rank);
-  zero_z_padding(s_z[1], 32, dec.rank);
-  std::int64_t group = blockIdx.x;
-  if (group < groups) stage_z(dec, group, groups_per_i, s_z[0]);
-  cp_async_commit();
+  const auto stage = z_stager(dec, groups_per_i, s_z);
+  std::int64_t group = first_stage(stage, groups);
   unsigned d_hi[2][4], d_lo[2][4], e_hi[2][4], e_lo[2][4];
   const bool dec_lo = decode_fragments<T, 2>(dec, d_hi, d_lo);
   const bool enc_lo = encode_fragments<T, 2>(enc, e_hi, e_lo);
   const int ksteps = (dec.rank + 15) / 16;
   for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
-    if (group + gridDim.x < groups) stage_z(dec, group + gridDim.x, groups_per_i, s_z[buf ^ 1]);
-    cp_async_commit();
-    cp_async_wait<1>();
-    __syncthreads();
+    await_stage(stage, group, groups, buf);
     decode_products<T, 2>(s_z[buf], ksteps, d_hi, d_lo, dec_lo, s_y);
     __syncthreads();
     decode_epilogue<T, ACT>(dec, group, groups_per_i, s_y, s_x);  // Y₁'s 4 × 512 slab, as the encode stages it
@@ -46,16 +40,13 @@ __global__ void __launch_bounds__(mma_group::kThreads)
 // checked that the fused kernel applies (bf16/fp16, <4,4,4> on both sides, ranks <= 32).
 template <DType D>
 void launch_decode_encode_mma(const DecodeParams& dp, const EncodeParams& ep) {
-  using T = Storage<D>;
-  const GroupGrid g = group_grid(dp.shape.m(), dp.shape.n());
-  if (g.groups == 0) return;
-  const MmaDecodeArgs dec = mma_decode_args(dp, {});
-  const MmaEncodeArgs enc = mma_encode_args(ep, {});
-  with_activation(dp.activation, [&](auto act) {
-    launch_persistent(decode_encode_mma<T, decltype(act)::value>, g.groups, dp.stream, dec, enc, g.groups,
-                      g.groups_per_i);
+  launch_groups(dp.shape.m(), dp.shape.n(), "decode_encode_mma", [&](const GroupGrid& g) {
+    const MmaDecodeArgs dec = mma_decode_args(dp, {});
+    const MmaEncodeArgs enc = mma_encode_args(ep, {});
+    with_activation(dp.activation, [&](auto act) {
+      launch_persistent(decode_encode_mma<Storage<D>, decltype(act)::value>, g, dp.stream, dec, enc);
+    });
   });
-  check_launch("decode_encode_mma");
 }
 
 }  // namespace strassentile::cuda::detail

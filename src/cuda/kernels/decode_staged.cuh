@@ -72,7 +72,7 @@ __global__ void __launch_bounds__(kStagedTiles / V) decode_staged(const DecodeAr
 }
 
 // The caller (dispatch.cpp) has checked decode_staged_fits.
-template <class T, int A, int C, int V = decode_tiles_per_thread<T, C>()>
+template <class T, int A, int C, int V = vector_tiles<T>(C)>
 void run_decode_staged(const DecodeParams& p, CoefLayout layout = {}) {
   static_assert(kStagedTiles % V == 0, "tiles per thread must divide the block's tiles");
   const StlShape& s = p.shape;

@@ -1,6 +1,6 @@
 // The register decode kernel specialised on <a,c>: Z (r × m × n) → Y[row(i,u), j·c+w] = act(Σ_p dec[u·c+w, p]
 // · Z[p, i, j] + bias), cropped to M×N. What dispatch.cpp runs when decode_staged.cuh does not fit (Z's rows not
-// 16-byte aligned); also the home of DecodeArgs and of the epilogue both CUDA-core decodes share.
+// 16-byte aligned); also the home of the epilogue both CUDA-core decodes share.
 //
 // One thread owns V side-by-side output tiles (i, j0..j0+V−1), V chosen so that each of its a output row
 // slices is whole 16-byte vectors. It walks the products CH at a time: first CH packed loads of V consecutive
@@ -15,47 +15,17 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "codec_args.cuh"
 #include "device_math.cuh"
 #include "launch_config.cuh"
 #include "launchers.hpp"
 
 namespace strassentile::cuda::detail {
 
-template <class T>
-struct DecodeArgs {
-  const T* z;
-  std::int64_t ld_z, stride_z, m, n;
-  const float* dec;
-  int dec_q, dec_p;  // coefficient (q, p) is dec[q·dec_q + p·dec_p] (CoefLayout)
-  int rank;
-  const T* bias;
-  T* y;
-  std::int64_t ldy, cols;  // cols = N
-  RowMap rows;
-  bool vec_z, vec_y, vec_bias;
-};
-
-// The arguments of both CUDA-core decodes from resolved parameters; vec_z is the caller's to set.
-template <class T>
-DecodeArgs<T> decode_args(const DecodeParams& p, CoefLayout layout) {
-  const StlShape& s = p.shape;
-  const CoefLayout dec = layout.resolved(s.rank);
-  DecodeArgs<T> args{static_cast<const T*>(p.z), p.ld_z, p.stride_z, s.m(), s.n(), p.dec, dec.row_stride,
-                     dec.col_stride, s.rank, static_cast<const T*>(p.bias), static_cast<T*>(p.y), p.ldy,
-                     s.out_features, make_row_map(s), false, false, false};
-  args.vec_y = is_aligned(p.y, 16) && (p.ldy * static_cast<std::int64_t>(sizeof(T))) % 16 == 0;
-  args.vec_bias = is_aligned(p.bias, 16);
-  return args;
-}
-
 constexpr int kDecodeThreads = 256;
 
-// Defaults (see the top of this file): 16-byte output row slices, 4 products' loads in flight (8 and 12
-// measured slower: more registers, fewer resident warps).
-template <class T, int C>
-constexpr int decode_tiles_per_thread() {
-  return vector_tiles<T>(C);
-}
+// Default products' loads in flight (see the top of this file): 4; 8 and 12 measured slower (more registers, fewer
+// resident warps).
 constexpr int kDecodeChunk = 4;
 
 // The epilogue of both CUDA-core decodes: adds the bias to the accumulators of tiles (i, j0..j0+V−1), applies the
@@ -147,7 +117,8 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_tiles(const DecodeArgs<
   store_decoded_tiles<T, A, C, V, ACT>(args, acc, i, j0);
 }
 
-template <class T, int A, int C, int V = decode_tiles_per_thread<T, C>(), int CH = kDecodeChunk>
+// V: by default 16-byte output row slices (vector_tiles).
+template <class T, int A, int C, int V = vector_tiles<T>(C), int CH = kDecodeChunk>
 void run_decode_tiles(const DecodeParams& p, CoefLayout layout = {}) {
   const StlShape& s = p.shape;
   const std::int64_t threads = s.m() * ((s.n() + V - 1) / V);

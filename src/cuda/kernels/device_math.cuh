@@ -11,23 +11,33 @@
 
 namespace strassentile::cuda::detail {
 
+// Each storage type's conversions to and from fp32 (round to nearest), side by side.
 template <class T>
-__device__ __forceinline__ float to_float(T v);
+struct Fp32Conversion;
 template <>
-__device__ __forceinline__ float to_float<float>(float v) { return v; }
+struct Fp32Conversion<float> {
+  static __device__ __forceinline__ float to(float v) { return v; }
+  static __device__ __forceinline__ float from(float v) { return v; }
+};
 template <>
-__device__ __forceinline__ float to_float<__half>(__half v) { return __half2float(v); }
+struct Fp32Conversion<__half> {
+  static __device__ __forceinline__ float to(__half v) { return __half2float(v); }
+  static __device__ __forceinline__ __half from(float v) { return __float2half_rn(v); }
+};
 template <>
-__device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
+struct Fp32Conversion<__nv_bfloat16> {
+  static __device__ __forceinline__ float to(__nv_bfloat16 v) { return __bfloat162float(v); }
+  static __device__ __forceinline__ __nv_bfloat16 from(float v) { return __float2bfloat16_rn(v); }
+};
 
 template <class T>
-__device__ __forceinline__ T from_float(float v);
-template <>
-__device__ __forceinline__ float from_float<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+__device__ __forceinline__ float to_float(T v) {
+  return Fp32Conversion<T>::to(v);
+}
+template <class T>
+__device__ __forceinline__ T from_float(float v) {
+  return Fp32Conversion<T>::from(v);
+}
 
 // Tiles one thread handles side by side: the fewest whose row slice, tiles·width·sizeof(T) bytes, is a whole
 // number of 16-byte vectors and at least min_bytes long (2 for bf16 with width 4 and 16 bytes; 8 for bf16 with

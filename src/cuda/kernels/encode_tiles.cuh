@@ -13,32 +13,14 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "codec_args.cuh"
 #include "device_math.cuh"
 #include "launch_config.cuh"
 #include "launchers.hpp"
 
 namespace strassentile::cuda::detail {
 
-template <class T>
-struct EncodeArgs {
-  const T* x;
-  std::int64_t ldx, cols;  // cols = K
-  const float* enc;
-  int enc_p, enc_q;  // coefficient (p, q) is enc[p·enc_p + q·enc_q] (CoefLayout)
-  int rank;
-  T* x_hat;
-  std::int64_t ld, stride, m, k;
-  RowMap rows;
-  bool vec_load, vec_store;
-};
-
 constexpr int kEncodeThreads = 256;
-
-// The default tiles per thread (see the top of this file).
-template <class T, int B>
-constexpr int encode_tiles_per_thread() {
-  return vector_tiles<T>(B);
-}
 
 template <class T, int A, int B, int V>
 __global__ void __launch_bounds__(kEncodeThreads) encode_tiles(const EncodeArgs<T> args) {
@@ -102,16 +84,13 @@ __global__ void __launch_bounds__(kEncodeThreads) encode_tiles(const EncodeArgs<
   }
 }
 
-template <class T, int A, int B, int V = encode_tiles_per_thread<T, B>()>
+// V: by default the fewest tiles whose row slices are whole 16-byte vectors (see the top of this file).
+template <class T, int A, int B, int V = vector_tiles<T>(B)>
 void run_encode_tiles(const EncodeParams& p, CoefLayout layout = {}) {
   const StlShape& s = p.shape;
   const std::int64_t threads = s.m() * ((s.k() + V - 1) / V);
   if (threads == 0) return;
-  const CoefLayout enc = layout.resolved(A * B);
-  EncodeArgs<T> args{static_cast<const T*>(p.x), p.ldx, s.in_features, p.enc_x, enc.row_stride, enc.col_stride,
-                     s.rank, static_cast<T*>(p.x_hat), p.ld_x_hat, p.stride_x_hat, s.m(), s.k(), make_row_map(s),
-                     false, false};
-  args.vec_load = is_aligned(p.x, 16) && (p.ldx * static_cast<std::int64_t>(sizeof(T))) % 16 == 0;
+  EncodeArgs<T> args = encode_args<T>(p, layout);
   args.vec_store = is_aligned(p.x_hat, std::min<std::size_t>(16, V * sizeof(T))) && p.ld_x_hat % V == 0 &&
                    p.stride_x_hat % V == 0;
   const std::size_t smem = static_cast<std::size_t>(s.rank) * A * B * sizeof(float);

@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "check.hpp"
+#include "constant_dispatch.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
 namespace strassentile::cuda::detail {
@@ -37,17 +38,11 @@ template <DType D>
 using Storage = typename StorageOf<D>::type;
 
 // Calls f(std::integral_constant<Activation, act>{}): the activation as a template argument of the kernel f launches.
+// Any other value runs as none.
 template <class F>
 void with_activation(Activation act, F&& f) {
-  switch (act) {
-    case Activation::relu:
-      return f(std::integral_constant<Activation, Activation::relu>{});
-    case Activation::gelu_tanh:
-      return f(std::integral_constant<Activation, Activation::gelu_tanh>{});
-    case Activation::none:
-      break;
-  }
-  f(std::integral_constant<Activation, Activation::none>{});
+  if (!with_constant<Activation, Activation::relu, Activation::gelu_tanh>(act, f))
+    f(std::integral_constant<Activation, Activation::none>{});
 }
 
 // Kernels whose shared table exceeds the default 48 KB must opt in (large ranks only).
