@@ -126,7 +126,7 @@ def test_bad_arguments_name_the_problem(kwargs, message):
 
 
 def test_tile_argument_validation():
-    with pytest.raises(ValueError, match="tile must be an int or"):
+    with pytest.raises(ValueError, match=r"tile=\(2, 2\): pass an int \(4 means <4,4,4>\) or three ints"):
         strassentile.stl_matmul(torch.randn(4, 8), torch.randn(7, 4, 2), torch.randn(7, 4), torch.randn(4, 7), (2, 2))
 
 
