@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
 
       const auto encode = [&](void* out, std::int64_t ld) {
         sc::EncodeParams p;
-        p.shape = s, p.x = x.ptr, p.enc_x = enc_x, p.x_hat = out, p.ld_x_hat = ld, p.stride_x_hat = m * ld;
+        p.shape = s, p.x.data = x.ptr, p.enc_x = enc_x, p.x_hat = {out, ld, m * ld};
         p.stream = stream;
         sc::launch_encode(p);
       };
@@ -155,19 +155,19 @@ int main(int argc, char** argv) {
       const auto products = [&] {
         sc::ProductsParams p;
         p.handle = handle, p.batch = r, p.m = m, p.k = k_run, p.n = n_run;
-        p.x_hat = xh_fwd, p.ld_x_hat = fws.ld_x_hat, p.stride_x_hat = fws.stride_x_hat;
-        p.w_hat = w_run, p.ld_w_hat = ld_w_run, p.stride_w_hat = k_run * ld_w_run, p.z = z_fwd, p.ld_z = fws.ld_z, p.stride_z = fws.stride_z, p.stream = stream;
+        p.x_hat = {xh_fwd, fws.ld_x_hat, fws.stride_x_hat};
+        p.w_hat = {w_run, ld_w_run, k_run * ld_w_run}, p.z = {z_fwd, fws.ld_z, fws.stride_z}, p.stream = stream;
         sc::launch_products(p);
       };
       const auto decode = [&] {
         sc::DecodeParams p;
-        p.shape = s, p.z = z_fwd, p.ld_z = fws.ld_z, p.stride_z = fws.stride_z, p.dec = dec_p, p.y = y.ptr;
+        p.shape = s, p.z = {z_fwd, fws.ld_z, fws.stride_z}, p.dec = dec_p, p.y.data = y.ptr;
         p.stream = stream;
         sc::launch_decode(p);
       };
       const auto decode_backward = [&] {
         sc::DecodeBackwardParams p;
-        p.shape = s, p.dy = dy.ptr, p.dec = dec_p, p.dz = buf_b, p.ld_dz = ldn, p.stride_dz = m * ldn;
+        p.shape = s, p.dy.data = dy.ptr, p.dec = dec_p, p.dz = {buf_b, ldn, m * ldn};
         p.stream = stream;
         sc::launch_decode_backward(p);
         if (pad) sc::detail::zero_columns(buf_b, r * m, n, ldn, 2, stream);
@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
       };
       const auto encode_backward = [&] {
         sc::EncodeBackwardParams p;
-        p.shape = s, p.dx_hat = buf_a, p.ld_dx_hat = ldk, p.stride_dx_hat = m * ldk, p.enc_x = enc_x, p.dx = dx.ptr;
+        p.shape = s, p.dx_hat = {buf_a, ldk, m * ldk}, p.enc_x = enc_x, p.dx.data = dx.ptr;
         p.stream = stream;
         sc::launch_encode_backward(p);
       };
@@ -218,14 +218,14 @@ int main(int argc, char** argv) {
       }
 
       sc::ForwardParams fp;
-      fp.shape = s, fp.x = x.ptr, fp.w_hat = w_hat.ptr, fp.enc_x = enc_x, fp.dec = dec_p, fp.y = y.ptr;
+      fp.shape = s, fp.x.data = x.ptr, fp.w_hat.data = w_hat.ptr, fp.enc_x = enc_x, fp.dec = dec_p, fp.y.data = y.ptr;
       fp.workspace = fwd_ws.ptr, fp.workspace_bytes = fws.bytes, fp.cublas = handle, fp.stream = stream;
       sc::BackwardParams bp;
-      bp.shape = s, bp.x = x.ptr, bp.w_hat = w_hat.ptr, bp.enc_x = enc_x, bp.dec = dec_p, bp.dy = dy.ptr;
-      bp.dx = dx.ptr, bp.dw_hat = dw_hat.ptr, bp.workspace = bwd_ws.ptr, bp.workspace_bytes = bws;
+      bp.shape = s, bp.x.data = x.ptr, bp.w_hat.data = w_hat.ptr, bp.enc_x = enc_x, bp.dec = dec_p, bp.dy.data = dy.ptr;
+      bp.dx.data = dx.ptr, bp.dw_hat.data = dw_hat.ptr, bp.workspace = bwd_ws.ptr, bp.workspace_bytes = bws;
       bp.cublas = handle, bp.stream = stream;
       sc::BackwardParams bp_kept = bp;
-      bp_kept.x_hat = xh_fwd, bp_kept.ld_x_hat = fws.ld_x_hat, bp_kept.stride_x_hat = fws.stride_x_hat;
+      bp_kept.x_hat = {xh_fwd, fws.ld_x_hat, fws.stride_x_hat};
       const auto dense_gemm = [&](std::int64_t rows, std::int64_t cols, std::int64_t inner, const void* a,
                                   std::int64_t lda, bool ta, const void* b, std::int64_t ldb, bool tb, void* out) {
         sc::detail::RowMajorGemm g;

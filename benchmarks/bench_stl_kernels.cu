@@ -60,21 +60,21 @@ void sweep(std::int64_t M, std::int64_t KN, int rank, const Timer& timer) {
 
   sc::EncodeParams ep;  // strides resolved, as the dispatcher would
   ep.shape = s;
-  ep.x = x.ptr;
-  ep.ldx = KN;
+  ep.x.data = x.ptr;
+  ep.x.ld = KN;
   ep.enc_x = static_cast<const float*>(enc.ptr);
-  ep.x_hat = xh.ptr;
-  ep.ld_x_hat = k;
-  ep.stride_x_hat = m * k;
+  ep.x_hat.data = xh.ptr;
+  ep.x_hat.ld = k;
+  ep.x_hat.stride = m * k;
   ep.stream = timer.stream;
   sc::DecodeParams dp;
   dp.shape = s;
-  dp.z = z.ptr;
-  dp.ld_z = n;
-  dp.stride_z = m * n;
+  dp.z.data = z.ptr;
+  dp.z.ld = n;
+  dp.z.stride = m * n;
   dp.dec = static_cast<const float*>(dec.ptr);
-  dp.y = y.ptr;
-  dp.ldy = KN;
+  dp.y.data = y.ptr;
+  dp.y.ld = KN;
   dp.stream = timer.stream;
 
   const double enc_bytes = 2.0 * (M * KN + rank * m * k), dec_bytes = 2.0 * (rank * m * n + M * KN);
@@ -135,16 +135,16 @@ void format_sweep(std::int64_t M, std::int64_t KN, const Timer& timer) {
     sc::EncodeParams ep;
     ep.shape = s;
     ep.dtype = c.dtype;
-    ep.x = x.ptr;
+    ep.x.data = x.ptr;
     ep.enc_x = static_cast<const float*>(enc.ptr);
-    ep.x_hat = xh.ptr;
+    ep.x_hat.data = xh.ptr;
     ep.stream = timer.stream;
     sc::DecodeParams dp;
     dp.shape = s;
     dp.dtype = c.dtype;
-    dp.z = z.ptr;
+    dp.z.data = z.ptr;
     dp.dec = static_cast<const float*>(dec.ptr);
-    dp.y = y.ptr;
+    dp.y.data = y.ptr;
     dp.stream = timer.stream;
     const double enc_bytes = static_cast<double>(e) * static_cast<double>(M * KN + c.rank * m * k);
     const double dec_bytes = static_cast<double>(e) * static_cast<double>(c.rank * m * n + M * KN);
@@ -163,9 +163,9 @@ void format_sweep(std::int64_t M, std::int64_t KN, const Timer& timer) {
       Buffer z_padded(static_cast<std::size_t>(c.rank * fws.stride_z) * e);
       ok(cudaMemset(z_padded.ptr, 0x3c, static_cast<std::size_t>(c.rank * fws.stride_z) * e), "memset");
       sc::EncodeParams ep2 = ep;
-      ep2.x_hat = xh_padded.ptr, ep2.ld_x_hat = fws.ld_x_hat, ep2.stride_x_hat = fws.stride_x_hat;
+      ep2.x_hat = {xh_padded.ptr, fws.ld_x_hat, fws.stride_x_hat};
       sc::DecodeParams dp2 = dp;
-      dp2.z = z_padded.ptr, dp2.ld_z = fws.ld_z, dp2.stride_z = fws.stride_z;
+      dp2.z = {z_padded.ptr, fws.ld_z, fws.stride_z};
       std::snprintf(name, sizeof name, "encode <%d,%d,%d> r=%d %s, rows padded to 8", c.a, c.b, c.c, c.rank,
                     sc::dtype_name(c.dtype));
       report(name, timer.median_ms([&] { sc::launch_encode(ep2); }), enc_bytes, copy_gbps);
@@ -194,27 +194,27 @@ void decode_encode_sweep(std::int64_t M, std::int64_t N1, const Timer& timer) {
   ok(cudaDeviceSynchronize(), "fill");
   sc::DecodeParams dp;
   dp.shape = first;
-  dp.z = z.ptr;
+  dp.z.data = z.ptr;
   dp.dec = static_cast<const float*>(dec.ptr);
   dp.bias = bias.ptr;
   dp.activation = sc::Activation::gelu_tanh;
-  dp.y = y.ptr;
+  dp.y.data = y.ptr;
   dp.stream = timer.stream;
   sc::EncodeParams ep;
   ep.shape = second;
-  ep.x = y.ptr;
+  ep.x.data = y.ptr;
   ep.enc_x = static_cast<const float*>(enc.ptr);
-  ep.x_hat = xh.ptr;
+  ep.x_hat.data = xh.ptr;
   ep.stream = timer.stream;
   sc::DecodeEncodeParams fp;
   fp.first = first;
   fp.second = second;
-  fp.z = z.ptr;
+  fp.z.data = z.ptr;
   fp.dec = dp.dec;
   fp.bias = bias.ptr;
   fp.activation = sc::Activation::gelu_tanh;
   fp.enc_x = ep.enc_x;
-  fp.x_hat = xh.ptr;
+  fp.x_hat.data = xh.ptr;
   fp.stream = timer.stream;
   const double fused_bytes = 2.0 * static_cast<double>(2 * r * m * n);  // Z₁ read, X̂₂ written
   const double plain_bytes = fused_bytes + 2.0 * 2.0 * static_cast<double>(M * N1);  // + Y₁ written and read

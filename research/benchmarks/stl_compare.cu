@@ -188,11 +188,11 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   sc::ForwardParams fp;
   fp.shape = s;
   fp.dtype = dt;
-  fp.x = x.ptr;
-  fp.w_hat = w_hat.ptr;
+  fp.x.data = x.ptr;
+  fp.w_hat.data = w_hat.ptr;
   fp.enc_x = static_cast<const float*>(enc.ptr);
   fp.dec = static_cast<const float*>(dec.ptr);
-  fp.y = y.ptr;
+  fp.y.data = y.ptr;
   fp.workspace = fwd_ws.ptr;
   fp.workspace_bytes = fws.bytes;
   fp.cublas = handle;
@@ -207,13 +207,13 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   sc::BackwardParams bp;
   bp.shape = s;
   bp.dtype = dt;
-  bp.x = x.ptr;
-  bp.w_hat = w_hat.ptr;
+  bp.x.data = x.ptr;
+  bp.w_hat.data = w_hat.ptr;
   bp.enc_x = static_cast<const float*>(enc.ptr);
   bp.dec = static_cast<const float*>(dec.ptr);
-  bp.dy = dy.ptr;
-  bp.dx = dx.ptr;
-  bp.dw_hat = dw_hat.ptr;
+  bp.dy.data = dy.ptr;
+  bp.dx.data = dx.ptr;
+  bp.dw_hat.data = dw_hat.ptr;
   bp.workspace = bwd_ws.ptr;
   bp.workspace_bytes = bws_bytes;
   bp.cublas = handle;
@@ -237,8 +237,8 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   };
   // X̂ and Z kept from the forward's workspace. The forward and the backward workspaces are distinct buffers.
   const auto keep = [&](sc::BackwardParams b) {
-    b.x_hat = fwd_ws.ptr, b.ld_x_hat = fws.ld_x_hat, b.stride_x_hat = fws.stride_x_hat;
-    b.z = static_cast<char*>(fwd_ws.ptr) + fws.z_offset, b.ld_z = fws.ld_z, b.stride_z = fws.stride_z;
+    b.x_hat = {fwd_ws.ptr, fws.ld_x_hat, fws.stride_x_hat};
+    b.z = {static_cast<char*>(fwd_ws.ptr) + fws.z_offset, fws.ld_z, fws.stride_z};
     return b;
   };
   const sc::BackwardParams bp_kept = keep(bp), bp_kept_all = keep(bp_all);
@@ -324,9 +324,9 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
     pp.handle = handle;
     pp.dtype = dt;
     pp.batch = r, pp.m = m, pp.k = k, pp.n = n;
-    pp.x_hat = xh->ptr, pp.ld_x_hat = k, pp.stride_x_hat = mk;
-    pp.w_hat = w_hat.ptr;
-    pp.z = z->ptr, pp.ld_z = n, pp.stride_z = mn;
+    pp.x_hat = {xh->ptr, k, mk};
+    pp.w_hat.data = w_hat.ptr;
+    pp.z = {z->ptr, n, mn};
     pp.stream = stream;
     pp.gemm = sc::GemmChoice::cublas_default;  // plain library calls
   }

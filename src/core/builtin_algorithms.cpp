@@ -47,10 +47,59 @@ std::vector<LinearTerm> parse_sum(const std::string& expr, char letter, bool is_
   return terms;
 }
 
-// Builds an algorithm from products "m_p = (A-sum)(B-sum)" and outputs "c_uw = Σ ±m_p".
-Algorithm from_formulas(std::string name, std::string source, TileFormat tile,
-                        const std::vector<std::pair<const char*, const char*>>& products,
-                        const std::vector<const char*>& outputs /* row-major c11, c12, ... */) {
+// One factor of a product: a parenthesised sum "(a11-a21)" or a single entry "b22"; advances `i` past it.
+std::string take_factor(const std::string& line, std::size_t& i) {
+  if (i < line.size() && line[i] == '(') {
+    const std::size_t close = line.find(')', i);
+    if (close == std::string::npos) throw std::logic_error("built-in algorithm line '" + line + "': unclosed '('");
+    std::string sum = line.substr(i + 1, close - i - 1);
+    i = close + 1;
+    return sum;
+  }
+  const std::size_t start = i++;
+  while (i < line.size() && std::isdigit(static_cast<unsigned char>(line[i]))) ++i;
+  return line.substr(start, i - start);
+}
+
+// Builds an algorithm from its formulas, one a line, spaces ignored: the products in order, "m1 = (A-sum)(B-sum)"
+// with either factor a single entry written bare ("m2 = (a21+a22) b11"), then every output "c12 = m3+m5".
+Algorithm from_formulas(std::string name, std::string source, TileFormat tile, const std::string& formulas) {
+  std::vector<std::pair<std::string, std::string>> products;
+  std::vector<std::string> outputs(tile.y_size());
+  std::size_t line_start = 0;
+  while (line_start < formulas.size()) {
+    std::size_t line_end = formulas.find('\n', line_start);
+    if (line_end == std::string::npos) line_end = formulas.size();
+    std::string line;
+    for (std::size_t i = line_start; i < line_end; ++i)
+      if (!std::isspace(static_cast<unsigned char>(formulas[i]))) line += formulas[i];
+    line_start = line_end + 1;
+    if (line.empty()) continue;
+    const auto fail = [&](const std::string& why) {
+      throw std::logic_error(name + ": formula '" + line + "': " + why);
+    };
+    const std::size_t eq = line.find('=');
+    if (eq == std::string::npos || eq < 2) fail("expected 'mP = ...' or 'cUW = ...'");
+    const std::string lhs = line.substr(0, eq);
+    if (lhs[0] == 'm') {
+      if (lhs != "m" + std::to_string(products.size() + 1)) fail("products must be numbered m1, m2, ... in order");
+      std::size_t i = eq + 1;
+      std::string a = take_factor(line, i);
+      std::string b = take_factor(line, i);
+      if (i != line.size()) fail("expected two factors");
+      products.emplace_back(std::move(a), std::move(b));
+    } else if (lhs[0] == 'c' && lhs.size() == 3) {
+      // 1-based digits; anything below '1' wraps around to a huge index and is rejected with the rest.
+      const std::size_t u = static_cast<std::size_t>(lhs[1] - '1'), w = static_cast<std::size_t>(lhs[2] - '1');
+      if (u >= tile.a || w >= tile.c) fail("output index outside the tile");
+      std::string& slot = outputs[u * tile.c + w];
+      if (!slot.empty()) fail("output given twice");
+      slot = line.substr(eq + 1);
+    } else {
+      fail("expected 'mP = ...' or 'cUW = ...'");
+    }
+  }
+
   const std::size_t r = products.size();
   Matrix<double> enc_x(r, tile.x_size()), enc_w(r, tile.w_size()), dec(tile.y_size(), r);
   for (std::size_t p = 0; p < r; ++p) {
@@ -59,9 +108,10 @@ Algorithm from_formulas(std::string name, std::string source, TileFormat tile,
     for (const auto& t : parse_sum(products[p].second, 'b', false))
       enc_w(p, (t.first - 1) * tile.c + (t.second - 1)) += t.coef;
   }
-  if (outputs.size() != tile.y_size()) throw std::logic_error(name + ": wrong number of outputs");
-  for (std::size_t q = 0; q < outputs.size(); ++q)
+  for (std::size_t q = 0; q < outputs.size(); ++q) {
+    if (outputs[q].empty()) throw std::logic_error(name + ": an output has no formula");
     for (const auto& t : parse_sum(outputs[q], 'm', true)) dec(q, t.first - 1) += t.coef;
+  }
   return make_algorithm(std::move(name), std::move(source), tile, std::move(enc_x), std::move(enc_w),
                         std::move(dec));
 }
@@ -70,15 +120,19 @@ Algorithm from_formulas(std::string name, std::string source, TileFormat tile,
 
 Algorithm strassen() {
   return from_formulas("strassen", "V. Strassen, Gaussian elimination is not optimal, Numer. Math. 13 (1969)",
-                       {2, 2, 2},
-                       {{"a11+a22", "b11+b22"},
-                        {"a21+a22", "b11"},
-                        {"a11", "b12-b22"},
-                        {"a22", "b21-b11"},
-                        {"a11+a12", "b22"},
-                        {"a21-a11", "b11+b12"},
-                        {"a12-a22", "b21+b22"}},
-                       {"m1+m4-m5+m7", "m3+m5", "m2+m4", "m1-m2+m3+m6"});
+                       {2, 2, 2}, R"(
+      m1 = (a11+a22)(b11+b22)
+      m2 = (a21+a22) b11
+      m3 = a11 (b12-b22)
+      m4 = a22 (b21-b11)
+      m5 = (a11+a12) b22
+      m6 = (a21-a11)(b11+b12)
+      m7 = (a12-a22)(b21+b22)
+      c11 = m1+m4-m5+m7
+      c12 = m3+m5
+      c21 = m2+m4
+      c22 = m1-m2+m3+m6
+  )");
 }
 
 // Winograd's variant: 7 products and 15 additions when the sums are shared. Expanded here:
@@ -87,15 +141,19 @@ Algorithm strassen() {
 //   c11=P1+P2, c12=P1+P6+P5+P3, c21=P1+P6+P7-P4, c22=P1+P6+P7+P5
 Algorithm winograd() {
   return from_formulas("winograd", "S. Winograd, On multiplication of 2x2 matrices, Lin. Alg. Appl. 4 (1971)",
-                       {2, 2, 2},
-                       {{"a11", "b11"},
-                        {"a12", "b21"},
-                        {"a12-a21-a22+a11", "b22"},
-                        {"a22", "b22-b12+b11-b21"},
-                        {"a21+a22", "b12-b11"},
-                        {"a21+a22-a11", "b22-b12+b11"},
-                        {"a11-a21", "b22-b12"}},
-                       {"m1+m2", "m1+m6+m5+m3", "m1+m6+m7-m4", "m1+m6+m7+m5"});
+                       {2, 2, 2}, R"(
+      m1 = a11 b11
+      m2 = a12 b21
+      m3 = (a12-a21-a22+a11) b22
+      m4 = a22 (b22-b12+b11-b21)
+      m5 = (a21+a22)(b12-b11)
+      m6 = (a21+a22-a11)(b22-b12+b11)
+      m7 = (a11-a21)(b22-b12)
+      c11 = m1+m2
+      c12 = m1+m6+m5+m3
+      c21 = m1+m6+m7-m4
+      c22 = m1+m6+m7+m5
+  )");
 }
 
 Algorithm laderman() {
@@ -103,33 +161,40 @@ Algorithm laderman() {
       "laderman",
       "J. D. Laderman, A noncommutative algorithm for multiplying 3x3 matrices using 23 multiplications, "
       "Bull. AMS 82 (1976)",
-      {3, 3, 3},
-      {{"a11+a12+a13-a21-a22-a32-a33", "b22"},
-       {"a11-a21", "-b12+b22"},
-       {"a22", "-b11+b12+b21-b22-b23-b31+b33"},
-       {"-a11+a21+a22", "b11-b12+b22"},
-       {"a21+a22", "-b11+b12"},
-       {"a11", "b11"},
-       {"-a11+a31+a32", "b11-b13+b23"},
-       {"-a11+a31", "b13-b23"},
-       {"a31+a32", "-b11+b13"},
-       {"a11+a12+a13-a22-a23-a31-a32", "b23"},
-       {"a32", "-b11+b13+b21-b22-b23-b31+b32"},
-       {"-a13+a32+a33", "b22+b31-b32"},
-       {"a13-a33", "b22-b32"},
-       {"a13", "b31"},
-       {"a32+a33", "-b31+b32"},
-       {"-a13+a22+a23", "b23+b31-b33"},
-       {"a13-a23", "b23-b33"},
-       {"a22+a23", "-b31+b33"},
-       {"a12", "b21"},
-       {"a23", "b32"},
-       {"a21", "b13"},
-       {"a31", "b12"},
-       {"a33", "b33"}},
-      {"m6+m14+m19", "m1+m4+m5+m6+m12+m14+m15", "m6+m7+m9+m10+m14+m16+m18",
-       "m2+m3+m4+m6+m14+m16+m17", "m2+m4+m5+m6+m20", "m14+m16+m17+m18+m21",
-       "m6+m7+m8+m11+m12+m13+m14", "m12+m13+m14+m15+m22", "m6+m7+m8+m9+m23"});
+      {3, 3, 3}, R"(
+      m1 = (a11+a12+a13-a21-a22-a32-a33) b22
+      m2 = (a11-a21)(-b12+b22)
+      m3 = a22 (-b11+b12+b21-b22-b23-b31+b33)
+      m4 = (-a11+a21+a22)(b11-b12+b22)
+      m5 = (a21+a22)(-b11+b12)
+      m6 = a11 b11
+      m7 = (-a11+a31+a32)(b11-b13+b23)
+      m8 = (-a11+a31)(b13-b23)
+      m9 = (a31+a32)(-b11+b13)
+      m10 = (a11+a12+a13-a22-a23-a31-a32) b23
+      m11 = a32 (-b11+b13+b21-b22-b23-b31+b32)
+      m12 = (-a13+a32+a33)(b22+b31-b32)
+      m13 = (a13-a33)(b22-b32)
+      m14 = a13 b31
+      m15 = (a32+a33)(-b31+b32)
+      m16 = (-a13+a22+a23)(b23+b31-b33)
+      m17 = (a13-a23)(b23-b33)
+      m18 = (a22+a23)(-b31+b33)
+      m19 = a12 b21
+      m20 = a23 b32
+      m21 = a21 b13
+      m22 = a31 b12
+      m23 = a33 b33
+      c11 = m6+m14+m19
+      c12 = m1+m4+m5+m6+m12+m14+m15
+      c13 = m6+m7+m9+m10+m14+m16+m18
+      c21 = m2+m3+m4+m6+m14+m16+m17
+      c22 = m2+m4+m5+m6+m20
+      c23 = m14+m16+m17+m18+m21
+      c31 = m6+m7+m8+m11+m12+m13+m14
+      c32 = m12+m13+m14+m15+m22
+      c33 = m6+m7+m8+m9+m23
+  )");
 }
 
 Algorithm strassen_squared() {

@@ -77,22 +77,22 @@ using Gemm = detail::RowMajorGemm;
 
 void run_gemm(const BackwardParams& p, const Gemm& g) { detail::run_gemm(p.cublas, g, p.gemm, p.stream); }
 
-// The encode of `src` (ld_src) for `shape` into the workspace's r × m matrices of rows of ld elements, with p's
-// dtype, stream and kernel choice.
-void encode_into(const BackwardParams& p, const StlShape& shape, const void* src, std::int64_t ld_src,
-                 const float* coefs, detail::CoefLayout layout, void* out, std::int64_t ld) {
-  detail::encode_with({shape, p.dtype, src, ld_src, coefs, out, ld, shape.m() * ld, p.stream, p.kernel}, layout);
+// The encode of `src` for `shape` into the workspace's r × m matrices of rows of ld elements, with p's dtype,
+// stream and kernel choice.
+void encode_into(const BackwardParams& p, const StlShape& shape, ConstTileMatrix src, const float* coefs,
+                 detail::CoefLayout layout, void* out, std::int64_t ld) {
+  detail::encode_with({{shape, p.dtype, p.stream, p.kernel}, src, coefs, {out, ld, shape.m() * ld}}, layout);
 }
 
 // tiles[q, i, j] = vec(tile (i, j) of `src`)[q] over (a, width) tiles, `src` having `cols` columns: the encode with
 // the identity as encoder (a·width products), rows of ld elements, padding columns zeroed for the flat GEMMs.
-void gather_tiles(const BackwardParams& p, int width, std::int64_t cols, const void* src, std::int64_t ld_src,
-                  const float* identity, int id_size, void* tiles, std::int64_t ld) {
+void gather_tiles(const BackwardParams& p, int width, std::int64_t cols, ConstTileMatrix src, const float* identity,
+                  int id_size, void* tiles, std::int64_t ld) {
   StlShape shape = p.shape;
   shape.in_features = cols;
   shape.b = width;
   shape.rank = shape.a * width;
-  encode_into(p, shape, src, ld_src, identity, detail::CoefLayout{id_size, 1}, tiles, ld);
+  encode_into(p, shape, src, identity, detail::CoefLayout{id_size, 1}, tiles, ld);
   detail::zero_columns(tiles, shape.rank * shape.m(), shape.k(), ld, dtype_size(p.dtype), p.stream);
 }
 
@@ -116,7 +116,7 @@ std::size_t backward_workspace(const StlShape& shape, DType dtype, const Backwar
 
 void stl_backward(const BackwardParams& p) {
   const StlShape& s = p.shape;
-  const BackwardNeeds need{p.dx != nullptr, p.dw_hat != nullptr, p.d_enc_x != nullptr, p.d_dec != nullptr,
+  const BackwardNeeds need{p.dx.data != nullptr, p.dw_hat.data != nullptr, p.d_enc_x != nullptr, p.d_dec != nullptr,
                            p.d_bias != nullptr};
   const Layout l = layout_of(s, p.dtype, need);
   detail::check_workspace("stl_backward", p.workspace, p.workspace_bytes, l.bytes, "backward_workspace");
@@ -124,33 +124,33 @@ void stl_backward(const BackwardParams& p) {
   const std::int64_t m = s.m(), k = s.k(), n = s.n(), r = s.rank;
   const std::int64_t ldk = round_up(k, 8), ldn = round_up(n, 8);  // the workspace's padded rows (layout_of)
   const std::int64_t ab = s.a * s.b, ac = s.a * s.c, M = s.rows, K = s.in_features, N = s.out_features;
-  const std::int64_t ld_dx = p.ld_dx == 0 ? K : p.ld_dx;
-  const std::int64_t ld_dw = p.ld_dw_hat == 0 ? n : p.ld_dw_hat;
-  const std::int64_t stride_dw = p.stride_dw_hat == 0 ? k * ld_dw : p.stride_dw_hat;
-  const std::int64_t ld_w = p.ld_w_hat == 0 ? n : p.ld_w_hat;
-  const std::int64_t stride_w = p.stride_w_hat == 0 ? k * ld_w : p.stride_w_hat;
+  const std::int64_t ld_dx = p.dx.ld == 0 ? K : p.dx.ld;
+  const std::int64_t ld_dw = p.dw_hat.ld == 0 ? n : p.dw_hat.ld;
+  const std::int64_t stride_dw = p.dw_hat.stride == 0 ? k * ld_dw : p.dw_hat.stride;
+  const std::int64_t ld_w = p.w_hat.ld == 0 ? n : p.w_hat.ld;
+  const std::int64_t stride_w = p.w_hat.stride == 0 ? k * ld_w : p.w_hat.stride;
   if (ld_dx < K || ld_dw < n || ld_w < n || stride_dw < k * ld_dw || stride_w < k * ld_w)
     throw std::invalid_argument("stl_backward: a leading dimension or stride is smaller than its matrix");
 
   // Empty sums: every gradient but dX is zero, dX is empty or zero.
   if (M == 0 || K == 0 || N == 0) {
-    zero(p.dx, ld_dx, M, K, 1, 0, e, p.stream);
-    zero(p.dw_hat, ld_dw, k, n, r, stride_dw, p.dw_hat_f32 ? 4 : e, p.stream);
+    zero(p.dx.data, ld_dx, M, K, 1, 0, e, p.stream);
+    zero(p.dw_hat.data, ld_dw, k, n, r, stride_dw, p.dw_hat_f32 ? 4 : e, p.stream);
     zero(p.d_enc_x, ab, r, ab, 1, 0, 4, p.stream);
     zero(p.d_dec, r, ac, r, 1, 0, 4, p.stream);
     if (p.d_bias != nullptr)  // K == 0 leaves the bias's gradient: dY's column sums
-      detail::column_sums(p.dtype, p.dy, p.ldy == 0 ? N : p.ldy, M, N, p.d_bias,
+      detail::column_sums(p.dtype, p.dy.data, p.dy.ld == 0 ? N : p.dy.ld, M, N, p.d_bias,
                                  static_cast<char*>(p.workspace) + l.sums, p.stream);
     return;
   }
   const auto require = [](const void* ptr, const char* name) {
     if (ptr == nullptr) throw std::invalid_argument(std::string("stl_backward: ") + name + " is null");
   };
-  require(p.dy, "dy");
-  if (l.x_hat || need.enc_x) require(p.x, "x");
+  require(p.dy.data, "dy");
+  if (l.x_hat || need.enc_x) require(p.x.data, "x");
   if (l.x_hat || l.dx_hat) require(p.enc_x, "enc_x");
   if (l.dz) require(p.dec, "dec");
-  if (need.dec || l.dx_hat) require(p.w_hat, "w_hat");
+  if (need.dec || l.dx_hat) require(p.w_hat.data, "w_hat");
   if (l.x_hat || l.dz || l.dx_hat || need.dec) require(p.cublas, "cublas");
   if (l.x_hat || l.dz || l.dx_hat || need.dec) detail::bind_stream(p.cublas, p.stream);
 
@@ -163,32 +163,32 @@ void stl_backward(const BackwardParams& p) {
   const cudaDataType_t t = detail::cuda_data_type(p.dtype);
 
   // X̂ and Z from the forward where the caller kept them (BackwardParams::x_hat, ::z).
-  const bool x_hat_saved = l.x_hat && p.x_hat != nullptr;
-  const std::int64_t ld_xh = x_hat_saved ? (p.ld_x_hat == 0 ? k : p.ld_x_hat) : ldk;
-  const std::int64_t stride_xh = x_hat_saved ? (p.stride_x_hat == 0 ? m * ld_xh : p.stride_x_hat) : m * ldk;
+  const bool x_hat_saved = l.x_hat && p.x_hat.data != nullptr;
+  const std::int64_t ld_xh = x_hat_saved ? (p.x_hat.ld == 0 ? k : p.x_hat.ld) : ldk;
+  const std::int64_t stride_xh = x_hat_saved ? (p.x_hat.stride == 0 ? m * ld_xh : p.x_hat.stride) : m * ldk;
   if (x_hat_saved && (ld_xh < k || stride_xh < m * ld_xh))
-    throw std::invalid_argument("stl_backward: ld_x_hat / stride_x_hat are smaller than X̂'s rows / matrices");
-  const void* x_hat = x_hat_saved ? p.x_hat : buf_a;
+    throw std::invalid_argument("stl_backward: x_hat.ld / x_hat.stride are smaller than X̂'s rows / matrices");
+  const void* x_hat = x_hat_saved ? p.x_hat.data : buf_a;
   // Z enters dD's flattened reduction beside tiles(dY) (rows of ldn): only an unpadded Z of unpadded rows matches.
-  const bool z_saved = need.dec && p.z != nullptr && ldn == n && (p.ld_z == 0 || p.ld_z == n) &&
-                       (p.stride_z == 0 || p.stride_z == m * n);
+  const bool z_saved = need.dec && p.z.data != nullptr && ldn == n && (p.z.ld == 0 || p.z.ld == n) &&
+                       (p.z.stride == 0 || p.z.stride == m * n);
   // Ŵ in a zero-padded ldk × ldn layout where the products run on padded sides (params.hpp): for dX̂ and Z.
-  const void* w_run = p.w_hat;
-  std::int64_t ld_w_run = ld_w, stride_w_run = stride_w;
+  const ConstProductTensor w_caller{p.w_hat.data, ld_w, stride_w};
+  ConstProductTensor w_run = w_caller;
   const bool w_padded = l.w_bytes > 0;
   if (w_padded) {
-    detail::copy_padded(ws + l.w, ldn, ldk * ldn, ldk, ldn, p.w_hat, ld_w, stride_w, k, n, r, e, p.stream);
-    w_run = ws + l.w, ld_w_run = ldn, stride_w_run = ldk * ldn;
+    detail::copy_padded(ws + l.w, ldn, ldk * ldn, ldk, ldn, p.w_hat.data, ld_w, stride_w, k, n, r, e, p.stream);
+    w_run = {ws + l.w, ldn, ldk * ldn};
   }
   // The padded inner dimension k reads X̂'s padding columns: zeroed below when recomputed, by stl_forward when kept.
   const bool x_hat_padded = ld_xh >= ldk;
   if (l.x_hat && !x_hat_saved) {
-    encode_into(p, s, p.x, p.ldx, p.enc_x, {}, buf_a, ldk);
+    encode_into(p, s, p.x, p.enc_x, {}, buf_a, ldk);
     // Only Z's recomputation reads X̂'s padded inner side (dŴ's padding rows are dropped).
     if (w_padded && need.dec && !z_saved) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
   }
   if (l.dz) {
-    launch_decode_backward({s, p.dtype, p.dy, p.ldy, p.dec, buf_b, ldn, m * ldn, p.stream, p.kernel});
+    launch_decode_backward({{s, p.dtype, p.stream, p.kernel}, p.dy, p.dec, {buf_b, ldn, m * ldn}});
     if (w_padded) detail::zero_columns(buf_b, r * m, n, ldn, e, p.stream);  // the dX̂ GEMM's padded inner side
   }
   if (need.w_hat) {  // dŴ[p] = X̂[p]ᵀ · dZ[p]
@@ -200,12 +200,12 @@ void stl_backward(const BackwardParams& p) {
     g.rows = dw_padded ? ldk : k, g.cols = dw_padded ? ldn : n, g.inner = m, g.batch = r;
     g.a = x_hat, g.lda = ld_xh, g.stride_a = stride_xh, g.trans_a = true;
     g.b = buf_b, g.ldb = ldn, g.stride_b = m * ldn;
-    g.c = p.dw_hat, g.ldc = ld_dw, g.stride_c = stride_dw;
+    g.c = p.dw_hat.data, g.ldc = ld_dw, g.stride_c = stride_dw;
     if (dw_padded) g.c = ws + l.dw, g.ldc = ldn, g.stride_c = ldk * ldn;
     g.ab_type = t, g.c_type = p.dw_hat_f32 ? CUDA_R_32F : t;
     run_gemm(p, g);
     if (dw_padded)
-      detail::copy_padded(p.dw_hat, ld_dw, stride_dw, k, n, ws + l.dw, ldn, ldk * ldn, k, n, r, e_dw, p.stream);
+      detail::copy_padded(p.dw_hat.data, ld_dw, stride_dw, k, n, ws + l.dw, ldn, ldk * ldn, k, n, r, e_dw, p.stream);
   }
   if (l.identity) detail::launch_identity(identity, l.id_size, p.stream);
   if (need.dec) {  // dD = tiles(dY) · Zᵀ over all m·n tile positions, Z = X̂·Ŵ kept or recomputed
@@ -215,21 +215,20 @@ void stl_backward(const BackwardParams& p) {
       prod.dtype = p.dtype;
       const bool z_padded = w_padded && x_hat_padded;
       prod.batch = r, prod.m = m, prod.k = z_padded ? ldk : k, prod.n = z_padded ? ldn : n;
-      prod.x_hat = x_hat, prod.ld_x_hat = ld_xh, prod.stride_x_hat = stride_xh;
-      prod.w_hat = z_padded ? w_run : p.w_hat, prod.ld_w_hat = z_padded ? ld_w_run : ld_w;
-      prod.stride_w_hat = z_padded ? stride_w_run : stride_w;
-      prod.z = buf_c, prod.ld_z = ldn, prod.stride_z = m * ldn;
+      prod.x_hat = {x_hat, ld_xh, stride_xh};
+      prod.w_hat = z_padded ? w_run : w_caller;
+      prod.z = {buf_c, ldn, m * ldn};
       prod.stream = p.stream;
       prod.gemm = p.gemm;
       launch_products(prod);
       // Padded, the products wrote Z's padding columns themselves: X̂ times Ŵ's zero columns.
       if (!z_padded) detail::zero_columns(buf_c, r * m, n, ldn, e, p.stream);
     }
-    gather_tiles(p, s.c, N, p.dy, p.ldy, identity, l.id_size, buf_c2, ldn);  // tiles(dY), over dY's (a,c) tiles
+    gather_tiles(p, s.c, N, p.dy, identity, l.id_size, buf_c2, ldn);  // tiles(dY), over dY's (a,c) tiles
     Gemm g;
     g.rows = ac, g.cols = r, g.inner = m * ldn;
     g.a = buf_c2, g.lda = m * ldn;
-    g.b = z_saved ? p.z : buf_c, g.ldb = m * ldn, g.trans_b = true;
+    g.b = z_saved ? p.z.data : buf_c, g.ldb = m * ldn, g.trans_b = true;
     g.c = p.d_dec, g.ldc = r;
     g.ab_type = t, g.c_type = CUDA_R_32F;
     run_gemm(p, g);
@@ -238,16 +237,16 @@ void stl_backward(const BackwardParams& p) {
     Gemm g;
     g.rows = m, g.cols = w_padded ? ldk : k, g.inner = w_padded ? ldn : n, g.batch = r;
     g.a = buf_b, g.lda = ldn, g.stride_a = m * ldn;
-    g.b = w_run, g.ldb = ld_w_run, g.stride_b = stride_w_run, g.trans_b = true;
+    g.b = w_run.data, g.ldb = w_run.ld, g.stride_b = w_run.stride, g.trans_b = true;
     g.c = buf_a, g.ldc = ldk, g.stride_c = m * ldk;
     g.ab_type = t, g.c_type = t;
     run_gemm(p, g);
   }
   if (need.x) {
-    launch_encode_backward({s, p.dtype, buf_a, ldk, m * ldk, p.enc_x, p.dx, ld_dx, p.stream, p.kernel});
+    launch_encode_backward({{s, p.dtype, p.stream, p.kernel}, {buf_a, ldk, m * ldk}, p.enc_x, {p.dx.data, ld_dx}});
   }
   if (need.enc_x) {  // dE_X = dX̂ · tiles(X)ᵀ over all m·k tile positions
-    gather_tiles(p, s.b, K, p.x, p.ldx, identity, l.id_size, buf_c, ldk);  // tiles(X), over X's (a,b) tiles
+    gather_tiles(p, s.b, K, p.x, identity, l.id_size, buf_c, ldk);  // tiles(X), over X's (a,b) tiles
     // dX̂: padded, the GEMM wrote its padding columns as dZ times Ŵ's zero rows.
     if (!w_padded) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
     Gemm g;
@@ -259,7 +258,7 @@ void stl_backward(const BackwardParams& p) {
     run_gemm(p, g);
   }
   if (need.bias)
-    detail::column_sums(p.dtype, p.dy, p.ldy == 0 ? N : p.ldy, M, N, p.d_bias, ws + l.sums, p.stream);
+    detail::column_sums(p.dtype, p.dy.data, p.dy.ld == 0 ? N : p.dy.ld, M, N, p.d_bias, ws + l.sums, p.stream);
 }
 
 }  // namespace strassentile::cuda

@@ -72,7 +72,7 @@ bool with_tile_pair(int a, int bc, Launch&& launch) {
 bool decode_staged_fits(const DecodeParams& p) {
   const auto e = static_cast<std::int64_t>(dtype_size(p.dtype));
   const StlShape& s = p.shape;
-  if (!detail::is_aligned(p.z, 16) || (p.ld_z * e) % 16 != 0 || (p.stride_z * e) % 16 != 0) return false;
+  if (!detail::is_aligned(p.z.data, 16) || (p.z.ld * e) % 16 != 0 || (p.z.stride * e) % 16 != 0) return false;
   const std::size_t smem = (static_cast<std::size_t>(s.rank) * s.a * s.c * sizeof(float) + 15) / 16 * 16 +
                            static_cast<std::size_t>(s.rank) * detail::kStagedDecodeTiles * static_cast<std::size_t>(e);
   return smem <= 200 * 1024;
@@ -120,13 +120,13 @@ void encode_with(const EncodeParams& params, CoefLayout enc) {
   validate(p.shape);
   dtype_size(p.dtype);  // rejects unknown values
   const StlShape& s = p.shape;
-  p.ldx = resolve_ld(p.ldx, s.in_features, "ldx");
-  p.ld_x_hat = resolve_ld(p.ld_x_hat, s.k(), "ld_x_hat");
-  p.stride_x_hat = resolve_stride(p.stride_x_hat, s.m(), p.ld_x_hat, s.k(), "stride_x_hat");
+  p.x.ld = resolve_ld(p.x.ld, s.in_features, "x.ld");
+  p.x_hat.ld = resolve_ld(p.x_hat.ld, s.k(), "x_hat.ld");
+  p.x_hat.stride = resolve_stride(p.x_hat.stride, s.m(), p.x_hat.ld, s.k(), "x_hat.stride");
   if (s.m() == 0 || s.k() == 0) return;
-  require(p.x, "x");
+  require(p.x.data, "x");
   require(p.enc_x, "enc_x");
-  require(p.x_hat, "x_hat");
+  require(p.x_hat.data, "x_hat");
   encode_kernel(p, enc);
 }
 
@@ -135,13 +135,13 @@ void decode_with(const DecodeParams& params, CoefLayout dec) {
   validate(p.shape);
   dtype_size(p.dtype);
   const StlShape& s = p.shape;
-  p.ld_z = resolve_ld(p.ld_z, s.n(), "ld_z");
-  p.stride_z = resolve_stride(p.stride_z, s.m(), p.ld_z, s.n(), "stride_z");
-  p.ldy = resolve_ld(p.ldy, s.out_features, "ldy");
+  p.z.ld = resolve_ld(p.z.ld, s.n(), "z.ld");
+  p.z.stride = resolve_stride(p.z.stride, s.m(), p.z.ld, s.n(), "z.stride");
+  p.y.ld = resolve_ld(p.y.ld, s.out_features, "y.ld");
   if (s.rows == 0 || s.out_features == 0) return;
-  require(p.z, "z");
+  require(p.z.data, "z");
   require(p.dec, "dec");
-  require(p.y, "y");
+  require(p.y.data, "y");
   decode_kernel(p, dec);
 }
 
@@ -195,8 +195,7 @@ void launch_decode_backward(const DecodeBackwardParams& p) {
   StlShape dy_tiles = p.shape;  // dY's (a,c) tiles as the encode's (a,b) ones
   dy_tiles.in_features = p.shape.out_features;
   dy_tiles.b = p.shape.c;
-  detail::encode_with({dy_tiles, p.dtype, p.dy, p.ldy, p.dec, p.dz, p.ld_dz, p.stride_dz, p.stream, p.kernel},
-                      CoefLayout{1, p.shape.rank});
+  detail::encode_with({{dy_tiles, p.dtype, p.stream, p.kernel}, p.dy, p.dec, p.dz}, CoefLayout{1, p.shape.rank});
 }
 
 // dX = encodeᵀ(dX̂) is the decode of dX̂ onto X's (a,b) tiles with E_Xᵀ as decoder: dec(q, p) = enc_x[p, q].
@@ -205,8 +204,7 @@ void launch_encode_backward(const EncodeBackwardParams& p) {
   StlShape dx_tiles = p.shape;  // dX's (a,b) tiles as the decode's (a,c) ones
   dx_tiles.out_features = p.shape.in_features;
   dx_tiles.c = p.shape.b;
-  detail::decode_with({dx_tiles, p.dtype, p.dx_hat, p.ld_dx_hat, p.stride_dx_hat, p.enc_x, nullptr, Activation::none,
-                       p.dx, p.ldx, p.stream, p.kernel},
+  detail::decode_with({{dx_tiles, p.dtype, p.stream, p.kernel}, p.dx_hat, p.enc_x, nullptr, Activation::none, p.dx},
                       CoefLayout{1, p.shape.a * p.shape.b});
 }
 
@@ -234,29 +232,29 @@ void launch_decode_encode(const DecodeEncodeParams& p) {
   check(a.out_features == b.in_features, "second.in_features (" + std::to_string(b.in_features) +
                                              ") must equal first.out_features (" + std::to_string(a.out_features) +
                                              ")");
-  check(p.z != nullptr && p.dec != nullptr && p.enc_x != nullptr && p.x_hat != nullptr,
+  check(p.z.data != nullptr && p.dec != nullptr && p.enc_x != nullptr && p.x_hat.data != nullptr,
         "z, dec, enc_x and x_hat must not be null");
   // The two halves as launch_decode and launch_encode would see them, strides resolved the same way.
   DecodeParams dp;
   dp.shape = a;
   dp.dtype = p.dtype;
-  dp.z = p.z;
-  dp.ld_z = detail::resolve_ld(p.ld_z, a.n(), "ld_z");
-  dp.stride_z = detail::resolve_stride(p.stride_z, a.m(), dp.ld_z, a.n(), "stride_z");
+  dp.z.data = p.z.data;
+  dp.z.ld = detail::resolve_ld(p.z.ld, a.n(), "z.ld");
+  dp.z.stride = detail::resolve_stride(p.z.stride, a.m(), dp.z.ld, a.n(), "z.stride");
   dp.dec = p.dec;
   dp.bias = p.bias;
   dp.activation = p.activation;
-  dp.y = p.y;
-  dp.ldy = detail::resolve_ld(p.ldy, a.out_features, "ldy");
+  dp.y.data = p.y.data;
+  dp.y.ld = detail::resolve_ld(p.y.ld, a.out_features, "y.ld");
   dp.stream = p.stream;
   EncodeParams ep;  // reads its input from shared memory: x stays null
   ep.shape = b;
   ep.dtype = p.dtype;
-  ep.ldx = b.in_features;
+  ep.x.ld = b.in_features;
   ep.enc_x = p.enc_x;
-  ep.x_hat = p.x_hat;
-  ep.ld_x_hat = detail::resolve_ld(p.ld_x_hat, b.k(), "ld_x_hat");
-  ep.stride_x_hat = detail::resolve_stride(p.stride_x_hat, b.m(), ep.ld_x_hat, b.k(), "stride_x_hat");
+  ep.x_hat.data = p.x_hat.data;
+  ep.x_hat.ld = detail::resolve_ld(p.x_hat.ld, b.k(), "x_hat.ld");
+  ep.x_hat.stride = detail::resolve_stride(p.x_hat.stride, b.m(), ep.x_hat.ld, b.k(), "x_hat.stride");
   ep.stream = p.stream;
   with_dtype16(p.dtype, [&](auto d) { detail::launch_decode_encode_mma<decltype(d)::value>(dp, ep); });
 }

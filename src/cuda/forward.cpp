@@ -39,39 +39,35 @@ LayerStages::LayerStages(const StlShape& shape, DType dtype, bool z_f32, void* b
   n_run_ = padded_ ? ws_.ld_w_hat : shape.n();
 }
 
-void LayerStages::set_w_hat(const void* w_hat, std::int64_t ld_w_hat, std::int64_t stride_w_hat, cudaStream_t stream) {
-  w_hat_ = w_hat, ld_w_ = ld_w_hat, stride_w_ = stride_w_hat;
-  if (!padded_ || w_hat == nullptr) return;
-  const std::int64_t ld_src = ld_w_hat == 0 ? shape_.n() : ld_w_hat;
-  const std::int64_t stride_src = stride_w_hat == 0 ? shape_.k() * ld_src : stride_w_hat;
+void LayerStages::set_w_hat(ConstProductTensor w_hat, cudaStream_t stream) {
+  w_hat_ = w_hat;
+  if (!padded_ || w_hat.data == nullptr) return;
+  const std::int64_t ld_src = w_hat.ld == 0 ? shape_.n() : w_hat.ld;
+  const std::int64_t stride_src = w_hat.stride == 0 ? shape_.k() * ld_src : w_hat.stride;
   if (ld_src < shape_.n() || stride_src < (shape_.k() - 1) * ld_src + shape_.n())
-    throw std::invalid_argument("ld_w_hat / stride_w_hat are smaller than Ŵ's rows / matrices");
+    throw std::invalid_argument("w_hat.ld / w_hat.stride are smaller than Ŵ's rows / matrices");
   void* w_padded = static_cast<char*>(base_) + ws_.w_hat_offset;
-  copy_padded(w_padded, ws_.ld_w_hat, k_run_ * ws_.ld_w_hat, k_run_, n_run_, w_hat, ld_src, stride_src,
+  copy_padded(w_padded, ws_.ld_w_hat, k_run_ * ws_.ld_w_hat, k_run_, n_run_, w_hat.data, ld_src, stride_src,
                      shape_.k(), shape_.n(), shape_.rank, dtype_size(dtype_), stream);
-  w_hat_ = w_padded, ld_w_ = ws_.ld_w_hat, stride_w_ = k_run_ * ws_.ld_w_hat;
+  w_hat_ = {w_padded, ws_.ld_w_hat, k_run_ * ws_.ld_w_hat};
 }
 
-void LayerStages::encode(const void* x, std::int64_t ldx, const float* enc_x, KernelChoice kernel,
-                         cudaStream_t stream) const {
-  launch_encode({shape_, dtype_, x, ldx, enc_x, x_hat(), ws_.ld_x_hat, ws_.stride_x_hat, stream, kernel});
+void LayerStages::encode(ConstTileMatrix x, const float* enc_x, KernelChoice kernel, cudaStream_t stream) const {
+  launch_encode({{shape_, dtype_, stream, kernel}, x, enc_x, x_hat()});
 }
 
 void LayerStages::zero_x_hat_padding(cudaStream_t stream) const {
-  if (padded_) zero_columns(x_hat(), shape_.rank * shape_.m(), shape_.k(), ws_.ld_x_hat, dtype_size(dtype_), stream);
+  if (padded_) zero_columns(base_, shape_.rank * shape_.m(), shape_.k(), ws_.ld_x_hat, dtype_size(dtype_), stream);
 }
 
 void LayerStages::products(cublasHandle_t cublas, GemmChoice gemm, cudaStream_t stream) const {
   launch_products({cublas, dtype_, shape_.rank, shape_.m(), k_run_, n_run_,  // r products of m×k times k×n
-                   x_hat(), ws_.ld_x_hat, ws_.stride_x_hat,  // X̂
-                   w_hat_, ld_w_, stride_w_,                 // Ŵ
-                   z(), ws_.ld_z, ws_.stride_z,              // Z
-                   stream, z_f32_, gemm});
+                   x_hat(), w_hat_, z(), stream, z_f32_, gemm});
 }
 
-void LayerStages::decode(const float* dec, const void* bias, Activation activation, void* y, std::int64_t ldy,
-                         KernelChoice kernel, cudaStream_t stream) const {
-  launch_decode({shape_, dtype_, z(), ws_.ld_z, ws_.stride_z, dec, bias, activation, y, ldy, stream, kernel, z_f32_});
+void LayerStages::decode(const float* dec, const void* bias, Activation activation, TileMatrix y, KernelChoice kernel,
+                         cudaStream_t stream) const {
+  launch_decode({{shape_, dtype_, stream, kernel}, z(), dec, bias, activation, y, z_f32_});
 }
 
 }  // namespace detail
@@ -79,11 +75,11 @@ void LayerStages::decode(const float* dec, const void* bias, Activation activati
 void stl_forward(const ForwardParams& p) {
   detail::LayerStages layer(p.shape, p.dtype, p.z_f32, p.workspace);
   detail::check_workspace("", p.workspace, p.workspace_bytes, layer.workspace().bytes, "forward_workspace");
-  layer.set_w_hat(p.w_hat, p.ld_w_hat, p.stride_w_hat, p.stream);
-  layer.encode(p.x, p.ldx, p.enc_x, p.kernel, p.stream);
+  layer.set_w_hat(p.w_hat, p.stream);
+  layer.encode(p.x, p.enc_x, p.kernel, p.stream);
   layer.zero_x_hat_padding(p.stream);
   layer.products(p.cublas, p.gemm, p.stream);
-  layer.decode(p.dec, p.bias, p.activation, p.y, p.ldy, p.kernel, p.stream);
+  layer.decode(p.dec, p.bias, p.activation, p.y, p.kernel, p.stream);
 }
 
 }  // namespace strassentile::cuda

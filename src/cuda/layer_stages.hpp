@@ -15,19 +15,19 @@ class LayerStages {
   LayerStages(const StlShape& shape, DType dtype, bool z_f32, void* base);
 
   const ForwardWorkspace& workspace() const { return ws_; }
-  void* x_hat() const { return base_; }
-  void* z() const { return static_cast<char*>(base_) + ws_.z_offset; }
+  ProductTensor x_hat() const { return {base_, ws_.ld_x_hat, ws_.stride_x_hat}; }
+  ProductTensor z() const { return {static_cast<char*>(base_) + ws_.z_offset, ws_.ld_z, ws_.stride_z}; }
 
   // Ŵ as the products read it: the caller's, or (products on sides rounded up to 8) copied into the workspace
   // with zeros around it. Call before products().
-  void set_w_hat(const void* w_hat, std::int64_t ld_w_hat, std::int64_t stride_w_hat, cudaStream_t stream);
-  void encode(const void* x, std::int64_t ldx, const float* enc_x, KernelChoice kernel, cudaStream_t stream) const;
+  void set_w_hat(ConstProductTensor w_hat, cudaStream_t stream);
+  void encode(ConstTileMatrix x, const float* enc_x, KernelChoice kernel, cudaStream_t stream) const;
   // Zeros X̂'s padding columns, the padded inner dimension of the products: after whatever wrote X̂ (its
   // encode leaves them alone).
   void zero_x_hat_padding(cudaStream_t stream) const;
   void products(cublasHandle_t cublas, GemmChoice gemm, cudaStream_t stream) const;
-  void decode(const float* dec, const void* bias, Activation activation, void* y, std::int64_t ldy,
-              KernelChoice kernel, cudaStream_t stream) const;
+  void decode(const float* dec, const void* bias, Activation activation, TileMatrix y, KernelChoice kernel,
+              cudaStream_t stream) const;
 
  private:
   StlShape shape_;
@@ -37,8 +37,7 @@ class LayerStages {
   ForwardWorkspace ws_;
   bool padded_;                // products on k and n rounded up to 8
   std::int64_t k_run_, n_run_;  // the products' inner and column sides
-  const void* w_hat_ = nullptr;
-  std::int64_t ld_w_ = 0, stride_w_ = 0;
+  ConstProductTensor w_hat_;
 };
 
 }  // namespace strassentile::cuda::detail

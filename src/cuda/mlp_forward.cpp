@@ -47,26 +47,25 @@ void stl_mlp_forward(const MlpForwardParams& p) {
   detail::check_workspace("", p.workspace, p.workspace_bytes, l.bytes, "mlp_forward_workspace");
   char* base = static_cast<char*>(p.workspace);
   detail::LayerStages one(p.first, p.dtype, false, base), two(p.second, p.dtype, false, base + l.second_offset);
-  one.set_w_hat(p.w_hat1, 0, 0, p.stream);
-  two.set_w_hat(p.w_hat2, 0, 0, p.stream);
-  one.encode(p.x, p.ldx, p.enc_x1, KernelChoice::automatic, p.stream);
+  one.set_w_hat({p.w_hat1, 0, 0}, p.stream);
+  two.set_w_hat({p.w_hat2, 0, 0}, p.stream);
+  one.encode(p.x, p.enc_x1, KernelChoice::automatic, p.stream);
   one.zero_x_hat_padding(p.stream);
   one.products(p.cublas, p.gemm, p.stream);
   if (l.fused) {
-    const ForwardWorkspace &ws1 = one.workspace(), &ws2 = two.workspace();
     launch_decode_encode({p.first, p.second, p.dtype,
-                          one.z(), ws1.ld_z, ws1.stride_z, p.dec1, p.bias1, p.activation,  // layer 1's decode
-                          nullptr, 0,                                                       // Y₁: not written
-                          p.enc_x2, two.x_hat(), ws2.ld_x_hat, ws2.stride_x_hat,           // layer 2's encode
+                          one.z(), p.dec1, p.bias1, p.activation,  // layer 1's decode
+                          {},                                      // Y₁: not written
+                          p.enc_x2, two.x_hat(),                   // layer 2's encode
                           p.stream});
   } else {
     void* hidden = base + l.hidden_offset;
-    one.decode(p.dec1, p.bias1, p.activation, hidden, p.first.out_features, KernelChoice::automatic, p.stream);
-    two.encode(hidden, p.second.in_features, p.enc_x2, KernelChoice::automatic, p.stream);
+    one.decode(p.dec1, p.bias1, p.activation, {hidden, p.first.out_features}, KernelChoice::automatic, p.stream);
+    two.encode(TileMatrix{hidden, p.second.in_features}, p.enc_x2, KernelChoice::automatic, p.stream);
   }
   two.zero_x_hat_padding(p.stream);
   two.products(p.cublas, p.gemm, p.stream);
-  two.decode(p.dec2, p.bias2, Activation::none, p.y, p.ldy, KernelChoice::automatic, p.stream);
+  two.decode(p.dec2, p.bias2, Activation::none, p.y, KernelChoice::automatic, p.stream);
 }
 
 }  // namespace strassentile::cuda

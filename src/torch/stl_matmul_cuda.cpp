@@ -38,8 +38,8 @@ template <class Params>
 void set_operands(Params& p, const Operands& o) {
   p.shape = o.shape;
   p.dtype = o.dtype;
-  p.x = o.x.data_ptr();
-  p.w_hat = o.w_hat.data_ptr();
+  p.x.data = o.x.data_ptr();
+  p.w_hat.data = o.w_hat.data_ptr();
   p.enc_x = o.enc_x.data_ptr<float>();
   p.dec = o.dec.data_ptr<float>();
   p.cublas = at::cuda::getCurrentCUDABlasHandle();
@@ -62,7 +62,7 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
     sc::ForwardParams p;
     set_operands(p, o);
     p.bias = b.defined() ? b.data_ptr() : nullptr;
-    p.y = y.data_ptr();
+    p.y.data = y.data_ptr();
     p.workspace = scratch.data_ptr();
     p.workspace_bytes = ws.bytes;
     sc::stl_forward(p);
@@ -114,9 +114,9 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
       const at::Tensor scratch = workspace(bytes, x);
       sc::BackwardParams p;
       set_operands(p, o);
-      p.dy = gy.data_ptr();
-      p.dx = ptr_or_null(gx);
-      p.dw_hat = ptr_or_null(gw);
+      p.dy.data = gy.data_ptr();
+      p.dx.data = ptr_or_null(gx);
+      p.dw_hat.data = ptr_or_null(gw);
       p.dw_hat_f32 = w_f32;
       p.d_enc_x = static_cast<float*>(ptr_or_null(ge));
       p.d_dec = static_cast<float*>(ptr_or_null(gd));
@@ -132,8 +132,8 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
                   "these inputs (", fws.bytes, " bytes on ", x.device(), "), got ", kept.numel(), " bytes of ",
                   kept.scalar_type(), " on ", kept.device());
         auto* base = static_cast<char*>(kept.data_ptr());
-        p.x_hat = base, p.ld_x_hat = fws.ld_x_hat, p.stride_x_hat = fws.stride_x_hat;
-        p.z = base + fws.z_offset, p.ld_z = fws.ld_z, p.stride_z = fws.stride_z;
+        p.x_hat = {base, fws.ld_x_hat, fws.stride_x_hat};
+        p.z = {base + fws.z_offset, fws.ld_z, fws.stride_z};
       }
       sc::stl_backward(p);
     });

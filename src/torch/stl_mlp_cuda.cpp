@@ -43,7 +43,7 @@ at::Tensor stl_mlp_cuda(const MlpArgs& a) {
     p.first = one.shape;
     p.second = two.shape;
     p.dtype = one.dtype;
-    p.x = x.data_ptr();
+    p.x.data = x.data_ptr();
     p.w_hat1 = one.w_hat.data_ptr();
     p.enc_x1 = one.enc_x.data_ptr<float>();
     p.dec1 = one.dec.data_ptr<float>();
@@ -55,7 +55,7 @@ at::Tensor stl_mlp_cuda(const MlpArgs& a) {
     p.enc_x2 = two.enc_x.data_ptr<float>();
     p.dec2 = two.dec.data_ptr<float>();
     p.bias2 = ptr_or_null(b2);
-    p.y = y.data_ptr();
+    p.y.data = y.data_ptr();
     p.workspace = scratch.data_ptr();
     p.workspace_bytes = static_cast<std::size_t>(scratch.numel());
     p.cublas = at::cuda::getCurrentCUDABlasHandle();

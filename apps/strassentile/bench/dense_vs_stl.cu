@@ -111,8 +111,8 @@ BenchRow run_shape(const LayerShape& shape, const Timer& timer, cublasHandle_t h
   const auto set_layer = [&](auto& params, const Buffer& workspace, std::size_t workspace_bytes) {
     params.shape = s;
     params.dtype = dt;
-    params.x = x.ptr;
-    params.w_hat = w_hat.ptr;
+    params.x.data = x.ptr;
+    params.w_hat.data = w_hat.ptr;
     params.enc_x = static_cast<const float*>(enc.ptr);
     params.dec = static_cast<const float*>(dec.ptr);
     params.workspace = workspace.ptr;
@@ -122,12 +122,12 @@ BenchRow run_shape(const LayerShape& shape, const Timer& timer, cublasHandle_t h
   };
   sc::ForwardParams fp;
   set_layer(fp, fwd_ws, fws.bytes);
-  fp.y = y.ptr;
+  fp.y.data = y.ptr;
   sc::BackwardParams bp;
   set_layer(bp, bwd_ws, bws_bytes);
-  bp.dy = dy.ptr;
-  bp.dx = dx.ptr;
-  bp.dw_hat = dw_hat.ptr;
+  bp.dy.data = dy.ptr;
+  bp.dx.data = dx.ptr;
+  bp.dw_hat.data = dw_hat.ptr;
 
   measure(row.stl_fwd, timer, [&] { sc::stl_forward(fp); });
   measure(row.stl_fwd_bwd, timer, [&] {

@@ -10,8 +10,8 @@
 // for bad parameters and std::runtime_error when a CUDA or cuBLAS call fails. Leading dimensions and batch
 // strides are in elements; 0 means "contiguous" (the row length, or rows × leading dimension).
 //
-// The params structs are aggregates, and src/cuda fills some of them by aggregate initialization (in declaration
-// order): a new field goes at the end of its struct.
+// The params structs are aggregates (the codec ones with CodecLaunch as their base), and src/cuda fills some of them
+// by aggregate initialization (in declaration order): a new field goes at the end of its struct.
 #pragma once
 
 #include <cublas_v2.h>
@@ -66,36 +66,57 @@ struct StlShape {
 // divides rows.
 void validate(const StlShape& shape);
 
-// X (M×K) → X̂ (r × m × k). enc_x is rank × a·b fp32 on the device. Padding rows/columns read as zero.
-// Speed: keep X̂'s (and for the decode, Z's) rows 16-byte aligned (ld and stride multiples of 8 elements, as
-// forward_workspace does); otherwise the kernels take element-wise paths (<3,3,3> at K = 4096, ld 1366: ~3× slower).
-struct EncodeParams {
-  StlShape shape;  // uses rows, in_features, a, b, rank, seq_len
+// The operands. The M×K and M×N side (X, Y, dX, dY) is one row-major matrix; the product side (X̂, Ŵ, Z and their
+// gradients) is r row-major m×k, k×n or m×n matrices, one per product. Each pointer travels with its strides; 0
+// means contiguous. The mutable ones convert to the const ones, so that one step's output is the next one's input.
+struct ConstTileMatrix {
+  const void* data = nullptr;
+  std::int64_t ld = 0;
+};
+struct TileMatrix {
+  void* data = nullptr;
+  std::int64_t ld = 0;
+  operator ConstTileMatrix() const { return {data, ld}; }
+};
+struct ConstProductTensor {
+  const void* data = nullptr;
+  std::int64_t ld = 0, stride = 0;  // between rows, between products
+};
+struct ProductTensor {
+  void* data = nullptr;
+  std::int64_t ld = 0, stride = 0;
+  operator ConstProductTensor() const { return {data, ld, stride}; }
+};
+
+// What every encode and decode launch names besides its operands: the layer, the storage type, where and how it
+// runs. Each params struct below adds "input operand, coefficients, output operand" to it.
+struct CodecLaunch {
+  StlShape shape;
   DType dtype = DType::bf16;
-  const void* x = nullptr;
-  std::int64_t ldx = 0;
-  const float* enc_x = nullptr;
-  void* x_hat = nullptr;
-  std::int64_t ld_x_hat = 0, stride_x_hat = 0;
   cudaStream_t stream = nullptr;
   KernelChoice kernel = KernelChoice::automatic;
+};
+
+// X (M×K) → X̂ (r × m × k). enc_x is rank × a·b fp32 on the device; uses shape's rows, in_features, a, b, rank and
+// seq_len. Padding rows/columns read as zero.
+// Speed: keep X̂'s (and for the decode, Z's) rows 16-byte aligned (ld and stride multiples of 8 elements, as
+// forward_workspace does); otherwise the kernels take element-wise paths (<3,3,3> at K = 4096, ld 1366: ~3× slower).
+struct EncodeParams : CodecLaunch {
+  ConstTileMatrix x;
+  const float* enc_x = nullptr;
+  ProductTensor x_hat;
 };
 void launch_encode(const EncodeParams& params);
 
 // Z (r × m × n) → Y (M×N): decode, add bias, apply the activation, crop the padding. dec is a·c × rank
-// fp32 on the device; bias has out_features entries of `dtype`, or is null.
-struct DecodeParams {
-  StlShape shape;  // uses rows, out_features, a, c, rank, seq_len
-  DType dtype = DType::bf16;
-  const void* z = nullptr;
-  std::int64_t ld_z = 0, stride_z = 0;
+// fp32 on the device; bias has out_features entries of `dtype`, or is null. Uses shape's rows, out_features, a, c,
+// rank and seq_len.
+struct DecodeParams : CodecLaunch {
+  ConstProductTensor z;
   const float* dec = nullptr;
   const void* bias = nullptr;
   Activation activation = Activation::none;
-  void* y = nullptr;
-  std::int64_t ldy = 0;
-  cudaStream_t stream = nullptr;
-  KernelChoice kernel = KernelChoice::automatic;
+  TileMatrix y;
   // Z is fp32 whatever `dtype` is (Y and the bias stay in `dtype`): exact algorithms decode with cancellation,
   // and a 16-bit Z is what makes them several times less accurate than dense. Runs the generic kernel.
   bool z_f32 = false;
@@ -112,16 +133,13 @@ struct DecodeEncodeParams {
   StlShape first;   // the first layer (rows, out_features, tile, rank, seq_len)
   StlShape second;  // the second layer; second.in_features == first.out_features
   DType dtype = DType::bf16;
-  const void* z = nullptr;  // the first layer's products, r₁ × m × n₁
-  std::int64_t ld_z = 0, stride_z = 0;
+  ConstProductTensor z;        // the first layer's products, r₁ × m × n₁
   const float* dec = nullptr;  // the first layer's decoder, 16 × r₁
   const void* bias = nullptr;  // the first layer's bias (N₁), optional
   Activation activation = Activation::none;
-  void* y = nullptr;  // optional: Y₁ (M × N₁) too
-  std::int64_t ldy = 0;
+  TileMatrix y;                  // optional: Y₁ (M × N₁) too
   const float* enc_x = nullptr;  // the second layer's activation encoder, r₂ × 16
-  void* x_hat = nullptr;         // X̂₂, r₂ × m × k₂
-  std::int64_t ld_x_hat = 0, stride_x_hat = 0;
+  ProductTensor x_hat;           // X̂₂, r₂ × m × k₂
   cudaStream_t stream = nullptr;
 };
 void launch_decode_encode(const DecodeEncodeParams& params);
@@ -133,12 +151,9 @@ struct ProductsParams {
   cublasHandle_t handle = nullptr;
   DType dtype = DType::bf16;
   std::int64_t batch = 0, m = 0, k = 0, n = 0;
-  const void* x_hat = nullptr;
-  std::int64_t ld_x_hat = 0, stride_x_hat = 0;
-  const void* w_hat = nullptr;
-  std::int64_t ld_w_hat = 0, stride_w_hat = 0;
-  void* z = nullptr;
-  std::int64_t ld_z = 0, stride_z = 0;
+  ConstProductTensor x_hat;
+  ConstProductTensor w_hat;
+  ProductTensor z;
   cudaStream_t stream = nullptr;
   bool z_f32 = false;  // write Z in fp32 (X̂ and Ŵ stay in `dtype`)
   GemmChoice gemm = GemmChoice::tuned;
@@ -166,16 +181,13 @@ ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype, bool z_f3
 struct ForwardParams {
   StlShape shape;
   DType dtype = DType::bf16;
-  const void* x = nullptr;
-  std::int64_t ldx = 0;
-  const void* w_hat = nullptr;
-  std::int64_t ld_w_hat = 0, stride_w_hat = 0;
+  ConstTileMatrix x;
+  ConstProductTensor w_hat;
   const float* enc_x = nullptr;
   const float* dec = nullptr;
   const void* bias = nullptr;
   Activation activation = Activation::none;
-  void* y = nullptr;
-  std::int64_t ldy = 0;
+  TileMatrix y;
   void* workspace = nullptr;
   std::size_t workspace_bytes = 0;
   cublasHandle_t cublas = nullptr;
@@ -196,8 +208,7 @@ void stl_forward(const ForwardParams& params);
 struct MlpForwardParams {
   StlShape first, second;  // second.in_features == first.out_features; the same rows and seq_len
   DType dtype = DType::bf16;
-  const void* x = nullptr;
-  std::int64_t ldx = 0;
+  ConstTileMatrix x;
   const void* w_hat1 = nullptr;  // r₁ × k₁ × n₁, contiguous
   const float* enc_x1 = nullptr;
   const float* dec1 = nullptr;
@@ -207,8 +218,7 @@ struct MlpForwardParams {
   const float* enc_x2 = nullptr;
   const float* dec2 = nullptr;
   const void* bias2 = nullptr;  // optional
-  void* y = nullptr;
-  std::int64_t ldy = 0;
+  TileMatrix y;
   void* workspace = nullptr;  // mlp_forward_workspace(first, second, dtype) bytes, 256-byte aligned
   std::size_t workspace_bytes = 0;
   cublasHandle_t cublas = nullptr;
@@ -225,31 +235,19 @@ void stl_mlp_forward(const MlpForwardParams& params);
 
 // dZ = decodeᵀ(dY): dZ[p, i, j] = Σ_q dec[q, p] · vec(dY_{ij})[q] over the output's a×c tiles (q = u·c+w),
 // r × m × n; dY's padding reads as zero. dec is a·c × rank fp32, as in DecodeParams.
-struct DecodeBackwardParams {
-  StlShape shape;  // uses rows, out_features, a, c, rank, seq_len
-  DType dtype = DType::bf16;
-  const void* dy = nullptr;
-  std::int64_t ldy = 0;
+struct DecodeBackwardParams : CodecLaunch {  // uses shape's rows, out_features, a, c, rank, seq_len
+  ConstTileMatrix dy;
   const float* dec = nullptr;
-  void* dz = nullptr;
-  std::int64_t ld_dz = 0, stride_dz = 0;
-  cudaStream_t stream = nullptr;
-  KernelChoice kernel = KernelChoice::automatic;
+  ProductTensor dz;
 };
 void launch_decode_backward(const DecodeBackwardParams& params);
 
 // dX = encodeᵀ(dX̂): dX[row(i,u), κ·b+v] = Σ_p enc_x[p, u·b+v] · dX̂[p, i, κ], padding cropped. enc_x is
 // rank × a·b fp32, as in EncodeParams.
-struct EncodeBackwardParams {
-  StlShape shape;  // uses rows, in_features, a, b, rank, seq_len
-  DType dtype = DType::bf16;
-  const void* dx_hat = nullptr;
-  std::int64_t ld_dx_hat = 0, stride_dx_hat = 0;
+struct EncodeBackwardParams : CodecLaunch {  // uses shape's rows, in_features, a, b, rank, seq_len
+  ConstProductTensor dx_hat;
   const float* enc_x = nullptr;
-  void* dx = nullptr;
-  std::int64_t ldx = 0;
-  cudaStream_t stream = nullptr;
-  KernelChoice kernel = KernelChoice::automatic;
+  TileMatrix dx;
 };
 void launch_encode_backward(const EncodeBackwardParams& params);
 
@@ -271,18 +269,13 @@ std::size_t backward_workspace(const StlShape& shape, DType dtype, const Backwar
 struct BackwardParams {
   StlShape shape;
   DType dtype = DType::bf16;
-  const void* x = nullptr;
-  std::int64_t ldx = 0;
-  const void* w_hat = nullptr;
-  std::int64_t ld_w_hat = 0, stride_w_hat = 0;
+  ConstTileMatrix dy;  // the incoming gradient, then what the forward read
+  ConstTileMatrix x;
+  ConstProductTensor w_hat;
   const float* enc_x = nullptr;
   const float* dec = nullptr;
-  const void* dy = nullptr;
-  std::int64_t ldy = 0;
-  void* dx = nullptr;
-  std::int64_t ld_dx = 0;
-  void* dw_hat = nullptr;
-  std::int64_t ld_dw_hat = 0, stride_dw_hat = 0;
+  TileMatrix dx;
+  ProductTensor dw_hat;
   bool dw_hat_f32 = false;  // dw_hat in fp32 instead of `dtype` (fp32 master weights, 16-bit activations)
   float* d_enc_x = nullptr;
   float* d_dec = nullptr;
@@ -297,13 +290,12 @@ struct BackwardParams {
   // struct's leading dimensions and strides), kept alive from the forward so that the backward skips recomputing
   // them: one encode (dŴ, dD) and one batched product (dD) less, for r/(ab)·M·K + r/(ac)·M·N more elements held
   // between the passes. Null: recomputed. Where the products run on padded sides (ForwardWorkspace::w_hat_bytes),
-  // X̂'s padding columns must hold zeros, as stl_forward leaves them. Z must be in `dtype` (a forward without z_f32); it is used only unpadded (ld_z = n, stride_z = m·n, i.e.
-  // n a multiple of 8 for forward_workspace), which dD's single GEMM over all tile positions needs; otherwise it
-  // is recomputed. The workspace size stays backward_workspace(...).
-  const void* x_hat = nullptr;
-  std::int64_t ld_x_hat = 0, stride_x_hat = 0;
-  const void* z = nullptr;
-  std::int64_t ld_z = 0, stride_z = 0;
+  // X̂'s padding columns must hold zeros, as stl_forward leaves them. Z must be in `dtype` (a forward without
+  // z_f32); it is used only unpadded (z.ld = n, z.stride = m·n, i.e. n a multiple of 8 for forward_workspace),
+  // which dD's single GEMM over all tile positions needs; otherwise it is recomputed. The workspace size stays
+  // backward_workspace(...).
+  ConstProductTensor x_hat;
+  ConstProductTensor z;
 };
 void stl_backward(const BackwardParams& params);
 

@@ -42,10 +42,10 @@ template <class T>
 EncodeArgs<T> encode_args(const EncodeParams& p, CoefLayout layout) {
   const StlShape& s = p.shape;
   const CoefLayout enc = layout.resolved(s.a * s.b);
-  EncodeArgs<T> args{static_cast<const T*>(p.x), p.ldx, s.in_features, p.enc_x, enc.row_stride, enc.col_stride,
-                     s.rank, static_cast<T*>(p.x_hat), p.ld_x_hat, p.stride_x_hat, s.m(), s.k(), make_row_map(s),
+  EncodeArgs<T> args{static_cast<const T*>(p.x.data), p.x.ld, s.in_features, p.enc_x, enc.row_stride, enc.col_stride,
+                     s.rank, static_cast<T*>(p.x_hat.data), p.x_hat.ld, p.x_hat.stride, s.m(), s.k(), make_row_map(s),
                      false, false};
-  args.vec_load = is_aligned(p.x, 16) && (p.ldx * static_cast<std::int64_t>(sizeof(T))) % 16 == 0;
+  args.vec_load = is_aligned(p.x.data, 16) && (p.x.ld * static_cast<std::int64_t>(sizeof(T))) % 16 == 0;
   return args;
 }
 
@@ -54,10 +54,10 @@ template <class T>
 DecodeArgs<T> decode_args(const DecodeParams& p, CoefLayout layout) {
   const StlShape& s = p.shape;
   const CoefLayout dec = layout.resolved(s.rank);
-  DecodeArgs<T> args{static_cast<const T*>(p.z), p.ld_z, p.stride_z, s.m(), s.n(), p.dec, dec.row_stride,
-                     dec.col_stride, s.rank, static_cast<const T*>(p.bias), static_cast<T*>(p.y), p.ldy,
+  DecodeArgs<T> args{static_cast<const T*>(p.z.data), p.z.ld, p.z.stride, s.m(), s.n(), p.dec, dec.row_stride,
+                     dec.col_stride, s.rank, static_cast<const T*>(p.bias), static_cast<T*>(p.y.data), p.y.ld,
                      s.out_features, make_row_map(s), false, false, false};
-  args.vec_y = is_aligned(p.y, 16) && (p.ldy * static_cast<std::int64_t>(sizeof(T))) % 16 == 0;
+  args.vec_y = is_aligned(p.y.data, 16) && (p.y.ld * static_cast<std::int64_t>(sizeof(T))) % 16 == 0;
   args.vec_bias = is_aligned(p.bias, 16);
   return args;
 }

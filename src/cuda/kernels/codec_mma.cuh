@@ -485,13 +485,13 @@ __global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecod
 // the pointers and strides allow them.
 inline MmaEncodeArgs mma_encode_args(const EncodeParams& p, CoefLayout layout) {
   MmaEncodeArgs args = encode_args<word16>(p, layout);
-  args.vec_store = is_aligned(p.x_hat, 16) && p.ld_x_hat % 8 == 0 && p.stride_x_hat % 8 == 0;
+  args.vec_store = is_aligned(p.x_hat.data, 16) && p.x_hat.ld % 8 == 0 && p.x_hat.stride % 8 == 0;
   return args;
 }
 
 inline MmaDecodeArgs mma_decode_args(const DecodeParams& p, CoefLayout layout) {
   MmaDecodeArgs args = decode_args<word16>(p, layout);
-  args.vec_z = is_aligned(p.z, 16) && p.ld_z % 8 == 0 && p.stride_z % 8 == 0;
+  args.vec_z = is_aligned(p.z.data, 16) && p.z.ld % 8 == 0 && p.z.stride % 8 == 0;
   return args;
 }
 

@@ -124,7 +124,7 @@ void run_decode_tiles(const DecodeParams& p, CoefLayout layout = {}) {
   const std::int64_t threads = s.m() * ((s.n() + V - 1) / V);
   if (threads == 0) return;
   DecodeArgs<T> args = decode_args<T>(p, layout);
-  args.vec_z = is_aligned(p.z, std::min<std::size_t>(16, V * sizeof(T))) && p.ld_z % V == 0 && p.stride_z % V == 0;
+  args.vec_z = is_aligned(p.z.data, std::min<std::size_t>(16, V * sizeof(T))) && p.z.ld % V == 0 && p.z.stride % V == 0;
   const std::size_t smem = static_cast<std::size_t>((s.rank + CH - 1) / CH * CH) * A * C * sizeof(float);
   with_activation(p.activation, [&](auto act) {
     const auto kernel = decode_tiles<T, A, C, V, CH, decltype(act)::value>;

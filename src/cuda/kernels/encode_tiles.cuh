@@ -91,8 +91,8 @@ void run_encode_tiles(const EncodeParams& p, CoefLayout layout = {}) {
   const std::int64_t threads = s.m() * ((s.k() + V - 1) / V);
   if (threads == 0) return;
   EncodeArgs<T> args = encode_args<T>(p, layout);
-  args.vec_store = is_aligned(p.x_hat, std::min<std::size_t>(16, V * sizeof(T))) && p.ld_x_hat % V == 0 &&
-                   p.stride_x_hat % V == 0;
+  args.vec_store = is_aligned(p.x_hat.data, std::min<std::size_t>(16, V * sizeof(T))) && p.x_hat.ld % V == 0 &&
+                   p.x_hat.stride % V == 0;
   const std::size_t smem = static_cast<std::size_t>(s.rank) * A * B * sizeof(float);
   set_dynamic_smem(reinterpret_cast<const void*>(&encode_tiles<T, A, B, V>), smem);
   encode_tiles<T, A, B, V><<<grid_blocks(threads, kEncodeThreads), kEncodeThreads, smem, p.stream>>>(args);

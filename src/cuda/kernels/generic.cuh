@@ -73,8 +73,8 @@ void launch_encode_generic(const EncodeParams& p, CoefLayout layout) {
   if (total == 0) return;
   const CoefLayout enc = layout.resolved(s.a * s.b);
   encode_generic<T><<<capped_blocks(total), kGenericThreads, 0, p.stream>>>(
-      static_cast<const T*>(p.x), p.ldx, s.in_features, p.enc_x, enc.row_stride, enc.col_stride, s.rank, s.a, s.b,
-      static_cast<T*>(p.x_hat), p.ld_x_hat, p.stride_x_hat, s.m(), s.k(), make_row_map(s));
+      static_cast<const T*>(p.x.data), p.x.ld, s.in_features, p.enc_x, enc.row_stride, enc.col_stride, s.rank, s.a, s.b,
+      static_cast<T*>(p.x_hat.data), p.x_hat.ld, p.x_hat.stride, s.m(), s.k(), make_row_map(s));
   check_launch("encode_generic");
 }
 
@@ -87,8 +87,8 @@ void launch_decode_generic(const DecodeParams& p, CoefLayout layout) {
   if (total == 0) return;
   const CoefLayout dec = layout.resolved(s.rank);
   decode_generic<TZ, T><<<capped_blocks(total), kGenericThreads, 0, p.stream>>>(
-      static_cast<const TZ*>(p.z), p.ld_z, p.stride_z, p.dec, dec.row_stride, dec.col_stride, s.rank, s.a, s.c,
-      static_cast<const T*>(p.bias), p.activation, static_cast<T*>(p.y), p.ldy, s.rows, s.out_features,
+      static_cast<const TZ*>(p.z.data), p.z.ld, p.z.stride, p.dec, dec.row_stride, dec.col_stride, s.rank, s.a, s.c,
+      static_cast<const T*>(p.bias), p.activation, static_cast<T*>(p.y.data), p.y.ld, s.rows, s.out_features,
       make_row_map(s));
   check_launch("decode_generic");
 }
