@@ -81,8 +81,10 @@ Algorithm get(const std::string& name);
 std::vector<std::string> available();
 
 // Directory holding alphatensor/ and dumas-pernet-sedoglavic/ (the layout of the vendored data/fmm).
-// Defaults to the environment variable STRASSENTILE_FMM_DIR; empty means "built-ins only".
+// Defaults to the environment variable STRASSENTILE_FMM_DIR, else default_data_dir(); empty means "built-ins only".
 void set_data_dir(const std::string& dir);
 std::string data_dir();
+// The data/fmm of the source tree this library was built from, while it exists; else empty.
+std::string default_data_dir();
 
 }  // namespace strassentile

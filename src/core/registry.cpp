@@ -25,21 +25,11 @@ DataCatalogue& catalogue() {
   return instance;
 }
 
-// The build's own data/fmm (a compile definition), when it is still there: a library moved away from its source
-// tree falls back to the built-ins instead of failing on a missing file.
-std::string default_dir() {
-#ifdef STRASSENTILE_DEFAULT_FMM_DIR
-  const std::string dir = STRASSENTILE_DEFAULT_FMM_DIR;
-  if (std::ifstream(dir + "/alphatensor/factorizations_r.npz").good()) return dir;
-#endif
-  return "";
-}
-
 // Caller holds the mutex.
 const std::string& current_dir(DataCatalogue& cat) {
   if (!cat.dir_initialised) {
     const char* env = std::getenv("STRASSENTILE_FMM_DIR");
-    cat.dir = env != nullptr ? env : default_dir();
+    cat.dir = env != nullptr ? env : default_data_dir();
     cat.dir_initialised = true;
   }
   return cat.dir;
@@ -73,6 +63,16 @@ bool parse_sized_name(const std::string& name, const std::string& prefix, TileFo
 }
 
 }  // namespace
+
+// The build's own data/fmm (a compile definition), when it is still there: a library moved away from its source
+// tree falls back to the built-ins instead of failing on a missing file.
+std::string default_data_dir() {
+#ifdef STRASSENTILE_DEFAULT_FMM_DIR
+  const std::string dir = STRASSENTILE_DEFAULT_FMM_DIR;
+  if (std::ifstream(dir + "/alphatensor/factorizations_r.npz").good()) return dir;
+#endif
+  return "";
+}
 
 void set_data_dir(const std::string& dir) {
   DataCatalogue& cat = catalogue();

@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 
+#include "strassentile/algorithm.hpp"
 #include "strassentile/matrix.hpp"
 
 namespace strassentile::testing {
@@ -17,7 +18,7 @@ namespace strassentile::testing {
 // The data is required: a missing directory fails the test with instructions, it is never skipped.
 inline std::string fmm_dir() {
   const char* env = std::getenv("STRASSENTILE_FMM_DIR");
-  const std::string dir = env != nullptr ? env : STRASSENTILE_TEST_FMM_DIR;
+  const std::string dir = env != nullptr ? env : strassentile::default_data_dir();
   std::ifstream probe(dir + "/alphatensor/factorizations_r.npz");
   if (!probe)
     ADD_FAILURE() << "exact-algorithm data not found under '" << dir

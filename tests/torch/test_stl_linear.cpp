@@ -17,7 +17,6 @@ double rel_err(const torch::Tensor& a, const torch::Tensor& b) {
 
 TEST(STLLinear, FromLinearWithExactAlgorithmsReproducesTheLayer) {
   torch::manual_seed(0);
-  set_data_dir(STRASSENTILE_TEST_FMM_DIR);
   for (const char* name : {"strassen", "laderman", "strassen2", "dps-4x4x4-48", "alphatensor-2x4x4"}) {
     torch::nn::Linear dense(torch::nn::LinearOptions(45, 27));
     STLLinear stl = stl_from_linear(dense, name);
