@@ -75,6 +75,11 @@ std::string default_data_dir() {
 }
 
 void set_data_dir(const std::string& dir) {
+  // Checked here, where the mistake is made: a bad folder would otherwise surface later, in every call that lists
+  // or loads algorithms, built-ins included.
+  if (!dir.empty() && !std::ifstream(dir + "/alphatensor/factorizations_r.npz").good())
+    throw std::invalid_argument("set_data_dir('" + dir + "'): no alphatensor/factorizations_r.npz there; pass a folder "
+                                "laid out like the repository's data/fmm, or '' for the built-in algorithms only");
   DataCatalogue& cat = catalogue();
   std::lock_guard<std::mutex> lock(cat.mutex);
   cat.dir = dir;

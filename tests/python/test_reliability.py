@@ -78,3 +78,11 @@ def test_encode_weight_refuses_an_empty_weight():
 def test_huge_naive_algorithm_is_refused_by_name():
     with pytest.raises(RuntimeError, match=r"naive-100x100x100.*2\^24"):
         st.algorithms.get("naive-100x100x100")
+
+
+def test_a_bad_data_directory_is_refused_where_it_is_set():
+    before = st.algorithms.available()
+    with pytest.raises(ValueError, match=r"set_data_dir\('/nonexistent'\).*'' for the built-in algorithms only"):
+        st.algorithms.set_data_dir("/nonexistent")
+    assert st.algorithms.available() == before
+    assert st.algorithms.get("strassen").tile == (2, 2, 2)
