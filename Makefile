@@ -73,7 +73,7 @@ test-research: build-research
 	  STRASSENTILE_TORCH_LIB=$(abspath $(BUILD))/lib/libstrassentile_torch.so STRASSENTILE_FMM_DIR=$(FMM_DIR) \
 	  PYTHONPATH=python:research/python:tests/python $(PY) -m pytest -q research/tests/python; fi
 
-## On a GPU: the op-level benchmark (Python) and `strassentile bench` (dense, naive STL, ours, 2:4) for this GPU.
+## On a GPU: STLLinear and a converted block against nn.Linear through the public modules (python -m strassentile.benchmark), then `strassentile bench` (dense cuBLAS against the torch-free STL pipeline) for this GPU.
 bench: build
 	PYTHONPATH=python $(PY) -m strassentile.benchmark
 	$(BUILD)/strassentile bench

@@ -5,7 +5,7 @@
 #    pkgconf-bin libpkgconf3 libgtest-dev zlib1g-dev libeigen3-dev): libzip, pkg-config and Eigen for the core,
 #    GoogleTest, zlib;
 #  - cuBLAS from NVIDIA's cu13 wheel when the CUDA toolkit carries only the compiler and runtime;
-#  - cuSPARSELt from the torch installation's nvidia-cusparselt wheel (`strassentile bench`'s 2:4 baseline).
+#  - cuSPARSELt from the torch installation's nvidia-cusparselt wheel (the lab bench's 2:4 baseline, research/benchmarks).
 command -v nvcc >/dev/null || export PATH=/usr/local/cuda/bin:$PATH
 if [ -n "${py:-}" ]; then :; elif [ -n "${PYTHON:-}" ]; then py=$PYTHON; elif [ -x .venv/bin/python ]; then py=$PWD/.venv/bin/python; else py=$(command -v python3); fi
 extra=()
