@@ -95,6 +95,10 @@ class Timer:
         self.flush = torch.empty(L2_FLUSH_BYTES // 4, dtype=torch.float32, device="cuda")
 
     def median_ms(self, fn: Callable[[], None]) -> float:
+        return statistics.median(self.samples_ms(fn))
+
+    def samples_ms(self, fn: Callable[[], None]) -> list[float]:
+        """Every repetition's time (ms), each after an L2 flush, following the warm-up calls."""
         for _ in range(self.warmup):
             fn()
         torch.cuda.synchronize()
@@ -107,7 +111,7 @@ class Timer:
             end.record()
             end.synchronize()
             times.append(start.elapsed_time(end))
-        return statistics.median(times)
+        return times
 
 
 def compare(timer: Timer, dense: nn.Module, stl: nn.Module, x: torch.Tensor) -> dict[str, float]:

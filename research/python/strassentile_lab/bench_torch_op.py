@@ -22,31 +22,22 @@ import torch
 import torch.nn.functional as F
 
 import strassentile  # loads the op library; set_keep_for_backward
+from strassentile.benchmark import Timer
 
 SHAPES = [(16384, 4096, 4096), (8192, 8192, 8192)]
 MLP_SHAPES = [(8192, 4096, 16384), (16384, 1024, 4096)]  # (M, d, d_ff)
 TILE, RANK = 4, 24
 WARMUP, REPS = 5, 30
 
-_flush = None
+_timer = None
 
 
 def time_ms(fn):
-    global _flush
-    if _flush is None:
-        _flush = torch.empty(64 * 1024 * 1024, dtype=torch.float32, device="cuda")
-    for _ in range(WARMUP):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(REPS):
-        _flush.zero_()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
+    """Median and minimum over REPS, each after an L2 flush (strassentile.benchmark.Timer)."""
+    global _timer
+    if _timer is None:
+        _timer = Timer(WARMUP, REPS)
+    times = _timer.samples_ms(fn)
     return {"median": statistics.median(times), "min": min(times)}
 
 

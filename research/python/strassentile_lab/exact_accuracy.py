@@ -32,6 +32,7 @@ from torch import nn
 
 import strassentile
 from strassentile import STLLinear, algorithms, encode_weight
+from strassentile.benchmark import Timer
 
 SMALL = os.environ.get("EXACT_SMALL") == "1"  # small shapes: smoke test of the script itself
 DEV = os.environ.get("EXACT_DEV", "cpu" if SMALL else "cuda")
@@ -90,7 +91,7 @@ else:
     MEM_SHAPE = (16384, 4096, 4096)
 TIMED = {(16384, 4096, 4096), (8192, 8192, 8192)}
 
-_flush = None
+_timer = None
 
 
 def sync():
@@ -99,21 +100,11 @@ def sync():
 
 
 def time_ms(fn):
-    global _flush
-    if _flush is None:
-        _flush = torch.empty(64 * 1024 * 1024, dtype=torch.float32, device=DEV)
-    for _ in range(WARMUP):
-        fn()
-    sync()
-    times = []
-    for _ in range(REPS):
-        _flush.zero_()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
+    """Median, minimum and maximum over REPS, each after an L2 flush (strassentile.benchmark.Timer; CUDA only)."""
+    global _timer
+    if _timer is None:
+        _timer = Timer(WARMUP, REPS)
+    times = _timer.samples_ms(fn)
     return {"median": statistics.median(times), "min": min(times), "max": max(times)}
 
 
