@@ -15,6 +15,8 @@ PRESET ?= $(eval PRESET := $(shell command -v nvcc >/dev/null 2>&1 && \
   $(PY) -c 'import sys, torch; sys.exit(not torch.version.cuda)' 2>/dev/null && echo cuda || echo cpu))$(PRESET)
 BUILD ?= $(if $(filter cuda,$(PRESET)),build-cuda,build)
 CONFIGURE = cmake --preset $(1) -B $(2) -DSTRASSENTILE_FMM_DIR=$(FMM_DIR) -DPython_EXECUTABLE=$(abspath $(PY)) $(CMAKE_FLAGS) >/dev/null
+# pytest on every core where pytest-xdist is installed (the venv installs it; a GPU machine's Python may lack it).
+PYTEST_JOBS = $(shell $(PY) -c 'import xdist' 2>/dev/null && echo "-n $(JOBS)")
 SITE_PACKAGES = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 .PHONY: demo test test-cpp test-python test-research build build-research deps venv dev-path data bench gpu-test \
@@ -28,7 +30,7 @@ venv: $(VENV)/.ready
 $(VENV)/.ready:
 	python3 -m venv --system-site-packages $(VENV)
 	$(PY) -c 'import torch' 2>/dev/null || $(PY) -m pip install -q --disable-pip-version-check $(TORCH_SPEC)
-	$(PY) -m pip install -q --disable-pip-version-check numpy pytest hypothesis safetensors
+	$(PY) -m pip install -q --disable-pip-version-check numpy pytest pytest-xdist hypothesis safetensors
 	touch $@
 
 ## `import strassentile` in the venv, from this checkout (the op library is found in its build folder).
@@ -59,7 +61,7 @@ test-cpp: build
 
 test-python: build
 	STRASSENTILE_TORCH_LIB=$(abspath $(BUILD))/lib/libstrassentile_torch.so STRASSENTILE_FMM_DIR=$(FMM_DIR) \
-	  PYTHONPATH=python:tests/python $(PY) -m pytest -q tests/python
+	  PYTHONPATH=python:tests/python $(PY) -m pytest -q $(PYTEST_JOBS) tests/python
 
 ## The lab's tests (research/): the trainers and baselines in C++, the Python experiments' tests. Same build
 ## folder as `make test`, with STRASSENTILE_BUILD_RESEARCH on.

@@ -1,6 +1,8 @@
 // Truncating an exact algorithm to fewer products, with the decoder refitted by least squares.
+#include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "matmul_tensor.hpp"
 #include "strassentile/approximation.hpp"
@@ -22,24 +24,39 @@ void check_rank(const Algorithm& alg, std::size_t rank) {
                                 "', got " + std::to_string(rank));
 }
 
+// Residual of the least-squares fit of `target` by the columns of `m` (the decoder refit of a trial).
+double fit_residual(const Eigen::MatrixXd& m, const Eigen::MatrixXd& target) {
+  return (target - m * m.completeOrthogonalDecomposition().solve(target)).squaredNorm();
+}
+
 // Greedy backward elimination on the factors (u, v) against t: the products to keep, in their original order.
 std::vector<Eigen::Index> choose_products(const detail::Unfoldings& t, const Eigen::MatrixXd& u, const Eigen::MatrixXd& v,
                                           std::size_t rank) {
   std::vector<Eigen::Index> kept(static_cast<std::size_t>(u.cols()));
   for (std::size_t p = 0; p < kept.size(); ++p) kept[p] = static_cast<Eigen::Index>(p);
-  const auto error_with = [&](const std::vector<Eigen::Index>& idx) {
-    const Eigen::MatrixXd us = columns(u, idx), vs = columns(v, idx);
-    return detail::cp_error(t, us, vs, detail::refit_decoder(t, us, vs));
-  };
+  const Eigen::MatrixXd products = detail::khatri_rao(u, v);  // one column per product
+  const Eigen::MatrixXd target = t.t3.transpose();
   // Each step drops the product whose removal (decoder refitted) raises the error least; ties go to the later
   // product, so an untouched prefix stays stable.
   while (kept.size() > rank) {
+    Eigen::MatrixXd basis = columns(products, kept), goal = target;
+    double outside = 0;  // the part of the target no trial can fit
+    if (basis.cols() < basis.rows()) {
+      // Every trial's columns lie in the span of the kept ones: fit in the coordinates of an orthonormal basis Q
+      // of that span (r rows instead of a·b·b·c); the part of the target outside Q adds the same to every trial.
+      const Eigen::HouseholderQR<Eigen::MatrixXd> qr(basis);
+      const Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(basis.rows(), basis.cols());
+      goal = q.transpose() * target;
+      outside = (target - q * goal).squaredNorm();
+      basis = q.transpose() * basis;
+    }
     std::size_t drop = 0;
     double best = INFINITY;
     for (std::size_t i = 0; i < kept.size(); ++i) {
-      std::vector<Eigen::Index> trial = kept;
-      trial.erase(trial.begin() + static_cast<std::ptrdiff_t>(i));
-      const double err = error_with(trial);
+      Eigen::MatrixXd trial(basis.rows(), basis.cols() - 1);
+      const auto col = static_cast<Eigen::Index>(i);
+      trial << basis.leftCols(col), basis.rightCols(basis.cols() - col - 1);
+      const double err = outside + fit_residual(trial, goal);
       if (err <= best) best = err, drop = i;
     }
     kept.erase(kept.begin() + static_cast<std::ptrdiff_t>(drop));
