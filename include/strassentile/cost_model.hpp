@@ -1,7 +1,9 @@
-// FLOPs, parameters and ideal bytes of one STL layer against the dense layer it replaces (STL.md §2).
+// FLOPs, parameters and ideal bytes of one STL layer against the dense layer it replaces (STL.md §2), and the
+// predicted time of both on a GPU (predict_speed).
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "strassentile/tile_format.hpp"
 
@@ -35,5 +37,51 @@ struct StlCost {
 
 // Throws std::invalid_argument when a dimension, a tile side or the rank is zero.
 StlCost stl_cost(LayerShape shape, TileFormat tile, std::size_t rank, std::size_t bytes_per_element = 2);
+
+// What the speed model needs to know of a GPU. The defaults are one H200, calibrated on the measured figures of
+// docs/PERFORMANCE.md (tests/cpp/test_cost_model.cpp checks the model against them).
+struct GpuSpec {
+  std::string name = "NVIDIA H200";
+  double matmul_flops = 800e12;      // FLOP/s a large 16-bit GEMM reaches (cuBLAS, 16384x4096x4096: 791 TFLOP/s)
+  double matmul_flops_f32 = 60e12;   // 4-byte elements, no TF32: 90% of the datasheet 67 TFLOP/s, not measured
+  double bandwidth = 4.0e12;         // B/s of a device-to-device copy (measured 3.8-4.3 TB/s)
+  double launch_seconds = 4e-6;      // per kernel, host-side dispatch included
+  double gemm_half_inner = 96;       // inner dimension at which a GEMM computes at half its peak rate
+  bool guessed = false;              // scaled from another GPU rather than known or measured
+};
+
+// The H200 and H100 (SXM) constants, or, for another `name`, the H200's scaled by SM count and clock (guessed =
+// true). `clock_hz` 0 means the H200's. Throws std::invalid_argument on a zero SM count.
+GpuSpec gpu_spec(const std::string& name, std::size_t sm_count, double clock_hz = 0);
+
+// Predicted seconds of one call, dense (nn.Linear) against STL, on `gpu`:
+//   GEMM(batch, m×k×n)  = hypot(2·batch·mkn / (rate · k/(k + gemm_half_inner)),
+//                               batch·(mk + kn + mn)·bytes / bandwidth) + launch
+//                         a smooth roofline whose compute rate (matmul_flops, or _f32 for 4-byte elements) falls
+//                         for a short inner dimension.
+//   codec pass (bytes)  = bytes / (bandwidth · codec_efficiency(tile pair)) + launch: encode reads X and writes
+//                         X̂; decode reads Z and writes Y (StlCost's encode_bytes / decode_bytes).
+//   dense forward       = GEMM(1, M×K×N);  STL forward = encode + GEMM(r, Mt×Kt×Nt) + decode. Mode causal runs
+//                         the generic codec kernels, which select rows per product.
+//   training adds the backward of every parameter (src/cuda/README.md's backward): dense dX and dW GEMMs and the
+//   bias column sums; STL: X̂ again, dZ = decodeᵀ(dY), dŴ (inner Mt), Z again, dD, dX̂ (inner Nt), dX = encodeᵀ(dX̂),
+//   dE_X and the bias sums, the coefficient gradients as memory-bound reductions.
+struct SpeedEstimate {
+  double dense_seconds = 0;
+  double stl_seconds = 0;
+  double speedup() const { return dense_seconds / stl_seconds; }  // above 1: STL faster
+};
+
+// Throws std::invalid_argument on a zero size or rank and on a GPU without positive rates and bandwidth.
+SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
+                            std::size_t bytes_per_element = 2, bool training = false, bool causal = false);
+
+// One batched GEMM of `batch` m×k by k×n products on `gpu` (the first formula above).
+double gemm_seconds(const GpuSpec& gpu, double batch, double m, double k, double n, std::size_t bytes_per_element);
+
+// Fraction of copy bandwidth the encode (pair a,b) or decode (pair a,c) kernels reach, measured on the H200
+// (research/results/perf/kernels_stages_h200.log): the tensor-core <4,4> kernels, the CUDA-core tile families, and
+// the generic kernel for the rest and for mode causal.
+double codec_efficiency(std::size_t rows, std::size_t cols, std::size_t rank, bool causal = false);
 
 }  // namespace strassentile

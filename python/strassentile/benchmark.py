@@ -7,6 +7,9 @@ training step does):
           copy converted with strassentile.convert, on BATCH×SEQ×DIM inputs, for each --blocks BATCHxSEQxDIM.
 Each repetition is timed on its own with CUDA events after writing more than the L2 cache, after warm-ups; the
 median is kept, and the ratios (dense time / STL time) come from the same run. Writes JSON and a markdown table.
+
+``--calibrate OUT.json`` instead measures this GPU for convert(min_speedup=...)'s speed model (a few seconds): a
+kernel launch, a copy's bandwidth, the bf16 GEMM rate of a large and of a narrow GEMM, and the float32 rate.
 """
 from __future__ import annotations
 
@@ -64,6 +67,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, default=30)
     p.add_argument("--json", type=pathlib.Path, default=pathlib.Path("strassentile-benchmark.json"))
     p.add_argument("--markdown", type=pathlib.Path, default=pathlib.Path("strassentile-benchmark.md"))
+    p.add_argument("--calibrate", type=pathlib.Path, metavar="OUT.json",
+                   help="measure this GPU for convert(min_speedup=...) and write its speed model to OUT.json "
+                        "(use it with speed_model=OUT.json or STRASSENTILE_SPEED_MODEL=OUT.json); nothing else runs")
     return p.parse_args(argv)
 
 
@@ -163,6 +169,37 @@ def run(args: argparse.Namespace) -> dict:
             "results": results}
 
 
+def calibrate(timer: Timer) -> strassentile.GpuSpec:
+    """This GPU's speed model: each constant from one short measurement (see the C++ model in cost_model.hpp)."""
+    dev = torch.device("cuda")
+    tiny = torch.zeros(1, device=dev)
+    launches = 100
+    launch_s = timer.median_ms(lambda: [tiny.add_(1) for _ in range(launches)]) * 1e-3 / launches
+    src = torch.empty(2**28, dtype=torch.uint8, device=dev)
+    dst = torch.empty_like(src)
+    bandwidth = 2 * src.numel() / (timer.median_ms(lambda: dst.copy_(src)) * 1e-3)
+
+    def gemm_seconds(m: int, k: int, n: int, dtype: torch.dtype) -> float:
+        a, b = torch.randn(m, k, device=dev, dtype=dtype), torch.randn(k, n, device=dev, dtype=dtype)
+        return timer.median_ms(lambda: torch.mm(a, b)) * 1e-3 - launch_s
+
+    matmul_flops = 2 * 8192**3 / gemm_seconds(8192, 8192, 8192, torch.bfloat16)
+    tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        matmul_flops_f32 = 2 * 4096**3 / gemm_seconds(4096, 4096, 4096, torch.float32)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+    # A narrow GEMM fixes the efficiency curve: its time is hypot(compute, memory), compute = flops / (rate · k/(k+h)).
+    m, k, n = 32768, 128, 4096
+    seconds = gemm_seconds(m, k, n, torch.bfloat16)
+    memory = 2 * (m * k + k * n + m * n) / bandwidth
+    compute = max(seconds**2 - memory**2, (0.1 * seconds) ** 2) ** 0.5
+    efficiency = min(2 * m * k * n / (matmul_flops * compute), 1.0)
+    return strassentile.GpuSpec(f"{torch.cuda.get_device_name()} (calibrated)", matmul_flops, matmul_flops_f32,
+                                bandwidth, launch_s, k * (1 / efficiency - 1))
+
+
 def markdown(report: dict) -> str:
     a, b, c = report["tile"]
     lines = [f"STL <{a},{b},{c}>, r = {report['rank']} against dense, {report['dtype']}, {report['device']}; median "
@@ -181,6 +218,13 @@ def main(argv: list[str] | None = None) -> int:
         print("strassentile.benchmark: needs a CUDA GPU (torch.cuda.is_available() is False): the timings are of the "
               "CUDA kernels. Run it on a GPU machine with a CUDA build of torch and of strassentile.", file=sys.stderr)
         return 2
+    if args.calibrate:
+        spec = calibrate(Timer(warmup=3, reps=10))
+        spec.save(args.calibrate)
+        print(f"{spec.name}: matmul {spec.matmul_flops / 1e12:.0f} TFLOP/s bf16, {spec.matmul_flops_f32 / 1e12:.0f} "
+              f"float32; copy {spec.bandwidth / 1e12:.2f} TB/s; launch {spec.launch_seconds * 1e6:.1f} us; GEMMs at "
+              f"half rate at inner dimension {spec.gemm_half_inner:.0f}; written to {args.calibrate}")
+        return 0
     report = run(args)
     args.json.write_text(json.dumps(report, indent=1) + "\n")
     args.markdown.write_text(markdown(report))

@@ -10,6 +10,7 @@ from torch.nn.utils import parametrize
 from .config import Exact, Fit, FromDense, Random, STLConfig
 from .convert_summary import ConvertSummary, LayerReport
 from .modules import STLLinear
+from .speed_model import GpuSpec, SpeedModel, resolve
 
 # Hooks that fire around forward/backward: moved to the new layer (the dicts themselves, so that the users'
 # RemovableHandles still remove them).
@@ -21,7 +22,8 @@ _STATE_DICT_HOOKS = ("_state_dict_hooks", "_state_dict_pre_hooks", "_load_state_
 
 
 def convert(model: nn.Module, config: STLConfig | None = None, *,
-            filter_fn: Callable[[nn.Module, str], bool] | None = None) -> ConvertSummary:
+            filter_fn: Callable[[nn.Module, str], bool] | None = None, min_speedup: float | None = None,
+            tokens: int | None = None, training: bool = True, speed_model: SpeedModel = None) -> ConvertSummary:
     """Replaces the ``nn.Linear`` submodules of ``model`` by STLLinear layers built as ``config`` says (default:
     <4,4,4>, r = 24, ``FromDense()``: an approximate copy of each trained layer), and returns what was done.
 
@@ -33,6 +35,14 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
     frozen; forward and backward hooks move to the new layer. Code that reads ``layer.weight`` gets an STLWeight,
     whose ``F.linear`` runs STL.
 
+    ``min_speedup`` converts only the layers whose STL form is predicted at least that many times faster than
+    nn.Linear (1.0: faster at all) at ``tokens`` rows per call (batch · sequence length, required with it), for a
+    training step (forward and backward of every parameter; ``training=False``: forward only), in the layer's
+    dtype. The prediction is the speed model's (strassentile.speed_model) for ``speed_model`` (a GpuSpec, a JSON
+    file from ``python -m strassentile.benchmark --calibrate``, or a CUDA device), else the file named by
+    STRASSENTILE_SPEED_MODEL, else the current CUDA device. ``tokens`` alone reports the predictions and filters
+    nothing. Each layer's prediction is in its report (``predicted_speedup``) and in the skip reason.
+
     Like ``quantize_``, it works in place, so ``model`` itself cannot be an nn.Linear: use
     ``STLLinear.from_linear`` for a single layer.
     """
@@ -42,6 +52,7 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
                          "...), or wrap it (nn.Sequential(linear)) and convert that")
     config = config or STLConfig()
     tile, rank = config.resolved()
+    gpu = _speed_model_for(min_speedup, tokens, speed_model)
     inputs = _capture_linear_inputs(model, config.init.calibration) if isinstance(config.init, Fit) else {}
     owners = _parameter_names(model)
     basis_cache: dict[str, tuple[torch.Tensor, ...]] = {}
@@ -52,6 +63,15 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
         if reason:
             summary.layers.append(LayerReport(names, converted=False, reason=reason))
             continue
+        predicted = None
+        if gpu is not None:
+            predicted = gpu.speedup(tokens, module.in_features, module.out_features, tile, rank,
+                                    module.weight.element_size(), training, config.mode)
+            if min_speedup is not None and predicted < min_speedup:
+                why = (f"predicted {predicted:.2f}x < min_speedup {min_speedup:g} at {tokens} tokens (model: "
+                       f"{gpu.name}, {'training' if training else 'inference'})")
+                summary.layers.append(LayerReport(names, converted=False, reason=why, predicted_speedup=predicted))
+                continue
         calibration = next((inputs[n] for n in names if n in inputs), None)
         if isinstance(config.init, Fit) and calibration is None:
             summary.warnings.append(f"{names[0]}: not called on the calibration inputs; converted from its weights only")
@@ -60,8 +80,28 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
         _move_hooks(module, layer, names[0], summary)
         for parent, child, _ in places:
             setattr(parent, child, layer)
-        summary.layers.append(_report(names, layer, summary))
+        summary.layers.append(_report(names, layer, summary, predicted))
     return summary
+
+
+def _speed_model_for(min_speedup: float | None, tokens: int | None, speed_model: SpeedModel) -> GpuSpec | None:
+    """The GPU to predict for when ``min_speedup`` or ``tokens`` asks for predictions; None otherwise."""
+    if min_speedup is not None:
+        number = isinstance(min_speedup, (int, float)) and not isinstance(min_speedup, bool)
+        if not number or not 0 < min_speedup < float("inf"):
+            raise ValueError(f"convert: min_speedup must be a number > 0 (1.0: convert only layers predicted faster "
+                             f"than nn.Linear), got {min_speedup!r}")
+        if tokens is None:
+            raise ValueError("convert: min_speedup needs tokens=<tokens per call>, the rows each layer will see in one "
+                             "call (batch size x sequence length): the predicted speed-up depends on it")
+    if tokens is None:
+        if speed_model is not None:
+            raise ValueError("convert: speed_model is used only with tokens=<tokens per call> (and min_speedup); pass "
+                             "them, or leave speed_model out")
+        return None
+    if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
+        raise ValueError(f"convert: tokens must be a positive int (batch size x sequence length), got {tokens!r}")
+    return resolve(speed_model, "min_speedup" if min_speedup is not None else "tokens")
 
 
 def _linear_places(model: nn.Module) -> dict[nn.Linear, list[tuple[nn.Module, str, str]]]:
@@ -148,12 +188,13 @@ def _move_hooks(module: nn.Linear, layer: STLLinear, name: str, summary: Convert
         summary.warnings.append(f"{name}: its state-dict hooks were not moved (STL has other keys than weight/bias)")
 
 
-def _report(names: list[str], layer: STLLinear, summary: ConvertSummary) -> LayerReport:
+def _report(names: list[str], layer: STLLinear, summary: ConvertSummary, predicted_speedup: float | None) -> LayerReport:
     a = layer.tile[0]
     cost = layer.cost(a)  # one row tile holds `a` tokens
     report = LayerReport(names, converted=True, dense_params=cost["dense_params"], stl_params=cost["stl_params"],
                          dense_flops_per_token=cost["dense_flops"] / a, stl_flops_per_token=cost["stl_flops"] / a,
-                         calibration_error=getattr(layer, "calibration_error", None))
+                         calibration_error=getattr(layer, "calibration_error", None),
+                         predicted_speedup=predicted_speedup)
     if report.stl_params > report.dense_params:
         summary.warnings.append(f"{names[0]}: STL has more parameters than the dense layer "
                                 f"({report.stl_params:.0f} > {report.dense_params:.0f})")

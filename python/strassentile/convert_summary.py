@@ -19,6 +19,8 @@ class LayerReport:
     stl_flops_per_token: float = 0.0
     # Fit only: relative output error on the calibration inputs, (before, after fitting).
     calibration_error: tuple[float, float] | None = None
+    # With convert(tokens=...): the speed model's dense time / STL time at those tokens (above 1: STL faster).
+    predicted_speedup: float | None = None
 
     @property
     def name(self) -> str:
@@ -39,6 +41,10 @@ class ConvertSummary:
         return [(name, layer.reason) for layer in self.layers if not layer.converted for name in layer.names]
 
     @property
+    def predicted_speedup(self) -> dict[str, float]:
+        return {layer.name: layer.predicted_speedup for layer in self.layers if layer.predicted_speedup is not None}
+
+    @property
     def calibration_error(self) -> dict[str, tuple[float, float]]:
         return {layer.name: layer.calibration_error for layer in self.layers if layer.calibration_error is not None}
 
@@ -57,5 +63,7 @@ class ConvertSummary:
             text += (f"; parameters {self.dense_params:.0f} -> {self.stl_params:.0f} "
                      f"({self.stl_params / self.dense_params:.2f}x); FLOPs/token {self.dense_flops_per_token:.0f} -> "
                      f"{self.stl_flops_per_token:.0f} ({self.dense_flops_per_token / self.stl_flops_per_token:.2f}x fewer)")
+        text += "".join(f"\n  converted {layer.name}: predicted {layer.predicted_speedup:.2f}x" for layer in self.layers
+                        if layer.converted and layer.predicted_speedup is not None)
         text += "".join(f"\n  skipped {name}: {why}" for name, why in self.skipped)
         return text + "".join(f"\n  warning: {w}" for w in self.warnings)

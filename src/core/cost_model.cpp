@@ -1,5 +1,6 @@
 #include "strassentile/cost_model.hpp"
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -30,6 +31,100 @@ StlCost stl_cost(LayerShape shape, TileFormat tile, std::size_t rank, std::size_
   cost.encode_bytes = bytes * (static_cast<double>(shape.m) * static_cast<double>(shape.k) + r * m * k);
   cost.decode_bytes = bytes * (r * m * n + static_cast<double>(shape.m) * static_cast<double>(shape.n));
   return cost;
+}
+
+namespace {
+
+bool contains(const std::string& text, const char* part) { return text.find(part) != std::string::npos; }
+
+// The H200's boost clock, against which other GPUs' compute is scaled.
+constexpr double kH200ClockHz = 1.98e9;
+constexpr std::size_t kH200Sms = 132;
+
+}  // namespace
+
+GpuSpec gpu_spec(const std::string& name, std::size_t sm_count, double clock_hz) {
+  if (sm_count == 0) throw std::invalid_argument("gpu_spec: sm_count must be >= 1 (the GPU's multiprocessor count)");
+  GpuSpec spec;  // the H200's
+  if (contains(name, "H200")) {
+    spec.name = name;
+    return spec;
+  }
+  if (contains(name, "H100") && sm_count == kH200Sms) {
+    // Same GH100 compute as the H200 (777 TFLOP/s measured at 16384x4096x4096); HBM3 at 3.35 of HBM3e's 4.8 TB/s.
+    spec.name = name;
+    spec.bandwidth *= 3.35 / 4.8;
+    return spec;
+  }
+  const double scale = static_cast<double>(sm_count) / kH200Sms * (clock_hz > 0 ? clock_hz / kH200ClockHz : 1.0);
+  spec.name = name + " (scaled from the H200 by SM count and clock)";
+  spec.matmul_flops *= scale;
+  spec.matmul_flops_f32 *= scale;
+  spec.bandwidth *= scale;
+  spec.guessed = true;
+  return spec;
+}
+
+double codec_efficiency(std::size_t rows, std::size_t cols, std::size_t rank, bool causal) {
+  if (causal) return 0.05;  // the generic kernel
+  if (rows == 4 && cols == 4) return rank <= 64 ? 0.80 : 0.60;  // tensor-core kernels; CUDA-core past rank 64
+  if (rows == 2 && cols == 2) return 0.90;
+  if ((rows == 2 || rows == 1) && cols == 4) return 0.75;
+  if (rows == 3 && cols == 3) return 0.22;
+  return 0.05;  // the generic kernel
+}
+
+double gemm_seconds(const GpuSpec& gpu, double batch, double m, double k, double n, std::size_t bytes_per_element) {
+  const double bytes = static_cast<double>(bytes_per_element);
+  const double peak = bytes_per_element >= 4 ? gpu.matmul_flops_f32 : gpu.matmul_flops;
+  const double rate = peak * k / (k + gpu.gemm_half_inner);
+  const double compute = 2.0 * batch * m * k * n / rate;
+  const double memory = batch * (m * k + k * n + m * n) * bytes / gpu.bandwidth;
+  return std::hypot(compute, memory) + gpu.launch_seconds;
+}
+
+SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
+                            std::size_t bytes_per_element, bool training, bool causal) {
+  if (bytes_per_element == 0) throw std::invalid_argument("predict_speed: bytes_per_element must be >= 1");
+  if (!(gpu.matmul_flops > 0 && gpu.matmul_flops_f32 > 0 && gpu.bandwidth > 0 && gpu.launch_seconds >= 0 &&
+        gpu.gemm_half_inner >= 0))
+    throw std::invalid_argument("predict_speed: the GPU's matmul rates and bandwidth must be > 0, its launch time and "
+                                "gemm_half_inner >= 0");
+  const StlCost cost = stl_cost(shape, tile, rank, bytes_per_element);
+  const double M = static_cast<double>(shape.m), K = static_cast<double>(shape.k), N = static_cast<double>(shape.n);
+  const double mt = static_cast<double>(ceil_div(shape.m, tile.a)), kt = static_cast<double>(ceil_div(shape.k, tile.b)),
+               nt = static_cast<double>(ceil_div(shape.n, tile.c)), r = static_cast<double>(rank);
+  const double bytes = static_cast<double>(bytes_per_element);
+  const auto pass = [&](double moved, double efficiency) {
+    return moved / (gpu.bandwidth * efficiency) + gpu.launch_seconds;
+  };
+  const double encode_efficiency = codec_efficiency(tile.a, tile.b, rank, causal);
+  const double decode_efficiency = codec_efficiency(tile.a, tile.c, rank, causal);
+
+  const double encode = pass(cost.encode_bytes, encode_efficiency);
+  const double decode = pass(cost.decode_bytes, decode_efficiency);
+  const double products = gemm_seconds(gpu, r, mt, kt, nt, bytes_per_element);
+  SpeedEstimate est;
+  est.dense_seconds = gemm_seconds(gpu, 1, M, K, N, bytes_per_element);
+  est.stl_seconds = encode + products + decode;
+  if (!training) return est;
+
+  const double bias_sums = pass(M * N * bytes, 1.0);
+  est.dense_seconds += gemm_seconds(gpu, 1, M, N, K, bytes_per_element)  // dX = dY·W, inner N
+                       + gemm_seconds(gpu, 1, N, M, K, bytes_per_element)  // dW = dYᵀ·X, inner M
+                       + bias_sums;
+  // The coefficient gradients read a tile-layout copy of dY (or X) and dZ (or dX̂) once: memory-bound reductions.
+  const double ab = static_cast<double>(tile.x_size()), ac = static_cast<double>(tile.y_size());
+  const double d_dec = pass(2 * M * N * bytes, decode_efficiency) + pass((ac + r) * mt * nt * bytes, 1.0);
+  const double d_enc_x = pass(2 * M * K * bytes, encode_efficiency) + pass((ab + r) * mt * kt * bytes, 1.0);
+  est.stl_seconds += encode                                                  // X̂ again
+                     + pass(cost.decode_bytes, decode_efficiency)            // dZ = decodeᵀ(dY)
+                     + gemm_seconds(gpu, r, kt, mt, nt, bytes_per_element)   // dŴ = X̂ᵀ·dZ, inner Mt
+                     + products + d_dec                                      // Z again, dD
+                     + gemm_seconds(gpu, r, mt, nt, kt, bytes_per_element)   // dX̂ = dZ·Ŵᵀ, inner Nt
+                     + pass(cost.encode_bytes, encode_efficiency)            // dX = encodeᵀ(dX̂)
+                     + d_enc_x + bias_sums;
+  return est;
 }
 
 }  // namespace strassentile

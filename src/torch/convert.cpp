@@ -1,6 +1,8 @@
 #include "strassentile/torch/convert.hpp"
 #include "error_message.hpp"
 
+#include <cmath>
+#include <cstdio>
 #include <set>
 #include <sstream>
 
@@ -33,6 +35,32 @@ void ConvertibleLinearImpl::pretty_print(std::ostream& stream) const {
   stream << "strassentile::ConvertibleLinear(" << (is_stl() ? "stl" : "dense") << ")";
 }
 
+namespace {
+
+void check_speed_options(const ConvertOptions& options) {
+  if (options.min_speedup) {
+    STL_CHECK(std::isfinite(*options.min_speedup) && *options.min_speedup > 0, "convert: min_speedup must be a finite "
+              "number > 0 (1.0: convert only layers predicted faster than dense), got ", *options.min_speedup);
+    STL_CHECK(options.tokens >= 1, "convert: min_speedup needs ConvertOptions::tokens, the tokens per call the model "
+              "will run (batch x sequence length), got ", options.tokens);
+  }
+  STL_CHECK(options.tokens >= 0, "convert: tokens must be >= 1 (batch x sequence length), got ", options.tokens);
+  STL_CHECK(options.tokens == 0 || options.gpu, "convert: ", options.min_speedup ? "min_speedup" : "tokens",
+            " needs a speed model of the GPU the model will run on: set ConvertOptions::gpu, e.g. "
+            "strassentile::gpu_spec(\"NVIDIA H200\", 132)");
+}
+
+// snprintf rather than iostreams for numbers: see error_message.hpp.
+std::string format_number(const char* format, double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, format, value);
+  return text;
+}
+
+std::string format_ratio(double ratio) { return format_number("%.2fx", ratio); }
+
+}  // namespace
+
 std::string ConvertSummary::to_string() const {
   std::ostringstream out;
   out << "converted " << converted.size() << " layer(s), skipped " << skipped.size();
@@ -42,6 +70,11 @@ std::string ConvertSummary::to_string() const {
         << dense_flops_per_token / stl_flops_per_token << "x fewer)";
   for (const auto& [name, e] : calibration_error)
     out << "\n  calibrated " << name << ": relative error " << e.error_before << " -> " << e.error_after;
+  for (const auto& name : converted) {
+    const auto predicted = predicted_speedup.find(name);
+    if (predicted != predicted_speedup.end())
+      out << "\n  converted " << name << ": predicted " << format_ratio(predicted->second);
+  }
   for (const auto& [name, why] : skipped) out << "\n  skipped " << name << ": " << why;
   return out.str();
 }
@@ -59,6 +92,7 @@ ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, 
               "' is ", alg.tile.to_string(), ":", alg.rank(), " but tile ", t.to_string(), ", rank ", options.rank,
               " were asked");
   }
+  check_speed_options(options);
   ConvertSummary summary;
   const auto modules = model.named_modules("", /*include_self=*/true);
   // The dense implementations inside ConvertibleLinears are handled through their owners.
@@ -88,6 +122,23 @@ ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, 
         summary.skipped.emplace_back(name, "smaller than one tile (" + std::to_string(lo.in_features()) + "->" +
                                                std::to_string(lo.out_features()) + " for " + t.to_string() + ")");
         continue;
+      }
+      if (options.tokens >= 1) {
+        const LayerShape shape{static_cast<std::size_t>(options.tokens), static_cast<std::size_t>(lo.in_features()),
+                               static_cast<std::size_t>(lo.out_features())};
+        const auto bytes = static_cast<std::size_t>(layer->dense->weight.element_size());
+        const auto rank = static_cast<std::size_t>(options.rank);
+        const bool causal = options.mode == "causal";
+        const double predicted = predict_speed(shape, t, rank, *options.gpu, bytes, options.training, causal).speedup();
+        summary.predicted_speedup[name] = predicted;
+        if (options.min_speedup && predicted < *options.min_speedup) {
+          summary.skipped.emplace_back(
+              name, "predicted " + format_ratio(predicted) + " < min_speedup " +
+                        format_number("%g", *options.min_speedup) + " at " + std::to_string(options.tokens) +
+                        " tokens (model: " + options.gpu->name + ", " +
+                        (options.training ? "training" : "inference") + ")");
+          continue;
+        }
       }
       STLLinear stl{nullptr};
       if (exact) {

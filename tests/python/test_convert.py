@@ -169,3 +169,63 @@ def test_stl_linear_reads_like_nn_linear_and_resets_in_place():
     alg = strassentile.algorithms.get("strassen2")
     assert torch.allclose(layer.enc_x.double(), alg.enc_x) and torch.allclose(layer.dec.double(), alg.dec)
     assert not torch.equal(layer.w_hat, torch.full_like(layer.w_hat, 7.0))
+
+
+# Speed filter: convert(min_speedup=..., tokens=...) converts only the layers the speed model predicts fast enough.
+class NarrowWide(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.narrow, self.wide = nn.Linear(32, 256), nn.Linear(256, 256)
+
+    def forward(self, x):
+        return self.wide(torch.relu(self.narrow(x)))
+
+
+TOKENS = 65536
+
+
+def test_a_layer_predicted_below_min_speedup_stays_dense_with_the_reason(tmp_path):
+    spec_file = tmp_path / "gpu.json"
+    strassentile.GpuSpec.h200().save(spec_file)
+    gpu = strassentile.GpuSpec.load(spec_file)
+    narrow = gpu.speedup(TOKENS, 32, 256, (4, 4, 4), 24, 4, True)
+    wide = gpu.speedup(TOKENS, 256, 256, (4, 4, 4), 24, 4, True)
+    assert narrow < wide
+    threshold = (narrow * wide) ** 0.5
+    model = NarrowWide()
+    summary = strassentile.convert(model, STLConfig(init=Random()), min_speedup=threshold, tokens=TOKENS,
+                                   speed_model=spec_file)
+    assert isinstance(model.wide, STLLinear) and type(model.narrow) is nn.Linear
+    assert summary.converted == ["wide"]
+    assert summary.skipped == [("narrow", f"predicted {narrow:.2f}x < min_speedup {threshold:g} at {TOKENS} tokens "
+                                          "(model: NVIDIA H200, training)")]
+    assert summary.predicted_speedup == pytest.approx({"narrow": narrow, "wide": wide})
+    assert f"converted wide: predicted {wide:.2f}x" in str(summary)
+
+
+def test_the_speed_model_file_can_come_from_the_environment(tmp_path, monkeypatch):
+    spec_file = tmp_path / "gpu.json"
+    strassentile.GpuSpec.h200().save(spec_file)
+    monkeypatch.setenv("STRASSENTILE_SPEED_MODEL", str(spec_file))
+    summary = strassentile.convert(NarrowWide(), STLConfig(init=Random()), tokens=TOKENS, training=False)
+    assert summary.converted == ["narrow", "wide"]  # tokens alone: predictions, no filter
+    assert summary.predicted_speedup["wide"] == pytest.approx(
+        strassentile.GpuSpec.h200().speedup(TOKENS, 256, 256, (4, 4, 4), 24, 4, False))
+
+
+def test_min_speedup_needs_tokens():
+    with pytest.raises(ValueError, match="min_speedup needs tokens=<tokens per call>"):
+        strassentile.convert(NarrowWide(), min_speedup=1.0, speed_model=strassentile.GpuSpec.h200())
+    with pytest.raises(ValueError, match="min_speedup must be a number > 0"):
+        strassentile.convert(NarrowWide(), min_speedup=0, tokens=TOKENS, speed_model=strassentile.GpuSpec.h200())
+    with pytest.raises(ValueError, match="tokens must be a positive int"):
+        strassentile.convert(NarrowWide(), min_speedup=1.0, tokens=0, speed_model=strassentile.GpuSpec.h200())
+
+
+def test_min_speedup_without_a_gpu_or_a_speed_model_is_refused_with_the_fix(monkeypatch):
+    monkeypatch.delenv("STRASSENTILE_SPEED_MODEL", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    model = NarrowWide()
+    with pytest.raises(ValueError, match="min_speedup needs a speed model.*no CUDA device.*speed_model="):
+        strassentile.convert(model, min_speedup=1.0, tokens=TOKENS)
+    assert type(model.narrow) is nn.Linear and type(model.wide) is nn.Linear

@@ -9,10 +9,12 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "strassentile/cost_model.hpp"
 #include "strassentile/torch/stl_linear.hpp"
 
 namespace strassentile {
@@ -50,6 +52,14 @@ struct ConvertOptions {
   // outputs); layers without keep the data-free basis. A name that is no ConvertibleLinear of the model is an error.
   std::map<std::string, torch::Tensor> calibration;
   CalibrationOptions calibrate;
+  // Dispatch by predicted speed (strassentile/cost_model.hpp's predict_speed): with min_speedup set, only layers
+  // that `gpu` is predicted to run at least that many times faster as STL than dense are converted, at `tokens`
+  // rows per call (batch x sequence length), forward and backward of every parameter when `training`. `tokens`
+  // alone reports the predictions without filtering. Both need `gpu`, e.g. gpu_spec(name, sm_count, clock_hz).
+  std::optional<double> min_speedup;
+  int64_t tokens = 0;
+  bool training = true;
+  std::optional<GpuSpec> gpu;
 };
 
 struct ConvertSummary {
@@ -58,6 +68,7 @@ struct ConvertSummary {
   double dense_params = 0, stl_params = 0;                    // over converted layers, biases excluded
   double dense_flops_per_token = 0, stl_flops_per_token = 0;  // forward, over converted layers
   std::map<std::string, CalibrationReport> calibration_error;  // per calibrated layer: relative output errors
+  std::map<std::string, double> predicted_speedup;  // per layer, when ConvertOptions::tokens is set: dense / STL time
   std::string to_string() const;
 };
 
