@@ -19,8 +19,9 @@ namespace strassentile {
 // algorithm (<5,5,5>:98 holds 7,350). Constructors refuse larger ones before allocating.
 inline constexpr std::size_t kMaxAlgorithmCoefficients = std::size_t{1} << 24;
 // Most multiply-adds `verify` may spend (Σ_p of the non-zeros of enc_x[p]·enc_w[p]·dec[:,p]) and most entries
-// of the matmul tensor it may build ((ab)(bc)(ac)): a few seconds and 128 MiB at the most.
-inline constexpr std::size_t kMaxVerifyWork = std::size_t{1} << 32;
+// of the matmul tensor it may build ((ab)(bc)(ac)): a fraction of a second and 128 MiB at the most. The largest
+// catalogue algorithm needs about 2^20 multiply-adds; 2^32 took 9 s of CPU.
+inline constexpr std::size_t kMaxVerifyWork = std::size_t{1} << 26;
 inline constexpr std::size_t kMaxVerifyTensorEntries = std::size_t{1} << 24;
 
 // Throws std::invalid_argument naming `who` when an algorithm of this tile and rank would exceed

@@ -71,7 +71,7 @@ double Algorithm::verify() const {
     for (std::size_t q = 0; q < ny; ++q) ys += dec(q, p) != 0.0;
     const std::size_t term = nonzero_cols(enc_x, p).size() * nonzero_cols(enc_w, p).size() * ys;
     if (term > kMaxVerifyWork - work)
-      throw std::length_error(who + ": checking it needs more than 2^32 multiply-adds; refused");
+      throw std::length_error(who + ": checking it needs more than 2^26 multiply-adds; refused");
     work += term;
   }
   // Reconstruct Σ_p enc_x[p]⊗enc_w[p]⊗dec[:,p] densely, skipping zero coefficients.

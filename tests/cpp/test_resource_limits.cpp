@@ -57,6 +57,22 @@ TEST(ResourceLimits, VerifyRefusesWorkBeyondItsBudgetQuickly) {
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
 }
 
+TEST(ResourceLimits, VerifyRefusesWorkOfSecondsNotOnlyOfMinutes) {
+  // <16,16,16> with 256 dense products: exactly 2^32 multiply-adds, 9 s of CPU when it was accepted.
+  const TileFormat tile{16, 16, 16};
+  const std::size_t r = 256;
+  Matrix<double> enc_x(r, tile.x_size()), enc_w(r, tile.w_size()), dec(tile.y_size(), r);
+  for (auto* m : {&enc_x, &enc_w, &dec})
+    for (std::size_t i = 0; i < m->size(); ++i) m->data()[i] = 1.0;
+  const Algorithm alg = make_algorithm("dense-16-r256", "test", tile, enc_x, enc_w, dec);
+  try {
+    (void)alg.verify();
+    FAIL() << "2^32 multiply-adds were accepted";
+  } catch (const std::length_error& e) {
+    EXPECT_NE(std::string(e.what()).find("2^26 multiply-adds"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ResourceLimits, VerifyRefusesTensorsBeyondItsMemoryBudget) {
   // <64,64,64> rank 1: the matmul tensor alone has 4096^3 entries (550 GB of doubles).
   const TileFormat tile{64, 64, 64};
