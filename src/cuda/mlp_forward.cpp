@@ -5,8 +5,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "check.hpp"
 #include "layer_stages.hpp"
 #include "launchers.hpp"
+#include "params.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
 namespace strassentile::cuda {
@@ -36,6 +38,30 @@ MlpLayout mlp_layout(const StlShape& first, const StlShape& second, DType dtype)
   return l;
 }
 
+// Every operand up front, before the first kernel is enqueued: a bad one must not leave layer 1 half run.
+void check_operands(const MlpForwardParams& p) {
+  constexpr const char* who = "stl_mlp_forward";
+  const std::size_t e = dtype_size(p.dtype);
+  const bool rows = p.first.rows > 0;
+  if (rows && p.first.in_features > 0) {
+    detail::require_elements(p.x.data, e, who, "x");
+    detail::resolve_ld(p.x.ld, p.first.in_features, "stl_mlp_forward: x.ld");
+  }
+  if (rows && p.second.out_features > 0) {
+    detail::require_elements(p.y.data, e, who, "y");
+    detail::resolve_ld(p.y.ld, p.second.out_features, "stl_mlp_forward: y.ld");
+  }
+  detail::require_elements(p.w_hat1, e, who, "w_hat1");
+  detail::require_elements(p.w_hat2, e, who, "w_hat2");
+  detail::require_elements(p.enc_x1, sizeof(float), who, "enc_x1");
+  detail::require_elements(p.dec1, sizeof(float), who, "dec1");
+  detail::require_elements(p.enc_x2, sizeof(float), who, "enc_x2");
+  detail::require_elements(p.dec2, sizeof(float), who, "dec2");
+  detail::require_aligned(p.bias1, e, who, "bias1");  // the biases are optional
+  detail::require_aligned(p.bias2, e, who, "bias2");
+  if (rows) detail::require_pointer(p.cublas, who, "cublas");
+}
+
 }  // namespace
 
 std::size_t mlp_forward_workspace(const StlShape& first, const StlShape& second, DType dtype) {
@@ -44,7 +70,8 @@ std::size_t mlp_forward_workspace(const StlShape& first, const StlShape& second,
 
 void stl_mlp_forward(const MlpForwardParams& p) {
   const MlpLayout l = mlp_layout(p.first, p.second, p.dtype);
-  detail::check_workspace("", p.workspace, p.workspace_bytes, l.bytes, "mlp_forward_workspace");
+  detail::check_workspace("stl_mlp_forward", p.workspace, p.workspace_bytes, l.bytes, "mlp_forward_workspace");
+  check_operands(p);
   char* base = static_cast<char*>(p.workspace);
   detail::LayerStages one(p.first, p.dtype, false, base), two(p.second, p.dtype, false, base + l.second_offset);
   one.set_w_hat({p.w_hat1, 0, 0}, p.stream);

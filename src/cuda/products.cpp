@@ -5,8 +5,10 @@
 // GemmChoice::tuned (the default) bf16/fp16 products go through cuBLASLt's fastest algorithm (tuned_gemm.hpp).
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 
 #include "check.hpp"
+#include "params.hpp"
 #include "row_major_gemm.hpp"
 #include "tuned_gemm.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
@@ -14,25 +16,28 @@
 namespace strassentile::cuda {
 
 void launch_products(const ProductsParams& p) {
+  constexpr const char* who = "launch_products";
   if (p.batch < 0 || p.m < 0 || p.k < 0 || p.n < 0)
-    throw std::invalid_argument("products: batch, m, k and n must be >= 0");
-  const std::int64_t ld_x = p.x_hat.ld == 0 ? p.k : p.x_hat.ld;
-  const std::int64_t ld_w = p.w_hat.ld == 0 ? p.n : p.w_hat.ld;
-  const std::int64_t ld_z = p.z.ld == 0 ? p.n : p.z.ld;
-  if (ld_x < p.k || ld_w < p.n || ld_z < p.n)
-    throw std::invalid_argument("products: a leading dimension is smaller than its row length");
-  const std::int64_t stride_x = p.x_hat.stride == 0 ? p.m * ld_x : p.x_hat.stride;
-  const std::int64_t stride_w = p.w_hat.stride == 0 ? p.k * ld_w : p.w_hat.stride;
-  const std::int64_t stride_z = p.z.stride == 0 ? p.m * ld_z : p.z.stride;
+    throw std::invalid_argument(std::string(who) + ": batch, m, k and n must be >= 0 (got " + std::to_string(p.batch) +
+                                ", " + std::to_string(p.m) + ", " + std::to_string(p.k) + ", " + std::to_string(p.n) +
+                                ")");
+  const std::size_t e = dtype_size(p.dtype);  // rejects unknown dtypes
+  const std::int64_t ld_x = detail::resolve_ld(p.x_hat.ld, p.k, "launch_products: x_hat.ld");
+  const std::int64_t ld_w = detail::resolve_ld(p.w_hat.ld, p.n, "launch_products: w_hat.ld");
+  const std::int64_t ld_z = detail::resolve_ld(p.z.ld, p.n, "launch_products: z.ld");
+  const std::int64_t stride_x = detail::resolve_stride(p.x_hat.stride, p.m, ld_x, p.k, "launch_products: x_hat.stride");
+  const std::int64_t stride_w = detail::resolve_stride(p.w_hat.stride, p.k, ld_w, p.n, "launch_products: w_hat.stride");
+  const std::int64_t stride_z = detail::resolve_stride(p.z.stride, p.m, ld_z, p.n, "launch_products: z.stride");
   if (p.batch == 0 || p.m == 0 || p.n == 0) return;
-  if (p.handle == nullptr) throw std::invalid_argument("products: cuBLAS handle is null");
-  if (p.x_hat.data == nullptr || p.w_hat.data == nullptr || p.z.data == nullptr)
-    throw std::invalid_argument("products: x_hat, w_hat and z must not be null");
+  if (p.handle == nullptr) throw std::invalid_argument("launch_products: handle (the cuBLAS handle) is null");
+  detail::require_elements(p.x_hat.data, e, who, "x_hat");
+  detail::require_elements(p.w_hat.data, e, who, "w_hat");
+  detail::require_elements(p.z.data, p.z_f32 ? 4 : e, who, "z");
 
   cublasPointerMode_t mode;
   detail::check_cublas(cublasGetPointerMode(p.handle, &mode), "cublasGetPointerMode");
   if (mode != CUBLAS_POINTER_MODE_HOST)
-    throw std::invalid_argument("products: the cuBLAS handle must be in host pointer mode");
+    throw std::invalid_argument("launch_products: the cuBLAS handle must be in host pointer mode");
   detail::bind_stream(p.handle, p.stream);
 
   // Z = X̂·Ŵ row-major: rows m, cols n, inner k (row_major_gemm.hpp makes the column-major call).

@@ -1,4 +1,5 @@
 // StlShape validation and DType facts.
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -40,6 +41,21 @@ void validate(const StlShape& s) {
   if (s.seq_len < 0 || (s.seq_len > 0 && s.rows % s.seq_len != 0))
     throw std::invalid_argument("seq_len " + std::to_string(s.seq_len) + " must divide the number of rows " +
                                 std::to_string(s.rows) + " (rows are batch x seq_len)");
+  // Every operand's element count, and its bytes, must fit the int64 arithmetic of strides and offsets.
+  const auto check_elements = [](std::int64_t a, std::int64_t b, std::int64_t c, const char* what) {
+    constexpr std::int64_t kMaxElements = std::int64_t{1} << 60;
+    if (a > 0 && b > 0 && c > 0 && (b > kMaxElements / a || c > kMaxElements / (a * b)))
+      throw std::invalid_argument(std::string("sizes overflow: ") + what + " = " + std::to_string(a) + " x " +
+                                  std::to_string(b) + " x " + std::to_string(c) + " is more than 2^60 elements");
+  };
+  if (s.a > 4096 || s.b > 4096 || s.c > 4096)  // also keeps the tile counts below from overflowing
+    throw std::invalid_argument("tile <" + std::to_string(s.a) + "," + std::to_string(s.b) + "," +
+                                std::to_string(s.c) + ">: sides above 4096 are not supported");
+  check_elements(1, s.rows, s.in_features, "rows x in_features (X)");
+  check_elements(1, s.rows, s.out_features, "rows x out_features (Y)");
+  check_elements(s.rank, s.m(), s.k(), "rank x m x k (X^)");
+  check_elements(s.rank, s.m(), s.n(), "rank x m x n (Z)");
+  check_elements(s.rank, s.k(), s.n(), "rank x k x n (W^)");
 }
 
 }  // namespace strassentile::cuda

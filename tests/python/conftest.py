@@ -16,3 +16,23 @@ def fmm_dir():
 
 # Per-dtype relative tolerance (max-abs error / max-abs of a float64 reference) of one STL layer.
 TOLERANCE = {"float64": 1e-12, "float32": 2e-6, "float16": 4e-3, "bfloat16": 3e-2}
+
+
+def profiled_kernel_names(fn):
+    """Runs fn under the CUDA profiler; returns fn's result and the names of the GPU kernels it launched. Fails, never
+    skips, when the profiler records no kernel at all: a GPU test that cannot see its kernels checks nothing."""
+    import torch
+
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        out = fn()
+        torch.cuda.synchronize()
+    names = [e.key for e in prof.key_averages()]
+    assert names, ("the CUDA profiler recorded no kernel: CUPTI is missing or unusable on this machine (check that "
+                   "libcupti from the CUDA toolkit or the nvidia-cuda-cupti wheel is found), so the test cannot tell "
+                   "whether the strassentile kernels ran")
+    return out, names
+
+
+@pytest.fixture
+def kernel_names():
+    return profiled_kernel_names

@@ -24,14 +24,16 @@ namespace {
 
 using torch::ScalarType;
 
+// Max error / max |ref| allowed per dtype: about 3x the worst measured over this file's cases on an H200
+// (bf16 6.1e-3, f16 8.1e-4, f32 7e-7; printed by the "[ worst ]" lines at the end), so that a real regression fails.
 double tolerance(ScalarType t) {
   switch (t) {
     case torch::kFloat:
-      return 1e-4;
+      return 2e-6;
     case torch::kHalf:
-      return 1e-2;
+      return 2.5e-3;
     case torch::kBFloat16:
-      return 5e-2;
+      return 1.8e-2;
     default:
       return 1e-10;
   }
