@@ -2,9 +2,10 @@
 //
 // Every product p has a level ℓ(p) ∈ [0, a). Its encoder row E_X[p] may read only tile rows u ≤ ℓ(p), and the
 // decoder may route it only to output rows u ≥ ℓ(p). Output row u then sums products with ℓ(p) ≤ u, each of
-// which read rows ≤ ℓ(p) ≤ u: row u never depends on a later row of its tile (nor on any other tile). The masks
-// are applied to E_X and D by every implementation (reference, op, CUDA), so masked coefficients never reach an
-// output whatever their stored value, and their gradients are exactly zero.
+// which read rows ≤ ℓ(p) ≤ u: row u never depends on a later row of its tile (nor on any other tile). Every
+// implementation (reference, op, CUDA) applies the masks by selection: a masked coefficient is never multiplied
+// with anything, whatever its stored value, and its gradient is exactly zero. Multiplying by a zero coefficient
+// would not do: 0·Inf = NaN would carry a non-finite later row into the earlier outputs of its tile.
 #pragma once
 
 #include <cstddef>

@@ -53,8 +53,16 @@ Tensor3<T> encode_weight(MatrixView<const T> weight, MatrixView<const T> enc_w, 
   return w_hat;
 }
 
-template <class T>
-Tensor3<T> encode_activation(MatrixView<const T> x, MatrixView<const T> enc_x, TileFormat tile, std::size_t seq_len) {
+namespace {
+
+// Every product and tile row: the tile and token-local modes read every coefficient.
+bool every_row(std::size_t /*product*/, std::size_t /*tile_row*/) { return true; }
+
+// encode_activation where product p reads tile row u only when reads(p, u). Selection, not a zero coefficient:
+// 0·Inf = NaN would let a non-finite row reach products that must not see it.
+template <class T, class Reads>
+Tensor3<T> encode_rows(MatrixView<const T> x, MatrixView<const T> enc_x, TileFormat tile, std::size_t seq_len,
+                       Reads reads) {
   validate(tile);
   if (enc_x.rows < 1) throw std::invalid_argument("enc_x has no rows: rank must be >= 1");
   check_shape(enc_x, enc_x.rows, tile.x_size(), "enc_x", "rank x a*b for the tile format");
@@ -67,7 +75,7 @@ Tensor3<T> encode_activation(MatrixView<const T> x, MatrixView<const T> enc_x, T
         double acc = 0;
         for (std::size_t u = 0; u < tile.a; ++u) {
           const std::size_t row = groups.row_of(i, u, tile.a);
-          if (row >= x.rows) continue;  // padding row
+          if (row >= x.rows || !reads(p, u)) continue;  // padding row, or a row the product may not read
           for (std::size_t v = 0; v < tile.b; ++v) {
             const std::size_t col = kk * tile.b + v;
             if (col < x.cols) acc += static_cast<double>(enc_x(p, u * tile.b + v)) * static_cast<double>(x(row, col));
@@ -76,6 +84,13 @@ Tensor3<T> encode_activation(MatrixView<const T> x, MatrixView<const T> enc_x, T
         x_hat(p, i, kk) = static_cast<T>(acc);
       }
   return x_hat;
+}
+
+}  // namespace
+
+template <class T>
+Tensor3<T> encode_activation(MatrixView<const T> x, MatrixView<const T> enc_x, TileFormat tile, std::size_t seq_len) {
+  return encode_rows(x, enc_x, tile, seq_len, every_row);
 }
 
 template <class T>
@@ -99,9 +114,12 @@ Tensor3<T> batched_products(const Tensor3<T>& x_hat, const Tensor3<T>& w_hat) {
   return z;
 }
 
-template <class T>
-Matrix<T> decode_output(const Tensor3<T>& z, MatrixView<const T> dec, TileFormat tile, std::size_t rows,
-                        std::size_t out_features, std::size_t seq_len) {
+namespace {
+
+// decode_output where output tile row u sums product p only when writes(p, u) (selection, as in encode_rows).
+template <class T, class Writes>
+Matrix<T> decode_rows(const Tensor3<T>& z, MatrixView<const T> dec, TileFormat tile, std::size_t rows,
+                      std::size_t out_features, std::size_t seq_len, Writes writes) {
   validate(tile);
   check_shape(dec, tile.y_size(), z.dim0(), "dec", "a*c x rank, rank from the products");
   const RowGrouping groups = make_row_grouping(rows, seq_len);
@@ -123,16 +141,27 @@ Matrix<T> decode_output(const Tensor3<T>& z, MatrixView<const T> dec, TileFormat
           if (col >= out_features) continue;
           double acc = 0;
           for (std::size_t p = 0; p < z.dim0(); ++p)
-            acc += static_cast<double>(dec(u * tile.c + w, p)) * static_cast<double>(z(p, i, j));
+            if (writes(p, u)) acc += static_cast<double>(dec(u * tile.c + w, p)) * static_cast<double>(z(p, i, j));
           y(row, col) = static_cast<T>(acc);
         }
       }
   return y;
 }
 
+}  // namespace
+
 template <class T>
-Matrix<T> stl_reference(MatrixView<const T> x, const Tensor3<T>& w_hat, MatrixView<const T> enc_x,
-                        MatrixView<const T> dec, TileFormat tile, std::size_t out_features, std::size_t seq_len) {
+Matrix<T> decode_output(const Tensor3<T>& z, MatrixView<const T> dec, TileFormat tile, std::size_t rows,
+                        std::size_t out_features, std::size_t seq_len) {
+  return decode_rows(z, dec, tile, rows, out_features, seq_len, every_row);
+}
+
+namespace {
+
+// The checks stl_reference and stl_reference_causal share; returns the number of output columns.
+template <class T>
+std::size_t checked_out_features(MatrixView<const T> x, const Tensor3<T>& w_hat, MatrixView<const T> enc_x,
+                                 TileFormat tile, std::size_t out_features) {
   validate(tile);
   if (enc_x.rows != w_hat.dim0())
     throw std::invalid_argument("enc_x has rank " + std::to_string(enc_x.rows) + " but w_hat has " +
@@ -141,20 +170,33 @@ Matrix<T> stl_reference(MatrixView<const T> x, const Tensor3<T>& w_hat, MatrixVi
     throw std::invalid_argument("x has " + std::to_string(x.cols) + " columns (" +
                                 std::to_string(ceil_div(x.cols, tile.b)) + " tiles of b=" + std::to_string(tile.b) +
                                 ") but w_hat has " + std::to_string(w_hat.dim1()) + " row tiles");
-  const std::size_t n_out = out_features == 0 ? w_hat.dim2() * tile.c : out_features;
+  return out_features == 0 ? w_hat.dim2() * tile.c : out_features;
+}
+
+}  // namespace
+
+template <class T>
+Matrix<T> stl_reference(MatrixView<const T> x, const Tensor3<T>& w_hat, MatrixView<const T> enc_x,
+                        MatrixView<const T> dec, TileFormat tile, std::size_t out_features, std::size_t seq_len) {
+  const std::size_t n_out = checked_out_features(x, w_hat, enc_x, tile, out_features);
   const Tensor3<T> x_hat = encode_activation(x, enc_x, tile, seq_len);
   const Tensor3<T> z = batched_products(x_hat, w_hat);
   return decode_output(z, dec, tile, x.rows, n_out, seq_len);
 }
 
+// The causal masks by selection: masked coefficients are never read, so a non-finite input row reaches exactly
+// the output rows that depend on it (a zeroed coefficient would still turn Inf into NaN: 0·Inf = NaN).
 template <class T>
 Matrix<T> stl_reference_causal(MatrixView<const T> x, const Tensor3<T>& w_hat, MatrixView<const T> enc_x,
                                MatrixView<const T> dec, TileFormat tile, const CausalLevels& levels,
                                std::size_t out_features, std::size_t seq_len) {
-  validate(tile);
-  const Matrix<T> ex = causal_masked_enc_x(enc_x, tile, levels);
-  const Matrix<T> d = causal_masked_dec(dec, tile, levels);
-  return stl_reference<T>(x, w_hat, ex, d, tile, out_features, seq_len);
+  const std::size_t n_out = checked_out_features(x, w_hat, enc_x, tile, out_features);
+  check_causal_levels(levels, enc_x.rows, tile.a);
+  const Tensor3<T> x_hat =
+      encode_rows(x, enc_x, tile, seq_len, [&](std::size_t p, std::size_t u) { return causal_reads(levels[p], u); });
+  const Tensor3<T> z = batched_products(x_hat, w_hat);
+  return decode_rows(z, dec, tile, x.rows, n_out, seq_len,
+                     [&](std::size_t p, std::size_t u) { return causal_writes(levels[p], u); });
 }
 
 template <class T>

@@ -9,7 +9,7 @@
 // element-wise paths). The reductions over all tiles are single GEMMs over the flattened (tile row, padded tile
 // column) index, so both of their operands get zeros in the padding first:
 //   A: X̂, later overwritten by dX̂ (r·m·ldk)        B: dZ (r·m·ldn)
-//   C: Z and tiles(dY) for dD, later tiles(X) for dE_X  I: identity (the encoder that gathers tiles)
+//   C: Z and tiles(dY) for dD, later tiles(X) for dE_X (gathered by copying)
 //   S: the bias gradient's partial column sums (deterministic, no atomics)
 //   W, DW: Ŵ and dŴ with zero-padded sides, where the products of 16-bit dtypes run on k and n rounded up to 8
 //   (detail::pads_products): cuBLAS is 3–6× faster so than on sides like k = n = 1366 (kernels/padded_copy.cuh)
@@ -32,10 +32,9 @@ namespace {
 using detail::round_up;
 
 struct Layout {
-  bool x_hat = false, dz = false, dx_hat = false, identity = false;
-  std::size_t a = 0, b = 0, c = 0, c2 = 0, id = 0, sums = 0, w = 0, dw = 0, bytes = 0;  // offsets, total
+  bool x_hat = false, dz = false, dx_hat = false;
+  std::size_t a = 0, b = 0, c = 0, c2 = 0, sums = 0, w = 0, dw = 0, bytes = 0;  // offsets, total
   std::size_t w_bytes = 0, dw_bytes = 0;  // padded Ŵ and dŴ (detail::pads_products); 0 where not needed
-  int id_size = 0;                                              // side of the identity
 };
 
 Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
@@ -47,8 +46,6 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   l.x_hat = need.w_hat || need.dec;
   l.dz = need.x || need.w_hat || need.enc_x;
   l.dx_hat = need.x || need.enc_x;
-  l.identity = need.dec || need.enc_x;
-  l.id_size = static_cast<int>(std::max(ab, ac));
   std::int64_t off = 0;
   const auto take = [&off](std::int64_t bytes) {
     const std::int64_t at = off;
@@ -60,7 +57,6 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   const std::int64_t z_bytes = need.dec ? round_up(r * ly * e, 256) : 0;
   l.c = take(std::max(need.dec ? z_bytes + ac * ly * e : 0, need.enc_x ? ab * lx * e : 0));
   l.c2 = l.c + static_cast<std::size_t>(z_bytes);
-  l.id = take(l.identity ? static_cast<std::int64_t>(l.id_size) * l.id_size * 4 : 0);
   l.sums = take(need.bias ? static_cast<std::int64_t>(detail::column_sums_scratch(s.rows, s.out_features)) : 0);
   if (detail::pads_products(s, dtype)) {
     const std::int64_t padded_w = r * round_up(s.k(), 8) * round_up(s.n(), 8);
@@ -78,21 +74,27 @@ using Gemm = detail::RowMajorGemm;
 void run_gemm(const BackwardParams& p, const Gemm& g) { detail::run_gemm(p.cublas, g, p.gemm, p.stream); }
 
 // The encode of `src` for `shape` into the workspace's r × m matrices of rows of ld elements, with p's dtype,
-// stream and kernel choice.
+// stream and kernel choice, and `causal_levels` (p's).
 void encode_into(const BackwardParams& p, const StlShape& shape, ConstTileMatrix src, const float* coefs,
-                 detail::CoefLayout layout, void* out, std::int64_t ld) {
-  detail::encode_with({{shape, p.dtype, p.stream, p.kernel}, src, coefs, {out, ld, shape.m() * ld}}, layout);
+                 detail::CoefLayout layout, void* out, std::int64_t ld, const int* causal_levels) {
+  detail::encode_with({{shape, p.dtype, p.stream, p.kernel, causal_levels}, src, coefs, {out, ld, shape.m() * ld}},
+                      layout);
 }
 
-// tiles[q, i, j] = vec(tile (i, j) of `src`)[q] over (a, width) tiles, `src` having `cols` columns: the encode with
-// the identity as encoder (a·width products), rows of ld elements, padding columns zeroed for the flat GEMMs.
-void gather_tiles(const BackwardParams& p, int width, std::int64_t cols, ConstTileMatrix src, const float* identity,
-                  int id_size, void* tiles, std::int64_t ld) {
+// tiles[q, i, j] = vec(tile (i, j) of `src`)[q] over (a, width) tiles, `src` having `cols` columns: a copy (an
+// Inf or NaN stays in its own entry), rows of ld elements, padding columns zeroed for the flat GEMMs.
+void gather_tiles(const BackwardParams& p, int width, std::int64_t cols, ConstTileMatrix src, void* tiles,
+                  std::int64_t ld) {
   StlShape shape = p.shape;
   shape.in_features = cols;
   shape.b = width;
   shape.rank = shape.a * width;
-  encode_into(p, shape, src, identity, detail::CoefLayout{id_size, 1}, tiles, ld);
+  const EncodeParams g{{shape, p.dtype, p.stream, p.kernel, nullptr}, src, nullptr, {tiles, ld, shape.m() * ld}};
+  switch (p.dtype) {
+    case DType::f32: detail::launch_gather_tiles<DType::f32>(g); break;
+    case DType::f16: detail::launch_gather_tiles<DType::f16>(g); break;
+    case DType::bf16: detail::launch_gather_tiles<DType::bf16>(g); break;
+  }
   detail::zero_columns(tiles, shape.rank * shape.m(), shape.k(), ld, dtype_size(p.dtype), p.stream);
 }
 
@@ -124,13 +126,24 @@ void stl_backward(const BackwardParams& p) {
   const std::int64_t m = s.m(), k = s.k(), n = s.n(), r = s.rank;
   const std::int64_t ldk = round_up(k, 8), ldn = round_up(n, 8);  // the workspace's padded rows (layout_of)
   const std::int64_t ab = s.a * s.b, ac = s.a * s.c, M = s.rows, K = s.in_features, N = s.out_features;
-  const std::int64_t ld_dx = p.dx.ld == 0 ? K : p.dx.ld;
-  const std::int64_t ld_dw = p.dw_hat.ld == 0 ? n : p.dw_hat.ld;
-  const std::int64_t stride_dw = p.dw_hat.stride == 0 ? k * ld_dw : p.dw_hat.stride;
-  const std::int64_t ld_w = p.w_hat.ld == 0 ? n : p.w_hat.ld;
-  const std::int64_t stride_w = p.w_hat.stride == 0 ? k * ld_w : p.w_hat.stride;
-  if (ld_dx < K || ld_dw < n || ld_w < n || stride_dw < k * ld_dw || stride_w < k * ld_w)
-    throw std::invalid_argument("stl_backward: a leading dimension or stride is smaller than its matrix");
+  const std::int64_t ld_dx = detail::resolve_ld(p.dx.ld, K, "stl_backward: dx.ld");
+  const std::int64_t ld_dy = detail::resolve_ld(p.dy.ld, N, "stl_backward: dy.ld");
+  const std::int64_t ld_dw = detail::resolve_ld(p.dw_hat.ld, n, "stl_backward: dw_hat.ld");
+  const std::int64_t stride_dw = detail::resolve_stride(p.dw_hat.stride, k, ld_dw, n, "stl_backward: dw_hat.stride");
+  const std::int64_t ld_w = detail::resolve_ld(p.w_hat.ld, n, "stl_backward: w_hat.ld");
+  const std::int64_t stride_w = detail::resolve_stride(p.w_hat.stride, k, ld_w, n, "stl_backward: w_hat.stride");
+  // Misaligned element pointers fault inside a kernel and end the CUDA context: refuse them here.
+  const auto aligned = [](const void* ptr, std::size_t bytes, const char* field) {
+    if (ptr != nullptr) detail::require_aligned(ptr, bytes, "stl_backward", field);
+  };
+  aligned(p.dy.data, e, "dy");
+  aligned(p.x.data, e, "x");
+  aligned(p.w_hat.data, e, "w_hat");
+  aligned(p.dx.data, e, "dx");
+  aligned(p.dw_hat.data, p.dw_hat_f32 ? 4 : e, "dw_hat");
+  aligned(p.d_enc_x, 4, "d_enc_x");
+  aligned(p.d_dec, 4, "d_dec");
+  aligned(p.d_bias, 4, "d_bias");
 
   // Empty sums: every gradient but dX is zero, dX is empty or zero.
   if (M == 0 || K == 0 || N == 0) {
@@ -139,7 +152,7 @@ void stl_backward(const BackwardParams& p) {
     zero(p.d_enc_x, ab, r, ab, 1, 0, 4, p.stream);
     zero(p.d_dec, r, ac, r, 1, 0, 4, p.stream);
     if (p.d_bias != nullptr)  // K == 0 leaves the bias's gradient: dY's column sums
-      detail::column_sums(p.dtype, p.dy.data, p.dy.ld == 0 ? N : p.dy.ld, M, N, p.d_bias,
+      detail::column_sums(p.dtype, p.dy.data, ld_dy, M, N, p.d_bias,
                                  static_cast<char*>(p.workspace) + l.sums, p.stream);
     return;
   }
@@ -159,7 +172,6 @@ void stl_backward(const BackwardParams& p) {
   void* buf_b = ws + l.b;   // dZ
   void* buf_c = ws + l.c;   // Z; then tiles(X)
   void* buf_c2 = ws + l.c2; // tiles(dY)
-  auto* identity = reinterpret_cast<float*>(ws + l.id);
   const cudaDataType_t t = detail::cuda_data_type(p.dtype);
 
   // X̂ and Z from the forward where the caller kept them (BackwardParams::x_hat, ::z).
@@ -183,12 +195,12 @@ void stl_backward(const BackwardParams& p) {
   // The padded inner dimension k reads X̂'s padding columns: zeroed below when recomputed, by stl_forward when kept.
   const bool x_hat_padded = ld_xh >= ldk;
   if (l.x_hat && !x_hat_saved) {
-    encode_into(p, s, p.x, p.enc_x, {}, buf_a, ldk);
+    encode_into(p, s, p.x, p.enc_x, {}, buf_a, ldk, p.causal_levels);
     // Only Z's recomputation reads X̂'s padded inner side (dŴ's padding rows are dropped).
     if (w_padded && need.dec && !z_saved) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
   }
   if (l.dz) {
-    launch_decode_backward({{s, p.dtype, p.stream, p.kernel}, p.dy, p.dec, {buf_b, ldn, m * ldn}});
+    launch_decode_backward({{s, p.dtype, p.stream, p.kernel, p.causal_levels}, p.dy, p.dec, {buf_b, ldn, m * ldn}});
     if (w_padded) detail::zero_columns(buf_b, r * m, n, ldn, e, p.stream);  // the dX̂ GEMM's padded inner side
   }
   if (need.w_hat) {  // dŴ[p] = X̂[p]ᵀ · dZ[p]
@@ -207,7 +219,6 @@ void stl_backward(const BackwardParams& p) {
     if (dw_padded)
       detail::copy_padded(p.dw_hat.data, ld_dw, stride_dw, k, n, ws + l.dw, ldn, ldk * ldn, k, n, r, e_dw, p.stream);
   }
-  if (l.identity) detail::launch_identity(identity, l.id_size, p.stream);
   if (need.dec) {  // dD = tiles(dY) · Zᵀ over all m·n tile positions, Z = X̂·Ŵ kept or recomputed
     if (!z_saved) {
       ProductsParams prod;
@@ -224,7 +235,7 @@ void stl_backward(const BackwardParams& p) {
       // Padded, the products wrote Z's padding columns themselves: X̂ times Ŵ's zero columns.
       if (!z_padded) detail::zero_columns(buf_c, r * m, n, ldn, e, p.stream);
     }
-    gather_tiles(p, s.c, N, p.dy, identity, l.id_size, buf_c2, ldn);  // tiles(dY), over dY's (a,c) tiles
+    gather_tiles(p, s.c, N, p.dy, buf_c2, ldn);  // tiles(dY), over dY's (a,c) tiles
     Gemm g;
     g.rows = ac, g.cols = r, g.inner = m * ldn;
     g.a = buf_c2, g.lda = m * ldn;
@@ -243,10 +254,11 @@ void stl_backward(const BackwardParams& p) {
     run_gemm(p, g);
   }
   if (need.x) {
-    launch_encode_backward({{s, p.dtype, p.stream, p.kernel}, {buf_a, ldk, m * ldk}, p.enc_x, {p.dx.data, ld_dx}});
+    launch_encode_backward(
+        {{s, p.dtype, p.stream, p.kernel, p.causal_levels}, {buf_a, ldk, m * ldk}, p.enc_x, {p.dx.data, ld_dx}});
   }
   if (need.enc_x) {  // dE_X = dX̂ · tiles(X)ᵀ over all m·k tile positions
-    gather_tiles(p, s.b, K, p.x, identity, l.id_size, buf_c, ldk);  // tiles(X), over X's (a,b) tiles
+    gather_tiles(p, s.b, K, p.x, buf_c, ldk);  // tiles(X), over X's (a,b) tiles
     // dX̂: padded, the GEMM wrote its padding columns as dZ times Ŵ's zero rows.
     if (!w_padded) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
     Gemm g;
@@ -258,7 +270,7 @@ void stl_backward(const BackwardParams& p) {
     run_gemm(p, g);
   }
   if (need.bias)
-    detail::column_sums(p.dtype, p.dy.data, p.dy.ld == 0 ? N : p.dy.ld, M, N, p.d_bias, ws + l.sums, p.stream);
+    detail::column_sums(p.dtype, p.dy.data, ld_dy, M, N, p.d_bias, ws + l.sums, p.stream);
 }
 
 }  // namespace strassentile::cuda

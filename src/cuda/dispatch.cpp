@@ -14,6 +14,7 @@
 namespace strassentile::cuda {
 namespace {
 
+using detail::CausalSide;
 using detail::CoefLayout;
 using detail::with_constant;
 
@@ -62,6 +63,7 @@ bool with_tile_pair(int a, int bc, Launch&& launch) {
     case pair_key(3, 3): launch(std::integral_constant<int, 3>{}, std::integral_constant<int, 3>{}); return true;
     case pair_key(4, 4): launch(std::integral_constant<int, 4>{}, std::integral_constant<int, 4>{}); return true;
     case pair_key(2, 4): launch(std::integral_constant<int, 2>{}, std::integral_constant<int, 4>{}); return true;
+    case pair_key(4, 2): launch(std::integral_constant<int, 4>{}, std::integral_constant<int, 2>{}); return true;
     case pair_key(1, 4): launch(std::integral_constant<int, 1>{}, std::integral_constant<int, 4>{}); return true;
     default: return false;
   }
@@ -78,8 +80,10 @@ bool decode_staged_fits(const DecodeParams& p) {
   return smem <= 200 * 1024;
 }
 
-void encode_kernel(const EncodeParams& p, CoefLayout enc) {
+void encode_kernel(const EncodeParams& p, CoefLayout enc, CausalSide causal) {
   const StlShape& s = p.shape;
+  if (p.causal_levels != nullptr)  // mode causal selects rows per product: the generic kernel only
+    return with_dtype(p.dtype, [&](auto d) { detail::launch_encode_generic<decltype(d)::value>(p, enc, causal); });
   if (wants_tensor_cores(p.kernel) && tensor_core_codec_applies(p.dtype, s.a, s.b, s.rank))
     return with_dtype16(p.dtype, [&](auto d) { detail::launch_encode_mma<decltype(d)::value>(p, enc); });
   with_dtype(p.dtype, [&](auto d) {
@@ -87,14 +91,19 @@ void encode_kernel(const EncodeParams& p, CoefLayout enc) {
     const bool specialised = p.kernel != KernelChoice::generic && with_tile_pair(s.a, s.b, [&](auto a, auto b) {
       detail::launch_encode_tiles<D, decltype(a)::value, decltype(b)::value>(p, enc);
     });
-    if (!specialised) detail::launch_encode_generic<D>(p, enc);
+    if (!specialised) detail::launch_encode_generic<D>(p, enc, causal);
   });
 }
 
-void decode_kernel(const DecodeParams& p, CoefLayout dec) {
+void decode_kernel(const DecodeParams& p, CoefLayout dec, CausalSide causal) {
   const StlShape& s = p.shape;
   if (p.z_f32)  // fp32 Z: the generic kernel only
-    return with_dtype(p.dtype, [&](auto d) { detail::launch_decode_generic<decltype(d)::value, DType::f32>(p, dec); });
+    return with_dtype(p.dtype,
+                      [&](auto d) { detail::launch_decode_generic<decltype(d)::value, DType::f32>(p, dec, causal); });
+  if (p.causal_levels != nullptr)  // mode causal selects products per row: the generic kernel only
+    return with_dtype(p.dtype, [&](auto d) {
+      detail::launch_decode_generic<decltype(d)::value, decltype(d)::value>(p, dec, causal);
+    });
   if (wants_tensor_cores(p.kernel) && tensor_core_codec_applies(p.dtype, s.a, s.c, s.rank))
     return with_dtype16(p.dtype, [&](auto d) { detail::launch_decode_mma<decltype(d)::value>(p, dec); });
   with_dtype(p.dtype, [&](auto d) {
@@ -107,7 +116,7 @@ void decode_kernel(const DecodeParams& p, CoefLayout dec) {
       else
         detail::launch_decode_tiles<D, A, C>(p, dec);
     });
-    if (!specialised) detail::launch_decode_generic<D, D>(p, dec);
+    if (!specialised) detail::launch_decode_generic<D, D>(p, dec, causal);
   });
 }
 
@@ -115,7 +124,7 @@ void decode_kernel(const DecodeParams& p, CoefLayout dec) {
 
 namespace detail {
 
-void encode_with(const EncodeParams& params, CoefLayout enc) {
+void encode_with(const EncodeParams& params, CoefLayout enc, CausalSide causal) {
   EncodeParams p = params;
   validate(p.shape);
   dtype_size(p.dtype);  // rejects unknown values
@@ -127,10 +136,10 @@ void encode_with(const EncodeParams& params, CoefLayout enc) {
   require(p.x.data, "x");
   require(p.enc_x, "enc_x");
   require(p.x_hat.data, "x_hat");
-  encode_kernel(p, enc);
+  encode_kernel(p, enc, causal);
 }
 
-void decode_with(const DecodeParams& params, CoefLayout dec) {
+void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal) {
   DecodeParams p = params;
   validate(p.shape);
   dtype_size(p.dtype);
@@ -142,7 +151,7 @@ void decode_with(const DecodeParams& params, CoefLayout dec) {
   require(p.z.data, "z");
   require(p.dec, "dec");
   require(p.y.data, "y");
-  decode_kernel(p, dec);
+  decode_kernel(p, dec, causal);
 }
 
 void copy_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::int64_t rows_dst, std::int64_t cols_dst,
@@ -195,7 +204,8 @@ void launch_decode_backward(const DecodeBackwardParams& p) {
   StlShape dy_tiles = p.shape;  // dY's (a,c) tiles as the encode's (a,b) ones
   dy_tiles.in_features = p.shape.out_features;
   dy_tiles.b = p.shape.c;
-  detail::encode_with({{dy_tiles, p.dtype, p.stream, p.kernel}, p.dy, p.dec, p.dz}, CoefLayout{1, p.shape.rank});
+  detail::encode_with({{dy_tiles, p.dtype, p.stream, p.kernel, p.causal_levels}, p.dy, p.dec, p.dz},
+                      CoefLayout{1, p.shape.rank}, detail::CausalSide::at_or_above_level);
 }
 
 // dX = encodeᵀ(dX̂) is the decode of dX̂ onto X's (a,b) tiles with E_Xᵀ as decoder: dec(q, p) = enc_x[p, q].
@@ -204,8 +214,9 @@ void launch_encode_backward(const EncodeBackwardParams& p) {
   StlShape dx_tiles = p.shape;  // dX's (a,b) tiles as the decode's (a,c) ones
   dx_tiles.out_features = p.shape.in_features;
   dx_tiles.c = p.shape.b;
-  detail::decode_with({{dx_tiles, p.dtype, p.stream, p.kernel}, p.dx_hat, p.enc_x, nullptr, Activation::none, p.dx},
-                      CoefLayout{1, p.shape.a * p.shape.b});
+  detail::decode_with(
+      {{dx_tiles, p.dtype, p.stream, p.kernel, p.causal_levels}, p.dx_hat, p.enc_x, nullptr, Activation::none, p.dx},
+      CoefLayout{1, p.shape.a * p.shape.b}, detail::CausalSide::at_or_below_level);
 }
 
 bool mlp_forward_fuses(const StlShape& first, const StlShape& second, DType dtype) {

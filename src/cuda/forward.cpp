@@ -76,10 +76,13 @@ void stl_forward(const ForwardParams& p) {
   detail::LayerStages layer(p.shape, p.dtype, p.z_f32, p.workspace);
   detail::check_workspace("", p.workspace, p.workspace_bytes, layer.workspace().bytes, "forward_workspace");
   layer.set_w_hat(p.w_hat, p.stream);
-  layer.encode(p.x, p.enc_x, p.kernel, p.stream);
+  // The codec launched here rather than through layer.encode / layer.decode, which have no causal levels
+  // (stl_mlp_forward takes no mode causal).
+  const CodecLaunch codec{p.shape, p.dtype, p.stream, p.kernel, p.causal_levels};
+  launch_encode({codec, p.x, p.enc_x, layer.x_hat()});
   layer.zero_x_hat_padding(p.stream);
   layer.products(p.cublas, p.gemm, p.stream);
-  layer.decode(p.dec, p.bias, p.activation, p.y, p.kernel, p.stream);
+  launch_decode({codec, layer.z(), p.dec, p.bias, p.activation, p.y, p.z_f32});
 }
 
 }  // namespace strassentile::cuda

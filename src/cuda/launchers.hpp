@@ -4,8 +4,8 @@
 // kernels/*.cuh and are compiled by the files of instantiations/.
 //
 // Tile formats with CUDA-core kernels, as (a,b) pairs of the encode and (a,c) pairs of the decode: (2,2), (3,3),
-// (4,4), (2,4), (1,4) — the families <2,2,2>, <3,3,3>, <4,4,4>, <2,4,4>, <1,4,4>. Every other format runs the generic
-// kernels.
+// (4,4), (2,4), (1,4), (4,2) — the families <2,2,2>, <3,3,3>, <4,4,4>, <2,4,4>, <1,4,4>, <4,2,4>. Every other format
+// runs the generic kernels.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -45,11 +45,14 @@ template <DType D>
 void launch_decode_encode_mma(const DecodeParams& dec, const EncodeParams& enc);
 
 // Any tile format, sizes at run time (kernels/generic.cuh). The decode reads Z in ZD (fp32 for DecodeParams::z_f32)
-// and writes Y in D.
+// and writes Y in D. The only kernels that apply CodecLaunch::causal_levels, on the side `causal` (the forward's
+// by default, as in encode_with and decode_with).
 template <DType D>
-void launch_encode_generic(const EncodeParams& params, CoefLayout enc);
+void launch_encode_generic(const EncodeParams& params, CoefLayout enc,
+                           CausalSide causal = CausalSide::at_or_below_level);
 template <DType D, DType ZD>
-void launch_decode_generic(const DecodeParams& params, CoefLayout dec);
+void launch_decode_generic(const DecodeParams& params, CoefLayout dec,
+                           CausalSide causal = CausalSide::at_or_above_level);
 
 // ---- Operands of products on sides rounded up to 8 (params.hpp: pads_products; kernels/padded_copy.cuh) ----
 
@@ -93,14 +96,16 @@ void launch_column_sums(const void* y, std::int64_t ld, std::int64_t rows, std::
 // The same for a dtype known at run time (dispatch.cpp); checks the scratch and handles empty sizes.
 void column_sums(DType dtype, const void* y, std::int64_t ld, std::int64_t rows, std::int64_t cols, float* out,
                  void* scratch, cudaStream_t stream);
-// out = the size × size identity of T (fp32 for the tile gathers of stl_backward).
-template <class T>
-void launch_identity(T* out, int size, cudaStream_t stream);
+// The tiles of params.x as params.shape cuts them (a × b tiles, rank = a·b planes) into params.x_hat, by copying:
+// plane u·b + v holds element (u, v) of every tile.
+template <DType D>
+void launch_gather_tiles(const EncodeParams& params);
 
 // ---- Encode and decode for any parameters (dispatch.cpp picks the kernel) ----
 
 // launch_encode / launch_decode with a coefficient layout: check, resolve strides, run the kernel that applies.
-void encode_with(const EncodeParams& params, CoefLayout enc);
-void decode_with(const DecodeParams& params, CoefLayout dec);
+// `causal`: the rows params.causal_levels allow (the forward's sides by default; the transposed passes flip them).
+void encode_with(const EncodeParams& params, CoefLayout enc, CausalSide causal = CausalSide::at_or_below_level);
+void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal = CausalSide::at_or_above_level);
 
 }  // namespace strassentile::cuda::detail

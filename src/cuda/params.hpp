@@ -21,6 +21,10 @@ struct CoefLayout {
   }
 };
 
+// Which tile rows a product may touch under CodecLaunch::causal_levels: the forward encode reads, and its transpose
+// (dX) writes, rows u <= ℓ(p); the forward decode writes, and its transpose (dZ) reads, rows u >= ℓ(p).
+enum class CausalSide : int { at_or_below_level, at_or_above_level };
+
 // Leading dimension: 0 means contiguous; anything else must leave room for a row of `need` elements.
 inline std::int64_t resolve_ld(std::int64_t ld, std::int64_t need, const char* name) {
   if (ld == 0) return need;

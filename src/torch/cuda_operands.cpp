@@ -55,8 +55,9 @@ LayerOperands prepare_layer(const StlDims& d, at::ScalarType storage, const at::
   o.shape = shape_of(d);
   o.dtype = kernel_dtype(storage);
   o.w_hat = w_hat.to(storage).contiguous();
-  o.enc_x = causal_enc_x(enc_x.to(at::kFloat), d).contiguous();
-  o.dec = causal_dec(dec.to(at::kFloat), d).contiguous();
+  o.enc_x = enc_x.to(at::kFloat).contiguous();
+  o.dec = dec.to(at::kFloat).contiguous();
+  if (d.mode == Mode::Causal) o.causal_levels = causal_levels_on(d, enc_x.device());
   return o;
 }
 

@@ -23,12 +23,13 @@ cuda::StlShape shape_of(const StlDims& d);
 
 // A layer's parameters as the kernels take them. Storage is `dtype` (x's; the output's too, as in the ATen
 // path); Ŵ is cast to it for the GEMM (fp32 weights with 16-bit activations, as under autocast); E_X and D are
-// tiny and the kernels do their arithmetic in fp32. Mode causal: the masked basis, so the kernels need no
-// causal variant.
+// tiny and the kernels do their arithmetic in fp32. Mode causal: the products' levels as int32 on the device, which
+// the kernels select rows by (CodecLaunch::causal_levels); undefined for the other modes.
 struct LayerOperands {
   cuda::StlShape shape;
   cuda::DType dtype;
   at::Tensor w_hat, enc_x, dec;
+  at::Tensor causal_levels;
 };
 LayerOperands prepare_layer(const StlDims& d, at::ScalarType storage, const at::Tensor& w_hat, const at::Tensor& enc_x,
                             const at::Tensor& dec);

@@ -47,11 +47,20 @@ at::Tensor output_tiles(const at::Tensor& grad_y, const StlDims& d) {
 at::Tensor stl_matmul_aten(const StlArgs& args) {
   const StlDims d = stl_dims(args);
   const at::Tensor &x = args.x, &w_hat = args.w_hat, &enc_x = args.enc_x, &dec = args.dec;
-  const at::Tensor tiles = activation_tiles(x, d);                                                  // (Mt·k, ab)
-  const at::Tensor x_hat = at::matmul(causal_enc_x(enc_x.to(d.compute_dtype), d), tiles.t())         // (r, Mt·k)
-                               .view({d.rank, d.total_row_tiles(), d.k_tiles});
-  const at::Tensor z = at::bmm(x_hat, w_hat.to(d.compute_dtype));                                    // (r, Mt, n)
-  const at::Tensor y_tiles = at::matmul(causal_dec(dec.to(d.compute_dtype), d), z.view({d.rank, -1}));  // (ac, Mt·n)
+  const at::Tensor tiles = activation_tiles(x, d);  // (Mt·k, ab)
+  const at::Tensor enc = enc_x.to(d.compute_dtype), dc = dec.to(d.compute_dtype), wh = w_hat.to(d.compute_dtype);
+  at::Tensor y_tiles;  // (ac, Mt·n)
+  if (d.mode == Mode::Causal) {
+    const CausalSchedule s = causal_schedule(d, x.device());
+    const at::Tensor x_hat =
+        causal_encode(s.sorted(enc, 0), tiles, d, s).view({d.rank, d.total_row_tiles(), d.k_tiles});
+    const at::Tensor z = at::bmm(x_hat, s.sorted(wh, 0));  // (r, Mt, n), products in level order
+    y_tiles = causal_decode(s.sorted(dc, 1), z.view({d.rank, -1}), d, s);
+  } else {
+    const at::Tensor x_hat = at::matmul(enc, tiles.t()).view({d.rank, d.total_row_tiles(), d.k_tiles});  // (r, Mt·k)
+    const at::Tensor z = at::bmm(x_hat, wh);                                                             // (r, Mt, n)
+    y_tiles = at::matmul(dc, z.view({d.rank, -1}));
+  }
   at::Tensor y = untile_output(y_tiles, d);
   if (args.has_bias()) y = y + args.bias->to(d.compute_dtype);
   // Contiguous, as the CUDA kernels' output and the Meta kernel's: without bias y is a view into the padded tiles.
@@ -62,23 +71,34 @@ Gradients stl_matmul_backward_aten(const at::Tensor& grad_y, const StlArgs& args
   const StlDims d = stl_dims(args);
   const at::Tensor &x = args.x, &w_hat = args.w_hat, &enc_x = args.enc_x, &dec = args.dec;
   const at::ScalarType ct = d.compute_dtype;
-  // The basis as the forward used it (masked in mode causal); its gradients are masked again below.
-  const at::Tensor enc = causal_enc_x(enc_x.to(ct), d), dc = causal_dec(dec.to(ct), d), wh = w_hat.to(ct);
+  const bool causal = d.mode == Mode::Causal;
+  // Mode causal runs on the products in level order (the identity otherwise) and puts the gradients back.
+  const CausalSchedule s = causal ? causal_schedule(d, x.device()) : CausalSchedule{};
+  const at::Tensor enc = s.sorted(enc_x.to(ct), 0), dc = s.sorted(dec.to(ct), 1), wh = s.sorted(w_hat.to(ct), 0);
   const at::Tensor g_tiles = output_tiles(grad_y, d);  // (ac, Mt·n)
   const at::Tensor tiles = activation_tiles(x, d);      // (Mt·k, ab)
-  const at::Tensor x_hat = at::matmul(enc, tiles.t()).view({d.rank, d.total_row_tiles(), d.k_tiles});
-  const at::Tensor grad_z = at::matmul(dc.t(), g_tiles).view({d.rank, d.total_row_tiles(), d.n_tiles});
+  const at::Tensor x_hat = (causal ? causal_encode(enc, tiles, d, s) : at::matmul(enc, tiles.t()))
+                               .view({d.rank, d.total_row_tiles(), d.k_tiles});
+  const at::Tensor grad_z = (causal ? causal_decode_transposed(dc, g_tiles, d, s) : at::matmul(dc.t(), g_tiles))
+                                .view({d.rank, d.total_row_tiles(), d.n_tiles});
 
+  // The masked basis entries never reached the output: their gradients are selected to zero (causal_enc_x,
+  // causal_dec), whatever the full products computed there.
   at::Tensor grad_x, grad_w_hat, grad_enc_x, grad_dec, grad_bias;
   if (needs[3]) {
     const at::Tensor z = at::bmm(x_hat, wh);  // recomputed: cheaper in memory than saving it
-    grad_dec = causal_dec(at::matmul(g_tiles, z.view({d.rank, -1}).t()), d).to(dec.scalar_type());
+    grad_dec = causal_dec(s.unsorted(at::matmul(g_tiles, z.view({d.rank, -1}).t()), 1), d).to(dec.scalar_type());
   }
-  if (needs[1]) grad_w_hat = at::bmm(x_hat.transpose(1, 2), grad_z).to(w_hat.scalar_type());
+  if (needs[1]) grad_w_hat = s.unsorted(at::bmm(x_hat.transpose(1, 2), grad_z), 0).to(w_hat.scalar_type());
   if (needs[0] || needs[2]) {
     const at::Tensor grad_x_hat = at::bmm(grad_z, wh.transpose(1, 2)).view({d.rank, -1});  // (r, Mt·k)
-    if (needs[2]) grad_enc_x = causal_enc_x(at::matmul(grad_x_hat, tiles), d).to(enc_x.scalar_type());
-    if (needs[0]) grad_x = untile_activation(at::matmul(grad_x_hat.t(), enc), x, d).to(x.scalar_type()).contiguous();
+    if (needs[2])
+      grad_enc_x = causal_enc_x(s.unsorted(at::matmul(grad_x_hat, tiles), 0), d).to(enc_x.scalar_type());
+    if (needs[0]) {
+      const at::Tensor grad_tiles =
+          causal ? causal_encode_transposed(enc, grad_x_hat, d, s) : at::matmul(grad_x_hat.t(), enc);
+      grad_x = untile_activation(grad_tiles, x, d).to(x.scalar_type()).contiguous();
+    }
   }
   if (needs[4] && args.has_bias())
     grad_bias = grad_y.reshape({-1, d.out_features}).to(ct).sum(0).to(args.bias->scalar_type());

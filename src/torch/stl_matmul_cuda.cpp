@@ -42,6 +42,7 @@ void set_operands(Params& p, const Operands& o) {
   p.w_hat.data = o.w_hat.data_ptr();
   p.enc_x = o.enc_x.data_ptr<float>();
   p.dec = o.dec.data_ptr<float>();
+  p.causal_levels = o.causal_levels.defined() ? o.causal_levels.data_ptr<int>() : nullptr;
   p.cublas = at::cuda::getCurrentCUDABlasHandle();
   p.stream = c10::cuda::getCurrentCUDAStream().stream();
   p.gemm = gemm_choice();
@@ -141,7 +142,8 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
   // Gradients in their inputs' dtypes (fp32 results cast down where the parameter is 16-bit).
   if (gx.defined()) gx = gx.view(x.sizes());
   if (gw.defined()) gw = gw.to(w_hat.scalar_type());
-  // The kernels differentiate w.r.t. the masked basis; the chain rule through the mask zeroes masked entries.
+  // The kernels' d_enc_x and d_dec are the full products; the masked entries never reached the output, so their
+  // gradients are selected to zero (whatever non-finite values the full products hold there).
   if (ge.defined()) ge = causal_enc_x(ge, d).to(enc_x.scalar_type());
   if (gd.defined()) gd = causal_dec(gd, d).to(dec.scalar_type());
   if (gb.defined()) gb = gb.to(bias->scalar_type());

@@ -25,7 +25,8 @@ at::Tensor stl_mlp_cuda(const MlpArgs& a) {
   const StlDims d2 = stl_dims(
       {hidden_like, a.w_hat2, a.enc_x2, a.dec2, a.tile, a.bias2, a.mode, a.out_features, a.levels2, std::nullopt});
   const MlpActivation act = parse_mlp_activation(a.activation);
-  if (use_aten(d1) || use_aten(d2)) return stl_mlp_composition(a);
+  // Mode causal: two stl_matmul calls, whose kernels select by the causal levels (the fused MLP kernels do not).
+  if (use_aten(d1) || use_aten(d2) || d1.mode == Mode::Causal) return stl_mlp_composition(a);
 
   const c10::cuda::CUDAGuard guard(a.x.device());
   const at::ScalarType storage = a.x.scalar_type();

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 
 #include "strassentile/algorithm.hpp"
@@ -84,6 +86,31 @@ TEST(CausalReference, OutputRowsNeverDependOnLaterRowsOfTheirTile) {
     }
   }
   EXPECT_TRUE(tile_mode_leaks) << "the same parameters in mode tile should read later rows";
+}
+
+// A non-finite input row reaches exactly the output rows that depend on it: the masks select coefficients, they
+// do not multiply by zero (0·Inf = NaN would poison the earlier rows of the tile).
+TEST(CausalReference, NonFiniteInputReachesOnlyLaterRowsOfItsTile) {
+  std::mt19937_64 rng(2);
+  const TileFormat t{4, 2, 2};
+  const std::size_t r = 8, M = 8, K = 4, N = 4, seq = 8;  // one sequence: tiles of rows 0-3 and 4-7
+  const Matrix<double> ex = random_matrix<double>(r, t.x_size(), rng), d = random_matrix<double>(t.y_size(), r, rng);
+  Tensor3<double> w_hat(r, 2, 2);
+  std::normal_distribution<double> normal;
+  for (std::size_t i = 0; i < w_hat.size(); ++i) w_hat.data()[i] = normal(rng);
+  const CausalLevels levels = default_causal_levels(r, t.a);
+  for (const double bad : {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+    const std::size_t bad_row = 2;
+    Matrix<double> x = random_matrix<double>(M, K, rng);
+    x(bad_row, 1) = bad;
+    const Matrix<double> y = stl_reference_causal<double>(x, w_hat, ex, d, t, levels, N, seq);
+    for (std::size_t i = 0; i < M; ++i) {
+      bool finite = true;
+      for (std::size_t c = 0; c < N; ++c) finite = finite && std::isfinite(y(i, c));
+      const bool depends = i >= bad_row && i < t.a;  // rows >= 2 of the first tile
+      EXPECT_EQ(finite, !depends) << "output row " << i << " with " << bad << " at input row " << bad_row;
+    }
+  }
 }
 
 TEST(CausalInit, RefitOfTheNaiveAlgorithmStaysExact) {

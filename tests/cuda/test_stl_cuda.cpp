@@ -694,6 +694,7 @@ int main() {
   const std::vector<Format> formats = {
       {{2, 2, 2}, 7, automatic},  {{3, 3, 3}, 23, automatic}, {{4, 4, 4}, 24, automatic},
       {{4, 4, 4}, 49, automatic}, {{2, 4, 4}, 16, automatic}, {{1, 4, 4}, 12, automatic},
+      {{4, 2, 4}, 12, automatic}, {{4, 4, 2}, 12, automatic},  // the (4,2) encode; the (4,2) decode
       {{2, 3, 4}, 13, automatic},  // no specialised kernel: the generic path
       {{4, 4, 4}, 24, generic},    // the generic path on a specialised format
       // The tensor-core encode/decode (bf16 and f16; f32 falls back to the CUDA-core kernels) at one,

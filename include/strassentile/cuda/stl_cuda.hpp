@@ -95,6 +95,13 @@ struct CodecLaunch {
   DType dtype = DType::bf16;
   cudaStream_t stream = nullptr;
   KernelChoice kernel = KernelChoice::automatic;
+  // Mode causal (strassentile/causal.hpp): ℓ(p) for each of shape.rank products, int on the device; null for the
+  // other modes. The masks are then applied by selection, not by the coefficients' zeros: the encode's product p
+  // reads only tile rows u <= ℓ(p) and the decode's output row u sums only products with ℓ(p) <= u (the
+  // transposed forms: dZ[p] reads dY's rows u >= ℓ(p), dX's row u sums products with ℓ(p) >= u). A masked
+  // coefficient never meets an input, so a non-finite later row of a tile stays out of its earlier rows (0·Inf
+  // would be NaN). Runs the generic kernels.
+  const int* causal_levels = nullptr;
 };
 
 // X (M×K) → X̂ (r × m × k). enc_x is rank × a·b fp32 on the device; uses shape's rows, in_features, a, b, rank and
@@ -197,6 +204,8 @@ struct ForwardParams {
   // Keep Z in fp32: the products write fp32 from 16-bit X̂ and Ŵ and the decode reads it (generic kernel). For
   // the exact algorithms in 16-bit storage; the workspace must come from forward_workspace(shape, dtype, true).
   bool z_f32 = false;
+  // Mode causal: the products' levels, as CodecLaunch::causal_levels; null for the other modes.
+  const int* causal_levels = nullptr;
 };
 void stl_forward(const ForwardParams& params);
 
@@ -296,6 +305,10 @@ struct BackwardParams {
   // backward_workspace(...).
   ConstProductTensor x_hat;
   ConstProductTensor z;
+  // Mode causal: the products' levels, as CodecLaunch::causal_levels (every encode and decode of the backward
+  // selects by them); null for the other modes. d_enc_x and d_dec are then the full products: the caller zeroes
+  // their masked entries (by selection).
+  const int* causal_levels = nullptr;
 };
 void stl_backward(const BackwardParams& params);
 

@@ -2,6 +2,7 @@
 // that gathers tiles for the dE_X and dD reductions.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "device_math.cuh"
@@ -36,10 +37,28 @@ __global__ void sum_partials(const float* __restrict__ partial, std::int64_t blo
   out[col] = acc;
 }
 
+// tiles[u·w + v][i][κ] = x[row u of tile i][κ·w + v] (zero past the rows and columns): a copy, never a product, so
+// an Inf or NaN of x lands in its own entry only. A thread copies the w consecutive values of one tile row: the
+// loads are contiguous across the warp, each of the w stores coalesced in its plane.
 template <class T>
-__global__ void identity_kernel(T* out, int size) {
-  const int t = static_cast<int>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (t < size * size) out[t] = t / size == t % size ? T(1) : T(0);
+__global__ void gather_tiles_kernel(const T* __restrict__ x, std::int64_t ldx, std::int64_t cols, int a, int w,
+                                    T* __restrict__ tiles, std::int64_t ld, std::int64_t stride, std::int64_t m,
+                                    std::int64_t k, RowMap rows) {
+  const std::int64_t total = static_cast<std::int64_t>(a) * m * k;
+  for (std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total;
+       t += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t kap = t % k, rest = t / k;
+    const std::int64_t i = rest % m;
+    const int u = static_cast<int>(rest / m);
+    std::int64_t first;
+    int real;
+    rows.tile(i, a, first, real);
+    const T* src = u < real ? x + (first + u) * ldx : nullptr;
+    for (int v = 0; v < w; ++v) {
+      const std::int64_t col = kap * w + v;
+      tiles[(u * w + v) * stride + i * ld + kap] = src != nullptr && col < cols ? src[col] : from_float<T>(0.0f);
+    }
+  }
 }
 
 // scratch: column_sums_scratch(rows, cols) bytes (null when 0); rows and cols > 0.
@@ -59,12 +78,17 @@ void launch_column_sums(const void* y, std::int64_t ld, std::int64_t rows, std::
   check_launch("sum_partials");
 }
 
-template <class T>
-void launch_identity(T* out, int size, cudaStream_t stream) {
-  if (size <= 0) return;
-  identity_kernel<T><<<grid_blocks(static_cast<std::int64_t>(size) * size, kBackwardThreads), kBackwardThreads, 0,
-                       stream>>>(out, size);
-  check_launch("identity");
+template <DType D>
+void launch_gather_tiles(const EncodeParams& p) {
+  using T = Storage<D>;
+  const StlShape& s = p.shape;
+  const std::int64_t total = s.a * s.m() * s.k();
+  if (total == 0) return;
+  const std::int64_t blocks = std::min<std::int64_t>(grid_blocks(total, kBackwardThreads), 1 << 20);
+  gather_tiles_kernel<T><<<static_cast<unsigned>(blocks), kBackwardThreads, 0, p.stream>>>(
+      static_cast<const T*>(p.x.data), p.x.ld == 0 ? s.in_features : p.x.ld, s.in_features, s.a, s.b,
+      static_cast<T*>(p.x_hat.data), p.x_hat.ld, p.x_hat.stride, s.m(), s.k(), make_row_map(s));
+  check_launch("gather_tiles");
 }
 
 }  // namespace strassentile::cuda::detail

@@ -1,6 +1,7 @@
 // Generic encode and decode for any tile format: one thread per output element, sizes at run time.
 // Slower than the specialised kernels (inputs are re-read once per product, through the caches), but
-// simple, so they also serve as the second opinion in the tests.
+// simple, so they also serve as the second opinion in the tests, and the only ones that apply mode causal's
+// levels by selection (a per-product row test in the inner loop the specialised kernels need not pay).
 #pragma once
 
 #include <cstdint>
@@ -13,11 +14,19 @@ namespace strassentile::cuda::detail {
 
 constexpr int kGenericThreads = 256;
 
+// Mode causal by selection (CodecLaunch::causal_levels): whether product p may touch tile row u. Null levels: every
+// row (the tile and token-local modes).
+__device__ inline bool causal_allows(const int* __restrict__ levels, CausalSide side, int p, int u) {
+  if (levels == nullptr) return true;
+  return side == CausalSide::at_or_below_level ? u <= levels[p] : u >= levels[p];
+}
+
 template <class T>
 __global__ void encode_generic(const T* __restrict__ x, std::int64_t ldx, std::int64_t cols,
                                const float* __restrict__ enc, int enc_p, int enc_q, int rank, int a, int b,
                                T* __restrict__ x_hat,
-                               std::int64_t ld, std::int64_t stride, std::int64_t m, std::int64_t k, RowMap rows) {
+                               std::int64_t ld, std::int64_t stride, std::int64_t m, std::int64_t k, RowMap rows,
+                               const int* __restrict__ levels, CausalSide side) {
   const std::int64_t total = rank * m * k;
   for (std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total;
        t += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
@@ -28,11 +37,13 @@ __global__ void encode_generic(const T* __restrict__ x, std::int64_t ldx, std::i
     int real;
     rows.tile(i, a, first, real);
     float acc = 0.0f;
-    for (int u = 0; u < real; ++u)
+    for (int u = 0; u < real; ++u) {
+      if (!causal_allows(levels, side, p, u)) continue;  // a masked row is never read: 0·Inf would be NaN
       for (int v = 0; v < b; ++v) {
         const std::int64_t col = kap * b + v;
         if (col < cols) acc = fmaf(enc[p * enc_p + (u * b + v) * enc_q], to_float(x[(first + u) * ldx + col]), acc);
       }
+    }
     x_hat[p * stride + i * ld + kap] = from_float<T>(acc);
   }
 }
@@ -42,7 +53,7 @@ __global__ void decode_generic(const TZ* __restrict__ z, std::int64_t ld_z, std:
                                const float* __restrict__ dec, int dec_q, int dec_p, int rank, int a, int c,
                                const T* __restrict__ bias,
                                Activation act, T* __restrict__ y, std::int64_t ldy, std::int64_t rows_total,
-                               std::int64_t cols, RowMap rows) {
+                               std::int64_t cols, RowMap rows, const int* __restrict__ levels, CausalSide side) {
   const std::int64_t total = rows_total * cols;
   for (std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total;
        t += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
@@ -54,7 +65,8 @@ __global__ void decode_generic(const TZ* __restrict__ z, std::int64_t ld_z, std:
     const int w = static_cast<int>(col % c);
     const float* d = dec + static_cast<std::int64_t>(u * c + w) * dec_q;
     float acc = 0.0f;
-    for (int p = 0; p < rank; ++p) acc = fmaf(d[p * dec_p], to_float(z[p * stride_z + i * ld_z + j]), acc);
+    for (int p = 0; p < rank; ++p)
+      if (causal_allows(levels, side, p, u)) acc = fmaf(d[p * dec_p], to_float(z[p * stride_z + i * ld_z + j]), acc);
     if (bias != nullptr) acc += to_float(bias[col]);
     y[row * ldy + col] = from_float<T>(activate(acc, act));
   }
@@ -66,7 +78,7 @@ inline unsigned capped_blocks(std::int64_t total) {
 }
 
 template <DType D>
-void launch_encode_generic(const EncodeParams& p, CoefLayout layout) {
+void launch_encode_generic(const EncodeParams& p, CoefLayout layout, CausalSide causal) {
   using T = Storage<D>;
   const StlShape& s = p.shape;
   const std::int64_t total = s.rank * s.m() * s.k();
@@ -74,12 +86,13 @@ void launch_encode_generic(const EncodeParams& p, CoefLayout layout) {
   const CoefLayout enc = layout.resolved(s.a * s.b);
   encode_generic<T><<<capped_blocks(total), kGenericThreads, 0, p.stream>>>(
       static_cast<const T*>(p.x.data), p.x.ld, s.in_features, p.enc_x, enc.row_stride, enc.col_stride, s.rank, s.a, s.b,
-      static_cast<T*>(p.x_hat.data), p.x_hat.ld, p.x_hat.stride, s.m(), s.k(), make_row_map(s));
+      static_cast<T*>(p.x_hat.data), p.x_hat.ld, p.x_hat.stride, s.m(), s.k(), make_row_map(s), p.causal_levels,
+      causal);
   check_launch("encode_generic");
 }
 
 template <DType D, DType ZD>
-void launch_decode_generic(const DecodeParams& p, CoefLayout layout) {
+void launch_decode_generic(const DecodeParams& p, CoefLayout layout, CausalSide causal) {
   using T = Storage<D>;
   using TZ = Storage<ZD>;
   const StlShape& s = p.shape;
@@ -89,7 +102,7 @@ void launch_decode_generic(const DecodeParams& p, CoefLayout layout) {
   decode_generic<TZ, T><<<capped_blocks(total), kGenericThreads, 0, p.stream>>>(
       static_cast<const TZ*>(p.z.data), p.z.ld, p.z.stride, p.dec, dec.row_stride, dec.col_stride, s.rank, s.a, s.c,
       static_cast<const T*>(p.bias), p.activation, static_cast<T*>(p.y.data), p.y.ld, s.rows, s.out_features,
-      make_row_map(s));
+      make_row_map(s), p.causal_levels, causal);
   check_launch("decode_generic");
 }
 
