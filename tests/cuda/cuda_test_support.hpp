@@ -3,6 +3,7 @@
 // reference.
 #pragma once
 
+#include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -19,11 +20,13 @@
 
 #include "strassentile/cuda/stl_cuda.hpp"
 #include "strassentile/matrix.hpp"
+#include "strassentile/tile_format.hpp"
 
 namespace strassentile::cuda_test {
 
 namespace sc = strassentile::cuda;
 using strassentile::Matrix;
+using strassentile::TileFormat;
 
 inline void cuda_ok(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
@@ -128,7 +131,58 @@ inline Matrix<double> random_matrix(std::size_t rows, std::size_t cols, Rng& rng
   for (std::size_t i = 0; i < m.size(); ++i) m.data()[i] = rng();
   return m;
 }
+// A tile format, its rank and the kernel family a case asks for.
+struct Format {
+  TileFormat tile;
+  int rank;
+  sc::KernelChoice kernel;
+};
 
+// The layer shape of M rows (sequences of `seq`, 0: one sequence) of K in / N out features in format f.
+inline sc::StlShape layer_shape(std::size_t M, std::size_t K, std::size_t N, std::size_t seq, const Format& f) {
+  sc::StlShape out;
+  out.rows = static_cast<std::int64_t>(M);
+  out.in_features = static_cast<std::int64_t>(K);
+  out.out_features = static_cast<std::int64_t>(N);
+  out.a = static_cast<int>(f.tile.a);
+  out.b = static_cast<int>(f.tile.b);
+  out.c = static_cast<int>(f.tile.c);
+  out.rank = f.rank;
+  out.seq_len = static_cast<std::int64_t>(seq);
+  return out;
+}
+
+// A rows × cols matrix stored with leading dimension ld in h's dtype; the padding holds 1000, which no kernel may
+// read. Returns the rounded values as the reference sees them.
+inline Matrix<double> fill_strided(HostArray& h, std::size_t rows, std::size_t cols, std::size_t ld, Rng& rng) {
+  Matrix<double> m(rows, cols);
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t j = 0; j < ld; ++j) {
+      if (j < cols)
+        m(i, j) = h.set(i * ld + j, rng());
+      else
+        h.set(i * ld + j, 1000.0);
+    }
+  return m;
+}
+
+// A cuBLAS handle on the current device, or nullptr with `skip` set when there is no CUDA device (ctest's skip
+// code 77) and `skip` unset when cuBLAS fails (a failure): the start of each CUDA test program.
+inline cublasHandle_t cuda_test_handle(int& exit_code) {
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+    std::printf("no CUDA device: skipped\n");
+    exit_code = 77;
+    return nullptr;
+  }
+  cublasHandle_t handle = nullptr;
+  if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) {
+    std::printf("cublasCreate failed\n");
+    exit_code = 1;
+    return nullptr;
+  }
+  return handle;
+}
 
 // Accumulates the two error measures over (out, ref) pairs; a poisoned (unwritten) or NaN output fails.
 struct Compare {

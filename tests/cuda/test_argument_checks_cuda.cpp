@@ -270,16 +270,9 @@ void test_backward(cublasHandle_t handle, Results& results) {
 }  // namespace
 
 int main() {
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::printf("no CUDA device: skipped\n");
-    return 77;
-  }
-  cublasHandle_t handle;
-  if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) {
-    std::printf("cublasCreate failed\n");
-    return 1;
-  }
+  int exit_code = 0;
+  cublasHandle_t handle = cuda_test_handle(exit_code);
+  if (handle == nullptr) return exit_code;
   Results results;
   try {
     test_validate(results);

@@ -43,12 +43,6 @@ struct Shape {
   std::size_t pad;  // extra elements per row of X, dX and dY (0: contiguous)
 };
 
-struct Format {
-  TileFormat tile;
-  int rank;
-  sc::KernelChoice kernel;
-};
-
 struct Gradients {
   Matrix<double> dx, d_enc, d_dec;
   Tensor3<double> dw_hat;
@@ -199,18 +193,7 @@ void check_gradient(const std::string& name, sc::DType dt, std::size_t count, co
   results.expect(all.unwritten == 0 && ratio <= 1 && peak <= 1 && worst_block <= 1, msg);
 }
 
-sc::StlShape stl_shape(const Shape& s, const Format& f) {
-  sc::StlShape out;
-  out.rows = static_cast<std::int64_t>(s.M);
-  out.in_features = static_cast<std::int64_t>(s.K);
-  out.out_features = static_cast<std::int64_t>(s.N);
-  out.a = static_cast<int>(f.tile.a);
-  out.b = static_cast<int>(f.tile.b);
-  out.c = static_cast<int>(f.tile.c);
-  out.rank = f.rank;
-  out.seq_len = static_cast<std::int64_t>(s.seq);
-  return out;
-}
+sc::StlShape stl_shape(const Shape& s, const Format& f) { return layer_shape(s.M, s.K, s.N, s.seq, f); }
 
 std::string case_name(const Shape& s, const Format& f, sc::DType dt, bool dw_f32) {
   const char* kernel = f.kernel == sc::KernelChoice::cuda_core ? " cuda-core" : "";
@@ -218,20 +201,6 @@ std::string case_name(const Shape& s, const Format& f, sc::DType dt, bool dw_f32
   std::snprintf(buf, sizeof buf, "backward %s r=%d%s %zux%zux%zu seq=%zu pad=%zu %s%s", f.tile.to_string().c_str(),
                 f.rank, kernel, s.M, s.K, s.N, s.seq, s.pad, sc::dtype_name(dt), dw_f32 ? " dW^-f32" : "");
   return buf;
-}
-
-// Fills a rows × cols matrix with leading dimension ld in h (values rounded to h's dtype; the padding holds 1000,
-// which no kernel may read) and returns the rounded values.
-Matrix<double> fill(HostArray& h, std::size_t rows, std::size_t cols, std::size_t ld, Rng& rng) {
-  Matrix<double> m(rows, cols);
-  for (std::size_t i = 0; i < rows; ++i)
-    for (std::size_t j = 0; j < ld; ++j) {
-      if (j < cols)
-        m(i, j) = h.set(i * ld + j, rng());
-      else
-        h.set(i * ld + j, 1000.0);
-    }
-  return m;
 }
 
 void test_backward(const Shape& s, const Format& f, sc::DType dt, bool dw_f32, Rng& rng, Results& results,
@@ -243,7 +212,7 @@ void test_backward(const Shape& s, const Format& f, sc::DType dt, bool dw_f32, R
   const std::string name = case_name(s, f, dt, dw_f32);
 
   HostArray hx(dt, s.M * ldx), hdy(dt, s.M * ldy), hw(dt, r * k * n);
-  const Matrix<double> x = fill(hx, s.M, s.K, ldx, rng), dy = fill(hdy, s.M, s.N, ldy, rng);
+  const Matrix<double> x = fill_strided(hx, s.M, s.K, ldx, rng), dy = fill_strided(hdy, s.M, s.N, ldy, rng);
   Tensor3<double> w_hat(r, k, n);
   for (std::size_t i = 0; i < w_hat.size(); ++i) w_hat.data()[i] = hw.set(i, rng() / std::sqrt(double(k)));
   Matrix<double> enc = random_matrix(r, ab, rng), dec = random_matrix(ac, r, rng);
@@ -353,16 +322,9 @@ void test_empty_rows(const Format& f, sc::DType dt, Results& results, cublasHand
 }  // namespace
 
 int main() {
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::printf("no CUDA device: skipped\n");
-    return 77;
-  }
-  cublasHandle_t handle;
-  if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) {
-    std::printf("cublasCreate failed\n");
-    return 1;
-  }
+  int exit_code = 0;
+  cublasHandle_t handle = cuda_test_handle(exit_code);
+  if (handle == nullptr) return exit_code;
   const std::vector<Shape> shapes = {
       {64, 64, 64, 0, 0},     // every side divides
       {37, 53, 29, 0, 0},     // ragged M, K, N: ragged last column tiles of dX and dY

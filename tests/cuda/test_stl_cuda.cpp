@@ -65,20 +65,6 @@ Matrix<double> random_coefficients(std::size_t rows, std::size_t cols, Rng& rng,
   return m;
 }
 
-// A rows × cols matrix stored with leading dimension ld in `dtype`; the padding holds large values a
-// kernel must never read. Returns the rounded values as the reference sees them.
-Matrix<double> fill_strided(HostArray& h, std::size_t rows, std::size_t cols, std::size_t ld, Rng& rng) {
-  Matrix<double> m(rows, cols);
-  for (std::size_t i = 0; i < rows; ++i)
-    for (std::size_t j = 0; j < ld; ++j) {
-      if (j < cols)
-        m(i, j) = h.set(i * ld + j, rng());
-      else
-        h.set(i * ld + j, 1000.0);
-    }
-  return m;
-}
-
 double activate(double x, sc::Activation act) {
   switch (act) {
     case sc::Activation::relu:
@@ -131,24 +117,7 @@ struct Shape {
   std::size_t in_pad, out_pad;  // extra elements per row of inputs / outputs (0: contiguous)
 };
 
-struct Format {
-  TileFormat tile;
-  int rank;
-  sc::KernelChoice kernel;
-};
-
-sc::StlShape stl_shape(const Shape& s, const Format& f) {
-  sc::StlShape out;
-  out.rows = static_cast<std::int64_t>(s.M);
-  out.in_features = static_cast<std::int64_t>(s.K);
-  out.out_features = static_cast<std::int64_t>(s.N);
-  out.a = static_cast<int>(f.tile.a);
-  out.b = static_cast<int>(f.tile.b);
-  out.c = static_cast<int>(f.tile.c);
-  out.rank = f.rank;
-  out.seq_len = static_cast<std::int64_t>(s.seq);
-  return out;
-}
+sc::StlShape stl_shape(const Shape& s, const Format& f) { return layer_shape(s.M, s.K, s.N, s.seq, f); }
 
 std::string case_name(const char* stage, const Shape& s, const Format& f, sc::DType dt, sc::Activation act,
                       bool bias) {
@@ -667,19 +636,12 @@ void test_rejections(Tally& tally) {
 }  // namespace
 
 int main() {
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::printf("no CUDA device: skipped\n");
-    return 77;
-  }
+  int exit_code = 0;
+  cublasHandle_t handle = cuda_test_handle(exit_code);
+  if (handle == nullptr) return exit_code;
   cudaDeviceProp prop{};
   cuda_ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
   std::printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
-  cublasHandle_t handle;
-  if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) {
-    std::printf("cublasCreate failed\n");
-    return 1;
-  }
 
   const std::vector<Shape> shapes = {
       {64, 64, 64, 0, 0, 0},     // every side divides
