@@ -125,6 +125,36 @@ class STLLinear(nn.Module):
         return stl_matmul(x, self.w_hat, self.enc_x, self.dec, list(self.tile), bias, self.mode, self.out_features,
                           self._levels, self.in_features)
 
+    def dense_weight(self) -> torch.Tensor:
+        """The (out_features, in_features) weight W with ``layer(x) == F.linear(x, W, layer.bias)`` for every x, where
+        one exists: tiles of one row (a = 1, as mode "token-local" requires), whose output rows each depend on their
+        own input row only. Computed in float64 from the layer applied to the identity, returned in Ŵ's dtype.
+        With a > 1 a row's output depends on the other rows of its tile and no such W exists: ValueError."""
+        if self.tile[0] != 1:
+            raise ValueError(f"dense_weight: tile {self.tile} has a = {self.tile[0]} rows, so each output row depends "
+                             "on the other rows of its tile and no dense weight reproduces the layer; only layers of "
+                             "one-row tiles (a = 1, mode 'token-local') have one")
+        with torch.no_grad():
+            eye = torch.eye(self.in_features, dtype=torch.float64, device=self.w_hat.device)
+            y = stl_matmul(eye, self.w_hat.double(), self.enc_x.double(), self.dec.double(), list(self.tile), None,
+                           self.mode, self.out_features, self._levels, self.in_features)
+        return y.t().to(self.w_hat.dtype).contiguous()
+
+    def to_linear(self) -> nn.Linear:
+        """An nn.Linear that computes what this layer computes (see dense_weight; a = 1 only), on the same device and
+        dtype, with the same bias and trainability."""
+        w = self.dense_weight()
+        linear = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None, device=w.device,
+                           dtype=w.dtype)
+        with torch.no_grad():
+            linear.weight.copy_(w)
+            if self.bias is not None:
+                linear.bias.copy_(self.bias)
+        linear.weight.requires_grad_(self.w_hat.requires_grad)
+        if self.bias is not None:
+            linear.bias.requires_grad_(self.bias.requires_grad)
+        return linear
+
     @property
     def weight(self) -> STLWeight:
         """A stand-in for nn.Linear's weight, for code that reads it: see strassentile.weight.STLWeight."""
