@@ -1,7 +1,8 @@
 #include "lm_checkpoint.hpp"
 
-#include <filesystem>
 #include <stdexcept>
+
+#include "posix_files.hpp"
 
 namespace strassentile::train {
 namespace {
@@ -22,7 +23,7 @@ void save_lm_checkpoint(const std::string& path, LmImpl& model, const std::strin
 }
 
 LoadedLm load_lm_checkpoint(const std::string& path, const torch::Device& device) {
-  if (!std::filesystem::is_regular_file(path))
+  if (!is_regular_file(path))
     throw std::runtime_error("checkpoint " + path + " does not exist (write one with 'strassentile-lab train lm --save PREFIX')");
   torch::serialize::InputArchive archive;
   c10::IValue variant, config;

@@ -1,14 +1,14 @@
 #include "text_corpus.hpp"
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
 
+#include "posix_files.hpp"
+
 namespace strassentile::data {
-namespace fs = std::filesystem;
 
 std::uint64_t fnv1a64(const std::string& text) {
   std::uint64_t h = 0xcbf29ce484222325ULL;
@@ -35,18 +35,15 @@ std::vector<std::string> text_corpus_roots(const std::string& dir) {
 TextCorpus load_text_corpus(const std::string& dir) {
   const std::vector<std::string> roots = text_corpus_roots(dir);
   const char* prefixes[] = {"python/", "linux/"};
-  std::vector<std::pair<std::string, fs::path>> documents;  // name → file
+  std::vector<std::pair<std::string, std::string>> documents;  // name → file
   for (std::size_t i = 0; i < roots.size(); ++i) {
-    std::error_code ec;
-    if (!fs::is_directory(roots[i], ec))
+    if (!train::is_directory(roots[i]))
       throw std::runtime_error("text corpus: " + roots[i] + " is missing; run 'scripts/fetch-text-corpus.sh " + dir +
                                "' (apt-get download python3.11-doc linux-doc-6.1, unpacked without root) or pass "
                                "--data DIR of an unpacked copy");
-    for (fs::recursive_directory_iterator it(roots[i], fs::directory_options::follow_directory_symlink), end; it != end;
-         ++it) {
-      const std::string file = it->path().filename().string();
-      if (!it->is_regular_file() || file.size() < 8 || file.compare(file.size() - 8, 8, ".rst.txt") != 0) continue;
-      documents.emplace_back(prefixes[i] + fs::relative(it->path(), roots[i]).generic_string(), it->path());
+    for (const std::string& rel : train::regular_files_under(roots[i])) {
+      if (rel.size() < 8 || rel.compare(rel.size() - 8, 8, ".rst.txt") != 0) continue;
+      documents.emplace_back(prefixes[i] + rel, roots[i] + "/" + rel);
     }
   }
   std::sort(documents.begin(), documents.end());  // name order: the byte streams do not depend on the file system
@@ -56,7 +53,7 @@ TextCorpus load_text_corpus(const std::string& dir) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream text;
     text << in.rdbuf();
-    if (!in) throw std::runtime_error("text corpus: cannot read " + path.string());
+    if (!in) throw std::runtime_error("text corpus: cannot read " + path);
     CorpusSplitText& split = corpus_split_of(name) == CorpusSplit::Train ? corpus.train
                              : corpus_split_of(name) == CorpusSplit::Val ? corpus.val
                                                                          : corpus.test;

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <numeric>
@@ -25,12 +24,12 @@
 #include "lm_model.hpp"
 #include "lm_results_json.hpp"
 #include "lm_trainer.hpp"
+#include "posix_files.hpp"
 #include "text_corpus.hpp"
 
 namespace strassentile::train {
 namespace {
 
-namespace fs = std::filesystem;
 using data::CorpusSplit;
 
 // Linear-layer specs of the experiment, at the tiny test width (dim 32, hidden 64).
@@ -48,23 +47,19 @@ LmConfig tiny_model() {
   return c;
 }
 
-fs::path temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("strassentile_lm_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+// A new empty folder for one test (unique per call: tests run in parallel processes).
+std::string temp_dir(const std::string& name) { return make_scratch_directory("strassentile_lm_" + name + "_"); }
 
-void write_file(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
+void write_file(const std::string& path, const std::string& text) {
+  make_directories(path.substr(0, path.rfind('/')));
   std::ofstream(path, std::ios::binary) << text;
 }
 
 // A corpus in the layout scripts/fetch-text-corpus.sh writes, with `per_split` documents of English-like text in
 // every split: names are tried in order until each split has enough.
-fs::path write_tiny_corpus(const std::string& name, int per_split, std::vector<std::string>* names = nullptr) {
-  const fs::path dir = temp_dir(name);
-  const std::vector<std::string> roots = data::text_corpus_roots(dir.string());
+std::string write_tiny_corpus(const std::string& name, int per_split, std::vector<std::string>* names = nullptr) {
+  const std::string dir = temp_dir(name);
+  const std::vector<std::string> roots = data::text_corpus_roots(dir);
   const char* words[] = {"the ", "layer ", "kernel ", "returns ", "a ", "tensor ", "of ", "python ", "module ", "\n"};
   int counts[3] = {0, 0, 0};
   for (int i = 0; counts[0] < per_split || counts[1] < per_split || counts[2] < per_split; ++i) {
@@ -76,10 +71,10 @@ fs::path write_tiny_corpus(const std::string& name, int per_split, std::vector<s
     ++counts[split];
     std::string text = "Document " + std::to_string(i) + "\n=====\n";
     for (int w = 0; w < 400; ++w) text += words[(w * 7 + i) % 10];
-    write_file(fs::path(roots[python ? 0 : 1]) / rel, text);
+    write_file(roots[python ? 0 : 1] + "/" + rel, text);
     if (names) names->push_back(doc);
   }
-  write_file(fs::path(roots[0]) / "ignored.html", "not a source");  // only *.rst.txt are documents
+  write_file(roots[0] + "/ignored.html", "not a source");  // only *.rst.txt are documents
   return dir;
 }
 
@@ -102,15 +97,15 @@ TEST(TextCorpus, SplitRuleAtTheBoundaries) {
 
 TEST(TextCorpus, LoaderSplitsByDocumentInNameOrder) {
   std::vector<std::string> names;
-  const fs::path dir = write_tiny_corpus("loader", 2, &names);
-  const data::TextCorpus corpus = data::load_text_corpus(dir.string());
+  const std::string dir = write_tiny_corpus("loader", 2, &names);
+  const data::TextCorpus corpus = data::load_text_corpus(dir);
   std::sort(names.begin(), names.end());
   std::string expected[3];
   int64_t docs[3] = {0, 0, 0};
-  const std::vector<std::string> roots = data::text_corpus_roots(dir.string());
+  const std::vector<std::string> roots = data::text_corpus_roots(dir);
   for (const auto& name : names) {
     const bool python = name.rfind("python/", 0) == 0;
-    const fs::path file = fs::path(roots[python ? 0 : 1]) / name.substr(python ? 7 : 6);
+    const std::string file = roots[python ? 0 : 1] + "/" + name.substr(python ? 7 : 6);
     std::ifstream in(file, std::ios::binary);
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     const int split = static_cast<int>(data::corpus_split_of(name));
@@ -124,7 +119,7 @@ TEST(TextCorpus, LoaderSplitsByDocumentInNameOrder) {
   EXPECT_EQ(corpus.val.documents, 2);
   EXPECT_EQ(corpus.test.documents, 2);
   EXPECT_EQ(docs[0] + docs[1] + docs[2], 6);
-  fs::remove_all(dir);
+  remove_tree(dir);
 }
 
 TEST(TextCorpus, MissingCorpusSaysHowToFetchIt) {
@@ -234,8 +229,8 @@ double mean(const std::vector<double>& v, std::size_t first, std::size_t count) 
 
 TEST(LmTrain, LossFallsForEveryKindOfLinear) {
   torch::set_num_threads(1);
-  const fs::path dir = write_tiny_corpus("train", 2);
-  const LmTrainConfig c = tiny_training(dir.string());
+  const std::string dir = write_tiny_corpus("train", 2);
+  const LmTrainConfig c = tiny_training(dir);
   const LmData data = load_lm_data(c.data, torch::kCPU, c.eval_limit);
   std::vector<LmRunResult> runs;
   for (const char* variant : {"dense", kCausalStl, kTokenLocalStl, kTileStl, "sparse24:mask=learned,every=4",
@@ -253,11 +248,11 @@ TEST(LmTrain, LossFallsForEveryKindOfLinear) {
     EXPECT_EQ(r.leaks_future, std::string(variant) == kTileStl);
     runs.push_back(r);
   }
-  const std::string json = lm_results_json(c, {dir.string(), data.train.numel(), data.val.numel(), data.test.numel(), 2, 2, 2}, runs);
+  const std::string json = lm_results_json(c, {dir, data.train.numel(), data.val.numel(), data.test.numel(), 2, 2, 2}, runs);
   for (const char* key : {"\"val_ppl\"", "\"test_ppl\"", "\"linear_product_flops_per_token\"", "\"curve\"",
                           "\"leaks_future\": true", "\"tokens_per_second\""})
     EXPECT_NE(json.find(key), std::string::npos) << key;
-  fs::remove_all(dir);
+  remove_tree(dir);
 }
 
 TEST(LmTrain, ConfigRejectsBadValuesNamingTheFlag) {
@@ -313,10 +308,10 @@ TEST(LmDecoder, TileModeRefusesIncrementalDecodingButRecomputes) {
 }
 
 TEST(LmDecoder, CheckpointRoundTripAndGenerationAgree) {
-  const fs::path dir = temp_dir("checkpoint");
+  const std::string dir = temp_dir("checkpoint");
   torch::manual_seed(3);
   Lm model(tiny_model(), LinearSpec::parse(kCausalStl));
-  const std::string path = (dir / "lm.pt").string();
+  const std::string path = dir + "/lm.pt";
   save_lm_checkpoint(path, *model, LinearSpec::parse(kCausalStl).to_string());
   LoadedLm loaded = load_lm_checkpoint(path, torch::kCPU);
   EXPECT_EQ(loaded.variant, LinearSpec::parse(kCausalStl).to_string());
@@ -334,8 +329,8 @@ TEST(LmDecoder, CheckpointRoundTripAndGenerationAgree) {
   EXPECT_EQ(inc.text, full.text);
   EXPECT_EQ(inc.new_tokens, 19);  // 5 + 19 = the context of 24
   EXPECT_TRUE(inc.hit_context);
-  EXPECT_THROW(load_lm_checkpoint((dir / "missing.pt").string(), torch::kCPU), std::runtime_error);
-  fs::remove_all(dir);
+  EXPECT_THROW(load_lm_checkpoint(dir + "/missing.pt", torch::kCPU), std::runtime_error);
+  remove_tree(dir);
 }
 
 }  // namespace

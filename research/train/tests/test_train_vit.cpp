@@ -6,11 +6,11 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <numeric>
 
 #include "flat_adamw.hpp"
+#include "posix_files.hpp"
 #include "results_json.hpp"
 #include "train_config.hpp"
 #include "trainer.hpp"
@@ -161,8 +161,7 @@ void write_idx(const std::string& path, const std::vector<std::uint8_t>& header,
 }
 
 TEST(VitData, ValidationIsTheLastTrainingImagesAndNeverTrainedOn) {
-  const std::string dir = std::filesystem::temp_directory_path() / "strassentile_vit_data";
-  std::filesystem::create_directories(dir);
+  const std::string dir = make_scratch_directory("strassentile_vit_data_");
   // 20 training and 6 test images of 2×2 pixels; image i has every pixel = i, label i % 10.
   for (auto [prefix, n] : {std::pair<const char*, std::uint8_t>{"train", 20}, {"t10k", 6}}) {
     std::vector<std::uint8_t> pixels, labels;
@@ -193,7 +192,7 @@ TEST(VitData, ValidationIsTheLastTrainingImagesAndNeverTrainedOn) {
   EXPECT_EQ(limited.test.size(), 2);
   o.val_size = 20;
   EXPECT_THROW(load_image_data(o), std::invalid_argument);
-  std::filesystem::remove_all(dir);
+  remove_tree(dir);
   o.val_size = 5;
   try {
     load_image_data(o);
@@ -204,7 +203,7 @@ TEST(VitData, ValidationIsTheLastTrainingImagesAndNeverTrainedOn) {
 }
 
 TEST(TrainConfig, FileAndFlagsShareKeysAndBadValuesAreNamed) {
-  const std::string path = std::filesystem::temp_directory_path() / "strassentile_vit.cfg";
+  const std::string scratch = make_scratch_directory("strassentile_vit_cfg_"), path = scratch + "/vit.cfg";
   {
     std::ofstream f(path);
     f << "# comment\nvariant = dense\nvariant = stl:rank=24,init=fit   # trailing comment\nseeds = 0, 1,2\n"
@@ -228,7 +227,7 @@ TEST(TrainConfig, FileAndFlagsShareKeysAndBadValuesAreNamed) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find(":2: unknown key 'frobnicate'"), std::string::npos) << e.what();
   }
-  std::filesystem::remove(path);
+  remove_tree(scratch);
   EXPECT_THROW(make_train_config({{"variants", "stl:rank=0"}}), std::invalid_argument);
   EXPECT_THROW(make_train_config({{"epochs", "0"}}), std::invalid_argument);
   EXPECT_THROW(make_train_config({{"shard", "2/2"}}), std::invalid_argument);
