@@ -184,6 +184,19 @@ inline cublasHandle_t cuda_test_handle(int& exit_code) {
   return handle;
 }
 
+// Passed and failed checks of a test program; each failure is printed as it happens.
+struct CheckCounts {
+  int passed = 0, failed = 0;
+  void expect(bool ok, const std::string& what) {
+    if (ok) {
+      ++passed;
+    } else {
+      ++failed;
+      std::printf("FAIL %s\n", what.c_str());
+    }
+  }
+};
+
 // Accumulates the two error measures over (out, ref) pairs; a poisoned (unwritten) or NaN output fails.
 struct Compare {
   double diff2 = 0, ref2 = 0, peak = 0;

@@ -20,17 +20,7 @@ using namespace strassentile::cuda_test;
 
 namespace {
 
-struct Results {
-  int passed = 0, failed = 0;
-  void expect(bool ok, const std::string& what) {
-    if (ok) {
-      ++passed;
-    } else {
-      ++failed;
-      std::printf("FAIL %s\n", what.c_str());
-    }
-  }
-};
+using Results = CheckCounts;
 
 // One bad field: `breaks` turns valid parameters into bad ones; the message must contain `field`.
 template <class Params>

@@ -142,17 +142,8 @@ bool reference_agrees_with_the_core(const Matrix<double>& x, const Tensor3<doubl
          agree(dot(dy, ye), dot(g.d_enc, ve), ye) && agree(dot(dy, yd), dot(g.d_dec, vd), yd);
 }
 
-struct Results {
-  int passed = 0, failed = 0;
+struct Results : CheckCounts {
   double worst_vs_rounding[3] = {};  // [dtype]: the largest error / rounding error seen, over every gradient
-  void expect(bool ok, const std::string& what) {
-    if (ok) {
-      ++passed;
-    } else {
-      ++failed;
-      std::printf("FAIL %s\n", what.c_str());
-    }
-  }
 };
 
 // A gradient's values (out, read back with `at`, NaN where still poisoned) against ref, by the bar above. `blocks`
