@@ -60,6 +60,36 @@ torch::Tensor STLLinearImpl::forward(const torch::Tensor& x) {
                          options.in_features());
 }
 
+torch::Tensor STLLinearImpl::dense_weight() const {
+  STL_CHECK(options.tile()[0] == 1, "STLLinear::dense_weight: tile ", tile().to_string(), " has a = ",
+                options.tile()[0], " rows, so each output row depends on the other rows of its tile and no dense "
+                "weight reproduces the layer; only layers of one-row tiles (a = 1, mode 'token-local') have one");
+  const torch::NoGradGuard no_grad;
+  const auto f64 = torch::TensorOptions().dtype(torch::kDouble).device(w_hat.device());
+  const torch::Tensor eye = torch::eye(options.in_features(), f64);
+  const torch::Tensor y = ops::stl_matmul(eye, w_hat.to(torch::kDouble), enc_x.to(torch::kDouble),
+                                          dec.to(torch::kDouble), options.tile(), std::nullopt, options.mode(),
+                                          options.out_features(),
+                                          levels.empty() ? std::nullopt : std::optional<std::vector<int64_t>>(levels),
+                                          options.in_features());
+  return y.t().to(w_hat.scalar_type()).contiguous();
+}
+
+torch::nn::Linear STLLinearImpl::to_linear() const {
+  const torch::Tensor w = dense_weight();
+  torch::nn::Linear linear(
+      torch::nn::LinearOptions(options.in_features(), options.out_features()).bias(bias.defined()));
+  linear->to(w.device(), w.scalar_type());
+  {
+    const torch::NoGradGuard no_grad;
+    linear->weight.copy_(w);
+    if (bias.defined()) linear->bias.copy_(bias);
+  }
+  linear->weight.set_requires_grad(w_hat.requires_grad());
+  if (bias.defined()) linear->bias.set_requires_grad(bias.requires_grad());
+  return linear;
+}
+
 torch::Tensor STLLinearImpl::forward_step(const torch::Tensor& x_t, STLDecodeCache& cache) {
   const torch_ops::Mode mode = torch_ops::parse_mode(options.mode());
   STL_CHECK(mode != torch_ops::Mode::Tile, "STLLinear::forward_step: mode 'tile' cannot decode token by token: output ",

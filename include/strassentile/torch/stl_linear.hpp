@@ -66,6 +66,14 @@ class STLLinearImpl : public torch::nn::Cloneable<STLLinearImpl> {
   // Freezes (false) or unfreezes (true) enc_x and dec.
   void set_train_basis(bool train);
 
+  // The (out_features, in_features) weight W with forward(x) == torch::linear(x, W, bias) for every x, where one
+  // exists: tiles of one row (a = 1, as mode "token-local" requires). Computed in float64, returned in w_hat's dtype.
+  // With a > 1 a row's output depends on the other rows of its tile: throws c10::Error naming the tile.
+  torch::Tensor dense_weight() const;
+  // An nn::Linear computing what this layer computes (a = 1 only), on its device and dtype, with its bias and
+  // trainability: the way back from a conversion.
+  torch::nn::Linear to_linear() const;
+
   TileFormat tile() const;
   // FLOPs and parameters of one forward over `tokens` rows, against the dense layer.
   StlCost cost(int64_t tokens) const;
