@@ -52,8 +52,9 @@ void LayerStages::set_w_hat(ConstProductTensor w_hat, cudaStream_t stream) {
   w_hat_ = {w_padded, ws_.ld_w_hat, k_run_ * ws_.ld_w_hat};
 }
 
-void LayerStages::encode(ConstTileMatrix x, const float* enc_x, KernelChoice kernel, cudaStream_t stream) const {
-  launch_encode({{shape_, dtype_, stream, kernel}, x, enc_x, x_hat()});
+void LayerStages::encode(ConstTileMatrix x, const float* enc_x, KernelChoice kernel, cudaStream_t stream,
+                         const int* causal_levels) const {
+  launch_encode({{shape_, dtype_, stream, kernel, causal_levels}, x, enc_x, x_hat()});
 }
 
 void LayerStages::zero_x_hat_padding(cudaStream_t stream) const {
@@ -66,8 +67,8 @@ void LayerStages::products(cublasHandle_t cublas, GemmChoice gemm, cudaStream_t 
 }
 
 void LayerStages::decode(const float* dec, const void* bias, Activation activation, TileMatrix y, KernelChoice kernel,
-                         cudaStream_t stream) const {
-  launch_decode({{shape_, dtype_, stream, kernel}, z(), dec, bias, activation, y, z_f32_});
+                         cudaStream_t stream, const int* causal_levels) const {
+  launch_decode({{shape_, dtype_, stream, kernel, causal_levels}, z(), dec, bias, activation, y, z_f32_});
 }
 
 }  // namespace detail
@@ -76,13 +77,10 @@ void stl_forward(const ForwardParams& p) {
   detail::LayerStages layer(p.shape, p.dtype, p.z_f32, p.workspace);
   detail::check_workspace("", p.workspace, p.workspace_bytes, layer.workspace().bytes, "forward_workspace");
   layer.set_w_hat(p.w_hat, p.stream);
-  // The codec launched here rather than through layer.encode / layer.decode, which have no causal levels
-  // (stl_mlp_forward takes no mode causal).
-  const CodecLaunch codec{p.shape, p.dtype, p.stream, p.kernel, p.causal_levels};
-  launch_encode({codec, p.x, p.enc_x, layer.x_hat()});
+  layer.encode(p.x, p.enc_x, p.kernel, p.stream, p.causal_levels);
   layer.zero_x_hat_padding(p.stream);
   layer.products(p.cublas, p.gemm, p.stream);
-  launch_decode({codec, layer.z(), p.dec, p.bias, p.activation, p.y, p.z_f32});
+  layer.decode(p.dec, p.bias, p.activation, p.y, p.kernel, p.stream, p.causal_levels);
 }
 
 }  // namespace strassentile::cuda

@@ -21,13 +21,15 @@ class LayerStages {
   // Ŵ as the products read it: the caller's, or (products on sides rounded up to 8) copied into the workspace
   // with zeros around it. Call before products().
   void set_w_hat(ConstProductTensor w_hat, cudaStream_t stream);
-  void encode(ConstTileMatrix x, const float* enc_x, KernelChoice kernel, cudaStream_t stream) const;
+  // causal_levels: CodecLaunch::causal_levels (null outside mode causal).
+  void encode(ConstTileMatrix x, const float* enc_x, KernelChoice kernel, cudaStream_t stream,
+              const int* causal_levels = nullptr) const;
   // Zeros X̂'s padding columns, the padded inner dimension of the products: after whatever wrote X̂ (its
   // encode leaves them alone).
   void zero_x_hat_padding(cudaStream_t stream) const;
   void products(cublasHandle_t cublas, GemmChoice gemm, cudaStream_t stream) const;
   void decode(const float* dec, const void* bias, Activation activation, TileMatrix y, KernelChoice kernel,
-              cudaStream_t stream) const;
+              cudaStream_t stream, const int* causal_levels = nullptr) const;
 
  private:
   StlShape shape_;

@@ -82,9 +82,8 @@ void apply_epilogue(Matrix<double>& y, const std::vector<double>* bias, sc::Acti
     for (std::size_t j = 0; j < y.cols(); ++j) y(i, j) = activate(y(i, j) + (bias ? (*bias)[j] : 0.0), act);
 }
 
-
-struct Tally {
-  int passed = 0, failed = 0;
+// The checks' counts, with the forward stages' worst errors.
+struct Tally : CheckCounts {
   double worst[3][3] = {};  // [stage][dtype]: largest rel / tol seen
   // [dtype]: largest forward error over the error of rounding the exact output to the dtype (what dense
   // cuBLAS's own error is, fp32 accumulation), over the learned-operator cases with enough outputs.
@@ -94,21 +93,10 @@ struct Tally {
     const bool ok = c.unwritten == 0 && c.clobbered == 0 && c.rel() <= tol && c.peak_rel() <= 8 * tol;
     double& w = worst[static_cast<int>(stage)][static_cast<int>(dtype)];
     w = std::max(w, std::max(c.rel(), c.peak_rel() / 8) / tol);
-    if (ok) {
-      ++passed;
-    } else {
-      ++failed;
-      std::printf("FAIL %s: rel %.3g peak %.3g (tol %.3g), unwritten %zu, padding overwritten %zu\n", name.c_str(),
+    char detail[160];
+    std::snprintf(detail, sizeof detail, ": rel %.3g peak %.3g (tol %.3g), unwritten %zu, padding overwritten %zu",
                   c.rel(), c.peak_rel(), tol, c.unwritten, c.clobbered);
-    }
-  }
-  void expect(bool ok, const std::string& name) {
-    if (ok) {
-      ++passed;
-    } else {
-      ++failed;
-      std::printf("FAIL %s\n", name.c_str());
-    }
+    expect(ok, name + detail);
   }
 };
 
