@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_text.hpp"
 #include "cli_args.hpp"
 #include "stl_compare.hpp"
 
@@ -24,6 +25,11 @@ using bench::CompareReport;
 using bench::CompareRow;
 using bench::CompareShape;
 using bench::Measured;
+using bench::cell;
+using bench::fixed;
+using bench::json_string;
+using bench::json_timing;
+using bench::shape_name;
 
 // STL.md §3's shapes, issue 4's transformer shapes (M = 8192, K = N in {2048, 4096, 8192}, K = 4096 → N = 16384),
 // the LLaMA-7B MLP shapes, and r = 48 at one shape.
@@ -31,79 +37,17 @@ const char* const kDefaultShapes =
     "8192x8192x8192,16384x16384x16384,16384x4096x4096,16384x4096x16384,8192x2048x2048,8192x4096x4096,"
     "8192x4096x16384,8192x4096x11008,8192x11008x4096,16384x4096x4096:48";
 
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> parts;
-  std::string::size_type start = 0;
-  while (true) {
-    const std::string::size_type at = text.find(sep, start);
-    parts.push_back(text.substr(start, at == std::string::npos ? std::string::npos : at - start));
-    if (at == std::string::npos) return parts;
-    start = at + 1;
-  }
-}
-
-// "MxKxN[:r]" entries separated by commas.
+// "MxKxN[:r]" entries separated by commas, each side a multiple of 16.
 std::vector<CompareShape> parse_shapes(const std::string& text, int default_rank) {
-  std::vector<CompareShape> shapes;
-  for (const std::string& item : split(text, ',')) {
-    const std::vector<std::string> rank_split = split(item, ':');
-    const std::vector<std::string> dims = split(rank_split[0], 'x');
-    if (dims.size() != 3 || rank_split.size() > 2)
-      throw UsageError("--shapes: expected MxKxN or MxKxN:r, got '" + item + "'");
-    CompareShape s;
-    s.M = static_cast<std::int64_t>(Args::to_size("M in --shapes", dims[0]));
-    s.K = static_cast<std::int64_t>(Args::to_size("K in --shapes", dims[1]));
-    s.N = static_cast<std::int64_t>(Args::to_size("N in --shapes", dims[2]));
-    s.rank = rank_split.size() == 2 ? static_cast<int>(Args::to_size("r in --shapes", rank_split[1])) : default_rank;
+  std::vector<CompareShape> shapes = bench::parse_shapes(text, default_rank);
+  for (const CompareShape& s : shapes)
     if (s.M < 16 || s.K < 16 || s.N < 16 || s.M % 16 || s.K % 16 || s.N % 16)
       throw UsageError("--shapes: M, K and N must be positive multiples of 16 (cuSPARSELt's and the naive "
-                       "pipeline's granularity), got '" + item + "'");
-    if (s.rank < 1 || s.rank > 1024) throw UsageError("--shapes: r must be in 1..1024, got '" + item + "'");
-    shapes.push_back(s);
-  }
+                       "pipeline's granularity), got '" + bench::shape_name(s) + "'");
   return shapes;
 }
 
-std::string shape_name(const CompareShape& s) {
-  return std::to_string(s.M) + "x" + std::to_string(s.K) + "x" + std::to_string(s.N);
-}
-
-std::string fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-  return buf;
-}
-
-// "ms (ratio×)" for a table cell; ratio = dense / method.
-std::string cell(const Measured& m, double dense_ms) {
-  if (!m.ok) return "n/m";
-  return fixed(m.ms, 3) + " (" + fixed(dense_ms / m.ms, 2) + "x)";
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      char esc[8];
-      std::snprintf(esc, sizeof esc, "\\u%04x", c);
-      out += esc;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
 std::string json_number(double v, int digits) { return v < 0 ? "null" : fixed(v, digits); }
-
-std::string json_measured(const Measured& m, double dense_ms) {
-  if (!m.ok) return "{\"ms\": null, \"not_measured\": " + json_string(m.why_not) + "}";
-  return "{\"ms\": " + fixed(m.ms, 4) + ", \"speedup_over_dense\": " + fixed(dense_ms / m.ms, 3) + "}";
-}
 
 double dense_tflops(const CompareRow& r) {
   return 2.0 * static_cast<double>(r.shape.M) * static_cast<double>(r.shape.K) * static_cast<double>(r.shape.N) /
@@ -141,21 +85,21 @@ void write_json(const std::string& path, const CompareReport& rep, const std::st
          fixed(dense_tflops(r), 1) + ",\n";
     s += "     \"dense_fwd_bwd_ms\": " + fixed(db, 4) + ", \"dense_fwd_bwd_first_ms\": " +
          fixed(r.dense_fb_first_ms, 4) + ", \"dense_fwd_bwd_last_ms\": " + fixed(r.dense_fb_last_ms, 4) + ",\n";
-    s += "     \"dense_cublaslt_tuned_fwd\": " + json_measured(r.dense_tuned_fwd, df) +
-         ", \"dense_cublaslt_tuned_fwd_bwd\": " + json_measured(r.dense_tuned_fb, db) + ",\n";
-    s += "     \"naive_fwd\": " + json_measured(r.naive_fwd, df) + ",\n";
-    s += "     \"naive_fwd_bwd_x_w_hat\": " + json_measured(r.naive_fb, db) + ",\n";
-    s += "     \"naive_fwd_bwd_all4\": " + json_measured(r.naive_fb_all, db) + ",\n";
-    s += "     \"stl_fwd\": " + json_measured(r.stl_fwd, df) + ",\n";
-    s += "     \"stl_fwd_bwd_x_w_hat\": " + json_measured(r.stl_fb, db) + ",\n";
-    s += "     \"stl_fwd_bwd_all4\": " + json_measured(r.stl_fb_all, db) + ",\n";
-    s += "     \"stl_fwd_bwd_x_w_hat_kept_x_hat_z\": " + json_measured(r.stl_kept_fb, db) + ",\n";
-    s += "     \"stl_fwd_bwd_all4_kept_x_hat_z\": " + json_measured(r.stl_kept_fb_all, db) + ",\n";
-    s += "     \"stl_generic_kernels_fwd\": " + json_measured(r.stl_generic_fwd, df) + ",\n";
-    s += "     \"stl_cuda_core_codec_fwd\": " + json_measured(r.stl_cc_fwd, df) + ",\n";
-    s += "     \"stl_cuda_core_codec_fwd_bwd_x_w_hat\": " + json_measured(r.stl_cc_fb, db) + ",\n";
-    s += "     \"stl_cublas_default_gemm_fwd\": " + json_measured(r.stl_default_gemm_fwd, df) + ",\n";
-    s += "     \"stl_cublas_default_gemm_fwd_bwd_x_w_hat\": " + json_measured(r.stl_default_gemm_fb, db) + ",\n";
+    s += "     \"dense_cublaslt_tuned_fwd\": " + json_timing(r.dense_tuned_fwd, df) +
+         ", \"dense_cublaslt_tuned_fwd_bwd\": " + json_timing(r.dense_tuned_fb, db) + ",\n";
+    s += "     \"naive_fwd\": " + json_timing(r.naive_fwd, df) + ",\n";
+    s += "     \"naive_fwd_bwd_x_w_hat\": " + json_timing(r.naive_fb, db) + ",\n";
+    s += "     \"naive_fwd_bwd_all4\": " + json_timing(r.naive_fb_all, db) + ",\n";
+    s += "     \"stl_fwd\": " + json_timing(r.stl_fwd, df) + ",\n";
+    s += "     \"stl_fwd_bwd_x_w_hat\": " + json_timing(r.stl_fb, db) + ",\n";
+    s += "     \"stl_fwd_bwd_all4\": " + json_timing(r.stl_fb_all, db) + ",\n";
+    s += "     \"stl_fwd_bwd_x_w_hat_kept_x_hat_z\": " + json_timing(r.stl_kept_fb, db) + ",\n";
+    s += "     \"stl_fwd_bwd_all4_kept_x_hat_z\": " + json_timing(r.stl_kept_fb_all, db) + ",\n";
+    s += "     \"stl_generic_kernels_fwd\": " + json_timing(r.stl_generic_fwd, df) + ",\n";
+    s += "     \"stl_cuda_core_codec_fwd\": " + json_timing(r.stl_cc_fwd, df) + ",\n";
+    s += "     \"stl_cuda_core_codec_fwd_bwd_x_w_hat\": " + json_timing(r.stl_cc_fb, db) + ",\n";
+    s += "     \"stl_cublas_default_gemm_fwd\": " + json_timing(r.stl_default_gemm_fwd, df) + ",\n";
+    s += "     \"stl_cublas_default_gemm_fwd_bwd_x_w_hat\": " + json_timing(r.stl_default_gemm_fb, db) + ",\n";
     const auto mib = [](double b) { return b < 0 ? std::string("null") : fixed(b / (1 << 20), 1); };
     s += "     \"memory_above_inputs_mib\": {\"dense_fwd\": " + mib(r.mem.dense_fwd) + ", \"dense_fwd_bwd\": " +
          mib(r.mem.dense_fb) + ", \"naive_fwd\": " + mib(r.mem.naive_fwd) + ", \"naive_fwd_bwd_x_w_hat\": " +
@@ -164,9 +108,9 @@ void write_json(const std::string& path, const CompareReport& rep, const std::st
          ", \"stl_fwd_bwd_x_w_hat_kept_x_hat_z\": " + mib(r.mem.stl_kept_fb) +
          ", \"stl_fwd_bwd_all4_kept_x_hat_z\": " + mib(r.mem.stl_kept_fb_all) +
          ", \"sparse24\": null, \"how\": \"exact cudaMalloc sizes of outputs and workspaces (CompareRow::Memory)\"},\n";
-    s += "     \"sparse24_fwd\": " + json_measured(r.sparse_fwd, df) + ",\n";
-    s += "     \"sparse24_dx_alone\": " + json_measured(r.sparse_dx, df) + ",\n";
-    s += "     \"sparse24_fwd_bwd\": " + json_measured(r.sparse_fb, db) + ",\n";
+    s += "     \"sparse24_fwd\": " + json_timing(r.sparse_fwd, df) + ",\n";
+    s += "     \"sparse24_dx_alone\": " + json_timing(r.sparse_dx, df) + ",\n";
+    s += "     \"sparse24_fwd_bwd\": " + json_timing(r.sparse_fb, db) + ",\n";
     s += "     \"sparse24_dx_method\": " + json_string(r.sparse_dx_method) + ",\n";
     s += "     \"checks_max_abs_diff_over_max_abs\": {\"naive_vs_stl_y\": " + json_number(r.naive_vs_stl_y, 6) +
          ", \"naive_vs_stl_dx\": " + json_number(r.naive_vs_stl_dx, 6) + ", \"sparse24_vs_cublas_pruned_y\": " +

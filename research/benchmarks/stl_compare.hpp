@@ -11,25 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "dense_vs_stl.hpp"
+
 namespace strassentile::bench {
 
-struct CompareShape {
-  std::int64_t M = 0, K = 0, N = 0;
-  int rank = 24;
-};
+using CompareShape = LayerShape;  // the shapes and timings of `strassentile bench` (dense_vs_stl.hpp)
+using Measured = Timing;
 
 struct CompareOptions {
   std::vector<CompareShape> shapes;
   int reps = 30;       // timed repetitions per measurement; the median is reported
   int warmup = 5;      // untimed runs first
   bool sparse = true;  // time cuSPARSELt too (when the build has it)
-};
-
-// One measurement: the median milliseconds, or why there is none.
-struct Measured {
-  bool ok = false;
-  double ms = 0.0;
-  std::string why_not;
 };
 
 struct CompareRow {
