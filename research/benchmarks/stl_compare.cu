@@ -20,6 +20,7 @@
 #include "row_major_gemm.hpp"
 #include "tuned_gemm.hpp"
 #include "stl_compare.hpp"
+#include "for_each_shape.cuh"
 #include "strassentile/cuda/stl_cuda.hpp"
 #ifdef STRASSENTILE_HAVE_CUSPARSELT
 #include "sparse24_cusparselt.hpp"
@@ -561,53 +562,35 @@ CompareReport run_compare(const CompareOptions& options, const std::function<voi
   env.flush_bytes = flush.bytes;
   const Timer timer{stream, flush.buffer.ptr, env.flush_bytes, options.warmup, options.reps};
 
-  for (std::size_t i = 0; i < options.shapes.size(); ++i) {
-    const CompareShape& sh = options.shapes[i];
-    char name[96];
-    std::snprintf(name, sizeof name, "%lldx%lldx%lld r=%d", static_cast<long long>(sh.M), static_cast<long long>(sh.K),
-                  static_cast<long long>(sh.N), sh.rank);
+  for_each_shape(options.shapes, report.failures, progress, [&](const CompareShape& sh) {
     const auto start = std::chrono::steady_clock::now();
-    std::string line;
-    bool context_broken = false;
-    try {
-      report.rows.push_back(run_shape(sh, options, timer, handle, env));
-      const CompareRow& r = report.rows.back();
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      // The row's numbers go out now, so that a run cut short still leaves them in the log.
-      const auto x = [](const Measured& m, double dense) {
-        char buf[32];
-        if (m.ok) std::snprintf(buf, sizeof buf, "%.3f (%.2fx)", m.ms, dense / m.ms);
-        else std::snprintf(buf, sizeof buf, "n/m");
-        return std::string(buf);
-      };
-      char head[128];
-      std::snprintf(head, sizeof head, " done in %.1f s: dense fwd %.3f ms (default %.3f), fwd+bwd %.3f ms (default %.3f)",
-                    secs, r.dense_fwd_ms(), r.dense_default_fwd_ms(), r.dense_fb_ms(), r.dense_default_fb_ms());
-      line = name + std::string(head) + "; naive " + x(r.naive_fwd, r.dense_fwd_ms()) + " / " +
-             x(r.naive_fb, r.dense_fb_ms()) + "; STL " + x(r.stl_fwd, r.dense_fwd_ms()) + " / " +
-             x(r.stl_fb, r.dense_fb_ms()) + " / all4 " + x(r.stl_fb_all, r.dense_fb_ms()) + "; X̂,Z kept " +
-             x(r.stl_kept_fb, r.dense_fb_ms()) + " / all4 " + x(r.stl_kept_fb_all, r.dense_fb_ms()) + "; STL cuda-core " +
-             x(r.stl_cc_fwd, r.dense_fwd_ms()) + " / " + x(r.stl_cc_fb, r.dense_fb_ms()) + "; STL default GEMM " +
-             x(r.stl_default_gemm_fwd, r.dense_fwd_ms()) + " / " + x(r.stl_default_gemm_fb, r.dense_fb_ms()) + "; 2:4 " +
-             x(r.sparse_fwd, r.dense_fwd_ms()) + " / " + x(r.sparse_fb, r.dense_fb_ms());
-      char mem[160];
-      std::snprintf(mem, sizeof mem, "; MiB above inputs fwd/fwd+bwd: dense %.0f/%.0f, STL %.0f/%.0f; tc vs cc Y %.4f dX %.4f",
-                    r.mem.dense_fwd / 1048576.0, r.mem.dense_fb / 1048576.0, r.mem.stl_fwd / 1048576.0,
-                    r.mem.stl_fb / 1048576.0, r.tc_vs_cc_y, r.tc_vs_cc_dx);
-      line += mem;
-    } catch (const std::exception& e) {
-      report.failures.push_back(std::string(name) + ": " + e.what());
-      line = std::string(name) + " FAILED: " + e.what();
-      const cudaError_t err = cudaDeviceSynchronize();
-      if (err != cudaSuccess) {  // a sticky error: nothing more can run in this process
-        report.failures.push_back(std::string("remaining shapes skipped, CUDA context lost: ") +
-                                  cudaGetErrorString(err));
-        context_broken = true;
-      }
-    }
-    if (progress) progress("[" + std::to_string(i + 1) + "/" + std::to_string(options.shapes.size()) + "] " + line);
-    if (context_broken) break;
-  }
+    report.rows.push_back(run_shape(sh, options, timer, handle, env));
+    const CompareRow& r = report.rows.back();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    // The row's numbers go out now, so that a run cut short still leaves them in the log.
+    const auto x = [](const Measured& m, double dense) {
+      char buf[32];
+      if (m.ok) std::snprintf(buf, sizeof buf, "%.3f (%.2fx)", m.ms, dense / m.ms);
+      else std::snprintf(buf, sizeof buf, "n/m");
+      return std::string(buf);
+    };
+    char head[128];
+    std::snprintf(head, sizeof head, " done in %.1f s: dense fwd %.3f ms (default %.3f), fwd+bwd %.3f ms (default %.3f)",
+                  secs, r.dense_fwd_ms(), r.dense_default_fwd_ms(), r.dense_fb_ms(), r.dense_default_fb_ms());
+    std::string line = std::string(head) + "; naive " + x(r.naive_fwd, r.dense_fwd_ms()) + " / " +
+                       x(r.naive_fb, r.dense_fb_ms()) + "; STL " + x(r.stl_fwd, r.dense_fwd_ms()) + " / " +
+                       x(r.stl_fb, r.dense_fb_ms()) + " / all4 " + x(r.stl_fb_all, r.dense_fb_ms()) + "; X̂,Z kept " +
+                       x(r.stl_kept_fb, r.dense_fb_ms()) + " / all4 " + x(r.stl_kept_fb_all, r.dense_fb_ms()) + "; STL cuda-core " +
+                       x(r.stl_cc_fwd, r.dense_fwd_ms()) + " / " + x(r.stl_cc_fb, r.dense_fb_ms()) + "; STL default GEMM " +
+                       x(r.stl_default_gemm_fwd, r.dense_fwd_ms()) + " / " + x(r.stl_default_gemm_fb, r.dense_fb_ms()) + "; 2:4 " +
+                       x(r.sparse_fwd, r.dense_fwd_ms()) + " / " + x(r.sparse_fb, r.dense_fb_ms());
+    char mem[160];
+    std::snprintf(mem, sizeof mem, "; MiB above inputs fwd/fwd+bwd: dense %.0f/%.0f, STL %.0f/%.0f; tc vs cc Y %.4f dX %.4f",
+                  r.mem.dense_fwd / 1048576.0, r.mem.dense_fb / 1048576.0, r.mem.stl_fwd / 1048576.0,
+                  r.mem.stl_fb / 1048576.0, r.tc_vs_cc_y, r.tc_vs_cc_dx);
+    line += mem;
+    return line;
+  });
   return report;
 }
 

@@ -14,6 +14,7 @@
 
 #include "bench_util.cuh"      // benchmarks/: buffers, random fills, the L2-evicting event timer
 #include "dense_vs_stl.hpp"
+#include "for_each_shape.cuh"
 #include "row_major_gemm.hpp"  // src/cuda
 #include "tuned_gemm.hpp"      // src/cuda
 #include "strassentile/cuda/stl_cuda.hpp"
@@ -192,41 +193,22 @@ BenchReport run_dense_vs_stl(const BenchOptions& options, const std::function<vo
   env.flush_bytes = flush.bytes;
   const Timer timer{ctx.stream, flush.buffer.ptr, env.flush_bytes, options.warmup, options.reps};
 
-  for (std::size_t i = 0; i < options.shapes.size(); ++i) {
-    const LayerShape& sh = options.shapes[i];
-    char name[96];
-    std::snprintf(name, sizeof name, "%lldx%lldx%lld r=%d", static_cast<long long>(sh.M),
-                  static_cast<long long>(sh.K), static_cast<long long>(sh.N), sh.rank);
-    std::string line;
-    bool context_lost = false;
-    try {
-      report.rows.push_back(run_shape(sh, timer, ctx.handle));
-      const BenchRow& r = report.rows.back();
-      const auto cell = [](const Timing& t, double dense) {
-        char buf[48];
-        if (t.ok)
-          std::snprintf(buf, sizeof buf, "%.3f ms (%.2fx)", t.ms, dense / t.ms);
-        else
-          std::snprintf(buf, sizeof buf, "not measured");
-        return std::string(buf);
-      };
-      char dense[96];
-      std::snprintf(dense, sizeof dense, ": dense fwd %.3f ms, fwd+bwd %.3f ms", r.dense_fwd_ms, r.dense_fwd_bwd_ms);
-      line = name + std::string(dense) + "; STL fwd " + cell(r.stl_fwd, r.dense_fwd_ms) + ", fwd+bwd " +
-             cell(r.stl_fwd_bwd, r.dense_fwd_bwd_ms);
-    } catch (const std::exception& e) {
-      report.failures.push_back(std::string(name) + ": " + e.what());
-      line = std::string(name) + " FAILED: " + e.what();
-      const cudaError_t err = cudaDeviceSynchronize();
-      if (err != cudaSuccess) {  // a sticky error: nothing more can run in this process
-        report.failures.push_back(std::string("remaining shapes skipped, CUDA context lost: ") +
-                                  cudaGetErrorString(err));
-        context_lost = true;
-      }
-    }
-    if (progress) progress("[" + std::to_string(i + 1) + "/" + std::to_string(options.shapes.size()) + "] " + line);
-    if (context_lost) break;
-  }
+  for_each_shape(options.shapes, report.failures, progress, [&](const LayerShape& sh) {
+    report.rows.push_back(run_shape(sh, timer, ctx.handle));
+    const BenchRow& r = report.rows.back();
+    const auto cell = [](const Timing& t, double dense) {
+      char buf[48];
+      if (t.ok)
+        std::snprintf(buf, sizeof buf, "%.3f ms (%.2fx)", t.ms, dense / t.ms);
+      else
+        std::snprintf(buf, sizeof buf, "not measured");
+      return std::string(buf);
+    };
+    char dense[96];
+    std::snprintf(dense, sizeof dense, ": dense fwd %.3f ms, fwd+bwd %.3f ms", r.dense_fwd_ms, r.dense_fwd_bwd_ms);
+    return std::string(dense) + "; STL fwd " + cell(r.stl_fwd, r.dense_fwd_ms) + ", fwd+bwd " +
+           cell(r.stl_fwd_bwd, r.dense_fwd_bwd_ms);
+  });
   return report;
 }
 

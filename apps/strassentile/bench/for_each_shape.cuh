@@ -1,0 +1,46 @@
+// The loop over the shapes of `strassentile bench` and the lab's stl-lab-bench: it keeps going after a shape fails,
+// until the CUDA context itself is lost.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "dense_vs_stl.hpp"
+
+namespace strassentile::bench {
+
+// For every shape, run_shape(shape) measures it, appends its row and returns the rest of its progress line. A shape
+// that throws is listed in `failures`; after a sticky CUDA error (the context is lost) the remaining shapes are
+// skipped with that reason. `progress` gets "[i/n] MxKxN r=R" and the line.
+template <class RunShape>
+void for_each_shape(const std::vector<LayerShape>& shapes, std::vector<std::string>& failures,
+                    const std::function<void(const std::string&)>& progress, RunShape&& run_shape) {
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    const LayerShape& sh = shapes[i];
+    char name[96];
+    std::snprintf(name, sizeof name, "%lldx%lldx%lld r=%d", static_cast<long long>(sh.M),
+                  static_cast<long long>(sh.K), static_cast<long long>(sh.N), sh.rank);
+    std::string line;
+    bool context_lost = false;
+    try {
+      line = name + run_shape(sh);
+    } catch (const std::exception& e) {
+      failures.push_back(std::string(name) + ": " + e.what());
+      line = std::string(name) + " FAILED: " + e.what();
+      const cudaError_t err = cudaDeviceSynchronize();
+      if (err != cudaSuccess) {
+        failures.push_back(std::string("remaining shapes skipped, CUDA context lost: ") + cudaGetErrorString(err));
+        context_lost = true;
+      }
+    }
+    if (progress) progress("[" + std::to_string(i + 1) + "/" + std::to_string(shapes.size()) + "] " + line);
+    if (context_lost) return;
+  }
+}
+
+}  // namespace strassentile::bench
