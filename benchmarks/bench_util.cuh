@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -114,16 +115,23 @@ struct Timer {
   }
 };
 
-// What a single-stream benchmark of GEMMs and the STL pipeline sets up: device 0's properties, a non-blocking
-// stream, a cuBLAS handle on it, and a timer that evicts the L2 before each run.
+// What a single-stream benchmark of GEMMs and the STL pipeline sets up: device 0's properties, a stream (non-blocking
+// unless `stream_flags` says otherwise), a cuBLAS handle on it (with a workspace of `cublas_workspace` bytes where
+// that is not 0), and a timer that evicts the L2 before each run.
 struct StreamBench {
   cudaDeviceProp prop{};
   cudaStream_t stream = nullptr;
   cublasHandle_t handle = nullptr;
-  explicit StreamBench(int reps, int warmup = 3) : prop(properties()), flush(prop) {
-    ok(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+  explicit StreamBench(int reps, int warmup = 3, unsigned stream_flags = cudaStreamNonBlocking,
+                       std::size_t cublas_workspace = 0)
+      : prop(properties()), flush(prop) {
+    ok(cudaStreamCreateWithFlags(&stream, stream_flags), "cudaStreamCreate");
     ok(cublasCreate(&handle), "cublasCreate");
     ok(cublasSetStream(handle, stream), "cublasSetStream");
+    if (cublas_workspace > 0) {
+      cublas_ws = std::make_unique<Buffer>(cublas_workspace);
+      ok(cublasSetWorkspace(handle, cublas_ws->ptr, cublas_workspace), "cublasSetWorkspace");
+    }
     timer = Timer{stream, flush.buffer.ptr, flush.bytes, warmup, reps};
   }
   StreamBench(const StreamBench&) = delete;
@@ -135,14 +143,19 @@ struct StreamBench {
 
  private:
   static cudaDeviceProp properties() {
+    int devices = 0;
+    ok(cudaGetDeviceCount(&devices), "cudaGetDeviceCount");
+    if (devices == 0) throw std::runtime_error("no CUDA device");
     cudaDeviceProp p{};
     ok(cudaGetDeviceProperties(&p, 0), "cudaGetDeviceProperties");
     return p;
   }
   L2FlushBuffer flush;
+  std::unique_ptr<Buffer> cublas_ws;  // outlives the handle that uses it: destroyed after ~StreamBench's body
 
  public:
   Timer timer{};
+  std::size_t flush_bytes() const { return flush.bytes; }
 };
 
 // Device-to-device copy bandwidth, counting bytes read plus written, of a copy that moves `traffic` bytes in

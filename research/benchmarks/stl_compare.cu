@@ -20,7 +20,7 @@
 #include "row_major_gemm.hpp"
 #include "tuned_gemm.hpp"
 #include "stl_compare.hpp"
-#include "for_each_shape.cuh"
+#include "bench_run.cuh"
 #include "strassentile/cuda/stl_cuda.hpp"
 #ifdef STRASSENTILE_HAVE_CUSPARSELT
 #include "sparse24_cusparselt.hpp"
@@ -529,38 +529,9 @@ CompareReport run_compare(const CompareOptions& options, const std::function<voi
 #ifdef STRASSENTILE_HAVE_CUSPARSELT
   env.have_cusparselt = true;
 #endif
-  int devices = 0;
-  ok(cudaGetDeviceCount(&devices), "cudaGetDeviceCount");
-  if (devices == 0) throw std::runtime_error("no CUDA device");
-  cudaDeviceProp prop{};
-  ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
-  env.device = prop.name;
-  env.sm_count = prop.multiProcessorCount;
-  env.l2_bytes = prop.l2CacheSize;
-  cudaRuntimeGetVersion(&env.cuda_runtime);
-  cudaDriverGetVersion(&env.cuda_driver);
-
-  struct Context {  // released however run_compare leaves
-    cudaStream_t stream = nullptr;
-    cublasHandle_t handle = nullptr;
-    ~Context() {
-      if (handle) cublasDestroy(handle);
-      if (stream) cudaStreamDestroy(stream);
-    }
-  } ctx;
-  ok(cudaStreamCreate(&ctx.stream), "cudaStreamCreate");
-  ok(cublasCreate(&ctx.handle), "cublasCreate");
-  const cudaStream_t stream = ctx.stream;
-  const cublasHandle_t handle = ctx.handle;
-  cublasGetVersion(handle, &env.cublas);
-  ok(cublasSetStream(handle, stream), "cublasSetStream");
-  const std::size_t cublas_ws_bytes = 32u << 20;  // what cuBLAS recommends on Hopper
-  Buffer cublas_ws(cublas_ws_bytes);
-  ok(cublasSetWorkspace(handle, cublas_ws.ptr, cublas_ws_bytes), "cublasSetWorkspace");
-
-  const L2FlushBuffer flush(prop);
-  env.flush_bytes = flush.bytes;
-  const Timer timer{stream, flush.buffer.ptr, env.flush_bytes, options.warmup, options.reps};
+  const std::unique_ptr<StreamBench> gpu = start_run(env, options.warmup, options.reps);
+  const Timer& timer = gpu->timer;
+  const cublasHandle_t handle = gpu->handle;
 
   for_each_shape(options.shapes, report.failures, progress, [&](const CompareShape& sh) {
     const auto start = std::chrono::steady_clock::now();

@@ -70,14 +70,9 @@ struct CompareRow {
   } mem;
 };
 
-struct CompareEnv {
-  std::string device;
-  int sm_count = 0;
-  std::int64_t l2_bytes = 0;
-  int cuda_runtime = 0, cuda_driver = 0, cublas = 0;
+struct CompareEnv : BenchEnv {
   bool have_cusparselt = false;  // built with it
   int cusparselt = 0;            // version loaded at run time; 0 if none was used
-  std::size_t flush_bytes = 0;   // read before every timed repetition to evict the L2 (clean lines)
 };
 
 struct CompareReport {

@@ -14,7 +14,7 @@
 
 #include "bench_util.cuh"      // benchmarks/: buffers, random fills, the L2-evicting event timer
 #include "dense_vs_stl.hpp"
-#include "for_each_shape.cuh"
+#include "bench_run.cuh"
 #include "row_major_gemm.hpp"  // src/cuda
 #include "tuned_gemm.hpp"      // src/cuda
 #include "strassentile/cuda/stl_cuda.hpp"
@@ -162,39 +162,11 @@ BenchReport run_dense_vs_stl(const BenchOptions& options, const std::function<vo
   BenchReport report;
   report.options = options;
   BenchEnv& env = report.env;
-  int devices = 0;
-  ok(cudaGetDeviceCount(&devices), "cudaGetDeviceCount");
-  if (devices == 0) throw std::runtime_error("no CUDA device");
-  cudaDeviceProp prop{};
-  ok(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
-  env.device = prop.name;
-  env.sm_count = prop.multiProcessorCount;
-  env.l2_bytes = prop.l2CacheSize;
-  cudaRuntimeGetVersion(&env.cuda_runtime);
-  cudaDriverGetVersion(&env.cuda_driver);
-
-  struct Context {  // released however run_dense_vs_stl leaves
-    cudaStream_t stream = nullptr;
-    cublasHandle_t handle = nullptr;
-    ~Context() {
-      if (handle) cublasDestroy(handle);
-      if (stream) cudaStreamDestroy(stream);
-    }
-  } ctx;
-  ok(cudaStreamCreate(&ctx.stream), "cudaStreamCreate");
-  ok(cublasCreate(&ctx.handle), "cublasCreate");
-  cublasGetVersion(ctx.handle, &env.cublas);
-  ok(cublasSetStream(ctx.handle, ctx.stream), "cublasSetStream");
-  const std::size_t cublas_ws_bytes = 32u << 20;  // what cuBLAS recommends on Hopper
-  Buffer cublas_ws(cublas_ws_bytes);
-  ok(cublasSetWorkspace(ctx.handle, cublas_ws.ptr, cublas_ws_bytes), "cublasSetWorkspace");
-
-  const L2FlushBuffer flush(prop);
-  env.flush_bytes = flush.bytes;
-  const Timer timer{ctx.stream, flush.buffer.ptr, env.flush_bytes, options.warmup, options.reps};
+  const std::unique_ptr<StreamBench> gpu = start_run(env, options.warmup, options.reps);
+  const Timer& timer = gpu->timer;
 
   for_each_shape(options.shapes, report.failures, progress, [&](const LayerShape& sh) {
-    report.rows.push_back(run_shape(sh, timer, ctx.handle));
+    report.rows.push_back(run_shape(sh, timer, gpu->handle));
     const BenchRow& r = report.rows.back();
     const auto cell = [](const Timing& t, double dense) {
       char buf[48];

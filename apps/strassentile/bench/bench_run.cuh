@@ -1,5 +1,5 @@
-// The loop over the shapes of `strassentile bench` and the lab's stl-lab-bench: it keeps going after a shape fails,
-// until the CUDA context itself is lost.
+// What a run of `strassentile bench` and of the lab's stl-lab-bench share: its GPU context, the environment it reports,
+// and the loop over the shapes, which keeps going after a shape fails until the CUDA context itself is lost.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -7,12 +7,30 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "bench_util.cuh"  // benchmarks/: StreamBench, the L2-evicting timer
 #include "dense_vs_stl.hpp"
 
 namespace strassentile::bench {
+
+constexpr std::size_t kCublasWorkspaceBytes = 32u << 20;  // what cuBLAS recommends on Hopper
+
+// Device 0 with a stream (blocking, like the work the benchmarks enqueue) and cuBLAS on it, and what env reports of
+// them.
+inline std::unique_ptr<StreamBench> start_run(BenchEnv& env, int warmup, int reps) {
+  auto gpu = std::make_unique<StreamBench>(reps, warmup, cudaStreamDefault, kCublasWorkspaceBytes);
+  env.device = gpu->prop.name;
+  env.sm_count = gpu->prop.multiProcessorCount;
+  env.l2_bytes = gpu->prop.l2CacheSize;
+  cudaRuntimeGetVersion(&env.cuda_runtime);
+  cudaDriverGetVersion(&env.cuda_driver);
+  cublasGetVersion(gpu->handle, &env.cublas);
+  env.flush_bytes = gpu->flush_bytes();
+  return gpu;
+}
 
 // For every shape, run_shape(shape) measures it, appends its row and returns the rest of its progress line. A shape
 // that throws is listed in `failures`; after a sticky CUDA error (the context is lost) the remaining shapes are
