@@ -38,10 +38,7 @@ void write_json(const std::string& path, const BenchReport& rep, const std::stri
   const bench::BenchEnv& e = rep.env;
   std::string s = "{\n";
   s += "  \"command\": " + json_string(command) + ",\n";
-  s += "  \"device\": " + json_string(e.device) + ",\n";
-  s += "  \"sm_count\": " + std::to_string(e.sm_count) + ",\n  \"l2_bytes\": " + std::to_string(e.l2_bytes) + ",\n";
-  s += "  \"cuda_runtime\": " + std::to_string(e.cuda_runtime) + ",\n  \"cuda_driver\": " +
-       std::to_string(e.cuda_driver) + ",\n  \"cublas\": " + std::to_string(e.cublas) + ",\n";
+  s += bench::json_env_fields(e);
   s += "  \"dtype\": \"bf16\",\n  \"tile\": \"<4,4,4>\",\n";
   s += "  \"reps\": " + std::to_string(rep.options.reps) + ",\n  \"warmup\": " + std::to_string(rep.options.warmup) +
        ",\n  \"flush_bytes\": " + std::to_string(e.flush_bytes) + ",\n";

@@ -60,10 +60,7 @@ void write_json(const std::string& path, const CompareReport& rep, const std::st
   const bench::CompareEnv& e = rep.env;
   std::string s = "{\n";
   s += "  \"command\": " + json_string(command) + ",\n";
-  s += "  \"device\": " + json_string(e.device) + ",\n";
-  s += "  \"sm_count\": " + std::to_string(e.sm_count) + ",\n  \"l2_bytes\": " + std::to_string(e.l2_bytes) + ",\n";
-  s += "  \"cuda_runtime\": " + std::to_string(e.cuda_runtime) + ",\n  \"cuda_driver\": " +
-       std::to_string(e.cuda_driver) + ",\n  \"cublas\": " + std::to_string(e.cublas) + ",\n";
+  s += bench::json_env_fields(e);
   s += std::string("  \"cusparselt_built\": ") + (e.have_cusparselt ? "true" : "false") +
        ",\n  \"cusparselt\": " + std::to_string(e.cusparselt) + ",\n";
   s += "  \"dtype\": \"bf16\",\n  \"tile\": \"<4,4,4>\",\n";

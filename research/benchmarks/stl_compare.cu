@@ -129,13 +129,7 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   CompareRow row;
   row.shape = shape;
 
-  sc::StlShape s;
-  s.rows = M;
-  s.in_features = K;
-  s.out_features = N;
-  s.a = s.b = s.c = kTile;
-  s.rank = shape.rank;
-  sc::validate(s);
+  const sc::StlShape s = stl_layer_444(shape);
   const std::int64_t m = s.m(), k = s.k(), n = s.n();
   const sc::DType dt = sc::DType::bf16;
 

@@ -13,8 +13,21 @@
 
 #include "bench_util.cuh"  // benchmarks/: StreamBench, the L2-evicting timer
 #include "dense_vs_stl.hpp"
+#include "strassentile/cuda/stl_cuda.hpp"
 
 namespace strassentile::bench {
+
+// The STL layer both benchmarks time for a shape: tile <4,4,4>, rank shape.rank (checked).
+inline cuda::StlShape stl_layer_444(const LayerShape& shape) {
+  cuda::StlShape s;
+  s.rows = shape.M;
+  s.in_features = shape.K;
+  s.out_features = shape.N;
+  s.a = s.b = s.c = 4;
+  s.rank = shape.rank;
+  cuda::validate(s);
+  return s;
+}
 
 constexpr std::size_t kCublasWorkspaceBytes = 32u << 20;  // what cuBLAS recommends on Hopper
 

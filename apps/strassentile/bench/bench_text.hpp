@@ -84,4 +84,12 @@ inline std::string json_timing(const Timing& t, double dense_ms) {
   return "{\"ms\": " + fixed(t.ms, 4) + ", \"speedup_over_dense\": " + fixed(dense_ms / t.ms, 3) + "}";
 }
 
+// The JSON lines that say where a run was measured (device, SMs, L2, CUDA runtime and driver, cuBLAS).
+inline std::string json_env_fields(const BenchEnv& e) {
+  return "  \"device\": " + json_string(e.device) + ",\n  \"sm_count\": " + std::to_string(e.sm_count) +
+         ",\n  \"l2_bytes\": " + std::to_string(e.l2_bytes) + ",\n  \"cuda_runtime\": " +
+         std::to_string(e.cuda_runtime) + ",\n  \"cuda_driver\": " + std::to_string(e.cuda_driver) +
+         ",\n  \"cublas\": " + std::to_string(e.cublas) + ",\n";
+}
+
 }  // namespace strassentile::bench

@@ -56,13 +56,7 @@ BenchRow run_shape(const LayerShape& shape, const Timer& timer, cublasHandle_t h
   BenchRow row;
   row.shape = shape;
 
-  sc::StlShape s;
-  s.rows = M;
-  s.in_features = K;
-  s.out_features = N;
-  s.a = s.b = s.c = kTile;
-  s.rank = shape.rank;
-  sc::validate(s);
+  const sc::StlShape s = stl_layer_444(shape);
   const std::int64_t k = s.k(), n = s.n();
   const sc::DType dt = sc::DType::bf16;
 
