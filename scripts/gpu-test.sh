@@ -48,7 +48,7 @@ tail -2 "$out/pytest_lab.log"
 
 if command -v compute-sanitizer >/dev/null; then
   echo "== compute-sanitizer memcheck: the CUDA layer's tests, the op's bf16 forward and gradients =="
-  for t in strassentile_cuda_tests strassentile_cuda_backward_tests; do
+  for t in strassentile_cuda_tests strassentile_cuda_backward_tests strassentile_cuda_causal_tests; do
     exe=$(find "$build" -name "$t" -type f -perm -u+x | head -1)
     timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20 "$exe" \
       >"$out/memcheck_$t.log" 2>&1 || failed+=("memcheck-$t")

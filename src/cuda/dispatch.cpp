@@ -80,18 +80,27 @@ bool decode_staged_fits(const DecodeParams& p) {
   return smem <= 200 * 1024;
 }
 
+// Mode causal (p.causal_levels set) runs on the same kernels as the other modes: the specialised ones read the
+// masked coefficients as zeros, and a repair pass recomputes by selection the few tiles whose inputs are not all
+// finite (kernels/causal_repair.cuh); the generic ones select by themselves.
 void encode_kernel(const EncodeParams& p, CoefLayout enc, CausalSide causal) {
   const StlShape& s = p.shape;
-  if (p.causal_levels != nullptr)  // mode causal selects rows per product: the generic kernel only
-    return with_dtype(p.dtype, [&](auto d) { detail::launch_encode_generic<decltype(d)::value>(p, enc, causal); });
-  if (wants_tensor_cores(p.kernel) && tensor_core_codec_applies(p.dtype, s.a, s.b, s.rank))
-    return with_dtype16(p.dtype, [&](auto d) { detail::launch_encode_mma<decltype(d)::value>(p, enc); });
+  const auto repair = [&] {
+    with_dtype(p.dtype, [&](auto d) { detail::launch_encode_causal_repair<decltype(d)::value>(p, enc, causal); });
+  };
+  if (wants_tensor_cores(p.kernel) && tensor_core_codec_applies(p.dtype, s.a, s.b, s.rank)) {
+    with_dtype16(p.dtype, [&](auto d) { detail::launch_encode_mma<decltype(d)::value>(p, enc, causal); });
+    return repair();
+  }
   with_dtype(p.dtype, [&](auto d) {
     constexpr DType D = decltype(d)::value;
     const bool specialised = p.kernel != KernelChoice::generic && with_tile_pair(s.a, s.b, [&](auto a, auto b) {
-      detail::launch_encode_tiles<D, decltype(a)::value, decltype(b)::value>(p, enc);
+      detail::launch_encode_tiles<D, decltype(a)::value, decltype(b)::value>(p, enc, causal);
     });
-    if (!specialised) detail::launch_encode_generic<D>(p, enc, causal);
+    if (specialised)
+      repair();
+    else
+      detail::launch_encode_generic<D>(p, enc, causal);
   });
 }
 
@@ -100,23 +109,27 @@ void decode_kernel(const DecodeParams& p, CoefLayout dec, CausalSide causal) {
   if (p.z_f32)  // fp32 Z: the generic kernel only
     return with_dtype(p.dtype,
                       [&](auto d) { detail::launch_decode_generic<decltype(d)::value, DType::f32>(p, dec, causal); });
-  if (p.causal_levels != nullptr)  // mode causal selects products per row: the generic kernel only
-    return with_dtype(p.dtype, [&](auto d) {
-      detail::launch_decode_generic<decltype(d)::value, decltype(d)::value>(p, dec, causal);
-    });
-  if (wants_tensor_cores(p.kernel) && tensor_core_codec_applies(p.dtype, s.a, s.c, s.rank))
-    return with_dtype16(p.dtype, [&](auto d) { detail::launch_decode_mma<decltype(d)::value>(p, dec); });
+  const auto repair = [&] {
+    with_dtype(p.dtype, [&](auto d) { detail::launch_decode_causal_repair<decltype(d)::value>(p, dec, causal); });
+  };
+  if (wants_tensor_cores(p.kernel) && tensor_core_codec_applies(p.dtype, s.a, s.c, s.rank)) {
+    with_dtype16(p.dtype, [&](auto d) { detail::launch_decode_mma<decltype(d)::value>(p, dec, causal); });
+    return repair();
+  }
   with_dtype(p.dtype, [&](auto d) {
     constexpr DType D = decltype(d)::value;
     const bool staged = decode_staged_fits(p);
     const bool specialised = p.kernel != KernelChoice::generic && with_tile_pair(s.a, s.c, [&](auto a, auto c) {
       constexpr int A = decltype(a)::value, C = decltype(c)::value;
       if (staged)
-        detail::launch_decode_staged<D, A, C>(p, dec);
+        detail::launch_decode_staged<D, A, C>(p, dec, causal);
       else
-        detail::launch_decode_tiles<D, A, C>(p, dec);
+        detail::launch_decode_tiles<D, A, C>(p, dec, causal);
     });
-    if (!specialised) detail::launch_decode_generic<D, D>(p, dec, causal);
+    if (specialised)
+      repair();
+    else
+      detail::launch_decode_generic<D, D>(p, dec, causal);
   });
 }
 

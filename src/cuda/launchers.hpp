@@ -23,36 +23,44 @@ namespace strassentile::cuda::detail {
 
 // CUDA-core encode specialised on <A,B> (kernels/encode_tiles.cuh).
 template <DType D, int A, int B>
-void launch_encode_tiles(const EncodeParams& params, CoefLayout enc);
+void launch_encode_tiles(const EncodeParams& params, CoefLayout enc, CausalSide causal);
 // CUDA-core decode specialised on <A,C>, Z read into registers (kernels/decode_tiles.cuh).
 template <DType D, int A, int C>
-void launch_decode_tiles(const DecodeParams& params, CoefLayout dec);
+void launch_decode_tiles(const DecodeParams& params, CoefLayout dec, CausalSide causal);
 // CUDA-core decode specialised on <A,C>, Z staged through shared memory (kernels/decode_staged.cuh); needs
 // decode_staged_fits.
 template <DType D, int A, int C>
-void launch_decode_staged(const DecodeParams& params, CoefLayout dec);
+void launch_decode_staged(const DecodeParams& params, CoefLayout dec, CausalSide causal);
 constexpr int kStagedDecodeTiles = 512;  // output tiles (along j) per block of decode_staged
 
 // Tensor-core <4,4> encode and decode, D bf16 or f16, rank <= kMmaMaxRank (kernels/codec_mma.cuh).
 constexpr int kMmaMaxRank = 64;
 template <DType D>
-void launch_encode_mma(const EncodeParams& params, CoefLayout enc);
+void launch_encode_mma(const EncodeParams& params, CoefLayout enc, CausalSide causal);
 template <DType D>
-void launch_decode_mma(const DecodeParams& params, CoefLayout dec);
+void launch_decode_mma(const DecodeParams& params, CoefLayout dec, CausalSide causal);
 // Layer 1's decode feeding layer 2's encode through shared memory (kernels/decode_encode_mma.cuh): `dec` and `enc`
 // are the two halves as launch_decode_mma and launch_encode_mma would take them (enc.x unused).
 template <DType D>
 void launch_decode_encode_mma(const DecodeParams& dec, const EncodeParams& enc);
 
 // Any tile format, sizes at run time (kernels/generic.cuh). The decode reads Z in ZD (fp32 for DecodeParams::z_f32)
-// and writes Y in D. The only kernels that apply CodecLaunch::causal_levels, on the side `causal` (the forward's
-// by default, as in encode_with and decode_with).
+// and writes Y in D. Every codec kernel applies CodecLaunch::causal_levels on the side `causal` (the forward's by
+// default, as in encode_with and decode_with): the generic ones by selection, the specialised ones by reading the
+// masked coefficients as zeros, followed by the causal repair below.
 template <DType D>
 void launch_encode_generic(const EncodeParams& params, CoefLayout enc,
                            CausalSide causal = CausalSide::at_or_below_level);
 template <DType D, DType ZD>
 void launch_decode_generic(const DecodeParams& params, CoefLayout dec,
                            CausalSide causal = CausalSide::at_or_above_level);
+
+// Mode causal after a specialised kernel (kernels/causal_repair.cuh): recomputes by selection the tiles whose input
+// holds a non-finite value; nothing when params.causal_levels is null.
+template <DType D>
+void launch_encode_causal_repair(const EncodeParams& params, CoefLayout enc, CausalSide causal);
+template <DType D>
+void launch_decode_causal_repair(const DecodeParams& params, CoefLayout dec, CausalSide causal);
 
 // ---- Operands of products on sides rounded up to 8 (params.hpp: pads_products; kernels/padded_copy.cuh) ----
 

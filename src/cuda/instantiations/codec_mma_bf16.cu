@@ -4,8 +4,8 @@
 
 namespace strassentile::cuda::detail {
 
-template void launch_encode_mma<DType::bf16>(const EncodeParams&, CoefLayout);
-template void launch_decode_mma<DType::bf16>(const DecodeParams&, CoefLayout);
+template void launch_encode_mma<DType::bf16>(const EncodeParams&, CoefLayout, CausalSide);
+template void launch_decode_mma<DType::bf16>(const DecodeParams&, CoefLayout, CausalSide);
 template void launch_decode_encode_mma<DType::bf16>(const DecodeParams&, const EncodeParams&);
 
 }  // namespace strassentile::cuda::detail

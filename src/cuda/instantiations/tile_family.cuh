@@ -6,7 +6,7 @@
 #include "kernels/decode_tiles.cuh"
 #include "kernels/encode_tiles.cuh"
 
-#define STRASSENTILE_INSTANTIATE_TILE_FAMILY(D, A, C)                                                 \
-  template void launch_encode_tiles<D, A, C>(const EncodeParams&, CoefLayout);                       \
-  template void launch_decode_tiles<D, A, C>(const DecodeParams&, CoefLayout);                       \
-  template void launch_decode_staged<D, A, C>(const DecodeParams&, CoefLayout)
+#define STRASSENTILE_INSTANTIATE_TILE_FAMILY(D, A, C)                                    \
+  template void launch_encode_tiles<D, A, C>(const EncodeParams&, CoefLayout, CausalSide); \
+  template void launch_decode_tiles<D, A, C>(const DecodeParams&, CoefLayout, CausalSide); \
+  template void launch_decode_staged<D, A, C>(const DecodeParams&, CoefLayout, CausalSide)

@@ -47,9 +47,10 @@ __global__ void gather_tiles_kernel(const T* __restrict__ x, std::int64_t ldx, s
   const std::int64_t total = static_cast<std::int64_t>(a) * m * k;
   for (std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total;
        t += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const std::int64_t kap = t % k, rest = t / k;
-    const std::int64_t i = rest % m;
-    const int u = static_cast<int>(rest / m);
+    // 32-bit quotients where they fit (index_div): 64-bit division would cost more than the copy itself.
+    const std::int64_t rest = index_div(t, k), kap = t - rest * k;
+    const std::int64_t q = index_div(rest, m), i = rest - q * m;
+    const int u = static_cast<int>(q);
     std::int64_t first;
     int real;
     rows.tile(i, a, first, real);

@@ -21,6 +21,10 @@ struct EncodeArgs {
   std::int64_t ld, stride, m, k;
   RowMap rows;
   bool vec_load, vec_store;
+  // Mode causal: the coefficients masked rows would multiply read as zero (causal_allows), so the kernel computes
+  // the masked product; a non-finite input in a masked row is then fixed by kernels/causal_repair.cuh.
+  const int* levels;
+  CausalSide side;
 };
 
 template <class T>
@@ -35,28 +39,32 @@ struct DecodeArgs {
   std::int64_t ldy, cols;  // cols = N
   RowMap rows;
   bool vec_z, vec_y, vec_bias;
+  const int* levels;  // as EncodeArgs::levels
+  CausalSide side;
 };
 
 // vec_store is the caller's to set: how X̂ is stored depends on the kernel.
 template <class T>
-EncodeArgs<T> encode_args(const EncodeParams& p, CoefLayout layout) {
+EncodeArgs<T> encode_args(const EncodeParams& p, CoefLayout layout,
+                          CausalSide causal = CausalSide::at_or_below_level) {
   const StlShape& s = p.shape;
   const CoefLayout enc = layout.resolved(s.a * s.b);
   EncodeArgs<T> args{static_cast<const T*>(p.x.data), p.x.ld, s.in_features, p.enc_x, enc.row_stride, enc.col_stride,
                      s.rank, static_cast<T*>(p.x_hat.data), p.x_hat.ld, p.x_hat.stride, s.m(), s.k(), make_row_map(s),
-                     false, false};
+                     false, false, p.causal_levels, causal};
   args.vec_load = is_aligned(p.x.data, 16) && (p.x.ld * static_cast<std::int64_t>(sizeof(T))) % 16 == 0;
   return args;
 }
 
 // vec_z is the caller's to set: how Z is read depends on the kernel.
 template <class T>
-DecodeArgs<T> decode_args(const DecodeParams& p, CoefLayout layout) {
+DecodeArgs<T> decode_args(const DecodeParams& p, CoefLayout layout,
+                          CausalSide causal = CausalSide::at_or_above_level) {
   const StlShape& s = p.shape;
   const CoefLayout dec = layout.resolved(s.rank);
   DecodeArgs<T> args{static_cast<const T*>(p.z.data), p.z.ld, p.z.stride, s.m(), s.n(), p.dec, dec.row_stride,
                      dec.col_stride, s.rank, static_cast<const T*>(p.bias), static_cast<T*>(p.y.data), p.y.ld,
-                     s.out_features, make_row_map(s), false, false, false};
+                     s.out_features, make_row_map(s), false, false, false, p.causal_levels, causal};
   args.vec_y = is_aligned(p.y.data, 16) && (p.y.ld * static_cast<std::int64_t>(sizeof(T))) % 16 == 0;
   args.vec_bias = is_aligned(p.bias, 16);
   return args;

@@ -214,11 +214,13 @@ void launch_groups(std::int64_t m, std::int64_t cols, const char* name, const La
 
 // A fragments, hi and lo, of the A operand over S steps of 16 products, which run along its rows (ProductsInRows:
 // the encode's E_X, m-steps) or its columns (the decode's D, k-steps). Coefficient (row, col) is
-// coef[row·row_stride + col·col_stride]; zero for products >= rank. Returns whether any lo term is nonzero in the
-// block (a barrier: every thread of the block calls it).
+// coef[row·row_stride + col·col_stride]; zero for products >= rank and for the tile rows mode causal masks (the
+// entries run along the other side, 4 per tile row). Returns whether any lo term is nonzero in the block (a
+// barrier: every thread of the block calls it).
 template <class T, int S, bool ProductsInRows>
 __device__ __forceinline__ bool coefficient_fragments(const float* coef, int row_stride, int col_stride, int rank,
-                                                      unsigned (&a_hi)[S][4], unsigned (&a_lo)[S][4]) {
+                                                      const int* levels, CausalSide side, unsigned (&a_hi)[S][4],
+                                                      unsigned (&a_lo)[S][4]) {
   const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   unsigned any_lo = 0;
 #pragma unroll
@@ -228,8 +230,11 @@ __device__ __forceinline__ bool coefficient_fragments(const float* coef, int row
       const int row = (ProductsInRows ? 16 * step : 0) + g + (r & 1) * 8;
       const int col = (ProductsInRows ? 0 : 16 * step) + 2 * t + (r >> 1) * 8;
       const int p0 = ProductsInRows ? row : col, p1 = ProductsInRows ? row : col + 1;  // the two entries' products
-      const float v0 = p0 < rank ? coef[row * row_stride + col * col_stride] : 0.0f;
-      const float v1 = p1 < rank ? coef[row * row_stride + (col + 1) * col_stride] : 0.0f;
+      const int u0 = (ProductsInRows ? col : row) / 4, u1 = (ProductsInRows ? col + 1 : row) / 4;
+      const float v0 =
+          p0 < rank && causal_allows(levels, side, p0, u0) ? coef[row * row_stride + col * col_stride] : 0.0f;
+      const float v1 =
+          p1 < rank && causal_allows(levels, side, p1, u1) ? coef[row * row_stride + (col + 1) * col_stride] : 0.0f;
       split_pair<T>(v0, v1, a_hi[step][r], a_lo[step][r]);
       any_lo |= a_lo[step][r];
     }
@@ -240,7 +245,8 @@ __device__ __forceinline__ bool coefficient_fragments(const float* coef, int row
 template <class T, int MT>
 __device__ __forceinline__ bool encode_fragments(const MmaEncodeArgs& args, unsigned (&a_hi)[MT][4],
                                                  unsigned (&a_lo)[MT][4]) {
-  return coefficient_fragments<T, MT, true>(args.enc, args.enc_p, args.enc_q, args.rank, a_hi, a_lo);
+  return coefficient_fragments<T, MT, true>(args.enc, args.enc_p, args.enc_q, args.rank, args.levels, args.side, a_hi,
+                                            a_lo);
 }
 
 // s_out[p][tile] = Σ_q E_X[p, q] · s_x[tile's element q], for the block's 128 tiles (each warp 32).
@@ -339,7 +345,8 @@ __device__ __forceinline__ auto z_stager(const MmaDecodeArgs& args, std::int64_t
 template <class T, int KS>
 __device__ __forceinline__ bool decode_fragments(const MmaDecodeArgs& args, unsigned (&a_hi)[KS][4],
                                                  unsigned (&a_lo)[KS][4]) {
-  return coefficient_fragments<T, KS, false>(args.dec, args.dec_q, args.dec_p, args.rank, a_hi, a_lo);
+  return coefficient_fragments<T, KS, false>(args.dec, args.dec_q, args.dec_p, args.rank, args.levels, args.side, a_hi,
+                                             a_lo);
 }
 
 // s_y[u][4·tile + w] = Σ_p D[(u, w), p] · s_z[p][tile] in fp32, for the block's 128 tiles.
@@ -483,23 +490,25 @@ __global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecod
 
 // The kernels' arguments from resolved parameters (no zero leading dimensions or strides): 16-byte copies where
 // the pointers and strides allow them.
-inline MmaEncodeArgs mma_encode_args(const EncodeParams& p, CoefLayout layout) {
-  MmaEncodeArgs args = encode_args<word16>(p, layout);
+inline MmaEncodeArgs mma_encode_args(const EncodeParams& p, CoefLayout layout,
+                                     CausalSide causal = CausalSide::at_or_below_level) {
+  MmaEncodeArgs args = encode_args<word16>(p, layout, causal);
   args.vec_store = is_aligned(p.x_hat.data, 16) && p.x_hat.ld % 8 == 0 && p.x_hat.stride % 8 == 0;
   return args;
 }
 
-inline MmaDecodeArgs mma_decode_args(const DecodeParams& p, CoefLayout layout) {
-  MmaDecodeArgs args = decode_args<word16>(p, layout);
+inline MmaDecodeArgs mma_decode_args(const DecodeParams& p, CoefLayout layout,
+                                     CausalSide causal = CausalSide::at_or_above_level) {
+  MmaDecodeArgs args = decode_args<word16>(p, layout, causal);
   args.vec_z = is_aligned(p.z.data, 16) && p.z.ld % 8 == 0 && p.z.stride % 8 == 0;
   return args;
 }
 
 // The caller (dispatch.cpp) has checked that the tensor-core kernels apply: bf16 or fp16, <4,4> tiles, rank <= 64.
 template <class T>
-void run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
+void run_encode_mma(const EncodeParams& p, CoefLayout layout = {}, CausalSide causal = CausalSide::at_or_below_level) {
   launch_groups(p.shape.m(), p.shape.k(), "encode_mma", [&](const GroupGrid& g) {
-    const MmaEncodeArgs args = mma_encode_args(p, layout);
+    const MmaEncodeArgs args = mma_encode_args(p, layout, causal);
     const auto launch = [&](auto kernel) { launch_persistent(kernel, g, p.stream, args); };
     switch ((p.shape.rank + 15) / 16) {
       case 1: launch(encode_mma<T, 1>); break;
@@ -512,9 +521,9 @@ void run_encode_mma(const EncodeParams& p, CoefLayout layout = {}) {
 
 // KS = 2 k-steps of 16 products up to rank 32, 4 up to 64.
 template <class T>
-void run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
+void run_decode_mma(const DecodeParams& p, CoefLayout layout = {}, CausalSide causal = CausalSide::at_or_above_level) {
   launch_groups(p.shape.m(), p.shape.n(), "decode_mma", [&](const GroupGrid& g) {
-    const MmaDecodeArgs args = mma_decode_args(p, layout);
+    const MmaDecodeArgs args = mma_decode_args(p, layout, causal);
     with_activation(p.activation, [&](auto act) {
       constexpr Activation kAct = decltype(act)::value;
       launch_persistent(p.shape.rank > 32 ? decode_mma<T, 4, kAct> : decode_mma<T, 2, kAct>, g, p.stream, args);
@@ -523,13 +532,13 @@ void run_decode_mma(const DecodeParams& p, CoefLayout layout = {}) {
 }
 
 template <DType D>
-void launch_encode_mma(const EncodeParams& p, CoefLayout enc) {
-  run_encode_mma<Storage<D>>(p, enc);
+void launch_encode_mma(const EncodeParams& p, CoefLayout enc, CausalSide causal) {
+  run_encode_mma<Storage<D>>(p, enc, causal);
 }
 
 template <DType D>
-void launch_decode_mma(const DecodeParams& p, CoefLayout dec) {
-  run_decode_mma<Storage<D>>(p, dec);
+void launch_decode_mma(const DecodeParams& p, CoefLayout dec, CausalSide causal) {
+  run_decode_mma<Storage<D>>(p, dec, causal);
 }
 
 }  // namespace strassentile::cuda::detail

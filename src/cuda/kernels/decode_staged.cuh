@@ -42,7 +42,7 @@ __global__ void __launch_bounds__(kStagedTiles / V) decode_staged(const DecodeAr
   cp_async_commit();
   for (int t = threadIdx.x; t < args.rank * Q; t += blockDim.x) {
     const int p = t / Q, q = t - p * Q;
-    s_dec[t] = args.dec[q * args.dec_q + p * args.dec_p];
+    s_dec[t] = causal_allows(args.levels, args.side, p, q / C) ? args.dec[q * args.dec_q + p * args.dec_p] : 0.0f;
   }
   cp_async_wait<0>();
   __syncthreads();
@@ -73,14 +73,14 @@ __global__ void __launch_bounds__(kStagedTiles / V) decode_staged(const DecodeAr
 
 // The caller (dispatch.cpp) has checked decode_staged_fits.
 template <class T, int A, int C, int V = vector_tiles<T>(C)>
-void run_decode_staged(const DecodeParams& p, CoefLayout layout = {}) {
+void run_decode_staged(const DecodeParams& p, CoefLayout layout = {}, CausalSide causal = CausalSide::at_or_above_level) {
   static_assert(kStagedTiles % V == 0, "tiles per thread must divide the block's tiles");
   const StlShape& s = p.shape;
   const std::size_t smem = (static_cast<std::size_t>(s.rank) * A * C * sizeof(float) + 15) / 16 * 16 +
                            static_cast<std::size_t>(s.rank) * kStagedTiles * sizeof(T);
   const std::int64_t blocks = s.m() * ((s.n() + kStagedTiles - 1) / kStagedTiles);
   if (blocks == 0) return;
-  DecodeArgs<T> args = decode_args<T>(p, layout);
+  DecodeArgs<T> args = decode_args<T>(p, layout, causal);
   args.vec_z = true;  // decode_staged_fits
   with_activation(p.activation, [&](auto act) {
     const auto kernel = decode_staged<T, A, C, V, decltype(act)::value>;
@@ -91,8 +91,8 @@ void run_decode_staged(const DecodeParams& p, CoefLayout layout = {}) {
 }
 
 template <DType D, int A, int C>
-void launch_decode_staged(const DecodeParams& p, CoefLayout dec) {
-  run_decode_staged<Storage<D>, A, C>(p, dec);
+void launch_decode_staged(const DecodeParams& p, CoefLayout dec, CausalSide causal) {
+  run_decode_staged<Storage<D>, A, C>(p, dec, causal);
 }
 
 }  // namespace strassentile::cuda::detail

@@ -75,7 +75,8 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_tiles(const DecodeArgs<
   extern __shared__ float s_dec[];  // s_dec[p·Q + q] = dec[q, p], zero for p >= rank
   for (int t = threadIdx.x; t < padded * Q; t += blockDim.x) {
     const int p = t / Q, q = t - p * Q;
-    s_dec[t] = p < args.rank ? args.dec[q * args.dec_q + p * args.dec_p] : 0.0f;
+    s_dec[t] = p < args.rank && causal_allows(args.levels, args.side, p, q / C) ? args.dec[q * args.dec_q + p * args.dec_p]
+                                                                               : 0.0f;
   }
   __syncthreads();
 
@@ -119,11 +120,11 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_tiles(const DecodeArgs<
 
 // V: by default 16-byte output row slices (vector_tiles).
 template <class T, int A, int C, int V = vector_tiles<T>(C), int CH = kDecodeChunk>
-void run_decode_tiles(const DecodeParams& p, CoefLayout layout = {}) {
+void run_decode_tiles(const DecodeParams& p, CoefLayout layout = {}, CausalSide causal = CausalSide::at_or_above_level) {
   const StlShape& s = p.shape;
   const std::int64_t threads = s.m() * ((s.n() + V - 1) / V);
   if (threads == 0) return;
-  DecodeArgs<T> args = decode_args<T>(p, layout);
+  DecodeArgs<T> args = decode_args<T>(p, layout, causal);
   args.vec_z = is_aligned(p.z.data, std::min<std::size_t>(16, V * sizeof(T))) && p.z.ld % V == 0 && p.z.stride % V == 0;
   const std::size_t smem = static_cast<std::size_t>((s.rank + CH - 1) / CH * CH) * A * C * sizeof(float);
   with_activation(p.activation, [&](auto act) {
@@ -135,8 +136,8 @@ void run_decode_tiles(const DecodeParams& p, CoefLayout layout = {}) {
 }
 
 template <DType D, int A, int C>
-void launch_decode_tiles(const DecodeParams& p, CoefLayout dec) {
-  run_decode_tiles<Storage<D>, A, C>(p, dec);
+void launch_decode_tiles(const DecodeParams& p, CoefLayout dec, CausalSide causal) {
+  run_decode_tiles<Storage<D>, A, C>(p, dec, causal);
 }
 
 }  // namespace strassentile::cuda::detail

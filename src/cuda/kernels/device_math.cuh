@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "params.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
 namespace strassentile::cuda::detail {
@@ -184,6 +185,13 @@ struct RowMap {
     real = left < a ? static_cast<int>(left) : a;
   }
 };
+
+// Mode causal by selection (CodecLaunch::causal_levels): whether product p may touch tile row u. Null levels: every
+// row (the tile and token-local modes).
+__device__ __forceinline__ bool causal_allows(const int* __restrict__ levels, CausalSide side, int p, int u) {
+  if (levels == nullptr) return true;
+  return side == CausalSide::at_or_below_level ? u <= levels[p] : u >= levels[p];
+}
 
 inline RowMap make_row_map(const StlShape& shape) {
   return RowMap{shape.rows, shape.sequence_length(), shape.tiles_per_sequence()};

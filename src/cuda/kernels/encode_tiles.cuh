@@ -28,7 +28,7 @@ __global__ void __launch_bounds__(kEncodeThreads) encode_tiles(const EncodeArgs<
   extern __shared__ float s_enc[];
   for (int t = threadIdx.x; t < args.rank * A * B; t += blockDim.x) {
     const int p = t / (A * B), q = t - p * (A * B);
-    s_enc[t] = args.enc[p * args.enc_p + q * args.enc_q];
+    s_enc[t] = causal_allows(args.levels, args.side, p, q / B) ? args.enc[p * args.enc_p + q * args.enc_q] : 0.0f;
   }
   __syncthreads();
 
@@ -86,11 +86,11 @@ __global__ void __launch_bounds__(kEncodeThreads) encode_tiles(const EncodeArgs<
 
 // V: by default the fewest tiles whose row slices are whole 16-byte vectors (see the top of this file).
 template <class T, int A, int B, int V = vector_tiles<T>(B)>
-void run_encode_tiles(const EncodeParams& p, CoefLayout layout = {}) {
+void run_encode_tiles(const EncodeParams& p, CoefLayout layout = {}, CausalSide causal = CausalSide::at_or_below_level) {
   const StlShape& s = p.shape;
   const std::int64_t threads = s.m() * ((s.k() + V - 1) / V);
   if (threads == 0) return;
-  EncodeArgs<T> args = encode_args<T>(p, layout);
+  EncodeArgs<T> args = encode_args<T>(p, layout, causal);
   args.vec_store = is_aligned(p.x_hat.data, std::min<std::size_t>(16, V * sizeof(T))) && p.x_hat.ld % V == 0 &&
                    p.x_hat.stride % V == 0;
   const std::size_t smem = static_cast<std::size_t>(s.rank) * A * B * sizeof(float);
@@ -100,8 +100,8 @@ void run_encode_tiles(const EncodeParams& p, CoefLayout layout = {}) {
 }
 
 template <DType D, int A, int B>
-void launch_encode_tiles(const EncodeParams& p, CoefLayout enc) {
-  run_encode_tiles<Storage<D>, A, B>(p, enc);
+void launch_encode_tiles(const EncodeParams& p, CoefLayout enc, CausalSide causal) {
+  run_encode_tiles<Storage<D>, A, B>(p, enc, causal);
 }
 
 }  // namespace strassentile::cuda::detail

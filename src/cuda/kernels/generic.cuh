@@ -1,7 +1,7 @@
 // Generic encode and decode for any tile format: one thread per output element, sizes at run time.
 // Slower than the specialised kernels (inputs are re-read once per product, through the caches), but
-// simple, so they also serve as the second opinion in the tests, and the only ones that apply mode causal's
-// levels by selection (a per-product row test in the inner loop the specialised kernels need not pay).
+// simple, so they also serve as the second opinion in the tests. They apply mode causal's levels by selection in
+// their inner loop (kernels/causal_repair.cuh does the same for the specialised kernels, tile by tile).
 #pragma once
 
 #include <cstdint>
@@ -13,13 +13,6 @@
 namespace strassentile::cuda::detail {
 
 constexpr int kGenericThreads = 256;
-
-// Mode causal by selection (CodecLaunch::causal_levels): whether product p may touch tile row u. Null levels: every
-// row (the tile and token-local modes).
-__device__ inline bool causal_allows(const int* __restrict__ levels, CausalSide side, int p, int u) {
-  if (levels == nullptr) return true;
-  return side == CausalSide::at_or_below_level ? u <= levels[p] : u >= levels[p];
-}
 
 template <class T>
 __global__ void encode_generic(const T* __restrict__ x, std::int64_t ldx, std::int64_t cols,
