@@ -1,12 +1,18 @@
 """``python -m strassentile.benchmark``: STL against dense through the public modules, on one CUDA GPU, in bf16.
 
-Two cases, each forward (no_grad) and forward+backward (every parameter learnable, gradients reset each step as a
-training step does):
+Two cases, each forward (no_grad) and forward+backward (gradients reset each step as a training step does), with the
+peak memory a training step allocates above its inputs:
   linear  nn.Linear(K, N) against STLLinear(K, N) on x of M×K rows, for each --shapes MxKxN;
   block   a pre-norm transformer block (attention with a fused qkv projection, GELU MLP of 4× width) against a
           copy converted with strassentile.convert, on BATCH×SEQ×DIM inputs, for each --blocks BATCHxSEQxDIM.
+Each case runs every --variants entry against the same dense model:
+  stl            mode tile, every parameter learnable (Ŵ, E_X, D, bias);
+  stl-frozen     the same with E_X and D frozen (only Ŵ and the bias learn);
+  causal         mode causal (no output row reads a later row of its tile), every parameter learnable;
+  sparse24       the dense layers' weights pruned 2:4 by magnitude and stored semi-structured
+                 (torch.sparse.to_sparse_semi_structured, cuSPARSELt): forward only, torch has no sparse backward.
 Each repetition is timed on its own with CUDA events after writing more than the L2 cache, after warm-ups; the
-median is kept, and the ratios (dense time / STL time) come from the same run. Writes JSON and a markdown table.
+median is kept, and the ratios (dense time / variant time) come from the same run. Writes JSON and a markdown table.
 
 ``--calibrate OUT.json`` instead measures this GPU for convert(min_speedup=...)'s speed model (a few seconds): a
 kernel launch, a copy's bandwidth, the bf16 GEMM rate of a large and of a narrow GEMM, and the float32 rate.
@@ -45,6 +51,17 @@ def parse_dims(text: str, count: int, what: str) -> list[tuple[int, ...]]:
     return out
 
 
+VARIANTS = ("stl", "stl-frozen", "causal", "sparse24")
+
+
+def parse_variants(text: str) -> list[str]:
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in names if v not in VARIANTS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"--variants: expected some of {', '.join(VARIANTS)}, got {text!r}")
+    return names
+
+
 def parse_tile(text: str) -> tuple[int, int, int]:
     """"4" → (4, 4, 4); "2,3,4" → (2, 3, 4)."""
     parts = text.split(",")
@@ -61,6 +78,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--blocks", type=lambda s: parse_dims(s, 3, "--blocks"), default="8x2048x2048",
                    help="transformer blocks: BATCHxSEQxDIM,... ('' for none)")
     p.add_argument("--heads", type=int, default=16, help="attention heads of the block")
+    p.add_argument("--variants", type=parse_variants, default="stl",
+                   help=f"what runs against dense, comma-separated: {', '.join(VARIANTS)} (default stl)")
     p.add_argument("--tile", type=parse_tile, default="4", help="A or A,B,C (default 4: <4,4,4>)")
     p.add_argument("--rank", type=int, default=24, help="products per tile (default 24)")
     p.add_argument("--warmup", type=int, default=5)
@@ -120,29 +139,85 @@ class Timer:
         return times
 
 
-def compare(timer: Timer, dense: nn.Module, stl: nn.Module, x: torch.Tensor) -> dict[str, float]:
-    """Forward and forward+backward of both models on ``x``; ratios = dense time / STL time."""
-    grad = torch.randn_like(dense(x))
+def measure(timer: Timer, model: nn.Module, x: torch.Tensor, grad: torch.Tensor | None) -> dict[str, float | None]:
+    """Forward time; with ``grad``, a training step's time and its peak memory above what was allocated before."""
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    res: dict[str, float | None] = {"fwd_ms": timer.median_ms(forward), "step_ms": None, "peak_mib": None}
+    if grad is None:
+        return res
     xg = x.detach().clone().requires_grad_()
 
-    def forward(model):
-        def run():
-            with torch.no_grad():
-                model(x)
-        return run
+    def step():
+        model.zero_grad(set_to_none=True)
+        xg.grad = None
+        model(xg).backward(grad)
 
-    def step(model):
-        def run():
-            model.zero_grad(set_to_none=True)
-            xg.grad = None
-            model(xg).backward(grad)
-        return run
-
-    res = {"dense_fwd_ms": timer.median_ms(forward(dense)), "stl_fwd_ms": timer.median_ms(forward(stl)),
-           "dense_step_ms": timer.median_ms(step(dense)), "stl_step_ms": timer.median_ms(step(stl))}
-    res["fwd_ratio"] = res["dense_fwd_ms"] / res["stl_fwd_ms"]
-    res["step_ratio"] = res["dense_step_ms"] / res["stl_step_ms"]
+    res["step_ms"] = timer.median_ms(step)
+    model.zero_grad(set_to_none=True)
+    xg.grad = None
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    step()
+    torch.cuda.synchronize()
+    res["peak_mib"] = (torch.cuda.max_memory_allocated() - before) / 2**20
+    model.zero_grad(set_to_none=True)
     return res
+
+
+def freeze_basis(model: nn.Module) -> nn.Module:
+    for layer in model.modules():
+        if isinstance(layer, strassentile.STLLinear):
+            layer.enc_x.requires_grad_(False)
+            layer.dec.requires_grad_(False)
+    return model
+
+
+def sparse24(dense: nn.Module) -> nn.Module:
+    """A copy whose nn.Linear weights are pruned to the 2 largest of every 4 inputs and stored semi-structured."""
+    from torch.sparse import to_sparse_semi_structured
+
+    model = copy.deepcopy(dense)
+    for layer in model.modules():
+        if isinstance(layer, nn.Linear):
+            w = layer.weight.detach()
+            groups = w.reshape(-1, 4)
+            keep = torch.zeros_like(groups, dtype=torch.bool).scatter_(1, groups.abs().topk(2, dim=1).indices, True)
+            layer.weight = nn.Parameter(to_sparse_semi_structured(w * keep.reshape(w.shape)), requires_grad=False)
+    return model
+
+
+def variant_model(name: str, dense: nn.Module, make_stl: Callable[[str], nn.Module]) -> nn.Module:
+    if name == "sparse24":
+        return sparse24(dense)
+    if name == "stl-frozen":
+        return freeze_basis(make_stl("tile"))
+    return make_stl("causal" if name == "causal" else "tile")
+
+
+def compare(timer: Timer, dense: nn.Module, make_stl: Callable[[str], nn.Module], x: torch.Tensor,
+            variants: list[str]) -> list[dict]:
+    """One row per variant against the same dense timings; ratios = dense time / variant time."""
+    grad = torch.randn_like(dense(x))
+    base = measure(timer, dense, x, grad)
+    rows = []
+    for name in variants:
+        row: dict = {"variant": name, "dense_fwd_ms": base["fwd_ms"], "dense_step_ms": base["step_ms"],
+                     "dense_peak_mib": base["peak_mib"]}
+        try:
+            got = measure(timer, variant_model(name, dense, make_stl), x, None if name == "sparse24" else grad)
+        except (RuntimeError, NotImplementedError) as error:  # e.g. 2:4 kernels missing for this GPU or shape
+            rows.append({**row, "error": str(error).splitlines()[0]})
+            continue
+        row.update({"stl_fwd_ms": got["fwd_ms"], "stl_step_ms": got["step_ms"], "stl_peak_mib": got["peak_mib"],
+                    "fwd_ratio": base["fwd_ms"] / got["fwd_ms"],
+                    "step_ratio": None if got["step_ms"] is None else base["step_ms"] / got["step_ms"]})
+        rows.append(row)
+        torch.cuda.empty_cache()
+    return rows
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -152,16 +227,26 @@ def run(args: argparse.Namespace) -> dict:
     for m, k, n in args.shapes:
         torch.manual_seed(0)
         dense = nn.Linear(k, n, device=dev, dtype=bf16)
-        stl = strassentile.STLLinear(k, n, tile=args.tile, rank=args.rank, device=dev, dtype=bf16)
         x = torch.randn(m, k, device=dev, dtype=bf16)
-        results.append({"case": "linear", "shape": f"M={m} K={k} N={n}", **compare(timer, dense, stl, x)})
+
+        def make_layer(mode: str, k=k, n=n) -> nn.Module:
+            return strassentile.STLLinear(k, n, tile=args.tile, rank=args.rank, mode=mode, device=dev, dtype=bf16)
+
+        for row in compare(timer, dense, make_layer, x, args.variants):
+            results.append({"case": "linear", "shape": f"M={m} K={k} N={n}", **row})
     for batch, seq, dim in args.blocks:
         torch.manual_seed(0)
         dense = PreNormBlock(dim, args.heads).to(dev, bf16)
-        stl = copy.deepcopy(dense)
-        strassentile.convert(stl, strassentile.STLConfig(tile=args.tile, rank=args.rank, init=strassentile.Random()))
         x = torch.randn(batch, seq, dim, device=dev, dtype=bf16)
-        results.append({"case": "block", "shape": f"batch={batch} seq={seq} dim={dim}", **compare(timer, dense, stl, x)})
+
+        def make_block(mode: str, dense=dense) -> nn.Module:
+            stl = copy.deepcopy(dense)
+            strassentile.convert(stl, strassentile.STLConfig(tile=args.tile, rank=args.rank, mode=mode,
+                                                             init=strassentile.Random()))
+            return stl
+
+        for row in compare(timer, dense, make_block, x, args.variants):
+            results.append({"case": "block", "shape": f"batch={batch} seq={seq} dim={dim}", **row})
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "device": torch.cuda.get_device_name(), "torch": torch.__version__, "python": platform.python_version(),
             "strassentile": strassentile.__version__, "build": strassentile.build_info(),
@@ -202,13 +287,29 @@ def calibrate(timer: Timer) -> strassentile.GpuSpec:
 
 def markdown(report: dict) -> str:
     a, b, c = report["tile"]
-    lines = [f"STL <{a},{b},{c}>, r = {report['rank']} against dense, {report['dtype']}, {report['device']}; median "
-             f"of {report['reps']} (ms); ratio = dense / STL (above 1: STL faster).", "",
-             "| case | shape | dense fwd | STL fwd | fwd ratio | dense fwd+bwd | STL fwd+bwd | fwd+bwd ratio |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+
+    def ms(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
+    def ratio(v):
+        return "n/a" if v is None else f"{v:.2f}"
+
+    def mib(v):
+        return "n/a" if v is None else f"{v:.0f}"
+
+    lines = [f"Variants against dense (STL: <{a},{b},{c}>, r = {report['rank']}), {report['dtype']}, "
+             f"{report['device']}; median of {report['reps']} (ms); ratio = dense / variant (above 1: the variant is "
+             f"faster); peak = MiB a training step allocates above its inputs.", "",
+             "| case | shape | variant | dense fwd | variant fwd | fwd ratio | dense fwd+bwd | variant fwd+bwd | "
+             "fwd+bwd ratio | dense peak | variant peak |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in report["results"]:
-        lines.append(f"| {r['case']} | {r['shape']} | {r['dense_fwd_ms']:.3f} | {r['stl_fwd_ms']:.3f} | "
-                     f"{r['fwd_ratio']:.2f} | {r['dense_step_ms']:.3f} | {r['stl_step_ms']:.3f} | {r['step_ratio']:.2f} |")
+        if "error" in r:
+            lines.append(f"| {r['case']} | {r['shape']} | {r['variant']} | failed: {r['error']} |||||||| |")
+            continue
+        lines.append(f"| {r['case']} | {r['shape']} | {r['variant']} | {ms(r['dense_fwd_ms'])} | {ms(r['stl_fwd_ms'])} | "
+                     f"{ratio(r['fwd_ratio'])} | {ms(r['dense_step_ms'])} | {ms(r['stl_step_ms'])} | "
+                     f"{ratio(r['step_ratio'])} | {mib(r['dense_peak_mib'])} | {mib(r['stl_peak_mib'])} |")
     return "\n".join(lines) + "\n"
 
 

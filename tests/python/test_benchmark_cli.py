@@ -33,15 +33,44 @@ def test_without_cuda_it_refuses_with_a_clear_message(monkeypatch, tmp_path, cap
     assert not (tmp_path / "b.json").exists()
 
 
+def test_variants_parse_and_bad_ones_are_named(capsys):
+    assert benchmark.parse_args(["--variants", "stl, causal,sparse24"]).variants == ["stl", "causal", "sparse24"]
+    assert benchmark.parse_args([]).variants == ["stl"]
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(["--variants", "stl,monarch"])
+    assert "--variants: expected some of stl, stl-frozen, causal, sparse24, got 'stl,monarch'" in capsys.readouterr().err
+
+
 def test_markdown_table_has_one_row_per_result():
-    row = {"dense_fwd_ms": 2.0, "stl_fwd_ms": 1.0, "fwd_ratio": 2.0, "dense_step_ms": 6.0, "stl_step_ms": 4.0,
-           "step_ratio": 1.5}
+    row = {"variant": "stl", "dense_fwd_ms": 2.0, "stl_fwd_ms": 1.0, "fwd_ratio": 2.0, "dense_step_ms": 6.0,
+           "stl_step_ms": 4.0, "step_ratio": 1.5, "dense_peak_mib": 288.0, "stl_peak_mib": 700.4}
+    forward_only = {**row, "variant": "sparse24", "stl_step_ms": None, "step_ratio": None, "stl_peak_mib": None}
     report = {"tile": [4, 4, 4], "rank": 24, "dtype": "bfloat16", "device": "GPU", "reps": 30,
-              "results": [{"case": "linear", "shape": "M=8 K=8 N=8", **row}, {"case": "block", "shape": "b", **row}]}
+              "results": [{"case": "linear", "shape": "M=8 K=8 N=8", **row},
+                          {"case": "linear", "shape": "M=8 K=8 N=8", **forward_only},
+                          {"case": "block", "shape": "b", "variant": "causal", "error": "no kernel"}]}
     text = benchmark.markdown(report)
-    assert "STL <4,4,4>, r = 24" in text
-    assert "| linear | M=8 K=8 N=8 | 2.000 | 1.000 | 2.00 | 6.000 | 4.000 | 1.50 |" in text
-    assert text.count("\n| block |") == 1
+    assert "STL: <4,4,4>, r = 24" in text
+    assert "| linear | M=8 K=8 N=8 | stl | 2.000 | 1.000 | 2.00 | 6.000 | 4.000 | 1.50 | 288 | 700 |" in text
+    assert "| linear | M=8 K=8 N=8 | sparse24 | 2.000 | 1.000 | 2.00 | 6.000 | n/a | n/a | 288 | n/a |" in text
+    assert "| block | b | causal | failed: no kernel |" in text
+
+
+def test_variant_models_on_the_cpu():
+    import strassentile
+    dense = benchmark.PreNormBlock(16, 2)
+
+    def make(mode):
+        stl = benchmark.copy.deepcopy(dense)
+        strassentile.convert(stl, strassentile.STLConfig(mode=mode, init=strassentile.Random()))
+        return stl
+
+    frozen = benchmark.variant_model("stl-frozen", dense, make)
+    layers = [m for m in frozen.modules() if isinstance(m, strassentile.STLLinear)]
+    assert len(layers) == 4 and all(not m.enc_x.requires_grad and not m.dec.requires_grad for m in layers)
+    assert all(m.w_hat.requires_grad for m in layers)
+    causal = benchmark.variant_model("causal", dense, make)
+    assert {m.mode for m in causal.modules() if isinstance(m, strassentile.STLLinear)} == {"causal"}
 
 
 def test_block_rejects_a_dim_not_divisible_by_heads():
