@@ -1,9 +1,12 @@
 #include "baselines/baseline_linear.hpp"
 #include "error_message.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <system_error>
 
 #include "strassentile/cost_model.hpp"
 #include "strassentile/tile_format.hpp"
@@ -25,6 +28,30 @@ torch::Tensor sparse24_mask(const torch::Tensor& weight) {
   return torch::zeros_like(magnitude).scatter_(-1, keep, 1.0).reshape(weight.sizes());
 }
 
+namespace {
+
+// SR-STE's sparse weights: forward weight ⊙ mask; backward the straight-through gradient (to every weight) plus
+// decay·(1 − mask)⊙weight, the sparse-refined term of Zhou et al. 2021, as their reference code's autograd function
+// does. Added in this backward rather than by a hook on the parameter, the term uses the mask of the forward it
+// belongs to and comes once per use of the layer, whatever else reaches the parameter.
+struct SrSteSparseWeight : public torch::autograd::Function<SrSteSparseWeight> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& weight,
+                               const torch::Tensor& mask, double decay) {
+    ctx->save_for_backward({weight, mask});
+    ctx->saved_data["decay"] = decay;
+    return weight * mask;
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &weight = saved[0], &mask = saved[1];
+    const double decay = ctx->saved_data["decay"].toDouble();
+    return {grad_outputs[0] + decay * (1 - mask) * weight, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
 Sparse24LinearImpl::Sparse24LinearImpl(Sparse24LinearOptions options_) : options(std::move(options_)) { reset(); }
 
 void Sparse24LinearImpl::reset() {
@@ -32,6 +59,8 @@ void Sparse24LinearImpl::reset() {
   STL_CHECK(K >= 4 && K % 4 == 0 && N >= 1, "Sparse24Linear: in_features must be a positive multiple of 4 (groups of 4 "
             "inputs) and out_features >= 1, got ", K, " and ", N);
   STL_CHECK(options.update_every() >= 1, "Sparse24Linear: update_every must be >= 1, got ", options.update_every());
+  STL_CHECK(options.decay() >= 0 && std::isfinite(options.decay()),
+            "Sparse24Linear: decay must be a finite number >= 0 (SR-STE's λ, default 2e-4), got ", options.decay());
   // nn::Linear's default initialisation, then half of the weights pruned. Pruning halves the output variance;
   // the kept weights are scaled by √2 so the layer starts with nn::Linear's output scale.
   const double bound = 1.0 / std::sqrt(static_cast<double>(K));
@@ -57,7 +86,16 @@ void Sparse24LinearImpl::update_mask() {
 
 torch::Tensor Sparse24LinearImpl::forward(const torch::Tensor& x) {
   torch::Tensor w;
-  if (options.learned_mask() && is_training()) {
+  if (options.mask_kind() == Sparse24Mask::SrSte) {
+    // A fresh mask tensor goes into the graph (the buffer is only a copy), so a later forward's refresh cannot
+    // change what this forward's backward uses.
+    const torch::Tensor current = sparse24_mask(weight);
+    {
+      torch::NoGradGuard no_grad;
+      mask.copy_(current);
+    }
+    w = SrSteSparseWeight::apply(weight, current, options.decay());
+  } else if (options.mask_kind() == Sparse24Mask::Learned && is_training()) {
     if (steps % options.update_every() == 0) update_mask();
     ++steps;
     // Straight-through: the forward multiplies by weight ⊙ mask, the gradient reaches every weight.
@@ -70,8 +108,18 @@ torch::Tensor Sparse24LinearImpl::forward(const torch::Tensor& x) {
 
 void Sparse24LinearImpl::pretty_print(std::ostream& stream) const {
   stream << "strassentile::Sparse24Linear(in_features=" << options.in_features()
-         << ", out_features=" << options.out_features() << ", mask=" << (options.learned_mask() ? "learned" : "fixed");
-  if (options.learned_mask()) stream << ", update_every=" << options.update_every();
+         << ", out_features=" << options.out_features() << ", mask=";
+  switch (options.mask_kind()) {
+    case Sparse24Mask::Fixed:
+      stream << "fixed";
+      break;
+    case Sparse24Mask::Learned:
+      stream << "learned, update_every=" << options.update_every();
+      break;
+    case Sparse24Mask::SrSte:
+      stream << "srste, decay=" << options.decay();
+      break;
+  }
   stream << ")";
 }
 
@@ -115,7 +163,9 @@ namespace {
 [[noreturn]] void bad_spec(const std::string& text, const std::string& why) {
   throw std::invalid_argument("linear spec '" + text + "': " + why +
                               " (forms: dense | stl[:tile=4|1x4x4,rank=24,init=random,mode=tile|causal|token-local,basis=1] | "
-                              "sparse24[:mask=fixed|learned,every=10] | lowrank:rank=R | lowrank:match_rank=24[,match_tile=4])");
+                              "sparse24[:mask=fixed | mask=learned[,every=10] | mask=srste[,decay=2e-4]] | "
+                              "lowrank:rank=R | lowrank:match_rank=24[,match_tile=4] | monarch:blocks=B | "
+                              "monarch:match_rank=24[,match_tile=4])");
 }
 
 int64_t parse_int(const std::string& text, const std::string& key, const std::string& value, int64_t min) {
@@ -124,6 +174,31 @@ int64_t parse_int(const std::string& text, const std::string& key, const std::st
   const int64_t v = std::stoll(value);
   if (v < min) bad_spec(text, key + " must be >= " + std::to_string(min) + ", got " + value);
   return v;
+}
+
+double parse_decay(const std::string& text, const std::string& value) {
+  double v = 0;
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (error != std::errc() || end != value.data() + value.size() || !std::isfinite(v) || v < 0)
+    bad_spec(text, "decay must be a number >= 0 such as 2e-4, got '" + value + "'");
+  return v;
+}
+
+// The shortest text that parses back to `v`: the shorter of fixed ("0.5") and scientific ("2e-4") notation.
+std::string decay_text(double v) {
+  char fixed[64], scientific[64];
+  const auto f = std::to_chars(fixed, fixed + sizeof fixed, v, std::chars_format::fixed);
+  const auto e = std::to_chars(scientific, scientific + sizeof scientific, v, std::chars_format::scientific);
+  std::string sci(scientific, e.ptr);
+  // to_chars writes the exponent as e-04 / e+00: drop its '+' and leading zeros.
+  const std::size_t at = sci.find('e');
+  std::string exponent = sci.substr(at + 1);
+  const bool negative = exponent[0] == '-';
+  exponent.erase(0, exponent[0] == '-' || exponent[0] == '+' ? 1 : 0);
+  exponent.erase(0, std::min(exponent.find_first_not_of('0'), exponent.size() - 1));
+  sci = sci.substr(0, at + 1) + (negative ? "-" : "") + exponent;
+  std::string fix(fixed, f.ptr);
+  return fix.size() <= sci.size() ? fix : sci;
 }
 
 std::vector<int64_t> parse_tile_value(const std::string& text, const std::string& value) {
@@ -160,6 +235,14 @@ int64_t low_rank_of(const LinearSpec& spec, int64_t in, int64_t out) {
   return low_rank_matching_flops(in, out, c.stl_flops() / static_cast<double>(a));
 }
 
+// The block count a Monarch spec gives a layer: explicit, or matched to STL's FLOPs per row as low_rank_of does.
+int64_t monarch_blocks_of(const LinearSpec& spec, int64_t in, int64_t out) {
+  if (spec.match_rank == 0) return spec.blocks;
+  const int64_t a = static_cast<int64_t>(tile_of(spec.match_tile).a);
+  const StlCost c = stl_layer_cost(spec.match_tile, spec.match_rank, in, out, a);
+  return monarch_matching_flops(in, out, c.stl_flops() / static_cast<double>(a));
+}
+
 }  // namespace
 
 LinearSpec LinearSpec::parse(const std::string& text) {
@@ -175,10 +258,13 @@ LinearSpec LinearSpec::parse(const std::string& text) {
     s.kind = Kind::Sparse24;
   else if (kind == "lowrank")
     s.kind = Kind::LowRank;
+  else if (kind == "monarch")
+    s.kind = Kind::Monarch;
   else
     bad_spec(text, "unknown kind '" + kind + "'");
   if (s.kind == Kind::LowRank) s.rank = 0;
   if (colon != std::string::npos && rest.empty()) bad_spec(text, "nothing after ':'");
+  bool every_given = false, decay_given = false;
   std::size_t start = 0;
   while (start < rest.size()) {
     // Items end at a ',' outside <...>, so tile=<1,4,4> stays one item.
@@ -205,15 +291,31 @@ LinearSpec LinearSpec::parse(const std::string& text) {
       if (value != "0" && value != "1") bad_spec(text, "basis must be 0 or 1");
       s.train_basis = value == "1";
     } else if (s.kind == Kind::Sparse24 && key == "mask") {
-      if (value != "fixed" && value != "learned") bad_spec(text, "mask must be 'fixed' or 'learned'");
-      s.learned_mask = value == "learned";
+      if (value == "fixed")
+        s.sparse_mask = Sparse24Mask::Fixed;
+      else if (value == "learned")
+        s.sparse_mask = Sparse24Mask::Learned;
+      else if (value == "srste")
+        s.sparse_mask = Sparse24Mask::SrSte;
+      else
+        bad_spec(text, "mask must be 'fixed', 'learned' or 'srste'");
     } else if (s.kind == Kind::Sparse24 && key == "every") {
       s.update_every = parse_int(text, key, value, 1);
+      every_given = true;
+    } else if (s.kind == Kind::Sparse24 && key == "decay") {
+      s.decay = parse_decay(text, value);
+      decay_given = true;
     } else if (s.kind == Kind::LowRank && key == "rank") {
       s.rank = parse_int(text, key, value, 1);
     } else if (s.kind == Kind::LowRank && key == "match_rank") {
       s.match_rank = parse_int(text, key, value, 1);
     } else if (s.kind == Kind::LowRank && key == "match_tile") {
+      s.match_tile = parse_tile_value(text, value);
+    } else if (s.kind == Kind::Monarch && key == "blocks") {
+      s.blocks = parse_int(text, key, value, 1);
+    } else if (s.kind == Kind::Monarch && key == "match_rank") {
+      s.match_rank = parse_int(text, key, value, 1);
+    } else if (s.kind == Kind::Monarch && key == "match_tile") {
       s.match_tile = parse_tile_value(text, value);
     } else {
       bad_spec(text, "unknown key '" + key + "' for " + kind);
@@ -221,6 +323,11 @@ LinearSpec LinearSpec::parse(const std::string& text) {
   }
   if (s.kind == Kind::LowRank && (s.rank == 0) == (s.match_rank == 0))
     bad_spec(text, "lowrank needs exactly one of rank=R and match_rank=R");
+  if (s.kind == Kind::Monarch && (s.blocks == 0) == (s.match_rank == 0))
+    bad_spec(text, "monarch needs exactly one of blocks=B and match_rank=R");
+  if (every_given && s.sparse_mask != Sparse24Mask::Learned)
+    bad_spec(text, "every=N applies to mask=learned only (mask=srste refreshes every forward, mask=fixed never)");
+  if (decay_given && s.sparse_mask != Sparse24Mask::SrSte) bad_spec(text, "decay applies to mask=srste only");
   return s;
 }
 
@@ -238,8 +345,17 @@ std::string LinearSpec::to_string() const {
       if (!train_basis) out << ",basis=0";
       break;
     case Kind::Sparse24:
-      out << "sparse24:mask=" << (learned_mask ? "learned" : "fixed");
-      if (learned_mask) out << ",every=" << update_every;
+      switch (sparse_mask) {
+        case Sparse24Mask::Fixed:
+          out << "sparse24:mask=fixed";
+          break;
+        case Sparse24Mask::Learned:
+          out << "sparse24:mask=learned,every=" << update_every;
+          break;
+        case Sparse24Mask::SrSte:
+          out << "sparse24:mask=srste,decay=" << decay_text(decay);
+          break;
+      }
       break;
     case Kind::LowRank:
       out << "lowrank:";
@@ -248,6 +364,15 @@ std::string LinearSpec::to_string() const {
         if (tile_text(match_tile) != "4x4x4") out << ",match_tile=" << tile_text(match_tile);
       } else {
         out << "rank=" << rank;
+      }
+      break;
+    case Kind::Monarch:
+      out << "monarch:";
+      if (match_rank > 0) {
+        out << "match_rank=" << match_rank;
+        if (tile_text(match_tile) != "4x4x4") out << ",match_tile=" << tile_text(match_tile);
+      } else {
+        out << "blocks=" << blocks;
       }
       break;
   }
@@ -282,6 +407,12 @@ LinearCost linear_cost(const LinearSpec& spec, int64_t in, int64_t out, int64_t 
       c.params = r * static_cast<double>(in + out);
       break;
     }
+    case LinearSpec::Kind::Monarch: {
+      const int64_t blocks = monarch_blocks_of(spec, in, out);
+      c.flops_per_row = monarch_flops_per_row(in, out, blocks);
+      c.params = monarch_params(in, out, blocks);
+      break;
+    }
   }
   if (spec.kind != LinearSpec::Kind::Stl) c.product_flops_per_row = c.flops_per_row;
   return c;
@@ -309,7 +440,7 @@ AnyLinearImpl::AnyLinearImpl(const LinearSpec& spec, int64_t in_features, int64_
     }
     case LinearSpec::Kind::Sparse24: {
       Sparse24LinearOptions o(in_features, out_features);
-      o.bias(bias).learned_mask(spec.learned_mask).update_every(spec.update_every);
+      o.bias(bias).mask_kind(spec.sparse_mask).update_every(spec.update_every).decay(spec.decay);
       auto m = register_module("impl", Sparse24Linear(o));
       impl_ = m;
       forward_ = [m](const torch::Tensor& x) mutable { return m->forward(x); };
@@ -319,6 +450,14 @@ AnyLinearImpl::AnyLinearImpl(const LinearSpec& spec, int64_t in_features, int64_
       LowRankLinearOptions o(in_features, out_features, low_rank_of(spec, in_features, out_features));
       o.bias(bias);
       auto m = register_module("impl", LowRankLinear(o));
+      impl_ = m;
+      forward_ = [m](const torch::Tensor& x) mutable { return m->forward(x); };
+      break;
+    }
+    case LinearSpec::Kind::Monarch: {
+      MonarchLinearOptions o(in_features, out_features, monarch_blocks_of(spec, in_features, out_features));
+      o.bias(bias);
+      auto m = register_module("impl", MonarchLinear(o));
       impl_ = m;
       forward_ = [m](const torch::Tensor& x) mutable { return m->forward(x); };
       break;

@@ -1,13 +1,15 @@
 // The baselines a reviewer asks STL to beat, and one factory for every kind of linear layer.
 //
 //   Sparse24Linear  2:4-sparse weights: in every group of 4 consecutive inputs of an output row, 2 weights are
-//                   kept. The mask is fixed (magnitude at initialisation) or learned: recomputed from the
-//                   weights' magnitudes every `update_every` training steps, with a straight-through gradient
-//                   (the dense weights keep receiving gradient, so pruned ones can come back).
+//                   kept. The mask is fixed (magnitude at initialisation), learned (recomputed from the weights'
+//                   magnitudes every `update_every` training steps, with a straight-through gradient: the dense
+//                   weights keep receiving gradient, so pruned ones can come back) or SR-STE (Zhou et al. 2021:
+//                   recomputed every forward; straight-through gradient plus decay·(1 − mask)⊙W on the weights).
 //   LowRankLinear   y = (x·Vᵀ)·Uᵀ + b with V (rank × in), U (out × rank); `low_rank_matching_flops` picks the rank
 //                   whose FLOPs per row match a budget (e.g. an STL layer's).
-//   AnyLinear       dense, STL, 2:4 or low-rank, built from a LinearSpec (parsed from a string), reporting its
-//                   FLOPs per row and parameters.
+//   MonarchLinear   two block-diagonal factors with permutations (monarch_linear.hpp).
+//   AnyLinear       dense, STL, 2:4, low-rank or Monarch, built from a LinearSpec (parsed from a string),
+//                   reporting its FLOPs per row and parameters.
 //
 // FLOPs count a multiply-add as 2 and exclude the bias, as in cost_model.hpp.
 #pragma once
@@ -19,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "baselines/monarch_linear.hpp"
 #include "strassentile/torch/stl_linear.hpp"
 
 namespace strassentile {
@@ -30,15 +33,22 @@ namespace strassentile {
 // multiple of 4.
 torch::Tensor sparse24_mask(const torch::Tensor& weight);
 
+// How a Sparse24Linear chooses its mask.
+enum class Sparse24Mask {
+  Fixed,    // by magnitude at initialisation, never changed; pruned weights get no gradient
+  Learned,  // recomputed every `update_every` training forwards; straight-through gradient to every weight
+  SrSte,    // recomputed from the current weights every forward; the gradient on the weights is the straight-through
+            // gradient plus decay·(1 − mask)⊙W (Zhou et al. 2021), which pulls pruned weights towards 0
+};
+
 struct Sparse24LinearOptions {
   Sparse24LinearOptions(int64_t in_features, int64_t out_features) : in_features_(in_features), out_features_(out_features) {}
   TORCH_ARG(int64_t, in_features);  // a multiple of 4
   TORCH_ARG(int64_t, out_features);
   TORCH_ARG(bool, bias) = true;
-  // false: the mask chosen at initialisation (by magnitude) never changes and pruned weights get no gradient.
-  // true: recomputed every `update_every` training forwards, straight-through gradient to all weights.
-  TORCH_ARG(bool, learned_mask) = false;
-  TORCH_ARG(int64_t, update_every) = 10;
+  TORCH_ARG(Sparse24Mask, mask_kind) = Sparse24Mask::Fixed;
+  TORCH_ARG(int64_t, update_every) = 10;  // Learned only
+  TORCH_ARG(double, decay) = 2e-4;        // SrSte only: λ, the paper's default
 };
 
 class Sparse24LinearImpl : public torch::nn::Cloneable<Sparse24LinearImpl> {
@@ -46,11 +56,12 @@ class Sparse24LinearImpl : public torch::nn::Cloneable<Sparse24LinearImpl> {
   explicit Sparse24LinearImpl(Sparse24LinearOptions options);
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
-  // x: (..., in_features) → (..., out_features), with weight ⊙ mask.
+  // x: (..., in_features) → (..., out_features), with weight ⊙ mask (SrSte: the mask of the current weights).
   torch::Tensor forward(const torch::Tensor& x);
   // weight ⊙ mask: the weights the layer multiplies by (exactly 2 nonzeros in every 4 when weights are nonzero).
   torch::Tensor sparse_weight() const;
-  // Recomputes the mask from the current weights (what learned masks do every `update_every` steps).
+  // Recomputes the mask from the current weights (what learned masks do every `update_every` steps, SR-STE every
+  // forward).
   void update_mask();
 
   Sparse24LinearOptions options;
@@ -97,10 +108,13 @@ int64_t low_rank_matching_flops(int64_t in_features, int64_t out_features, doubl
 //   stl[:tile=4|1x4x4|<1,4,4>,rank=24,init=random,mode=tile|causal|token-local,basis=1]
 //                                   init is passed to STLLinear as is ("random", an algorithm name, "fit",
 //                                   "truncate:<name>", ...); token-local needs a 3-number tile with a = 1
-//   sparse24[:mask=fixed|learned,every=10]
+//   sparse24[:mask=fixed|learned|srste]   with mask=learned: [,every=10];   with mask=srste: [,decay=2e-4]
 //   lowrank:rank=R   or   lowrank:match_rank=24[,match_tile=4]    the rank whose FLOPs match STL <tile>:match_rank
+//   monarch:blocks=B or   monarch:match_rank=24[,match_tile=4]    the block count whose FLOPs match STL
+//                                                                  <tile>:match_rank
+// (matching compares FLOPs per row, encode and decode included, of the STL layer on one tile of a rows).
 struct LinearSpec {
-  enum class Kind { Dense, Stl, Sparse24, LowRank };
+  enum class Kind { Dense, Stl, Sparse24, LowRank, Monarch };
   Kind kind = Kind::Dense;
   // STL
   std::vector<int64_t> tile = {4, 4, 4};
@@ -109,9 +123,12 @@ struct LinearSpec {
   std::string mode = "tile";
   bool train_basis = true;
   // 2:4
-  bool learned_mask = false;
+  Sparse24Mask sparse_mask = Sparse24Mask::Fixed;
   int64_t update_every = 10;
-  // low rank matched to an STL layer's FLOPs
+  double decay = 2e-4;
+  // Monarch: the block count (0: from match_rank)
+  int64_t blocks = 0;
+  // low rank or Monarch matched to an STL layer's FLOPs
   int64_t match_rank = 0;
   std::vector<int64_t> match_tile = {4, 4, 4};
 
@@ -133,13 +150,13 @@ struct LinearCost {
 LinearCost linear_cost(const LinearSpec& spec, int64_t in_features, int64_t out_features, int64_t rows_per_sequence);
 
 // A linear layer of any kind, held as a module: the implementation is the child "impl" (torch::nn::Linear,
-// STLLinear, Sparse24Linear or LowRankLinear).
+// STLLinear, Sparse24Linear, LowRankLinear or MonarchLinear).
 class AnyLinearImpl : public torch::nn::Module {
  public:
   AnyLinearImpl(const LinearSpec& spec, int64_t in_features, int64_t out_features, bool bias = true);
   torch::Tensor forward(const torch::Tensor& x) { return forward_(x); }
   // One token per sequence, x_t (batch, in_features): STL layers decode through `cache` (STLLinearImpl::forward_step,
-  // which refuses mode "tile"); dense, 2:4 and low-rank layers mix no tokens, so they just call forward.
+  // which refuses mode "tile"); the other kinds mix no tokens, so they just call forward.
   torch::Tensor forward_step(const torch::Tensor& x_t, STLDecodeCache& cache) { return forward_step_(x_t, cache); }
   LinearCost cost(int64_t rows_per_sequence) const {
     return linear_cost(spec_, in_features_, out_features_, rows_per_sequence);

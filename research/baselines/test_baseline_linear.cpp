@@ -1,5 +1,5 @@
-// The baselines (2:4-sparse and low-rank linears), the LinearSpec strings and the AnyLinear factory (also for the
-// causal and token-local STL modes, decoded token by token).
+// The baselines (2:4-sparse with fixed, learned and SR-STE masks, and low-rank linears), the LinearSpec strings and
+// the AnyLinear factory (also for the causal and token-local STL modes, decoded token by token).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -54,7 +54,7 @@ TEST(Sparse24, FixedMaskLayerMultipliesByTwoOfEveryFourAndPrunedWeightsGetNoGrad
 
 TEST(Sparse24, LearnedMaskFollowsTheWeightsWithStraightThroughGradients) {
   torch::manual_seed(2);
-  Sparse24Linear layer(Sparse24LinearOptions(16, 8).learned_mask(true).update_every(3));
+  Sparse24Linear layer(Sparse24LinearOptions(16, 8).mask_kind(Sparse24Mask::Learned).update_every(3));
   layer->train();
   const torch::Tensor x = torch::randn({4, 16});
   layer->forward(x).sum().backward();
@@ -72,6 +72,73 @@ TEST(Sparse24, LearnedMaskFollowsTheWeightsWithStraightThroughGradients) {
   layer->forward(x);  // the 4th training forward: steps 0 and 3 refresh
   EXPECT_TRUE(torch::equal(layer->mask, 1 - old_mask));
   EXPECT_TRUE((groups_of_four(layer->mask).sum(-1) == 2).all().item<bool>());
+}
+
+TEST(Sparse24SrSte, EveryForwardMultipliesByTheMaskOfTheCurrentWeights) {
+  torch::manual_seed(5);
+  Sparse24Linear layer(Sparse24LinearOptions(32, 12).mask_kind(Sparse24Mask::SrSte));
+  const torch::Tensor x = torch::randn({6, 32});
+  {
+    torch::NoGradGuard no_grad;
+    layer->weight.copy_(torch::randn({12, 32}));
+  }
+  const torch::Tensor expected_mask = sparse24_mask(layer->weight);
+  const torch::Tensor y = layer->forward(x);
+  EXPECT_TRUE(torch::equal(layer->mask, expected_mask));
+  EXPECT_TRUE((groups_of_four(layer->mask).sum(-1) == 2).all().item<bool>());
+  EXPECT_TRUE(torch::allclose(y, torch::matmul(x, (layer->weight * expected_mask).t()) + layer->bias, 1e-5, 1e-6));
+  // The kept weights are the 2 largest magnitudes of each group.
+  const torch::Tensor mag = groups_of_four(layer->weight.detach().abs());
+  const torch::Tensor m = groups_of_four(layer->mask).to(torch::kBool);
+  const torch::Tensor kept_min = std::get<0>(torch::where(m, mag, torch::full_like(mag, 1e9)).min(-1));
+  const torch::Tensor dropped_max = std::get<0>(torch::where(m, torch::full_like(mag, -1), mag).max(-1));
+  EXPECT_TRUE((kept_min >= dropped_max).all().item<bool>());
+  // Pruned weights made the largest are kept by the very next forward, in evaluation too.
+  {
+    torch::NoGradGuard no_grad;
+    layer->weight.copy_(torch::where(expected_mask == 0, layer->weight.abs() + 10, layer->weight * 0.01));
+  }
+  layer->eval();
+  const torch::Tensor y2 = layer->forward(x);
+  EXPECT_TRUE(torch::equal(layer->mask, 1 - expected_mask));
+  const torch::Tensor refreshed = layer->weight * (1 - expected_mask);
+  EXPECT_TRUE(torch::allclose(y2, torch::matmul(x, refreshed.t()) + layer->bias, 1e-5, 1e-5));
+}
+
+TEST(Sparse24SrSte, GradientIsStraightThroughPlusDecayOnPrunedWeights) {
+  torch::manual_seed(6);
+  EXPECT_DOUBLE_EQ(Sparse24LinearOptions(8, 8).decay(), 2e-4);  // the paper's λ
+  for (double decay : {2e-4, 0.03}) {
+    Sparse24Linear layer(Sparse24LinearOptions(16, 8).mask_kind(Sparse24Mask::SrSte).decay(decay));
+    layer->to(torch::kDouble);
+    layer->train();
+    const torch::Tensor x = torch::randn({5, 16}, torch::kDouble), upstream = torch::randn({5, 8}, torch::kDouble);
+    (layer->forward(x) * upstream).sum().backward();
+    const torch::Tensor mask = layer->mask.to(torch::kBool), weight = layer->weight.detach();
+    // The straight-through gradient: the loss's gradient with respect to the sparse weights themselves.
+    const torch::Tensor sparse = (weight * layer->mask).requires_grad_(true);
+    (torch::nn::functional::linear(x, sparse, layer->bias.detach()) * upstream).sum().backward();
+    const torch::Tensor straight_through = sparse.grad(), grad = layer->weight.grad();
+    EXPECT_TRUE(torch::equal(grad.masked_select(mask), straight_through.masked_select(mask))) << decay;
+    EXPECT_TRUE(torch::equal(grad.masked_select(~mask), (straight_through + decay * weight).masked_select(~mask)))
+        << decay;
+    // Pruned weights receive the dense gradient (they can come back) and it differs from the straight-through one.
+    EXPECT_TRUE((grad.masked_select(~mask) != straight_through.masked_select(~mask)).all().item<bool>()) << decay;
+  }
+}
+
+TEST(Sparse24SrSte, ALayerUsedTwiceInOneGraphAddsTheDecayOncePerUse) {
+  // The second forward refreshes the mask buffer before the first forward's backward has run.
+  torch::manual_seed(8);
+  Sparse24Linear layer(Sparse24LinearOptions(8, 8).mask_kind(Sparse24Mask::SrSte).decay(0.5));
+  layer->to(torch::kDouble);
+  const torch::Tensor x = torch::randn({3, 8}, torch::kDouble);
+  layer->forward(layer->forward(x)).sum().backward();
+  const torch::Tensor mask = layer->mask, weight = layer->weight.detach();
+  const torch::Tensor sparse = (weight * mask).requires_grad_(true), bias = layer->bias.detach();
+  namespace F = torch::nn::functional;
+  F::linear(F::linear(x, sparse, bias), sparse, bias).sum().backward();
+  EXPECT_TRUE(torch::allclose(layer->weight.grad(), sparse.grad() + 2 * 0.5 * (1 - mask) * weight, 1e-12, 1e-12));
 }
 
 TEST(LowRank, RankMatchesAFlopBudgetWithinOneRankStep) {
@@ -108,12 +175,35 @@ TEST(LinearSpec, ParsesPrintsAndRejects) {
   EXPECT_EQ(s.init, "truncate:strassen2");
   for (const char* text : {"dense", "stl:rank=24,init=random", "stl:tile=2x2x2,rank=7,init=strassen,mode=causal,basis=0",
                            "sparse24:mask=fixed", "sparse24:mask=learned,every=5", "lowrank:rank=9",
-                           "lowrank:match_rank=24", "stl:rank=24,init=poly"})
+                           "lowrank:match_rank=24", "stl:rank=24,init=poly", "sparse24:mask=srste,decay=2e-4",
+                           "sparse24:mask=srste,decay=0.5", "sparse24:mask=srste,decay=0",
+                           "sparse24:mask=srste,decay=1.5e-5",
+                           "monarch:blocks=4", "monarch:match_rank=24", "monarch:match_rank=12,match_tile=1x4x4"})
     EXPECT_EQ(LinearSpec::parse(text).to_string(), text);
+  const LinearSpec srste = LinearSpec::parse("sparse24:decay=1e-3,mask=srste");
+  EXPECT_EQ(srste.kind, LinearSpec::Kind::Sparse24);
+  EXPECT_EQ(srste.sparse_mask, Sparse24Mask::SrSte);
+  EXPECT_DOUBLE_EQ(srste.decay, 1e-3);
+  EXPECT_EQ(srste.to_string(), "sparse24:mask=srste,decay=1e-3");
+  EXPECT_DOUBLE_EQ(LinearSpec::parse("sparse24:mask=srste").decay, 2e-4);
+  EXPECT_EQ(LinearSpec::parse("sparse24:mask=srste").to_string(), "sparse24:mask=srste,decay=2e-4");
+  AnyLinear srste_layer(srste, 16, 8);
+  auto* srste_impl = dynamic_cast<Sparse24LinearImpl*>(srste_layer->impl().get());
+  ASSERT_NE(srste_impl, nullptr);
+  EXPECT_EQ(srste_impl->options.mask_kind(), Sparse24Mask::SrSte);
+  EXPECT_DOUBLE_EQ(srste_impl->options.decay(), 1e-3);
+  const LinearSpec monarch = LinearSpec::parse("monarch:blocks=8");
+  EXPECT_EQ(monarch.kind, LinearSpec::Kind::Monarch);
+  EXPECT_EQ(monarch.blocks, 8);
   EXPECT_EQ(LinearSpec::parse("stl").to_string(), "stl:rank=24,init=random");
   EXPECT_EQ(LinearSpec::parse("stl:tile=4").to_string(), "stl:rank=24,init=random");
   for (const char* bad : {"conv", "stl:rank=0", "stl:rank=x", "stl:", "stl:foo=1", "sparse24:mask=random", "lowrank",
-                          "lowrank:rank=3,match_rank=24", "dense:rank=3", "stl:tile=3x3", "stl:rank"}) {
+                          "lowrank:rank=3,match_rank=24", "dense:rank=3", "stl:tile=3x3", "stl:rank",
+                          "sparse24:mask=srste,decay=-1", "sparse24:mask=srste,decay=x",
+                          "sparse24:mask=srste,decay=1e-3x",
+                          "sparse24:mask=srste,decay=inf", "sparse24:mask=learned,decay=1e-4", "sparse24:decay=1e-4",
+                          "sparse24:mask=srste,every=2", "monarch", "monarch:blocks=4,match_rank=24", "monarch:rank=3",
+                          "monarch:blocks=0", "monarch:match_tile=1x4x4", "lowrank:blocks=4"}) {
     try {
       LinearSpec::parse(bad);
       ADD_FAILURE() << bad << " was accepted";
@@ -133,7 +223,9 @@ TEST(AnyLinear, EveryKindMapsShapesAndReportsItsCost) {
   const double dense = 2.0 * 32 * 48;
   const StlCost stl = stl_cost({16, 32, 48}, {4, 4, 4}, 24);
   for (const Case& c : {Case{"dense", dense, 32 * 48}, Case{"stl:rank=24", stl.stl_flops() / 16, stl.stl_params},
-                        Case{"sparse24", dense / 2, 32 * 48 / 2}, Case{"lowrank:rank=5", 2.0 * 5 * 80, 5 * 80}}) {
+                        Case{"sparse24", dense / 2, 32 * 48 / 2}, Case{"lowrank:rank=5", 2.0 * 5 * 80, 5 * 80},
+                        Case{"sparse24:mask=srste", dense / 2, 32 * 48 / 2},
+                        Case{"monarch:blocks=4", 2.0 * 32 * 80 / 4, 32 * 80 / 4}}) {
     AnyLinear layer(LinearSpec::parse(c.spec), 32, 48);
     EXPECT_EQ(layer->forward(x).sizes(), (std::vector<int64_t>{2, 16, 48})) << c.spec;
     const LinearCost cost = layer->cost(16);
@@ -144,7 +236,7 @@ TEST(AnyLinear, EveryKindMapsShapesAndReportsItsCost) {
     double stored = 0;
     for (const auto& p : layer->named_parameters())
       if (p.key().find("bias") == std::string::npos) stored += static_cast<double>(p.value().numel());
-    EXPECT_DOUBLE_EQ(stored, std::string(c.spec) == "sparse24" ? 2 * c.params : c.params) << c.spec;
+    EXPECT_DOUBLE_EQ(stored, std::string(c.spec).rfind("sparse24", 0) == 0 ? 2 * c.params : c.params) << c.spec;
   }
   // STL's products alone are abc/r = 64/24 fewer than dense on whole tiles.
   EXPECT_NEAR(dense / linear_cost(LinearSpec::parse("stl:rank=24"), 32, 48, 16).product_flops_per_row, 64.0 / 24, 1e-12);
@@ -161,7 +253,8 @@ TEST(AnyLinearModes, SpecsForCausalAndTokenLocalDecodeStepByStep) {
   EXPECT_EQ(LinearSpec::parse(local.to_string()).to_string(), local.to_string());
   EXPECT_THROW(LinearSpec::parse("stl:mode=sideways"), std::invalid_argument);
   const torch::Tensor x = torch::randn({2, 6, 16});
-  for (const char* spec : {"stl:tile=<1,4,4>,rank=12,mode=token-local", "stl:mode=causal", "dense", "lowrank:rank=4"}) {
+  for (const char* spec : {"stl:tile=<1,4,4>,rank=12,mode=token-local", "stl:mode=causal", "dense", "lowrank:rank=4",
+                           "monarch:blocks=4", "sparse24:mask=srste"}) {
     AnyLinear layer(LinearSpec::parse(spec), 16, 8);
     STLDecodeCache cache;
     std::vector<torch::Tensor> steps;
