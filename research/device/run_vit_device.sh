@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # On a GPU machine: build `strassentile` with libtorch and the CUDA kernels, then run the ViT experiment of
-# docs/RESULTS.md (issue 6) from research/train/vit_fashion_mnist.cfg. What comes back in OUT_DIR (at most 8 files,
-# what the device tool returns): env.log, build.log, probe.json + probe.log, vit_runs.json + train.log.
+# docs/RESULTS.md (issue 6) from research/train/vit_fashion_mnist.cfg, or its convergence sweep. What comes back in
+# OUT_DIR (at most 8 files, what the device tool returns): env.log, build.log, probe.json + probe.log,
+# vit_runs.json + train.log; in convergence mode vit_convergence.json + train.log + checkpoints.tar.gz.
 #
 #   [VIT_PROBE=1] [VIT_PROBE_STEPS=150] [VIT_PROBE_VARIANTS='dense;stl:rank=24'] [VIT_PROBE_WIDE=768]
 #   [VIT_PROBE_SHARED=1] [VIT_SWEEP=1]
 #   [VIT_EPOCHS=from config] [VIT_SEEDS=from config] [VIT_PROCS=6] [VIT_DEADLINE=560]
 #   [VIT_CONFIG=research/train/vit_fashion_mnist.cfg] [VIT_DATA=.cache/fm-data] research/device/run_vit_device.sh OUT_DIR
+#
+#   VIT_CONVERGE=1 [VIT_RESUME_FROM=previous OUT_DIR] [VIT_PROCS_PER_GPU=2] [VIT_DEADLINE=560]
+#   [VIT_CONFIG=research/train/vit_convergence.cfg] [VIT_DATA=.cache/fm-data] research/device/run_vit_device.sh OUT_DIR
 #
 # Probe (VIT_PROBE=1): every variant of the config (or of VIT_PROBE_VARIANTS, ';'-separated) alone for
 #   VIT_PROBE_STEPS steps (training images/s with the GPU to itself: the dense-vs-STL throughput figure), again at
@@ -15,6 +19,14 @@
 # Sweep (VIT_SWEEP=1): every variant × seed of the config, spread over VIT_PROCS processes on the one GPU
 #   (--shard i/N). Every process is stopped at the deadline (VIT_DEADLINE seconds after this script started);
 #   each writes its JSON after every finished run, and the finished runs are merged into vit_runs.json.
+# Convergence (VIT_CONVERGE=1; probe and sweep off unless asked for): every variant × seed of VIT_CONFIG, spread
+#   over VIT_PROCS_PER_GPU processes on each GPU of the machine, with --checkpoint-dir. A run that finishes leaves
+#   a small checkpoint (its history); these come back packed in checkpoints.tar.gz, and the finished runs of this
+#   call and of VIT_RESUME_FROM's vit_convergence.json are merged into vit_convergence.json. The next call, given
+#   VIT_RESUME_FROM=this OUT_DIR (carried), reports those runs without training them and trains the rest. The state
+#   of a run still training at the deadline (model and AdamW moments: 57 MB for dense, more for STL) is larger than
+#   what a call brings back, so that run starts over next call: a run must finish within one call (fewer processes
+#   per GPU make each run faster; train.log says which runs finished).
 # VIT_DATA holds the four Fashion-MNIST .gz files (carry it: the machine has no network). Catalogue algorithms
 # (truncate:dps-4x4x4-48) are read from the repository's data/fmm.
 set -uo pipefail
@@ -24,7 +36,12 @@ cd "$(dirname "$0")/../.."
 t0=$(date +%s)
 deadline=$((t0 + ${VIT_DEADLINE:-560}))
 left() { echo $((deadline - $(date +%s))); }
-cfg=${VIT_CONFIG:-research/train/vit_fashion_mnist.cfg}
+converge=${VIT_CONVERGE:-0}
+if [ "$converge" = 1 ]; then
+  cfg=${VIT_CONFIG:-research/train/vit_convergence.cfg}
+else
+  cfg=${VIT_CONFIG:-research/train/vit_fashion_mnist.cfg}
+fi
 data=${VIT_DATA:-.cache/fm-data}
 procs=${VIT_PROCS:-6}
 cores=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # nproc obeys OMP_NUM_THREADS
@@ -51,7 +68,7 @@ echo "$(left) s left"
 bin=$build/research/train/strassentile-lab
 run=("$bin" train vit --config "$cfg" --device cuda --threads 1 --data "$data")
 
-if [ "${VIT_PROBE:-1}" = 1 ]; then
+if [ "${VIT_PROBE:-$((1 - converge))}" = 1 ]; then
   steps=${VIT_PROBE_STEPS:-150}
   mapfile -t probe_variants < <(if [ -n "${VIT_PROBE_VARIANTS:-}" ]; then tr ';' '\n' <<<"$VIT_PROBE_VARIANTS"; else
                                   sed -n 's/^variant *= *//p' "$cfg" | sed 's/ *#.*//'; fi)
@@ -104,7 +121,7 @@ EOF
   echo "probe done; $(left) s left"
 fi
 
-if [ "${VIT_SWEEP:-1}" = 1 ]; then
+if [ "${VIT_SWEEP:-$((1 - converge))}" = 1 ]; then
   budget=$(($(left) - 25))
   echo "== sweep: $procs processes, ${VIT_EPOCHS:-config} epochs, seeds ${VIT_SEEDS:-config}, stopped after $budget s =="
   sweep_start=$(date +%s)
@@ -122,5 +139,55 @@ if [ "${VIT_SWEEP:-1}" = 1 ]; then
     --set date="$(date -u +%Y-%m-%d)" --set processes_on_one_gpu="$procs" \
     --set command="VIT_EPOCHS=${VIT_EPOCHS:-} VIT_SEEDS=${VIT_SEEDS:-} VIT_PROCS=$procs research/device/run_vit_device.sh OUT"
   grep -h "^| " "$tmp"/sweep_*.log | sort | uniq
+fi
+if [ "$converge" = 1 ]; then
+  ckpt=$tmp/checkpoints
+  mkdir -p "$ckpt"
+  previous=()
+  if [ -n "${VIT_RESUME_FROM:-}" ]; then
+    [ -f "$VIT_RESUME_FROM/checkpoints.tar.gz" ] && tar xzf "$VIT_RESUME_FROM/checkpoints.tar.gz" -C "$ckpt"
+    [ -f "$VIT_RESUME_FROM/vit_convergence.json" ] && previous=("$VIT_RESUME_FROM/vit_convergence.json")
+    echo "resuming from $VIT_RESUME_FROM: $(find "$ckpt" -name '*.pt' | wc -l) checkpoint(s)"
+  fi
+  gpus=$(nvidia-smi -L | wc -l)
+  procs=$((gpus * ${VIT_PROCS_PER_GPU:-2}))
+  budget=$(($(left) - 30))
+  echo "== convergence: $procs processes on $gpus GPU(s), stopped after $budget s =="
+  for p in $(seq 0 $((procs - 1))); do
+    CUDA_VISIBLE_DEVICES=$((p % gpus)) timeout "$budget" "${run[@]}" --checkpoint-dir "$ckpt" --shard "$p/$procs" \
+      --log-every 60 --json "$tmp/converge_$p.json" >"$tmp/converge_$p.log" 2>&1 &
+  done
+  wait
+  for p in $(seq 0 $((procs - 1))); do
+    echo "===== process $p/$procs (GPU $((p % gpus)))"
+    cat "$tmp/converge_$p.log"
+  done >"$out/train.log"
+  # This call's finished runs and the previous calls': one record per variant and seed.
+  $py - "$out/vit_convergence.json" "$gpu" "${previous[@]}" "$tmp"/converge_*.json <<'EOF'
+import json, os, sys
+dest, gpu, parts = sys.argv[1], sys.argv[2], [p for p in sys.argv[3:] if os.path.exists(p) and os.path.getsize(p)]
+docs = [json.load(open(p)) for p in parts]
+if not docs:
+    sys.exit("no process finished a run")
+merged = dict(docs[0], gpu=gpu)
+runs = {}
+for doc in docs:
+    for r in doc["runs"]:
+        if r["finished"]:
+            runs[(r["variant"], r["seed"])] = r
+merged["config"] = dict(docs[0]["config"], shard="merged")
+order = {v: i for i, v in enumerate(merged["config"]["variants"])}
+merged["runs"] = sorted(runs.values(), key=lambda r: (r["seed"], order.get(r["variant"], len(order))))
+json.dump(merged, open(dest, "w"), indent=1)
+wanted = len(merged["config"]["variants"]) * len(merged["config"]["seeds"])
+print(f"finished runs: {len(runs)} of {wanted}")
+for r in merged["runs"]:
+    print(f"  {r['variant']} seed {r['seed']}: test {100 * r['test_accuracy']:.2f}% at best val epoch "
+          f"{r['best_epoch']} of {len(r['epochs'])} ({r['stopped_by']}), {r['train_seconds']:.0f} s training")
+EOF
+  # A finished run's checkpoint holds its history alone; an unfinished run's (model and moments) stays behind.
+  (cd "$ckpt" && find . -maxdepth 1 -name '*.pt' -size -15M -printf '%f\n' | tar czf "$out/checkpoints.tar.gz" -T -)
+  echo "checkpoints.tar.gz: $(tar tzf "$out/checkpoints.tar.gz" | wc -l) finished run(s);" \
+    "$(find "$ckpt" -maxdepth 1 -name '*.pt' -size +15M | wc -l) unfinished left behind"
 fi
 echo "done; $(left) s left of the deadline"

@@ -1,6 +1,6 @@
 // `strassentile-lab train vit`: trains the small ViT of research/train on Fashion-MNIST for every (variant, seed) and
 // writes one JSON file (research/train/results_json.hpp). The linear layers of each variant come from a LinearSpec
-// string (research/baselines/baseline_linear.hpp).
+// string (research/baselines/baseline_linear.hpp), optionally with its own MLP ratio (vit_variant.hpp).
 #include <cstdio>
 #include <map>
 #include <set>
@@ -87,13 +87,14 @@ int run_train(const std::vector<std::string>& argv) {
     if (!config.json.empty()) tr::write_results_json(config.json, config, sizes, results);
   }
 
-  std::printf("\n| variant | seed | test acc (best val epoch) | final test acc | linear MFLOPs/image | params | images/s |\n");
-  std::printf("|---|---|---|---|---|---|---|\n");
+  std::printf("\n| variant | seed | test acc (best val epoch) | final test acc | epochs (stopped by) | linear "
+              "MFLOPs/image | params | images/s |\n");
+  std::printf("|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : results)
-    std::printf("| %s | %llu | %.2f%% (epoch %lld) | %.2f%% | %.3f | %.0f | %.0f |\n", r.variant.c_str(),
+    std::printf("| %s | %llu | %.2f%% (epoch %lld) | %.2f%% | %zu (%s) | %.3f | %.0f | %.0f |\n", r.variant.c_str(),
                 static_cast<unsigned long long>(r.seed), 100 * r.test_accuracy_at_best_val,
-                static_cast<long long>(r.best_epoch), 100 * r.final_test_accuracy, r.cost.linear_flops / 1e6, r.params,
-                r.images_per_second);
+                static_cast<long long>(r.best_epoch), 100 * r.final_test_accuracy, r.epochs.size(),
+                r.finished() ? r.stopped_by.c_str() : "paused", r.cost.linear_flops / 1e6, r.params, r.images_per_second);
   if (!config.json.empty()) std::printf("results: %s\n", config.json.c_str());
   for (const auto& f : failed) std::printf("FAILED: %s\n", f.c_str());
   return failed.empty() ? 0 : 1;

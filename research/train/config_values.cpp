@@ -4,8 +4,6 @@
 #include <cstdlib>
 #include <stdexcept>
 
-#include "baselines/baseline_linear.hpp"
-
 namespace strassentile::train {
 
 std::string trim(const std::string& s) {
@@ -43,12 +41,13 @@ double to_double(const std::string& key, const std::string& v, double min) {
 }
 
 void read_variants_and_seeds(const std::map<std::string, std::string>& v, std::vector<std::string>& variants,
-                             std::vector<uint64_t>& seeds) {
+                             std::vector<uint64_t>& seeds,
+                             const std::function<void(const std::string&)>& check_variant) {
   if (v.count("variants") != 0) {
     variants = split_list(v.at("variants"), ';');
     if (variants.empty()) throw std::invalid_argument("--variants is empty");
   }
-  for (const auto& s : variants) LinearSpec::parse(s);  // reject bad specs before any training
+  for (const auto& s : variants) check_variant(s);
   if (v.count("seeds") != 0) {
     seeds.clear();
     for (const auto& s : split_list(v.at("seeds"), ',')) seeds.push_back(static_cast<uint64_t>(to_int("seeds", s, 0)));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,9 +18,10 @@ std::vector<std::string> split_list(const std::string& s, char sep);
 int64_t to_int(const std::string& key, const std::string& v, int64_t min);
 // A finite number >= min, for option --key; otherwise std::invalid_argument naming --key.
 double to_double(const std::string& key, const std::string& v, double min);
-// --variants (';'-separated layer specs, each parsed now so that a bad one fails before any training) and --seeds
-// (','-separated), where given, into `variants` and `seeds`; an empty list is std::invalid_argument.
+// --variants (';'-separated, each passed to `check_variant` now so that a bad one fails before any training) and
+// --seeds (','-separated), where given, into `variants` and `seeds`; an empty list is std::invalid_argument.
 void read_variants_and_seeds(const std::map<std::string, std::string>& v, std::vector<std::string>& variants,
-                             std::vector<uint64_t>& seeds);
+                             std::vector<uint64_t>& seeds,
+                             const std::function<void(const std::string&)>& check_variant);
 
 }  // namespace strassentile::train

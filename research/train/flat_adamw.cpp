@@ -1,6 +1,7 @@
 #include "flat_adamw.hpp"
 
 #include <cmath>
+#include <stdexcept>
 
 namespace strassentile::train {
 
@@ -57,6 +58,32 @@ void FlatAdamW::step() {
     const torch::Tensor denom = (g.exp_avg_sq.sqrt() / std::sqrt(bc2)).add_(options_.eps);
     g.param.addcdiv_(g.exp_avg, denom, -options_.lr / bc1);
   }
+}
+
+void FlatAdamW::save(torch::serialize::OutputArchive& archive, const std::string& prefix) const {
+  archive.write(prefix + "steps", torch::tensor(steps_, torch::kLong));
+  for (std::size_t i = 0; i < groups_.size(); ++i) {
+    archive.write(prefix + "exp_avg" + std::to_string(i), groups_[i].exp_avg);
+    archive.write(prefix + "exp_avg_sq" + std::to_string(i), groups_[i].exp_avg_sq);
+  }
+}
+
+void FlatAdamW::load(torch::serialize::InputArchive& archive, const std::string& prefix) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor steps;
+  archive.read(prefix + "steps", steps);
+  for (std::size_t i = 0; i < groups_.size(); ++i) {
+    for (auto [name, state] : {std::pair{"exp_avg", &groups_[i].exp_avg}, std::pair{"exp_avg_sq", &groups_[i].exp_avg_sq}}) {
+      torch::Tensor saved;
+      archive.read(prefix + name + std::to_string(i), saved);
+      if (!saved.sizes().equals(state->sizes()))
+        throw std::runtime_error("FlatAdamW::load: " + std::string(name) + std::to_string(i) + " has " +
+                                 std::to_string(saved.numel()) + " elements, this optimiser " +
+                                 std::to_string(state->numel()));
+      state->copy_(saved);
+    }
+  }
+  steps_ = steps.item<int64_t>();
 }
 
 }  // namespace strassentile::train

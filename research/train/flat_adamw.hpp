@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include <string>
 #include <vector>
 
 namespace strassentile::train {
@@ -29,6 +30,13 @@ class FlatAdamW {
   void step();
   void set_lr(double lr) { options_.lr = lr; }
   double lr() const { return options_.lr; }
+  int64_t steps() const { return steps_; }
+
+  // The moments and the step count under `prefix` (the parameters are the model's: they are saved with it).
+  void save(torch::serialize::OutputArchive& archive, const std::string& prefix) const;
+  // Restores what save wrote, in place (the parameters keep their flat buffers); throws std::runtime_error when the
+  // archive's moments do not fit this optimiser's groups.
+  void load(torch::serialize::InputArchive& archive, const std::string& prefix);
 
  private:
   struct Group {

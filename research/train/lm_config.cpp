@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "baselines/baseline_linear.hpp"
 #include "config_values.hpp"
 
 namespace strassentile::train {
@@ -21,7 +22,7 @@ LmTrainConfig make_lm_train_config(const std::map<std::string, std::string>& v) 
   const auto get = [&](const char* k) { return v.at(k); };
   const auto get_int = [&](const char* k, int64_t min) { return to_int(k, get(k), min); };
   const auto get_double = [&](const char* k, double min) { return to_double(k, get(k), min); };
-  read_variants_and_seeds(v, c.variants, c.seeds);
+  read_variants_and_seeds(v, c.variants, c.seeds, [](const std::string& s) { LinearSpec::parse(s); });
   if (has("tokens")) c.tokens = get_int("tokens", 1);
   if (has("batch")) c.batch = get_int("batch", 1);
   if (has("lr")) c.lr = get_double("lr", 0);

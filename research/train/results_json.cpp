@@ -4,8 +4,10 @@
 #include <cstdio>
 #include <sstream>
 
-#include "json_text.hpp"
 #include <stdexcept>
+
+#include "json_text.hpp"
+#include "vit_variant.hpp"
 
 namespace strassentile::train {
 std::string results_json(const TrainConfig& c, const DataSizes& d, const std::vector<RunResult>& runs) {
@@ -13,18 +15,24 @@ std::string results_json(const TrainConfig& c, const DataSizes& d, const std::ve
   o << "{\n  \"command\": \"strassentile-lab train vit\",\n";
   o << "  \"selection\": \"test_accuracy is the test accuracy at the epoch of best validation accuracy (validation = "
        "the last "
-    << d.val << " images of the 60k training split, never trained on); final_test_accuracy is the last epoch's\",\n";
+    << d.val << " images of the 60k training split, never trained on); final_test_accuracy is the last epoch's; train_seconds is the device-synchronised time of the training steps "
+       "(evaluation excluded), summed over the processes a resumed run took; stopped_by says why training ended "
+       "(epochs, max_steps, plateau; null: paused, to be resumed from its checkpoint)\",\n";
   o << "  \"flops\": \"forward FLOPs per image, multiply-add = 2; linear_* counts the spec-built layers (qkv, proj, "
        "fc1, fc2; STL encode and decode included, linear_product_* the batched products alone); patch embedding and "
        "classifier are dense in every variant (embed_head_flops_per_image)\",\n";
   o << "  \"config\": {\"variants\": [";
   for (std::size_t i = 0; i < c.variants.size(); ++i)
-    o << (i ? ", " : "") << json_quote(LinearSpec::parse(c.variants[i]).to_string());
+    o << (i ? ", " : "") << json_quote(VitVariant::parse(c.variants[i]).to_string());
   o << "], \"seeds\": [";
   for (std::size_t i = 0; i < c.seeds.size(); ++i) o << (i ? ", " : "") << c.seeds[i];
   o << "], \"epochs\": " << json_number(c.epochs) << ", \"batch\": " << json_number(c.batch) << ", \"lr\": " << json_number(c.lr)
     << ", \"weight_decay\": " << json_number(c.weight_decay) << ", \"warmup\": " << json_number(c.warmup) << ", \"clip\": " << json_number(c.clip)
-    << ", \"max_steps\": " << json_number(c.max_steps) << ", \"optimizer\": \"AdamW, linear warm-up, cosine decay to 0\""
+    << ", \"max_steps\": " << json_number(c.max_steps) << ", \"plateau_epochs\": " << json_number(c.plateau_epochs)
+    << ", \"augment\": " << (c.augment ? "{\"crop_pad\": " + std::to_string(c.augment_pad) +
+                                              ", \"flip\": " + (c.augment_flip ? "true" : "false") + "}"
+                                        : std::string("null"))
+    << ", \"optimizer\": \"AdamW, linear warm-up, cosine decay to 0\""
     << ", \"data\": " << json_quote(d.source) << ", \"train_images\": " << json_number(d.train) << ", \"val_images\": " << json_number(d.val)
     << ", \"test_images\": " << json_number(d.test) << ", \"shard\": \"" << c.shard << "/" << c.shards << "\""
     << ", \"model\": {\"dim\": " << json_number(c.model.dim) << ", \"depth\": " << json_number(c.model.depth)
@@ -34,6 +42,9 @@ std::string results_json(const TrainConfig& c, const DataSizes& d, const std::ve
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const RunResult& r = runs[i];
     o << (i ? "," : "") << "\n    {\"variant\": " << json_quote(r.variant) << ", \"seed\": " << r.seed
+      << ", \"mlp_ratio\": " << json_number(r.mlp_ratio) << ", \"finished\": " << (r.finished() ? "true" : "false")
+      << ", \"stopped_by\": " << (r.finished() ? json_quote(r.stopped_by) : std::string("null"))
+      << ", \"resumed_from_epoch\": " << json_number(r.resumed_from_epoch)
       << ", \"device\": " << json_quote(r.device)
       << ", \"linear_flops_per_image\": " << json_number(r.cost.linear_flops)
       << ", \"linear_product_flops_per_image\": " << json_number(r.cost.linear_product_flops)
@@ -51,7 +62,8 @@ std::string results_json(const TrainConfig& c, const DataSizes& d, const std::ve
       const EpochRecord& e = r.epochs[j];
       o << (j ? ", " : "") << "{\"epoch\": " << e.epoch << ", \"steps\": " << e.steps << ", \"train_loss\": " << json_number(e.train_loss)
         << ", \"val_accuracy\": " << json_number(e.val_accuracy) << ", \"test_accuracy\": " << json_number(e.test_accuracy)
-        << ", \"train_seconds\": " << json_number(e.train_seconds) << "}";
+        << ", \"train_seconds\": " << json_number(e.train_seconds)
+        << ", \"images_per_second\": " << json_number(e.images_per_second) << "}";
     }
     o << "]}";
   }

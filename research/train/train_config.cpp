@@ -6,13 +6,15 @@
 #include <stdexcept>
 
 #include "config_values.hpp"
+#include "vit_variant.hpp"
 
 namespace strassentile::train {
 const std::vector<std::string>& train_config_keys() {
   static const std::vector<std::string> keys = {
       "variants", "seeds",  "epochs",     "batch",   "lr",          "wd",         "warmup", "clip",
       "max-steps", "device", "threads",   "eval-batch", "log-every", "json",       "shard",  "data",
-      "val",      "train-limit", "test-limit", "dim", "depth",      "heads",      "patch"};
+      "val",      "train-limit", "test-limit", "dim", "depth",      "heads",      "patch",  "mlp-ratio",
+      "plateau-epochs", "checkpoint-dir", "pause-after-epochs", "augment", "augment-pad", "augment-flip"};
   return keys;
 }
 
@@ -47,7 +49,12 @@ TrainConfig make_train_config(const std::map<std::string, std::string>& v) {
   TrainConfig c;
   const auto has = [&](const char* k) { return v.count(k) != 0; };
   const auto get = [&](const char* k) { return v.at(k); };
-  read_variants_and_seeds(v, c.variants, c.seeds);
+  const auto switch_on = [&](const char* k) {
+    const int64_t x = to_int(k, get(k), 0);
+    if (x > 1) throw std::invalid_argument(std::string("--") + k + " must be 0 or 1, got '" + get(k) + "'");
+    return x == 1;
+  };
+  read_variants_and_seeds(v, c.variants, c.seeds, [](const std::string& s) { VitVariant::parse(s); });
   if (has("epochs")) c.epochs = to_int("epochs", get("epochs"), 1);
   if (has("batch")) c.batch = to_int("batch", get("batch"), 1);
   if (has("lr")) c.lr = to_double("lr", get("lr"), 0);
@@ -78,6 +85,15 @@ TrainConfig make_train_config(const std::map<std::string, std::string>& v) {
   if (has("depth")) c.model.depth = to_int("depth", get("depth"), 1);
   if (has("heads")) c.model.heads = to_int("heads", get("heads"), 1);
   if (has("patch")) c.model.patch = to_int("patch", get("patch"), 1);
+  if (has("mlp-ratio")) c.model.mlp_ratio = to_int("mlp-ratio", get("mlp-ratio"), 1);
+  if (has("plateau-epochs")) c.plateau_epochs = to_int("plateau-epochs", get("plateau-epochs"), 0);
+  if (has("checkpoint-dir")) c.checkpoint_dir = get("checkpoint-dir");
+  if (has("pause-after-epochs")) c.pause_after_epochs = to_int("pause-after-epochs", get("pause-after-epochs"), 0);
+  if (c.pause_after_epochs > 0 && c.checkpoint_dir.empty())
+    throw std::invalid_argument("--pause-after-epochs needs --checkpoint-dir DIR (a paused run continues from there)");
+  if (has("augment")) c.augment = switch_on("augment");
+  if (has("augment-pad")) c.augment_pad = to_int("augment-pad", get("augment-pad"), 0);
+  if (has("augment-flip")) c.augment_flip = switch_on("augment-flip");
   c.model.validate();
   return c;
 }

@@ -13,7 +13,7 @@
 namespace strassentile::train {
 
 struct TrainConfig {
-  std::vector<std::string> variants = {"dense"};  // LinearSpec strings (baseline_linear.hpp)
+  std::vector<std::string> variants = {"dense"};  // VitVariant strings (vit_variant.hpp)
   std::vector<uint64_t> seeds = {0};
   int64_t epochs = 10;
   int64_t batch = 256;
@@ -28,6 +28,12 @@ struct TrainConfig {
   double log_every = 10;       // seconds between progress lines
   std::string json;            // output file ("" = none); rewritten after every run
   int64_t shard = 0, shards = 1;  // run only runs i with i % shards == shard (parallel processes on one GPU)
+  int64_t plateau_epochs = 0;  // > 0: stop a run when validation accuracy has not improved for this many epochs
+  std::string checkpoint_dir;  // "": none; else each run's state after every epoch, and a rerun continues from it
+  int64_t pause_after_epochs = 0;  // > 0: each run trains at most this many epochs in this process (needs checkpoints)
+  bool augment = false;        // random crop (and flip) of the training images
+  int64_t augment_pad = 2;     // the crop's padding, pixels on every side
+  bool augment_flip = false;   // random horizontal flip too
   DataOptions data;
   VitConfig model;
 };

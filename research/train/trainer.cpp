@@ -1,11 +1,18 @@
 #include "trainer.hpp"
 
-#include "flat_adamw.hpp"
+#include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <sstream>
 #include <stdexcept>
+
+#include "flat_adamw.hpp"
+#include "image_augment.hpp"
+#include "posix_files.hpp"
+#include "run_checkpoint.hpp"
+#include "vit_variant.hpp"
 
 namespace strassentile::train {
 namespace {
@@ -45,6 +52,57 @@ FlatAdamW make_optimizer(Vit& model, const TrainConfig& c) {
   return FlatAdamW(decay, no_decay, c.weight_decay, o);
 }
 
+// Every epoch's shuffle and augmentation draw from a generator seeded by (seed, epoch): reproducible, and a
+// resumed run draws what an uninterrupted one would without any generator state in the checkpoint.
+uint64_t epoch_seed(uint64_t seed, int64_t epoch) {
+  return seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch) + 1;
+}
+
+// Why the run stops after its latest epoch, or "" to go on.
+std::string stop_reason(const TrainConfig& c, const std::vector<EpochRecord>& epochs, int64_t step, int64_t total,
+                        int64_t scheduled, bool has_val) {
+  if (c.plateau_epochs > 0 && has_val) {
+    std::size_t best = 0;  // the first epoch reaching the best validation accuracy: later ties are no improvement
+    for (std::size_t i = 1; i < epochs.size(); ++i)
+      if (epochs[i].val_accuracy > epochs[best].val_accuracy) best = i;
+    if (static_cast<int64_t>(epochs.size() - 1 - best) >= c.plateau_epochs) return "plateau";
+  }
+  if (step >= total) return total < scheduled ? "max_steps" : "epochs";
+  return "";
+}
+
+// What a checkpoint must have been trained with to be resumed: every setting that changes the run's trajectory.
+std::string run_settings(const TrainConfig& c, const RunResult& r, const ImageData& data) {
+  std::ostringstream o;
+  o.precision(10);
+  o << "variant " << r.variant << "; seed " << r.seed << "; model dim " << c.model.dim << " depth " << c.model.depth
+    << " heads " << c.model.heads << " patch " << c.model.patch << " mlp_ratio " << r.mlp_ratio << "; epochs "
+    << c.epochs << " batch " << c.batch << " lr " << c.lr << " wd " << c.weight_decay << " warmup " << c.warmup
+    << " clip " << c.clip << " max_steps " << c.max_steps << " plateau " << c.plateau_epochs << "; augment "
+    << c.augment << " pad " << c.augment_pad << " flip " << c.augment_flip << "; images train " << data.train.size()
+    << " val " << data.val.size() << " test " << data.test.size();
+  return o.str();
+}
+
+// The run's summary fields from its epochs.
+void summarise(RunResult& r, const TrainConfig& c, bool has_val, int64_t steady_from) {
+  if (r.epochs.empty()) return;
+  std::size_t best = r.epochs.size() - 1;  // without a validation slice: the last epoch
+  if (has_val) {
+    best = 0;
+    for (std::size_t i = 1; i < r.epochs.size(); ++i)
+      if (r.epochs[i].val_accuracy >= r.epochs[best].val_accuracy) best = i;  // ties: the later epoch
+  }
+  r.best_epoch = r.epochs[best].epoch;
+  r.best_val_accuracy = r.epochs[best].val_accuracy;
+  r.test_accuracy_at_best_val = r.epochs[best].test_accuracy;
+  r.final_test_accuracy = r.epochs.back().test_accuracy;
+  r.images_per_second = static_cast<double>(r.steps * c.batch) / r.train_seconds;
+  if (r.steps > steady_from && r.train_seconds > r.steady_start_seconds)
+    r.steady_images_per_second =
+        static_cast<double>((r.steps - steady_from) * c.batch) / (r.train_seconds - r.steady_start_seconds);
+}
+
 }  // namespace
 
 double accuracy(Vit& model, const Split& split, int64_t batch) {
@@ -61,18 +119,20 @@ double accuracy(Vit& model, const Split& split, int64_t batch) {
   return static_cast<double>(correct.item<int64_t>()) / static_cast<double>(split.size());
 }
 
-RunResult train_vit_run(const TrainConfig& c, const std::string& variant, uint64_t seed, const ImageData& data,
-                        const torch::Device& device, RunPosition position) {
+RunResult train_vit_run(const TrainConfig& c, const std::string& variant_text, uint64_t seed, const ImageData& data,
+                        const torch::Device& device, RunPosition position, Vit* trained_model) {
   const auto wall_start = Clock::now();
-  const LinearSpec spec = LinearSpec::parse(variant);
+  const VitVariant variant = VitVariant::parse(variant_text);
+  const VitConfig model_config = variant.model(c.model);
   RunResult r;
-  r.variant = spec.to_string();  // canonical: "sparse24" and "sparse24:mask=fixed" are one variant
+  r.variant = variant.to_string();  // canonical: "sparse24" and "sparse24:mask=fixed" are one variant
+  r.mlp_ratio = model_config.mlp_ratio;
   r.seed = seed;
   r.device = device.str();
-  r.cost = vit_cost(c.model, spec);
+  r.cost = vit_cost(model_config, variant.spec);
 
   torch::manual_seed(seed);
-  Vit model(c.model, spec);
+  Vit model(model_config, variant.spec);
   model->to(device);
   r.init_seconds = seconds_since(wall_start);
   for (const auto& p : model->parameters())
@@ -84,28 +144,49 @@ RunResult train_vit_run(const TrainConfig& c, const std::string& variant, uint64
   if (per_epoch < 1)
     throw std::invalid_argument("--batch " + std::to_string(c.batch) + " is larger than the " + std::to_string(n) +
                                 " training images");
-  int64_t total = c.epochs * per_epoch;
-  if (c.max_steps > 0) total = std::min(total, c.max_steps);
+  const int64_t scheduled = c.epochs * per_epoch;
+  const int64_t total = c.max_steps > 0 ? std::min(scheduled, c.max_steps) : scheduled;
   const int64_t steady_from = std::min<int64_t>(20, total / 4);
-  double steady_mark = 0;
+  AugmentOptions augment;
+  if (c.augment) {
+    augment.pad = c.augment_pad;
+    augment.flip = c.augment_flip;
+    augment.fill = data.black;
+  }
 
   const std::string label = "[" + std::to_string(position.index + 1) + "/" + std::to_string(position.count) + " " +
-                            variant + " seed " + std::to_string(seed) + "]";
+                            r.variant + " seed " + std::to_string(seed) + "]";
+  std::string checkpoint;
+  if (!c.checkpoint_dir.empty()) {
+    make_directories(c.checkpoint_dir);
+    checkpoint = run_checkpoint_path(c.checkpoint_dir, r.variant, seed);
+    if (load_run_checkpoint(checkpoint, run_settings(c, r, data), r, *model, opt))
+      std::printf("%s %s: %s after epoch %lld\n", label.c_str(), checkpoint.c_str(),
+                  (r.finished() ? "finished (stopped by " + r.stopped_by + ")" : std::string("resuming")).c_str(),
+                  static_cast<long long>(r.epochs.size()));
+  }
   std::printf("%s %s, %.3g M params, %.4g MFLOPs/image in spec-built linears (dense: %.4g), %lld steps\n",
               label.c_str(), r.device.c_str(), r.params / 1e6, r.cost.linear_flops / 1e6, r.cost.dense_linear_flops / 1e6,
               static_cast<long long>(total));
   std::fflush(stdout);
 
   auto last_log = Clock::now();
-  int64_t step = 0;
+  int64_t step = r.steps;
   model->train();
-  for (int64_t epoch = 0; step < total; ++epoch) {
+  for (int64_t epoch = static_cast<int64_t>(r.epochs.size()), here = 0; !r.finished(); ++epoch, ++here) {
+    if (c.pause_after_epochs > 0 && here == c.pause_after_epochs) break;  // the rest is for a rerun
+    torch::Generator draws = at::make_generator<at::CPUGeneratorImpl>(epoch_seed(seed, epoch));
+    const torch::Tensor order = torch::randperm(n, draws, torch::TensorOptions().dtype(torch::kLong)).to(device);
+    const torch::Tensor choices =
+        augment.enabled() ? draw_augment_choices(augment, n, draws).to(device) : torch::Tensor();
     const auto epoch_start = Clock::now();
-    const torch::Tensor order = torch::randperm(n, torch::TensorOptions().dtype(torch::kLong).device(device));
+    const int64_t first_step = step;
     std::vector<torch::Tensor> losses;
     for (int64_t i = 0; i < per_epoch && step < total; ++i) {
       const torch::Tensor idx = order.narrow(0, i * c.batch, c.batch);
-      const torch::Tensor x = data.train.images.index_select(0, idx), y = data.train.labels.index_select(0, idx);
+      torch::Tensor x = data.train.images.index_select(0, idx);
+      const torch::Tensor y = data.train.labels.index_select(0, idx);
+      if (augment.enabled()) x = augment_images(x, choices.narrow(0, i * c.batch, c.batch), augment);
       opt.set_lr(learning_rate(c, step, total));
       opt.zero_grad();
       const torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), y);
@@ -116,7 +197,7 @@ RunResult train_vit_run(const TrainConfig& c, const std::string& variant, uint64
       ++step;
       if (step == steady_from) {
         (void)loss.item<double>();  // wait for the device
-        steady_mark = r.train_seconds + seconds_since(epoch_start);
+        r.steady_start_seconds = r.train_seconds + seconds_since(epoch_start);
       }
       if (c.log_every > 0 && seconds_since(last_log) >= c.log_every) {
         const double current = loss.item<double>();  // also waits for the device, so the rate is true
@@ -135,9 +216,11 @@ RunResult train_vit_run(const TrainConfig& c, const std::string& variant, uint64
       }
     }
     const torch::Tensor epoch_losses = torch::stack(losses).to(torch::kCPU, torch::kDouble);  // waits for the device
-    r.train_seconds += seconds_since(epoch_start);
+    const double epoch_seconds = seconds_since(epoch_start);
+    r.train_seconds += epoch_seconds;
     const auto* l = epoch_losses.data_ptr<double>();
     r.step_losses.insert(r.step_losses.end(), l, l + epoch_losses.numel());
+    r.steps = step;
 
     EpochRecord e;
     e.epoch = epoch + 1;
@@ -146,29 +229,19 @@ RunResult train_vit_run(const TrainConfig& c, const std::string& variant, uint64
     e.val_accuracy = accuracy(model, data.val, c.eval_batch);
     e.test_accuracy = accuracy(model, data.test, c.eval_batch);
     e.train_seconds = r.train_seconds;
+    e.images_per_second = static_cast<double>((step - first_step) * c.batch) / epoch_seconds;
     r.epochs.push_back(e);
-    std::printf("%s epoch %lld done: train loss %.4f, val %.2f%%, test %.2f%%, %.1f s training\n", label.c_str(),
+    r.stopped_by = stop_reason(c, r.epochs, step, total, scheduled, data.val.size() > 0);
+    std::printf("%s epoch %lld done: train loss %.4f, val %.2f%%, test %.2f%%, %.1f s training%s\n", label.c_str(),
                 static_cast<long long>(e.epoch), e.train_loss, 100 * e.val_accuracy, 100 * e.test_accuracy,
-                r.train_seconds);
+                r.train_seconds, r.stopped_by == "plateau" ? " (validation plateau: stop)" : "");
     std::fflush(stdout);
+    if (!checkpoint.empty()) save_run_checkpoint(checkpoint, run_settings(c, r, data), r, *model, opt);
   }
 
-  r.steps = step;
-  std::size_t best = r.epochs.size() - 1;  // without a validation slice: the last epoch
-  if (data.val.size() > 0) {
-    best = 0;
-    for (std::size_t i = 1; i < r.epochs.size(); ++i)
-      if (r.epochs[i].val_accuracy >= r.epochs[best].val_accuracy) best = i;  // ties: the later epoch
-  }
-  r.best_epoch = r.epochs[best].epoch;
-  r.best_val_accuracy = r.epochs[best].val_accuracy;
-  r.test_accuracy_at_best_val = r.epochs[best].test_accuracy;
-  r.final_test_accuracy = r.epochs.back().test_accuracy;
-  const auto images = static_cast<double>(step * c.batch);
-  r.images_per_second = images / r.train_seconds;
-  if (step > steady_from && r.train_seconds > steady_mark)
-    r.steady_images_per_second = static_cast<double>((step - steady_from) * c.batch) / (r.train_seconds - steady_mark);
+  summarise(r, c, data.val.size() > 0, steady_from);
   r.wall_seconds = seconds_since(wall_start);
+  if (trained_model != nullptr) *trained_model = model;
   return r;
 }
 

@@ -38,6 +38,7 @@ ImageData load_image_data(const DataOptions& o) {
                                 std::to_string(n_train));
   ImageData d;
   d.source = dir;
+  d.black = -kMean / kStd;
   const int64_t fit = n_train - o.val_size;
   d.train = to_split(train, 0, o.train_limit > 0 ? std::min(o.train_limit, fit) : fit);
   if (o.val_size > 0) d.val = to_split(train, fit, o.val_size);

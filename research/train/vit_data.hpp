@@ -18,6 +18,7 @@ struct Split {
 struct ImageData {
   Split train, val, test;
   std::string source;  // the directory read, or "synthetic"
+  double black = 0;    // the normalised value of a zero pixel: what the augmentation's padding fills in
 };
 
 struct DataOptions {
