@@ -28,30 +28,6 @@ torch::Tensor sparse24_mask(const torch::Tensor& weight) {
   return torch::zeros_like(magnitude).scatter_(-1, keep, 1.0).reshape(weight.sizes());
 }
 
-namespace {
-
-// SR-STE's sparse weights: forward weight ⊙ mask; backward the straight-through gradient (to every weight) plus
-// decay·(1 − mask)⊙weight, the sparse-refined term of Zhou et al. 2021, as their reference code's autograd function
-// does. Added in this backward rather than by a hook on the parameter, the term uses the mask of the forward it
-// belongs to and comes once per use of the layer, whatever else reaches the parameter.
-struct SrSteSparseWeight : public torch::autograd::Function<SrSteSparseWeight> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& weight,
-                               const torch::Tensor& mask, double decay) {
-    ctx->save_for_backward({weight, mask});
-    ctx->saved_data["decay"] = decay;
-    return weight * mask;
-  }
-  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
-                                               torch::autograd::tensor_list grad_outputs) {
-    const auto saved = ctx->get_saved_variables();
-    const torch::Tensor &weight = saved[0], &mask = saved[1];
-    const double decay = ctx->saved_data["decay"].toDouble();
-    return {grad_outputs[0] + decay * (1 - mask) * weight, torch::Tensor(), torch::Tensor()};
-  }
-};
-
-}  // namespace
-
 Sparse24LinearImpl::Sparse24LinearImpl(Sparse24LinearOptions options_) : options(std::move(options_)) { reset(); }
 
 void Sparse24LinearImpl::reset() {
@@ -94,7 +70,15 @@ torch::Tensor Sparse24LinearImpl::forward(const torch::Tensor& x) {
       torch::NoGradGuard no_grad;
       mask.copy_(current);
     }
-    w = SrSteSparseWeight::apply(weight, current, options.decay());
+    // SR-STE (Zhou et al. 2021): the forward multiplies by weight ⊙ mask; the backward sends the straight-through
+    // gradient to every weight plus decay·(1 − mask)⊙weight, the sparse-refined term. A hook on this forward's own
+    // weight tensor adds the term with this forward's mask, once per use of the layer, whatever else reaches the
+    // parameter. (As a torch::autograd::Function, g++ 13 at -O3 reports a false -Warray-bounds in its apply.)
+    w = weight + (weight * current - weight).detach();
+    if (w.requires_grad()) {
+      const torch::Tensor refine = (options.decay() * (1 - current) * weight).detach();
+      w.register_hook([refine](const torch::Tensor& grad) { return grad + refine; });
+    }
   } else if (options.mask_kind() == Sparse24Mask::Learned && is_training()) {
     if (steps % options.update_every() == 0) update_mask();
     ++steps;
