@@ -61,8 +61,8 @@ GpuSpec gpu_spec(const std::string& name, std::size_t sm_count, double clock_hz 
 //                         for a short inner dimension.
 //   codec pass (bytes)  = bytes / (bandwidth · codec_efficiency(tile pair)) + launch: encode reads X and writes
 //                         X̂; decode reads Z and writes Y (StlCost's encode_bytes / decode_bytes).
-//   dense forward       = GEMM(1, M×K×N);  STL forward = encode + GEMM(r, Mt×Kt×Nt) + decode. Mode causal runs
-//                         the generic codec kernels, which select rows per product.
+//   dense forward       = GEMM(1, M×K×N);  STL forward = encode + GEMM(r, Mt×Kt×Nt) + decode. Mode causal adds
+//                         one read of each codec pass's input (the repair of tiles with non-finite inputs).
 //   training adds the backward of every parameter (src/cuda/README.md's backward): dense dX and dW GEMMs and the
 //   bias column sums; STL: X̂ again, dZ = decodeᵀ(dY), dŴ (inner Mt), Z again, dD, dX̂ (inner Nt), dX = encodeᵀ(dX̂),
 //   dE_X and the bias sums, the coefficient gradients as memory-bound reductions.
@@ -81,7 +81,7 @@ double gemm_seconds(const GpuSpec& gpu, double batch, double m, double k, double
 
 // Fraction of copy bandwidth the encode (pair a,b) or decode (pair a,c) kernels reach, measured on the H200
 // (research/results/perf/kernels_stages_h200.log): the tensor-core <4,4> kernels, the CUDA-core tile families, and
-// the generic kernel for the rest and for mode causal.
-double codec_efficiency(std::size_t rows, std::size_t cols, std::size_t rank, bool causal = false);
+// the generic kernel for the rest. Mode causal runs on the same kernels.
+double codec_efficiency(std::size_t rows, std::size_t cols, std::size_t rank);
 
 }  // namespace strassentile

@@ -65,8 +65,12 @@ GpuSpec gpu_spec(const std::string& name, std::size_t sm_count, double clock_hz)
   return spec;
 }
 
-double codec_efficiency(std::size_t rows, std::size_t cols, std::size_t rank, bool causal) {
-  if (causal) return 0.05;  // the generic kernel
+// The causal repair passes (src/cuda/kernels/causal_repair.cuh) read their input at 0.37 (encode side: X, 0.087 ms for
+// 128 MiB) and 0.65 (decode side: Z, 0.074 ms for 192 MiB) of copy bandwidth on the H200 at 16384x4096x4096 bf16
+// (research/scripts/layer_profile.py): the lower, to stay on the safe side of convert(min_speedup=...).
+constexpr double kCausalRepairEfficiency = 0.37;
+
+double codec_efficiency(std::size_t rows, std::size_t cols, std::size_t rank) {
   if (rows == 4 && cols == 4) return rank <= 64 ? 0.80 : 0.60;  // tensor-core kernels; CUDA-core past rank 64
   if (rows == 2 && cols == 2) return 0.90;
   if ((rows == 2 || rows == 1) && cols == 4) return 0.75;
@@ -98,11 +102,15 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   const auto pass = [&](double moved, double efficiency) {
     return moved / (gpu.bandwidth * efficiency) + gpu.launch_seconds;
   };
-  const double encode_efficiency = codec_efficiency(tile.a, tile.b, rank, causal);
-  const double decode_efficiency = codec_efficiency(tile.a, tile.c, rank, causal);
+  const double encode_efficiency = codec_efficiency(tile.a, tile.b, rank);
+  const double decode_efficiency = codec_efficiency(tile.a, tile.c, rank);
+  // Mode causal: one more read of each codec pass's input (the repair of tiles with non-finite inputs).
+  const auto repair = [&](double input_elements) {
+    return causal ? pass(input_elements * bytes, kCausalRepairEfficiency) : 0.0;
+  };
 
-  const double encode = pass(cost.encode_bytes, encode_efficiency);
-  const double decode = pass(cost.decode_bytes, decode_efficiency);
+  const double encode = pass(cost.encode_bytes, encode_efficiency) + repair(M * K);
+  const double decode = pass(cost.decode_bytes, decode_efficiency) + repair(r * mt * nt);
   const double products = gemm_seconds(gpu, r, mt, kt, nt, bytes_per_element);
   SpeedEstimate est;
   est.dense_seconds = gemm_seconds(gpu, 1, M, K, N, bytes_per_element);
@@ -118,11 +126,11 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   const double d_dec = pass(2 * M * N * bytes, decode_efficiency) + pass((ac + r) * mt * nt * bytes, 1.0);
   const double d_enc_x = pass(2 * M * K * bytes, encode_efficiency) + pass((ab + r) * mt * kt * bytes, 1.0);
   est.stl_seconds += encode                                                  // X̂ again
-                     + pass(cost.decode_bytes, decode_efficiency)            // dZ = decodeᵀ(dY)
+                     + pass(cost.decode_bytes, decode_efficiency) + repair(M * N)  // dZ = decodeᵀ(dY)
                      + gemm_seconds(gpu, r, kt, mt, nt, bytes_per_element)   // dŴ = X̂ᵀ·dZ, inner Mt
                      + products + d_dec                                      // Z again, dD
                      + gemm_seconds(gpu, r, mt, nt, kt, bytes_per_element)   // dX̂ = dZ·Ŵᵀ, inner Nt
-                     + pass(cost.encode_bytes, encode_efficiency)            // dX = encodeᵀ(dX̂)
+                     + pass(cost.encode_bytes, encode_efficiency) + repair(r * mt * kt)  // dX = encodeᵀ(dX̂)
                      + d_enc_x + bias_sums;
   return est;
 }
