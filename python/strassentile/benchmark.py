@@ -307,7 +307,8 @@ def markdown(report: dict) -> str:
         if "error" in r:
             lines.append(f"| {r['case']} | {r['shape']} | {r['variant']} | failed: {r['error']} |||||||| |")
             continue
-        lines.append(f"| {r['case']} | {r['shape']} | {r['variant']} | {ms(r['dense_fwd_ms'])} | {ms(r['stl_fwd_ms'])} | "
+        lines.append(f"| {r['case']} | {r['shape']} | {r['variant']} | {ms(r['dense_fwd_ms'])} | "
+                     f"{ms(r['stl_fwd_ms'])} | "
                      f"{ratio(r['fwd_ratio'])} | {ms(r['dense_step_ms'])} | {ms(r['stl_step_ms'])} | "
                      f"{ratio(r['step_ratio'])} | {mib(r['dense_peak_mib'])} | {mib(r['stl_peak_mib'])} |")
     return "\n".join(lines) + "\n"

@@ -4,29 +4,13 @@ training steps (torch.profiler, per step), for <4,4,4> r=24 and <4,2,4> r=12 at 
 
     PYTHONPATH=python STRASSENTILE_TORCH_LIB=build-cuda/lib/libstrassentile_torch.so python research/scripts/layer_profile.py
 """
-import statistics
-
 import torch
+from causal_speed import median_ms  # same folder: the timing both scripts use
 from torch.profiler import ProfilerActivity, profile
 
 import strassentile as st
 
 SHAPES = [(16384, 4096, 4096), (16384, 768, 3072), (65536, 384, 1536)]
-
-
-def median_ms(fn, flush, reps=10, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        flush.zero_()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
 
 
 def main():

@@ -68,7 +68,8 @@ LayerOut run_layer(const sc::StlShape& sh, sc::DType dt, sc::KernelChoice kernel
   p.dy.data = dy.ptr, p.x.data = x.ptr, p.w_hat.data = w.ptr;
   p.enc_x = f.enc_x, p.dec = f.dec;
   p.dx.data = dx.ptr, p.dw_hat.data = dw.ptr;
-  p.d_enc_x = static_cast<float*>(de.ptr), p.d_dec = static_cast<float*>(dd.ptr), p.d_bias = static_cast<float*>(db.ptr);
+  p.d_enc_x = static_cast<float*>(de.ptr), p.d_dec = static_cast<float*>(dd.ptr);
+  p.d_bias = static_cast<float*>(db.ptr);
   p.workspace = bws.ptr, p.workspace_bytes = bws.bytes;
   sc::stl_backward(p);
   out.y.download(y), out.dx.download(dx), out.dw.download(dw), out.de.download(de), out.dd.download(dd),
@@ -129,7 +130,8 @@ int main() {
           DeviceBuffer d_lv(lv_int.size() * sizeof(int));
           cuda_ok(cudaMemcpy(d_lv.ptr, lv_int.data(), d_lv.bytes, cudaMemcpyHostToDevice), "upload levels");
 
-          const LayerOut want = run_layer(sh, dt, sc::KernelChoice::generic, hx, hdy, hw, hb, d_enc, d_dec, d_lv, handle);
+          const LayerOut want =
+              run_layer(sh, dt, sc::KernelChoice::generic, hx, hdy, hw, hb, d_enc, d_dec, d_lv, handle);
           const LayerOut got = run_layer(sh, dt, fmt.kernel, hx, hdy, hw, hb, d_enc, d_dec, d_lv, handle);
           // Two summation orders of the same rounded operands: f32 ~1e-6; 16-bit outputs round once more each.
           const double tol = dt == sc::DType::f32 ? 1e-5 : dt == sc::DType::f16 ? 4e-3 : 3e-2;

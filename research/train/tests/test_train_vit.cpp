@@ -12,6 +12,7 @@
 #include "flat_adamw.hpp"
 #include "posix_files.hpp"
 #include "results_json.hpp"
+#include "tiny_vit_config.hpp"
 #include "train_config.hpp"
 #include "trainer.hpp"
 #include "vit_data.hpp"
@@ -19,20 +20,6 @@
 
 namespace strassentile::train {
 namespace {
-
-TrainConfig tiny_config() {
-  TrainConfig c;
-  c.model.dim = 16;
-  c.model.depth = 1;
-  c.model.heads = 2;
-  c.batch = 32;
-  c.epochs = 3;
-  c.lr = 3e-3;
-  c.warmup = 0.1;
-  c.log_every = 0;
-  c.eval_batch = 256;
-  return c;
-}
 
 double mean(const std::vector<double>& v, std::size_t first, std::size_t count) {
   return std::accumulate(v.begin() + static_cast<std::ptrdiff_t>(first),
@@ -42,7 +29,7 @@ double mean(const std::vector<double>& v, std::size_t first, std::size_t count) 
 
 TEST(TrainVit, SmokeRunLossFallsForEveryKindOfLinear) {
   torch::set_num_threads(1);
-  const TrainConfig c = tiny_config();
+  const TrainConfig c = tiny_vit_config();
   const ImageData data = synthetic_image_data(512, 256, 256);  // 16 steps per epoch
   for (const char* variant : {"dense", "stl:rank=8,init=random", "stl:rank=24,init=truncate:strassen2",
                               "sparse24:mask=learned,every=4", "lowrank:match_rank=8"}) {
@@ -62,7 +49,7 @@ TEST(TrainVit, SmokeRunLossFallsForEveryKindOfLinear) {
 
 TEST(TrainVit, MaxStepsStopsEarlyAndTheSameSeedRepeats) {
   torch::set_num_threads(1);
-  TrainConfig c = tiny_config();
+  TrainConfig c = tiny_vit_config();
   c.max_steps = 5;
   const ImageData data = synthetic_image_data(256, 64, 64);
   const RunResult a = train_vit_run(c, "stl:rank=8", 3, data, torch::kCPU);
@@ -236,7 +223,7 @@ TEST(TrainConfig, FileAndFlagsShareKeysAndBadValuesAreNamed) {
 }
 
 TEST(ResultsJson, HoldsEveryRunWithItsCurves) {
-  TrainConfig c = tiny_config();
+  TrainConfig c = tiny_vit_config();
   c.max_steps = 2;
   const ImageData data = synthetic_image_data(128, 0, 64);  // no validation slice: the last epoch is reported
   std::vector<RunResult> runs = {train_vit_run(c, "dense", 0, data, torch::kCPU),

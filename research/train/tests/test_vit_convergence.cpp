@@ -12,6 +12,7 @@
 #include "image_augment.hpp"
 #include "posix_files.hpp"
 #include "results_json.hpp"
+#include "tiny_vit_config.hpp"
 #include "train_config.hpp"
 #include "trainer.hpp"
 #include "vit_data.hpp"
@@ -19,20 +20,6 @@
 
 namespace strassentile::train {
 namespace {
-
-TrainConfig tiny_config() {
-  TrainConfig c;
-  c.model.dim = 16;
-  c.model.depth = 1;
-  c.model.heads = 2;
-  c.batch = 32;
-  c.epochs = 3;
-  c.lr = 3e-3;
-  c.warmup = 0.1;
-  c.log_every = 0;
-  c.eval_batch = 256;
-  return c;
-}
 
 std::string message_of(const std::function<void()>& f) {
   try {
@@ -116,7 +103,7 @@ TEST(TrainConfig, ConvergenceKeysParseAndPauseNeedsACheckpointDir) {
 
 TEST(TrainVit, PlateauStopsWhenValidationAccuracyStopsImproving) {
   torch::set_num_threads(1);
-  TrainConfig c = tiny_config();
+  TrainConfig c = tiny_vit_config();
   c.lr = 0;  // nothing learns, so validation accuracy never improves after the first epoch
   c.epochs = 10;
   c.plateau_epochs = 2;
@@ -133,7 +120,7 @@ TEST(TrainVit, PlateauStopsWhenValidationAccuracyStopsImproving) {
 TEST(TrainVit, ResumedRunEqualsUninterruptedRun) {
   torch::set_num_threads(1);
   const ImageData data = synthetic_image_data(256, 64, 64);  // 8 steps per epoch
-  TrainConfig c = tiny_config();
+  TrainConfig c = tiny_vit_config();
   c.augment = true;
   c.augment_flip = true;
   // sparse24's learned mask is a buffer, so the checkpoint must carry buffers as well as parameters.
@@ -175,7 +162,7 @@ TEST(TrainVit, ResumedRunEqualsUninterruptedRun) {
 }
 
 TEST(ResultsJson, RecordsStopReasonAndPerEpochRate) {
-  TrainConfig c = tiny_config();
+  TrainConfig c = tiny_vit_config();
   c.epochs = 1;
   c.augment = true;
   const ImageData data = synthetic_image_data(128, 32, 32);

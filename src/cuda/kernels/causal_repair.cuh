@@ -48,8 +48,8 @@ __global__ void encode_causal_repair(const EncodeArgs<T> args, int a, int b) {
         for (int v = 0; v < b; ++v) {
           const std::int64_t col = kap * b + v;
           if (col < args.cols)
-            acc = fmaf(args.enc[p * args.enc_p + (u * b + v) * args.enc_q], to_float(args.x[(first + u) * args.ldx + col]),
-                       acc);
+            acc = fmaf(args.enc[p * args.enc_p + (u * b + v) * args.enc_q],
+                       to_float(args.x[(first + u) * args.ldx + col]), acc);
         }
       }
       args.x_hat[p * args.stride + i * args.ld + kap] = from_float<T>(acc);
@@ -87,19 +87,14 @@ __global__ void decode_causal_repair(const DecodeArgs<T> args, int a, int c, Act
   }
 }
 
-inline unsigned repair_blocks(std::int64_t total) {
-  const std::int64_t blocks = (total + kRepairThreads - 1) / kRepairThreads;
-  return static_cast<unsigned>(blocks < (1 << 20) ? blocks : (1 << 20));  // grid-stride loops cover the rest
-}
-
 template <DType D>
 void launch_encode_causal_repair(const EncodeParams& p, CoefLayout enc, CausalSide causal) {
   using T = Storage<D>;
   const StlShape& s = p.shape;
   const std::int64_t total = s.m() * s.k();
   if (total == 0 || p.causal_levels == nullptr) return;
-  encode_causal_repair<T><<<repair_blocks(total), kRepairThreads, 0, p.stream>>>(encode_args<T>(p, enc, causal),
-                                                                                  s.a, s.b);
+  const unsigned blocks = capped_blocks(total, kRepairThreads);
+  encode_causal_repair<T><<<blocks, kRepairThreads, 0, p.stream>>>(encode_args<T>(p, enc, causal), s.a, s.b);
   check_launch("encode_causal_repair");
 }
 
@@ -109,8 +104,9 @@ void launch_decode_causal_repair(const DecodeParams& p, CoefLayout dec, CausalSi
   const StlShape& s = p.shape;
   const std::int64_t total = s.m() * s.n();
   if (total == 0 || p.causal_levels == nullptr) return;
-  decode_causal_repair<T><<<repair_blocks(total), kRepairThreads, 0, p.stream>>>(decode_args<T>(p, dec, causal), s.a,
-                                                                                  s.c, p.activation);
+  const unsigned blocks = capped_blocks(total, kRepairThreads);
+  decode_causal_repair<T><<<blocks, kRepairThreads, 0, p.stream>>>(decode_args<T>(p, dec, causal), s.a, s.c,
+                                                                    p.activation);
   check_launch("decode_causal_repair");
 }
 

@@ -73,7 +73,8 @@ __global__ void __launch_bounds__(kStagedTiles / V) decode_staged(const DecodeAr
 
 // The caller (dispatch.cpp) has checked decode_staged_fits.
 template <class T, int A, int C, int V = vector_tiles<T>(C)>
-void run_decode_staged(const DecodeParams& p, CoefLayout layout = {}, CausalSide causal = CausalSide::at_or_above_level) {
+void run_decode_staged(const DecodeParams& p, CoefLayout layout = {},
+                       CausalSide causal = CausalSide::at_or_above_level) {
   static_assert(kStagedTiles % V == 0, "tiles per thread must divide the block's tiles");
   const StlShape& s = p.shape;
   const std::size_t smem = (static_cast<std::size_t>(s.rank) * A * C * sizeof(float) + 15) / 16 * 16 +

@@ -75,8 +75,8 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_tiles(const DecodeArgs<
   extern __shared__ float s_dec[];  // s_dec[p·Q + q] = dec[q, p], zero for p >= rank
   for (int t = threadIdx.x; t < padded * Q; t += blockDim.x) {
     const int p = t / Q, q = t - p * Q;
-    s_dec[t] = p < args.rank && causal_allows(args.levels, args.side, p, q / C) ? args.dec[q * args.dec_q + p * args.dec_p]
-                                                                               : 0.0f;
+    const bool kept = p < args.rank && causal_allows(args.levels, args.side, p, q / C);
+    s_dec[t] = kept ? args.dec[q * args.dec_q + p * args.dec_p] : 0.0f;
   }
   __syncthreads();
 
@@ -120,7 +120,8 @@ __global__ void __launch_bounds__(kDecodeThreads) decode_tiles(const DecodeArgs<
 
 // V: by default 16-byte output row slices (vector_tiles).
 template <class T, int A, int C, int V = vector_tiles<T>(C), int CH = kDecodeChunk>
-void run_decode_tiles(const DecodeParams& p, CoefLayout layout = {}, CausalSide causal = CausalSide::at_or_above_level) {
+void run_decode_tiles(const DecodeParams& p, CoefLayout layout = {},
+                      CausalSide causal = CausalSide::at_or_above_level) {
   const StlShape& s = p.shape;
   const std::int64_t threads = s.m() * ((s.n() + V - 1) / V);
   if (threads == 0) return;

@@ -86,7 +86,8 @@ __global__ void __launch_bounds__(kEncodeThreads) encode_tiles(const EncodeArgs<
 
 // V: by default the fewest tiles whose row slices are whole 16-byte vectors (see the top of this file).
 template <class T, int A, int B, int V = vector_tiles<T>(B)>
-void run_encode_tiles(const EncodeParams& p, CoefLayout layout = {}, CausalSide causal = CausalSide::at_or_below_level) {
+void run_encode_tiles(const EncodeParams& p, CoefLayout layout = {},
+                      CausalSide causal = CausalSide::at_or_below_level) {
   const StlShape& s = p.shape;
   const std::int64_t threads = s.m() * ((s.k() + V - 1) / V);
   if (threads == 0) return;

@@ -65,11 +65,6 @@ __global__ void decode_generic(const TZ* __restrict__ z, std::int64_t ld_z, std:
   }
 }
 
-inline unsigned capped_blocks(std::int64_t total) {
-  const std::int64_t blocks = (total + kGenericThreads - 1) / kGenericThreads;
-  return static_cast<unsigned>(blocks < (1 << 20) ? blocks : (1 << 20));  // grid-stride loops cover the rest
-}
-
 template <DType D>
 void launch_encode_generic(const EncodeParams& p, CoefLayout layout, CausalSide causal) {
   using T = Storage<D>;
@@ -77,7 +72,7 @@ void launch_encode_generic(const EncodeParams& p, CoefLayout layout, CausalSide 
   const std::int64_t total = s.rank * s.m() * s.k();
   if (total == 0) return;
   const CoefLayout enc = layout.resolved(s.a * s.b);
-  encode_generic<T><<<capped_blocks(total), kGenericThreads, 0, p.stream>>>(
+  encode_generic<T><<<capped_blocks(total, kGenericThreads), kGenericThreads, 0, p.stream>>>(
       static_cast<const T*>(p.x.data), p.x.ld, s.in_features, p.enc_x, enc.row_stride, enc.col_stride, s.rank, s.a, s.b,
       static_cast<T*>(p.x_hat.data), p.x_hat.ld, p.x_hat.stride, s.m(), s.k(), make_row_map(s), p.causal_levels,
       causal);
@@ -92,7 +87,7 @@ void launch_decode_generic(const DecodeParams& p, CoefLayout layout, CausalSide 
   const std::int64_t total = s.rows * s.out_features;
   if (total == 0) return;
   const CoefLayout dec = layout.resolved(s.rank);
-  decode_generic<TZ, T><<<capped_blocks(total), kGenericThreads, 0, p.stream>>>(
+  decode_generic<TZ, T><<<capped_blocks(total, kGenericThreads), kGenericThreads, 0, p.stream>>>(
       static_cast<const TZ*>(p.z.data), p.z.ld, p.z.stride, p.dec, dec.row_stride, dec.col_stride, s.rank, s.a, s.c,
       static_cast<const T*>(p.bias), p.activation, static_cast<T*>(p.y.data), p.y.ld, s.rows, s.out_features,
       make_row_map(s), p.causal_levels, causal);

@@ -52,6 +52,12 @@ inline void set_dynamic_smem(const void* kernel, std::size_t bytes) {
              "cudaFuncSetAttribute(MaxDynamicSharedMemorySize): rank too large for shared memory");
 }
 
+// Blocks for a grid-stride loop over `total` items of `block` threads each: at most 2^20, the loop covers the rest.
+inline unsigned capped_blocks(std::int64_t total, int block) {
+  const std::int64_t blocks = (total + block - 1) / block;
+  return static_cast<unsigned>(blocks < (1 << 20) ? blocks : (1 << 20));
+}
+
 inline unsigned grid_blocks(std::int64_t threads, int block) {
   const std::int64_t blocks = (threads + block - 1) / block;
   if (blocks > std::numeric_limits<int>::max())
