@@ -131,7 +131,8 @@ hf-env: deps venv
 approximation-report: hf-env
 	$(RUN_EXPERIMENT) strassentile_lab.approximation_report --out docs
 
-## all-MiniLM-L6-v2 converted (exact, STL r=24/32, 2:4, low rank), distilled and measured; MINILM_ARGS passes flags.
+## all-MiniLM-L6-v2 converted (exact, STL by rank × basis × trained/frozen basis, 2:4, 2:4 SR-STE, low rank), distilled and
+## measured over seeds; MINILM_ARGS passes flags (--list-jobs, --shard K/N and --merge split it over GPU calls).
 convert-minilm: hf-env
 	$(RUN_EXPERIMENT) strassentile_lab.cli convert-minilm $(MINILM_ARGS)
 

@@ -1,5 +1,6 @@
 """The baselines STL is compared with when converting a trained model (Python twins of the C++ ones in
-include/strassentile/torch/baseline_linear.hpp): 2:4 sparsity by magnitude, and low rank by truncated SVD."""
+include/strassentile/torch/baseline_linear.hpp): 2:4 sparsity by magnitude (a fixed mask, or SR-STE's mask that
+follows the weights while they train), and low rank by truncated SVD."""
 from __future__ import annotations
 
 import math
@@ -32,10 +33,56 @@ class Sparse24Linear(nn.Module):
         self.bias = nn.Parameter(linear.bias.detach().clone()) if linear.bias is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.linear(x, self.weight * self.mask, self.bias)
+        return nn.functional.linear(x, self.sparse_weight(), self.bias)
+
+    def sparse_weight(self) -> torch.Tensor:
+        return self.weight * self.mask
 
     def flops_per_token(self) -> float:
         return self.in_features * self.out_features  # half of dense's 2·in·out
+
+
+class _SparseRefinedSTE(torch.autograd.Function):
+    """Forward: the 2:4 projection of the dense weight. Backward: straight through to every dense weight, plus
+    ``decay`` · w on the pruned ones (SR-STE, Zhou et al. 2021: pulls pruned weights towards zero, so that the mask
+    stops flipping between near-equal weights)."""
+
+    @staticmethod
+    def forward(ctx, weight: torch.Tensor, decay: float) -> torch.Tensor:
+        mask = sparse24_mask(weight)
+        ctx.save_for_backward(weight, mask)
+        ctx.decay = decay
+        return weight * mask
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        weight, mask = ctx.saved_tensors
+        return grad + ctx.decay * weight * ~mask, None
+
+
+class SRSTESparse24Linear(nn.Module):
+    """nn.Linear whose weight is 2:4 sparse with a mask recomputed from the dense weights at every call (SR-STE):
+    training may move any weight into the kept pair of its group. Starts from the trained layer's weights, so its
+    first mask is magnitude 2:4's."""
+
+    def __init__(self, linear: nn.Linear, decay: float = 2e-4) -> None:
+        super().__init__()
+        if linear.in_features % 4:
+            raise ValueError(f"SRSTESparse24Linear: in_features must be a multiple of 4, got {linear.in_features}")
+        if decay < 0:
+            raise ValueError(f"SRSTESparse24Linear: decay must be >= 0 (SR-STE's lambda_W, 2e-4 in its paper), got {decay}")
+        self.in_features, self.out_features, self.decay = linear.in_features, linear.out_features, decay
+        self.weight = nn.Parameter(linear.weight.detach().clone())
+        self.bias = nn.Parameter(linear.bias.detach().clone()) if linear.bias is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, _SparseRefinedSTE.apply(self.weight, self.decay), self.bias)
+
+    def sparse_weight(self) -> torch.Tensor:
+        return self.weight * sparse24_mask(self.weight)
+
+    def flops_per_token(self) -> float:
+        return self.in_features * self.out_features
 
 
 class LowRankLinear(nn.Module):

@@ -94,6 +94,29 @@ def test_sparse24_rejects_widths_that_are_not_multiples_of_4():
         bl.Sparse24Linear(nn.Linear(6, 4))
 
 
+def test_srste_masks_by_the_current_weights_and_pulls_pruned_ones_to_zero():
+    torch.manual_seed(0)
+    lin = nn.Linear(8, 3)
+    layer = bl.SRSTESparse24Linear(lin, decay=0.5)
+    x = torch.randn(5, 8)
+    y = layer(x)
+    mask = bl.sparse24_mask(lin.weight)
+    torch.testing.assert_close(y, nn.functional.linear(x, lin.weight * mask, lin.bias))
+    g = torch.randn_like(y)
+    y.backward(g)
+    # Straight through: every weight gets the dense gradient g·xᵀ, the pruned ones also 0.5·w.
+    torch.testing.assert_close(layer.weight.grad, g.t() @ x + 0.5 * lin.weight.detach() * ~mask)
+    assert (layer.weight.grad != (g.t() @ x))[~mask].all() and (layer.weight.grad == (g.t() @ x))[mask].all()
+    # The mask follows the weights: raise a pruned weight above its group and it is kept.
+    row, col = (~mask).nonzero()[0].tolist()
+    with torch.no_grad():
+        layer.weight[row, col] = 100.0
+    assert bl.sparse24_mask(layer.weight)[row, col]
+    assert layer.sparse_weight().reshape(3, 2, 4).ne(0).sum(-1).le(2).all()
+    with pytest.raises(ValueError, match="decay"):
+        bl.SRSTESparse24Linear(lin, decay=-1.0)
+
+
 def test_low_rank_is_exact_at_full_rank_and_optimal_below():
     torch.manual_seed(0)
     lin = nn.Linear(12, 8).double()
