@@ -63,13 +63,16 @@ void Sparse24LinearImpl::update_mask() {
 torch::Tensor Sparse24LinearImpl::forward(const torch::Tensor& x) {
   torch::Tensor w;
   if (options.mask_kind() == Sparse24Mask::SrSte) {
-    // A fresh mask tensor goes into the graph (the buffer is only a copy), so a later forward's refresh cannot
-    // change what this forward's backward uses.
-    const torch::Tensor current = sparse24_mask(weight);
-    {
+    // The mask follows the weights: recomputed on every training forward, and outside training only when the
+    // weights changed since (their version counter), so token-by-token decoding does not re-sort every weight per
+    // token. Everything below reads it at once, so the buffer's later refreshes cannot change this forward.
+    const int64_t version = static_cast<int64_t>(weight._version());
+    if (is_training() || version != mask_version) {
       torch::NoGradGuard no_grad;
-      mask.copy_(current);
+      mask.copy_(sparse24_mask(weight));
+      mask_version = version;
     }
+    const torch::Tensor& current = mask;
     // SR-STE (Zhou et al. 2021): the forward multiplies by weight ⊙ mask; the backward sends the straight-through
     // gradient to every weight plus decay·(1 − mask)⊙weight, the sparse-refined term. A hook on this forward's own
     // weight tensor adds the term with this forward's mask, once per use of the layer, whatever else reaches the

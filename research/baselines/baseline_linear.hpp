@@ -69,6 +69,7 @@ class Sparse24LinearImpl : public torch::nn::Cloneable<Sparse24LinearImpl> {
   torch::Tensor bias;    // (out) or undefined
   torch::Tensor mask;    // (out, in) buffer of 0/1
   int64_t steps = 0;     // training forwards seen (drives mask updates)
+  int64_t mask_version = -1;  // SR-STE: the weights' version counter when `mask` was last computed
 };
 TORCH_MODULE(Sparse24Linear);
 

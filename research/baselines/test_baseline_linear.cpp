@@ -103,6 +103,14 @@ TEST(Sparse24SrSte, EveryForwardMultipliesByTheMaskOfTheCurrentWeights) {
   EXPECT_TRUE(torch::equal(layer->mask, 1 - expected_mask));
   const torch::Tensor refreshed = layer->weight * (1 - expected_mask);
   EXPECT_TRUE(torch::allclose(y2, torch::matmul(x, refreshed.t()) + layer->bias, 1e-5, 1e-5));
+  // Outside training, unchanged weights reuse the stored mask (no re-sort per decoded token): a mask written into
+  // the buffer by hand is what the next forward applies.
+  {
+    torch::NoGradGuard no_grad;
+    layer->mask.fill_(1);
+  }
+  const torch::Tensor y3 = layer->forward(x);
+  EXPECT_TRUE(torch::allclose(y3, torch::matmul(x, layer->weight.t()) + layer->bias, 1e-5, 1e-5));
 }
 
 TEST(Sparse24SrSte, GradientIsStraightThroughPlusDecayOnPrunedWeights) {

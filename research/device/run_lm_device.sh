@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# On a GPU machine: build `strassentile` with libtorch (our code CPU-only, against the machine's CUDA torch: the STL
-# op runs its ATen composition on the GPU, which every STL mode has), then run the language-model experiment of
-# docs/RESULTS.md (issue 7). What comes back in OUT_DIR: env.log, build.log, and
+# On a GPU machine: build `strassentile-lab` (research/device/lab_env.sh: the `cuda` preset, Release, against the
+# machine's PyTorch), then run the language-model experiment of docs/RESULTS.md (issue 7). What comes back in
+# OUT_DIR (at most 8 files, what the device tool returns): env.log, build.log, and
 #   LM_MODE=smoke: smoke.json + smoke.log — every variant at once, each stopped after LM_SMOKE_SECONDS of training:
 #                  tokens/s while sharing the GPU as the full run will, to size LM_TOKENS; one generation check.
 #   LM_MODE=full : lm_runs.json + train.log — every variant × seed of LM_VARIANTS / LM_SEEDS with LM_TOKENS tokens
@@ -10,14 +10,33 @@
 #                  stops early and says so. generate.log — samples from the seed-0 checkpoints of dense and causal
 #                  STL (greedy with caches = greedy by full recompute, then sampled); probe_alone.json — tokens/s of
 #                  each variant with the GPU to itself for LM_PROBE_SECONDS, while time is left.
+#   LM_MODE=converge: lm_convergence.json + train.log + checkpoints.tar.gz (+ lab-bin.tar.gz, the built program,
+#                  when under 15 MiB: a call given LM_RESUME_FROM with it skips the build) — the scaled sweep of LM_CONFIG
+#                  (research/train/lm_convergence.cfg: 14.4 M parameters, 40 M tokens per run, seeds 0-2), split
+#                  over several calls: LM_PROCS_PER_GPU processes (default 1, so that tokens/s are the run's own)
+#                  on each GPU of the machine, each taking the runs i ≡ p (mod processes) in turn, with
+#                  --checkpoint-dir. A finished run leaves a small file (its history and results, a few kB); these
+#                  come back in checkpoints.tar.gz, and the finished runs of this call and of LM_RESUME_FROM's
+#                  lm_convergence.json are merged into lm_convergence.json. The next call, given LM_RESUME_FROM=this
+#                  OUT_DIR (carried), reports those without training and trains the rest. The state of a run still
+#                  training at the deadline (parameters and AdamW moments: 172 MB for dense, more for causal STL)
+#                  is larger than the 64 MiB a call brings back, so that run starts over in the next call: a run
+#                  must finish within one call (train.log says which did).
+#   LM_MODE=probe: probe.json + probe.log — every variant of LM_CONFIG alone on the GPU for LM_PROBE_SECONDS
+#                  (default 20) of training at the config's sizes, then its incremental-decoding speed: the steady
+#                  tokens/s give each run's training minutes before a converge call is spent on it.
 #
-#   [LM_MODE=smoke|full] [LM_VARIANTS='dense;...'] [LM_SEEDS=0,1] [LM_TOKENS=4000000] [LM_DEADLINE=530]
+#   [LM_MODE=smoke|full|converge] [LM_VARIANTS='dense;...'] [LM_SEEDS=0,1] [LM_TOKENS=4000000] [LM_DEADLINE=530]
 #   [LM_SMOKE_SECONDS=20] [LM_FLAGS='--dim 256 --depth 4 ...'] [LM_SERIAL=mode=causal] [LM_TAIL=100] [LM_EVAL_LIMIT=1048576]
 #   [LM_PROBE_SECONDS=8] [LM_PACK=.cache/lm-device] research/device/run_lm_device.sh OUT
+#   LM_MODE=probe [LM_PROBE_SECONDS=20] [LM_CONFIG=research/train/lm_convergence.cfg] research/device/run_lm_device.sh OUT
+#   LM_MODE=converge [LM_RESUME_FROM=previous OUT_DIR] [LM_PROCS_PER_GPU=1] [LM_DEADLINE=530] [LM_TAIL=60]
+#   [LM_CONFIG=research/train/lm_convergence.cfg] [LM_PACK=.cache/lm-device] research/device/run_lm_device.sh OUT
 #
-# LM_PACK (carry it: the machine has no network) holds corpus.tar.gz (the *.rst.txt files under .cache/text-corpus,
-# `tar -czf` from that folder) and devdeps/*.deb (what research/device/lab_env.sh expects in .devdeps, plus
-# libeigen3-dev).
+# LM_PACK (carry it: the machine has no network) holds corpus.tar.gz (the *.rst.txt files under .cache/text-corpus
+# after scripts/fetch-text-corpus.sh, all five sources: 13.7 MB; from that folder,
+# `find root -name '*.rst.txt' -print0 | tar -czf corpus.tar.gz --null -T -`) and devdeps/*.deb (what
+# research/device/lab_env.sh expects in .devdeps, plus libeigen3-dev).
 set -uo pipefail
 out=${1:?usage: run_lm_device.sh OUT_DIR}
 mkdir -p "$out"
@@ -38,7 +57,7 @@ mkdir -p "$tmp"
 py=${PYTHON:-python3}
 
 corpus=.cache/text-corpus
-if [ ! -d "$corpus/root/usr/share/doc/python3.11/html/_sources" ]; then
+if [ ! -d "$corpus/root/usr/share/doc/python3.11/html/_sources" ] || [ ! -d "$corpus/root/usr/share/doc/cmake-data/html/_sources" ]; then
   mkdir -p "$corpus" && tar -xzf "$pack/corpus.tar.gz" -C "$corpus" || { echo "no corpus: $pack/corpus.tar.gz"; exit 1; }
 fi
 {
@@ -55,9 +74,25 @@ else
   if ! ls .devdeps/*.deb >/dev/null 2>&1; then mkdir -p .devdeps && cp "$pack"/devdeps/*.deb .devdeps/; fi
   source research/device/lab_env.sh
   build=build-lm
-  build_lab $build strassentile-lab
-  echo "$(left) s left"
   bin=$build/research/train/strassentile-lab
+  # A converge call brings back the program it built (lab-bin.tar.gz: the binary and the build's shared libraries
+  # it loads), so the next call, on the same machine image, skips the build: minutes of each call's ~9.
+  prebuilt=${LM_RESUME_FROM:+$LM_RESUME_FROM/lab-bin.tar.gz}
+  if [ -n "$prebuilt" ] && [ -f "$prebuilt" ] && mkdir -p "$build" && tar xzf "$prebuilt" -C "$build" &&
+     [[ $("$bin" train lm --variants nope 2>&1) == *"unknown kind 'nope'"* ]]; then
+    echo "using the strassentile-lab of $prebuilt (no build)" | tee -a "$out/env.log"
+  else
+    build_lab $build strassentile-lab
+    if [ "$mode" = converge ]; then
+      mapfile -t own_libs < <(ldd "$bin" | awk -v b="$PWD/$build/" 'index($3, b) == 1 {print substr($3, length(b) + 1)}')
+      tar czf "$out/lab-bin.tar.gz" -C "$build" research/train/strassentile-lab "${own_libs[@]}"
+      if [ "$(stat -c %s "$out/lab-bin.tar.gz")" -gt $((15 * 1024 * 1024)) ]; then
+        echo "lab-bin.tar.gz is over 15 MiB: not brought back; the next call builds again"
+        rm -f "$out/lab-bin.tar.gz"
+      fi
+    fi
+  fi
+  echo "$(left) s left"
 fi
 dev=${LM_DEVICE:-cuda}
 run=("$bin" train lm $flags --device "$dev" --threads 1 --data "$corpus")
@@ -167,5 +202,87 @@ for r in json.load(open(sys.argv[1]))["runs"]:
     print(f"alone: {r['variant']:50s} {r['steady_tokens_per_second']:9.0f} tokens/s steady")
 PY
   fi
+fi
+cfg=${LM_CONFIG:-research/train/lm_convergence.cfg}
+if [ "$mode" = probe ]; then
+  secs=${LM_PROBE_SECONDS:-20}
+  mapfile -t cvariants < <(sed -n 's/^variant *= *//p' "$cfg" | sed 's/ *#.*//')
+  echo "== probe: ${#cvariants[@]} variants of $cfg, each alone for $secs s of training =="
+  i=0
+  for v in "${cvariants[@]}"; do
+    [ "$(left)" -gt $((secs + 40)) ] || { echo "no time left for $v"; break; }
+    timeout $((secs + 60)) "$bin" train lm --config "$cfg" --device "$dev" --threads 1 --data "$corpus" --variants "$v" \
+      --seeds 0 --deadline "$secs" --curve-points 0 --eval-limit 65536 --log-every 5 \
+      --json "$tmp/probe_$(printf %02d $i).json" >>"$tmp/probe.log" 2>&1 || echo "probe of $v failed (exit $?)"
+    i=$((i + 1))
+  done
+  cp "$tmp/probe.log" "$out/probe.log"
+  $py research/scripts/merge_vit_json.py "$tmp"/probe_*.json -o "$out/probe.json" --set gpu="$gpu" --set date="$(date -u +%F)"
+  $py - "$out/probe.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+planned = doc["config"]["tokens_per_run"]
+print(f"variant | steady training tokens/s | minutes for {planned / 1e6:.1f} M tokens | decoding tokens/s (batch "
+      f"{doc['config']['decode_batch']})")
+for r in doc["runs"]:
+    rate = r["steady_tokens_per_second"]
+    minutes = planned / rate / 60 if rate > 0 else float("nan")
+    print(f"{r['variant']} | {rate:.0f} | {minutes:.1f} | {r['decode_tokens_per_second']:.0f}")
+PY
+fi
+
+if [ "$mode" = converge ]; then
+  ckpt=$tmp/checkpoints
+  mkdir -p "$ckpt"
+  previous=()
+  if [ -n "${LM_RESUME_FROM:-}" ]; then
+    [ -f "$LM_RESUME_FROM/checkpoints.tar.gz" ] && tar xzf "$LM_RESUME_FROM/checkpoints.tar.gz" -C "$ckpt"
+    [ -f "$LM_RESUME_FROM/lm_convergence.json" ] && previous=("$LM_RESUME_FROM/lm_convergence.json")
+    echo "resuming from $LM_RESUME_FROM: $(find "$ckpt" -name '*.pt' | wc -l) finished run(s)"
+  fi
+  gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
+  [ "$gpus" -ge 1 ] || gpus=1  # a CPU dry run (LM_DEVICE=cpu LM_BIN=...)
+  procs=$((gpus * ${LM_PROCS_PER_GPU:-1}))
+  train_end=$((deadline - ${LM_TAIL:-60}))  # then: the last run's final evaluation and decoding probe, the merge
+  echo "== converge: $cfg, $procs process(es) on $gpus GPU(s); training stops $((train_end - $(date +%s))) s from now =="
+  for p in $(seq 0 $((procs - 1))); do
+    CUDA_VISIBLE_DEVICES=$((p % gpus)) timeout $((deadline - 10 - $(date +%s))) "$bin" train lm --config "$cfg" \
+      --device "$dev" --threads 1 --data "$corpus" --checkpoint-dir "$ckpt" --shard "$p/$procs" --log-every 60 \
+      --deadline $((train_end - $(date +%s))) --json "$tmp/converge_$p.json" >"$tmp/converge_$p.log" 2>&1 &
+  done
+  wait
+  for p in $(seq 0 $((procs - 1))); do
+    echo "===== process $p/$procs (GPU $((p % gpus)))"
+    cat "$tmp/converge_$p.log"
+  done >"$out/train.log"
+  # This call's finished runs and the previous calls': one record per variant and seed.
+  $py - "$out/lm_convergence.json" "$gpu" "${previous[@]}" "$tmp"/converge_*.json <<'PY'
+import json, math, os, sys
+dest, gpu, parts = sys.argv[1], sys.argv[2], [p for p in sys.argv[3:] if os.path.exists(p) and os.path.getsize(p)]
+docs = [json.load(open(p)) for p in parts]
+if not docs:
+    sys.exit("no process finished a run")
+merged = dict(docs[0], gpu=gpu)
+runs = {}
+for doc in docs:
+    for r in doc["runs"]:
+        if r["finished"]:
+            runs[(r["variant"], r["seed"])] = r
+merged["config"] = dict(docs[0]["config"], shard="merged")
+order = {v: i for i, v in enumerate(merged["config"]["variants"])}
+merged["runs"] = sorted(runs.values(), key=lambda r: (r["seed"], order.get(r["variant"], len(order))))
+json.dump(merged, open(dest, "w"), indent=1)
+wanted = len(merged["config"]["variants"]) * len(merged["config"]["seeds"])
+print(f"finished runs: {len(runs)} of {wanted}")
+for r in merged["runs"]:
+    print(f"  {r['variant']} seed {r['seed']}: test {r['test_bits_per_byte']:.4f} bits/byte (ppl {r['test_ppl']:.3f}), "
+          f"{r['train_seconds']:.0f} s training at {r['tokens_per_second']:.0f} tokens/s, "
+          f"decoding {r['decode_tokens_per_second']:.0f} tokens/s")
+PY
+  # A finished run's state holds its history alone (kB); an unfinished run's holds the model and AdamW moments (77 MB
+  # and more at the config's sizes) and stays behind. Only toy models' unfinished states are small enough to travel.
+  (cd "$ckpt" && find . -maxdepth 1 -name '*.pt' -size -4M -printf '%f\n' | tar czf "$out/checkpoints.tar.gz" -T -)
+  echo "checkpoints.tar.gz: $(tar tzf "$out/checkpoints.tar.gz" | wc -l) run state(s);" \
+    "$(find "$ckpt" -maxdepth 1 -name '*.pt' -size +4M | wc -l) unfinished left behind (they start over next call)"
 fi
 echo "done; $(left) s left of the deadline"

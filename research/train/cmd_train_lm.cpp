@@ -1,7 +1,9 @@
 // `strassentile-lab train lm`: trains the byte-level Llama-style decoder of research/train/lm_model.hpp on the Debian
 // documentation corpus (scripts/fetch-text-corpus.sh) for every (variant, seed) with one token budget, and writes
-// one JSON file (research/train/lm_results_json.hpp). `strassentile-lab train lm generate --checkpoint FILE --prompt TEXT`
-// samples from a checkpoint that `--save PREFIX` wrote, with incremental decoding.
+// one JSON file (research/train/lm_results_json.hpp). `--config FILE` reads the flags from a file
+// (research/train/lm_convergence.cfg); `--checkpoint-dir DIR` makes runs resumable across processes.
+// `strassentile-lab train lm generate --checkpoint FILE --prompt TEXT` samples from a checkpoint that `--save PREFIX`
+// wrote, with incremental decoding.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -65,11 +67,13 @@ int run_generate(const std::vector<std::string>& argv) {
 int run_train_lm(const std::vector<std::string>& argv) {
   if (!argv.empty() && argv[0] == "generate") return run_generate(argv);
   const auto process_start = std::chrono::steady_clock::now();
-  const std::set<std::string> options(tr::lm_train_config_keys().begin(), tr::lm_train_config_keys().end());
+  std::set<std::string> options(tr::lm_train_config_keys().begin(), tr::lm_train_config_keys().end());
+  options.insert("config");
   const Args args(argv, options, {});
   if (!args.positionals().empty())
     throw UsageError("unexpected argument '" + args.positionals()[0] + "' (train lm [--flags] | train lm generate ...)");
-  std::map<std::string, std::string> values;
+  std::map<std::string, std::string> values;  // the config file's, then the command line's over them
+  if (args.has("config")) values = tr::read_lm_config_file(args.get("config", ""));
   for (const auto& key : tr::lm_train_config_keys())
     if (args.has(key)) values[key] = args.get(key, "");
   const tr::LmTrainConfig config = tr::make_lm_train_config(values);
@@ -78,7 +82,7 @@ int run_train_lm(const std::vector<std::string>& argv) {
   if (config.threads > 0) torch::set_num_threads(static_cast<int>(config.threads));
   if (device.is_cuda() && config.tf32) at::globalContext().setFloat32MatmulPrecision("high");  // TF32
 
-  const tr::LmData data = tr::load_lm_data(config.data, device, config.eval_limit);
+  const tr::LmData data = tr::load_lm_data(config.data, device, config.eval_limit, config.corpus);
   const tr::LmDataSizes sizes{data.source,          data.train.numel(),     data.val.numel(),      data.test.numel(),
                               data.train_documents, data.val_documents,     data.test_documents};
 
@@ -103,7 +107,7 @@ int run_train_lm(const std::vector<std::string>& argv) {
   if (config.deadline > 0)
     ctx.stop_training_at = process_start + std::chrono::milliseconds(static_cast<int64_t>(config.deadline * 1000));
   std::vector<tr::LmRunResult> results;
-  std::vector<std::string> failed;
+  std::vector<std::string> failed, unfinished;
   for (std::size_t i = 0; i < runs.size(); ++i) {
     ctx.index = static_cast<int64_t>(i);
     try {
@@ -113,17 +117,24 @@ int run_train_lm(const std::vector<std::string>& argv) {
       std::fprintf(stderr, "strassentile-lab train lm: run failed: %s\n", failed.back().c_str());
       continue;
     }
+    if (!results.back().finished)
+      unfinished.push_back(runs[i].first + " seed " + std::to_string(runs[i].second) + " after " +
+                           std::to_string(results.back().steps) + " of " + std::to_string(results.back().planned_steps) +
+                           " steps");
     if (!config.json.empty()) tr::write_lm_results_json(config.json, config, sizes, results);
   }
 
   std::printf("\n| variant | seed | val ppl | test ppl | linear MFLOPs/token (products only) | params | tokens | "
               "tokens/s |\n|---|---|---|---|---|---|---|---|\n");
-  for (const auto& r : results)
+  for (const auto& r : results) {
+    if (!r.finished) continue;
     std::printf("| %s%s | %llu | %.4f | %.4f | %.3f (%.3f) | %.0f | %lld%s | %.0f |\n", r.variant.c_str(),
                 r.leaks_future ? " (LEAKING)" : "", static_cast<unsigned long long>(r.seed), std::exp(r.val_loss),
                 std::exp(r.test_loss), r.cost.linear_flops / 1e6, r.cost.linear_product_flops / 1e6, r.params,
                 static_cast<long long>(r.tokens), r.stopped_early ? " (stopped early)" : "", r.tokens_per_second);
+  }
   if (!config.json.empty()) std::printf("results: %s\n", config.json.c_str());
+  for (const auto& u : unfinished) std::printf("UNFINISHED (resume with the same --checkpoint-dir): %s\n", u.c_str());
   for (const auto& f : failed) std::printf("FAILED: %s\n", f.c_str());
   return failed.empty() ? 0 : 1;
 }

@@ -1,10 +1,35 @@
 #include "config_values.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <stdexcept>
 
 namespace strassentile::train {
+
+std::map<std::string, std::string> read_config_lines(const std::string& path, const std::vector<std::string>& keys) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument("config file " + path + ": cannot open");
+  std::map<std::string, std::string> values;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    line = trim(line.substr(0, line.find('#')));
+    if (line.empty()) continue;
+    const std::size_t eq = line.find('=');
+    const std::string where = path + ":" + std::to_string(number);
+    if (eq == std::string::npos) throw std::invalid_argument(where + ": expected 'key = value', got '" + line + "'");
+    const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (key == "variant") {
+      values["variants"] += (values["variants"].empty() ? "" : ";") + value;
+    } else if (std::find(keys.begin(), keys.end(), key) != keys.end()) {
+      values[key] = value;
+    } else {
+      throw std::invalid_argument(where + ": unknown key '" + key + "'");
+    }
+  }
+  return values;
+}
 
 std::string trim(const std::string& s) {
   const std::size_t b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");

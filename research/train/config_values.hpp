@@ -20,6 +20,9 @@ int64_t to_int(const std::string& key, const std::string& v, int64_t min);
 double to_double(const std::string& key, const std::string& v, double min);
 // --variants (';'-separated, each passed to `check_variant` now so that a bad one fails before any training) and
 // --seeds (','-separated), where given, into `variants` and `seeds`; an empty list is std::invalid_argument.
+// The `key = value` lines of a config file (`#` starts a comment; each `variant = ...` line adds one entry to
+// "variants", ';'-joined), every key one of `keys`; std::invalid_argument names the file, line and problem.
+std::map<std::string, std::string> read_config_lines(const std::string& path, const std::vector<std::string>& keys);
 void read_variants_and_seeds(const std::map<std::string, std::string>& v, std::vector<std::string>& variants,
                              std::vector<uint64_t>& seeds,
                              const std::function<void(const std::string&)>& check_variant);

@@ -1,13 +1,76 @@
 #include "lm_checkpoint.hpp"
 
+#include <sstream>
 #include <stdexcept>
+#include <vector>
 
+#include "baselines/baseline_linear.hpp"
+#include "json_text.hpp"
 #include "posix_files.hpp"
 
 namespace strassentile::train {
 namespace {
 constexpr const char* kVariantKey = "strassentile_lm_variant";
 constexpr const char* kConfigKey = "strassentile_lm_config";
+constexpr const char* kSettingsKey = "strassentile_lm_run_settings";
+constexpr int64_t kCurveColumns = 4;
+
+// The run's numbers in one fixed order; unpack_numbers reads them back in the same order.
+torch::Tensor pack_numbers(const LmRunResult& r) {
+  const std::vector<double> v = {static_cast<double>(r.steps),  static_cast<double>(r.tokens),
+                                 r.stopped_early ? 1.0 : 0.0,   r.finished ? 1.0 : 0.0,
+                                 r.train_seconds,               r.eval_seconds,
+                                 r.wall_seconds,                r.steady_start_seconds,
+                                 r.val_loss,                    static_cast<double>(r.val_tokens),
+                                 r.test_loss,                   static_cast<double>(r.test_tokens),
+                                 r.tokens_per_second,           r.steady_tokens_per_second,
+                                 static_cast<double>(r.decode_batch), static_cast<double>(r.decode_tokens),
+                                 r.decode_tokens_per_second};
+  return torch::tensor(v, torch::kDouble);
+}
+
+void unpack_numbers(const torch::Tensor& t, LmRunResult& r, const std::string& path) {
+  const torch::Tensor n = t.to(torch::kCPU, torch::kDouble).contiguous();
+  if (n.numel() != pack_numbers(r).numel())
+    throw std::runtime_error("run state " + path + " holds " + std::to_string(n.numel()) + " numbers, expected " +
+                             std::to_string(pack_numbers(r).numel()) + ": written by another version; delete it");
+  const double* v = n.data_ptr<double>();
+  const auto i64 = [](double x) { return static_cast<int64_t>(x); };
+  r.steps = i64(v[0]);
+  r.tokens = i64(v[1]);
+  r.stopped_early = v[2] != 0;
+  r.finished = v[3] != 0;
+  r.train_seconds = v[4];
+  r.eval_seconds = v[5];
+  r.wall_seconds = v[6];
+  r.steady_start_seconds = v[7];
+  r.val_loss = v[8];
+  r.val_tokens = i64(v[9]);
+  r.test_loss = v[10];
+  r.test_tokens = i64(v[11]);
+  r.tokens_per_second = v[12];
+  r.steady_tokens_per_second = v[13];
+  r.decode_batch = i64(v[14]);
+  r.decode_tokens = i64(v[15]);
+  r.decode_tokens_per_second = v[16];
+}
+
+torch::Tensor curve_to_tensor(const std::vector<LmCurvePoint>& curve) {
+  std::vector<double> flat;
+  for (const LmCurvePoint& p : curve)
+    flat.insert(flat.end(), {static_cast<double>(p.step), static_cast<double>(p.tokens), p.train_loss, p.val_loss});
+  return torch::tensor(flat, torch::kDouble).view({static_cast<int64_t>(curve.size()), kCurveColumns});
+}
+
+std::vector<LmCurvePoint> curve_from_tensor(const torch::Tensor& t) {
+  const torch::Tensor rows = t.to(torch::kCPU, torch::kDouble).contiguous();
+  std::vector<LmCurvePoint> curve;
+  const double* v = rows.data_ptr<double>();
+  for (int64_t i = 0; i < rows.size(0); ++i, v += kCurveColumns)
+    curve.push_back({static_cast<int64_t>(v[0]), static_cast<int64_t>(v[1]), v[2], v[3]});
+  return curve;
+}
+
 }  // namespace
 
 void save_lm_checkpoint(const std::string& path, LmImpl& model, const std::string& variant) {
@@ -41,6 +104,83 @@ LoadedLm load_lm_checkpoint(const std::string& path, const torch::Device& device
   loaded.model->to(device);
   loaded.model->eval();
   return loaded;
+}
+
+void save_lm_run_state(const std::string& path, const std::string& settings, const LmRunResult& run, LmImpl& model,
+                       const FlatAdamW& optimizer, const at::Generator& windows) {
+  torch::serialize::OutputArchive archive;
+  archive.write(kSettingsKey, c10::IValue(settings));
+  archive.write("numbers", pack_numbers(run));
+  archive.write("curve", curve_to_tensor(run.curve));
+  archive.write("step_losses", torch::tensor(run.step_losses, torch::kDouble));
+  if (!run.finished) {
+    // Keys by position (archive keys may not hold the dots of parameter names); the order is the model's own.
+    const auto params = model.parameters(), buffers = model.buffers();
+    for (std::size_t i = 0; i < params.size(); ++i) archive.write("param" + std::to_string(i), params[i].detach());
+    for (std::size_t i = 0; i < buffers.size(); ++i) archive.write("buffer" + std::to_string(i), buffers[i], true);
+    optimizer.save(archive, "optimizer_");
+    archive.write("windows_generator", windows.get_state());
+  }
+  std::ostringstream bytes;
+  try {
+    archive.save_to(bytes);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("cannot write run state " + path + ": " + e.what_without_backtrace());
+  }
+  write_file_atomically(path, bytes.str(), "run state");
+}
+
+bool load_lm_run_state(const std::string& path, const std::string& settings, LmRunResult& run, LmImpl& model,
+                       FlatAdamW& optimizer, at::Generator& windows) {
+  if (!is_regular_file(path)) return false;
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path, model.rope_cos.device());
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("run state " + path + " is not a torch archive: " + e.what_without_backtrace());
+  }
+  c10::IValue saved_settings;
+  if (!archive.try_read(kSettingsKey, saved_settings))
+    throw std::runtime_error("run state " + path + " was not written by 'strassentile-lab train lm --checkpoint-dir' (no " +
+                             kSettingsKey + ")");
+  if (saved_settings.toStringRef() != settings)
+    throw std::invalid_argument("run state " + path + " was written under other settings:\n  saved: " +
+                                saved_settings.toStringRef() + "\n  now:   " + settings +
+                                "\nrerun with the settings it was written with, or give another --checkpoint-dir");
+  try {
+    torch::Tensor numbers, curve, losses;
+    archive.read("numbers", numbers);
+    archive.read("curve", curve);
+    archive.read("step_losses", losses);
+    unpack_numbers(numbers, run, path);
+    run.curve = curve_from_tensor(curve);
+    const torch::Tensor l = losses.to(torch::kCPU, torch::kDouble).contiguous();
+    run.step_losses.assign(l.data_ptr<double>(), l.data_ptr<double>() + l.numel());
+    if (run.finished) return true;
+    torch::NoGradGuard no_grad;
+    const auto params = model.parameters(), buffers = model.buffers();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      torch::Tensor saved;
+      archive.read("param" + std::to_string(i), saved);
+      params[i].copy_(saved);  // in place: the parameters are views into the optimiser's flat buffers
+    }
+    for (std::size_t i = 0; i < buffers.size(); ++i) {
+      torch::Tensor saved;
+      archive.read("buffer" + std::to_string(i), saved, true);
+      buffers[i].copy_(saved);
+    }
+    optimizer.load(archive, "optimizer_");
+    torch::Tensor generator_state;
+    archive.read("windows_generator", generator_state);
+    windows.set_state(generator_state.to(torch::kCPU));
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("run state " + path + " is incomplete: " + e.what_without_backtrace());
+  }
+  // 2:4 layers with learned masks count their training forwards (mask refresh every N); that count is the step.
+  for (const auto& module : model.modules()) {
+    if (auto* sparse = dynamic_cast<Sparse24LinearImpl*>(module.get())) sparse->steps = run.steps;
+  }
+  return true;
 }
 
 }  // namespace strassentile::train

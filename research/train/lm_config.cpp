@@ -1,7 +1,9 @@
 #include "lm_config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 #include <stdexcept>
 
 #include "baselines/baseline_linear.hpp"
@@ -12,7 +14,8 @@ const std::vector<std::string>& lm_train_config_keys() {
   static const std::vector<std::string> keys = {
       "variants", "seeds",  "tokens",     "batch",    "lr",     "wd",     "beta2",   "warmup",  "clip",
       "curve-points", "curve-tokens", "eval-limit", "eval-batch", "device", "threads", "tf32", "log-every",
-      "deadline", "json",   "save",       "shard",    "data",   "dim",    "depth",   "heads",   "hidden", "context"};
+      "deadline", "json",   "save",       "shard",    "data",   "dim",    "depth",   "heads",   "hidden", "context",
+      "corpus", "checkpoint-dir", "pause-after-steps", "decode-batch", "decode-tokens"};
   return keys;
 }
 
@@ -56,16 +59,53 @@ LmTrainConfig make_lm_train_config(const std::map<std::string, std::string>& v) 
     if (c.shard >= c.shards) throw std::invalid_argument("--shard I/N needs I < N, got '" + get("shard") + "'");
   }
   if (has("data")) c.data = get("data");
+  if (has("corpus")) {
+    c.corpus = split_list(get("corpus"), ',');
+    if (c.corpus.empty()) throw std::invalid_argument("--corpus needs source names, e.g. python,linux");
+    for (const std::string& name : c.corpus) {
+      try {
+        data::text_source(name);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("--corpus: ") + e.what());
+      }
+    }
+  }
+  if (has("checkpoint-dir")) c.checkpoint_dir = get("checkpoint-dir");
+  if (has("pause-after-steps")) c.pause_after_steps = get_int("pause-after-steps", 0);
+  if (c.pause_after_steps > 0 && c.checkpoint_dir.empty())
+    throw std::invalid_argument("--pause-after-steps needs --checkpoint-dir DIR to resume from");
+  if (has("decode-batch")) c.decode_batch = get_int("decode-batch", 1);
+  if (has("decode-tokens")) c.decode_tokens = get_int("decode-tokens", 0);
   if (has("dim")) c.model.dim = get_int("dim", 1);
   if (has("depth")) c.model.depth = get_int("depth", 1);
   if (has("heads")) c.model.heads = get_int("heads", 1);
   if (has("hidden")) c.model.hidden = get_int("hidden", 0);
   if (has("context")) c.model.context = get_int("context", 2);
   c.model.validate();
+  if (!has("decode-tokens")) c.decode_tokens = std::min(c.decode_tokens, c.model.context);
+  if (c.decode_tokens > c.model.context)
+    throw std::invalid_argument("--decode-tokens " + std::to_string(c.decode_tokens) + " exceeds --context " +
+                                std::to_string(c.model.context));
   if (c.steps() < 1)
     throw std::invalid_argument("--tokens " + std::to_string(c.tokens) + " is less than one step of --batch " +
                                 std::to_string(c.batch) + " × --context " + std::to_string(c.model.context) + " tokens");
   return c;
+}
+
+std::map<std::string, std::string> read_lm_config_file(const std::string& path) {
+  return read_config_lines(path, lm_train_config_keys());
+}
+
+std::string lm_run_settings(const LmTrainConfig& c, const std::string& variant, uint64_t seed) {
+  std::ostringstream s;
+  s << "variant=" << LinearSpec::parse(variant).to_string() << " seed=" << seed << " model=" << c.model.to_string()
+    << " corpus=";
+  for (std::size_t i = 0; i < c.corpus.size(); ++i) s << (i ? "," : "") << c.corpus[i];
+  s.precision(17);
+  s << " steps=" << c.steps() << " batch=" << c.batch << " lr=" << c.lr << " wd=" << c.weight_decay
+    << " beta2=" << c.beta2 << " warmup=" << c.warmup << " clip=" << c.clip << " curve=" << c.curve_points << "x"
+    << c.curve_tokens << " tf32=" << c.tf32 << " eval_limit=" << c.eval_limit << " decode=" << c.decode_batch << "x" << c.decode_tokens;
+  return s.str();
 }
 
 }  // namespace strassentile::train

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lm_model.hpp"
+#include "text_corpus.hpp"
 
 namespace strassentile::train {
 
@@ -33,6 +34,14 @@ struct LmTrainConfig {
   std::string save;            // checkpoint prefix ("" = none): PREFIX<variant>_seed<S>.pt, for `train lm generate`
   int64_t shard = 0, shards = 1;  // run only runs i with i % shards == shard (parallel processes on one GPU)
   std::string data = ".cache/text-corpus";  // what scripts/fetch-text-corpus.sh writes
+  std::vector<std::string> corpus = data::default_text_sources();  // text_corpus.hpp's source names
+  // Resumable runs: each run's state (model, AdamW moments, step, the window generator, its history) goes to
+  // DIR/<variant>.seed<S>.pt at every curve point and when training stops early; a run whose file exists resumes
+  // from it, a finished run is reported from it without training.
+  std::string checkpoint_dir;
+  int64_t pause_after_steps = 0;  // > 0 (needs checkpoint_dir): stop each run after this many more steps
+  int64_t decode_batch = 1;       // incremental-decoding throughput after training: sequences decoded at once
+  int64_t decode_tokens = 128;    // and positions decoded (≤ context); 0: not measured
   LmConfig model;
   int64_t steps() const { return tokens / (batch * model.context); }
 };
@@ -41,5 +50,13 @@ const std::vector<std::string>& lm_train_config_keys();
 
 // Builds the config from key → value text; throws std::invalid_argument naming the key on bad values.
 LmTrainConfig make_lm_train_config(const std::map<std::string, std::string>& values);
+
+// A config file (research/train/lm_convergence.cfg): lines "key = value" with the keys above, '#' comments, and
+// "variant = SPEC" lines that add up to --variants. Throws std::invalid_argument naming the file and line.
+std::map<std::string, std::string> read_lm_config_file(const std::string& path);
+
+// What a run's result depends on (model, variant, seed, data, optimiser, budget, evaluation), for refusing to
+// resume a run under other settings; device, threads and logging are left out.
+std::string lm_run_settings(const LmTrainConfig& config, const std::string& variant, uint64_t seed);
 
 }  // namespace strassentile::train

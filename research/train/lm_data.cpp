@@ -13,8 +13,9 @@ std::string tokens_to_text(const torch::Tensor& tokens) {
   return std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), static_cast<std::size_t>(bytes.numel()));
 }
 
-LmData load_lm_data(const std::string& dir, const torch::Device& device, int64_t eval_limit) {
-  const data::TextCorpus corpus = data::load_text_corpus(dir);
+LmData load_lm_data(const std::string& dir, const torch::Device& device, int64_t eval_limit,
+                    const std::vector<std::string>& sources) {
+  const data::TextCorpus corpus = data::load_text_corpus(dir, sources);
   const auto eval = [&](const std::string& bytes) {
     torch::Tensor t = text_to_tokens(bytes);
     if (eval_limit > 0 && t.numel() > eval_limit) t = t.narrow(0, 0, eval_limit).clone();

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "text_corpus.hpp"
 
@@ -17,9 +18,10 @@ struct LmData {
   std::string source;
 };
 
-// The corpus of `dir` (text_corpus.hpp) as byte streams on `device`. `eval_limit` > 0 keeps only the first
-// eval_limit tokens of validation and of test (the same prefix for every variant).
-LmData load_lm_data(const std::string& dir, const torch::Device& device, int64_t eval_limit = 0);
+// The corpus of `dir` made of `sources` (text_corpus.hpp) as byte streams on `device`. `eval_limit` > 0 keeps only
+// the first eval_limit tokens of validation and of test (the same prefix for every variant).
+LmData load_lm_data(const std::string& dir, const torch::Device& device, int64_t eval_limit = 0,
+                    const std::vector<std::string>& sources = data::default_text_sources());
 
 torch::Tensor text_to_tokens(const std::string& text);      // (n) uint8, CPU
 std::string tokens_to_text(const torch::Tensor& tokens);    // (n) any integer dtype, any device

@@ -1,7 +1,10 @@
 #include "lm_generate.hpp"
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
+#include <chrono>
 #include <limits>
+#include <string>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -32,6 +35,29 @@ torch::Tensor prefix_logits(LmImpl& model, const torch::Tensor& tokens, bool inc
   std::vector<torch::Tensor> out;
   for (int64_t t = 0; t < tokens.size(1); ++t) out.push_back(decoder.step(tokens.select(1, t)));
   return torch::stack(out, 1);
+}
+
+double decode_tokens_per_second(LmImpl& model, int64_t batch, int64_t positions) {
+  if (batch < 1) throw std::invalid_argument("--decode-batch must be >= 1, got " + std::to_string(batch));
+  if (positions < 1 || positions > model.config().context)
+    throw std::invalid_argument("--decode-tokens must be in [1, context " + std::to_string(model.config().context) +
+                                "], got " + std::to_string(positions));
+  const bool was_training = model.is_training();
+  model.eval();
+  torch::NoGradGuard no_grad;
+  const torch::Device device = model.rope_cos.device();
+  const auto decode = [&](int64_t steps) {
+    LmDecoder decoder(model, batch);
+    torch::Tensor next = torch::zeros({batch}, torch::TensorOptions().dtype(torch::kLong).device(device));
+    for (int64_t t = 0; t < steps; ++t) next = decoder.step(next).argmax(-1);
+    return next.sum().item<int64_t>();  // waits for the device
+  };
+  decode(std::min<int64_t>(positions, 8));  // allocator, cuBLAS handles, cached STL masks
+  const auto start = std::chrono::steady_clock::now();
+  decode(positions);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  model.train(was_training);
+  return static_cast<double>(batch * positions) / seconds;
 }
 
 Generated generate_text(LmImpl& model, const std::string& prompt, const GenerateOptions& o) {

@@ -32,4 +32,10 @@ Generated generate_text(LmImpl& model, const std::string& prompt, const Generate
 // LmDecoder when `incremental`, else by one full forward. That both agree is the decoder's acceptance test.
 torch::Tensor prefix_logits(LmImpl& model, const torch::Tensor& tokens, bool incremental);
 
+// Tokens per second of incremental decoding (LmDecoder, the forward_step path): `batch` sequences decoded greedily
+// in lock step from position 0 for `positions` steps, the next tokens chosen on the model's device (no host round
+// trip per token), after a short warm-up pass. Throws std::invalid_argument for models that cannot decode token by
+// token (STL mode tile) and for positions outside [1, context].
+double decode_tokens_per_second(LmImpl& model, int64_t batch, int64_t positions);
+
 }  // namespace strassentile::train

@@ -1,7 +1,8 @@
 // One training run of the language model: a variant (LinearSpec string) and a seed, on byte streams already on the
 // device. AdamW (flat_adamw.hpp) with linear warm-up and cosine decay, a fixed token budget (every variant trains
 // on the same number of tokens, and for one seed on the same windows), validation loss at `curve_points` points
-// along the way, and validation and test perplexity at the end.
+// along the way, validation and test perplexity at the end, and the speed of incremental decoding. With a
+// checkpoint folder a run saves its state at every curve point and resumes from it (lm_checkpoint.hpp).
 #pragma once
 
 #include <torch/torch.h>
@@ -34,11 +35,17 @@ struct LmRunResult {
   std::vector<double> step_losses;
   int64_t steps = 0, planned_steps = 0, tokens = 0;
   bool stopped_early = false;  // the deadline came before the token budget was spent
+  // Has its final evaluation: the budget is spent, or training stopped early with no checkpoint to resume from.
+  bool finished = false;
+  int64_t resumed_from_step = 0;  // > 0: this process continued a checkpoint saved after that many steps
   double val_loss = 0, test_loss = 0;  // nats per token (= per byte)
   int64_t val_tokens = 0, test_tokens = 0;
   double tokens_per_second = 0;         // training tokens / training seconds (evaluations excluded)
   double steady_tokens_per_second = 0;  // the same after the first steps (allocator, cuBLAS warm-up)
   double train_seconds = 0, eval_seconds = 0, wall_seconds = 0;
+  double steady_start_seconds = -1;     // train_seconds when the steady part began (< 0: not yet)
+  int64_t decode_batch = 0, decode_tokens = 0;  // incremental decoding after training (0: not measured)
+  double decode_tokens_per_second = 0;          // decode_batch · decode_tokens / seconds, caches included
   std::string checkpoint;
 };
 

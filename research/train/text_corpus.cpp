@@ -28,22 +28,52 @@ const char* corpus_split_name(CorpusSplit split) {
   return split == CorpusSplit::Train ? "train" : split == CorpusSplit::Val ? "validation" : "test";
 }
 
-std::vector<std::string> text_corpus_roots(const std::string& dir) {
-  return {dir + "/root/usr/share/doc/python3.11/html/_sources", dir + "/root/usr/share/doc/linux-doc-6.1/html/_sources"};
+const std::vector<TextSource>& text_sources() {
+  static const std::vector<TextSource> sources = {
+      {"python", "python3.11-doc", "root/usr/share/doc/python3.11/html/_sources"},
+      {"linux", "linux-doc-6.1", "root/usr/share/doc/linux-doc-6.1/html/_sources"},
+      {"llvm", "llvm-15-doc", "root/usr/share/doc/llvm-15-doc/html/_sources"},
+      {"clang", "clang-15-doc", "root/usr/share/doc/clang-15/html/_sources"},
+      {"cmake", "cmake-doc", "root/usr/share/doc/cmake-data/html/_sources"}};
+  return sources;
 }
 
-TextCorpus load_text_corpus(const std::string& dir) {
-  const std::vector<std::string> roots = text_corpus_roots(dir);
-  const char* prefixes[] = {"python/", "linux/"};
+const std::vector<std::string>& default_text_sources() {
+  static const std::vector<std::string> names = {"python", "linux"};
+  return names;
+}
+
+const TextSource& text_source(const std::string& name) {
+  std::string known;
+  for (const TextSource& s : text_sources()) {
+    if (s.name == name) return s;
+    known += (known.empty() ? "" : ", ") + s.name;
+  }
+  throw std::invalid_argument("unknown text source '" + name + "' (known: " + known + ")");
+}
+
+std::vector<std::string> text_corpus_roots(const std::string& dir, const std::vector<std::string>& sources) {
+  std::vector<std::string> roots;
+  for (const std::string& name : sources) roots.push_back(dir + "/" + text_source(name).root);
+  return roots;
+}
+
+TextCorpus load_text_corpus(const std::string& dir, const std::vector<std::string>& sources) {
+  if (sources.empty()) throw std::invalid_argument("text corpus: no sources given");
   std::vector<std::pair<std::string, std::string>> documents;  // name → file
-  for (std::size_t i = 0; i < roots.size(); ++i) {
-    if (!train::is_directory(roots[i]))
-      throw std::runtime_error("text corpus: " + roots[i] + " is missing; run 'scripts/fetch-text-corpus.sh " + dir +
-                               "' (apt-get download python3.11-doc linux-doc-6.1, unpacked without root) or pass "
-                               "--data DIR of an unpacked copy");
-    for (const std::string& rel : train::regular_files_under(roots[i])) {
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    if (std::find(sources.begin(), sources.begin() + static_cast<std::ptrdiff_t>(i), sources[i]) !=
+        sources.begin() + static_cast<std::ptrdiff_t>(i))
+      throw std::invalid_argument("text source '" + sources[i] + "' is listed twice");
+    const TextSource& source = text_source(sources[i]);
+    const std::string root = dir + "/" + source.root;
+    if (!train::is_directory(root))
+      throw std::runtime_error("text corpus: " + root + " is missing; run 'scripts/fetch-text-corpus.sh " + dir +
+                               "' (apt-get download " + source.package +
+                               ", unpacked without root) or pass --data DIR of an unpacked copy");
+    for (const std::string& rel : train::regular_files_under(root)) {
       if (rel.size() < 8 || rel.compare(rel.size() - 8, 8, ".rst.txt") != 0) continue;
-      documents.emplace_back(prefixes[i] + rel, roots[i] + "/" + rel);
+      documents.emplace_back(source.name + "/" + rel, root + "/" + rel);
     }
   }
   std::sort(documents.begin(), documents.end());  // name order: the byte streams do not depend on the file system

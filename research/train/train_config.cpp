@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <stdexcept>
 
 #include "config_values.hpp"
@@ -19,30 +18,7 @@ const std::vector<std::string>& train_config_keys() {
 }
 
 std::map<std::string, std::string> read_config_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument("config file " + path + ": cannot open");
-  std::map<std::string, std::string> values;
-  const auto& keys = train_config_keys();
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    const std::size_t hash = line.find('#');
-    if (hash != std::string::npos) line = line.substr(0, hash);
-    line = trim(line);
-    if (line.empty()) continue;
-    const std::size_t eq = line.find('=');
-    const std::string where = path + ":" + std::to_string(number);
-    if (eq == std::string::npos) throw std::invalid_argument(where + ": expected 'key = value', got '" + line + "'");
-    const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
-    if (key == "variant") {
-      values["variants"] += (values["variants"].empty() ? "" : ";") + value;
-      continue;
-    }
-    bool known = false;
-    for (const auto& k : keys) known = known || k == key;
-    if (!known) throw std::invalid_argument(where + ": unknown key '" + key + "'");
-    values[key] = value;
-  }
-  return values;
+  return read_config_lines(path, train_config_keys());
 }
 
 TrainConfig make_train_config(const std::map<std::string, std::string>& v) {

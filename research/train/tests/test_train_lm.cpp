@@ -25,6 +25,7 @@
 #include "lm_results_json.hpp"
 #include "lm_trainer.hpp"
 #include "posix_files.hpp"
+#include "run_checkpoint.hpp"
 #include "text_corpus.hpp"
 
 namespace strassentile::train {
@@ -132,6 +133,56 @@ TEST(TextCorpus, MissingCorpusSaysHowToFetchIt) {
   }
 }
 
+TEST(TextCorpus, AddedSourcesLeaveTheFirstTwoSplitsAndKeepHeldOutDocumentsOutOfTraining) {
+  std::vector<std::string> names;
+  const std::string dir = write_tiny_corpus("sources", 2, &names);
+  // One document per added source and split, each with a text found nowhere else.
+  const std::vector<std::string> all = {"python", "linux", "llvm", "clang", "cmake"};
+  const std::vector<std::string> roots = data::text_corpus_roots(dir, all);
+  std::vector<std::pair<std::string, CorpusSplit>> added;  // marker text, split
+  for (std::size_t s = 2; s < all.size(); ++s) {
+    bool have[3] = {false, false, false};
+    for (int i = 0; !(have[0] && have[1] && have[2]); ++i) {
+      const std::string rel = "page" + std::to_string(i) + ".rst.txt";
+      const CorpusSplit split = data::corpus_split_of(all[s] + "/" + rel);
+      if (have[static_cast<int>(split)]) continue;
+      have[static_cast<int>(split)] = true;
+      const std::string marker = "unique text of " + all[s] + "/" + rel + "\n";
+      write_file(roots[s] + "/" + rel, marker);
+      added.emplace_back(marker, split);
+    }
+  }
+  const data::TextCorpus first_two = data::load_text_corpus(dir);
+  const data::TextCorpus five = data::load_text_corpus(dir, all);
+  EXPECT_EQ(five.train.documents, first_two.train.documents + 3);
+  EXPECT_EQ(five.val.documents, first_two.val.documents + 3);
+  EXPECT_EQ(five.test.documents, first_two.test.documents + 3);
+  for (const auto& [marker, split] : added) {
+    EXPECT_NE(five.split(split).bytes.find(marker), std::string::npos) << marker;
+    if (split != CorpusSplit::Train) {
+      EXPECT_EQ(five.train.bytes.find(marker), std::string::npos) << marker;
+    }
+  }
+  // The python and linux documents keep their splits: every byte of the first two sources' splits is still there.
+  for (const CorpusSplit s : {CorpusSplit::Train, CorpusSplit::Val, CorpusSplit::Test}) {
+    std::string rest = five.split(s).bytes;
+    for (const auto& [marker, split] : added) {
+      const std::size_t at = rest.find(marker + data::kDocumentEnd);
+      if (at != std::string::npos) rest.erase(at, marker.size() + 1);
+    }
+    EXPECT_EQ(rest, first_two.split(s).bytes) << data::corpus_split_name(s);
+  }
+  EXPECT_THROW(data::load_text_corpus(dir, {"python", "python"}), std::invalid_argument);
+  try {
+    data::load_text_corpus(dir, {"python", "perl"});
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown text source 'perl' (known: python, linux, llvm, clang, cmake)"),
+              std::string::npos) << e.what();
+  }
+  remove_tree(dir);
+}
+
 TEST(LmData, BatchesAreShiftedWindowsAndEvalWindowsTileTheStream) {
   const torch::Tensor stream = torch::arange(100, torch::kLong).to(torch::kUInt8);
   at::Generator gen = at::detail::createCPUGenerator(3);
@@ -217,6 +268,7 @@ LmTrainConfig tiny_training(const std::string& corpus) {
   c.eval_batch = 16;
   c.eval_limit = 24 * 16;
   c.log_every = 0;
+  c.decode_tokens = 8;
   c.data = corpus;
   return c;
 }
@@ -246,11 +298,15 @@ TEST(LmTrain, LossFallsForEveryKindOfLinear) {
     EXPECT_LT(r.val_loss, 3.5) << variant;
     EXPECT_GT(r.test_tokens, 0);
     EXPECT_EQ(r.leaks_future, std::string(variant) == kTileStl);
+    EXPECT_TRUE(r.finished);
+    // Incremental decoding is measured for every variant that can decode token by token.
+    EXPECT_EQ(r.decode_tokens_per_second > 0, !r.leaks_future) << variant;
     runs.push_back(r);
   }
   const std::string json = lm_results_json(c, {dir, data.train.numel(), data.val.numel(), data.test.numel(), 2, 2, 2}, runs);
   for (const char* key : {"\"val_ppl\"", "\"test_ppl\"", "\"linear_product_flops_per_token\"", "\"curve\"",
-                          "\"leaks_future\": true", "\"tokens_per_second\""})
+                          "\"leaks_future\": true", "\"tokens_per_second\"", "\"decode_tokens_per_second\"",
+                          "\"val_bits_per_byte\"", "\"finished\": true"})
     EXPECT_NE(json.find(key), std::string::npos) << key;
   remove_tree(dir);
 }
@@ -269,6 +325,137 @@ TEST(LmTrain, ConfigRejectsBadValuesNamingTheFlag) {
   EXPECT_NE(error_of({{"dim", "30"}, {"heads", "4"}}).find("multiple of heads"), std::string::npos);
   EXPECT_NE(error_of({{"tf32", "yes"}}).find("--tf32"), std::string::npos);
   EXPECT_EQ(make_lm_train_config({{"tokens", "16384"}, {"batch", "4"}, {"context", "64"}}).steps(), 64);
+}
+
+// Parameters of two `--save` checkpoints are identical.
+void expect_same_parameters(const std::string& a, const std::string& b, const std::string& what) {
+  const LoadedLm x = load_lm_checkpoint(a, torch::kCPU), y = load_lm_checkpoint(b, torch::kCPU);
+  const auto px = x.model->parameters(), py = y.model->parameters();
+  ASSERT_EQ(px.size(), py.size()) << what;
+  for (std::size_t i = 0; i < px.size(); ++i) EXPECT_TRUE(torch::equal(px[i], py[i])) << what << " parameter " << i;
+}
+
+TEST(LmTrain, ResumingFromACheckpointEqualsTrainingWithoutStopping) {
+  torch::set_num_threads(1);
+  const std::string dir = write_tiny_corpus("resume", 2);
+  const std::string scratch = temp_dir("resume_states");
+  const LmData data = load_lm_data(dir, torch::kCPU, 24 * 16);
+  for (const char* variant : {"dense", kCausalStl, "sparse24:mask=learned,every=3", "sparse24:mask=srste",
+                              "monarch:match_rank=24"}) {
+    LmTrainConfig c = tiny_training(dir);  // 40 steps, a curve point (and a saved state) every 10
+    c.checkpoint_dir = scratch + "/whole";
+    c.save = scratch + "/whole_";
+    const LmRunResult whole = train_lm_run(c, variant, 0, data, torch::kCPU);
+    ASSERT_TRUE(whole.finished) << variant;
+
+    c.checkpoint_dir = scratch + "/split";
+    c.save = scratch + "/split_";
+    c.pause_after_steps = 13;  // between curve points: the pending losses and the generator must be saved too
+    const LmRunResult first = train_lm_run(c, variant, 0, data, torch::kCPU);
+    EXPECT_FALSE(first.finished) << variant;
+    EXPECT_EQ(first.steps, 13) << variant;
+    ASSERT_TRUE(is_regular_file(run_checkpoint_path(c.checkpoint_dir, first.variant, 0))) << variant;
+    c.pause_after_steps = 20;
+    const LmRunResult second = train_lm_run(c, variant, 0, data, torch::kCPU);
+    EXPECT_EQ(second.resumed_from_step, 13) << variant;
+    EXPECT_EQ(second.steps, 33) << variant;
+    c.pause_after_steps = 0;
+    const LmRunResult last = train_lm_run(c, variant, 0, data, torch::kCPU);
+    ASSERT_TRUE(last.finished) << variant;
+    EXPECT_EQ(last.resumed_from_step, 33) << variant;
+
+    EXPECT_EQ(last.step_losses, whole.step_losses) << variant;
+    ASSERT_EQ(last.curve.size(), whole.curve.size()) << variant;
+    for (std::size_t i = 0; i < whole.curve.size(); ++i) {
+      EXPECT_EQ(last.curve[i].train_loss, whole.curve[i].train_loss) << variant << " point " << i;
+      EXPECT_EQ(last.curve[i].val_loss, whole.curve[i].val_loss) << variant << " point " << i;
+    }
+    EXPECT_EQ(last.val_loss, whole.val_loss) << variant;
+    EXPECT_EQ(last.test_loss, whole.test_loss) << variant;
+    expect_same_parameters(whole.checkpoint, last.checkpoint, variant);
+
+    // A finished run is reported from its state (history only, much smaller) without training again.
+    const std::string state = run_checkpoint_path(c.checkpoint_dir, last.variant, 0);
+    EXPECT_LT(std::ifstream(state, std::ios::binary | std::ios::ate).tellg(), 16384) << variant;
+    c.save.clear();
+    const LmRunResult again = train_lm_run(c, variant, 0, data, torch::kCPU);
+    EXPECT_TRUE(again.finished);
+    EXPECT_EQ(again.step_losses, whole.step_losses) << variant;
+    EXPECT_EQ(again.test_loss, whole.test_loss) << variant;
+    EXPECT_EQ(again.decode_tokens_per_second, last.decode_tokens_per_second) << variant;
+  }
+  remove_tree(scratch);
+  remove_tree(dir);
+}
+
+TEST(LmTrain, ResumingUnderOtherSettingsIsRefused) {
+  torch::set_num_threads(1);
+  const std::string dir = write_tiny_corpus("resume_refused", 2);
+  const LmData data = load_lm_data(dir, torch::kCPU, 24 * 16);
+  LmTrainConfig c = tiny_training(dir);
+  c.checkpoint_dir = temp_dir("resume_refused_states");
+  c.pause_after_steps = 5;
+  train_lm_run(c, "dense", 0, data, torch::kCPU);
+  c.lr = 5e-3;
+  try {
+    train_lm_run(c, "dense", 0, data, torch::kCPU);
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("written under other settings"), std::string::npos) << e.what();
+  }
+  remove_tree(c.checkpoint_dir);
+  remove_tree(dir);
+}
+
+TEST(LmTrain, ConfigFileAddsVariantsAndNamesBadLines) {
+  const std::string dir = temp_dir("config");
+  write_file(dir + "/good.cfg", "# comment\ndim = 64  # width\nheads = 2\nvariant = dense\nvariant = monarch:match_rank=24\n"
+                                "corpus = python,linux,llvm\ncheckpoint-dir = /tmp/x\n");
+  const LmTrainConfig c = make_lm_train_config(read_lm_config_file(dir + "/good.cfg"));
+  EXPECT_EQ(c.model.dim, 64);
+  EXPECT_EQ(c.variants, (std::vector<std::string>{"dense", "monarch:match_rank=24"}));
+  EXPECT_EQ(c.corpus, (std::vector<std::string>{"python", "linux", "llvm"}));
+  write_file(dir + "/bad.cfg", "dim = 64\nwidth = 3\n");
+  try {
+    read_lm_config_file(dir + "/bad.cfg");
+    FAIL() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.cfg:2: unknown key 'width'"), std::string::npos) << e.what();
+  }
+  const auto error_of = [](std::map<std::string, std::string> v) {
+    try {
+      make_lm_train_config(v);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(error_of({{"corpus", "python,perl"}}).find("--corpus: unknown text source 'perl'"), std::string::npos);
+  EXPECT_NE(error_of({{"pause-after-steps", "3"}}).find("needs --checkpoint-dir"), std::string::npos);
+  EXPECT_NE(error_of({{"decode-tokens", "999"}}).find("--decode-tokens 999 exceeds --context 256"), std::string::npos);
+  remove_tree(dir);
+}
+
+TEST(LmModel, EveryScaledVariantBuildsAtTheConvergenceWidths) {
+  // The model of research/train/lm_convergence.cfg: width 384, 8 blocks, 6 heads, SwiGLU 1024, context 512.
+  LmConfig c;
+  c.dim = 384;
+  c.depth = 8;
+  c.heads = 6;
+  c.context = 512;
+  EXPECT_EQ(c.mlp_hidden(), 1024);
+  const LmCost dense = lm_cost(c, LinearSpec::parse("dense"));
+  EXPECT_EQ(dense.dense_linear_params, 8.0 * (4 * 384 * 384 + 3 * 384 * 1024));  // 14,155,776
+  torch::NoGradGuard no_grad;
+  const torch::Tensor tokens = torch::randint(256, {1, 8}, torch::kLong);
+  for (const char* spec : {"stl:tile=1x4x4,rank=7,mode=token-local", kCausalStl, "sparse24:mask=srste",
+                           "monarch:match_rank=24", "lowrank:match_rank=24"}) {
+    torch::manual_seed(0);
+    Lm model(c, LinearSpec::parse(spec));
+    EXPECT_EQ(model->forward(tokens).sizes(), (std::vector<int64_t>{1, 8, 256})) << spec;
+    const LmCost cost = lm_cost(c, LinearSpec::parse(spec));
+    EXPECT_LT(cost.linear_flops, dense.linear_flops) << spec;
+  }
 }
 
 // ---- incremental decoding ----
