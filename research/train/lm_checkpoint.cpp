@@ -1,12 +1,11 @@
 #include "lm_checkpoint.hpp"
 
-#include <sstream>
 #include <stdexcept>
 #include <vector>
 
 #include "baselines/baseline_linear.hpp"
-#include "json_text.hpp"
 #include "posix_files.hpp"
+#include "run_state_archive.hpp"
 
 namespace strassentile::train {
 namespace {
@@ -109,44 +108,22 @@ LoadedLm load_lm_checkpoint(const std::string& path, const torch::Device& device
 void save_lm_run_state(const std::string& path, const std::string& settings, const LmRunResult& run, LmImpl& model,
                        const FlatAdamW& optimizer, const at::Generator& windows) {
   torch::serialize::OutputArchive archive;
-  archive.write(kSettingsKey, c10::IValue(settings));
+  write_settings(archive, kSettingsKey, settings);
   archive.write("numbers", pack_numbers(run));
   archive.write("curve", curve_to_tensor(run.curve));
   archive.write("step_losses", torch::tensor(run.step_losses, torch::kDouble));
   if (!run.finished) {
-    // Keys by position (archive keys may not hold the dots of parameter names); the order is the model's own.
-    const auto params = model.parameters(), buffers = model.buffers();
-    for (std::size_t i = 0; i < params.size(); ++i) archive.write("param" + std::to_string(i), params[i].detach());
-    for (std::size_t i = 0; i < buffers.size(); ++i) archive.write("buffer" + std::to_string(i), buffers[i], true);
-    optimizer.save(archive, "optimizer_");
+    write_model_and_optimizer(archive, model, optimizer);
     archive.write("windows_generator", windows.get_state());
   }
-  std::ostringstream bytes;
-  try {
-    archive.save_to(bytes);
-  } catch (const c10::Error& e) {
-    throw std::runtime_error("cannot write run state " + path + ": " + e.what_without_backtrace());
-  }
-  write_file_atomically(path, bytes.str(), "run state");
+  save_run_state(archive, path, "run state");
 }
 
 bool load_lm_run_state(const std::string& path, const std::string& settings, LmRunResult& run, LmImpl& model,
                        FlatAdamW& optimizer, at::Generator& windows) {
   if (!is_regular_file(path)) return false;
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(path, model.rope_cos.device());
-  } catch (const c10::Error& e) {
-    throw std::runtime_error("run state " + path + " is not a torch archive: " + e.what_without_backtrace());
-  }
-  c10::IValue saved_settings;
-  if (!archive.try_read(kSettingsKey, saved_settings))
-    throw std::runtime_error("run state " + path + " was not written by 'strassentile-lab train lm --checkpoint-dir' (no " +
-                             kSettingsKey + ")");
-  if (saved_settings.toStringRef() != settings)
-    throw std::invalid_argument("run state " + path + " was written under other settings:\n  saved: " +
-                                saved_settings.toStringRef() + "\n  now:   " + settings +
-                                "\nrerun with the settings it was written with, or give another --checkpoint-dir");
+  torch::serialize::InputArchive archive = open_run_state(path, model.rope_cos.device(), kSettingsKey, settings,
+                                                          "run state", "strassentile-lab train lm --checkpoint-dir");
   try {
     torch::Tensor numbers, curve, losses;
     archive.read("numbers", numbers);
@@ -157,19 +134,7 @@ bool load_lm_run_state(const std::string& path, const std::string& settings, LmR
     const torch::Tensor l = losses.to(torch::kCPU, torch::kDouble).contiguous();
     run.step_losses.assign(l.data_ptr<double>(), l.data_ptr<double>() + l.numel());
     if (run.finished) return true;
-    torch::NoGradGuard no_grad;
-    const auto params = model.parameters(), buffers = model.buffers();
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      torch::Tensor saved;
-      archive.read("param" + std::to_string(i), saved);
-      params[i].copy_(saved);  // in place: the parameters are views into the optimiser's flat buffers
-    }
-    for (std::size_t i = 0; i < buffers.size(); ++i) {
-      torch::Tensor saved;
-      archive.read("buffer" + std::to_string(i), saved, true);
-      buffers[i].copy_(saved);
-    }
-    optimizer.load(archive, "optimizer_");
+    read_model_and_optimizer(archive, model, optimizer);
     torch::Tensor generator_state;
     archive.read("windows_generator", generator_state);
     windows.set_state(generator_state.to(torch::kCPU));

@@ -1,11 +1,10 @@
 #include "run_checkpoint.hpp"
 
-#include <sstream>
 #include <stdexcept>
 #include <vector>
 
-#include "json_text.hpp"
 #include "posix_files.hpp"
+#include "run_state_archive.hpp"
 
 namespace strassentile::train {
 namespace {
@@ -45,45 +44,24 @@ std::string run_checkpoint_path(const std::string& dir, const std::string& varia
 void save_run_checkpoint(const std::string& path, const std::string& settings, const RunResult& run, VitImpl& model,
                          const FlatAdamW& optimizer) {
   torch::serialize::OutputArchive archive;
-  archive.write(kSettingsKey, c10::IValue(settings));
+  write_settings(archive, kSettingsKey, settings);
   archive.write("stopped_by", c10::IValue(run.stopped_by));
   archive.write("epochs", epochs_to_tensor(run.epochs));
   archive.write("step_losses", torch::tensor(run.step_losses, torch::kDouble));
   archive.write("totals", torch::tensor({static_cast<double>(run.steps), run.train_seconds, run.steady_start_seconds},
                                         torch::kDouble));
-  if (!run.finished()) {
-    // Keys by position (archive keys may not hold the dots of parameter names); the order is the model's own.
-    const auto params = model.parameters(), buffers = model.buffers();
-    for (std::size_t i = 0; i < params.size(); ++i) archive.write("param" + std::to_string(i), params[i].detach());
-    for (std::size_t i = 0; i < buffers.size(); ++i) archive.write("buffer" + std::to_string(i), buffers[i], true);
-    optimizer.save(archive, "optimizer_");
-  }
-  std::ostringstream bytes;
-  try {
-    archive.save_to(bytes);
-  } catch (const c10::Error& e) {
-    throw std::runtime_error("cannot write checkpoint " + path + ": " + e.what_without_backtrace());
-  }
-  write_file_atomically(path, bytes.str(), "checkpoint");
+  if (!run.finished()) write_model_and_optimizer(archive, model, optimizer);
+  save_run_state(archive, path, "checkpoint");
 }
 
 bool load_run_checkpoint(const std::string& path, const std::string& settings, RunResult& run, VitImpl& model,
                          FlatAdamW& optimizer) {
   if (!is_regular_file(path)) return false;
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(path, model.pos.device());
-  } catch (const c10::Error& e) {
-    throw std::runtime_error("checkpoint " + path + " is not a torch archive: " + e.what_without_backtrace());
-  }
-  c10::IValue saved_settings, stopped_by;
-  if (!archive.try_read(kSettingsKey, saved_settings) || !archive.try_read("stopped_by", stopped_by))
-    throw std::runtime_error("checkpoint " + path + " was not written by 'strassentile-lab train vit' (no " +
-                             kSettingsKey + ")");
-  if (saved_settings.toStringRef() != settings)
-    throw std::invalid_argument("checkpoint " + path + " was written under other settings:\n  saved: " +
-                                saved_settings.toStringRef() + "\n  now:   " + settings +
-                                "\nrerun with the settings it was written with, or give another --checkpoint-dir");
+  torch::serialize::InputArchive archive = open_run_state(path, model.pos.device(), kSettingsKey, settings,
+                                                          "checkpoint", "strassentile-lab train vit");
+  c10::IValue stopped_by;
+  if (!archive.try_read("stopped_by", stopped_by))
+    throw std::runtime_error("checkpoint " + path + " was not written by 'strassentile-lab train vit' (no stopped_by)");
   try {
     torch::Tensor epochs, losses, totals;
     archive.read("epochs", epochs);
@@ -99,19 +77,7 @@ bool load_run_checkpoint(const std::string& path, const std::string& settings, R
     run.steady_start_seconds = t[2].item<double>();
     run.resumed_from_epoch = static_cast<int64_t>(run.epochs.size());
     if (run.finished()) return true;
-    torch::NoGradGuard no_grad;
-    auto params = model.parameters(), buffers = model.buffers();
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      torch::Tensor saved;
-      archive.read("param" + std::to_string(i), saved);
-      params[i].copy_(saved);  // in place: the parameters are views into the optimiser's flat buffers
-    }
-    for (std::size_t i = 0; i < buffers.size(); ++i) {
-      torch::Tensor saved;
-      archive.read("buffer" + std::to_string(i), saved, true);
-      buffers[i].copy_(saved);
-    }
-    optimizer.load(archive, "optimizer_");
+    read_model_and_optimizer(archive, model, optimizer);
   } catch (const c10::Error& e) {
     throw std::runtime_error("checkpoint " + path + " is incomplete: " + e.what_without_backtrace());
   }
