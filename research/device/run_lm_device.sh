@@ -256,29 +256,9 @@ if [ "$mode" = converge ]; then
     cat "$tmp/converge_$p.log"
   done >"$out/train.log"
   # This call's finished runs and the previous calls': one record per variant and seed.
-  $py - "$out/lm_convergence.json" "$gpu" "${previous[@]}" "$tmp"/converge_*.json <<'PY'
-import json, math, os, sys
-dest, gpu, parts = sys.argv[1], sys.argv[2], [p for p in sys.argv[3:] if os.path.exists(p) and os.path.getsize(p)]
-docs = [json.load(open(p)) for p in parts]
-if not docs:
-    sys.exit("no process finished a run")
-merged = dict(docs[0], gpu=gpu)
-runs = {}
-for doc in docs:
-    for r in doc["runs"]:
-        if r["finished"]:
-            runs[(r["variant"], r["seed"])] = r
-merged["config"] = dict(docs[0]["config"], shard="merged")
-order = {v: i for i, v in enumerate(merged["config"]["variants"])}
-merged["runs"] = sorted(runs.values(), key=lambda r: (r["seed"], order.get(r["variant"], len(order))))
-json.dump(merged, open(dest, "w"), indent=1)
-wanted = len(merged["config"]["variants"]) * len(merged["config"]["seeds"])
-print(f"finished runs: {len(runs)} of {wanted}")
-for r in merged["runs"]:
-    print(f"  {r['variant']} seed {r['seed']}: test {r['test_bits_per_byte']:.4f} bits/byte (ppl {r['test_ppl']:.3f}), "
-          f"{r['train_seconds']:.0f} s training at {r['tokens_per_second']:.0f} tokens/s, "
-          f"decoding {r['decode_tokens_per_second']:.0f} tokens/s")
-PY
+  $py research/scripts/merge_finished_runs.py "$out/lm_convergence.json" "$gpu" \
+    '{test_bits_per_byte:.4f} bits/byte (ppl {test_ppl:.3f}), {train_seconds:.0f} s training at {tokens_per_second:.0f} tokens/s, decoding {decode_tokens_per_second:.0f} tokens/s' \
+    "${previous[@]}" "$tmp"/converge_*.json
   # A finished run's state holds its history alone (kB); an unfinished run's holds the model and AdamW moments (77 MB
   # and more at the config's sizes) and stays behind. Only toy models' unfinished states are small enough to travel.
   (cd "$ckpt" && find . -maxdepth 1 -name '*.pt' -size -4M -printf '%f\n' | tar czf "$out/checkpoints.tar.gz" -T -)

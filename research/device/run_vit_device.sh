@@ -163,28 +163,9 @@ if [ "$converge" = 1 ]; then
     cat "$tmp/converge_$p.log"
   done >"$out/train.log"
   # This call's finished runs and the previous calls': one record per variant and seed.
-  $py - "$out/vit_convergence.json" "$gpu" "${previous[@]}" "$tmp"/converge_*.json <<'EOF'
-import json, os, sys
-dest, gpu, parts = sys.argv[1], sys.argv[2], [p for p in sys.argv[3:] if os.path.exists(p) and os.path.getsize(p)]
-docs = [json.load(open(p)) for p in parts]
-if not docs:
-    sys.exit("no process finished a run")
-merged = dict(docs[0], gpu=gpu)
-runs = {}
-for doc in docs:
-    for r in doc["runs"]:
-        if r["finished"]:
-            runs[(r["variant"], r["seed"])] = r
-merged["config"] = dict(docs[0]["config"], shard="merged")
-order = {v: i for i, v in enumerate(merged["config"]["variants"])}
-merged["runs"] = sorted(runs.values(), key=lambda r: (r["seed"], order.get(r["variant"], len(order))))
-json.dump(merged, open(dest, "w"), indent=1)
-wanted = len(merged["config"]["variants"]) * len(merged["config"]["seeds"])
-print(f"finished runs: {len(runs)} of {wanted}")
-for r in merged["runs"]:
-    print(f"  {r['variant']} seed {r['seed']}: test {100 * r['test_accuracy']:.2f}% at best val epoch "
-          f"{r['best_epoch']} of {len(r['epochs'])} ({r['stopped_by']}), {r['train_seconds']:.0f} s training")
-EOF
+  $py research/scripts/merge_finished_runs.py "$out/vit_convergence.json" "$gpu" \
+    '{test_accuracy:.2%} test accuracy at best val epoch {best_epoch} ({stopped_by}), {train_seconds:.0f} s training' \
+    "${previous[@]}" "$tmp"/converge_*.json
   # A finished run's checkpoint holds its history alone; an unfinished run's (model and moments) stays behind.
   (cd "$ckpt" && find . -maxdepth 1 -name '*.pt' -size -15M -printf '%f\n' | tar czf "$out/checkpoints.tar.gz" -T -)
   echo "checkpoints.tar.gz: $(tar tzf "$out/checkpoints.tar.gz" | wc -l) finished run(s);" \
