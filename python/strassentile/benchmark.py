@@ -201,7 +201,8 @@ def variant_model(name: str, dense: nn.Module, make_stl: Callable[[str], nn.Modu
 def compare(timer: Timer, dense: nn.Module, make_stl: Callable[[str], nn.Module], x: torch.Tensor,
             variants: list[str]) -> list[dict]:
     """One row per variant against the same dense timings; ratios = dense time / variant time."""
-    grad = torch.randn_like(dense(x))
+    with torch.no_grad():
+        grad = torch.randn_like(dense(x))
     base = measure(timer, dense, x, grad)
     rows = []
     for name in variants:

@@ -108,7 +108,7 @@ LoadedLm load_lm_checkpoint(const std::string& path, const torch::Device& device
 void save_lm_run_state(const std::string& path, const std::string& settings, const LmRunResult& run, LmImpl& model,
                        const FlatAdamW& optimizer, const at::Generator& windows) {
   torch::serialize::OutputArchive archive;
-  write_settings(archive, kSettingsKey, settings);
+  archive.write(kSettingsKey, c10::IValue(settings));
   archive.write("numbers", pack_numbers(run));
   archive.write("curve", curve_to_tensor(run.curve));
   archive.write("step_losses", torch::tensor(run.step_losses, torch::kDouble));

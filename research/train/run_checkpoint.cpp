@@ -44,7 +44,7 @@ std::string run_checkpoint_path(const std::string& dir, const std::string& varia
 void save_run_checkpoint(const std::string& path, const std::string& settings, const RunResult& run, VitImpl& model,
                          const FlatAdamW& optimizer) {
   torch::serialize::OutputArchive archive;
-  write_settings(archive, kSettingsKey, settings);
+  archive.write(kSettingsKey, c10::IValue(settings));
   archive.write("stopped_by", c10::IValue(run.stopped_by));
   archive.write("epochs", epochs_to_tensor(run.epochs));
   archive.write("step_losses", torch::tensor(run.step_losses, torch::kDouble));

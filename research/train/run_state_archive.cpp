@@ -7,10 +7,6 @@
 
 namespace strassentile::train {
 
-void write_settings(torch::serialize::OutputArchive& archive, const char* key, const std::string& settings) {
-  archive.write(key, c10::IValue(settings));
-}
-
 torch::serialize::InputArchive open_run_state(const std::string& path, const torch::Device& device, const char* key,
                                               const std::string& settings, const std::string& what,
                                               const std::string& writer) {

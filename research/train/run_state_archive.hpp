@@ -11,8 +11,8 @@
 
 namespace strassentile::train {
 
-// `what` names the file in messages ("checkpoint", "run state").
-void write_settings(torch::serialize::OutputArchive& archive, const char* key, const std::string& settings);
+// `what` names the file in messages ("checkpoint", "run state"). The settings a run was trained under are written
+// as a string under `key` (archive.write(key, c10::IValue(settings))).
 // The archive at `path` on `device`, its settings under `key` equal to `settings`; otherwise std::runtime_error
 // (not such a file: `writer` says which command writes them) or std::invalid_argument (other settings).
 torch::serialize::InputArchive open_run_state(const std::string& path, const torch::Device& device, const char* key,

@@ -31,6 +31,16 @@
 namespace strassentile::train {
 namespace {
 
+// make_lm_train_config's error message for these values ("" when it accepts them).
+std::string error_of(const std::map<std::string, std::string>& v) {
+  try {
+    make_lm_train_config(v);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
+
 using data::CorpusSplit;
 
 // Linear-layer specs of the experiment, at the tiny test width (dim 32, hidden 64).
@@ -312,14 +322,6 @@ TEST(LmTrain, LossFallsForEveryKindOfLinear) {
 }
 
 TEST(LmTrain, ConfigRejectsBadValuesNamingTheFlag) {
-  const auto error_of = [](std::map<std::string, std::string> v) {
-    try {
-      make_lm_train_config(v);
-    } catch (const std::invalid_argument& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
   EXPECT_NE(error_of({{"tokens", "10"}}).find("--tokens 10 is less than one step"), std::string::npos);
   EXPECT_NE(error_of({{"variants", "stl:rank=0"}}).find("rank must be >= 1"), std::string::npos);
   EXPECT_NE(error_of({{"dim", "30"}, {"heads", "4"}}).find("multiple of heads"), std::string::npos);
@@ -422,14 +424,6 @@ TEST(LmTrain, ConfigFileAddsVariantsAndNamesBadLines) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("bad.cfg:2: unknown key 'width'"), std::string::npos) << e.what();
   }
-  const auto error_of = [](std::map<std::string, std::string> v) {
-    try {
-      make_lm_train_config(v);
-    } catch (const std::invalid_argument& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
   EXPECT_NE(error_of({{"corpus", "python,perl"}}).find("--corpus: unknown text source 'perl'"), std::string::npos);
   EXPECT_NE(error_of({{"pause-after-steps", "3"}}).find("needs --checkpoint-dir"), std::string::npos);
   EXPECT_NE(error_of({{"decode-tokens", "999"}}).find("--decode-tokens 999 exceeds --context 256"), std::string::npos);
