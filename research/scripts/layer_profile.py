@@ -2,8 +2,11 @@
 training steps (torch.profiler, per step), for <4,4,4> r=24 and <4,2,4> r=12 at three widths, plus mode causal at
 16384x4096x4096. bf16, every parameter learnable, median of 10 after 3 warm-ups with the L2 flushed before each.
 
-    PYTHONPATH=python STRASSENTILE_TORCH_LIB=build-cuda/lib/libstrassentile_torch.so python research/scripts/layer_profile.py
+    PYTHONPATH=python STRASSENTILE_TORCH_LIB=build-cuda/lib/libstrassentile_torch.so python research/scripts/layer_profile.py \
+        [MxKxN ...]   (other shapes than the three above)
 """
+import sys
+
 import torch
 from causal_speed import median_ms  # same folder: the timing both scripts use
 from torch.profiler import ProfilerActivity, profile
@@ -13,9 +16,9 @@ import strassentile as st
 SHAPES = [(16384, 4096, 4096), (16384, 768, 3072), (65536, 384, 1536)]
 
 
-def main():
+def main(shapes):
     flush = torch.empty(256 * 2**20, dtype=torch.uint8, device="cuda")
-    for m, k, n in SHAPES:
+    for m, k, n in shapes:
         x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16, requires_grad=True)
         layers = [("dense", torch.nn.Linear(k, n, device="cuda", dtype=torch.bfloat16))]
         for tile, rank in (((4, 4, 4), 24), ((4, 2, 4), 12)):
@@ -46,4 +49,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main([tuple(int(v) for v in arg.split("x")) for arg in sys.argv[1:]] or SHAPES)

@@ -6,10 +6,11 @@
 //
 // Workspace, each region 256-byte aligned, rows padded to 8 elements (ld = k or n rounded up, as stl_forward
 // does: unpadded rows of 16-bit elements, e.g. k = 1366 at <3,3,3>, would send the encode/decode kernels down their
-// element-wise paths). The reductions over all tiles are single GEMMs over the flattened (tile row, padded tile
-// column) index, so both of their operands get zeros in the padding first:
-//   A: X̂, later overwritten by dX̂ (r·m·ldk)        B: dZ (r·m·ldn)
-//   C: Z and tiles(dY) for dD, later tiles(X) for dE_X (gathered by copying)
+// element-wise paths). The reductions over all tiles get zeros in both operands' padding first. Each region is
+// reused once what it held is dead, so the step holds three product-sized buffers at most, not four:
+//   A: X̂ (for dŴ and Z), then tiles(dY) (for dD), then dX̂ (r·m·ldk or a·c·m·ldn, the larger)
+//   B: dZ (for dŴ and dX̂), then tiles(X) (for dE_X)
+//   C: Z (for dD)
 //   S: the bias gradient's partial column sums (deterministic, no atomics)
 //   W, DW: Ŵ and dŴ with zero-padded sides, where the products of 16-bit dtypes run on k and n rounded up to 8
 //   (detail::pads_products): cuBLAS is 3–6× faster so than on sides like k = n = 1366 (kernels/padded_copy.cuh)
@@ -33,7 +34,7 @@ using detail::round_up;
 
 struct Layout {
   bool x_hat = false, dz = false, dx_hat = false;
-  std::size_t a = 0, b = 0, c = 0, c2 = 0, sums = 0, w = 0, dw = 0, bytes = 0;  // offsets, total
+  std::size_t a = 0, b = 0, c = 0, sums = 0, w = 0, dw = 0, bytes = 0;  // offsets, total
   std::size_t w_bytes = 0, dw_bytes = 0;  // padded Ŵ and dŴ (detail::pads_products); 0 where not needed
 };
 
@@ -52,11 +53,9 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
     off += round_up(bytes, 256);
     return static_cast<std::size_t>(at);
   };
-  l.a = take(l.x_hat || l.dx_hat ? r * lx * e : 0);
-  l.b = take(l.dz ? r * ly * e : 0);
-  const std::int64_t z_bytes = need.dec ? round_up(r * ly * e, 256) : 0;
-  l.c = take(std::max(need.dec ? z_bytes + ac * ly * e : 0, need.enc_x ? ab * lx * e : 0));
-  l.c2 = l.c + static_cast<std::size_t>(z_bytes);
+  l.a = take(std::max(l.x_hat || l.dx_hat ? r * lx : 0, need.dec ? ac * ly : 0) * e);
+  l.b = take(std::max(l.dz ? r * ly : 0, need.enc_x ? ab * lx : 0) * e);
+  l.c = take(need.dec ? r * ly * e : 0);
   l.sums = take(need.bias ? static_cast<std::int64_t>(detail::column_sums_scratch(s.rows, s.out_features)) : 0);
   if (detail::pads_products(s, dtype)) {
     const std::int64_t padded_w = r * round_up(s.k(), 8) * round_up(s.n(), 8);
@@ -72,6 +71,19 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
 using Gemm = detail::RowMajorGemm;
 
 void run_gemm(const BackwardParams& p, const Gemm& g) { detail::run_gemm(p.cublas, g, p.gemm, p.stream); }
+
+// out (rows × cols, fp32) = A · Bᵀ summed over `positions`: A holds `rows` planes and B `cols` planes of `positions`
+// elements each, one after another (the reductions over every tile position for dD and dE_X).
+void reduce_over_positions(const BackwardParams& p, std::int64_t rows, std::int64_t cols, std::int64_t positions,
+                           const void* a, const void* b, float* out) {
+  Gemm g;
+  g.rows = rows, g.cols = cols, g.inner = positions;
+  g.a = a, g.lda = positions;
+  g.b = b, g.ldb = positions, g.trans_b = true;
+  g.c = out, g.ldc = cols;
+  g.ab_type = detail::cuda_data_type(p.dtype), g.c_type = CUDA_R_32F;
+  run_gemm(p, g);
+}
 
 // The encode of `src` for `shape` into the workspace's r × m matrices of rows of ld elements, with p's dtype,
 // stream and kernel choice, and `causal_levels` (p's).
@@ -168,10 +180,9 @@ void stl_backward(const BackwardParams& p) {
   if (l.x_hat || l.dz || l.dx_hat || need.dec) detail::bind_stream(p.cublas, p.stream);
 
   char* ws = static_cast<char*>(p.workspace);
-  void* buf_a = ws + l.a;   // X̂, then dX̂
-  void* buf_b = ws + l.b;   // dZ
-  void* buf_c = ws + l.c;   // Z; then tiles(X)
-  void* buf_c2 = ws + l.c2; // tiles(dY)
+  void* buf_a = ws + l.a;  // X̂, then tiles(dY), then dX̂
+  void* buf_b = ws + l.b;  // dZ, then tiles(X)
+  void* buf_c = ws + l.c;  // Z
   const cudaDataType_t t = detail::cuda_data_type(p.dtype);
 
   // X̂ and Z from the forward where the caller kept them (BackwardParams::x_hat, ::z).
@@ -235,16 +246,11 @@ void stl_backward(const BackwardParams& p) {
       // Padded, the products wrote Z's padding columns themselves: X̂ times Ŵ's zero columns.
       if (!z_padded) detail::zero_columns(buf_c, r * m, n, ldn, e, p.stream);
     }
-    gather_tiles(p, s.c, N, p.dy, buf_c2, ldn);  // tiles(dY), over dY's (a,c) tiles
-    Gemm g;
-    g.rows = ac, g.cols = r, g.inner = m * ldn;
-    g.a = buf_c2, g.lda = m * ldn;
-    g.b = z_saved ? p.z.data : buf_c, g.ldb = m * ldn, g.trans_b = true;
-    g.c = p.d_dec, g.ldc = r;
-    g.ab_type = t, g.c_type = CUDA_R_32F;
-    run_gemm(p, g);
+    // X̂ is dead now (dŴ and Z are done): tiles(dY) take its place.
+    gather_tiles(p, s.c, N, p.dy, buf_a, ldn);  // tiles(dY), over dY's (a,c) tiles
+    reduce_over_positions(p, ac, r, m * ldn, buf_a, z_saved ? p.z.data : buf_c, p.d_dec);
   }
-  if (l.dx_hat) {  // dX̂[p] = dZ[p] · Ŵ[p]ᵀ, over X̂ (no longer needed)
+  if (l.dx_hat) {  // dX̂[p] = dZ[p] · Ŵ[p]ᵀ, into A (X̂ and tiles(dY) are dead)
     Gemm g;
     g.rows = m, g.cols = w_padded ? ldk : k, g.inner = w_padded ? ldn : n, g.batch = r;
     g.a = buf_b, g.lda = ldn, g.stride_a = m * ldn;
@@ -258,16 +264,10 @@ void stl_backward(const BackwardParams& p) {
         {{s, p.dtype, p.stream, p.kernel, p.causal_levels}, {buf_a, ldk, m * ldk}, p.enc_x, {p.dx.data, ld_dx}});
   }
   if (need.enc_x) {  // dE_X = dX̂ · tiles(X)ᵀ over all m·k tile positions
-    gather_tiles(p, s.b, K, p.x, buf_c, ldk);  // tiles(X), over X's (a,b) tiles
+    gather_tiles(p, s.b, K, p.x, buf_b, ldk);  // tiles(X), over X's (a,b) tiles, where dZ was
     // dX̂: padded, the GEMM wrote its padding columns as dZ times Ŵ's zero rows.
     if (!w_padded) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
-    Gemm g;
-    g.rows = r, g.cols = ab, g.inner = m * ldk;
-    g.a = buf_a, g.lda = m * ldk;
-    g.b = buf_c, g.ldb = m * ldk, g.trans_b = true;
-    g.c = p.d_enc_x, g.ldc = ab;
-    g.ab_type = t, g.c_type = CUDA_R_32F;
-    run_gemm(p, g);
+    reduce_over_positions(p, r, ab, m * ldk, buf_a, buf_b, p.d_enc_x);
   }
   if (need.bias)
     detail::column_sums(p.dtype, p.dy.data, ld_dy, M, N, p.d_bias, ws + l.sums, p.stream);
