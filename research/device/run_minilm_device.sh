@@ -8,12 +8,12 @@
 #
 # The default grid (STL r = 24, 32 x bases truncate:dps-4x4x4-48, fit x basis trained, frozen while distilling,
 # 2:4 by magnitude and by SR-STE, low rank at each STL rank's FLOPs, 1500 and 6000 distillation steps, seeds 0
-# and 1; 49 jobs) is about 87 minutes of H200 time: run it in parts, one call each, MINILM_SHARD=K/N for K = 1..N:
+# and 1; 49 jobs) is about 123 minutes of H200 time: run it in parts, one call each, MINILM_SHARD=K/N for K = 1..N:
 #   MINILM_SHARD=1/12 research/device/run_minilm_device.sh OUT_DIR      (... 12/12)
 # and join the parts here:
 #   PYTHONPATH=python:research/python python -m strassentile_lab.cli convert-minilm --merge PART_DIR... --out DIR
 # `convert-minilm --list-jobs [--shard K/N] [grid options]` prints the plan, the estimated seconds (from the
-# published run's 40 distillation steps/s) and the number of calls of at most --call-seconds (default 500) it
+# measured 28 distillation steps/s) and the number of calls of at most --call-seconds (default 430) it
 # needs; each part logs it first. MINILM_ARGS narrows or changes the grid (e.g. "--seeds 0 --distill-steps 1500");
 # pass the same MINILM_ARGS to every part of one grid.
 set -uo pipefail

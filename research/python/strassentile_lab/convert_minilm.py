@@ -50,10 +50,11 @@ FAMILIES = ("exact48", "stl", "sparse24", "sparse24-srste", "lowrank")
 DISTILL_BASIS = ("trained", "frozen")
 DATA_SEED = 0  # which sentences form the pool and the training rows: fixed, so that every seed is scored alike
 
-# Planning estimates of H200 seconds (the published run: 42 distillation steps/s, 27 s for a truncate
-# calibration of the 36 layers; the data-aware ALS `fit` basis runs on the CPU, about 2 s per layer).
-STEPS_PER_SECOND = 40.0
-STL_CONVERSION_SECONDS = {"fit": 100.0}  # by basis; any other basis:
+# Planning estimates of H200 seconds, from the 2026-12-04 basis screen (results/minilm/screen_basis_seed0_*.json):
+# 28–35 distillation steps/s, 32 s for a truncate calibration of the 36 layers, 149 s with the data-aware ALS `fit`
+# basis (it runs on the CPU).
+STEPS_PER_SECOND = 28.0
+STL_CONVERSION_SECONDS = {"fit": 150.0}  # by basis; any other basis:
 TRUNCATE_CONVERSION_SECONDS = 30.0
 BASELINE_CONVERSION_SECONDS = 2.0
 EVALUATION_SECONDS = 4.0
@@ -592,9 +593,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", type=parse_shard, default=None, help="K/N: run part K of N of the grid")
     p.add_argument("--list-jobs", action="store_true",
                    help="print the grid (with --shard: the part), its estimated time and the calls it needs, and stop")
-    p.add_argument("--call-seconds", type=float, default=500.0,
-                   help="--list-jobs: the estimated seconds of jobs one call may hold (a device call's limit, less "
-                        "loading and building)")
+    p.add_argument("--call-seconds", type=float, default=430.0,
+                   help="--list-jobs: the estimated seconds of jobs one call may hold (a 600 s device call less about "
+                        "90 s of building and 40 s of loading and the dense model's evaluation, with some margin)")
     p.add_argument("--merge", nargs="+", default=None, metavar="PART",
                    help="join the convert_minilm.json of the grid's parts (files or folders) into --out and stop")
     p.add_argument("--pool", type=int, default=5000, help="held-out sentences in the retrieval pool")

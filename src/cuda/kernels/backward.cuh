@@ -1,5 +1,5 @@
-// Small kernels of the backward pass: the bias gradient (column sums of dY, deterministic) and the identity encoder
-// that gathers tiles for the dE_X and dD reductions.
+// Small kernels of the backward pass: the bias gradient (column sums of dY, deterministic) and the tile gathers
+// (copies into one plane per tile entry) for the dE_X and dD reductions.
 #pragma once
 
 #include <algorithm>
