@@ -8,8 +8,10 @@
 #
 # The default grid (STL r = 24, 32 x bases truncate:dps-4x4x4-48, fit x basis trained, frozen while distilling,
 # 2:4 by magnitude and by SR-STE, low rank at each STL rank's FLOPs, 1500 and 6000 distillation steps, seeds 0
-# and 1; 49 jobs) is about 123 minutes of H200 time: run it in parts, one call each, MINILM_SHARD=K/N for K = 1..N:
-#   MINILM_SHARD=1/12 research/device/run_minilm_device.sh OUT_DIR      (... 12/12)
+# and 1; 49 jobs) is about 123 minutes of H200 time. A conversion and its distillations run in one call, so the
+# 6000-step jobs need grids of their own per basis choice (e.g. MINILM_ARGS="--distill-steps 6000 --distill-basis
+# trained --bases truncate:dps-4x4x4-48"). Run a grid in parts, one call each, MINILM_SHARD=K/N for K = 1..N:
+#   MINILM_SHARD=1/3 MINILM_ARGS="--seeds 0 --distill-steps 1500" research/device/run_minilm_device.sh OUT_DIR  (... 3/3)
 # and join the parts here:
 #   PYTHONPATH=python:research/python python -m strassentile_lab.cli convert-minilm --merge PART_DIR... --out DIR
 # `convert-minilm --list-jobs [--shard K/N] [grid options]` prints the plan, the estimated seconds (from the

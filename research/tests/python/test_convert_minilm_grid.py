@@ -188,10 +188,13 @@ def test_parts_cover_the_grid_once_and_keep_conversions_together():
         for other in parts:
             if other is not part:
                 assert not {j.conversion for j in part} & {j.conversion for j in other}
-    n = cm.parts_needed(planned, 500)
-    assert n is not None and all(sum(cm.estimated_seconds(g) for g in cm.conversion_groups(p)) <= 500
-                                 for p in cm.partition(planned, n))
-    assert cm.parts_needed(planned, 10) is None
+    # A conversion group runs in one call: with 6000-step distillations the default grid's groups outgrow a call.
+    assert cm.parts_needed(planned, 430) is None
+    screen = cm.plan_jobs(_args("--seeds", "0", "--distill-steps", "1500"))
+    n = cm.parts_needed(screen, 430)
+    assert n is not None and all(sum(cm.estimated_seconds(g) for g in cm.conversion_groups(p)) <= 430
+                                 for p in cm.partition(screen, n))
+    assert cm.parts_needed(screen, 10) is None
 
 
 def test_list_jobs_needs_no_model(capsys):
