@@ -159,14 +159,19 @@ def measure(timer: Timer, model: nn.Module, x: torch.Tensor, grad: torch.Tensor 
     res["step_ms"] = timer.median_ms(step)
     model.zero_grad(set_to_none=True)
     xg.grad = None
+    res["peak_mib"] = peak_mib(step)
+    model.zero_grad(set_to_none=True)
+    return res
+
+
+def peak_mib(fn: Callable[[], object]) -> float:
+    """MiB that ``fn`` allocates at its peak above what was allocated before it (its inputs)."""
     torch.cuda.synchronize()
     before = torch.cuda.memory_allocated()
     torch.cuda.reset_peak_memory_stats()
-    step()
+    fn()
     torch.cuda.synchronize()
-    res["peak_mib"] = (torch.cuda.max_memory_allocated() - before) / 2**20
-    model.zero_grad(set_to_none=True)
-    return res
+    return (torch.cuda.max_memory_allocated() - before) / 2**20
 
 
 def freeze_basis(model: nn.Module) -> nn.Module:

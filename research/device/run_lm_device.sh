@@ -41,6 +41,7 @@ set -uo pipefail
 out=${1:?usage: run_lm_device.sh OUT_DIR}
 mkdir -p "$out"
 cd "$(dirname "$0")/../.."
+source research/device/convergence_calls.sh
 t0=$(date +%s)
 deadline=$((t0 + ${LM_DEADLINE:-530}))
 left() { echo $((deadline - $(date +%s))); }
@@ -251,18 +252,12 @@ if [ "$mode" = converge ]; then
       --deadline $((train_end - $(date +%s))) --json "$tmp/converge_$p.json" >"$tmp/converge_$p.log" 2>&1 &
   done
   wait
-  for p in $(seq 0 $((procs - 1))); do
-    echo "===== process $p/$procs (GPU $((p % gpus)))"
-    cat "$tmp/converge_$p.log"
-  done >"$out/train.log"
+  process_logs "$procs" "$gpus" >"$out/train.log"
   # This call's finished runs and the previous calls': one record per variant and seed.
   $py research/scripts/merge_finished_runs.py "$out/lm_convergence.json" "$gpu" \
     '{test_bits_per_byte:.4f} bits/byte (ppl {test_ppl:.3f}), {train_seconds:.0f} s training at {tokens_per_second:.0f} tokens/s, decoding {decode_tokens_per_second:.0f} tokens/s' \
     "${previous[@]}" "$tmp"/converge_*.json
-  # A finished run's state holds its history alone (kB); an unfinished run's holds the model and AdamW moments (77 MB
-  # and more at the config's sizes) and stays behind. Only toy models' unfinished states are small enough to travel.
-  (cd "$ckpt" && find . -maxdepth 1 -name '*.pt' -size -4M -printf '%f\n' | tar czf "$out/checkpoints.tar.gz" -T -)
-  echo "checkpoints.tar.gz: $(tar tzf "$out/checkpoints.tar.gz" | wc -l) run state(s);" \
-    "$(find "$ckpt" -maxdepth 1 -name '*.pt' -size +4M | wc -l) unfinished left behind (they start over next call)"
+  # Finished runs' states are kB; unfinished ones 77 MB and more at the config's sizes (toy models' are smaller).
+  pack_finished_states "$ckpt" 4M
 fi
 echo "done; $(left) s left of the deadline"

@@ -33,6 +33,7 @@ set -uo pipefail
 out=${1:?usage: run_vit_device.sh OUT_DIR}
 mkdir -p "$out"
 cd "$(dirname "$0")/../.."
+source research/device/convergence_calls.sh
 t0=$(date +%s)
 deadline=$((t0 + ${VIT_DEADLINE:-560}))
 left() { echo $((deadline - $(date +%s))); }
@@ -158,17 +159,12 @@ if [ "$converge" = 1 ]; then
       --log-every 60 --json "$tmp/converge_$p.json" >"$tmp/converge_$p.log" 2>&1 &
   done
   wait
-  for p in $(seq 0 $((procs - 1))); do
-    echo "===== process $p/$procs (GPU $((p % gpus)))"
-    cat "$tmp/converge_$p.log"
-  done >"$out/train.log"
+  process_logs "$procs" "$gpus" >"$out/train.log"
   # This call's finished runs and the previous calls': one record per variant and seed.
   $py research/scripts/merge_finished_runs.py "$out/vit_convergence.json" "$gpu" \
     '{test_accuracy:.2%} test accuracy at best val epoch {best_epoch} ({stopped_by}), {train_seconds:.0f} s training' \
     "${previous[@]}" "$tmp"/converge_*.json
-  # A finished run's checkpoint holds its history alone; an unfinished run's (model and moments) stays behind.
-  (cd "$ckpt" && find . -maxdepth 1 -name '*.pt' -size -15M -printf '%f\n' | tar czf "$out/checkpoints.tar.gz" -T -)
-  echo "checkpoints.tar.gz: $(tar tzf "$out/checkpoints.tar.gz" | wc -l) finished run(s);" \
-    "$(find "$ckpt" -maxdepth 1 -name '*.pt' -size +15M | wc -l) unfinished left behind"
+  # Finished runs' states are kB; an unfinished dense run's is 57 MB.
+  pack_finished_states "$ckpt" 15M
 fi
 echo "done; $(left) s left of the deadline"

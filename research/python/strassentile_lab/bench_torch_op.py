@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 import strassentile  # loads the op library; set_keep_for_backward
-from strassentile.benchmark import Timer
+from strassentile.benchmark import Timer, peak_mib
 
 SHAPES = [(16384, 4096, 4096), (8192, 8192, 8192)]
 MLP_SHAPES = [(8192, 4096, 16384), (16384, 1024, 4096)]  # (M, d, d_ff)
@@ -44,12 +44,7 @@ def time_ms(fn):
 def peak_mb(fn, leaves):
     for t in leaves:  # gradients of earlier steps would otherwise count as inputs
         t.grad = None
-    torch.cuda.synchronize()
-    base = torch.cuda.memory_allocated()
-    torch.cuda.reset_peak_memory_stats()
-    fn()
-    torch.cuda.synchronize()
-    return (torch.cuda.max_memory_allocated() - base) / 2**20
+    return peak_mib(fn)
 
 
 def naive_stl(x, w_hat, enc, dec):
