@@ -4,16 +4,23 @@
 // r/(ab)·M·K extra elements per layer from forward to backward (1.5× X at <4,4,4>, r = 24), and the op's autograd
 // saves only its inputs. Z is needed only for dD; it is recomputed (one more batched GEMM) unless kept likewise.
 //
+// Row blocks: the rows run in blocks of whole sequences (of whole tiles without sequences), each block through the
+// same workspace regions, so that those regions are sized for one block. dŴ, dE_X and dD add up over the blocks
+// in fp32 (dŴ in an fp32 accumulator when its output is 16-bit, stored once at the end); d_bias runs once. The
+// blocks are as few as keep one block's product-sized regions within the size of X and Y together
+// (kRegionsOverInputs), which bounds a training step's peak memory near 1.5× a dense layer's.
+//
 // Workspace, each region 256-byte aligned, rows padded to 8 elements (ld = k or n rounded up, as stl_forward
 // does: unpadded rows of 16-bit elements, e.g. k = 1366 at <3,3,3>, would send the encode/decode kernels down their
 // element-wise paths). The reductions over all tiles get zeros in both operands' padding first. Each region is
-// reused once what it held is dead, so the step holds three product-sized buffers at most, not four:
+// reused once what it held is dead, so a block holds three product-sized buffers at most, not four:
 //   A: X̂ (for dŴ and Z), then tiles(dY) (for dD), then dX̂ (r·m·ldk or a·c·m·ldn, the larger)
 //   B: dZ (for dŴ and dX̂), then tiles(X) (for dE_X)
 //   C: Z (for dD)
 //   S: the bias gradient's partial column sums (deterministic, no atomics)
-//   W, DW: Ŵ and dŴ with zero-padded sides, where the products of 16-bit dtypes run on k and n rounded up to 8
+//   W: Ŵ with zero-padded sides, where the products of 16-bit dtypes run on k and n rounded up to 8
 //   (detail::pads_products): cuBLAS is 3–6× faster so than on sides like k = n = 1366 (kernels/padded_copy.cuh)
+//   DW: dŴ on those padded sides, or dŴ's fp32 accumulator over several row blocks
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -32,21 +39,59 @@ namespace {
 
 using detail::round_up;
 
+// One row block's product-sized regions may take this many times the bytes of X and Y together.
+constexpr std::int64_t kRegionsOverInputs = 1;
+
+struct RowBlocks {
+  std::int64_t rows = 0;   // rows per block (the last one may be shorter): whole sequences, or whole tiles
+  std::int64_t count = 1;
+};
+
+// The shape of rows [first, first + rows) of s: a whole number of s's sequences (or of its tiles).
+StlShape rows_of(const StlShape& s, std::int64_t rows) {
+  StlShape block = s;
+  block.rows = rows;
+  return block;
+}
+
+// Bytes of regions A, B and C for the shape's rows.
+std::int64_t product_regions(const StlShape& s, std::int64_t e, const BackwardNeeds& need, bool x_hat, bool dz,
+                             bool dx_hat) {
+  const std::int64_t r = s.rank, lx = s.m() * round_up(s.k(), 8), ly = s.m() * round_up(s.n(), 8);
+  const std::int64_t ab = s.a * s.b, ac = s.a * s.c;
+  return round_up(std::max(x_hat || dx_hat ? r * lx : 0, need.dec ? ac * ly : 0) * e, 256) +
+         round_up(std::max(dz ? r * ly : 0, need.enc_x ? ab * lx : 0) * e, 256) +
+         round_up(need.dec ? r * ly * e : 0, 256);
+}
+
 struct Layout {
   bool x_hat = false, dz = false, dx_hat = false;
+  RowBlocks blocks;
   std::size_t a = 0, b = 0, c = 0, sums = 0, w = 0, dw = 0, bytes = 0;  // offsets, total
-  std::size_t w_bytes = 0, dw_bytes = 0;  // padded Ŵ and dŴ (detail::pads_products); 0 where not needed
+  std::size_t w_bytes = 0, dw_bytes = 0;  // padded Ŵ, and dŴ's fp32 room (padded or summed); 0 where not needed
 };
 
 Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   validate(s);
   const auto e = static_cast<std::int64_t>(dtype_size(dtype));
-  const std::int64_t r = s.rank, lx = s.m() * round_up(s.k(), 8), ly = s.m() * round_up(s.n(), 8);
-  const std::int64_t ab = s.a * s.b, ac = s.a * s.c;
   Layout l;
   l.x_hat = need.w_hat || need.dec;
   l.dz = need.x || need.w_hat || need.enc_x;
   l.dx_hat = need.x || need.enc_x;
+
+  const std::int64_t unit = s.seq_len > 0 ? s.seq_len : s.a;
+  const std::int64_t units = (s.rows + unit - 1) / unit;
+  const std::int64_t budget =
+      std::max<std::int64_t>(1, kRegionsOverInputs * s.rows * (s.in_features + s.out_features) * e);
+  const std::int64_t wanted = (product_regions(s, e, need, l.x_hat, l.dz, l.dx_hat) + budget - 1) / budget;
+  const std::int64_t count = std::clamp<std::int64_t>(wanted, 1, std::max<std::int64_t>(units, 1));
+  const std::int64_t per_block = (units + count - 1) / count;
+  l.blocks.rows = std::min(s.rows, per_block * unit);
+  l.blocks.count = l.blocks.rows == 0 ? 1 : (s.rows + l.blocks.rows - 1) / l.blocks.rows;
+
+  const StlShape block = rows_of(s, l.blocks.rows);
+  const std::int64_t r = s.rank, lx = block.m() * round_up(s.k(), 8), ly = block.m() * round_up(s.n(), 8);
+  const std::int64_t ab = s.a * s.b, ac = s.a * s.c;
   std::int64_t off = 0;
   const auto take = [&off](std::int64_t bytes) {
     const std::int64_t at = off;
@@ -57,11 +102,12 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   l.b = take(std::max(l.dz ? r * ly : 0, need.enc_x ? ab * lx : 0) * e);
   l.c = take(need.dec ? r * ly * e : 0);
   l.sums = take(need.bias ? static_cast<std::int64_t>(detail::column_sums_scratch(s.rows, s.out_features)) : 0);
-  if (detail::pads_products(s, dtype)) {
-    const std::int64_t padded_w = r * round_up(s.k(), 8) * round_up(s.n(), 8);
-    l.w_bytes = static_cast<std::size_t>(round_up(l.dx_hat || need.dec ? padded_w * e : 0, 256));
-    l.dw_bytes = static_cast<std::size_t>(round_up(need.w_hat ? padded_w * 4 : 0, 256));  // 4: dw_hat_f32 too
-  }
+  const bool padded = detail::pads_products(s, dtype);
+  const std::int64_t w_elems = r * (padded ? round_up(s.k(), 8) * round_up(s.n(), 8) : s.k() * s.n());
+  if (padded) l.w_bytes = static_cast<std::size_t>(round_up(l.dx_hat || need.dec ? w_elems * e : 0, 256));
+  // dŴ in fp32 in the workspace: on padded sides, or summed over row blocks into a 16-bit output.
+  if (need.w_hat && (padded || (l.blocks.count > 1 && !need.dw_hat_f32)))
+    l.dw_bytes = static_cast<std::size_t>(round_up(w_elems * 4, 256));
   l.w = take(static_cast<std::int64_t>(l.w_bytes));
   l.dw = take(static_cast<std::int64_t>(l.dw_bytes));
   l.bytes = static_cast<std::size_t>(off);
@@ -72,16 +118,18 @@ using Gemm = detail::RowMajorGemm;
 
 void run_gemm(const BackwardParams& p, const Gemm& g) { detail::run_gemm(p.cublas, g, p.gemm, p.stream); }
 
-// out (rows × cols, fp32) = A · Bᵀ summed over `positions`: A holds `rows` planes and B `cols` planes of `positions`
-// elements each, one after another (the reductions over every tile position for dD and dE_X).
+// out (rows × cols, fp32) (+)= A · Bᵀ summed over `positions`: A holds `rows` planes and B `cols` planes of
+// `positions` elements each, lda and ldb apart (the reductions over every tile position for dD and dE_X); `add`
+// sums into out (later row blocks).
 void reduce_over_positions(const BackwardParams& p, std::int64_t rows, std::int64_t cols, std::int64_t positions,
-                           const void* a, const void* b, float* out) {
+                           const void* a, std::int64_t lda, const void* b, std::int64_t ldb, float* out, bool add) {
   Gemm g;
   g.rows = rows, g.cols = cols, g.inner = positions;
-  g.a = a, g.lda = positions;
-  g.b = b, g.ldb = positions, g.trans_b = true;
+  g.a = a, g.lda = lda;
+  g.b = b, g.ldb = ldb, g.trans_b = true;
   g.c = out, g.ldc = cols;
   g.ab_type = detail::cuda_data_type(p.dtype), g.c_type = CUDA_R_32F;
+  g.beta = add ? 1.0f : 0.0f;
   run_gemm(p, g);
 }
 
@@ -93,11 +141,12 @@ void encode_into(const BackwardParams& p, const StlShape& shape, ConstTileMatrix
                       layout);
 }
 
-// tiles[q, i, j] = vec(tile (i, j) of `src`)[q] over (a, width) tiles, `src` having `cols` columns: a copy (an
-// Inf or NaN stays in its own entry), rows of ld elements, padding columns zeroed for the flat GEMMs.
-void gather_tiles(const BackwardParams& p, int width, std::int64_t cols, ConstTileMatrix src, void* tiles,
-                  std::int64_t ld) {
-  StlShape shape = p.shape;
+// tiles[q, i, j] = vec(tile (i, j) of `src`)[q] over (a, width) tiles of the rows `rows` describes, `src` having
+// `cols` columns: a copy (an Inf or NaN stays in its own entry), rows of ld elements, padding columns zeroed for the
+// flat GEMMs.
+void gather_tiles(const BackwardParams& p, const StlShape& rows, int width, std::int64_t cols, ConstTileMatrix src,
+                  void* tiles, std::int64_t ld) {
+  StlShape shape = rows;
   shape.in_features = cols;
   shape.b = width;
   shape.rank = shape.a * width;
@@ -128,10 +177,114 @@ std::size_t backward_workspace(const StlShape& shape, DType dtype, const Backwar
   return layout_of(shape, dtype, needs).bytes;
 }
 
+namespace {
+
+// What one row block's steps share: the whole call's operands and choices, resolved once.
+struct BackwardRun {
+  std::size_t e = 0;
+  std::int64_t k = 0, n = 0, r = 0, ldk = 0, ldn = 0, K = 0, N = 0, ldx = 0, ld_dx = 0, ld_dy = 0;
+  char* ws = nullptr;
+  cudaDataType_t t = CUDA_R_16BF;
+  ConstProductTensor w_caller, w_run;  // Ŵ as given, and as the products read it (padded copy where they pad)
+  bool w_padded = false;
+  ConstProductTensor x_hat_kept;  // the forward's X̂ (data null: recomputed), ld and stride resolved
+  bool x_hat_padded = false;      // X̂'s rows hold ldk elements, padding zeroed (recomputed, or kept so)
+  bool z_saved = false;
+  // dŴ: rows × cols per product into dw (the output, or fp32 room in the workspace when dw_f32), summed from the
+  // second row block on.
+  ProductTensor dw;
+  std::int64_t dw_rows = 0, dw_cols = 0;
+  bool dw_f32 = false;
+};
+
+// The steps of stl_backward for rows [first_row, first_row + block.rows), whose first row-tile is tile_row.
+void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeeds& need, const BackwardRun& b,
+                    const StlShape& block, std::int64_t first_row, std::int64_t tile_row, bool first_block) {
+  const std::size_t e = b.e;
+  const std::int64_t m = block.m(), k = b.k, n = b.n, r = b.r, ldk = b.ldk, ldn = b.ldn;
+  const auto row_offset = [&](std::int64_t ld) { return static_cast<std::size_t>(first_row * ld) * e; };
+  const ConstTileMatrix x{p.x.data == nullptr ? nullptr : static_cast<const char*>(p.x.data) + row_offset(b.ldx), b.ldx};
+  const ConstTileMatrix dy{static_cast<const char*>(p.dy.data) + row_offset(b.ld_dy), b.ld_dy};
+  const TileMatrix dx{p.dx.data == nullptr ? nullptr : static_cast<char*>(p.dx.data) + row_offset(b.ld_dx), b.ld_dx};
+  void* buf_a = b.ws + l.a;  // X̂, then tiles(dY), then dX̂
+  void* buf_b = b.ws + l.b;  // dZ, then tiles(X)
+  void* buf_c = b.ws + l.c;  // Z
+
+  // X̂ from the forward where the caller kept it (BackwardParams::x_hat): this block's row-tiles of it.
+  const bool x_hat_saved = l.x_hat && b.x_hat_kept.data != nullptr;
+  const std::int64_t ld_xh = x_hat_saved ? b.x_hat_kept.ld : ldk;
+  const std::int64_t stride_xh = x_hat_saved ? b.x_hat_kept.stride : m * ldk;
+  const void* x_hat = x_hat_saved
+                          ? static_cast<const char*>(b.x_hat_kept.data) + static_cast<std::size_t>(tile_row * ld_xh) * e
+                          : buf_a;
+  if (l.x_hat && !x_hat_saved) {
+    encode_into(p, block, x, p.enc_x, {}, buf_a, ldk, p.causal_levels);
+    // Only Z's recomputation reads X̂'s padded inner side (dŴ's padding rows are dropped).
+    if (b.w_padded && need.dec && !b.z_saved) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
+  }
+  if (l.dz) {
+    launch_decode_backward({{block, p.dtype, p.stream, p.kernel, p.causal_levels}, dy, p.dec, {buf_b, ldn, m * ldn}});
+    if (b.w_padded) detail::zero_columns(buf_b, r * m, n, ldn, e, p.stream);  // the dX̂ GEMM's padded inner side
+  }
+  if (need.w_hat) {  // dŴ[p] (+)= X̂[p]ᵀ · dZ[p]
+    Gemm g;
+    g.rows = b.dw_rows, g.cols = b.dw_cols, g.inner = m, g.batch = r;
+    g.a = x_hat, g.lda = ld_xh, g.stride_a = stride_xh, g.trans_a = true;
+    g.b = buf_b, g.ldb = ldn, g.stride_b = m * ldn;
+    g.c = b.dw.data, g.ldc = b.dw.ld, g.stride_c = b.dw.stride;
+    g.ab_type = b.t, g.c_type = b.dw_f32 ? CUDA_R_32F : b.t;
+    g.beta = first_block ? 0.0f : 1.0f;
+    run_gemm(p, g);
+  }
+  if (need.dec) {  // dD (+)= tiles(dY) · Zᵀ over the block's m·n tile positions, Z = X̂·Ŵ kept or recomputed
+    if (!b.z_saved) {
+      ProductsParams prod;
+      prod.handle = p.cublas;
+      prod.dtype = p.dtype;
+      const bool z_padded = b.w_padded && b.x_hat_padded;
+      prod.batch = r, prod.m = m, prod.k = z_padded ? ldk : k, prod.n = z_padded ? ldn : n;
+      prod.x_hat = {x_hat, ld_xh, stride_xh};
+      prod.w_hat = z_padded ? b.w_run : b.w_caller;
+      prod.z = {buf_c, ldn, m * ldn};
+      prod.stream = p.stream;
+      prod.gemm = p.gemm;
+      launch_products(prod);
+      // Padded, the products wrote Z's padding columns themselves: X̂ times Ŵ's zero columns.
+      if (!z_padded) detail::zero_columns(buf_c, r * m, n, ldn, e, p.stream);
+    }
+    // X̂ is dead now (dŴ and Z are done): tiles(dY) take its place.
+    gather_tiles(p, block, block.c, b.N, dy, buf_a, ldn);  // tiles(dY), over dY's (a,c) tiles
+    const void* z = b.z_saved ? static_cast<const char*>(p.z.data) + static_cast<std::size_t>(tile_row * n) * e : buf_c;
+    const std::int64_t ld_z = b.z_saved ? p.shape.m() * n : m * ldn;
+    reduce_over_positions(p, block.a * block.c, r, m * ldn, buf_a, m * ldn, z, ld_z, p.d_dec, !first_block);
+  }
+  if (l.dx_hat) {  // dX̂[p] = dZ[p] · Ŵ[p]ᵀ, into A (X̂ and tiles(dY) are dead)
+    Gemm g;
+    g.rows = m, g.cols = b.w_padded ? ldk : k, g.inner = b.w_padded ? ldn : n, g.batch = r;
+    g.a = buf_b, g.lda = ldn, g.stride_a = m * ldn;
+    g.b = b.w_run.data, g.ldb = b.w_run.ld, g.stride_b = b.w_run.stride, g.trans_b = true;
+    g.c = buf_a, g.ldc = ldk, g.stride_c = m * ldk;
+    g.ab_type = b.t, g.c_type = b.t;
+    run_gemm(p, g);
+  }
+  if (need.x) {
+    launch_encode_backward(
+        {{block, p.dtype, p.stream, p.kernel, p.causal_levels}, {buf_a, ldk, m * ldk}, p.enc_x, dx});
+  }
+  if (need.enc_x) {  // dE_X (+)= dX̂ · tiles(X)ᵀ over the block's m·k tile positions
+    gather_tiles(p, block, block.b, b.K, x, buf_b, ldk);  // tiles(X), over X's (a,b) tiles, where dZ was
+    // dX̂: padded, the GEMM wrote its padding columns as dZ times Ŵ's zero rows.
+    if (!b.w_padded) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
+    reduce_over_positions(p, r, block.a * block.b, m * ldk, buf_a, m * ldk, buf_b, m * ldk, p.d_enc_x, !first_block);
+  }
+}
+
+}  // namespace
+
 void stl_backward(const BackwardParams& p) {
   const StlShape& s = p.shape;
-  const BackwardNeeds need{p.dx.data != nullptr, p.dw_hat.data != nullptr, p.d_enc_x != nullptr, p.d_dec != nullptr,
-                           p.d_bias != nullptr};
+  const BackwardNeeds need{p.dx.data != nullptr,     p.dw_hat.data != nullptr, p.d_enc_x != nullptr,
+                           p.d_dec != nullptr,       p.d_bias != nullptr,      p.dw_hat_f32};
   const Layout l = layout_of(s, p.dtype, need);
   detail::check_workspace("stl_backward", p.workspace, p.workspace_bytes, l.bytes, "backward_workspace");
   const std::size_t e = dtype_size(p.dtype);
@@ -140,6 +293,7 @@ void stl_backward(const BackwardParams& p) {
   const std::int64_t ab = s.a * s.b, ac = s.a * s.c, M = s.rows, K = s.in_features, N = s.out_features;
   const std::int64_t ld_dx = detail::resolve_ld(p.dx.ld, K, "stl_backward: dx.ld");
   const std::int64_t ld_dy = detail::resolve_ld(p.dy.ld, N, "stl_backward: dy.ld");
+  const std::int64_t ld_x = detail::resolve_ld(p.x.ld, K, "stl_backward: x.ld");
   const std::int64_t ld_dw = detail::resolve_ld(p.dw_hat.ld, n, "stl_backward: dw_hat.ld");
   const std::int64_t stride_dw = detail::resolve_stride(p.dw_hat.stride, k, ld_dw, n, "stl_backward: dw_hat.stride");
   const std::int64_t ld_w = detail::resolve_ld(p.w_hat.ld, n, "stl_backward: w_hat.ld");
@@ -180,95 +334,47 @@ void stl_backward(const BackwardParams& p) {
   if (l.x_hat || l.dz || l.dx_hat || need.dec) detail::bind_stream(p.cublas, p.stream);
 
   char* ws = static_cast<char*>(p.workspace);
-  void* buf_a = ws + l.a;  // X̂, then tiles(dY), then dX̂
-  void* buf_b = ws + l.b;  // dZ, then tiles(X)
-  void* buf_c = ws + l.c;  // Z
-  const cudaDataType_t t = detail::cuda_data_type(p.dtype);
-
-  // X̂ and Z from the forward where the caller kept them (BackwardParams::x_hat, ::z).
-  const bool x_hat_saved = l.x_hat && p.x_hat.data != nullptr;
-  const std::int64_t ld_xh = x_hat_saved ? (p.x_hat.ld == 0 ? k : p.x_hat.ld) : ldk;
-  const std::int64_t stride_xh = x_hat_saved ? (p.x_hat.stride == 0 ? m * ld_xh : p.x_hat.stride) : m * ldk;
-  if (x_hat_saved && (ld_xh < k || stride_xh < m * ld_xh))
-    throw std::invalid_argument("stl_backward: x_hat.ld / x_hat.stride are smaller than X̂'s rows / matrices");
-  const void* x_hat = x_hat_saved ? p.x_hat.data : buf_a;
+  BackwardRun run;
+  run.e = e, run.k = k, run.n = n, run.r = r, run.ldk = ldk, run.ldn = ldn, run.K = K, run.N = N;
+  run.ldx = ld_x, run.ld_dx = ld_dx, run.ld_dy = ld_dy, run.ws = ws, run.t = detail::cuda_data_type(p.dtype);
+  // X̂ kept by the forward, with its strides resolved.
+  if (l.x_hat && p.x_hat.data != nullptr) {
+    const std::int64_t ld_xh = p.x_hat.ld == 0 ? k : p.x_hat.ld;
+    const std::int64_t stride_xh = p.x_hat.stride == 0 ? m * ld_xh : p.x_hat.stride;
+    if (ld_xh < k || stride_xh < m * ld_xh)
+      throw std::invalid_argument("stl_backward: x_hat.ld / x_hat.stride are smaller than X̂'s rows / matrices");
+    run.x_hat_kept = {p.x_hat.data, ld_xh, stride_xh};
+  }
+  // The padded inner dimension k reads X̂'s padding columns: zeroed when recomputed, by stl_forward when kept.
+  run.x_hat_padded = run.x_hat_kept.data == nullptr || run.x_hat_kept.ld >= ldk;
   // Z enters dD's flattened reduction beside tiles(dY) (rows of ldn): only an unpadded Z of unpadded rows matches.
-  const bool z_saved = need.dec && p.z.data != nullptr && ldn == n && (p.z.ld == 0 || p.z.ld == n) &&
-                       (p.z.stride == 0 || p.z.stride == m * n);
+  run.z_saved = need.dec && p.z.data != nullptr && ldn == n && (p.z.ld == 0 || p.z.ld == n) &&
+                (p.z.stride == 0 || p.z.stride == m * n);
   // Ŵ in a zero-padded ldk × ldn layout where the products run on padded sides (params.hpp): for dX̂ and Z.
-  const ConstProductTensor w_caller{p.w_hat.data, ld_w, stride_w};
-  ConstProductTensor w_run = w_caller;
-  const bool w_padded = l.w_bytes > 0;
-  if (w_padded) {
+  run.w_caller = {p.w_hat.data, ld_w, stride_w};
+  run.w_run = run.w_caller;
+  run.w_padded = l.w_bytes > 0;
+  if (run.w_padded) {
     detail::copy_padded(ws + l.w, ldn, ldk * ldn, ldk, ldn, p.w_hat.data, ld_w, stride_w, k, n, r, e, p.stream);
-    w_run = {ws + l.w, ldn, ldk * ldn};
+    run.w_run = {ws + l.w, ldn, ldk * ldn};
   }
-  // The padded inner dimension k reads X̂'s padding columns: zeroed below when recomputed, by stl_forward when kept.
-  const bool x_hat_padded = ld_xh >= ldk;
-  if (l.x_hat && !x_hat_saved) {
-    encode_into(p, s, p.x, p.enc_x, {}, buf_a, ldk, p.causal_levels);
-    // Only Z's recomputation reads X̂'s padded inner side (dŴ's padding rows are dropped).
-    if (w_padded && need.dec && !z_saved) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
+  // dŴ on the padded sides where X̂ has them (its padding rows and columns are dropped, so they need no zeros), in
+  // fp32 room in the workspace where padded or summed over row blocks into a 16-bit output; else into the output.
+  const bool dw_padded = detail::pads_products(s, p.dtype) && run.x_hat_padded;
+  const bool dw_in_workspace = need.w_hat && (dw_padded || (l.blocks.count > 1 && !p.dw_hat_f32));
+  run.dw_rows = dw_padded ? ldk : k, run.dw_cols = dw_padded ? ldn : n;
+  run.dw_f32 = dw_in_workspace || p.dw_hat_f32;
+  run.dw = dw_in_workspace ? ProductTensor{ws + l.dw, run.dw_cols, run.dw_rows * run.dw_cols}
+                           : ProductTensor{p.dw_hat.data, ld_dw, stride_dw};
+
+  for (std::int64_t i = 0; i < l.blocks.count; ++i) {
+    const std::int64_t first_row = i * l.blocks.rows;
+    const StlShape block = rows_of(s, std::min(l.blocks.rows, M - first_row));
+    backward_block(p, l, need, run, block, first_row, rows_of(s, first_row).m(), i == 0);
   }
-  if (l.dz) {
-    launch_decode_backward({{s, p.dtype, p.stream, p.kernel, p.causal_levels}, p.dy, p.dec, {buf_b, ldn, m * ldn}});
-    if (w_padded) detail::zero_columns(buf_b, r * m, n, ldn, e, p.stream);  // the dX̂ GEMM's padded inner side
-  }
-  if (need.w_hat) {  // dŴ[p] = X̂[p]ᵀ · dZ[p]
-    // Padded: ldk × ldn into the workspace, then its k × n corner out (the padding rows and columns are dropped,
-    // so they need no zeros).
-    const bool dw_padded = l.dw_bytes > 0 && x_hat_padded;
-    const std::size_t e_dw = p.dw_hat_f32 ? 4 : e;
-    Gemm g;
-    g.rows = dw_padded ? ldk : k, g.cols = dw_padded ? ldn : n, g.inner = m, g.batch = r;
-    g.a = x_hat, g.lda = ld_xh, g.stride_a = stride_xh, g.trans_a = true;
-    g.b = buf_b, g.ldb = ldn, g.stride_b = m * ldn;
-    g.c = p.dw_hat.data, g.ldc = ld_dw, g.stride_c = stride_dw;
-    if (dw_padded) g.c = ws + l.dw, g.ldc = ldn, g.stride_c = ldk * ldn;
-    g.ab_type = t, g.c_type = p.dw_hat_f32 ? CUDA_R_32F : t;
-    run_gemm(p, g);
-    if (dw_padded)
-      detail::copy_padded(p.dw_hat.data, ld_dw, stride_dw, k, n, ws + l.dw, ldn, ldk * ldn, k, n, r, e_dw, p.stream);
-  }
-  if (need.dec) {  // dD = tiles(dY) · Zᵀ over all m·n tile positions, Z = X̂·Ŵ kept or recomputed
-    if (!z_saved) {
-      ProductsParams prod;
-      prod.handle = p.cublas;
-      prod.dtype = p.dtype;
-      const bool z_padded = w_padded && x_hat_padded;
-      prod.batch = r, prod.m = m, prod.k = z_padded ? ldk : k, prod.n = z_padded ? ldn : n;
-      prod.x_hat = {x_hat, ld_xh, stride_xh};
-      prod.w_hat = z_padded ? w_run : w_caller;
-      prod.z = {buf_c, ldn, m * ldn};
-      prod.stream = p.stream;
-      prod.gemm = p.gemm;
-      launch_products(prod);
-      // Padded, the products wrote Z's padding columns themselves: X̂ times Ŵ's zero columns.
-      if (!z_padded) detail::zero_columns(buf_c, r * m, n, ldn, e, p.stream);
-    }
-    // X̂ is dead now (dŴ and Z are done): tiles(dY) take its place.
-    gather_tiles(p, s.c, N, p.dy, buf_a, ldn);  // tiles(dY), over dY's (a,c) tiles
-    reduce_over_positions(p, ac, r, m * ldn, buf_a, z_saved ? p.z.data : buf_c, p.d_dec);
-  }
-  if (l.dx_hat) {  // dX̂[p] = dZ[p] · Ŵ[p]ᵀ, into A (X̂ and tiles(dY) are dead)
-    Gemm g;
-    g.rows = m, g.cols = w_padded ? ldk : k, g.inner = w_padded ? ldn : n, g.batch = r;
-    g.a = buf_b, g.lda = ldn, g.stride_a = m * ldn;
-    g.b = w_run.data, g.ldb = w_run.ld, g.stride_b = w_run.stride, g.trans_b = true;
-    g.c = buf_a, g.ldc = ldk, g.stride_c = m * ldk;
-    g.ab_type = t, g.c_type = t;
-    run_gemm(p, g);
-  }
-  if (need.x) {
-    launch_encode_backward(
-        {{s, p.dtype, p.stream, p.kernel, p.causal_levels}, {buf_a, ldk, m * ldk}, p.enc_x, {p.dx.data, ld_dx}});
-  }
-  if (need.enc_x) {  // dE_X = dX̂ · tiles(X)ᵀ over all m·k tile positions
-    gather_tiles(p, s.b, K, p.x, buf_b, ldk);  // tiles(X), over X's (a,b) tiles, where dZ was
-    // dX̂: padded, the GEMM wrote its padding columns as dZ times Ŵ's zero rows.
-    if (!w_padded) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
-    reduce_over_positions(p, r, ab, m * ldk, buf_a, buf_b, p.d_enc_x);
-  }
+  if (dw_in_workspace)  // its k × n corner out, in dw_hat's dtype
+    detail::store_f32(p.dw_hat_f32 ? DType::f32 : p.dtype, p.dw_hat.data, ld_dw, stride_dw,
+                      static_cast<const float*>(run.dw.data), run.dw.ld, run.dw.stride, k, n, r, p.stream);
   if (need.bias)
     detail::column_sums(p.dtype, p.dy.data, ld_dy, M, N, p.d_bias, ws + l.sums, p.stream);
 }

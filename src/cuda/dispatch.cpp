@@ -205,6 +205,14 @@ void column_sums(DType dtype, const void* y, std::int64_t ld, std::int64_t rows,
   });
 }
 
+void store_f32(DType dtype, void* dst, std::int64_t ld_dst, std::int64_t stride_dst, const float* src,
+               std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows, std::int64_t cols, std::int64_t batch,
+               cudaStream_t stream) {
+  with_dtype(dtype, [&](auto d) {
+    launch_store_f32<decltype(d)::value>(dst, ld_dst, stride_dst, src, ld_src, stride_src, rows, cols, batch, stream);
+  });
+}
+
 }  // namespace detail
 
 void launch_encode(const EncodeParams& params) { detail::encode_with(params, {}); }

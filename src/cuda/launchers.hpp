@@ -82,6 +82,16 @@ void copy_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::i
 void zero_columns(void* ptr, std::int64_t rows, std::int64_t cols, std::int64_t ld, std::size_t esize,
                   cudaStream_t stream);
 
+// dst[p][i][j] = src[p][i][j] (fp32) rounded to D, for `batch` rows × cols matrices (kernels/store_f32.cuh); the
+// run-time-dtype form is in dispatch.cpp.
+template <DType D>
+void launch_store_f32(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, const float* src, std::int64_t ld_src,
+                      std::int64_t stride_src, std::int64_t rows, std::int64_t cols, std::int64_t batch,
+                      cudaStream_t stream);
+void store_f32(DType dtype, void* dst, std::int64_t ld_dst, std::int64_t stride_dst, const float* src,
+               std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows, std::int64_t cols, std::int64_t batch,
+               cudaStream_t stream);
+
 // ---- The backward's own kernels (kernels/backward.cuh) ----
 
 // out[j] = Σ_rows y[row, j] in fp32; y is rows × cols with leading dimension ld. Deterministic (no atomics): blocks of

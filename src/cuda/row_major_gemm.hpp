@@ -53,11 +53,12 @@ struct RowMajorGemm {
   void* c = nullptr;
   std::int64_t ldc = 0, stride_c = 0;
   cudaDataType_t ab_type = CUDA_R_16BF, c_type = CUDA_R_16BF;
+  float beta = 0.0f;  // 1: C += op(A)·op(B), for sums over several calls
 };
 
 // One cublasGemmStridedBatchedEx call (also for batch = 1); returns its status for the caller's error policy.
 inline cublasStatus_t run_strided_batched(cublasHandle_t handle, const RowMajorGemm& g) {
-  const float alpha = 1.0f, beta = 0.0f;
+  const float alpha = 1.0f, beta = g.beta;
   return cublasGemmStridedBatchedEx(
       handle, g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, cublas_int(g.cols, "cols"),
       cublas_int(g.rows, "rows"), cublas_int(g.inner, "inner"), &alpha, g.b, g.ab_type, cublas_int(g.ldb, "ldb"),
@@ -67,7 +68,7 @@ inline cublasStatus_t run_strided_batched(cublasHandle_t handle, const RowMajorG
 
 // A single GEMM (batch must be 1) through cublasGemmEx.
 inline cublasStatus_t run_single(cublasHandle_t handle, const RowMajorGemm& g) {
-  const float alpha = 1.0f, beta = 0.0f;
+  const float alpha = 1.0f, beta = g.beta;
   return cublasGemmEx(handle, g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                       cublas_int(g.cols, "cols"), cublas_int(g.rows, "rows"), cublas_int(g.inner, "inner"), &alpha, g.b,
                       g.ab_type, cublas_int(g.ldb, "ldb"), g.a, g.ab_type, cublas_int(g.lda, "lda"), &beta, g.c, g.c_type,

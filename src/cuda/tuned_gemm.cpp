@@ -110,7 +110,7 @@ Plan make_plan(const RowMajorGemm& g) {
 
 cublasStatus_t run_plan(cublasLtHandle_t lt, const Plan& plan, const cublasLtMatmulAlgo_t& algo, const RowMajorGemm& g,
                         cudaStream_t stream) {
-  const float alpha = 1.0f, beta = 0.0f;
+  const float alpha = 1.0f, beta = g.beta;
   return cublasLtMatmul(lt, plan.op.get(), &alpha, g.b, plan.a.get(), g.a, plan.b.get(), &beta, g.c, plan.c.get(), g.c,
                         plan.c.get(), &algo, nullptr, 0, stream);
 }
@@ -199,6 +199,7 @@ bool run_tuned(cublasHandle_t handle, const RowMajorGemm& g, cudaStream_t stream
   if (lt == nullptr) check_cublas(cublasLtCreate(&lt), "cublasLtCreate");
   auto found = reg.plans.find(key);
   if (found == reg.plans.end()) {
+    if (g.beta != 0.0f) return false;  // its timing runs would add into C again and again: tuned only at beta 0
     cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
     check_cuda(cudaStreamIsCapturing(stream, &capture), "cudaStreamIsCapturing");
     if (capture != cudaStreamCaptureStatusNone) return false;  // no timing inside a graph: cuBLAS, nothing kept

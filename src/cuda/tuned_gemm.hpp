@@ -18,8 +18,10 @@
 namespace strassentile::cuda::detail {
 
 // Runs g on `stream` with the tuned choice and returns true; returns false, with nothing launched, where this
-// path does not apply (operands other than bf16/fp16, a null handle, or an untuned problem during graph
-// capture), so that the caller runs cuBLAS itself. `handle` (host pointer mode) must already be on `stream`.
+// path does not apply (operands other than bf16/fp16, a null handle, or an untuned problem during graph capture or
+// with g.beta != 0, whose timing runs would add into C several times), so that the caller runs cuBLAS itself. A
+// problem tuned at beta 0 (the key leaves beta out) runs its choice at any beta. `handle` (host pointer mode) must
+// already be on `stream`.
 bool run_tuned(cublasHandle_t handle, const RowMajorGemm& g, cudaStream_t stream);
 
 // g with the GEMM choice: GemmChoice::tuned where run_tuned applies, else cublasGemmStridedBatchedEx's default.

@@ -108,7 +108,7 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
   if (needs[2]) ge = at::empty({d.rank, a * b}, f32);
   if (needs[3]) gd = at::empty({a * c, d.rank}, f32);
   if (needs[4] && has_bias) gb = at::empty({d.out_features}, f32);
-  const sc::BackwardNeeds need{gx.defined(), gw.defined(), ge.defined(), gd.defined(), gb.defined()};
+  const sc::BackwardNeeds need{gx.defined(), gw.defined(), ge.defined(), gd.defined(), gb.defined(), w_f32};
   if (need.x || need.w_hat || need.enc_x || need.dec || need.bias) {
     run_kernels([&] {
       const std::size_t bytes = sc::backward_workspace(o.shape, o.dtype, need);

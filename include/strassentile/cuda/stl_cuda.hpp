@@ -263,9 +263,11 @@ void launch_encode_backward(const EncodeBackwardParams& params);
 // Which gradients stl_backward computes.
 struct BackwardNeeds {
   bool x = false, w_hat = false, enc_x = false, dec = false, bias = false;
+  bool dw_hat_f32 = false;  // as BackwardParams::dw_hat_f32 (an fp32 dŴ needs no fp32 room of its own)
 };
 
-// Bytes of scratch stl_backward needs for these gradients (X̂ is recomputed, Z too when dD is wanted).
+// Bytes of scratch stl_backward needs for these gradients (X̂ is recomputed, Z too when dD is wanted). The rows run
+// in as few blocks as keep one block's product-sized scratch within the bytes of X and Y together.
 std::size_t backward_workspace(const StlShape& shape, DType dtype, const BackwardNeeds& needs);
 
 // Gradients of Y = STL(X, Ŵ) + bias for dL/dY (the activation's own derivative is the caller's: pass the

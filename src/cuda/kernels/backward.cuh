@@ -38,6 +38,29 @@ __global__ void sum_partials(const float* __restrict__ partial, std::int64_t blo
   out[col] = acc;
 }
 
+// Work item t of a gather over the a·m tile rows and `per_row` items along each (items run fastest, so a warp reads
+// along one row): tile row u of row-tile i, item j of it, and the row's start in x (null past the sequence's real
+// rows, which gather as zeros).
+template <class T>
+struct GatherItem {
+  int u;
+  std::int64_t i, j;
+  const T* src;
+};
+
+template <class T>
+__device__ __forceinline__ GatherItem<T> gather_item(std::int64_t t, std::int64_t per_row, std::int64_t m, int a,
+                                                     const RowMap& rows, const T* x, std::int64_t ldx) {
+  // 32-bit quotients where they fit (index_div): 64-bit division would cost more than the copy itself.
+  const std::int64_t rest = index_div(t, per_row), j = t - rest * per_row;
+  const std::int64_t q = index_div(rest, m), i = rest - q * m;
+  const int u = static_cast<int>(q);
+  std::int64_t first;
+  int real;
+  rows.tile(i, a, first, real);
+  return {u, i, j, u < real ? x + (first + u) * ldx : nullptr};
+}
+
 // tiles[u·w + v][i][κ] = x[row u of tile i][κ·w + v] (zero past the rows and columns): a copy, never a product, so
 // an Inf or NaN of x lands in its own entry only. A thread copies the w consecutive values of one tile row: the
 // loads are contiguous across the warp, each of the w stores coalesced in its plane.
@@ -48,17 +71,11 @@ __global__ void gather_tiles_kernel(const T* __restrict__ x, std::int64_t ldx, s
   const std::int64_t total = static_cast<std::int64_t>(a) * m * k;
   for (std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total;
        t += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    // 32-bit quotients where they fit (index_div): 64-bit division would cost more than the copy itself.
-    const std::int64_t rest = index_div(t, k), kap = t - rest * k;
-    const std::int64_t q = index_div(rest, m), i = rest - q * m;
-    const int u = static_cast<int>(q);
-    std::int64_t first;
-    int real;
-    rows.tile(i, a, first, real);
-    const T* src = u < real ? x + (first + u) * ldx : nullptr;
+    const GatherItem<T> g = gather_item(t, k, m, a, rows, x, ldx);  // g.j: the position κ
     for (int v = 0; v < w; ++v) {
-      const std::int64_t col = kap * w + v;
-      tiles[(u * w + v) * stride + i * ld + kap] = src != nullptr && col < cols ? src[col] : from_float<T>(0.0f);
+      const std::int64_t col = g.j * w + v;
+      tiles[(g.u * w + v) * stride + g.i * ld + g.j] =
+          g.src != nullptr && col < cols ? g.src[col] : from_float<T>(0.0f);
     }
   }
 }
@@ -77,15 +94,10 @@ __global__ void gather_tiles_vectorized(const T* __restrict__ x, std::int64_t ld
   const std::int64_t groups = (k + G - 1) / G, total = static_cast<std::int64_t>(a) * m * groups;
   for (std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total;
        t += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    const std::int64_t rest = index_div(t, groups), group = t - rest * groups;
-    const std::int64_t q = index_div(rest, m), i = rest - q * m;
-    const int u = static_cast<int>(q);
-    std::int64_t first;
-    int real;
-    rows.tile(i, a, first, real);
-    const std::int64_t kap0 = group * G;
-    T* out = tiles + static_cast<std::int64_t>(u * W) * stride + i * ld + kap0;
-    const T* src = u < real ? x + (first + u) * ldx : nullptr;
+    const GatherItem<T> g = gather_item(t, groups, m, a, rows, x, ldx);  // g.j: the group of positions
+    const std::int64_t kap0 = g.j * G;
+    T* out = tiles + static_cast<std::int64_t>(g.u * W) * stride + g.i * ld + kap0;
+    const T* src = g.src;
     if (src != nullptr && x_aligned && kap0 + G <= k && (kap0 + G) * W <= cols) {
       // Raw 32-bit words: element e of the row segment is the kPerWord-th part of word e / kPerWord.
       unsigned in[4 * W];
