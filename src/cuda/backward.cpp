@@ -4,7 +4,7 @@
 // r/(ab)·M·K extra elements per layer from forward to backward (1.5× X at <4,4,4>, r = 24), and the op's autograd
 // saves only its inputs. Z is needed only for dD; it is recomputed (one more batched GEMM) unless kept likewise.
 //
-// Row blocks: the rows run in blocks of whole sequences (of whole tiles without sequences), each block through the
+// Row blocks: the rows run in blocks of whole tiles (of whole sequences where one ends inside a tile), each block through the
 // same workspace regions, so that those regions are sized for one block. dŴ, dE_X and dD add up over the blocks
 // in fp32 (dŴ in an fp32 accumulator when its output is 16-bit, stored once at the end); d_bias runs once. The
 // blocks are as few as keep one block's product-sized regions within the size of X and Y together
@@ -47,10 +47,16 @@ struct RowBlocks {
   std::int64_t count = 1;
 };
 
-// The shape of rows [first, first + rows) of s: a whole number of s's sequences (or of its tiles).
+// Whether s's rows may be cut between any two whole tiles: true unless a sequence ends inside a tile (its
+// length not a multiple of a), in which case blocks hold whole sequences.
+bool cuts_between_tiles(const StlShape& s) { return s.seq_len <= 0 || s.seq_len == s.rows || s.seq_len % s.a == 0; }
+
+// The shape of `rows` of s's rows, starting at a cut (whole sequences, or whole tiles where cuts_between_tiles: then
+// the rows form one sequence, which lays them out in tiles as s does).
 StlShape rows_of(const StlShape& s, std::int64_t rows) {
   StlShape block = s;
   block.rows = rows;
+  if (cuts_between_tiles(s)) block.seq_len = 0;
   return block;
 }
 
@@ -79,7 +85,7 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   l.dz = need.x || need.w_hat || need.enc_x;
   l.dx_hat = need.x || need.enc_x;
 
-  const std::int64_t unit = s.seq_len > 0 ? s.seq_len : s.a;
+  const std::int64_t unit = cuts_between_tiles(s) ? s.a : s.seq_len;
   const std::int64_t units = (s.rows + unit - 1) / unit;
   const std::int64_t budget =
       std::max<std::int64_t>(1, kRegionsOverInputs * s.rows * (s.in_features + s.out_features) * e);

@@ -347,6 +347,9 @@ int main() {
     // Past the vectorised tile gather's 8- (16-bit) or 4-position (fp32) groups: full groups, then a ragged tail.
     for (const Format& f : formats)
       for (const sc::DType dt : dtypes) test_backward({600, 200, 136, 0, 0}, f, dt, false, rng, results, handle);
+    // One sequence of all the rows (a 2-D x), its length not a multiple of a: row blocks cut between tiles.
+    for (const Format& f : formats)
+      for (const sc::DType dt : dtypes) test_backward({203, 96, 72, 203, 0}, f, dt, dt != sc::DType::f32, rng, results, handle);
     for (const Format& f : {formats[0], formats[2], formats[5]})
       for (const sc::DType dt : dtypes) test_empty_rows(f, dt, results, handle);
   } catch (const std::exception& e) {
