@@ -108,6 +108,18 @@ def set_keep_for_backward(keep: bool) -> bool:
     return bool(torch.ops.strassentile.set_keep_for_backward(bool(keep)))
 
 
+def set_lean_backward(lean: bool) -> bool:
+    """Whether ``stl_matmul``'s CUDA backward runs its rows in blocks so that its scratch stays within the bytes of
+    x and y.
+
+    Lean, a training step's peak memory above its inputs is near 1.5× ``nn.Linear``'s instead of about 2.1×
+    (``<4,4,4>``, r = 24), for about a tenth more backward time at 16384×4096×4096 (the blocks' extra launches and
+    dŴ summed over them in fp32); see docs/PERFORMANCE.md. Off by default; process-wide. Returns the previous
+    setting.
+    """
+    return bool(torch.ops.strassentile.set_lean_backward(bool(lean)))
+
+
 def encode_weight(w: torch.Tensor, enc_w: torch.Tensor, tile: Tile) -> torch.Tensor:
     """Ŵ = E_W(w) for a dense (in_features, out_features) weight, i.e. ``linear.weight.T``."""
     return torch.ops.strassentile.encode_weight(w, enc_w, tile_list(tile))

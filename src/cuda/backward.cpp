@@ -8,7 +8,8 @@
 // same workspace regions, so that those regions are sized for one block. dŴ, dE_X and dD add up over the blocks
 // in fp32 (dŴ in an fp32 accumulator when its output is 16-bit, stored once at the end); d_bias runs once. The
 // blocks are as few as keep one block's product-sized regions within the size of X and Y together
-// (kRegionsOverInputs), which bounds a training step's peak memory near 1.5× a dense layer's.
+// (kRegionsOverInputs), which bounds a training step's peak memory near 1.5× a dense layer's; one block unless
+// BackwardParams::lean, as the blocks cost time (their extra launches, dŴ's fp32 sums).
 //
 // Workspace, each region 256-byte aligned, rows padded to 8 elements (ld = k or n rounded up, as stl_forward
 // does: unpadded rows of 16-bit elements, e.g. k = 1366 at <3,3,3>, would send the encode/decode kernels down their
@@ -90,7 +91,7 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   const std::int64_t budget =
       std::max<std::int64_t>(1, kRegionsOverInputs * s.rows * (s.in_features + s.out_features) * e);
   const std::int64_t wanted = (product_regions(s, e, need, l.x_hat, l.dz, l.dx_hat) + budget - 1) / budget;
-  const std::int64_t count = std::clamp<std::int64_t>(wanted, 1, std::max<std::int64_t>(units, 1));
+  const std::int64_t count = need.lean ? std::clamp<std::int64_t>(wanted, 1, std::max<std::int64_t>(units, 1)) : 1;
   const std::int64_t per_block = (units + count - 1) / count;
   l.blocks.rows = std::min(s.rows, per_block * unit);
   l.blocks.count = l.blocks.rows == 0 ? 1 : (s.rows + l.blocks.rows - 1) / l.blocks.rows;
@@ -290,7 +291,8 @@ void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeed
 void stl_backward(const BackwardParams& p) {
   const StlShape& s = p.shape;
   const BackwardNeeds need{p.dx.data != nullptr,     p.dw_hat.data != nullptr, p.d_enc_x != nullptr,
-                           p.d_dec != nullptr,       p.d_bias != nullptr,      p.dw_hat_f32};
+                           p.d_dec != nullptr,       p.d_bias != nullptr,      p.dw_hat_f32,
+                           p.lean};
   const Layout l = layout_of(s, p.dtype, need);
   detail::check_workspace("stl_backward", p.workspace, p.workspace_bytes, l.bytes, "backward_workspace");
   const std::size_t e = dtype_size(p.dtype);

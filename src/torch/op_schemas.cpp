@@ -21,6 +21,7 @@ TORCH_LIBRARY(strassentile, m) {
         "Tensor? bias, str mode, int? out_features, int[]? levels, bool[5] needs, Tensor kept, "
         "int? in_features=None) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
   m.def("set_keep_for_backward(bool keep) -> bool");
+  m.def("set_lean_backward(bool lean) -> bool");  // lean_backward.cpp
   // Two layers with an activation between them (stl_mlp.cpp): the composition where gradients are wanted, else
   // stl_mlp_inference, which on CUDA fuses layer 1's decode with layer 2's encode (stl_mlp_cuda.cpp).
   // in_features is layer 1's.

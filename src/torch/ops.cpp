@@ -43,6 +43,13 @@ bool set_keep_for_backward(bool keep) {
   return op.call(keep);
 }
 
+bool set_lean_backward(bool lean) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("strassentile::set_lean_backward", "")
+                       .typed<bool(bool)>();
+  return op.call(lean);
+}
+
 at::Tensor encode_weight(const at::Tensor& w, const at::Tensor& enc_w, std::vector<int64_t> tile) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("strassentile::encode_weight", "")

@@ -8,6 +8,7 @@
 #include <torch/library.h>
 
 #include "causal_basis.hpp"
+#include "lean_backward.hpp"
 #include "cuda_operands.hpp"
 #include "error_message.hpp"
 #include "stl_args.hpp"
@@ -108,7 +109,8 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
   if (needs[2]) ge = at::empty({d.rank, a * b}, f32);
   if (needs[3]) gd = at::empty({a * c, d.rank}, f32);
   if (needs[4] && has_bias) gb = at::empty({d.out_features}, f32);
-  const sc::BackwardNeeds need{gx.defined(), gw.defined(), ge.defined(), gd.defined(), gb.defined(), w_f32};
+  const sc::BackwardNeeds need{gx.defined(), gw.defined(), ge.defined(), gd.defined(), gb.defined(), w_f32,
+                               lean_backward()};
   if (need.x || need.w_hat || need.enc_x || need.dec || need.bias) {
     run_kernels([&] {
       const std::size_t bytes = sc::backward_workspace(o.shape, o.dtype, need);
@@ -119,6 +121,7 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
       p.dx.data = ptr_or_null(gx);
       p.dw_hat.data = ptr_or_null(gw);
       p.dw_hat_f32 = w_f32;
+      p.lean = need.lean;
       p.d_enc_x = static_cast<float*>(ptr_or_null(ge));
       p.d_dec = static_cast<float*>(ptr_or_null(gd));
       p.d_bias = static_cast<float*>(ptr_or_null(gb));

@@ -186,21 +186,23 @@ void check_gradient(const std::string& name, sc::DType dt, std::size_t count, co
 
 sc::StlShape stl_shape(const Shape& s, const Format& f) { return layer_shape(s.M, s.K, s.N, s.seq, f); }
 
-std::string case_name(const Shape& s, const Format& f, sc::DType dt, bool dw_f32) {
+std::string case_name(const Shape& s, const Format& f, sc::DType dt, bool dw_f32, bool lean) {
   const char* kernel = f.kernel == sc::KernelChoice::cuda_core ? " cuda-core" : "";
   char buf[200];
-  std::snprintf(buf, sizeof buf, "backward %s r=%d%s %zux%zux%zu seq=%zu pad=%zu %s%s", f.tile.to_string().c_str(),
-                f.rank, kernel, s.M, s.K, s.N, s.seq, s.pad, sc::dtype_name(dt), dw_f32 ? " dW^-f32" : "");
+  std::snprintf(buf, sizeof buf, "backward %s r=%d%s %zux%zux%zu seq=%zu pad=%zu %s%s%s", f.tile.to_string().c_str(),
+                f.rank, kernel, s.M, s.K, s.N, s.seq, s.pad, sc::dtype_name(dt), dw_f32 ? " dW^-f32" : "",
+                lean ? " lean" : "");
   return buf;
 }
 
-void test_backward(const Shape& s, const Format& f, sc::DType dt, bool dw_f32, Rng& rng, Results& results,
+// lean: the rows in blocks (BackwardParams::lean), its workspace sized exactly.
+void test_backward(const Shape& s, const Format& f, sc::DType dt, bool dw_f32, bool lean, Rng& rng, Results& results,
                    cublasHandle_t handle) {
   const sc::StlShape sh = stl_shape(s, f);
   const std::size_t r = static_cast<std::size_t>(f.rank), k = static_cast<std::size_t>(sh.k()),
                     n = static_cast<std::size_t>(sh.n()), ab = f.tile.x_size(), ac = f.tile.y_size();
   const std::size_t ldx = s.K + s.pad, ldy = s.N + s.pad;
-  const std::string name = case_name(s, f, dt, dw_f32);
+  const std::string name = case_name(s, f, dt, dw_f32, lean);
 
   HostArray hx(dt, s.M * ldx), hdy(dt, s.M * ldy), hw(dt, r * k * n);
   const Matrix<double> x = fill_strided(hx, s.M, s.K, ldx, rng), dy = fill_strided(hdy, s.M, s.N, ldy, rng);
@@ -221,7 +223,7 @@ void test_backward(const Shape& s, const Format& f, sc::DType dt, bool dw_f32, R
   DeviceBuffer d_gx(gx.bytes.size()), d_gw(gw.bytes.size()), d_ge(ge.bytes.size()), d_gd(gd.bytes.size()),
       d_gb(gb.bytes.size());
   gx.upload(d_gx), gw.upload(d_gw), ge.upload(d_ge), gd.upload(d_gd), gb.upload(d_gb);
-  const sc::BackwardNeeds all{true, true, true, true, true};
+  const sc::BackwardNeeds all{true, true, true, true, true, dw_f32, lean};
   DeviceBuffer ws(sc::backward_workspace(sh, dt, all));
 
   sc::BackwardParams p;
@@ -235,6 +237,7 @@ void test_backward(const Shape& s, const Format& f, sc::DType dt, bool dw_f32, R
   p.dx = {d_gx.ptr, static_cast<std::int64_t>(ldx)};
   p.dw_hat.data = d_gw.ptr;
   p.dw_hat_f32 = dw_f32;
+  p.lean = lean;
   p.d_enc_x = static_cast<float*>(d_ge.ptr);
   p.d_dec = static_cast<float*>(d_gd.ptr);
   p.d_bias = static_cast<float*>(d_gb.ptr);
@@ -340,18 +343,35 @@ int main() {
     for (const Format& f : formats)
       for (const Shape& s : shapes)
         for (const sc::DType dt : dtypes) {
-          // dŴ in fp32 (fp32 master weights, 16-bit activations) on every other 16-bit case.
-          const bool dw_f32 = dt != sc::DType::f32 && variant++ % 2 == 1;
-          test_backward(s, f, dt, dw_f32, rng, results, handle);
+          // dŴ in fp32 (fp32 master weights, 16-bit activations) on every other 16-bit case, lean on every other
+          // pair of cases: each combination of the two.
+          const bool dw_f32 = dt != sc::DType::f32 && variant % 2 == 1, lean = variant / 2 % 2 == 1;
+          ++variant;
+          test_backward(s, f, dt, dw_f32, lean, rng, results, handle);
         }
     // Past the vectorised tile gather's 8- (16-bit) or 4-position (fp32) groups: full groups, then a ragged tail.
     for (const Format& f : formats)
-      for (const sc::DType dt : dtypes) test_backward({600, 200, 136, 0, 0}, f, dt, false, rng, results, handle);
-    // One sequence of all the rows (a 2-D x), its length not a multiple of a: row blocks cut between tiles.
+      for (const sc::DType dt : dtypes) test_backward({600, 200, 136, 0, 0}, f, dt, false, true, rng, results, handle);
+    // One sequence of all the rows (a 2-D x), its length not a multiple of a: lean row blocks cut between tiles.
     for (const Format& f : formats)
-      for (const sc::DType dt : dtypes) test_backward({203, 96, 72, 203, 0}, f, dt, dt != sc::DType::f32, rng, results, handle);
+      for (const sc::DType dt : dtypes)
+        test_backward({203, 96, 72, 203, 0}, f, dt, dt != sc::DType::f32, true, rng, results, handle);
     for (const Format& f : {formats[0], formats[2], formats[5]})
       for (const sc::DType dt : dtypes) test_empty_rows(f, dt, results, handle);
+    // Lean scratch at 16384×4096×4096 bf16, <4,4,4> r = 24: one row block's product-sized regions within X and Y's
+    // bytes (besides dŴ's fp32 sums); in one block they take 1.5× X + 1.5× Y twice over.
+    {
+      const sc::StlShape big = layer_shape(16384, 4096, 4096, 0, formats[0]);
+      sc::BackwardNeeds fast{true, true, true, true, true}, lean = fast;
+      lean.lean = true;
+      const std::size_t xy = std::size_t{16384} * (4096 + 4096) * 2, dw_f32 = std::size_t{24} * 1024 * 1024 * 4;
+      const std::size_t fast_bytes = sc::backward_workspace(big, sc::DType::bf16, fast),
+                        lean_bytes = sc::backward_workspace(big, sc::DType::bf16, lean);
+      results.expect(lean_bytes <= xy + dw_f32 + (std::size_t{1} << 20) && fast_bytes > 2 * xy,
+                     "backward workspace at 16384x4096x4096: lean " + std::to_string(lean_bytes >> 20) + " MiB (want <= " +
+                         std::to_string((xy + dw_f32) >> 20) + " + 1), one block " + std::to_string(fast_bytes >> 20) +
+                         " MiB (want > " + std::to_string(2 * xy >> 20) + ")");
+    }
   } catch (const std::exception& e) {
     std::printf("FAIL unexpected exception: %s\n", e.what());
     ++results.failed;

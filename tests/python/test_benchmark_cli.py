@@ -38,7 +38,7 @@ def test_variants_parse_and_bad_ones_are_named(capsys):
     assert benchmark.parse_args([]).variants == ["stl"]
     with pytest.raises(SystemExit):
         benchmark.parse_args(["--variants", "stl,monarch"])
-    assert "--variants: expected some of stl, stl-frozen, stl-keep, causal, sparse24, got 'stl,monarch'" in capsys.readouterr().err
+    assert "--variants: expected some of stl, stl-frozen, stl-keep, stl-lean, causal, sparse24, got 'stl,monarch'" in capsys.readouterr().err
 
 
 def test_markdown_table_has_one_row_per_result():
@@ -73,18 +73,20 @@ def test_variant_models_on_the_cpu():
     assert {m.mode for m in causal.modules() if isinstance(m, strassentile.STLLinear)} == {"causal"}
 
 
-def test_keep_variant_measures_with_keep_for_backward_and_restores_it(monkeypatch):
+def test_keep_and_lean_variants_measure_with_their_switch_and_restore_it(monkeypatch):
     import strassentile
 
-    def keep_state():
-        previous = strassentile.set_keep_for_backward(False)
-        strassentile.set_keep_for_backward(previous)
-        return previous
+    def state():
+        keep = strassentile.set_keep_for_backward(False)
+        strassentile.set_keep_for_backward(keep)
+        lean = strassentile.set_lean_backward(False)
+        strassentile.set_lean_backward(lean)
+        return keep, lean
 
     seen = []
 
     def fake_measure(timer, model, x, grad):
-        seen.append(keep_state())
+        seen.append(state())
         return {"fwd_ms": 1.0, "step_ms": 2.0, "peak_mib": 3.0}
 
     monkeypatch.setattr(benchmark, "measure", fake_measure)
@@ -95,11 +97,13 @@ def test_keep_variant_measures_with_keep_for_backward_and_restores_it(monkeypatc
         strassentile.convert(stl, strassentile.STLConfig(mode=mode, init=strassentile.Random()))
         return stl
 
-    assert keep_state() is False
-    rows = benchmark.compare(None, dense, make, torch.randn(2, 8, 16), ["stl", "stl-keep", "stl-frozen"])
-    assert [r["variant"] for r in rows] == ["stl", "stl-keep", "stl-frozen"]
-    assert seen == [False, False, True, False]  # dense, stl, stl-keep, stl-frozen
-    assert keep_state() is False
+    assert state() == (False, False)
+    variants = ["stl", "stl-keep", "stl-lean", "stl-frozen"]
+    rows = benchmark.compare(None, dense, make, torch.randn(2, 8, 16), variants)
+    assert [r["variant"] for r in rows] == variants
+    # dense, then each variant
+    assert seen == [(False, False), (False, False), (True, False), (False, True), (False, False)]
+    assert state() == (False, False)
 
 
 def test_block_rejects_a_dim_not_divisible_by_heads():

@@ -3,6 +3,7 @@ float64: the output and all five gradients, over shapes, tile formats and dtypes
 parameters), the needs mask, non-contiguous inputs, the float64 fallback, and that the CUDA key really runs the
 strassentile kernels. Both sides see the same inputs (rounded to the tested dtype first); error measure:
 max|got - ref| / max|ref|."""
+import itertools
 import math
 
 import pytest
@@ -284,6 +285,30 @@ def test_keep_for_backward_gives_the_same_gradients(fmt, dtype, mode):
         assert previous is False
         assert torch.equal(y0, y1)
         assert torch.equal(g0["x"], g1["x"])
+        expect_close(y1, g1, y_ref, g_ref, tile, dtype)
+
+
+@pytest.mark.parametrize("fmt", [((4, 4, 4), 24), ((4, 2, 4), 12), ((2, 2, 2), 7)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("mode", ["tile", "causal"])
+def test_lean_backward_gives_the_same_gradients(fmt, dtype, mode):
+    """strassentile.set_lean_backward(True): the CUDA backward runs its rows in blocks (whole tiles, or whole
+    sequences where a sequence ends inside a tile: (3, 30, 40)). The output is bit for bit the plain one (the forward
+    is untouched); every gradient matches the float64 CPU op within the dtype's tolerance, and dŴ, summed over the
+    blocks in fp32 (into the parameters' own dtype: both fp32 and 16-bit parameters run)."""
+    tile, rank = fmt
+    shapes = [((4, 64, 256), 192), ((3, 30, 40), 36), ((203, 96), 72)]
+    for (shape, n_out), params in itertools.product(shapes, dict.fromkeys((torch.float32, dtype))):
+        inputs = rounded(make_inputs(shape, n_out, tile, rank), dtype, params)
+        y_ref, g_ref = run(inputs, tile, n_out, "cpu", torch.float64, torch.float64, mode=mode)
+        y0, _ = run(inputs, tile, n_out, "cuda", dtype, params, mode=mode)
+        previous = strassentile.set_lean_backward(True)
+        try:
+            y1, g1 = run(inputs, tile, n_out, "cuda", dtype, params, mode=mode)
+        finally:
+            strassentile.set_lean_backward(previous)
+        assert previous is False
+        assert torch.equal(y0, y1)
         expect_close(y1, g1, y_ref, g_ref, tile, dtype)
 
 

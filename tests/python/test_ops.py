@@ -130,6 +130,28 @@ def test_tile_argument_validation():
         strassentile.stl_matmul(torch.randn(4, 8), torch.randn(7, 4, 2), torch.randn(7, 4), torch.randn(4, 7), (2, 2))
 
 
+def test_lean_backward_switch_leaves_the_cpu_op_unchanged():
+    """set_lean_backward returns the previous setting; the CPU op (no row blocks) gives the same gradients bit for
+    bit either way."""
+    torch.manual_seed(0)
+    leaves = [torch.randn(2, 9, 13, dtype=torch.float64), torch.randn(7, 7, 6, dtype=torch.float64),
+              torch.randn(7, 4, dtype=torch.float64), torch.randn(4, 7, dtype=torch.float64)]
+    grad_y = torch.randn(2, 9, 11, dtype=torch.float64)
+
+    def grads():
+        inputs = [t.clone().requires_grad_(True) for t in leaves]
+        strassentile.stl_matmul(*inputs, (2, 2, 2), out_features=11).backward(grad_y)
+        return [t.grad for t in inputs]
+
+    g0 = grads()
+    assert strassentile.set_lean_backward(True) is False
+    try:
+        g1 = grads()
+    finally:
+        assert strassentile.set_lean_backward(False) is True
+    assert all(torch.equal(a, b) for a, b in zip(g0, g1))
+
+
 def test_keep_for_backward_switch_and_cpu_ops():
     """set_keep_for_backward returns the previous setting; on the CPU nothing is kept (stl_matmul_keep's second
     output is an empty byte tensor) and results and gradients are those of the plain op, bit for bit."""

@@ -328,3 +328,27 @@ TEST(StlMatmulCudaKeep, KeptForwardGivesTheSameGradients) {
     expect_close("d_bias", kept.gb, ref.gb, torch::kFloat, tol, key);
   }
 }
+
+// set_lean_backward(true) from C++: the CUDA backward runs its rows in blocks (three or more here); the output is
+// the plain one bit for bit and every gradient matches the float64 CPU op within the dtype's tolerance.
+TEST(StlMatmulCudaLean, RowBlockedBackwardGivesTheSameGradients) {
+  SKIP_WITHOUT_CUDA();
+  torch::manual_seed(6);
+  for (const Case& c : {Case{{4, 64, 256}, 192, {4, 4, 4}, 24}, Case{{203, 96}, 72, {2, 2, 2}, 7}}) {
+    const Inputs in = rounded(make_inputs(c), torch::kBFloat16, torch::kFloat);
+    const Outputs ref = run(in, c, torch::kCPU, torch::kDouble, torch::kDouble);
+    const Outputs plain = run(in, c, torch::kCUDA, torch::kBFloat16, torch::kFloat);
+    const bool previous = strassentile::ops::set_lean_backward(true);
+    const Outputs lean = run(in, c, torch::kCUDA, torch::kBFloat16, torch::kFloat);
+    EXPECT_TRUE(strassentile::ops::set_lean_backward(previous));
+    EXPECT_FALSE(previous);
+    EXPECT_TRUE(torch::equal(plain.y, lean.y)) << name(c);
+    const double tol = tolerance(torch::kBFloat16);
+    const std::string key = "BFloat16 params Float, lean backward";
+    expect_close("dx", lean.gx, ref.gx, torch::kBFloat16, tol, key);
+    expect_close("dw_hat", lean.gw, ref.gw, torch::kFloat, tol, key);
+    expect_close("d_enc_x", lean.ge, ref.ge, torch::kFloat, tol, key);
+    expect_close("d_dec", lean.gd, ref.gd, torch::kFloat, tol, key);
+    expect_close("d_bias", lean.gb, ref.gb, torch::kFloat, tol, key);
+  }
+}

@@ -260,14 +260,14 @@ struct EncodeBackwardParams : CodecLaunch {  // uses shape's rows, in_features, 
 };
 void launch_encode_backward(const EncodeBackwardParams& params);
 
-// Which gradients stl_backward computes.
+// Which gradients stl_backward computes, and how much scratch it may use.
 struct BackwardNeeds {
   bool x = false, w_hat = false, enc_x = false, dec = false, bias = false;
   bool dw_hat_f32 = false;  // as BackwardParams::dw_hat_f32 (an fp32 dŴ needs no fp32 room of its own)
+  bool lean = false;        // as BackwardParams::lean
 };
 
-// Bytes of scratch stl_backward needs for these gradients (X̂ is recomputed, Z too when dD is wanted). The rows run
-// in as few blocks as keep one block's product-sized scratch within the bytes of X and Y together.
+// Bytes of scratch stl_backward needs for these gradients (X̂ is recomputed, Z too when dD is wanted).
 std::size_t backward_workspace(const StlShape& shape, DType dtype, const BackwardNeeds& needs);
 
 // Gradients of Y = STL(X, Ŵ) + bias for dL/dY (the activation's own derivative is the caller's: pass the
@@ -288,6 +288,10 @@ struct BackwardParams {
   TileMatrix dx;
   ProductTensor dw_hat;
   bool dw_hat_f32 = false;  // dw_hat in fp32 instead of `dtype` (fp32 master weights, 16-bit activations)
+  // Lean: the rows run in as few blocks as keep one block's product-sized scratch within the bytes of X and Y
+  // together (about 1.5× a dense layer's training-step peak at <4,4,4>, r = 24, against 2.1× in one block), at
+  // the cost of the blocks' extra launches and dŴ summed in fp32 (about 10% of a 16384×4096×4096 backward).
+  bool lean = false;
   float* d_enc_x = nullptr;
   float* d_dec = nullptr;
   float* d_bias = nullptr;

@@ -44,6 +44,11 @@ at::Tensor stl_mlp(const at::Tensor& x, const StlLayerParams& layer1, const StlL
 // previous setting.
 bool set_keep_for_backward(bool keep);
 
+// Whether the CUDA backward runs its rows in blocks so that its scratch stays within the bytes of x and y: a
+// training step's peak near 1.5× a dense layer's instead of about 2.1× (<4,4,4>, r = 24), for about a tenth more
+// backward time at 16384×4096×4096 (docs/PERFORMANCE.md). Off by default; process-wide. Returns the previous setting.
+bool set_lean_backward(bool lean);
+
 // Ŵ = E_W(w) for a dense (in_features, out_features) weight, i.e. linear.weight.t().
 at::Tensor encode_weight(const at::Tensor& w, const at::Tensor& enc_w, std::vector<int64_t> tile);
 
