@@ -4,12 +4,12 @@
 // r/(ab)·M·K extra elements per layer from forward to backward (1.5× X at <4,4,4>, r = 24), and the op's autograd
 // saves only its inputs. Z is needed only for dD; it is recomputed (one more batched GEMM) unless kept likewise.
 //
-// Row blocks: the rows run in blocks of whole tiles (of whole sequences where one ends inside a tile), each block through the
-// same workspace regions, so that those regions are sized for one block. dŴ, dE_X and dD add up over the blocks
-// in fp32 (dŴ in an fp32 accumulator when its output is 16-bit, stored once at the end); d_bias runs once. The
-// blocks are as few as keep one block's product-sized regions within the size of X and Y together
-// (kRegionsOverInputs), which bounds a training step's peak memory near 1.5× a dense layer's; one block unless
-// BackwardParams::lean, as the blocks cost time (their extra launches, dŴ's fp32 sums).
+// Row blocks (BackwardParams::lean): the rows run in blocks of whole tiles (of whole sequences where one ends inside
+// a tile), each block through the same workspace regions, so that those regions are sized for one block. dŴ, dE_X
+// and dD add up over the blocks in fp32 (dŴ in an fp32 accumulator when its output is 16-bit, stored once at the
+// end); d_bias runs once. The blocks are as few as keep one block's product-sized regions within the size of X and
+// Y together (kRegionsOverInputs), which bounds a training step's peak memory near 1.5× a dense layer's. Without
+// lean, one block: the blocks cost time (their extra launches, dŴ's fp32 sums).
 //
 // Workspace, each region 256-byte aligned, rows padded to 8 elements (ld = k or n rounded up, as stl_forward
 // does: unpadded rows of 16-bit elements, e.g. k = 1366 at <3,3,3>, would send the encode/decode kernels down their
@@ -210,7 +210,8 @@ void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeed
   const std::size_t e = b.e;
   const std::int64_t m = block.m(), k = b.k, n = b.n, r = b.r, ldk = b.ldk, ldn = b.ldn;
   const auto row_offset = [&](std::int64_t ld) { return static_cast<std::size_t>(first_row * ld) * e; };
-  const ConstTileMatrix x{p.x.data == nullptr ? nullptr : static_cast<const char*>(p.x.data) + row_offset(b.ldx), b.ldx};
+  const ConstTileMatrix x{p.x.data == nullptr ? nullptr : static_cast<const char*>(p.x.data) + row_offset(b.ldx),
+                          b.ldx};
   const ConstTileMatrix dy{static_cast<const char*>(p.dy.data) + row_offset(b.ld_dy), b.ld_dy};
   const TileMatrix dx{p.dx.data == nullptr ? nullptr : static_cast<char*>(p.dx.data) + row_offset(b.ld_dx), b.ld_dx};
   void* buf_a = b.ws + l.a;  // X̂, then tiles(dY), then dX̂

@@ -367,10 +367,11 @@ int main() {
       const std::size_t xy = std::size_t{16384} * (4096 + 4096) * 2, dw_f32 = std::size_t{24} * 1024 * 1024 * 4;
       const std::size_t fast_bytes = sc::backward_workspace(big, sc::DType::bf16, fast),
                         lean_bytes = sc::backward_workspace(big, sc::DType::bf16, lean);
+      const auto mib = [](std::size_t bytes) { return std::to_string(bytes >> 20); };
       results.expect(lean_bytes <= xy + dw_f32 + (std::size_t{1} << 20) && fast_bytes > 2 * xy,
-                     "backward workspace at 16384x4096x4096: lean " + std::to_string(lean_bytes >> 20) + " MiB (want <= " +
-                         std::to_string((xy + dw_f32) >> 20) + " + 1), one block " + std::to_string(fast_bytes >> 20) +
-                         " MiB (want > " + std::to_string(2 * xy >> 20) + ")");
+                     "backward workspace at 16384x4096x4096: lean " + mib(lean_bytes) + " MiB (want <= " +
+                         mib(xy + dw_f32) + " + 1), one block " + mib(fast_bytes) + " MiB (want > " + mib(2 * xy) +
+                         ")");
     }
   } catch (const std::exception& e) {
     std::printf("FAIL unexpected exception: %s\n", e.what());

@@ -23,7 +23,8 @@ __global__ void store_f32_kernel(T* __restrict__ dst, std::int64_t ld_dst, std::
     const std::int64_t p = row / rows, i = row - p * rows;
     const float* from = src + p * stride_src + i * ld_src;
     T* to = dst + p * stride_dst + i * ld_dst;
-    for (std::int64_t j = static_cast<std::int64_t>(threadIdx.x) * V; j < cols; j += static_cast<std::int64_t>(blockDim.x) * V) {
+    const std::int64_t step = static_cast<std::int64_t>(blockDim.x) * V;
+    for (std::int64_t j = static_cast<std::int64_t>(threadIdx.x) * V; j < cols; j += step) {
       if constexpr (V == 4) {
         if (j + 4 <= cols) {
           const float4 v = *reinterpret_cast<const float4*>(from + j);
