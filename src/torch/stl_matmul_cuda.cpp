@@ -8,9 +8,9 @@
 #include <torch/library.h>
 
 #include "causal_basis.hpp"
-#include "lean_backward.hpp"
 #include "cuda_operands.hpp"
 #include "error_message.hpp"
+#include "lean_backward.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
 #include "stl_matmul_kernels.hpp"
