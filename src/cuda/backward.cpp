@@ -61,22 +61,37 @@ StlShape rows_of(const StlShape& s, std::int64_t rows) {
   return block;
 }
 
-// Bytes of regions A, B and C for the shape's rows.
-std::int64_t product_regions(const StlShape& s, std::int64_t e, const BackwardNeeds& need, bool x_hat, bool dz,
-                             bool dx_hat) {
-  const std::int64_t r = s.rank, lx = s.m() * round_up(s.k(), 8), ly = s.m() * round_up(s.n(), 8);
-  const std::int64_t ab = s.a * s.b, ac = s.a * s.c;
-  return round_up(std::max(x_hat || dx_hat ? r * lx : 0, need.dec ? ac * ly : 0) * e, 256) +
-         round_up(std::max(dz ? r * ly : 0, need.enc_x ? ab * lx : 0) * e, 256) +
-         round_up(need.dec ? r * ly * e : 0, 256);
-}
-
 struct Layout {
   bool x_hat = false, dz = false, dx_hat = false;
   RowBlocks blocks;
   std::size_t a = 0, b = 0, c = 0, sums = 0, w = 0, dw = 0, bytes = 0;  // offsets, total
   std::size_t w_bytes = 0, dw_bytes = 0;  // padded Ŵ, and dŴ's fp32 room (padded or summed); 0 where not needed
 };
+
+// Bytes of regions A, B and C (below) for the shape's rows.
+struct ProductRegions {
+  std::int64_t a = 0, b = 0, c = 0;
+  std::int64_t total() const { return round_up(a, 256) + round_up(b, 256) + round_up(c, 256); }
+};
+ProductRegions product_regions(const StlShape& s, std::int64_t e, const BackwardNeeds& need, const Layout& l) {
+  const std::int64_t r = s.rank, lx = s.m() * round_up(s.k(), 8), ly = s.m() * round_up(s.n(), 8);
+  const std::int64_t ab = s.a * s.b, ac = s.a * s.c;
+  return {std::max(l.x_hat || l.dx_hat ? r * lx : 0, need.dec ? ac * ly : 0) * e,
+          std::max(l.dz ? r * ly : 0, need.enc_x ? ab * lx : 0) * e, need.dec ? r * ly * e : 0};
+}
+
+// One block unless lean; lean, as few as keep one block's product regions within kRegionsOverInputs × (X + Y).
+RowBlocks row_blocks(const StlShape& s, std::int64_t e, const BackwardNeeds& need, const Layout& l) {
+  if (!need.lean || s.rows == 0) return {s.rows, 1};
+  const std::int64_t unit = cuts_between_tiles(s) ? s.a : s.seq_len;
+  const std::int64_t units = (s.rows + unit - 1) / unit;
+  const std::int64_t budget =
+      std::max<std::int64_t>(1, kRegionsOverInputs * s.rows * (s.in_features + s.out_features) * e);
+  const std::int64_t wanted = (product_regions(s, e, need, l).total() + budget - 1) / budget;
+  const std::int64_t count = std::clamp<std::int64_t>(wanted, 1, units);
+  const std::int64_t rows = std::min(s.rows, (units + count - 1) / count * unit);
+  return {rows, (s.rows + rows - 1) / rows};
+}
 
 Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   validate(s);
@@ -85,32 +100,21 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   l.x_hat = need.w_hat || need.dec;
   l.dz = need.x || need.w_hat || need.enc_x;
   l.dx_hat = need.x || need.enc_x;
+  l.blocks = row_blocks(s, e, need, l);
 
-  const std::int64_t unit = cuts_between_tiles(s) ? s.a : s.seq_len;
-  const std::int64_t units = (s.rows + unit - 1) / unit;
-  const std::int64_t budget =
-      std::max<std::int64_t>(1, kRegionsOverInputs * s.rows * (s.in_features + s.out_features) * e);
-  const std::int64_t wanted = (product_regions(s, e, need, l.x_hat, l.dz, l.dx_hat) + budget - 1) / budget;
-  const std::int64_t count = need.lean ? std::clamp<std::int64_t>(wanted, 1, std::max<std::int64_t>(units, 1)) : 1;
-  const std::int64_t per_block = (units + count - 1) / count;
-  l.blocks.rows = std::min(s.rows, per_block * unit);
-  l.blocks.count = l.blocks.rows == 0 ? 1 : (s.rows + l.blocks.rows - 1) / l.blocks.rows;
-
-  const StlShape block = rows_of(s, l.blocks.rows);
-  const std::int64_t r = s.rank, lx = block.m() * round_up(s.k(), 8), ly = block.m() * round_up(s.n(), 8);
-  const std::int64_t ab = s.a * s.b, ac = s.a * s.c;
   std::int64_t off = 0;
   const auto take = [&off](std::int64_t bytes) {
     const std::int64_t at = off;
     off += round_up(bytes, 256);
     return static_cast<std::size_t>(at);
   };
-  l.a = take(std::max(l.x_hat || l.dx_hat ? r * lx : 0, need.dec ? ac * ly : 0) * e);
-  l.b = take(std::max(l.dz ? r * ly : 0, need.enc_x ? ab * lx : 0) * e);
-  l.c = take(need.dec ? r * ly * e : 0);
+  const ProductRegions regions = product_regions(rows_of(s, l.blocks.rows), e, need, l);
+  l.a = take(regions.a);
+  l.b = take(regions.b);
+  l.c = take(regions.c);
   l.sums = take(need.bias ? static_cast<std::int64_t>(detail::column_sums_scratch(s.rows, s.out_features)) : 0);
   const bool padded = detail::pads_products(s, dtype);
-  const std::int64_t w_elems = r * (padded ? round_up(s.k(), 8) * round_up(s.n(), 8) : s.k() * s.n());
+  const std::int64_t w_elems = s.rank * (padded ? round_up(s.k(), 8) * round_up(s.n(), 8) : s.k() * s.n());
   if (padded) l.w_bytes = static_cast<std::size_t>(round_up(l.dx_hat || need.dec ? w_elems * e : 0, 256));
   // dŴ in fp32 in the workspace: on padded sides, or summed over row blocks into a 16-bit output.
   if (need.w_hat && (padded || (l.blocks.count > 1 && !need.dw_hat_f32)))

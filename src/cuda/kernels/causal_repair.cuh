@@ -140,9 +140,7 @@ __global__ void encode_causal_repair_vectorized(const EncodeArgs<T> args, int a,
     const unsigned lanes = col0 + G <= args.cols ? nonfinite_lanes<T>(__ldg(reinterpret_cast<const uint4*>(src)))
                                                  : nonfinite_lanes(src, args.cols - col0);
     if (lanes == 0) continue;
-    // The row's tile row: RowMap::tile's inverse (sequence s, position pos in it).
-    const std::int64_t s = row / args.rows.seq, pos = row - s * args.rows.seq;
-    const std::int64_t i = s * args.rows.per_seq + pos / a;
+    const std::int64_t i = args.rows.tile_of(row, a);
     std::int64_t done = -1;
     for (int e = 0; e < G; ++e) {
       const std::int64_t kap = (col0 + e) / b;

@@ -184,6 +184,11 @@ struct RowMap {
     const std::int64_t left = seq - pos;
     real = left < a ? static_cast<int>(left) : a;
   }
+  // The tile holding input row `row` (tile's inverse).
+  __device__ __forceinline__ std::int64_t tile_of(std::int64_t row, int a) const {
+    const std::int64_t s = row / seq;
+    return s * per_seq + (row - s * seq) / a;
+  }
 };
 
 // Mode causal by selection (CodecLaunch::causal_levels): whether product p may touch tile row u. Null levels: every
