@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Plots and table of `strassentile-lab train lm` results.
 
-    python3 research/scripts/plot_lm.py RESULTS.json OUT_DIR [--markdown TABLE.md]
+    python3 research/scripts/plot_lm.py RESULTS.json OUT_DIR [--markdown TABLE.md] [--throughput PROBE.json]
 
 Writes OUT_DIR/lm_loss_curves.png (validation loss against training tokens, and the training loss per step
 smoothed, mean over seeds, one line per variant) and OUT_DIR/lm_ppl_vs_flops.png (test perplexity against
 linear-layer FLOPs per token, mean ± std over seeds). Prints the per-variant table (mean ± std over seeds) as
-markdown, also to --markdown. Variants whose runs leak future tokens (STL mode tile) are marked LEAKING.
+markdown, also to --markdown, with the time to dense's loss: the training seconds until a run's validation loss
+first reaches dense's mean final validation loss, seconds being tokens ÷ the run's steady tokens/s or, with
+--throughput (a probe's JSON: each variant alone on the GPU, run_lm_device.sh's probe.json or probe_alone.json),
+tokens ÷ that variant's tokens/s alone. Variants whose runs leak future tokens (STL mode tile) are marked LEAKING.
 Needs matplotlib; reads only the JSON.
 """
 import argparse
@@ -14,7 +17,7 @@ import json
 import math
 import statistics
 
-from run_groups import MARKERS, by_variant, mean_std
+from run_groups import MARKERS, by_variant, mean_std, time_to_target
 
 
 def label(variant, runs):
@@ -51,6 +54,48 @@ def markdown(rows):
             f"({r['product_flops'] / 1e6:.3f}) | {r['dense_flops'] / r['flops']:.2f}× "
             f"({r['dense_flops'] / r['product_flops']:.2f}×) | {r['linear_params']:,.0f} | {r['params']:,.0f} | "
             f"{r['tokens'] / 1e6:.2f} M{' (stopped early)' if r['early'] else ''} | {r['tps'][0]:,.0f} |")
+    return "\n".join(out) + "\n"
+
+
+def load_throughput(path):
+    """{variant: steady tokens/s} of a probe's JSON (each variant alone on the GPU)."""
+    with open(path) as f:
+        runs = json.load(f)["runs"]
+    return {r["variant"]: r["steady_tokens_per_second"] or r["tokens_per_second"] for r in runs}
+
+
+def progress_of(throughput=None):
+    """run -> [(training seconds, validation loss)] at its curve points: tokens ÷ the run's steady tokens/s, or ÷
+    the variant's tokens/s alone given `throughput` (no points for a variant it lacks)."""
+    def progress(run):
+        tps = throughput.get(run["variant"]) if throughput is not None else (
+            run["steady_tokens_per_second"] or run["tokens_per_second"])
+        if not tps:
+            return []
+        return [(c["tokens"] / tps, c["val_loss"]) for c in run["curve"]]
+    return progress
+
+
+def time_table(groups, progress, timed_by):
+    """Markdown: each variant's training seconds to dense's mean final validation loss ("" without dense)."""
+    if "dense" not in groups:
+        return ""
+    target = mean_std([r["val_loss"] for r in groups["dense"]])[0]
+    rows = time_to_target(groups, progress, target, higher_is_better=False)
+    dense_s = next(r["seconds"][0] for r in rows if r["variant"] == "dense")
+    out = [f"Training seconds until the validation loss first reaches dense's mean final, {target:.4f} nats/byte "
+           f"({timed_by}); mean ± std over the runs that reach it:", "",
+           "| variant | runs reaching it | seconds | ÷ dense's | best validation loss |", "|---|---|---|---|---|"]
+    for r in rows:
+        runs = groups[r["variant"]]
+        name = f"`{r['variant']}`" + (" **LEAKING**" if runs[0]["leaks_future"] else "")
+        if not any(progress(run) for run in runs):
+            out.append(f"| {name} | — | no curve or throughput for it | — | — |")
+            continue
+        sec, best = r["seconds"], r["best"]
+        out.append(f"| {name} | {r['reached']} of {r['runs']} | "
+                   + (f"{sec[0]:.0f} ± {sec[1]:.0f} | {sec[0] / dense_s:.2f}× |" if r["reached"] else
+                      "not reached | — |") + f" {best[0]:.4f} ± {best[1]:.4f} |")
     return "\n".join(out) + "\n"
 
 
@@ -120,6 +165,7 @@ def main():
     p.add_argument("results")
     p.add_argument("out_dir")
     p.add_argument("--markdown")
+    p.add_argument("--throughput", help="a probe's JSON: each variant's tokens/s alone on the GPU")
     a = p.parse_args()
     with open(a.results) as f:
         doc = json.load(f)
@@ -127,7 +173,9 @@ def main():
     rows = summary(groups)
     plot_curves(groups, f"{a.out_dir}/lm_loss_curves.png")
     plot_ppl(rows, f"{a.out_dir}/lm_ppl_vs_flops.png")
-    table = markdown(rows)
+    throughput = load_throughput(a.throughput) if a.throughput else None
+    timed_by = "tokens ÷ tokens/s alone" if throughput else "tokens ÷ the run's steady tokens/s"
+    table = markdown(rows) + "\n" + time_table(groups, progress_of(throughput), timed_by)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(table)

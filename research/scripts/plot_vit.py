@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Plots of `strassentile-lab train vit` results.
 
-    python3 research/scripts/plot_vit.py RESULTS.json OUT_DIR [--markdown TABLE.md]
+    python3 research/scripts/plot_vit.py RESULTS.json OUT_DIR [--markdown TABLE.md] [--throughput PROBE.json]
 
 Writes OUT_DIR/vit_accuracy_vs_flops.png (test accuracy at the best-validation epoch against linear-layer FLOPs
-per image, mean ± std over seeds, one point per variant) and OUT_DIR/vit_training_curves.png (train loss and
-validation accuracy per epoch, mean over seeds). With --markdown, also the per-variant table (mean ± std).
+per image, mean ± std over seeds, one point per variant), OUT_DIR/vit_training_curves.png (train loss and
+validation accuracy per epoch, mean over seeds) and OUT_DIR/vit_accuracy_vs_time.png (validation accuracy against
+training seconds). With --markdown, also the per-variant table (mean ± std) and the time to dense's accuracy: the
+training seconds until a run's validation accuracy first reaches dense's mean best validation accuracy. Seconds are
+each epoch's measured training time, or, with --throughput (a probe's JSON: each variant alone on the GPU), epochs
+× training images ÷ that variant's images/s alone, which does not depend on what else shared the GPU.
 Needs matplotlib; reads only the JSON.
 """
 import argparse
@@ -13,7 +17,7 @@ import json
 import statistics
 
 
-from run_groups import MARKERS, by_variant, mean_std
+from run_groups import MARKERS, by_variant, mean_std, time_to_target
 
 
 def load_runs(path):
@@ -52,6 +56,55 @@ def markdown(rows):
             f"{100 * r['final'][0]:.2f} ± {100 * r['final'][1]:.2f} | {r['flops'] / 1e6:.2f} | "
             f"{r['dense_flops'] / r['flops']:.2f}× ({r['dense_flops'] / r['product_flops']:.2f}×) | "
             f"{r['linear_params']:,.0f} | {r['params']:,.0f} | {r['ips'][0]:,.0f} |")
+    return "\n".join(out) + "\n"
+
+
+def progress_of(doc, throughput=None):
+    """run -> [(training seconds at the end of each epoch, validation accuracy)]: measured seconds, or, given
+    `throughput` ({variant: images/s alone}), epochs × training images ÷ the variant's images/s (no points for a
+    variant it lacks: the two kinds of seconds are not mixed)."""
+    images = doc["config"]["train_images"]
+
+    def progress(run):
+        ips = throughput.get(run["variant"]) if throughput is not None else None
+        if throughput is not None and not ips:
+            return []
+        points, seconds = [], 0.0
+        for e in run["epochs"]:
+            seconds = e["epoch"] * images / ips if ips else seconds + e["train_seconds"]
+            points.append((seconds, e["val_accuracy"]))
+        return points
+    return progress
+
+
+def load_throughput(path):
+    """{variant: steady images/s} of a probe's JSON (each variant alone on the GPU): its runs, or those of its
+    "alone" part (run_vit_device.sh's probe.json)."""
+    with open(path) as f:
+        doc = json.load(f)
+    runs = doc["runs"] if "runs" in doc else doc["alone"]["runs"]
+    return {r["variant"]: r["steady_images_per_second"] or r["images_per_second"] for r in runs}
+
+
+def time_table(groups, progress, timed_by):
+    """Markdown: each variant's training seconds to dense's mean best validation accuracy ("" without dense)."""
+    if "dense" not in groups:
+        return ""
+    target = mean_std([r["best_val_accuracy"] for r in groups["dense"]])[0]
+    rows = time_to_target(groups, progress, target)
+    dense_s = next(r["seconds"][0] for r in rows if r["variant"] == "dense")
+    out = [f"Training seconds until validation accuracy first reaches dense's mean best, {100 * target:.2f}% "
+           f"({timed_by}); mean ± std over the runs that reach it:", "",
+           "| variant | runs reaching it | seconds | ÷ dense's | best validation acc. % |", "|---|---|---|---|---|"]
+    for r in rows:
+        sec, best = r["seconds"], r["best"]
+        reached = r["reached"] > 0
+        if not any(progress(run) for run in groups[r["variant"]]):
+            out.append(f"| `{r['variant']}` | — | no throughput alone for it | — | — |")
+            continue
+        out.append(f"| `{r['variant']}` | {r['reached']} of {r['runs']} | "
+                   + (f"{sec[0]:.0f} ± {sec[1]:.0f} | {sec[0] / dense_s:.2f}× |" if reached else "not reached | — |")
+                   + f" {100 * best[0]:.2f} ± {100 * best[1]:.2f} |")
     return "\n".join(out) + "\n"
 
 
@@ -115,18 +168,50 @@ def plot_curves(groups, path):
     plt.close(fig)
 
 
+def plot_time(groups, progress, path, timed_by):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 6))
+    colors = plt.get_cmap("tab20").colors
+    for i, (variant, runs) in enumerate(groups.items()):
+        kind = variant.split(":")[0]
+        points = [progress(r) for r in runs]
+        epochs = min(len(p) for p in points)
+        if epochs == 0:
+            continue
+        xs = [statistics.fmean(p[e][0] for p in points) for e in range(epochs)]
+        ys = [100 * statistics.fmean((p[e][1] or float("nan")) for p in points) for e in range(epochs)]
+        ax.plot(xs, ys, label=variant, color=colors[(2 * i) % 20 + (2 * i) // 20], marker=MARKERS.get(kind, "x"),
+                markersize=3)
+    ax.set_xlabel(f"training seconds ({timed_by})")
+    ax.set_ylabel("validation accuracy % (last 5k training images)")
+    ax.set_title("ViT on Fashion-MNIST: accuracy against training time (mean over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("results")
     p.add_argument("out_dir")
     p.add_argument("--markdown")
+    p.add_argument("--throughput", help="a probe's JSON: each variant's images/s alone on the GPU")
     a = p.parse_args()
-    _, runs = load_runs(a.results)
+    doc, runs = load_runs(a.results)
     groups = by_variant(runs)
     rows = summary(groups)
+    throughput = load_throughput(a.throughput) if a.throughput else None
+    progress = progress_of(doc, throughput)
+    timed_by = "epochs × images ÷ images/s alone" if throughput else "as measured in the run"
     plot_accuracy(rows, f"{a.out_dir}/vit_accuracy_vs_flops.png")
     plot_curves(groups, f"{a.out_dir}/vit_training_curves.png")
-    table = markdown(rows)
+    plot_time(groups, progress, f"{a.out_dir}/vit_accuracy_vs_time.png", timed_by)
+    table = markdown(rows) + "\n" + time_table(groups, progress, timed_by)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(table)

@@ -22,3 +22,28 @@ def mean_std(values):
     if not values:
         return float("nan"), float("nan")
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+# ---- Time to a target: how long each variant trains before its validation metric reaches dense's ----
+
+def first_reaching(points, target, higher_is_better=True):
+    """The first x of the (x, value) points (x ascending) whose value reaches `target`; None if none does."""
+    for x, value in points:
+        if value is not None and not math.isnan(value) and (value >= target if higher_is_better else value <= target):
+            return x
+    return None
+
+
+def time_to_target(groups, progress, target, higher_is_better=True):
+    """Per variant: {"variant", "reached" (runs that reach target), "runs", "seconds" (mean, std) over the runs
+    that reach it, "best" (mean, std) of each run's best value}. progress(run) gives its (seconds, value) points."""
+    rows = []
+    for variant, runs in groups.items():
+        points = [progress(r) for r in runs]
+        times = [first_reaching(p, target, higher_is_better) for p in points]
+        reached = [t for t in times if t is not None]
+        pick = max if higher_is_better else min
+        best = [pick(v for _, v in p if v is not None) for p in points if any(v is not None for _, v in p)]
+        rows.append({"variant": variant, "runs": len(runs), "reached": len(reached),
+                     "seconds": mean_std(reached), "best": mean_std(best)})
+    return rows

@@ -1,0 +1,36 @@
+"""research/scripts/run_groups.py: the time-to-target figures of the convergence experiments."""
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+from run_groups import by_variant, first_reaching, time_to_target  # noqa: E402
+
+
+def test_first_reaching_takes_the_first_point_at_or_past_the_target():
+    points = [(1.0, 0.5), (2.0, 0.7), (3.0, 0.65), (4.0, 0.9)]
+    assert first_reaching(points, 0.7) == 2.0
+    assert first_reaching(points, 0.8) == 4.0
+    assert first_reaching(points, 0.95) is None
+    assert first_reaching([(1.0, None), (2.0, float("nan")), (3.0, 0.9)], 0.5) == 3.0
+
+
+def test_first_reaching_a_loss_counts_downwards():
+    points = [(10.0, 3.0), (20.0, 2.0), (30.0, 1.5)]
+    assert first_reaching(points, 2.0, higher_is_better=False) == 20.0
+    assert first_reaching(points, 1.0, higher_is_better=False) is None
+
+
+def test_time_to_target_averages_the_runs_that_reach_it_and_reports_each_runs_best():
+    runs = [
+        {"variant": "dense", "curve": [(1.0, 0.6), (2.0, 0.8)]},
+        {"variant": "dense", "curve": [(1.5, 0.8), (3.0, 0.85)]},
+        {"variant": "stl", "curve": [(1.0, 0.7), (2.0, 0.75)]},
+    ]
+    rows = {r["variant"]: r for r in time_to_target(by_variant(runs), lambda run: run["curve"], 0.8)}
+    assert rows["dense"]["runs"] == 2 and rows["dense"]["reached"] == 2
+    assert math.isclose(rows["dense"]["seconds"][0], 1.75)
+    assert math.isclose(rows["dense"]["best"][0], 0.825)
+    assert rows["stl"]["reached"] == 0 and math.isnan(rows["stl"]["seconds"][0])
+    assert math.isclose(rows["stl"]["best"][0], 0.75)
