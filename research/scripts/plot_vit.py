@@ -108,6 +108,19 @@ def time_table(groups, progress, timed_by):
     return "\n".join(out) + "\n"
 
 
+def finish(fig, ax, path, xlabel, ylabel, title):
+    """Labels, grid and legend of a one-panel figure, saved to path and closed."""
+    import matplotlib.pyplot as plt
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
 def plot_accuracy(rows, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -125,15 +138,9 @@ def plot_accuracy(rows, path):
         shift = (group.index(r["variant"]) - (len(group) - 1) / 2) * 1.2
         ax.errorbar(r["flops"] / 1e6 + shift, 100 * r["acc"][0], yerr=100 * r["acc"][1], marker=MARKERS.get(kind, "x"),
                     color=colors[(2 * i) % 20 + (2 * i) // 20], capsize=3, linestyle="none", label=r["variant"])
-    ax.set_xlabel("linear-layer MFLOPs per image (qkv, proj, fc1, fc2; STL encode/decode included)\n"
-                  "(variants at equal FLOPs are drawn side by side)")
-    ax.set_ylabel("test accuracy % (epoch of best validation accuracy)")
-    ax.set_title("ViT on Fashion-MNIST: accuracy vs linear FLOPs (mean ± std over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    finish(fig, ax, path, "linear-layer MFLOPs per image (qkv, proj, fc1, fc2; STL encode/decode included)\n"
+           "(variants at equal FLOPs are drawn side by side)", "test accuracy % (epoch of best validation accuracy)",
+           "ViT on Fashion-MNIST: accuracy vs linear FLOPs (mean ± std over seeds)")
 
 
 def plot_curves(groups, path):
@@ -185,14 +192,8 @@ def plot_time(groups, progress, path, timed_by):
         ys = [100 * statistics.fmean((p[e][1] or float("nan")) for p in points) for e in range(epochs)]
         ax.plot(xs, ys, label=variant, color=colors[(2 * i) % 20 + (2 * i) // 20], marker=MARKERS.get(kind, "x"),
                 markersize=3)
-    ax.set_xlabel(f"training seconds ({timed_by})")
-    ax.set_ylabel("validation accuracy % (last 5k training images)")
-    ax.set_title("ViT on Fashion-MNIST: accuracy against training time (mean over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    finish(fig, ax, path, f"training seconds ({timed_by})", "validation accuracy % (last 5k training images)",
+           "ViT on Fashion-MNIST: accuracy against training time (mean over seeds)")
 
 
 def main():
