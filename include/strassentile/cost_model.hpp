@@ -65,16 +65,29 @@ GpuSpec gpu_spec(const std::string& name, std::size_t sm_count, double clock_hz 
 //                         one read of each codec pass's input (the repair of tiles with non-finite inputs).
 //   training adds the backward of every parameter (src/cuda/README.md's backward): dense dX and dW GEMMs and the
 //   bias column sums; STL: X̂ again, dZ = decodeᵀ(dY), dŴ (inner Mt), Z again, dD, dX̂ (inner Nt), dX = encodeᵀ(dX̂),
-//   dE_X and the bias sums, the coefficient gradients as memory-bound reductions.
+//   dE_X and the bias sums, the coefficient gradients as memory-bound reductions. BackwardSetup removes what a
+//   setting skips (a fixed basis: dE_X, dD and Z again; kept: X̂ and Z again) and adds what lean's row blocks cost.
 struct SpeedEstimate {
   double dense_seconds = 0;
   double stl_seconds = 0;
   double speedup() const { return dense_seconds / stl_seconds; }  // above 1: STL faster
 };
 
+// How the backward runs, as the layer and the op's switches set it (training only).
+struct BackwardSetup {
+  bool learn_basis = true;  // E_X and D are trained (STLLinear's train_basis): dE_X, dD, and Z recomputed for dD
+  bool keep = false;        // strassentile::ops::set_keep_for_backward: the forward's X̂ and Z serve the backward
+  bool lean = false;        // strassentile::ops::set_lean_backward: the rows in blocks, dŴ summed in fp32
+};
+
 // Throws std::invalid_argument on a zero size or rank and on a GPU without positive rates and bandwidth.
 SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
-                            std::size_t bytes_per_element = 2, bool training = false, bool causal = false);
+                            std::size_t bytes_per_element = 2, bool training = false, bool causal = false,
+                            BackwardSetup backward = {});
+
+// Row blocks of the lean backward (src/cuda/backward.cpp's row_blocks, every gradient asked for): as few as keep one
+// block's three product-sized scratch regions within the bytes of X and Y together.
+std::size_t lean_row_blocks(LayerShape shape, TileFormat tile, std::size_t rank, std::size_t bytes_per_element = 2);
 
 // One batched GEMM of `batch` m×k by k×n products on `gpu` (the first formula above).
 double gemm_seconds(const GpuSpec& gpu, double batch, double m, double k, double n, std::size_t bytes_per_element);

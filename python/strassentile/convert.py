@@ -37,10 +37,11 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
 
     ``min_speedup`` converts only the layers whose STL form is predicted at least that many times faster than
     nn.Linear (1.0: faster at all) at ``tokens`` rows per call (batch · sequence length, required with it), for a
-    training step (forward and backward of every parameter; ``training=False``: forward only), in the layer's
-    dtype. The prediction is the speed model's (strassentile.speed_model) for ``speed_model`` (a GpuSpec, a JSON
-    file from ``python -m strassentile.benchmark --calibrate``, or a CUDA device), else the file named by
-    STRASSENTILE_SPEED_MODEL, else the current CUDA device. ``tokens`` alone reports the predictions and filters
+    training step (forward and backward of every parameter the converted layer trains: enc_x and dec too unless the
+    dense weight was frozen; under ``set_keep_for_backward`` and ``set_lean_backward`` as they are set when convert
+    runs; ``training=False``: forward only), in the layer's dtype. The prediction is the speed model's
+    (strassentile.speed_model) for ``speed_model`` (a GpuSpec, a JSON file from ``python -m strassentile.benchmark
+    --calibrate``, or a CUDA device), else the file named by STRASSENTILE_SPEED_MODEL, else the current CUDA device. ``tokens`` alone reports the predictions and filters
     nothing. Each layer's prediction is in its report (``predicted_speedup``) and in the skip reason.
 
     Like ``quantize_``, it works in place, so ``model`` itself cannot be an nn.Linear: use
@@ -65,8 +66,12 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
             continue
         predicted = None
         if gpu is not None:
+            # The backward as it will run: the basis trained where the dense weight is (frozen layers stay
+            # frozen), under the op's switches as they are set now.
+            keep, lean = torch.ops.strassentile.backward_switches()
             predicted = gpu.speedup(tokens, module.in_features, module.out_features, tile, rank,
-                                    module.weight.element_size(), training, config.mode)
+                                    module.weight.element_size(), training, config.mode,
+                                    learn_basis=module.weight.requires_grad, keep=keep, lean=lean)
             if min_speedup is not None and predicted < min_speedup:
                 why = (f"predicted {predicted:.2f}x < min_speedup {min_speedup:g} at {tokens} tokens (model: "
                        f"{gpu.name}, {'training' if training else 'inference'})")

@@ -1,5 +1,6 @@
 #include "strassentile/cost_model.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -87,8 +88,23 @@ double gemm_seconds(const GpuSpec& gpu, double batch, double m, double k, double
   return std::hypot(compute, memory) + gpu.launch_seconds;
 }
 
+std::size_t lean_row_blocks(LayerShape shape, TileFormat tile, std::size_t rank, std::size_t bytes_per_element) {
+  validate(tile, "lean_row_blocks");
+  const auto round8 = [](std::size_t v) { return (v + 7) / 8 * 8; };
+  const double mt = static_cast<double>(ceil_div(shape.m, tile.a)), r = static_cast<double>(rank);
+  const double lx = mt * static_cast<double>(round8(ceil_div(shape.k, tile.b)));
+  const double ly = mt * static_cast<double>(round8(ceil_div(shape.n, tile.c)));
+  const double ab = static_cast<double>(tile.x_size()), ac = static_cast<double>(tile.y_size());
+  const double regions = (std::max(r * lx, ac * ly) + std::max(r * ly, ab * lx) + r * ly) *
+                         static_cast<double>(bytes_per_element);
+  const double budget = static_cast<double>(shape.m) * static_cast<double>(shape.k + shape.n) *
+                        static_cast<double>(bytes_per_element);
+  const double wanted = budget > 0 ? std::ceil(regions / budget) : 1.0;
+  return static_cast<std::size_t>(std::clamp(wanted, 1.0, std::max(mt, 1.0)));
+}
+
 SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
-                            std::size_t bytes_per_element, bool training, bool causal) {
+                            std::size_t bytes_per_element, bool training, bool causal, BackwardSetup backward) {
   if (bytes_per_element == 0) throw std::invalid_argument("predict_speed: bytes_per_element must be >= 1");
   if (!(gpu.matmul_flops > 0 && gpu.matmul_flops_f32 > 0 && gpu.bandwidth > 0 && gpu.launch_seconds >= 0 &&
         gpu.gemm_half_inner >= 0))
@@ -125,13 +141,23 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   const double ab = static_cast<double>(tile.x_size()), ac = static_cast<double>(tile.y_size());
   const double d_dec = pass(2 * M * N * bytes, decode_efficiency) + pass((ac + r) * mt * nt * bytes, 1.0);
   const double d_enc_x = pass(2 * M * K * bytes, encode_efficiency) + pass((ab + r) * mt * kt * bytes, 1.0);
-  est.stl_seconds += encode                                                  // X̂ again
+  const bool basis = backward.learn_basis;
+  // Lean: each of `blocks` row blocks runs dŴ's GEMM on its rows into an fp32 sum (written, and read again from the
+  // second block on), stored once in the parameters' dtype; every block launches its own kernels.
+  const double blocks = backward.lean ? static_cast<double>(lean_row_blocks(shape, tile, rank, bytes_per_element)) : 1;
+  const double dw_elements = r * kt * nt;
+  const double dw_sum_bytes = dw_elements * (blocks * (4 - bytes) + (blocks - 1) * 4 + 4 + bytes);
+  const double dw = blocks > 1 ? blocks * gemm_seconds(gpu, r, kt, mt / blocks, nt, bytes_per_element) +
+                                     pass(dw_sum_bytes, 1.0)
+                               : gemm_seconds(gpu, r, kt, mt, nt, bytes_per_element);
+  const double block_launches = (blocks - 1) * (basis ? 10 : 6) * gpu.launch_seconds;
+  est.stl_seconds += (backward.keep ? 0 : encode)                            // X̂ again
                      + pass(cost.decode_bytes, decode_efficiency) + repair(M * N)  // dZ = decodeᵀ(dY)
-                     + gemm_seconds(gpu, r, kt, mt, nt, bytes_per_element)   // dŴ = X̂ᵀ·dZ, inner Mt
-                     + products + d_dec                                      // Z again, dD
+                     + dw                                                    // dŴ = X̂ᵀ·dZ, inner Mt
+                     + (basis ? (backward.keep ? 0 : products) + d_dec : 0)  // Z again, dD
                      + gemm_seconds(gpu, r, mt, nt, kt, bytes_per_element)   // dX̂ = dZ·Ŵᵀ, inner Nt
                      + pass(cost.encode_bytes, encode_efficiency) + repair(r * mt * kt)  // dX = encodeᵀ(dX̂)
-                     + d_enc_x + bias_sums;
+                     + (basis ? d_enc_x : 0) + bias_sums + block_launches;
   return est;
 }
 

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "backward_switches.hpp"
 #include "stl_args.hpp"
 #include "strassentile/algorithm.hpp"
 
@@ -129,7 +130,11 @@ ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, 
         const auto bytes = static_cast<std::size_t>(layer->dense->weight.element_size());
         const auto rank = static_cast<std::size_t>(options.rank);
         const bool causal = options.mode == "causal";
-        const double predicted = predict_speed(shape, t, rank, *options.gpu, bytes, options.training, causal).speedup();
+        // The backward as it will run: the converted layer trains its basis (STLLinearOptions::train_basis), under
+        // the op's switches as they are set now.
+        const BackwardSetup backward{true, torch_ops::keep_for_backward(), torch_ops::lean_backward()};
+        const double predicted =
+            predict_speed(shape, t, rank, *options.gpu, bytes, options.training, causal, backward).speedup();
         summary.predicted_speedup[name] = predicted;
         if (options.min_speedup && predicted < *options.min_speedup) {
           summary.skipped.emplace_back(

@@ -21,7 +21,8 @@ TORCH_LIBRARY(strassentile, m) {
         "Tensor? bias, str mode, int? out_features, int[]? levels, bool[5] needs, Tensor kept, "
         "int? in_features=None) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
   m.def("set_keep_for_backward(bool keep) -> bool");
-  m.def("set_lean_backward(bool lean) -> bool");  // lean_backward.cpp
+  m.def("set_lean_backward(bool lean) -> bool");  // backward_switches.cpp, with set_keep_for_backward
+  m.def("backward_switches() -> (bool keep, bool lean)");
   // Two layers with an activation between them (stl_mlp.cpp): the composition where gradients are wanted, else
   // stl_mlp_inference, which on CUDA fuses layer 1's decode with layer 2's encode (stl_mlp_cuda.cpp).
   // in_features is layer 1's.
@@ -55,7 +56,7 @@ TORCH_LIBRARY(strassentile, m) {
   // gemm_half_inner]; predict_speed returns [dense_seconds, stl_seconds] of one call.
   m.def("gpu_spec(str name, int sm_count, float clock_hz=0) -> (float[] gpu, str name, bool guessed)");
   m.def("predict_speed(int m, int k, int n, int[] tile, int rank, float[] gpu, int bytes_per_element=2, "
-        "bool training=False, str mode=\"tile\") -> float[]");
+        "bool training=False, str mode=\"tile\", bool learn_basis=True, bool keep=False, bool lean=False) -> float[]");
 
   // Fitting an STL layer to a dense one on calibration inputs (calibrate.cpp).
   m.def("calibrate(Tensor x, Tensor y, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, Tensor? bias, int steps=300, "

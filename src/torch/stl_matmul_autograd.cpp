@@ -1,14 +1,12 @@
 // The Autograd-key kernel of strassentile::stl_matmul: a C++ autograd::Function whose backward calls
-// strassentile::stl_matmul_backward through the dispatcher, so each backend supplies its own. Also
-// strassentile::set_keep_for_backward, the switch that has the CUDA forward keep its X̂ and Z for the backward
-// (stl_matmul_keep / stl_matmul_backward_kept): one encode (and for dD one batched product) less per backward, for
-// 1.5× x plus 1.5× y (at <4,4,4>, r = 24) more memory held from forward to backward per layer.
+// strassentile::stl_matmul_backward through the dispatcher, so each backend supplies its own. Under
+// set_keep_for_backward (backward_switches.hpp) the CUDA forward keeps its X̂ and Z for the backward
+// (stl_matmul_keep / stl_matmul_backward_kept).
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
 
-#include <atomic>
-
+#include "backward_switches.hpp"
 #include "stl_matmul_kernels.hpp"
 
 namespace strassentile::torch_ops {
@@ -16,11 +14,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-std::atomic<bool> keep_flag{false};
-
-// Process-wide; returns the previous setting.
-bool set_keep_for_backward(bool keep) { return keep_flag.exchange(keep); }
 
 // Keeping applies to real CUDA tensors in eager mode only: under FakeTensor / functionalization (torch.compile,
 // meta tracing) the plain ops run, so that traced graphs never depend on the forward's workspace.
@@ -59,7 +52,7 @@ class StlMatmulFunction : public torch::autograd::Function<StlMatmulFunction> {
     ctx->saved_data["has_bias"] = has_bias;
     ctx->saved_data["levels"] = levels.has_value() ? c10::IValue(*levels) : c10::IValue();
     at::AutoDispatchBelowADInplaceOrView guard;
-    if (keep_flag.load(std::memory_order_relaxed) && plain_cuda(x)) {
+    if (keep_for_backward() && plain_cuda(x)) {
       static auto keep_op = find_op<StlMatmulKeepSignature>("strassentile::stl_matmul_keep");
       auto [y, kept] = keep_op.call(x, w_hat, enc_x, dec, tile, bias, mode, out_features, as_ref(levels), in_features);
       ctx->saved_data["kept"] = kept;  // X̂ and Z (a byte tensor); empty where nothing was kept
@@ -118,10 +111,5 @@ at::Tensor stl_matmul_autograd(const StlArgs& a) {
 }  // namespace
 
 TORCH_LIBRARY_IMPL(strassentile, Autograd, m) { m.impl("stl_matmul", &forward_kernel<&stl_matmul_autograd>); }
-
-// No tensor arguments: the catch-all kernel.
-TORCH_LIBRARY_IMPL(strassentile, CompositeImplicitAutograd, m) {
-  m.impl("set_keep_for_backward", &set_keep_for_backward);
-}
 
 }  // namespace strassentile::torch_ops

@@ -10,7 +10,7 @@
 #include "causal_basis.hpp"
 #include "cuda_operands.hpp"
 #include "error_message.hpp"
-#include "lean_backward.hpp"
+#include "backward_switches.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
 #include "stl_matmul_kernels.hpp"

@@ -79,6 +79,45 @@ TEST(SpeedModel, ReproducesTheMeasuredRatiosWithinTheBand) {
   }
 }
 
+// The backward as users switch it, against the same run's measured training-step ratios through STLLinear
+// (research/results/perf/variants_lean_444_r24_h200_2026-12-04.json, bf16, <4,4,4> r = 24): every parameter learnable
+// (stl), E_X and D frozen, X̂ and Z kept (set_keep_for_backward), the rows in blocks (set_lean_backward).
+TEST(SpeedModel, BackwardSettingsMatchTheMeasuredVariants) {
+  const GpuSpec h200;
+  BackwardSetup all, frozen, kept, lean;
+  frozen.learn_basis = false;
+  kept.keep = true;
+  lean.lean = true;
+  struct Row {
+    LayerShape shape;
+    double stl, frozen, kept, lean;
+  };
+  for (const Row& row : {Row{{65536, 384, 1536}, 0.32, 0.48, 0.36, 0.28},
+                         Row{{16384, 768, 3072}, 0.45, 0.77, 0.58, 0.37},
+                         Row{{16384, 4096, 4096}, 1.02, 1.41, 1.16, 0.90}}) {
+    for (const auto& [name, setup, measured] :
+         {std::tuple{"stl", all, row.stl}, std::tuple{"frozen", frozen, row.frozen},
+          std::tuple{"kept", kept, row.kept}, std::tuple{"lean", lean, row.lean}}) {
+      const double predicted = predict_speed(row.shape, {4, 4, 4}, 24, h200, 2, true, false, setup).speedup();
+      EXPECT_NEAR(predicted / measured, 1.0, kBand) << row.shape.m << "x" << row.shape.k << "x" << row.shape.n << " "
+                                                   << name << ": predicted " << predicted << "x, measured "
+                                                   << measured << "x";
+    }
+  }
+  // The forward does not depend on the backward's settings.
+  EXPECT_EQ(predict_speed({16384, 4096, 4096}, {4, 4, 4}, 24, h200, 2, false, false, lean).stl_seconds,
+            predict_speed({16384, 4096, 4096}, {4, 4, 4}, 24, h200).stl_seconds);
+}
+
+// The lean backward at 16384x4096x4096 bf16, <4,4,4> r = 24 ran in three row blocks (docs/PERFORMANCE.md). The tile
+// copies of X and dY for dE_X and dD alone take the bytes of X and Y, so a backward of every gradient always cuts
+// two blocks at least, and never more than there are row tiles.
+TEST(SpeedModel, LeanRowBlocksFollowTheBackwardsBudget) {
+  EXPECT_EQ(lean_row_blocks({16384, 4096, 4096}, {4, 4, 4}, 24), 3u);
+  EXPECT_EQ(lean_row_blocks({16384, 4096, 4096}, {4, 4, 4}, 1), 2u);
+  EXPECT_EQ(lean_row_blocks({8, 4096, 4096}, {4, 4, 4}, 24), 2u);
+}
+
 // Issue 18's products-only table: dense GEMM time / the r batched products' time.
 TEST(SpeedModel, ProductsAloneMatchTheMeasuredProductRatios) {
   const GpuSpec h200;

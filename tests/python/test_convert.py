@@ -203,6 +203,25 @@ def test_a_layer_predicted_below_min_speedup_stays_dense_with_the_reason(tmp_pat
     assert f"converted wide: predicted {wide:.2f}x" in str(summary)
 
 
+def test_the_prediction_prices_a_frozen_layer_and_the_backward_switches():
+    gpu = strassentile.GpuSpec.h200()
+    model = NarrowWide()
+    model.narrow.requires_grad_(False)  # frozen: its STL form trains no basis either
+    summary = strassentile.convert(model, STLConfig(init=Random()), tokens=TOKENS, speed_model=gpu)
+    assert not model.narrow.enc_x.requires_grad and model.wide.enc_x.requires_grad
+    assert summary.predicted_speedup == pytest.approx({
+        "narrow": gpu.speedup(TOKENS, 32, 256, (4, 4, 4), 24, 4, True, learn_basis=False),
+        "wide": gpu.speedup(TOKENS, 256, 256, (4, 4, 4), 24, 4, True)})
+    lean = strassentile.set_lean_backward(True)
+    try:
+        summary = strassentile.convert(NarrowWide(), STLConfig(init=Random()), tokens=TOKENS, speed_model=gpu)
+    finally:
+        strassentile.set_lean_backward(lean)
+    assert summary.predicted_speedup["wide"] == pytest.approx(
+        gpu.speedup(TOKENS, 256, 256, (4, 4, 4), 24, 4, True, lean=True))
+    assert summary.predicted_speedup["wide"] < gpu.speedup(TOKENS, 256, 256, (4, 4, 4), 24, 4, True)
+
+
 def test_the_speed_model_file_can_come_from_the_environment(tmp_path, monkeypatch):
     spec_file = tmp_path / "gpu.json"
     strassentile.GpuSpec.h200().save(spec_file)

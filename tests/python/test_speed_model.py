@@ -79,3 +79,15 @@ def test_an_unknown_current_gpu_is_scaled_with_a_warning_naming_the_calibration(
     h200 = FakeProperties("NVIDIA H200", 132, 0)
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device=None: h200)
     assert speed_model.resolve(None, "min_speedup") == GpuSpec.h200()
+
+
+def test_the_backward_settings_reach_the_core_model():
+    # variants_lean_444_r24_h200_2026-12-04: STLLinear 16384x4096x4096 bf16 training step 1.02x with every parameter
+    # learnable, 1.41x with E_X and D frozen, 1.16x kept, 0.90x lean (the core's test checks all three shapes).
+    h200, args = GpuSpec.h200(), (16384, 4096, 4096, (4, 4, 4), 24, 2, True)
+    assert h200.speedup(*args) == pytest.approx(1.02, rel=0.25)
+    assert h200.speedup(*args, learn_basis=False) == pytest.approx(1.41, rel=0.25)
+    assert h200.speedup(*args, keep=True) == pytest.approx(1.16, rel=0.25)
+    assert h200.speedup(*args, lean=True) == pytest.approx(0.90, rel=0.25)
+    assert h200.speedup(*args, lean=True) < h200.speedup(*args) < h200.speedup(*args, keep=True)
+    assert h200.speedup(*args[:-1], False, lean=True) == h200.speedup(*args[:-1], False)  # the forward alone

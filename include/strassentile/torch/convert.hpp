@@ -54,7 +54,8 @@ struct ConvertOptions {
   CalibrationOptions calibrate;
   // Dispatch by predicted speed (strassentile/cost_model.hpp's predict_speed): with min_speedup set, only layers
   // that `gpu` is predicted to run at least that many times faster as STL than dense are converted, at `tokens`
-  // rows per call (batch x sequence length), forward and backward of every parameter when `training`. `tokens`
+  // rows per call (batch x sequence length), forward and backward of every parameter when `training` (the basis
+  // included, under ops::set_keep_for_backward and set_lean_backward as they are set when convert runs). `tokens`
   // alone reports the predictions without filtering. Both need `gpu`, e.g. gpu_spec(name, sm_count, clock_hz).
   std::optional<double> min_speedup;
   int64_t tokens = 0;

@@ -1,0 +1,32 @@
+#include "backward_switches.hpp"
+
+#include <torch/library.h>
+
+#include <atomic>
+#include <tuple>
+
+namespace strassentile::torch_ops {
+namespace {
+
+std::atomic<bool> keep_flag{false};
+std::atomic<bool> lean_flag{false};
+
+// Each returns the previous setting.
+bool set_keep_for_backward(bool keep) { return keep_flag.exchange(keep); }
+bool set_lean_backward(bool lean) { return lean_flag.exchange(lean); }
+
+std::tuple<bool, bool> backward_switches() { return {keep_for_backward(), lean_backward()}; }
+
+}  // namespace
+
+bool keep_for_backward() { return keep_flag.load(std::memory_order_relaxed); }
+bool lean_backward() { return lean_flag.load(); }
+
+// No tensor arguments: the catch-all kernel.
+TORCH_LIBRARY_IMPL(strassentile, CompositeImplicitAutograd, m) {
+  m.impl("set_keep_for_backward", &set_keep_for_backward);
+  m.impl("set_lean_backward", &set_lean_backward);
+  m.impl("backward_switches", &backward_switches);
+}
+
+}  // namespace strassentile::torch_ops
