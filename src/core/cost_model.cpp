@@ -143,10 +143,11 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   const double d_enc_x = pass(2 * M * K * bytes, encode_efficiency) + pass((ab + r) * mt * kt * bytes, 1.0);
   const bool basis = backward.learn_basis;
   // Lean: each of `blocks` row blocks runs dŴ's GEMM on its rows into an fp32 sum (written, and read again from the
-  // second block on), stored once in the parameters' dtype; every block launches its own kernels.
+  // second block on), stored once in the parameters' dtype where that is 16-bit; every block launches its own kernels.
   const double blocks = backward.lean ? static_cast<double>(lean_row_blocks(shape, tile, rank, bytes_per_element)) : 1;
   const double dw_elements = r * kt * nt;
-  const double dw_sum_bytes = dw_elements * (blocks * (4 - bytes) + (blocks - 1) * 4 + 4 + bytes);
+  const double dw_store = bytes < 4 ? 4 + bytes : 0;
+  const double dw_sum_bytes = dw_elements * (blocks * (4 - std::min(bytes, 4.0)) + (blocks - 1) * 4 + dw_store);
   const double dw = blocks > 1 ? blocks * gemm_seconds(gpu, r, kt, mt / blocks, nt, bytes_per_element) +
                                      pass(dw_sum_bytes, 1.0)
                                : gemm_seconds(gpu, r, kt, mt, nt, bytes_per_element);
