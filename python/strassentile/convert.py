@@ -54,6 +54,8 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
     config = config or STLConfig()
     tile, rank = config.resolved()
     gpu = _speed_model_for(min_speedup, tokens, speed_model)
+    # The backward's switches as they are set now: each prediction prices the backward as it will run.
+    keep, lean = torch.ops.strassentile.backward_switches() if gpu is not None else (False, False)
     inputs = _capture_linear_inputs(model, config.init.calibration) if isinstance(config.init, Fit) else {}
     owners = _parameter_names(model)
     basis_cache: dict[str, tuple[torch.Tensor, ...]] = {}
@@ -66,9 +68,7 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
             continue
         predicted = None
         if gpu is not None:
-            # The backward as it will run: the basis trained where the dense weight is (frozen layers stay
-            # frozen), under the op's switches as they are set now.
-            keep, lean = torch.ops.strassentile.backward_switches()
+            # The basis trains where the dense weight does (frozen layers stay frozen).
             predicted = gpu.speedup(tokens, module.in_features, module.out_features, tile, rank,
                                     module.weight.element_size(), training, config.mode,
                                     learn_basis=module.weight.requires_grad, keep=keep, lean=lean)

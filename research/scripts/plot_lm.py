@@ -17,7 +17,7 @@ import json
 import math
 import statistics
 
-from run_groups import MARKERS, by_variant, mean_std, time_to_target
+from run_groups import MARKERS, by_variant, mean_std, time_table
 
 
 def label(variant, runs):
@@ -76,27 +76,16 @@ def progress_of(throughput=None):
     return progress
 
 
-def time_table(groups, progress, timed_by):
+def loss_time_table(groups, progress, timed_by):
     """Markdown: each variant's training seconds to dense's mean final validation loss ("" without dense)."""
     if "dense" not in groups:
         return ""
     target = mean_std([r["val_loss"] for r in groups["dense"]])[0]
-    rows = time_to_target(groups, progress, target, higher_is_better=False)
-    dense_s = next(r["seconds"][0] for r in rows if r["variant"] == "dense")
-    out = [f"Training seconds until the validation loss first reaches dense's mean final, {target:.4f} nats/byte "
-           f"({timed_by}); mean ± std over the runs that reach it:", "",
-           "| variant | runs reaching it | seconds | ÷ dense's | best validation loss |", "|---|---|---|---|---|"]
-    for r in rows:
-        runs = groups[r["variant"]]
-        name = f"`{r['variant']}`" + (" **LEAKING**" if runs[0]["leaks_future"] else "")
-        if not any(progress(run) for run in runs):
-            out.append(f"| {name} | — | no curve or throughput for it | — | — |")
-            continue
-        sec, best = r["seconds"], r["best"]
-        out.append(f"| {name} | {r['reached']} of {r['runs']} | "
-                   + (f"{sec[0]:.0f} ± {sec[1]:.0f} | {sec[0] / dense_s:.2f}× |" if r["reached"] else
-                      "not reached | — |") + f" {best[0]:.4f} ± {best[1]:.4f} |")
-    return "\n".join(out) + "\n"
+    return time_table(groups, progress, target, False,
+                      f"Training seconds until the validation loss first reaches dense's mean final, {target:.4f} "
+                      f"nats/byte ({timed_by}); mean ± std over the runs that reach it:",
+                      "best validation loss", lambda v: f"{v:.4f}", "no curve or throughput for it",
+                      name=lambda v, runs: f"`{v}`" + (" **LEAKING**" if runs[0]["leaks_future"] else ""))
 
 
 def style(i, variant):
@@ -175,7 +164,7 @@ def main():
     plot_ppl(rows, f"{a.out_dir}/lm_ppl_vs_flops.png")
     throughput = load_throughput(a.throughput) if a.throughput else None
     timed_by = "tokens ÷ tokens/s alone" if throughput else "tokens ÷ the run's steady tokens/s"
-    table = markdown(rows) + "\n" + time_table(groups, progress_of(throughput), timed_by)
+    table = markdown(rows) + "\n" + loss_time_table(groups, progress_of(throughput), timed_by)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(table)

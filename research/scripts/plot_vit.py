@@ -17,7 +17,7 @@ import json
 import statistics
 
 
-from run_groups import MARKERS, by_variant, mean_std, time_to_target
+from run_groups import MARKERS, by_variant, mean_std, time_table
 
 
 def load_runs(path):
@@ -86,26 +86,15 @@ def load_throughput(path):
     return {r["variant"]: r["steady_images_per_second"] or r["images_per_second"] for r in runs}
 
 
-def time_table(groups, progress, timed_by):
+def accuracy_time_table(groups, progress, timed_by):
     """Markdown: each variant's training seconds to dense's mean best validation accuracy ("" without dense)."""
     if "dense" not in groups:
         return ""
     target = mean_std([r["best_val_accuracy"] for r in groups["dense"]])[0]
-    rows = time_to_target(groups, progress, target)
-    dense_s = next(r["seconds"][0] for r in rows if r["variant"] == "dense")
-    out = [f"Training seconds until validation accuracy first reaches dense's mean best, {100 * target:.2f}% "
-           f"({timed_by}); mean ± std over the runs that reach it:", "",
-           "| variant | runs reaching it | seconds | ÷ dense's | best validation acc. % |", "|---|---|---|---|---|"]
-    for r in rows:
-        sec, best = r["seconds"], r["best"]
-        reached = r["reached"] > 0
-        if not any(progress(run) for run in groups[r["variant"]]):
-            out.append(f"| `{r['variant']}` | — | no throughput alone for it | — | — |")
-            continue
-        out.append(f"| `{r['variant']}` | {r['reached']} of {r['runs']} | "
-                   + (f"{sec[0]:.0f} ± {sec[1]:.0f} | {sec[0] / dense_s:.2f}× |" if reached else "not reached | — |")
-                   + f" {100 * best[0]:.2f} ± {100 * best[1]:.2f} |")
-    return "\n".join(out) + "\n"
+    return time_table(groups, progress, target, True,
+                      f"Training seconds until validation accuracy first reaches dense's mean best, {100 * target:.2f}% "
+                      f"({timed_by}); mean ± std over the runs that reach it:",
+                      "best validation acc. %", lambda v: f"{100 * v:.2f}", "no throughput alone for it")
 
 
 def finish(fig, ax, path, xlabel, ylabel, title):
@@ -212,7 +201,7 @@ def main():
     plot_accuracy(rows, f"{a.out_dir}/vit_accuracy_vs_flops.png")
     plot_curves(groups, f"{a.out_dir}/vit_training_curves.png")
     plot_time(groups, progress, f"{a.out_dir}/vit_accuracy_vs_time.png", timed_by)
-    table = markdown(rows) + "\n" + time_table(groups, progress, timed_by)
+    table = markdown(rows) + "\n" + accuracy_time_table(groups, progress, timed_by)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(table)

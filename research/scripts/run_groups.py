@@ -35,8 +35,9 @@ def first_reaching(points, target, higher_is_better=True):
 
 
 def time_to_target(groups, progress, target, higher_is_better=True):
-    """Per variant: {"variant", "reached" (runs that reach target), "runs", "seconds" (mean, std) over the runs
-    that reach it, "best" (mean, std) of each run's best value}. progress(run) gives its (seconds, value) points."""
+    """Per variant: {"variant", "timed" (any run has points), "reached" (runs that reach target), "runs", "seconds"
+    (mean, std) over the runs that reach it, "best" (mean, std) of each run's best value}. progress(run) gives its
+    (seconds, value) points."""
     rows = []
     for variant, runs in groups.items():
         points = [progress(r) for r in runs]
@@ -44,6 +45,24 @@ def time_to_target(groups, progress, target, higher_is_better=True):
         reached = [t for t in times if t is not None]
         pick = max if higher_is_better else min
         best = [pick(v for _, v in p if v is not None) for p in points if any(v is not None for _, v in p)]
-        rows.append({"variant": variant, "runs": len(runs), "reached": len(reached),
+        rows.append({"variant": variant, "timed": any(points), "runs": len(runs), "reached": len(reached),
                      "seconds": mean_std(reached), "best": mean_std(best)})
     return rows
+
+
+def time_table(groups, progress, target, higher_is_better, caption, value_header, value, untimed,
+               name=lambda variant, runs: f"`{variant}`"):
+    """Markdown: `caption`, then per variant the runs reaching `target`, their seconds (mean ± std) and ÷ dense's,
+    and each run's best value (`value` formats one number); `untimed` stands where a variant has no points."""
+    rows = time_to_target(groups, progress, target, higher_is_better)
+    dense_s = next((r["seconds"][0] for r in rows if r["variant"] == "dense"), float("nan"))
+    out = [caption, "", f"| variant | runs reaching it | seconds | ÷ dense's | {value_header} |", "|---|---|---|---|---|"]
+    for r in rows:
+        label = name(r["variant"], groups[r["variant"]])
+        if not r["timed"]:
+            out.append(f"| {label} | — | {untimed} | — | — |")
+            continue
+        sec, best = r["seconds"], r["best"]
+        timing = f"{sec[0]:.0f} ± {sec[1]:.0f} | {sec[0] / dense_s:.2f}×" if r["reached"] else "not reached | —"
+        out.append(f"| {label} | {r['reached']} of {r['runs']} | {timing} | {value(best[0])} ± {value(best[1])} |")
+    return "\n".join(out) + "\n"

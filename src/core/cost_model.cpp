@@ -147,7 +147,7 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   const double blocks = backward.lean ? static_cast<double>(lean_row_blocks(shape, tile, rank, bytes_per_element)) : 1;
   const double dw_elements = r * kt * nt;
   const double dw_store = bytes < 4 ? 4 + bytes : 0;
-  const double dw_sum_bytes = dw_elements * (blocks * (4 - std::min(bytes, 4.0)) + (blocks - 1) * 4 + dw_store);
+  const double dw_sum_bytes = dw_elements * (blocks * std::max(0.0, 4 - bytes) + (blocks - 1) * 4 + dw_store);
   const double dw = blocks > 1 ? blocks * gemm_seconds(gpu, r, kt, mt / blocks, nt, bytes_per_element) +
                                      pass(dw_sum_bytes, 1.0)
                                : gemm_seconds(gpu, r, kt, mt, nt, bytes_per_element);

@@ -20,7 +20,7 @@ std::tuple<bool, bool> backward_switches() { return {keep_for_backward(), lean_b
 }  // namespace
 
 bool keep_for_backward() { return keep_flag.load(std::memory_order_relaxed); }
-bool lean_backward() { return lean_flag.load(); }
+bool lean_backward() { return lean_flag.load(std::memory_order_relaxed); }
 
 // No tensor arguments: the catch-all kernel.
 TORCH_LIBRARY_IMPL(strassentile, CompositeImplicitAutograd, m) {
