@@ -149,7 +149,8 @@ namespace {
 
 [[noreturn]] void bad_spec(const std::string& text, const std::string& why) {
   throw std::invalid_argument("linear spec '" + text + "': " + why +
-                              " (forms: dense | stl[:tile=4|1x4x4,rank=24,init=random,mode=tile|causal|token-local,basis=1] | "
+                              " (forms: dense | stl[:tile=4|1x4x4,rank=24,init=random,mode=tile|causal|token-local,basis=1,basis_scale=1,"
+                              "basis_lr=1] | "
                               "sparse24[:mask=fixed | mask=learned[,every=10] | mask=srste[,decay=2e-4]] | "
                               "lowrank:rank=R | lowrank:match_rank=24[,match_tile=4] | monarch:blocks=B | "
                               "monarch:match_rank=24[,match_tile=4])");
@@ -163,16 +164,19 @@ int64_t parse_int(const std::string& text, const std::string& key, const std::st
   return v;
 }
 
-double parse_decay(const std::string& text, const std::string& value) {
+// A finite number; > 0 where `positive`, else >= 0.
+double parse_number(const std::string& text, const std::string& key, const std::string& value, bool positive,
+                    const char* example) {
   double v = 0;
   const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), v);
-  if (error != std::errc() || end != value.data() + value.size() || !std::isfinite(v) || v < 0)
-    bad_spec(text, "decay must be a number >= 0 such as 2e-4, got '" + value + "'");
+  if (error != std::errc() || end != value.data() + value.size() || !std::isfinite(v) || v < 0 || (positive && v == 0))
+    bad_spec(text, key + " must be a number " + (positive ? "> 0" : ">= 0") + " such as " + example + ", got '" +
+                       value + "'");
   return v;
 }
 
 // The shortest text that parses back to `v`: the shorter of fixed ("0.5") and scientific ("2e-4") notation.
-std::string decay_text(double v) {
+std::string number_text(double v) {
   char fixed[64], scientific[64];
   const auto f = std::to_chars(fixed, fixed + sizeof fixed, v, std::chars_format::fixed);
   const auto e = std::to_chars(scientific, scientific + sizeof scientific, v, std::chars_format::scientific);
@@ -232,6 +236,13 @@ int64_t monarch_blocks_of(const LinearSpec& spec, int64_t in, int64_t out) {
 
 }  // namespace
 
+bool is_stl_basis_parameter(const std::string& name) {
+  const auto ends_with = [&name](const std::string& tail) {
+    return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  return ends_with("impl.enc_x") || ends_with("impl.dec");
+}
+
 LinearSpec LinearSpec::parse(const std::string& text) {
   LinearSpec s;
   const std::size_t colon = text.find(':');
@@ -277,6 +288,10 @@ LinearSpec LinearSpec::parse(const std::string& text) {
     } else if (s.kind == Kind::Stl && key == "basis") {
       if (value != "0" && value != "1") bad_spec(text, "basis must be 0 or 1");
       s.train_basis = value == "1";
+    } else if (s.kind == Kind::Stl && key == "basis_scale") {
+      s.basis_scale = parse_number(text, key, value, true, "0.25");
+    } else if (s.kind == Kind::Stl && key == "basis_lr") {
+      s.basis_lr = parse_number(text, key, value, true, "0.1");
     } else if (s.kind == Kind::Sparse24 && key == "mask") {
       if (value == "fixed")
         s.sparse_mask = Sparse24Mask::Fixed;
@@ -290,7 +305,7 @@ LinearSpec LinearSpec::parse(const std::string& text) {
       s.update_every = parse_int(text, key, value, 1);
       every_given = true;
     } else if (s.kind == Kind::Sparse24 && key == "decay") {
-      s.decay = parse_decay(text, value);
+      s.decay = parse_number(text, key, value, false, "2e-4");
       decay_given = true;
     } else if (s.kind == Kind::LowRank && key == "rank") {
       s.rank = parse_int(text, key, value, 1);
@@ -330,6 +345,8 @@ std::string LinearSpec::to_string() const {
       out << "rank=" << rank << ",init=" << init;
       if (mode != "tile") out << ",mode=" << mode;
       if (!train_basis) out << ",basis=0";
+      if (basis_scale != 1) out << ",basis_scale=" << number_text(basis_scale);
+      if (basis_lr != 1) out << ",basis_lr=" << number_text(basis_lr);
       break;
     case Kind::Sparse24:
       switch (sparse_mask) {
@@ -340,7 +357,7 @@ std::string LinearSpec::to_string() const {
           out << "sparse24:mask=learned,every=" << update_every;
           break;
         case Sparse24Mask::SrSte:
-          out << "sparse24:mask=srste,decay=" << decay_text(decay);
+          out << "sparse24:mask=srste,decay=" << number_text(decay);
           break;
       }
       break;
@@ -420,6 +437,12 @@ AnyLinearImpl::AnyLinearImpl(const LinearSpec& spec, int64_t in_features, int64_
       STLLinearOptions o(in_features, out_features);
       o.bias(bias).tile(spec.tile).rank(spec.rank).init(spec.init).mode(spec.mode).train_basis(spec.train_basis);
       auto m = register_module("impl", STLLinear(o));
+      if (spec.basis_scale != 1) {
+        torch::NoGradGuard no_grad;
+        m->enc_x.mul_(spec.basis_scale);
+        m->dec.mul_(spec.basis_scale);
+        m->w_hat.div_(spec.basis_scale * spec.basis_scale);
+      }
       impl_ = m;
       forward_ = [m](const torch::Tensor& x) mutable { return m->forward(x); };
       forward_step_ = [m](const torch::Tensor& x, STLDecodeCache& cache) mutable { return m->forward_step(x, cache); };

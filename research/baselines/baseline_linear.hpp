@@ -123,6 +123,11 @@ struct LinearSpec {
   std::string init = "random";
   std::string mode = "tile";
   bool train_basis = true;
+  // The basis's share of the initial scale: E_X and D times basis_scale, Ŵ divided by basis_scale² (the same function,
+  // another balance between the factors, which changes how far an optimiser step moves each).
+  double basis_scale = 1;
+  // The learning rate of E_X and D relative to the other parameters' (read by the trainers' optimisers).
+  double basis_lr = 1;
   // 2:4
   Sparse24Mask sparse_mask = Sparse24Mask::Fixed;
   int64_t update_every = 10;
@@ -137,6 +142,10 @@ struct LinearSpec {
   static LinearSpec parse(const std::string& text);
   std::string to_string() const;
 };
+
+// Whether the parameter `name` (a key of named_parameters) is an STL layer's basis, E_X or D: the parameters that
+// LinearSpec::basis_lr applies to.
+bool is_stl_basis_parameter(const std::string& name);
 
 struct LinearCost {
   double flops_per_row = 0;        // forward, everything the layer does (STL: encode + products + decode)

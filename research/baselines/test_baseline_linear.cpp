@@ -186,7 +186,9 @@ TEST(LinearSpec, ParsesPrintsAndRejects) {
                            "lowrank:match_rank=24", "stl:rank=24,init=poly", "sparse24:mask=srste,decay=2e-4",
                            "sparse24:mask=srste,decay=0.5", "sparse24:mask=srste,decay=0",
                            "sparse24:mask=srste,decay=1.5e-5",
-                           "monarch:blocks=4", "monarch:match_rank=24", "monarch:match_rank=12,match_tile=1x4x4"})
+                           "monarch:blocks=4", "monarch:match_rank=24", "monarch:match_rank=12,match_tile=1x4x4",
+                           "stl:rank=24,init=random,basis_scale=0.25", "stl:rank=24,init=truncate:strassen2,basis_lr=10",
+                           "stl:rank=16,init=random,basis_scale=4,basis_lr=0.1"})
     EXPECT_EQ(LinearSpec::parse(text).to_string(), text);
   const LinearSpec srste = LinearSpec::parse("sparse24:decay=1e-3,mask=srste");
   EXPECT_EQ(srste.kind, LinearSpec::Kind::Sparse24);
@@ -211,7 +213,9 @@ TEST(LinearSpec, ParsesPrintsAndRejects) {
                           "sparse24:mask=srste,decay=1e-3x",
                           "sparse24:mask=srste,decay=inf", "sparse24:mask=learned,decay=1e-4", "sparse24:decay=1e-4",
                           "sparse24:mask=srste,every=2", "monarch", "monarch:blocks=4,match_rank=24", "monarch:rank=3",
-                          "monarch:blocks=0", "monarch:match_tile=1x4x4", "lowrank:blocks=4"}) {
+                          "monarch:blocks=0", "monarch:match_tile=1x4x4", "lowrank:blocks=4", "stl:basis_scale=0",
+                          "stl:basis_scale=-1", "stl:basis_lr=0", "stl:basis_lr=nan", "stl:basis_lr=x",
+                          "dense:basis_lr=2", "lowrank:rank=4,basis_scale=2"}) {
     try {
       LinearSpec::parse(bad);
       ADD_FAILURE() << bad << " was accepted";
@@ -251,6 +255,29 @@ TEST(AnyLinear, EveryKindMapsShapesAndReportsItsCost) {
   // The init string reaches STLLinear unchanged.
   AnyLinear exact(LinearSpec::parse("stl:rank=49,init=strassen2"), 32, 48);
   EXPECT_EQ(dynamic_cast<STLLinearImpl*>(exact->impl().get())->options.init(), "strassen2");
+}
+
+// basis_scale moves scale between the factors (E_X, D times s; Ŵ divided by s²) and leaves the function as it was.
+TEST(AnyLinear, BasisScaleRebalancesTheFactorsWithoutChangingTheFunction) {
+  const torch::Tensor x = torch::randn({2, 16, 32});
+  for (const char* init : {"random", "truncate:strassen2"}) {
+    torch::manual_seed(7);
+    AnyLinear plain(LinearSpec::parse(std::string("stl:rank=24,init=") + init), 32, 48);
+    torch::manual_seed(7);
+    AnyLinear scaled(LinearSpec::parse(std::string("stl:rank=24,init=") + init + ",basis_scale=4"), 32, 48);
+    const auto* p = dynamic_cast<STLLinearImpl*>(plain->impl().get());
+    const auto* q = dynamic_cast<STLLinearImpl*>(scaled->impl().get());
+    ASSERT_TRUE(p && q);
+    EXPECT_TRUE(torch::allclose(q->enc_x, 4 * p->enc_x)) << init;
+    EXPECT_TRUE(torch::allclose(q->dec, 4 * p->dec)) << init;
+    EXPECT_TRUE(torch::allclose(q->w_hat, p->w_hat / 16)) << init;
+    const torch::Tensor y = plain->forward(x), z = scaled->forward(x);
+    EXPECT_LT((z - y).norm().item<double>(), 1e-5 * y.norm().item<double>()) << init;
+  }
+  EXPECT_TRUE(is_stl_basis_parameter("blocks.0.fc1.impl.enc_x"));
+  EXPECT_TRUE(is_stl_basis_parameter("impl.dec"));
+  EXPECT_FALSE(is_stl_basis_parameter("blocks.0.fc1.impl.w_hat"));
+  EXPECT_FALSE(is_stl_basis_parameter("decoder.impl.bias"));
 }
 
 TEST(AnyLinearModes, SpecsForCausalAndTokenLocalDecodeStepByStep) {

@@ -8,10 +8,14 @@
 
 namespace strassentile::train {
 
-std::map<std::string, std::string> read_config_lines(const std::string& path, const std::vector<std::string>& keys) {
+namespace {
+
+std::map<std::string, std::string> read_config_lines(const std::string& path, const std::vector<std::string>& keys,
+                                                     int depth) {
   std::ifstream in(path);
   if (!in) throw std::invalid_argument("config file " + path + ": cannot open");
   std::map<std::string, std::string> values;
+  bool own_variants = false;  // this file's variant lines replace an included file's
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     line = trim(line.substr(0, line.find('#')));
@@ -20,7 +24,15 @@ std::map<std::string, std::string> read_config_lines(const std::string& path, co
     const std::string where = path + ":" + std::to_string(number);
     if (eq == std::string::npos) throw std::invalid_argument(where + ": expected 'key = value', got '" + line + "'");
     const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
-    if (key == "variant") {
+    if (key == "include") {
+      if (!values.empty()) throw std::invalid_argument(where + ": 'include' must come before every other key");
+      if (depth >= 4) throw std::invalid_argument(where + ": includes nest deeper than 4 files");
+      const std::size_t slash = path.rfind('/');
+      const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+      values = read_config_lines(value.empty() || value[0] == '/' ? value : dir + value, keys, depth + 1);
+    } else if (key == "variant") {
+      if (!own_variants) values.erase("variants");
+      own_variants = true;
       values["variants"] += (values["variants"].empty() ? "" : ";") + value;
     } else if (std::find(keys.begin(), keys.end(), key) != keys.end()) {
       values[key] = value;
@@ -29,6 +41,12 @@ std::map<std::string, std::string> read_config_lines(const std::string& path, co
     }
   }
   return values;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> read_config_lines(const std::string& path, const std::vector<std::string>& keys) {
+  return read_config_lines(path, keys, 0);
 }
 
 std::string trim(const std::string& s) {

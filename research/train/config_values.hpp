@@ -22,6 +22,8 @@ double to_double(const std::string& key, const std::string& v, double min);
 // --seeds (','-separated), where given, into `variants` and `seeds`; an empty list is std::invalid_argument.
 // The `key = value` lines of a config file (`#` starts a comment; each `variant = ...` line adds one entry to
 // "variants", ';'-joined), every key one of `keys`; std::invalid_argument names the file, line and problem.
+// `include = other.cfg` (first, path relative to this file) reads that file's values first; this file's lines
+// override them, and its variant lines, where it has any, replace the included ones.
 std::map<std::string, std::string> read_config_lines(const std::string& path, const std::vector<std::string>& keys);
 void read_variants_and_seeds(const std::map<std::string, std::string>& v, std::vector<std::string>& variants,
                              std::vector<uint64_t>& seeds,

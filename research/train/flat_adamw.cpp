@@ -5,20 +5,21 @@
 
 namespace strassentile::train {
 
-FlatAdamW::FlatAdamW(const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay,
-                     double weight_decay, FlatAdamWOptions options)
-    : options_(options) {
+FlatAdamW::FlatAdamW(const std::vector<FlatAdamWGroup>& groups, FlatAdamWOptions options) : options_(options) {
   torch::NoGradGuard no_grad;
-  for (const auto* params : {&decay, &no_decay}) {
-    if (params->empty()) continue;
+  for (const FlatAdamWGroup& group : groups) {
+    if (group.params.empty()) continue;
+    TORCH_CHECK(group.lr_scale > 0 && std::isfinite(group.lr_scale), "FlatAdamW: a group's lr_scale must be > 0, got ",
+                group.lr_scale);
     int64_t total = 0;
-    for (const auto& p : *params) total += p.numel();
+    for (const auto& p : group.params) total += p.numel();
     Group g;
-    g.param = torch::empty({total}, params->front().options());
-    g.grad = torch::zeros({total}, params->front().options());
-    g.weight_decay = params == &decay ? weight_decay : 0.0;
+    g.param = torch::empty({total}, group.params.front().options());
+    g.grad = torch::zeros({total}, group.params.front().options());
+    g.weight_decay = group.weight_decay;
+    g.lr_scale = group.lr_scale;
     int64_t offset = 0;
-    for (auto p : *params) {
+    for (auto p : group.params) {
       TORCH_CHECK(p.device() == g.param.device() && p.scalar_type() == g.param.scalar_type(),
                   "FlatAdamW: parameters must share one device and dtype");
       const int64_t n = p.numel();
@@ -52,11 +53,12 @@ void FlatAdamW::step() {
   const double bc1 = 1 - std::pow(options_.beta1, static_cast<double>(steps_));
   const double bc2 = 1 - std::pow(options_.beta2, static_cast<double>(steps_));
   for (auto& g : groups_) {
-    if (g.weight_decay != 0) g.param.mul_(1 - options_.lr * g.weight_decay);
+    const double lr = options_.lr * g.lr_scale;
+    if (g.weight_decay != 0) g.param.mul_(1 - lr * g.weight_decay);
     g.exp_avg.mul_(options_.beta1).add_(g.grad, 1 - options_.beta1);
     g.exp_avg_sq.mul_(options_.beta2).addcmul_(g.grad, g.grad, 1 - options_.beta2);
     const torch::Tensor denom = (g.exp_avg_sq.sqrt() / std::sqrt(bc2)).add_(options_.eps);
-    g.param.addcdiv_(g.exp_avg, denom, -options_.lr / bc1);
+    g.param.addcdiv_(g.exp_avg, denom, -lr / bc1);
   }
 }
 

@@ -18,11 +18,20 @@ struct FlatAdamWOptions {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
 };
 
+// Parameters that share a weight decay and a learning rate (options.lr × lr_scale).
+struct FlatAdamWGroup {
+  std::vector<torch::Tensor> params;
+  double weight_decay = 0, lr_scale = 1;
+};
+
 class FlatAdamW {
  public:
-  // `decay` get weight decay `weight_decay`, `no_decay` none. All must be on one device and of one dtype.
+  // Each non-empty group gets its own flat buffers. All parameters must be on one device and of one dtype.
+  explicit FlatAdamW(const std::vector<FlatAdamWGroup>& groups, FlatAdamWOptions options = {});
+  // `decay` get weight decay `weight_decay`, `no_decay` none.
   FlatAdamW(const std::vector<torch::Tensor>& decay, const std::vector<torch::Tensor>& no_decay, double weight_decay,
-            FlatAdamWOptions options = {});
+            FlatAdamWOptions options = {})
+      : FlatAdamW({{decay, weight_decay, 1.0}, {no_decay, 0.0, 1.0}}, options) {}
 
   void zero_grad();
   // Scales all gradients so that their global 2-norm is at most max_norm (no host synchronisation).
@@ -41,7 +50,7 @@ class FlatAdamW {
  private:
   struct Group {
     torch::Tensor param, grad, exp_avg, exp_avg_sq;  // flat
-    double weight_decay = 0;
+    double weight_decay = 0, lr_scale = 1;
   };
   std::vector<Group> groups_;
   FlatAdamWOptions options_;

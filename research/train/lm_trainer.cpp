@@ -29,16 +29,19 @@ double learning_rate(const LmTrainConfig& c, int64_t step, int64_t total) {
   return c.lr * 0.5 * (1.0 + std::cos(kPi * progress));
 }
 
-FlatAdamW make_optimizer(LmImpl& model, const LmTrainConfig& c) {
-  std::vector<torch::Tensor> decay, no_decay;
+// Weight decay on the >= 2-D weights; STL's basis (E_X, D) in a group of its own where its learning rate differs
+// (basis_lr), so that a run without basis_lr keeps the two groups it always had.
+FlatAdamW make_optimizer(LmImpl& model, const LmTrainConfig& c, double basis_lr) {
+  FlatAdamWGroup decay{{}, c.weight_decay, 1.0}, no_decay{{}, 0.0, 1.0}, basis{{}, c.weight_decay, basis_lr};
   for (const auto& p : model.named_parameters()) {
     if (!p.value().requires_grad()) continue;
-    (p.value().dim() >= 2 ? decay : no_decay).push_back(p.value());
+    FlatAdamWGroup& group = is_stl_basis_parameter(p.key()) && basis_lr != 1 ? basis : p.value().dim() >= 2 ? decay : no_decay;
+    group.params.push_back(p.value());
   }
   FlatAdamWOptions o;
   o.lr = c.lr;
   o.beta2 = c.beta2;
-  return FlatAdamW(decay, no_decay, c.weight_decay, o);
+  return FlatAdamW({decay, no_decay, basis}, o);
 }
 
 std::string checkpoint_name(const std::string& prefix, const std::string& variant, uint64_t seed) {
@@ -89,7 +92,7 @@ LmRunResult train_lm_run(const LmTrainConfig& c, const std::string& variant, uin
   model->to(device);
   for (const auto& p : model->parameters())
     if (p.requires_grad()) r.params += static_cast<double>(p.numel());
-  FlatAdamW opt = make_optimizer(*model, c);
+  FlatAdamW opt = make_optimizer(*model, c, spec.basis_lr);
   at::Generator windows = at::detail::createCPUGenerator(seed);
 
   const int64_t total = c.steps(), tokens_per_step = c.batch * c.model.context;

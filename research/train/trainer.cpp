@@ -41,15 +41,18 @@ double learning_rate(const TrainConfig& c, int64_t step, int64_t total) {
   return c.lr * 0.5 * (1.0 + std::cos(kPi * progress));
 }
 
-FlatAdamW make_optimizer(Vit& model, const TrainConfig& c) {
-  std::vector<torch::Tensor> decay, no_decay;
+// Weight decay on the >= 2-D weights except the position embedding; STL's basis (E_X, D) in a group of its own where
+// its learning rate differs (basis_lr), so that a run without basis_lr keeps the two groups it always had.
+FlatAdamW make_optimizer(Vit& model, const TrainConfig& c, double basis_lr) {
+  FlatAdamWGroup decay{{}, c.weight_decay, 1.0}, no_decay{{}, 0.0, 1.0}, basis{{}, c.weight_decay, basis_lr};
   for (const auto& p : model->named_parameters()) {
     if (!p.value().requires_grad()) continue;
-    (p.value().dim() >= 2 && p.key() != "pos" ? decay : no_decay).push_back(p.value());
+    FlatAdamWGroup& group = is_stl_basis_parameter(p.key()) && basis_lr != 1 ? basis : p.value().dim() >= 2 && p.key() != "pos" ? decay : no_decay;
+    group.params.push_back(p.value());
   }
   FlatAdamWOptions o;
   o.lr = c.lr;
-  return FlatAdamW(decay, no_decay, c.weight_decay, o);
+  return FlatAdamW({decay, no_decay, basis}, o);
 }
 
 // Every epoch's shuffle and augmentation draw from a generator seeded by (seed, epoch): reproducible, and a
@@ -137,7 +140,7 @@ RunResult train_vit_run(const TrainConfig& c, const std::string& variant_text, u
   r.init_seconds = seconds_since(wall_start);
   for (const auto& p : model->parameters())
     if (p.requires_grad()) r.params += static_cast<double>(p.numel());
-  FlatAdamW opt = make_optimizer(model, c);
+  FlatAdamW opt = make_optimizer(model, c, variant.spec.basis_lr);
 
   const int64_t n = data.train.size();
   const int64_t per_epoch = n / c.batch;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <numeric>
 
 #include "flat_adamw.hpp"
@@ -59,6 +60,33 @@ TEST(TrainVit, MaxStepsStopsEarlyAndTheSameSeedRepeats) {
   EXPECT_EQ(a.step_losses, b.step_losses);
 }
 
+// basis_lr: E_X and D take steps of basis_lr × the learning rate, Ŵ the plain one. Adam's first step moves every
+// parameter by about its learning rate, whatever the gradient's scale.
+TEST(TrainVit, BasisLrScalesTheBasisStepsOnly) {
+  torch::set_num_threads(1);
+  TrainConfig c = tiny_vit_config();
+  c.max_steps = 1;
+  c.warmup = 0;
+  const ImageData data = synthetic_image_data(256, 64, 64);
+  const auto first_step = [&](const char* variant) {
+    torch::manual_seed(5);
+    Vit before(c.model, LinearSpec::parse(variant));
+    Vit after(c.model, LinearSpec::parse(variant));
+    train_vit_run(c, variant, 5, data, torch::kCPU, {}, &after);
+    std::map<std::string, double> moved;  // largest step per kind of parameter
+    const auto start = before->named_parameters();
+    for (const auto& p : after->named_parameters()) {
+      const std::string kind = p.key().substr(p.key().rfind('.') + 1);
+      moved[kind] = std::max(moved[kind], (p.value() - start[p.key()]).abs().max().item<double>());
+    }
+    return moved;
+  };
+  const auto plain = first_step("stl:rank=8"), fast = first_step("stl:rank=8,basis_lr=10");
+  EXPECT_NEAR(fast.at("w_hat") / plain.at("w_hat"), 1.0, 1e-3);
+  EXPECT_NEAR(fast.at("enc_x") / plain.at("enc_x"), 10.0, 0.1);
+  EXPECT_NEAR(fast.at("dec") / plain.at("dec"), 10.0, 0.1);
+}
+
 TEST(FlatAdamW, StepsLikeLibtorchAdamWAndClipsTheGlobalNorm) {
   torch::manual_seed(6);
   torch::nn::Sequential a(torch::nn::Linear(5, 4), torch::nn::Tanh(), torch::nn::Linear(4, 3));
@@ -97,6 +125,40 @@ TEST(FlatAdamW, StepsLikeLibtorchAdamWAndClipsTheGlobalNorm) {
   double sq = 0;
   for (const auto& p : a->parameters()) sq += p.grad().pow(2).sum().item<double>();
   EXPECT_NEAR(std::sqrt(sq), 0.5, 1e-4);
+}
+
+// A group's lr_scale is a per-group learning rate, as libtorch's AdamW param groups have.
+TEST(FlatAdamW, GroupLearningRateScalesLikeLibtorchParamGroups) {
+  torch::manual_seed(8);
+  torch::nn::Linear a(5, 3), b(5, 3);
+  {
+    torch::NoGradGuard no_grad;
+    b->weight.copy_(a->weight);
+    b->bias.copy_(a->bias);
+  }
+  FlatAdamWOptions o;
+  o.lr = 0.01;
+  FlatAdamW flat({{{a->weight}, 0.1, 1.0}, {{a->bias}, 0.1, 10.0}}, o);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(std::vector<torch::Tensor>{b->weight},
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(0.01).weight_decay(0.1)));
+  groups.emplace_back(std::vector<torch::Tensor>{b->bias},
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(0.1).weight_decay(0.1)));
+  torch::optim::AdamW reference(std::move(groups));
+  const torch::Tensor bias0 = a->bias.detach().clone();
+  for (int step = 0; step < 4; ++step) {
+    const torch::Tensor x = torch::randn({8, 5});
+    flat.zero_grad();
+    reference.zero_grad();
+    a->forward(x).pow(2).mean().backward();
+    b->forward(x).pow(2).mean().backward();
+    flat.step();
+    reference.step();
+  }
+  EXPECT_TRUE(torch::allclose(a->weight, b->weight, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(a->bias, b->bias, 1e-5, 1e-6));
+  EXPECT_GT((a->bias - bias0).abs().max().item<double>(), 0.05);  // ~4 steps of lr 0.1, not of 0.01
+  EXPECT_THROW(FlatAdamW({{{torch::zeros({2}, torch::requires_grad())}, 0.0, 0.0}}, o), c10::Error);
 }
 
 TEST(VitModel, CostCountsEveryBlockLinearAndStlSavesTheTileRatioInProducts) {
@@ -214,6 +276,27 @@ TEST(TrainConfig, FileAndFlagsShareKeysAndBadValuesAreNamed) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find(":2: unknown key 'frobnicate'"), std::string::npos) << e.what();
   }
+  // include: the other file's values first, this file's lines over them, its variants instead of the other's.
+  {
+    std::ofstream base(scratch + "/base.cfg"), sweep(path);
+    base << "epochs = 60\nlr = 1e-3\nvariant = dense\nvariant = stl:rank=24,init=random\n";
+    sweep << "include = base.cfg\nlr = 5e-4\nvariant = stl:rank=24,init=fit,basis_scale=0.25\n";
+  }
+  const TrainConfig swept = make_train_config(read_config_file(path));
+  EXPECT_EQ(swept.epochs, 60);
+  EXPECT_DOUBLE_EQ(swept.lr, 5e-4);
+  EXPECT_EQ(swept.variants, (std::vector<std::string>{"stl:rank=24,init=fit,basis_scale=0.25"}));
+  {
+    std::ofstream sweep(path);
+    sweep << "include = base.cfg\nepochs = 3\n";
+  }
+  EXPECT_EQ(make_train_config(read_config_file(path)).variants,
+            (std::vector<std::string>{"dense", "stl:rank=24,init=random"}));
+  {
+    std::ofstream sweep(path);
+    sweep << "epochs = 3\ninclude = base.cfg\n";
+  }
+  EXPECT_THROW(read_config_file(path), std::invalid_argument);
   remove_tree(scratch);
   EXPECT_THROW(make_train_config({{"variants", "stl:rank=0"}}), std::invalid_argument);
   EXPECT_THROW(make_train_config({{"epochs", "0"}}), std::invalid_argument);
