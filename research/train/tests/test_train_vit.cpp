@@ -87,6 +87,21 @@ TEST(TrainVit, BasisLrScalesTheBasisStepsOnly) {
   EXPECT_NEAR(fast.at("dec") / plain.at("dec"), 10.0, 0.1);
 }
 
+// `steps` steps of `flat` on model a and of libtorch's `reference` on model b (a copy of a), on the same inputs of 5
+// features.
+template <typename ModelA, typename ModelB>
+void step_alongside(FlatAdamW& flat, torch::optim::AdamW& reference, ModelA& a, ModelB& b, int steps) {
+  for (int step = 0; step < steps; ++step) {
+    const torch::Tensor x = torch::randn({8, 5});
+    flat.zero_grad();
+    reference.zero_grad();
+    a->forward(x).pow(2).mean().backward();
+    b->forward(x).pow(2).mean().backward();
+    flat.step();
+    reference.step();
+  }
+}
+
 TEST(FlatAdamW, StepsLikeLibtorchAdamWAndClipsTheGlobalNorm) {
   torch::manual_seed(6);
   torch::nn::Sequential a(torch::nn::Linear(5, 4), torch::nn::Tanh(), torch::nn::Linear(4, 3));
@@ -108,15 +123,7 @@ TEST(FlatAdamW, StepsLikeLibtorchAdamWAndClipsTheGlobalNorm) {
   groups.emplace_back(split(b, true), std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(0.05).weight_decay(0.1)));
   groups.emplace_back(split(b, false), std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(0.05).weight_decay(0)));
   torch::optim::AdamW reference(std::move(groups));
-  for (int step = 0; step < 6; ++step) {
-    const torch::Tensor x = torch::randn({8, 5});
-    flat.zero_grad();
-    reference.zero_grad();
-    a->forward(x).pow(2).mean().backward();
-    b->forward(x).pow(2).mean().backward();
-    flat.step();
-    reference.step();
-  }
+  step_alongside(flat, reference, a, b, 6);
   for (std::size_t i = 0; i < a->parameters().size(); ++i)
     EXPECT_TRUE(torch::allclose(a->parameters()[i], b->parameters()[i], 1e-5, 1e-6)) << i;
   flat.zero_grad();
@@ -146,15 +153,7 @@ TEST(FlatAdamW, GroupLearningRateScalesLikeLibtorchParamGroups) {
                       std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(0.1).weight_decay(0.1)));
   torch::optim::AdamW reference(std::move(groups));
   const torch::Tensor bias0 = a->bias.detach().clone();
-  for (int step = 0; step < 4; ++step) {
-    const torch::Tensor x = torch::randn({8, 5});
-    flat.zero_grad();
-    reference.zero_grad();
-    a->forward(x).pow(2).mean().backward();
-    b->forward(x).pow(2).mean().backward();
-    flat.step();
-    reference.step();
-  }
+  step_alongside(flat, reference, a, b, 4);
   EXPECT_TRUE(torch::allclose(a->weight, b->weight, 1e-5, 1e-6));
   EXPECT_TRUE(torch::allclose(a->bias, b->bias, 1e-5, 1e-6));
   EXPECT_GT((a->bias - bias0).abs().max().item<double>(), 0.05);  // ~4 steps of lr 0.1, not of 0.01
