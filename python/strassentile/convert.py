@@ -41,8 +41,9 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
     dense weight was frozen; under ``set_keep_for_backward`` and ``set_lean_backward`` as they are set when convert
     runs; ``training=False``: forward only), in the layer's dtype. The prediction is the speed model's
     (strassentile.speed_model) for ``speed_model`` (a GpuSpec, a JSON file from ``python -m strassentile.benchmark
-    --calibrate``, or a CUDA device), else the file named by STRASSENTILE_SPEED_MODEL, else the current CUDA device. ``tokens`` alone reports the predictions and filters
-    nothing. Each layer's prediction is in its report (``predicted_speedup``) and in the skip reason.
+    --calibrate``, or a CUDA device), else the file named by STRASSENTILE_SPEED_MODEL, else the current CUDA device.
+    ``tokens`` alone reports the predictions and filters nothing. Each layer's prediction is in its report
+    (``predicted_speedup``) and in the skip reason.
 
     Like ``quantize_``, it works in place, so ``model`` itself cannot be an nn.Linear: use
     ``STLLinear.from_linear`` for a single layer.

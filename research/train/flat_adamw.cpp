@@ -3,7 +3,23 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "baselines/baseline_linear.hpp"
+
 namespace strassentile::train {
+
+std::vector<FlatAdamWGroup> weight_decay_groups(
+    const torch::OrderedDict<std::string, torch::Tensor>& params, double weight_decay, double basis_lr,
+    const std::function<bool(const std::string& name, const torch::Tensor& param)>& decays) {
+  FlatAdamWGroup decay{{}, weight_decay, 1.0}, no_decay{{}, 0.0, 1.0}, basis{{}, weight_decay, basis_lr};
+  for (const auto& p : params) {
+    if (!p.value().requires_grad()) continue;
+    FlatAdamWGroup& group = basis_lr != 1 && is_stl_basis_parameter(p.key()) ? basis
+                            : decays(p.key(), p.value())                      ? decay
+                                                                              : no_decay;
+    group.params.push_back(p.value());
+  }
+  return {decay, no_decay, basis};
+}
 
 FlatAdamW::FlatAdamW(const std::vector<FlatAdamWGroup>& groups, FlatAdamWOptions options) : options_(options) {
   torch::NoGradGuard no_grad;

@@ -9,6 +9,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,13 @@ struct FlatAdamWGroup {
   std::vector<torch::Tensor> params;
   double weight_decay = 0, lr_scale = 1;
 };
+
+// The groups both trainers use: the trainable tensors of `params` (a named_parameters() dict) with `weight_decay`
+// where `decays(name, tensor)`, none elsewhere; and STL's basis (E_X, D) in a group of its own at basis_lr × the
+// learning rate, with weight decay, where basis_lr is not 1 (without it a run keeps the two groups it always had).
+std::vector<FlatAdamWGroup> weight_decay_groups(
+    const torch::OrderedDict<std::string, torch::Tensor>& params, double weight_decay, double basis_lr,
+    const std::function<bool(const std::string& name, const torch::Tensor& param)>& decays);
 
 class FlatAdamW {
  public:

@@ -41,18 +41,15 @@ double learning_rate(const TrainConfig& c, int64_t step, int64_t total) {
   return c.lr * 0.5 * (1.0 + std::cos(kPi * progress));
 }
 
-// Weight decay on the >= 2-D weights except the position embedding; STL's basis (E_X, D) in a group of its own where
-// its learning rate differs (basis_lr), so that a run without basis_lr keeps the two groups it always had.
+// Weight decay on the >= 2-D weights except the position embedding; STL's basis at its own learning rate.
 FlatAdamW make_optimizer(Vit& model, const TrainConfig& c, double basis_lr) {
-  FlatAdamWGroup decay{{}, c.weight_decay, 1.0}, no_decay{{}, 0.0, 1.0}, basis{{}, c.weight_decay, basis_lr};
-  for (const auto& p : model->named_parameters()) {
-    if (!p.value().requires_grad()) continue;
-    FlatAdamWGroup& group = is_stl_basis_parameter(p.key()) && basis_lr != 1 ? basis : p.value().dim() >= 2 && p.key() != "pos" ? decay : no_decay;
-    group.params.push_back(p.value());
-  }
   FlatAdamWOptions o;
   o.lr = c.lr;
-  return FlatAdamW({decay, no_decay, basis}, o);
+  return FlatAdamW(weight_decay_groups(model->named_parameters(), c.weight_decay, basis_lr,
+                                       [](const std::string& name, const torch::Tensor& p) {
+                                         return p.dim() >= 2 && name != "pos";
+                                       }),
+                   o);
 }
 
 // Every epoch's shuffle and augmentation draw from a generator seeded by (seed, epoch): reproducible, and a
