@@ -11,14 +11,20 @@
 // Y together (kRegionsOverInputs), which bounds a training step's peak memory near 1.5× a dense layer's. Without
 // lean, one block: the blocks cost time (their extra launches, dŴ's fp32 sums).
 //
+// dD and dE_X: where the tensor-core codec kernels run the dZ and dX passes (bf16/f16, <4,4> tiles, r <= 64), they
+// sum the two gradients from the tiles they stage anyway (kernels/coef_grad_fold.cuh): Z is recomputed before the
+// dZ pass, which reads it beside dY. Elsewhere the tiles of dY and X are copied into planes and each gradient is one
+// flat GEMM over all tile positions.
+//
 // Workspace, each region 256-byte aligned, rows padded to 8 elements (ld = k or n rounded up, as stl_forward
 // does: unpadded rows of 16-bit elements, e.g. k = 1366 at <3,3,3>, would send the encode/decode kernels down their
 // element-wise paths). The reductions over all tiles get zeros in both operands' padding first. Each region is
 // reused once what it held is dead, so a block holds three product-sized buffers at most, not four:
-//   A: X̂ (for dŴ and Z), then tiles(dY) (for dD), then dX̂ (r·m·ldk or a·c·m·ldn, the larger)
-//   B: dZ (for dŴ and dX̂), then tiles(X) (for dE_X)
+//   A: X̂ (for dŴ and Z), then tiles(dY) (for dD, unless folded), then dX̂ (r·m·ldk or a·c·m·ldn, the larger)
+//   B: dZ (for dŴ and dX̂), then tiles(X) (for dE_X, unless folded)
 //   C: Z (for dD)
 //   S: the bias gradient's partial column sums (deterministic, no atomics)
+//   P: the folded gradients' per-block sums (detail::coef_grad_fold_scratch)
 //   W: Ŵ with zero-padded sides, where the products of 16-bit dtypes run on k and n rounded up to 8
 //   (detail::pads_products): cuBLAS is 3–6× faster so than on sides like k = n = 1366 (kernels/padded_copy.cuh)
 //   DW: dŴ on those padded sides, or dŴ's fp32 accumulator over several row blocks
@@ -63,8 +69,9 @@ StlShape rows_of(const StlShape& s, std::int64_t rows) {
 
 struct Layout {
   bool x_hat = false, dz = false, dx_hat = false;
+  bool fold_dd = false, fold_dex = false;  // dD in the dZ pass, dE_X in the dX pass
   RowBlocks blocks;
-  std::size_t a = 0, b = 0, c = 0, sums = 0, w = 0, dw = 0, bytes = 0;  // offsets, total
+  std::size_t a = 0, b = 0, c = 0, sums = 0, partials = 0, w = 0, dw = 0, bytes = 0;  // offsets, total
   std::size_t w_bytes = 0, dw_bytes = 0;  // padded Ŵ, and dŴ's fp32 room (padded or summed); 0 where not needed
 };
 
@@ -76,8 +83,8 @@ struct ProductRegions {
 ProductRegions product_regions(const StlShape& s, std::int64_t e, const BackwardNeeds& need, const Layout& l) {
   const std::int64_t r = s.rank, lx = s.m() * round_up(s.k(), 8), ly = s.m() * round_up(s.n(), 8);
   const std::int64_t ab = s.a * s.b, ac = s.a * s.c;
-  return {std::max(l.x_hat || l.dx_hat ? r * lx : 0, need.dec ? ac * ly : 0) * e,
-          std::max(l.dz ? r * ly : 0, need.enc_x ? ab * lx : 0) * e, need.dec ? r * ly * e : 0};
+  return {std::max(l.x_hat || l.dx_hat ? r * lx : 0, need.dec && !l.fold_dd ? ac * ly : 0) * e,
+          std::max(l.dz ? r * ly : 0, need.enc_x && !l.fold_dex ? ab * lx : 0) * e, need.dec ? r * ly * e : 0};
 }
 
 // One block unless lean; lean, as few as keep one block's product regions within kRegionsOverInputs × (X + Y).
@@ -100,6 +107,8 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   l.x_hat = need.w_hat || need.dec;
   l.dz = need.x || need.w_hat || need.enc_x;
   l.dx_hat = need.x || need.enc_x;
+  l.fold_dd = need.dec && l.dz && detail::folds_coef_grad(dtype, need.kernel, s.a, s.c, s.rank);
+  l.fold_dex = need.enc_x && need.x && detail::folds_coef_grad(dtype, need.kernel, s.a, s.b, s.rank);
   l.blocks = row_blocks(s, e, need, l);
 
   std::int64_t off = 0;
@@ -113,6 +122,8 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   l.b = take(regions.b);
   l.c = take(regions.c);
   l.sums = take(need.bias ? static_cast<std::int64_t>(detail::column_sums_scratch(s.rows, s.out_features)) : 0);
+  l.partials =
+      take(l.fold_dd || l.fold_dex ? static_cast<std::int64_t>(detail::coef_grad_fold_scratch(s.rank)) : 0);
   const bool padded = detail::pads_products(s, dtype);
   const std::int64_t w_elems = s.rank * (padded ? round_up(s.k(), 8) * round_up(s.n(), 8) : s.k() * s.n());
   if (padded) l.w_bytes = static_cast<std::size_t>(round_up(l.dx_hat || need.dec ? w_elems * e : 0, 256));
@@ -234,8 +245,30 @@ void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeed
     // Only Z's recomputation reads X̂'s padded inner side (dŴ's padding rows are dropped).
     if (b.w_padded && need.dec && !b.z_saved) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
   }
-  if (l.dz) {
-    launch_decode_backward({{block, p.dtype, p.stream, p.kernel, p.causal_levels}, dy, p.dec, {buf_b, ldn, m * ldn}});
+  // Z = X̂·Ŵ for dD, kept or recomputed: before the dZ pass, which sums dD from it where folded.
+  const void* z = b.z_saved ? static_cast<const char*>(p.z.data) + static_cast<std::size_t>(tile_row * n) * e : buf_c;
+  const std::int64_t ld_z = b.z_saved ? n : ldn, stride_z = b.z_saved ? p.shape.m() * n : m * ldn;
+  if (need.dec && !b.z_saved) {
+    ProductsParams prod;
+    prod.handle = p.cublas;
+    prod.dtype = p.dtype;
+    const bool z_padded = b.w_padded && b.x_hat_padded;
+    prod.batch = r, prod.m = m, prod.k = z_padded ? ldk : k, prod.n = z_padded ? ldn : n;
+    prod.x_hat = {x_hat, ld_xh, stride_xh};
+    prod.w_hat = z_padded ? b.w_run : b.w_caller;
+    prod.z = {buf_c, ldn, m * ldn};
+    prod.stream = p.stream;
+    prod.gemm = p.gemm;
+    launch_products(prod);
+    // Padded, the products wrote Z's padding columns themselves: X̂ times Ŵ's zero columns.
+    if (!z_padded && !l.fold_dd) detail::zero_columns(buf_c, r * m, n, ldn, e, p.stream);
+  }
+  float* partials = reinterpret_cast<float*>(b.ws + l.partials);
+  if (l.dz) {  // dZ = decodeᵀ(dY), with dD (+)= tiles(dY) · Zᵀ where folded
+    detail::CoefGradFold dd{z, ld_z, stride_z, partials, p.d_dec, 1, static_cast<int>(r), !first_block};
+    detail::decode_backward_with(
+        {{block, p.dtype, p.stream, p.kernel, p.causal_levels}, dy, p.dec, {buf_b, ldn, m * ldn}},
+        l.fold_dd ? &dd : nullptr);
     if (b.w_padded) detail::zero_columns(buf_b, r * m, n, ldn, e, p.stream);  // the dX̂ GEMM's padded inner side
   }
   if (need.w_hat) {  // dŴ[p] (+)= X̂[p]ᵀ · dZ[p]
@@ -248,27 +281,10 @@ void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeed
     g.beta = first_block ? 0.0f : 1.0f;
     run_gemm(p, g);
   }
-  if (need.dec) {  // dD (+)= tiles(dY) · Zᵀ over the block's m·n tile positions, Z = X̂·Ŵ kept or recomputed
-    if (!b.z_saved) {
-      ProductsParams prod;
-      prod.handle = p.cublas;
-      prod.dtype = p.dtype;
-      const bool z_padded = b.w_padded && b.x_hat_padded;
-      prod.batch = r, prod.m = m, prod.k = z_padded ? ldk : k, prod.n = z_padded ? ldn : n;
-      prod.x_hat = {x_hat, ld_xh, stride_xh};
-      prod.w_hat = z_padded ? b.w_run : b.w_caller;
-      prod.z = {buf_c, ldn, m * ldn};
-      prod.stream = p.stream;
-      prod.gemm = p.gemm;
-      launch_products(prod);
-      // Padded, the products wrote Z's padding columns themselves: X̂ times Ŵ's zero columns.
-      if (!z_padded) detail::zero_columns(buf_c, r * m, n, ldn, e, p.stream);
-    }
+  if (need.dec && !l.fold_dd) {  // dD (+)= tiles(dY) · Zᵀ over the block's m·n tile positions
     // X̂ is dead now (dŴ and Z are done): tiles(dY) take its place.
     gather_tiles(p, block, block.c, b.N, dy, buf_a, ldn);  // tiles(dY), over dY's (a,c) tiles
-    const void* z = b.z_saved ? static_cast<const char*>(p.z.data) + static_cast<std::size_t>(tile_row * n) * e : buf_c;
-    const std::int64_t ld_z = b.z_saved ? p.shape.m() * n : m * ldn;
-    reduce_over_positions(p, block.a * block.c, r, m * ldn, buf_a, m * ldn, z, ld_z, p.d_dec, !first_block);
+    reduce_over_positions(p, block.a * block.c, r, m * ldn, buf_a, m * ldn, z, stride_z, p.d_dec, !first_block);
   }
   if (l.dx_hat) {  // dX̂[p] = dZ[p] · Ŵ[p]ᵀ, into A (X̂ and tiles(dY) are dead)
     Gemm g;
@@ -279,11 +295,13 @@ void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeed
     g.ab_type = b.t, g.c_type = b.t;
     run_gemm(p, g);
   }
-  if (need.x) {
-    launch_encode_backward(
-        {{block, p.dtype, p.stream, p.kernel, p.causal_levels}, {buf_a, ldk, m * ldk}, p.enc_x, dx});
+  if (need.x) {  // dX = encodeᵀ(dX̂), with dE_X (+)= dX̂ · tiles(X)ᵀ where folded
+    detail::CoefGradFold dex{x.data, x.ld, 0, partials, p.d_enc_x, block.a * block.b, 1, !first_block};
+    detail::encode_backward_with(
+        {{block, p.dtype, p.stream, p.kernel, p.causal_levels}, {buf_a, ldk, m * ldk}, p.enc_x, dx},
+        l.fold_dex ? &dex : nullptr);
   }
-  if (need.enc_x) {  // dE_X (+)= dX̂ · tiles(X)ᵀ over the block's m·k tile positions
+  if (need.enc_x && !l.fold_dex) {  // dE_X (+)= dX̂ · tiles(X)ᵀ over the block's m·k tile positions
     gather_tiles(p, block, block.b, b.K, x, buf_b, ldk);  // tiles(X), over X's (a,b) tiles, where dZ was
     // dX̂: padded, the GEMM wrote its padding columns as dZ times Ŵ's zero rows.
     if (!b.w_padded) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
@@ -295,9 +313,9 @@ void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeed
 
 void stl_backward(const BackwardParams& p) {
   const StlShape& s = p.shape;
-  const BackwardNeeds need{p.dx.data != nullptr,     p.dw_hat.data != nullptr, p.d_enc_x != nullptr,
-                           p.d_dec != nullptr,       p.d_bias != nullptr,      p.dw_hat_f32,
-                           p.lean};
+  const BackwardNeeds need{p.dx.data != nullptr, p.dw_hat.data != nullptr, p.d_enc_x != nullptr,
+                           p.d_dec != nullptr,   p.d_bias != nullptr,      p.dw_hat_f32,
+                           p.lean,               p.kernel};
   const Layout l = layout_of(s, p.dtype, need);
   detail::check_workspace("stl_backward", p.workspace, p.workspace_bytes, l.bytes, "backward_workspace");
   const std::size_t e = dtype_size(p.dtype);

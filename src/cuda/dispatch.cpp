@@ -83,12 +83,24 @@ bool decode_staged_fits(const DecodeParams& p) {
 // Mode causal (p.causal_levels set) runs on the same kernels as the other modes: the specialised ones read the
 // masked coefficients as zeros, and a repair pass recomputes by selection the few tiles whose inputs are not all
 // finite (kernels/causal_repair.cuh); the generic ones select by themselves.
-void encode_kernel(const EncodeParams& p, CoefLayout enc, CausalSide causal) {
+// A coefficient gradient folded into a pass needs that pass's tensor-core kernel (detail::folds_coef_grad).
+void require_fold_applies(bool applies) {
+  if (!applies) throw std::logic_error("a coefficient gradient fold needs the tensor-core codec kernel");
+}
+
+void encode_kernel(const EncodeParams& p, CoefLayout enc, CausalSide causal, const detail::CoefGradFold* fold) {
   const StlShape& s = p.shape;
   const auto repair = [&] {
     with_dtype(p.dtype, [&](auto d) { detail::launch_encode_causal_repair<decltype(d)::value>(p, enc, causal); });
   };
-  if (wants_tensor_cores(p.kernel) && tensor_core_codec_applies(p.dtype, s.a, s.b, s.rank)) {
+  const bool tensor_cores = wants_tensor_cores(p.kernel) && tensor_core_codec_applies(p.dtype, s.a, s.b, s.rank);
+  if (fold != nullptr) {
+    require_fold_applies(tensor_cores && s.rank <= detail::kFoldMaxRank);
+    with_dtype16(p.dtype,
+                 [&](auto d) { detail::launch_encode_mma_folding<decltype(d)::value>(p, enc, causal, *fold); });
+    return repair();
+  }
+  if (tensor_cores) {
     with_dtype16(p.dtype, [&](auto d) { detail::launch_encode_mma<decltype(d)::value>(p, enc, causal); });
     return repair();
   }
@@ -104,15 +116,24 @@ void encode_kernel(const EncodeParams& p, CoefLayout enc, CausalSide causal) {
   });
 }
 
-void decode_kernel(const DecodeParams& p, CoefLayout dec, CausalSide causal) {
+void decode_kernel(const DecodeParams& p, CoefLayout dec, CausalSide causal, const detail::CoefGradFold* fold) {
   const StlShape& s = p.shape;
-  if (p.z_f32)  // fp32 Z: the generic kernel only
-    return with_dtype(p.dtype,
-                      [&](auto d) { detail::launch_decode_generic<decltype(d)::value, DType::f32>(p, dec, causal); });
+  const bool tensor_cores = !p.z_f32 && wants_tensor_cores(p.kernel) &&
+                            tensor_core_codec_applies(p.dtype, s.a, s.c, s.rank);
   const auto repair = [&] {
     with_dtype(p.dtype, [&](auto d) { detail::launch_decode_causal_repair<decltype(d)::value>(p, dec, causal); });
   };
-  if (wants_tensor_cores(p.kernel) && tensor_core_codec_applies(p.dtype, s.a, s.c, s.rank)) {
+  if (fold != nullptr) {
+    require_fold_applies(tensor_cores && s.rank <= detail::kFoldMaxRank && p.bias == nullptr &&
+                         p.activation == Activation::none);
+    with_dtype16(p.dtype,
+                 [&](auto d) { detail::launch_decode_mma_folding<decltype(d)::value>(p, dec, causal, *fold); });
+    return repair();
+  }
+  if (p.z_f32)  // fp32 Z: the generic kernel only
+    return with_dtype(p.dtype,
+                      [&](auto d) { detail::launch_decode_generic<decltype(d)::value, DType::f32>(p, dec, causal); });
+  if (tensor_cores) {
     with_dtype16(p.dtype, [&](auto d) { detail::launch_decode_mma<decltype(d)::value>(p, dec, causal); });
     return repair();
   }
@@ -137,7 +158,7 @@ void decode_kernel(const DecodeParams& p, CoefLayout dec, CausalSide causal) {
 
 namespace detail {
 
-void encode_with(const EncodeParams& params, CoefLayout enc, CausalSide causal) {
+void encode_with(const EncodeParams& params, CoefLayout enc, CausalSide causal, const CoefGradFold* fold) {
   EncodeParams p = params;
   validate(p.shape);
   dtype_size(p.dtype);  // rejects unknown values
@@ -145,14 +166,17 @@ void encode_with(const EncodeParams& params, CoefLayout enc, CausalSide causal) 
   p.x.ld = resolve_ld(p.x.ld, s.in_features, "x.ld");
   p.x_hat.ld = resolve_ld(p.x_hat.ld, s.k(), "x_hat.ld");
   p.x_hat.stride = resolve_stride(p.x_hat.stride, s.m(), p.x_hat.ld, s.k(), "x_hat.stride");
-  if (s.m() == 0 || s.k() == 0) return;
+  if (s.m() == 0 || s.k() == 0) {
+    if (fold != nullptr) launch_sum_fold_partials(*fold, 0, s.rank, p.stream);  // an empty sum
+    return;
+  }
   require(p.x.data, "x");
   require(p.enc_x, "enc_x");
   require(p.x_hat.data, "x_hat");
-  encode_kernel(p, enc, causal);
+  encode_kernel(p, enc, causal, fold);
 }
 
-void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal) {
+void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal, const CoefGradFold* fold) {
   DecodeParams p = params;
   validate(p.shape);
   dtype_size(p.dtype);
@@ -160,11 +184,14 @@ void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal) 
   p.z.ld = resolve_ld(p.z.ld, s.n(), "z.ld");
   p.z.stride = resolve_stride(p.z.stride, s.m(), p.z.ld, s.n(), "z.stride");
   p.y.ld = resolve_ld(p.y.ld, s.out_features, "y.ld");
-  if (s.rows == 0 || s.out_features == 0) return;
+  if (s.rows == 0 || s.out_features == 0) {
+    if (fold != nullptr) launch_sum_fold_partials(*fold, 0, s.rank, p.stream);  // an empty sum
+    return;
+  }
   require(p.z.data, "z");
   require(p.dec, "dec");
   require(p.y.data, "y");
-  decode_kernel(p, dec, causal);
+  decode_kernel(p, dec, causal, fold);
 }
 
 void copy_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::int64_t rows_dst, std::int64_t cols_dst,
@@ -219,26 +246,38 @@ void launch_encode(const EncodeParams& params) { detail::encode_with(params, {})
 
 void launch_decode(const DecodeParams& params) { detail::decode_with(params, {}); }
 
+namespace detail {
+
+bool folds_coef_grad(DType dtype, KernelChoice kernel, int a, int bc, int rank) {
+  return wants_tensor_cores(kernel) && tensor_core_codec_applies(dtype, a, bc, rank) && rank <= kFoldMaxRank;
+}
+
 // dZ = decodeᵀ(dY) is the encode of dY's (a,c) tiles with Dᵀ as encoder: enc(p, q) = dec[q, p].
-void launch_decode_backward(const DecodeBackwardParams& p) {
+void decode_backward_with(const DecodeBackwardParams& p, const CoefGradFold* fold) {
   validate(p.shape);
   StlShape dy_tiles = p.shape;  // dY's (a,c) tiles as the encode's (a,b) ones
   dy_tiles.in_features = p.shape.out_features;
   dy_tiles.b = p.shape.c;
-  detail::encode_with({{dy_tiles, p.dtype, p.stream, p.kernel, p.causal_levels}, p.dy, p.dec, p.dz},
-                      CoefLayout{1, p.shape.rank}, detail::CausalSide::at_or_above_level);
+  encode_with({{dy_tiles, p.dtype, p.stream, p.kernel, p.causal_levels}, p.dy, p.dec, p.dz},
+              CoefLayout{1, p.shape.rank}, CausalSide::at_or_above_level, fold);
 }
 
 // dX = encodeᵀ(dX̂) is the decode of dX̂ onto X's (a,b) tiles with E_Xᵀ as decoder: dec(q, p) = enc_x[p, q].
-void launch_encode_backward(const EncodeBackwardParams& p) {
+void encode_backward_with(const EncodeBackwardParams& p, const CoefGradFold* fold) {
   validate(p.shape);
   StlShape dx_tiles = p.shape;  // dX's (a,b) tiles as the decode's (a,c) ones
   dx_tiles.out_features = p.shape.in_features;
   dx_tiles.c = p.shape.b;
-  detail::decode_with(
+  decode_with(
       {{dx_tiles, p.dtype, p.stream, p.kernel, p.causal_levels}, p.dx_hat, p.enc_x, nullptr, Activation::none, p.dx},
-      CoefLayout{1, p.shape.a * p.shape.b}, detail::CausalSide::at_or_below_level);
+      CoefLayout{1, p.shape.a * p.shape.b}, CausalSide::at_or_below_level, fold);
 }
+
+}  // namespace detail
+
+void launch_decode_backward(const DecodeBackwardParams& p) { detail::decode_backward_with(p, nullptr); }
+
+void launch_encode_backward(const EncodeBackwardParams& p) { detail::encode_backward_with(p, nullptr); }
 
 bool mlp_forward_fuses(const StlShape& first, const StlShape& second, DType dtype) {
   const auto tile444 = [](const StlShape& s) { return s.a == 4 && s.b == 4 && s.c == 4; };

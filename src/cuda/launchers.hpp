@@ -39,6 +39,34 @@ template <DType D>
 void launch_encode_mma(const EncodeParams& params, CoefLayout enc, CausalSide causal);
 template <DType D>
 void launch_decode_mma(const DecodeParams& params, CoefLayout dec, CausalSide causal);
+
+// A coefficient gradient summed inside the backward's tensor-core codec pass (kernels/coef_grad_fold.cuh):
+// out[p·out_p + q·out_q] (+)= Σ over the pass's tile positions of plane p · tile entry q, where one side is what the
+// pass reads and `src` the other: Z's r planes (ld, stride) in dZ = decodeᵀ(dY)'s pass (dD), X (ld) in dX =
+// encodeᵀ(dX̂)'s pass (dE_X).
+struct CoefGradFold {
+  const void* src = nullptr;
+  std::int64_t ld = 0, stride = 0;
+  float* partials = nullptr;  // coef_grad_fold_scratch(rank) bytes, 16-byte aligned
+  float* out = nullptr;
+  int out_p = 0, out_q = 0;
+  bool add = false;  // sum into out (later row blocks)
+};
+constexpr int kFoldMaxBlocks = 1024;  // the folding kernels' grid at most: their partials' rows
+constexpr int kFoldMaxRank = 32;      // above, the folding kernels' shared memory would pass 48 KB
+inline std::size_t coef_grad_fold_scratch(int rank) {
+  return static_cast<std::size_t>(kFoldMaxBlocks) * static_cast<std::size_t>(rank) * 16 * sizeof(float);
+}
+// launch_encode_mma / launch_decode_mma with the gradient folded in (rank <= kFoldMaxRank); then its blocks'
+// partials summed into fold.out.
+template <DType D>
+void launch_encode_mma_folding(const EncodeParams& params, CoefLayout enc, CausalSide causal,
+                               const CoefGradFold& fold);
+template <DType D>
+void launch_decode_mma_folding(const DecodeParams& params, CoefLayout dec, CausalSide causal,
+                               const CoefGradFold& fold);
+// out of `fold` from `blocks` rows of rank × 16 partials (kernels/backward.cuh).
+void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, cudaStream_t stream);
 // Layer 1's decode feeding layer 2's encode through shared memory (kernels/decode_encode_mma.cuh): `dec` and `enc`
 // are the two halves as launch_decode_mma and launch_encode_mma would take them (enc.x unused).
 template <DType D>
@@ -123,7 +151,16 @@ void launch_gather_tiles(const EncodeParams& params);
 
 // launch_encode / launch_decode with a coefficient layout: check, resolve strides, run the kernel that applies.
 // `causal`: the rows params.causal_levels allow (the forward's sides by default; the transposed passes flip them).
-void encode_with(const EncodeParams& params, CoefLayout enc, CausalSide causal = CausalSide::at_or_below_level);
-void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal = CausalSide::at_or_above_level);
+// `fold`: a coefficient gradient summed in the same pass (folds_coef_grad must hold for it).
+void encode_with(const EncodeParams& params, CoefLayout enc, CausalSide causal = CausalSide::at_or_below_level,
+                 const CoefGradFold* fold = nullptr);
+void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal = CausalSide::at_or_above_level,
+                 const CoefGradFold* fold = nullptr);
+
+// The backward's transposed passes (launch_decode_backward, launch_encode_backward), with dD or dE_X folded in where
+// `fold` is given; a fold needs folds_coef_grad of the pass's tile (dY's (a,c) tiles, X's (a,b) tiles).
+bool folds_coef_grad(DType dtype, KernelChoice kernel, int a, int bc, int rank);
+void decode_backward_with(const DecodeBackwardParams& params, const CoefGradFold* fold);
+void encode_backward_with(const EncodeBackwardParams& params, const CoefGradFold* fold);
 
 }  // namespace strassentile::cuda::detail

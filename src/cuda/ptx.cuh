@@ -1,5 +1,5 @@
-// The inline-PTX wrappers the kernels share: asynchronous 16-byte copies (cp.async), transposed 8×8 loads from shared
-// memory (ldmatrix) and the m16n8k16 tensor-core product (mma.sync). All need sm_80+.
+// The inline-PTX wrappers the kernels share: asynchronous 16-byte copies (cp.async), 8×8 loads from shared
+// memory (ldmatrix, as stored or transposed) and the m16n8k16 tensor-core product (mma.sync). All need sm_80+.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -20,6 +20,15 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+// Four 8×8 pieces of 16-bit words as stored (an A fragment of m16n8k16 when lane l gives row l % 16, column
+// 8·(l / 16) of a row-major 16×16 block).
+__device__ __forceinline__ void ldmatrix_x4(unsigned (&r)[4], const void* row) {
+  const auto addr = static_cast<unsigned>(__cvta_generic_to_shared(row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
 }
 
 // Four 8×8 pieces of 16-bit words, transposed: lane l gives the address of row l % 8 of piece l / 8.

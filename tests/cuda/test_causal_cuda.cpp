@@ -61,7 +61,8 @@ LayerOut run_layer(const sc::StlShape& sh, sc::DType dt, sc::KernelChoice kernel
   f.workspace = fws.ptr, f.workspace_bytes = fws.bytes;
   sc::stl_forward(f);
 
-  const sc::BackwardNeeds all{true, true, true, true, true};
+  sc::BackwardNeeds all{true, true, true, true, true};
+  all.kernel = kernel;
   DeviceBuffer bws(sc::backward_workspace(sh, dt, all));
   sc::BackwardParams p;
   p.shape = sh, p.dtype = dt, p.kernel = kernel, p.causal_levels = lv, p.cublas = handle;

@@ -223,7 +223,7 @@ void test_backward(const Shape& s, const Format& f, sc::DType dt, bool dw_f32, b
   DeviceBuffer d_gx(gx.bytes.size()), d_gw(gw.bytes.size()), d_ge(ge.bytes.size()), d_gd(gd.bytes.size()),
       d_gb(gb.bytes.size());
   gx.upload(d_gx), gw.upload(d_gw), ge.upload(d_ge), gd.upload(d_gd), gb.upload(d_gb);
-  const sc::BackwardNeeds all{true, true, true, true, true, dw_f32, lean};
+  const sc::BackwardNeeds all{true, true, true, true, true, dw_f32, lean, f.kernel};
   DeviceBuffer ws(sc::backward_workspace(sh, dt, all));
 
   sc::BackwardParams p;
@@ -358,8 +358,21 @@ int main() {
         test_backward({203, 96, 72, 203, 0}, f, dt, dt != sc::DType::f32, true, rng, results, handle);
     for (const Format& f : {formats[0], formats[2], formats[5]})
       for (const sc::DType dt : dtypes) test_empty_rows(f, dt, results, handle);
+    // dD and dE_X summed inside the dZ and dX passes (16-bit, <4,4> tiles, r <= 32), at ranks of one and two
+    // 16-product steps and one past the fold (r = 40: tile copies and GEMMs), over more groups than the persistent
+    // grid holds (each block adds several groups in its registers), several groups along a row, ragged columns,
+    // padded sequences, and row blocks (later blocks add to the sums).
+    const std::vector<Format> fold_formats = {
+        {{4, 4, 4}, 12, automatic}, {{4, 4, 4}, 32, automatic}, {{4, 4, 4}, 40, automatic}};
+    for (const Format& f : fold_formats)
+      for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16}) {
+        test_backward({4096, 1032, 524, 0, 0}, f, dt, false, false, rng, results, handle);
+        test_backward({1000, 264, 520, 250, 5}, f, dt, dt == sc::DType::bf16, true, rng, results, handle);
+      }
+    test_backward({4100, 1024, 1024, 0, 0}, formats[0], sc::DType::bf16, false, true, rng, results, handle);
     // Lean scratch at 16384×4096×4096 bf16, <4,4,4> r = 24: one row block's product-sized regions within X and Y's
-    // bytes (besides dŴ's fp32 sums); in one block they take 1.5× X + 1.5× Y twice over.
+    // bytes (besides dŴ's fp32 sums and the folded coefficient gradients' per-block sums, 1.5 MiB); in one block they
+    // take 1.5× X + 1.5× Y twice over.
     {
       const sc::StlShape big = layer_shape(16384, 4096, 4096, 0, formats[0]);
       sc::BackwardNeeds fast{true, true, true, true, true}, lean = fast;
@@ -368,9 +381,9 @@ int main() {
       const std::size_t fast_bytes = sc::backward_workspace(big, sc::DType::bf16, fast),
                         lean_bytes = sc::backward_workspace(big, sc::DType::bf16, lean);
       const auto mib = [](std::size_t bytes) { return std::to_string(bytes >> 20); };
-      results.expect(lean_bytes <= xy + dw_f32 + (std::size_t{1} << 20) && fast_bytes > 2 * xy,
+      results.expect(lean_bytes <= xy + dw_f32 + (std::size_t{3} << 20) && fast_bytes > 2 * xy,
                      "backward workspace at 16384x4096x4096: lean " + mib(lean_bytes) + " MiB (want <= " +
-                         mib(xy + dw_f32) + " + 1), one block " + mib(fast_bytes) + " MiB (want > " + mib(2 * xy) +
+                         mib(xy + dw_f32) + " + 3), one block " + mib(fast_bytes) + " MiB (want > " + mib(2 * xy) +
                          ")");
     }
   } catch (const std::exception& e) {

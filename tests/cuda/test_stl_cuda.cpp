@@ -524,6 +524,7 @@ void test_backward_kept(const Shape& s, const Format& f, sc::DType dt, Rng& rng,
 
   sc::BackwardNeeds all;
   all.x = all.w_hat = all.enc_x = all.dec = true;
+  all.kernel = f.kernel;
   DeviceBuffer bwd_ws(sc::backward_workspace(sh, dt, all));
   struct Grads {
     HostArray dx, dw_hat, d_enc, d_dec;

@@ -265,6 +265,7 @@ struct BackwardNeeds {
   bool x = false, w_hat = false, enc_x = false, dec = false, bias = false;
   bool dw_hat_f32 = false;  // as BackwardParams::dw_hat_f32 (an fp32 dŴ needs no fp32 room of its own)
   bool lean = false;        // as BackwardParams::lean
+  KernelChoice kernel = KernelChoice::automatic;  // as BackwardParams::kernel (whether dD and dE_X need tile copies)
 };
 
 // Bytes of scratch stl_backward needs for these gradients (X̂ is recomputed, Z too when dD is wanted).
@@ -274,9 +275,10 @@ std::size_t backward_workspace(const StlShape& shape, DType dtype, const Backwar
 // gradient at its input). Each output pointer may be null (not computed); the workspace must hold
 // backward_workspace(...) for the non-null ones. dx (M×K) and dw_hat (r × k × n) are in `dtype` (dw_hat in
 // fp32 with dw_hat_f32); d_enc_x (r × a·b), d_dec (a·c × r) and d_bias (N) are fp32, contiguous.
-// Steps: X̂ = encode(X); dZ = decodeᵀ(dY);
-// dŴ[p] = X̂[p]ᵀ·dZ[p]; Z = X̂·Ŵ, dD = tiles(dY)·Zᵀ; dX̂[p] = dZ[p]·Ŵ[p]ᵀ; dX = encodeᵀ(dX̂);
-// dE_X = dX̂·tiles(X)ᵀ; d_bias = column sums of dY — GEMMs on cuBLAS, the rest in the encode/decode kernels.
+// Steps: X̂ = encode(X); Z = X̂·Ŵ (for dD); dZ = decodeᵀ(dY), dD = tiles(dY)·Zᵀ;
+// dŴ[p] = X̂[p]ᵀ·dZ[p]; dX̂[p] = dZ[p]·Ŵ[p]ᵀ; dX = encodeᵀ(dX̂), dE_X = dX̂·tiles(X)ᵀ; d_bias = column sums of dY —
+// GEMMs on cuBLAS, the rest in the encode/decode kernels. Where the tensor-core codec kernels apply (bf16/f16, <4,4>
+// tiles, r <= 64), dD and dE_X are summed inside the dZ and dX passes; elsewhere from tile copies by GEMMs.
 struct BackwardParams {
   StlShape shape;
   DType dtype = DType::bf16;

@@ -6,6 +6,10 @@ namespace strassentile::cuda::detail {
 
 template void launch_encode_mma<DType::bf16>(const EncodeParams&, CoefLayout, CausalSide);
 template void launch_decode_mma<DType::bf16>(const DecodeParams&, CoefLayout, CausalSide);
+template void launch_encode_mma_folding<DType::bf16>(const EncodeParams&, CoefLayout, CausalSide,
+                                                     const CoefGradFold&);
+template void launch_decode_mma_folding<DType::bf16>(const DecodeParams&, CoefLayout, CausalSide,
+                                                     const CoefGradFold&);
 template void launch_decode_encode_mma<DType::bf16>(const DecodeParams&, const EncodeParams&);
 
 }  // namespace strassentile::cuda::detail

@@ -1,5 +1,6 @@
-// Small kernels of the backward pass: the bias gradient (column sums of dY, deterministic) and the tile gathers
-// (copies into one plane per tile entry) for the dE_X and dD reductions.
+// Small kernels of the backward pass: the bias gradient (column sums of dY, deterministic), the sum of a coefficient
+// gradient's block partials where a codec pass computed it (coef_grad_fold.cuh), and the tile gathers (copies into
+// one plane per tile entry) for the dE_X and dD reductions where none did.
 #pragma once
 
 #include <algorithm>
@@ -36,6 +37,24 @@ __global__ void sum_partials(const float* __restrict__ partial, std::int64_t blo
   float acc = 0.0f;
   for (std::int64_t b = 0; b < blocks; ++b) acc += partial[b * cols + col];
   out[col] = acc;
+}
+
+// out[p·out_p + q·out_q] (+)= Σ_b partials[b][p][q], b in order.
+__global__ void sum_fold_partials(const float* __restrict__ partials, int blocks, int rank, float* __restrict__ out,
+                                  int out_p, int out_q, bool add) {
+  const int at = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (at >= rank * 16) return;
+  float acc = 0.0f;
+  for (int b = 0; b < blocks; ++b) acc += partials[static_cast<std::int64_t>(b) * rank * 16 + at];
+  float* o = out + (at / 16) * out_p + (at % 16) * out_q;
+  *o = add ? *o + acc : acc;
+}
+
+void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, cudaStream_t stream) {
+  constexpr int kThreads = 128;
+  sum_fold_partials<<<(rank * 16 + kThreads - 1) / kThreads, kThreads, 0, stream>>>(
+      fold.partials, blocks, rank, fold.out, fold.out_p, fold.out_q, fold.add);
+  check_launch("sum_fold_partials");
 }
 
 // Work item t of a gather over the a·m tile rows and `per_row` items along each (items run fastest, so a warp reads

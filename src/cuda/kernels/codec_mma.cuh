@@ -26,59 +26,23 @@
 // 0.80–0.86 of a copy's bandwidth against 0.64–0.70 (docs/PERFORMANCE.md).
 #pragma once
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <type_traits>
 #include <utility>
 
 #include "codec_args.cuh"
+#include "coef_grad_fold.cuh"
 #include "device_math.cuh"
 #include "launch_config.cuh"
 #include "launchers.hpp"
+#include "mma16.cuh"
 #include "ptx.cuh"
 
 namespace strassentile::cuda::detail {
-
-// Activations travel as raw 16-bit words (bf16 or fp16: the kernels only move them); Mma16<T> holds what
-// depends on the type: the conversions and the mma instruction.
-using word16 = unsigned short;
-
-__device__ __forceinline__ unsigned pack_words(word16 lo, word16 hi) {
-  return static_cast<unsigned>(lo) | (static_cast<unsigned>(hi) << 16);
-}
-
-template <class T>
-struct Mma16;
-
-template <>
-struct Mma16<__nv_bfloat16> {
-  static __device__ __forceinline__ word16 bits(float v) { return __bfloat16_as_ushort(__float2bfloat16_rn(v)); }
-  static __device__ __forceinline__ float value(word16 b) { return __bfloat162float(__ushort_as_bfloat16(b)); }
-  static __device__ __forceinline__ unsigned pack2(float lo, float hi) {
-    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // one cvt.rn.bf16x2.f32
-    return *reinterpret_cast<const unsigned*>(&v);
-  }
-  static __device__ __forceinline__ void mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-    mma_m16n8k16_bf16(c, a, b0, b1);
-  }
-};
-
-template <>
-struct Mma16<__half> {
-  static __device__ __forceinline__ word16 bits(float v) { return __half_as_ushort(__float2half_rn(v)); }
-  static __device__ __forceinline__ float value(word16 b) { return __half2float(__ushort_as_half(b)); }
-  static __device__ __forceinline__ unsigned pack2(float lo, float hi) {
-    const __half2 v = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<const unsigned*>(&v);
-  }
-  static __device__ __forceinline__ void mma(float (&c)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
-    mma_m16n8k16_f16(c, a, b0, b1);
-  }
-};
 
 // The hi and lo 16-bit halves of two fp32 coefficients, packed as one A-fragment register each.
 template <class T>
@@ -92,14 +56,6 @@ __device__ __forceinline__ void split_pair(float v0, float v1, unsigned& hi, uns
 using MmaEncodeArgs = EncodeArgs<word16>;
 using MmaDecodeArgs = DecodeArgs<word16>;
 
-namespace mma_group {
-constexpr int kTiles = 128;    // tiles per group (one row-tile, 128 consecutive tile columns)
-constexpr int kThreads = 128;  // 4 warps, 32 tiles each
-constexpr int kXStride = kTiles * 4 + 32;
-constexpr int kOutStride = kTiles + 8;
-constexpr int kZStride = kTiles + 8;  // 272 bytes: ldmatrix rows land on distinct banks
-constexpr int kYStride = kTiles * 4 + 4;
-}  // namespace mma_group
 
 // Blocks that stay resident for `kernel` on all of the device's SMs, but no more than there are groups. The
 // occupancy and SM-count queries cost microseconds of host time, so their product is kept per kernel and device.
@@ -193,11 +149,19 @@ __device__ __forceinline__ void await_stage(const Stage& stage, std::int64_t gro
   __syncthreads();
 }
 
-// A persistent launch of kernel(args..., groups, groups_per_i): resident_grid blocks of mma_group::kThreads, each
-// walking the grid's groups by the grid.
+// A persistent launch of kernel(args..., groups, groups_per_i): resident_grid blocks of mma_group::kThreads (no more
+// than max_blocks), each walking the grid's groups by the grid. Returns the grid.
+template <class... Params, class... Args>
+unsigned launch_persistent_within(unsigned max_blocks, void (*kernel)(Params...), const GroupGrid& g,
+                                  cudaStream_t stream, const Args&... args) {
+  const unsigned resident = resident_grid(kernel, g.groups);
+  const unsigned grid = resident < max_blocks ? resident : max_blocks;
+  kernel<<<grid, mma_group::kThreads, 0, stream>>>(args..., g.groups, g.groups_per_i);
+  return grid;
+}
 template <class... Params, class... Args>
 void launch_persistent(void (*kernel)(Params...), const GroupGrid& g, cudaStream_t stream, const Args&... args) {
-  kernel<<<resident_grid(kernel, g.groups), mma_group::kThreads, 0, stream>>>(args..., g.groups, g.groups_per_i);
+  launch_persistent_within(~0u, kernel, g, stream, args...);
 }
 
 // launch(grid) for the groups of m tile rows `cols` tiles wide, unless there are none; then checks the launch.
@@ -307,26 +271,55 @@ __device__ __forceinline__ void zero_z_padding(word16* s_z, int rows, int rank) 
   }
 }
 
-// Copies Z[p, i, jb ..] of `group` for p < rank into s_z (cp.async where aligned; zeros beyond n).
-__device__ __forceinline__ void stage_z(const MmaDecodeArgs& args, std::int64_t group, std::int64_t groups_per_i,
-                                        word16* s_z) {
+// Copies planes[p, i, jb ..] of `group` for p < rank (n columns, rows ld and planes stride apart) into s_z
+// (cp.async where vec; zeros beyond n).
+__device__ __forceinline__ void stage_planes(const word16* planes, std::int64_t ld, std::int64_t stride, int rank,
+                                             std::int64_t n, bool vec, std::int64_t group, std::int64_t groups_per_i,
+                                             word16* s_z) {
   using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
   const std::int64_t i = index_div(group, groups_per_i);
   const std::int64_t jb = (group - i * groups_per_i) * kTiles;
-  const word16* src_row = args.z + i * args.ld_z + jb;
-  for (int c = threadIdx.x; c < args.rank * (kTiles / 8); c += kThreads) {
+  const word16* src_row = planes + i * ld + jb;
+  for (int c = threadIdx.x; c < rank * (kTiles / 8); c += kThreads) {
     const int p = c / (kTiles / 8), e = (c % (kTiles / 8)) * 8;
     const std::int64_t j = jb + e;
     word16* dst = &s_z[p * kZStride + e];
-    const word16* src = src_row + p * args.stride_z + e;
-    if (j < args.n && args.vec_z) {
-      cp_async_16(dst, src, j + 8 <= args.n ? 16 : static_cast<int>((args.n - j) * 2));
-    } else if (j < args.n) {
-      store_8_words(dst, src, j, args.n);
+    const word16* src = src_row + p * stride + e;
+    if (j < n && vec) {
+      cp_async_16(dst, src, j + 8 <= n ? 16 : static_cast<int>((n - j) * 2));
+    } else if (j < n) {
+      store_8_words(dst, src, j, n);
     } else {
       *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
     }
   }
+}
+
+// Z[p, i, jb ..] of `group` into s_z.
+__device__ __forceinline__ void stage_z(const MmaDecodeArgs& args, std::int64_t group, std::int64_t groups_per_i,
+                                        word16* s_z) {
+  stage_planes(args.z, args.ld_z, args.stride_z, args.rank, args.n, args.vec_z, group, groups_per_i, s_z);
+}
+
+// Copies the 4 × 512 slab of `group` of x (cols columns, rows ld apart, laid out in tiles as `rows` says) into s_x
+// (cp.async where vec; zeros beyond cols and for padding rows).
+__device__ __forceinline__ void stage_slab(const word16* x, std::int64_t ld, std::int64_t cols, bool vec,
+                                           const RowMap& rows, std::int64_t group, std::int64_t groups_per_i,
+                                           word16* s_x) {
+  using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
+  for_each_slab_chunk(rows, group, groups_per_i, [&](const Slab& slab, int u, int e, std::int64_t col) {
+    word16* dst = &s_x[u * kXStride + e];
+    if (u < slab.real && col < cols) {
+      const word16* src = x + (slab.first + u) * ld + col;
+      if (vec) {
+        cp_async_16(dst, src, col + 8 <= cols ? 16 : static_cast<int>((cols - col) * 2));
+      } else {
+        store_8_words(dst, src, col, cols);
+      }
+    } else {
+      *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
+    }
+  });
 }
 
 // The stage of the decodes' pipeline (first_stage, await_stage): Z into s_z[buf], after zeroing both buffers'
@@ -340,6 +333,20 @@ __device__ __forceinline__ auto z_stager(const MmaDecodeArgs& args, std::int64_t
     stage_z(*a, group, groups_per_i, (*z)[buf]);
   };
 }
+
+// A folded gradient's accumulators (coef_grad_fold.cuh), zeroed.
+template <int MT>
+struct FoldSums {
+  float c[MT][2][4];
+  __device__ __forceinline__ FoldSums() {
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) c[mt][h][r] = 0.0f;
+  }
+};
 
 // A fragments of D (rows q, columns p in k-steps of 16); KS k-steps at most.
 template <class T, int KS>
@@ -433,59 +440,65 @@ __device__ __forceinline__ void decode_epilogue(const MmaDecodeArgs& args, std::
 
 // ---- The kernels ----
 
-template <class T, int MT>
-__global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncodeArgs args, std::int64_t groups,
-                                                                  std::int64_t groups_per_i) {
+// Fold: dD folded in (coef_grad_fold.cuh): the staged X is dY, and fold.src Z's planes, staged beside it.
+template <class T, int MT, bool Fold>
+__global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncodeArgs args, const FoldArgs fold,
+                                                                  std::int64_t groups, std::int64_t groups_per_i) {
   using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
   __shared__ __align__(16) word16 s_x[2][4 * kXStride];
   __shared__ __align__(16) word16 s_out[16 * MT * kOutStride];
-
-  // Copies the 4 × 512 slab of X of `group` into s_x[buf] (zeros beyond K and for padding rows).
+  __shared__ __align__(16) word16 s_p[2][Fold ? 16 * MT * kZStride : 8];
+  if constexpr (Fold) {
+    zero_z_padding(s_p[0], 16 * MT, args.rank);
+    zero_z_padding(s_p[1], 16 * MT, args.rank);
+  }
   const auto stage = [&](std::int64_t group, int buf) {
-    for_each_slab_chunk(args.rows, group, groups_per_i, [&](const Slab& slab, int u, int e, std::int64_t col) {
-      word16* dst = &s_x[buf][u * kXStride + e];
-      if (u < slab.real && col < args.cols) {
-        const word16* src = args.x + (slab.first + u) * args.ldx + col;
-        if (args.vec_load) {
-          cp_async_16(dst, src, col + 8 <= args.cols ? 16 : static_cast<int>((args.cols - col) * 2));
-        } else {
-          store_8_words(dst, src, col, args.cols);
-        }
-      } else {
-        *reinterpret_cast<uint4*>(dst) = make_uint4(0, 0, 0, 0);
-      }
-    });
+    stage_slab(args.x, args.ldx, args.cols, args.vec_load, args.rows, group, groups_per_i, s_x[buf]);
+    if constexpr (Fold)
+      stage_planes(fold.src, fold.ld, fold.stride, args.rank, args.k, fold.vec, group, groups_per_i, s_p[buf]);
   };
 
   std::int64_t group = first_stage(stage, groups);
   unsigned a_hi[MT][4], a_lo[MT][4];
   const bool with_lo = encode_fragments<T, MT>(args, a_hi, a_lo);  // once per block, while the first copies fly
+  FoldSums<Fold ? MT : 1> sums;
   for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
     await_stage(stage, group, groups, buf);
     encode_products<T, MT>(s_x[buf], a_hi, a_lo, with_lo, s_out);
+    if constexpr (Fold) fold_group<T, MT>(s_p[buf], s_x[buf], args.rank, sums.c);
     __syncthreads();
     store_x_hat(args, group, groups_per_i, s_out);
   }
+  if constexpr (Fold) store_fold_partials<MT>(sums.c, args.rank, fold.partials);
 }
 
 // KS = 2 (rank <= 32) or 4 (rank <= 64): the shared rows of Z, 16 per k-step, read 32 at a time by ldmatrix.
-template <class T, int KS, Activation ACT>
-__global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecodeArgs args, std::int64_t groups,
-                                                                  std::int64_t groups_per_i) {
+// Fold: dE_X folded in (coef_grad_fold.cuh): Z is dX̂, and fold.src X, whose slab is staged beside it.
+template <class T, int KS, Activation ACT, bool Fold>
+__global__ void __launch_bounds__(mma_group::kThreads) decode_mma(const MmaDecodeArgs args, const FoldArgs fold,
+                                                                  std::int64_t groups, std::int64_t groups_per_i) {
   using namespace mma_group;  // NOLINT(google-build-using-namespace): the block constants
   __shared__ __align__(16) word16 s_z[2][16 * KS * kZStride];
   __shared__ __align__(16) float s_y[4 * kYStride];
-  const auto stage = z_stager(args, groups_per_i, s_z);
+  __shared__ __align__(16) word16 s_x[2][Fold ? 4 * kXStride : 8];
+  const auto stage_z_only = z_stager(args, groups_per_i, s_z);
+  const auto stage = [&](std::int64_t group, int buf) {
+    stage_z_only(group, buf);
+    if constexpr (Fold) stage_slab(fold.src, fold.ld, args.cols, fold.vec, args.rows, group, groups_per_i, s_x[buf]);
+  };
   std::int64_t group = first_stage(stage, groups);
   unsigned a_hi[KS][4], a_lo[KS][4];
   const bool with_lo = decode_fragments<T, KS>(args, a_hi, a_lo);
   const int ksteps = (args.rank + 15) / 16;
+  FoldSums<Fold ? KS : 1> sums;
   for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
     await_stage(stage, group, groups, buf);
     decode_products<T, KS>(s_z[buf], ksteps, a_hi, a_lo, with_lo, s_y);
+    if constexpr (Fold) fold_group<T, KS>(s_z[buf], s_x[buf], args.rank, sums.c);
     __syncthreads();
     decode_epilogue<T, ACT>(args, group, groups_per_i, s_y, nullptr);
   }
+  if constexpr (Fold) store_fold_partials<KS>(sums.c, args.rank, fold.partials);
 }
 
 // The kernels' arguments from resolved parameters (no zero leading dimensions or strides): 16-byte copies where
@@ -504,41 +517,76 @@ inline MmaDecodeArgs mma_decode_args(const DecodeParams& p, CoefLayout layout,
   return args;
 }
 
-// The caller (dispatch.cpp) has checked that the tensor-core kernels apply: bf16 or fp16, <4,4> tiles, rank <= 64.
-template <class T>
-void run_encode_mma(const EncodeParams& p, CoefLayout layout = {}, CausalSide causal = CausalSide::at_or_below_level) {
-  launch_groups(p.shape.m(), p.shape.k(), "encode_mma", [&](const GroupGrid& g) {
-    const MmaEncodeArgs args = mma_encode_args(p, layout, causal);
-    const auto launch = [&](auto kernel) { launch_persistent(kernel, g, p.stream, args); };
-    switch ((p.shape.rank + 15) / 16) {
-      case 1: launch(encode_mma<T, 1>); break;
-      case 2: launch(encode_mma<T, 2>); break;
-      case 3: launch(encode_mma<T, 3>); break;
-      default: launch(encode_mma<T, 4>); break;
-    }
-  });
+inline FoldArgs fold_args(const CoefGradFold& fold, bool vec) {
+  return {static_cast<const word16*>(fold.src), fold.ld, fold.stride, vec, fold.partials};
 }
 
-// KS = 2 k-steps of 16 products up to rank 32, 4 up to 64.
+// The caller (dispatch.cpp) has checked that the tensor-core kernels apply: bf16 or fp16, <4,4> tiles, rank <= 64;
+// and, with a fold, that it is the backward's dZ pass (Z's planes as wide as dY's tile columns).
 template <class T>
-void run_decode_mma(const DecodeParams& p, CoefLayout layout = {}, CausalSide causal = CausalSide::at_or_above_level) {
+void run_encode_mma(const EncodeParams& p, CoefLayout layout = {}, CausalSide causal = CausalSide::at_or_below_level,
+                    const CoefGradFold* fold = nullptr) {
+  unsigned blocks = 0;
+  launch_groups(p.shape.m(), p.shape.k(), "encode_mma", [&](const GroupGrid& g) {
+    const MmaEncodeArgs args = mma_encode_args(p, layout, causal);
+    const auto launch = [&](auto plain, auto folding) {
+      if (fold == nullptr) return launch_persistent(plain, g, p.stream, args, FoldArgs{});
+      if constexpr (!std::is_null_pointer_v<decltype(folding)>) {
+        const bool vec = is_aligned(fold->src, 16) && fold->ld % 8 == 0 && fold->stride % 8 == 0;
+        blocks = launch_persistent_within(kFoldMaxBlocks, folding, g, p.stream, args, fold_args(*fold, vec));
+      }
+    };
+    switch ((p.shape.rank + 15) / 16) {  // folding up to kFoldMaxRank only (shared memory)
+      case 1: launch(encode_mma<T, 1, false>, encode_mma<T, 1, true>); break;
+      case 2: launch(encode_mma<T, 2, false>, encode_mma<T, 2, true>); break;
+      case 3: launch(encode_mma<T, 3, false>, nullptr); break;
+      default: launch(encode_mma<T, 4, false>, nullptr); break;
+    }
+  });
+  if (fold != nullptr) launch_sum_fold_partials(*fold, static_cast<int>(blocks), p.shape.rank, p.stream);
+}
+
+// KS = 2 k-steps of 16 products up to rank 32, 4 up to 64. With a fold (rank <= kFoldMaxRank): the backward's dX
+// pass (no bias, no activation), fold->src X.
+template <class T>
+void run_decode_mma(const DecodeParams& p, CoefLayout layout = {}, CausalSide causal = CausalSide::at_or_above_level,
+                    const CoefGradFold* fold = nullptr) {
+  unsigned blocks = 0;
   launch_groups(p.shape.m(), p.shape.n(), "decode_mma", [&](const GroupGrid& g) {
     const MmaDecodeArgs args = mma_decode_args(p, layout, causal);
+    if (fold != nullptr) {
+      const bool vec = is_aligned(fold->src, 16) && fold->ld % 8 == 0;
+      blocks = launch_persistent_within(kFoldMaxBlocks, decode_mma<T, 2, Activation::none, true>, g, p.stream, args,
+                                        fold_args(*fold, vec));
+      return;
+    }
     with_activation(p.activation, [&](auto act) {
       constexpr Activation kAct = decltype(act)::value;
-      launch_persistent(p.shape.rank > 32 ? decode_mma<T, 4, kAct> : decode_mma<T, 2, kAct>, g, p.stream, args);
+      launch_persistent(p.shape.rank > 32 ? decode_mma<T, 4, kAct, false> : decode_mma<T, 2, kAct, false>, g,
+                        p.stream, args, FoldArgs{});
     });
   });
+  if (fold != nullptr) launch_sum_fold_partials(*fold, static_cast<int>(blocks), p.shape.rank, p.stream);
 }
 
 template <DType D>
 void launch_encode_mma(const EncodeParams& p, CoefLayout enc, CausalSide causal) {
-  run_encode_mma<Storage<D>>(p, enc, causal);
+  run_encode_mma<Storage<D>>(p, enc, causal, nullptr);
 }
 
 template <DType D>
 void launch_decode_mma(const DecodeParams& p, CoefLayout dec, CausalSide causal) {
-  run_decode_mma<Storage<D>>(p, dec, causal);
+  run_decode_mma<Storage<D>>(p, dec, causal, nullptr);
+}
+
+template <DType D>
+void launch_encode_mma_folding(const EncodeParams& p, CoefLayout enc, CausalSide causal, const CoefGradFold& fold) {
+  run_encode_mma<Storage<D>>(p, enc, causal, &fold);
+}
+
+template <DType D>
+void launch_decode_mma_folding(const DecodeParams& p, CoefLayout dec, CausalSide causal, const CoefGradFold& fold) {
+  run_decode_mma<Storage<D>>(p, dec, causal, &fold);
 }
 
 }  // namespace strassentile::cuda::detail
