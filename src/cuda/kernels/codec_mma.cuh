@@ -20,6 +20,9 @@
 // and coefficient layout (the backward's transposed uses) are handled; unaligned rows take element-wise
 // copies.
 //
+// In the backward, the dZ pass (an encode of dY) and the dX pass (a decode of dX̂) can also sum dD and dE_X from the
+// tiles they stage (the Fold kernels; coef_grad_fold.cuh).
+//
 // Why persistent: with one group per block, Nsight Compute (H200) showed the kernels issue-bound at 52% of DRAM
 // bandwidth (72–77% of issue slots busy): per group every thread rebuilt the fragments (16 global loads and their
 // splits), redid the index arithmetic and waited at two barriers with nothing in flight. Persistent blocks reach
@@ -55,7 +58,6 @@ __device__ __forceinline__ void split_pair(float v0, float v1, unsigned& hi, uns
 // The same arguments as the CUDA-core kernels take (codec_args.cuh), over raw 16-bit words.
 using MmaEncodeArgs = EncodeArgs<word16>;
 using MmaDecodeArgs = DecodeArgs<word16>;
-
 
 // Blocks that stay resident for `kernel` on all of the device's SMs, but no more than there are groups. The
 // occupancy and SM-count queries cost microseconds of host time, so their product is kept per kernel and device.
