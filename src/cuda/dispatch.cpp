@@ -80,14 +80,14 @@ bool decode_staged_fits(const DecodeParams& p) {
   return smem <= 200 * 1024;
 }
 
-// Mode causal (p.causal_levels set) runs on the same kernels as the other modes: the specialised ones read the
-// masked coefficients as zeros, and a repair pass recomputes by selection the few tiles whose inputs are not all
-// finite (kernels/causal_repair.cuh); the generic ones select by themselves.
 // A coefficient gradient folded into a pass needs that pass's tensor-core kernel (detail::folds_coef_grad).
 void require_fold_applies(bool applies) {
   if (!applies) throw std::logic_error("a coefficient gradient fold needs the tensor-core codec kernel");
 }
 
+// Mode causal (p.causal_levels set) runs on the same kernels as the other modes: the specialised ones read the
+// masked coefficients as zeros, and a repair pass recomputes by selection the few tiles whose inputs are not all
+// finite (kernels/causal_repair.cuh); the generic ones select by themselves.
 void encode_kernel(const EncodeParams& p, CoefLayout enc, CausalSide causal, const detail::CoefGradFold* fold) {
   const StlShape& s = p.shape;
   const auto repair = [&] {
