@@ -11,7 +11,7 @@
 // Y together (kRegionsOverInputs), which bounds a training step's peak memory near 1.5× a dense layer's. Without
 // lean, one block: the blocks cost time (their extra launches, dŴ's fp32 sums).
 //
-// dD and dE_X: where the tensor-core codec kernels run the dZ and dX passes (bf16/f16, <4,4> tiles, r <= 64), they
+// dD and dE_X: where the tensor-core codec kernels run the dZ and dX passes (bf16/f16, <4,4> tiles, r <= 32), they
 // sum the two gradients from the tiles they stage anyway (kernels/coef_grad_fold.cuh): Z is recomputed before the
 // dZ pass, which reads it beside dY. Elsewhere the tiles of dY and X are copied into planes and each gradient is one
 // flat GEMM over all tile positions.
