@@ -85,9 +85,11 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
                             std::size_t bytes_per_element = 2, bool training = false, bool causal = false,
                             BackwardSetup backward = {});
 
-// Row blocks of the lean backward (src/cuda/backward.cpp's row_blocks, every gradient asked for): as few as keep one
-// block's three product-sized scratch regions within the bytes of X and Y together.
-std::size_t lean_row_blocks(LayerShape shape, TileFormat tile, std::size_t rank, std::size_t bytes_per_element = 2);
+// Row blocks of the lean backward (src/cuda/backward.cpp's row_blocks, the gradients of x, Ŵ and bias asked for, and
+// of E_X and D where learn_basis): as few as keep one block's product-sized scratch regions within the bytes of X and
+// Y together.
+std::size_t lean_row_blocks(LayerShape shape, TileFormat tile, std::size_t rank, std::size_t bytes_per_element = 2,
+                            bool learn_basis = true);
 
 // One batched GEMM of `batch` m×k by k×n products on `gpu` (the first formula above).
 double gemm_seconds(const GpuSpec& gpu, double batch, double m, double k, double n, std::size_t bytes_per_element);

@@ -88,14 +88,28 @@ double gemm_seconds(const GpuSpec& gpu, double batch, double m, double k, double
   return std::hypot(compute, memory) + gpu.launch_seconds;
 }
 
-std::size_t lean_row_blocks(LayerShape shape, TileFormat tile, std::size_t rank, std::size_t bytes_per_element) {
+// dD summed inside the dZ pass and dE_X inside the dX pass (src/cuda/kernels/coef_grad_fold.cuh): where that pass
+// runs on the tensor-core codec kernel with room for the fold, 16-bit, <4,4> tiles on that side, r <= 32
+// (src/cuda/dispatch.cpp's folds_coef_grad). Elsewhere the tiles are copied and each gradient is a flat GEMM.
+namespace {
+bool folds_coef_grad(std::size_t rows, std::size_t cols, std::size_t rank, std::size_t bytes_per_element) {
+  return bytes_per_element == 2 && rows == 4 && cols == 4 && rank <= 32;
+}
+}  // namespace
+
+std::size_t lean_row_blocks(LayerShape shape, TileFormat tile, std::size_t rank, std::size_t bytes_per_element,
+                            bool learn_basis) {
   validate(tile, "lean_row_blocks");
   const auto round8 = [](std::size_t v) { return (v + 7) / 8 * 8; };
   const double mt = static_cast<double>(ceil_div(shape.m, tile.a)), r = static_cast<double>(rank);
   const double lx = mt * static_cast<double>(round8(ceil_div(shape.k, tile.b)));
   const double ly = mt * static_cast<double>(round8(ceil_div(shape.n, tile.c)));
-  const double ab = static_cast<double>(tile.x_size()), ac = static_cast<double>(tile.y_size());
-  const double regions = (std::max(r * lx, ac * ly) + std::max(r * ly, ab * lx) + r * ly) *
+  // The tile copies of dY (for dD) and X (for dE_X), where those gradients are not folded into a pass.
+  const double dy_tiles = learn_basis && !folds_coef_grad(tile.a, tile.c, rank, bytes_per_element)
+                              ? static_cast<double>(tile.y_size()) * ly : 0;
+  const double x_tiles = learn_basis && !folds_coef_grad(tile.a, tile.b, rank, bytes_per_element)
+                             ? static_cast<double>(tile.x_size()) * lx : 0;
+  const double regions = (std::max(r * lx, dy_tiles) + std::max(r * ly, x_tiles) + (learn_basis ? r * ly : 0)) *
                          static_cast<double>(bytes_per_element);
   const double budget = static_cast<double>(shape.m) * static_cast<double>(shape.k + shape.n) *
                         static_cast<double>(bytes_per_element);
@@ -137,14 +151,21 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   est.dense_seconds += gemm_seconds(gpu, 1, M, N, K, bytes_per_element)  // dX = dY·W, inner N
                        + gemm_seconds(gpu, 1, N, M, K, bytes_per_element)  // dW = dYᵀ·X, inner M
                        + bias_sums;
-  // The coefficient gradients read a tile-layout copy of dY (or X) and dZ (or dX̂) once: memory-bound reductions.
+  // The coefficient gradients: folded, one more read in the pass that reads dZ's input (Z beside dY) or dX's (X beside
+  // dX̂), plus the sum of the per-block partials; else a tile-layout copy of dY (or X) and a reduction reading it and
+  // dZ (or dX̂) once.
   const double ab = static_cast<double>(tile.x_size()), ac = static_cast<double>(tile.y_size());
-  const double d_dec = pass(2 * M * N * bytes, decode_efficiency) + pass((ac + r) * mt * nt * bytes, 1.0);
-  const double d_enc_x = pass(2 * M * K * bytes, encode_efficiency) + pass((ab + r) * mt * kt * bytes, 1.0);
+  const double d_dec = folds_coef_grad(tile.a, tile.c, rank, bytes_per_element)
+                           ? pass(r * mt * nt * bytes, decode_efficiency)
+                           : pass(2 * M * N * bytes, decode_efficiency) + pass((ac + r) * mt * nt * bytes, 1.0);
+  const double d_enc_x = folds_coef_grad(tile.a, tile.b, rank, bytes_per_element)
+                             ? pass(M * K * bytes, encode_efficiency)
+                             : pass(2 * M * K * bytes, encode_efficiency) + pass((ab + r) * mt * kt * bytes, 1.0);
   const bool basis = backward.learn_basis;
   // Lean: each of `blocks` row blocks runs dŴ's GEMM on its rows into an fp32 sum (written, and read again from the
   // second block on), stored once in the parameters' dtype where that is 16-bit; every block launches its own kernels.
-  const double blocks = backward.lean ? static_cast<double>(lean_row_blocks(shape, tile, rank, bytes_per_element)) : 1;
+  const double blocks =
+      backward.lean ? static_cast<double>(lean_row_blocks(shape, tile, rank, bytes_per_element, basis)) : 1;
   const double dw_elements = r * kt * nt;
   const double dw_store = bytes < 4 ? 4 + bytes : 0;
   const double dw_sum_bytes = dw_elements * (blocks * std::max(0.0, 4 - bytes) + (blocks - 1) * 4 + dw_store);

@@ -109,12 +109,15 @@ TEST(SpeedModel, BackwardSettingsMatchTheMeasuredVariants) {
             predict_speed({16384, 4096, 4096}, {4, 4, 4}, 24, h200).stl_seconds);
 }
 
-// The lean backward at 16384x4096x4096 bf16, <4,4,4> r = 24 ran in three row blocks (docs/PERFORMANCE.md). The tile
-// copies of X and dY for dE_X and dD alone take the bytes of X and Y, so a backward of every gradient always cuts
-// two blocks at least, and never more than there are row tiles.
+// The lean backward at 16384x4096x4096 bf16, <4,4,4> r = 24 ran in three row blocks (docs/PERFORMANCE.md): X̂, dZ
+// and Z, 1.5x X or Y each, against the bytes of X and Y. Where dD and dE_X fold into the codec passes (16-bit, r <= 32)
+// no tile copies are held, so a small rank needs one block; in fp32 the copies of X's and dY's tiles alone take the
+// bytes of X and Y, so two blocks at least. Never more blocks than row tiles.
 TEST(SpeedModel, LeanRowBlocksFollowTheBackwardsBudget) {
   EXPECT_EQ(lean_row_blocks({16384, 4096, 4096}, {4, 4, 4}, 24), 3u);
-  EXPECT_EQ(lean_row_blocks({16384, 4096, 4096}, {4, 4, 4}, 1), 2u);
+  EXPECT_EQ(lean_row_blocks({16384, 4096, 4096}, {4, 4, 4}, 24, 2, /*learn_basis=*/false), 2u);  // no Z region
+  EXPECT_EQ(lean_row_blocks({16384, 4096, 4096}, {4, 4, 4}, 1), 1u);
+  EXPECT_EQ(lean_row_blocks({16384, 4096, 4096}, {4, 4, 4}, 1, 4), 2u);
   EXPECT_EQ(lean_row_blocks({8, 4096, 4096}, {4, 4, 4}, 24), 2u);
 }
 
