@@ -4,7 +4,7 @@
 # OUT_DIR (at most 8 files, what the device tool returns): env.log, build.log, probe.json + probe.log,
 # vit_runs.json + train.log; in convergence mode vit_convergence.json + train.log + checkpoints.tar.gz.
 #
-#   [VIT_PROBE=1] [VIT_PROBE_STEPS=150] [VIT_PROBE_VARIANTS='dense;stl:rank=24'] [VIT_PROBE_WIDE=768]
+#   [VIT_PROBE=1] [VIT_PROBE_STEPS=150] [VIT_PROBE_VARIANTS='dense;stl:rank=24'] [VIT_PROBE_WIDE=768] [VIT_PROBE_FP32=1]
 #   [VIT_PROBE_SHARED=1] [VIT_SWEEP=1]
 #   [VIT_EPOCHS=from config] [VIT_SEEDS=from config] [VIT_PROCS=6] [VIT_DEADLINE=560]
 #   [VIT_CONFIG=research/train/vit_fashion_mnist.cfg] [VIT_DATA=.cache/fm-data] research/device/run_vit_device.sh OUT_DIR
@@ -14,7 +14,7 @@
 #
 # Probe (VIT_PROBE=1): every variant of the config (or of VIT_PROBE_VARIANTS, ';'-separated) alone for
 #   VIT_PROBE_STEPS steps (training images/s with the GPU to itself: the dense-vs-STL throughput figure), again at
-#   width VIT_PROBE_WIDE when set, then (VIT_PROBE_SHARED=1) VIT_PROCS processes of dense at once and of STL r=24 at once (does sharing the GPU between processes add
+#   width VIT_PROBE_WIDE when set, with autocast off when VIT_PROBE_FP32=1, then (VIT_PROBE_SHARED=1) VIT_PROCS processes of dense at once and of STL r=24 at once (does sharing the GPU between processes add
 #   throughput? The model is small and launch-bound).
 # Sweep (VIT_SWEEP=1): every variant × seed of the config, spread over VIT_PROCS processes on the one GPU
 #   (--shard i/N). Every process is stopped at the deadline (VIT_DEADLINE seconds after this script started);
@@ -88,6 +88,8 @@ if [ "${VIT_PROBE:-$((1 - converge))}" = 1 ]; then
   probe_alone alone
   # VIT_PROBE_WIDE=768: the same at that width (heads of 64), where the products are a larger share of the step.
   [ -n "${VIT_PROBE_WIDE:-}" ] && probe_alone wide --dim "$VIT_PROBE_WIDE" --heads $((VIT_PROBE_WIDE / 64))
+  # VIT_PROBE_FP32=1: the same variants again with autocast off (fp32 throughout), against the config's precision.
+  [ "${VIT_PROBE_FP32:-0}" = 1 ] && probe_alone fp32 --amp off
   if [ "${VIT_PROBE_SHARED:-1}" = 1 ]; then
     for v in dense "stl:rank=24,init=random"; do
       echo "== probe: $procs processes of $v at once =="
@@ -103,14 +105,15 @@ if [ "${VIT_PROBE:-$((1 - converge))}" = 1 ]; then
 import json, os, sys
 tmp, dest, procs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 load = lambda name: json.load(open(f"{tmp}/{name}.json")) if os.path.exists(f"{tmp}/{name}.json") else None
-doc = {"alone": load("alone"), "wide": load("wide"), "shared_processes": procs,
+doc = {"alone": load("alone"), "wide": load("wide"), "fp32": load("fp32"), "shared_processes": procs,
        "shared": {v: (load(f"shared_{v}") or {}).get("runs") for v in ("dense", "stl")}}
 doc["gpu"] = doc["alone"]["gpu"]
 json.dump(doc, open(dest, "w"), indent=1)
-for tag in ("alone", "wide"):
+for tag in ("alone", "wide", "fp32"):
     if doc[tag]:
-        m = doc[tag]["config"]["model"]
-        print(f"{tag} (dim {m['dim']}, depth {m['depth']}): variant | steady training images/s | linear MFLOPs/image")
+        m, amp = doc[tag]["config"]["model"], doc[tag]["config"].get("amp") or "off"
+        print(f"{tag} (dim {m['dim']}, depth {m['depth']}, amp {amp}): variant | steady training images/s | "
+              "linear MFLOPs/image")
         for r in doc[tag]["runs"]:
             print(f"  {r['variant']} | {r['steady_images_per_second']:.0f} | {r['linear_flops_per_image'] / 1e6:.1f}")
 for v, runs in doc["shared"].items():

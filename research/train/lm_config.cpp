@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "autocast_scope.hpp"
 #include "baselines/baseline_linear.hpp"
 #include "config_values.hpp"
 
@@ -13,7 +14,7 @@ namespace strassentile::train {
 const std::vector<std::string>& lm_train_config_keys() {
   static const std::vector<std::string> keys = {
       "variants", "seeds",  "tokens",     "batch",    "lr",     "wd",     "beta2",   "warmup",  "clip",
-      "curve-points", "curve-tokens", "eval-limit", "eval-batch", "device", "threads", "tf32", "log-every",
+      "curve-points", "curve-tokens", "eval-limit", "eval-batch", "device", "threads", "tf32", "amp", "log-every",
       "deadline", "json",   "save",       "shard",    "data",   "dim",    "depth",   "heads",   "hidden", "context",
       "corpus", "checkpoint-dir", "pause-after-steps", "decode-batch", "decode-tokens"};
   return keys;
@@ -47,6 +48,7 @@ LmTrainConfig make_lm_train_config(const std::map<std::string, std::string>& v) 
     if (get("tf32") != "0" && get("tf32") != "1") throw std::invalid_argument("--tf32 must be 0 or 1");
     c.tf32 = get("tf32") == "1";
   }
+  if (has("amp")) c.amp = parse_amp(get("amp"));
   if (has("log-every")) c.log_every = get_double("log-every", 0);
   if (has("deadline")) c.deadline = get_double("deadline", 0);
   if (has("json")) c.json = get("json");
@@ -104,7 +106,7 @@ std::string lm_run_settings(const LmTrainConfig& c, const std::string& variant, 
   s.precision(17);
   s << " steps=" << c.steps() << " batch=" << c.batch << " lr=" << c.lr << " wd=" << c.weight_decay
     << " beta2=" << c.beta2 << " warmup=" << c.warmup << " clip=" << c.clip << " curve=" << c.curve_points << "x"
-    << c.curve_tokens << " tf32=" << c.tf32 << " eval_limit=" << c.eval_limit << " decode=" << c.decode_batch << "x" << c.decode_tokens;
+    << c.curve_tokens << " tf32=" << c.tf32 << (c.amp ? " amp=bf16" : "") << " eval_limit=" << c.eval_limit << " decode=" << c.decode_batch << "x" << c.decode_tokens;
   return s.str();
 }
 

@@ -28,6 +28,7 @@ struct LmTrainConfig {
   std::string device = "";     // "" = cuda when available, else cpu
   int64_t threads = 0;         // > 0: torch intra-op threads
   bool tf32 = true;            // CUDA: TF32 tensor-core matmuls for fp32 (every variant alike)
+  bool amp = false;            // bf16 autocast for training and evaluation forwards (parameters and AdamW stay fp32)
   double log_every = 10;       // seconds between progress lines
   double deadline = 0;         // > 0: a run still training this many seconds after the process started stops early
   std::string json;            // output file ("" = none); rewritten after every run

@@ -33,7 +33,7 @@ std::string lm_results_json(const LmTrainConfig& c, const LmDataSizes& d, const 
   o << "], \"tokens_per_run\": " << json_number(c.steps() * c.batch * c.model.context) << ", \"steps\": " << json_number(c.steps())
     << ", \"batch\": " << json_number(c.batch) << ", \"lr\": " << json_number(c.lr) << ", \"weight_decay\": " << json_number(c.weight_decay)
     << ", \"beta2\": " << json_number(c.beta2) << ", \"warmup\": " << json_number(c.warmup) << ", \"clip\": " << json_number(c.clip)
-    << ", \"tf32\": " << (c.tf32 ? "true" : "false") << ", \"curve_tokens\": " << json_number(c.curve_tokens)
+    << ", \"tf32\": " << (c.tf32 ? "true" : "false") << ", \"amp\": " << (c.amp ? "\"bf16\"" : "null") << ", \"curve_tokens\": " << json_number(c.curve_tokens)
     << ", \"eval_limit\": " << json_number(c.eval_limit) << ", \"decode_batch\": " << json_number(c.decode_batch)
     << ", \"decode_tokens\": " << json_number(c.decode_tokens) << ", \"corpus\": [";
   for (std::size_t i = 0; i < c.corpus.size(); ++i) o << (i ? ", " : "") << json_quote(c.corpus[i]);

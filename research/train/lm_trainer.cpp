@@ -8,6 +8,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "autocast_scope.hpp"
 #include "flat_adamw.hpp"
 #include "lm_checkpoint.hpp"
 #include "lm_generate.hpp"
@@ -47,7 +48,7 @@ std::string checkpoint_name(const std::string& prefix, const std::string& varian
 
 }  // namespace
 
-LmEval evaluate_lm(LmImpl& model, const torch::Tensor& stream, int64_t batch, int64_t max_tokens) {
+LmEval evaluate_lm(LmImpl& model, const torch::Tensor& stream, int64_t batch, int64_t max_tokens, bool amp) {
   const int64_t context = model.config().context;
   int64_t windows = eval_window_count(stream, context);
   if (max_tokens > 0) windows = std::min(windows, std::max<int64_t>(1, max_tokens / context));
@@ -56,6 +57,7 @@ LmEval evaluate_lm(LmImpl& model, const torch::Tensor& stream, int64_t batch, in
   const bool was_training = model.is_training();
   model.eval();
   torch::NoGradGuard no_grad;
+  const AutocastScope autocast(stream.device(), amp);
   torch::Tensor sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(stream.device()));
   for (int64_t w = 0; w < windows; w += batch) {
     const LmBatch b = eval_windows(stream, w, std::min(batch, windows - w), context);
@@ -151,9 +153,12 @@ LmRunResult train_lm_run(const LmTrainConfig& c, const std::string& variant, uin
     const LmBatch b = sample_lm_batch(data.train, c.batch, c.model.context, windows);
     opt.set_lr(learning_rate(c, step, total));
     opt.zero_grad();
-    const torch::Tensor logits = model->forward(b.inputs);
-    const torch::Tensor loss =
-        torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), b.targets.reshape({-1}));
+    torch::Tensor loss;
+    {
+      const AutocastScope autocast(device, c.amp);
+      const torch::Tensor logits = model->forward(b.inputs);
+      loss = torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), b.targets.reshape({-1}));
+    }
     loss.backward();
     if (c.clip > 0) opt.clip_grad_norm(c.clip);
     opt.step();
@@ -173,7 +178,7 @@ LmRunResult train_lm_run(const LmTrainConfig& c, const std::string& variant, uin
       pt.train_loss = std::accumulate(r.step_losses.begin() + first, r.step_losses.end(), 0.0) /
                       static_cast<double>(pt.step - first);
       const auto eval_start = Clock::now();
-      pt.val_loss = evaluate_lm(*model, data.val, c.eval_batch, c.curve_tokens).loss;
+      pt.val_loss = evaluate_lm(*model, data.val, c.eval_batch, c.curve_tokens, c.amp).loss;
       r.eval_seconds += seconds_since(eval_start);
       r.curve.push_back(pt);
       std::printf("%s step %lld/%lld (%.2f M tokens): train loss %.4f, val loss %.4f (%.3f bits/byte), "
@@ -212,8 +217,8 @@ LmRunResult train_lm_run(const LmTrainConfig& c, const std::string& variant, uin
   }
 
   const auto eval_start = Clock::now();
-  const LmEval val = evaluate_lm(*model, data.val, c.eval_batch, c.eval_limit);
-  const LmEval test = evaluate_lm(*model, data.test, c.eval_batch, c.eval_limit);
+  const LmEval val = evaluate_lm(*model, data.val, c.eval_batch, c.eval_limit, c.amp);
+  const LmEval test = evaluate_lm(*model, data.test, c.eval_batch, c.eval_limit, c.amp);
   r.eval_seconds += seconds_since(eval_start);
   r.val_loss = val.loss;
   r.val_tokens = val.tokens;

@@ -66,6 +66,6 @@ struct LmEval {
 
 // Cross-entropy over consecutive windows of `stream` (eval_windows), at most `max_tokens` predicted tokens
 // (0: all), in eval mode without gradients.
-LmEval evaluate_lm(LmImpl& model, const torch::Tensor& stream, int64_t batch, int64_t max_tokens = 0);
+LmEval evaluate_lm(LmImpl& model, const torch::Tensor& stream, int64_t batch, int64_t max_tokens = 0, bool amp = false);
 
 }  // namespace strassentile::train

@@ -18,11 +18,11 @@ const char* const kUsage =
     "lowrank:match_rank=24'] [--seeds 0,1,2] [--epochs 10] [--batch 256] [--lr 1e-3] [--wd 0.05] [--warmup 0.05] "
     "[--clip 0] [--max-steps N] [--device cpu|cuda] [--threads N] [--data DIR|synthetic] [--val 5000] "
     "[--train-limit N] [--test-limit N] [--dim 256] [--depth 6] [--heads 4] [--patch 7] [--eval-batch 1000] "
-    "[--log-every 10] [--shard I/N] [--json FILE]\n"
+    "[--amp off|bf16] [--log-every 10] [--shard I/N] [--json FILE]\n"
     "  strassentile-lab train lm [--variants 'dense;stl:tile=4x4x4,rank=24,mode=causal;sparse24'] [--seeds 0,1] "
     "[--tokens 4000000] [--batch 32] [--context 256] [--dim 256] [--depth 4] [--heads 4] [--hidden 0] [--lr 2e-3] "
     "[--wd 0.1] [--beta2 0.95] [--warmup 0.05] [--clip 1] [--curve-points 10] [--curve-tokens 131072] "
-    "[--eval-limit N] [--eval-batch 64] [--device cpu|cuda] [--threads N] [--tf32 1] [--log-every 10] "
+    "[--eval-limit N] [--eval-batch 64] [--device cpu|cuda] [--threads N] [--tf32 1] [--amp off|bf16] [--log-every 10] "
     "[--deadline S] [--data .cache/text-corpus] [--shard I/N] [--json FILE] [--save PREFIX]\n"
     "  strassentile-lab train lm generate --checkpoint FILE --prompt TEXT [--tokens 200] [--temperature 0.8] "
     "[--top-k 0] [--seed 0] [--device cpu|cuda] [--recompute]";

@@ -32,6 +32,7 @@ std::string results_json(const TrainConfig& c, const DataSizes& d, const std::ve
     << ", \"augment\": " << (c.augment ? "{\"crop_pad\": " + std::to_string(c.augment_pad) +
                                               ", \"flip\": " + (c.augment_flip ? "true" : "false") + "}"
                                         : std::string("null"))
+    << ", \"amp\": " << (c.amp ? "\"bf16\"" : "null")
     << ", \"optimizer\": \"AdamW, linear warm-up, cosine decay to 0\""
     << ", \"data\": " << json_quote(d.source) << ", \"train_images\": " << json_number(d.train) << ", \"val_images\": " << json_number(d.val)
     << ", \"test_images\": " << json_number(d.test) << ", \"shard\": \"" << c.shard << "/" << c.shards << "\""

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "autocast_scope.hpp"
 #include "config_values.hpp"
 #include "vit_variant.hpp"
 
@@ -13,7 +14,7 @@ const std::vector<std::string>& train_config_keys() {
       "variants", "seeds",  "epochs",     "batch",   "lr",          "wd",         "warmup", "clip",
       "max-steps", "device", "threads",   "eval-batch", "log-every", "json",       "shard",  "data",
       "val",      "train-limit", "test-limit", "dim", "depth",      "heads",      "patch",  "mlp-ratio",
-      "plateau-epochs", "checkpoint-dir", "pause-after-epochs", "augment", "augment-pad", "augment-flip"};
+      "plateau-epochs", "checkpoint-dir", "pause-after-epochs", "augment", "augment-pad", "augment-flip", "amp"};
   return keys;
 }
 
@@ -70,6 +71,7 @@ TrainConfig make_train_config(const std::map<std::string, std::string>& v) {
   if (has("augment")) c.augment = switch_on("augment");
   if (has("augment-pad")) c.augment_pad = to_int("augment-pad", get("augment-pad"), 0);
   if (has("augment-flip")) c.augment_flip = switch_on("augment-flip");
+  if (has("amp")) c.amp = parse_amp(get("amp"));
   c.model.validate();
   return c;
 }

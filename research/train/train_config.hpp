@@ -34,6 +34,7 @@ struct TrainConfig {
   bool augment = false;        // random crop (and flip) of the training images
   int64_t augment_pad = 2;     // the crop's padding, pixels on every side
   bool augment_flip = false;   // random horizontal flip too
+  bool amp = false;            // bf16 autocast for the forward (parameters, gradients, AdamW state stay fp32)
   DataOptions data;
   VitConfig model;
 };

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "autocast_scope.hpp"
 #include "flat_adamw.hpp"
 #include "image_augment.hpp"
 #include "posix_files.hpp"
@@ -80,7 +81,7 @@ std::string run_settings(const TrainConfig& c, const RunResult& r, const ImageDa
     << c.epochs << " batch " << c.batch << " lr " << c.lr << " wd " << c.weight_decay << " warmup " << c.warmup
     << " clip " << c.clip << " max_steps " << c.max_steps << " plateau " << c.plateau_epochs << "; augment "
     << c.augment << " pad " << c.augment_pad << " flip " << c.augment_flip << "; images train " << data.train.size()
-    << " val " << data.val.size() << " test " << data.test.size();
+    << " val " << data.val.size() << " test " << data.test.size() << "; amp " << (c.amp ? "bf16" : "off");
   return o.str();
 }
 
@@ -105,11 +106,12 @@ void summarise(RunResult& r, const TrainConfig& c, bool has_val, int64_t steady_
 
 }  // namespace
 
-double accuracy(Vit& model, const Split& split, int64_t batch) {
+double accuracy(Vit& model, const Split& split, int64_t batch, bool amp) {
   if (split.size() == 0) return std::numeric_limits<double>::quiet_NaN();
   const bool was_training = model->is_training();
   model->eval();
   torch::NoGradGuard no_grad;
+  const AutocastScope autocast(split.images.device(), amp);
   torch::Tensor correct = torch::zeros({}, split.labels.options());
   for (int64_t i = 0; i < split.size(); i += batch) {
     const int64_t len = std::min(batch, split.size() - i);
@@ -189,7 +191,11 @@ RunResult train_vit_run(const TrainConfig& c, const std::string& variant_text, u
       if (augment.enabled()) x = augment_images(x, choices.narrow(0, i * c.batch, c.batch), augment);
       opt.set_lr(learning_rate(c, step, total));
       opt.zero_grad();
-      const torch::Tensor loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+      torch::Tensor loss;
+      {
+        const AutocastScope autocast(device, c.amp);
+        loss = torch::nn::functional::cross_entropy(model->forward(x), y);
+      }
       loss.backward();
       if (c.clip > 0) opt.clip_grad_norm(c.clip);
       opt.step();
@@ -226,8 +232,8 @@ RunResult train_vit_run(const TrainConfig& c, const std::string& variant_text, u
     e.epoch = epoch + 1;
     e.steps = step;
     e.train_loss = epoch_losses.mean().item<double>();
-    e.val_accuracy = accuracy(model, data.val, c.eval_batch);
-    e.test_accuracy = accuracy(model, data.test, c.eval_batch);
+    e.val_accuracy = accuracy(model, data.val, c.eval_batch, c.amp);
+    e.test_accuracy = accuracy(model, data.test, c.eval_batch, c.amp);
     e.train_seconds = r.train_seconds;
     e.images_per_second = static_cast<double>((step - first_step) * c.batch) / epoch_seconds;
     r.epochs.push_back(e);

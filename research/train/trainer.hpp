@@ -62,7 +62,8 @@ struct RunPosition {
 RunResult train_vit_run(const TrainConfig& config, const std::string& variant, uint64_t seed, const ImageData& data,
                         const torch::Device& device, RunPosition position = {}, Vit* trained_model = nullptr);
 
-// Fraction of `split` classified correctly (batches of `batch`), in eval mode without gradients.
-double accuracy(Vit& model, const Split& split, int64_t batch);
+// Fraction of `split` classified correctly (batches of `batch`), in eval mode without gradients; `amp`: in bf16
+// autocast, as the run trains.
+double accuracy(Vit& model, const Split& split, int64_t batch, bool amp = false);
 
 }  // namespace strassentile::train

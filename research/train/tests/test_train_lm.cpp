@@ -321,11 +321,32 @@ TEST(LmTrain, LossFallsForEveryKindOfLinear) {
   remove_tree(dir);
 }
 
+// amp: training and evaluation forwards in bf16 autocast; the loss falls as in fp32 and the settings say so.
+TEST(LmTrain, AmpTrainsInBf16) {
+  torch::set_num_threads(1);
+  const std::string dir = write_tiny_corpus("amp", 2);
+  LmTrainConfig c = tiny_training(dir);
+  c.amp = true;
+  const LmData data = load_lm_data(c.data, torch::kCPU, c.eval_limit);
+  for (const char* variant : {"dense", kCausalStl}) {
+    const LmRunResult r = train_lm_run(c, variant, 0, data, torch::kCPU);
+    const double first = mean(r.step_losses, 0, 5), last = mean(r.step_losses, 35, 5);
+    EXPECT_LT(last, first - 1.5) << variant << ": loss " << first << " -> " << last;
+    EXPECT_LT(r.val_loss, 3.5) << variant;
+  }
+  EXPECT_NE(lm_run_settings(c, "dense", 0).find("amp=bf16"), std::string::npos);
+  c.amp = false;
+  EXPECT_EQ(lm_run_settings(c, "dense", 0).find("amp"), std::string::npos);
+  remove_tree(dir);
+}
+
 TEST(LmTrain, ConfigRejectsBadValuesNamingTheFlag) {
   EXPECT_NE(error_of({{"tokens", "10"}}).find("--tokens 10 is less than one step"), std::string::npos);
   EXPECT_NE(error_of({{"variants", "stl:rank=0"}}).find("rank must be >= 1"), std::string::npos);
   EXPECT_NE(error_of({{"dim", "30"}, {"heads", "4"}}).find("multiple of heads"), std::string::npos);
   EXPECT_NE(error_of({{"tf32", "yes"}}).find("--tf32"), std::string::npos);
+  EXPECT_NE(error_of({{"amp", "fp16"}}).find("--amp must be off or bf16"), std::string::npos);
+  EXPECT_TRUE(make_lm_train_config({{"amp", "bf16"}}).amp);
   EXPECT_EQ(make_lm_train_config({{"tokens", "16384"}, {"batch", "4"}, {"context", "64"}}).steps(), 64);
 }
 

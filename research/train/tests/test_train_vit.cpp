@@ -10,6 +10,7 @@
 #include <map>
 #include <numeric>
 
+#include "autocast_scope.hpp"
 #include "flat_adamw.hpp"
 #include "posix_files.hpp"
 #include "results_json.hpp"
@@ -85,6 +86,36 @@ TEST(TrainVit, BasisLrScalesTheBasisStepsOnly) {
   EXPECT_NEAR(fast.at("w_hat") / plain.at("w_hat"), 1.0, 1e-3);
   EXPECT_NEAR(fast.at("enc_x") / plain.at("enc_x"), 10.0, 0.1);
   EXPECT_NEAR(fast.at("dec") / plain.at("dec"), 10.0, 0.1);
+}
+
+// amp: inside the scope the products run in bf16 (the STL op included) and the loss still falls; outside it, and
+// after it, fp32 again; parameters stay fp32.
+TEST(TrainVit, AmpTrainsInBf16AndLeavesParametersFp32) {
+  torch::set_num_threads(1);
+  TrainConfig c = tiny_vit_config();
+  c.amp = true;
+  const ImageData data = synthetic_image_data(512, 256, 256);
+  torch::manual_seed(0);
+  Vit model(c.model, LinearSpec::parse("stl:rank=8"));
+  const torch::Tensor x = data.train.images.narrow(0, 0, 32);
+  AnyLinear stl(LinearSpec::parse("stl:rank=8"), 16, 16);
+  const torch::Tensor rows = torch::randn({8, 16});
+  {
+    const AutocastScope autocast(x.device(), true);
+    EXPECT_EQ(model->forward(x).scalar_type(), torch::kBFloat16);
+    EXPECT_EQ(stl->forward(rows).scalar_type(), torch::kBFloat16);  // the STL op itself, not only the dense head
+  }
+  EXPECT_EQ(model->forward(x).scalar_type(), torch::kFloat);
+  EXPECT_EQ(stl->forward(rows).scalar_type(), torch::kFloat);
+  for (const char* variant : {"dense", "stl:rank=8,init=random"}) {
+    Vit trained(c.model, LinearSpec::parse(variant));
+    const RunResult r = train_vit_run(c, variant, 0, data, torch::kCPU, {}, &trained);
+    const double first = mean(r.step_losses, 0, 8), last = mean(r.step_losses, 40, 8);
+    EXPECT_LT(last, first - 0.3) << variant << ": loss " << first << " -> " << last;
+    EXPECT_GT(r.final_test_accuracy, 0.3) << variant;
+    for (const auto& p : trained->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat) << variant;
+  }
+  EXPECT_FALSE(at::autocast::is_autocast_enabled(at::kCPU));
 }
 
 // `steps` steps of `flat` on model a and of libtorch's `reference` on model b (a copy of a), on the same inputs of 5
@@ -302,6 +333,14 @@ TEST(TrainConfig, FileAndFlagsShareKeysAndBadValuesAreNamed) {
   EXPECT_THROW(make_train_config({{"shard", "2/2"}}), std::invalid_argument);
   EXPECT_THROW(make_train_config({{"dim", "30"}, {"heads", "4"}}), std::invalid_argument);
   EXPECT_THROW(make_train_config({{"device", "tpu"}}), std::invalid_argument);
+  EXPECT_TRUE(make_train_config({{"amp", "bf16"}}).amp);
+  EXPECT_FALSE(make_train_config({{"amp", "off"}}).amp);
+  try {
+    make_train_config({{"amp", "fp16"}});
+    ADD_FAILURE();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("--amp must be off or bf16"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ResultsJson, HoldsEveryRunWithItsCurves) {
