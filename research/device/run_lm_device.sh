@@ -20,8 +20,9 @@
 #                  lm_convergence.json are merged into lm_convergence.json. The next call, given LM_RESUME_FROM=this
 #                  OUT_DIR (carried), reports those without training and trains the rest. The state of a run still
 #                  training at the deadline (parameters and AdamW moments: 172 MB for dense, more for causal STL)
-#                  is larger than the 64 MiB a call brings back, so that run starts over in the next call: a run
-#                  must finish within one call (train.log says which did).
+#                  is larger than the 64 MiB a call brings back; it stays in .cache/lm-checkpoints/
+#                  (LM_CHECKPOINTS), so a next call on the same machine, while it is still held, continues it from
+#                  its last curve point; on a fresh machine it starts over (train.log says which runs finished).
 #   LM_MODE=probe: probe.json + probe.log — every variant of LM_CONFIG alone on the GPU for LM_PROBE_SECONDS
 #                  (default 20) of training at the config's sizes, then its incremental-decoding speed: the steady
 #                  tokens/s give each run's training minutes before a converge call is spent on it.
@@ -233,7 +234,7 @@ PY
 fi
 
 if [ "$mode" = converge ]; then
-  ckpt=$tmp/checkpoints
+  ckpt=${LM_CHECKPOINTS:-$(checkpoint_dir lm)}
   mkdir -p "$ckpt"
   previous=()
   if [ -n "${LM_RESUME_FROM:-}" ]; then

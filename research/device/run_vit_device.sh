@@ -25,8 +25,9 @@
 #   call and of VIT_RESUME_FROM's vit_convergence.json are merged into vit_convergence.json. The next call, given
 #   VIT_RESUME_FROM=this OUT_DIR (carried), reports those runs without training them and trains the rest. The state
 #   of a run still training at the deadline (model and AdamW moments: 57 MB for dense, more for STL) is larger than
-#   what a call brings back, so that run starts over next call: a run must finish within one call (fewer processes
-#   per GPU make each run faster; train.log says which runs finished).
+#   what a call brings back; it stays in .cache/vit-checkpoints/ (VIT_CHECKPOINTS), so a next call on the same
+#   machine, while it is still held, continues it from its last epoch; on a fresh machine it starts over (train.log
+#   says which runs finished).
 # VIT_DATA holds the four Fashion-MNIST .gz files (carry it: the machine has no network). Catalogue algorithms
 # (truncate:dps-4x4x4-48) are read from the repository's data/fmm.
 set -uo pipefail
@@ -145,7 +146,7 @@ if [ "${VIT_SWEEP:-$((1 - converge))}" = 1 ]; then
   grep -h "^| " "$tmp"/sweep_*.log | sort | uniq
 fi
 if [ "$converge" = 1 ]; then
-  ckpt=$tmp/checkpoints
+  ckpt=${VIT_CHECKPOINTS:-$(checkpoint_dir vit)}
   mkdir -p "$ckpt"
   previous=()
   if [ -n "${VIT_RESUME_FROM:-}" ]; then
