@@ -77,23 +77,8 @@ else
   source research/device/lab_env.sh
   build=build-lm
   bin=$build/research/train/strassentile-lab
-  # A converge call brings back the program it built (lab-bin.tar.gz: the binary and the build's shared libraries
-  # it loads), so the next call, on the same machine image, skips the build: minutes of each call's ~9.
-  prebuilt=${LM_RESUME_FROM:+$LM_RESUME_FROM/lab-bin.tar.gz}
-  if [ -n "$prebuilt" ] && [ -f "$prebuilt" ] && mkdir -p "$build" && tar xzf "$prebuilt" -C "$build" &&
-     [[ $("$bin" train lm --variants nope 2>&1) == *"unknown kind 'nope'"* ]]; then
-    echo "using the strassentile-lab of $prebuilt (no build)" | tee -a "$out/env.log"
-  else
-    build_lab $build strassentile-lab
-    if [ "$mode" = converge ]; then
-      mapfile -t own_libs < <(ldd "$bin" | awk -v b="$PWD/$build/" 'index($3, b) == 1 {print substr($3, length(b) + 1)}')
-      tar czf "$out/lab-bin.tar.gz" -C "$build" research/train/strassentile-lab "${own_libs[@]}"
-      if [ "$(stat -c %s "$out/lab-bin.tar.gz")" -gt $((15 * 1024 * 1024)) ]; then
-        echo "lab-bin.tar.gz is over 15 MiB: not brought back; the next call builds again"
-        rm -f "$out/lab-bin.tar.gz"
-      fi
-    fi
-  fi
+  # A converge call brings back the program it built, so the next call, on the same machine image, skips the build.
+  lab_program $build "${LM_RESUME_FROM:+$LM_RESUME_FROM/lab-bin.tar.gz}" "$([ "$mode" = converge ] && echo 1)"
   echo "$(left) s left"
 fi
 dev=${LM_DEVICE:-cuda}

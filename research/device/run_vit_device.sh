@@ -2,7 +2,8 @@
 # On a GPU machine: build `strassentile` with libtorch and the CUDA kernels, then run the ViT experiment of
 # docs/RESULTS.md (issue 6) from research/train/vit_fashion_mnist.cfg, or its convergence sweep. What comes back in
 # OUT_DIR (at most 8 files, what the device tool returns): env.log, build.log, probe.json + probe.log,
-# vit_runs.json + train.log; in convergence mode vit_convergence.json + train.log + checkpoints.tar.gz.
+# vit_runs.json + train.log; in convergence mode vit_convergence.json + train.log + checkpoints.tar.gz + lab-bin.tar.gz
+# (the built program, when under 15 MiB: a call given VIT_RESUME_FROM with it skips the build).
 #
 #   [VIT_PROBE=1] [VIT_PROBE_STEPS=150] [VIT_PROBE_VARIANTS='dense;stl:rank=24'] [VIT_PROBE_WIDE=768] [VIT_PROBE_FP32=1]
 #   [VIT_PROBE_SHARED=1] [VIT_SWEEP=1]
@@ -65,7 +66,8 @@ gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 source research/device/lab_env.sh
 
 build=build-vit-cuda
-build_lab $build strassentile-lab
+# A convergence call brings back the program it built (lab-bin.tar.gz), so the next call skips the build.
+lab_program $build "${VIT_RESUME_FROM:+$VIT_RESUME_FROM/lab-bin.tar.gz}" "$converge"
 echo "$(left) s left"
 bin=$build/research/train/strassentile-lab
 run=("$bin" train vit --config "$cfg" --device cuda --threads 1 --data "$data")
