@@ -29,7 +29,7 @@ lab_program() {
     return
   fi
   build_lab "$build" strassentile-lab
-  [ "$bring_back" = 1 ] || return
+  [ "$bring_back" = 1 ] || return 0
   local own_libs
   mapfile -t own_libs < <(ldd "$bin" | awk -v b="$PWD/$build/" 'index($3, b) == 1 {print substr($3, length(b) + 1)}')
   tar czf "$out/lab-bin.tar.gz" -C "$build" research/train/strassentile-lab "${own_libs[@]}"
