@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds the hand-written WGMMA batched-products benchmark (wgmma_products.cuh, products_bench.cu) for sm_90a and runs
+# it: the r products of the STL forward against cuBLAS's strided-batched GEMM and the dense layer's GEMM.
+#   BUILD_DIR     where the binary and the ptxas report go (default: build-fused at the repository root)
+#   BUILD_ONLY=1  build and print the kernel's register and spill report, do not run
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../../.." && pwd)"
+build_dir="${BUILD_DIR:-$root/build-fused}"
+mkdir -p "$build_dir"
+
+# cuBLAS: the toolkit's own, else the one a CUDA PyTorch installs (pip package nvidia-cublas).
+cublas_flags=()
+if [[ ! -f "$(dirname "$(command -v nvcc)")/../include/cublas_v2.h" ]]; then
+  cublas_root="$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__))' 2>/dev/null ||
+                 python3 -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13"))')"
+  cublas_flags=(-I"$cublas_root/include" -L"$cublas_root/lib" -Xlinker -rpath="$cublas_root/lib")
+  if [[ ! -f "$cublas_root/lib/libcublas.so" ]]; then
+    ln -sf "$(ls "$cublas_root"/lib/libcublas.so.* | head -1)" "$build_dir/libcublas.so"
+  fi
+  cublas_flags+=(-L"$build_dir")
+fi
+
+nvcc -std=c++17 -O3 -gencode=arch=compute_90a,code=sm_90a -Xptxas=-v "${cublas_flags[@]}" \
+  -o "$build_dir/products_bench" "$here/products_bench.cu" -lcublas > "$build_dir/products_ptxas.log" 2>&1 ||
+  { cat "$build_dir/products_ptxas.log"; exit 1; }
+grep -A3 "Compiling entry function '_ZN14wgmma_products" "$build_dir/products_ptxas.log" | grep -E "entry|spill|Used" || true
+if grep -q C7510 "$build_dir/products_ptxas.log"; then echo "products_bench: WGMMA serialised (ptxas C7510)" >&2; exit 1; fi
+if [[ "${BUILD_ONLY:-0}" != 1 ]]; then "$build_dir/products_bench"; fi
