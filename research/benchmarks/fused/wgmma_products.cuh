@@ -628,8 +628,12 @@ bool run_batched_products(int r, int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat
     auto* kernel = batchedProductsKernel<BM, BN, BK, NUM_THREADS, QSIZE, NUM_SM, CLUSTER_M, CLUSTER_N>;
     constexpr size_t sMemSize = sizeof(SMem<BM, BN, BK, QSIZE>);
     static_assert(sMemSize < 256 * 1024);
-    cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, sMemSize),
-               "cudaFuncSetAttribute");
+    static const bool opted_in = [&] {  // once: a host call between the timing events would count as GPU time
+        cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, sMemSize),
+                   "cudaFuncSetAttribute");
+        return true;
+    }();
+    (void)opted_in;
 
     kernel<<<NUM_SM, NUM_THREADS, sMemSize>>>(M, N, K, n, d_tma_map_C, d_tma_map_A, d_tma_map_B, _dspace);
     return true;
