@@ -496,7 +496,11 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
                 if (tid < CLUSTERS) arrive_cluster(&empty[qidx], tid);
             }
 
-            asm volatile("cp.async.bulk.wait_group 0;");
+            // STL fix: the previous tile's TMA store must have finished reading this warpgroup's sC before any thread
+            // overwrites it. Only the thread that committed the store can wait on it, so it waits and the warpgroup
+            // then meets at its named barrier (a short mainloop, k = 192, raced here without it).
+            if (tid == 0) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
+            asm volatile("bar.sync %0, 128;\n" ::"r"(wg_idx + 2) : "memory");
 
             bf16 d_bf16[8];
             int* data_ptr = (int*)d_bf16;
