@@ -10,17 +10,7 @@ cutlass_include="${CUTLASS_INCLUDE:-$root/.cutlass/include}"
 build_dir="${BUILD_DIR:-$root/build-fused}"
 mkdir -p "$build_dir"
 
-# cuBLAS: the toolkit's own, else the one a CUDA PyTorch installs (pip package nvidia-cublas).
-cublas_flags=()
-if [[ ! -f "$(dirname "$(command -v nvcc)")/../include/cublas_v2.h" ]]; then
-  cublas_root="$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__))' 2>/dev/null ||
-                 python3 -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13"))')"
-  cublas_flags=(-I"$cublas_root/include" -L"$cublas_root/lib" -Xlinker -rpath="$cublas_root/lib")
-  if [[ ! -f "$cublas_root/lib/libcublas.so" ]]; then
-    ln -sf "$(ls "$cublas_root"/lib/libcublas.so.* | head -1)" "$build_dir/libcublas.so"
-  fi
-  cublas_flags+=(-L"$build_dir")
-fi
+source "$here/cublas_flags.sh"
 
 nvcc -std=c++17 -O3 -gencode=arch=compute_90a,code=sm_90a --expt-relaxed-constexpr -Xptxas=-v -DNDEBUG \
   -isystem "$cutlass_include" "${cublas_flags[@]}" -o "$build_dir/fused_stl_bench" "$here/fused_stl_bench.cu" \

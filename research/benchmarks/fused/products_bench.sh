@@ -9,17 +9,7 @@ root="$(cd "$here/../../.." && pwd)"
 build_dir="${BUILD_DIR:-$root/build-fused}"
 mkdir -p "$build_dir"
 
-# cuBLAS: the toolkit's own, else the one a CUDA PyTorch installs (pip package nvidia-cublas).
-cublas_flags=()
-if [[ ! -f "$(dirname "$(command -v nvcc)")/../include/cublas_v2.h" ]]; then
-  cublas_root="$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__))' 2>/dev/null ||
-                 python3 -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13"))')"
-  cublas_flags=(-I"$cublas_root/include" -L"$cublas_root/lib" -Xlinker -rpath="$cublas_root/lib")
-  if [[ ! -f "$cublas_root/lib/libcublas.so" ]]; then
-    ln -sf "$(ls "$cublas_root"/lib/libcublas.so.* | head -1)" "$build_dir/libcublas.so"
-  fi
-  cublas_flags+=(-L"$build_dir")
-fi
+source "$here/cublas_flags.sh"
 
 nvcc -std=c++17 -O3 -gencode=arch=compute_90a,code=sm_90a -Xptxas=-v "${cublas_flags[@]}" \
   -o "$build_dir/products_bench" "$here/products_bench.cu" -lcublas > "$build_dir/products_ptxas.log" 2>&1 ||
