@@ -215,7 +215,6 @@ __device__ static inline void load_async(bf16 *dst, void const* src_tma_map, uin
     // First dimension: 64 (columns)
     // Second dimension: Row
     // Third dimension: Column / 64
-    // I spent a lot of time figuring this out. Hope this gets documented at some point.
     asm volatile (
         "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
         " [%0], [%1, {%3, %4, %5}], [%2];"
