@@ -11,7 +11,7 @@ mkdir -p "$build_dir"
 
 source "$here/cublas_flags.sh"
 
-nvcc -std=c++17 -O3 -gencode=arch=compute_90a,code=sm_90a -Xptxas=-v "${cublas_flags[@]}" \
+nvcc -std=c++17 -O3 -gencode=arch=compute_90a,code=sm_90a -Xptxas=-v -I"$root/benchmarks" "${cublas_flags[@]}" \
   -o "$build_dir/products_bench" "$here/products_bench.cu" -lcublas > "$build_dir/products_ptxas.log" 2>&1 ||
   { cat "$build_dir/products_ptxas.log"; exit 1; }
 grep -A3 "Compiling entry function '_ZN14wgmma_products" "$build_dir/products_ptxas.log" | grep -E "entry|spill|Used" || true

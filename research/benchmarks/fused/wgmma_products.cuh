@@ -126,7 +126,6 @@ __host__ static inline CUtensorMap create_tensor_map(bf16* gmem_ptr, int global_
 CUtensorMap d_tma_map_A;
 CUtensorMap d_tma_map_B;
 CUtensorMap d_tma_map_C;
-int _prev_m=0, _prev_n=0, _prev_k=0;
 
 template<int ScaleD, int ScaleA, int ScaleB, int TransA, int TransB>
 __device__ __forceinline__ void wgmma256(float d[16][8], bf16* sA, bf16* sB) {
