@@ -66,7 +66,7 @@ GpuSpec gpu_spec(const std::string& name, std::size_t sm_count, double clock_hz 
 //   training adds the backward of every parameter (src/cuda/README.md's backward): dense dX and dW GEMMs and the
 //   bias column sums; STL: X̂ again, dZ = decodeᵀ(dY), dŴ (inner Mt), Z again, dD, dX̂ (inner Nt), dX = encodeᵀ(dX̂),
 //   dE_X and the bias sums, the coefficient gradients as memory-bound reductions. BackwardSetup removes what a
-//   setting skips (a fixed basis: dE_X, dD and Z again; kept: X̂ and Z again) and adds what lean's row blocks cost.
+//   setting skips (a fixed basis: dE_X, dD and Z again; kept: X̂ and Z again; Z kept: Z again) and adds what lean's row blocks cost.
 struct SpeedEstimate {
   double dense_seconds = 0;
   double stl_seconds = 0;
@@ -78,6 +78,7 @@ struct BackwardSetup {
   bool learn_basis = true;  // E_X and D are trained (STLLinear's train_basis): dE_X, dD, and Z recomputed for dD
   bool keep = false;        // strassentile::ops::set_keep_for_backward: the forward's X̂ and Z serve the backward
   bool lean = false;        // strassentile::ops::set_lean_backward: the rows in blocks, dŴ summed in fp32
+  bool keep_z = false;      // strassentile::ops::set_keep_z_for_backward: the forward's Z serves the backward
 };
 
 // Throws std::invalid_argument on a zero size or rank and on a GPU without positive rates and bandwidth.

@@ -9,6 +9,7 @@ Each case runs every --variants entry against the same dense model:
   stl            mode tile, every parameter learnable (Ŵ, E_X, D, bias);
   stl-frozen     the same with E_X and D frozen (only Ŵ and the bias learn);
   stl-keep       stl with set_keep_for_backward(True): the forward keeps X̂ and Z for the backward (more memory);
+  stl-keepz      stl with set_keep_z_for_backward(True): the forward keeps only Z (the backward encodes X again);
   stl-lean       stl with set_lean_backward(True): the backward runs its rows in blocks (less memory);
   causal         mode causal (no output row reads a later row of its tile), every parameter learnable;
   sparse24       the dense layers' weights pruned 2:4 by magnitude and stored semi-structured
@@ -53,7 +54,7 @@ def parse_dims(text: str, count: int, what: str) -> list[tuple[int, ...]]:
     return out
 
 
-VARIANTS = ("stl", "stl-frozen", "stl-keep", "stl-lean", "causal", "sparse24")
+VARIANTS = ("stl", "stl-frozen", "stl-keep", "stl-keepz", "stl-lean", "causal", "sparse24")
 
 
 def parse_variants(text: str) -> list[str]:
@@ -217,6 +218,7 @@ def compare(timer: Timer, dense: nn.Module, make_stl: Callable[[str], nn.Module]
                      "dense_peak_mib": base["peak_mib"]}
         kept = strassentile.set_keep_for_backward(name == "stl-keep")
         lean = strassentile.set_lean_backward(name == "stl-lean")
+        kept_z = strassentile.set_keep_z_for_backward(name == "stl-keepz")
         try:
             got = measure(timer, variant_model(name, dense, make_stl), x, None if name == "sparse24" else grad)
         except (RuntimeError, NotImplementedError) as error:  # e.g. 2:4 kernels missing for this GPU or shape
@@ -225,6 +227,7 @@ def compare(timer: Timer, dense: nn.Module, make_stl: Callable[[str], nn.Module]
         finally:
             strassentile.set_keep_for_backward(kept)
             strassentile.set_lean_backward(lean)
+            strassentile.set_keep_z_for_backward(kept_z)
         row.update({"stl_fwd_ms": got["fwd_ms"], "stl_step_ms": got["step_ms"], "stl_peak_mib": got["peak_mib"],
                     "fwd_ratio": base["fwd_ms"] / got["fwd_ms"],
                     "step_ratio": None if got["step_ms"] is None else base["step_ms"] / got["step_ms"]})

@@ -38,8 +38,8 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
     ``min_speedup`` converts only the layers whose STL form is predicted at least that many times faster than
     nn.Linear (1.0: faster at all) at ``tokens`` rows per call (batch · sequence length, required with it), for a
     training step (forward and backward of every parameter the converted layer trains: enc_x and dec too unless the
-    dense weight was frozen; under ``set_keep_for_backward`` and ``set_lean_backward`` as they are set when convert
-    runs; ``training=False``: forward only), in the layer's dtype. The prediction is the speed model's
+    dense weight was frozen; under ``set_keep_for_backward``, ``set_keep_z_for_backward`` and ``set_lean_backward``
+    as they are set when convert runs; ``training=False``: forward only), in the layer's dtype. The prediction is the speed model's
     (strassentile.speed_model) for ``speed_model`` (a GpuSpec, a JSON file from ``python -m strassentile.benchmark
     --calibrate``, or a CUDA device), else the file named by STRASSENTILE_SPEED_MODEL, else the current CUDA device.
     ``tokens`` alone reports the predictions and filters nothing. Each layer's prediction is in its report
@@ -56,7 +56,7 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
     tile, rank = config.resolved()
     gpu = _speed_model_for(min_speedup, tokens, speed_model)
     # The backward's switches as they are set now: each prediction prices the backward as it will run.
-    keep, lean = torch.ops.strassentile.backward_switches() if gpu is not None else (False, False)
+    keep, lean, keep_z = torch.ops.strassentile.backward_switches() if gpu is not None else (False, False, False)
     inputs = _capture_linear_inputs(model, config.init.calibration) if isinstance(config.init, Fit) else {}
     owners = _parameter_names(model)
     basis_cache: dict[str, tuple[torch.Tensor, ...]] = {}
@@ -72,7 +72,8 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
             # The basis trains where the dense weight does (frozen layers stay frozen).
             predicted = gpu.speedup(tokens, module.in_features, module.out_features, tile, rank,
                                     module.weight.element_size(), training, config.mode,
-                                    learn_basis=module.weight.requires_grad, keep=keep, lean=lean)
+                                    learn_basis=module.weight.requires_grad, keep=keep, lean=lean,
+                                    keep_z=keep_z)
             if min_speedup is not None and predicted < min_speedup:
                 why = (f"predicted {predicted:.2f}x < min_speedup {min_speedup:g} at {tokens} tokens (model: "
                        f"{gpu.name}, {'training' if training else 'inference'})")

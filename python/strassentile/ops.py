@@ -108,6 +108,17 @@ def set_keep_for_backward(keep: bool) -> bool:
     return bool(torch.ops.strassentile.set_keep_for_backward(bool(keep)))
 
 
+def set_keep_z_for_backward(keep: bool) -> bool:
+    """Whether ``stl_matmul`` on CUDA keeps only its products Z for the backward pass.
+
+    Kept, each backward that computes the decoder's gradient skips the batched product that recomputes Z (it still
+    encodes the input again): most of ``set_keep_for_backward``'s gain for the output's share of its memory, about
+    1.5× the output (``<4,4,4>``, r = 24) held per layer between forward and backward. ``set_keep_for_backward(True)``
+    keeps both whatever this says. Off by default; process-wide; eager mode only. Returns the previous setting.
+    """
+    return bool(torch.ops.strassentile.set_keep_z_for_backward(bool(keep)))
+
+
 def set_lean_backward(lean: bool) -> bool:
     """Whether ``stl_matmul``'s CUDA backward runs its rows in blocks so that its scratch stays within the bytes of
     x and y.

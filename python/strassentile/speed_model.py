@@ -78,13 +78,14 @@ class GpuSpec:
 
     def predict(self, tokens: int, in_features: int, out_features: int, tile: tuple[int, int, int], rank: int,
                 bytes_per_element: int = 2, training: bool = False, mode: str = "tile", *,
-                learn_basis: bool = True, keep: bool = False, lean: bool = False) -> tuple[float, float]:
+                learn_basis: bool = True, keep: bool = False, lean: bool = False,
+                keep_z: bool = False) -> tuple[float, float]:
         """(dense seconds, STL seconds) of one call of an in_features→out_features layer on ``tokens`` rows, in
         STLLinear's ``mode``. Training: the backward with enc_x and dec trained (``learn_basis``), under
-        ``set_keep_for_backward(keep)`` and ``set_lean_backward(lean)``."""
+        ``set_keep_for_backward(keep)``, ``set_lean_backward(lean)`` and ``set_keep_z_for_backward(keep_z)``."""
         dense, stl = torch.ops.strassentile.predict_speed(tokens, in_features, out_features, list(tile), rank,
                                                           [getattr(self, key) for key in _NUMBERS], bytes_per_element,
-                                                          training, mode, learn_basis, keep, lean)
+                                                          training, mode, learn_basis, keep, lean, keep_z)
         return dense, stl
 
     def speedup(self, *args, **kwargs) -> float:

@@ -176,7 +176,7 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   est.stl_seconds += (backward.keep ? 0 : encode)                            // X̂ again
                      + pass(cost.decode_bytes, decode_efficiency) + repair(M * N)  // dZ = decodeᵀ(dY)
                      + dw                                                    // dŴ = X̂ᵀ·dZ, inner Mt
-                     + (basis ? (backward.keep ? 0 : products) + d_dec : 0)  // Z again, dD
+                     + (basis ? (backward.keep || backward.keep_z ? 0 : products) + d_dec : 0)  // Z again, dD
                      + gemm_seconds(gpu, r, mt, nt, kt, bytes_per_element)   // dX̂ = dZ·Ŵᵀ, inner Nt
                      + pass(cost.encode_bytes, encode_efficiency) + repair(r * mt * kt)  // dX = encodeᵀ(dX̂)
                      + (basis ? d_enc_x : 0) + bias_sums + block_launches;

@@ -20,19 +20,22 @@ ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype, bool z_f3
   ws.stride_x_hat = shape.m() * ws.ld_x_hat;
   ws.ld_z = round_up(shape.n(), 8);
   ws.stride_z = shape.m() * ws.ld_z;
-  ws.z_offset = static_cast<std::size_t>(round_up(shape.rank * ws.stride_x_hat * size, 256));
-  ws.w_hat_offset = ws.z_offset + static_cast<std::size_t>(round_up(shape.rank * ws.stride_z * z_size, 256));
+  // X̂ | padded Ŵ | Z: Z last, so that a forward writing Z elsewhere (ForwardParams::z_out) needs only z_offset bytes.
+  ws.w_hat_offset = static_cast<std::size_t>(round_up(shape.rank * ws.stride_x_hat * size, 256));
   ws.ld_w_hat = round_up(shape.n(), 8);
   if (detail::pads_products(shape, dtype))
     ws.w_hat_bytes = static_cast<std::size_t>(round_up(shape.rank * round_up(shape.k(), 8) * ws.ld_w_hat * size, 256));
-  ws.bytes = ws.w_hat_offset + ws.w_hat_bytes;
+  ws.z_offset = ws.w_hat_offset + ws.w_hat_bytes;
+  ws.z_bytes = static_cast<std::size_t>(round_up(shape.rank * ws.stride_z * z_size, 256));
+  ws.bytes = ws.z_offset + ws.z_bytes;
   return ws;
 }
 
 namespace detail {
 
-LayerStages::LayerStages(const StlShape& shape, DType dtype, bool z_f32, void* base)
-    : shape_(shape), dtype_(dtype), z_f32_(z_f32), base_(base), ws_(forward_workspace(shape, dtype, z_f32)) {
+LayerStages::LayerStages(const StlShape& shape, DType dtype, bool z_f32, void* base, void* z_out)
+    : shape_(shape), dtype_(dtype), z_f32_(z_f32), base_(base), ws_(forward_workspace(shape, dtype, z_f32)),
+      z_(z_out != nullptr ? z_out : static_cast<char*>(base) + ws_.z_offset) {
   // The products' sides: k and n, or both rounded up to 8 with zeros in the padding (params.hpp).
   padded_ = ws_.w_hat_bytes > 0 && shape.rows > 0;
   k_run_ = padded_ ? round_up(shape.k(), 8) : shape.k();
@@ -74,8 +77,12 @@ void LayerStages::decode(const float* dec, const void* bias, Activation activati
 }  // namespace detail
 
 void stl_forward(const ForwardParams& p) {
-  detail::LayerStages layer(p.shape, p.dtype, p.z_f32, p.workspace);
-  detail::check_workspace("", p.workspace, p.workspace_bytes, layer.workspace().bytes, "forward_workspace");
+  detail::LayerStages layer(p.shape, p.dtype, p.z_f32, p.workspace, p.z_out);
+  const ForwardWorkspace& ws = layer.workspace();
+  detail::check_workspace("", p.workspace, p.workspace_bytes, p.z_out != nullptr ? ws.z_offset : ws.bytes,
+                          p.z_out != nullptr ? "forward_workspace(...).z_offset (z_out given)" : "forward_workspace");
+  if (p.z_out != nullptr && !detail::is_aligned(p.z_out, 256))
+    throw std::invalid_argument("z_out must be 256-byte aligned (cudaMalloc's pointers are)");
   layer.set_w_hat(p.w_hat, p.stream);
   layer.encode(p.x, p.enc_x, p.kernel, p.stream, p.causal_levels);
   layer.zero_x_hat_padding(p.stream);

@@ -11,12 +11,13 @@ namespace strassentile::cuda::detail {
 
 class LayerStages {
  public:
-  // `base`: the layer's workspace, forward_workspace(shape, dtype, z_f32).bytes, 256-byte aligned.
-  LayerStages(const StlShape& shape, DType dtype, bool z_f32, void* base);
+  // `base`: the layer's workspace, forward_workspace(shape, dtype, z_f32).bytes, 256-byte aligned; with `z_out`
+  // (Z's ForwardWorkspace::z_bytes elsewhere) only its first z_offset bytes.
+  LayerStages(const StlShape& shape, DType dtype, bool z_f32, void* base, void* z_out = nullptr);
 
   const ForwardWorkspace& workspace() const { return ws_; }
   ProductTensor x_hat() const { return {base_, ws_.ld_x_hat, ws_.stride_x_hat}; }
-  ProductTensor z() const { return {static_cast<char*>(base_) + ws_.z_offset, ws_.ld_z, ws_.stride_z}; }
+  ProductTensor z() const { return {z_, ws_.ld_z, ws_.stride_z}; }
 
   // Ŵ as the products read it: the caller's, or (products on sides rounded up to 8) copied into the workspace
   // with zeros around it. Call before products().
@@ -37,6 +38,7 @@ class LayerStages {
   bool z_f32_;
   void* base_;
   ForwardWorkspace ws_;
+  void* z_;                     // where the products go: the workspace's Z region, or ForwardParams::z_out
   bool padded_;                // products on k and n rounded up to 8
   std::int64_t k_run_, n_run_;  // the products' inner and column sides
   ConstProductTensor w_hat_;

@@ -132,7 +132,8 @@ ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, 
         const bool causal = options.mode == "causal";
         // The backward as it will run: the converted layer trains its basis (STLLinearOptions::train_basis), under
         // the op's switches as they are set now.
-        const BackwardSetup backward{true, torch_ops::keep_for_backward(), torch_ops::lean_backward()};
+        const BackwardSetup backward{true, torch_ops::keep_for_backward(), torch_ops::lean_backward(),
+                                     torch_ops::keep_z_for_backward()};
         const double predicted =
             predict_speed(shape, t, rank, *options.gpu, bytes, options.training, causal, backward).speedup();
         summary.predicted_speedup[name] = predicted;

@@ -14,7 +14,8 @@ TORCH_LIBRARY(strassentile, m) {
         "Tensor? bias, str mode, int? out_features, int[]? levels, bool[5] needs, int? in_features=None) -> "
         "(Tensor, Tensor, Tensor, Tensor, Tensor)");
   // The CUDA forward that also returns its workspace (X̂ and Z), and the backward that uses it: what the autograd
-  // kernel calls under set_keep_for_backward(True). Off CUDA kernels nothing is kept (an empty byte tensor).
+  // kernel calls under set_keep_for_backward(True), or with Z alone under set_keep_z_for_backward(True). Off CUDA
+  // kernels nothing is kept (an empty byte tensor).
   m.def("stl_matmul_keep(Tensor x, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, Tensor? bias=None, "
         "str mode=\"tile\", int? out_features=None, int[]? levels=None, int? in_features=None) -> (Tensor, Tensor)");
   m.def("stl_matmul_backward_kept(Tensor grad_y, Tensor x, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, "
@@ -22,7 +23,8 @@ TORCH_LIBRARY(strassentile, m) {
         "int? in_features=None) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
   m.def("set_keep_for_backward(bool keep) -> bool");
   m.def("set_lean_backward(bool lean) -> bool");  // backward_switches.cpp, with set_keep_for_backward
-  m.def("backward_switches() -> (bool keep, bool lean)");
+  m.def("set_keep_z_for_backward(bool keep) -> bool");
+  m.def("backward_switches() -> (bool keep, bool lean, bool keep_z)");
   // Two layers with an activation between them (stl_mlp.cpp): the composition where gradients are wanted, else
   // stl_mlp_inference, which on CUDA fuses layer 1's decode with layer 2's encode (stl_mlp_cuda.cpp).
   // in_features is layer 1's.
@@ -56,7 +58,8 @@ TORCH_LIBRARY(strassentile, m) {
   // gemm_half_inner]; predict_speed returns [dense_seconds, stl_seconds] of one call.
   m.def("gpu_spec(str name, int sm_count, float clock_hz=0) -> (float[] gpu, str name, bool guessed)");
   m.def("predict_speed(int m, int k, int n, int[] tile, int rank, float[] gpu, int bytes_per_element=2, "
-        "bool training=False, str mode=\"tile\", bool learn_basis=True, bool keep=False, bool lean=False) -> float[]");
+        "bool training=False, str mode=\"tile\", bool learn_basis=True, bool keep=False, bool lean=False, "
+        "bool keep_z=False) -> float[]");
 
   // Fitting an STL layer to a dense one on calibration inputs (calibrate.cpp).
   m.def("calibrate(Tensor x, Tensor y, Tensor w_hat, Tensor enc_x, Tensor dec, int[] tile, Tensor? bias, int steps=300, "

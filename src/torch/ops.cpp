@@ -43,6 +43,13 @@ bool set_keep_for_backward(bool keep) {
   return op.call(keep);
 }
 
+bool set_keep_z_for_backward(bool keep) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("strassentile::set_keep_z_for_backward", "")
+                       .typed<bool(bool)>();
+  return op.call(keep);
+}
+
 bool set_lean_backward(bool lean) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("strassentile::set_lean_backward", "")

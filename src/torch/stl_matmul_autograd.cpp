@@ -52,10 +52,10 @@ class StlMatmulFunction : public torch::autograd::Function<StlMatmulFunction> {
     ctx->saved_data["has_bias"] = has_bias;
     ctx->saved_data["levels"] = levels.has_value() ? c10::IValue(*levels) : c10::IValue();
     at::AutoDispatchBelowADInplaceOrView guard;
-    if (keep_for_backward() && plain_cuda(x)) {
+    if ((keep_for_backward() || keep_z_for_backward()) && plain_cuda(x)) {
       static auto keep_op = find_op<StlMatmulKeepSignature>("strassentile::stl_matmul_keep");
       auto [y, kept] = keep_op.call(x, w_hat, enc_x, dec, tile, bias, mode, out_features, as_ref(levels), in_features);
-      ctx->saved_data["kept"] = kept;  // X̂ and Z (a byte tensor); empty where nothing was kept
+      ctx->saved_data["kept"] = kept;  // X̂ and Z, or Z (a byte tensor); empty where nothing was kept
       return y;
     }
     return op.call(x, w_hat, enc_x, dec, tile, bias, mode, out_features, as_ref(levels), in_features);

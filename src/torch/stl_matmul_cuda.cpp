@@ -50,7 +50,9 @@ void set_operands(Params& p, const Operands& o) {
 }
 
 // The forward on the kernels; with `kept`, its workspace (X̂ at the start, Z at ForwardWorkspace::z_offset) is
-// returned there for stl_matmul_backward_kept instead of going back to the allocator.
+// returned there for stl_matmul_backward_kept instead of going back to the allocator, or, under
+// set_keep_z_for_backward alone, only Z: written to a tensor of its own (ForwardParams::z_out) while the workspace
+// holding X̂ goes back.
 at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x,
                               const at::Tensor& dec, const std::optional<at::Tensor>& bias, at::Tensor* kept) {
   const c10::cuda::CUDAGuard guard(x.device());
@@ -60,15 +62,18 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
   at::Tensor y = at::empty(output_shape(x, d), x.options());
   run_kernels([&] {
     const sc::ForwardWorkspace ws = sc::forward_workspace(o.shape, o.dtype);
-    const at::Tensor scratch = workspace(ws.bytes, x);
+    const bool z_only = kept != nullptr && !keep_for_backward();
+    const at::Tensor scratch = workspace(z_only ? ws.z_offset : ws.bytes, x);
+    const at::Tensor z = z_only ? workspace(ws.z_bytes, x) : at::Tensor();
     sc::ForwardParams p;
     set_operands(p, o);
     p.bias = b.defined() ? b.data_ptr() : nullptr;
     p.y.data = y.data_ptr();
     p.workspace = scratch.data_ptr();
-    p.workspace_bytes = ws.bytes;
+    p.workspace_bytes = static_cast<std::size_t>(scratch.numel());
+    p.z_out = z_only ? z.data_ptr() : nullptr;
     sc::stl_forward(p);
-    if (kept != nullptr) *kept = scratch;
+    if (kept != nullptr) *kept = z_only ? z : scratch;
   });
   return y;
 }
@@ -79,8 +84,8 @@ at::Tensor stl_matmul_cuda(const StlArgs& args) {
   return forward_on_kernels(d, args.x, args.w_hat, args.enc_x, args.dec, args.bias, nullptr);
 }
 
-// stl_matmul_cuda that also returns its workspace (X̂ and Z), for the backward to skip recomputing them; an empty
-// byte tensor where the ATen composition ran (nothing to keep).
+// stl_matmul_cuda that also returns its workspace (X̂ and Z; Z alone under set_keep_z_for_backward only), for the
+// backward to skip recomputing them; an empty byte tensor where the ATen composition ran (nothing to keep).
 std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_cuda(const StlArgs& args) {
   const StlDims d = stl_dims(args);
   if (use_aten(d)) return {stl_matmul_aten(args), nothing_kept(args.x)};
@@ -89,7 +94,8 @@ std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_cuda(const StlArgs& args) {
   return {y, kept};
 }
 
-// kept: undefined or empty (recompute X̂ and Z), or stl_matmul_keep_cuda's second output for the same inputs.
+// kept: undefined or empty (recompute X̂ and Z), or stl_matmul_keep_cuda's second output for the same inputs: the
+// whole forward workspace (X̂ and Z) or Z's region alone, told apart by their sizes (the workspace is always larger).
 Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args, Needs needs, const at::Tensor& kept) {
   const StlDims d = stl_dims(args);
   if (use_aten(d)) return stl_matmul_backward_aten(grad_y, args, needs);
@@ -127,17 +133,22 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
       p.d_bias = static_cast<float*>(ptr_or_null(gb));
       p.workspace = scratch.data_ptr();
       p.workspace_bytes = bytes;
-      // X̂ and Z from stl_matmul_keep's forward (its whole workspace), when that is what `kept` holds.
+      // X̂ and Z (the whole forward workspace), or Z alone, from stl_matmul_keep's forward.
       if (kept.defined() && kept.numel() > 0) {
         const sc::ForwardWorkspace fws = sc::forward_workspace(o.shape, o.dtype);
+        const auto kept_bytes = static_cast<std::size_t>(kept.numel());
         STL_CHECK(kept.is_cuda() && kept.scalar_type() == at::kByte && kept.is_contiguous() &&
-                      static_cast<std::size_t>(kept.numel()) == fws.bytes && kept.device() == x.device(),
+                      (kept_bytes == fws.bytes || kept_bytes == fws.z_bytes) && kept.device() == x.device(),
                   "strassentile: stl_matmul_backward_kept's kept must be the second output of stl_matmul_keep for "
-                  "these inputs (", fws.bytes, " bytes on ", x.device(), "), got ", kept.numel(), " bytes of ",
-                  kept.scalar_type(), " on ", kept.device());
+                  "these inputs (", fws.bytes, " bytes, or ", fws.z_bytes, " with Z alone, on ", x.device(), "), got ",
+                  kept.numel(), " bytes of ", kept.scalar_type(), " on ", kept.device());
         auto* base = static_cast<char*>(kept.data_ptr());
-        p.x_hat = {base, fws.ld_x_hat, fws.stride_x_hat};
-        p.z = {base + fws.z_offset, fws.ld_z, fws.stride_z};
+        if (kept_bytes == fws.bytes) {
+          p.x_hat = {base, fws.ld_x_hat, fws.stride_x_hat};
+          p.z = {base + fws.z_offset, fws.ld_z, fws.stride_z};
+        } else {
+          p.z = {base, fws.ld_z, fws.stride_z};
+        }
       }
       sc::stl_backward(p);
     });

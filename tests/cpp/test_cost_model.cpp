@@ -119,6 +119,26 @@ TEST(SpeedModel, BackwardSettingsMatchTheMeasuredVariants) {
             predict_speed({16384, 4096, 4096}, {4, 4, 4}, 24, h200).stl_seconds);
 }
 
+// Z kept alone (set_keep_z_for_backward) skips the product that recomputes Z for dD, not the encode of X: between the
+// plain backward and X̂ and Z kept, and nothing to skip where E_X and D are frozen (no dD, Z not needed).
+TEST(SpeedModel, KeepingZAloneSkipsOnlyZsProduct) {
+  const GpuSpec h200;
+  BackwardSetup all, kept, keep_z, frozen, frozen_keep_z;
+  kept.keep = true;
+  keep_z.keep_z = true;
+  frozen.learn_basis = frozen_keep_z.learn_basis = false;
+  frozen_keep_z.keep_z = true;
+  for (const LayerShape shape : {LayerShape{16384, 4096, 4096}, LayerShape{16384, 768, 3072}}) {
+    const auto step = [&](BackwardSetup setup) {
+      return predict_speed(shape, {4, 4, 4}, 24, h200, 2, true, false, setup).stl_seconds;
+    };
+    EXPECT_LT(step(kept), step(keep_z));
+    EXPECT_LT(step(keep_z), step(all));
+    EXPECT_NEAR(step(all) - step(keep_z), gemm_seconds(h200, 24, shape.m / 4, shape.k / 4, shape.n / 4, 2), 1e-12);
+    EXPECT_EQ(step(frozen_keep_z), step(frozen));
+  }
+}
+
 // The lean backward at 16384x4096x4096 bf16, <4,4,4> r = 24 ran in three row blocks (docs/PERFORMANCE.md): X̂, dZ
 // and Z, 1.5x X or Y each, against the bytes of X and Y. Where dD and dE_X fold into the codec passes (16-bit, r <= 32)
 // no tile copies are held, so a small rank needs one block; in fp32 the copies of X's and dY's tiles alone take the

@@ -493,6 +493,18 @@ void test_mlp_forward(const std::array<std::size_t, 5>& sizes, int r1, int r2, s
 // stl_backward with the forward's X̂ and Z kept (BackwardParams::x_hat, ::z) against the same backward recomputing
 // them: dX must be bit for bit the same (it never reads X̂ or Z); dŴ, dE_X and dD may differ only by the GEMMs'
 // kernel choice for the other leading dimensions. Z is used only unpadded (n a multiple of 8), else recomputed.
+template <class E>
+bool throws(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+  return false;
+}
+
 void test_backward_kept(const Shape& s, const Format& f, sc::DType dt, Rng& rng, Tally& tally, cublasHandle_t handle) {
   const sc::StlShape sh = stl_shape(s, f);
   const std::size_t r = f.rank, k = sh.k(), n = sh.n(), ab = f.tile.x_size(), ac = f.tile.y_size();
@@ -521,6 +533,24 @@ void test_backward_kept(const Shape& s, const Format& f, sc::DType dt, Rng& rng,
   fp.cublas = handle;
   fp.kernel = f.kernel;
   sc::stl_forward(fp);
+  // The same forward writing Z to its own buffer (ForwardParams::z_out), the workspace cut to X̂ and padded Ŵ: the
+  // same Y, and that Z alone serves the backward below.
+  DeviceBuffer z_only(fws.z_bytes), x_hat_only(fws.z_offset), dy_z_out(dy_out.bytes);
+  {
+    sc::ForwardParams zp = fp;
+    zp.y.data = dy_z_out.ptr;
+    zp.workspace = x_hat_only.ptr;
+    zp.workspace_bytes = x_hat_only.bytes;
+    zp.z_out = z_only.ptr;
+    sc::stl_forward(zp);
+    HostArray y_ws(dt, s.M * s.N), y_z_out(dt, s.M * s.N);
+    y_ws.download(dy_out), y_z_out.download(dy_z_out);
+    tally.expect(y_ws.bytes == y_z_out.bytes,
+                 case_name("forward, Z to z_out", s, f, dt, sc::Activation::none, false) + ": Y differs");
+    zp.workspace_bytes = fws.z_offset - 1;
+    tally.expect(throws<std::invalid_argument>([&] { sc::stl_forward(zp); }),
+                 "forward with z_out rejects a workspace below z_offset");
+  }
 
   sc::BackwardNeeds all;
   all.x = all.w_hat = all.enc_x = all.dec = true;
@@ -529,7 +559,8 @@ void test_backward_kept(const Shape& s, const Format& f, sc::DType dt, Rng& rng,
   struct Grads {
     HostArray dx, dw_hat, d_enc, d_dec;
   };
-  const auto run = [&](bool kept) {
+  enum class Kept { nothing, both, z_only };
+  const auto run = [&](Kept kept) {
     Grads g{HostArray(dt, s.M * s.K), HostArray(dt, r * k * n), HostArray(sc::DType::f32, r * ab),
             HostArray(sc::DType::f32, ac * r)};
     DeviceBuffer gx(g.dx.bytes.size()), gw(g.dw_hat.bytes.size()), ge(g.d_enc.bytes.size()), gd(g.d_dec.bytes.size());
@@ -550,38 +581,32 @@ void test_backward_kept(const Shape& s, const Format& f, sc::DType dt, Rng& rng,
     bp.workspace_bytes = bwd_ws.bytes;
     bp.cublas = handle;
     bp.kernel = f.kernel;
-    if (kept) {
+    if (kept == Kept::both) {
       bp.x_hat = {fwd_ws.ptr, fws.ld_x_hat, fws.stride_x_hat};
       bp.z = {static_cast<char*>(fwd_ws.ptr) + fws.z_offset, fws.ld_z, fws.stride_z};
     }
+    if (kept == Kept::z_only) bp.z = {z_only.ptr, fws.ld_z, fws.stride_z};
     sc::stl_backward(bp);
     g.dx.download(gx), g.dw_hat.download(gw), g.d_enc.download(ge), g.d_dec.download(gd);
     return g;
   };
-  const Grads recomputed = run(false), kept = run(true);
-  const std::string name = case_name("backward, X^/Z kept", s, f, dt, sc::Activation::none, false) +
-                           (n % 8 == 0 ? " (Z kept)" : " (Z recomputed: n % 8 != 0)");
-  tally.expect(recomputed.dx.bytes == kept.dx.bytes, name + ": dX differs");
-  const auto compare = [&](const HostArray& a, const HostArray& b, const char* what) {
-    Compare c;
-    for (std::size_t i = 0; i < a.size(); ++i) c.add(b.get(i), a.get(i));
-    tally.record(name + " " + what, Stage::forward, a.dtype == sc::DType::f32 ? dt : a.dtype, c);
-  };
-  compare(recomputed.dw_hat, kept.dw_hat, "dW^");
-  compare(recomputed.d_enc, kept.d_enc, "dE_X");
-  compare(recomputed.d_dec, kept.d_dec, "dD");
-}
-
-template <class E>
-bool throws(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-    return false;
+  const Grads recomputed = run(Kept::nothing);
+  for (const Kept mode : {Kept::both, Kept::z_only}) {
+    const Grads kept = run(mode);
+    const std::string name =
+        case_name(mode == Kept::both ? "backward, X^/Z kept" : "backward, Z kept", s, f, dt, sc::Activation::none,
+                  false) +
+        (n % 8 == 0 ? " (Z kept)" : " (Z recomputed: n % 8 != 0)");
+    tally.expect(recomputed.dx.bytes == kept.dx.bytes, name + ": dX differs");
+    const auto compare = [&](const HostArray& a, const HostArray& b, const char* what) {
+      Compare c;
+      for (std::size_t i = 0; i < a.size(); ++i) c.add(b.get(i), a.get(i));
+      tally.record(name + " " + what, Stage::forward, a.dtype == sc::DType::f32 ? dt : a.dtype, c);
+    };
+    compare(recomputed.dw_hat, kept.dw_hat, "dW^");
+    compare(recomputed.d_enc, kept.d_enc, "dE_X");
+    compare(recomputed.d_dec, kept.d_dec, "dD");
   }
-  return false;
 }
 
 void test_rejections(Tally& tally) {

@@ -266,22 +266,24 @@ def test_bias_gradient_over_many_row_blocks(rows):
 @pytest.mark.parametrize("fmt", [((4, 4, 4), 24), ((2, 2, 2), 7)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("mode", ["tile", "causal"])
-def test_keep_for_backward_gives_the_same_gradients(fmt, dtype, mode):
+@pytest.mark.parametrize("switch", ["set_keep_for_backward", "set_keep_z_for_backward"])
+def test_keep_for_backward_gives_the_same_gradients(fmt, dtype, mode, switch):
     """strassentile.set_keep_for_backward(True): the CUDA forward keeps X̂ and Z (stl_matmul_keep) and the backward
-    uses them (stl_matmul_backward_kept). Output and dX are bit for bit those of the recomputing path (dX never reads
-    X̂ or Z); dŴ, dE_X, dD and the bias gradient agree within the dtype's tolerance, and all match the float64 CPU
-    op. (4,64,256)→192 keeps Z (n a multiple of 8); <2,2,2>'s n = 96 too; (37, 30)→22 recomputes Z (n = 6 or 11)."""
+    uses them (stl_matmul_backward_kept); set_keep_z_for_backward(True): Z alone, written outside the forward's
+    workspace. Output and dX are bit for bit those of the recomputing path (dX never reads X̂ or Z); dŴ, dE_X, dD and
+    the bias gradient agree within the dtype's tolerance, and all match the float64 CPU op. (4,64,256)→192 keeps Z (n
+    a multiple of 8); <2,2,2>'s n = 96 too; (37, 30)→22 recomputes Z (n = 6 or 11)."""
     tile, rank = fmt
     levels = None
     for shape, n_out in [((4, 64, 256), 192), ((37, 30), 22)]:
         inputs = rounded(make_inputs(shape, n_out, tile, rank), dtype, torch.float32)
         y_ref, g_ref = run(inputs, tile, n_out, "cpu", torch.float64, torch.float64, mode=mode, levels=levels)
         y0, g0 = run(inputs, tile, n_out, "cuda", dtype, torch.float32, mode=mode, levels=levels)
-        previous = strassentile.set_keep_for_backward(True)
+        previous = getattr(strassentile, switch)(True)
         try:
             y1, g1 = run(inputs, tile, n_out, "cuda", dtype, torch.float32, mode=mode, levels=levels)
         finally:
-            strassentile.set_keep_for_backward(previous)
+            getattr(strassentile, switch)(previous)
         assert previous is False
         assert torch.equal(y0, y1)
         assert torch.equal(g0["x"], g1["x"])
@@ -325,6 +327,14 @@ def test_keep_for_backward_really_keeps_on_cuda():
     assert torch.equal(y, plain)
     assert kept.dtype == torch.uint8 and kept.is_cuda
     assert kept.numel() >= 1.5 * (cast["x"].numel() + y.numel()) * 2
+    previous = strassentile.set_keep_z_for_backward(True)
+    try:  # Z alone: r·m·n bf16 entries, 1.5× y's at <4,4,4> r = 24 (192 is a multiple of 8: no padding)
+        y_z, kept_z = torch.ops.strassentile.stl_matmul_keep(cast["x"], cast["w_hat"], cast["enc_x"], cast["dec"],
+                                                             [4, 4, 4], cast["bias"], "tile", 192, None)
+    finally:
+        strassentile.set_keep_z_for_backward(previous)
+    assert torch.equal(y_z, plain)
+    assert kept_z.numel() == 1.5 * y.numel() * 2
     d = {k: v.cuda() for k, v in inputs.items()}
     _, none = torch.ops.strassentile.stl_matmul_keep(d["x"], d["w_hat"], d["enc_x"], d["dec"], [4, 4, 4], d["bias"],
                                                      "tile", 192, None)

@@ -181,3 +181,10 @@ def test_keep_for_backward_switch_and_cpu_ops():
     finally:
         assert strassentile.set_keep_for_backward(False) is True
     assert torch.equal(y0, y1) and all(torch.equal(a, b) for a, b in zip(g0, g1))
+    assert strassentile.set_keep_z_for_backward(True) is False
+    try:
+        assert torch.ops.strassentile.backward_switches() == (False, False, True)
+        y2, g2 = grads()
+    finally:
+        assert strassentile.set_keep_z_for_backward(False) is True
+    assert torch.equal(y0, y2) and all(torch.equal(a, b) for a, b in zip(g0, g2))

@@ -340,6 +340,16 @@ TEST(StlMatmulCudaKeep, KeptForwardGivesTheSameGradients) {
                               "BFloat16 params Float, X^/Z kept");
 }
 
+// set_keep_z_for_backward(true) from C++: the CUDA forward writes Z to a tensor of its own and keeps only that; the
+// backward encodes X again and skips Z's product.
+TEST(StlMatmulCudaKeep, KeptZGivesTheSameGradients) {
+  SKIP_WITHOUT_CUDA();
+  torch::manual_seed(7);
+  expect_switch_keeps_results(&strassentile::ops::set_keep_z_for_backward,
+                              {Case{{4, 64, 256}, 192, {4, 4, 4}, 24}, Case{{37, 30}, 22, {4, 4, 4}, 24}}, true,
+                              "BFloat16 params Float, Z kept");
+}
+
 // set_lean_backward(true) from C++: the CUDA backward runs its rows in blocks (three or more here).
 TEST(StlMatmulCudaLean, RowBlockedBackwardGivesTheSameGradients) {
   SKIP_WITHOUT_CUDA();

@@ -178,7 +178,8 @@ struct ForwardWorkspace {
   // (leading dimension ld_w_hat) with zeros around it. w_hat_bytes is 0 where nothing is padded.
   std::int64_t ld_w_hat = 0;
   std::size_t w_hat_offset = 0, w_hat_bytes = 0;
-  std::size_t bytes = 0;  // total
+  std::size_t z_bytes = 0;  // Z's region, the last one: z_offset + z_bytes == bytes
+  std::size_t bytes = 0;    // total
 };
 // z_f32: Z kept in fp32 (ForwardParams::z_f32), twice the bytes for 16-bit dtypes.
 ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype, bool z_f32 = false);
@@ -206,6 +207,10 @@ struct ForwardParams {
   bool z_f32 = false;
   // Mode causal: the products' levels, as CodecLaunch::causal_levels; null for the other modes.
   const int* causal_levels = nullptr;
+  // Z written here (z_bytes, laid out as ForwardWorkspace's ld_z / stride_z, 256-byte aligned) instead of the
+  // workspace, which then needs only forward_workspace(...).z_offset bytes: for a backward that is given Z
+  // (BackwardParams::z) while X̂'s memory goes back right after the forward.
+  void* z_out = nullptr;
 };
 void stl_forward(const ForwardParams& params);
 

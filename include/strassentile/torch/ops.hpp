@@ -44,6 +44,11 @@ at::Tensor stl_mlp(const at::Tensor& x, const StlLayerParams& layer1, const StlL
 // previous setting.
 bool set_keep_for_backward(bool keep);
 
+// Whether stl_matmul on CUDA keeps only its products Z for the backward (set_keep_for_backward, when on too, keeps
+// both): each backward skips the batched product that recomputes Z for dD, for about 1.5× y (<4,4,4>, r = 24) more
+// memory held per layer. Off by default; process-wide; eager mode only. Returns the previous setting.
+bool set_keep_z_for_backward(bool keep);
+
 // Whether the CUDA backward runs its rows in blocks so that its scratch stays within the bytes of x and y: a
 // training step's peak near 1.5× a dense layer's instead of about 2.1× (<4,4,4>, r = 24), for about a tenth more
 // backward time at 16384×4096×4096 (docs/PERFORMANCE.md). Off by default; process-wide. Returns the previous setting.
