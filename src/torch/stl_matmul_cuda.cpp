@@ -62,7 +62,7 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
   at::Tensor y = at::empty(output_shape(x, d), x.options());
   run_kernels([&] {
     const sc::ForwardWorkspace ws = sc::forward_workspace(o.shape, o.dtype);
-    const bool z_only = kept != nullptr && !keep_for_backward();
+    const bool z_only = kept != nullptr && keep_z_for_backward() && !keep_for_backward();
     const at::Tensor scratch = workspace(z_only ? ws.z_offset : ws.bytes, x);
     const at::Tensor z = z_only ? workspace(ws.z_bytes, x) : at::Tensor();
     sc::ForwardParams p;
@@ -84,8 +84,9 @@ at::Tensor stl_matmul_cuda(const StlArgs& args) {
   return forward_on_kernels(d, args.x, args.w_hat, args.enc_x, args.dec, args.bias, nullptr);
 }
 
-// stl_matmul_cuda that also returns its workspace (X̂ and Z; Z alone under set_keep_z_for_backward only), for the
-// backward to skip recomputing them; an empty byte tensor where the ATen composition ran (nothing to keep).
+// stl_matmul_cuda that also returns its workspace (X̂ and Z; Z alone when set_keep_z_for_backward is on and
+// set_keep_for_backward off), for the backward to skip recomputing them; an empty byte tensor where the ATen
+// composition ran (nothing to keep).
 std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_cuda(const StlArgs& args) {
   const StlDims d = stl_dims(args);
   if (use_aten(d)) return {stl_matmul_aten(args), nothing_kept(args.x)};
