@@ -535,13 +535,13 @@ void test_backward_kept(const Shape& s, const Format& f, sc::DType dt, Rng& rng,
   sc::stl_forward(fp);
   // The same forward writing Z to its own buffer (ForwardParams::z_out), the workspace cut to X̂ and padded Ŵ: the
   // same Y, and that Z alone serves the backward below.
-  DeviceBuffer z_only(fws.z_bytes), x_hat_only(fws.z_offset), dy_z_out(dy_out.bytes);
+  DeviceBuffer z_kept(fws.z_bytes), x_hat_only(fws.z_offset), dy_z_out(dy_out.bytes);
   {
     sc::ForwardParams zp = fp;
     zp.y.data = dy_z_out.ptr;
     zp.workspace = x_hat_only.ptr;
     zp.workspace_bytes = x_hat_only.bytes;
-    zp.z_out = z_only.ptr;
+    zp.z_out = z_kept.ptr;
     sc::stl_forward(zp);
     HostArray y_ws(dt, s.M * s.N), y_z_out(dt, s.M * s.N);
     y_ws.download(dy_out), y_z_out.download(dy_z_out);
@@ -585,7 +585,7 @@ void test_backward_kept(const Shape& s, const Format& f, sc::DType dt, Rng& rng,
       bp.x_hat = {fwd_ws.ptr, fws.ld_x_hat, fws.stride_x_hat};
       bp.z = {static_cast<char*>(fwd_ws.ptr) + fws.z_offset, fws.ld_z, fws.stride_z};
     }
-    if (kept == Kept::z_only) bp.z = {z_only.ptr, fws.ld_z, fws.stride_z};
+    if (kept == Kept::z_only) bp.z = {z_kept.ptr, fws.ld_z, fws.stride_z};
     sc::stl_backward(bp);
     g.dx.download(gx), g.dw_hat.download(gw), g.d_enc.download(ge), g.d_dec.download(gd);
     return g;
