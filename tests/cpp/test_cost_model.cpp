@@ -134,7 +134,9 @@ TEST(SpeedModel, KeepingZAloneSkipsOnlyZsProduct) {
     };
     EXPECT_LT(step(kept), step(keep_z));
     EXPECT_LT(step(keep_z), step(all));
-    EXPECT_NEAR(step(all) - step(keep_z), gemm_seconds(h200, 24, shape.m / 4, shape.k / 4, shape.n / 4, 2), 1e-12);
+    EXPECT_NEAR(step(all) - step(keep_z), gemm_seconds(h200, 24, static_cast<double>(shape.m / 4), static_cast<double>(shape.k / 4),
+                                                              static_cast<double>(shape.n / 4), 2),
+                1e-12);
     EXPECT_EQ(step(frozen_keep_z), step(frozen));
   }
 }
