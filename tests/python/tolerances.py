@@ -7,8 +7,10 @@ float16 / bfloat16: the kernels store X̂, Z (and in the backward dZ, dX̂) in t
 The yardstick is the error of rounding the exact result itself to the dtype, which is what a dense 16-bit GEMM with
 fp32 accumulation (cuBLAS) makes on the same data. The bars are about 1.5x the worst measured on an H200 over these
 tests, in units of that yardstick: the output and dX, dŴ ("layer", rounded two or three times on the way: 2.6x
-measured, bar 4x); the basis gradients dE_X, dD ("basis": reductions over every tile of 16-bit dX̂ / dZ: 3.9x
-measured, bar 6x); two layers (stl_mlp, "mlp": bar 3x).
+measured, bar 4x); the basis gradients dE_X, dD ("basis": reductions over every tile of 16-bit dX̂ / dZ, only
+a·b·r or a·c·r entries, so their error scatters widely between draws: 7.6x the worst seen, a <2,2,2> r = 7 causal
+dE_X of 28 entries on an H100, against 5.6x the worst of 16 seeds of the same case; bar 11x); two layers (stl_mlp,
+"mlp": bar 3x).
 
 The error is measured globally and in every column tile (blocks of the last dimension) against the same global
 scale, so an error confined to one tile (a ragged last one, say) is not averaged away by the others: a tile may be
@@ -19,7 +21,7 @@ import math
 import torch
 
 F32_RELATIVE = 1e-5
-ROUNDING_MULTIPLE = {"layer": 4.0, "basis": 6.0, "mlp": 3.0}
+ROUNDING_MULTIPLE = {"layer": 4.0, "basis": 11.0, "mlp": 3.0}
 TILE_MULTIPLE = 2.5
 
 
