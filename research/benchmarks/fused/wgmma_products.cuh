@@ -40,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "block_decode.cuh"
 
 namespace wgmma_products {
 
@@ -122,10 +123,6 @@ __host__ static inline CUtensorMap create_tensor_map(bf16* gmem_ptr, int global_
     }
     return tma_map;
 }
-
-CUtensorMap d_tma_map_A;
-CUtensorMap d_tma_map_B;
-CUtensorMap d_tma_map_C;
 
 template<int ScaleD, int ScaleA, int ScaleB, int TransA, int TransB>
 __device__ __forceinline__ void wgmma256(float d[16][8], bf16* sA, bf16* sB) {
@@ -297,7 +294,6 @@ template<int VERSION, int NUM_SM, int BM, int BN, int TM, int TN>
 struct Schedule;
 
 constexpr int SPACE_LEN = 128;
-int *_dspace = nullptr;
 
 template<int NUM_SM, int BM, int BN, int TM, int TN>
 struct Schedule<2, NUM_SM, BM, BN, TM, TN> {
@@ -331,10 +327,90 @@ struct SMem {
     alignas(128) bf16 C[BN*(BM+(BM/64)*8)]; // padding of 8 elements per consumer
     alignas(8) uint64_t full[QSIZE], empty[QSIZE];
     int space[SPACE_LEN];
+    int decodes[2];  // STL: per consumer warpgroup, whether it decodes its previous block (RingDecode)
 };
 
-template<int BM, int BN, int BK, int NUM_THREADS, int QSIZE, int NUM_SM, int CLUSTER_M, int CLUSTER_N>
-__global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CLUSTER_N, 1, 1) batchedProductsKernel(int M, int N, int K, int rows_a_per_product, const __grid_constant__ CUtensorMap tensorMapC, const __grid_constant__ CUtensorMap tensorMapA, const __grid_constant__ CUtensorMap tensorMapB, int* dspace) {
+// STL: what the consumers do with a finished tile. NoDecode stores Z (the products alone). RingDecode<A, C, R> is
+// the fused forward: each warpgroup stores its 256 × 64 tile of product p into a ring of position-block slots that
+// stays in L2, counts it on the slot's arrival counter, and the warpgroup whose tile is the block's r-th decodes the
+// block into Y (block_decode.cuh) and frees the slot. A tile is counted one tile later, when its store has long
+// completed, so no warpgroup waits for its own store. The tile order runs the r products of a position block
+// back to back (createProductInner), so a block's tiles meet in L2 within a few tiles' time.
+struct NoDecode {
+    static constexpr bool kEnabled = false;
+};
+
+template <int A, int C, int R>
+struct RingDecode {
+    static constexpr bool kEnabled = true;
+    static constexpr int kA = A, kC = C, kR = R;
+    const float* dec;         // a·c × r fp32
+    const bf16* bias;         // n·c entries or null
+    bf16* y;                  // (m·a) × (n·c) row-major
+    const bf16* ring;         // slots × r × 256 × 64
+    unsigned* arrivals;       // per slot: tiles stored and counted, over all generations
+    unsigned* decoded;        // per slot: blocks decoded (the slot's generation that may be written next)
+    int slots, m, n;
+};
+
+// The position block of a consumer warpgroup's tile: 256 rows of m × 64 columns of n, numbered m-block-major.
+struct PositionBlock {
+    int block, slot, generation, row0, col0;
+};
+template <class Decode>
+__device__ __forceinline__ PositionBlock position_block(const Decode& decode, int num_block_m, int num_block_n,
+                                                        int product, int rows_a_per_product, int wg_col0) {
+    PositionBlock b;
+    b.row0 = num_block_n * block_decode::kRows;
+    b.col0 = num_block_m * 128 - product * rows_a_per_product + wg_col0;
+    b.block = num_block_n * (decode.n / block_decode::kColumns) + b.col0 / block_decode::kColumns;
+    b.slot = b.block % decode.slots;
+    b.generation = b.block / decode.slots;
+    return b;
+}
+
+__device__ __forceinline__ unsigned load_acquire(const unsigned* p) {
+    unsigned v;
+    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+
+// Counts the warpgroup's previous tile (its store completed) and tells the warpgroup whether it decodes that block.
+template <class Decode>
+__device__ __forceinline__ void count_stored_tile(const Decode& decode, const PositionBlock& b, int* decodes) {
+    asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");
+    asm volatile("fence.proxy.async.global;" ::: "memory");
+    __threadfence();
+    const unsigned before = atomicAdd(&decode.arrivals[b.slot], 1u);
+    *decodes = (before + 1) % Decode::kR == 0;
+}
+
+// Decodes block b with the warpgroup (staging: its C tile, free once its last store has read it), then frees the slot.
+template <class Decode>
+__device__ void decode_and_free(const Decode& decode, const PositionBlock& b, void* staging, int tid, int barrier) {
+    constexpr int A = Decode::kA, C = Decode::kC, R = Decode::kR;
+    if (tid == 0) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
+    asm volatile("bar.sync %0, 128;\n" ::"r"(barrier) : "memory");
+    uint32_t frag[(R + 15) / 16][4];
+    block_decode::load_decoder<A, C, R>(decode.dec, frag, tid % 32);
+    const int64_t ldy = static_cast<int64_t>(decode.n) * C;
+    const block_decode::Block block{
+        decode.ring + static_cast<int64_t>(b.slot) * R * block_decode::kRows * block_decode::kColumns,
+        block_decode::kColumns, block_decode::kRows * block_decode::kColumns,
+        decode.y + static_cast<int64_t>(b.row0) * A * ldy + static_cast<int64_t>(b.col0) * C, ldy,
+        decode.bias == nullptr ? nullptr : decode.bias + static_cast<int64_t>(b.col0) * C};
+    block_decode::decode_block<A, C, R>(block, frag, static_cast<float*>(staging), tid);
+    asm volatile("bar.sync %0, 128;\n" ::"r"(barrier) : "memory");
+    if (tid == 0) {
+        __threadfence();
+        atomicAdd(&decode.decoded[b.slot], 1u);
+    }
+}
+
+template<int BM, int BN, int BK, int NUM_THREADS, int QSIZE, int NUM_SM, int CLUSTER_M, int CLUSTER_N, class Decode>
+__global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CLUSTER_N, 1, 1) batchedProductsKernel(int M, int N, int K, int rows_a_per_product, const __grid_constant__ CUtensorMap tensorMapC, const __grid_constant__ CUtensorMap tensorMapA, const __grid_constant__ CUtensorMap tensorMapB, int* dspace, const __grid_constant__ Decode decode) {
+    static_assert(!Decode::kEnabled || (BM == 128 && BN == block_decode::kRows && BM / ((NUM_THREADS / 128) - 1) == block_decode::kColumns),
+                  "RingDecode's position blocks are a consumer warpgroup's 256 × 64 tile");
     constexpr int WGMMA_M = 64, WGMMA_K = 16, WGMMA_N=BN;
     constexpr int num_consumers = (NUM_THREADS / 128) - 1;
     constexpr int B_WG_M = BM / num_consumers;
@@ -435,6 +511,8 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
         uint32_t tid_offset = warp*16 + (lane % 8) * B_WG_M_PADDED; // offset for x1 stmatrix
         tid_offset += (lane/16)*B_WG_M_PADDED*8 + (lane & 8); // row & column offsets for .x4 on stmatrix
         uint32_t base_addr = static_cast<uint32_t>(__cvta_generic_to_shared(block_sC)) + tid_offset * sizeof(bf16);
+        PositionBlock previous{};  // STL: RingDecode's stored tile not yet counted
+        bool has_previous = false;
 
         while (schedule.next(num_block_m, num_block_n)) {
             num_block_n = num_block_n * CLUSTER_N + rank_n;
@@ -513,12 +591,40 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
                 }
             }
             asm volatile("bar.sync %0, 128;\n" ::"r"(wg_idx + 2) : "memory");
-            if (tid == 0) {
+            if constexpr (Decode::kEnabled) {
+                const int product = num_block_m * BM / rows_a_per_product;
+                const PositionBlock current =
+                    position_block(decode, num_block_m, num_block_n, product, rows_a_per_product, wg_idx * B_WG_M);
+                if (tid == 0) {
+                    s.decodes[wg_idx] = 0;
+                    if (has_previous) count_stored_tile(decode, previous, &s.decodes[wg_idx]);
+                    // The slot's previous generation must be decoded before this tile overwrites it.
+                    // A wait of seconds means the ring is too small for the schedule: fail rather than hang.
+                    const long long start = clock64();
+                    while (load_acquire(&decode.decoded[current.slot]) < static_cast<unsigned>(current.generation)) {
+                        if (clock64() - start > (1ll << 32)) __trap();
+                    }
+                    asm volatile("fence.proxy.async.global;" ::: "memory");
+                    store_async(&tensorMapC, block_sC, 0, (current.slot * Decode::kR + product) * BN);
+                    asm volatile("cp.async.bulk.commit_group;");
+                }
+                asm volatile("bar.sync %0, 128;\n" ::"r"(wg_idx + 2) : "memory");
+                if (s.decodes[wg_idx]) decode_and_free(decode, previous, block_sC, tid, wg_idx + 2);
+                previous = current;
+                has_previous = true;
+            } else if (tid == 0) {
                 // STL: C is Z stacked as (r·N) rows × rows_a columns, row-major: product p's tile at rows p·N + ….
                 const int product = num_block_m * BM / rows_a_per_product;
                 store_async(&tensorMapC, block_sC, num_block_m*BM - product*rows_a_per_product + wg_idx*B_WG_M,
                             product * N + num_block_n*BN);
                 asm volatile("cp.async.bulk.commit_group;");
+            }
+        }
+        if constexpr (Decode::kEnabled) {  // STL: the last tile, counted once its store completes
+            if (has_previous) {
+                if (tid == 0) count_stored_tile(decode, previous, &s.decodes[wg_idx]);
+                asm volatile("bar.sync %0, 128;\n" ::"r"(wg_idx + 2) : "memory");
+                if (s.decodes[wg_idx]) decode_and_free(decode, previous, block_sC, tid, wg_idx + 2);
             }
         }
     }
@@ -593,6 +699,78 @@ void createHilbert(int M, int N, int CORES, int *space) {
     assert(total == M*N);
 }
 
+// STL: the fused forward's tile order: position blocks of 256 × 256 (m-block major, then pairs of n-tiles), the r
+// products of each back to back; consecutive tiles go to consecutive clusters, so the resident clusters work on
+// about (clusters / r) blocks at a time and a block's r tiles are stored within a tile's time of each other.
+void createProductInner(int r, int pairs, int m_blocks, int CORES, int *space) {
+    std::memset(space, -1, sizeof(int)*CORES*SPACE_LEN);
+    std::vector<int> count(CORES, 0);
+    int tile = 0;
+    for (int mb = 0; mb < m_blocks; ++mb) {
+        for (int pair = 0; pair < pairs; ++pair) {
+            for (int p = 0; p < r; ++p, ++tile) {
+                const int core = tile % CORES;
+                if (count[core] == SPACE_LEN) {
+                    std::fprintf(stderr, "wgmma_products: more than %d tiles for one cluster\n", SPACE_LEN);
+                    std::exit(1);
+                }
+                space[core*SPACE_LEN + count[core]++] = ((p * pairs + pair) << 16) | mb;
+            }
+        }
+    }
+}
+
+constexpr int BM = 128;
+constexpr int BN = 256;
+constexpr int BK = 64;
+constexpr int NUM_THREADS = 128*3;
+constexpr int QSIZE = 3;
+constexpr int CLUSTER_M = 2;
+constexpr int CLUSTER_N = 1;
+constexpr int NUM_SM = 128;
+constexpr int NUM_CONSUMERS = (NUM_THREADS / 128) - 1;
+static_assert(NUM_SM % (CLUSTER_M*CLUSTER_N) == 0);
+
+inline bool shape_supported(int m, int k, int n) { return n % (BM * CLUSTER_M) == 0 && m % BN == 0 && k % BK == 0; }
+
+// One launch of the products kernel with the given epilogue; the tensor maps and the schedule are rebuilt only when
+// the shape or a pointer changes. c: Z ((r·m) × n) for NoDecode, the ring for RingDecode.
+template <class Decode>
+void launch(int r, int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat, bf16 *c, const Decode& decode) {
+    const int M = r * n, N = m, K = k;
+    static CUtensorMap map_a, map_b, map_c;
+    static int *dspace = nullptr;
+    static int cached[4] = {0, 0, 0, 0};
+    static const void* cached_ptrs[3] = {nullptr, nullptr, nullptr};
+    if (cached[0] != r || cached[1] != m || cached[2] != k || cached[3] != n || cached_ptrs[0] != w_hat_t ||
+        cached_ptrs[1] != x_hat || cached_ptrs[2] != c) {
+        map_a = create_tensor_map<BM, BK>(w_hat_t, M, K);
+        map_b = create_tensor_map<BN, BK>(x_hat, r * N, K);
+        std::vector<int> space(NUM_SM * SPACE_LEN);
+        if constexpr (Decode::kEnabled) {
+            map_c = create_tensor_map<BN, BM / NUM_CONSUMERS, false, true>(c, decode.slots * r * BN, BM / NUM_CONSUMERS);
+            createProductInner(r, n / (BM * CLUSTER_M), m / BN, NUM_SM/CLUSTER_M/CLUSTER_N, space.data());
+        } else {
+            map_c = create_tensor_map<BN, BM / NUM_CONSUMERS, false, true>(c, r * N, n);
+            createHilbert(ceil_div(M, BM*CLUSTER_M), ceil_div(N, BN*CLUSTER_N), NUM_SM/CLUSTER_M/CLUSTER_N, space.data());
+        }
+        if (dspace == nullptr) cuda_check(cudaMalloc((void **)&dspace, sizeof(int)*NUM_SM*SPACE_LEN), "cudaMalloc");
+        cuda_check(cudaMemcpy(dspace, space.data(), sizeof(int)*NUM_SM*SPACE_LEN, cudaMemcpyHostToDevice), "cudaMemcpy");
+        cached[0] = r, cached[1] = m, cached[2] = k, cached[3] = n;
+        cached_ptrs[0] = w_hat_t, cached_ptrs[1] = x_hat, cached_ptrs[2] = c;
+    }
+    auto* kernel = batchedProductsKernel<BM, BN, BK, NUM_THREADS, QSIZE, NUM_SM, CLUSTER_M, CLUSTER_N, Decode>;
+    constexpr size_t sMemSize = sizeof(SMem<BM, BN, BK, QSIZE>);
+    static_assert(sMemSize < 227 * 1024);
+    static const bool opted_in = [&] {  // once: a host call between the timing events would count as GPU time
+        cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, sMemSize),
+                   "cudaFuncSetAttribute");
+        return true;
+    }();
+    (void)opted_in;
+    kernel<<<NUM_SM, NUM_THREADS, sMemSize>>>(M, N, K, n, map_c, map_a, map_b, dspace, decode);
+}
+
 // Z[p] = X̂[p] · Ŵ[p] for p < r, all bf16 with fp32 accumulation, as one launch.
 //   w_hat_t: Ŵ transposed and stacked, (r·n) × k row-major (k contiguous: both operands K-major, as WGMMA reads them)
 //   x_hat:   (r·m) × k row-major
@@ -600,44 +778,29 @@ void createHilbert(int M, int N, int CORES, int *space) {
 // Shapes: n % 256 == 0 (a cluster's two 128-row A tiles stay inside one product), m % 256 == 0, k % 64 == 0.
 // Returns false (and launches nothing) for other shapes.
 bool run_batched_products(int r, int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat, bf16 *z) {
-    constexpr int BM = 128;
-    constexpr int BN = 256;
-    constexpr int BK = 64;
-    constexpr int NUM_THREADS = 128*3;
-    constexpr int QSIZE = 3;
-    constexpr int CLUSTER_M = 2;
-    constexpr int CLUSTER_N = 1;
-    constexpr int NUM_SM = 128;
-    constexpr int NUM_CONSUMERS = (NUM_THREADS / 128) - 1;
-    static_assert(NUM_SM % (CLUSTER_M*CLUSTER_N) == 0);
-    if (n % (BM * CLUSTER_M) != 0 || m % BN != 0 || k % BK != 0) return false;
-    const int M = r * n, N = m, K = k;
+    if (!shape_supported(m, k, n)) return false;
+    launch(r, m, k, n, w_hat_t, x_hat, z, NoDecode{});
+    return true;
+}
 
-    static int cached[4] = {0, 0, 0, 0};
-    static const void* cached_ptrs[3] = {nullptr, nullptr, nullptr};
-    if (cached[0] != r || cached[1] != m || cached[2] != k || cached[3] != n || cached_ptrs[0] != w_hat_t ||
-        cached_ptrs[1] != x_hat || cached_ptrs[2] != z) {
-        d_tma_map_A = create_tensor_map<BM, BK>(w_hat_t, M, K);
-        d_tma_map_B = create_tensor_map<BN, BK>(x_hat, r * N, K);
-        d_tma_map_C = create_tensor_map<BN, BM / NUM_CONSUMERS, false, true>(z, r * N, n);
-        std::vector<int> space(NUM_SM * SPACE_LEN);
-        createHilbert(ceil_div(M, BM*CLUSTER_M), ceil_div(N, BN*CLUSTER_N), NUM_SM/CLUSTER_M/CLUSTER_N, space.data());
-        if (_dspace == nullptr) cuda_check(cudaMalloc((void **)&_dspace, sizeof(int)*NUM_SM*SPACE_LEN), "cudaMalloc");
-        cuda_check(cudaMemcpy(_dspace, space.data(), sizeof(int)*NUM_SM*SPACE_LEN, cudaMemcpyHostToDevice), "cudaMemcpy");
-        cached[0] = r, cached[1] = m, cached[2] = k, cached[3] = n;
-        cached_ptrs[0] = w_hat_t, cached_ptrs[1] = x_hat, cached_ptrs[2] = z;
-    }
-    auto* kernel = batchedProductsKernel<BM, BN, BK, NUM_THREADS, QSIZE, NUM_SM, CLUSTER_M, CLUSTER_N>;
-    constexpr size_t sMemSize = sizeof(SMem<BM, BN, BK, QSIZE>);
-    static_assert(sMemSize < 256 * 1024);
-    static const bool opted_in = [&] {  // once: a host call between the timing events would count as GPU time
-        cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, sMemSize),
-                   "cudaFuncSetAttribute");
-        return true;
-    }();
-    (void)opted_in;
+// The fused forward's scratch: the ring of position-block slots (Z tiles, bf16) and two counters per slot. Enough
+// slots that a warpgroup waiting for a slot only ever waits on tiles earlier in every cluster's order (about
+// clusters / r blocks of 256 × 256 are in flight, four slots each): 4 · (⌈64 / r⌉ + 2) slots, 12–15 MB at r = 12–24.
+inline int ring_slots(int r) { return 4 * (ceil_div(NUM_SM / CLUSTER_M, r) + 2); }
+inline size_t ring_bytes(int r) { return size_t(ring_slots(r)) * r * BN * (BM / NUM_CONSUMERS) * sizeof(bf16); }
+inline size_t counter_bytes(int r) { return size_t(ring_slots(r)) * 2 * sizeof(unsigned); }
 
-    kernel<<<NUM_SM, NUM_THREADS, sMemSize>>>(M, N, K, n, d_tma_map_C, d_tma_map_A, d_tma_map_B, _dspace);
+// Y = decode(X̂ · Ŵ) + bias with the products and the decode in one launch (RingDecode): Y (m·a) × (n·c) row-major
+// bf16, dec a·c × r fp32 (rounded to bf16 for the tensor-core decode), bias n·c bf16 or null. Same shapes as
+// run_batched_products. Resets the counters first (a memset on the same stream).
+template <int A, int C, int R>
+bool run_fused_forward(int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat, const float* dec, const bf16* bias, bf16* y,
+                       bf16* ring, unsigned* counters) {
+    if (!shape_supported(m, k, n)) return false;
+    const int slots = ring_slots(R);
+    cuda_check(cudaMemsetAsync(counters, 0, counter_bytes(R)), "cudaMemsetAsync");
+    const RingDecode<A, C, R> decode{dec, bias, y, ring, counters, counters + slots, slots, m, n};
+    launch(R, m, k, n, w_hat_t, x_hat, ring, decode);
     return true;
 }
 

@@ -1,0 +1,178 @@
+// The STL forward's products and decode in one launch (wgmma_products.cuh with RingDecode: Z through an L2-resident
+// ring, decoded by the warpgroup that stores a block's last product) against the same two stages as separate
+// launches: cuBLAS's strided-batched products or the WGMMA products, then the same tensor-core decode
+// (block_decode.cuh) over the whole Z. The encode is not part of any column. CUDA events, 3 warm-up and 25 timed
+// launches, median, 256 MiB written before each launch to flush the L2. Checks: the fused Y bit for bit equal to
+// WGMMA products + decode (same Z, same decode code); Y against an fp32 decode of cuBLAS's Z (relative Frobenius
+// error; D rounded to bf16 there too). Prints a markdown table; exit 1 on a mismatch.
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "bench_util.cuh"  // benchmarks/: ok, Buffer, random_fill, Timer
+#include "block_decode.cuh"
+#include "wgmma_products.cuh"
+
+namespace {
+
+using bf16 = __nv_bfloat16;
+using strassentile::bench::Buffer;
+using strassentile::bench::ok;
+
+constexpr std::size_t bytes_of(std::size_t count) { return count * sizeof(bf16); }
+
+void fill(const Buffer& buffer, std::size_t count, std::uint64_t seed, float scale = 1.0f) {
+  strassentile::bench::random_fill<bf16>(buffer.ptr, count, seed, scale);
+}
+
+std::vector<float> download(const void* dev, std::size_t count) {
+  std::vector<bf16> host(count);
+  ok(cudaMemcpy(host.data(), dev, count * sizeof(bf16), cudaMemcpyDeviceToHost), "cudaMemcpy");
+  std::vector<float> out(count);
+  for (std::size_t i = 0; i < count; ++i) out[i] = __bfloat162float(host[i]);
+  return out;
+}
+
+// The reference decode, one thread per output, fp32 sums of bf16-rounded D times Z.
+__global__ void reference_decode(const bf16* z, int m, int n, int a, int c, int r, const float* dec, const bf16* bias,
+                                 float* y) {
+  const std::int64_t total = static_cast<std::int64_t>(m) * a * n * c;
+  for (std::int64_t e = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; e < total;
+       e += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t row = e / (static_cast<std::int64_t>(n) * c), col = e % (static_cast<std::int64_t>(n) * c);
+    const std::int64_t i = row / a, j = col / c;
+    const int q = static_cast<int>(row % a) * c + static_cast<int>(col % c);
+    float sum = 0.f;
+    for (int p = 0; p < r; ++p) {
+      sum += __bfloat162float(__float2bfloat16_rn(dec[q * r + p])) *
+             __bfloat162float(z[(static_cast<std::int64_t>(p) * m + i) * n + j]);
+    }
+    y[e] = sum + (bias != nullptr ? __bfloat162float(bias[col]) : 0.f);
+  }
+}
+
+struct Case {
+  int M, K, N;
+};
+
+struct Errors {
+  bool identical = true;
+  double relative = 0;
+};
+
+template <int A, int B, int C, int R>
+bool run_case(const Case& shape, cublasHandle_t handle, const strassentile::bench::Timer& timer, std::uint64_t& seed) {
+  const int m = shape.M / A, k = shape.K / B, n = shape.N / C;
+  char label[64];
+  std::snprintf(label, sizeof label, "<%d,%d,%d> r=%d", A, B, C, R);
+  if (!wgmma_products::shape_supported(m, k, n)) {
+    std::printf("| %dx%dx%d | %s | %d, %d, %d | not run (needs n %% 256, m %% 256, k %% 64 == 0) | | | | | | |\n",
+                shape.M, shape.K, shape.N, label, m, k, n);
+    return true;
+  }
+  const std::size_t w_count = std::size_t(R) * n * k, x_count = std::size_t(R) * m * k, z_count = std::size_t(R) * m * n;
+  const std::size_t y_count = std::size_t(shape.M) * shape.N;
+  const Buffer w_t(bytes_of(w_count)), x_hat(bytes_of(x_count)), z(bytes_of(z_count)), bias(bytes_of(shape.N));
+  const Buffer y_fused(bytes_of(y_count)), y_unfused(bytes_of(y_count)), y_ref(y_count * sizeof(float));
+  const Buffer dec(std::size_t(A) * C * R * sizeof(float));
+  const Buffer ring(wgmma_products::ring_bytes(R)), counters(wgmma_products::counter_bytes(R));
+  fill(w_t, w_count, ++seed);
+  fill(x_hat, x_count, ++seed);
+  fill(bias, shape.N, ++seed);
+  strassentile::bench::random_fill<float>(dec.ptr, std::size_t(A) * C * R, ++seed, 1.0f / std::sqrt(float(R)));
+  ok(cudaMemset(y_fused.ptr, 0xff, bytes_of(y_count)), "poison");  // NaNs: every entry must be written
+  ok(cudaMemset(y_unfused.ptr, 0xff, bytes_of(y_count)), "poison");
+  auto* const wt = static_cast<bf16*>(w_t.ptr);
+  auto* const xh = static_cast<bf16*>(x_hat.ptr);
+  auto* const zp = static_cast<bf16*>(z.ptr);
+  const auto* const dp = static_cast<const float*>(dec.ptr);
+  const auto* const bp = static_cast<const bf16*>(bias.ptr);
+  const float one = 1.0f, zero = 0.0f;
+  const auto cublas_products = [&] {
+    ok(cublasGemmStridedBatchedEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, wt, CUDA_R_16BF, k,
+                                  static_cast<long long>(n) * k, xh, CUDA_R_16BF, k, static_cast<long long>(m) * k,
+                                  &zero, zp, CUDA_R_16BF, n, static_cast<long long>(m) * n, R, CUBLAS_COMPUTE_32F,
+                                  CUBLAS_GEMM_DEFAULT),
+       "cublasGemmStridedBatchedEx");
+  };
+  constexpr int staging = block_decode::staging_bytes_per_warpgroup<A, C>();
+  const auto decode = [&] {
+    block_decode::decode_kernel<A, C, R><<<(m / block_decode::kRows) * (n / block_decode::kColumns), 128, staging>>>(
+        zp, m, n, dp, bp, static_cast<bf16*>(y_unfused.ptr));
+  };
+  const auto wgmma_products = [&] { wgmma_products::run_batched_products(R, m, k, n, wt, xh, zp); };
+  const auto fused = [&] {
+    wgmma_products::run_fused_forward<A, C, R>(m, k, n, wt, xh, dp, bp, static_cast<bf16*>(y_fused.ptr),
+                                               static_cast<bf16*>(ring.ptr), static_cast<unsigned*>(counters.ptr));
+  };
+
+  // Correctness: the fused Y against WGMMA products + decode (bit for bit), and against the fp32 reference decode.
+  fused();
+  ok(cudaDeviceSynchronize(), "fused forward");
+  wgmma_products();
+  decode();
+  ok(cudaDeviceSynchronize(), "products + decode");
+  const std::vector<float> got = download(y_fused.ptr, y_count), unfused = download(y_unfused.ptr, y_count);
+  cublas_products();
+  reference_decode<<<1024, 256>>>(zp, m, n, A, C, R, dp, bp, static_cast<float*>(y_ref.ptr));
+  ok(cudaDeviceSynchronize(), "reference");
+  std::vector<float> ref(y_count);
+  ok(cudaMemcpy(ref.data(), y_ref.ptr, y_count * sizeof(float), cudaMemcpyDeviceToHost), "cudaMemcpy");
+  Errors errors;
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < y_count; ++i) {
+    if (std::memcmp(&got[i], &unfused[i], sizeof(float)) != 0) errors.identical = false;
+    const double d = double(got[i]) - ref[i];
+    diff += d * d;
+    norm += double(ref[i]) * ref[i];
+  }
+  errors.relative = std::sqrt(diff / norm);  // NaN where an entry was never written
+
+  const Buffer w_dense(bytes_of(std::size_t(shape.N) * shape.K)), x_dense(bytes_of(std::size_t(shape.M) * shape.K));
+  fill(w_dense, std::size_t(shape.N) * shape.K, ++seed);
+  fill(x_dense, std::size_t(shape.M) * shape.K, ++seed);
+  const double dense = timer.median_ms([&] {
+    ok(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, shape.N, shape.M, shape.K, &one, w_dense.ptr, CUDA_R_16BF,
+                    shape.K, x_dense.ptr, CUDA_R_16BF, shape.K, &zero, y_unfused.ptr, CUDA_R_16BF, shape.N,
+                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+       "cublasGemmEx");
+  });
+  const double cublas_ms = timer.median_ms(cublas_products);
+  const double decode_ms = timer.median_ms(decode);
+  const double wgmma_ms = timer.median_ms(wgmma_products);
+  const double fused_ms = timer.median_ms(fused);
+  std::printf("| %dx%dx%d | %s | %.4f | %.4f + %.4f = %.4f | %.4f + %.4f = %.4f | %.4f | %.2f | %.2f | %s, %.2e |\n",
+              shape.M, shape.K, shape.N, label, dense, cublas_ms, decode_ms, cublas_ms + decode_ms, wgmma_ms,
+              decode_ms, wgmma_ms + decode_ms, fused_ms, (cublas_ms + decode_ms) / fused_ms, dense / fused_ms,
+              errors.identical ? "identical" : "DIFFERS", errors.relative);
+  return errors.identical && errors.relative <= 1e-2;
+}
+
+}  // namespace
+
+int main() {
+  cublasHandle_t handle;
+  ok(cublasCreate(&handle), "cublasCreate");
+  const std::size_t flush_bytes = 256u << 20;
+  const Buffer flush(flush_bytes);
+  const strassentile::bench::Timer timer{nullptr, flush.ptr, flush_bytes, 3, 25, strassentile::bench::Flush::write};
+  std::uint64_t seed = 11;
+  std::printf("| M×K×N | format | dense ms | cuBLAS products + decode ms | WGMMA products + decode ms | fused ms | "
+              "unfused (cuBLAS) / fused | dense / fused | fused Y vs WGMMA + decode; rel. error vs fp32 |\n"
+              "|---|---|---|---|---|---|---|---|---|\n");
+  bool all_ok = true;
+  const Case shapes[] = {{16384, 4096, 4096}, {16384, 2048, 2048}, {16384, 768, 3072}};
+  for (const Case& shape : shapes) {
+    all_ok &= run_case<4, 4, 4, 24>(shape, handle, timer, seed);
+    all_ok &= run_case<4, 2, 4, 12>(shape, handle, timer, seed);
+  }
+  cublasDestroy(handle);
+  if (!all_ok) std::fprintf(stderr, "ring_decode_bench: the fused Y differs (see the last column)\n");
+  return all_ok ? 0 : 1;
+}
