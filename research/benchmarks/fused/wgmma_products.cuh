@@ -350,6 +350,7 @@ struct RingDecode {
     const bf16* ring;         // slots × r × 256 × 64
     unsigned* arrivals;       // per slot: tiles stored and counted, over all generations
     unsigned* decoded;        // per slot: blocks decoded (the slot's generation that may be written next)
+    unsigned* stall;          // 0, or 1 + what the first wait that timed out was waiting for (4 words)
     int slots, m, n;
 };
 
@@ -375,6 +376,19 @@ __device__ __forceinline__ unsigned load_acquire(const unsigned* p) {
     return v;
 }
 
+// A wait of seconds means the ring is too small for the schedule: record what waited (the host reports it) and
+// release every other wait, so the launch ends with a wrong Y instead of hanging.
+template <class Decode>
+__device__ __forceinline__ void report_stall(const Decode& decode, const PositionBlock& b, int cluster, int wg) {
+    if (atomicCAS(decode.stall, 0u, 1u) == 0u) {
+        decode.stall[1] = static_cast<unsigned>(cluster * 2 + wg);
+        decode.stall[2] = static_cast<unsigned>(b.slot);
+        decode.stall[3] = static_cast<unsigned>(b.generation);
+        decode.stall[4] = load_acquire(&decode.decoded[b.slot]);
+        __threadfence();
+    }
+}
+
 // Counts the warpgroup's previous tile (its store completed) and tells the warpgroup whether it decodes that block.
 template <class Decode>
 __device__ __forceinline__ void count_stored_tile(const Decode& decode, const PositionBlock& b, int* decodes) {
@@ -382,6 +396,7 @@ __device__ __forceinline__ void count_stored_tile(const Decode& decode, const Po
     asm volatile("fence.proxy.async.global;" ::: "memory");
     __threadfence();
     const unsigned before = atomicAdd(&decode.arrivals[b.slot], 1u);
+    __threadfence();  // acquire side: the other warpgroups' tiles of the block, before this one decodes it
     *decodes = (before + 1) % Decode::kR == 0;
 }
 
@@ -601,8 +616,9 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
                     // The slot's previous generation must be decoded before this tile overwrites it.
                     // A wait of seconds means the ring is too small for the schedule: fail rather than hang.
                     const long long start = clock64();
-                    while (load_acquire(&decode.decoded[current.slot]) < static_cast<unsigned>(current.generation)) {
-                        if (clock64() - start > (1ll << 32)) __trap();
+                    while (load_acquire(&decode.decoded[current.slot]) < static_cast<unsigned>(current.generation) &&
+                           load_acquire(decode.stall) == 0) {
+                        if (clock64() - start > (1ll << 32)) report_stall(decode, current, int(blockIdx.x) / CLUSTERS, wg_idx);
                     }
                     asm volatile("fence.proxy.async.global;" ::: "memory");
                     store_async(&tensorMapC, block_sC, 0, (current.slot * Decode::kR + product) * BN);
@@ -768,6 +784,25 @@ void launch(int r, int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat, bf16 *c, con
         return true;
     }();
     (void)opted_in;
+    if constexpr (Decode::kEnabled) {
+        // The ring's waits assume every CTA is resident at once (a persistent grid): check that the GPU can hold them.
+        static const int resident = [&] {
+            cudaLaunchConfig_t config = {};
+            cudaLaunchAttribute cluster;
+            cluster.id = cudaLaunchAttributeClusterDimension;
+            cluster.val.clusterDim.x = CLUSTER_M * CLUSTER_N, cluster.val.clusterDim.y = 1, cluster.val.clusterDim.z = 1;
+            config.gridDim = dim3(NUM_SM), config.blockDim = dim3(NUM_THREADS), config.dynamicSmemBytes = sMemSize;
+            config.attrs = &cluster, config.numAttrs = 1;
+            int clusters = 0;
+            cuda_check(cudaOccupancyMaxActiveClusters(&clusters, kernel, &config), "cudaOccupancyMaxActiveClusters");
+            return clusters;
+        }();
+        if (resident * CLUSTER_M * CLUSTER_N < NUM_SM) {
+            std::fprintf(stderr, "wgmma_products: RingDecode needs %d clusters resident, this GPU holds %d\n",
+                         NUM_SM / (CLUSTER_M * CLUSTER_N), resident);
+            std::exit(1);
+        }
+    }
     kernel<<<NUM_SM, NUM_THREADS, sMemSize>>>(M, N, K, n, map_c, map_a, map_b, dspace, decode);
 }
 
@@ -783,12 +818,14 @@ bool run_batched_products(int r, int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat
     return true;
 }
 
-// The fused forward's scratch: the ring of position-block slots (Z tiles, bf16) and two counters per slot. Enough
+// The fused forward's scratch: the ring of position-block slots (Z tiles, bf16), two counters per slot and the
+// stall record (stall_words_offset). Enough
 // slots that a warpgroup waiting for a slot only ever waits on tiles earlier in every cluster's order (about
 // clusters / r blocks of 256 × 256 are in flight, four slots each): 4 · (⌈64 / r⌉ + 2) slots, 12–15 MB at r = 12–24.
 inline int ring_slots(int r) { return 4 * (ceil_div(NUM_SM / CLUSTER_M, r) + 2); }
 inline size_t ring_bytes(int r) { return size_t(ring_slots(r)) * r * BN * (BM / NUM_CONSUMERS) * sizeof(bf16); }
-inline size_t counter_bytes(int r) { return size_t(ring_slots(r)) * 2 * sizeof(unsigned); }
+inline size_t stall_words_offset(int r) { return size_t(ring_slots(r)) * 2; }
+inline size_t counter_bytes(int r) { return (size_t(ring_slots(r)) * 2 + 5) * sizeof(unsigned); }
 
 // Y = decode(X̂ · Ŵ) + bias with the products and the decode in one launch (RingDecode): Y (m·a) × (n·c) row-major
 // bf16, dec a·c × r fp32 (rounded to bf16 for the tensor-core decode), bias n·c bf16 or null. Same shapes as
@@ -799,7 +836,7 @@ bool run_fused_forward(int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat, const fl
     if (!shape_supported(m, k, n)) return false;
     const int slots = ring_slots(R);
     cuda_check(cudaMemsetAsync(counters, 0, counter_bytes(R)), "cudaMemsetAsync");
-    const RingDecode<A, C, R> decode{dec, bias, y, ring, counters, counters + slots, slots, m, n};
+    const RingDecode<A, C, R> decode{dec, bias, y, ring, counters, counters + slots, counters + 2 * slots, slots, m, n};
     launch(R, m, k, n, w_hat_t, x_hat, ring, decode);
     return true;
 }
