@@ -754,6 +754,33 @@ inline bool shape_supported(int m, int k, int n) { return n % (BM * CLUSTER_M) =
 template <class Decode>
 void launch(int r, int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat, bf16 *c, const Decode& decode) {
     const int M = r * n, N = m, K = k;
+    auto* kernel = batchedProductsKernel<BM, BN, BK, NUM_THREADS, QSIZE, NUM_SM, CLUSTER_M, CLUSTER_N, Decode>;
+    constexpr size_t sMemSize = sizeof(SMem<BM, BN, BK, QSIZE>);
+    static_assert(sMemSize < 227 * 1024);
+    static const bool opted_in = [&] {  // once: a host call between the timing events would count as GPU time
+        cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, sMemSize),
+                   "cudaFuncSetAttribute");
+        return true;
+    }();
+    (void)opted_in;
+    // RingDecode's waits need every CTA resident at once (a persistent grid): as many clusters as the GPU holds,
+    // at most NUM_SM / cluster size. The products alone run on NUM_SM CTAs whatever is resident.
+    static const int clusters = [&] {
+        constexpr int most = NUM_SM / (CLUSTER_M * CLUSTER_N);
+        if constexpr (!Decode::kEnabled) return most;
+        cudaLaunchConfig_t config = {};
+        cudaLaunchAttribute cluster;
+        cluster.id = cudaLaunchAttributeClusterDimension;
+        cluster.val.clusterDim.x = CLUSTER_M * CLUSTER_N, cluster.val.clusterDim.y = 1, cluster.val.clusterDim.z = 1;
+        config.gridDim = dim3(NUM_SM), config.blockDim = dim3(NUM_THREADS), config.dynamicSmemBytes = sMemSize;
+        config.attrs = &cluster, config.numAttrs = 1;
+        int resident = 0;
+        cuda_check(cudaOccupancyMaxActiveClusters(&resident, kernel, &config), "cudaOccupancyMaxActiveClusters");
+        if (resident < most) {
+            std::fprintf(stderr, "wgmma_products: RingDecode on %d resident clusters (of %d)\n", resident, most);
+        }
+        return std::min(resident, most);
+    }();
     static CUtensorMap map_a, map_b, map_c;
     static int *dspace = nullptr;
     static int cached[4] = {0, 0, 0, 0};
@@ -765,45 +792,17 @@ void launch(int r, int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat, bf16 *c, con
         std::vector<int> space(NUM_SM * SPACE_LEN);
         if constexpr (Decode::kEnabled) {
             map_c = create_tensor_map<BN, BM / NUM_CONSUMERS, false, true>(c, decode.slots * r * BN, BM / NUM_CONSUMERS);
-            createProductInner(r, n / (BM * CLUSTER_M), m / BN, NUM_SM/CLUSTER_M/CLUSTER_N, space.data());
+            createProductInner(r, n / (BM * CLUSTER_M), m / BN, clusters, space.data());
         } else {
             map_c = create_tensor_map<BN, BM / NUM_CONSUMERS, false, true>(c, r * N, n);
-            createHilbert(ceil_div(M, BM*CLUSTER_M), ceil_div(N, BN*CLUSTER_N), NUM_SM/CLUSTER_M/CLUSTER_N, space.data());
+            createHilbert(ceil_div(M, BM*CLUSTER_M), ceil_div(N, BN*CLUSTER_N), clusters, space.data());
         }
         if (dspace == nullptr) cuda_check(cudaMalloc((void **)&dspace, sizeof(int)*NUM_SM*SPACE_LEN), "cudaMalloc");
         cuda_check(cudaMemcpy(dspace, space.data(), sizeof(int)*NUM_SM*SPACE_LEN, cudaMemcpyHostToDevice), "cudaMemcpy");
         cached[0] = r, cached[1] = m, cached[2] = k, cached[3] = n;
         cached_ptrs[0] = w_hat_t, cached_ptrs[1] = x_hat, cached_ptrs[2] = c;
     }
-    auto* kernel = batchedProductsKernel<BM, BN, BK, NUM_THREADS, QSIZE, NUM_SM, CLUSTER_M, CLUSTER_N, Decode>;
-    constexpr size_t sMemSize = sizeof(SMem<BM, BN, BK, QSIZE>);
-    static_assert(sMemSize < 227 * 1024);
-    static const bool opted_in = [&] {  // once: a host call between the timing events would count as GPU time
-        cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, sMemSize),
-                   "cudaFuncSetAttribute");
-        return true;
-    }();
-    (void)opted_in;
-    if constexpr (Decode::kEnabled) {
-        // The ring's waits assume every CTA is resident at once (a persistent grid): check that the GPU can hold them.
-        static const int resident = [&] {
-            cudaLaunchConfig_t config = {};
-            cudaLaunchAttribute cluster;
-            cluster.id = cudaLaunchAttributeClusterDimension;
-            cluster.val.clusterDim.x = CLUSTER_M * CLUSTER_N, cluster.val.clusterDim.y = 1, cluster.val.clusterDim.z = 1;
-            config.gridDim = dim3(NUM_SM), config.blockDim = dim3(NUM_THREADS), config.dynamicSmemBytes = sMemSize;
-            config.attrs = &cluster, config.numAttrs = 1;
-            int clusters = 0;
-            cuda_check(cudaOccupancyMaxActiveClusters(&clusters, kernel, &config), "cudaOccupancyMaxActiveClusters");
-            return clusters;
-        }();
-        if (resident * CLUSTER_M * CLUSTER_N < NUM_SM) {
-            std::fprintf(stderr, "wgmma_products: RingDecode needs %d clusters resident, this GPU holds %d\n",
-                         NUM_SM / (CLUSTER_M * CLUSTER_N), resident);
-            std::exit(1);
-        }
-    }
-    kernel<<<NUM_SM, NUM_THREADS, sMemSize>>>(M, N, K, n, map_c, map_a, map_b, dspace, decode);
+    kernel<<<clusters * CLUSTER_M * CLUSTER_N, NUM_THREADS, sMemSize>>>(M, N, K, n, map_c, map_a, map_b, dspace, decode);
 }
 
 // Z[p] = X̂[p] · Ŵ[p] for p < r, all bf16 with fp32 accumulation, as one launch.
