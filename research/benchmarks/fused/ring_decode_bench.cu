@@ -108,14 +108,21 @@ bool run_case(const Case& shape, cublasHandle_t handle, const strassentile::benc
         zp, m, n, dp, bp, static_cast<bf16*>(y_unfused.ptr));
   };
   const auto wgmma_products = [&] { wgmma_products::run_batched_products(R, m, k, n, wt, xh, zp); };
+  const char* stages_env = std::getenv("RING_DECODE_STAGES");  // a subset of kRingAll's bits, to isolate a fault
+  const int stages = stages_env != nullptr ? std::atoi(stages_env) : wgmma_products::kRingAll;
   const auto fused = [&] {
     wgmma_products::run_fused_forward<A, C, R>(m, k, n, wt, xh, dp, bp, static_cast<bf16*>(y_fused.ptr),
-                                               static_cast<bf16*>(ring.ptr), static_cast<unsigned*>(counters.ptr));
+                                               static_cast<bf16*>(ring.ptr), static_cast<unsigned*>(counters.ptr),
+                                               stages);
   };
 
   // Correctness: the fused Y against WGMMA products + decode (bit for bit), and against the fp32 reference decode.
   fused();
   ok(cudaDeviceSynchronize(), "fused forward");
+  if (stages != wgmma_products::kRingAll) {
+    std::printf("| %dx%dx%d | %s | stages %d ran (Y not checked) |\n", shape.M, shape.K, shape.N, label, stages);
+    return true;
+  }
   unsigned stall[5];
   ok(cudaMemcpy(stall, static_cast<unsigned*>(counters.ptr) + wgmma_products::stall_words_offset(R), sizeof stall,
                 cudaMemcpyDeviceToHost),

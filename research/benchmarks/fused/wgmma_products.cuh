@@ -340,6 +340,10 @@ struct NoDecode {
     static constexpr bool kEnabled = false;
 };
 
+// RingDecode's parts, each switchable to isolate a fault: the tiles' TMA stores into the ring; the counting, slot
+// waits and slot freeing; the decode itself (its Z reads, MMAs and Y writes).
+constexpr int kRingStore = 1, kRingProtocol = 2, kRingDecodeBody = 4, kRingAll = 7;
+
 template <int A, int C, int R>
 struct RingDecode {
     static constexpr bool kEnabled = true;
@@ -352,6 +356,7 @@ struct RingDecode {
     unsigned* decoded;        // per slot: blocks decoded (the slot's generation that may be written next)
     unsigned* stall;          // 0, or 1 + what the first wait that timed out was waiting for (4 words)
     int slots, m, n;
+    int stages;               // which parts run (kRing*: all for the fused forward; fewer to isolate a fault)
 };
 
 // The position block of a consumer warpgroup's tile: 256 rows of m × 64 columns of n, numbered m-block-major.
@@ -414,7 +419,7 @@ __device__ void decode_and_free(const Decode& decode, const PositionBlock& b, vo
         block_decode::kColumns, block_decode::kRows * block_decode::kColumns,
         decode.y + static_cast<int64_t>(b.row0) * A * ldy + static_cast<int64_t>(b.col0) * C, ldy,
         decode.bias == nullptr ? nullptr : decode.bias + static_cast<int64_t>(b.col0) * C};
-    block_decode::decode_block<A, C, R>(block, frag, static_cast<float*>(staging), tid);
+    if (decode.stages & kRingDecodeBody) block_decode::decode_block<A, C, R>(block, frag, static_cast<float*>(staging), tid);
     asm volatile("bar.sync %0, 128;\n" ::"r"(barrier) : "memory");
     if (tid == 0) {
         __threadfence();
@@ -610,7 +615,7 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
                 const int product = num_block_m * BM / rows_a_per_product;
                 const PositionBlock current =
                     position_block(decode, num_block_m, num_block_n, product, rows_a_per_product, wg_idx * B_WG_M);
-                if (tid == 0) {
+                if (tid == 0 && (decode.stages & kRingProtocol)) {
                     s.decodes[wg_idx] = 0;
                     if (has_previous) count_stored_tile(decode, previous, &s.decodes[wg_idx]);
                     // The slot's previous generation must be decoded before this tile overwrites it.
@@ -620,10 +625,13 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
                            load_acquire(decode.stall) == 0) {
                         if (clock64() - start > (1ll << 32)) report_stall(decode, current, int(blockIdx.x) / CLUSTERS, wg_idx);
                     }
+                }
+                if (tid == 0 && (decode.stages & kRingStore)) {
                     asm volatile("fence.proxy.async.global;" ::: "memory");
                     store_async(&tensorMapC, block_sC, 0, (current.slot * Decode::kR + product) * BN);
                     asm volatile("cp.async.bulk.commit_group;");
                 }
+                if (tid == 0 && !(decode.stages & kRingProtocol)) s.decodes[wg_idx] = 0;
                 asm volatile("bar.sync %0, 128;\n" ::"r"(wg_idx + 2) : "memory");
                 if (s.decodes[wg_idx]) decode_and_free(decode, previous, block_sC, tid, wg_idx + 2);
                 previous = current;
@@ -637,7 +645,7 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
             }
         }
         if constexpr (Decode::kEnabled) {  // STL: the last tile, counted once its store completes
-            if (has_previous) {
+            if (has_previous && (decode.stages & kRingProtocol)) {
                 if (tid == 0) count_stored_tile(decode, previous, &s.decodes[wg_idx]);
                 asm volatile("bar.sync %0, 128;\n" ::"r"(wg_idx + 2) : "memory");
                 if (s.decodes[wg_idx]) decode_and_free(decode, previous, block_sC, tid, wg_idx + 2);
@@ -831,11 +839,11 @@ inline size_t counter_bytes(int r) { return (size_t(ring_slots(r)) * 2 + 5) * si
 // run_batched_products. Resets the counters first (a memset on the same stream).
 template <int A, int C, int R>
 bool run_fused_forward(int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat, const float* dec, const bf16* bias, bf16* y,
-                       bf16* ring, unsigned* counters) {
+                       bf16* ring, unsigned* counters, int stages = kRingAll) {
     if (!shape_supported(m, k, n)) return false;
     const int slots = ring_slots(R);
     cuda_check(cudaMemsetAsync(counters, 0, counter_bytes(R)), "cudaMemsetAsync");
-    const RingDecode<A, C, R> decode{dec, bias, y, ring, counters, counters + slots, counters + 2 * slots, slots, m, n};
+    const RingDecode<A, C, R> decode{dec, bias, y, ring, counters, counters + slots, counters + 2 * slots, slots, m, n, stages};
     launch(R, m, k, n, w_hat_t, x_hat, ring, decode);
     return true;
 }
