@@ -651,7 +651,15 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
                 if (s.decodes[wg_idx]) decode_and_free(decode, previous, block_sC, tid, wg_idx + 2);
             }
         }
+        // STL fix: the last tile's TMA store reads this CTA's shared memory; it must finish before the CTA exits.
+        if (tid == 0) asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");
     }
+    // STL fix: no CTA leaves while its cluster partner may still touch its shared memory. A consumer's last
+    // remote arrive on the partner's empty barrier can come after the partner has finished its own tiles (the
+    // pipeline lets one CTA run up to QSIZE k-blocks ahead, and RingDecode's decodes skew the two CTAs by
+    // microseconds); an arrive on an exited CTA's barrier faults the launch.
+    asm volatile("barrier.cluster.arrive.release;\n" ::: "memory");
+    asm volatile("barrier.cluster.wait.acquire;\n" ::: "memory");
 }
 
 // Rotate/flip quadrant appropriately
