@@ -364,11 +364,10 @@ struct PositionBlock {
     int block, slot, generation, row0, col0;
 };
 template <class Decode>
-__device__ __forceinline__ PositionBlock position_block(const Decode& decode, int num_block_m, int num_block_n,
-                                                        int product, int rows_a_per_product, int wg_col0) {
+__device__ __forceinline__ PositionBlock position_block(const Decode& decode, int num_block_n, int column0) {
     PositionBlock b;
     b.row0 = num_block_n * block_decode::kRows;
-    b.col0 = num_block_m * 128 - product * rows_a_per_product + wg_col0;
+    b.col0 = column0;
     b.block = num_block_n * (decode.n / block_decode::kColumns) + b.col0 / block_decode::kColumns;
     b.slot = b.block % decode.slots;
     b.generation = b.block / decode.slots;
@@ -611,10 +610,11 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
                 }
             }
             asm volatile("bar.sync %0, 128;\n" ::"r"(wg_idx + 2) : "memory");
+            // STL: the tile's product p, and its first column of Z[p] (C is Z stacked as (r·N) rows × rows_a columns).
+            const int product = num_block_m * BM / rows_a_per_product;
+            const int z_column0 = num_block_m * BM - product * rows_a_per_product + wg_idx * B_WG_M;
             if constexpr (Decode::kEnabled) {
-                const int product = num_block_m * BM / rows_a_per_product;
-                const PositionBlock current =
-                    position_block(decode, num_block_m, num_block_n, product, rows_a_per_product, wg_idx * B_WG_M);
+                const PositionBlock current = position_block(decode, num_block_n, z_column0);
                 if (tid == 0 && (decode.stages & kRingProtocol)) {
                     s.decodes[wg_idx] = 0;
                     if (has_previous) count_stored_tile(decode, previous, &s.decodes[wg_idx]);
@@ -637,10 +637,7 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
                 previous = current;
                 has_previous = true;
             } else if (tid == 0) {
-                // STL: C is Z stacked as (r·N) rows × rows_a columns, row-major: product p's tile at rows p·N + ….
-                const int product = num_block_m * BM / rows_a_per_product;
-                store_async(&tensorMapC, block_sC, num_block_m*BM - product*rows_a_per_product + wg_idx*B_WG_M,
-                            product * N + num_block_n*BN);
+                store_async(&tensorMapC, block_sC, z_column0, product * N + num_block_n*BN);
                 asm volatile("cp.async.bulk.commit_group;");
             }
         }
