@@ -11,6 +11,7 @@
 #   [VIT_CONFIG=research/train/vit_fashion_mnist.cfg] [VIT_DATA=.cache/fm-data] research/device/run_vit_device.sh OUT_DIR
 #
 #   VIT_CONVERGE=1 [VIT_RESUME_FROM=previous OUT_DIR] [VIT_PROCS_PER_GPU=2] [VIT_DEADLINE=560]
+#   [VIT_VARIANTS='dense;stl:rank=24,init=random'] [VIT_SEEDS=0]
 #   [VIT_CONFIG=research/train/vit_convergence.cfg] [VIT_DATA=.cache/fm-data] research/device/run_vit_device.sh OUT_DIR
 #
 # Probe (VIT_PROBE=1): every variant of the config (or of VIT_PROBE_VARIANTS, ';'-separated) alone for
@@ -20,7 +21,9 @@
 # Sweep (VIT_SWEEP=1): every variant × seed of the config, spread over VIT_PROCS processes on the one GPU
 #   (--shard i/N). Every process is stopped at the deadline (VIT_DEADLINE seconds after this script started);
 #   each writes its JSON after every finished run, and the finished runs are merged into vit_runs.json.
-# Convergence (VIT_CONVERGE=1; probe and sweep off unless asked for): every variant × seed of VIT_CONFIG, spread
+# Convergence (VIT_CONVERGE=1; probe and sweep off unless asked for): every variant × seed of VIT_CONFIG (or of
+#   VIT_VARIANTS and VIT_SEEDS, which override the config's, so that a short call trains the runs that matter first),
+#   spread
 #   over VIT_PROCS_PER_GPU processes on each GPU of the machine, with --checkpoint-dir. A run that finishes leaves
 #   a small checkpoint (its history); these come back packed in checkpoints.tar.gz, and the finished runs of this
 #   call and of VIT_RESUME_FROM's vit_convergence.json are merged into vit_convergence.json. The next call, given
@@ -162,7 +165,7 @@ if [ "$converge" = 1 ]; then
   echo "== convergence: $procs processes on $gpus GPU(s), stopped after $budget s =="
   for p in $(seq 0 $((procs - 1))); do
     CUDA_VISIBLE_DEVICES=$((p % gpus)) timeout "$budget" "${run[@]}" --checkpoint-dir "$ckpt" --shard "$p/$procs" \
-      --log-every 60 --json "$tmp/converge_$p.json" >"$tmp/converge_$p.log" 2>&1 &
+      ${VIT_VARIANTS:+--variants "$VIT_VARIANTS"} ${VIT_SEEDS:+--seeds "$VIT_SEEDS"} --log-every 60 --json "$tmp/converge_$p.json" >"$tmp/converge_$p.log" 2>&1 &
   done
   wait
   process_logs "$procs" "$gpus" >"$out/train.log"
