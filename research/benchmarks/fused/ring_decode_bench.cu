@@ -5,10 +5,6 @@
 // launches, median, 256 MiB written before each launch to flush the L2. Checks: the fused Y bit for bit equal to
 // WGMMA products + decode (same Z, same decode code); Y against an fp32 decode of cuBLAS's Z (relative Frobenius
 // error; D rounded to bf16 there too). Prints a markdown table; exit 1 on a mismatch.
-#include <cublas_v2.h>
-#include <cuda_bf16.h>
-#include <cuda_runtime.h>
-
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -16,29 +12,13 @@
 #include <cstring>
 #include <vector>
 
-#include "bench_util.cuh"  // benchmarks/: ok, Buffer, random_fill, Timer
 #include "block_decode.cuh"
+#include "cublas_baselines.cuh"
 #include "wgmma_products.cuh"
 
 namespace {
 
-using bf16 = __nv_bfloat16;
-using strassentile::bench::Buffer;
-using strassentile::bench::ok;
-
-constexpr std::size_t bytes_of(std::size_t count) { return count * sizeof(bf16); }
-
-void fill(const Buffer& buffer, std::size_t count, std::uint64_t seed, float scale = 1.0f) {
-  strassentile::bench::random_fill<bf16>(buffer.ptr, count, seed, scale);
-}
-
-std::vector<float> download(const void* dev, std::size_t count) {
-  std::vector<bf16> host(count);
-  ok(cudaMemcpy(host.data(), dev, count * sizeof(bf16), cudaMemcpyDeviceToHost), "cudaMemcpy");
-  std::vector<float> out(count);
-  for (std::size_t i = 0; i < count; ++i) out[i] = __bfloat162float(host[i]);
-  return out;
-}
+using namespace fused_bench;
 
 // The reference decode, one thread per output, fp32 sums of bf16-rounded D times Z.
 __global__ void reference_decode(const bf16* z, int m, int n, int a, int c, int r, const float* dec, const bf16* bias,
@@ -68,7 +48,7 @@ struct Errors {
 };
 
 template <int A, int B, int C, int R>
-bool run_case(const Case& shape, cublasHandle_t handle, const strassentile::bench::Timer& timer, std::uint64_t& seed) {
+bool run_case(const Case& shape, const Setup& setup, std::uint64_t& seed) {
   const int m = shape.M / A, k = shape.K / B, n = shape.N / C;
   char label[64];
   std::snprintf(label, sizeof label, "<%d,%d,%d> r=%d", A, B, C, R);
@@ -94,14 +74,7 @@ bool run_case(const Case& shape, cublasHandle_t handle, const strassentile::benc
   auto* const zp = static_cast<bf16*>(z.ptr);
   const auto* const dp = static_cast<const float*>(dec.ptr);
   const auto* const bp = static_cast<const bf16*>(bias.ptr);
-  const float one = 1.0f, zero = 0.0f;
-  const auto cublas_products = [&] {
-    ok(cublasGemmStridedBatchedEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, wt, CUDA_R_16BF, k,
-                                  static_cast<long long>(n) * k, xh, CUDA_R_16BF, k, static_cast<long long>(m) * k,
-                                  &zero, zp, CUDA_R_16BF, n, static_cast<long long>(m) * n, R, CUBLAS_COMPUTE_32F,
-                                  CUBLAS_GEMM_DEFAULT),
-       "cublasGemmStridedBatchedEx");
-  };
+  const auto products = [&] { cublas_products(setup.handle, R, m, k, n, wt, xh, zp); };
   constexpr int staging = block_decode::staging_bytes_per_warpgroup<A, C>();
   const auto decode = [&] {
     block_decode::decode_kernel<A, C, R><<<(m / block_decode::kRows) * (n / block_decode::kColumns), 128, staging>>>(
@@ -135,7 +108,7 @@ bool run_case(const Case& shape, cublasHandle_t handle, const strassentile::benc
   decode();
   ok(cudaDeviceSynchronize(), "products + decode");
   const std::vector<float> got = download(y_fused.ptr, y_count), unfused = download(y_unfused.ptr, y_count);
-  cublas_products();
+  products();
   reference_decode<<<1024, 256>>>(zp, m, n, A, C, R, dp, bp, static_cast<float*>(y_ref.ptr));
   ok(cudaDeviceSynchronize(), "reference");
   std::vector<float> ref(y_count);
@@ -155,19 +128,11 @@ bool run_case(const Case& shape, cublasHandle_t handle, const strassentile::benc
                 errors.identical ? "identical" : "DIFFERS", errors.relative);
     return errors.identical && errors.relative <= 1e-2;
   }
-  const Buffer w_dense(bytes_of(std::size_t(shape.N) * shape.K)), x_dense(bytes_of(std::size_t(shape.M) * shape.K));
-  fill(w_dense, std::size_t(shape.N) * shape.K, ++seed);
-  fill(x_dense, std::size_t(shape.M) * shape.K, ++seed);
-  const double dense = timer.median_ms([&] {
-    ok(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, shape.N, shape.M, shape.K, &one, w_dense.ptr, CUDA_R_16BF,
-                    shape.K, x_dense.ptr, CUDA_R_16BF, shape.K, &zero, y_unfused.ptr, CUDA_R_16BF, shape.N,
-                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-       "cublasGemmEx");
-  });
-  const double cublas_ms = timer.median_ms(cublas_products);
-  const double decode_ms = timer.median_ms(decode);
-  const double wgmma_ms = timer.median_ms(wgmma_products);
-  const double fused_ms = timer.median_ms(fused);
+  const double dense = dense_ms(setup, shape.M, shape.K, shape.N, seed);
+  const double cublas_ms = setup.timer.median_ms(products);
+  const double decode_ms = setup.timer.median_ms(decode);
+  const double wgmma_ms = setup.timer.median_ms(wgmma_products);
+  const double fused_ms = setup.timer.median_ms(fused);
   std::printf("| %dx%dx%d | %s | %.4f | %.4f + %.4f = %.4f | %.4f + %.4f = %.4f | %.4f | %.2f | %.2f | %s, %.2e |\n",
               shape.M, shape.K, shape.N, label, dense, cublas_ms, decode_ms, cublas_ms + decode_ms, wgmma_ms,
               decode_ms, wgmma_ms + decode_ms, fused_ms, (cublas_ms + decode_ms) / fused_ms, dense / fused_ms,
@@ -178,11 +143,7 @@ bool run_case(const Case& shape, cublasHandle_t handle, const strassentile::benc
 }  // namespace
 
 int main() {
-  cublasHandle_t handle;
-  ok(cublasCreate(&handle), "cublasCreate");
-  const std::size_t flush_bytes = 256u << 20;
-  const Buffer flush(flush_bytes);
-  const strassentile::bench::Timer timer{nullptr, flush.ptr, flush_bytes, 3, 25, strassentile::bench::Flush::write};
+  const Setup setup;
   std::uint64_t seed = 11;
   std::printf("| M×K×N | format | dense ms | cuBLAS products + decode ms | WGMMA products + decode ms | fused ms | "
               "unfused (cuBLAS) / fused | dense / fused | fused Y vs WGMMA + decode; rel. error vs fp32 |\n"
@@ -193,10 +154,9 @@ int main() {
   for (int s = 0; s < 3; ++s) {
     if (only != nullptr && std::atoi(only) != s) continue;
     const Case& shape = shapes[s];
-    all_ok &= run_case<4, 4, 4, 24>(shape, handle, timer, seed);
-    all_ok &= run_case<4, 2, 4, 12>(shape, handle, timer, seed);
+    all_ok &= run_case<4, 4, 4, 24>(shape, setup, seed);
+    all_ok &= run_case<4, 2, 4, 12>(shape, setup, seed);
   }
-  cublasDestroy(handle);
   if (!all_ok) std::fprintf(stderr, "ring_decode_bench: the fused Y differs (see the last column)\n");
   return all_ok ? 0 : 1;
 }
