@@ -69,11 +69,8 @@ def progress_of(doc, throughput=None):
         ips = throughput.get(run["variant"]) if throughput is not None else None
         if throughput is not None and not ips:
             return []
-        points, seconds = [], 0.0
-        for e in run["epochs"]:
-            seconds = e["epoch"] * images / ips if ips else seconds + e["train_seconds"]
-            points.append((seconds, e["val_accuracy"]))
-        return points
+        # An epoch record's train_seconds is the run's total up to that epoch, not the epoch's own.
+        return [(e["epoch"] * images / ips if ips else e["train_seconds"], e["val_accuracy"]) for e in run["epochs"]]
     return progress
 
 
