@@ -78,11 +78,13 @@ __device__ void load_decoder(const float* dec, uint32_t (&frag)[(R + 15) / 16][4
   }
 }
 
-// Decodes the block with the 128 threads of a warpgroup (thread = 0..127); `staging` holds
+// Decodes rows [row_begin, row_end) of the block with the 128 threads of a warpgroup (thread = 0..127): the whole
+// block in the standalone kernel, one of r shares in the fused one. `staging` holds
 // staging_bytes_per_warpgroup<A, C>() bytes. Z is read with ld.global.cg: in the fused kernel another SM wrote it
 // moments ago, and this SM's L1 may hold the ring slot's previous contents.
 template <int A, int C, int R>
-__device__ void decode_block(const Block& block, const uint32_t (&dec)[(R + 15) / 16][4], float* staging, int thread) {
+__device__ void decode_block(const Block& block, const uint32_t (&dec)[(R + 15) / 16][4], float* staging, int thread,
+                             int row_begin = 0, int row_end = kRows) {
   static_assert(A * C <= 16, "one m16 tile of outputs");
   constexpr int kChunks = (R + 15) / 16;
   using S = Staging<A, C>;
@@ -91,7 +93,7 @@ __device__ void decode_block(const Block& block, const uint32_t (&dec)[(R + 15) 
   const uint4 zero = make_uint4(0, 0, 0, 0);
 
 #pragma unroll 1
-  for (int row0 = warp * kRowsInFlight; row0 < kRows; row0 += 4 * kRowsInFlight) {
+  for (int row0 = row_begin + warp * kRowsInFlight; row0 < row_end; row0 += 4 * kRowsInFlight) {
     uint4 z[kRowsInFlight][kChunks][4];
 #pragma unroll
     for (int rr = 0; rr < kRowsInFlight; ++rr) {
@@ -100,7 +102,7 @@ __device__ void decode_block(const Block& block, const uint32_t (&dec)[(R + 15) 
 #pragma unroll
         for (int v = 0; v < 4; ++v) {
           const int p = chunk * 16 + 2 * t + (v & 1) + (v >> 1) * 8;
-          z[rr][chunk][v] = p < R ? __ldcg(reinterpret_cast<const uint4*>(block.z + p * block.z_stride +
+          z[rr][chunk][v] = p < R && row0 + rr < row_end ? __ldcg(reinterpret_cast<const uint4*>(block.z + p * block.z_stride +
                                                                           (row0 + rr) * block.z_ld + 8 * g))
                                   : zero;
         }
@@ -108,6 +110,7 @@ __device__ void decode_block(const Block& block, const uint32_t (&dec)[(R + 15) 
     }
 #pragma unroll
     for (int rr = 0; rr < kRowsInFlight; ++rr) {
+      if (row0 + rr >= row_end) break;  // the same for the whole warp
       float out[8][4];
 #pragma unroll
       for (int e = 0; e < 8; ++e) {

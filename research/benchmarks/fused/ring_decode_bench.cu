@@ -107,7 +107,7 @@ bool run_case(const Case& shape, const Setup& setup, std::uint64_t& seed) {
      "cudaMemcpy");
   if (stall[0] != 0) {
     std::fprintf(stderr, "%s %dx%dx%d: RingDecode stalled: warpgroup %u waited seconds for slot %u generation %u "
-                 "(decoded %u)\n", label, shape.M, shape.K, shape.N, stall[1], stall[2], stall[3], stall[4]);
+                 "(shares decoded %u, of %d a generation)\n", label, shape.M, shape.K, shape.N, stall[1], stall[2], stall[3], stall[4], R);
   }
   wgmma_products();
   decode();

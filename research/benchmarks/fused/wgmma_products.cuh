@@ -327,15 +327,20 @@ struct SMem {
     alignas(128) bf16 C[BN*(BM+(BM/64)*8)]; // padding of 8 elements per consumer
     alignas(8) uint64_t full[QSIZE], empty[QSIZE];
     int space[SPACE_LEN];
-    int decodes[2];  // STL: per consumer warpgroup, whether it decodes its previous block (RingDecode)
+    int shares[2];  // STL: per consumer warpgroup, the share of its previous block it decodes (RingDecode), or -1
 };
 
 // STL: what the consumers do with a finished tile. NoDecode stores Z (the products alone). RingDecode<A, C, R> is
 // the fused forward: each warpgroup stores its 256 × 64 tile of product p into a ring of position-block slots that
-// stays in L2, counts it on the slot's arrival counter, and the warpgroup whose tile is the block's r-th decodes the
-// block into Y (block_decode.cuh) and frees the slot. A tile is counted one tile later, when its store has long
-// completed, so no warpgroup waits for its own store. The tile order runs the r products of a position block
-// back to back (createProductInner), so a block's tiles meet in L2 within a few tiles' time.
+// stays in L2 and counts it on the slot's arrival counter; its arrival index k is the share of the block it decodes
+// into Y (block_decode.cuh: rows 256·k/r to 256·(k+1)/r) once all r tiles are counted, and each decoded share is
+// counted on the slot, which is free again after r shares. Splitting the decode over the r warpgroups (on r SMs)
+// that produced the block is what lets decodes overlap: one warpgroup decoding a whole block at one SM's L2 rate
+// serialised the kernel (measured 5–11× slower than the unfused stages, ROOFLINE.md). A tile is counted one tile
+// later, when its store has long completed, so no warpgroup waits for its own store. The tile order runs the r
+// products of a position block back to back on r clusters (createProductInner), so a block's tiles meet in L2
+// within a few tiles' time; r must not exceed the resident clusters (a cluster with two tiles of one block would
+// wait for its own uncounted tile).
 struct NoDecode {
     static constexpr bool kEnabled = false;
 };
@@ -353,7 +358,7 @@ struct RingDecode {
     bf16* y;                  // (m·a) × (n·c) row-major
     const bf16* ring;         // slots × r × 256 × 64
     unsigned* arrivals;       // per slot: tiles stored and counted, over all generations
-    unsigned* decoded;        // per slot: blocks decoded (the slot's generation that may be written next)
+    unsigned* decoded;        // per slot: shares decoded, over all generations (generation g may be written at g·r)
     unsigned* stall;          // 0, or 1 + what the first wait that timed out was waiting for (4 words)
     int slots, m, n;
     int stages;               // which parts run (kRing*: all for the fused forward; fewer to isolate a fault)
@@ -393,22 +398,38 @@ __device__ __forceinline__ void report_stall(const Decode& decode, const Positio
     }
 }
 
-// Counts the warpgroup's previous tile (its store completed) and tells the warpgroup whether it decodes that block.
+// Counts the warpgroup's previous tile (its store completed); returns its arrival index in the block, the share of
+// the block this warpgroup decodes.
 template <class Decode>
-__device__ __forceinline__ void count_stored_tile(const Decode& decode, const PositionBlock& b, int* decodes) {
+__device__ __forceinline__ int count_stored_tile(const Decode& decode, const PositionBlock& b) {
     asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");
     asm volatile("fence.proxy.async.global;" ::: "memory");
     __threadfence();
     const unsigned before = atomicAdd(&decode.arrivals[b.slot], 1u);
-    __threadfence();  // acquire side: the other warpgroups' tiles of the block, before this one decodes it
-    *decodes = (before + 1) % Decode::kR == 0;
+    return static_cast<int>(before % Decode::kR);
 }
 
-// Decodes block b with the warpgroup (staging: its C tile, free once its last store has read it), then frees the slot.
+// Waits (thread 0) until every tile of block b has been counted; a wait of seconds is reported as a stall.
 template <class Decode>
-__device__ void decode_and_free(const Decode& decode, const PositionBlock& b, void* staging, int tid, int barrier) {
+__device__ __forceinline__ void wait_block_complete(const Decode& decode, const PositionBlock& b, int cluster, int wg) {
+    const unsigned complete = static_cast<unsigned>(b.generation + 1) * Decode::kR;
+    const long long start = clock64();
+    while (load_acquire(&decode.arrivals[b.slot]) < complete && load_acquire(decode.stall) == 0) {
+        if (clock64() - start > (1ll << 32)) report_stall(decode, b, cluster, wg);
+    }
+}
+
+// Decodes share `share` of block b with the warpgroup (staging: its C tile, free once its last store has read it)
+// once the block is complete, then counts the share on the slot.
+template <class Decode>
+__device__ void decode_share(const Decode& decode, const PositionBlock& b, int share, void* staging, int tid, int cluster,
+                             int wg) {
     constexpr int A = Decode::kA, C = Decode::kC, R = Decode::kR;
-    if (tid == 0) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
+    const int barrier = wg + 2;
+    if (tid == 0) {
+        asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
+        wait_block_complete(decode, b, cluster, wg);
+    }
     asm volatile("bar.sync %0, 128;\n" ::"r"(barrier) : "memory");
     uint32_t frag[(R + 15) / 16][4];
     block_decode::load_decoder<A, C, R>(decode.dec, frag, tid % 32);
@@ -418,7 +439,9 @@ __device__ void decode_and_free(const Decode& decode, const PositionBlock& b, vo
         block_decode::kColumns, block_decode::kRows * block_decode::kColumns,
         decode.y + static_cast<int64_t>(b.row0) * A * ldy + static_cast<int64_t>(b.col0) * C, ldy,
         decode.bias == nullptr ? nullptr : decode.bias + static_cast<int64_t>(b.col0) * C};
-    if (decode.stages & kRingDecodeBody) block_decode::decode_block<A, C, R>(block, frag, static_cast<float*>(staging), tid);
+    if (decode.stages & kRingDecodeBody)
+        block_decode::decode_block<A, C, R>(block, frag, static_cast<float*>(staging), tid,
+                                            block_decode::kRows * share / R, block_decode::kRows * (share + 1) / R);
     asm volatile("bar.sync %0, 128;\n" ::"r"(barrier) : "memory");
     if (tid == 0) {
         __threadfence();
@@ -616,12 +639,12 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
             if constexpr (Decode::kEnabled) {
                 const PositionBlock current = position_block(decode, num_block_n, z_column0);
                 if (tid == 0 && (decode.stages & kRingProtocol)) {
-                    s.decodes[wg_idx] = 0;
-                    if (has_previous) count_stored_tile(decode, previous, &s.decodes[wg_idx]);
-                    // The slot's previous generation must be decoded before this tile overwrites it.
+                    s.shares[wg_idx] = has_previous ? count_stored_tile(decode, previous) : -1;
+                    // Every share of the slot's previous generation must be decoded before this tile overwrites it.
                     // A wait of seconds means the ring is too small for the schedule: fail rather than hang.
+                    const unsigned freed = static_cast<unsigned>(current.generation) * Decode::kR;
                     const long long start = clock64();
-                    while (load_acquire(&decode.decoded[current.slot]) < static_cast<unsigned>(current.generation) &&
+                    while (load_acquire(&decode.decoded[current.slot]) < freed &&
                            load_acquire(decode.stall) == 0) {
                         if (clock64() - start > (1ll << 32)) report_stall(decode, current, int(blockIdx.x) / CLUSTERS, wg_idx);
                     }
@@ -631,9 +654,9 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
                     store_async(&tensorMapC, block_sC, 0, (current.slot * Decode::kR + product) * BN);
                     asm volatile("cp.async.bulk.commit_group;");
                 }
-                if (tid == 0 && !(decode.stages & kRingProtocol)) s.decodes[wg_idx] = 0;
+                if (tid == 0 && !(decode.stages & kRingProtocol)) s.shares[wg_idx] = -1;
                 asm volatile("bar.sync %0, 128;\n" ::"r"(wg_idx + 2) : "memory");
-                if (s.decodes[wg_idx]) decode_and_free(decode, previous, block_sC, tid, wg_idx + 2);
+                if (s.shares[wg_idx] >= 0) decode_share(decode, previous, s.shares[wg_idx], block_sC, tid, int(blockIdx.x) / CLUSTERS, wg_idx);
                 previous = current;
                 has_previous = true;
             } else if (tid == 0) {
@@ -643,9 +666,9 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
         }
         if constexpr (Decode::kEnabled) {  // STL: the last tile, counted once its store completes
             if (has_previous && (decode.stages & kRingProtocol)) {
-                if (tid == 0) count_stored_tile(decode, previous, &s.decodes[wg_idx]);
+                if (tid == 0) s.shares[wg_idx] = count_stored_tile(decode, previous);
                 asm volatile("bar.sync %0, 128;\n" ::"r"(wg_idx + 2) : "memory");
-                if (s.decodes[wg_idx]) decode_and_free(decode, previous, block_sC, tid, wg_idx + 2);
+                decode_share(decode, previous, s.shares[wg_idx], block_sC, tid, int(blockIdx.x) / CLUSTERS, wg_idx);
             }
         }
         // STL fix: the last tile's TMA store reads this CTA's shared memory; it must finish before the CTA exits.
@@ -794,6 +817,10 @@ void launch(int r, int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat, bf16 *c, con
         }
         return std::min(resident, most);
     }();
+    if (Decode::kEnabled && r > clusters) {  // a cluster would hold two tiles of one block (see RingDecode)
+        std::fprintf(stderr, "wgmma_products: RingDecode needs r <= %d resident clusters, got r = %d\n", clusters, r);
+        std::exit(1);
+    }
     static CUtensorMap map_a, map_b, map_c;
     static int *dspace = nullptr;
     static int cached[4] = {0, 0, 0, 0};

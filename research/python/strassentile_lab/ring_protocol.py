@@ -1,13 +1,14 @@
 """A model of RingDecode's synchronisation (research/benchmarks/fused/wgmma_products.cuh) that searches for deadlock.
 
 The kernel's consumer warpgroups (clusters of 2 CTAs x 2 warpgroups, one 256 x 64 position block each per tile)
-walk the product-inner tile order (tile t to cluster t % clusters). At each tile a warpgroup, in this order:
-counts its previous tile on that block's slot (the count that completes a block makes it the block's decoder),
-waits until its current block's slot has been freed (the slot's previous generation decoded), stores the tile,
-then decodes the block it completed and frees that slot. A warpgroup cannot finish a tile's mainloop before all four
-warpgroups of its cluster have finished the previous tile's epilogue when k has more 64-wide blocks than the
-pipeline has stages (3). The model runs every warpgroup as a state machine under random interleavings; a state from
-which none can move is a deadlock."""
+walk the product-inner tile order (tile t to cluster t % clusters), so a block's r tiles come from r different
+clusters. At each tile a warpgroup, in this order: counts its previous tile on that block's slot (its arrival
+index k there is the share of the block it will decode), waits until its current block's slot has been freed (all r
+shares of the slot's previous generation decoded), stores the tile, waits until every tile of its previous block has
+been counted, decodes share k of that block (rows 256·k/r to 256·(k+1)/r) and counts the share on the slot. A
+warpgroup cannot finish a tile's mainloop before all four warpgroups of its cluster have finished the previous tile's
+epilogue when k has more 64-wide blocks than the pipeline has stages (3). The model runs every warpgroup as a state
+machine under random interleavings; a state from which none can move is a deadlock."""
 from __future__ import annotations
 
 import math
@@ -23,11 +24,16 @@ def ring_slots(r: int, clusters: int = 64) -> int:
     return 4 * (math.ceil(clusters / r) + 2)
 
 
+def decode_rows(r: int, share: int, rows: int = 256) -> range:
+    """The rows of a position block that the warpgroup with arrival index `share` decodes (the kernel's split)."""
+    return range(rows * share // r, rows * (share + 1) // r)
+
+
 @dataclass
 class Outcome:
     finished: bool
     stuck: int          # warpgroups that could not finish
-    decoded: int        # position blocks decoded
+    decoded: int        # position blocks whose r shares were all decoded
 
 
 def simulate(m: int, n: int, r: int, k_blocks: int, clusters: int = 64, slots: int | None = None,
@@ -43,24 +49,22 @@ def simulate(m: int, n: int, r: int, k_blocks: int, clusters: int = 64, slots: i
                 tiles[t % clusters].append((mb, pair))
                 t += 1
     rng = random.Random(seed)
-    arrivals, decoded = [0] * slots, [0] * slots
+    arrivals, shares = [0] * slots, [0] * slots
+    shares_of_block: dict[int, int] = {}
     warpgroups = [(c, w) for c in range(clusters) for w in range(WARPGROUPS_PER_CLUSTER)]
     step = dict.fromkeys(warpgroups, 0)
     phase = dict.fromkeys(warpgroups, "mainloop")
-    current: dict = dict.fromkeys(warpgroups)
-    completes: dict = dict.fromkeys(warpgroups)
+    current: dict = dict.fromkeys(warpgroups)   # the block of the tile in the epilogue (or the last one stored)
+    pending: dict = dict.fromkeys(warpgroups)   # the counted block whose share is still to be decoded
     epilogues: dict[tuple[int, int], int] = {}
-    blocks_decoded = 0
     coupled = k_blocks > PIPELINE_STAGES
 
-    def count(block: int) -> bool:
-        arrivals[block % slots] += 1
-        return arrivals[block % slots] % r == 0
+    def complete(block: int) -> bool:  # every tile of the block counted
+        return arrivals[block % slots] >= (block // slots + 1) * r
 
-    def free(block: int) -> None:
-        nonlocal blocks_decoded
-        decoded[block % slots] += 1
-        blocks_decoded += 1
+    def decode_share(block: int) -> None:
+        shares[block % slots] += 1
+        shares_of_block[block] = shares_of_block.get(block, 0) + 1
 
     moved = True
     while moved:
@@ -71,10 +75,11 @@ def simulate(m: int, n: int, r: int, k_blocks: int, clusters: int = 64, slots: i
             c, w = wg
             i = step[wg]
             if phase[wg] == "mainloop":
-                if i == len(tiles[c]):
-                    if current[wg] is not None and count(current[wg]):
-                        free(current[wg])
-                    phase[wg] = "done"
+                if i == len(tiles[c]):  # after the loop: count the last tile, then decode its share
+                    if current[wg] is not None:
+                        arrivals[current[wg] % slots] += 1
+                        pending[wg] = current[wg]
+                    phase[wg] = "last share"
                     moved = True
                     continue
                 if coupled and i > 0 and epilogues.get((c, i - 1), 0) < WARPGROUPS_PER_CLUSTER:
@@ -83,21 +88,30 @@ def simulate(m: int, n: int, r: int, k_blocks: int, clusters: int = 64, slots: i
                     moved = True
                     continue
                 mb, pair = tiles[c][i]
-                block = mb * (n // 64) + pair * 4 + w
-                completes[wg] = current[wg] if current[wg] is not None and count(current[wg]) else None
-                current[wg] = block
-                phase[wg] = "wait"
+                if current[wg] is not None:
+                    arrivals[current[wg] % slots] += 1
+                    pending[wg] = current[wg]
+                current[wg] = mb * (n // 64) + pair * 4 + w
+                phase[wg] = "slot wait"
                 moved = True
-            elif phase[wg] == "wait":
+            elif phase[wg] == "slot wait":
                 block = current[wg]
-                if decoded[block % slots] < block // slots:
+                if shares[block % slots] < (block // slots) * r:
                     continue
-                if completes[wg] is not None:
-                    free(completes[wg])
-                    completes[wg] = None
-                epilogues[(c, i)] = epilogues.get((c, i), 0) + 1
-                step[wg] += 1
-                phase[wg] = "mainloop"
+                phase[wg] = "share"
+                moved = True
+            elif phase[wg] in ("share", "last share"):
+                if pending[wg] is not None:
+                    if not complete(pending[wg]):
+                        continue
+                    decode_share(pending[wg])
+                    pending[wg] = None
+                if phase[wg] == "last share":
+                    phase[wg] = "done"
+                else:
+                    epilogues[(c, i)] = epilogues.get((c, i), 0) + 1
+                    step[wg] += 1
+                    phase[wg] = "mainloop"
                 moved = True
     stuck = sum(phase[wg] != "done" for wg in warpgroups)
-    return Outcome(stuck == 0, stuck, blocks_decoded)
+    return Outcome(stuck == 0, stuck, sum(s == r for s in shares_of_block.values()))
