@@ -1,4 +1,4 @@
-// The STL decode of one position block on tensor cores, by one warpgroup: Y[i·a + u, j·c + w] =
+// The STL decode of one position block (or a range of its rows) on tensor cores, by one warpgroup: Y[i·a + u, j·c + w] =
 // Σ_p D[u·c + w, p] · Z[p][i][j] + bias[j·c + w] for 256 rows i × 64 columns j of positions (the block a consumer
 // warpgroup of wgmma_products.cuh stores). Shared by the fused kernel (Z read back from an L2-resident ring right
 // after the block's last product is stored) and by a standalone decode kernel over a whole Z (the unfused

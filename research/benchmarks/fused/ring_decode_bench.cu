@@ -1,10 +1,11 @@
 // The STL forward's products and decode in one launch (wgmma_products.cuh with RingDecode: Z through an L2-resident
-// ring, decoded by the warpgroup that stores a block's last product) against the same two stages as separate
+// ring, each block decoded in r shares by the warpgroups that stored its products) against the same two stages as separate
 // launches: cuBLAS's strided-batched products or the WGMMA products, then the same tensor-core decode
 // (block_decode.cuh) over the whole Z. The encode is not part of any column. CUDA events, 3 warm-up and 25 timed
 // launches, median, 256 MiB written before each launch to flush the L2. Checks: the fused Y bit for bit equal to
 // WGMMA products + decode (same Z, same decode code); Y against an fp32 decode of cuBLAS's Z (relative Frobenius
-// error; D rounded to bf16 there too). Prints a markdown table; exit 1 on a mismatch.
+// error; D rounded to bf16 there too); the ring's counters: every tile counted and every share decoded. Prints a
+// markdown table; exit 1 on a mismatch.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -108,6 +109,18 @@ bool run_case(const Case& shape, const Setup& setup, std::uint64_t& seed) {
   if (stall[0] != 0) {
     std::fprintf(stderr, "%s %dx%dx%d: RingDecode stalled: warpgroup %u waited seconds for slot %u generation %u "
                  "(shares decoded %u, of %d a generation)\n", label, shape.M, shape.K, shape.N, stall[1], stall[2], stall[3], stall[4], R);
+  }
+  // The protocol's books: every block's r tiles counted and its r shares decoded, over all slots.
+  const int slots = wgmma_products::ring_slots(R);
+  std::vector<unsigned> books(2 * std::size_t(slots));
+  ok(cudaMemcpy(books.data(), counters.ptr, books.size() * sizeof(unsigned), cudaMemcpyDeviceToHost), "cudaMemcpy");
+  unsigned long long tiles_counted = 0, shares_decoded = 0;
+  for (int i = 0; i < slots; ++i) tiles_counted += books[i], shares_decoded += books[slots + i];
+  const unsigned long long expected = std::size_t(m / block_decode::kRows) * (n / block_decode::kColumns) * R;
+  if (tiles_counted != expected || shares_decoded != expected) {
+    std::fprintf(stderr, "%s %dx%dx%d: RingDecode counted %llu tiles and decoded %llu shares, expected %llu each\n",
+                 label, shape.M, shape.K, shape.N, tiles_counted, shares_decoded, expected);
+    return false;
   }
   wgmma_products();
   decode();
