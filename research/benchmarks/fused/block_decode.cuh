@@ -1,8 +1,8 @@
-// The STL decode of one position block (or a range of its rows) on tensor cores, by one warpgroup: Y[i·a + u, j·c + w] =
-// Σ_p D[u·c + w, p] · Z[p][i][j] + bias[j·c + w] for 256 rows i × 64 columns j of positions (the block a consumer
-// warpgroup of wgmma_products.cuh stores). Shared by the fused kernel (Z read back from an L2-resident ring right
-// after the block's last product is stored) and by a standalone decode kernel over a whole Z (the unfused
-// comparison), so the two differ only in where Z comes from and when.
+// The STL decode of one position block (or a range of its rows) on tensor cores, by one warpgroup:
+// Y[i·a + u, j·c + w] = Σ_p D[u·c + w, p] · Z[p][i][j] + bias[j·c + w] for 256 rows i × 64 columns j of positions
+// (the block a consumer warpgroup of wgmma_products.cuh stores). Shared by the fused kernel (Z read back from an
+// L2-resident ring once the block's last product is stored, in r shares of rows) and by a standalone decode kernel
+// over a whole Z (the unfused comparison), so the two differ only in where Z comes from and when.
 //
 // Per row i a warp runs mma.sync m16n8k16 with A = D (16 outputs q × 16 products, zero beyond a·c and r) and
 // B = Z (16 products × 8 positions). Lane (g, t) loads Z[2t, 2t+1, 2t+8, 2t+9][i][8g .. 8g+7] as four 16-byte
@@ -102,9 +102,10 @@ __device__ void decode_block(const Block& block, const uint32_t (&dec)[(R + 15) 
 #pragma unroll
         for (int v = 0; v < 4; ++v) {
           const int p = chunk * 16 + 2 * t + (v & 1) + (v >> 1) * 8;
-          z[rr][chunk][v] = p < R && row0 + rr < row_end ? __ldcg(reinterpret_cast<const uint4*>(block.z + p * block.z_stride +
-                                                                          (row0 + rr) * block.z_ld + 8 * g))
-                                  : zero;
+          const bool live = p < R && row0 + rr < row_end;
+          z[rr][chunk][v] = live ? __ldcg(reinterpret_cast<const uint4*>(block.z + p * block.z_stride +
+                                                                         (row0 + rr) * block.z_ld + 8 * g))
+                                 : zero;
         }
       }
     }

@@ -1,6 +1,6 @@
 // The STL forward's products and decode in one launch (wgmma_products.cuh with RingDecode: Z through an L2-resident
-// ring, each block decoded in r shares by the warpgroups that stored its products) against the same two stages as separate
-// launches: cuBLAS's strided-batched products or the WGMMA products, then the same tensor-core decode
+// ring, each block decoded in r shares by the warpgroups that stored its products) against the same two stages as
+// separate launches: cuBLAS's strided-batched products or the WGMMA products, then the same tensor-core decode
 // (block_decode.cuh) over the whole Z. The encode is not part of any column. CUDA events, 3 warm-up and 25 timed
 // launches, median, 256 MiB written before each launch to flush the L2. Checks: the fused Y bit for bit equal to
 // WGMMA products + decode (same Z, same decode code); Y against an fp32 decode of cuBLAS's Z (relative Frobenius
@@ -108,7 +108,8 @@ bool run_case(const Case& shape, const Setup& setup, std::uint64_t& seed) {
      "cudaMemcpy");
   if (stall[0] != 0) {
     std::fprintf(stderr, "%s %dx%dx%d: RingDecode stalled: warpgroup %u waited seconds for slot %u generation %u "
-                 "(shares decoded %u, of %d a generation)\n", label, shape.M, shape.K, shape.N, stall[1], stall[2], stall[3], stall[4], R);
+                 "(shares decoded %u, of %d a generation)\n",
+                 label, shape.M, shape.K, shape.N, stall[1], stall[2], stall[3], stall[4], R);
   }
   // The protocol's books: every block's r tiles counted and its r shares decoded, over all slots.
   const int slots = wgmma_products::ring_slots(R);
