@@ -34,3 +34,15 @@ def test_time_to_target_averages_the_runs_that_reach_it_and_reports_each_runs_be
     assert math.isclose(rows["dense"]["best"][0], 0.825)
     assert rows["stl"]["reached"] == 0 and math.isnan(rows["stl"]["seconds"][0])
     assert math.isclose(rows["stl"]["best"][0], 0.75)
+
+
+def test_vit_progress_reads_each_epochs_running_total_of_training_seconds():
+    from plot_vit import progress_of
+
+    doc = {"config": {"train_images": 1000}}
+    run = {"variant": "dense", "epochs": [{"epoch": 1, "train_seconds": 2.0, "val_accuracy": 0.5},
+                                          {"epoch": 2, "train_seconds": 4.5, "val_accuracy": 0.6}]}
+    assert progress_of(doc)(run) == [(2.0, 0.5), (4.5, 0.6)]
+    # With a throughput probe, seconds are epochs × images ÷ the variant's images/s alone.
+    assert progress_of(doc, {"dense": 500.0})(run) == [(2.0, 0.5), (4.0, 0.6)]
+    assert progress_of(doc, {"stl": 500.0})(run) == []
