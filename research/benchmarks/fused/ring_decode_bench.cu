@@ -102,21 +102,19 @@ bool run_case(const Case& shape, const Setup& setup, std::uint64_t& seed) {
     }
     return true;
   }
-  unsigned stall[5];
-  ok(cudaMemcpy(stall, static_cast<unsigned*>(counters.ptr) + wgmma_products::stall_words_offset(R), sizeof stall,
-                cudaMemcpyDeviceToHost),
-     "cudaMemcpy");
+  // The ring's counters after the launch: the stall record, and the protocol's books (every block's r tiles
+  // counted and its r shares decoded, over all slots).
+  const int slots = wgmma_products::ring_slots(R);
+  std::vector<unsigned> words(wgmma_products::counter_bytes(R) / sizeof(unsigned));
+  ok(cudaMemcpy(words.data(), counters.ptr, words.size() * sizeof(unsigned), cudaMemcpyDeviceToHost), "cudaMemcpy");
+  const unsigned* const stall = words.data() + wgmma_products::stall_words_offset(R);
   if (stall[0] != 0) {
     std::fprintf(stderr, "%s %dx%dx%d: RingDecode stalled: warpgroup %u waited seconds for slot %u generation %u "
                  "(shares decoded %u, of %d a generation)\n",
                  label, shape.M, shape.K, shape.N, stall[1], stall[2], stall[3], stall[4], R);
   }
-  // The protocol's books: every block's r tiles counted and its r shares decoded, over all slots.
-  const int slots = wgmma_products::ring_slots(R);
-  std::vector<unsigned> books(2 * std::size_t(slots));
-  ok(cudaMemcpy(books.data(), counters.ptr, books.size() * sizeof(unsigned), cudaMemcpyDeviceToHost), "cudaMemcpy");
   unsigned long long tiles_counted = 0, shares_decoded = 0;
-  for (int i = 0; i < slots; ++i) tiles_counted += books[i], shares_decoded += books[slots + i];
+  for (int i = 0; i < slots; ++i) tiles_counted += words[i], shares_decoded += words[slots + i];
   const unsigned long long expected = std::size_t(m / block_decode::kRows) * (n / block_decode::kColumns) * R;
   if (tiles_counted != expected || shares_decoded != expected) {
     std::fprintf(stderr, "%s %dx%dx%d: RingDecode counted %llu tiles and decoded %llu shares, expected %llu each\n",

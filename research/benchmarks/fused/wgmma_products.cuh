@@ -409,12 +409,13 @@ __device__ __forceinline__ int count_stored_tile(const Decode& decode, const Pos
     return static_cast<int>(before % Decode::kR);
 }
 
-// Waits (thread 0) until every tile of block b has been counted; a wait of seconds is reported as a stall.
+// Waits (thread 0) until a counter of block b's slot reaches `target`. A wait of seconds means the ring is too small
+// for the schedule: it is reported as a stall, which releases every wait, so the launch fails rather than hangs.
 template <class Decode>
-__device__ __forceinline__ void wait_block_complete(const Decode& decode, const PositionBlock& b, int cluster, int wg) {
-    const unsigned complete = static_cast<unsigned>(b.generation + 1) * Decode::kR;
+__device__ __forceinline__ void wait_for_count(const Decode& decode, const unsigned* counter, unsigned target,
+                                               const PositionBlock& b, int cluster, int wg) {
     const long long start = clock64();
-    while (load_acquire(&decode.arrivals[b.slot]) < complete && load_acquire(decode.stall) == 0) {
+    while (load_acquire(counter) < target && load_acquire(decode.stall) == 0) {
         if (clock64() - start > (1ll << 32)) report_stall(decode, b, cluster, wg);
     }
 }
@@ -428,7 +429,8 @@ __device__ void decode_share(const Decode& decode, const PositionBlock& b, int s
     const int barrier = wg + 2;
     if (tid == 0) {
         asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
-        wait_block_complete(decode, b, cluster, wg);
+        // Every tile of the block counted.
+        wait_for_count(decode, &decode.arrivals[b.slot], static_cast<unsigned>(b.generation + 1) * R, b, cluster, wg);
     }
     asm volatile("bar.sync %0, 128;\n" ::"r"(barrier) : "memory");
     uint32_t frag[(R + 15) / 16][4];
@@ -640,14 +642,10 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
                 const PositionBlock current = position_block(decode, num_block_n, z_column0);
                 if (tid == 0 && (decode.stages & kRingProtocol)) {
                     s.shares[wg_idx] = has_previous ? count_stored_tile(decode, previous) : -1;
-                    // Every share of the slot's previous generation must be decoded before this tile overwrites it.
-                    // A wait of seconds means the ring is too small for the schedule: fail rather than hang.
-                    const unsigned freed = static_cast<unsigned>(current.generation) * Decode::kR;
-                    const long long start = clock64();
-                    while (load_acquire(&decode.decoded[current.slot]) < freed &&
-                           load_acquire(decode.stall) == 0) {
-                        if (clock64() - start > (1ll << 32)) report_stall(decode, current, int(blockIdx.x) / CLUSTERS, wg_idx);
-                    }
+                    // Every share of the slot's previous generation decoded before this tile overwrites it.
+                    wait_for_count(decode, &decode.decoded[current.slot],
+                                   static_cast<unsigned>(current.generation) * Decode::kR, current,
+                                   int(blockIdx.x) / CLUSTERS, wg_idx);
                 }
                 if (tid == 0 && (decode.stages & kRingStore)) {
                     asm volatile("fence.proxy.async.global;" ::: "memory");
@@ -656,7 +654,8 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
                 }
                 if (tid == 0 && !(decode.stages & kRingProtocol)) s.shares[wg_idx] = -1;
                 asm volatile("bar.sync %0, 128;\n" ::"r"(wg_idx + 2) : "memory");
-                if (s.shares[wg_idx] >= 0) decode_share(decode, previous, s.shares[wg_idx], block_sC, tid, int(blockIdx.x) / CLUSTERS, wg_idx);
+                if (s.shares[wg_idx] >= 0)
+                    decode_share(decode, previous, s.shares[wg_idx], block_sC, tid, int(blockIdx.x) / CLUSTERS, wg_idx);
                 previous = current;
                 has_previous = true;
             } else if (tid == 0) {

@@ -59,6 +59,11 @@ def simulate(m: int, n: int, r: int, k_blocks: int, clusters: int = 64, slots: i
     epilogues: dict[tuple[int, int], int] = {}
     coupled = k_blocks > PIPELINE_STAGES
 
+    def count_previous(wg) -> None:  # the tile stored last is counted; its block's share becomes pending
+        if current[wg] is not None:
+            arrivals[current[wg] % slots] += 1
+            pending[wg] = current[wg]
+
     def complete(block: int) -> bool:  # every tile of the block counted
         return arrivals[block % slots] >= (block // slots + 1) * r
 
@@ -76,9 +81,7 @@ def simulate(m: int, n: int, r: int, k_blocks: int, clusters: int = 64, slots: i
             i = step[wg]
             if phase[wg] == "mainloop":
                 if i == len(tiles[c]):  # after the loop: count the last tile, then decode its share
-                    if current[wg] is not None:
-                        arrivals[current[wg] % slots] += 1
-                        pending[wg] = current[wg]
+                    count_previous(wg)
                     phase[wg] = "last share"
                     moved = True
                     continue
@@ -88,9 +91,7 @@ def simulate(m: int, n: int, r: int, k_blocks: int, clusters: int = 64, slots: i
                     moved = True
                     continue
                 mb, pair = tiles[c][i]
-                if current[wg] is not None:
-                    arrivals[current[wg] % slots] += 1
-                    pending[wg] = current[wg]
+                count_previous(wg)
                 current[wg] = mb * (n // 64) + pair * 4 + w
                 phase[wg] = "slot wait"
                 moved = True
