@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Plots of `strassentile-lab train vit` results.
 
-    python3 research/scripts/plot_vit.py RESULTS.json OUT_DIR [--markdown TABLE.md] [--throughput PROBE.json]
+    python3 research/scripts/plot_vit.py RESULTS.json [MORE.json ...] OUT_DIR [--markdown TABLE.md] [--throughput PROBE.json]
+
+Several results files (runs of one config split over machines) are read as one: the first gives the config, a
+variant and seed present twice is taken from the later file.
 
 Writes OUT_DIR/vit_accuracy_vs_flops.png (test accuracy at the best-validation epoch against linear-layer FLOPs
 per image, mean ± std over seeds, one point per variant), OUT_DIR/vit_training_curves.png (train loss and
@@ -20,10 +23,18 @@ import statistics
 from run_groups import MARKERS, by_variant, mean_std, time_table
 
 
-def load_runs(path):
-    with open(path) as f:
-        doc = json.load(f)
-    return doc, doc["runs"]
+def load_runs(paths):
+    """(the first file's document, the runs of all files: one per variant and seed, the later file's)."""
+    docs = []
+    for path in paths:
+        with open(path) as f:
+            docs.append(json.load(f))
+    runs = {}
+    for doc in docs:
+        for r in doc["runs"]:
+            runs.pop((r["variant"], r["seed"]), None)
+            runs[(r["variant"], r["seed"])] = r
+    return docs[0], list(runs.values())
 
 
 def summary(groups):
@@ -184,7 +195,7 @@ def plot_time(groups, progress, path, timed_by):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("results")
+    p.add_argument("results", nargs="+")
     p.add_argument("out_dir")
     p.add_argument("--markdown")
     p.add_argument("--throughput", help="a probe's JSON: each variant's images/s alone on the GPU")

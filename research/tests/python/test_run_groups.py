@@ -46,3 +46,22 @@ def test_vit_progress_reads_each_epochs_running_total_of_training_seconds():
     # With a throughput probe, seconds are epochs × images ÷ the variant's images/s alone.
     assert progress_of(doc, {"dense": 500.0})(run) == [(2.0, 0.5), (4.0, 0.6)]
     assert progress_of(doc, {"stl": 500.0})(run) == []
+
+
+def test_vit_results_split_over_files_read_as_one_with_the_later_file_winning(tmp_path):
+    import json
+
+    from plot_vit import load_runs
+
+    first = {"config": {"train_images": 1}, "runs": [{"variant": "dense", "seed": 0, "test_accuracy": 0.90},
+                                                     {"variant": "stl", "seed": 0, "test_accuracy": 0.91}]}
+    later = {"config": {"train_images": 2}, "runs": [{"variant": "stl", "seed": 0, "test_accuracy": 0.92},
+                                                     {"variant": "stl", "seed": 1, "test_accuracy": 0.93}]}
+    paths = []
+    for name, doc in (("a.json", first), ("b.json", later)):
+        (tmp_path / name).write_text(json.dumps(doc))
+        paths.append(str(tmp_path / name))
+    doc, runs = load_runs(paths)
+    assert doc["config"]["train_images"] == 1
+    assert sorted((r["variant"], r["seed"], r["test_accuracy"]) for r in runs) == [
+        ("dense", 0, 0.90), ("stl", 0, 0.92), ("stl", 1, 0.93)]
