@@ -1,6 +1,6 @@
-// What products_bench.cu and ring_decode_bench.cu share: their timing setup (legacy default stream, where the
-// WGMMA kernel and cuBLAS run; the L2 flushed by writing 256 MiB before each launch; 3 warm-up, 25 timed, median)
-// and the cuBLAS calls they compare against, all bf16 with fp32 accumulation in the TN layout WGMMA reads.
+// products_bench.cu's timing setup (legacy default stream, where the WGMMA kernel and cuBLAS run; the L2 flushed by
+// writing 256 MiB before each launch; 3 warm-up, 25 timed, median) and the cuBLAS calls it compares against, all bf16
+// with fp32 accumulation in the TN layout WGMMA reads.
 #pragma once
 
 #include <cublas_v2.h>

@@ -40,8 +40,6 @@
 #include <string>
 #include <vector>
 
-#include "block_decode.cuh"
-
 namespace wgmma_products {
 
 using bf16 = __nv_bfloat16;
@@ -327,134 +325,10 @@ struct SMem {
     alignas(128) bf16 C[BN*(BM+(BM/64)*8)]; // padding of 8 elements per consumer
     alignas(8) uint64_t full[QSIZE], empty[QSIZE];
     int space[SPACE_LEN];
-    int shares[2];  // STL: per consumer warpgroup, the share of its previous block it decodes (RingDecode), or -1
 };
 
-// STL: what the consumers do with a finished tile. NoDecode stores Z (the products alone). RingDecode<A, C, R> is
-// the fused forward: each warpgroup stores its 256 × 64 tile of product p into a ring of position-block slots that
-// stays in L2 and counts it on the slot's arrival counter; its arrival index k is the share of the block it decodes
-// into Y (block_decode.cuh: rows 256·k/r to 256·(k+1)/r) once all r tiles are counted, and each decoded share is
-// counted on the slot, which is free again after r shares. Splitting the decode over the r warpgroups (on r SMs)
-// that produced the block is what lets decodes overlap: one warpgroup decoding a whole block at one SM's L2 rate
-// serialised the kernel (measured 5–11× slower than the unfused stages, ROOFLINE.md). A tile is counted one tile
-// later, when its store has long completed, so no warpgroup waits for its own store. The tile order runs the r
-// products of a position block back to back on r clusters (createProductInner), so a block's tiles meet in L2
-// within a few tiles' time; r must not exceed the resident clusters (a cluster with two tiles of one block would
-// wait for its own uncounted tile).
-struct NoDecode {
-    static constexpr bool kEnabled = false;
-};
-
-// RingDecode's parts, each switchable to isolate a fault: the tiles' TMA stores into the ring; the counting, slot
-// waits and slot freeing; the decode itself (its Z reads, MMAs and Y writes).
-constexpr int kRingStore = 1, kRingProtocol = 2, kRingDecodeBody = 4, kRingAll = 7;
-
-template <int A, int C, int R>
-struct RingDecode {
-    static constexpr bool kEnabled = true;
-    static constexpr int kA = A, kC = C, kR = R;
-    const float* dec;         // a·c × r fp32
-    const bf16* bias;         // n·c entries or null
-    bf16* y;                  // (m·a) × (n·c) row-major
-    const bf16* ring;         // slots × r × 256 × 64
-    unsigned* arrivals;       // per slot: tiles stored and counted, over all generations
-    unsigned* decoded;        // per slot: shares decoded, over all generations (generation g may be written at g·r)
-    unsigned* stall;          // 0, or 1 + what the first wait that timed out was waiting for (4 words)
-    int slots, m, n;
-    int stages;               // which parts run (kRing*: all for the fused forward; fewer to isolate a fault)
-};
-
-// The position block of a consumer warpgroup's tile: 256 rows of m × 64 columns of n, numbered m-block-major.
-struct PositionBlock {
-    int block, slot, generation, row0, col0;
-};
-template <class Decode>
-__device__ __forceinline__ PositionBlock position_block(const Decode& decode, int num_block_n, int column0) {
-    PositionBlock b;
-    b.row0 = num_block_n * block_decode::kRows;
-    b.col0 = column0;
-    b.block = num_block_n * (decode.n / block_decode::kColumns) + b.col0 / block_decode::kColumns;
-    b.slot = b.block % decode.slots;
-    b.generation = b.block / decode.slots;
-    return b;
-}
-
-__device__ __forceinline__ unsigned load_acquire(const unsigned* p) {
-    unsigned v;
-    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-    return v;
-}
-
-// A wait of seconds means the ring is too small for the schedule: record what waited (the host reports it) and
-// release every other wait, so the launch ends with a wrong Y instead of hanging.
-template <class Decode>
-__device__ __forceinline__ void report_stall(const Decode& decode, const PositionBlock& b, int cluster, int wg) {
-    if (atomicCAS(decode.stall, 0u, 1u) == 0u) {
-        decode.stall[1] = static_cast<unsigned>(cluster * 2 + wg);
-        decode.stall[2] = static_cast<unsigned>(b.slot);
-        decode.stall[3] = static_cast<unsigned>(b.generation);
-        decode.stall[4] = load_acquire(&decode.decoded[b.slot]);
-        __threadfence();
-    }
-}
-
-// Counts the warpgroup's previous tile (its store completed); returns its arrival index in the block, the share of
-// the block this warpgroup decodes.
-template <class Decode>
-__device__ __forceinline__ int count_stored_tile(const Decode& decode, const PositionBlock& b) {
-    asm volatile("cp.async.bulk.wait_group 0;" ::: "memory");
-    asm volatile("fence.proxy.async.global;" ::: "memory");
-    __threadfence();
-    const unsigned before = atomicAdd(&decode.arrivals[b.slot], 1u);
-    return static_cast<int>(before % Decode::kR);
-}
-
-// Waits (thread 0) until a counter of block b's slot reaches `target`. A wait of seconds means the ring is too small
-// for the schedule: it is reported as a stall, which releases every wait, so the launch fails rather than hangs.
-template <class Decode>
-__device__ __forceinline__ void wait_for_count(const Decode& decode, const unsigned* counter, unsigned target,
-                                               const PositionBlock& b, int cluster, int wg) {
-    const long long start = clock64();
-    while (load_acquire(counter) < target && load_acquire(decode.stall) == 0) {
-        if (clock64() - start > (1ll << 32)) report_stall(decode, b, cluster, wg);
-    }
-}
-
-// Decodes share `share` of block b with the warpgroup (staging: its C tile, free once its last store has read it)
-// once the block is complete, then counts the share on the slot.
-template <class Decode>
-__device__ void decode_share(const Decode& decode, const PositionBlock& b, int share, void* staging, int tid, int cluster,
-                             int wg) {
-    constexpr int A = Decode::kA, C = Decode::kC, R = Decode::kR;
-    const int barrier = wg + 2;
-    if (tid == 0) {
-        asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
-        // Every tile of the block counted.
-        wait_for_count(decode, &decode.arrivals[b.slot], static_cast<unsigned>(b.generation + 1) * R, b, cluster, wg);
-    }
-    asm volatile("bar.sync %0, 128;\n" ::"r"(barrier) : "memory");
-    uint32_t frag[(R + 15) / 16][4];
-    block_decode::load_decoder<A, C, R>(decode.dec, frag, tid % 32);
-    const int64_t ldy = static_cast<int64_t>(decode.n) * C;
-    const block_decode::Block block{
-        decode.ring + static_cast<int64_t>(b.slot) * R * block_decode::kRows * block_decode::kColumns,
-        block_decode::kColumns, block_decode::kRows * block_decode::kColumns,
-        decode.y + static_cast<int64_t>(b.row0) * A * ldy + static_cast<int64_t>(b.col0) * C, ldy,
-        decode.bias == nullptr ? nullptr : decode.bias + static_cast<int64_t>(b.col0) * C};
-    if (decode.stages & kRingDecodeBody)
-        block_decode::decode_block<A, C, R>(block, frag, static_cast<float*>(staging), tid,
-                                            block_decode::kRows * share / R, block_decode::kRows * (share + 1) / R);
-    asm volatile("bar.sync %0, 128;\n" ::"r"(barrier) : "memory");
-    if (tid == 0) {
-        __threadfence();
-        atomicAdd(&decode.decoded[b.slot], 1u);
-    }
-}
-
-template<int BM, int BN, int BK, int NUM_THREADS, int QSIZE, int NUM_SM, int CLUSTER_M, int CLUSTER_N, class Decode>
-__global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CLUSTER_N, 1, 1) batchedProductsKernel(int M, int N, int K, int rows_a_per_product, const __grid_constant__ CUtensorMap tensorMapC, const __grid_constant__ CUtensorMap tensorMapA, const __grid_constant__ CUtensorMap tensorMapB, int* dspace, const __grid_constant__ Decode decode) {
-    static_assert(!Decode::kEnabled || (BM == 128 && BN == block_decode::kRows && BM / ((NUM_THREADS / 128) - 1) == block_decode::kColumns),
-                  "RingDecode's position blocks are a consumer warpgroup's 256 × 64 tile");
+template<int BM, int BN, int BK, int NUM_THREADS, int QSIZE, int NUM_SM, int CLUSTER_M, int CLUSTER_N>
+__global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CLUSTER_N, 1, 1) batchedProductsKernel(int M, int N, int K, int rows_a_per_product, const __grid_constant__ CUtensorMap tensorMapC, const __grid_constant__ CUtensorMap tensorMapA, const __grid_constant__ CUtensorMap tensorMapB, int* dspace) {
     constexpr int WGMMA_M = 64, WGMMA_K = 16, WGMMA_N=BN;
     constexpr int num_consumers = (NUM_THREADS / 128) - 1;
     constexpr int B_WG_M = BM / num_consumers;
@@ -555,8 +429,6 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
         uint32_t tid_offset = warp*16 + (lane % 8) * B_WG_M_PADDED; // offset for x1 stmatrix
         tid_offset += (lane/16)*B_WG_M_PADDED*8 + (lane & 8); // row & column offsets for .x4 on stmatrix
         uint32_t base_addr = static_cast<uint32_t>(__cvta_generic_to_shared(block_sC)) + tid_offset * sizeof(bf16);
-        PositionBlock previous{};  // STL: RingDecode's stored tile not yet counted
-        bool has_previous = false;
 
         while (schedule.next(num_block_m, num_block_n)) {
             num_block_n = num_block_n * CLUSTER_N + rank_n;
@@ -638,36 +510,9 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
             // STL: the tile's product p, and its first column of Z[p] (C is Z stacked as (r·N) rows × rows_a columns).
             const int product = num_block_m * BM / rows_a_per_product;
             const int z_column0 = num_block_m * BM - product * rows_a_per_product + wg_idx * B_WG_M;
-            if constexpr (Decode::kEnabled) {
-                const PositionBlock current = position_block(decode, num_block_n, z_column0);
-                if (tid == 0 && (decode.stages & kRingProtocol)) {
-                    s.shares[wg_idx] = has_previous ? count_stored_tile(decode, previous) : -1;
-                    // Every share of the slot's previous generation decoded before this tile overwrites it.
-                    wait_for_count(decode, &decode.decoded[current.slot],
-                                   static_cast<unsigned>(current.generation) * Decode::kR, current,
-                                   int(blockIdx.x) / CLUSTERS, wg_idx);
-                }
-                if (tid == 0 && (decode.stages & kRingStore)) {
-                    asm volatile("fence.proxy.async.global;" ::: "memory");
-                    store_async(&tensorMapC, block_sC, 0, (current.slot * Decode::kR + product) * BN);
-                    asm volatile("cp.async.bulk.commit_group;");
-                }
-                if (tid == 0 && !(decode.stages & kRingProtocol)) s.shares[wg_idx] = -1;
-                asm volatile("bar.sync %0, 128;\n" ::"r"(wg_idx + 2) : "memory");
-                if (s.shares[wg_idx] >= 0)
-                    decode_share(decode, previous, s.shares[wg_idx], block_sC, tid, int(blockIdx.x) / CLUSTERS, wg_idx);
-                previous = current;
-                has_previous = true;
-            } else if (tid == 0) {
+            if (tid == 0) {
                 store_async(&tensorMapC, block_sC, z_column0, product * N + num_block_n*BN);
                 asm volatile("cp.async.bulk.commit_group;");
-            }
-        }
-        if constexpr (Decode::kEnabled) {  // STL: the last tile, counted once its store completes
-            if (has_previous && (decode.stages & kRingProtocol)) {
-                if (tid == 0) s.shares[wg_idx] = count_stored_tile(decode, previous);
-                asm volatile("bar.sync %0, 128;\n" ::"r"(wg_idx + 2) : "memory");
-                decode_share(decode, previous, s.shares[wg_idx], block_sC, tid, int(blockIdx.x) / CLUSTERS, wg_idx);
             }
         }
         // STL fix: the last tile's TMA store reads this CTA's shared memory; it must finish before the CTA exits.
@@ -675,8 +520,7 @@ __global__  __launch_bounds__(NUM_THREADS) void  __cluster_dims__(CLUSTER_M * CL
     }
     // STL fix: no CTA leaves while its cluster partner may still touch its shared memory. A consumer's last
     // remote arrive on the partner's empty barrier can come after the partner has finished its own tiles (the
-    // pipeline lets one CTA run up to QSIZE k-blocks ahead, and RingDecode's decodes skew the two CTAs by
-    // microseconds); an arrive on an exited CTA's barrier faults the launch.
+    // pipeline lets one CTA run up to QSIZE k-blocks ahead); an arrive on an exited CTA's barrier faults the launch.
     asm volatile("barrier.cluster.arrive.release;\n" ::: "memory");
     asm volatile("barrier.cluster.wait.acquire;\n" ::: "memory");
 }
@@ -750,27 +594,6 @@ void createHilbert(int M, int N, int CORES, int *space) {
     assert(total == M*N);
 }
 
-// STL: the fused forward's tile order: position blocks of 256 × 256 (m-block major, then pairs of n-tiles), the r
-// products of each back to back; consecutive tiles go to consecutive clusters, so the resident clusters work on
-// about (clusters / r) blocks at a time and a block's r tiles are stored within a tile's time of each other.
-void createProductInner(int r, int pairs, int m_blocks, int CORES, int *space) {
-    std::memset(space, -1, sizeof(int)*CORES*SPACE_LEN);
-    std::vector<int> count(CORES, 0);
-    int tile = 0;
-    for (int mb = 0; mb < m_blocks; ++mb) {
-        for (int pair = 0; pair < pairs; ++pair) {
-            for (int p = 0; p < r; ++p, ++tile) {
-                const int core = tile % CORES;
-                if (count[core] == SPACE_LEN) {
-                    std::fprintf(stderr, "wgmma_products: more than %d tiles for one cluster\n", SPACE_LEN);
-                    std::exit(1);
-                }
-                space[core*SPACE_LEN + count[core]++] = ((p * pairs + pair) << 16) | mb;
-            }
-        }
-    }
-}
-
 constexpr int BM = 128;
 constexpr int BN = 256;
 constexpr int BK = 64;
@@ -782,14 +605,17 @@ constexpr int NUM_SM = 128;
 constexpr int NUM_CONSUMERS = (NUM_THREADS / 128) - 1;
 static_assert(NUM_SM % (CLUSTER_M*CLUSTER_N) == 0);
 
-inline bool shape_supported(int m, int k, int n) { return n % (BM * CLUSTER_M) == 0 && m % BN == 0 && k % BK == 0; }
-
-// One launch of the products kernel with the given epilogue; the tensor maps and the schedule are rebuilt only when
-// the shape or a pointer changes. c: Z ((r·m) × n) for NoDecode, the ring for RingDecode.
-template <class Decode>
-void launch(int r, int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat, bf16 *c, const Decode& decode) {
+// Z[p] = X̂[p] · Ŵ[p] for p < r, all bf16 with fp32 accumulation, as one launch.
+//   w_hat_t: Ŵ transposed and stacked, (r·n) × k row-major (k contiguous: both operands K-major, as WGMMA reads them)
+//   x_hat:   (r·m) × k row-major
+//   z:       (r·m) × n row-major
+// Shapes: n % 256 == 0 (a cluster's two 128-row A tiles stay inside one product), m % 256 == 0, k % 64 == 0.
+// Returns false (and launches nothing) for other shapes. The tensor maps and the schedule are rebuilt only when the
+// shape or a pointer changes.
+bool run_batched_products(int r, int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat, bf16 *z) {
+    if (n % (BM * CLUSTER_M) != 0 || m % BN != 0 || k % BK != 0) return false;
     const int M = r * n, N = m, K = k;
-    auto* kernel = batchedProductsKernel<BM, BN, BK, NUM_THREADS, QSIZE, NUM_SM, CLUSTER_M, CLUSTER_N, Decode>;
+    auto* kernel = batchedProductsKernel<BM, BN, BK, NUM_THREADS, QSIZE, NUM_SM, CLUSTER_M, CLUSTER_N>;
     constexpr size_t sMemSize = sizeof(SMem<BM, BN, BK, QSIZE>);
     static_assert(sMemSize < 227 * 1024);
     static const bool opted_in = [&] {  // once: a host call between the timing events would count as GPU time
@@ -798,84 +624,23 @@ void launch(int r, int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat, bf16 *c, con
         return true;
     }();
     (void)opted_in;
-    // RingDecode's waits need every CTA resident at once (a persistent grid): as many clusters as the GPU holds,
-    // at most NUM_SM / cluster size. The products alone run on NUM_SM CTAs whatever is resident.
-    static const int clusters = [&] {
-        constexpr int most = NUM_SM / (CLUSTER_M * CLUSTER_N);
-        if constexpr (!Decode::kEnabled) return most;
-        cudaLaunchConfig_t config = {};
-        cudaLaunchAttribute cluster;
-        cluster.id = cudaLaunchAttributeClusterDimension;
-        cluster.val.clusterDim.x = CLUSTER_M * CLUSTER_N, cluster.val.clusterDim.y = 1, cluster.val.clusterDim.z = 1;
-        config.gridDim = dim3(NUM_SM), config.blockDim = dim3(NUM_THREADS), config.dynamicSmemBytes = sMemSize;
-        config.attrs = &cluster, config.numAttrs = 1;
-        int resident = 0;
-        cuda_check(cudaOccupancyMaxActiveClusters(&resident, kernel, &config), "cudaOccupancyMaxActiveClusters");
-        if (resident < most) {
-            std::fprintf(stderr, "wgmma_products: RingDecode on %d resident clusters (of %d)\n", resident, most);
-        }
-        return std::min(resident, most);
-    }();
-    if (Decode::kEnabled && r > clusters) {  // a cluster would hold two tiles of one block (see RingDecode)
-        std::fprintf(stderr, "wgmma_products: RingDecode needs r <= %d resident clusters, got r = %d\n", clusters, r);
-        std::exit(1);
-    }
     static CUtensorMap map_a, map_b, map_c;
     static int *dspace = nullptr;
     static int cached[4] = {0, 0, 0, 0};
     static const void* cached_ptrs[3] = {nullptr, nullptr, nullptr};
     if (cached[0] != r || cached[1] != m || cached[2] != k || cached[3] != n || cached_ptrs[0] != w_hat_t ||
-        cached_ptrs[1] != x_hat || cached_ptrs[2] != c) {
+        cached_ptrs[1] != x_hat || cached_ptrs[2] != z) {
         map_a = create_tensor_map<BM, BK>(w_hat_t, M, K);
         map_b = create_tensor_map<BN, BK>(x_hat, r * N, K);
+        map_c = create_tensor_map<BN, BM / NUM_CONSUMERS, false, true>(z, r * N, n);
         std::vector<int> space(NUM_SM * SPACE_LEN);
-        if constexpr (Decode::kEnabled) {
-            map_c = create_tensor_map<BN, BM / NUM_CONSUMERS, false, true>(c, decode.slots * r * BN, BM / NUM_CONSUMERS);
-            createProductInner(r, n / (BM * CLUSTER_M), m / BN, clusters, space.data());
-        } else {
-            map_c = create_tensor_map<BN, BM / NUM_CONSUMERS, false, true>(c, r * N, n);
-            createHilbert(ceil_div(M, BM*CLUSTER_M), ceil_div(N, BN*CLUSTER_N), clusters, space.data());
-        }
+        createHilbert(ceil_div(M, BM*CLUSTER_M), ceil_div(N, BN*CLUSTER_N), NUM_SM/CLUSTER_M/CLUSTER_N, space.data());
         if (dspace == nullptr) cuda_check(cudaMalloc((void **)&dspace, sizeof(int)*NUM_SM*SPACE_LEN), "cudaMalloc");
         cuda_check(cudaMemcpy(dspace, space.data(), sizeof(int)*NUM_SM*SPACE_LEN, cudaMemcpyHostToDevice), "cudaMemcpy");
         cached[0] = r, cached[1] = m, cached[2] = k, cached[3] = n;
-        cached_ptrs[0] = w_hat_t, cached_ptrs[1] = x_hat, cached_ptrs[2] = c;
+        cached_ptrs[0] = w_hat_t, cached_ptrs[1] = x_hat, cached_ptrs[2] = z;
     }
-    kernel<<<clusters * CLUSTER_M * CLUSTER_N, NUM_THREADS, sMemSize>>>(M, N, K, n, map_c, map_a, map_b, dspace, decode);
-}
-
-// Z[p] = X̂[p] · Ŵ[p] for p < r, all bf16 with fp32 accumulation, as one launch.
-//   w_hat_t: Ŵ transposed and stacked, (r·n) × k row-major (k contiguous: both operands K-major, as WGMMA reads them)
-//   x_hat:   (r·m) × k row-major
-//   z:       (r·m) × n row-major
-// Shapes: n % 256 == 0 (a cluster's two 128-row A tiles stay inside one product), m % 256 == 0, k % 64 == 0.
-// Returns false (and launches nothing) for other shapes.
-bool run_batched_products(int r, int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat, bf16 *z) {
-    if (!shape_supported(m, k, n)) return false;
-    launch(r, m, k, n, w_hat_t, x_hat, z, NoDecode{});
-    return true;
-}
-
-// The fused forward's scratch: the ring of position-block slots (Z tiles, bf16), two counters per slot and the
-// stall record (stall_words_offset). Enough
-// slots that a warpgroup waiting for a slot only ever waits on tiles earlier in every cluster's order (about
-// clusters / r blocks of 256 × 256 are in flight, four slots each): 4 · (⌈64 / r⌉ + 2) slots, 12–15 MB at r = 12–24.
-inline int ring_slots(int r) { return 4 * (ceil_div(NUM_SM / CLUSTER_M, r) + 2); }
-inline size_t ring_bytes(int r) { return size_t(ring_slots(r)) * r * BN * (BM / NUM_CONSUMERS) * sizeof(bf16); }
-inline size_t stall_words_offset(int r) { return size_t(ring_slots(r)) * 2; }
-inline size_t counter_bytes(int r) { return (size_t(ring_slots(r)) * 2 + 5) * sizeof(unsigned); }
-
-// Y = decode(X̂ · Ŵ) + bias with the products and the decode in one launch (RingDecode): Y (m·a) × (n·c) row-major
-// bf16, dec a·c × r fp32 (rounded to bf16 for the tensor-core decode), bias n·c bf16 or null. Same shapes as
-// run_batched_products. Resets the counters first (a memset on the same stream).
-template <int A, int C, int R>
-bool run_fused_forward(int m, int k, int n, bf16 *w_hat_t, bf16 *x_hat, const float* dec, const bf16* bias, bf16* y,
-                       bf16* ring, unsigned* counters, int stages = kRingAll) {
-    if (!shape_supported(m, k, n)) return false;
-    const int slots = ring_slots(R);
-    cuda_check(cudaMemsetAsync(counters, 0, counter_bytes(R)), "cudaMemsetAsync");
-    const RingDecode<A, C, R> decode{dec, bias, y, ring, counters, counters + slots, counters + 2 * slots, slots, m, n, stages};
-    launch(R, m, k, n, w_hat_t, x_hat, ring, decode);
+    kernel<<<NUM_SM, NUM_THREADS, sMemSize>>>(M, N, K, n, map_c, map_a, map_b, dspace);
     return true;
 }
 
