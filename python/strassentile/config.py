@@ -42,7 +42,12 @@ class Exact:
 
 @dataclasses.dataclass(frozen=True)
 class Random:
-    """Fresh STL layers scaled like nn.Linear's init: the trained weights are discarded (train from scratch)."""
+    """Fresh STL layers scaled like nn.Linear's init: the trained weights are discarded (train from scratch).
+    ``basis`` is where the change of basis starts: "random" (Gaussian), or any approximate init STLLinear takes
+    ("truncate:<algorithm>", "fit", "poly"; w_hat drawn fresh and scaled to nn.Linear's output variance). From
+    scratch, ``"truncate:strassen2"`` trained to higher accuracy than "random" at <4,4,4> (docs/RESULTS.md)."""
+
+    basis: str = "random"
 
 
 Init = Union[FromDense, Fit, Exact, Random]
@@ -73,4 +78,9 @@ class STLConfig:
             return alg.tile, alg.rank
         if not isinstance(self.init, (FromDense, Fit, Random)):
             raise TypeError(f"STLConfig.init must be FromDense(), Fit(...), Exact(name) or Random(), got {self.init!r}")
+        if isinstance(self.init, Random):
+            basis = self.init.basis
+            if not (basis in ("random", "fit", "poly") or basis.startswith("truncate:")):
+                raise ValueError(f"STLConfig: Random(basis={basis!r}): the basis must be 'random', "
+                                 "'truncate:<algorithm>' (e.g. 'truncate:strassen2'), 'fit' or 'poly'")
         return tile_format(4 if self.tile is None else self.tile), 24 if self.rank is None else self.rank

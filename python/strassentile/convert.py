@@ -160,7 +160,7 @@ def _build(module: nn.Linear, config: STLConfig, tile, rank: int, calibration, b
     if isinstance(init, Random):
         w = module.weight
         return STLLinear(module.in_features, module.out_features, bias=module.bias is not None, tile=tile, rank=rank,
-                         init="random", mode=mode, device=w.device, dtype=w.dtype)
+                         init=init.basis, mode=mode, device=w.device, dtype=w.dtype)
     if isinstance(init, Fit):
         return STLLinear.from_linear(module, None, mode, tile=tile, rank=rank, init=init.basis, calibration=calibration,
                                      steps=init.steps, lr=init.lr, train_basis=init.train_basis)

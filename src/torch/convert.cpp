@@ -83,10 +83,16 @@ std::string ConvertSummary::to_string() const {
 ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, const ConvertFilter& filter) {
   const TileFormat t = torch_ops::parse_tile(options.tile);
   torch_ops::parse_mode(options.mode);
-  const bool approximate = options.init == "fit" || options.init == "poly" || options.init.rfind("truncate:", 0) == 0;
+  const auto is_approximate = [](const std::string& init) {
+    return init == "fit" || init == "poly" || init.rfind("truncate:", 0) == 0;
+  };
+  const bool approximate = is_approximate(options.init);
   const bool exact = options.init != "random" && !approximate;
   STL_CHECK(options.calibration.empty() || approximate, "convert: calibration inputs need an approximate init "
             "('fit', 'poly' or 'truncate:<algorithm>'), but init='", options.init, "'");
+  STL_CHECK(options.fresh_basis == "random" || (options.init == "random" && is_approximate(options.fresh_basis)),
+            "convert: fresh_basis='", options.fresh_basis, "' needs init='random' and a basis 'random', "
+            "'truncate:<algorithm>' (e.g. 'truncate:strassen2'), 'fit' or 'poly' (init='", options.init, "')");
   if (exact) {
     const Algorithm alg = get(options.init);  // throws with the list of names when unknown
     STL_CHECK(alg.tile == t && static_cast<int64_t>(alg.rank()) == options.rank, "convert: init='", options.init,
@@ -162,7 +168,7 @@ ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, 
         }
       } else {
         STLLinearOptions so(lo.in_features(), lo.out_features());
-        so.bias(lo.bias()).tile(options.tile).rank(options.rank).init("random").mode(options.mode);
+        so.bias(lo.bias()).tile(options.tile).rank(options.rank).init(options.fresh_basis).mode(options.mode);
         stl = STLLinear(so);
         const torch::Tensor w = layer->dense->weight;
         stl->to(w.device(), w.scalar_type());

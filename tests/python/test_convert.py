@@ -256,3 +256,29 @@ def test_min_speedup_without_a_gpu_or_a_speed_model_is_refused_with_the_fix(monk
     with pytest.raises(ValueError, match="min_speedup needs a speed model.*no CUDA device.*speed_model="):
         strassentile.convert(model, min_speedup=1.0, tokens=TOKENS)
     assert type(model.narrow) is nn.Linear and type(model.wide) is nn.Linear
+
+
+def test_fresh_layers_start_from_the_basis_asked_and_discard_the_dense_weights():
+    torch.manual_seed(0)
+    model = TwoLayers()
+    dense_w, dense_b = model.fc1.weight.detach().clone(), model.fc1.bias.detach().clone()
+    summary = strassentile.convert(model, STLConfig(init=Random(basis="truncate:strassen2")))
+    assert summary.converted == ["fc1", "fc2"]
+    reference = STLLinear(32, 32, rank=24, init="truncate:strassen2")
+    for layer in (model.fc1, model.fc2):
+        assert layer.init == "truncate:strassen2"
+        # The basis is the truncated algorithm's (deterministic).
+        assert torch.equal(layer.enc_x, reference.enc_x) and torch.equal(layer.dec, reference.dec)
+    # w_hat is drawn fresh at nn.Linear's output scale, not projected from the dense weight.
+    x = torch.randn(4096, 32)
+    with torch.no_grad():
+        fresh, dense = model.fc1(x) - model.fc1.bias, F.linear(x, dense_w)
+        assert 0.5 < (fresh.var() / dense.var()).item() < 2
+        assert rel_err(model.fc1(x), F.linear(x, dense_w, dense_b)) > 0.5
+
+
+def test_a_fresh_basis_that_is_no_init_is_refused_before_anything_converts():
+    model = TwoLayers()
+    with pytest.raises(ValueError, match=r"Random\(basis='strassen2'\).*'truncate:<algorithm>'"):
+        strassentile.convert(model, STLConfig(init=Random(basis="strassen2")))
+    assert isinstance(model.fc1, nn.Linear) and isinstance(model.fc2, nn.Linear)

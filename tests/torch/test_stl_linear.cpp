@@ -188,5 +188,37 @@ TEST(Convert, RandomConversionWithFilterAndTraining) {
   EXPECT_LT(last, 0.8 * first);
 }
 
+TEST(Convert, FreshLayersStartFromTheBasisAskedAndBadRequestsAreRefused) {
+  torch::manual_seed(6);
+  TinyNet net;
+  ConvertOptions o;
+  o.fresh_basis = "truncate:strassen2";
+  const ConvertSummary s = convert(*net, o);
+  EXPECT_EQ(s.converted, std::vector<std::string>({"fc1"}));
+  const STLLinear reference(STLLinearOptions(32, 64).rank(24).init("truncate:strassen2"));
+  const STLLinear& layer = net->fc1->stl;
+  EXPECT_TRUE(torch::equal(layer->enc_x, reference->enc_x));  // the truncated algorithm's basis (deterministic)
+  EXPECT_TRUE(torch::equal(layer->dec, reference->dec));
+  for (const std::string& bad : {std::string("strassen2"), std::string("bogus")}) {
+    TinyNet untouched;
+    ConvertOptions wrong;
+    wrong.fresh_basis = bad;
+    try {
+      convert(*untouched, wrong);
+      ADD_FAILURE() << "fresh_basis='" << bad << "' was accepted";
+    } catch (const c10::Error& e) {
+      EXPECT_NE(std::string(e.what_without_backtrace()).find("needs init='random' and a basis"), std::string::npos)
+          << e.what_without_backtrace();
+    }
+    EXPECT_FALSE(untouched->fc1->is_stl());
+  }
+  ConvertOptions exact_with_basis;
+  exact_with_basis.rank = 49;
+  exact_with_basis.init = "strassen2";
+  exact_with_basis.fresh_basis = "truncate:strassen2";
+  TinyNet other;
+  EXPECT_THROW(convert(*other, exact_with_basis), c10::Error);
+}
+
 }  // namespace
 }  // namespace strassentile

@@ -45,6 +45,10 @@ struct ConvertOptions {
   // algorithm's); "random" gives fresh STL layers (training from scratch); an approximate basis ("fit", "poly",
   // "truncate:<algorithm>") gives approximate copies of the dense layers, w_hat = E_W(Wᵀ).
   std::string init = "random";
+  // init="random" only: where the fresh layers' change of basis starts, "random" or an approximate init
+  // ("truncate:<algorithm>", "fit", "poly"; w_hat drawn fresh, scaled to nn::Linear's output variance). From
+  // scratch, "truncate:strassen2" trained to higher accuracy than "random" at <4,4,4> (docs/RESULTS.md).
+  std::string fresh_basis = "random";
   std::string mode = "tile";
   // Approximate inits only: calibration inputs (..., in_features) per layer, keyed by the layer's qualified name as
   // named_modules() spells it (e.g. "blocks.0.fc1"); the inputs that layer sees in the dense model. A layer with
