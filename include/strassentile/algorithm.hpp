@@ -61,6 +61,15 @@ Algorithm make_algorithm(std::string name, std::string source, TileFormat tile, 
 // (Strassen ⊗ Strassen = <4,4,4>:49).
 Algorithm kron(const Algorithm& outer, const Algorithm& inner);
 
+// The matrix-multiplication tensor's symmetries (src/core/tensor_symmetry.cpp): each maps an algorithm to one of
+// the same rank, exact when it is.
+//   cyclic_shift: <a,b,c> -> <b,c,a>   (tr(A·B·Zᵀ) = tr(B·Zᵀ·A))
+//   transpose:    <a,b,c> -> <c,b,a>   ((A·B)ᵀ = Bᵀ·Aᵀ)
+//   reorder:      to `target`, any order of the algorithm's (a, b, c); throws std::invalid_argument otherwise.
+Algorithm cyclic_shift(const Algorithm& alg);
+Algorithm transpose(const Algorithm& alg);
+Algorithm reorder(const Algorithm& alg, TileFormat target);
+
 // The naive algorithm: one product per (i, k, j) triple, r = abc.
 Algorithm naive(TileFormat tile);
 
@@ -73,7 +82,8 @@ Algorithm naive(TileFormat tile);
 //   "poly-AxBxC"             polynomial_algorithm(<A,B,C>): exact DFT evaluation/interpolation, r > abc
 //                            (strassentile/polynomial.hpp; an initialisation to truncate, not a speedup)
 // and, when a data directory is known (see `set_data_dir`), those of the shipped catalogues:
-//   "alphatensor-AxBxC"      every format of AlphaTensor's factorizations_r.npz
+//   "alphatensor-AxBxC"      every format of AlphaTensor's factorizations_r.npz (A <= B <= C), and every other
+//                            order of those sizes through `reorder` (e.g. "alphatensor-4x2x4", <4,2,4>:26)
 //   "dps-4x4x4-48"           Dumas–Pernet–Sedoglavic rational <4,4,4>:48
 // Throws std::invalid_argument for an unknown name, listing what is available.
 Algorithm get(const std::string& name);

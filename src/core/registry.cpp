@@ -1,4 +1,6 @@
 // Name → algorithm lookup: the built-ins plus, when a data directory is set, the shipped catalogues.
+#include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -107,6 +109,20 @@ Algorithm get(const std::string& name) {
     std::lock_guard<std::mutex> lock(cat.mutex);
     for (const Algorithm& alg : data_algorithms(cat))
       if (alg.name == name) return alg;
+    // AlphaTensor lists each format once, sizes ascending; the other orders follow by the tensor's symmetries.
+    if (parse_sized_name(name, "alphatensor-", tile)) {
+      std::array<std::size_t, 3> sizes{tile.a, tile.b, tile.c};
+      std::sort(sizes.begin(), sizes.end());
+      const std::string listed = "alphatensor-" + std::to_string(sizes[0]) + "x" + std::to_string(sizes[1]) + "x" +
+                                 std::to_string(sizes[2]);
+      for (const Algorithm& alg : data_algorithms(cat))
+        if (alg.name == listed) {
+          Algorithm reordered = reorder(alg, tile);
+          reordered.name = name;
+          reordered.source = tile.to_string() + " from " + listed + " by the matmul tensor's symmetries; " + alg.source;
+          return reordered;
+        }
+    }
   }
   std::string known;
   for (const std::string& n : available()) known += (known.empty() ? "" : ", ") + n;
@@ -114,7 +130,7 @@ Algorithm get(const std::string& name) {
   if (name.rfind("alphatensor-", 0) == 0 || name.rfind("dps-", 0) == 0)
     hint = " (catalogue algorithms need the data directory: set STRASSENTILE_FMM_DIR to the repository's data/fmm)";
   throw std::invalid_argument("unknown algorithm '" + name + "'" + hint + "; available: " + known +
-                              ", naive-AxBxC and poly-AxBxC for any sizes");
+                              ", naive-AxBxC and poly-AxBxC for any sizes, alphatensor-AxBxC in any order of a listed format's sizes");
 }
 
 std::vector<std::string> available() {

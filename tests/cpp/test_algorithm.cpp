@@ -141,6 +141,32 @@ TEST(Algorithm, UnknownNamesListWhatExists) {
   expect_invalid([] { get("alphatensor-4x4x4"); }, "STRASSENTILE_FMM_DIR");
 }
 
+TEST(Algorithm, TensorSymmetriesKeepExactnessAndRankInEveryOrder) {
+  // A rectangular exact algorithm with distinct sizes, so that every order is a different tile.
+  const Algorithm base = kron(naive({1, 2, 3}), get("strassen"));  // <2,4,6>:42
+  const Algorithm shifted = cyclic_shift(base);
+  EXPECT_EQ(shifted.tile, (TileFormat{4, 6, 2}));
+  EXPECT_LE(shifted.verify(), 1e-12);
+  EXPECT_EQ(cyclic_shift(cyclic_shift(shifted)).tile, base.tile);
+  EXPECT_TRUE(cyclic_shift(cyclic_shift(shifted)).enc_x == base.enc_x);  // three shifts are the identity
+  const Algorithm flipped = transpose(base);
+  EXPECT_EQ(flipped.tile, (TileFormat{6, 4, 2}));
+  EXPECT_LE(flipped.verify(), 1e-12);
+  EXPECT_TRUE(transpose(flipped).dec == base.dec);
+  for (const TileFormat target : {TileFormat{2, 4, 6}, TileFormat{2, 6, 4}, TileFormat{4, 2, 6}, TileFormat{4, 6, 2},
+                                  TileFormat{6, 2, 4}, TileFormat{6, 4, 2}}) {
+    const Algorithm reordered = reorder(base, target);
+    EXPECT_EQ(reordered.tile, target);
+    EXPECT_EQ(reordered.rank(), 42u);
+    EXPECT_LE(reordered.verify(), 1e-12) << target.to_string();
+  }
+  expect_invalid([&] { reorder(base, TileFormat{2, 4, 4}); }, "no reordering of <2,4,4>");
+  // An inexact algorithm stays inexact by the same amount.
+  Algorithm broken = base;
+  broken.enc_w(0, 0) += 1;
+  EXPECT_NEAR(reorder(broken, TileFormat{6, 2, 4}).verify(), broken.verify(), 1e-12);
+}
+
 TEST(Algorithm, CatalogueNamesResolveThroughTheDataDirectory) {
   set_data_dir(testing::fmm_dir());
   const auto names = available();
@@ -151,6 +177,15 @@ TEST(Algorithm, CatalogueNamesResolveThroughTheDataDirectory) {
   const Algorithm at = get("alphatensor-3x4x5");
   EXPECT_EQ(at.tile, (TileFormat{3, 4, 5}));
   EXPECT_LE(at.verify(), 1e-12);
+  // Formats AlphaTensor lists in one order resolve in every other (not listed by available()).
+  const Algorithm reordered = get("alphatensor-4x2x4");
+  EXPECT_EQ(reordered.tile, (TileFormat{4, 2, 4}));
+  EXPECT_EQ(reordered.rank(), 26u);
+  EXPECT_EQ(reordered.name, "alphatensor-4x2x4");
+  EXPECT_NE(reordered.source.find("from alphatensor-2x4x4"), std::string::npos) << reordered.source;
+  EXPECT_LE(reordered.verify(), 1e-12);
+  EXPECT_LE(get("alphatensor-5x3x4").verify(), 1e-12);
+  expect_invalid([] { get("alphatensor-4x2x7"); }, "unknown algorithm 'alphatensor-4x2x7'");
   try {
     set_data_dir("/nonexistent-dir");
     ADD_FAILURE() << "a folder without the catalogues was accepted";

@@ -82,24 +82,34 @@ class Job:
     rank: int | None = None
     basis: str | None = None
     distill_basis: str | None = None
+    tile: tuple[int, int, int] | None = None  # STL's tile (and low rank's FLOP match); None: <4,4,4>
+
+    @property
+    def stl_tile(self) -> tuple[int, int, int]:
+        return self.tile or (4, 4, 4)
+
+    @property
+    def _format(self) -> str:
+        """"stl24", or with another tile "stl12 <4,2,4>"."""
+        return f"stl{self.rank}" + ("" if self.stl_tile == (4, 4, 4) else " <{},{},{}>".format(*self.stl_tile))
 
     @property
     def name(self) -> str:
         if self.family == "stl":
-            return f"stl{self.rank} {self.basis} basis {self.distill_basis}"
+            return f"{self._format} {self.basis} basis {self.distill_basis}"
         if self.family == "lowrank":
-            return f"lowrank at stl{self.rank} FLOPs"
+            return f"lowrank at {self._format} FLOPs"
         return self.family
 
     @property
     def conversion_name(self) -> str:
         """The name of the model before distillation (the basis setting of the distillation left out)."""
-        return f"stl{self.rank} {self.basis}" if self.family == "stl" else self.name
+        return f"{self._format} {self.basis}" if self.family == "stl" else self.name
 
     @property
     def conversion(self) -> tuple:
         """Jobs with the same conversion share it (converted once, then distilled each their own way)."""
-        return (self.family, self.rank, self.basis, self.seed)
+        return (self.family, self.rank, self.basis, self.tile, self.seed)
 
     def config(self) -> dict:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
@@ -116,10 +126,10 @@ def plan_jobs(args) -> list[Job]:
                 continue
             for steps in args.distill_steps:
                 if family == "stl":
-                    jobs += [Job("stl", seed, steps, r, b, d) for r in args.ranks for b in args.bases
+                    jobs += [Job("stl", seed, steps, r, b, d, args.tile) for r in args.ranks for b in args.bases
                              for d in args.distill_basis]
                 elif family == "lowrank":
-                    jobs += [Job("lowrank", seed, steps, r) for r in args.ranks]
+                    jobs += [Job("lowrank", seed, steps, r, tile=args.tile) for r in args.ranks]
                 else:
                     jobs.append(Job(family, seed, steps))
     return sorted(jobs, key=lambda j: (j.seed, FAMILIES.index(j.family), j.rank or 0, j.basis or "", j.steps,
@@ -284,7 +294,8 @@ def build_variant(job: Job, base: nn.Module, calibration: torch.Tensor, args) ->
     elif job.family == "stl":
         # The calibration trains the basis in every case; --distill-basis is about the distillation after it.
         init = Fit(calibration, basis=job.basis, steps=args.calibration_steps, lr=args.calibration_lr, train_basis=True)
-        summary = strassentile.convert(model, STLConfig(tile=4, rank=job.rank, init=init), filter_fn=is_encoder_linear)
+        summary = strassentile.convert(model, STLConfig(tile=job.stl_tile, rank=job.rank, init=init),
+                                       filter_fn=is_encoder_linear)
         errs = list(summary.calibration_error.values())
         if len(errs) != len(summary.converted):
             raise RuntimeError(f"{job.name}: {len(summary.converted) - len(errs)} layers got no calibration data "
@@ -303,8 +314,10 @@ def build_variant(job: Job, base: nn.Module, calibration: torch.Tensor, args) ->
         def make(fqn, lin):
             if not fqn.startswith("encoder."):
                 return None
-            _, stl_flops, *_ = torch.ops.strassentile.layer_cost(4, lin.in_features, lin.out_features, [4, 4, 4], job.rank)
-            return LowRankLinear(lin, rank_matching_flops(lin.in_features, lin.out_features, stl_flops / 4))
+            a = job.stl_tile[0]  # a token tile: a rows
+            _, stl_flops, *_ = torch.ops.strassentile.layer_cost(a, lin.in_features, lin.out_features,
+                                                                  list(job.stl_tile), job.rank)
+            return LowRankLinear(lin, rank_matching_flops(lin.in_features, lin.out_features, stl_flops / a))
         info["layers_converted"] = len(replace_linears(model, make))
         info["ranks"] = sorted({m.rank for m in model.modules() if isinstance(m, LowRankLinear)})
     else:
@@ -405,7 +418,7 @@ def time_linear_layers(model: nn.Module, tokens: int, device, reps: int = 30) ->
 
 # ---- save / reload ----
 
-def save_reload_check(model: nn.Module, base: nn.Module, rank: int, pool, device) -> dict:
+def save_reload_check(model: nn.Module, base: nn.Module, rank: int, tile, pool, device) -> dict:
     """Saves the converted model's state dict as safetensors, rebuilds the structure from the original model with
     a cheap random init, loads the file into it, and compares embeddings bit for bit."""
     from safetensors.torch import load_file, save_file
@@ -413,7 +426,7 @@ def save_reload_check(model: nn.Module, base: nn.Module, rank: int, pool, device
         path = Path(d) / "stl_minilm.safetensors"
         save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(path))
         fresh = copy.deepcopy(base)
-        strassentile.convert(fresh, STLConfig(tile=4, rank=rank, init=Random()), filter_fn=is_encoder_linear)
+        strassentile.convert(fresh, STLConfig(tile=tile, rank=rank, init=Random()), filter_fn=is_encoder_linear)
         fresh.load_state_dict(load_file(str(path)), strict=True)  # raises on any missing or unexpected key
         fresh.to(device).eval()
         a = me.embed(model, pool[:512], device)
@@ -574,6 +587,16 @@ def merge(paths: list[str], out: Path) -> int:
     return 0
 
 
+def parse_tile(text: str) -> tuple[int, int, int] | None:
+    try:
+        tile = tuple(int(x) for x in text.split("x"))
+    except ValueError:
+        tile = ()
+    if len(tile) != 3 or min(tile) < 1:
+        raise argparse.ArgumentTypeError(f"a tile is AxBxC with sizes >= 1, e.g. 4x2x4; got {text!r}")
+    return None if tile == (4, 4, 4) else tile
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m strassentile_lab.cli convert-minilm", description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", default=".cache/text-corpus", help="folder made by scripts/fetch-text-corpus.sh")
@@ -583,6 +606,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", type=choice_list(FAMILIES), default=list(FAMILIES),
                    help=f"comma-separated, of {', '.join(FAMILIES)}")
     p.add_argument("--ranks", type=int_list, default=[24, 32], help="STL ranks (low rank is matched to each one's FLOPs)")
+    p.add_argument("--tile", type=parse_tile, default=None,
+                   help="STL's tile AxBxC (default 4x4x4), e.g. 4x2x4 with --ranks 12 --bases truncate:alphatensor-4x2x4")
     p.add_argument("--bases", default="truncate:dps-4x4x4-48,fit", type=lambda t: t.split(","),
                    help="STL bases before calibration, Fit's basis: fit (data-aware ALS), truncate:<alg>, poly")
     p.add_argument("--distill-basis", type=choice_list(DISTILL_BASIS), default=list(DISTILL_BASIS),
@@ -705,7 +730,7 @@ def run(base: nn.Module, sets: dict, meta: dict, jobs: list[Job], planned: list[
             log(f"  {job.name}, seed {job.seed}, {job.steps} steps ({seconds:.0f} s): cosine {final['cosine_mean']:.5f} "
                 f"(min {final['cosine_min']:.4f}), top-1 {final['top1_agreement']:.3f}, top-10 {final['top10_overlap']:.3f}")
             if job.family == "stl" and "save_reload" not in extra:
-                extra["save_reload"] = save_reload_check(student, base, job.rank, pool, device)
+                extra["save_reload"] = save_reload_check(student, base, job.rank, job.stl_tile, pool, device)
                 log(f"  save/reload: {extra['save_reload']}")
             del student
             write(done=False)

@@ -233,3 +233,18 @@ def test_merge_joins_parts_and_refuses_a_part_twice(grid_run, tmp_path):
     assert json.loads((tmp_path / "grids" / "convert_minilm.json").read_text())["jobs_missing"] == [longer]
     with pytest.raises(ValueError, match="merge each part once"):
         cm.main(["--merge", parts[0], parts[0], "--out", str(tmp_path / "twice")])
+
+
+def test_another_tile_format_converts_every_encoder_linear_and_names_its_jobs():
+    args = _args("--tile", "4x2x4", "--ranks", "12", "--variants", "stl,lowrank", "--bases",
+                 "truncate:alphatensor-4x2x4", "--distill-basis", "trained", "--distill-steps", "2", "--seeds", "0")
+    jobs = cm.plan_jobs(args)
+    assert [j.name for j in jobs] == ["stl12 <4,2,4> truncate:alphatensor-4x2x4 basis trained",
+                                      "lowrank at stl12 <4,2,4> FLOPs"]
+    model, info = cm.build_variant(jobs[0], _model(), cm.calibration_rows(_data()["train"], 6, 0), args)
+    layers = [m for m in model.modules() if isinstance(m, STLLinear)]
+    assert info["calibrated"] == len(layers) == ENCODER_LINEARS
+    assert all(tuple(m.tile) == (4, 2, 4) and m.rank == 12 for m in layers)
+    assert cm.plan_jobs(_args("--tile", "4x4x4"))[1].tile is None  # the default format keeps its names
+    with pytest.raises(SystemExit):
+        cm.parser().parse_args(["--tile", "4x2"])
