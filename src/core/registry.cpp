@@ -130,7 +130,8 @@ Algorithm get(const std::string& name) {
   if (name.rfind("alphatensor-", 0) == 0 || name.rfind("dps-", 0) == 0)
     hint = " (catalogue algorithms need the data directory: set STRASSENTILE_FMM_DIR to the repository's data/fmm)";
   throw std::invalid_argument("unknown algorithm '" + name + "'" + hint + "; available: " + known +
-                              ", naive-AxBxC and poly-AxBxC for any sizes, alphatensor-AxBxC in any order of a listed format's sizes");
+                              ", naive-AxBxC and poly-AxBxC for any sizes, alphatensor-AxBxC in any order of a listed "
+                              "format's sizes");
 }
 
 std::vector<std::string> available() {

