@@ -32,7 +32,6 @@ def load_runs(paths):
     runs = {}
     for doc in docs:
         for r in doc["runs"]:
-            runs.pop((r["variant"], r["seed"]), None)
             runs[(r["variant"], r["seed"])] = r
     return docs[0], list(runs.values())
 

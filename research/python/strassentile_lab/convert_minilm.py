@@ -41,6 +41,7 @@ from torch import nn
 
 import strassentile
 from strassentile import Exact, Fit, Random, STLConfig
+from strassentile.benchmark import parse_dims
 from strassentile.modules import STLLinear
 
 from . import minilm_embeddings as me
@@ -589,13 +590,11 @@ def merge(paths: list[str], out: Path) -> int:
 
 
 def parse_tile(text: str) -> tuple[int, int, int] | None:
-    try:
-        tile = tuple(int(x) for x in text.split("x"))
-    except ValueError:
-        tile = ()
-    if len(tile) != 3 or min(tile) < 1:
-        raise argparse.ArgumentTypeError(f"a tile is AxBxC with sizes >= 1, e.g. 4x2x4; got {text!r}")
-    return None if tile == (4, 4, 4) else tile
+    """"4x2x4" → (4, 2, 4); the default format, "4x4x4", → None (its jobs keep their names)."""
+    tiles = parse_dims(text, 3, "--tile")
+    if len(tiles) != 1:
+        raise argparse.ArgumentTypeError(f"--tile: one tile AxBxC, e.g. 4x2x4; got {text!r}")
+    return None if tiles[0] == (4, 4, 4) else tiles[0]
 
 
 def parser() -> argparse.ArgumentParser:
