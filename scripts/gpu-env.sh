@@ -11,9 +11,12 @@ if [ -n "${py:-}" ]; then :; elif [ -n "${PYTHON:-}" ]; then py=$PYTHON; elif [ 
 extra=()
 
 deps=/tmp/strassentile-deps
-if compgen -G ".devdeps/*.deb" >/dev/null; then
+# Unpacked once per machine: scripts sourcing this side by side (research/device/run_side_by_side.sh) would otherwise
+# rewrite the same files while the other reads them.
+if compgen -G ".devdeps/*.deb" >/dev/null && [ ! -f "$deps/.unpacked" ]; then
   mkdir -p "$deps"
   for f in .devdeps/*.deb; do dpkg -x "$f" "$deps"; done
+  touch "$deps/.unpacked"
 fi
 if ! pkg-config --exists libzip 2>/dev/null; then
   sed -i "s|^prefix=.*|prefix=$deps/usr|" "$deps/usr/lib/x86_64-linux-gnu/pkgconfig/libzip.pc"

@@ -20,9 +20,10 @@ build_lab() {
 # lab_program BUILD PREBUILT BRING_BACK: strassentile-lab in BUILD, unpacked from PREBUILT (a lab-bin.tar.gz an earlier
 # call brought back; "" for none) when it runs here, else built; with BRING_BACK=1 a fresh build is packed into
 # $out/lab-bin.tar.gz (the binary and the build's shared libraries it loads) when under 15 MiB, so that the next call
-# on the same machine image skips the build.
+# on the same machine image skips the build. LAB_PREBUILT (a lab-bin.tar.gz) overrides PREBUILT: run_side_by_side.sh
+# builds once and hands its program to both sweeps.
 lab_program() {
-  local build=$1 prebuilt=$2 bring_back=$3 bin=$1/research/train/strassentile-lab
+  local build=$1 prebuilt=${LAB_PREBUILT:-$2} bring_back=$3 bin=$1/research/train/strassentile-lab
   if [ -n "$prebuilt" ] && [ -f "$prebuilt" ] && mkdir -p "$build" && tar xzf "$prebuilt" -C "$build" &&
      [[ $("$bin" train lm --variants nope 2>&1) == *"unknown kind 'nope'"* ]]; then
     echo "using the strassentile-lab of $prebuilt (no build)" | tee -a "$out/env.log"

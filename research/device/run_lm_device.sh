@@ -13,8 +13,9 @@
 #   LM_MODE=converge: lm_convergence.json + train.log + checkpoints.tar.gz (+ lab-bin.tar.gz, the built program,
 #                  when under 15 MiB: a call given LM_RESUME_FROM with it skips the build) — the scaled sweep of LM_CONFIG
 #                  (research/train/lm_convergence.cfg: 14.4 M parameters, 40 M tokens per run, seeds 0-2), split
-#                  over several calls: LM_PROCS_PER_GPU processes (default 1, so that tokens/s are the run's own)
-#                  on each GPU of the machine, each taking the runs i ≡ p (mod processes) in turn, with
+#                  over several calls: LM_PROCS_PER_GPU processes (default 1, so that tokens/s are the run's own;
+#                  several share a GPU under CUDA MPS, and a probe gives each variant's tokens/s alone) on each GPU of
+#                  the machine, each taking the runs i ≡ p (mod processes) in turn, with
 #                  --checkpoint-dir. A finished run leaves a small file (its history and results, a few kB); these
 #                  come back in checkpoints.tar.gz, and the finished runs of this call and of LM_RESUME_FROM's
 #                  lm_convergence.json are merged into lm_convergence.json. The next call, given LM_RESUME_FROM=this
@@ -230,6 +231,7 @@ if [ "$mode" = converge ]; then
   gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
   [ "$gpus" -ge 1 ] || gpus=1  # a CPU dry run (LM_DEVICE=cpu LM_BIN=...)
   procs=$((gpus * ${LM_PROCS_PER_GPU:-1}))
+  [ "$procs" -gt "$gpus" ] && [ "$dev" = cuda ] && start_mps
   train_end=$((deadline - ${LM_TAIL:-60}))  # then: the last run's final evaluation and decoding probe, the merge
   echo "== converge: $cfg, $procs process(es) on $gpus GPU(s); training stops $((train_end - $(date +%s))) s from now =="
   for p in $(seq 0 $((procs - 1))); do

@@ -23,8 +23,8 @@
 #   each writes its JSON after every finished run, and the finished runs are merged into vit_runs.json.
 # Convergence (VIT_CONVERGE=1; probe and sweep off unless asked for): every variant × seed of VIT_CONFIG (or of
 #   VIT_VARIANTS and VIT_SEEDS, which override the config's, so that a short call trains the runs that matter first),
-#   spread
-#   over VIT_PROCS_PER_GPU processes on each GPU of the machine, with --checkpoint-dir. A run that finishes leaves
+#   spread over VIT_PROCS_PER_GPU processes on each GPU of the machine (under CUDA MPS when several share a GPU:
+#   convergence_calls.sh's start_mps), with --checkpoint-dir. A run that finishes leaves
 #   a small checkpoint (its history); these come back packed in checkpoints.tar.gz, and the finished runs of this
 #   call and of VIT_RESUME_FROM's vit_convergence.json are merged into vit_convergence.json. The next call, given
 #   VIT_RESUME_FROM=this OUT_DIR (carried), reports those runs without training them and trains the rest. The state
@@ -161,6 +161,7 @@ if [ "$converge" = 1 ]; then
   fi
   gpus=$(nvidia-smi -L | wc -l)
   procs=$((gpus * ${VIT_PROCS_PER_GPU:-2}))
+  [ "$procs" -gt "$gpus" ] && start_mps
   budget=$(($(left) - 30))
   echo "== convergence: $procs processes on $gpus GPU(s), stopped after $budget s =="
   for p in $(seq 0 $((procs - 1))); do
