@@ -8,12 +8,17 @@
 # are not the runs' own: time to accuracy takes each variant's speed alone from a probe (plot_lm.py / plot_vit.py
 # --throughput).
 #
-# What comes back in OUT (4 files): lab-bin.tar.gz, lm.tar.gz and vit.tar.gz (each sweep's folder: its JSON,
-# train.log, checkpoints.tar.gz of finished runs), side_by_side.log. The next call, given SIDE_RESUME_FROM=this OUT
+# SIDE_PROBE=lm,vit first measures each variant's speed with the GPU to itself, before the sweeps start: the LM
+# config's variants (LM_MODE=probe, LM_PROBE_SECONDS each) and VIT_PROBE_CONFIG's (default vit_convergence.cfg,
+# VIT_PROBE_STEPS each); both come back in probes.tar.gz, the --throughput files of plot_lm.py and plot_vit.py.
+#
+# What comes back in OUT (at most 7 files): lab-bin.tar.gz, lm.tar.gz and vit.tar.gz (each sweep's folder: its JSON,
+# train.log, checkpoints.tar.gz of finished runs), probes.tar.gz (with SIDE_PROBE), side_by_side.log, and the
+# build's build.log and env.log. The next call, given SIDE_RESUME_FROM=this OUT
 # (carried), skips the build and continues both sweeps (finished runs are reported, not trained; runs left
 # unfinished continue from their last epoch or curve point while the machine is still held).
 #
-#   [SIDE_RESUME_FROM=previous OUT] [SIDE_DEADLINE=575] [LM_PROCS_PER_GPU=6] [VIT_PROCS_PER_GPU=8] \
+#   [SIDE_RESUME_FROM=previous OUT] [SIDE_DEADLINE=575] [SIDE_PROBE=lm,vit] [LM_PROCS_PER_GPU=6] [VIT_PROCS_PER_GPU=8] \
 #   [VIT_CONFIG=research/train/vit_init_sweep.cfg] [VIT_VARIANTS='...'] [LM_PACK=.cache/lm-device] \
 #     research/device/run_side_by_side.sh OUT
 # Carry .devdeps, LM_PACK (corpus.tar.gz) and .cache/fm-data (Fashion-MNIST): the machine has no network.
@@ -56,6 +61,21 @@ fi
 [ -f "$out/lab-bin.tar.gz" ] || cp "${SIDE_RESUME_FROM:-/nonexistent}/lab-bin.tar.gz" "$out/" 2>/dev/null
 export LAB_PREBUILT=$out/lab-bin.tar.gz
 [ -f "$LAB_PREBUILT" ] || { echo "no lab-bin.tar.gz to share" >>"$log"; exit 1; }
+
+# Each variant alone first, while nothing else runs on the GPU.
+probes=()
+for probe in ${SIDE_PROBE//,/ }; do
+  case $probe in
+    lm) LM_MODE=probe LM_DEADLINE=$(($(left) - 60)) bash research/device/run_lm_device.sh "$work/probe_lm" >>"$log" 2>&1
+        probes+=(probe_lm) ;;
+    vit) VIT_CONVERGE=0 VIT_SWEEP=0 VIT_PROBE=1 VIT_PROBE_SHARED=0 VIT_DEADLINE=$(($(left) - 60)) \
+           VIT_CONFIG=${VIT_PROBE_CONFIG:-research/train/vit_convergence.cfg} \
+           bash research/device/run_vit_device.sh "$work/probe_vit" >>"$log" 2>&1
+         probes+=(probe_vit) ;;
+    *) echo "SIDE_PROBE: unknown '$probe' (lm, vit)" >>"$log" ;;
+  esac
+done
+[ ${#probes[@]} -gt 0 ] && tar czf "$out/probes.tar.gz" -C "$work" "${probes[@]}"
 
 LM_RESUME_FROM=$lm_resume LM_MODE=converge LM_DEADLINE=$(left) LM_PROCS_PER_GPU=${LM_PROCS_PER_GPU:-6} \
   bash research/device/run_lm_device.sh "$work/lm" >"$work/lm/driver.log" 2>&1 &
