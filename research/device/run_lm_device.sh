@@ -64,7 +64,7 @@ if [ ! -d "$corpus/root/usr/share/doc/python3.11/html/_sources" ] || [ ! -d "$co
   mkdir -p "$corpus" && tar -xzf "$pack/corpus.tar.gz" -C "$corpus" || { echo "no corpus: $pack/corpus.tar.gz"; exit 1; }
 fi
 {
-  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,memory.total --format=csv
+  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,memory.total --format=csv 2>/dev/null
   cmake --version | head -1
   date -u
   echo "cores: $cores; git: $(git rev-parse --short HEAD 2>/dev/null) + working tree"

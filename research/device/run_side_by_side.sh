@@ -22,6 +22,8 @@
 #   [VIT_CONFIG=research/train/vit_init_sweep.cfg] [VIT_VARIANTS='...'] [LM_PACK=.cache/lm-device] \
 #     research/device/run_side_by_side.sh OUT
 # Carry .devdeps, LM_PACK (corpus.tar.gz) and .cache/fm-data (Fashion-MNIST): the machine has no network.
+# A dry run on a machine without GPU: SIDE_BIN=build/research/train/strassentile-lab SIDE_DEVICE=cpu, with small
+# LM_CONFIG and VIT_CONFIG.
 set -uo pipefail
 out=${1:?usage: run_side_by_side.sh OUT_DIR}
 mkdir -p "$out"
@@ -48,23 +50,28 @@ if [ -n "${SIDE_RESUME_FROM:-}" ]; then
   [ -d "$work/resume/vit" ] && vit_resume=$work/resume/vit
 fi
 
-{
-  echo "== side by side: $(date -u)"
-  # The program both sweeps run; bring it back so that the next call skips the build.
-  (
-    source research/device/lab_env.sh
-    lab_program build-lab "${SIDE_RESUME_FROM:+$SIDE_RESUME_FROM/lab-bin.tar.gz}" 1
-  ) || { echo "no lab program"; exit 1; }
-  echo "$(left) s left after the program"
-  start_mps
-} >>"$log" 2>&1
-[ -f "$out/lab-bin.tar.gz" ] || cp "${SIDE_RESUME_FROM:-/nonexistent}/lab-bin.tar.gz" "$out/" 2>/dev/null
-export LAB_PREBUILT=$out/lab-bin.tar.gz
-[ -f "$LAB_PREBUILT" ] || { echo "no lab-bin.tar.gz to share" >>"$log"; exit 1; }
+echo "== side by side: $(date -u)" >>"$log"
+if [ -n "${SIDE_BIN:-}" ]; then
+  # A program built already, on SIDE_DEVICE (a dry run on a machine without GPU: SIDE_DEVICE=cpu).
+  export LM_BIN=$SIDE_BIN VIT_BIN=$SIDE_BIN LM_DEVICE=${SIDE_DEVICE:-cuda} VIT_DEVICE=${SIDE_DEVICE:-cuda}
+else
+  {
+    # The program both sweeps run; bring it back so that the next call skips the build.
+    (
+      source research/device/lab_env.sh
+      lab_program build-lab "${SIDE_RESUME_FROM:+$SIDE_RESUME_FROM/lab-bin.tar.gz}" 1
+    ) || { echo "no lab program"; exit 1; }
+    echo "$(left) s left after the program"
+    start_mps
+  } >>"$log" 2>&1
+  [ -f "$out/lab-bin.tar.gz" ] || cp "${SIDE_RESUME_FROM:-/nonexistent}/lab-bin.tar.gz" "$out/" 2>/dev/null
+  export LAB_PREBUILT=$out/lab-bin.tar.gz
+  [ -f "$LAB_PREBUILT" ] || { echo "no lab-bin.tar.gz to share" >>"$log"; exit 1; }
+fi
 
 # Each variant alone first, while nothing else runs on the GPU.
 probes=()
-for probe in ${SIDE_PROBE//,/ }; do
+for probe in ${SIDE_PROBE:+${SIDE_PROBE//,/ }}; do
   case $probe in
     lm) LM_MODE=probe LM_DEADLINE=$(($(left) - 60)) bash research/device/run_lm_device.sh "$work/probe_lm" >>"$log" 2>&1
         probes+=(probe_lm) ;;

@@ -13,6 +13,7 @@
 #   VIT_CONVERGE=1 [VIT_RESUME_FROM=previous OUT_DIR] [VIT_PROCS_PER_GPU=2] [VIT_DEADLINE=560]
 #   [VIT_VARIANTS='dense;stl:rank=24,init=random'] [VIT_SEEDS=0]
 #   [VIT_CONFIG=research/train/vit_convergence.cfg] [VIT_DATA=.cache/fm-data] research/device/run_vit_device.sh OUT_DIR
+#   A dry run on the CPU of a machine without GPU: VIT_DEVICE=cpu VIT_BIN=build/research/train/strassentile-lab.
 #
 # Probe (VIT_PROBE=1): every variant of the config (or of VIT_PROBE_VARIANTS, ';'-separated) alone for
 #   VIT_PROBE_STEPS steps (training images/s with the GPU to itself: the dense-vs-STL throughput figure), again at
@@ -57,23 +58,27 @@ rm -rf "$tmp"
 mkdir -p "$tmp"
 py=${PYTHON:-python3}
 {
-  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,memory.total --format=csv
+  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,memory.total --format=csv 2>/dev/null
   command -v nvcc >/dev/null && nvcc --version | tail -2 || /usr/local/cuda/bin/nvcc --version | tail -2
   cmake --version | head -1
   date -u
   echo "cores: $cores"
   $py -c 'import sys, torch; print(sys.executable, torch.__version__, "cuda", torch.version.cuda, torch.cuda.is_available())'
 } 2>&1 | tee "$out/env.log"
-gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 
-source research/device/lab_env.sh
-
-build=build-vit-cuda
-# A convergence call brings back the program it built (lab-bin.tar.gz), so the next call skips the build.
-lab_program $build "${VIT_RESUME_FROM:+$VIT_RESUME_FROM/lab-bin.tar.gz}" "$converge"
-echo "$(left) s left"
-bin=$build/research/train/strassentile-lab
-run=("$bin" train vit --config "$cfg" --device cuda --threads 1 --data "$data")
+if [ -n "${VIT_BIN:-}" ]; then  # a program built already (a local dry run of this script on the CPU: VIT_DEVICE=cpu)
+  bin=$VIT_BIN
+else
+  source research/device/lab_env.sh
+  build=build-vit-cuda
+  # A convergence call brings back the program it built (lab-bin.tar.gz), so the next call skips the build.
+  lab_program $build "${VIT_RESUME_FROM:+$VIT_RESUME_FROM/lab-bin.tar.gz}" "$converge"
+  echo "$(left) s left"
+  bin=$build/research/train/strassentile-lab
+fi
+dev=${VIT_DEVICE:-cuda}
+run=("$bin" train vit --config "$cfg" --device "$dev" --threads 1 --data "$data")
 
 if [ "${VIT_PROBE:-$((1 - converge))}" = 1 ]; then
   steps=${VIT_PROBE_STEPS:-150}
@@ -159,9 +164,10 @@ if [ "$converge" = 1 ]; then
     [ -f "$VIT_RESUME_FROM/vit_convergence.json" ] && previous=("$VIT_RESUME_FROM/vit_convergence.json")
     echo "resuming from $VIT_RESUME_FROM: $(find "$ckpt" -name '*.pt' | wc -l) checkpoint(s)"
   fi
-  gpus=$(nvidia-smi -L | wc -l)
+  gpus=$(nvidia-smi -L 2>/dev/null | wc -l)
+  [ "$gpus" -ge 1 ] || gpus=1  # a CPU dry run (VIT_DEVICE=cpu VIT_BIN=...)
   procs=$((gpus * ${VIT_PROCS_PER_GPU:-2}))
-  [ "$procs" -gt "$gpus" ] && start_mps
+  [ "$procs" -gt "$gpus" ] && [ "$dev" = cuda ] && start_mps
   budget=$(($(left) - 30))
   echo "== convergence: $procs processes on $gpus GPU(s), stopped after $budget s =="
   for p in $(seq 0 $((procs - 1))); do

@@ -23,8 +23,11 @@ def main(argv):
         for r in doc["runs"]:
             if r["finished"]:
                 runs[(r["variant"], r["seed"])] = r
-    merged["config"] = dict(docs[0]["config"], shard="merged")
-    order = {v: i for i, v in enumerate(merged["config"]["variants"])}
+    # The plan is every part's: calls may name other variants or seeds (VIT_VARIANTS, VIT_SEEDS) than the first.
+    variants = list(dict.fromkeys(v for doc in docs for v in doc["config"]["variants"]))
+    seeds = sorted({s for doc in docs for s in doc["config"]["seeds"]})
+    merged["config"] = dict(docs[0]["config"], shard="merged", variants=variants, seeds=seeds)
+    order = {v: i for i, v in enumerate(variants)}
     merged["runs"] = sorted(runs.values(), key=lambda r: (r["seed"], order.get(r["variant"], len(order))))
     with open(dest, "w") as f:
         json.dump(merged, f, indent=1)
