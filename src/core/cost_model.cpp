@@ -74,7 +74,10 @@ constexpr double kCausalRepairEfficiency = 0.37;
 double codec_efficiency(std::size_t rows, std::size_t cols, std::size_t rank) {
   if (rows == 4 && cols == 4) return rank <= 64 ? 0.80 : 0.60;  // tensor-core kernels; CUDA-core past rank 64
   if (rows == 2 && cols == 2) return 0.90;
-  if ((rows == 2 || rows == 1) && cols == 4) return 0.75;
+  // CUDA-core kernels. <4,2> tiles (X's in <4,2,4>): encode 0.74 and the backward's dX pass 0.78 of copy bandwidth at
+  // 16384x4096, 0.70 and 0.64 at 16384x768 (research/results/perf/layer_profile_fold_444_h200_2026-12-05.log,
+  // layer_profile_fastsums_768_h200_2026-12-05.log).
+  if (((rows == 2 || rows == 1) && cols == 4) || (rows == 4 && cols == 2)) return 0.75;
   if (rows == 3 && cols == 3) return 0.22;
   return 0.05;  // the generic kernel
 }

@@ -43,9 +43,12 @@ struct MeasuredRatio {
   std::size_t rank;
   bool training;
   double measured;
+  double band = 0.25;
 };
 
 constexpr double kBand = 0.25;
+// At 16384x768x3072 the model is optimistic for every format (TEST BackwardSettingsMatchTheMeasuredVariants below).
+constexpr double kNarrowBand = 0.40;
 
 const std::vector<MeasuredRatio>& measured_ratios() {
   static const std::vector<MeasuredRatio> rows = {
@@ -67,6 +70,15 @@ const std::vector<MeasuredRatio>& measured_ratios() {
       {"PERFORMANCE.md op level: 8192^3 fwd+bwd (all four)", {8192, 8192, 8192}, {4, 4, 4}, 24, true, 1.34},
       // docs/PERFORMANCE.md, exact modes through the op: dps-4x4x4-48 / strassen2 (r = 49) at 16384x4096x4096.
       {"PERFORMANCE.md exact modes: 16384x4096x4096 r=49 forward", {16384, 4096, 4096}, {4, 4, 4}, 49, false, 0.77},
+      // <4,2,4> r = 12 through STLLinear, torch.profiler over five steps, each ratio against dense in the same run
+      // (research/results/perf/layer_profile_fold_444_h200_2026-12-05.log, layer_profile_fastsums_768_h200_2026-12-05.log):
+      // X's <4,2> tiles run on the CUDA-core codec kernels, dE_X as a tile copy and a GEMM (not folded).
+      {"layer_profile_fold_444: <4,2,4> 16384x4096x4096 forward", {16384, 4096, 4096}, {4, 2, 4}, 12, false, 1.43},
+      {"layer_profile_fold_444: <4,2,4> 16384x4096x4096 training step", {16384, 4096, 4096}, {4, 2, 4}, 12, true, 1.05},
+      {"layer_profile_fastsums_768: <4,2,4> 16384x768x3072 forward", {16384, 768, 3072}, {4, 2, 4}, 12, false, 0.66,
+       kNarrowBand},
+      {"layer_profile_fastsums_768: <4,2,4> 16384x768x3072 training step", {16384, 768, 3072}, {4, 2, 4}, 12, true, 0.73,
+       kNarrowBand},
   };
   return rows;
 }
@@ -75,8 +87,12 @@ TEST(SpeedModel, ReproducesTheMeasuredRatiosWithinTheBand) {
   const GpuSpec h200;
   for (const MeasuredRatio& row : measured_ratios()) {
     const double predicted = predict_speed(row.shape, row.tile, row.rank, h200, 2, row.training).speedup();
-    EXPECT_NEAR(predicted / row.measured, 1.0, kBand) << row.source << ": predicted " << predicted << "x, measured "
-                                                        << row.measured << "x";
+    EXPECT_NEAR(predicted / row.measured, 1.0, row.band) << row.source << ": predicted " << predicted
+                                                           << "x, measured " << row.measured << "x";
+    // The side of dense, which convert(min_speedup=1) decides on, outside the run-to-run spread of 1.0.
+    if (std::abs(row.measured - 1.0) > 0.1) {
+      EXPECT_EQ(predicted > 1.0, row.measured > 1.0) << row.source << ": predicted " << predicted << "x";
+    }
   }
 }
 
@@ -98,7 +114,7 @@ TEST(SpeedModel, BackwardSettingsMatchTheMeasuredVariants) {
     double stl, frozen, kept, lean, band;
   };
   for (const Row& row : {Row{{65536, 384, 1536}, 0.36, 0.48, 0.40, 0.30, kBand},
-                         Row{{16384, 768, 3072}, 0.51, 0.59, 0.55, 0.36, 0.40},
+                         Row{{16384, 768, 3072}, 0.51, 0.59, 0.55, 0.36, kNarrowBand},
                          Row{{16384, 4096, 4096}, 1.14, 1.40, 1.34, 0.97, kBand}}) {
     for (const auto& [name, setup, measured] :
          {std::tuple{"stl", all, row.stl}, std::tuple{"frozen", frozen, row.frozen},

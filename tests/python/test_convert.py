@@ -282,3 +282,15 @@ def test_a_fresh_basis_that_is_no_init_is_refused_before_anything_converts():
     with pytest.raises(ValueError, match=r"Random\(basis='strassen2'\).*'truncate:<algorithm>'"):
         strassentile.convert(model, STLConfig(init=Random(basis="strassen2")))
     assert isinstance(model.fc1, nn.Linear) and isinstance(model.fc2, nn.Linear)
+
+
+def test_min_speedup_converts_a_tile_format_where_it_measured_faster():
+    # <4,2,4> r=12, bf16, 16384 tokens on an H200 measured 1.43x nn.Linear's forward at 4096x4096 and 0.66x at
+    # 768x3072 (research/results/perf/layer_profile_fold_444_h200_2026-12-05.log, ..._fastsums_768_...): its <4,2>
+    # codec kernels must be priced as the CUDA-core kernels they are, not as the generic one.
+    model = nn.ModuleDict({"wide": nn.Linear(4096, 4096), "narrow": nn.Linear(768, 3072)}).to(torch.bfloat16)
+    summary = strassentile.convert(model, STLConfig(tile=(4, 2, 4), rank=12, init=Random()), min_speedup=1.0,
+                                   tokens=16384, training=False, speed_model=strassentile.GpuSpec.h200())
+    assert summary.converted == ["wide"]
+    assert [name for name, _ in summary.skipped] == ["narrow"]
+    assert summary.predicted_speedup["wide"] > 1.0 > summary.predicted_speedup["narrow"]
