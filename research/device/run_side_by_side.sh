@@ -96,7 +96,6 @@ wait $vit; vit_rc=$?
   echo "== language model (exit $lm_rc)"; tail -30 "$work/lm/driver.log"
   echo "== ViT (exit $vit_rc)"; tail -30 "$work/vit/driver.log"
 } >>"$log" 2>&1
-rm -f "$work"/lm/lab-bin.tar.gz "$work"/vit/lab-bin.tar.gz  # the shared one is in OUT
 tar czf "$out/lm.tar.gz" -C "$work/lm" .
 tar czf "$out/vit.tar.gz" -C "$work/vit" .
 cat "$log"

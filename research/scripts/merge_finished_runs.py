@@ -10,6 +10,8 @@ import json
 import os
 import sys
 
+from run_groups import latest_runs
+
 
 def main(argv):
     dest, gpu, line = argv[1], argv[2], argv[3]
@@ -18,11 +20,7 @@ def main(argv):
     if not docs:
         sys.exit("no process finished a run")
     merged = dict(docs[0], gpu=gpu)
-    runs = {}
-    for doc in docs:
-        for r in doc["runs"]:
-            if r["finished"]:
-                runs[(r["variant"], r["seed"])] = r
+    runs = latest_runs(docs, keep=lambda r: r["finished"])
     # The plan is every part's: calls may name other variants or seeds (VIT_VARIANTS, VIT_SEEDS) than the first.
     variants = list(dict.fromkeys(v for doc in docs for v in doc["config"]["variants"]))
     seeds = sorted({s for doc in docs for s in doc["config"]["seeds"]})

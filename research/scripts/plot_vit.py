@@ -20,7 +20,7 @@ import json
 import statistics
 
 
-from run_groups import MARKERS, by_variant, mean_std, time_table
+from run_groups import MARKERS, by_variant, latest_runs, mean_std, time_table
 
 
 def load_runs(paths):
@@ -29,11 +29,7 @@ def load_runs(paths):
     for path in paths:
         with open(path) as f:
             docs.append(json.load(f))
-    runs = {}
-    for doc in docs:
-        for r in doc["runs"]:
-            runs[(r["variant"], r["seed"])] = r
-    return docs[0], list(runs.values())
+    return docs[0], list(latest_runs(docs).values())
 
 
 def summary(groups):

@@ -1,11 +1,22 @@
 """Grouping and summary statistics of a training program's runs (the JSON of `strassentile-lab train vit|lm`), shared
-by research/scripts/plot_vit.py and plot_lm.py."""
+by research/scripts/plot_vit.py, plot_lm.py and merge_finished_runs.py."""
 import math
 import statistics
 from collections import OrderedDict
 
 # Marker per layer kind (the part of a variant spec before ':').
 MARKERS = {"dense": "s", "stl": "o", "sparse24": "^", "lowrank": "D"}
+
+
+def latest_runs(docs, keep=lambda run: True):
+    """{(variant, seed): run} over several result documents (a sweep split over calls or machines), the later
+    document's run where two have one; only the runs `keep` accepts."""
+    runs = {}
+    for doc in docs:
+        for r in doc["runs"]:
+            if keep(r):
+                runs[(r["variant"], r["seed"])] = r
+    return runs
 
 
 def by_variant(runs):

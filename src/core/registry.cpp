@@ -109,19 +109,19 @@ Algorithm get(const std::string& name) {
     std::lock_guard<std::mutex> lock(cat.mutex);
     for (const Algorithm& alg : data_algorithms(cat))
       if (alg.name == name) return alg;
-    // AlphaTensor lists each format once, sizes ascending; the other orders follow by the tensor's symmetries.
+    // AlphaTensor lists each format once, in one order of its sizes; the other orders follow by the tensor's
+    // symmetries.
     if (parse_sized_name(name, "alphatensor-", tile)) {
-      std::array<std::size_t, 3> sizes{tile.a, tile.b, tile.c};
-      std::sort(sizes.begin(), sizes.end());
-      const std::string listed = "alphatensor-" + std::to_string(sizes[0]) + "x" + std::to_string(sizes[1]) + "x" +
-                                 std::to_string(sizes[2]);
-      for (const Algorithm& alg : data_algorithms(cat))
-        if (alg.name == listed) {
+      const std::array<std::size_t, 3> wanted{tile.a, tile.b, tile.c};
+      for (const Algorithm& alg : data_algorithms(cat)) {
+        const std::array<std::size_t, 3> listed{alg.tile.a, alg.tile.b, alg.tile.c};
+        if (alg.name.rfind("alphatensor-", 0) == 0 && std::is_permutation(listed.begin(), listed.end(), wanted.begin())) {
           Algorithm reordered = reorder(alg, tile);
           reordered.name = name;
-          reordered.source = tile.to_string() + " from " + listed + " by the matmul tensor's symmetries; " + alg.source;
+          reordered.source = tile.to_string() + " from " + alg.name + " by the matmul tensor's symmetries; " + alg.source;
           return reordered;
         }
+      }
     }
   }
   std::string known;
