@@ -42,9 +42,12 @@ def summary(groups):
     return rows
 
 
-def markdown(rows):
+def markdown(rows, throughput=None):
+    """The per-variant table; tokens/s is the variant's alone on the GPU given `throughput`, else as the runs ran
+    (a rate under a shared GPU, not a throughput figure)."""
+    rate = "training tokens/s, alone" if throughput else "tokens/s (as run)"
     out = ["| variant | seeds | val ppl | test ppl | test bits/byte | linear MFLOPs/token: all (products only) | "
-           "dense/variant: all (products only) | linear params | all params | tokens/run | tokens/s (as run) |",
+           f"dense/variant: all (products only) | linear params | all params | tokens/run | {rate} |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         name = f"`{r['variant']}`" + (" **LEAKING**" if r["leaks"] else "")
@@ -53,7 +56,8 @@ def markdown(rows):
             f"{r['test'][0]:.4f} ± {r['test'][1]:.4f} | {r['bpb'][0]:.4f} | {r['flops'] / 1e6:.3f} "
             f"({r['product_flops'] / 1e6:.3f}) | {r['dense_flops'] / r['flops']:.2f}× "
             f"({r['dense_flops'] / r['product_flops']:.2f}×) | {r['linear_params']:,.0f} | {r['params']:,.0f} | "
-            f"{r['tokens'] / 1e6:.2f} M{' (stopped early)' if r['early'] else ''} | {r['tps'][0]:,.0f} |")
+            f"{r['tokens'] / 1e6:.2f} M{' (stopped early)' if r['early'] else ''} | "
+            f"{throughput.get(r['variant'], float('nan')) if throughput else r['tps'][0]:,.0f} |")
     return "\n".join(out) + "\n"
 
 
@@ -77,13 +81,17 @@ def progress_of(throughput=None):
 
 
 def loss_time_table(groups, progress, timed_by):
-    """Markdown: each variant's training seconds to dense's mean final validation loss ("" without dense)."""
-    if "dense" not in groups:
+    """Markdown: each variant's training seconds to dense's mean validation loss at its last curve point ("" without
+    dense). The target is on the curve's own bytes (the first curve_tokens of validation): the final val_loss may be
+    on more bytes, and a target from another sample could be out of every curve's reach, dense's included."""
+    dense = [r for r in groups.get("dense", []) if r["curve"]]
+    if not dense:
         return ""
-    target = mean_std([r["val_loss"] for r in groups["dense"]])[0]
+    target = mean_std([r["curve"][-1]["val_loss"] for r in dense])[0]
     return time_table(groups, progress, target, False,
-                      f"Training seconds until the validation loss first reaches dense's mean final, {target:.4f} "
-                      f"nats/byte ({timed_by}); mean ± std over the runs that reach it:",
+                      f"Training seconds until the validation loss on the curve's bytes first reaches dense's mean "
+                      f"at the end of training, {target:.4f} nats/byte ({timed_by}); mean ± std over the runs that "
+                      f"reach it:",
                       "best validation loss", lambda v: f"{v:.4f}", "no curve or throughput for it",
                       name=lambda v, runs: f"`{v}`" + (" **LEAKING**" if runs[0]["leaks_future"] else ""))
 
@@ -96,7 +104,7 @@ def style(i, variant):
                 linestyle={"sparse24": "--", "lowrank": ":"}.get(kind, "-"))
 
 
-def plot_curves(groups, path):
+def plot_curves(groups, path, corpus):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -123,7 +131,7 @@ def plot_curves(groups, path):
         ax.grid(alpha=0.3)
     ax_train.set_ylim(top=min(4.0, ax_train.get_ylim()[1]))
     ax_val.legend(fontsize=7)
-    fig.suptitle("Byte-level Llama-style LM on Debian python3.11-doc + linux-doc-6.1: loss curves (mean over seeds)")
+    fig.suptitle(f"Byte-level Llama-style LM on Debian's {corpus} documentation: loss curves (mean over seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
@@ -160,11 +168,12 @@ def main():
         doc = json.load(f)
     groups = by_variant(doc["runs"])
     rows = summary(groups)
-    plot_curves(groups, f"{a.out_dir}/lm_loss_curves.png")
+    corpus = ", ".join(doc.get("config", {}).get("corpus", ["python", "linux"]))
+    plot_curves(groups, f"{a.out_dir}/lm_loss_curves.png", corpus)
     plot_ppl(rows, f"{a.out_dir}/lm_ppl_vs_flops.png")
     throughput = load_throughput(a.throughput) if a.throughput else None
     timed_by = "tokens ÷ tokens/s alone" if throughput else "tokens ÷ the run's steady tokens/s"
-    table = markdown(rows) + "\n" + loss_time_table(groups, progress_of(throughput), timed_by)
+    table = markdown(rows, throughput) + "\n" + loss_time_table(groups, progress_of(throughput), timed_by)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(table)

@@ -1,0 +1,35 @@
+"""research/scripts/plot_lm.py: the time to dense's loss is measured on the curve's own validation bytes."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+from plot_lm import loss_time_table, progress_of  # noqa: E402
+from run_groups import by_variant  # noqa: E402
+
+
+def run(variant, seed, curve, final_val_loss, tokens_per_second=1000.0):
+    """A run whose curve is on a validation subset and whose final val_loss is on all validation bytes."""
+    return {"variant": variant, "seed": seed, "leaks_future": False, "val_loss": final_val_loss,
+            "steady_tokens_per_second": tokens_per_second, "tokens_per_second": tokens_per_second,
+            "curve": [{"tokens": t, "val_loss": v} for t, v in curve]}
+
+
+def test_target_is_dense_at_its_last_curve_point_not_the_final_evaluation():
+    # The final evaluation (0.80) is on other bytes than the curve and lower than any curve point: a target taken
+    # from it would leave dense itself "not reached".
+    runs = [run("dense", 0, [(1000, 1.2), (2000, 1.0)], 0.80),
+            run("dense", 1, [(1000, 1.3), (2000, 1.0)], 0.81),
+            run("stl", 0, [(1000, 1.0), (2000, 0.9)], 0.75, tokens_per_second=500.0),
+            run("lowrank", 0, [(1000, 1.4), (2000, 1.1)], 0.90)]
+    table = loss_time_table(by_variant(runs), progress_of(), "test")
+    assert "1.0000 nats/byte" in table
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in table.splitlines() if line.startswith("| `")}
+    assert rows["`dense`"][:3] == ["2 of 2", "2 ± 0", "1.00×"]
+    assert rows["`stl`"][:3] == ["1 of 1", "2 ± 0", "1.00×"]  # 1000 tokens at 500 tokens/s
+    assert rows["`lowrank`"][:2] == ["0 of 1", "not reached"]
+
+
+def test_no_dense_curve_gives_no_table():
+    assert loss_time_table(by_variant([run("stl", 0, [], 0.9)]), progress_of(), "test") == ""
