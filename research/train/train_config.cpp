@@ -14,7 +14,7 @@ const std::vector<std::string>& train_config_keys() {
       "variants", "seeds",  "epochs",     "batch",   "lr",          "wd",         "warmup", "clip",
       "max-steps", "device", "threads",   "eval-batch", "log-every", "json",       "shard",  "data",
       "val",      "train-limit", "test-limit", "dim", "depth",      "heads",      "patch",  "mlp-ratio",
-      "plateau-epochs", "checkpoint-dir", "pause-after-epochs", "augment", "augment-pad", "augment-flip", "amp"};
+      "plateau-epochs", "checkpoint-dir", "checkpoint-every", "pause-after-epochs", "augment", "augment-pad", "augment-flip", "amp"};
   return keys;
 }
 
@@ -65,6 +65,7 @@ TrainConfig make_train_config(const std::map<std::string, std::string>& v) {
   if (has("mlp-ratio")) c.model.mlp_ratio = to_int("mlp-ratio", get("mlp-ratio"), 1);
   if (has("plateau-epochs")) c.plateau_epochs = to_int("plateau-epochs", get("plateau-epochs"), 0);
   if (has("checkpoint-dir")) c.checkpoint_dir = get("checkpoint-dir");
+  if (has("checkpoint-every")) c.checkpoint_every = to_int("checkpoint-every", get("checkpoint-every"), 1);
   if (has("pause-after-epochs")) c.pause_after_epochs = to_int("pause-after-epochs", get("pause-after-epochs"), 0);
   if (c.pause_after_epochs > 0 && c.checkpoint_dir.empty())
     throw std::invalid_argument("--pause-after-epochs needs --checkpoint-dir DIR (a paused run continues from there)");

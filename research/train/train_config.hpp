@@ -31,6 +31,8 @@ struct TrainConfig {
   int64_t plateau_epochs = 0;  // > 0: stop a run when validation accuracy has not improved for this many epochs
   std::string checkpoint_dir;  // "": none; else each run's state after every epoch, and a rerun continues from it
   int64_t pause_after_epochs = 0;  // > 0: each run trains at most this many epochs in this process (needs checkpoints)
+  int64_t checkpoint_every = 1;    // epochs between checkpoints (a run's last epoch and a pause always save one):
+                                   // a wide model's state is GBs, and writing it every epoch costs its wall time
   bool augment = false;        // random crop (and flip) of the training images
   int64_t augment_pad = 2;     // the crop's padding, pixels on every side
   bool augment_flip = false;   // random horizontal flip too

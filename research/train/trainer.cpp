@@ -242,7 +242,9 @@ RunResult train_vit_run(const TrainConfig& c, const std::string& variant_text, u
                 static_cast<long long>(e.epoch), e.train_loss, 100 * e.val_accuracy, 100 * e.test_accuracy,
                 r.train_seconds, r.stopped_by == "plateau" ? " (validation plateau: stop)" : "");
     std::fflush(stdout);
-    if (!checkpoint.empty()) save_run_checkpoint(checkpoint, run_settings(c, r, data), r, *model, opt);
+    const bool pausing = c.pause_after_epochs > 0 && here + 1 == c.pause_after_epochs;
+    if (!checkpoint.empty() && (r.finished() || pausing || e.epoch % c.checkpoint_every == 0))
+      save_run_checkpoint(checkpoint, run_settings(c, r, data), r, *model, opt);
   }
 
   summarise(r, c, data.val.size() > 0, steady_from);

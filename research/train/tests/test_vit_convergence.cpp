@@ -88,8 +88,11 @@ TEST(VitVariant, MlpRatioOverridesTheConfigAndBadSuffixesAreNamed) {
 TEST(TrainConfig, ConvergenceKeysParseAndPauseNeedsACheckpointDir) {
   const TrainConfig c = make_train_config({{"plateau-epochs", "8"}, {"checkpoint-dir", "/tmp/x"},
                                            {"pause-after-epochs", "2"}, {"augment", "1"}, {"augment-pad", "4"},
-                                           {"augment-flip", "1"}, {"mlp-ratio", "2"}});
+                                           {"augment-flip", "1"}, {"mlp-ratio", "2"}, {"checkpoint-every", "5"}});
   EXPECT_EQ(c.plateau_epochs, 8);
+  EXPECT_EQ(c.checkpoint_every, 5);
+  EXPECT_EQ(make_train_config({}).checkpoint_every, 1);
+  EXPECT_THROW(make_train_config({{"checkpoint-every", "0"}}), std::invalid_argument);
   EXPECT_EQ(c.checkpoint_dir, "/tmp/x");
   EXPECT_EQ(c.pause_after_epochs, 2);
   EXPECT_TRUE(c.augment && c.augment_flip);
@@ -131,6 +134,7 @@ TEST(TrainVit, ResumedRunEqualsUninterruptedRun) {
     TrainConfig split = c;
     split.checkpoint_dir = make_scratch_directory("strassentile_vit_resume_");
     split.pause_after_epochs = 2;
+    split.checkpoint_every = 100;  // a pause saves the run's state whatever the interval
     const RunResult first = train_vit_run(split, variant, 3, data, torch::kCPU);
     EXPECT_FALSE(first.finished()) << variant;
     EXPECT_EQ(first.epochs.size(), 2u) << variant;
