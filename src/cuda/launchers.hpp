@@ -65,8 +65,14 @@ void launch_encode_mma_folding(const EncodeParams& params, CoefLayout enc, Causa
 template <DType D>
 void launch_decode_mma_folding(const DecodeParams& params, CoefLayout dec, CausalSide causal,
                                const CoefGradFold& fold);
-// out of `fold` from `blocks` rows of rank × 16 partials (kernels/backward.cuh).
-void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, cudaStream_t stream);
+// The CUDA-core staged decode with the gradient folded in (kernels/decode_staged_fold.cuh): the backward's dX pass
+// over X's (a,b) tiles where the tensor-core one does not apply; D bf16 or f16, rank <= kFoldMaxRank, no bias or
+// activation; then its blocks' partials summed into fold.out.
+template <DType D, int A, int C>
+void launch_decode_staged_folding(const DecodeParams& params, CoefLayout dec, CausalSide causal,
+                                  const CoefGradFold& fold);
+// out of `fold` from `blocks` rows of rank × entries partials (entries = the tile's a·b or a·c; kernels/backward.cuh).
+void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, cudaStream_t stream, int entries = 16);
 // Layer 1's decode feeding layer 2's encode through shared memory (kernels/decode_encode_mma.cuh): `dec` and `enc`
 // are the two halves as launch_decode_mma and launch_encode_mma would take them (enc.x unused).
 template <DType D>
@@ -158,8 +164,10 @@ void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal =
                  const CoefGradFold* fold = nullptr);
 
 // The backward's transposed passes (launch_decode_backward, launch_encode_backward), with dD or dE_X folded in where
-// `fold` is given; a fold needs folds_coef_grad of the pass's tile (dY's (a,c) tiles, X's (a,b) tiles).
+// `fold` is given; dD's fold needs folds_coef_grad of dY's (a,c) tiles (the tensor-core encode), dE_X's
+// folds_coef_grad_in_decode of X's (a,b) tiles (the tensor-core decode, or the staged one of any specialised tile).
 bool folds_coef_grad(DType dtype, KernelChoice kernel, int a, int bc, int rank);
+bool folds_coef_grad_in_decode(DType dtype, KernelChoice kernel, int a, int bc, int rank);
 void decode_backward_with(const DecodeBackwardParams& params, const CoefGradFold* fold);
 void encode_backward_with(const EncodeBackwardParams& params, const CoefGradFold* fold);
 

@@ -362,8 +362,13 @@ int main() {
     // 16-product steps and one past the fold (r = 40: tile copies and GEMMs), over more groups than the persistent
     // grid holds (each block adds several groups in its registers), several groups along a row, ragged columns,
     // padded sequences, and row blocks (later blocks add to the sums).
+    // The same for dE_X in the CUDA-core staged dX pass (16-bit, any specialised (a,b) tile, r <= 32): one and two
+    // 16-product steps, tile entries of one and two 8-wide halves (a·b = 8, 9, 16), <4,4> tiles forced onto the
+    // CUDA cores.
     const std::vector<Format> fold_formats = {
-        {{4, 4, 4}, 12, automatic}, {{4, 4, 4}, 32, automatic}, {{4, 4, 4}, 40, automatic}};
+        {{4, 4, 4}, 12, automatic}, {{4, 4, 4}, 32, automatic}, {{4, 4, 4}, 40, automatic},
+        {{4, 2, 4}, 12, automatic}, {{4, 2, 4}, 26, automatic}, {{2, 4, 4}, 16, automatic},
+        {{3, 3, 3}, 23, automatic}, {{4, 4, 4}, 24, sc::KernelChoice::cuda_core}};
     for (const Format& f : fold_formats)
       for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16}) {
         test_backward({4096, 1032, 524, 0, 0}, f, dt, false, false, rng, results, handle);
@@ -385,6 +390,21 @@ int main() {
                      "backward workspace at 16384x4096x4096: lean " + mib(lean_bytes) + " MiB (want <= " +
                          mib(xy + dw_f32) + " + 3), one block " + mib(fast_bytes) + " MiB (want > " + mib(2 * xy) +
                          ")");
+    }
+    // dE_X folded into <4,2,4>'s staged dX pass needs no copy of X's tiles: 8 planes of M·K/8 (128 MiB here), which
+    // the unfolded backward (KernelChoice::generic) holds where dZ's 12 planes of M·N/16 (96 MiB) are otherwise.
+    {
+      const sc::StlShape s424 = layer_shape(16384, 4096, 4096, 0, formats[3]);
+      sc::BackwardNeeds folded{true, true, true, true, true}, copied = folded;
+      copied.kernel = sc::KernelChoice::generic;
+      for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16}) {
+        const std::size_t with_fold = sc::backward_workspace(s424, dt, folded),
+                          with_copies = sc::backward_workspace(s424, dt, copied);
+        results.expect(with_copies >= with_fold + (std::size_t{30} << 20),
+                       std::string("backward workspace <4,2,4> r=12 16384x4096x4096 ") + sc::dtype_name(dt) +
+                           ": folded " + std::to_string(with_fold >> 20) + " MiB, tile copies " +
+                           std::to_string(with_copies >> 20) + " MiB (want 30 MiB less folded)");
+      }
     }
   } catch (const std::exception& e) {
     std::printf("FAIL unexpected exception: %s\n", e.what());
