@@ -21,6 +21,7 @@
 
 #include "codec_args.cuh"
 #include "coef_grad_fold.cuh"
+#include "decode_staged.cuh"
 #include "decode_tiles.cuh"
 #include "device_math.cuh"
 #include "launch_config.cuh"
@@ -151,27 +152,9 @@ __global__ void __launch_bounds__(staged_fold::kTiles / V)
     __syncthreads();
 
     const std::int64_t j0 = jb + threadIdx.x * V;
-    if (j0 < args.n) {
-      float acc[Q][V];
-#pragma unroll
-      for (int q = 0; q < Q; ++q)
-#pragma unroll
-        for (int v = 0; v < V; ++v) acc[q][v] = 0.0f;
-      const T* zs = s_z + threadIdx.x * V;
-#pragma unroll 4
-      for (int p = 0; p < args.rank; ++p) {
-        float zv[V];
-        load_packed_shared<T, V>(zs + p * staged_fold::kZStride, zv);
-        const float* d = s_dec + p * Q;
-#pragma unroll
-        for (int q = 0; q < Q; ++q) {
-          const float coef = d[q];
-#pragma unroll
-          for (int v = 0; v < V; ++v) acc[q][v] = fmaf(coef, zv[v], acc[q][v]);
-        }
-      }
-      store_decoded_tiles<T, A, C, V, Activation::none>(args, acc, i, j0);
-    }
+    if (j0 < args.n)
+      decode_staged_tiles<T, A, C, V, Activation::none>(args, s_dec, s_z + threadIdx.x * V, staged_fold::kZStride, i,
+                                                        j0);
     fold_slab<T, A, C, kWarps, MT>(reinterpret_cast<const word16*>(s_z), reinterpret_cast<const word16*>(s_x),
                                    args.rank, c);
     __syncthreads();  // the next slab's copies overwrite these
