@@ -91,16 +91,12 @@ double gemm_seconds(const GpuSpec& gpu, double batch, double m, double k, double
   return std::hypot(compute, memory) + gpu.launch_seconds;
 }
 
-// dD summed inside the dZ pass (src/cuda/kernels/coef_grad_fold.cuh): where that pass runs on the tensor-core codec
-// kernel, 16-bit, <4,4> tiles of dY, r <= 32 (src/cuda/dispatch.cpp's folds_coef_grad). dE_X summed inside the dX
-// pass: the same on <4,4> tiles of X, and on the CUDA-core staged pass for the other specialised tiles
-// (kernels/decode_staged_fold.cuh; folds_coef_grad_in_decode). Elsewhere the tiles are copied and each gradient is a
-// flat GEMM.
+// dD summed inside the dZ pass and dE_X inside the dX pass: on the tensor-core codec kernels for <4,4> tiles on
+// that side (src/cuda/kernels/coef_grad_fold.cuh), on the staged CUDA-core passes for the other specialised tiles
+// (kernels/staged_fold.cuh); 16-bit, r <= 32 (src/cuda/dispatch.cpp's folds_coef_grad). Elsewhere the tiles are
+// copied and each gradient is a flat GEMM.
 namespace {
 bool folds_coef_grad(std::size_t rows, std::size_t cols, std::size_t rank, std::size_t bytes_per_element) {
-  return bytes_per_element == 2 && rows == 4 && cols == 4 && rank <= 32;
-}
-bool folds_coef_grad_in_decode(std::size_t rows, std::size_t cols, std::size_t rank, std::size_t bytes_per_element) {
   const bool specialised = (rows == 2 && cols == 2) || (rows == 3 && cols == 3) || (rows == 4 && cols == 4) ||
                            (rows == 2 && cols == 4) || (rows == 4 && cols == 2) || (rows == 1 && cols == 4);
   return bytes_per_element == 2 && specialised && rank >= 1 && rank <= 32;
@@ -117,7 +113,7 @@ std::size_t lean_row_blocks(LayerShape shape, TileFormat tile, std::size_t rank,
   // The tile copies of dY (for dD) and X (for dE_X), where those gradients are not folded into a pass.
   const double dy_tiles = learn_basis && !folds_coef_grad(tile.a, tile.c, rank, bytes_per_element)
                               ? static_cast<double>(tile.y_size()) * ly : 0;
-  const double x_tiles = learn_basis && !folds_coef_grad_in_decode(tile.a, tile.b, rank, bytes_per_element)
+  const double x_tiles = learn_basis && !folds_coef_grad(tile.a, tile.b, rank, bytes_per_element)
                              ? static_cast<double>(tile.x_size()) * lx : 0;
   const double regions = (std::max(r * lx, dy_tiles) + std::max(r * ly, x_tiles) + (learn_basis ? r * ly : 0)) *
                          static_cast<double>(bytes_per_element);
@@ -168,7 +164,7 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   const double d_dec = folds_coef_grad(tile.a, tile.c, rank, bytes_per_element)
                            ? pass(r * mt * nt * bytes, decode_efficiency)
                            : pass(2 * M * N * bytes, decode_efficiency) + pass((ac + r) * mt * nt * bytes, 1.0);
-  const double d_enc_x = folds_coef_grad_in_decode(tile.a, tile.b, rank, bytes_per_element)
+  const double d_enc_x = folds_coef_grad(tile.a, tile.b, rank, bytes_per_element)
                              ? pass(M * K * bytes, encode_efficiency)
                              : pass(2 * M * K * bytes, encode_efficiency) + pass((ab + r) * mt * kt * bytes, 1.0);
   const bool basis = backward.learn_basis;

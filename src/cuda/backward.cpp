@@ -108,7 +108,7 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   l.dz = need.x || need.w_hat || need.enc_x;
   l.dx_hat = need.x || need.enc_x;
   l.fold_dd = need.dec && l.dz && detail::folds_coef_grad(dtype, need.kernel, s.a, s.c, s.rank);
-  l.fold_dex = need.enc_x && need.x && detail::folds_coef_grad_in_decode(dtype, need.kernel, s.a, s.b, s.rank);
+  l.fold_dex = need.enc_x && need.x && detail::folds_coef_grad(dtype, need.kernel, s.a, s.b, s.rank);
   l.blocks = row_blocks(s, e, need, l);
 
   std::int64_t off = 0;

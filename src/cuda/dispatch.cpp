@@ -80,13 +80,12 @@ bool decode_staged_fits(const DecodeParams& p) {
   return smem <= 200 * 1024;
 }
 
-// A coefficient gradient folded into a pass needs a kernel that folds (detail::folds_coef_grad and
-// folds_coef_grad_in_decode say which).
+// A coefficient gradient folded into a pass needs a kernel that folds (detail::folds_coef_grad says which).
 void require_fold_applies(bool applies) {
   if (!applies) throw std::logic_error("a coefficient gradient fold was asked of a pass whose kernel does not fold");
 }
 
-// dE_X in the CUDA-core staged dX pass (kernels/decode_staged_fold.cuh): 16-bit storage, a specialised tile.
+// A gradient folded into a CUDA-core pass (kernels/staged_fold.cuh): 16-bit storage, a specialised tile.
 bool staged_fold_applies(DType dtype, KernelChoice kernel, int a, int bc, int rank) {
   return kernel != KernelChoice::generic && (dtype == DType::bf16 || dtype == DType::f16) && rank >= 1 &&
          rank <= detail::kFoldMaxRank && with_tile_pair(a, bc, [](auto, auto) {});
@@ -102,9 +101,19 @@ void encode_kernel(const EncodeParams& p, CoefLayout enc, CausalSide causal, con
   };
   const bool tensor_cores = wants_tensor_cores(p.kernel) && tensor_core_codec_applies(p.dtype, s.a, s.b, s.rank);
   if (fold != nullptr) {
-    require_fold_applies(tensor_cores && s.rank <= detail::kFoldMaxRank);
-    with_dtype16(p.dtype,
-                 [&](auto d) { detail::launch_encode_mma_folding<decltype(d)::value>(p, enc, causal, *fold); });
+    require_fold_applies(s.rank <= detail::kFoldMaxRank);
+    if (tensor_cores) {
+      with_dtype16(p.dtype,
+                   [&](auto d) { detail::launch_encode_mma_folding<decltype(d)::value>(p, enc, causal, *fold); });
+      return repair();
+    }
+    require_fold_applies(staged_fold_applies(p.dtype, p.kernel, s.a, s.b, s.rank));
+    with_dtype16(p.dtype, [&](auto d) {
+      with_tile_pair(s.a, s.b, [&](auto a, auto b) {
+        detail::launch_encode_staged_folding<decltype(d)::value, decltype(a)::value, decltype(b)::value>(p, enc, causal,
+                                                                                                         *fold);
+      });
+    });
     return repair();
   }
   if (tensor_cores) {
@@ -266,11 +275,9 @@ void launch_decode(const DecodeParams& params) { detail::decode_with(params, {})
 namespace detail {
 
 bool folds_coef_grad(DType dtype, KernelChoice kernel, int a, int bc, int rank) {
-  return wants_tensor_cores(kernel) && tensor_core_codec_applies(dtype, a, bc, rank) && rank <= kFoldMaxRank;
-}
-
-bool folds_coef_grad_in_decode(DType dtype, KernelChoice kernel, int a, int bc, int rank) {
-  return folds_coef_grad(dtype, kernel, a, bc, rank) || staged_fold_applies(dtype, kernel, a, bc, rank);
+  const bool tensor_cores =
+      wants_tensor_cores(kernel) && tensor_core_codec_applies(dtype, a, bc, rank) && rank <= kFoldMaxRank;
+  return tensor_cores || staged_fold_applies(dtype, kernel, a, bc, rank);
 }
 
 // dZ = decodeᵀ(dY) is the encode of dY's (a,c) tiles with Dᵀ as encoder: enc(p, q) = dec[q, p].

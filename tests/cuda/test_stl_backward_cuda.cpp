@@ -362,13 +362,14 @@ int main() {
     // 16-product steps and one past the fold (r = 40: tile copies and GEMMs), over more groups than the persistent
     // grid holds (each block adds several groups in its registers), several groups along a row, ragged columns,
     // padded sequences, and row blocks (later blocks add to the sums).
-    // The same for dE_X in the CUDA-core staged dX pass (16-bit, any specialised (a,b) tile, r <= 32): one and two
-    // 16-product steps, tile entries of one and two 8-wide halves (a·b = 8, 9, 16), <4,4> tiles forced onto the
-    // CUDA cores.
+    // The same in the CUDA-core dZ and dX passes (16-bit, the other specialised tiles, r <= 32): one and two
+    // 16-product steps, tile entries of one and two 8-wide halves (a·b or a·c = 4, 8, 9, 16), <4,4> tiles forced
+    // onto the CUDA cores; <4,2,4> folds dE_X there and dD on tensor cores.
     const std::vector<Format> fold_formats = {
         {{4, 4, 4}, 12, automatic}, {{4, 4, 4}, 32, automatic}, {{4, 4, 4}, 40, automatic},
         {{4, 2, 4}, 12, automatic}, {{4, 2, 4}, 26, automatic}, {{2, 4, 4}, 16, automatic},
-        {{3, 3, 3}, 23, automatic}, {{4, 4, 4}, 24, sc::KernelChoice::cuda_core}};
+        {{1, 4, 4}, 7, automatic},  {{2, 2, 2}, 7, automatic},  {{3, 3, 3}, 23, automatic},
+        {{4, 4, 4}, 24, sc::KernelChoice::cuda_core}};
     for (const Format& f : fold_formats)
       for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16}) {
         test_backward({4096, 1032, 524, 0, 0}, f, dt, false, false, rng, results, handle);

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "kernels/decode_staged.cuh"
-#include "kernels/decode_staged_fold.cuh"
+#include "kernels/staged_fold.cuh"
 #include "kernels/decode_tiles.cuh"
 #include "kernels/encode_tiles.cuh"
 
@@ -12,6 +12,9 @@
   template void launch_decode_tiles<D, A, C>(const DecodeParams&, CoefLayout, CausalSide); \
   template void launch_decode_staged<D, A, C>(const DecodeParams&, CoefLayout, CausalSide)
 
-// 16-bit only: the staged decode with dE_X folded in (the backward's dX pass over (a,b) = (A,C) tiles).
-#define STRASSENTILE_INSTANTIATE_STAGED_FOLDING(D, A, C) \
-  template void launch_decode_staged_folding<D, A, C>(const DecodeParams&, CoefLayout, CausalSide, const CoefGradFold&)
+// 16-bit only: the CUDA-core backward passes with a coefficient gradient folded in (dX with dE_X over (A,C) = X's
+// tiles, dZ with dD over (A,C) = dY's tiles).
+#define STRASSENTILE_INSTANTIATE_STAGED_FOLDING(D, A, C)                                                         \
+  template void launch_decode_staged_folding<D, A, C>(const DecodeParams&, CoefLayout, CausalSide,               \
+                                                      const CoefGradFold&);                                      \
+  template void launch_encode_staged_folding<D, A, C>(const EncodeParams&, CoefLayout, CausalSide, const CoefGradFold&)
