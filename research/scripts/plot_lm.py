@@ -6,11 +6,11 @@
 Writes OUT_DIR/lm_loss_curves.png (validation loss against training tokens, and the training loss per step
 smoothed, mean over seeds, one line per variant), OUT_DIR/lm_loss_vs_time.png (validation loss against training
 seconds, timed as below) and OUT_DIR/lm_ppl_vs_flops.png (test perplexity against linear-layer FLOPs per token,
-mean ± std over seeds). Prints the per-variant table (mean ± std over seeds) as
-markdown, also to --markdown, with the time to dense's loss: the training seconds until a run's validation loss
-on the curve's bytes first reaches dense's mean at its last curve point, seconds being tokens ÷ the run's steady tokens/s or, with
---throughput (a probe's JSON: each variant alone on the GPU, run_lm_device.sh's probe.json or probe_alone.json),
-tokens ÷ that variant's tokens/s alone. Variants whose runs leak future tokens (STL mode tile) are marked LEAKING.
+mean ± std over seeds). Prints the per-variant table (mean ± std over seeds) as markdown, also to --markdown, with
+the time to dense's loss: the training seconds until a run's validation loss on the curve's bytes first reaches
+dense's mean at its last curve point, seconds being tokens ÷ the run's steady tokens/s or, with --throughput (a
+probe's JSON: each variant alone on the GPU, run_lm_device.sh's probe.json or probe_alone.json), tokens ÷ that
+variant's tokens/s alone. Variants whose runs leak future tokens (STL mode tile) are marked LEAKING.
 Needs matplotlib; reads only the JSON.
 """
 import argparse
