@@ -18,7 +18,7 @@ import json
 import math
 import statistics
 
-from run_groups import MARKERS, by_variant, mean_std, time_table
+from run_groups import MARKERS, by_variant, finish, mean_progress, mean_std, time_table
 
 
 def label(variant, runs):
@@ -146,21 +146,11 @@ def plot_time(groups, progress, path, timed_by):
 
     fig, ax = plt.subplots(figsize=(9, 6))
     for i, (variant, runs) in enumerate(groups.items()):
-        points = [progress(r) for r in runs]
-        n = min(len(p) for p in points)
-        if n == 0:
-            continue
-        xs = [statistics.fmean(p[c][0] for p in points) for c in range(n)]
-        ys = [statistics.fmean(p[c][1] for p in points) / math.log(2) for c in range(n)]
-        ax.plot(xs, ys, label=label(variant, runs), markersize=4, **style(i, variant))
-    ax.set_xlabel(f"training seconds ({timed_by})")
-    ax.set_ylabel("validation loss, bits per byte")
-    ax.set_title("Validation loss against training time (mean over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+        xs, ys = mean_progress(runs, progress)
+        if xs:
+            ax.plot(xs, [y / math.log(2) for y in ys], label=label(variant, runs), markersize=4, **style(i, variant))
+    finish(fig, ax, path, f"training seconds ({timed_by})", "validation loss, bits per byte",
+           "Validation loss against training time (mean over seeds)")
 
 
 def plot_ppl(rows, path):
@@ -199,8 +189,9 @@ def main():
     plot_ppl(rows, f"{a.out_dir}/lm_ppl_vs_flops.png")
     throughput = load_throughput(a.throughput) if a.throughput else None
     timed_by = "tokens ÷ tokens/s alone" if throughput else "tokens ÷ the run's steady tokens/s"
-    plot_time(groups, progress_of(throughput), f"{a.out_dir}/lm_loss_vs_time.png", timed_by)
-    table = markdown(rows, throughput) + "\n" + loss_time_table(groups, progress_of(throughput), timed_by)
+    progress = progress_of(throughput)
+    plot_time(groups, progress, f"{a.out_dir}/lm_loss_vs_time.png", timed_by)
+    table = markdown(rows, throughput) + "\n" + loss_time_table(groups, progress, timed_by)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(table)
