@@ -59,8 +59,9 @@ GpuSpec gpu_spec(const std::string& name, std::size_t sm_count, double clock_hz 
 //                               batch·(mk + kn + mn)·bytes / bandwidth) + launch
 //                         a smooth roofline whose compute rate (matmul_flops, or _f32 for 4-byte elements) falls
 //                         for a short inner dimension.
-//   codec pass (bytes)  = bytes / (bandwidth · codec_efficiency(tile pair)) + launch: encode reads X and writes
-//                         X̂; decode reads Z and writes Y (StlCost's encode_bytes / decode_bytes).
+//   codec pass (bytes)  = bytes / (bandwidth · codec_efficiency(tile pair)) + launch + 10 µs for its grid to fill
+//                         and drain the SMs: encode reads X and writes X̂; decode reads Z and writes Y (StlCost's
+//                         encode_bytes / decode_bytes).
 //   dense forward       = GEMM(1, M×K×N);  STL forward = encode + GEMM(r, Mt×Kt×Nt) + decode. Mode causal adds
 //                         one read of each codec pass's input (the repair of tiles with non-finite inputs).
 //   training adds the backward of every parameter (src/cuda/README.md's backward): dense dX and dW GEMMs and the

@@ -4,12 +4,13 @@
     python3 research/scripts/plot_lm.py RESULTS.json OUT_DIR [--markdown TABLE.md] [--throughput PROBE.json]
 
 Writes OUT_DIR/lm_loss_curves.png (validation loss against training tokens, and the training loss per step
-smoothed, mean over seeds, one line per variant) and OUT_DIR/lm_ppl_vs_flops.png (test perplexity against
-linear-layer FLOPs per token, mean ± std over seeds). Prints the per-variant table (mean ± std over seeds) as
-markdown, also to --markdown, with the time to dense's loss: the training seconds until a run's validation loss
-first reaches dense's mean final validation loss, seconds being tokens ÷ the run's steady tokens/s or, with
---throughput (a probe's JSON: each variant alone on the GPU, run_lm_device.sh's probe.json or probe_alone.json),
-tokens ÷ that variant's tokens/s alone. Variants whose runs leak future tokens (STL mode tile) are marked LEAKING.
+smoothed, mean over seeds, one line per variant), OUT_DIR/lm_loss_vs_time.png (validation loss against training
+seconds, timed as below) and OUT_DIR/lm_ppl_vs_flops.png (test perplexity against linear-layer FLOPs per token,
+mean ± std over seeds). Prints the per-variant table (mean ± std over seeds) as markdown, also to --markdown, with
+the time to dense's loss: the training seconds until a run's validation loss on the curve's bytes first reaches
+dense's mean at its last curve point, seconds being tokens ÷ the run's steady tokens/s or, with --throughput (a
+probe's JSON: each variant alone on the GPU, run_lm_device.sh's probe.json or probe_alone.json), tokens ÷ that
+variant's tokens/s alone. Variants whose runs leak future tokens (STL mode tile) are marked LEAKING.
 Needs matplotlib; reads only the JSON.
 """
 import argparse
@@ -17,7 +18,7 @@ import json
 import math
 import statistics
 
-from run_groups import MARKERS, by_variant, mean_std, time_table
+from run_groups import MARKERS, by_variant, finish, mean_progress, mean_std, time_table
 
 
 def label(variant, runs):
@@ -137,6 +138,21 @@ def plot_curves(groups, path, corpus):
     plt.close(fig)
 
 
+def plot_time(groups, progress, path, timed_by):
+    """Validation loss (bits per byte, mean over seeds) against training seconds, one line per variant."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 6))
+    for i, (variant, runs) in enumerate(groups.items()):
+        xs, ys = mean_progress(runs, progress)
+        if xs:
+            ax.plot(xs, [y / math.log(2) for y in ys], label=label(variant, runs), markersize=4, **style(i, variant))
+    finish(fig, ax, path, f"training seconds ({timed_by})", "validation loss, bits per byte",
+           "Validation loss against training time (mean over seeds)")
+
+
 def plot_ppl(rows, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -173,7 +189,9 @@ def main():
     plot_ppl(rows, f"{a.out_dir}/lm_ppl_vs_flops.png")
     throughput = load_throughput(a.throughput) if a.throughput else None
     timed_by = "tokens ÷ tokens/s alone" if throughput else "tokens ÷ the run's steady tokens/s"
-    table = markdown(rows, throughput) + "\n" + loss_time_table(groups, progress_of(throughput), timed_by)
+    progress = progress_of(throughput)
+    plot_time(groups, progress, f"{a.out_dir}/lm_loss_vs_time.png", timed_by)
+    table = markdown(rows, throughput) + "\n" + loss_time_table(groups, progress, timed_by)
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(table)

@@ -20,7 +20,7 @@ import json
 import statistics
 
 
-from run_groups import MARKERS, by_variant, latest_runs, mean_std, time_table
+from run_groups import MARKERS, by_variant, finish, latest_runs, mean_progress, mean_std, time_table
 
 
 def load_runs(paths):
@@ -100,19 +100,6 @@ def accuracy_time_table(groups, progress, timed_by):
                       "best validation acc. %", lambda v: f"{100 * v:.2f}", "no throughput alone for it")
 
 
-def finish(fig, ax, path, xlabel, ylabel, title):
-    """Labels, grid and legend of a one-panel figure, saved to path and closed."""
-    import matplotlib.pyplot as plt
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-
-
 def plot_accuracy(rows, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -132,7 +119,7 @@ def plot_accuracy(rows, path):
                     color=colors[(2 * i) % 20 + (2 * i) // 20], capsize=3, linestyle="none", label=r["variant"])
     finish(fig, ax, path, "linear-layer MFLOPs per image (qkv, proj, fc1, fc2; STL encode/decode included)\n"
            "(variants at equal FLOPs are drawn side by side)", "test accuracy % (epoch of best validation accuracy)",
-           "ViT on Fashion-MNIST: accuracy vs linear FLOPs (mean ± std over seeds)")
+           "ViT on Fashion-MNIST: accuracy vs linear FLOPs (mean ± std over seeds)", legend_loc="lower right")
 
 
 def plot_curves(groups, path):
@@ -176,16 +163,13 @@ def plot_time(groups, progress, path, timed_by):
     colors = plt.get_cmap("tab20").colors
     for i, (variant, runs) in enumerate(groups.items()):
         kind = variant.split(":")[0]
-        points = [progress(r) for r in runs]
-        epochs = min(len(p) for p in points)
-        if epochs == 0:
+        xs, ys = mean_progress(runs, progress)
+        if not xs:
             continue
-        xs = [statistics.fmean(p[e][0] for p in points) for e in range(epochs)]
-        ys = [100 * statistics.fmean((p[e][1] or float("nan")) for p in points) for e in range(epochs)]
-        ax.plot(xs, ys, label=variant, color=colors[(2 * i) % 20 + (2 * i) // 20], marker=MARKERS.get(kind, "x"),
-                markersize=3)
+        ax.plot(xs, [100 * y for y in ys], label=variant, color=colors[(2 * i) % 20 + (2 * i) // 20],
+                marker=MARKERS.get(kind, "x"), markersize=3)
     finish(fig, ax, path, f"training seconds ({timed_by})", "validation accuracy % (last 5k training images)",
-           "ViT on Fashion-MNIST: accuracy against training time (mean over seeds)")
+           "ViT on Fashion-MNIST: accuracy against training time (mean over seeds)", legend_loc="lower right")
 
 
 def main():

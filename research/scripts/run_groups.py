@@ -19,6 +19,29 @@ def latest_runs(docs, keep=lambda run: True):
     return runs
 
 
+def mean_progress(runs, progress):
+    """The runs' progress points (progress(run) -> [(seconds, value)]) averaged over the runs, point by point, as far
+    as the shortest goes: (seconds, values); empty where a run has none. A missing value (None) counts as NaN."""
+    points = [progress(r) for r in runs]
+    n = min((len(p) for p in points), default=0)
+    xs = [statistics.fmean(p[c][0] for p in points) for c in range(n)]
+    ys = [statistics.fmean(float("nan") if p[c][1] is None else p[c][1] for p in points) for c in range(n)]
+    return xs, ys
+
+
+def finish(fig, ax, path, xlabel, ylabel, title, legend_loc="best"):
+    """Labels, grid and legend of a one-panel matplotlib figure, saved to path and closed."""
+    import matplotlib.pyplot as plt
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc=legend_loc)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
 def by_variant(runs):
     """Runs grouped by variant, in the order the variants first appear."""
     groups = OrderedDict()

@@ -14,7 +14,8 @@ const std::vector<std::string>& train_config_keys() {
       "variants", "seeds",  "epochs",     "batch",   "lr",          "wd",         "warmup", "clip",
       "max-steps", "device", "threads",   "eval-batch", "log-every", "json",       "shard",  "data",
       "val",      "train-limit", "test-limit", "dim", "depth",      "heads",      "patch",  "mlp-ratio",
-      "plateau-epochs", "checkpoint-dir", "checkpoint-every", "pause-after-epochs", "augment", "augment-pad", "augment-flip", "amp"};
+      "plateau-epochs", "checkpoint-dir", "checkpoint-every", "pause-after-epochs", "augment", "augment-pad",
+      "augment-flip", "amp"};
   return keys;
 }
 

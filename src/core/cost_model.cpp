@@ -71,6 +71,12 @@ GpuSpec gpu_spec(const std::string& name, std::size_t sm_count, double clock_hz)
 // (research/scripts/layer_profile.py): the lower, to stay on the safe side of convert(min_speedup=...).
 constexpr double kCausalRepairEfficiency = 0.37;
 
+// A codec pass's grid filling the SMs and draining them, which its bytes do not carry: at 16384x768x3072 on the
+// H200 the small passes on the K = 768 side reach only 0.46-0.54 of copy bandwidth against 0.76 for the large ones,
+// 10-20 µs more per pass (research/results/perf/layer_profile_fastsums_768_h200_2026-12-05.log). The lower end, so
+// that the wide layers, where it is small beside the bytes, are not made pessimistic.
+constexpr double kCodecPassFillSeconds = 10e-6;
+
 double codec_efficiency(std::size_t rows, std::size_t cols, std::size_t rank) {
   if (rows == 4 && cols == 4) return rank <= 64 ? 0.80 : 0.60;  // tensor-core kernels; CUDA-core past rank 64
   if (rows == 2 && cols == 2) return 0.90;
@@ -138,15 +144,19 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   const auto pass = [&](double moved, double efficiency) {
     return moved / (gpu.bandwidth * efficiency) + gpu.launch_seconds;
   };
+  // A kernel of the codec family (encode, decode, their transposes, tile copies, causal repairs): its own grid.
+  const auto codec_pass = [&](double moved, double efficiency) {
+    return pass(moved, efficiency) + kCodecPassFillSeconds;
+  };
   const double encode_efficiency = codec_efficiency(tile.a, tile.b, rank);
   const double decode_efficiency = codec_efficiency(tile.a, tile.c, rank);
   // Mode causal: one more read of each codec pass's input (the repair of tiles with non-finite inputs).
   const auto repair = [&](double input_elements) {
-    return causal ? pass(input_elements * bytes, kCausalRepairEfficiency) : 0.0;
+    return causal ? codec_pass(input_elements * bytes, kCausalRepairEfficiency) : 0.0;
   };
 
-  const double encode = pass(cost.encode_bytes, encode_efficiency) + repair(M * K);
-  const double decode = pass(cost.decode_bytes, decode_efficiency) + repair(r * mt * nt);
+  const double encode = codec_pass(cost.encode_bytes, encode_efficiency) + repair(M * K);
+  const double decode = codec_pass(cost.decode_bytes, decode_efficiency) + repair(r * mt * nt);
   const double products = gemm_seconds(gpu, r, mt, kt, nt, bytes_per_element);
   SpeedEstimate est;
   est.dense_seconds = gemm_seconds(gpu, 1, M, K, N, bytes_per_element);
@@ -163,10 +173,10 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   const double ab = static_cast<double>(tile.x_size()), ac = static_cast<double>(tile.y_size());
   const double d_dec = folds_coef_grad(tile.a, tile.c, rank, bytes_per_element)
                            ? pass(r * mt * nt * bytes, decode_efficiency)
-                           : pass(2 * M * N * bytes, decode_efficiency) + pass((ac + r) * mt * nt * bytes, 1.0);
+                           : codec_pass(2 * M * N * bytes, decode_efficiency) + pass((ac + r) * mt * nt * bytes, 1.0);
   const double d_enc_x = folds_coef_grad(tile.a, tile.b, rank, bytes_per_element)
                              ? pass(M * K * bytes, encode_efficiency)
-                             : pass(2 * M * K * bytes, encode_efficiency) + pass((ab + r) * mt * kt * bytes, 1.0);
+                             : codec_pass(2 * M * K * bytes, encode_efficiency) + pass((ab + r) * mt * kt * bytes, 1.0);
   const bool basis = backward.learn_basis;
   // Lean: each of `blocks` row blocks runs dŴ's GEMM on its rows into an fp32 sum (written, and read again from the
   // second block on), stored once in the parameters' dtype where that is 16-bit; every block launches its own kernels.
@@ -178,13 +188,14 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   const double dw = blocks > 1 ? blocks * gemm_seconds(gpu, r, kt, mt / blocks, nt, bytes_per_element) +
                                      pass(dw_sum_bytes, 1.0)
                                : gemm_seconds(gpu, r, kt, mt, nt, bytes_per_element);
-  const double block_launches = (blocks - 1) * (basis ? 10 : 6) * gpu.launch_seconds;
+  // Each block past the first launches its own kernels, three of them codec passes (X̂ again, dZ and dX).
+  const double block_launches = (blocks - 1) * ((basis ? 10 : 6) * gpu.launch_seconds + 3 * kCodecPassFillSeconds);
   est.stl_seconds += (backward.keep ? 0 : encode)                            // X̂ again
-                     + pass(cost.decode_bytes, decode_efficiency) + repair(M * N)  // dZ = decodeᵀ(dY)
+                     + codec_pass(cost.decode_bytes, decode_efficiency) + repair(M * N)  // dZ = decodeᵀ(dY)
                      + dw                                                    // dŴ = X̂ᵀ·dZ, inner Mt
                      + (basis ? (backward.keep || backward.keep_z ? 0 : products) + d_dec : 0)  // Z again, dD
                      + gemm_seconds(gpu, r, mt, nt, kt, bytes_per_element)   // dX̂ = dZ·Ŵᵀ, inner Nt
-                     + pass(cost.encode_bytes, encode_efficiency) + repair(r * mt * kt)  // dX = encodeᵀ(dX̂)
+                     + codec_pass(cost.encode_bytes, encode_efficiency) + repair(r * mt * kt)  // dX = encodeᵀ(dX̂)
                      + (basis ? d_enc_x : 0) + bias_sums + block_launches;
   return est;
 }

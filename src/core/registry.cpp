@@ -115,10 +115,12 @@ Algorithm get(const std::string& name) {
       const std::array<std::size_t, 3> wanted{tile.a, tile.b, tile.c};
       for (const Algorithm& alg : data_algorithms(cat)) {
         const std::array<std::size_t, 3> listed{alg.tile.a, alg.tile.b, alg.tile.c};
-        if (alg.name.rfind("alphatensor-", 0) == 0 && std::is_permutation(listed.begin(), listed.end(), wanted.begin())) {
+        if (alg.name.rfind("alphatensor-", 0) == 0 &&
+            std::is_permutation(listed.begin(), listed.end(), wanted.begin())) {
           Algorithm reordered = reorder(alg, tile);
           reordered.name = name;
-          reordered.source = tile.to_string() + " from " + alg.name + " by the matmul tensor's symmetries; " + alg.source;
+          reordered.source =
+              tile.to_string() + " from " + alg.name + " by the matmul tensor's symmetries; " + alg.source;
           return reordered;
         }
       }

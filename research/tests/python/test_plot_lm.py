@@ -33,3 +33,48 @@ def test_target_is_dense_at_its_last_curve_point_not_the_final_evaluation():
 
 def test_no_dense_curve_gives_no_table():
     assert loss_time_table(by_variant([run("stl", 0, [], 0.9)]), progress_of(), "test") == ""
+
+
+def run_main(tmp_path, monkeypatch):
+    """plot_lm's whole script on two finished runs and a probe; returns the table it wrote."""
+    import json
+
+    import plot_lm
+
+    def full(variant, seed, loss, tps):
+        r = run(variant, seed, [(1000, loss + 0.5), (2000, loss)], loss, tps)
+        r.update({"test_ppl": 2.0 + loss, "val_ppl": 2.0 + loss, "test_bits_per_byte": loss,
+                  "linear_flops_per_token": 10.0, "linear_product_flops_per_token": 8.0,
+                  "dense_linear_flops_per_token": 20.0, "linear_params": 5, "params": 9, "tokens": 2000,
+                  "stopped_early": False, "steps": 2, "step_losses": [2.0, 1.5]})
+        return r
+
+    results = tmp_path / "runs.json"
+    results.write_text(json.dumps({"config": {"corpus": ["python"]},
+                                   "runs": [full("dense", 0, 1.0, 1000.0), full("stl", 0, 1.2, 500.0)]}))
+    probe = tmp_path / "probe.json"
+    probe.write_text(json.dumps({"runs": [{"variant": "dense", "steady_tokens_per_second": 2000.0},
+                                          {"variant": "stl", "steady_tokens_per_second": 1000.0}]}))
+    table = tmp_path / "table.md"
+    monkeypatch.setattr("sys.argv", ["plot_lm.py", str(results), str(tmp_path), "--markdown", str(table),
+                                     "--throughput", str(probe)])
+    plot_lm.main()
+    return table.read_text()
+
+
+def test_main_writes_the_table(tmp_path, monkeypatch):
+    # The table needs no matplotlib (the lab's CI venv has none): the plots are stubbed out here.
+    import plot_lm
+    for plot in ("plot_curves", "plot_time", "plot_ppl"):
+        monkeypatch.setattr(plot_lm, plot, lambda *args, **kwargs: None)
+    text = run_main(tmp_path, monkeypatch)
+    assert "training tokens/s, alone" in text and "| 2,000 |" in text and "| 1,000 |" in text
+    assert "| `stl` | 0 of 1 | not reached |" in text
+
+
+def test_main_writes_the_plots(tmp_path, monkeypatch):
+    import pytest
+    pytest.importorskip("matplotlib")  # research/requirements.txt (make hf-env)
+    run_main(tmp_path, monkeypatch)
+    for name in ("lm_loss_curves.png", "lm_loss_vs_time.png", "lm_ppl_vs_flops.png"):
+        assert (tmp_path / name).stat().st_size > 0
