@@ -113,10 +113,8 @@ def plot_curves(groups, path, corpus):
     fig, (ax_val, ax_train) = plt.subplots(1, 2, figsize=(14, 5.5))
     for i, (variant, runs) in enumerate(groups.items()):
         s = style(i, variant)
-        points = min(len(r["curve"]) for r in runs)
-        if points:
-            xs = [runs[0]["curve"][p]["tokens"] / 1e6 for p in range(points)]
-            ys = [statistics.fmean(r["curve"][p]["val_loss"] for r in runs) / math.log(2) for p in range(points)]
+        xs, ys = mean_progress(runs, lambda r: [(c["tokens"] / 1e6, c["val_loss"] / math.log(2)) for c in r["curve"]])
+        if xs:
             ax_val.plot(xs, ys, label=label(variant, runs), markersize=4, **s)
         steps = min(len(r["step_losses"]) for r in runs)
         window = max(1, steps // 50)
@@ -126,7 +124,7 @@ def plot_curves(groups, path, corpus):
         ax_train.plot([(t + 1) * tokens_per_step / 1e6 for t in range(steps)], smooth, color=s["color"],
                       linestyle=s["linestyle"], label=label(variant, runs))
     ax_val.set_ylabel("validation loss, bits per byte")
-    ax_train.set_ylabel(f"training loss, bits per byte (moving mean over steps)")
+    ax_train.set_ylabel("training loss, bits per byte (moving mean over steps)")
     for ax in (ax_val, ax_train):
         ax.set_xlabel("training tokens (M bytes)")
         ax.grid(alpha=0.3)
