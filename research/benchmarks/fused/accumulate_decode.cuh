@@ -8,8 +8,9 @@
 // (32 + 4·32 fp32 registers), at a·c ≤ 2 a 64 × 128 block. Formats with more slots (`<4,4,4>`, `<4,2,4>`: 16) do not
 // fit and stay on the unfused pipeline.
 //
-// The mainloop (TMA into 128-byte-swizzled stages, two consumer warpgroups, one producer warp, optional 2-CTA clusters
-// multicasting the shared X̂ tile) follows wgmma_products.cuh; its PTX helpers are used from there.
+// The mainloop (TMA into 128-byte-swizzled stages of one or two 64-wide k atoms, two consumer warpgroups, one
+// producer warp, clusters of 1, 1×2, 2×1 or 2×2 CTAs sharing the X̂ and Ŵ tiles by multicast) follows
+// wgmma_products.cuh; its PTX helpers are used from there. Measured: ROOFLINE.md, "Accumulate-decode: measured".
 #pragma once
 
 #include "wgmma_products.cuh"
@@ -19,7 +20,7 @@ namespace accumulate_decode {
 using wgmma_products::bf16;
 using wgmma_products::cuda_check;
 
-constexpr int kBlockK = 64;                 // one 128-byte swizzle row of bf16 per stage
+constexpr int kAtomK = 64;                  // k per 128-byte swizzle row of bf16; a stage holds kAtoms of them
 constexpr int kBlockQ = 128;                // Ŵᵀ rows (product columns q) per CTA: two consumer warpgroups of 64
 constexpr int kConsumers = 2;
 constexpr int kThreads = 128 * (kConsumers + 1);
@@ -75,10 +76,10 @@ struct Params {
   long ldy = 0;
 };
 
-template <int kBlockP, int kStages>
+template <int kBlockP, int kStages, int kAtoms>
 struct SharedStorage {
-  bf16 a[kStages][kBlockQ * kBlockK];  // Ŵᵀ tiles; every stage a multiple of the 1 KiB swizzle atom
-  bf16 b[kStages][kBlockP * kBlockK];  // X̂ tiles
+  bf16 a[kStages][kAtoms][kBlockQ * kAtomK];  // Ŵᵀ tiles; each a multiple of the 1 KiB swizzle atom
+  bf16 b[kStages][kAtoms][kBlockP * kAtomK];  // X̂ tiles
   alignas(8) std::uint64_t full[kStages];
   alignas(8) std::uint64_t empty[kStages];
   float decode[kMaxSlots * kMaxRank];
@@ -154,14 +155,14 @@ __device__ __forceinline__ void store_slots(bf16* y_row, const float* values) {
 // Persistent: each cluster walks its blocks of Y, tile, tile + clusters, ...; a cluster is kClusterP × kClusterQ CTAs
 // on adjacent p and q blocks: the CTAs of one p block share its X̂ tile (the first of them multicasts it), the CTAs of
 // one q block share the Ŵ tile.
-template <int A, int C, int kBlockP, int kStages, int kClusterP, int kClusterQ>
+template <int A, int C, int kBlockP, int kStages, int kAtoms, int kClusterP, int kClusterQ>
 __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kClusterP * kClusterQ, 1, 1)
     accumulate_decode_forward(const Params params, const __grid_constant__ CUtensorMap w_map,
                               const __grid_constant__ CUtensorMap x_map) {
   constexpr int kSlots = A * C;
   constexpr int kAcc = kBlockP / 2;  // fp32 registers per thread of a 64 × kBlockP accumulator
   static_assert(kSlots <= kMaxSlots);
-  using Storage = SharedStorage<kBlockP, kStages>;
+  using Storage = SharedStorage<kBlockP, kStages, kAtoms>;
   extern __shared__ std::uint8_t raw_smem[];
   Storage& s = *reinterpret_cast<Storage*>((reinterpret_cast<std::uintptr_t>(raw_smem) + 1023) &
                                            ~static_cast<std::uintptr_t>(1023));
@@ -190,7 +191,7 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kClusterP * kClu
 
   const int q_blocks = (params.n + kBlockQ - 1) / kBlockQ, p_blocks = (params.m + kBlockP - 1) / kBlockP;
   const int q_groups = (q_blocks + kClusterQ - 1) / kClusterQ, p_groups = (p_blocks + kClusterP - 1) / kClusterP;
-  const int tiles = q_groups * p_groups, k_blocks = (params.k + kBlockK - 1) / kBlockK;
+  const int tiles = q_groups * p_groups, k_blocks = (params.k + kAtomK * kAtoms - 1) / (kAtomK * kAtoms);
 
   if (warpgroup == 0) {
     wgmma_products::warpgroup_reg_dealloc<40>();
@@ -206,16 +207,19 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kClusterP * kClu
         for (int t = 0; t < r; ++t) {
           for (int kb = 0; kb < k_blocks; ++kb) {
             wgmma_products::wait(&s.empty[stage], phase);
-            wgmma_products::expect_bytes(&s.full[stage], (kBlockQ + kBlockP) * kBlockK * sizeof(bf16));
-            if constexpr (kClusterP == 1) {
-              tma_load(s.a[stage], &w_map, &s.full[stage], kb * kBlockK, q0, t);
-            } else if (cta_p == 0) {
-              tma_load_multicast(s.a[stage], &w_map, &s.full[stage], kb * kBlockK, q0, t, w_mask);
-            }
-            if constexpr (kClusterQ == 1) {
-              tma_load(s.b[stage], &x_map, &s.full[stage], kb * kBlockK, p0, t);
-            } else if (cta_q == 0) {
-              tma_load_multicast(s.b[stage], &x_map, &s.full[stage], kb * kBlockK, p0, t, x_mask);
+            wgmma_products::expect_bytes(&s.full[stage], (kBlockQ + kBlockP) * kAtomK * kAtoms * sizeof(bf16));
+            for (int atom = 0; atom < kAtoms; ++atom) {
+              const int k0 = (kb * kAtoms + atom) * kAtomK;
+              if constexpr (kClusterP == 1) {
+                tma_load(s.a[stage][atom], &w_map, &s.full[stage], k0, q0, t);
+              } else if (cta_p == 0) {
+                tma_load_multicast(s.a[stage][atom], &w_map, &s.full[stage], k0, q0, t, w_mask);
+              }
+              if constexpr (kClusterQ == 1) {
+                tma_load(s.b[stage][atom], &x_map, &s.full[stage], k0, p0, t);
+              } else if (cta_q == 0) {
+                tma_load_multicast(s.b[stage][atom], &x_map, &s.full[stage], k0, p0, t, x_mask);
+              }
             }
             if (++stage == kStages) stage = 0, phase ^= 1;
           }
@@ -242,11 +246,14 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kClusterP * kClu
         for (int kb = 0; kb < k_blocks; ++kb) {
           wgmma_products::wait(&s.full[stage], phase);
           wgmma_products::warpgroup_arrive();
-          const std::uint64_t desc_a = wgmma_products::make_smem_desc(&s.a[stage][consumer * 64 * kBlockK]);
-          const std::uint64_t desc_b = wgmma_products::make_smem_desc(&s.b[stage][0]);
 #pragma unroll
-          for (int k16 = 0; k16 < kBlockK / 16; ++k16) {  // 16 bf16 = 32 bytes = 2 in the descriptor's units
-            wgmma_block(acc, desc_a + 2 * k16, desc_b + 2 * k16, (kb > 0 || k16 > 0) ? 1 : 0);
+          for (int atom = 0; atom < kAtoms; ++atom) {
+            const std::uint64_t desc_a = wgmma_products::make_smem_desc(&s.a[stage][atom][consumer * 64 * kAtomK]);
+            const std::uint64_t desc_b = wgmma_products::make_smem_desc(&s.b[stage][atom][0]);
+#pragma unroll
+            for (int k16 = 0; k16 < kAtomK / 16; ++k16) {  // 16 bf16 = 32 bytes = 2 in the descriptor's units
+              wgmma_block(acc, desc_a + 2 * k16, desc_b + 2 * k16, (kb > 0 || atom > 0 || k16 > 0) ? 1 : 0);
+            }
           }
           wgmma_products::warpgroup_commit_batch();
           warpgroup_wait<1>();
@@ -307,7 +314,7 @@ inline CUtensorMap product_map(const bf16* base, int k, int rows, int r, int box
   const cuuint64_t dims[3] = {static_cast<cuuint64_t>(k), static_cast<cuuint64_t>(rows), static_cast<cuuint64_t>(r)};
   const cuuint64_t strides[2] = {static_cast<cuuint64_t>(k) * sizeof(bf16),
                                  static_cast<cuuint64_t>(rows) * k * sizeof(bf16)};
-  const cuuint32_t box[3] = {kBlockK, static_cast<cuuint32_t>(box_rows), 1};
+  const cuuint32_t box[3] = {kAtomK, static_cast<cuuint32_t>(box_rows), 1};
   const cuuint32_t element_strides[3] = {1, 1, 1};
   const CUresult result = wgmma_products::encode_tiled()(
       &map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, const_cast<bf16*>(base), dims, strides, box, element_strides,
@@ -322,14 +329,15 @@ inline CUtensorMap product_map(const bf16* base, int k, int rows, int r, int box
 
 // Y = decode(X̂·Ŵ) + bias for the <A, ·, C> format: x_hat (r·m × k), w_hat_t (r·n × k). Returns false and launches
 // nothing where the kernel does not apply (k % 8, r > 32, misaligned Y rows).
-template <int A, int C, int kClusterP = 1, int kClusterQ = 2>
+template <int A, int C, int kClusterP = 1, int kClusterQ = 2, int kAtoms = 1>
 bool run(const Params& params, const bf16* x_hat, const bf16* w_hat_t, cudaStream_t stream = nullptr) {
   constexpr int kBlockP = A * C <= 2 ? 128 : 64;
-  constexpr int kStages = kBlockP == 64 ? 6 : 5;
+  constexpr int kStageBytes = (kBlockQ + kBlockP) * kAtomK * kAtoms * 2;
+  constexpr int kStages = std::min(6, (200 * 1024) / kStageBytes);
   constexpr int kCluster = kClusterP * kClusterQ;
   if (params.k % 8 != 0 || params.r < 1 || params.r > kMaxRank || (params.ldy * 2) % (2 * C) != 0) return false;
-  auto* kernel = accumulate_decode_forward<A, C, kBlockP, kStages, kClusterP, kClusterQ>;
-  constexpr std::size_t smem = sizeof(SharedStorage<kBlockP, kStages>) + 1024;
+  auto* kernel = accumulate_decode_forward<A, C, kBlockP, kStages, kAtoms, kClusterP, kClusterQ>;
+  constexpr std::size_t smem = sizeof(SharedStorage<kBlockP, kStages, kAtoms>) + 1024;
   static_assert(smem <= 227 * 1024);
   static const int sms = [&] {
     cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "smem attribute");
