@@ -85,6 +85,7 @@ int main() {
       {16384, 4096, 4096, 2, 4, 2, 6}, {16384, 4096, 4096, 2, 2, 2, 3}, {16384, 4096, 4096, 1, 4, 2, 3},
       {16384, 768, 3072, 2, 4, 2, 6},  {16384, 768, 3072, 2, 2, 2, 3},  {16384, 768, 3072, 1, 4, 2, 3},
       {65536, 384, 1536, 2, 2, 2, 3},  {65536, 384, 1536, 1, 4, 2, 3},  {999, 384, 1540, 1, 4, 4, 7},
+      {800, 384, 600, 2, 4, 2, 6},  // odd numbers of p and q blocks: a cluster's second CTA past the edge
   };
   std::printf(
       "| M×K×N | format | cluster | dense ms | cuBLAS products ms | fused products+decode ms | dense / fused | "
