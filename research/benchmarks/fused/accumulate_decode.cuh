@@ -1,12 +1,12 @@
 // The STL forward's products and decode as one sm_90a kernel, for tile formats with few output slots (a·c ≤ 4):
 // Y = decode(Z) with Z[t] = X̂[t]·Ŵ[t], and Z never leaves the registers.
 //
-// Each CTA owns one block of Y: a·BN rows × c·BM columns, the image of a BN × BM block of every product. It runs the r
-// products of that block one after another through one TMA + WGMMA pipeline (K' = K/b per product) and, as each
-// product's accumulator completes, adds it into the a·c output slots it feeds: Y[a·p+i, c·q+j] += D[(i,j), t]·Z[t][p, q].
-// So the registers hold a·c accumulators of the block, not r: at a·c = 4 a consumer warpgroup keeps a 64 × 64 block
-// (32 + 4·32 fp32 registers), at a·c ≤ 2 a 64 × 128 block. Formats with more slots (`<4,4,4>`, `<4,2,4>`: 16) do not
-// fit and stay on the unfused pipeline.
+// Each CTA owns one block of Y: a·kBlockP rows × c·kBlockQ columns, the image of a kBlockP × kBlockQ block of every
+// product (p along X̂'s rows, q along Ŵᵀ's). It runs the r products of that block one after another through one
+// TMA + WGMMA pipeline (K' = K/b per product) and, as each product's accumulator completes, adds it into the a·c output
+// slots it feeds: Y[a·p+i, c·q+j] += D[(i,j), t]·Z[t][p, q]. So the registers hold a·c accumulators of the block, not r:
+// at a·c = 4 a consumer warpgroup keeps a 64 × 64 block (32 + 4·32 fp32 registers), at a·c ≤ 2 a 64 × 128 block.
+// Formats with more slots (`<4,4,4>`, `<4,2,4>`: 16) do not fit and stay on the unfused pipeline.
 //
 // The mainloop (TMA into 128-byte-swizzled stages of one or two 64-wide k atoms, two consumer warpgroups, one
 // producer warp, clusters of 1, 1×2, 2×1 or 2×2 CTAs sharing the X̂ and Ŵ tiles by multicast) follows
