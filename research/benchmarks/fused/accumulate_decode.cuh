@@ -346,8 +346,17 @@ bool run(const Params& params, const bf16* x_hat, const bf16* w_hat_t, cudaStrea
     cuda_check(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device), "SM count");
     return count;
   }();
-  const CUtensorMap w_map = product_map(w_hat_t, params.k, params.n, params.r, kBlockQ);
-  const CUtensorMap x_map = product_map(x_hat, params.k, params.m, params.r, kBlockP);
+  // The tensor maps are host work: rebuilt only when the operands or their shape change, not on every launch.
+  static CUtensorMap w_map, x_map;
+  static const void* cached[2] = {nullptr, nullptr};
+  static int cached_shape[4] = {0, 0, 0, 0};
+  const int shape[4] = {params.m, params.n, params.k, params.r};
+  if (cached[0] != w_hat_t || cached[1] != x_hat || !std::equal(shape, shape + 4, cached_shape)) {
+    w_map = product_map(w_hat_t, params.k, params.n, params.r, kBlockQ);
+    x_map = product_map(x_hat, params.k, params.m, params.r, kBlockP);
+    cached[0] = w_hat_t, cached[1] = x_hat;
+    std::copy(shape, shape + 4, cached_shape);
+  }
   const int q_groups = (params.n + kBlockQ * kClusterQ - 1) / (kBlockQ * kClusterQ);
   const int p_groups = (params.m + kBlockP * kClusterP - 1) / (kBlockP * kClusterP);
   const int clusters = std::min(sms / kCluster, q_groups * p_groups);
