@@ -47,13 +47,14 @@ struct Setup {
 };
 
 // Z[p] = X̂[p]·Ŵ[p] for p < r with cuBLAS's strided-batched GEMM. Row-major Z[p] (m×n) is column-major
-// Z[p]ᵀ = Ŵ[p]ᵀ·X̂[p]ᵀ; Ŵ[p]ᵀ is stored n×k row-major, X̂[p] m×k row-major.
+// Z[p]ᵀ = Ŵ[p]ᵀ·X̂[p]ᵀ; Ŵ[p]ᵀ is stored n×k row-major, X̂[p] m×k row-major. Z in bf16, or fp32 (z_type) for a
+// reference.
 inline void cublas_products(cublasHandle_t handle, int r, int m, int k, int n, const bf16* w_hat_t, const bf16* x_hat,
-                            bf16* z) {
+                            void* z, cudaDataType z_type = CUDA_R_16BF) {
   const float one = 1.0f, zero = 0.0f;
   ok(cublasGemmStridedBatchedEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, n, m, k, &one, w_hat_t, CUDA_R_16BF, k,
                                 static_cast<long long>(n) * k, x_hat, CUDA_R_16BF, k, static_cast<long long>(m) * k,
-                                &zero, z, CUDA_R_16BF, n, static_cast<long long>(m) * n, r, CUBLAS_COMPUTE_32F,
+                                &zero, z, z_type, n, static_cast<long long>(m) * n, r, CUBLAS_COMPUTE_32F,
                                 CUBLAS_GEMM_DEFAULT),
      "cublasGemmStridedBatchedEx");
 }
