@@ -315,7 +315,10 @@ void test_empty_rows(const Format& f, sc::DType dt, Results& results, cublasHand
 
 }  // namespace
 
-int main() {
+// --small: only the cases up to 1000 rows and 200 MFLOP (every kernel and fold path, few of the large grids), so that
+// compute-sanitizer, which runs kernels 10-100x slower, checks them in minutes.
+int main(int argc, char** argv) {
+  const bool small = argc > 1 && std::string(argv[1]) == "--small";
   int exit_code = 0;
   cublasHandle_t handle = cuda_test_handle(exit_code);
   if (handle == nullptr) return exit_code;
@@ -339,6 +342,10 @@ int main() {
   Results results;
   Rng rng(20261205);
   int variant = 0;
+  const auto run = [&](const Shape& s, const Format& f, sc::DType dt, bool dw_f32, bool lean) {
+    if (small && (s.M > 1000 || s.M * s.K * s.N > 200000000)) return;
+    test_backward(s, f, dt, dw_f32, lean, rng, results, handle);
+  };
   try {
     for (const Format& f : formats)
       for (const Shape& s : shapes)
@@ -347,15 +354,15 @@ int main() {
           // pair of cases: each combination of the two.
           const bool dw_f32 = dt != sc::DType::f32 && variant % 2 == 1, lean = variant / 2 % 2 == 1;
           ++variant;
-          test_backward(s, f, dt, dw_f32, lean, rng, results, handle);
+          run(s, f, dt, dw_f32, lean);
         }
     // Past the vectorised tile gather's 8- (16-bit) or 4-position (fp32) groups: full groups, then a ragged tail.
     for (const Format& f : formats)
-      for (const sc::DType dt : dtypes) test_backward({600, 200, 136, 0, 0}, f, dt, false, true, rng, results, handle);
+      for (const sc::DType dt : dtypes) run({600, 200, 136, 0, 0}, f, dt, false, true);
     // One sequence of all the rows (a 2-D x), its length not a multiple of a: lean row blocks cut between tiles.
     for (const Format& f : formats)
       for (const sc::DType dt : dtypes)
-        test_backward({203, 96, 72, 203, 0}, f, dt, dt != sc::DType::f32, true, rng, results, handle);
+        run({203, 96, 72, 203, 0}, f, dt, dt != sc::DType::f32, true);
     for (const Format& f : {formats[0], formats[2], formats[5]})
       for (const sc::DType dt : dtypes) test_empty_rows(f, dt, results, handle);
     // dD and dE_X summed inside the dZ and dX passes (16-bit, <4,4> tiles, r <= 32), at ranks of one and two
@@ -375,11 +382,10 @@ int main() {
         // The <4,4> tensor-core fold at the width where its grid wraps along a row; the others on 8192 rows (2048
         // or more tile rows, past any persistent grid) at a fifth of the reference's cost.
         const bool mma_fold = f.tile.a == 4 && f.tile.b == 4 && f.tile.c == 4 && f.kernel == automatic;
-        test_backward(mma_fold ? Shape{4096, 1032, 524, 0, 0} : Shape{8192, 264, 136, 0, 0}, f, dt, false, false, rng,
-                      results, handle);
-        test_backward({1000, 264, 520, 250, 5}, f, dt, dt == sc::DType::bf16, true, rng, results, handle);
+        run(mma_fold ? Shape{4096, 1032, 524, 0, 0} : Shape{8192, 264, 136, 0, 0}, f, dt, false, false);
+        run({1000, 264, 520, 250, 5}, f, dt, dt == sc::DType::bf16, true);
       }
-    test_backward({4100, 1024, 1024, 0, 0}, formats[0], sc::DType::bf16, false, true, rng, results, handle);
+    run({4100, 1024, 1024, 0, 0}, formats[0], sc::DType::bf16, false, true);
     // Lean scratch at 16384×4096×4096 bf16, <4,4,4> r = 24: one row block's product-sized regions within X and Y's
     // bytes (besides dŴ's fp32 sums and the folded coefficient gradients' per-block sums, 1.5 MiB); in one block they
     // take 1.5× X + 1.5× Y twice over.
