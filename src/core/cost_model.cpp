@@ -97,12 +97,15 @@ double gemm_seconds(const GpuSpec& gpu, double batch, double m, double k, double
   return std::hypot(compute, memory) + gpu.launch_seconds;
 }
 
-// dD summed inside the dZ pass and dE_X inside the dX pass (src/cuda/kernels/coef_grad_fold.cuh): where that pass
-// runs on the tensor-core codec kernel with room for the fold, 16-bit, <4,4> tiles on that side, r <= 32
-// (src/cuda/dispatch.cpp's folds_coef_grad). Elsewhere the tiles are copied and each gradient is a flat GEMM.
+// dD summed inside the dZ pass and dE_X inside the dX pass: on the tensor-core codec kernels for <4,4> tiles on
+// that side (src/cuda/kernels/coef_grad_fold.cuh), on the staged CUDA-core passes for the other specialised tiles
+// (kernels/staged_fold.cuh); 16-bit, r <= 32 (src/cuda/dispatch.cpp's folds_coef_grad). Elsewhere the tiles are
+// copied and each gradient is a flat GEMM.
 namespace {
 bool folds_coef_grad(std::size_t rows, std::size_t cols, std::size_t rank, std::size_t bytes_per_element) {
-  return bytes_per_element == 2 && rows == 4 && cols == 4 && rank <= 32;
+  const bool specialised = (rows == 2 && cols == 2) || (rows == 3 && cols == 3) || (rows == 4 && cols == 4) ||
+                           (rows == 2 && cols == 4) || (rows == 4 && cols == 2) || (rows == 1 && cols == 4);
+  return bytes_per_element == 2 && specialised && rank >= 1 && rank <= 32;
 }
 }  // namespace
 

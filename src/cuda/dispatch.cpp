@@ -80,9 +80,15 @@ bool decode_staged_fits(const DecodeParams& p) {
   return smem <= 200 * 1024;
 }
 
-// A coefficient gradient folded into a pass needs that pass's tensor-core kernel (detail::folds_coef_grad).
+// A coefficient gradient folded into a pass needs a kernel that folds (detail::folds_coef_grad says which).
 void require_fold_applies(bool applies) {
-  if (!applies) throw std::logic_error("a coefficient gradient fold needs the tensor-core codec kernel");
+  if (!applies) throw std::logic_error("a coefficient gradient fold was asked of a pass whose kernel does not fold");
+}
+
+// A gradient folded into a CUDA-core pass (kernels/staged_fold.cuh): 16-bit storage, a specialised tile.
+bool staged_fold_applies(DType dtype, KernelChoice kernel, int a, int bc, int rank) {
+  return kernel != KernelChoice::generic && (dtype == DType::bf16 || dtype == DType::f16) && rank >= 1 &&
+         rank <= detail::kFoldMaxRank && with_tile_pair(a, bc, [](auto, auto) {});
 }
 
 // Mode causal (p.causal_levels set) runs on the same kernels as the other modes: the specialised ones read the
@@ -95,9 +101,19 @@ void encode_kernel(const EncodeParams& p, CoefLayout enc, CausalSide causal, con
   };
   const bool tensor_cores = wants_tensor_cores(p.kernel) && tensor_core_codec_applies(p.dtype, s.a, s.b, s.rank);
   if (fold != nullptr) {
-    require_fold_applies(tensor_cores && s.rank <= detail::kFoldMaxRank);
-    with_dtype16(p.dtype,
-                 [&](auto d) { detail::launch_encode_mma_folding<decltype(d)::value>(p, enc, causal, *fold); });
+    require_fold_applies(s.rank <= detail::kFoldMaxRank);
+    if (tensor_cores) {
+      with_dtype16(p.dtype,
+                   [&](auto d) { detail::launch_encode_mma_folding<decltype(d)::value>(p, enc, causal, *fold); });
+      return repair();
+    }
+    require_fold_applies(staged_fold_applies(p.dtype, p.kernel, s.a, s.b, s.rank));
+    with_dtype16(p.dtype, [&](auto d) {
+      with_tile_pair(s.a, s.b, [&](auto a, auto b) {
+        detail::launch_encode_staged_folding<decltype(d)::value, decltype(a)::value, decltype(b)::value>(p, enc, causal,
+                                                                                                         *fold);
+      });
+    });
     return repair();
   }
   if (tensor_cores) {
@@ -124,10 +140,20 @@ void decode_kernel(const DecodeParams& p, CoefLayout dec, CausalSide causal, con
     with_dtype(p.dtype, [&](auto d) { detail::launch_decode_causal_repair<decltype(d)::value>(p, dec, causal); });
   };
   if (fold != nullptr) {
-    require_fold_applies(tensor_cores && s.rank <= detail::kFoldMaxRank && p.bias == nullptr &&
+    require_fold_applies(!p.z_f32 && s.rank <= detail::kFoldMaxRank && p.bias == nullptr &&
                          p.activation == Activation::none);
-    with_dtype16(p.dtype,
-                 [&](auto d) { detail::launch_decode_mma_folding<decltype(d)::value>(p, dec, causal, *fold); });
+    if (tensor_cores) {
+      with_dtype16(p.dtype,
+                   [&](auto d) { detail::launch_decode_mma_folding<decltype(d)::value>(p, dec, causal, *fold); });
+      return repair();
+    }
+    require_fold_applies(staged_fold_applies(p.dtype, p.kernel, s.a, s.c, s.rank));
+    with_dtype16(p.dtype, [&](auto d) {
+      with_tile_pair(s.a, s.c, [&](auto a, auto c) {
+        detail::launch_decode_staged_folding<decltype(d)::value, decltype(a)::value, decltype(c)::value>(p, dec, causal,
+                                                                                                         *fold);
+      });
+    });
     return repair();
   }
   if (p.z_f32)  // fp32 Z: the generic kernel only
@@ -167,7 +193,7 @@ void encode_with(const EncodeParams& params, CoefLayout enc, CausalSide causal, 
   p.x_hat.ld = resolve_ld(p.x_hat.ld, s.k(), "x_hat.ld");
   p.x_hat.stride = resolve_stride(p.x_hat.stride, s.m(), p.x_hat.ld, s.k(), "x_hat.stride");
   if (s.m() == 0 || s.k() == 0) {
-    if (fold != nullptr) launch_sum_fold_partials(*fold, 0, s.rank, p.stream);  // an empty sum
+    if (fold != nullptr) launch_sum_fold_partials(*fold, 0, s.rank, p.stream, s.a * s.b);  // an empty sum
     return;
   }
   require(p.x.data, "x");
@@ -185,7 +211,7 @@ void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal, 
   p.z.stride = resolve_stride(p.z.stride, s.m(), p.z.ld, s.n(), "z.stride");
   p.y.ld = resolve_ld(p.y.ld, s.out_features, "y.ld");
   if (s.rows == 0 || s.out_features == 0) {
-    if (fold != nullptr) launch_sum_fold_partials(*fold, 0, s.rank, p.stream);  // an empty sum
+    if (fold != nullptr) launch_sum_fold_partials(*fold, 0, s.rank, p.stream, s.a * s.c);  // an empty sum
     return;
   }
   require(p.z.data, "z");
@@ -249,7 +275,9 @@ void launch_decode(const DecodeParams& params) { detail::decode_with(params, {})
 namespace detail {
 
 bool folds_coef_grad(DType dtype, KernelChoice kernel, int a, int bc, int rank) {
-  return wants_tensor_cores(kernel) && tensor_core_codec_applies(dtype, a, bc, rank) && rank <= kFoldMaxRank;
+  const bool tensor_cores =
+      wants_tensor_cores(kernel) && tensor_core_codec_applies(dtype, a, bc, rank) && rank <= kFoldMaxRank;
+  return tensor_cores || staged_fold_applies(dtype, kernel, a, bc, rank);
 }
 
 // dZ = decodeᵀ(dY) is the encode of dY's (a,c) tiles with Dᵀ as encoder: enc(p, q) = dec[q, p].

@@ -65,8 +65,18 @@ void launch_encode_mma_folding(const EncodeParams& params, CoefLayout enc, Causa
 template <DType D>
 void launch_decode_mma_folding(const DecodeParams& params, CoefLayout dec, CausalSide causal,
                                const CoefGradFold& fold);
-// out of `fold` from `blocks` rows of rank × 16 partials (kernels/backward.cuh).
-void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, cudaStream_t stream);
+// The CUDA-core passes with the gradient folded in (kernels/staged_fold.cuh), for the specialised tiles the
+// tensor-core ones do not cover: the backward's dX pass (decode of dX̂ onto X's (A, C) tiles, dE_X) and dZ pass
+// (encode of dY's (A, B) tiles, dD); D bf16 or f16, rank <= kFoldMaxRank, no bias or activation; then the blocks'
+// partials summed into fold.out.
+template <DType D, int A, int C>
+void launch_decode_staged_folding(const DecodeParams& params, CoefLayout dec, CausalSide causal,
+                                  const CoefGradFold& fold);
+template <DType D, int A, int B>
+void launch_encode_staged_folding(const EncodeParams& params, CoefLayout enc, CausalSide causal,
+                                  const CoefGradFold& fold);
+// out of `fold` from `blocks` rows of rank × entries partials (entries = the tile's a·b or a·c; kernels/backward.cuh).
+void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, cudaStream_t stream, int entries = 16);
 // Layer 1's decode feeding layer 2's encode through shared memory (kernels/decode_encode_mma.cuh): `dec` and `enc`
 // are the two halves as launch_decode_mma and launch_encode_mma would take them (enc.x unused).
 template <DType D>
@@ -158,7 +168,8 @@ void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal =
                  const CoefGradFold* fold = nullptr);
 
 // The backward's transposed passes (launch_decode_backward, launch_encode_backward), with dD or dE_X folded in where
-// `fold` is given; a fold needs folds_coef_grad of the pass's tile (dY's (a,c) tiles, X's (a,b) tiles).
+// `fold` is given; a fold needs folds_coef_grad of the pass's tile (dY's (a,c) tiles, X's (a,b) tiles): the
+// tensor-core pass for <4,4> tiles, the staged CUDA-core one for the other specialised tiles.
 bool folds_coef_grad(DType dtype, KernelChoice kernel, int a, int bc, int rank);
 void decode_backward_with(const DecodeBackwardParams& params, const CoefGradFold* fold);
 void encode_backward_with(const EncodeBackwardParams& params, const CoefGradFold* fold);

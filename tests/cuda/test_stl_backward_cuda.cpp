@@ -78,11 +78,11 @@ Gradients reference_gradients(const Matrix<double>& x, const Tensor3<double>& w_
         dz(p, i, j) = acc;
       }
   for (std::size_t p = 0; p < r; ++p) {
-    for (std::size_t kk = 0; kk < k; ++kk)
-      for (std::size_t j = 0; j < n; ++j) {
-        double acc = 0;
-        for (std::size_t i = 0; i < m; ++i) acc += x_hat(p, i, kk) * dz(p, i, j);
-        g.dw_hat(p, kk, j) = acc;
+    // dŴ[p] = X̂[p]ᵀ·dZ[p], summed along rows of dZ (unit stride: the reference dominates the test's time).
+    for (std::size_t i = 0; i < m; ++i)
+      for (std::size_t kk = 0; kk < k; ++kk) {
+        const double xv = x_hat(p, i, kk);
+        for (std::size_t j = 0; j < n; ++j) g.dw_hat(p, kk, j) += xv * dz(p, i, j);
       }
     for (std::size_t i = 0; i < m; ++i)
       for (std::size_t kk = 0; kk < k; ++kk) {
@@ -315,7 +315,10 @@ void test_empty_rows(const Format& f, sc::DType dt, Results& results, cublasHand
 
 }  // namespace
 
-int main() {
+// --small: only the cases up to 1000 rows and 200 MFLOP (every kernel and fold path, few of the large grids), so that
+// compute-sanitizer, which runs kernels 10-100x slower, checks them in minutes.
+int main(int argc, char** argv) {
+  const bool small = argc > 1 && std::string(argv[1]) == "--small";
   int exit_code = 0;
   cublasHandle_t handle = cuda_test_handle(exit_code);
   if (handle == nullptr) return exit_code;
@@ -339,6 +342,10 @@ int main() {
   Results results;
   Rng rng(20261205);
   int variant = 0;
+  const auto run = [&](const Shape& s, const Format& f, sc::DType dt, bool dw_f32, bool lean) {
+    if (small && (s.M > 1000 || s.M * s.K * s.N > 200000000)) return;
+    test_backward(s, f, dt, dw_f32, lean, rng, results, handle);
+  };
   try {
     for (const Format& f : formats)
       for (const Shape& s : shapes)
@@ -347,29 +354,38 @@ int main() {
           // pair of cases: each combination of the two.
           const bool dw_f32 = dt != sc::DType::f32 && variant % 2 == 1, lean = variant / 2 % 2 == 1;
           ++variant;
-          test_backward(s, f, dt, dw_f32, lean, rng, results, handle);
+          run(s, f, dt, dw_f32, lean);
         }
     // Past the vectorised tile gather's 8- (16-bit) or 4-position (fp32) groups: full groups, then a ragged tail.
     for (const Format& f : formats)
-      for (const sc::DType dt : dtypes) test_backward({600, 200, 136, 0, 0}, f, dt, false, true, rng, results, handle);
+      for (const sc::DType dt : dtypes) run({600, 200, 136, 0, 0}, f, dt, false, true);
     // One sequence of all the rows (a 2-D x), its length not a multiple of a: lean row blocks cut between tiles.
     for (const Format& f : formats)
       for (const sc::DType dt : dtypes)
-        test_backward({203, 96, 72, 203, 0}, f, dt, dt != sc::DType::f32, true, rng, results, handle);
+        run({203, 96, 72, 203, 0}, f, dt, dt != sc::DType::f32, true);
     for (const Format& f : {formats[0], formats[2], formats[5]})
       for (const sc::DType dt : dtypes) test_empty_rows(f, dt, results, handle);
     // dD and dE_X summed inside the dZ and dX passes (16-bit, <4,4> tiles, r <= 32), at ranks of one and two
     // 16-product steps and one past the fold (r = 40: tile copies and GEMMs), over more groups than the persistent
     // grid holds (each block adds several groups in its registers), several groups along a row, ragged columns,
     // padded sequences, and row blocks (later blocks add to the sums).
+    // The same in the CUDA-core dZ and dX passes (16-bit, the other specialised tiles, r <= 32): one and two
+    // 16-product steps, tile entries of one and two 8-wide halves (a·b or a·c = 4, 8, 9, 16), <4,4> tiles forced
+    // onto the CUDA cores; <4,2,4> folds dE_X there and dD on tensor cores.
     const std::vector<Format> fold_formats = {
-        {{4, 4, 4}, 12, automatic}, {{4, 4, 4}, 32, automatic}, {{4, 4, 4}, 40, automatic}};
+        {{4, 4, 4}, 12, automatic}, {{4, 4, 4}, 32, automatic}, {{4, 4, 4}, 40, automatic},
+        {{4, 2, 4}, 12, automatic}, {{4, 2, 4}, 26, automatic}, {{2, 4, 4}, 16, automatic},
+        {{1, 4, 4}, 7, automatic},  {{2, 2, 2}, 7, automatic},  {{3, 3, 3}, 23, automatic},
+        {{4, 4, 4}, 24, sc::KernelChoice::cuda_core}};
     for (const Format& f : fold_formats)
       for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16}) {
-        test_backward({4096, 1032, 524, 0, 0}, f, dt, false, false, rng, results, handle);
-        test_backward({1000, 264, 520, 250, 5}, f, dt, dt == sc::DType::bf16, true, rng, results, handle);
+        // The <4,4> tensor-core fold at the width where its grid wraps along a row; the others on 8192 rows (2048
+        // or more tile rows, past any persistent grid) at a fifth of the reference's cost.
+        const bool mma_fold = f.tile.a == 4 && f.tile.b == 4 && f.tile.c == 4 && f.kernel == automatic;
+        run(mma_fold ? Shape{4096, 1032, 524, 0, 0} : Shape{8192, 264, 136, 0, 0}, f, dt, false, false);
+        run({1000, 264, 520, 250, 5}, f, dt, dt == sc::DType::bf16, true);
       }
-    test_backward({4100, 1024, 1024, 0, 0}, formats[0], sc::DType::bf16, false, true, rng, results, handle);
+    run({4100, 1024, 1024, 0, 0}, formats[0], sc::DType::bf16, false, true);
     // Lean scratch at 16384×4096×4096 bf16, <4,4,4> r = 24: one row block's product-sized regions within X and Y's
     // bytes (besides dŴ's fp32 sums and the folded coefficient gradients' per-block sums, 1.5 MiB); in one block they
     // take 1.5× X + 1.5× Y twice over.
@@ -385,6 +401,21 @@ int main() {
                      "backward workspace at 16384x4096x4096: lean " + mib(lean_bytes) + " MiB (want <= " +
                          mib(xy + dw_f32) + " + 3), one block " + mib(fast_bytes) + " MiB (want > " + mib(2 * xy) +
                          ")");
+    }
+    // dE_X folded into <4,2,4>'s staged dX pass needs no copy of X's tiles: 8 planes of M·K/8 (128 MiB here), which
+    // the unfolded backward (KernelChoice::generic) holds where dZ's 12 planes of M·N/16 (96 MiB) are otherwise.
+    {
+      const sc::StlShape s424 = layer_shape(16384, 4096, 4096, 0, formats[3]);
+      sc::BackwardNeeds folded{true, true, true, true, true}, copied = folded;
+      copied.kernel = sc::KernelChoice::generic;
+      for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16}) {
+        const std::size_t with_fold = sc::backward_workspace(s424, dt, folded),
+                          with_copies = sc::backward_workspace(s424, dt, copied);
+        results.expect(with_copies >= with_fold + (std::size_t{30} << 20),
+                       std::string("backward workspace <4,2,4> r=12 16384x4096x4096 ") + sc::dtype_name(dt) +
+                           ": folded " + std::to_string(with_fold >> 20) + " MiB, tile copies " +
+                           std::to_string(with_copies >> 20) + " MiB (want 30 MiB less folded)");
+      }
     }
   } catch (const std::exception& e) {
     std::printf("FAIL unexpected exception: %s\n", e.what());

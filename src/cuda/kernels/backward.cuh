@@ -44,11 +44,11 @@ __global__ void sum_partials(const float* __restrict__ partial, std::int64_t blo
 // column keep the serial chain of dependent loads short (one thread per column over ~1000 rows took ~45 µs).
 constexpr int kSumWarps = 32;
 __global__ void __launch_bounds__(kSumWarps * 32)
-    sum_fold_partials(const float* __restrict__ partials, int blocks, int rank, float* __restrict__ out, int out_p,
-                      int out_q, bool add) {
+    sum_fold_partials(const float* __restrict__ partials, int blocks, int rank, int entries, float* __restrict__ out,
+                      int out_p, int out_q, bool add) {
   __shared__ float warp_sums[kSumWarps][32];
   const int lane = static_cast<int>(threadIdx.x) & 31, warp = static_cast<int>(threadIdx.x) >> 5;
-  const int cols = rank * 16, at = static_cast<int>(blockIdx.x) * 32 + lane;
+  const int cols = rank * entries, at = static_cast<int>(blockIdx.x) * 32 + lane;
   float acc = 0.0f;
   if (at < cols) {
 #pragma unroll 4
@@ -60,13 +60,14 @@ __global__ void __launch_bounds__(kSumWarps * 32)
   float total = 0.0f;
 #pragma unroll
   for (int w = 0; w < kSumWarps; ++w) total += warp_sums[w][lane];
-  float* o = out + (at / 16) * out_p + (at % 16) * out_q;
+  float* o = out + (at / entries) * out_p + (at % entries) * out_q;
   *o = add ? *o + total : total;
 }
 
-void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, cudaStream_t stream) {
-  sum_fold_partials<<<(rank * 16 + 31) / 32, kSumWarps * 32, 0, stream>>>(fold.partials, blocks, rank, fold.out,
-                                                                           fold.out_p, fold.out_q, fold.add);
+void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, cudaStream_t stream, int entries) {
+  sum_fold_partials<<<(rank * entries + 31) / 32, kSumWarps * 32, 0, stream>>>(fold.partials, blocks, rank, entries,
+                                                                               fold.out, fold.out_p, fold.out_q,
+                                                                               fold.add);
   check_launch("sum_fold_partials");
 }
 

@@ -20,6 +20,32 @@ namespace strassentile::cuda::detail {
 
 constexpr int kStagedTiles = kStagedDecodeTiles;
 
+// One thread's V tiles (i, j0..j0+V−1) from the staged slab: products p at s_z[p·z_stride + (j0 − jb)], the
+// transposed decoder at s_dec[p·Q + q]; then the shared epilogue writes them.
+template <class T, int A, int C, int V, Activation ACT>
+__device__ __forceinline__ void decode_staged_tiles(const DecodeArgs<T>& args, const float* s_dec, const T* zs,
+                                                    int z_stride, std::int64_t i, std::int64_t j0) {
+  constexpr int Q = A * C;
+  float acc[Q][V];
+#pragma unroll
+  for (int q = 0; q < Q; ++q)
+#pragma unroll
+    for (int v = 0; v < V; ++v) acc[q][v] = 0.0f;
+#pragma unroll 4
+  for (int p = 0; p < args.rank; ++p) {
+    float zv[V];
+    load_packed_shared<T, V>(zs + p * z_stride, zv);
+    const float* d = s_dec + p * Q;
+#pragma unroll
+    for (int q = 0; q < Q; ++q) {
+      const float coef = d[q];
+#pragma unroll
+      for (int v = 0; v < V; ++v) acc[q][v] = fmaf(coef, zv[v], acc[q][v]);
+    }
+  }
+  store_decoded_tiles<T, A, C, V, ACT>(args, acc, i, j0);
+}
+
 template <class T, int A, int C, int V, Activation ACT>
 __global__ void __launch_bounds__(kStagedTiles / V) decode_staged(const DecodeArgs<T> args) {
   constexpr int Q = A * C;
@@ -48,27 +74,7 @@ __global__ void __launch_bounds__(kStagedTiles / V) decode_staged(const DecodeAr
   __syncthreads();
 
   const std::int64_t j0 = jb + threadIdx.x * V;
-  if (j0 >= args.n) return;
-  float acc[Q][V];
-#pragma unroll
-  for (int q = 0; q < Q; ++q)
-#pragma unroll
-    for (int v = 0; v < V; ++v) acc[q][v] = 0.0f;
-  const T* zs = s_z + threadIdx.x * V;
-#pragma unroll 4
-  for (int p = 0; p < args.rank; ++p) {
-    float zv[V];
-    load_packed_shared<T, V>(zs + p * kStagedTiles, zv);
-    const float* d = s_dec + p * Q;
-#pragma unroll
-    for (int q = 0; q < Q; ++q) {
-      const float coef = d[q];
-#pragma unroll
-      for (int v = 0; v < V; ++v) acc[q][v] = fmaf(coef, zv[v], acc[q][v]);
-    }
-  }
-
-  store_decoded_tiles<T, A, C, V, ACT>(args, acc, i, j0);
+  if (j0 < args.n) decode_staged_tiles<T, A, C, V, ACT>(args, s_dec, s_z + threadIdx.x * V, kStagedTiles, i, j0);
 }
 
 // The caller (dispatch.cpp) has checked decode_staged_fits.

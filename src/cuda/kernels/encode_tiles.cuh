@@ -22,6 +22,37 @@ namespace strassentile::cuda::detail {
 
 constexpr int kEncodeThreads = 256;
 
+// The products of one thread's V tiles (i, κ0..κ0+V−1), x[u] holding row u of them: for each p, V consecutive
+// elements of X̂[p, i, ·] in one packed store (element by element at the last, partial vector).
+template <class T, int A, int B, int V>
+__device__ __forceinline__ void encode_thread_tiles(const EncodeArgs<T>& args, const float* s_enc,
+                                                    const float (&x)[A][V * B], std::int64_t i, std::int64_t kap0) {
+  const bool full_out = kap0 + V <= args.k && args.vec_store;
+  T* out = args.x_hat + i * args.ld + kap0;
+  for (int p = 0; p < args.rank; ++p) {
+    const float* e = s_enc + p * (A * B);
+    float acc[V];
+#pragma unroll
+    for (int v = 0; v < V; ++v) acc[v] = 0.0f;
+#pragma unroll
+    for (int u = 0; u < A; ++u)
+#pragma unroll
+      for (int w = 0; w < B; ++w) {
+        const float coef = e[u * B + w];
+#pragma unroll
+        for (int v = 0; v < V; ++v) acc[v] = fmaf(coef, x[u][v * B + w], acc[v]);
+      }
+    T* dst = out + p * args.stride;
+    if (full_out) {
+      store_packed<T, V>(dst, acc);
+    } else {
+#pragma unroll
+      for (int v = 0; v < V; ++v)
+        if (kap0 + v < args.k) dst[v] = from_float<T>(acc[v]);
+    }
+  }
+}
+
 template <class T, int A, int B, int V>
 __global__ void __launch_bounds__(kEncodeThreads) encode_tiles(const EncodeArgs<T> args) {
   constexpr int W = V * B;  // elements of one row slice
@@ -58,30 +89,7 @@ __global__ void __launch_bounds__(kEncodeThreads) encode_tiles(const EncodeArgs<
     }
   }
 
-  const bool full_out = kap0 + V <= args.k && args.vec_store;
-  T* out = args.x_hat + i * args.ld + kap0;
-  for (int p = 0; p < args.rank; ++p) {
-    const float* e = s_enc + p * (A * B);
-    float acc[V];
-#pragma unroll
-    for (int v = 0; v < V; ++v) acc[v] = 0.0f;
-#pragma unroll
-    for (int u = 0; u < A; ++u)
-#pragma unroll
-      for (int w = 0; w < B; ++w) {
-        const float coef = e[u * B + w];
-#pragma unroll
-        for (int v = 0; v < V; ++v) acc[v] = fmaf(coef, x[u][v * B + w], acc[v]);
-      }
-    T* dst = out + p * args.stride;
-    if (full_out) {
-      store_packed<T, V>(dst, acc);
-    } else {
-#pragma unroll
-      for (int v = 0; v < V; ++v)
-        if (kap0 + v < args.k) dst[v] = from_float<T>(acc[v]);
-    }
-  }
+  encode_thread_tiles<T, A, B, V>(args, s_enc, x, i, kap0);
 }
 
 // V: by default the fewest tiles whose row slices are whole 16-byte vectors (see the top of this file).
