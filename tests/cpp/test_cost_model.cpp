@@ -92,6 +92,72 @@ TEST(SpeedModel, ReproducesTheMeasuredRatiosWithinTheBand) {
   }
 }
 
+// Every specialised tile format through STLLinear on an H100 against the H100's constants (bf16, every parameter
+// learnable; research/results/perf/formats_*_h100_2026-12-06.json, one run per format, dD and dE_X folded into the
+// codec passes for every format here): the model ranks the formats and says on which side of dense each lies. Its
+// worst row is `<2,2,2>` r = 3's training step at 65536x384x1536, 24% optimistic.
+TEST(SpeedModel, TileFormatsOnAnH100MatchTheMeasuredRatios) {
+  const GpuSpec h100 = gpu_spec("NVIDIA H100 80GB HBM3", 132);
+  const std::vector<MeasuredRatio> rows = {
+      {"formats_444_r24_h100: 16384x4096x4096 forward", {16384, 4096, 4096}, {4, 4, 4}, 24,
+       false, 1.178},
+      {"formats_444_r24_h100: 16384x4096x4096 training step", {16384, 4096, 4096}, {4, 4, 4}, 24,
+       true, 1.073},
+      {"formats_444_r24_h100: 65536x384x1536 forward", {65536, 384, 1536}, {4, 4, 4}, 24,
+       false, 0.346},
+      {"formats_444_r24_h100: 65536x384x1536 training step", {65536, 384, 1536}, {4, 4, 4}, 24,
+       true, 0.335},
+      {"formats_444_r24_h100: 16384x768x3072 forward", {16384, 768, 3072}, {4, 4, 4}, 24,
+       false, 0.494},
+      {"formats_444_r24_h100: 16384x768x3072 training step", {16384, 768, 3072}, {4, 4, 4}, 24,
+       true, 0.401},
+      {"formats_424_r12_h100: 16384x4096x4096 forward", {16384, 4096, 4096}, {4, 2, 4}, 12,
+       false, 1.377},
+      {"formats_424_r12_h100: 16384x4096x4096 training step", {16384, 4096, 4096}, {4, 2, 4}, 12,
+       true, 1.195},
+      {"formats_424_r12_h100: 65536x384x1536 forward", {65536, 384, 1536}, {4, 2, 4}, 12,
+       false, 0.445},
+      {"formats_424_r12_h100: 65536x384x1536 training step", {65536, 384, 1536}, {4, 2, 4}, 12,
+       true, 0.504},
+      {"formats_424_r12_h100: 16384x768x3072 forward", {16384, 768, 3072}, {4, 2, 4}, 12,
+       false, 0.724},
+      {"formats_424_r12_h100: 16384x768x3072 training step", {16384, 768, 3072}, {4, 2, 4}, 12,
+       true, 0.728},
+      {"formats_242_r6_h100: 16384x4096x4096 forward", {16384, 4096, 4096}, {2, 4, 2}, 6,
+       false, 1.387},
+      {"formats_242_r6_h100: 16384x4096x4096 training step", {16384, 4096, 4096}, {2, 4, 2}, 6,
+       true, 1.147},
+      {"formats_242_r6_h100: 65536x384x1536 forward", {65536, 384, 1536}, {2, 4, 2}, 6,
+       false, 0.407},
+      {"formats_242_r6_h100: 65536x384x1536 training step", {65536, 384, 1536}, {2, 4, 2}, 6,
+       true, 0.395},
+      {"formats_242_r6_h100: 16384x768x3072 forward", {16384, 768, 3072}, {2, 4, 2}, 6,
+       false, 0.586},
+      {"formats_242_r6_h100: 16384x768x3072 training step", {16384, 768, 3072}, {2, 4, 2}, 6,
+       true, 0.498},
+      {"formats_222_r3_h100: 16384x4096x4096 forward", {16384, 4096, 4096}, {2, 2, 2}, 3,
+       false, 1.648},
+      {"formats_222_r3_h100: 16384x4096x4096 training step", {16384, 4096, 4096}, {2, 2, 2}, 3,
+       true, 1.230},
+      {"formats_222_r3_h100: 65536x384x1536 forward", {65536, 384, 1536}, {2, 2, 2}, 3,
+       false, 0.579},
+      {"formats_222_r3_h100: 65536x384x1536 training step", {65536, 384, 1536}, {2, 2, 2}, 3,
+       true, 0.425},
+      {"formats_222_r3_h100: 16384x768x3072 forward", {16384, 768, 3072}, {2, 2, 2}, 3,
+       false, 0.861},
+      {"formats_222_r3_h100: 16384x768x3072 training step", {16384, 768, 3072}, {2, 2, 2}, 3,
+       true, 0.648},
+  };
+  for (const MeasuredRatio& row : rows) {
+    const double predicted = predict_speed(row.shape, row.tile, row.rank, h100, 2, row.training).speedup();
+    EXPECT_NEAR(predicted / row.measured, 1.0, kBand) << row.source << ": predicted " << predicted
+                                                        << "x, measured " << row.measured << "x";
+    if (std::abs(row.measured - 1.0) > 0.1) {
+      EXPECT_EQ(predicted > 1.0, row.measured > 1.0) << row.source << ": predicted " << predicted << "x";
+    }
+  }
+}
+
 // The backward as users switch it, against the same run's measured training-step ratios through STLLinear
 // (research/results/perf/variants_fold_444_r24_h200_2026-12-05.json, bf16, <4,4,4> r = 24, dD and dE_X folded into the
 // codec passes): every parameter learnable (stl), E_X and D frozen, X̂ and Z kept (set_keep_for_backward), the rows in
