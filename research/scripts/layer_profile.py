@@ -1,9 +1,10 @@
 """Where an STLLinear's time goes: forward and training-step times against nn.Linear, and the CUDA kernels of five
-training steps (torch.profiler, per step), for <4,4,4> r=24 and <4,2,4> r=12 at three widths, plus mode causal at
-16384x4096x4096. bf16, every parameter learnable, median of 10 after 3 warm-ups with the L2 flushed before each.
+training steps (torch.profiler, per step), for <4,4,4> r=24 and <4,2,4> r=12 (or the formats given) at three
+widths, plus mode causal <4,4,4> at 16384x4096x4096. bf16, every parameter learnable, median of 10 after 3 warm-ups
+with the L2 flushed before each.
 
     PYTHONPATH=python STRASSENTILE_TORCH_LIB=build-cuda/lib/libstrassentile_torch.so python research/scripts/layer_profile.py \
-        [MxKxN ...]   (other shapes than the three above)
+        [--formats 2x2x2:3,4x2x4:12] [MxKxN ...]   (other formats and shapes than the defaults)
 """
 import sys
 
@@ -16,12 +17,15 @@ import strassentile as st
 SHAPES = [(16384, 4096, 4096), (16384, 768, 3072), (65536, 384, 1536)]
 
 
-def main(shapes):
+FORMATS = [((4, 4, 4), 24), ((4, 2, 4), 12)]
+
+
+def main(shapes, formats):
     flush = torch.empty(256 * 2**20, dtype=torch.uint8, device="cuda")
     for m, k, n in shapes:
         x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16, requires_grad=True)
         layers = [("dense", torch.nn.Linear(k, n, device="cuda", dtype=torch.bfloat16))]
-        for tile, rank in (((4, 4, 4), 24), ((4, 2, 4), 12)):
+        for tile, rank in formats:
             layers.append((f"<{tile[0]},{tile[1]},{tile[2]}> r={rank}",
                            st.STLLinear(k, n, tile=tile, rank=rank).cuda().to(torch.bfloat16)))
         if (m, k, n) == SHAPES[0]:
@@ -48,5 +52,15 @@ def main(shapes):
                     print(f"   {e.device_time_total / 5 / 1000:8.4f} ms x{e.count // 5:<3d} {e.key[:140]}")
 
 
+def parse_formats(text):
+    """'2x2x2:3,4x2x4:12' -> [((2, 2, 2), 3), ((4, 2, 4), 12)]"""
+    return [(tuple(int(v) for v in tile.split("x")), int(rank))
+            for tile, rank in (item.split(":") for item in text.split(","))]
+
+
 if __name__ == "__main__":
-    main([tuple(int(v) for v in arg.split("x")) for arg in sys.argv[1:]] or SHAPES)
+    args = sys.argv[1:]
+    formats = FORMATS
+    if args[:1] == ["--formats"]:
+        formats, args = parse_formats(args[1]), args[2:]
+    main([tuple(int(v) for v in arg.split("x")) for arg in args] or SHAPES, formats)
