@@ -7,12 +7,10 @@
 set -uo pipefail
 out=${1:?usage: run_accumulate_decode_device.sh OUT_DIR}
 mkdir -p "$out"
-source scripts/gpu-env.sh
+source research/device/lab_env.sh
 build=build-cuda
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee -a "$out/env.log"
-cmake --preset cuda -B "$build" -DPython_EXECUTABLE="$py" "${extra[@]}" >"$out/build.log" 2>&1 &&
-  cmake --build "$build" -j "$(nproc)" --target accumulate-decode-bench >>"$out/build.log" 2>&1 ||
-  { tail -40 "$out/build.log"; exit 1; }
+build_lab "$build" accumulate-decode-bench
 exe=$(find "$build" -name accumulate-decode-bench -type f -perm -u+x | head -1)
 timeout "${BENCH_LIMIT:-300}" "$exe" 2>&1 | tee "$out/bench.log"
 exit "${PIPESTATUS[0]}"

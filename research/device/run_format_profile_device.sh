@@ -9,14 +9,12 @@ set -uo pipefail
 out=${1:?usage: run_format_profile_device.sh OUT_DIR}
 mkdir -p "$out"
 t0=$(date +%s)
-source scripts/gpu-env.sh
+source research/device/lab_env.sh
 build=build-cuda
 formats=${FORMATS:-2x2x2:3,4x2x4:12}
 shapes=${SHAPES:-16384x4096x4096,16384x768x3072}
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee -a "$out/env.log"
-cmake --preset cuda -B "$build" -DPython_EXECUTABLE="$py" >"$out/build.log" 2>&1 &&
-  cmake --build "$build" -j "$(nproc)" --target strassentile_torch >>"$out/build.log" 2>&1 ||
-  { tail -40 "$out/build.log"; exit 1; }
+build_lab "$build" strassentile_torch
 export STRASSENTILE_TORCH_LIB=$PWD/$build/lib/libstrassentile_torch.so STRASSENTILE_FMM_DIR=$PWD/data/fmm
 left() { echo $((${LIMIT:-560} - ($(date +%s) - t0))); }
 PYTHONPATH=python:research/scripts timeout "$(left)" "$py" research/scripts/layer_profile.py --formats "$formats" \

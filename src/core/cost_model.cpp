@@ -77,15 +77,24 @@ constexpr double kCausalRepairEfficiency = 0.37;
 // that the wide layers, where it is small beside the bytes, are not made pessimistic.
 constexpr double kCodecPassFillSeconds = 10e-6;
 
+namespace {
+// The (a,b) or (a,c) tiles with their own codec kernels (src/cuda/dispatch.cpp's with_tile_pair); the rest run the
+// generic ones.
+bool has_specialised_codec(std::size_t rows, std::size_t cols) {
+  return (rows == 2 && cols == 2) || (rows == 3 && cols == 3) || (rows == 4 && cols == 4) ||
+         (rows == 2 && cols == 4) || (rows == 4 && cols == 2) || (rows == 1 && cols == 4);
+}
+}  // namespace
+
 double codec_efficiency(std::size_t rows, std::size_t cols, std::size_t rank) {
+  if (!has_specialised_codec(rows, cols)) return 0.05;  // the generic kernel
   if (rows == 4 && cols == 4) return rank <= 64 ? 0.80 : 0.60;  // tensor-core kernels; CUDA-core past rank 64
   if (rows == 2 && cols == 2) return 0.90;
   // CUDA-core kernels. <4,2> tiles (X's in <4,2,4>): encode 0.74 and the backward's dX pass 0.78 of copy bandwidth at
   // 16384x4096, 0.70 and 0.64 at 16384x768 (research/results/perf/layer_profile_fold_444_h200_2026-12-05.log,
   // layer_profile_fastsums_768_h200_2026-12-05.log).
   if (((rows == 2 || rows == 1) && cols == 4) || (rows == 4 && cols == 2)) return 0.75;
-  if (rows == 3 && cols == 3) return 0.22;
-  return 0.05;  // the generic kernel
+  return 0.22;  // <3,3> tiles
 }
 
 double gemm_seconds(const GpuSpec& gpu, double batch, double m, double k, double n, std::size_t bytes_per_element) {
@@ -103,9 +112,7 @@ double gemm_seconds(const GpuSpec& gpu, double batch, double m, double k, double
 // copied and each gradient is a flat GEMM.
 namespace {
 bool folds_coef_grad(std::size_t rows, std::size_t cols, std::size_t rank, std::size_t bytes_per_element) {
-  const bool specialised = (rows == 2 && cols == 2) || (rows == 3 && cols == 3) || (rows == 4 && cols == 4) ||
-                           (rows == 2 && cols == 4) || (rows == 4 && cols == 2) || (rows == 1 && cols == 4);
-  return bytes_per_element == 2 && specialised && rank >= 1 && rank <= 32;
+  return bytes_per_element == 2 && has_specialised_codec(rows, cols) && rank >= 1 && rank <= 32;
 }
 }  // namespace
 

@@ -101,8 +101,8 @@ void encode_kernel(const EncodeParams& p, CoefLayout enc, CausalSide causal, con
   };
   const bool tensor_cores = wants_tensor_cores(p.kernel) && tensor_core_codec_applies(p.dtype, s.a, s.b, s.rank);
   if (fold != nullptr) {
-    require_fold_applies(s.rank <= detail::kFoldMaxRank);
     if (tensor_cores) {
+      require_fold_applies(s.rank <= detail::kFoldMaxRank);
       with_dtype16(p.dtype,
                    [&](auto d) { detail::launch_encode_mma_folding<decltype(d)::value>(p, enc, causal, *fold); });
       return repair();
@@ -193,7 +193,7 @@ void encode_with(const EncodeParams& params, CoefLayout enc, CausalSide causal, 
   p.x_hat.ld = resolve_ld(p.x_hat.ld, s.k(), "x_hat.ld");
   p.x_hat.stride = resolve_stride(p.x_hat.stride, s.m(), p.x_hat.ld, s.k(), "x_hat.stride");
   if (s.m() == 0 || s.k() == 0) {
-    if (fold != nullptr) launch_sum_fold_partials(*fold, 0, s.rank, p.stream, s.a * s.b);  // an empty sum
+    if (fold != nullptr) launch_sum_fold_partials(*fold, 0, s.rank, s.a * s.b, p.stream);  // an empty sum
     return;
   }
   require(p.x.data, "x");
@@ -211,7 +211,7 @@ void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal, 
   p.z.stride = resolve_stride(p.z.stride, s.m(), p.z.ld, s.n(), "z.stride");
   p.y.ld = resolve_ld(p.y.ld, s.out_features, "y.ld");
   if (s.rows == 0 || s.out_features == 0) {
-    if (fold != nullptr) launch_sum_fold_partials(*fold, 0, s.rank, p.stream, s.a * s.c);  // an empty sum
+    if (fold != nullptr) launch_sum_fold_partials(*fold, 0, s.rank, s.a * s.c, p.stream);  // an empty sum
     return;
   }
   require(p.z.data, "z");

@@ -76,7 +76,7 @@ template <DType D, int A, int B>
 void launch_encode_staged_folding(const EncodeParams& params, CoefLayout enc, CausalSide causal,
                                   const CoefGradFold& fold);
 // out of `fold` from `blocks` rows of rank × entries partials (entries = the tile's a·b or a·c; kernels/backward.cuh).
-void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, cudaStream_t stream, int entries = 16);
+void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, int entries, cudaStream_t stream);
 // Layer 1's decode feeding layer 2's encode through shared memory (kernels/decode_encode_mma.cuh): `dec` and `enc`
 // are the two halves as launch_decode_mma and launch_encode_mma would take them (enc.x unused).
 template <DType D>

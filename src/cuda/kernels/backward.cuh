@@ -64,7 +64,7 @@ __global__ void __launch_bounds__(kSumWarps * 32)
   *o = add ? *o + total : total;
 }
 
-void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, cudaStream_t stream, int entries) {
+void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, int entries, cudaStream_t stream) {
   sum_fold_partials<<<(rank * entries + 31) / 32, kSumWarps * 32, 0, stream>>>(fold.partials, blocks, rank, entries,
                                                                                fold.out, fold.out_p, fold.out_q,
                                                                                fold.add);

@@ -545,7 +545,8 @@ void run_encode_mma(const EncodeParams& p, CoefLayout layout = {}, CausalSide ca
       default: launch(encode_mma<T, 4, false>, nullptr); break;
     }
   });
-  if (fold != nullptr) launch_sum_fold_partials(*fold, static_cast<int>(blocks), p.shape.rank, p.stream);
+  if (fold != nullptr)  // <4,4> tiles: 16 entries
+    launch_sum_fold_partials(*fold, static_cast<int>(blocks), p.shape.rank, 16, p.stream);
 }
 
 // KS = 2 k-steps of 16 products up to rank 32, 4 up to 64. With a fold (rank <= kFoldMaxRank): the backward's dX
@@ -568,7 +569,8 @@ void run_decode_mma(const DecodeParams& p, CoefLayout layout = {}, CausalSide ca
                         p.stream, args, FoldArgs{});
     });
   });
-  if (fold != nullptr) launch_sum_fold_partials(*fold, static_cast<int>(blocks), p.shape.rank, p.stream);
+  if (fold != nullptr)  // <4,4> tiles: 16 entries
+    launch_sum_fold_partials(*fold, static_cast<int>(blocks), p.shape.rank, 16, p.stream);
 }
 
 template <DType D>

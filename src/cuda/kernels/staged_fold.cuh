@@ -301,7 +301,7 @@ void launch_staged_fold(const Args& args, const CoefGradFold& fold, const FoldAr
       launch(kernel2);
     check_launch(name);
   }
-  launch_sum_fold_partials(fold, static_cast<int>(grid), rank, stream, A * W);
+  launch_sum_fold_partials(fold, static_cast<int>(grid), rank, A * W, stream);
 }
 
 // The callers (dispatch.cpp) have checked: 16-bit storage, rank <= kFoldMaxRank, no bias or activation (decode).
