@@ -337,6 +337,8 @@ int main(int argc, char** argv) {
       {{4, 2, 4}, 12, automatic},               // the (4,2) encode, the (4,4) decode, dX's (4,2) decode
       {{2, 4, 4}, 16, automatic},
       {{3, 2, 5}, 20, automatic},               // no specialised kernel on either side
+      {{1, 4, 2}, 3, automatic},                // the (1,2) tiles of dY (dZ pass) and the (1,4) of X
+      {{4, 1, 4}, 10, automatic},               // the (4,1) tiles of X (dX pass)
   };
   const sc::DType dtypes[] = {sc::DType::f32, sc::DType::f16, sc::DType::bf16};
   Results results;
@@ -376,6 +378,7 @@ int main(int argc, char** argv) {
         {{4, 4, 4}, 12, automatic}, {{4, 4, 4}, 32, automatic}, {{4, 4, 4}, 40, automatic},
         {{4, 2, 4}, 12, automatic}, {{4, 2, 4}, 26, automatic}, {{2, 4, 4}, 16, automatic},
         {{1, 4, 4}, 7, automatic},  {{2, 2, 2}, 7, automatic},  {{3, 3, 3}, 23, automatic},
+        {{1, 4, 2}, 3, automatic},  {{4, 4, 1}, 6, automatic},  {{2, 1, 2}, 3, automatic},
         {{4, 4, 4}, 24, sc::KernelChoice::cuda_core}};
     for (const Format& f : fold_formats)
       for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16}) {
