@@ -82,7 +82,8 @@ namespace {
 // generic ones.
 bool has_specialised_codec(std::size_t rows, std::size_t cols) {
   return (rows == 2 && cols == 2) || (rows == 3 && cols == 3) || (rows == 4 && cols == 4) ||
-         (rows == 2 && cols == 4) || (rows == 4 && cols == 2) || (rows == 1 && cols == 4);
+         (rows == 2 && cols == 4) || (rows == 4 && cols == 2) || (rows == 1 && cols == 4) ||
+         (rows == 1 && cols == 2) || (rows == 2 && cols == 1) || (rows == 4 && cols == 1);
 }
 }  // namespace
 
@@ -94,6 +95,8 @@ double codec_efficiency(std::size_t rows, std::size_t cols, std::size_t rank) {
   // 16384x4096, 0.70 and 0.64 at 16384x768 (research/results/perf/layer_profile_fold_444_h200_2026-12-05.log,
   // layer_profile_fastsums_768_h200_2026-12-05.log).
   if (((rows == 2 || rows == 1) && cols == 4) || (rows == 4 && cols == 2)) return 0.75;
+  // The pairs (1,2), (2,1), (4,1) run the same CUDA-core kernels; not measured yet, priced as the pairs above.
+  if ((rows == 1 && cols == 2) || (rows == 2 && cols == 1) || (rows == 4 && cols == 1)) return 0.75;
   return 0.22;  // <3,3> tiles
 }
 

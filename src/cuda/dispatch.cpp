@@ -65,6 +65,9 @@ bool with_tile_pair(int a, int bc, Launch&& launch) {
     case pair_key(2, 4): launch(std::integral_constant<int, 2>{}, std::integral_constant<int, 4>{}); return true;
     case pair_key(4, 2): launch(std::integral_constant<int, 4>{}, std::integral_constant<int, 2>{}); return true;
     case pair_key(1, 4): launch(std::integral_constant<int, 1>{}, std::integral_constant<int, 4>{}); return true;
+    case pair_key(1, 2): launch(std::integral_constant<int, 1>{}, std::integral_constant<int, 2>{}); return true;
+    case pair_key(2, 1): launch(std::integral_constant<int, 2>{}, std::integral_constant<int, 1>{}); return true;
+    case pair_key(4, 1): launch(std::integral_constant<int, 4>{}, std::integral_constant<int, 1>{}); return true;
     default: return false;
   }
 }

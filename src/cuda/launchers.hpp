@@ -4,8 +4,9 @@
 // kernels/*.cuh and are compiled by the files of instantiations/.
 //
 // Tile formats with CUDA-core kernels, as (a,b) pairs of the encode and (a,c) pairs of the decode: (2,2), (3,3),
-// (4,4), (2,4), (1,4), (4,2) — the families <2,2,2>, <3,3,3>, <4,4,4>, <2,4,4>, <1,4,4>, <4,2,4>. Every other format
-// runs the generic kernels.
+// (4,4), (2,4), (1,4), (4,2), (1,2), (2,1), (4,1) — the families <2,2,2>, <3,3,3>, <4,4,4>, <2,4,4>, <1,4,4>, <4,2,4>,
+// <1,4,2>, <2,4,1>, <4,4,1>: every a, b, c in {1, 2, 4} but 1×1 tiles, and <3,3,3>. Every other format runs the
+// generic kernels.
 #pragma once
 
 #include <cuda_runtime_api.h>

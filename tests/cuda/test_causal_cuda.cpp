@@ -111,7 +111,9 @@ int main() {
   const std::vector<Format> formats = {{{4, 4, 4}, 24, sc::KernelChoice::automatic},
                                        {{4, 4, 4}, 24, sc::KernelChoice::cuda_core},
                                        {{4, 2, 4}, 12, sc::KernelChoice::automatic},
-                                       {{2, 2, 2}, 7, sc::KernelChoice::automatic}};
+                                       {{2, 2, 2}, 7, sc::KernelChoice::automatic},
+                                       {{4, 4, 1}, 6, sc::KernelChoice::automatic},
+                                       {{2, 1, 2}, 3, sc::KernelChoice::automatic}};
   for (const Format& fmt : formats)
     for (const sc::DType dt : {sc::DType::f32, sc::DType::f16, sc::DType::bf16})
       for (const Case& c : cases)

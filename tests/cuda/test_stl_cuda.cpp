@@ -671,6 +671,8 @@ int main() {
       {{2, 2, 2}, 7, automatic},  {{3, 3, 3}, 23, automatic}, {{4, 4, 4}, 24, automatic},
       {{4, 4, 4}, 49, automatic}, {{2, 4, 4}, 16, automatic}, {{1, 4, 4}, 12, automatic},
       {{4, 2, 4}, 12, automatic}, {{4, 4, 2}, 12, automatic},  // the (4,2) encode; the (4,2) decode
+      {{1, 4, 2}, 3, automatic},  {{4, 4, 1}, 6, automatic},   // the (1,2) decode; the (4,1) decode
+      {{2, 1, 2}, 3, automatic},  {{4, 1, 4}, 10, automatic},  // the (2,1) encode; the (4,1) encode
       {{2, 3, 4}, 13, automatic},  // no specialised kernel: the generic path
       {{4, 4, 4}, 24, generic},    // the generic path on a specialised format
       // The tensor-core encode/decode (bf16 and f16; f32 falls back to the CUDA-core kernels) at one,

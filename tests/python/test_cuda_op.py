@@ -16,7 +16,7 @@ from tolerances import assert_close, kind_of
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; run on the device")
 
 FORMATS = [((2, 2, 2), 7), ((3, 3, 3), 23), ((4, 4, 4), 24), ((2, 4, 4), 16), ((1, 4, 4), 12), ((4, 2, 4), 12),
-           ((2, 3, 4), 13)]
+           ((1, 4, 2), 3), ((4, 4, 1), 6), ((2, 1, 2), 3), ((2, 3, 4), 13)]
 # (x shape, N): 2-D ragged; batch x seq with seq 13 (a multiple of no a > 1); 1-D; 4-D; aligned sizes.
 SHAPES = [((37, 30), 22), ((3, 13, 67), 45), ((35,), 18), ((2, 2, 7, 40), 33), ((4, 64, 256), 192)]
 
