@@ -78,28 +78,26 @@ constexpr double kCausalRepairEfficiency = 0.37;
 constexpr double kCodecPassFillSeconds = 10e-6;
 
 namespace {
-// The (a,b) or (a,c) tiles with their own codec kernels (src/cuda/dispatch.cpp's with_tile_pair); the rest run the
-// generic ones.
+// The (a,b) or (a,c) tiles with their own codec kernels (src/cuda/dispatch.cpp's with_tile_pair): sides in {1, 2, 4}
+// but 1×1, and 3×3; the rest run the generic ones.
 bool has_specialised_codec(std::size_t rows, std::size_t cols) {
-  return (rows == 2 && cols == 2) || (rows == 3 && cols == 3) || (rows == 4 && cols == 4) ||
-         (rows == 2 && cols == 4) || (rows == 4 && cols == 2) || (rows == 1 && cols == 4) ||
-         (rows == 1 && cols == 2) || (rows == 2 && cols == 1) || (rows == 4 && cols == 1);
+  const auto side = [](std::size_t v) { return v == 1 || v == 2 || v == 4; };
+  return (side(rows) && side(cols) && rows * cols > 1) || (rows == 3 && cols == 3);
 }
 }  // namespace
 
 double codec_efficiency(std::size_t rows, std::size_t cols, std::size_t rank) {
   if (!has_specialised_codec(rows, cols)) return 0.05;  // the generic kernel
   if (rows == 4 && cols == 4) return rank <= 64 ? 0.80 : 0.60;  // tensor-core kernels; CUDA-core past rank 64
-  if (rows == 2 && cols == 2) return 0.90;
+  if (rows == 3 && cols == 3) return 0.22;
   // CUDA-core kernels. <4,2> tiles (X's in <4,2,4>): encode 0.74 and the backward's dX pass 0.78 of copy bandwidth at
   // 16384x4096, 0.70 and 0.64 at 16384x768 (research/results/perf/layer_profile_fold_444_h200_2026-12-05.log,
-  // layer_profile_fastsums_768_h200_2026-12-05.log).
-  if (((rows == 2 || rows == 1) && cols == 4) || (rows == 4 && cols == 2)) return 0.75;
-  // The pairs (1,2), (2,1), (4,1): the same CUDA-core kernels on smaller tiles. Priced as <2,2>: the forward of
-  // <4,4,1> r=6 and <1,4,2> r=3 is then predicted at 0.79-0.94 of the measured ratio on an H100, as the other
-  // formats' (research/results/perf/formats_441_r6_specialised_h100_2026-12-06.json, formats_142_r3_h100_2026-12-06.json).
-  if ((rows == 1 && cols == 2) || (rows == 2 && cols == 1) || (rows == 4 && cols == 1)) return 0.90;
-  return 0.22;  // <3,3> tiles
+  // layer_profile_fastsums_768_h200_2026-12-05.log); <2,4> and <1,4> likewise.
+  if ((rows == 4 && cols == 2) || (rows == 2 && cols == 4) || (rows == 1 && cols == 4)) return 0.75;
+  // <2,2>, <1,2>, <2,1>, <4,1>: with 0.90, the forward of <4,4,1> r=6 and <1,4,2> r=3 is predicted at 0.79-0.94 of
+  // the measured ratio on an H100, as the other formats'
+  // (research/results/perf/formats_441_r6_specialised_h100_2026-12-06.json, formats_142_r3_h100_2026-12-06.json).
+  return 0.90;
 }
 
 double gemm_seconds(const GpuSpec& gpu, double batch, double m, double k, double n, std::size_t bytes_per_element) {

@@ -16,6 +16,7 @@ The error is measured globally and in every column tile (blocks of the last dime
 scale, so an error confined to one tile (a ragged last one, say) is not averaged away by the others: a tile may be
 at most 2.5x the bar's global error (room for the noise of a tile of a few elements).
 """
+import functools
 import math
 
 import torch
@@ -33,6 +34,7 @@ def kind_of(name):
 FEW_VALUES = 512
 
 
+@functools.lru_cache(maxsize=None)
 def typical_rounding_error(dtype):
     """Relative Frobenius error of rounding many Gaussian values to `dtype`: the yardstick's expected value."""
     sample = torch.randn(4096, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
