@@ -87,6 +87,14 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
                             std::size_t bytes_per_element = 2, bool training = false, bool causal = false,
                             BackwardSetup backward = {});
 
+// One-row tiles (a = 1, modes "tile" and "token-local") compute a dense layer, W[κ·b+v, j·c+w] = Σ_p E_X[p, v]·
+// Ŵ[p, κ, j]·D[w, p], which the op runs where it is predicted faster than the STL pipeline (narrow layers). Predicted
+// seconds of one call of that path: dense's (predict_speed's dense_seconds) plus building W (a bc×r by r×(k·n)
+// fp32 GEMM, its cast and layout copy); training adds W again, dW's cast, and the fp32 GEMMs that take dŴ and (with
+// learn_basis) the basis gradients from dW. Throws std::invalid_argument where tile.a != 1.
+double dense_equivalent_seconds(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
+                                std::size_t bytes_per_element = 2, bool training = false, bool learn_basis = true);
+
 // Row blocks of the lean backward (src/cuda/backward.cpp's row_blocks, the gradients of x, Ŵ and bias asked for, and
 // of E_X and D where learn_basis): as few as keep one block's product-sized scratch regions within the bytes of X and
 // Y together.

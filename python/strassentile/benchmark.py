@@ -179,8 +179,7 @@ def peak_mib(fn: Callable[[], object]) -> float:
 def freeze_basis(model: nn.Module) -> nn.Module:
     for layer in model.modules():
         if isinstance(layer, strassentile.STLLinear):
-            layer.enc_x.requires_grad_(False)
-            layer.dec.requires_grad_(False)
+            layer.set_train_basis(False)
     return model
 
 

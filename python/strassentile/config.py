@@ -57,15 +57,21 @@ Init = Union[FromDense, Fit, Exact, Random]
 class STLConfig:
     """The STL layers ``convert`` makes: ``tile`` (4 means <4,4,4>, or (a, b, c)), ``rank`` (products per tile),
     ``init`` (FromDense, Fit, Exact or Random) and ``mode`` ("tile", "token-local" or "causal", as STLLinear's).
-    With ``Exact`` leave tile and rank out (they are the algorithm's) or give the algorithm's."""
+    With ``Exact`` leave tile and rank out (they are the algorithm's) or give the algorithm's. ``train_basis``
+    (STLLinear's): whether the converted layers learn enc_x and dec; False freezes them, so a training step skips
+    their gradients (the setting advised at width >= 4096, docs/TRAINING_GUIDE.md), and ``min_speedup`` prices the
+    backward without them."""
 
     tile: Tile | None = None
     rank: int | None = None
     init: Init = dataclasses.field(default_factory=FromDense)
     mode: str = "tile"
+    train_basis: bool = True
 
     def resolved(self) -> tuple[tuple[int, int, int], int]:
         """(tile, rank) after defaults: the algorithm's for Exact, else <4,4,4> and 24."""
+        if not isinstance(self.train_basis, bool):
+            raise TypeError(f"STLConfig.train_basis must be True or False, got {self.train_basis!r}")
         if isinstance(self.init, Exact):
             alg = algorithms.get(self.init.algorithm)
             asked_tile = alg.tile if self.tile is None else tile_format(self.tile)

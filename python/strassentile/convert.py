@@ -69,11 +69,11 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
             continue
         predicted = None
         if gpu is not None:
-            # The basis trains where the dense weight does (frozen layers stay frozen).
+            # The basis trains where the dense weight does (frozen layers stay frozen), unless the config freezes it.
+            learn_basis = module.weight.requires_grad and config.train_basis
             predicted = gpu.speedup(tokens, module.in_features, module.out_features, tile, rank,
                                     module.weight.element_size(), training, config.mode,
-                                    learn_basis=module.weight.requires_grad, keep=keep, lean=lean,
-                                    keep_z=keep_z)
+                                    learn_basis=learn_basis, keep=keep, lean=lean, keep_z=keep_z)
             if min_speedup is not None and predicted < min_speedup:
                 why = (f"predicted {predicted:.2f}x < min_speedup {min_speedup:g} at {tokens} tokens (model: "
                        f"{gpu.name}, {'training' if training else 'inference'})")
@@ -84,6 +84,8 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
             summary.warnings.append(f"{names[0]}: not called on the calibration inputs; converted from its weights only")
         layer = _build(module, config, tile, rank, calibration, basis_cache)
         _keep_trainability(module, layer)
+        if not config.train_basis:
+            layer.set_train_basis(False)
         _move_hooks(module, layer, names[0], summary)
         for parent, child, _ in places:
             setattr(parent, child, layer)

@@ -131,6 +131,17 @@ def set_lean_backward(lean: bool) -> bool:
     return bool(torch.ops.strassentile.set_lean_backward(bool(lean)))
 
 
+def set_dense_equivalent(policy: str) -> str:
+    """Whether layers of one-row tiles (a = 1, modes "tile" and "token-local"), which compute a dense layer, run as
+    that dense layer, W built from Ŵ, E_X and D on every call (the same function; only the rounding differs).
+
+    "auto" (the default): on CUDA where the speed model predicts it faster than the STL pipeline (narrow layers,
+    where the codec passes cost more than the products save); never on the CPU. "always": wherever one exists.
+    "never": the STL pipeline always. Process-wide. Returns the previous setting.
+    """
+    return str(torch.ops.strassentile.set_dense_equivalent(str(policy)))
+
+
 def encode_weight(w: torch.Tensor, enc_w: torch.Tensor, tile: Tile) -> torch.Tensor:
     """Ŵ = E_W(w) for a dense (in_features, out_features) weight, i.e. ``linear.weight.T``."""
     return torch.ops.strassentile.encode_weight(w, enc_w, tile_list(tile))

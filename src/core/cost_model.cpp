@@ -210,4 +210,23 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   return est;
 }
 
+double dense_equivalent_seconds(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
+                                std::size_t bytes_per_element, bool training, bool learn_basis) {
+  if (tile.a != 1)
+    throw std::invalid_argument("dense_equivalent_seconds: only one-row tiles (a = 1) have a dense equivalent");
+  const SpeedEstimate dense = predict_speed(shape, tile, rank, gpu, bytes_per_element, training);
+  const double bc = static_cast<double>(tile.b * tile.c), r = static_cast<double>(rank);
+  const double kn = static_cast<double>(ceil_div(shape.k, tile.b) * ceil_div(shape.n, tile.c));
+  const double weight = static_cast<double>(shape.k * shape.n), bytes = static_cast<double>(bytes_per_element);
+  const auto pass = [&](double moved) { return moved / gpu.bandwidth + gpu.launch_seconds; };
+  // W = Bᵀ·Ŵ with B[p, (v, w)] = E_X[p, v]·D[w, p]: one fp32 GEMM, then the layout copy and cast to x's dtype.
+  const double build = gemm_seconds(gpu, 1, bc, r, kn, 4) + pass(weight * (4 + bytes)) + 2 * gpu.launch_seconds;
+  double seconds = dense.dense_seconds + build;
+  if (!training) return seconds;
+  // W again for dX; dW cast to fp32 in Ŵ's tile layout; dŴ = B·dW and, for the basis, dB = Ŵ·dWᵀ (fp32 GEMMs).
+  seconds += build + pass(weight * (bytes + 4)) + gemm_seconds(gpu, 1, r, bc, kn, 4) +
+             (learn_basis ? gemm_seconds(gpu, 1, r, kn, bc, 4) + 2 * gpu.launch_seconds : 0);
+  return seconds;
+}
+
 }  // namespace strassentile

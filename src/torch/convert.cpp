@@ -136,9 +136,9 @@ ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, 
         const auto bytes = static_cast<std::size_t>(layer->dense->weight.element_size());
         const auto rank = static_cast<std::size_t>(options.rank);
         const bool causal = options.mode == "causal";
-        // The backward as it will run: the converted layer trains its basis (STLLinearOptions::train_basis), under
-        // the op's switches as they are set now.
-        const BackwardSetup backward{true, torch_ops::keep_for_backward(), torch_ops::lean_backward(),
+        // The backward as it will run: the converted layer trains its basis as options.train_basis says, under the
+        // op's switches as they are set now.
+        const BackwardSetup backward{options.train_basis, torch_ops::keep_for_backward(), torch_ops::lean_backward(),
                                      torch_ops::keep_z_for_backward()};
         const double predicted =
             predict_speed(shape, t, rank, *options.gpu, bytes, options.training, causal, backward).speedup();
@@ -173,6 +173,7 @@ ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, 
         const torch::Tensor w = layer->dense->weight;
         stl->to(w.device(), w.scalar_type());
       }
+      if (!options.train_basis) stl->set_train_basis(false);
       const StlCost cost = stl->cost(1);
       summary.dense_params += cost.dense_params;
       summary.stl_params += cost.stl_params;

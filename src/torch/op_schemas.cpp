@@ -25,6 +25,9 @@ TORCH_LIBRARY(strassentile, m) {
   m.def("set_lean_backward(bool lean) -> bool");  // backward_switches.cpp, with set_keep_for_backward
   m.def("set_keep_z_for_backward(bool keep) -> bool");
   m.def("backward_switches() -> (bool keep, bool lean, bool keep_z)");
+  // Whether one-row tiles run as their dense equivalent: "auto", "always" or "never"; returns the previous setting
+  // (stl_matmul_dense_equivalent.cpp).
+  m.def("set_dense_equivalent(str policy) -> str");
   // Two layers with an activation between them (stl_mlp.cpp): the composition where gradients are wanted, else
   // stl_mlp_inference, which on CUDA fuses layer 1's decode with layer 2's encode (stl_mlp_cuda.cpp).
   // in_features is layer 1's.

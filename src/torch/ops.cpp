@@ -57,6 +57,13 @@ bool set_lean_backward(bool lean) {
   return op.call(lean);
 }
 
+std::string set_dense_equivalent(const std::string& policy) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("strassentile::set_dense_equivalent", "")
+                       .typed<std::string(std::string)>();
+  return op.call(policy);
+}
+
 at::Tensor encode_weight(const at::Tensor& w, const at::Tensor& enc_w, std::vector<int64_t> tile) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("strassentile::encode_weight", "")

@@ -5,6 +5,7 @@
 
 #include "causal_basis.hpp"
 #include "stl_args.hpp"
+#include "stl_matmul_dense_equivalent.hpp"
 
 namespace strassentile::torch_ops {
 namespace {
@@ -127,11 +128,24 @@ at::Tensor encode_weight_aten(const at::Tensor& w, const at::Tensor& enc_w, at::
 
 namespace {
 
+// The composition, or the dense equivalent where set_dense_equivalent("always") asks for it (no speed model here).
+at::Tensor stl_matmul_composition(const StlArgs& args) {
+  const StlDims d = stl_dims(args);
+  return forward_as_dense(d, args.x, nullptr) ? stl_matmul_dense_equivalent(args, d) : stl_matmul_aten(args);
+}
+
+Gradients stl_matmul_backward_composition(const at::Tensor& grad_y, const StlArgs& args, Needs needs,
+                                          const at::Tensor& kept) {
+  const StlDims d = stl_dims(args);
+  return backward_as_dense(d, args.x, needs, nullptr) ? stl_matmul_backward_dense_equivalent(grad_y, args, d, needs)
+                                                      : stl_matmul_backward_aten(grad_y, args, needs, kept);
+}
+
 void impl_composition(torch::Library& m) {
-  m.impl("stl_matmul", &forward_kernel<&stl_matmul_aten>);
-  m.impl("stl_matmul_backward", &backward_kernel<&stl_matmul_backward_aten>);
-  m.impl("stl_matmul_keep", &forward_kernel<&keep_nothing<&stl_matmul_aten>>);
-  m.impl("stl_matmul_backward_kept", &backward_kept_kernel<&stl_matmul_backward_aten>);
+  m.impl("stl_matmul", &forward_kernel<&stl_matmul_composition>);
+  m.impl("stl_matmul_backward", &backward_kernel<&stl_matmul_backward_composition>);
+  m.impl("stl_matmul_keep", &forward_kernel<&keep_nothing<&stl_matmul_composition>>);
+  m.impl("stl_matmul_backward_kept", &backward_kept_kernel<&stl_matmul_backward_composition>);
 }
 
 }  // namespace

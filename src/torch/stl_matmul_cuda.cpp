@@ -1,7 +1,8 @@
 // strassentile::stl_matmul and stl_matmul_backward for CUDA tensors, on the torch-free kernels of src/cuda
 // (strassentile/cuda/stl_cuda.hpp): tensors are made contiguous and cast to what the kernels take, the
 // workspace comes from the caching allocator, and the work goes on the current stream with PyTorch's cuBLAS
-// handle (so torch.backends.cuda.matmul.allow_tf32 applies to fp32 as it does to torch.matmul).
+// handle (so torch.backends.cuda.matmul.allow_tf32 applies to fp32 as it does to torch.matmul). One-row tiles run as
+// their dense equivalent where the speed model predicts it faster (stl_matmul_dense_equivalent.hpp).
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -13,6 +14,7 @@
 #include "backward_switches.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
+#include "stl_matmul_dense_equivalent.hpp"
 #include "stl_matmul_kernels.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
@@ -78,8 +80,17 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
   return y;
 }
 
+// The speed model of x's GPU, for the choice of the dense equivalent (a guess scaled from the H200 where the GPU is
+// neither an H100 nor an H200).
+GpuSpec gpu_of(const at::Tensor& x) {
+  const cudaDeviceProp* p = at::cuda::getDeviceProperties(x.device().index());
+  return gpu_spec(p->name, static_cast<std::size_t>(p->multiProcessorCount));
+}
+
 at::Tensor stl_matmul_cuda(const StlArgs& args) {
   const StlDims d = stl_dims(args);
+  const GpuSpec gpu = gpu_of(args.x);
+  if (forward_as_dense(d, args.x, &gpu)) return stl_matmul_dense_equivalent(args, d);
   if (use_aten(d)) return stl_matmul_aten(args);
   return forward_on_kernels(d, args.x, args.w_hat, args.enc_x, args.dec, args.bias, nullptr);
 }
@@ -89,6 +100,8 @@ at::Tensor stl_matmul_cuda(const StlArgs& args) {
 // composition ran (nothing to keep).
 std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_cuda(const StlArgs& args) {
   const StlDims d = stl_dims(args);
+  const GpuSpec gpu = gpu_of(args.x);
+  if (forward_as_dense(d, args.x, &gpu)) return {stl_matmul_dense_equivalent(args, d), nothing_kept(args.x)};
   if (use_aten(d)) return {stl_matmul_aten(args), nothing_kept(args.x)};
   at::Tensor kept;
   at::Tensor y = forward_on_kernels(d, args.x, args.w_hat, args.enc_x, args.dec, args.bias, &kept);
@@ -99,6 +112,8 @@ std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_cuda(const StlArgs& args) {
 // whole forward workspace (X̂ and Z) or Z's region alone, told apart by their sizes (the workspace is always larger).
 Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args, Needs needs, const at::Tensor& kept) {
   const StlDims d = stl_dims(args);
+  const GpuSpec gpu = gpu_of(args.x);
+  if (backward_as_dense(d, args.x, needs, &gpu)) return stl_matmul_backward_dense_equivalent(grad_y, args, d, needs);
   if (use_aten(d)) return stl_matmul_backward_aten(grad_y, args, needs);
   const at::Tensor &x = args.x, &w_hat = args.w_hat, &enc_x = args.enc_x, &dec = args.dec;
   const std::optional<at::Tensor>& bias = args.bias;

@@ -323,6 +323,29 @@ TEST(SpeedModel, FewTokensAreLaunchBound) {
   EXPECT_GT(predict_speed({16384, 4096, 4096}, {4, 4, 4}, 24, h200).speedup(), 1.0);
 }
 
+// One-row tiles run as their dense equivalent where it is predicted faster: at the narrow layers where <1,4,2> r = 3
+// measured below dense (0.40x forward at 65536x384x1536, H100, docs/PERFORMANCE.md), not at 16384x4096x4096
+// (1.48x). The dense equivalent costs dense's GEMMs plus W's construction: 13-25% more than dense at these widths.
+TEST(SpeedModel, DenseEquivalentOfOneRowTiles) {
+  const GpuSpec h100 = gpu_spec("NVIDIA H100 80GB HBM3", 132);
+  const TileFormat tile{1, 4, 2};
+  for (const LayerShape shape : {LayerShape{65536, 384, 1536}, LayerShape{16384, 768, 3072}}) {
+    for (const bool training : {false, true}) {
+      const SpeedEstimate stl = predict_speed(shape, tile, 3, h100, 2, training);
+      const double dense_equivalent = dense_equivalent_seconds(shape, tile, 3, h100, 2, training);
+      EXPECT_LT(dense_equivalent, stl.stl_seconds) << shape.k << " training " << training;
+      EXPECT_GT(dense_equivalent, stl.dense_seconds);
+      EXPECT_LT(dense_equivalent, 1.3 * stl.dense_seconds) << shape.k << " training " << training;
+    }
+  }
+  const LayerShape wide{16384, 4096, 4096};
+  EXPECT_GT(dense_equivalent_seconds(wide, tile, 3, h100, 2), predict_speed(wide, tile, 3, h100, 2).stl_seconds);
+  // Without the basis gradients the backward skips one of W's GEMMs.
+  EXPECT_LT(dense_equivalent_seconds(wide, tile, 3, h100, 2, true, false),
+            dense_equivalent_seconds(wide, tile, 3, h100, 2, true, true));
+  EXPECT_THROW(dense_equivalent_seconds(wide, {2, 2, 2}, 3, h100), std::invalid_argument);
+}
+
 TEST(SpeedModel, KnownAndScaledGpus) {
   const GpuSpec h200 = gpu_spec("NVIDIA H200", 132, 1.98e9);
   EXPECT_FALSE(h200.guessed);

@@ -36,3 +36,14 @@ def profiled_kernel_names(fn):
 @pytest.fixture
 def kernel_names():
     return profiled_kernel_names
+
+
+@pytest.fixture(autouse=True)
+def stl_pipeline_unless_a_test_asks():
+    """Every test runs the STL pipeline (set_dense_equivalent("never")), so that what a test covers does not depend on
+    the GPU's speed model; the dense-equivalent tests set their own policy. Restored afterwards."""
+    import strassentile
+
+    previous = strassentile.set_dense_equivalent("never")
+    yield
+    strassentile.set_dense_equivalent(previous)

@@ -230,6 +230,35 @@ def test_the_prediction_prices_a_frozen_layer_and_the_backward_switches():
     assert plain < keep_z < gpu.speedup(TOKENS, 256, 256, (4, 4, 4), 24, 4, True, keep=True)
 
 
+def test_a_frozen_basis_config_freezes_enc_x_and_dec_and_is_priced_without_their_gradients():
+    # <2,2,2> r=3 at 16384x4096x4096 on an H100: the learned-basis step is predicted below the frozen one, so a
+    # threshold between them converts the layer only when the config freezes the basis.
+    gpu = strassentile.GpuSpec.known("NVIDIA H100 80GB HBM3", 132)
+    learned = gpu.speedup(16384, 4096, 4096, (2, 2, 2), 3, 2, True)
+    frozen = gpu.speedup(16384, 4096, 4096, (2, 2, 2), 3, 2, True, learn_basis=False)
+    assert learned < frozen
+    threshold = (learned * frozen) ** 0.5
+
+    def converted(train_basis: bool):
+        model = nn.ModuleDict({"fc": nn.Linear(4096, 4096, dtype=torch.bfloat16)})
+        config = STLConfig(tile=(2, 2, 2), rank=3, init=Random(), train_basis=train_basis)
+        summary = strassentile.convert(model, config, min_speedup=threshold, tokens=16384, speed_model=gpu)
+        return model, summary
+
+    model, summary = converted(True)
+    assert summary.converted == [] and summary.predicted_speedup["fc"] == pytest.approx(learned)
+    model, summary = converted(False)
+    assert summary.converted == ["fc"] and summary.predicted_speedup["fc"] == pytest.approx(frozen)
+    layer = model["fc"]
+    assert not layer.enc_x.requires_grad and not layer.dec.requires_grad
+    assert layer.w_hat.requires_grad and layer.bias.requires_grad
+
+
+def test_train_basis_must_be_a_bool():
+    with pytest.raises(TypeError, match="STLConfig.train_basis must be True or False, got 'no'"):
+        strassentile.convert(TwoLayers(), STLConfig(init=Random(), train_basis="no"))
+
+
 def test_the_speed_model_file_can_come_from_the_environment(tmp_path, monkeypatch):
     spec_file = tmp_path / "gpu.json"
     strassentile.GpuSpec.h200().save(spec_file)

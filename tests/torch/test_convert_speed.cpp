@@ -66,6 +66,28 @@ TEST(ConvertSpeed, InferenceIsPredictedWithoutTheBackward) {
   EXPECT_NEAR(summary.predicted_speedup.at("wide"), predicted(256, 256, false), 1e-9);
 }
 
+TEST(ConvertSpeed, AFrozenBasisIsPricedWithoutItsGradientsAndFrozenInTheLayer) {
+  const auto frozen_or_not = [](bool learn_basis) {
+    return predict_speed({kTokens, 256, 256}, {4, 4, 4}, 24, GpuSpec{}, 4, true, false, BackwardSetup{learn_basis})
+        .speedup();
+  };
+  const double learned = frozen_or_not(true), frozen = frozen_or_not(false);
+  ASSERT_LT(learned, frozen);
+  ConvertOptions o = speed_options(std::sqrt(learned * frozen));
+  NarrowWide learning;
+  convert(*learning, o);
+  EXPECT_FALSE(learning->wide->is_stl());
+  o.train_basis = false;
+  NarrowWide freezing;
+  const ConvertSummary summary = convert(*freezing, o);
+  ASSERT_TRUE(freezing->wide->is_stl());
+  EXPECT_NEAR(summary.predicted_speedup.at("wide"), frozen, 1e-9);
+  const STLLinear& layer = freezing->wide->stl;
+  EXPECT_FALSE(layer->enc_x.requires_grad() || layer->dec.requires_grad());
+  EXPECT_TRUE(layer->w_hat.requires_grad());
+  EXPECT_FALSE(layer->options.train_basis());
+}
+
 TEST(ConvertSpeed, TokensAloneReportPredictionsAndFilterNothing) {
   ConvertOptions o;
   o.tokens = kTokens;

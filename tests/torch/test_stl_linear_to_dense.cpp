@@ -4,7 +4,9 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
+#include "strassentile/torch/ops.hpp"
 #include "strassentile/torch/stl_linear.hpp"
 
 namespace strassentile {
@@ -47,6 +49,30 @@ TEST(STLLinearToDense, TilesOfSeveralRowsHaveNoDenseWeight) {
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what()).find("a = 4 rows"), std::string::npos) << e.what();
   }
+}
+
+// ops::set_dense_equivalent("always") runs such a layer as its dense equivalent inside the op: the same outputs and
+// parameter gradients as the STL pipeline (float64), and the previous setting comes back.
+TEST(STLLinearToDense, TheOpRunsTheDenseEquivalentWhenAsked) {
+  STLLinear layer = token_local(true);
+  const torch::Tensor x = torch::randn({4, 6, 13}, torch::kDouble);
+  std::vector<std::vector<torch::Tensor>> grads;
+  std::vector<torch::Tensor> outputs;
+  for (const char* policy : {"never", "always"}) {
+    const std::string previous = ops::set_dense_equivalent(policy);
+    layer->zero_grad();
+    const torch::Tensor y = layer->forward(x);
+    y.square().sum().backward();
+    outputs.push_back(y.detach());
+    grads.emplace_back();
+    for (const auto& p : layer->parameters()) grads.back().push_back(p.grad().clone());
+    EXPECT_EQ(ops::set_dense_equivalent(previous), policy);
+  }
+  EXPECT_TRUE(torch::allclose(outputs[0], outputs[1], 1e-12, 1e-12));
+  ASSERT_EQ(grads[0].size(), grads[1].size());
+  for (std::size_t i = 0; i < grads[0].size(); ++i)
+    EXPECT_TRUE(torch::allclose(grads[0][i], grads[1][i], 1e-10, 1e-10)) << "parameter " << i;
+  EXPECT_THROW(ops::set_dense_equivalent("dense"), c10::Error);
 }
 
 }  // namespace

@@ -50,6 +50,10 @@ struct ConvertOptions {
   // scratch, "truncate:strassen2" trained to higher accuracy than "random" at <4,4,4> (docs/RESULTS.md).
   std::string fresh_basis = "random";
   std::string mode = "tile";
+  // Whether the converted layers learn E_X and D (STLLinearOptions::train_basis). false freezes them: a training step
+  // skips their gradients (the setting advised at width >= 4096, docs/TRAINING_GUIDE.md), and min_speedup prices the
+  // backward without them.
+  bool train_basis = true;
   // Approximate inits only: calibration inputs (..., in_features) per layer, keyed by the layer's qualified name as
   // named_modules() spells it (e.g. "blocks.0.fc1"); the inputs that layer sees in the dense model. A layer with
   // inputs is converted by stl_from_linear_data_aware (basis fitted to its tile moments, then w_hat to its dense
@@ -59,7 +63,8 @@ struct ConvertOptions {
   // Dispatch by predicted speed (strassentile/cost_model.hpp's predict_speed): with min_speedup set, only layers
   // that `gpu` is predicted to run at least that many times faster as STL than dense are converted, at `tokens`
   // rows per call (batch x sequence length), forward and backward of every parameter when `training` (the basis
-  // included, under ops::set_keep_for_backward and set_lean_backward as they are set when convert runs). `tokens`
+  // included unless train_basis is false, under ops::set_keep_for_backward and set_lean_backward as they are set
+  // when convert runs). `tokens`
   // alone reports the predictions without filtering. Both need `gpu`, e.g. gpu_spec(name, sm_count, clock_hz).
   std::optional<double> min_speedup;
   int64_t tokens = 0;

@@ -54,6 +54,12 @@ bool set_keep_z_for_backward(bool keep);
 // backward time at 16384×4096×4096 (docs/PERFORMANCE.md). Off by default; process-wide. Returns the previous setting.
 bool set_lean_backward(bool lean);
 
+// Whether layers of one-row tiles (a = 1, modes "tile" and "token-local"), which compute a dense layer, run as that
+// dense layer, W built from Ŵ, E_X and D (the same function; only the rounding differs): "auto" (the default: on CUDA
+// where the speed model predicts it faster than the STL pipeline, i.e. narrow layers; never on the CPU), "always" or
+// "never". Process-wide. Returns the previous setting.
+std::string set_dense_equivalent(const std::string& policy);
+
 // Ŵ = E_W(w) for a dense (in_features, out_features) weight, i.e. linear.weight.t().
 at::Tensor encode_weight(const at::Tensor& w, const at::Tensor& enc_w, std::vector<int64_t> tile);
 

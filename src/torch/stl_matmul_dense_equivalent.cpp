@@ -1,0 +1,152 @@
+#include "stl_matmul_dense_equivalent.hpp"
+
+#include <torch/library.h>
+
+#include <atomic>
+#include <string_view>
+
+#include "backward_switches.hpp"
+#include "error_message.hpp"
+
+namespace strassentile::torch_ops {
+namespace {
+
+std::atomic<DenseEquivalent> setting{DenseEquivalent::Auto};
+
+constexpr std::string_view name_of(DenseEquivalent s) {
+  switch (s) {
+    case DenseEquivalent::Always:
+      return "always";
+    case DenseEquivalent::Never:
+      return "never";
+    default:
+      return "auto";
+  }
+}
+
+// Returns the previous setting.
+std::string set_dense_equivalent(std::string_view policy) {
+  DenseEquivalent next = DenseEquivalent::Auto;
+  if (policy == "always") {
+    next = DenseEquivalent::Always;
+  } else if (policy == "never") {
+    next = DenseEquivalent::Never;
+  } else {
+    STL_CHECK(policy == "auto", "strassentile: set_dense_equivalent(policy='", policy,
+              "'): policy must be 'auto' (where the speed model predicts it faster, on CUDA), 'always' or 'never'");
+  }
+  return std::string(name_of(setting.exchange(next)));
+}
+
+LayerShape shape_of(const StlDims& d) {
+  return {static_cast<std::size_t>(d.batch * d.seq), static_cast<std::size_t>(d.in_features),
+          static_cast<std::size_t>(d.out_features)};
+}
+
+// Under "auto": only where a GPU is described, and never for float64 (the reference precision stays on its path).
+bool predicted(const StlDims& d, const GpuSpec* gpu) {
+  return gpu != nullptr && d.compute_dtype != at::kDouble && d.batch * d.seq > 0;
+}
+
+// The GEMMs run in x's dtype (16-bit on the tensor cores), or in float64 where the call computes in it.
+at::ScalarType gemm_dtype(const StlDims& d, const at::Tensor& x) {
+  return d.compute_dtype == at::kDouble ? at::kDouble : x.scalar_type();
+}
+
+// B[p, (v, w)] = E_X[p, v] · D[w, p]: (r, b·c), so that W's tiles are Bᵀ·Ŵ.
+at::Tensor tile_basis(const StlArgs& args, const StlDims& d) {
+  const at::ScalarType ct = d.compute_dtype;
+  const at::Tensor enc = args.enc_x.to(ct), dec_t = args.dec.to(ct).t();  // (r, b), (r, c)
+  return (enc.unsqueeze(2) * dec_t.unsqueeze(1)).reshape({d.rank, -1});
+}
+
+// W (K×N) in the compute dtype.
+at::Tensor dense_weight(const StlArgs& args, const StlDims& d, const at::Tensor& basis) {
+  const auto b = static_cast<int64_t>(d.tile.b), c = static_cast<int64_t>(d.tile.c);
+  const at::Tensor w_hat = args.w_hat.to(d.compute_dtype).reshape({d.rank, d.k_tiles * d.n_tiles});
+  const at::Tensor tiles = at::matmul(basis.t(), w_hat);  // (b·c, k·n)
+  return tiles.view({b, c, d.k_tiles, d.n_tiles})
+      .permute({2, 0, 3, 1})
+      .reshape({d.k_tiles * b, d.n_tiles * c})
+      .narrow(0, 0, d.in_features)
+      .narrow(1, 0, d.out_features);
+}
+
+}  // namespace
+
+DenseEquivalent dense_equivalent_setting() { return setting.load(std::memory_order_relaxed); }
+
+bool has_dense_equivalent(const StlDims& d) { return d.tile.a == 1 && d.mode != Mode::Causal && d.in_features > 0; }
+
+bool forward_as_dense(const StlDims& d, const at::Tensor& x, const GpuSpec* gpu) {
+  if (!has_dense_equivalent(d)) return false;
+  const DenseEquivalent s = dense_equivalent_setting();
+  if (s != DenseEquivalent::Auto) return s == DenseEquivalent::Always;
+  if (!predicted(d, gpu)) return false;
+  const auto rank = static_cast<std::size_t>(d.rank), bytes = static_cast<std::size_t>(x.element_size());
+  return dense_equivalent_seconds(shape_of(d), d.tile, rank, *gpu, bytes) <
+         predict_speed(shape_of(d), d.tile, rank, *gpu, bytes).stl_seconds;
+}
+
+bool backward_as_dense(const StlDims& d, const at::Tensor& x, Needs needs, const GpuSpec* gpu) {
+  if (!has_dense_equivalent(d)) return false;
+  const DenseEquivalent s = dense_equivalent_setting();
+  if (s != DenseEquivalent::Auto) return s == DenseEquivalent::Always;
+  if (!predicted(d, gpu)) return false;
+  const auto rank = static_cast<std::size_t>(d.rank), bytes = static_cast<std::size_t>(x.element_size());
+  const bool basis = needs[2] || needs[3];
+  const BackwardSetup setup{basis, keep_for_backward(), lean_backward(), keep_z_for_backward()};
+  const LayerShape shape = shape_of(d);
+  // The backward alone: the training step less the forward, on each path.
+  const double stl = predict_speed(shape, d.tile, rank, *gpu, bytes, true, false, setup).stl_seconds -
+                     predict_speed(shape, d.tile, rank, *gpu, bytes).stl_seconds;
+  const double dense = dense_equivalent_seconds(shape, d.tile, rank, *gpu, bytes, true, basis) -
+                       dense_equivalent_seconds(shape, d.tile, rank, *gpu, bytes);
+  return dense < stl;
+}
+
+at::Tensor stl_matmul_dense_equivalent(const StlArgs& args, const StlDims& d) {
+  const at::Tensor& x = args.x;
+  const at::ScalarType g = gemm_dtype(d, x);
+  const at::Tensor w = dense_weight(args, d, tile_basis(args, d)).to(g);
+  const at::Tensor x2d = x.reshape({-1, d.in_features}).to(g);
+  const at::Tensor y = args.has_bias() ? at::addmm(args.bias->to(g), x2d, w) : at::mm(x2d, w);
+  return y.to(x.scalar_type()).view(output_shape(x, d));
+}
+
+Gradients stl_matmul_backward_dense_equivalent(const at::Tensor& grad_y, const StlArgs& args, const StlDims& d,
+                                               Needs needs) {
+  const at::Tensor& x = args.x;
+  const at::ScalarType ct = d.compute_dtype, g = gemm_dtype(d, x);
+  const auto b = static_cast<int64_t>(d.tile.b), c = static_cast<int64_t>(d.tile.c);
+  const at::Tensor gy = grad_y.reshape({-1, d.out_features}).to(g);
+  const at::Tensor basis = tile_basis(args, d);
+  at::Tensor gx, gw, ge, gd, gb;
+  if (needs[0]) gx = at::mm(gy, dense_weight(args, d, basis).to(g).t()).to(x.scalar_type()).view(x.sizes());
+  if (needs[1] || needs[2] || needs[3]) {
+    // dW in Ŵ's tile layout: (b·c, k·n), the padding zero.
+    const at::Tensor dw = at::mm(x.reshape({-1, d.in_features}).to(g).t(), gy).to(ct);
+    const at::Tensor padded =
+        at::constant_pad_nd(dw, {0, d.n_tiles * c - d.out_features, 0, d.k_tiles * b - d.in_features});
+    const at::Tensor tiles = padded.view({d.k_tiles, b, d.n_tiles, c})
+                                 .permute({1, 3, 0, 2})
+                                 .reshape({b * c, d.k_tiles * d.n_tiles});
+    if (needs[1]) gw = at::matmul(basis, tiles).view({d.rank, d.k_tiles, d.n_tiles}).to(args.w_hat.scalar_type());
+    if (needs[2] || needs[3]) {
+      const at::Tensor w_hat = args.w_hat.to(ct).reshape({d.rank, d.k_tiles * d.n_tiles});
+      const at::Tensor d_basis = at::matmul(w_hat, tiles.t()).view({d.rank, b, c});  // dL/dB[p, v, w]
+      if (needs[2]) ge = (d_basis * args.dec.to(ct).t().unsqueeze(1)).sum(2).to(args.enc_x.scalar_type());
+      if (needs[3]) gd = (d_basis * args.enc_x.to(ct).unsqueeze(2)).sum(1).t().to(args.dec.scalar_type());
+    }
+  }
+  if (needs[4] && args.has_bias())
+    gb = grad_y.reshape({-1, d.out_features}).to(ct).sum(0).to(args.bias->scalar_type());
+  return {gx, gw, ge, gd, gb};
+}
+
+// No tensor arguments: the catch-all kernel.
+TORCH_LIBRARY_IMPL(strassentile, CompositeImplicitAutograd, m) {
+  m.impl("set_dense_equivalent", [](std::string policy) { return set_dense_equivalent(policy); });
+}
+
+}  // namespace strassentile::torch_ops
