@@ -1,3 +1,4 @@
+import contextlib
 import os
 import pathlib
 
@@ -47,3 +48,15 @@ def stl_pipeline_unless_a_test_asks():
     previous = strassentile.set_dense_equivalent("never")
     yield
     strassentile.set_dense_equivalent(previous)
+
+
+@contextlib.contextmanager
+def dense_equivalent(policy):
+    """set_dense_equivalent(policy) for the block, the previous setting restored after."""
+    import strassentile
+
+    previous = strassentile.set_dense_equivalent(policy)
+    try:
+        yield
+    finally:
+        strassentile.set_dense_equivalent(previous)

@@ -2,26 +2,17 @@
 against the float64 CPU op over shapes, one-row formats and dtypes, with the bars of tolerances.py; which kernels run
 under each setting; and that "auto" takes the dense equivalent where the speed model says the STL pipeline is slower
 (a narrow layer) and the pipeline where it is faster (a wide one)."""
-import contextlib
 
 import pytest
 import torch
 
-import strassentile
+import strassentile  # noqa: F401  (loads the op library)
+from conftest import dense_equivalent
 from test_cuda_op import SHAPES, expect_close, make_inputs, rounded, run
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU; run on the device")
 
 ONE_ROW_FORMATS = [((1, 4, 4), 7), ((1, 4, 2), 3), ((1, 2, 2), 3), ((1, 1, 4), 2), ((1, 3, 5), 9)]
-
-
-@contextlib.contextmanager
-def dense_equivalent(policy):
-    previous = strassentile.set_dense_equivalent(policy)
-    try:
-        yield
-    finally:
-        strassentile.set_dense_equivalent(previous)
 
 
 @pytest.mark.parametrize("mode", ["tile", "token-local"])

@@ -2,7 +2,6 @@
 GEMM; the backward takes dŴ, dE_X and dD from dW. The same function as the STL pipeline: checked against the C++ core
 reference and the pipeline's own gradients in float64 over random a = 1 layers (ragged sizes, both modes that have
 one), by gradcheck, and in float32 / bfloat16 against float64."""
-import contextlib
 import math
 
 import pytest
@@ -11,16 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import strassentile
-from conftest import TOLERANCE
-
-
-@contextlib.contextmanager
-def dense_equivalent(policy):
-    previous = strassentile.set_dense_equivalent(policy)
-    try:
-        yield
-    finally:
-        strassentile.set_dense_equivalent(previous)
+from conftest import TOLERANCE, dense_equivalent
 
 
 one_row_layers = st.fixed_dictionaries({
