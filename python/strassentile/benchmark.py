@@ -11,6 +11,8 @@ Each case runs every --variants entry against the same dense model:
   stl-keep       stl with set_keep_for_backward(True): the forward keeps X̂ and Z for the backward (more memory);
   stl-keepz      stl with set_keep_z_for_backward(True): the forward keeps only Z (the backward encodes X again);
   stl-lean       stl with set_lean_backward(True): the backward runs its rows in blocks (less memory);
+  stl-pipeline   stl with set_dense_equivalent("never"): one-row tiles (--tile 1,B,C) on the STL pipeline even where
+                 the op would run their dense equivalent (stl is what a user gets: "auto");
   causal         mode causal (no output row reads a later row of its tile), every parameter learnable;
   sparse24       the dense layers' weights pruned 2:4 by magnitude and stored semi-structured
                  (torch.sparse.to_sparse_semi_structured, cuSPARSELt): forward only, torch has no sparse backward.
@@ -54,7 +56,7 @@ def parse_dims(text: str, count: int, what: str) -> list[tuple[int, ...]]:
     return out
 
 
-VARIANTS = ("stl", "stl-frozen", "stl-keep", "stl-keepz", "stl-lean", "causal", "sparse24")
+VARIANTS = ("stl", "stl-frozen", "stl-keep", "stl-keepz", "stl-lean", "stl-pipeline", "causal", "sparse24")
 
 
 def parse_variants(text: str) -> list[str]:
@@ -218,6 +220,7 @@ def compare(timer: Timer, dense: nn.Module, make_stl: Callable[[str], nn.Module]
         kept = strassentile.set_keep_for_backward(name == "stl-keep")
         lean = strassentile.set_lean_backward(name == "stl-lean")
         kept_z = strassentile.set_keep_z_for_backward(name == "stl-keepz")
+        dense_equivalent = strassentile.set_dense_equivalent("never" if name == "stl-pipeline" else "auto")
         try:
             got = measure(timer, variant_model(name, dense, make_stl), x, None if name == "sparse24" else grad)
         except (RuntimeError, NotImplementedError) as error:  # e.g. 2:4 kernels missing for this GPU or shape
@@ -227,6 +230,7 @@ def compare(timer: Timer, dense: nn.Module, make_stl: Callable[[str], nn.Module]
             strassentile.set_keep_for_backward(kept)
             strassentile.set_lean_backward(lean)
             strassentile.set_keep_z_for_backward(kept_z)
+            strassentile.set_dense_equivalent(dense_equivalent)
         row.update({"stl_fwd_ms": got["fwd_ms"], "stl_step_ms": got["step_ms"], "stl_peak_mib": got["peak_mib"],
                     "fwd_ratio": base["fwd_ms"] / got["fwd_ms"],
                     "step_ratio": None if got["step_ms"] is None else base["step_ms"] / got["step_ms"]})
