@@ -125,3 +125,16 @@ def test_a_layer_of_one_row_tiles_trains_the_same_through_stllinear():
         grads[policy] = {name: p.grad.clone() for name, p in layer.named_parameters()}
     for name, g in grads["never"].items():
         torch.testing.assert_close(grads["always"][name], g, rtol=1e-10, atol=1e-10, msg=lambda m: f"{name}: {m}")
+
+
+def test_auto_keeps_the_pipeline_on_the_cpu():
+    # No speed model on the CPU: "auto" runs the STL pipeline, bit for bit; "always" rounds differently.
+    torch.manual_seed(0)
+    s = {"tile": (1, 4, 4), "rank": 7, "batch": 2, "seq": 16, "in_features": 64, "out_features": 48, "bias": True,
+         "mode": "token-local"}
+    inputs = [t.float() for t in random_layer(s)]
+    y_auto, grads_auto = forward_and_gradients(s, inputs, "auto")
+    y_never, grads_never = forward_and_gradients(s, inputs, "never")
+    y_always, _ = forward_and_gradients(s, inputs, "always")
+    assert torch.equal(y_auto, y_never) and not torch.equal(y_auto, y_always)
+    assert all(torch.equal(a, b) for a, b in zip(grads_auto, grads_never))
