@@ -95,6 +95,18 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
 double dense_equivalent_seconds(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
                                 std::size_t bytes_per_element = 2, bool training = false, bool learn_basis = true);
 
+// Whether the op runs this pass (the forward, or with `backward_pass` the backward alone, as `backward` sets it up) as
+// the dense equivalent: one-row tiles outside mode causal where dense_equivalent_seconds is below the pipeline's.
+bool dense_equivalent_wins(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
+                           std::size_t bytes_per_element, bool backward_pass, bool causal = false,
+                           BackwardSetup backward = {});
+
+// predict_speed for what the op runs: its stl_seconds takes, pass by pass, the dense equivalent where
+// dense_equivalent_wins (what convert(min_speedup=...) prices).
+SpeedEstimate predict_op_speed(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
+                               std::size_t bytes_per_element = 2, bool training = false, bool causal = false,
+                               BackwardSetup backward = {});
+
 // Row blocks of the lean backward (src/cuda/backward.cpp's row_blocks, the gradients of x, Ŵ and bias asked for, and
 // of E_X and D where learn_basis): as few as keep one block's product-sized scratch regions within the bytes of X and
 // Y together.

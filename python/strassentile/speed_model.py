@@ -81,7 +81,8 @@ class GpuSpec:
                 learn_basis: bool = True, keep: bool = False, lean: bool = False,
                 keep_z: bool = False) -> tuple[float, float]:
         """(dense seconds, STL seconds) of one call of an in_features→out_features layer on ``tokens`` rows, in
-        STLLinear's ``mode``. Training: the backward with enc_x and dec trained (``learn_basis``), under
+        STLLinear's ``mode``, as the op runs it (one-row tiles as their dense equivalent where that is faster:
+        ``set_dense_equivalent``). Training: the backward with enc_x and dec trained (``learn_basis``), under
         ``set_keep_for_backward(keep)``, ``set_lean_backward(lean)`` and ``set_keep_z_for_backward(keep_z)``."""
         dense, stl = torch.ops.strassentile.predict_speed(tokens, in_features, out_features, list(tile), rank,
                                                           [getattr(self, key) for key in _NUMBERS], bytes_per_element,

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "strassentile/reference.hpp"
 
@@ -227,6 +228,38 @@ double dense_equivalent_seconds(LayerShape shape, TileFormat tile, std::size_t r
   seconds += build + pass(weight * (bytes + 4)) + gemm_seconds(gpu, 1, r, bc, kn, 4) +
              (learn_basis ? gemm_seconds(gpu, 1, r, kn, bc, 4) + 2 * gpu.launch_seconds : 0);
   return seconds;
+}
+
+namespace {
+// Seconds of one pass on each path: {pipeline, dense equivalent}; the backward alone is the step less the forward.
+std::pair<double, double> pass_seconds(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
+                                       std::size_t bytes, bool backward_pass, BackwardSetup backward) {
+  const double pipeline_forward = predict_speed(shape, tile, rank, gpu, bytes).stl_seconds;
+  const double dense_forward = dense_equivalent_seconds(shape, tile, rank, gpu, bytes);
+  if (!backward_pass) return {pipeline_forward, dense_forward};
+  return {predict_speed(shape, tile, rank, gpu, bytes, true, false, backward).stl_seconds - pipeline_forward,
+          dense_equivalent_seconds(shape, tile, rank, gpu, bytes, true, backward.learn_basis) - dense_forward};
+}
+}  // namespace
+
+bool dense_equivalent_wins(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
+                           std::size_t bytes_per_element, bool backward_pass, bool causal, BackwardSetup backward) {
+  if (tile.a != 1 || causal) return false;
+  const auto [pipeline, dense] = pass_seconds(shape, tile, rank, gpu, bytes_per_element, backward_pass, backward);
+  return dense < pipeline;
+}
+
+SpeedEstimate predict_op_speed(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
+                               std::size_t bytes_per_element, bool training, bool causal, BackwardSetup backward) {
+  SpeedEstimate est = predict_speed(shape, tile, rank, gpu, bytes_per_element, training, causal, backward);
+  if (tile.a != 1 || causal) return est;
+  const auto forward = pass_seconds(shape, tile, rank, gpu, bytes_per_element, false, backward);
+  est.stl_seconds = std::min(forward.first, forward.second);
+  if (training) {
+    const auto back = pass_seconds(shape, tile, rank, gpu, bytes_per_element, true, backward);
+    est.stl_seconds += std::min(back.first, back.second);
+  }
+  return est;
 }
 
 }  // namespace strassentile

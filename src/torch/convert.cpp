@@ -141,7 +141,7 @@ ConvertSummary convert(torch::nn::Module& model, const ConvertOptions& options, 
         const BackwardSetup backward{options.train_basis, torch_ops::keep_for_backward(), torch_ops::lean_backward(),
                                      torch_ops::keep_z_for_backward()};
         const double predicted =
-            predict_speed(shape, t, rank, *options.gpu, bytes, options.training, causal, backward).speedup();
+            predict_op_speed(shape, t, rank, *options.gpu, bytes, options.training, causal, backward).speedup();
         summary.predicted_speedup[name] = predicted;
         if (options.min_speedup && predicted < *options.min_speedup) {
           summary.skipped.emplace_back(

@@ -58,7 +58,7 @@ TORCH_LIBRARY(strassentile, m) {
   m.def("set_data_dir(str path) -> ()");
   m.def("layer_cost(int m, int k, int n, int[] tile, int rank) -> float[]");
   // The speed model (speed_model_ops.cpp): a GPU as [matmul_flops, matmul_flops_f32, bandwidth, launch_seconds,
-  // gemm_half_inner]; predict_speed returns [dense_seconds, stl_seconds] of one call.
+  // gemm_half_inner]; predict_speed returns [dense_seconds, stl_seconds] of one call, as the op runs it.
   m.def("gpu_spec(str name, int sm_count, float clock_hz=0) -> (float[] gpu, str name, bool guessed)");
   m.def("predict_speed(int m, int k, int n, int[] tile, int rank, float[] gpu, int bytes_per_element=2, "
         "bool training=False, str mode=\"tile\", bool learn_basis=True, bool keep=False, bool lean=False, "

@@ -42,7 +42,8 @@ std::tuple<std::vector<double>, std::string, bool> gpu_spec_op(std::string_view 
   return {to_list(gpu), gpu.name, gpu.guessed};
 }
 
-// [dense_seconds, stl_seconds] of one call on `gpu`; learn_basis, keep, lean and keep_z as BackwardSetup's.
+// [dense_seconds, stl_seconds] of one call on `gpu` as the op runs it (predict_op_speed: one-row tiles take their
+// dense equivalent pass by pass where it is faster); learn_basis, keep, lean and keep_z as BackwardSetup's.
 std::vector<double> predict_speed_op(int64_t m, int64_t k, int64_t n, at::IntArrayRef tile, int64_t rank,
                                      at::ArrayRef<double> gpu, int64_t bytes_per_element, bool training,
                                      std::string_view mode, bool learn_basis, bool keep, bool lean,
@@ -52,10 +53,10 @@ std::vector<double> predict_speed_op(int64_t m, int64_t k, int64_t n, at::IntArr
             "strassentile: predict_speed needs m, k, n, rank and bytes_per_element >= 1");
   try {
     const SpeedEstimate e =
-        predict_speed({static_cast<std::size_t>(m), static_cast<std::size_t>(k), static_cast<std::size_t>(n)},
-                      parse_tile(tile), static_cast<std::size_t>(rank), from_list(gpu),
-                      static_cast<std::size_t>(bytes_per_element), training, mode == "causal",
-                      BackwardSetup{learn_basis, keep, lean, keep_z});
+        predict_op_speed({static_cast<std::size_t>(m), static_cast<std::size_t>(k), static_cast<std::size_t>(n)},
+                         parse_tile(tile), static_cast<std::size_t>(rank), from_list(gpu),
+                         static_cast<std::size_t>(bytes_per_element), training, mode == "causal",
+                         BackwardSetup{learn_basis, keep, lean, keep_z});
     return {e.dense_seconds, e.stl_seconds};
   } catch (const std::invalid_argument& e) {
     STL_CHECK(false, "strassentile: ", e.what());

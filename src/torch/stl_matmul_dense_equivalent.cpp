@@ -83,9 +83,8 @@ bool forward_as_dense(const StlDims& d, const at::Tensor& x, const GpuSpec* gpu)
   const DenseEquivalent s = dense_equivalent_setting();
   if (s != DenseEquivalent::Auto) return s == DenseEquivalent::Always;
   if (!predicted(d, gpu)) return false;
-  const auto rank = static_cast<std::size_t>(d.rank), bytes = static_cast<std::size_t>(x.element_size());
-  return dense_equivalent_seconds(shape_of(d), d.tile, rank, *gpu, bytes) <
-         predict_speed(shape_of(d), d.tile, rank, *gpu, bytes).stl_seconds;
+  return dense_equivalent_wins(shape_of(d), d.tile, static_cast<std::size_t>(d.rank), *gpu,
+                               static_cast<std::size_t>(x.element_size()), false);
 }
 
 bool backward_as_dense(const StlDims& d, const at::Tensor& x, Needs needs, const GpuSpec* gpu) {
@@ -93,16 +92,9 @@ bool backward_as_dense(const StlDims& d, const at::Tensor& x, Needs needs, const
   const DenseEquivalent s = dense_equivalent_setting();
   if (s != DenseEquivalent::Auto) return s == DenseEquivalent::Always;
   if (!predicted(d, gpu)) return false;
-  const auto rank = static_cast<std::size_t>(d.rank), bytes = static_cast<std::size_t>(x.element_size());
-  const bool basis = needs[2] || needs[3];
-  const BackwardSetup setup{basis, keep_for_backward(), lean_backward(), keep_z_for_backward()};
-  const LayerShape shape = shape_of(d);
-  // The backward alone: the training step less the forward, on each path.
-  const double stl = predict_speed(shape, d.tile, rank, *gpu, bytes, true, false, setup).stl_seconds -
-                     predict_speed(shape, d.tile, rank, *gpu, bytes).stl_seconds;
-  const double dense = dense_equivalent_seconds(shape, d.tile, rank, *gpu, bytes, true, basis) -
-                       dense_equivalent_seconds(shape, d.tile, rank, *gpu, bytes);
-  return dense < stl;
+  const BackwardSetup setup{needs[2] || needs[3], keep_for_backward(), lean_backward(), keep_z_for_backward()};
+  return dense_equivalent_wins(shape_of(d), d.tile, static_cast<std::size_t>(d.rank), *gpu,
+                               static_cast<std::size_t>(x.element_size()), true, false, setup);
 }
 
 at::Tensor stl_matmul_dense_equivalent(const StlArgs& args, const StlDims& d) {

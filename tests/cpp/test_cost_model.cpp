@@ -346,6 +346,25 @@ TEST(SpeedModel, DenseEquivalentOfOneRowTiles) {
   EXPECT_THROW(dense_equivalent_seconds(wide, {2, 2, 2}, 3, h100), std::invalid_argument);
 }
 
+// What convert(min_speedup=...) prices: the op's choice pass by pass. Where the dense equivalent wins both passes the
+// op's time is its; where it loses, the pipeline's; tiles of several rows and mode causal have none.
+TEST(SpeedModel, TheOpsSpeedTakesTheFasterPathPerPass) {
+  const GpuSpec h100 = gpu_spec("NVIDIA H100 80GB HBM3", 132);
+  const TileFormat tile{1, 4, 2};
+  const LayerShape narrow{65536, 384, 1536}, wide{16384, 4096, 4096};
+  EXPECT_TRUE(dense_equivalent_wins(narrow, tile, 3, h100, 2, false));
+  EXPECT_TRUE(dense_equivalent_wins(narrow, tile, 3, h100, 2, true));
+  EXPECT_DOUBLE_EQ(predict_op_speed(narrow, tile, 3, h100, 2, true).stl_seconds,
+                   dense_equivalent_seconds(narrow, tile, 3, h100, 2, true));
+  EXPECT_FALSE(dense_equivalent_wins(wide, tile, 3, h100, 2, false));
+  EXPECT_DOUBLE_EQ(predict_op_speed(wide, tile, 3, h100, 2).stl_seconds,
+                   predict_speed(wide, tile, 3, h100, 2).stl_seconds);
+  EXPECT_FALSE(dense_equivalent_wins(narrow, tile, 3, h100, 2, false, /*causal=*/true));
+  EXPECT_FALSE(dense_equivalent_wins(narrow, {2, 2, 2}, 3, h100, 2, false));
+  EXPECT_DOUBLE_EQ(predict_op_speed(narrow, {2, 2, 2}, 3, h100, 2, true).stl_seconds,
+                   predict_speed(narrow, {2, 2, 2}, 3, h100, 2, true).stl_seconds);
+}
+
 TEST(SpeedModel, KnownAndScaledGpus) {
   const GpuSpec h200 = gpu_spec("NVIDIA H200", 132, 1.98e9);
   EXPECT_FALSE(h200.guessed);
