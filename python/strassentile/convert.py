@@ -83,9 +83,7 @@ def convert(model: nn.Module, config: STLConfig | None = None, *,
         if isinstance(config.init, Fit) and calibration is None:
             summary.warnings.append(f"{names[0]}: not called on the calibration inputs; converted from its weights only")
         layer = _build(module, config, tile, rank, calibration, basis_cache)
-        _keep_trainability(module, layer)
-        if not config.train_basis:
-            layer.set_train_basis(False)
+        _keep_trainability(module, layer, config.train_basis)
         _move_hooks(module, layer, names[0], summary)
         for parent, child, _ in places:
             setattr(parent, child, layer)
@@ -176,8 +174,11 @@ def _build(module: nn.Linear, config: STLConfig, tile, rank: int, calibration, b
     return STLLinear.from_basis(module, *basis_cache[init.basis], tile=tile, init=init.basis)
 
 
-def _keep_trainability(module: nn.Linear, layer: STLLinear) -> None:
-    """A frozen dense layer gives a frozen STL layer (basis included); a frozen bias stays frozen."""
+def _keep_trainability(module: nn.Linear, layer: STLLinear, train_basis: bool) -> None:
+    """A frozen dense layer gives a frozen STL layer (basis included); a frozen bias stays frozen; ``train_basis``
+    False freezes the basis of every layer."""
+    if not train_basis:
+        layer.set_train_basis(False)
     if not module.weight.requires_grad:
         for p in (layer.w_hat, layer.enc_x, layer.dec):
             p.requires_grad_(False)

@@ -211,54 +211,71 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   return est;
 }
 
-double dense_equivalent_seconds(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
-                                std::size_t bytes_per_element, bool training, bool learn_basis) {
-  if (tile.a != 1)
-    throw std::invalid_argument("dense_equivalent_seconds: only one-row tiles (a = 1) have a dense equivalent");
-  const SpeedEstimate dense = predict_speed(shape, tile, rank, gpu, bytes_per_element, training);
+namespace {
+// What the dense equivalent adds to dense's time: building W (W = Bᵀ·Ŵ with B[p, (v, w)] = E_X[p, v]·D[w, p], one fp32
+// GEMM, then the layout copy and cast to x's dtype); training: W again for dX, dW cast to fp32 in Ŵ's tile layout,
+// dŴ = B·dW and, for the basis, dB = Ŵ·dWᵀ (fp32 GEMMs).
+double dense_equivalent_extra(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
+                              std::size_t bytes_per_element, bool training, bool learn_basis) {
   const double bc = static_cast<double>(tile.b * tile.c), r = static_cast<double>(rank);
   const double kn = static_cast<double>(ceil_div(shape.k, tile.b) * ceil_div(shape.n, tile.c));
   const double weight = static_cast<double>(shape.k * shape.n), bytes = static_cast<double>(bytes_per_element);
   const auto pass = [&](double moved) { return moved / gpu.bandwidth + gpu.launch_seconds; };
-  // W = Bᵀ·Ŵ with B[p, (v, w)] = E_X[p, v]·D[w, p]: one fp32 GEMM, then the layout copy and cast to x's dtype.
   const double build = gemm_seconds(gpu, 1, bc, r, kn, 4) + pass(weight * (4 + bytes)) + 2 * gpu.launch_seconds;
-  double seconds = dense.dense_seconds + build;
-  if (!training) return seconds;
-  // W again for dX; dW cast to fp32 in Ŵ's tile layout; dŴ = B·dW and, for the basis, dB = Ŵ·dWᵀ (fp32 GEMMs).
-  seconds += build + pass(weight * (bytes + 4)) + gemm_seconds(gpu, 1, r, bc, kn, 4) +
-             (learn_basis ? gemm_seconds(gpu, 1, r, kn, bc, 4) + 2 * gpu.launch_seconds : 0);
-  return seconds;
+  if (!training) return build;
+  return 2 * build + pass(weight * (bytes + 4)) + gemm_seconds(gpu, 1, r, bc, kn, 4) +
+         (learn_basis ? gemm_seconds(gpu, 1, r, kn, bc, 4) + 2 * gpu.launch_seconds : 0);
 }
 
-namespace {
-// Seconds of one pass on each path: {pipeline, dense equivalent}; the backward alone is the step less the forward.
-std::pair<double, double> pass_seconds(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
-                                       std::size_t bytes, bool backward_pass, BackwardSetup backward) {
-  const double pipeline_forward = predict_speed(shape, tile, rank, gpu, bytes).stl_seconds;
-  const double dense_forward = dense_equivalent_seconds(shape, tile, rank, gpu, bytes);
-  if (!backward_pass) return {pipeline_forward, dense_forward};
-  return {predict_speed(shape, tile, rank, gpu, bytes, true, false, backward).stl_seconds - pipeline_forward,
-          dense_equivalent_seconds(shape, tile, rank, gpu, bytes, true, backward.learn_basis) - dense_forward};
+// Seconds of each pass on each path (one-row tiles); the backward alone is the step less the forward.
+struct PassSeconds {
+  double dense_forward = 0, pipeline_forward = 0, dense_equivalent_forward = 0;
+  double dense_backward = 0, pipeline_backward = 0, dense_equivalent_backward = 0;
+};
+
+PassSeconds pass_seconds(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu, std::size_t bytes,
+                         bool training, BackwardSetup backward) {
+  const SpeedEstimate forward = predict_speed(shape, tile, rank, gpu, bytes);
+  const double extra_forward = dense_equivalent_extra(shape, tile, rank, gpu, bytes, false, backward.learn_basis);
+  PassSeconds p;
+  p.dense_forward = forward.dense_seconds;
+  p.pipeline_forward = forward.stl_seconds;
+  p.dense_equivalent_forward = forward.dense_seconds + extra_forward;
+  if (!training) return p;
+  const SpeedEstimate step = predict_speed(shape, tile, rank, gpu, bytes, true, false, backward);
+  p.dense_backward = step.dense_seconds - forward.dense_seconds;
+  p.pipeline_backward = step.stl_seconds - forward.stl_seconds;
+  const double extra_step = dense_equivalent_extra(shape, tile, rank, gpu, bytes, true, backward.learn_basis);
+  p.dense_equivalent_backward = p.dense_backward + extra_step - extra_forward;
+  return p;
 }
 }  // namespace
+
+double dense_equivalent_seconds(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
+                                std::size_t bytes_per_element, bool training, bool learn_basis) {
+  if (tile.a != 1)
+    throw std::invalid_argument("dense_equivalent_seconds: only one-row tiles (a = 1) have a dense equivalent");
+  return predict_speed(shape, tile, rank, gpu, bytes_per_element, training).dense_seconds +
+         dense_equivalent_extra(shape, tile, rank, gpu, bytes_per_element, training, learn_basis);
+}
 
 bool dense_equivalent_wins(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
                            std::size_t bytes_per_element, bool backward_pass, bool causal, BackwardSetup backward) {
   if (tile.a != 1 || causal) return false;
-  const auto [pipeline, dense] = pass_seconds(shape, tile, rank, gpu, bytes_per_element, backward_pass, backward);
-  return dense < pipeline;
+  const PassSeconds p = pass_seconds(shape, tile, rank, gpu, bytes_per_element, backward_pass, backward);
+  return backward_pass ? p.dense_equivalent_backward < p.pipeline_backward
+                       : p.dense_equivalent_forward < p.pipeline_forward;
 }
 
 SpeedEstimate predict_op_speed(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
                                std::size_t bytes_per_element, bool training, bool causal, BackwardSetup backward) {
-  SpeedEstimate est = predict_speed(shape, tile, rank, gpu, bytes_per_element, training, causal, backward);
-  if (tile.a != 1 || causal) return est;
-  const auto forward = pass_seconds(shape, tile, rank, gpu, bytes_per_element, false, backward);
-  est.stl_seconds = std::min(forward.first, forward.second);
-  if (training) {
-    const auto back = pass_seconds(shape, tile, rank, gpu, bytes_per_element, true, backward);
-    est.stl_seconds += std::min(back.first, back.second);
-  }
+  if (tile.a != 1 || causal)
+    return predict_speed(shape, tile, rank, gpu, bytes_per_element, training, causal, backward);
+  const PassSeconds p = pass_seconds(shape, tile, rank, gpu, bytes_per_element, training, backward);
+  SpeedEstimate est;
+  est.dense_seconds = p.dense_forward + p.dense_backward;
+  est.stl_seconds = std::min(p.pipeline_forward, p.dense_equivalent_forward) +
+                    (training ? std::min(p.pipeline_backward, p.dense_equivalent_backward) : 0);
   return est;
 }
 

@@ -45,8 +45,9 @@ at::Tensor output_tiles(const at::Tensor& grad_y, const StlDims& d) {
 
 }  // namespace
 
-at::Tensor stl_matmul_aten(const StlArgs& args) {
-  const StlDims d = stl_dims(args);
+at::Tensor stl_matmul_aten(const StlArgs& args) { return stl_matmul_aten(args, stl_dims(args)); }
+
+at::Tensor stl_matmul_aten(const StlArgs& args, const StlDims& d) {
   const at::Tensor &x = args.x, &w_hat = args.w_hat, &enc_x = args.enc_x, &dec = args.dec;
   const at::Tensor tiles = activation_tiles(x, d);  // (Mt·k, ab)
   const at::Tensor enc = enc_x.to(d.compute_dtype), dc = dec.to(d.compute_dtype), wh = w_hat.to(d.compute_dtype);
@@ -69,7 +70,10 @@ at::Tensor stl_matmul_aten(const StlArgs& args) {
 }
 
 Gradients stl_matmul_backward_aten(const at::Tensor& grad_y, const StlArgs& args, Needs needs, const at::Tensor& /*kept*/) {
-  const StlDims d = stl_dims(args);
+  return stl_matmul_backward_aten(grad_y, args, stl_dims(args), needs);
+}
+
+Gradients stl_matmul_backward_aten(const at::Tensor& grad_y, const StlArgs& args, const StlDims& d, Needs needs) {
   const at::Tensor &x = args.x, &w_hat = args.w_hat, &enc_x = args.enc_x, &dec = args.dec;
   const at::ScalarType ct = d.compute_dtype;
   const bool causal = d.mode == Mode::Causal;
@@ -131,14 +135,14 @@ namespace {
 // The composition, or the dense equivalent where set_dense_equivalent("always") asks for it (no speed model here).
 at::Tensor stl_matmul_composition(const StlArgs& args) {
   const StlDims d = stl_dims(args);
-  return forward_as_dense(d, args.x, nullptr) ? stl_matmul_dense_equivalent(args, d) : stl_matmul_aten(args);
+  return forward_as_dense(d, args.x, nullptr) ? stl_matmul_dense_equivalent(args, d) : stl_matmul_aten(args, d);
 }
 
 Gradients stl_matmul_backward_composition(const at::Tensor& grad_y, const StlArgs& args, Needs needs,
-                                          const at::Tensor& kept) {
+                                          const at::Tensor& /*kept*/) {
   const StlDims d = stl_dims(args);
   return backward_as_dense(d, args.x, needs, nullptr) ? stl_matmul_backward_dense_equivalent(grad_y, args, d, needs)
-                                                      : stl_matmul_backward_aten(grad_y, args, needs, kept);
+                                                      : stl_matmul_backward_aten(grad_y, args, d, needs);
 }
 
 void impl_composition(torch::Library& m) {

@@ -81,7 +81,7 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
 }
 
 // The speed model of x's GPU, for the choice of the dense equivalent (a guess scaled from the H200 where the GPU is
-// neither an H100 nor an H200).
+// neither an H100 nor an H200); asked for only where that choice exists.
 GpuSpec gpu_of(const at::Tensor& x) {
   const cudaDeviceProp* p = at::cuda::getDeviceProperties(x.device().index());
   return gpu_spec(p->name, static_cast<std::size_t>(p->multiProcessorCount));
@@ -89,9 +89,8 @@ GpuSpec gpu_of(const at::Tensor& x) {
 
 at::Tensor stl_matmul_cuda(const StlArgs& args) {
   const StlDims d = stl_dims(args);
-  const GpuSpec gpu = gpu_of(args.x);
-  if (forward_as_dense(d, args.x, &gpu)) return stl_matmul_dense_equivalent(args, d);
-  if (use_aten(d)) return stl_matmul_aten(args);
+  if (forward_as_dense(d, args.x, &gpu_of)) return stl_matmul_dense_equivalent(args, d);
+  if (use_aten(d)) return stl_matmul_aten(args, d);
   return forward_on_kernels(d, args.x, args.w_hat, args.enc_x, args.dec, args.bias, nullptr);
 }
 
@@ -100,9 +99,8 @@ at::Tensor stl_matmul_cuda(const StlArgs& args) {
 // composition ran (nothing to keep).
 std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_cuda(const StlArgs& args) {
   const StlDims d = stl_dims(args);
-  const GpuSpec gpu = gpu_of(args.x);
-  if (forward_as_dense(d, args.x, &gpu)) return {stl_matmul_dense_equivalent(args, d), nothing_kept(args.x)};
-  if (use_aten(d)) return {stl_matmul_aten(args), nothing_kept(args.x)};
+  if (forward_as_dense(d, args.x, &gpu_of)) return {stl_matmul_dense_equivalent(args, d), nothing_kept(args.x)};
+  if (use_aten(d)) return {stl_matmul_aten(args, d), nothing_kept(args.x)};
   at::Tensor kept;
   at::Tensor y = forward_on_kernels(d, args.x, args.w_hat, args.enc_x, args.dec, args.bias, &kept);
   return {y, kept};
@@ -112,9 +110,8 @@ std::tuple<at::Tensor, at::Tensor> stl_matmul_keep_cuda(const StlArgs& args) {
 // whole forward workspace (X̂ and Z) or Z's region alone, told apart by their sizes (the workspace is always larger).
 Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args, Needs needs, const at::Tensor& kept) {
   const StlDims d = stl_dims(args);
-  const GpuSpec gpu = gpu_of(args.x);
-  if (backward_as_dense(d, args.x, needs, &gpu)) return stl_matmul_backward_dense_equivalent(grad_y, args, d, needs);
-  if (use_aten(d)) return stl_matmul_backward_aten(grad_y, args, needs);
+  if (backward_as_dense(d, args.x, needs, &gpu_of)) return stl_matmul_backward_dense_equivalent(grad_y, args, d, needs);
+  if (use_aten(d)) return stl_matmul_backward_aten(grad_y, args, d, needs);
   const at::Tensor &x = args.x, &w_hat = args.w_hat, &enc_x = args.enc_x, &dec = args.dec;
   const std::optional<at::Tensor>& bias = args.bias;
   const c10::cuda::CUDAGuard guard(x.device());

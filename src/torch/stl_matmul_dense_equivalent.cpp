@@ -38,14 +38,17 @@ std::string set_dense_equivalent(std::string_view policy) {
   return std::string(name_of(setting.exchange(next)));
 }
 
-LayerShape shape_of(const StlDims& d) {
-  return {static_cast<std::size_t>(d.batch * d.seq), static_cast<std::size_t>(d.in_features),
-          static_cast<std::size_t>(d.out_features)};
-}
-
-// Under "auto": only where a GPU is described, and never for float64 (the reference precision stays on its path).
-bool predicted(const StlDims& d, const GpuSpec* gpu) {
-  return gpu != nullptr && d.compute_dtype != at::kDouble && d.batch * d.seq > 0;
+// One pass's choice: "always" / "never" settle it; under "auto" the speed model does, where a GPU is described and
+// the call is not float64 (the reference precision stays on its path).
+bool as_dense(const StlDims& d, const at::Tensor& x, GpuOf gpu_of, bool backward_pass, BackwardSetup setup) {
+  if (!has_dense_equivalent(d)) return false;
+  const DenseEquivalent s = dense_equivalent_setting();
+  if (s != DenseEquivalent::Auto) return s == DenseEquivalent::Always;
+  if (gpu_of == nullptr || d.compute_dtype == at::kDouble || d.batch * d.seq == 0) return false;
+  const LayerShape shape{static_cast<std::size_t>(d.batch * d.seq), static_cast<std::size_t>(d.in_features),
+                         static_cast<std::size_t>(d.out_features)};
+  return dense_equivalent_wins(shape, d.tile, static_cast<std::size_t>(d.rank), gpu_of(x),
+                               static_cast<std::size_t>(x.element_size()), backward_pass, false, setup);
 }
 
 // The GEMMs run in x's dtype (16-bit on the tensor cores), or in float64 where the call computes in it.
@@ -78,23 +81,13 @@ DenseEquivalent dense_equivalent_setting() { return setting.load(std::memory_ord
 
 bool has_dense_equivalent(const StlDims& d) { return d.tile.a == 1 && d.mode != Mode::Causal && d.in_features > 0; }
 
-bool forward_as_dense(const StlDims& d, const at::Tensor& x, const GpuSpec* gpu) {
-  if (!has_dense_equivalent(d)) return false;
-  const DenseEquivalent s = dense_equivalent_setting();
-  if (s != DenseEquivalent::Auto) return s == DenseEquivalent::Always;
-  if (!predicted(d, gpu)) return false;
-  return dense_equivalent_wins(shape_of(d), d.tile, static_cast<std::size_t>(d.rank), *gpu,
-                               static_cast<std::size_t>(x.element_size()), false);
+bool forward_as_dense(const StlDims& d, const at::Tensor& x, GpuOf gpu_of) {
+  return as_dense(d, x, gpu_of, false, {});
 }
 
-bool backward_as_dense(const StlDims& d, const at::Tensor& x, Needs needs, const GpuSpec* gpu) {
-  if (!has_dense_equivalent(d)) return false;
-  const DenseEquivalent s = dense_equivalent_setting();
-  if (s != DenseEquivalent::Auto) return s == DenseEquivalent::Always;
-  if (!predicted(d, gpu)) return false;
-  const BackwardSetup setup{needs[2] || needs[3], keep_for_backward(), lean_backward(), keep_z_for_backward()};
-  return dense_equivalent_wins(shape_of(d), d.tile, static_cast<std::size_t>(d.rank), *gpu,
-                               static_cast<std::size_t>(x.element_size()), true, false, setup);
+bool backward_as_dense(const StlDims& d, const at::Tensor& x, Needs needs, GpuOf gpu_of) {
+  return as_dense(d, x, gpu_of, true,
+                  {needs[2] || needs[3], keep_for_backward(), lean_backward(), keep_z_for_backward()});
 }
 
 at::Tensor stl_matmul_dense_equivalent(const StlArgs& args, const StlDims& d) {

@@ -24,10 +24,13 @@ DenseEquivalent dense_equivalent_setting();
 // Whether this call has a dense equivalent: one-row tiles outside mode causal, at least one input feature.
 bool has_dense_equivalent(const StlDims& d);
 
+// The speed model of x's GPU; null where there is none (the CPU), so that "auto" keeps the STL pipeline.
+using GpuOf = GpuSpec (*)(const at::Tensor& x);
+
 // Whether the forward (or the backward, with its needs) runs the dense equivalent: the setting, and under "auto" the
-// speed model on `gpu` (null: no prediction, so the STL pipeline).
-bool forward_as_dense(const StlDims& d, const at::Tensor& x, const GpuSpec* gpu);
-bool backward_as_dense(const StlDims& d, const at::Tensor& x, Needs needs, const GpuSpec* gpu);
+// speed model of gpu_of(x), asked for only when the call has a dense equivalent.
+bool forward_as_dense(const StlDims& d, const at::Tensor& x, GpuOf gpu_of);
+bool backward_as_dense(const StlDims& d, const at::Tensor& x, Needs needs, GpuOf gpu_of);
 
 at::Tensor stl_matmul_dense_equivalent(const StlArgs& args, const StlDims& d);
 Gradients stl_matmul_backward_dense_equivalent(const at::Tensor& grad_y, const StlArgs& args, const StlDims& d,
