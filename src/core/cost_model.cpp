@@ -212,9 +212,15 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
 }
 
 namespace {
+// Host time per ATen call of the dense equivalent's composition (dispatch, allocation, launch), fitted to its
+// measured cost above dense on an H100 host (2026-12-06: forward +0.057 ms, backward +0.34 to +0.47 ms at
+// 65536×384×1536 and 16384×768×3072, `<1,4,2>` r = 3): at those widths the GPU waits for the host.
+constexpr double kAtenCallSeconds = 15e-6;
+constexpr double kForwardAtenCalls = 2, kBackwardAtenCalls = 22;
+
 // What the dense equivalent adds to dense's time: building W (W = Bᵀ·Ŵ with B[p, (v, w)] = E_X[p, v]·D[w, p], one fp32
 // GEMM, then the layout copy and cast to x's dtype); training: W again for dX, dW cast to fp32 in Ŵ's tile layout,
-// dŴ = B·dW and, for the basis, dB = Ŵ·dWᵀ (fp32 GEMMs).
+// dŴ = B·dW and, for the basis, dB = Ŵ·dWᵀ (fp32 GEMMs); and the host time of its ATen calls.
 double dense_equivalent_extra(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
                               std::size_t bytes_per_element, bool training, bool learn_basis) {
   const double bc = static_cast<double>(tile.b * tile.c), r = static_cast<double>(rank);
@@ -222,9 +228,11 @@ double dense_equivalent_extra(LayerShape shape, TileFormat tile, std::size_t ran
   const double weight = static_cast<double>(shape.k * shape.n), bytes = static_cast<double>(bytes_per_element);
   const auto pass = [&](double moved) { return moved / gpu.bandwidth + gpu.launch_seconds; };
   const double build = gemm_seconds(gpu, 1, bc, r, kn, 4) + pass(weight * (4 + bytes)) + 2 * gpu.launch_seconds;
-  if (!training) return build;
-  return 2 * build + pass(weight * (bytes + 4)) + gemm_seconds(gpu, 1, r, bc, kn, 4) +
-         (learn_basis ? gemm_seconds(gpu, 1, r, kn, bc, 4) + 2 * gpu.launch_seconds : 0);
+  const double forward = build + kForwardAtenCalls * kAtenCallSeconds;
+  if (!training) return forward;
+  return forward + build + pass(weight * (bytes + 4)) + gemm_seconds(gpu, 1, r, bc, kn, 4) +
+         (learn_basis ? gemm_seconds(gpu, 1, r, kn, bc, 4) + 2 * gpu.launch_seconds : 0) +
+         kBackwardAtenCalls * kAtenCallSeconds;
 }
 
 // Seconds of each pass on each path (one-row tiles); the backward alone is the step less the forward.

@@ -329,14 +329,20 @@ TEST(SpeedModel, FewTokensAreLaunchBound) {
 TEST(SpeedModel, DenseEquivalentOfOneRowTiles) {
   const GpuSpec h100 = gpu_spec("NVIDIA H100 80GB HBM3", 132);
   const TileFormat tile{1, 4, 2};
-  for (const LayerShape shape : {LayerShape{65536, 384, 1536}, LayerShape{16384, 768, 3072}}) {
-    for (const bool training : {false, true}) {
-      const SpeedEstimate stl = predict_speed(shape, tile, 3, h100, 2, training);
-      const double dense_equivalent = dense_equivalent_seconds(shape, tile, 3, h100, 2, training);
-      EXPECT_LT(dense_equivalent, stl.stl_seconds) << shape.k << " training " << training;
-      EXPECT_GT(dense_equivalent, stl.dense_seconds);
-      EXPECT_LT(dense_equivalent, 1.3 * stl.dense_seconds) << shape.k << " training " << training;
-    }
+  // Measured through STLLinear on an H100 (2026-12-06, research/NOTEBOOK.md), `<1,4,2>` r = 3, ms: forward 0.197 and
+  // 0.179, training step 0.861 and 0.907 at 65536×384×1536 and 16384×768×3072; the model within 25%.
+  const struct {
+    LayerShape shape;
+    double forward_ms, step_ms;
+  } measured[] = {{{65536, 384, 1536}, 0.197, 0.861}, {{16384, 768, 3072}, 0.179, 0.907}};
+  for (const auto& m : measured) {
+    const double forward = dense_equivalent_seconds(m.shape, tile, 3, h100, 2) * 1e3;
+    const double step = dense_equivalent_seconds(m.shape, tile, 3, h100, 2, true) * 1e3;
+    EXPECT_NEAR(forward, m.forward_ms, 0.25 * m.forward_ms) << m.shape.k;
+    EXPECT_NEAR(step, m.step_ms, 0.25 * m.step_ms) << m.shape.k;
+    // Faster than the pipeline's forward (measured 0.389 and 0.195 ms), slower than dense.
+    EXPECT_LT(forward, predict_speed(m.shape, tile, 3, h100, 2).stl_seconds * 1e3) << m.shape.k;
+    EXPECT_GT(forward, predict_speed(m.shape, tile, 3, h100, 2).dense_seconds * 1e3) << m.shape.k;
   }
   const LayerShape wide{16384, 4096, 4096};
   EXPECT_GT(dense_equivalent_seconds(wide, tile, 3, h100, 2), predict_speed(wide, tile, 3, h100, 2).stl_seconds);

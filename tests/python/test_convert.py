@@ -255,14 +255,15 @@ def test_a_frozen_basis_config_freezes_enc_x_and_dec_and_is_priced_without_their
 
 
 def test_one_row_tiles_are_priced_as_the_op_runs_them():
-    # <1,4,2> r=3 at a narrow layer: the op runs the dense equivalent there (predicted 0.89x nn.Linear on an H100,
-    # against 0.40x measured on the STL pipeline), so convert prices that and converts above a 0.85 threshold.
+    # <1,4,2> r=3 at a narrow layer: the op runs the dense equivalent there (predicted 0.76x nn.Linear's forward on an
+    # H100, measured 0.72x, against 0.36x measured on the STL pipeline), so convert prices that: it converts above a
+    # 0.7 threshold, which the pipeline's price (0.37x predicted) would not pass.
     gpu = strassentile.GpuSpec.known("NVIDIA H100 80GB HBM3", 132)
     model = nn.ModuleDict({"fc": nn.Linear(384, 1536, dtype=torch.bfloat16)})
     summary = strassentile.convert(model, STLConfig(tile=(1, 4, 2), rank=3, init=Random(), mode="token-local"),
-                                   min_speedup=0.85, tokens=65536, training=False, speed_model=gpu)
+                                   min_speedup=0.7, tokens=65536, training=False, speed_model=gpu)
     assert summary.converted == ["fc"]
-    assert 0.85 < summary.predicted_speedup["fc"] < 1.0
+    assert 0.7 < summary.predicted_speedup["fc"] < 1.0
 
 
 def test_train_basis_must_be_a_bool():

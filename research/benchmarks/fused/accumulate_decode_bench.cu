@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "accumulate_decode.cuh"
-#include "interleaved_decode.cuh"
 #include "cublas_baselines.cuh"
 #ifdef STRASSENTILE_BENCH_WITH_LIBRARY
 #include "strassentile/cuda/stl_cuda.hpp"
@@ -51,31 +50,17 @@ __global__ void check_against_reference(const float* z, const float* decode, con
   atomicAdd(&sums[2], bad);
 }
 
-// config: 0 = clusters of two along q (X̂ shared), 1 = two along p (Ŵ shared), each with 64 or 128 k per stage (the
-// products one after another, accumulate_decode.cuh); 4, 5 = the products interleaved (interleaved_decode.cuh), 1×2
-// and 2×1.
+// config: 0 = clusters of two along q (X̂ shared), 1 = two along p (Ŵ shared), each with 64 or 128 k per stage.
 template <int A, int C>
 bool run_fused(int config, const accumulate_decode::Params& params, const bf16* x_hat, const bf16* w_hat_t) {
   switch (config) {
     case 0: return accumulate_decode::run<A, C, 1, 2, 1>(params, x_hat, w_hat_t);
     case 1: return accumulate_decode::run<A, C, 2, 1, 1>(params, x_hat, w_hat_t);
     case 2: return accumulate_decode::run<A, C, 1, 2, 2>(params, x_hat, w_hat_t);
-    case 3: return accumulate_decode::run<A, C, 2, 1, 2>(params, x_hat, w_hat_t);
-    default: break;
-  }
-  const bool pair_along_q = config == 4;
-  switch (params.r) {
-    case 3:
-      return pair_along_q ? interleaved_decode::run<A, C, 3, 1, 2>(params, x_hat, w_hat_t)
-                          : interleaved_decode::run<A, C, 3, 2, 1>(params, x_hat, w_hat_t);
-    case 6:
-      return pair_along_q ? interleaved_decode::run<A, C, 6, 1, 2>(params, x_hat, w_hat_t)
-                          : interleaved_decode::run<A, C, 6, 2, 1>(params, x_hat, w_hat_t);
-    default: return false;
+    default: return accumulate_decode::run<A, C, 2, 1, 2>(params, x_hat, w_hat_t);
   }
 }
-const char* const kClusterNames[] = {"1×2 (X̂ shared), k 64", "2×1 (Ŵ shared), k 64", "1×2, k 128", "2×1, k 128",
-                                     "interleaved, 1×2", "interleaved, 2×1"};
+const char* const kClusterNames[] = {"1×2 (X̂ shared), k 64", "2×1 (Ŵ shared), k 64", "1×2, k 128", "2×1, k 128"};
 
 bool run_format(int a, int c, int cluster, const accumulate_decode::Params& params, const bf16* x_hat,
                 const bf16* w_hat_t) {
@@ -174,11 +159,11 @@ int main() {
     const double products = setup.timer.median_ms([&] {
       cublas_products(setup.handle, r, m, k, n, wt, xh, static_cast<bf16*>(z_bf16.ptr));
     });
-    double best_sequential = 0, best_interleaved = 0;  // configs 0-1 and 4-5
-    for (const int cluster : {0, 1, 4, 5}) {
+    double best_fused = 0;
+    for (const int cluster : {0, 1, 2, 3}) {
       ok(cudaMemset(y.ptr, 0xff, bytes_of(y_count)), "poison");
       if (!run_format(cs.a, cs.c, cluster, params, xh, wt)) {
-        std::printf("| %dx%dx%d | %s | %s | | | not run (k %% 8, r > 32, or r not 3 or 6 where interleaved) | | | |\n", cs.M, cs.K, cs.N, label,
+        std::printf("| %dx%dx%d | %s | %s | | | not run (k %% 8 or r > 32) | | | |\n", cs.M, cs.K, cs.N, label,
                     kClusterNames[cluster]);
         continue;
       }
@@ -193,23 +178,18 @@ int main() {
       const bool match = host_sums[2] == 0 && error <= 4e-3;
       all_match = all_match && match;
       const double fused = setup.timer.median_ms([&] { run_format(cs.a, cs.c, cluster, params, xh, wt); });
-      double& best = cluster < 4 ? best_sequential : best_interleaved;
-      if (best == 0 || fused < best) best = fused;
+      if (best_fused == 0 || fused < best_fused) best_fused = fused;
       std::printf("| %dx%dx%d | %s | %s | %.4f | %.4f | %.4f | %.2f | %.2f | %.2e%s |\n", cs.M, cs.K, cs.N, label,
                   kClusterNames[cluster], dense, products, fused, dense / fused, products / fused, error, match ? "" : " **off**");
       std::fflush(stdout);
     }
 #ifdef STRASSENTILE_BENCH_WITH_LIBRARY
-    for (const double best : {best_sequential, best_interleaved}) {
-      if (best == 0) continue;
-      const std::string name = std::string(label) + (best == best_sequential ? ", sequential" : ", interleaved");
-      forwards.push_back(whole_forward(setup, cs, name.c_str(), dense, products, best, seed));
-    }
+    if (best_fused > 0) forwards.push_back(whole_forward(setup, cs, label, dense, products, best_fused, seed));
 #endif
   }
 #ifdef STRASSENTILE_BENCH_WITH_LIBRARY
   std::printf("\nThe whole forward (sums of separately timed medians, ms): encode + products + decode against encode + "
-              "the fused kernel (its best cluster shape above, products one after another or interleaved).\n\n| M×K×N | format | encode | decode | unfused forward | "
+              "the fused kernel (its best cluster shape above).\n\n| M×K×N | format | encode | decode | unfused forward | "
               "fused forward | dense ÷ unfused | dense ÷ fused |\n|---|---|---|---|---|---|---|---|\n");
   for (const std::string& row : forwards) std::printf("%s\n", row.c_str());
 #endif
