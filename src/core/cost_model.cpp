@@ -214,7 +214,8 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
 namespace {
 // Host time per ATen call of the dense equivalent's composition (dispatch, allocation, launch), fitted to its
 // measured cost above dense on an H100 host (2026-12-06: forward +0.057 ms, backward +0.34 to +0.47 ms at
-// 65536×384×1536 and 16384×768×3072, `<1,4,2>` r = 3): at those widths the GPU waits for the host.
+// 65536×384×1536 and 16384×768×3072, `<1,4,2>` r = 3), far above what its extra bytes take: the model's account of
+// the rest is that the GPU waits for the host (not profiled).
 constexpr double kAtenCallSeconds = 15e-6;
 constexpr double kForwardAtenCalls = 2, kBackwardAtenCalls = 22;
 
