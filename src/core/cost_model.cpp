@@ -4,7 +4,6 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
-#include <utility>
 
 #include "strassentile/reference.hpp"
 
@@ -264,8 +263,10 @@ double dense_equivalent_seconds(LayerShape shape, TileFormat tile, std::size_t r
                                 std::size_t bytes_per_element, bool training, bool learn_basis) {
   if (tile.a != 1)
     throw std::invalid_argument("dense_equivalent_seconds: only one-row tiles (a = 1) have a dense equivalent");
-  return predict_speed(shape, tile, rank, gpu, bytes_per_element, training).dense_seconds +
-         dense_equivalent_extra(shape, tile, rank, gpu, bytes_per_element, training, learn_basis);
+  BackwardSetup backward;
+  backward.learn_basis = learn_basis;
+  const PassSeconds p = pass_seconds(shape, tile, rank, gpu, bytes_per_element, training, backward);
+  return p.dense_equivalent_forward + p.dense_equivalent_backward;
 }
 
 bool dense_equivalent_wins(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,

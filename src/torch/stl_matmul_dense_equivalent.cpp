@@ -63,11 +63,11 @@ at::Tensor tile_basis(const StlArgs& args, const StlDims& d) {
   return (enc.unsqueeze(2) * dec_t.unsqueeze(1)).reshape({d.rank, -1});
 }
 
-// W (K×N) in `dtype`: the tile layout and the cast in one copy.
-at::Tensor dense_weight(const StlArgs& args, const StlDims& d, const at::Tensor& basis, at::ScalarType dtype) {
+// W (K×N) in `dtype` from Ŵ in the compute dtype: the tile layout and the cast in one copy.
+at::Tensor dense_weight(const at::Tensor& w_hat, const StlDims& d, const at::Tensor& basis, at::ScalarType dtype) {
   const auto b = static_cast<int64_t>(d.tile.b), c = static_cast<int64_t>(d.tile.c);
-  const at::Tensor w_hat = args.w_hat.to(d.compute_dtype).reshape({d.rank, d.k_tiles * d.n_tiles});
-  const at::Tensor tiles = at::matmul(basis.t(), w_hat).view({b, c, d.k_tiles, d.n_tiles});
+  const at::Tensor tiles =
+      at::matmul(basis.t(), w_hat.reshape({d.rank, d.k_tiles * d.n_tiles})).view({b, c, d.k_tiles, d.n_tiles});
   at::Tensor w = at::empty({d.k_tiles, b, d.n_tiles, c}, w_hat.options().dtype(dtype));
   w.copy_(tiles.permute({2, 0, 3, 1}));
   return w.view({d.k_tiles * b, d.n_tiles * c}).narrow(0, 0, d.in_features).narrow(1, 0, d.out_features);
@@ -91,7 +91,7 @@ bool backward_as_dense(const StlDims& d, const at::Tensor& x, Needs needs, GpuOf
 at::Tensor stl_matmul_dense_equivalent(const StlArgs& args, const StlDims& d) {
   const at::Tensor& x = args.x;
   const at::ScalarType g = gemm_dtype(d, x);
-  const at::Tensor w = dense_weight(args, d, tile_basis(args, d), g);
+  const at::Tensor w = dense_weight(args.w_hat.to(d.compute_dtype), d, tile_basis(args, d), g);
   const at::Tensor x2d = x.reshape({-1, d.in_features}).to(g);
   const at::Tensor y = args.has_bias() ? at::addmm(args.bias->to(g), x2d, w) : at::mm(x2d, w);
   return y.to(x.scalar_type()).view(output_shape(x, d));
@@ -104,8 +104,9 @@ Gradients stl_matmul_backward_dense_equivalent(const at::Tensor& grad_y, const S
   const auto b = static_cast<int64_t>(d.tile.b), c = static_cast<int64_t>(d.tile.c);
   const at::Tensor gy = grad_y.reshape({-1, d.out_features}).to(g);
   const at::Tensor basis = tile_basis(args, d);
+  const at::Tensor w_hat = needs[0] || needs[2] || needs[3] ? args.w_hat.to(ct) : at::Tensor();  // dX, dE_X, dD
   at::Tensor gx, gw, ge, gd, gb;
-  if (needs[0]) gx = at::mm(gy, dense_weight(args, d, basis, g).t()).to(x.scalar_type()).view(x.sizes());
+  if (needs[0]) gx = at::mm(gy, dense_weight(w_hat, d, basis, g).t()).to(x.scalar_type()).view(x.sizes());
   if (needs[1] || needs[2] || needs[3]) {
     // dW in Ŵ's tile layout: (b·c, k·n), the padding zero.
     const at::Tensor dw = at::mm(x.reshape({-1, d.in_features}).to(g).t(), gy).to(ct);
@@ -118,9 +119,9 @@ Gradients stl_matmul_backward_dense_equivalent(const at::Tensor& grad_y, const S
     if (needs[2] || needs[3]) {
       // dL/dB[p, v, w] = Σ_{κ,j} Ŵ[p, κ, j]·tiles[(v, w), κ, j]: one small GEMM per tile row κ, then their sum. As one
       // GEMM its inner dimension (k·n) is the whole weight and its output only r × b·c, which a GEMM runs on few SMs.
-      const at::Tensor w_hat = args.w_hat.to(ct).reshape({d.rank, d.k_tiles, d.n_tiles}).transpose(0, 1);
       const at::Tensor per_row = tiles.view({b * c, d.k_tiles, d.n_tiles}).permute({1, 2, 0});  // (κ, j, (v, w))
-      const at::Tensor d_basis = at::bmm(w_hat, per_row).sum(0).view({d.rank, b, c});
+      const at::Tensor by_row = w_hat.reshape({d.rank, d.k_tiles, d.n_tiles}).transpose(0, 1);  // (κ, p, j)
+      const at::Tensor d_basis = at::bmm(by_row, per_row).sum(0).view({d.rank, b, c});
       if (needs[2]) ge = (d_basis * args.dec.to(ct).t().unsqueeze(1)).sum(2).to(args.enc_x.scalar_type());
       if (needs[3]) gd = (d_basis * args.enc_x.to(ct).unsqueeze(2)).sum(1).t().to(args.dec.scalar_type());
     }
