@@ -57,7 +57,8 @@ bool run_fused(int config, const accumulate_decode::Params& params, const bf16* 
     case 0: return accumulate_decode::run<A, C, 1, 2, 1>(params, x_hat, w_hat_t);
     case 1: return accumulate_decode::run<A, C, 2, 1, 1>(params, x_hat, w_hat_t);
     case 2: return accumulate_decode::run<A, C, 1, 2, 2>(params, x_hat, w_hat_t);
-    default: return accumulate_decode::run<A, C, 2, 1, 2>(params, x_hat, w_hat_t);
+    case 3: return accumulate_decode::run<A, C, 2, 1, 2>(params, x_hat, w_hat_t);
+    default: return false;
   }
 }
 const char* const kClusterNames[] = {"1×2 (X̂ shared), k 64", "2×1 (Ŵ shared), k 64", "1×2, k 128", "2×1, k 128"};
