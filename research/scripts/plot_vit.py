@@ -2,6 +2,7 @@
 """Plots of `strassentile-lab train vit` results.
 
     python3 research/scripts/plot_vit.py RESULTS.json [MORE.json ...] OUT_DIR [--markdown TABLE.md] [--throughput PROBE.json]
+        [--variants 'SPEC;SPEC;...']
 
 Several results files (runs of one config split over machines) are read as one: the first gives the config, a
 variant and seed present twice is taken from the later file.
@@ -12,7 +13,8 @@ validation accuracy per epoch, mean over seeds) and OUT_DIR/vit_accuracy_vs_time
 training seconds). With --markdown, also the per-variant table (mean ± std) and the time to dense's accuracy: the
 training seconds until a run's validation accuracy first reaches dense's mean best validation accuracy. Seconds are
 each epoch's measured training time, or, with --throughput (a probe's JSON: each variant alone on the GPU), epochs
-× training images ÷ that variant's images/s alone, which does not depend on what else shared the GPU.
+× training images ÷ that variant's images/s alone, which does not depend on what else shared the GPU. --variants
+keeps only the named variants (specs separated by ';', since a spec holds commas), in that order.
 Needs matplotlib; reads only the JSON.
 """
 import argparse
@@ -30,6 +32,17 @@ def load_runs(paths):
         with open(path) as f:
             docs.append(json.load(f))
     return docs[0], list(latest_runs(docs).values())
+
+
+def select(groups, variants):
+    """The groups of the ';'-separated ``variants``, in that order; all of them where ``variants`` is empty."""
+    if not variants:
+        return groups
+    names = [v.strip() for v in variants.split(";") if v.strip()]
+    missing = [v for v in names if v not in groups]
+    if missing:
+        raise SystemExit(f"plot_vit: no runs of {missing} in the results; variants there: {sorted(groups)}")
+    return {v: groups[v] for v in names}
 
 
 def summary(groups):
@@ -178,9 +191,10 @@ def main():
     p.add_argument("out_dir")
     p.add_argument("--markdown")
     p.add_argument("--throughput", help="a probe's JSON: each variant's images/s alone on the GPU")
+    p.add_argument("--variants", default="", help="only these variants, ';'-separated, in this order")
     a = p.parse_args()
     doc, runs = load_runs(a.results)
-    groups = by_variant(runs)
+    groups = select(by_variant(runs), a.variants)
     rows = summary(groups)
     throughput = load_throughput(a.throughput) if a.throughput else None
     progress = progress_of(doc, throughput)

@@ -65,3 +65,15 @@ def test_vit_results_split_over_files_read_as_one_with_the_later_file_winning(tm
     assert doc["config"]["train_images"] == 1
     assert sorted((r["variant"], r["seed"], r["test_accuracy"]) for r in runs) == [
         ("dense", 0, 0.90), ("stl", 0, 0.92), ("stl", 1, 0.93)]
+
+
+def test_vit_variant_selection_keeps_the_named_variants_in_order_and_names_a_missing_one():
+    import pytest
+
+    from plot_vit import select
+
+    groups = {"dense": [1], "stl:rank=24,init=random": [2], "stl:rank=24,init=fit": [3]}
+    assert list(select(groups, "stl:rank=24,init=fit; dense")) == ["stl:rank=24,init=fit", "dense"]
+    assert select(groups, "") is groups
+    with pytest.raises(SystemExit, match="init=poly"):
+        select(groups, "dense;stl:rank=24,init=poly")
