@@ -263,7 +263,7 @@ def test_bias_gradient_over_many_row_blocks(rows):
     assert rel_error(one[4], grad_y.sum(0)) <= 1e-5
 
 
-@pytest.mark.parametrize("fmt", [((4, 4, 4), 24), ((2, 2, 2), 7)])
+@pytest.mark.parametrize("fmt", [((4, 4, 4), 24), ((2, 2, 2), 7), ((2, 2, 2), 3), ((4, 2, 4), 12)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("mode", ["tile", "causal"])
 @pytest.mark.parametrize("switch", ["set_keep_for_backward", "set_keep_z_for_backward"])
@@ -272,7 +272,7 @@ def test_keep_for_backward_gives_the_same_gradients(fmt, dtype, mode, switch):
     uses them (stl_matmul_backward_kept); set_keep_z_for_backward(True): Z alone, written outside the forward's
     workspace. Output and dX are bit for bit those of the recomputing path (dX never reads X̂ or Z); dŴ, dE_X, dD and
     the bias gradient agree within the dtype's tolerance, and all match the float64 CPU op. (4,64,256)→192 keeps Z (n
-    a multiple of 8); <2,2,2>'s n = 96 too; (37, 30)→22 recomputes Z (n = 6 or 11)."""
+    a multiple of 8); <2,2,2>'s n = 96 and <4,2,4>'s 48 too; (37, 30)→22 recomputes Z (n = 6 or 11)."""
     torch.manual_seed(8)
     tile, rank = fmt
     levels = None
