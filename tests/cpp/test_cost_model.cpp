@@ -220,6 +220,23 @@ TEST(SpeedModel, BackwardSettingsMatchTheMeasuredVariants) {
             predict_speed({16384, 4096, 4096}, {4, 4, 4}, 24, h200).stl_seconds);
 }
 
+// The same settings for <2,2,2> r = 3 on an H100, against two runs through STLLinear at 16384x4096x4096 (bf16, every
+// parameter learnable; research/results/perf/variants_keep_222_r3_h100_2026-12-06.json and its _repeat): plain 1.23x /
+// 1.14x, Z kept 1.48x, X̂ and Z kept 1.51x / 1.43x. The kept backward is what makes the d = 4096 block goal.
+TEST(SpeedModel, KeptBackwardOfTheSmallestTileOnAnH100MatchesTheMeasuredRatios) {
+  const GpuSpec h100 = gpu_spec("NVIDIA H100 80GB HBM3", 132);
+  BackwardSetup all, kept, keep_z;
+  kept.keep = true;
+  keep_z.keep_z = true;
+  for (const auto& [name, setup, measured] :
+       {std::tuple{"stl", all, 1.23}, std::tuple{"stl", all, 1.14}, std::tuple{"Z kept", keep_z, 1.48},
+        std::tuple{"kept", kept, 1.51}, std::tuple{"kept", kept, 1.43}}) {
+    const double predicted = predict_speed({16384, 4096, 4096}, {2, 2, 2}, 3, h100, 2, true, false, setup).speedup();
+    EXPECT_NEAR(predicted / measured, 1.0, kBand) << name << ": predicted " << predicted << "x, measured " << measured;
+    EXPECT_GT(predicted, 1.0) << name;
+  }
+}
+
 // Z kept alone (set_keep_z_for_backward) skips the product that recomputes Z for dD, not the encode of X: between the
 // plain backward and X̂ and Z kept, and nothing to skip where E_X and D are frozen (no dD, Z not needed).
 TEST(SpeedModel, KeepingZAloneSkipsOnlyZsProduct) {
