@@ -33,6 +33,7 @@
 #   [LM_PROBE_SECONDS=8] [LM_PACK=.cache/lm-device] research/device/run_lm_device.sh OUT
 #   LM_MODE=probe [LM_PROBE_SECONDS=20] [LM_CONFIG=research/train/lm_convergence.cfg] research/device/run_lm_device.sh OUT
 #   LM_MODE=converge [LM_RESUME_FROM=previous OUT_DIR] [LM_PROCS_PER_GPU=1] [LM_DEADLINE=530] [LM_TAIL=60]
+#   [LM_VARIANTS='...'] [LM_SEEDS=2] (override the config's)
 #   [LM_CONFIG=research/train/lm_convergence.cfg] [LM_PACK=.cache/lm-device] research/device/run_lm_device.sh OUT
 #
 # LM_PACK (carry it: the machine has no network) holds corpus.tar.gz (the *.rst.txt files under .cache/text-corpus
@@ -234,9 +235,13 @@ if [ "$mode" = converge ]; then
   [ "$procs" -gt "$gpus" ] && [ "$dev" = cuda ] && start_mps
   train_end=$((deadline - ${LM_TAIL:-60}))  # then: the last run's final evaluation and decoding probe, the merge
   echo "== converge: $cfg, $procs process(es) on $gpus GPU(s); training stops $((train_end - $(date +%s))) s from now =="
+  # LM_VARIANTS / LM_SEEDS, when set, override the config's (a call that trains only the runs still missing).
+  select=()
+  [ -n "${LM_VARIANTS:-}" ] && select+=(--variants "$LM_VARIANTS")
+  [ -n "${LM_SEEDS:-}" ] && select+=(--seeds "$LM_SEEDS")
   for p in $(seq 0 $((procs - 1))); do
     CUDA_VISIBLE_DEVICES=$((p % gpus)) timeout $((deadline - 10 - $(date +%s))) "$bin" train lm --config "$cfg" \
-      --device "$dev" --threads 1 --data "$corpus" --checkpoint-dir "$ckpt" --shard "$p/$procs" --log-every 60 \
+      "${select[@]}" --device "$dev" --threads 1 --data "$corpus" --checkpoint-dir "$ckpt" --shard "$p/$procs" --log-every 60 \
       --deadline $((train_end - $(date +%s))) --json "$tmp/converge_$p.json" >"$tmp/converge_$p.log" 2>&1 &
   done
   wait
