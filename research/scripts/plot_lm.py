@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Plots and table of `strassentile-lab train lm` results.
 
-    python3 research/scripts/plot_lm.py RESULTS.json OUT_DIR [--markdown TABLE.md] [--throughput PROBE.json]
+    python3 research/scripts/plot_lm.py RESULTS.json [MORE.json ...] OUT_DIR [--markdown TABLE.md] [--throughput PROBE.json]
+
+Several results files (seeds of one config run in separate calls) are read as one: the first gives the config, a
+variant and seed present twice is taken from the later file.
 
 Writes OUT_DIR/lm_loss_curves.png (validation loss against training tokens, and the training loss per step
 smoothed, mean over seeds, one line per variant), OUT_DIR/lm_loss_vs_time.png (validation loss against training
@@ -18,7 +21,7 @@ import json
 import math
 import statistics
 
-from run_groups import MARKERS, by_variant, finish, mean_progress, mean_std, time_table
+from run_groups import MARKERS, by_variant, finish, load_runs, mean_progress, mean_std, time_table
 
 
 def label(variant, runs):
@@ -173,14 +176,13 @@ def plot_ppl(rows, path):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("results")
+    p.add_argument("results", nargs="+")
     p.add_argument("out_dir")
     p.add_argument("--markdown")
     p.add_argument("--throughput", help="a probe's JSON: each variant's tokens/s alone on the GPU")
     a = p.parse_args()
-    with open(a.results) as f:
-        doc = json.load(f)
-    groups = by_variant(doc["runs"])
+    doc, runs = load_runs(a.results)
+    groups = by_variant(runs)
     rows = summary(groups)
     corpus = ", ".join(doc.get("config", {}).get("corpus", ["python", "linux"]))
     plot_curves(groups, f"{a.out_dir}/lm_loss_curves.png", corpus)

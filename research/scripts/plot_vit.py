@@ -22,16 +22,7 @@ import json
 import statistics
 
 
-from run_groups import MARKERS, by_variant, finish, latest_runs, mean_progress, mean_std, time_table
-
-
-def load_runs(paths):
-    """(the first file's document, the runs of all files: one per variant and seed, the later file's)."""
-    docs = []
-    for path in paths:
-        with open(path) as f:
-            docs.append(json.load(f))
-    return docs[0], list(latest_runs(docs).values())
+from run_groups import MARKERS, by_variant, finish, load_runs, mean_progress, mean_std, time_table
 
 
 def select(groups, variants):

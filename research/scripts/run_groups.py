@@ -1,5 +1,6 @@
 """Grouping and summary statistics of a training program's runs (the JSON of `strassentile-lab train vit|lm`), shared
 by research/scripts/plot_vit.py, plot_lm.py and merge_finished_runs.py."""
+import json
 import math
 import statistics
 from collections import OrderedDict
@@ -17,6 +18,15 @@ def latest_runs(docs, keep=lambda run: True):
             if keep(r):
                 runs[(r["variant"], r["seed"])] = r
     return runs
+
+
+def load_runs(paths):
+    """(the first file's document, the runs of all files: one per variant and seed, the later file's)."""
+    docs = []
+    for path in paths:
+        with open(path) as f:
+            docs.append(json.load(f))
+    return docs[0], list(latest_runs(docs).values())
 
 
 def mean_progress(runs, progress):

@@ -35,8 +35,9 @@ def test_no_dense_curve_gives_no_table():
     assert loss_time_table(by_variant([run("stl", 0, [], 0.9)]), progress_of(), "test") == ""
 
 
-def run_main(tmp_path, monkeypatch):
-    """plot_lm's whole script on two finished runs and a probe; returns the table it wrote."""
+def run_main(tmp_path, monkeypatch, later_runs=()):
+    """plot_lm's whole script on two finished runs (and `later_runs`, in a second results file) and a probe;
+    returns the table it wrote."""
     import json
 
     import plot_lm
@@ -52,11 +53,16 @@ def run_main(tmp_path, monkeypatch):
     results = tmp_path / "runs.json"
     results.write_text(json.dumps({"config": {"corpus": ["python"]},
                                    "runs": [full("dense", 0, 1.0, 1000.0), full("stl", 0, 1.2, 500.0)]}))
+    files = [str(results)]
+    if later_runs:
+        later = tmp_path / "later.json"
+        later.write_text(json.dumps({"runs": [full(*spec) for spec in later_runs]}))
+        files.append(str(later))
     probe = tmp_path / "probe.json"
     probe.write_text(json.dumps({"runs": [{"variant": "dense", "steady_tokens_per_second": 2000.0},
                                           {"variant": "stl", "steady_tokens_per_second": 1000.0}]}))
     table = tmp_path / "table.md"
-    monkeypatch.setattr("sys.argv", ["plot_lm.py", str(results), str(tmp_path), "--markdown", str(table),
+    monkeypatch.setattr("sys.argv", ["plot_lm.py", *files, str(tmp_path), "--markdown", str(table),
                                      "--throughput", str(probe)])
     plot_lm.main()
     return table.read_text()
@@ -70,6 +76,16 @@ def test_main_writes_the_table(tmp_path, monkeypatch):
     text = run_main(tmp_path, monkeypatch)
     assert "training tokens/s, alone" in text and "| 2,000 |" in text and "| 1,000 |" in text
     assert "| `stl` | 0 of 1 | not reached |" in text
+
+
+def test_main_reads_seeds_from_several_files_the_later_winning(tmp_path, monkeypatch):
+    import plot_lm
+    for plot in ("plot_curves", "plot_time", "plot_ppl"):
+        monkeypatch.setattr(plot_lm, plot, lambda *args, **kwargs: None)
+    # A second call's file: stl seed 1, and stl seed 0 again (which replaces the first file's).
+    text = run_main(tmp_path, monkeypatch, later_runs=[("stl", 1, 1.4, 500.0), ("stl", 0, 1.0, 500.0)])
+    stl = next(line for line in text.splitlines() if line.startswith("| `stl` | 0,1"))
+    assert "3.2000 ± 0.2828" in stl  # test ppl 2 + loss over seeds 0 (1.0, the later file's) and 1 (1.4)
 
 
 def test_main_writes_the_plots(tmp_path, monkeypatch):

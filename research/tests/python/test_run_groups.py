@@ -48,10 +48,10 @@ def test_vit_progress_reads_each_epochs_running_total_of_training_seconds():
     assert progress_of(doc, {"stl": 500.0})(run) == []
 
 
-def test_vit_results_split_over_files_read_as_one_with_the_later_file_winning(tmp_path):
+def test_results_split_over_files_read_as_one_with_the_later_file_winning(tmp_path):
     import json
 
-    from plot_vit import load_runs
+    from run_groups import load_runs
 
     first = {"config": {"train_images": 1}, "runs": [{"variant": "dense", "seed": 0, "test_accuracy": 0.90},
                                                      {"variant": "stl", "seed": 0, "test_accuracy": 0.91}]}
