@@ -12,7 +12,8 @@
 #
 #   VIT_CONVERGE=1 [VIT_RESUME_FROM=previous OUT_DIR] [VIT_PROCS_PER_GPU=2] [VIT_DEADLINE=560]
 #   [VIT_VARIANTS='dense;stl:rank=24,init=random'] [VIT_SEEDS=0]
-#   [VIT_CONFIG=research/train/vit_convergence.cfg] [VIT_DATA=.cache/fm-data] research/device/run_vit_device.sh OUT_DIR
+#   [VIT_CONFIG=research/train/vit_convergence.cfg] [VIT_DATA=.cache/fm-data] [VIT_FLAGS='--lr 1e-3']
+#   research/device/run_vit_device.sh OUT_DIR
 #   A dry run on the CPU of a machine without GPU: VIT_DEVICE=cpu VIT_BIN=build/research/train/strassentile-lab.
 #
 # Probe (VIT_PROBE=1): every variant of the config (or of VIT_PROBE_VARIANTS, ';'-separated) alone for
@@ -78,7 +79,10 @@ else
   bin=$build/research/train/strassentile-lab
 fi
 dev=${VIT_DEVICE:-cuda}
-run=("$bin" train vit --config "$cfg" --device "$dev" --threads 1 --data "$data")
+# VIT_FLAGS: more flags of `train vit`, over the config's (e.g. '--lr 1e-3' for a learning-rate sweep; recorded in
+# the results' config). Their run states live in a checkpoint folder of their own.
+read -ra extra <<<"${VIT_FLAGS:-}"
+run=("$bin" train vit --config "$cfg" "${extra[@]}" --device "$dev" --threads 1 --data "$data")
 
 if [ "${VIT_PROBE:-$((1 - converge))}" = 1 ]; then
   steps=${VIT_PROBE_STEPS:-150}
@@ -156,7 +160,7 @@ if [ "${VIT_SWEEP:-$((1 - converge))}" = 1 ]; then
   grep -h "^| " "$tmp"/sweep_*.log | sort | uniq
 fi
 if [ "$converge" = 1 ]; then
-  ckpt=${VIT_CHECKPOINTS:-$(checkpoint_dir vit)}
+  ckpt=${VIT_CHECKPOINTS:-$(checkpoint_dir vit)${VIT_FLAGS:+-$(sha1sum <<<"$VIT_FLAGS" | cut -c1-8)}}
   mkdir -p "$ckpt"
   previous=()
   if [ -n "${VIT_RESUME_FROM:-}" ]; then
