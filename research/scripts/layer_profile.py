@@ -4,7 +4,8 @@ widths, plus mode causal <4,4,4> at 16384x4096x4096. bf16, every parameter learn
 with the L2 flushed before each.
 
     PYTHONPATH=python STRASSENTILE_TORCH_LIB=build-cuda/lib/libstrassentile_torch.so python research/scripts/layer_profile.py \
-        [--formats 2x2x2:3,4x2x4:12] [MxKxN ...]   (other formats and shapes than the defaults)
+        [--formats 2x2x2:3,4x2x4:12] [--keep] [MxKxN ...]   (other formats and shapes than the defaults; --keep:
+        the STL layers keep X̂ and Z from the forward for the backward, strassentile.set_keep_for_backward(True))
 """
 import sys
 
@@ -63,4 +64,7 @@ if __name__ == "__main__":
     formats = FORMATS
     if args[:1] == ["--formats"]:
         formats, args = parse_formats(args[1]), args[2:]
+    if args[:1] == ["--keep"]:
+        st.set_keep_for_backward(True)
+        args = args[1:]
     main([tuple(int(v) for v in arg.split("x")) for arg in args] or SHAPES, formats)
