@@ -1,12 +1,12 @@
 # Sourced by research/device/run_vit_device.sh and run_lm_device.sh: the end of a convergence call, with the
 # caller's `out` (what comes back) and `tmp` (its processes' files).
 
-# checkpoint_dir NAME: where a convergence call's run states live, outside the call's scratch folder, so that the
-# next call on the same machine (while it is still held: its ignored files stay) continues the runs this one left
-# unfinished from their last epoch or curve point. Keyed by the research configs' contents: a run state saved under
-# other settings is refused, so a changed config starts in a fresh folder.
+# checkpoint_dir NAME [FLAGS]: where a convergence call's run states live, outside the call's scratch folder, so that
+# the next call on the same machine (while it is still held: its ignored files stay) continues the runs this one left
+# unfinished from their last epoch or curve point. Keyed by the research configs' contents and the flags given over
+# them: a run state saved under other settings is refused, so changed settings start in a fresh folder.
 checkpoint_dir() {
-  echo ".cache/$1-checkpoints/$(cat research/train/*.cfg | sha1sum | cut -c1-12)"
+  echo ".cache/$1-checkpoints/$({ cat research/train/*.cfg; printf '%s' "${2:-}"; } | sha1sum | cut -c1-12)"
 }
 
 # process_logs N GPUS: the N training processes' logs ($tmp/converge_P.log), one after another under a header.

@@ -80,7 +80,7 @@ else
 fi
 dev=${VIT_DEVICE:-cuda}
 # VIT_FLAGS: more flags of `train vit`, over the config's (e.g. '--lr 1e-3' for a learning-rate sweep; recorded in
-# the results' config). Their run states live in a checkpoint folder of their own.
+# the results' config); the checkpoint folder is keyed by them too.
 read -ra extra <<<"${VIT_FLAGS:-}"
 run=("$bin" train vit --config "$cfg" "${extra[@]}" --device "$dev" --threads 1 --data "$data")
 
@@ -160,7 +160,7 @@ if [ "${VIT_SWEEP:-$((1 - converge))}" = 1 ]; then
   grep -h "^| " "$tmp"/sweep_*.log | sort | uniq
 fi
 if [ "$converge" = 1 ]; then
-  ckpt=${VIT_CHECKPOINTS:-$(checkpoint_dir vit)${VIT_FLAGS:+-$(sha1sum <<<"$VIT_FLAGS" | cut -c1-8)}}
+  ckpt=${VIT_CHECKPOINTS:-$(checkpoint_dir vit "${VIT_FLAGS:-}")}
   mkdir -p "$ckpt"
   previous=()
   if [ -n "${VIT_RESUME_FROM:-}" ]; then

@@ -64,7 +64,7 @@ if __name__ == "__main__":
     formats = FORMATS
     if args[:1] == ["--formats"]:
         formats, args = parse_formats(args[1]), args[2:]
-    if args[:1] == ["--keep"]:
+    if "--keep" in args:
         st.set_keep_for_backward(True)
-        args = args[1:]
+        args.remove("--keep")
     main([tuple(int(v) for v in arg.split("x")) for arg in args] or SHAPES, formats)

@@ -68,20 +68,22 @@ def run_main(tmp_path, monkeypatch, later_runs=()):
     return table.read_text()
 
 
-def test_main_writes_the_table(tmp_path, monkeypatch):
-    # The table needs no matplotlib (the lab's CI venv has none): the plots are stubbed out here.
+def stub_plots(monkeypatch):
+    """The tables need no matplotlib (the lab's CI venv has none): the plots are stubbed out."""
     import plot_lm
     for plot in ("plot_curves", "plot_time", "plot_ppl"):
         monkeypatch.setattr(plot_lm, plot, lambda *args, **kwargs: None)
+
+
+def test_main_writes_the_table(tmp_path, monkeypatch):
+    stub_plots(monkeypatch)
     text = run_main(tmp_path, monkeypatch)
     assert "training tokens/s, alone" in text and "| 2,000 |" in text and "| 1,000 |" in text
     assert "| `stl` | 0 of 1 | not reached |" in text
 
 
 def test_main_reads_seeds_from_several_files_the_later_winning(tmp_path, monkeypatch):
-    import plot_lm
-    for plot in ("plot_curves", "plot_time", "plot_ppl"):
-        monkeypatch.setattr(plot_lm, plot, lambda *args, **kwargs: None)
+    stub_plots(monkeypatch)
     # A second call's file: stl seed 1, and stl seed 0 again (which replaces the first file's).
     text = run_main(tmp_path, monkeypatch, later_runs=[("stl", 1, 1.4, 500.0), ("stl", 0, 1.0, 500.0)])
     stl = next(line for line in text.splitlines() if line.startswith("| `stl` | 0,1"))
