@@ -61,10 +61,10 @@ def parse_formats(text):
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if "--keep" in args:  # before --formats, so that either may come first
+        st.set_keep_for_backward(True)
+        args.remove("--keep")
     formats = FORMATS
     if args[:1] == ["--formats"]:
         formats, args = parse_formats(args[1]), args[2:]
-    if "--keep" in args:
-        st.set_keep_for_backward(True)
-        args.remove("--keep")
     main([tuple(int(v) for v in arg.split("x")) for arg in args] or SHAPES, formats)
