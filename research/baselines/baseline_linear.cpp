@@ -23,9 +23,18 @@ torch::Tensor sparse24_mask(const torch::Tensor& weight) {
   std::vector<int64_t> groups(weight.sizes().begin(), weight.sizes().end());
   groups.back() /= 4;
   groups.push_back(4);
-  const torch::Tensor magnitude = weight.detach().abs().reshape(groups);
-  const torch::Tensor keep = std::get<1>(magnitude.topk(2, -1, /*largest=*/true, /*sorted=*/false));
-  return torch::zeros_like(magnitude).scatter_(-1, keep, 1.0).reshape(weight.sizes());
+  // Entry i of a group is kept when fewer than 2 of the other three beat it (larger, or equal and earlier): a few
+  // elementwise passes. torch's CUDA topk would run one thread block per 4-entry slice, millions of them per
+  // weight, and SR-STE recomputes the mask every step.
+  const std::vector<torch::Tensor> magnitude = weight.detach().abs().reshape(groups).unbind(-1);
+  std::vector<torch::Tensor> keep;
+  for (std::size_t i = 0; i < 4; ++i) {
+    torch::Tensor beaten_by = torch::zeros_like(magnitude[i], torch::kUInt8);
+    for (std::size_t j = 0; j < 4; ++j)
+      if (j != i) beaten_by += j < i ? magnitude[j] >= magnitude[i] : magnitude[j] > magnitude[i];
+    keep.push_back(beaten_by < 2);
+  }
+  return torch::stack(keep, -1).to(weight.dtype()).reshape(weight.sizes());
 }
 
 Sparse24LinearImpl::Sparse24LinearImpl(Sparse24LinearOptions options_) : options(std::move(options_)) { reset(); }

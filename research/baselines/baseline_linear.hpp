@@ -29,8 +29,8 @@ namespace strassentile {
 // ---- 2:4 sparsity ----
 
 // A 0/1 mask of `weight`'s shape and dtype that keeps, in every group of 4 consecutive entries of the last
-// dimension, the 2 of largest magnitude (ties broken arbitrarily: always exactly 2). The last dimension must be a
-// multiple of 4.
+// dimension, the 2 of largest magnitude (ties go to the earlier entries: always exactly 2). The last dimension must be
+// a multiple of 4.
 torch::Tensor sparse24_mask(const torch::Tensor& weight);
 
 // How a Sparse24Linear chooses its mask.

@@ -34,6 +34,21 @@ TEST(Sparse24, MaskKeepsExactlyTheTwoLargestOfEveryFour) {
   EXPECT_TRUE((kept_min >= dropped_max).all().item<bool>());
 }
 
+// The mask against torch's topk (no ties among random magnitudes), and ties resolved toward the earlier entries.
+TEST(Sparse24, MaskIsTheTopTwoOfEveryFourAndTiesGoToTheEarlierEntries) {
+  torch::manual_seed(1);
+  const torch::Tensor w = torch::randn({16, 32, 8}, torch::kDouble);
+  const torch::Tensor mag = w.abs().reshape({16, 32, 2, 4});
+  const torch::Tensor top = std::get<1>(mag.topk(2, -1));
+  const torch::Tensor expected = torch::zeros_like(mag).scatter_(-1, top, 1.0).reshape(w.sizes());
+  EXPECT_TRUE(torch::equal(sparse24_mask(w), expected));
+
+  const torch::Tensor tied = torch::tensor({0.0, 0.0, 0.0, 0.0, 1.0, -2.0, 2.0, 1.0, 3.0, 3.0, -3.0, 1.0}).reshape({1, 12});
+  EXPECT_TRUE(torch::equal(sparse24_mask(tied),
+                           torch::tensor({1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0}).reshape({1, 12})));
+  EXPECT_EQ(sparse24_mask(tied.to(torch::kBFloat16)).scalar_type(), torch::kBFloat16);
+}
+
 TEST(Sparse24, RejectsInputsThatAreNotGroupsOfFour) {
   EXPECT_THROW(sparse24_mask(torch::randn({3, 10})), c10::Error);
   EXPECT_THROW(Sparse24Linear(Sparse24LinearOptions(10, 8)), c10::Error);
