@@ -11,14 +11,22 @@ from torch import nn
 
 
 def sparse24_mask(weight: torch.Tensor) -> torch.Tensor:
-    """Keeps the 2 largest-magnitude entries in every group of 4 consecutive inputs of each output row."""
+    """Keeps the 2 largest-magnitude entries in every group of 4 consecutive inputs of each output row (ties go to
+    the earlier entries), as the C++ ``sparse24_mask``: an entry is kept when fewer than 2 of the other three beat it
+    (larger, or equal and earlier). Elementwise passes rather than ``topk``, whose CUDA kernel runs one thread block
+    per 4-entry group."""
     out_features, in_features = weight.shape
     if in_features % 4:
         raise ValueError(f"sparse24_mask: in_features must be a multiple of 4, got {in_features}")
-    groups = weight.detach().abs().reshape(out_features, in_features // 4, 4)
-    keep = groups.topk(2, dim=-1).indices
-    mask = torch.zeros_like(groups, dtype=torch.bool).scatter_(-1, keep, True)
-    return mask.reshape(out_features, in_features)
+    magnitude = weight.detach().abs().reshape(out_features, in_features // 4, 4).unbind(-1)
+    keep = []
+    for i in range(4):
+        beaten_by = torch.zeros_like(magnitude[i], dtype=torch.uint8)
+        for j in range(4):
+            if j != i:
+                beaten_by += (magnitude[j] >= magnitude[i]) if j < i else (magnitude[j] > magnitude[i])
+        keep.append(beaten_by < 2)
+    return torch.stack(keep, -1).reshape(out_features, in_features)
 
 
 class Sparse24Linear(nn.Module):

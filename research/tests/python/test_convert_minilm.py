@@ -89,6 +89,15 @@ def test_sparse24_keeps_exactly_the_two_largest_of_four(out_features, groups, se
     torch.testing.assert_close(layer(x), nn.functional.linear(x, lin.weight * mask.reshape(lin.weight.shape), lin.bias))
 
 
+def test_sparse24_mask_is_topks_choice_and_ties_go_to_the_earlier_entries():
+    w = torch.randn(12, 40, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    top = w.abs().reshape(12, 10, 4).topk(2, dim=-1).indices
+    expected = torch.zeros(12, 10, 4, dtype=torch.bool).scatter_(-1, top, True).reshape(12, 40)
+    assert torch.equal(bl.sparse24_mask(w), expected)
+    tied = torch.tensor([[0.0, 0.0, 0.0, 0.0, 1.0, -2.0, 2.0, 1.0, 3.0, 3.0, -3.0, 1.0]])
+    assert bl.sparse24_mask(tied).tolist() == [[True, True, False, False, False, True, True, False, True, True, False, False]]
+
+
 def test_sparse24_rejects_widths_that_are_not_multiples_of_4():
     with pytest.raises(ValueError, match="multiple of 4"):
         bl.Sparse24Linear(nn.Linear(6, 4))
