@@ -8,6 +8,12 @@
 // at a·c = 4 a consumer warpgroup keeps a 64 × 64 block (32 + 4·32 fp32 registers), at a·c ≤ 2 a 64 × 128 block.
 // Formats with more slots (`<4,4,4>`, `<4,2,4>`: 16) do not fit and stay on the unfused pipeline.
 //
+// Staged (kStagedP > 0, r ≤ kMaxStaged + 1): the registers hold one 64 × kStagedP accumulator and no slots. Each
+// finished product but the last goes to shared memory as bf16, each thread's own fragment in its own lanes (so no
+// barrier: a thread reads back only what it wrote); the last product's accumulator is decoded with them into Y. The
+// accumulator is as wide as a plain GEMM's (128 or 192), where the slots held it at 64 for a·c = 4; Z[t < r-1] is
+// rounded to bf16 once, as the unfused pipeline rounds every Z[t].
+//
 // The mainloop (TMA into 128-byte-swizzled stages of one or two 64-wide k atoms, two consumer warpgroups, one
 // producer warp, clusters of 1, 1×2, 2×1 or 2×2 CTAs sharing the X̂ and Ŵ tiles by multicast) follows
 // wgmma_products.cuh; its PTX helpers are used from there. Measured: ROOFLINE.md, "Accumulate-decode: measured".
@@ -26,6 +32,7 @@ constexpr int kConsumers = 2;
 constexpr int kThreads = 128 * (kConsumers + 1);
 constexpr int kMaxRank = 32;
 constexpr int kMaxSlots = 4;
+constexpr int kMaxStaged = 2;              // staged products: r ≤ 3 (`<2,2,2>` r = 3, `<1,4,2>` r = 3)
 
 __device__ __forceinline__ void wgmma_m64n64k16(float (&d)[32], std::uint64_t desc_a, std::uint64_t desc_b, int scale_d) {
     asm volatile(
@@ -67,6 +74,38 @@ __device__ __forceinline__ void wgmma_m64n128k16(float (&d)[64], std::uint64_t d
         : "l"(desc_a), "l"(desc_b), "r"(scale_d));
 }
 
+__device__ __forceinline__ void wgmma_m64n192k16(float (&d)[96], std::uint64_t desc_a, std::uint64_t desc_b, int scale_d) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %98, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n192k16.f32.bf16.bf16 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7,"
+        "%8, %9, %10, %11, %12, %13, %14, %15,"
+        "%16, %17, %18, %19, %20, %21, %22, %23,"
+        "%24, %25, %26, %27, %28, %29, %30, %31,"
+        "%32, %33, %34, %35, %36, %37, %38, %39,"
+        "%40, %41, %42, %43, %44, %45, %46, %47,"
+        "%48, %49, %50, %51, %52, %53, %54, %55,"
+        "%56, %57, %58, %59, %60, %61, %62, %63,"
+        "%64, %65, %66, %67, %68, %69, %70, %71,"
+        "%72, %73, %74, %75, %76, %77, %78, %79,"
+        "%80, %81, %82, %83, %84, %85, %86, %87,"
+        "%88, %89, %90, %91, %92, %93, %94, %95"
+        "}, %96, %97, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95])
+        : "l"(desc_a), "l"(desc_b), "r"(scale_d));
+}
+
 // One launch's operands. Per product t: X̂[t] is m × k and Ŵ[t]ᵀ is n × k, both k-contiguous and stacked over t.
 struct Params {
   int m = 0, n = 0, k = 0, r = 0;
@@ -76,10 +115,19 @@ struct Params {
   long ldy = 0;
 };
 
-template <int kBlockP, int kStages, int kAtoms>
+// Staged products as bf16 pairs: [product][consumer][pair of accumulator entries][thread], conflict-free.
+template <bool kStaged, int kBlockP>
+struct StagedProducts {
+  std::uint32_t pairs[kMaxStaged][kConsumers][kBlockP / 4][128];
+};
+template <int kBlockP>
+struct StagedProducts<false, kBlockP> {};
+
+template <int kBlockP, int kStages, int kAtoms, bool kStaged>
 struct SharedStorage {
   bf16 a[kStages][kAtoms][kBlockQ * kAtomK];  // Ŵᵀ tiles; each a multiple of the 1 KiB swizzle atom
   bf16 b[kStages][kAtoms][kBlockP * kAtomK];  // X̂ tiles
+  StagedProducts<kStaged, kBlockP> staged;
   alignas(8) std::uint64_t full[kStages];
   alignas(8) std::uint64_t empty[kStages];
   float decode[kMaxSlots * kMaxRank];
@@ -118,9 +166,11 @@ __device__ __forceinline__ void wgmma_block(float (&acc)[kAcc], std::uint64_t de
                                             int scale_d) {
   if constexpr (kAcc == 32) {
     wgmma_m64n64k16(acc, desc_a, desc_b, scale_d);
-  } else {
-    static_assert(kAcc == 64);
+  } else if constexpr (kAcc == 64) {
     wgmma_m64n128k16(acc, desc_a, desc_b, scale_d);
+  } else {
+    static_assert(kAcc == 96);
+    wgmma_m64n192k16(acc, desc_a, desc_b, scale_d);
   }
 }
 
@@ -155,14 +205,14 @@ __device__ __forceinline__ void store_slots(bf16* y_row, const float* values) {
 // Persistent: each cluster walks its blocks of Y, tile, tile + clusters, ...; a cluster is kClusterP × kClusterQ CTAs
 // on adjacent p and q blocks: the CTAs of one p block share its X̂ tile (the first of them multicasts it), the CTAs of
 // one q block share the Ŵ tile.
-template <int A, int C, int kBlockP, int kStages, int kAtoms, int kClusterP, int kClusterQ>
+template <int A, int C, int kBlockP, int kStages, int kAtoms, int kClusterP, int kClusterQ, bool kStaged>
 __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kClusterP * kClusterQ, 1, 1)
     accumulate_decode_forward(const Params params, const __grid_constant__ CUtensorMap w_map,
                               const __grid_constant__ CUtensorMap x_map) {
   constexpr int kSlots = A * C;
   constexpr int kAcc = kBlockP / 2;  // fp32 registers per thread of a 64 × kBlockP accumulator
   static_assert(kSlots <= kMaxSlots);
-  using Storage = SharedStorage<kBlockP, kStages, kAtoms>;
+  using Storage = SharedStorage<kBlockP, kStages, kAtoms, kStaged>;
   extern __shared__ std::uint8_t raw_smem[];
   Storage& s = *reinterpret_cast<Storage*>((reinterpret_cast<std::uintptr_t>(raw_smem) + 1023) &
                                            ~static_cast<std::uintptr_t>(1023));
@@ -232,15 +282,17 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kClusterP * kClu
     for (int i = 0; i < kStages; ++i) release_stage<kCluster>(&s.empty[i], tid);
     const int warp = tid / 32, lane = tid % 32;
     float acc[kAcc];
-    float out[kSlots][kAcc];
+    float out[kStaged ? 1 : kSlots][kStaged ? 1 : kAcc];  // the slots; unused when staged
     int stage = 0, phase = 0;
     for (int tile = cluster; tile < tiles; tile += clusters) {
       const int p0 = ((tile / q_groups) * kClusterP + cta_p) * kBlockP;
       const int q0 = ((tile % q_groups) * kClusterQ + cta_q) * kBlockQ;
+      if constexpr (!kStaged) {
 #pragma unroll
-      for (int slot = 0; slot < kSlots; ++slot)
+        for (int slot = 0; slot < kSlots; ++slot)
 #pragma unroll
-        for (int e = 0; e < kAcc; ++e) out[slot][e] = 0.0f;
+          for (int e = 0; e < kAcc; ++e) out[slot][e] = 0.0f;
+      }
       for (int t = 0; t < r; ++t) {
         int pending = -1;  // the stage whose WGMMAs may still be reading it
         for (int kb = 0; kb < k_blocks; ++kb) {
@@ -263,14 +315,34 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kClusterP * kClu
         }
         warpgroup_wait<0>();
         release_stage<kCluster>(&s.empty[pending], tid);
+        if constexpr (kStaged) {
+          if (t + 1 < r) {
 #pragma unroll
-        for (int slot = 0; slot < kSlots; ++slot) {
-          const float coef = s.decode[slot * r + t];
+            for (int e2 = 0; e2 < kAcc / 2; ++e2) {
+              const __nv_bfloat162 pair = __floats2bfloat162_rn(acc[2 * e2], acc[2 * e2 + 1]);
+              s.staged.pairs[t][consumer][e2][tid] = *reinterpret_cast<const std::uint32_t*>(&pair);
+            }
+          }
+        } else {
 #pragma unroll
-          for (int e = 0; e < kAcc; ++e) out[slot][e] = fmaf(coef, acc[e], out[slot][e]);
+          for (int slot = 0; slot < kSlots; ++slot) {
+            const float coef = s.decode[slot * r + t];
+#pragma unroll
+            for (int e = 0; e < kAcc; ++e) out[slot][e] = fmaf(coef, acc[e], out[slot][e]);
+          }
         }
       }
 
+      // Staged: D's columns in registers, the last product's apart; a product past r weighs 0.
+      float last_coef[kStaged ? kSlots : 1], staged_coef[kStaged ? kSlots : 1][kMaxStaged];
+      if constexpr (kStaged) {
+#pragma unroll
+        for (int slot = 0; slot < kSlots; ++slot) {
+          last_coef[slot] = s.decode[slot * r + r - 1];
+#pragma unroll
+          for (int t = 0; t < kMaxStaged; ++t) staged_coef[slot][t] = t + 1 < r ? s.decode[slot * r + t] : 0.0f;
+        }
+      }
       // Accumulator element e of this thread: product row q = 16·warp + lane/4 + 8·((e/2) % 2) of the consumer's 64,
       // product column p = 8·(e/4) + 2·(lane % 4) + e % 2; it lands in Y[a·p + i, c·q + j] for slot (i, j).
       const int m = params.m, n = params.n;
@@ -288,11 +360,30 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kClusterP * kClu
             const int p = p0 + 8 * chunk + 2 * (lane % 4) + odd;
             if (p >= m) continue;
             const int e = 4 * chunk + 2 * h + odd;
+            // Staged: this entry of the earlier products, read back from this thread's own lanes.
+            float z[kMaxStaged];
+            if constexpr (kStaged) {
+#pragma unroll
+              for (int t = 0; t < kMaxStaged; ++t) {
+                const std::uint32_t bits = t + 1 < r ? s.staged.pairs[t][consumer][e / 2][tid] : 0u;  // past r: 0, not stale bits (0 × NaN)
+                const __nv_bfloat162 pair = *reinterpret_cast<const __nv_bfloat162*>(&bits);
+                z[t] = __bfloat162float(odd ? pair.y : pair.x);
+              }
+            }
 #pragma unroll
             for (int i = 0; i < A; ++i) {
               float values[C];
 #pragma unroll
-              for (int j = 0; j < C; ++j) values[j] = out[i * C + j][e] + bias[j];
+              for (int j = 0; j < C; ++j) {
+                if constexpr (kStaged) {
+                  float v = fmaf(last_coef[i * C + j], acc[e], bias[j]);
+#pragma unroll
+                  for (int t = 0; t < kMaxStaged; ++t) v = fmaf(staged_coef[i * C + j][t], z[t], v);
+                  values[j] = v;
+                } else {
+                  values[j] = out[i * C + j][e] + bias[j];
+                }
+              }
               store_slots<A, C>(params.y + static_cast<long>(A * p + i) * params.ldy + C * q, values);
             }
           }
@@ -329,15 +420,20 @@ inline CUtensorMap product_map(const bf16* base, int k, int rows, int r, int box
 
 // Y = decode(X̂·Ŵ) + bias for the <A, ·, C> format: x_hat (r·m × k), w_hat_t (r·n × k). Returns false and launches
 // nothing where the kernel does not apply (k % 8, r > 32, misaligned Y rows).
-template <int A, int C, int kClusterP = 1, int kClusterQ = 2, int kAtoms = 1>
+// kStagedP > 0: the staged kernel with a 64 × kStagedP accumulator per consumer (128 or 192; r ≤ kMaxStaged + 1).
+template <int A, int C, int kClusterP = 1, int kClusterQ = 2, int kAtoms = 1, int kStagedP = 0>
 bool run(const Params& params, const bf16* x_hat, const bf16* w_hat_t, cudaStream_t stream = nullptr) {
-  constexpr int kBlockP = A * C <= 2 ? 128 : 64;
+  constexpr bool kStaged = kStagedP > 0;
+  constexpr int kBlockP = kStaged ? kStagedP : A * C <= 2 ? 128 : 64;
   constexpr int kStageBytes = (kBlockQ + kBlockP) * kAtomK * kAtoms * 2;
-  constexpr int kStages = std::min(6, (200 * 1024) / kStageBytes);
+  constexpr int kStagedBytes = kStaged ? static_cast<int>(sizeof(StagedProducts<true, kBlockP>)) : 0;
+  constexpr int kStages = std::min(6, ((kStaged ? 224 : 200) * 1024 - kStagedBytes) / kStageBytes);
+  static_assert(kStages >= 3, "too few pipeline stages beside the staged products");
   constexpr int kCluster = kClusterP * kClusterQ;
   if (params.k % 8 != 0 || params.r < 1 || params.r > kMaxRank || (params.ldy * 2) % (2 * C) != 0) return false;
-  auto* kernel = accumulate_decode_forward<A, C, kBlockP, kStages, kAtoms, kClusterP, kClusterQ>;
-  constexpr std::size_t smem = sizeof(SharedStorage<kBlockP, kStages, kAtoms>) + 1024;
+  if (kStaged && params.r > kMaxStaged + 1) return false;
+  auto* kernel = accumulate_decode_forward<A, C, kBlockP, kStages, kAtoms, kClusterP, kClusterQ, kStaged>;
+  constexpr std::size_t smem = sizeof(SharedStorage<kBlockP, kStages, kAtoms, kStaged>) + 1024;
   static_assert(smem <= 227 * 1024);
   static const int sms = [&] {
     cuda_check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem), "smem attribute");
