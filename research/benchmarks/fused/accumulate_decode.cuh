@@ -360,12 +360,13 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kClusterP * kClu
             const int p = p0 + 8 * chunk + 2 * (lane % 4) + odd;
             if (p >= m) continue;
             const int e = 4 * chunk + 2 * h + odd;
-            // Staged: this entry of the earlier products, read back from this thread's own lanes.
+            // Staged: this entry of the earlier products, read back from this thread's own lanes; a product past r
+            // reads as 0, not as stale bits (0 × NaN).
             float z[kMaxStaged];
             if constexpr (kStaged) {
 #pragma unroll
               for (int t = 0; t < kMaxStaged; ++t) {
-                const std::uint32_t bits = t + 1 < r ? s.staged.pairs[t][consumer][e / 2][tid] : 0u;  // past r: 0, not stale bits (0 × NaN)
+                const std::uint32_t bits = t + 1 < r ? s.staged.pairs[t][consumer][e / 2][tid] : 0u;
                 const __nv_bfloat162 pair = *reinterpret_cast<const __nv_bfloat162*>(&bits);
                 z[t] = __bfloat162float(odd ? pair.y : pair.x);
               }
@@ -419,8 +420,8 @@ inline CUtensorMap product_map(const bf16* base, int k, int rows, int r, int box
 }
 
 // Y = decode(X̂·Ŵ) + bias for the <A, ·, C> format: x_hat (r·m × k), w_hat_t (r·n × k). Returns false and launches
-// nothing where the kernel does not apply (k % 8, r > 32, misaligned Y rows).
-// kStagedP > 0: the staged kernel with a 64 × kStagedP accumulator per consumer (128 or 192; r ≤ kMaxStaged + 1).
+// nothing where the kernel does not apply (k % 8, r > 32, misaligned Y rows; staged: r > kMaxStaged + 1).
+// kStagedP > 0: the staged kernel with a 64 × kStagedP accumulator per consumer (128 or 192).
 template <int A, int C, int kClusterP = 1, int kClusterQ = 2, int kAtoms = 1, int kStagedP = 0>
 bool run(const Params& params, const bf16* x_hat, const bf16* w_hat_t, cudaStream_t stream = nullptr) {
   constexpr bool kStaged = kStagedP > 0;
