@@ -135,6 +135,7 @@ int main() {
       {16384, 768, 3072, 2, 4, 2, 6},  {16384, 768, 3072, 2, 2, 2, 3},  {16384, 768, 3072, 1, 4, 2, 3},
       {65536, 384, 1536, 2, 2, 2, 3},  {65536, 384, 1536, 1, 4, 2, 3},  {999, 384, 1540, 1, 4, 4, 7},
       {800, 384, 600, 2, 4, 2, 6},  // odd numbers of p and q blocks: a cluster's second CTA past the edge
+      {1000, 384, 1544, 2, 2, 2, 3}, {999, 384, 1540, 1, 4, 2, 3},  // ragged blocks for the staged kernel (r ≤ 3)
   };
   std::printf(
       "| M×K×N | format | cluster | dense ms | cuBLAS products ms | fused products+decode ms | dense / fused | "
