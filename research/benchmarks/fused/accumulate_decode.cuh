@@ -8,11 +8,12 @@
 // at a·c = 4 a consumer warpgroup keeps a 64 × 64 block (32 + 4·32 fp32 registers), at a·c ≤ 2 a 64 × 128 block.
 // Formats with more slots (`<4,4,4>`, `<4,2,4>`: 16) do not fit and stay on the unfused pipeline.
 //
-// Staged (kStagedP > 0, r ≤ kMaxStaged + 1): the registers hold one 64 × kStagedP accumulator and no slots. Each
-// finished product but the last goes to shared memory as bf16, each thread's own fragment in its own lanes (so no
-// barrier: a thread reads back only what it wrote); the last product's accumulator is decoded with them into Y. The
-// accumulator is as wide as a plain GEMM's (128 or 192), where the slots held it at 64 for a·c = 4; Z[t < r-1] is
-// rounded to bf16 once, as the unfused pipeline rounds every Z[t].
+// Staged (kStaged, r ≤ kMaxStaged + 1): the registers hold one 64 × 128 accumulator and no slots. Each finished
+// product but the last goes to shared memory as bf16, each thread's own fragment in its own lanes (so no barrier: a
+// thread reads back only what it wrote); the last product's accumulator is decoded with them into Y. The accumulator
+// is as wide as a plain GEMM's, where the slots held it at 64 for a·c = 4; Z[t < r-1] is rounded to bf16 once, as the
+// unfused pipeline rounds every Z[t]. A 64 × 192 accumulator was slower than the best configuration at every shape
+// measured (ROOFLINE.md, "Staged products: measured").
 //
 // The mainloop (TMA into 128-byte-swizzled stages of one or two 64-wide k atoms, two consumer warpgroups, one
 // producer warp, clusters of 1, 1×2, 2×1 or 2×2 CTAs sharing the X̂ and Ŵ tiles by multicast) follows
@@ -71,38 +72,6 @@ __device__ __forceinline__ void wgmma_m64n128k16(float (&d)[64], std::uint64_t d
           "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
           "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
           "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-        : "l"(desc_a), "l"(desc_b), "r"(scale_d));
-}
-
-__device__ __forceinline__ void wgmma_m64n192k16(float (&d)[96], std::uint64_t desc_a, std::uint64_t desc_b, int scale_d) {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %98, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n192k16.f32.bf16.bf16 {"
-        "%0, %1, %2, %3, %4, %5, %6, %7,"
-        "%8, %9, %10, %11, %12, %13, %14, %15,"
-        "%16, %17, %18, %19, %20, %21, %22, %23,"
-        "%24, %25, %26, %27, %28, %29, %30, %31,"
-        "%32, %33, %34, %35, %36, %37, %38, %39,"
-        "%40, %41, %42, %43, %44, %45, %46, %47,"
-        "%48, %49, %50, %51, %52, %53, %54, %55,"
-        "%56, %57, %58, %59, %60, %61, %62, %63,"
-        "%64, %65, %66, %67, %68, %69, %70, %71,"
-        "%72, %73, %74, %75, %76, %77, %78, %79,"
-        "%80, %81, %82, %83, %84, %85, %86, %87,"
-        "%88, %89, %90, %91, %92, %93, %94, %95"
-        "}, %96, %97, p, 1, 1, 0, 0;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
-          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
-          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
-          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
-          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
-          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
-          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
-          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
-          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
-          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
-          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95])
         : "l"(desc_a), "l"(desc_b), "r"(scale_d));
 }
 
@@ -166,11 +135,9 @@ __device__ __forceinline__ void wgmma_block(float (&acc)[kAcc], std::uint64_t de
                                             int scale_d) {
   if constexpr (kAcc == 32) {
     wgmma_m64n64k16(acc, desc_a, desc_b, scale_d);
-  } else if constexpr (kAcc == 64) {
-    wgmma_m64n128k16(acc, desc_a, desc_b, scale_d);
   } else {
-    static_assert(kAcc == 96);
-    wgmma_m64n192k16(acc, desc_a, desc_b, scale_d);
+    static_assert(kAcc == 64);
+    wgmma_m64n128k16(acc, desc_a, desc_b, scale_d);
   }
 }
 
@@ -421,11 +388,10 @@ inline CUtensorMap product_map(const bf16* base, int k, int rows, int r, int box
 
 // Y = decode(X̂·Ŵ) + bias for the <A, ·, C> format: x_hat (r·m × k), w_hat_t (r·n × k). Returns false and launches
 // nothing where the kernel does not apply (k % 8, r > 32, misaligned Y rows; staged: r > kMaxStaged + 1).
-// kStagedP > 0: the staged kernel with a 64 × kStagedP accumulator per consumer (128 or 192).
-template <int A, int C, int kClusterP = 1, int kClusterQ = 2, int kAtoms = 1, int kStagedP = 0>
+// kStaged: the staged kernel, one 64 × 128 accumulator per consumer.
+template <int A, int C, int kClusterP = 1, int kClusterQ = 2, int kAtoms = 1, bool kStaged = false>
 bool run(const Params& params, const bf16* x_hat, const bf16* w_hat_t, cudaStream_t stream = nullptr) {
-  constexpr bool kStaged = kStagedP > 0;
-  constexpr int kBlockP = kStaged ? kStagedP : A * C <= 2 ? 128 : 64;
+  constexpr int kBlockP = kStaged || A * C <= 2 ? 128 : 64;
   constexpr int kStageBytes = (kBlockQ + kBlockP) * kAtomK * kAtoms * 2;
   constexpr int kStagedBytes = kStaged ? static_cast<int>(sizeof(StagedProducts<true, kBlockP>)) : 0;
   constexpr int kStages = std::min(6, ((kStaged ? 224 : 200) * 1024 - kStagedBytes) / kStageBytes);
