@@ -48,6 +48,10 @@ struct GpuSpec {
   double launch_seconds = 4e-6;      // per kernel, host-side dispatch included
   double gemm_half_inner = 96;       // inner dimension at which a GEMM computes at half its peak rate
   bool guessed = false;              // scaled from another GPU rather than known or measured
+  // An sm_90 GPU, where stl_forward runs the products and decode as one kernel for 16-bit storage, rank <= 3 and
+  // tiles whose (a, c) is (2,2), (1,4), (4,1), (1,2) or (2,1), Z not kept (strassentile/cuda/stl_cuda.hpp,
+  // ForwardPath). gpu_spec sets it for the H100 and H200.
+  bool fused_forward = false;
 };
 
 // The H200 and H100 (SXM) constants, or, for another `name`, the H200's scaled by SM count and clock (guessed =
@@ -64,6 +68,9 @@ GpuSpec gpu_spec(const std::string& name, std::size_t sm_count, double clock_hz 
 //                         encode_bytes / decode_bytes).
 //   dense forward       = GEMM(1, M×K×N);  STL forward = encode + GEMM(r, Mt×Kt×Nt) + decode. Mode causal adds
 //                         one read of each codec pass's input (the repair of tiles with non-finite inputs).
+//                         Where GpuSpec::fused_forward applies: encode + GEMM(r, Mt×Kt×Nt) / 0.83 + 0.2 · Y's bytes /
+//                         bandwidth (the fused kernel's products run slower than cuBLAS's, and most of its Y stores
+//                         overlap other blocks' products).
 //   training adds the backward of every parameter (src/cuda/README.md's backward): dense dX and dW GEMMs and the
 //   bias column sums; STL: X̂ again, dZ = decodeᵀ(dY), dŴ (inner Mt), Z again, dD, dX̂ (inner Nt), dX = encodeᵀ(dX̂),
 //   dE_X and the bias sums, the coefficient gradients as memory-bound reductions. BackwardSetup removes what a

@@ -142,6 +142,16 @@ def set_dense_equivalent(policy: str) -> str:
     return str(torch.ops.strassentile.set_dense_equivalent(str(policy)))
 
 
+def set_fused_forward(fused: bool) -> bool:
+    """Whether the CUDA forward runs its products and decode as one kernel where that applies: bf16, rank <= 3, tiles
+    whose (a, c) is (2,2), (1,4), (4,1), (1,2) or (2,1) (``<2,2,2>`` r = 3, ``<1,4,2>`` r = 3, ...), an H100 or H200,
+    the forward not keeping Z for the backward. On by default (measured never slower than the pipeline; see
+    docs/PERFORMANCE.md); off, every forward runs encode → batched products → decode. Process-wide. Returns the
+    previous setting.
+    """
+    return bool(torch.ops.strassentile.set_fused_forward(bool(fused)))
+
+
 def encode_weight(w: torch.Tensor, enc_w: torch.Tensor, tile: Tile) -> torch.Tensor:
     """Ŵ = E_W(w) for a dense (in_features, out_features) weight, i.e. ``linear.weight.T``."""
     return torch.ops.strassentile.encode_weight(w, enc_w, tile_list(tile))

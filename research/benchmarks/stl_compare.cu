@@ -198,6 +198,8 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   fp_cc.kernel = sc::KernelChoice::cuda_core;
   sc::ForwardParams fp_dg = fp;  // cuBLAS's default GEMM choice
   fp_dg.gemm = sc::GemmChoice::cublas_default;
+  sc::ForwardParams fp_keep = fp;  // Z left in the workspace for the kept backward
+  fp_keep.keep_z = true;
 
   sc::BackwardParams bp;
   bp.shape = s;
@@ -394,11 +396,11 @@ CompareRow run_shape(const CompareShape& shape, const CompareOptions& opt, const
   measure(row.stl_fb, timer, stl_fb);
   measure(row.stl_fb_all, timer, stl_fb_all);
   measure(row.stl_kept_fb, timer, [&] {
-    sc::stl_forward(fp);
+    sc::stl_forward(fp_keep);
     sc::stl_backward(bp_kept);
   });
   measure(row.stl_kept_fb_all, timer, [&] {
-    sc::stl_forward(fp);
+    sc::stl_forward(fp_keep);
     sc::stl_backward(bp_kept_all);
   });
   measure(row.stl_generic_fwd, timer, [&] { sc::stl_forward(fp_generic); });

@@ -49,12 +49,14 @@ GpuSpec gpu_spec(const std::string& name, std::size_t sm_count, double clock_hz)
   GpuSpec spec;  // the H200's
   if (contains(name, "H200")) {
     spec.name = name;
+    spec.fused_forward = true;
     return spec;
   }
   if (contains(name, "H100") && sm_count == kH200Sms) {
     // Same GH100 compute as the H200 (777 TFLOP/s measured at 16384x4096x4096); HBM3 at 3.35 of HBM3e's 4.8 TB/s.
     spec.name = name;
     spec.bandwidth *= 3.35 / 4.8;
+    spec.fused_forward = true;
     return spec;
   }
   const double scale = static_cast<double>(sm_count) / kH200Sms * (clock_hz > 0 ? clock_hz / kH200ClockHz : 1.0);
@@ -77,7 +79,23 @@ constexpr double kCausalRepairEfficiency = 0.37;
 // that the wide layers, where it is small beside the bytes, are not made pessimistic.
 constexpr double kCodecPassFillSeconds = 10e-6;
 
+// The fused products + decode kernel against the modelled batched GEMM of the same products, fitted to the kernel's
+// times at 16384x4096x4096, 16384x768x3072 and 65536x384x1536, <2,2,2> and <1,4,2> r = 3 on an H100 (within 7%;
+// research/results/perf/accumulate_decode_staged_h100_2026-12-07.log): the products at 0.83 of the model's GEMM rate,
+// and a fifth of Y's write time not hidden behind other blocks' products.
+constexpr double kFusedProductsEfficiency = 0.83;
+constexpr double kFusedOutputExposed = 0.2;
+
 namespace {
+// The (a,c) pairs and ranks of the fused products + decode kernel (src/cuda/dispatch.cpp's fused_forward_unavailable).
+bool fused_forward_applies(const GpuSpec& gpu, TileFormat tile, std::size_t rank, std::size_t bytes_per_element,
+                           bool causal) {
+  const std::size_t a = tile.a, c = tile.c;
+  const bool pair = (a == 2 && c == 2) || (a == 1 && c == 4) || (a == 4 && c == 1) || (a == 1 && c == 2) ||
+                    (a == 2 && c == 1);
+  return gpu.fused_forward && bytes_per_element == 2 && rank >= 1 && rank <= 3 && pair && !causal;
+}
+
 // The (a,b) or (a,c) tiles with their own codec kernels (src/cuda/dispatch.cpp's with_tile_pair): sides in {1, 2, 4}
 // but 1×1, and 3×3; the rest run the generic ones.
 bool has_specialised_codec(std::size_t rows, std::size_t cols) {
@@ -171,6 +189,11 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   SpeedEstimate est;
   est.dense_seconds = gemm_seconds(gpu, 1, M, K, N, bytes_per_element);
   est.stl_seconds = encode + products + decode;
+  // The fused forward, where it runs: not when the forward keeps Z for the backward.
+  if (fused_forward_applies(gpu, tile, rank, bytes_per_element, causal) &&
+      !(training && (backward.keep || backward.keep_z)))
+    est.stl_seconds = encode + (products - gpu.launch_seconds) / kFusedProductsEfficiency +
+                      kFusedOutputExposed * M * N * bytes / gpu.bandwidth + gpu.launch_seconds;
   if (!training) return est;
 
   const double bias_sums = pass(M * N * bytes, 1.0);

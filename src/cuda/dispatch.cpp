@@ -1,6 +1,8 @@
-// Every kernel choice of the CUDA layer: for each encode, decode, fused decode → encode, padded copy and column sum,
-// which kernel runs (tensor-core, CUDA-core specialised on the tile format, or generic) and for which storage type.
+// Every kernel choice of the CUDA layer: whether the forward's products and decode run fused; for each encode, decode,
+// fused decode → encode, padded copy and column sum, which kernel runs (tensor-core, CUDA-core specialised on the tile format, or generic) and for which storage type.
 // The public launch_* functions check their parameters and fill in default strides here, then pick.
+#include <atomic>
+#include <climits>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -10,6 +12,10 @@
 #include "constant_dispatch.hpp"
 #include "launchers.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
+
+#ifndef STRASSENTILE_CUDA_SM90A
+#define STRASSENTILE_CUDA_SM90A 0  // src/cuda/CMakeLists.txt sets it where the fused kernel is compiled
+#endif
 
 namespace strassentile::cuda {
 namespace {
@@ -70,6 +76,35 @@ bool with_tile_pair(int a, int bc, Launch&& launch) {
     case pair_key(4, 1): launch(std::integral_constant<int, 4>{}, std::integral_constant<int, 1>{}); return true;
     default: return false;
   }
+}
+
+// Runs launch<A, C>() for an (a, c) pair the fused products + decode kernel is built for, or returns false.
+template <class Launch>
+bool with_products_decode_pair(int a, int c, Launch&& launch) {
+  if (a > 15 || c > 15) return false;
+  switch (pair_key(a, c)) {
+    case pair_key(2, 2): launch(std::integral_constant<int, 2>{}, std::integral_constant<int, 2>{}); return true;
+    case pair_key(1, 4): launch(std::integral_constant<int, 1>{}, std::integral_constant<int, 4>{}); return true;
+    case pair_key(4, 1): launch(std::integral_constant<int, 4>{}, std::integral_constant<int, 1>{}); return true;
+    case pair_key(1, 2): launch(std::integral_constant<int, 1>{}, std::integral_constant<int, 2>{}); return true;
+    case pair_key(2, 1): launch(std::integral_constant<int, 2>{}, std::integral_constant<int, 1>{}); return true;
+    default: return false;
+  }
+}
+
+// The current device's compute capability as major·10 + minor, remembered per device.
+int current_compute_capability() {
+  int device = 0;
+  detail::check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  static std::atomic<int> known[detail::kProductsDecodeMaxDevices];
+  if (device < detail::kProductsDecodeMaxDevices && known[device].load(std::memory_order_relaxed) != 0)
+    return known[device].load(std::memory_order_relaxed);
+  int major = 0, minor = 0;
+  detail::check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "cudaDeviceGetAttribute");
+  detail::check_cuda(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), "cudaDeviceGetAttribute");
+  const int cc = major * 10 + minor;
+  if (device < detail::kProductsDecodeMaxDevices) known[device].store(cc, std::memory_order_relaxed);
+  return cc;
 }
 
 // The staged decode needs Z's rows and product strides 16-byte aligned and its slab (the transposed decoder and
@@ -223,6 +258,20 @@ void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal, 
   decode_kernel(p, dec, causal, fold);
 }
 
+void products_decode(int a, int c, const ProductsDecodeArgs& args, const void* x_hat, const void* w_hat_t,
+                     cudaStream_t stream) {
+#if STRASSENTILE_CUDA_SM90A
+  if (with_products_decode_pair(a, c, [&](auto ta, auto tc) {
+        launch_products_decode_sm90<decltype(ta)::value, decltype(tc)::value>(args, x_hat, w_hat_t, stream);
+      }))
+    return;
+#else
+  (void)args, (void)x_hat, (void)w_hat_t, (void)stream;
+#endif
+  throw std::logic_error("products_decode: no fused kernel for <" + std::to_string(a) + ",·," + std::to_string(c) +
+                         "> in this build");
+}
+
 void copy_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::int64_t rows_dst, std::int64_t cols_dst,
                  const void* src, std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows_src,
                  std::int64_t cols_src, std::int64_t batch, std::size_t esize, cudaStream_t stream) {
@@ -359,6 +408,27 @@ void launch_decode_encode(const DecodeEncodeParams& p) {
   ep.x_hat.stride = detail::resolve_stride(p.x_hat.stride, b.m(), ep.x_hat.ld, b.k(), "x_hat.stride");
   ep.stream = p.stream;
   with_dtype16(p.dtype, [&](auto d) { detail::launch_decode_encode_mma<decltype(d)::value>(dp, ep); });
+}
+
+std::string fused_forward_unavailable(const ForwardParams& p) {
+  validate(p.shape);
+  const StlShape& s = p.shape;
+  if (p.dtype != DType::bf16) return std::string("dtype is ") + dtype_name(p.dtype) + ", not bf16";
+  if (s.rank > detail::kProductsDecodeMaxRank)
+    return "rank " + std::to_string(s.rank) + " is above " + std::to_string(detail::kProductsDecodeMaxRank);
+  if (!with_products_decode_pair(s.a, s.c, [](auto, auto) {}))
+    return "the tile's (a, c) = (" + std::to_string(s.a) + ", " + std::to_string(s.c) +
+           ") is not one of (2,2), (1,4), (4,1), (1,2), (2,1)";
+  if (s.rows == 0 || s.in_features == 0 || s.out_features == 0) return "rows, in_features or out_features is 0";
+  if (s.m() > INT32_MAX || s.n() > INT32_MAX || detail::round_up(s.k(), 8) > INT32_MAX)
+    return "a side of the products is beyond 2^31";
+  if (p.z_f32) return "z_f32 asks for Z in fp32";
+  if (p.z_out != nullptr || p.keep_z) return "Z is kept for the backward (z_out or keep_z)";
+  if (p.causal_levels != nullptr) return "mode causal (causal_levels) runs unfused";
+  if (!STRASSENTILE_CUDA_SM90A) return "the library was built without sm_90a code (it needs CUDA 12 or later)";
+  if (const int cc = current_compute_capability(); cc != 90)
+    return "the GPU is sm_" + std::to_string(cc) + ", not sm_90 (H100, H200)";
+  return "";
 }
 
 }  // namespace strassentile::cuda

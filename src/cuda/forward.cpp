@@ -1,10 +1,13 @@
-// stl_forward: encode → batched products → decode through a caller-provided workspace; the stages themselves
-// (layer_stages.hpp), which stl_mlp_forward shares.
+// stl_forward: encode → batched products → decode through a caller-provided workspace, or encode → the fused products
+// and decode (ForwardPath); the stages themselves (layer_stages.hpp), which stl_mlp_forward shares.
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
+#include "check.hpp"
 #include "layer_stages.hpp"
+#include "params.hpp"
 #include "launchers.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
 
@@ -27,6 +30,9 @@ ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype, bool z_f3
     ws.w_hat_bytes = static_cast<std::size_t>(round_up(shape.rank * round_up(shape.k(), 8) * ws.ld_w_hat * size, 256));
   ws.z_offset = ws.w_hat_offset + ws.w_hat_bytes;
   ws.z_bytes = static_cast<std::size_t>(round_up(shape.rank * ws.stride_z * z_size, 256));
+  if (dtype == DType::bf16 && shape.rank <= detail::kProductsDecodeMaxRank)  // the fused forward's Ŵᵀ
+    ws.z_bytes = std::max(ws.z_bytes, static_cast<std::size_t>(round_up(shape.rank * shape.n() *
+                                                                         round_up(shape.k(), 8) * size, 256)));
   ws.bytes = ws.z_offset + ws.z_bytes;
   return ws;
 }
@@ -69,6 +75,38 @@ void LayerStages::products(cublasHandle_t cublas, GemmChoice gemm, cudaStream_t 
                    x_hat(), w_hat_, z(), stream, z_f32_, gemm});
 }
 
+void LayerStages::products_decode(ConstProductTensor w_hat, const float* dec, const void* bias,
+                                  Activation activation, TileMatrix y, cudaStream_t stream) const {
+  const StlShape& s = shape_;
+  const std::int64_t k_run = round_up(s.k(), 8);
+  const std::int64_t ld_w = resolve_ld(w_hat.ld, s.n(), "w_hat.ld");
+  const std::int64_t stride_w = resolve_stride(w_hat.stride, s.k(), ld_w, s.n(), "w_hat.stride");
+  const std::int64_t ldy = resolve_ld(y.ld, s.out_features, "y.ld");
+  require_elements(w_hat.data, 2, "stl_forward", "w_hat");
+  require_elements(y.data, 2, "stl_forward", "y");
+  require_aligned(bias, 2, "stl_forward", "bias");
+  require_pointer(dec, "stl_forward", "dec");
+  void* w_hat_t = z_;  // Z's region is free: Z never leaves the kernel
+  launch_transpose_padded<2>(w_hat_t, k_run, s.n() * k_run, k_run, w_hat.data, ld_w, stride_w, s.k(), s.n(), s.rank,
+                             stream);
+  ProductsDecodeArgs args;
+  args.m = static_cast<int>(s.m());
+  args.n = static_cast<int>(s.n());
+  args.k = static_cast<int>(k_run);
+  args.rank = s.rank;
+  args.dec = dec;
+  args.bias = bias;
+  args.activation = activation;
+  args.y = y.data;
+  args.ldy = ldy;
+  args.out_features = s.out_features;
+  args.rows = s.rows;
+  args.seq = s.sequence_length();
+  args.per_seq = s.tiles_per_sequence();
+  args.vector_store = is_aligned(y.data, 2 * static_cast<std::size_t>(s.c)) && ldy % s.c == 0;
+  detail::products_decode(s.a, s.c, args, base_, w_hat_t, stream);
+}
+
 void LayerStages::decode(const float* dec, const void* bias, Activation activation, TileMatrix y, KernelChoice kernel,
                          cudaStream_t stream, const int* causal_levels) const {
   launch_decode({{shape_, dtype_, stream, kernel, causal_levels}, z(), dec, bias, activation, y, z_f32_});
@@ -76,16 +114,41 @@ void LayerStages::decode(const float* dec, const void* bias, Activation activati
 
 }  // namespace detail
 
+namespace {
+
+// ForwardPath: automatic takes the fused kernel wherever it applies.
+bool runs_fused(const ForwardParams& p) {
+  switch (p.path) {
+    case ForwardPath::unfused:
+      return false;
+    case ForwardPath::fused:
+      if (const std::string why = fused_forward_unavailable(p); !why.empty())
+        throw std::invalid_argument("stl_forward: path is ForwardPath::fused but " + why +
+                                    " (use ForwardPath::automatic or unfused)");
+      return true;
+    case ForwardPath::automatic:
+      return fused_forward_unavailable(p).empty();
+  }
+  throw std::invalid_argument("stl_forward: path " + std::to_string(static_cast<int>(p.path)) + " is not a ForwardPath");
+}
+
+}  // namespace
+
 void stl_forward(const ForwardParams& p) {
+  const bool fused = runs_fused(p);
   detail::LayerStages layer(p.shape, p.dtype, p.z_f32, p.workspace, p.z_out);
   const ForwardWorkspace& ws = layer.workspace();
   detail::check_workspace("", p.workspace, p.workspace_bytes, p.z_out != nullptr ? ws.z_offset : ws.bytes,
                           p.z_out != nullptr ? "forward_workspace(...).z_offset (z_out given)" : "forward_workspace");
   if (p.z_out != nullptr && !detail::is_aligned(p.z_out, 256))
     throw std::invalid_argument("z_out must be 256-byte aligned (cudaMalloc's pointers are)");
-  layer.set_w_hat(p.w_hat, p.stream);
   layer.encode(p.x, p.enc_x, p.kernel, p.stream, p.causal_levels);
   layer.zero_x_hat_padding(p.stream);
+  if (fused) {
+    layer.products_decode(p.w_hat, p.dec, p.bias, p.activation, p.y, p.stream);
+    return;
+  }
+  layer.set_w_hat(p.w_hat, p.stream);
   layer.products(p.cublas, p.gemm, p.stream);
   layer.decode(p.dec, p.bias, p.activation, p.y, p.kernel, p.stream, p.causal_levels);
 }

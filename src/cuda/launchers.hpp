@@ -101,6 +101,34 @@ void launch_encode_causal_repair(const EncodeParams& params, CoefLayout enc, Cau
 template <DType D>
 void launch_decode_causal_repair(const DecodeParams& params, CoefLayout dec, CausalSide causal);
 
+// ---- The forward's products and decode in one kernel (kernels/products_decode_sm90.cuh) ----
+
+// sm_90a only, bf16, rank <= kProductsDecodeMaxRank, tiles with a·c <= kProductsDecodeMaxSlots; dispatch.cpp
+// (products_decode_sm90_unavailable) says where it applies.
+constexpr int kProductsDecodeMaxRank = 3;
+constexpr int kProductsDecodeMaxSlots = 4;
+constexpr int kProductsDecodeStages = 5;       // TMA pipeline stages beside the staged products
+constexpr int kProductsDecodeMaxDevices = 64;  // devices whose shared-memory opt-in is remembered
+struct ProductsDecodeArgs {
+  int m = 0, n = 0;  // the products' rows (X̂) and columns (Ŵᵀ's rows)
+  int k = 0;         // their inner side as X̂ and Ŵᵀ hold it: a multiple of 8, zeros past the layer's k
+  int rank = 0;
+  const float* dec = nullptr;  // a·c × rank
+  const void* bias = nullptr;  // out_features bf16, or null
+  Activation activation = Activation::none;
+  void* y = nullptr;  // bf16, rows × out_features, leading dimension ldy
+  std::int64_t ldy = 0, out_features = 0;
+  std::int64_t rows = 0, seq = 0, per_seq = 0;  // the row grouping (StlShape's rows, sequence_length, tiles_per_sequence)
+  bool vector_store = false;  // Y's rows hold c-element groups at 2·c-byte boundaries
+};
+// x_hat: rank × m × k, w_hat_t: rank × n × k, both contiguous bf16.
+template <int A, int C>
+void launch_products_decode_sm90(const ProductsDecodeArgs& args, const void* x_hat, const void* w_hat_t,
+                                 cudaStream_t stream);
+// The same for (a, c) known at run time (dispatch.cpp).
+void products_decode(int a, int c, const ProductsDecodeArgs& args, const void* x_hat, const void* w_hat_t,
+                     cudaStream_t stream);
+
 // ---- Operands of products on sides rounded up to 8 (params.hpp: pads_products; kernels/padded_copy.cuh) ----
 
 // `batch` matrices of Bytes-byte elements into dst (rows_dst × cols_dst, leading dimension ld_dst, batch stride
@@ -112,6 +140,13 @@ void launch_copy_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst,
 // Zeroes columns [cols, ld) of `rows` rows of Bytes-byte elements.
 template <std::size_t Bytes>
 void launch_zero_columns(void* ptr, std::int64_t rows, std::int64_t cols, std::int64_t ld, cudaStream_t stream);
+
+// Bytes = 2: dst[p][j][i] = src[p][i][j] for i < rows_src, j < cols_src (dst cols_src × cols_dst per matrix),
+// zeros for rows_src <= i < cols_dst.
+template <std::size_t Bytes>
+void launch_transpose_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::int64_t cols_dst,
+                             const void* src, std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows_src,
+                             std::int64_t cols_src, std::int64_t batch, cudaStream_t stream);
 
 // The same for an element size known at run time (2 or 4 bytes; dispatch.cpp). zero_columns does nothing when
 // ld == cols.

@@ -1,4 +1,4 @@
-// The stages of one layer's forward (encode → products → decode) through its part of a workspace laid out by
+// The stages of one layer's forward (encode → products → decode, or encode → fused products and decode) through its part of a workspace laid out by
 // forward_workspace: stl_forward runs them in turn, stl_mlp_forward puts the fused decode → encode between two
 // layers' products.
 #pragma once
@@ -29,6 +29,11 @@ class LayerStages {
   // encode leaves them alone).
   void zero_x_hat_padding(cudaStream_t stream) const;
   void products(cublasHandle_t cublas, GemmChoice gemm, cudaStream_t stream) const;
+  // Products and decode in one kernel (ForwardPath::fused): Ŵ (the caller's, r × k × n) transposed into Z's region,
+  // then the kernel reads it and X̂. Call after encode() and zero_x_hat_padding(), instead of set_w_hat(),
+  // products() and decode().
+  void products_decode(ConstProductTensor w_hat, const float* dec, const void* bias, Activation activation,
+                       TileMatrix y, cudaStream_t stream) const;
   void decode(const float* dec, const void* bias, Activation activation, TileMatrix y, KernelChoice kernel,
               cudaStream_t stream, const int* causal_levels = nullptr) const;
 

@@ -64,6 +64,13 @@ std::string set_dense_equivalent(const std::string& policy) {
   return op.call(policy);
 }
 
+bool set_fused_forward(bool fused) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("strassentile::set_fused_forward", "")
+                       .typed<bool(bool)>();
+  return op.call(fused);
+}
+
 at::Tensor encode_weight(const at::Tensor& w, const at::Tensor& enc_w, std::vector<int64_t> tile) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("strassentile::encode_weight", "")

@@ -11,6 +11,7 @@
 #include "causal_basis.hpp"
 #include "cuda_operands.hpp"
 #include "error_message.hpp"
+#include "fused_forward_switch.hpp"
 #include "backward_switches.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
@@ -74,6 +75,8 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
     p.workspace = scratch.data_ptr();
     p.workspace_bytes = static_cast<std::size_t>(scratch.numel());
     p.z_out = z_only ? z.data_ptr() : nullptr;
+    p.keep_z = kept != nullptr && !z_only;  // the backward reads Z from the kept workspace
+    p.path = fused_forward() ? sc::ForwardPath::automatic : sc::ForwardPath::unfused;
     sc::stl_forward(p);
     if (kept != nullptr) *kept = z_only ? z : scratch;
   });

@@ -226,7 +226,7 @@ void test_decode(const Shape& s, const Format& f, sc::DType dt, bool with_bias, 
 // algorithm, against X·W with Ŵ = encode_weight(W).
 void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias, sc::Activation act, Rng& rng,
                   Tally& tally, cublasHandle_t handle, const strassentile::Algorithm* exact = nullptr,
-                  bool z_f32 = false) {
+                  bool z_f32 = false, sc::ForwardPath path = sc::ForwardPath::automatic) {
   const sc::StlShape sh = stl_shape(s, f);
   const std::size_t r = f.rank, k = sh.k(), n = sh.n();
   const std::size_t ldx = s.K + s.in_pad, ldy = s.N + s.out_pad;
@@ -275,6 +275,7 @@ void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias,
   p.cublas = handle;
   p.kernel = f.kernel;
   p.z_f32 = z_f32;
+  p.path = path;
   sc::stl_forward(p);
   hy.download(dy);
 
@@ -283,7 +284,10 @@ void test_forward(const Shape& s, const Format& f, sc::DType dt, bool with_bias,
                                                                    s.N, s.seq);
   apply_epilogue(ref, with_bias ? &bias : nullptr, act);
   const std::string name = case_name(exact ? "exact" : "forward", s, f, dt, act, with_bias) +
-                           (exact ? " " + exact->name : std::string()) + (z_f32 ? " z-f32" : "");
+                           (exact ? " " + exact->name : std::string()) + (z_f32 ? " z-f32" : "") +
+                           (path == sc::ForwardPath::fused     ? " fused"
+                            : path == sc::ForwardPath::unfused ? " unfused"
+                                                               : "");
   const Compare c = compare_output(hy, ref, ldy);
   // Against the error of rounding the exact output itself to the storage dtype: dense bf16/f16's own error.
   HostArray rounded(dt, 1);
@@ -645,11 +649,64 @@ void test_rejections(Tally& tally) {
   tally.expect(throws<std::invalid_argument>([&] { sc::stl_forward(f); }), "forward rejects a short workspace");
   ok.rank = 0;
   tally.expect(throws<std::invalid_argument>([&] { sc::validate(ok); }), "rank 0 is rejected");
+  // ForwardPath::fused where the fused kernel does not apply: the message names the condition.
+  sc::ForwardParams fused;
+  fused.shape = layer_shape(64, 64, 64, 0, Format{{2, 2, 2}, 3, sc::KernelChoice::automatic});
+  fused.path = sc::ForwardPath::fused;
+  fused.dtype = sc::DType::f16;
+  tally.expect(throws_naming([&] { sc::stl_forward(fused); }, "bf16"), "fused forward rejects f16, naming bf16");
+  fused.dtype = sc::DType::bf16;
+  fused.shape.rank = 4;
+  tally.expect(throws_naming([&] { sc::stl_forward(fused); }, "rank 4"), "fused forward rejects rank 4");
+  fused.shape = layer_shape(64, 64, 64, 0, Format{{4, 4, 4}, 3, sc::KernelChoice::automatic});
+  tally.expect(throws_naming([&] { sc::stl_forward(fused); }, "(a, c) = (4, 4)"), "fused forward rejects <4,4,4>");
+  fused.shape = layer_shape(64, 64, 64, 0, Format{{2, 2, 2}, 3, sc::KernelChoice::automatic});
+  fused.keep_z = true;
+  tally.expect(throws_naming([&] { sc::stl_forward(fused); }, "keep_z"), "fused forward rejects keep_z");
+  tally.expect(!sc::fused_forward_unavailable(fused).empty(), "fused_forward_unavailable names keep_z");
+}
+
+// The fused products + decode (ForwardPath::fused) against the reference, where this GPU runs it: the formats whose
+// (a, c) it is built for, ranks 1-3, many 128 × 256 blocks with ragged last ones, k and n not multiples of 8, odd
+// leading dimensions of Y (element-wise stores), sequences padded on their own; and the unfused path on the same
+// cases. Returns false (and tests nothing) where the GPU or build has no fused kernel.
+bool test_fused_forward(Tally& tally, Rng& rng, cublasHandle_t handle) {
+  sc::ForwardParams probe;
+  probe.shape = layer_shape(64, 64, 64, 0, Format{{2, 2, 2}, 3, sc::KernelChoice::automatic});
+  if (const std::string why = sc::fused_forward_unavailable(probe); !why.empty()) {
+    std::printf("fused forward not tested: %s\n", why.c_str());
+    return false;
+  }
+  const auto automatic = sc::KernelChoice::automatic;
+  const std::vector<Format> formats = {
+      {{2, 2, 2}, 3, automatic}, {{2, 2, 2}, 2, automatic}, {{2, 2, 2}, 1, automatic}, {{1, 4, 2}, 3, automatic},
+      {{1, 4, 4}, 3, automatic}, {{4, 4, 1}, 2, automatic}, {{2, 4, 1}, 3, automatic}, {{1, 2, 2}, 3, automatic}};
+  const std::vector<Shape> shapes = {
+      {1000, 384, 1544, 0, 0, 0},  // several blocks each way, an odd number of 128-wide q blocks
+      {999, 100, 1541, 0, 0, 3},   // k = 100/b, n ragged; Y's odd leading dimension: element-wise stores
+      {90, 48, 40, 30, 3, 1},      // sequences of 30 rows, each padded on its own
+      {37, 53, 29, 0, 0, 0},       // one block, everything ragged
+      {1, 7, 5, 0, 0, 0},          // one row
+      {2050, 1024, 520, 0, 8, 8},  // longer k loop (several passes through the 5 stages per product)
+  };
+  const sc::Activation acts[] = {sc::Activation::none, sc::Activation::relu, sc::Activation::gelu_tanh};
+  int variant = 0;
+  for (const Format& f : formats)
+    for (const Shape& s : shapes) {
+      const sc::Activation act = acts[variant % 3];
+      const bool bias = variant % 4 != 3;
+      ++variant;
+      for (const sc::ForwardPath path : {sc::ForwardPath::fused, sc::ForwardPath::unfused})
+        test_forward(s, f, sc::DType::bf16, bias, act, rng, tally, handle, nullptr, false, path);
+    }
+  return true;
 }
 
 }  // namespace
 
-int main() {
+// --fused: only the fused forward's cases and the rejections (for compute-sanitizer, which runs them far slower).
+int main(int argc, char** argv) {
+  const bool fused_only = argc > 1 && std::string(argv[1]) == "--fused";
   int exit_code = 0;
   cublasHandle_t handle = cuda_test_handle(exit_code);
   if (handle == nullptr) return exit_code;
@@ -690,72 +747,78 @@ int main() {
   Rng rng(20261122);
   int variant = 0;
   try {
-    for (const Format& f : formats)
-      for (const Shape& s : shapes)
+    if (fused_only) {
+      test_rejections(tally);
+      if (!test_fused_forward(tally, rng, handle)) tally.expect(false, "--fused: this GPU or build has no fused forward");
+    } else {
+      for (const Format& f : formats)
+        for (const Shape& s : shapes)
+          for (sc::DType dt : dtypes) {
+            const sc::Activation act = acts[variant % 3];
+            const bool bias = variant % 4 != 0;
+            ++variant;
+            test_encode(s, f, dt, rng, tally);
+            test_decode(s, f, dt, bias, act, rng, tally);
+            test_forward(s, f, dt, bias, act, rng, tally, handle);
+          }
+      for (const char* name : {"strassen", "laderman", "strassen2"}) {
+        const strassentile::Algorithm alg = strassentile::get(name);
+        const Format f{alg.tile, static_cast<int>(alg.rank()), automatic};
         for (sc::DType dt : dtypes) {
-          const sc::Activation act = acts[variant % 3];
-          const bool bias = variant % 4 != 0;
-          ++variant;
-          test_encode(s, f, dt, rng, tally);
-          test_decode(s, f, dt, bias, act, rng, tally);
-          test_forward(s, f, dt, bias, act, rng, tally, handle);
+          test_forward({72, 96, 48, 0, 0, 0}, f, dt, false, sc::Activation::none, rng, tally, handle, &alg);
+          test_forward({50, 37, 41, 25, 0, 0}, f, dt, true, sc::Activation::gelu_tanh, rng, tally, handle, &alg);
+          // Z kept in fp32 (ForwardParams::z_f32): the exact modes' 16-bit accuracy fix.
+          test_forward({72, 96, 48, 0, 0, 0}, f, dt, false, sc::Activation::none, rng, tally, handle, &alg, true);
+          test_forward({256, 512, 256, 0, 0, 0}, f, dt, false, sc::Activation::none, rng, tally, handle, &alg, false);
+          test_forward({256, 512, 256, 0, 0, 0}, f, dt, false, sc::Activation::none, rng, tally, handle, &alg, true);
         }
-    for (const char* name : {"strassen", "laderman", "strassen2"}) {
-      const strassentile::Algorithm alg = strassentile::get(name);
-      const Format f{alg.tile, static_cast<int>(alg.rank()), automatic};
-      for (sc::DType dt : dtypes) {
-        test_forward({72, 96, 48, 0, 0, 0}, f, dt, false, sc::Activation::none, rng, tally, handle, &alg);
-        test_forward({50, 37, 41, 25, 0, 0}, f, dt, true, sc::Activation::gelu_tanh, rng, tally, handle, &alg);
-        // Z kept in fp32 (ForwardParams::z_f32): the exact modes' 16-bit accuracy fix.
-        test_forward({72, 96, 48, 0, 0, 0}, f, dt, false, sc::Activation::none, rng, tally, handle, &alg, true);
-        test_forward({256, 512, 256, 0, 0, 0}, f, dt, false, sc::Activation::none, rng, tally, handle, &alg, false);
-        test_forward({256, 512, 256, 0, 0, 0}, f, dt, false, sc::Activation::none, rng, tally, handle, &alg, true);
       }
+      // The persistent tensor-core kernels (codec_mma_loop.cuh) keep about 12 blocks per SM resident; these
+      // shapes have several thousand 128-tile groups, so every block walks several of them through both of its
+      // shared buffers, ragged last groups (K, N = 1000) and padded sequences included; the row padding (6, 8)
+      // sends each kernel once through its 16-byte copies and once through its element-wise ones.
+      const std::vector<Shape> many_groups = {{8195, 1000, 1000, 0, 6, 8}, {8190, 1000, 996, 30, 8, 0}};
+      for (const int rank : {24, 13, 49})
+        for (const Shape& s : many_groups)
+          for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16}) {
+            if (dt == sc::DType::f16 && rank != 24) continue;  // fp16: one rank (same code, other conversions)
+            const Format f{{4, 4, 4}, rank, sc::KernelChoice::tensor_core};
+            const sc::Activation act = rank == 24 ? sc::Activation::gelu_tanh : sc::Activation::none;
+            test_encode(s, f, dt, rng, tally);
+            test_decode(s, f, dt, true, act, rng, tally);
+            // Coefficients that are dtype values: the kernels skip their (zero) lo products.
+            test_encode(s, f, dt, rng, tally, true);
+            test_decode(s, f, dt, true, act, rng, tally, true);
+          }
+      // Fused decode → activation → encode between two layers, against the unfused pair.
+      int de_variant = 0;
+      for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16})
+        for (const auto& [M, N1, seq, r1, r2] : std::vector<std::tuple<std::size_t, std::size_t, std::size_t, int, int>>{
+                 {256, 512, 0, 24, 24}, {90, 200, 30, 16, 29}, {37, 100, 0, 29, 13}, {8195, 1000, 0, 24, 24}}) {
+          const sc::Activation act = acts[de_variant % 3];
+          test_decode_encode(M, N1, seq, r1, r2, dt, de_variant % 2 == 0, act, rng, tally);
+          ++de_variant;
+        }
+      // Two layers with the activation between them: fused (ranks <= 32, 16-bit) and not (rank 48, fp32), ragged
+      // sides (k, n not multiples of 8: the products on padded sides), sequences, and the many-group shape.
+      int mlp_variant = 0;
+      for (const auto& [sizes, r1, r2] : std::vector<std::tuple<std::array<std::size_t, 5>, int, int>>{
+               {{64, 64, 256, 64, 0}, 24, 24},
+               {{90, 100, 200, 52, 30}, 16, 29},
+               {{37, 36, 132, 44, 0}, 29, 13},
+               {{8195, 256, 1000, 256, 0}, 24, 24},
+               {{64, 64, 128, 64, 0}, 48, 24}})
+        for (const sc::DType dt : dtypes) {
+          test_mlp_forward(sizes, r1, r2, dt, mlp_variant % 2 == 0, acts[mlp_variant % 3], rng, tally, handle);
+          ++mlp_variant;
+        }
+      for (const Shape& s : std::vector<Shape>{{64, 64, 64, 0, 0, 0}, {37, 53, 29, 0, 0, 0}, {90, 48, 40, 30, 0, 0},
+                                               {256, 256, 128, 64, 0, 0}})
+        for (const Format& f : {Format{{4, 4, 4}, 24, automatic}, Format{{2, 2, 2}, 7, automatic}})
+          for (const sc::DType dt : dtypes) test_backward_kept(s, f, dt, rng, tally, handle);
+      test_rejections(tally);
+      test_fused_forward(tally, rng, handle);
     }
-    // The persistent tensor-core kernels (codec_mma_loop.cuh) keep about 12 blocks per SM resident; these
-    // shapes have several thousand 128-tile groups, so every block walks several of them through both of its
-    // shared buffers, ragged last groups (K, N = 1000) and padded sequences included; the row padding (6, 8)
-    // sends each kernel once through its 16-byte copies and once through its element-wise ones.
-    const std::vector<Shape> many_groups = {{8195, 1000, 1000, 0, 6, 8}, {8190, 1000, 996, 30, 8, 0}};
-    for (const int rank : {24, 13, 49})
-      for (const Shape& s : many_groups)
-        for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16}) {
-          if (dt == sc::DType::f16 && rank != 24) continue;  // fp16: one rank (same code, other conversions)
-          const Format f{{4, 4, 4}, rank, sc::KernelChoice::tensor_core};
-          const sc::Activation act = rank == 24 ? sc::Activation::gelu_tanh : sc::Activation::none;
-          test_encode(s, f, dt, rng, tally);
-          test_decode(s, f, dt, true, act, rng, tally);
-          // Coefficients that are dtype values: the kernels skip their (zero) lo products.
-          test_encode(s, f, dt, rng, tally, true);
-          test_decode(s, f, dt, true, act, rng, tally, true);
-        }
-    // Fused decode → activation → encode between two layers, against the unfused pair.
-    int de_variant = 0;
-    for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16})
-      for (const auto& [M, N1, seq, r1, r2] : std::vector<std::tuple<std::size_t, std::size_t, std::size_t, int, int>>{
-               {256, 512, 0, 24, 24}, {90, 200, 30, 16, 29}, {37, 100, 0, 29, 13}, {8195, 1000, 0, 24, 24}}) {
-        const sc::Activation act = acts[de_variant % 3];
-        test_decode_encode(M, N1, seq, r1, r2, dt, de_variant % 2 == 0, act, rng, tally);
-        ++de_variant;
-      }
-    // Two layers with the activation between them: fused (ranks <= 32, 16-bit) and not (rank 48, fp32), ragged
-    // sides (k, n not multiples of 8: the products on padded sides), sequences, and the many-group shape.
-    int mlp_variant = 0;
-    for (const auto& [sizes, r1, r2] : std::vector<std::tuple<std::array<std::size_t, 5>, int, int>>{
-             {{64, 64, 256, 64, 0}, 24, 24},
-             {{90, 100, 200, 52, 30}, 16, 29},
-             {{37, 36, 132, 44, 0}, 29, 13},
-             {{8195, 256, 1000, 256, 0}, 24, 24},
-             {{64, 64, 128, 64, 0}, 48, 24}})
-      for (const sc::DType dt : dtypes) {
-        test_mlp_forward(sizes, r1, r2, dt, mlp_variant % 2 == 0, acts[mlp_variant % 3], rng, tally, handle);
-        ++mlp_variant;
-      }
-    for (const Shape& s : std::vector<Shape>{{64, 64, 64, 0, 0, 0}, {37, 53, 29, 0, 0, 0}, {90, 48, 40, 30, 0, 0},
-                                             {256, 256, 128, 64, 0, 0}})
-      for (const Format& f : {Format{{4, 4, 4}, 24, automatic}, Format{{2, 2, 2}, 7, automatic}})
-        for (const sc::DType dt : dtypes) test_backward_kept(s, f, dt, rng, tally, handle);
-    test_rejections(tally);
   } catch (const std::exception& e) {
     std::printf("FAIL unexpected exception: %s\n", e.what());
     ++tally.failed;

@@ -157,6 +157,33 @@ def test_cuda_key_runs_the_strassentile_kernels(kernel_names, dtype):
     assert any("column_partials" in n for n in ours) and any("encode" in n for n in ours), names
 
 
+def sm90():
+    return torch.cuda.get_device_capability() == (9, 0)
+
+
+@pytest.mark.parametrize("shape", [((37, 30), 22), ((3, 13, 67), 45), ((2, 300, 384), 1540), ((1000, 100), 260)],
+                         ids=lambda s: f"x{s[0]}-N{s[1]}")
+@pytest.mark.parametrize("fmt", [((2, 2, 2), 3), ((1, 4, 2), 3), ((2, 4, 1), 2), ((1, 2, 4), 1), ((4, 4, 1), 3)],
+                         ids=lambda f: "<{},{},{}>:{}".format(*f[0], f[1]))
+def test_fused_forward_matches_the_cpu_op_and_runs_on_sm90(kernel_names, fmt, shape):
+    """bf16, rank <= 3, (a, c) among the fused kernel's pairs: the forward (the fused products + decode on an sm_90
+    GPU, set_fused_forward on by default) and the gradients against the CPU op in float64, and the same with
+    set_fused_forward(False); on an sm_90 GPU the profiler must see the fused kernel, and not with the switch off."""
+    tile, rank = fmt
+    x_shape, n_out = shape
+    inputs = rounded(make_inputs(x_shape, n_out, tile, rank), torch.bfloat16, torch.bfloat16)
+    y_ref, g_ref = run(inputs, tile, n_out, "cpu", torch.float64, torch.float64)
+    for fused in (True, False):
+        previous = strassentile.set_fused_forward(fused)
+        try:
+            (y, grads), names = kernel_names(lambda: run(inputs, tile, n_out, "cuda", torch.bfloat16, torch.bfloat16))
+        finally:
+            strassentile.set_fused_forward(previous)
+        expect_close(y, grads, y_ref, g_ref, tile, torch.bfloat16)
+        ran_fused = any("products_decode_sm90" in n for n in names)
+        assert ran_fused == (fused and sm90()), (fused, sm90(), [n for n in names if "strassentile" in n])
+
+
 def test_empty_batch_forward_and_backward():
     """M = 0 rows: an empty output of the right shape, an empty dX, and parameter gradients that are exactly zero."""
     for dtype in (torch.float32, torch.bfloat16):

@@ -188,3 +188,16 @@ def test_keep_for_backward_switch_and_cpu_ops():
     finally:
         assert strassentile.set_keep_z_for_backward(False) is True
     assert torch.equal(y0, y2) and all(torch.equal(a, b) for a, b in zip(g0, g2))
+
+
+def test_fused_forward_switch_returns_the_previous_setting():
+    """set_fused_forward (on by default) returns the previous setting; it changes nothing on the CPU."""
+    x, w_hat = torch.randn(9, 13, dtype=torch.float64), torch.randn(3, 7, 6, dtype=torch.float64)
+    enc_x, dec = torch.randn(3, 4, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    y0 = strassentile.stl_matmul(x, w_hat, enc_x, dec, (2, 2, 2), out_features=11)
+    assert strassentile.set_fused_forward(False) is True
+    try:
+        assert strassentile.set_fused_forward(False) is False
+        assert torch.equal(strassentile.stl_matmul(x, w_hat, enc_x, dec, (2, 2, 2), out_features=11), y0)
+    finally:
+        assert strassentile.set_fused_forward(True) is False

@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace strassentile::cuda {
 
@@ -37,6 +38,14 @@ enum class Activation : int { none, relu, gelu_tanh };
 // tensor_core: the tensor-core encode/decode where it applies, else as automatic.
 // cuda_core: the specialised CUDA-core (FMA) kernels, never the tensor-core ones (baseline and fallback).
 enum class KernelChoice : int { automatic, generic, tensor_core, cuda_core };
+
+// How stl_forward runs its products and decode.
+// automatic: the fused kernel wherever it applies (fused_forward_unavailable returns ""), else unfused. Measured on
+// an H100 it was never slower than the pipeline (docs/PERFORMANCE.md, "Fused products and decode").
+// unfused: encode → batched products on cuBLAS → decode, Z through the workspace.
+// fused: encode → products and decode in one kernel (src/cuda/kernels/products_decode_sm90.cuh), Z never in global
+// memory; throws std::invalid_argument naming the condition that fails where it does not apply.
+enum class ForwardPath : int { automatic, unfused, fused };
 
 // How the batched products (and the backward's GEMMs) pick their cuBLAS kernel.
 // tuned: for bf16/fp16 operands, cuBLASLt with the fastest of the algorithms its heuristic offers, timed on the
@@ -178,7 +187,9 @@ struct ForwardWorkspace {
   // (leading dimension ld_w_hat) with zeros around it. w_hat_bytes is 0 where nothing is padded.
   std::int64_t ld_w_hat = 0;
   std::size_t w_hat_offset = 0, w_hat_bytes = 0;
-  std::size_t z_bytes = 0;  // Z's region, the last one: z_offset + z_bytes == bytes
+  // Z's region, the last one: z_offset + z_bytes == bytes. The fused forward (ForwardPath) keeps Ŵᵀ there instead
+  // (r × n × round8(k)), so for bf16 and rank <= 3 it is at least that large.
+  std::size_t z_bytes = 0;
   std::size_t bytes = 0;    // total
 };
 // z_f32: Z kept in fp32 (ForwardParams::z_f32), twice the bytes for 16-bit dtypes.
@@ -211,8 +222,17 @@ struct ForwardParams {
   // workspace, which then needs only forward_workspace(...).z_offset bytes: for a backward that is given Z
   // (BackwardParams::z) while X̂'s memory goes back right after the forward.
   void* z_out = nullptr;
+  ForwardPath path = ForwardPath::automatic;
+  // The workspace must hold Z (at z_offset) after the call, for a backward that reads it from there: the products
+  // and decode then run unfused.
+  bool keep_z = false;
 };
 void stl_forward(const ForwardParams& params);
+// "" where stl_forward can run these parameters' products and decode as one kernel (ForwardPath::fused), else the
+// first condition that fails, in this order: bf16; rank <= 3; tiles whose (a, c) is (2,2), (1,4), (4,1), (1,2) or
+// (2,1); rows, in_features and out_features > 0; Z neither fp32 (z_f32) nor kept (z_out, keep_z); no mode causal;
+// a library built with CUDA 12 or later; an sm_90 GPU (H100, H200) as the current device.
+std::string fused_forward_unavailable(const ForwardParams& params);
 
 // Two consecutive layers with an activation between them, as in a transformer's MLP: Y = STL₂(act(STL₁(X) + bias₁))
 // + bias₂. Where launch_decode_encode applies (bf16/fp16, <4,4,4> tiles, ranks <= 32), layer 1's decode, bias and

@@ -1,0 +1,323 @@
+// products_decode_sm90: the forward's products and decode as one sm_90a kernel, for ranks r <= 3 and tiles with
+// a·c <= 4 output entries: Y = act(decode(Z) + bias), Z[t] = X̂[t]·Ŵ[t], and Z never goes to global memory.
+//
+// Why: for r <= 3 the unfused pipeline's decode pass over Z (r·m·n elements written, then read) is its largest cost
+// at narrow widths; here each CTA keeps one 64 × 128 fp32 accumulator per consumer warpgroup, a plain GEMM's width,
+// and stages each finished product but the last in shared memory as bf16 (each thread its own fragment in its own
+// 4-byte lanes: no barrier, no bank conflict). The last product's accumulator is decoded with the staged ones
+// straight into Y. Z[t < r−1] is rounded to bf16 once, as the pipeline rounds every Z[t].
+//
+// Each CTA owns a block of 128 product rows p (X̂'s rows) × 128 product columns q (Ŵᵀ's rows), runs the r products
+// of that block one after another through one TMA → WGMMA pipeline (one producer warp, two consumer warpgroups of 64
+// q each), and CTAs are paired in clusters of two along q: the pair's first CTA multicasts the shared X̂ tile to both.
+// Persistent: each cluster walks blocks tile, tile + clusters, ... Measured against the pipeline and dense on an H100:
+// docs/PERFORMANCE.md ("Fused products and decode").
+//
+// Operands: X̂ as r × m × k_run and Ŵᵀ as r × n × k_run, both bf16 and k-contiguous with zeros past k (the forward
+// transposes Ŵ into its workspace for this). The tensor maps read rows past m or n as zeros.
+#pragma once
+
+#include <cuda.h>
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "check.hpp"
+#include "device_math.cuh"
+#include "launchers.hpp"
+#include "ptx_sm90.cuh"
+
+namespace strassentile::cuda::detail {
+namespace fused_forward {
+
+using bf16 = __nv_bfloat16;
+constexpr int kAtomK = 64;     // k per stage: one 128-byte swizzle row of bf16
+constexpr int kBlockQ = 128;   // Ŵᵀ rows (product columns q) per CTA: two consumer warpgroups of 64
+constexpr int kBlockP = 128;   // X̂ rows (product rows p) per CTA: the accumulator's width
+constexpr int kConsumers = 2;
+constexpr int kThreads = 128 * (kConsumers + 1);
+constexpr int kCluster = 2;    // CTAs along q sharing one X̂ tile
+constexpr int kStagedProducts = kProductsDecodeMaxRank - 1;
+constexpr int kAcc = kBlockP / 2;  // fp32 accumulator registers per thread (64 × kBlockP per warpgroup)
+
+struct SharedStorage {
+  bf16 w[kProductsDecodeStages][kBlockQ * kAtomK];  // Ŵᵀ tiles, each a multiple of the 1 KiB swizzle atom
+  bf16 x[kProductsDecodeStages][kBlockP * kAtomK];  // X̂ tiles
+  // The products before the last, as bf16 pairs: [product][consumer][pair of accumulator entries][thread].
+  std::uint32_t staged[kStagedProducts][kConsumers][kAcc / 2][128];
+  alignas(8) std::uint64_t full[kProductsDecodeStages];
+  alignas(8) std::uint64_t empty[kProductsDecodeStages];
+  float dec[kProductsDecodeMaxSlots * kProductsDecodeMaxRank];
+};
+constexpr std::size_t kSharedBytes = sizeof(SharedStorage) + 1024;  // + the 1 KiB alignment of the swizzled tiles
+static_assert(kSharedBytes <= 227 * 1024, "shared memory of one CTA");
+
+// A stage is free again once one thread of each consumer warpgroup of both CTAs has arrived: either CTA's producer
+// may write into both CTAs' stages.
+__device__ __forceinline__ void release_stage(std::uint64_t* empty, int tid) {
+  if (tid < kCluster) sm90::barrier_arrive_cluster(empty, static_cast<std::uint32_t>(tid));
+}
+
+template <int C>
+__device__ __forceinline__ void store_row(bf16* y, const float (&values)[C], int cols_left, bool vector_store) {
+  if (vector_store && cols_left >= C) {
+    if constexpr (C == 1) {
+      *y = __float2bfloat16_rn(values[0]);
+    } else if constexpr (C == 2) {
+      *reinterpret_cast<__nv_bfloat162*>(y) = __floats2bfloat162_rn(values[0], values[1]);
+    } else {
+      static_assert(C == 4);
+      const __nv_bfloat162 lo = __floats2bfloat162_rn(values[0], values[1]);
+      const __nv_bfloat162 hi = __floats2bfloat162_rn(values[2], values[3]);
+      uint2 packed;
+      packed.x = *reinterpret_cast<const std::uint32_t*>(&lo);
+      packed.y = *reinterpret_cast<const std::uint32_t*>(&hi);
+      *reinterpret_cast<uint2*>(y) = packed;
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < C; ++j)
+      if (j < cols_left) y[j] = __float2bfloat16_rn(values[j]);
+  }
+}
+
+// The consumer's share of one block of Y from the last product's accumulator and the staged ones: bias, activation,
+// rows cut by the sequences' padding and columns by out_features.
+template <int A, int C, Activation ACT>
+__device__ __forceinline__ void decode_block(const ProductsDecodeArgs& args, const SharedStorage& s,
+                                             const float (&acc)[kAcc], int p0, int q0, int consumer, int warp,
+                                             int lane, int tid) {
+  constexpr int kSlots = A * C;
+  const int r = args.rank;
+  const RowMap rows{args.rows, args.seq, args.per_seq};
+  auto* y = static_cast<bf16*>(args.y);
+  const auto* bias_in = static_cast<const bf16*>(args.bias);
+  // D's columns in registers, the last product's apart; a product past r weighs 0.
+  float last_coef[kSlots], staged_coef[kSlots][kStagedProducts];
+#pragma unroll
+  for (int slot = 0; slot < kSlots; ++slot) {
+    last_coef[slot] = s.dec[slot * r + r - 1];
+#pragma unroll
+    for (int t = 0; t < kStagedProducts; ++t) staged_coef[slot][t] = t + 1 < r ? s.dec[slot * r + t] : 0.0f;
+  }
+  // Accumulator entry e of this thread: product column q = 16·warp + lane/4 + 8·((e/2) % 2) of the consumer's 64,
+  // product row p = 8·(e/4) + 2·(lane % 4) + e % 2; it lands in Y[row(p, i), c·q + j] for output entry (i, j).
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int q = q0 + consumer * 64 + warp * 16 + lane / 4 + 8 * h;
+    if (q >= args.n) continue;
+    const std::int64_t cols_past_q = args.out_features - std::int64_t{C} * q;
+    const int cols_left = cols_past_q < C ? static_cast<int>(cols_past_q) : C;
+    float bias[C];
+#pragma unroll
+    for (int j = 0; j < C; ++j) bias[j] = bias_in != nullptr && j < cols_left ? __bfloat162float(bias_in[C * q + j]) : 0.0f;
+#pragma unroll
+    for (int chunk = 0; chunk < kBlockP / 8; ++chunk) {
+#pragma unroll
+      for (int odd = 0; odd < 2; ++odd) {
+        const int p = p0 + 8 * chunk + 2 * (lane % 4) + odd;
+        if (p >= args.m) continue;
+        const int e = 4 * chunk + 2 * h + odd;
+        // This entry of the earlier products, from this thread's own lanes; a product past r reads as 0, not as
+        // stale bits (0 × NaN).
+        float z[kStagedProducts];
+#pragma unroll
+        for (int t = 0; t < kStagedProducts; ++t) {
+          const std::uint32_t bits = t + 1 < r ? s.staged[t][consumer][e / 2][tid] : 0u;
+          const __nv_bfloat162 pair = *reinterpret_cast<const __nv_bfloat162*>(&bits);
+          z[t] = __bfloat162float(odd ? pair.y : pair.x);
+        }
+        std::int64_t first_row;
+        int real_rows;
+        rows.tile(p, A, first_row, real_rows);
+#pragma unroll
+        for (int i = 0; i < A; ++i) {
+          if (i >= real_rows) break;
+          float values[C];
+#pragma unroll
+          for (int j = 0; j < C; ++j) {
+            float v = fmaf(last_coef[i * C + j], acc[e], bias[j]);
+#pragma unroll
+            for (int t = 0; t < kStagedProducts; ++t) v = fmaf(staged_coef[i * C + j][t], z[t], v);
+            values[j] = activate<ACT>(v);
+          }
+          store_row<C>(y + (first_row + i) * args.ldy + std::int64_t{C} * q, values, cols_left, args.vector_store);
+        }
+      }
+    }
+  }
+}
+
+template <int A, int C>
+__global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kCluster, 1, 1)
+    products_decode_sm90(const ProductsDecodeArgs args, const __grid_constant__ CUtensorMap w_map,
+                         const __grid_constant__ CUtensorMap x_map) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  constexpr int kSlots = A * C;
+  extern __shared__ std::uint8_t raw_smem[];
+  SharedStorage& s = *reinterpret_cast<SharedStorage*>((reinterpret_cast<std::uintptr_t>(raw_smem) + 1023) &
+                                                       ~static_cast<std::uintptr_t>(1023));
+  const int warpgroup = threadIdx.x / 128, tid = threadIdx.x % 128;
+  const int cta_q = static_cast<int>(sm90::cluster_cta_rank());
+  const int cluster = blockIdx.x / kCluster, clusters = gridDim.x / kCluster;
+  const int r = args.rank;
+
+  for (int i = threadIdx.x; i < kSlots * r; i += kThreads) s.dec[i] = args.dec[i];
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < kProductsDecodeStages; ++i) {
+      sm90::barrier_init(&s.full[i], 1);
+      sm90::barrier_init(&s.empty[i], kConsumers * kCluster);
+    }
+    sm90::fence_barrier_init();
+  }
+  __syncthreads();
+  sm90::cluster_sync();
+
+  const int q_blocks = (args.n + kBlockQ - 1) / kBlockQ, p_blocks = (args.m + kBlockP - 1) / kBlockP;
+  const int q_groups = (q_blocks + kCluster - 1) / kCluster;
+  const int tiles = q_groups * p_blocks, k_blocks = (args.k + kAtomK - 1) / kAtomK;
+
+  if (warpgroup == 0) {
+    sm90::registers_decrease<40>();
+    if (tid == 0) {
+      int stage = 0, phase = 0;
+      for (int tile = cluster; tile < tiles; tile += clusters) {
+        const int p0 = (tile / q_groups) * kBlockP;
+        const int q0 = ((tile % q_groups) * kCluster + cta_q) * kBlockQ;
+        for (int t = 0; t < r; ++t) {
+          for (int kb = 0; kb < k_blocks; ++kb) {
+            sm90::barrier_wait(&s.empty[stage], phase);
+            sm90::barrier_expect_bytes(&s.full[stage], (kBlockQ + kBlockP) * kAtomK * sizeof(bf16));
+            sm90::tma_load_3d(s.w[stage], &w_map, &s.full[stage], kb * kAtomK, q0, t);
+            if (cta_q == 0)
+              sm90::tma_load_3d_multicast(s.x[stage], &x_map, &s.full[stage], kb * kAtomK, p0, t, 0b11);
+            if (++stage == kProductsDecodeStages) stage = 0, phase ^= 1;
+          }
+        }
+      }
+    }
+  } else {
+    sm90::registers_increase<232>();
+    const int consumer = warpgroup - 1, warp = tid / 32, lane = tid % 32;
+    for (int i = 0; i < kProductsDecodeStages; ++i) release_stage(&s.empty[i], tid);
+    float acc[kAcc];
+    int stage = 0, phase = 0;
+    for (int tile = cluster; tile < tiles; tile += clusters) {
+      const int p0 = (tile / q_groups) * kBlockP;
+      const int q0 = ((tile % q_groups) * kCluster + cta_q) * kBlockQ;
+      for (int t = 0; t < r; ++t) {
+        int pending = -1;  // the stage whose MMAs may still be reading it
+        for (int kb = 0; kb < k_blocks; ++kb) {
+          sm90::barrier_wait(&s.full[stage], phase);
+          sm90::wgmma_fence();
+          const std::uint64_t desc_w = sm90::smem_descriptor(&s.w[stage][consumer * 64 * kAtomK]);
+          const std::uint64_t desc_x = sm90::smem_descriptor(&s.x[stage][0]);
+#pragma unroll
+          for (int k16 = 0; k16 < kAtomK / 16; ++k16)  // 16 bf16 = 32 bytes = 2 in the descriptor's units
+            sm90::wgmma_m64n128k16_bf16(acc, desc_w + 2 * k16, desc_x + 2 * k16, (kb > 0 || k16 > 0) ? 1 : 0);
+          sm90::wgmma_commit();
+          sm90::wgmma_wait<1>();
+          if (pending >= 0) release_stage(&s.empty[pending], tid);
+          pending = stage;
+          if (++stage == kProductsDecodeStages) stage = 0, phase ^= 1;
+        }
+        sm90::wgmma_wait<0>();
+        release_stage(&s.empty[pending], tid);
+        if (t + 1 < r) {
+#pragma unroll
+          for (int e2 = 0; e2 < kAcc / 2; ++e2) {
+            const __nv_bfloat162 pair = __floats2bfloat162_rn(acc[2 * e2], acc[2 * e2 + 1]);
+            s.staged[t][consumer][e2][tid] = *reinterpret_cast<const std::uint32_t*>(&pair);
+          }
+        }
+      }
+
+      switch (args.activation) {
+        case Activation::relu:
+          decode_block<A, C, Activation::relu>(args, s, acc, p0, q0, consumer, warp, lane, tid);
+          break;
+        case Activation::gelu_tanh:
+          decode_block<A, C, Activation::gelu_tanh>(args, s, acc, p0, q0, consumer, warp, lane, tid);
+          break;
+        default:
+          decode_block<A, C, Activation::none>(args, s, acc, p0, q0, consumer, warp, lane, tid);
+      }
+    }
+  }
+  // No CTA leaves while its partner may still arrive on its barriers or multicast into its shared memory.
+  sm90::cluster_sync();
+#endif
+}
+
+// cuTensorMapEncodeTiled through the runtime's driver entry point: no link against libcuda.
+using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
+                                 const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
+                                 CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+inline EncodeTiled encode_tiled() {
+  static const EncodeTiled fn = [] {
+    void* p = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    check_cuda(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &found),
+               "cudaGetDriverEntryPointByVersion(cuTensorMapEncodeTiled)");
+    if (found != cudaDriverEntryPointSuccess || p == nullptr)
+      throw std::runtime_error("products_decode_sm90: the CUDA driver has no cuTensorMapEncodeTiled");
+    return reinterpret_cast<EncodeTiled>(p);
+  }();
+  return fn;
+}
+
+// r matrices of rows × k_run bf16 (leading dimension k_run, batch stride rows·k_run) as a 3-D tensor (k, row,
+// product): a box never crosses into the next product, and rows past the end read as zeros.
+inline CUtensorMap product_map(const void* base, std::int64_t k_run, std::int64_t rows, int rank, int box_rows) {
+  CUtensorMap map;
+  const cuuint64_t dims[3] = {static_cast<cuuint64_t>(k_run), static_cast<cuuint64_t>(rows),
+                              static_cast<cuuint64_t>(rank)};
+  const cuuint64_t strides[2] = {static_cast<cuuint64_t>(k_run) * sizeof(bf16),
+                                 static_cast<cuuint64_t>(rows * k_run) * sizeof(bf16)};
+  const cuuint32_t box[3] = {kAtomK, static_cast<cuuint32_t>(box_rows), 1};
+  const cuuint32_t element_strides[3] = {1, 1, 1};
+  const CUresult result = encode_tiled()(
+      &map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, const_cast<void*>(base), dims, strides, box, element_strides,
+      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+      CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (result != CUDA_SUCCESS)
+    throw std::runtime_error("products_decode_sm90: cuTensorMapEncodeTiled failed (" +
+                             std::to_string(static_cast<int>(result)) + ")");
+  return map;
+}
+
+}  // namespace fused_forward
+
+template <int A, int C>
+void launch_products_decode_sm90(const ProductsDecodeArgs& args, const void* x_hat, const void* w_hat_t,
+                                 cudaStream_t stream) {
+  using namespace fused_forward;
+  static_assert(A * C <= kProductsDecodeMaxSlots);
+  auto* kernel = products_decode_sm90<A, C>;
+  int device = 0, sms = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
+  // The shared-memory opt-in, once per device.
+  static std::atomic<bool> opted_in[kProductsDecodeMaxDevices];
+  if (device < kProductsDecodeMaxDevices && !opted_in[device].load(std::memory_order_acquire)) {
+    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes),
+               "products_decode_sm90: cudaFuncSetAttribute");
+    opted_in[device].store(true, std::memory_order_release);
+  } else if (device >= kProductsDecodeMaxDevices) {
+    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes),
+               "products_decode_sm90: cudaFuncSetAttribute");
+  }
+  const CUtensorMap w_map = product_map(w_hat_t, args.k, args.n, args.rank, kBlockQ);
+  const CUtensorMap x_map = product_map(x_hat, args.k, args.m, args.rank, kBlockP);
+  const int q_groups = static_cast<int>((args.n + kBlockQ * kCluster - 1) / (kBlockQ * kCluster));
+  const int p_blocks = static_cast<int>((args.m + kBlockP - 1) / kBlockP);
+  const int clusters = std::max(1, std::min(sms / kCluster, q_groups * p_blocks));
+  kernel<<<clusters * kCluster, kThreads, kSharedBytes, stream>>>(args, w_map, x_map);
+  check_launch("products_decode_sm90");
+}
+
+}  // namespace strassentile::cuda::detail
