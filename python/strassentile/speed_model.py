@@ -25,7 +25,8 @@ class GpuSpec:
     """One GPU as the speed model sees it: ``matmul_flops`` (FLOP/s a large 16-bit GEMM reaches),
     ``matmul_flops_f32`` (the same for float32), ``bandwidth`` (B/s of a device copy), ``launch_seconds`` (per
     kernel) and ``gemm_half_inner`` (the inner dimension at which a GEMM runs at half its peak rate). ``guessed``:
-    scaled from another GPU, not known or measured."""
+    scaled from another GPU, not known or measured. ``fused_forward``: an sm_90 GPU (H100, H200), where the forward
+    runs its products and decode as one kernel for bf16, rank <= 3 and tiles with a·c <= 4 (``set_fused_forward``)."""
 
     name: str
     matmul_flops: float
@@ -34,12 +35,13 @@ class GpuSpec:
     launch_seconds: float
     gemm_half_inner: float
     guessed: bool = False
+    fused_forward: bool = False
 
     @classmethod
     def known(cls, name: str, sm_count: int, clock_hz: float = 0.0) -> "GpuSpec":
         """The core's constants for ``name`` (H200, H100), or the H200's scaled by SM count and clock (guessed)."""
         values, full_name, guessed = torch.ops.strassentile.gpu_spec(name, sm_count, clock_hz)
-        return cls(full_name, *values, guessed=guessed)
+        return cls(full_name, *values[:len(_NUMBERS)], guessed=guessed, fused_forward=bool(values[len(_NUMBERS)]))
 
     @classmethod
     def h200(cls) -> "GpuSpec":
@@ -71,7 +73,7 @@ class GpuSpec:
             raise ValueError(f"speed model file {str(path)!r}: needs the numbers {', '.join(missing)}; write one with "
                              "`python -m strassentile.benchmark --calibrate OUT.json`")
         return cls(str(data.get("name", pathlib.Path(path).stem)), *(float(data[key]) for key in _NUMBERS),
-                   guessed=bool(data.get("guessed", False)))
+                   guessed=bool(data.get("guessed", False)), fused_forward=bool(data.get("fused_forward", False)))
 
     def save(self, path: str | os.PathLike) -> None:
         pathlib.Path(path).write_text(json.dumps(dataclasses.asdict(self), indent=1) + "\n")
@@ -85,7 +87,8 @@ class GpuSpec:
         ``set_dense_equivalent``). Training: the backward with enc_x and dec trained (``learn_basis``), under
         ``set_keep_for_backward(keep)``, ``set_lean_backward(lean)`` and ``set_keep_z_for_backward(keep_z)``."""
         dense, stl = torch.ops.strassentile.predict_speed(tokens, in_features, out_features, list(tile), rank,
-                                                          [getattr(self, key) for key in _NUMBERS], bytes_per_element,
+                                                          [*(getattr(self, key) for key in _NUMBERS),
+                                                           float(self.fused_forward)], bytes_per_element,
                                                           training, mode, learn_basis, keep, lean, keep_z)
         return dense, stl
 

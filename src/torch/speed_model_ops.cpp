@@ -18,18 +18,22 @@ namespace strassentile::torch_ops {
 namespace {
 
 std::vector<double> to_list(const GpuSpec& gpu) {
-  return {gpu.matmul_flops, gpu.matmul_flops_f32, gpu.bandwidth, gpu.launch_seconds, gpu.gemm_half_inner};
+  return {gpu.matmul_flops, gpu.matmul_flops_f32, gpu.bandwidth, gpu.launch_seconds, gpu.gemm_half_inner,
+          gpu.fused_forward ? 1.0 : 0.0};
 }
 
+// Five numbers, or six with fused_forward (0 or 1) last.
 GpuSpec from_list(at::ArrayRef<double> values) {
-  STL_CHECK(values.size() == 5, "strassentile: a GPU description is [matmul_flops, matmul_flops_f32, bandwidth, "
-            "launch_seconds, gemm_half_inner], got ", values.size(), " values");
+  STL_CHECK(values.size() == 5 || values.size() == 6, "strassentile: a GPU description is [matmul_flops, "
+            "matmul_flops_f32, bandwidth, launch_seconds, gemm_half_inner(, fused_forward)], got ", values.size(),
+            " values");
   GpuSpec gpu;
   gpu.matmul_flops = values[0];
   gpu.matmul_flops_f32 = values[1];
   gpu.bandwidth = values[2];
   gpu.launch_seconds = values[3];
   gpu.gemm_half_inner = values[4];
+  gpu.fused_forward = values.size() == 6 && values[5] != 0.0;
   return gpu;
 }
 

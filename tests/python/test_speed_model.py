@@ -91,3 +91,19 @@ def test_the_backward_settings_reach_the_core_model():
     assert h200.speedup(*args, lean=True) == pytest.approx(0.90, rel=0.25)
     assert h200.speedup(*args, lean=True) < h200.speedup(*args) < h200.speedup(*args, keep=True)
     assert h200.speedup(*args[:-1], False, lean=True) == h200.speedup(*args[:-1], False)  # the forward alone
+
+
+def test_fused_forward_is_known_for_the_h100_and_priced(tmp_path):
+    """gpu_spec marks the H100 and H200 as running the fused products + decode; the prediction for <2,2,2> r = 3 at a
+    narrow layer is faster with it, and the flag survives save/load."""
+    from strassentile import GpuSpec
+
+    h100 = GpuSpec.known("NVIDIA H100 80GB HBM3", 132)
+    assert h100.fused_forward and GpuSpec.h200().fused_forward
+    assert not GpuSpec.known("NVIDIA L4", 58).fused_forward
+    import dataclasses
+    unfused = dataclasses.replace(h100, fused_forward=False)
+    assert h100.speedup(16384, 768, 3072, (2, 2, 2), 3) > unfused.speedup(16384, 768, 3072, (2, 2, 2), 3)
+    assert h100.speedup(16384, 768, 3072, (4, 4, 4), 24) == unfused.speedup(16384, 768, 3072, (4, 4, 4), 24)
+    h100.save(tmp_path / "h100.json")
+    assert GpuSpec.load(tmp_path / "h100.json") == h100
