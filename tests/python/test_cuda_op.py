@@ -167,7 +167,7 @@ def sm90():
                          ids=lambda f: "<{},{},{}>:{}".format(*f[0], f[1]))
 def test_fused_forward_matches_the_cpu_op_and_runs_on_sm90(kernel_names, fmt, shape):
     """bf16, rank <= 3, (a, c) among the fused kernel's pairs: the forward (the fused products + decode on an sm_90
-    GPU, set_fused_forward on by default) and the gradients against the CPU op in float64, and the same with
+    GPU with set_fused_forward(True)) and the gradients against the CPU op in float64, and the same with
     set_fused_forward(False); on an sm_90 GPU the profiler must see the fused kernel, and not with the switch off."""
     tile, rank = fmt
     x_shape, n_out = shape

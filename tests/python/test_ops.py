@@ -191,13 +191,14 @@ def test_keep_for_backward_switch_and_cpu_ops():
 
 
 def test_fused_forward_switch_returns_the_previous_setting():
-    """set_fused_forward (on by default) returns the previous setting; it changes nothing on the CPU."""
+    """set_fused_forward returns the previous setting; it changes nothing on the CPU."""
     x, w_hat = torch.randn(9, 13, dtype=torch.float64), torch.randn(3, 7, 6, dtype=torch.float64)
     enc_x, dec = torch.randn(3, 4, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
     y0 = strassentile.stl_matmul(x, w_hat, enc_x, dec, (2, 2, 2), out_features=11)
-    assert strassentile.set_fused_forward(False) is True
+    previous = strassentile.set_fused_forward(True)
     try:
+        assert strassentile.set_fused_forward(False) is True
         assert strassentile.set_fused_forward(False) is False
         assert torch.equal(strassentile.stl_matmul(x, w_hat, enc_x, dec, (2, 2, 2), out_features=11), y0)
     finally:
-        assert strassentile.set_fused_forward(True) is False
+        strassentile.set_fused_forward(previous)

@@ -40,8 +40,9 @@ enum class Activation : int { none, relu, gelu_tanh };
 enum class KernelChoice : int { automatic, generic, tensor_core, cuda_core };
 
 // How stl_forward runs its products and decode.
-// automatic: the fused kernel wherever it applies (fused_forward_unavailable returns ""), else unfused. Measured on
-// an H100 it was never slower than the pipeline (docs/PERFORMANCE.md, "Fused products and decode").
+// automatic: the fused kernel wherever it applies (fused_forward_unavailable returns ""), else unfused. The lab's
+// version of the kernel was never slower than the pipeline on an H100 (research/benchmarks/fused/ROOFLINE.md,
+// "Staged products: measured").
 // unfused: encode → batched products on cuBLAS → decode, Z through the workspace.
 // fused: encode → products and decode in one kernel (src/cuda/kernels/products_decode_sm90.cuh), Z never in global
 // memory; throws std::invalid_argument naming the condition that fails where it does not apply.
@@ -222,7 +223,7 @@ struct ForwardParams {
   // workspace, which then needs only forward_workspace(...).z_offset bytes: for a backward that is given Z
   // (BackwardParams::z) while X̂'s memory goes back right after the forward.
   void* z_out = nullptr;
-  ForwardPath path = ForwardPath::automatic;
+  ForwardPath path = ForwardPath::unfused;  // opt-in: automatic or fused
   // The workspace must hold Z (at z_offset) after the call, for a backward that reads it from there: the products
   // and decode then run unfused.
   bool keep_z = false;
