@@ -7,7 +7,7 @@
 namespace strassentile::torch_ops {
 namespace {
 
-std::atomic<bool> fused_flag{false};  // opt-in until the kernel has passed its GPU tests
+std::atomic<bool> fused_flag{false};  // opt-in: measured slower than the pipeline (docs/PERFORMANCE.md)
 
 // Returns the previous setting.
 bool set_fused_forward(bool fused) { return fused_flag.exchange(fused); }

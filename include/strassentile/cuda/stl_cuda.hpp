@@ -40,9 +40,10 @@ enum class Activation : int { none, relu, gelu_tanh };
 enum class KernelChoice : int { automatic, generic, tensor_core, cuda_core };
 
 // How stl_forward runs its products and decode.
-// automatic: the fused kernel wherever it applies (fused_forward_unavailable returns ""), else unfused. The lab's
-// version of the kernel was never slower than the pipeline on an H100 (research/benchmarks/fused/ROOFLINE.md,
-// "Staged products: measured").
+// automatic: the fused kernel wherever it applies (fused_forward_unavailable returns ""), else unfused. Opt-in (the
+// default is unfused): through STLLinear on an H100 it measured slower than the pipeline, 0.72× against 1.60× dense
+// at 16384×4096×4096, although the lab's version of the kernel alone was not (docs/PERFORMANCE.md, "The fused
+// products and decode").
 // unfused: encode → batched products on cuBLAS → decode, Z through the workspace.
 // fused: encode → products and decode in one kernel (src/cuda/kernels/products_decode_sm90.cuh), Z never in global
 // memory; throws std::invalid_argument naming the condition that fails where it does not apply.

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -290,6 +291,35 @@ inline CUtensorMap product_map(const void* base, std::int64_t k_run, std::int64_
   return map;
 }
 
+// product_map through a cache of the last kCachedMaps operand sets: encoding a map is host work that the GPU waits
+// for at every launch, while the caching allocator hands the same workspace back call after call. A map depends only
+// on its key, so a hit is the map that would be built.
+constexpr int kCachedMaps = 32;
+inline CUtensorMap cached_product_map(const void* base, std::int64_t k_run, std::int64_t rows, int rank,
+                                      int box_rows) {
+  struct Entry {
+    int device = -1;
+    const void* base = nullptr;
+    std::int64_t k_run = 0, rows = 0;
+    int rank = 0, box_rows = 0;
+    CUtensorMap map{};
+  };
+  static std::mutex mutex;
+  static Entry entries[kCachedMaps];
+  static int next = 0;
+  int device = 0;
+  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  const std::lock_guard<std::mutex> lock(mutex);
+  for (const Entry& e : entries)
+    if (e.device == device && e.base == base && e.k_run == k_run && e.rows == rows && e.rank == rank &&
+        e.box_rows == box_rows)
+      return e.map;
+  Entry& e = entries[next];
+  next = (next + 1) % kCachedMaps;
+  e = Entry{device, base, k_run, rows, rank, box_rows, product_map(base, k_run, rows, rank, box_rows)};
+  return e.map;
+}
+
 }  // namespace fused_forward
 
 template <int A, int C>
@@ -301,21 +331,38 @@ void launch_products_decode_sm90(const ProductsDecodeArgs& args, const void* x_h
   int device = 0, sms = 0;
   check_cuda(cudaGetDevice(&device), "cudaGetDevice");
   check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
-  // The shared-memory opt-in, once per device.
-  static std::atomic<bool> opted_in[kProductsDecodeMaxDevices];
-  if (device < kProductsDecodeMaxDevices && !opted_in[device].load(std::memory_order_acquire)) {
+  // Once per device: the shared-memory opt-in, and how many clusters of two can be resident at once. A persistent
+  // grid larger than that runs its last clusters after the others have finished all their blocks (on an H100,
+  // pairs of SMs within a GPC: fewer than sms / 2).
+  const auto resident_clusters = [&] {
     check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes),
                "products_decode_sm90: cudaFuncSetAttribute");
-    opted_in[device].store(true, std::memory_order_release);
-  } else if (device >= kProductsDecodeMaxDevices) {
-    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSharedBytes),
-               "products_decode_sm90: cudaFuncSetAttribute");
+    cudaLaunchConfig_t config{};
+    config.gridDim = dim3(static_cast<unsigned>(sms));
+    config.blockDim = dim3(kThreads);
+    config.dynamicSmemBytes = kSharedBytes;
+    cudaLaunchAttribute cluster{};
+    cluster.id = cudaLaunchAttributeClusterDimension;
+    cluster.val.clusterDim.x = kCluster;
+    cluster.val.clusterDim.y = cluster.val.clusterDim.z = 1;
+    config.attrs = &cluster;
+    config.numAttrs = 1;
+    int clusters = 0;
+    check_cuda(cudaOccupancyMaxActiveClusters(&clusters, kernel, &config),
+               "products_decode_sm90: cudaOccupancyMaxActiveClusters");
+    return std::max(1, std::min(clusters, sms / kCluster));
+  };
+  static std::atomic<int> resident[kProductsDecodeMaxDevices];
+  int max_clusters = device < kProductsDecodeMaxDevices ? resident[device].load(std::memory_order_acquire) : 0;
+  if (max_clusters == 0) {
+    max_clusters = resident_clusters();
+    if (device < kProductsDecodeMaxDevices) resident[device].store(max_clusters, std::memory_order_release);
   }
-  const CUtensorMap w_map = product_map(w_hat_t, args.k, args.n, args.rank, kBlockQ);
-  const CUtensorMap x_map = product_map(x_hat, args.k, args.m, args.rank, kBlockP);
+  const CUtensorMap w_map = cached_product_map(w_hat_t, args.k, args.n, args.rank, kBlockQ);
+  const CUtensorMap x_map = cached_product_map(x_hat, args.k, args.m, args.rank, kBlockP);
   const int q_groups = static_cast<int>((args.n + kBlockQ * kCluster - 1) / (kBlockQ * kCluster));
   const int p_blocks = static_cast<int>((args.m + kBlockP - 1) / kBlockP);
-  const int clusters = std::max(1, std::min(sms / kCluster, q_groups * p_blocks));
+  const int clusters = std::max(1, std::min(max_clusters, q_groups * p_blocks));
   kernel<<<clusters * kCluster, kThreads, kSharedBytes, stream>>>(args, w_map, x_map);
   check_launch("products_decode_sm90");
 }
