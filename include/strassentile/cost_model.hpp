@@ -48,9 +48,10 @@ struct GpuSpec {
   double launch_seconds = 4e-6;      // per kernel, host-side dispatch included
   double gemm_half_inner = 96;       // inner dimension at which a GEMM computes at half its peak rate
   bool guessed = false;              // scaled from another GPU rather than known or measured
-  // An sm_90 GPU, where stl_forward runs the products and decode as one kernel for 16-bit storage, rank <= 3 and
-  // tiles whose (a, c) is (2,2), (1,4), (4,1), (1,2) or (2,1), Z not kept (strassentile/cuda/stl_cuda.hpp,
-  // ForwardPath). gpu_spec sets it for the H100 and H200.
+  // Price the forward's products and decode as one kernel for 16-bit storage, rank <= 3 and tiles whose (a, c) is
+  // (2,2), (1,4), (4,1), (1,2) or (2,1), Z not kept (strassentile/cuda/stl_cuda.hpp, ForwardPath), at the speed of the
+  // lab's version of that kernel. gpu_spec leaves it off: the op runs the pipeline by default, and the library's
+  // fused kernel measured slower than the lab's (docs/PERFORMANCE.md).
   bool fused_forward = false;
 };
 

@@ -306,8 +306,7 @@ def calibrate(timer: Timer) -> strassentile.GpuSpec:
     compute = max(seconds**2 - memory**2, (0.1 * seconds) ** 2) ** 0.5
     efficiency = min(2 * m * k * n / (matmul_flops * compute), 1.0)
     return strassentile.GpuSpec(f"{torch.cuda.get_device_name()} (calibrated)", matmul_flops, matmul_flops_f32,
-                                bandwidth, launch_s, k * (1 / efficiency - 1),
-                                fused_forward=torch.cuda.get_device_capability() == (9, 0))
+                                bandwidth, launch_s, k * (1 / efficiency - 1))
 
 
 def markdown(report: dict) -> str:

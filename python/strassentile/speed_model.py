@@ -25,8 +25,9 @@ class GpuSpec:
     """One GPU as the speed model sees it: ``matmul_flops`` (FLOP/s a large 16-bit GEMM reaches),
     ``matmul_flops_f32`` (the same for float32), ``bandwidth`` (B/s of a device copy), ``launch_seconds`` (per
     kernel) and ``gemm_half_inner`` (the inner dimension at which a GEMM runs at half its peak rate). ``guessed``:
-    scaled from another GPU, not known or measured. ``fused_forward``: an sm_90 GPU (H100, H200), where the forward
-    runs its products and decode as one kernel for bf16, rank <= 3 and tiles with a·c <= 4 (``set_fused_forward``)."""
+    scaled from another GPU, not known or measured. ``fused_forward``: price the forward's products and decode as one
+    kernel for bf16, rank <= 3 and tiles with a·c <= 4 at the lab kernel's speed (``set_fused_forward``); off for every
+    known GPU, since the op runs the pipeline by default."""
 
     name: str
     matmul_flops: float

@@ -49,14 +49,12 @@ GpuSpec gpu_spec(const std::string& name, std::size_t sm_count, double clock_hz)
   GpuSpec spec;  // the H200's
   if (contains(name, "H200")) {
     spec.name = name;
-    spec.fused_forward = true;
     return spec;
   }
   if (contains(name, "H100") && sm_count == kH200Sms) {
     // Same GH100 compute as the H200 (777 TFLOP/s measured at 16384x4096x4096); HBM3 at 3.35 of HBM3e's 4.8 TB/s.
     spec.name = name;
     spec.bandwidth *= 3.35 / 4.8;
-    spec.fused_forward = true;
     return spec;
   }
   const double scale = static_cast<double>(sm_count) / kH200Sms * (clock_hz > 0 ? clock_hz / kH200ClockHz : 1.0);

@@ -1,5 +1,6 @@
-// Every kernel choice of the CUDA layer: whether the forward's products and decode run fused; for each encode, decode,
-// fused decode → encode, padded copy and column sum, which kernel runs (tensor-core, CUDA-core specialised on the tile format, or generic) and for which storage type.
+// Every kernel choice of the CUDA layer: whether the forward's products and decode can run fused; for each encode,
+// decode, fused decode → encode, padded copy and column sum, which kernel runs (tensor-core, CUDA-core specialised on
+// the tile format, or generic) and for which storage type.
 // The public launch_* functions check their parameters and fill in default strides here, then pick.
 #include <atomic>
 #include <climits>
