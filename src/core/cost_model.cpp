@@ -85,20 +85,19 @@ constexpr double kFusedProductsEfficiency = 0.83;
 constexpr double kFusedOutputExposed = 0.2;
 
 namespace {
-// The (a,c) pairs and ranks of the fused products + decode kernel (src/cuda/dispatch.cpp's fused_forward_unavailable).
-bool fused_forward_applies(const GpuSpec& gpu, TileFormat tile, std::size_t rank, std::size_t bytes_per_element,
-                           bool causal) {
-  const std::size_t a = tile.a, c = tile.c;
-  const bool pair = (a == 2 && c == 2) || (a == 1 && c == 4) || (a == 4 && c == 1) || (a == 1 && c == 2) ||
-                    (a == 2 && c == 1);
-  return gpu.fused_forward && bytes_per_element == 2 && rank >= 1 && rank <= 3 && pair && !causal;
-}
-
 // The (a,b) or (a,c) tiles with their own codec kernels (src/cuda/dispatch.cpp's with_tile_pair): sides in {1, 2, 4}
 // but 1×1, and 3×3; the rest run the generic ones.
 bool has_specialised_codec(std::size_t rows, std::size_t cols) {
   const auto side = [](std::size_t v) { return v == 1 || v == 2 || v == 4; };
   return (side(rows) && side(cols) && rows * cols > 1) || (rows == 3 && cols == 3);
+}
+
+// Where the fused products + decode kernel runs (src/cuda/dispatch.cpp's fused_forward_unavailable): the specialised
+// (a,c) pairs with a·c <= 4, ranks up to 3.
+bool fused_forward_applies(const GpuSpec& gpu, TileFormat tile, std::size_t rank, std::size_t bytes_per_element,
+                           bool causal) {
+  const bool pair = tile.a * tile.c <= 4 && has_specialised_codec(tile.a, tile.c);
+  return gpu.fused_forward && bytes_per_element == 2 && rank >= 1 && rank <= 3 && pair && !causal;
 }
 }  // namespace
 

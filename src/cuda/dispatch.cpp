@@ -79,18 +79,9 @@ bool with_tile_pair(int a, int bc, Launch&& launch) {
   }
 }
 
-// Runs launch<A, C>() for an (a, c) pair the fused products + decode kernel is built for, or returns false.
-template <class Launch>
-bool with_products_decode_pair(int a, int c, Launch&& launch) {
-  if (a > 15 || c > 15) return false;
-  switch (pair_key(a, c)) {
-    case pair_key(2, 2): launch(std::integral_constant<int, 2>{}, std::integral_constant<int, 2>{}); return true;
-    case pair_key(1, 4): launch(std::integral_constant<int, 1>{}, std::integral_constant<int, 4>{}); return true;
-    case pair_key(4, 1): launch(std::integral_constant<int, 4>{}, std::integral_constant<int, 1>{}); return true;
-    case pair_key(1, 2): launch(std::integral_constant<int, 1>{}, std::integral_constant<int, 2>{}); return true;
-    case pair_key(2, 1): launch(std::integral_constant<int, 2>{}, std::integral_constant<int, 1>{}); return true;
-    default: return false;
-  }
+// The (a, c) pairs the fused products + decode kernel is built for: the specialised pairs with a·c <= 4.
+bool products_decode_pair(int a, int c) {
+  return a * c <= detail::kProductsDecodeMaxSlots && with_tile_pair(a, c, [](auto, auto) {});
 }
 
 // The current device's compute capability as major·10 + minor, remembered per device.
@@ -262,10 +253,13 @@ void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal, 
 void products_decode(int a, int c, const ProductsDecodeArgs& args, const void* x_hat, const void* w_hat_t,
                      cudaStream_t stream) {
 #if STRASSENTILE_CUDA_SM90A
-  if (with_products_decode_pair(a, c, [&](auto ta, auto tc) {
-        launch_products_decode_sm90<decltype(ta)::value, decltype(tc)::value>(args, x_hat, w_hat_t, stream);
-      }))
+  if (products_decode_pair(a, c)) {
+    with_tile_pair(a, c, [&](auto ta, auto tc) {
+      constexpr int A = decltype(ta)::value, C = decltype(tc)::value;
+      if constexpr (A * C <= kProductsDecodeMaxSlots) launch_products_decode_sm90<A, C>(args, x_hat, w_hat_t, stream);
+    });
     return;
+  }
 #else
   (void)args, (void)x_hat, (void)w_hat_t, (void)stream;
 #endif
@@ -417,7 +411,7 @@ std::string fused_forward_unavailable(const ForwardParams& p) {
   if (p.dtype != DType::bf16) return std::string("dtype is ") + dtype_name(p.dtype) + ", not bf16";
   if (s.rank > detail::kProductsDecodeMaxRank)
     return "rank " + std::to_string(s.rank) + " is above " + std::to_string(detail::kProductsDecodeMaxRank);
-  if (!with_products_decode_pair(s.a, s.c, [](auto, auto) {}))
+  if (!products_decode_pair(s.a, s.c))
     return "the tile's (a, c) = (" + std::to_string(s.a) + ", " + std::to_string(s.c) +
            ") is not one of (2,2), (1,4), (4,1), (1,2), (2,1)";
   if (s.rows == 0 || s.in_features == 0 || s.out_features == 0) return "rows, in_features or out_features is 0";

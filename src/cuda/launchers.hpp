@@ -104,7 +104,7 @@ void launch_decode_causal_repair(const DecodeParams& params, CoefLayout dec, Cau
 // ---- The forward's products and decode in one kernel (kernels/products_decode_sm90.cuh) ----
 
 // sm_90a only, bf16, rank <= kProductsDecodeMaxRank, tiles with a·c <= kProductsDecodeMaxSlots; dispatch.cpp
-// (products_decode_sm90_unavailable) says where it applies.
+// (fused_forward_unavailable) says where it applies.
 constexpr int kProductsDecodeMaxRank = 3;
 constexpr int kProductsDecodeMaxSlots = 4;
 constexpr int kProductsDecodeStages = 5;       // TMA pipeline stages beside the staged products

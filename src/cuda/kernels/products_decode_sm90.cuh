@@ -295,7 +295,7 @@ inline CUtensorMap product_map(const void* base, std::int64_t k_run, std::int64_
 // for at every launch, while the caching allocator hands the same workspace back call after call. A map depends only
 // on its key, so a hit is the map that would be built.
 constexpr int kCachedMaps = 32;
-inline CUtensorMap cached_product_map(const void* base, std::int64_t k_run, std::int64_t rows, int rank,
+inline CUtensorMap cached_product_map(int device, const void* base, std::int64_t k_run, std::int64_t rows, int rank,
                                       int box_rows) {
   struct Entry {
     int device = -1;
@@ -307,8 +307,6 @@ inline CUtensorMap cached_product_map(const void* base, std::int64_t k_run, std:
   static std::mutex mutex;
   static Entry entries[kCachedMaps];
   static int next = 0;
-  int device = 0;
-  check_cuda(cudaGetDevice(&device), "cudaGetDevice");
   const std::lock_guard<std::mutex> lock(mutex);
   for (const Entry& e : entries)
     if (e.device == device && e.base == base && e.k_run == k_run && e.rows == rows && e.rank == rank &&
@@ -358,8 +356,8 @@ void launch_products_decode_sm90(const ProductsDecodeArgs& args, const void* x_h
     max_clusters = resident_clusters();
     if (device < kProductsDecodeMaxDevices) resident[device].store(max_clusters, std::memory_order_release);
   }
-  const CUtensorMap w_map = cached_product_map(w_hat_t, args.k, args.n, args.rank, kBlockQ);
-  const CUtensorMap x_map = cached_product_map(x_hat, args.k, args.m, args.rank, kBlockP);
+  const CUtensorMap w_map = cached_product_map(device, w_hat_t, args.k, args.n, args.rank, kBlockQ);
+  const CUtensorMap x_map = cached_product_map(device, x_hat, args.k, args.m, args.rank, kBlockP);
   const int q_groups = static_cast<int>((args.n + kBlockQ * kCluster - 1) / (kBlockQ * kCluster));
   const int p_blocks = static_cast<int>((args.m + kBlockP - 1) / kBlockP);
   const int clusters = std::max(1, std::min(max_clusters, q_groups * p_blocks));
