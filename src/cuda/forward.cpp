@@ -104,6 +104,7 @@ void LayerStages::products_decode(ConstProductTensor w_hat, const float* dec, co
   args.seq = s.sequence_length();
   args.per_seq = s.tiles_per_sequence();
   args.vector_store = is_aligned(y.data, 2 * static_cast<std::size_t>(s.c)) && ldy % s.c == 0;
+  args.whole_tiles = s.sequence_length() % s.a == 0;
   detail::products_decode(s.a, s.c, args, base_, w_hat_t, stream);
 }
 

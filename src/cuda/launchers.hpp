@@ -120,6 +120,7 @@ struct ProductsDecodeArgs {
   std::int64_t ldy = 0, out_features = 0;
   std::int64_t rows = 0, seq = 0, per_seq = 0;  // the row grouping (StlShape's rows, sequence_length, tiles_per_sequence)
   bool vector_store = false;  // Y's rows hold c-element groups at 2·c-byte boundaries
+  bool whole_tiles = false;   // every sequence is whole row tiles: product row p is Y's rows a·p .. a·p + a − 1
 };
 // x_hat: rank × m × k, w_hat_t: rank × n × k, both contiguous bf16.
 template <int A, int C>

@@ -86,30 +86,104 @@ __device__ __forceinline__ void store_row(bf16* y, const float (&values)[C], int
   }
 }
 
-// The consumer's share of one block of Y from the last product's accumulator and the staged ones: bias, activation,
-// rows cut by the sequences' padding and columns by out_features.
+// D's columns as the epilogue reads them: the last product's apart, a product past r weighing 0.
+template <int kSlots>
+struct DecodeCoefs {
+  float last[kSlots];
+  float staged[kSlots][kStagedProducts];
+  __device__ __forceinline__ DecodeCoefs(const SharedStorage& s, int r) {
+#pragma unroll
+    for (int slot = 0; slot < kSlots; ++slot) {
+      last[slot] = s.dec[slot * r + r - 1];
+#pragma unroll
+      for (int t = 0; t < kStagedProducts; ++t) staged[slot][t] = t + 1 < r ? s.dec[slot * r + t] : 0.0f;
+    }
+  }
+};
+
+// Accumulator entry e of this thread: product column q = 16·warp + lane/4 + 8·((e/2) % 2) of the consumer's 64,
+// product row p = 8·(e/4) + 2·(lane % 4) + e % 2; it lands in Y[row(p, i), c·q + j] for output entry (i, j).
+struct Fragment {
+  int consumer, warp, lane, tid;
+  __device__ __forceinline__ int q(int q0, int h) const { return q0 + consumer * 64 + warp * 16 + lane / 4 + 8 * h; }
+  __device__ __forceinline__ int p(int p0, int e) const { return p0 + 8 * (e / 4) + 2 * (lane % 4) + e % 2; }
+  // Entry e of the earlier products, from this thread's own lanes; a product past r reads as 0, not as stale bits
+  // (0 × NaN).
+  __device__ __forceinline__ void staged(const SharedStorage& s, int r, int e, float (&z)[kStagedProducts]) const {
+#pragma unroll
+    for (int t = 0; t < kStagedProducts; ++t) {
+      const std::uint32_t bits = t + 1 < r ? s.staged[t][consumer][e / 2][tid] : 0u;
+      const __nv_bfloat162 pair = *reinterpret_cast<const __nv_bfloat162*>(&bits);
+      z[t] = __bfloat162float(e % 2 ? pair.y : pair.x);
+    }
+  }
+};
+
+template <int A, int C>
+__device__ __forceinline__ float decode_entry(const DecodeCoefs<A * C>& coef, int slot, float last,
+                                              const float (&z)[kStagedProducts], float bias) {
+  float v = fmaf(coef.last[slot], last, bias);
+#pragma unroll
+  for (int t = 0; t < kStagedProducts; ++t) v = fmaf(coef.staged[slot][t], z[t], v);
+  return v;
+}
+
+// Whether the block is interior: all its product rows and columns real, product row p filling Y's rows a·p ..
+// a·p + a − 1 (no sequence padding: the sequence length is a multiple of a), every column inside out_features, and
+// Y taking c-element vector stores. Nearly every block of a large layer is; decode_interior runs them on a short
+// instruction stream, as the instruction cache needs at 64 unrolled entries a thread.
+__device__ __forceinline__ bool interior_block(const ProductsDecodeArgs& args, int p0, int q0, int c) {
+  return args.whole_tiles && args.vector_store && p0 + kBlockP <= args.m && q0 + kBlockQ <= args.n &&
+         std::int64_t{c} * (q0 + kBlockQ) <= args.out_features;
+}
+
 template <int A, int C, Activation ACT>
-__device__ __forceinline__ void decode_block(const ProductsDecodeArgs& args, const SharedStorage& s,
-                                             const float (&acc)[kAcc], int p0, int q0, int consumer, int warp,
-                                             int lane, int tid) {
-  constexpr int kSlots = A * C;
-  const int r = args.rank;
+__device__ __forceinline__ void decode_interior(const ProductsDecodeArgs& args, const SharedStorage& s,
+                                                const float (&acc)[kAcc], int p0, int q0, const Fragment& f) {
+  const DecodeCoefs<A * C> coef(s, args.rank);
+  const auto* bias_in = static_cast<const bf16*>(args.bias);
+  const std::int64_t ldy = args.ldy;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int q = f.q(q0, h);
+    float bias[C];
+#pragma unroll
+    for (int j = 0; j < C; ++j) bias[j] = bias_in != nullptr ? __bfloat162float(bias_in[C * q + j]) : 0.0f;
+    // One pointer stepping down Y's rows: offsets computed ahead for all 64 entries would not fit the registers.
+    bf16* y = static_cast<bf16*>(args.y) + std::int64_t{A} * f.p(p0, 0) * ldy + std::int64_t{C} * q;
+#pragma unroll
+    for (int e4 = 0; e4 < kAcc; e4 += 4) {
+#pragma unroll
+      for (int odd = 0; odd < 2; ++odd) {
+        const int e = e4 + 2 * h + odd;
+        float z[kStagedProducts];
+        f.staged(s, args.rank, e, z);
+#pragma unroll
+        for (int i = 0; i < A; ++i) {
+          float values[C];
+#pragma unroll
+          for (int j = 0; j < C; ++j) values[j] = activate<ACT>(decode_entry<A, C>(coef, i * C + j, acc[e], z, bias[j]));
+          store_row<C>(y, values, C, true);
+          y += ldy;
+        }
+      }
+      y += std::int64_t{6 * A} * ldy;  // from row a·(p + 2) to a·(p + 8): the next 8 product rows of this thread
+    }
+  }
+}
+
+// Any block: rows cut by the sequences' padding and by m, columns by n and out_features, element-wise stores where
+// Y's rows are not aligned, the activation chosen at run time (one copy of this long path, not three).
+template <int A, int C>
+__device__ __forceinline__ void decode_edge(const ProductsDecodeArgs& args, const SharedStorage& s,
+                                            const float (&acc)[kAcc], int p0, int q0, const Fragment& f) {
+  const DecodeCoefs<A * C> coef(s, args.rank);
   const RowMap rows{args.rows, args.seq, args.per_seq};
   auto* y = static_cast<bf16*>(args.y);
   const auto* bias_in = static_cast<const bf16*>(args.bias);
-  // D's columns in registers, the last product's apart; a product past r weighs 0.
-  float last_coef[kSlots], staged_coef[kSlots][kStagedProducts];
-#pragma unroll
-  for (int slot = 0; slot < kSlots; ++slot) {
-    last_coef[slot] = s.dec[slot * r + r - 1];
-#pragma unroll
-    for (int t = 0; t < kStagedProducts; ++t) staged_coef[slot][t] = t + 1 < r ? s.dec[slot * r + t] : 0.0f;
-  }
-  // Accumulator entry e of this thread: product column q = 16·warp + lane/4 + 8·((e/2) % 2) of the consumer's 64,
-  // product row p = 8·(e/4) + 2·(lane % 4) + e % 2; it lands in Y[row(p, i), c·q + j] for output entry (i, j).
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
-    const int q = q0 + consumer * 64 + warp * 16 + lane / 4 + 8 * h;
+    const int q = f.q(q0, h);
     if (q >= args.n) continue;
     const std::int64_t cols_past_q = args.out_features - std::int64_t{C} * q;
     const int cols_left = cols_past_q < C ? static_cast<int>(cols_past_q) : C;
@@ -117,21 +191,14 @@ __device__ __forceinline__ void decode_block(const ProductsDecodeArgs& args, con
 #pragma unroll
     for (int j = 0; j < C; ++j) bias[j] = bias_in != nullptr && j < cols_left ? __bfloat162float(bias_in[C * q + j]) : 0.0f;
 #pragma unroll
-    for (int chunk = 0; chunk < kBlockP / 8; ++chunk) {
+    for (int e4 = 0; e4 < kAcc; e4 += 4) {
 #pragma unroll
       for (int odd = 0; odd < 2; ++odd) {
-        const int p = p0 + 8 * chunk + 2 * (lane % 4) + odd;
+        const int e = e4 + 2 * h + odd;
+        const int p = f.p(p0, e);
         if (p >= args.m) continue;
-        const int e = 4 * chunk + 2 * h + odd;
-        // This entry of the earlier products, from this thread's own lanes; a product past r reads as 0, not as
-        // stale bits (0 × NaN).
         float z[kStagedProducts];
-#pragma unroll
-        for (int t = 0; t < kStagedProducts; ++t) {
-          const std::uint32_t bits = t + 1 < r ? s.staged[t][consumer][e / 2][tid] : 0u;
-          const __nv_bfloat162 pair = *reinterpret_cast<const __nv_bfloat162*>(&bits);
-          z[t] = __bfloat162float(odd ? pair.y : pair.x);
-        }
+        f.staged(s, args.rank, e, z);
         std::int64_t first_row;
         int real_rows;
         rows.tile(p, A, first_row, real_rows);
@@ -140,12 +207,7 @@ __device__ __forceinline__ void decode_block(const ProductsDecodeArgs& args, con
           if (i >= real_rows) break;
           float values[C];
 #pragma unroll
-          for (int j = 0; j < C; ++j) {
-            float v = fmaf(last_coef[i * C + j], acc[e], bias[j]);
-#pragma unroll
-            for (int t = 0; t < kStagedProducts; ++t) v = fmaf(staged_coef[i * C + j][t], z[t], v);
-            values[j] = activate<ACT>(v);
-          }
+          for (int j = 0; j < C; ++j) values[j] = activate(decode_entry<A, C>(coef, i * C + j, acc[e], z, bias[j]), args.activation);
           store_row<C>(y + (first_row + i) * args.ldy + std::int64_t{C} * q, values, cols_left, args.vector_store);
         }
       }
@@ -237,15 +299,15 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kCluster, 1, 1)
         }
       }
 
-      switch (args.activation) {
-        case Activation::relu:
-          decode_block<A, C, Activation::relu>(args, s, acc, p0, q0, consumer, warp, lane, tid);
-          break;
-        case Activation::gelu_tanh:
-          decode_block<A, C, Activation::gelu_tanh>(args, s, acc, p0, q0, consumer, warp, lane, tid);
-          break;
-        default:
-          decode_block<A, C, Activation::none>(args, s, acc, p0, q0, consumer, warp, lane, tid);
+      const Fragment f{consumer, warp, lane, tid};
+      if (!interior_block(args, p0, q0, C)) {
+        decode_edge<A, C>(args, s, acc, p0, q0, f);
+      } else if (args.activation == Activation::relu) {
+        decode_interior<A, C, Activation::relu>(args, s, acc, p0, q0, f);
+      } else if (args.activation == Activation::gelu_tanh) {
+        decode_interior<A, C, Activation::gelu_tanh>(args, s, acc, p0, q0, f);
+      } else {
+        decode_interior<A, C, Activation::none>(args, s, acc, p0, q0, f);
       }
     }
   }
