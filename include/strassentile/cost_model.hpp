@@ -48,11 +48,11 @@ struct GpuSpec {
   double launch_seconds = 4e-6;      // per kernel, host-side dispatch included
   double gemm_half_inner = 96;       // inner dimension at which a GEMM computes at half its peak rate
   bool guessed = false;              // scaled from another GPU rather than known or measured
-  // Price the forward's products and decode as one kernel for 16-bit storage, rank <= 3 and tiles whose (a, c) is
-  // (2,2), (1,4), (4,1), (1,2) or (2,1), Z not kept (strassentile/cuda/stl_cuda.hpp, ForwardPath), at the speed of the
-  // lab's version of that kernel. gpu_spec leaves it off: the op runs the pipeline by default, and the library's
-  // fused kernel measured slower than the lab's (docs/PERFORMANCE.md).
-  bool fused_forward = false;
+  // The GPU runs the forward's products and decode as one kernel (strassentile/cuda/stl_cuda.hpp, ForwardPath) for
+  // 16-bit storage, rank <= 3 and tiles whose (a, c) is (2,2), (1,4), (4,1), (1,2) or (2,1), Z not kept, wherever
+  // that is predicted faster than the pipeline (fused_forward_wins). On for the H100 and H200 (sm_90, measured);
+  // gpu_spec turns it off for the GPUs it scales from the H200.
+  bool fused_forward = true;
 };
 
 // The H200 and H100 (SXM) constants, or, for another `name`, the H200's scaled by SM count and clock (guessed =
@@ -69,9 +69,9 @@ GpuSpec gpu_spec(const std::string& name, std::size_t sm_count, double clock_hz 
 //                         encode_bytes / decode_bytes).
 //   dense forward       = GEMM(1, M×K×N);  STL forward = encode + GEMM(r, Mt×Kt×Nt) + decode. Mode causal adds
 //                         one read of each codec pass's input (the repair of tiles with non-finite inputs).
-//                         Where GpuSpec::fused_forward applies: encode + GEMM(r, Mt×Kt×Nt) / 0.83 + 0.2 · Y's bytes /
-//                         bandwidth (the fused kernel's products run slower than cuBLAS's, and most of its Y stores
-//                         overlap other blocks' products).
+//                         Where GpuSpec::fused_forward applies, the faster of that and encode + Ŵ's transpose +
+//                         GEMM(r, Mt×Kt×Nt) / 0.83 + 0.2 · Y's bytes / bandwidth (the fused kernel's products run
+//                         slower than cuBLAS's, and most of its Y stores overlap other blocks' products).
 //   training adds the backward of every parameter (src/cuda/README.md's backward): dense dX and dW GEMMs and the
 //   bias column sums; STL: X̂ again, dZ = decodeᵀ(dY), dŴ (inner Mt), Z again, dD, dX̂ (inner Nt), dX = encodeᵀ(dX̂),
 //   dE_X and the bias sums, the coefficient gradients as memory-bound reductions. BackwardSetup removes what a
@@ -102,6 +102,12 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
 // learn_basis) the basis gradients from dW. Throws std::invalid_argument where tile.a != 1.
 double dense_equivalent_seconds(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
                                 std::size_t bytes_per_element = 2, bool training = false, bool learn_basis = true);
+
+// Whether the forward runs its products and decode as one kernel on `gpu` (ForwardPath::automatic): where
+// GpuSpec::fused_forward applies (16-bit, rank <= 3, the (a, c) pairs above, no mode causal) and predict_speed prices
+// it below the pipeline: the narrow layers, where the pipeline's pass over Z costs most beside the products.
+bool fused_forward_wins(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
+                        std::size_t bytes_per_element = 2, bool causal = false);
 
 // Whether the op runs this pass (the forward, or with `backward_pass` the backward alone, as `backward` sets it up) as
 // the dense equivalent: one-row tiles outside mode causal where dense_equivalent_seconds is below the pipeline's.

@@ -13,8 +13,8 @@ Each case runs every --variants entry against the same dense model:
   stl-lean       stl with set_lean_backward(True): the backward runs its rows in blocks (less memory);
   stl-pipeline   stl with set_dense_equivalent("never"): one-row tiles (--tile 1,B,C) on the STL pipeline even where
                  the op would run their dense equivalent (stl is what a user gets: "auto");
-  stl-unfused    stl with set_fused_forward(False): the forward on the pipeline where the fused products + decode
-                 kernel would run (every other variant runs with set_fused_forward(True));
+  stl-unfused    stl with set_fused_forward(False): the forward on the pipeline where the speed model would run the
+                 fused products + decode kernel (every other variant runs with set_fused_forward(True), the default);
   causal         mode causal (no output row reads a later row of its tile), every parameter learnable;
   sparse24       the dense layers' weights pruned 2:4 by magnitude and stored semi-structured
                  (torch.sparse.to_sparse_semi_structured, cuSPARSELt): forward only, torch has no sparse backward.

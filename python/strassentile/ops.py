@@ -145,9 +145,9 @@ def set_dense_equivalent(policy: str) -> str:
 def set_fused_forward(fused: bool) -> bool:
     """Whether the CUDA forward runs its products and decode as one kernel where that applies: bf16, rank <= 3, tiles
     whose (a, c) is (2,2), (1,4), (4,1), (1,2) or (2,1) (``<2,2,2>`` r = 3, ``<1,4,2>`` r = 3, ...), an H100 or H200,
-    the forward not keeping Z for the backward. Off by default (opt-in: on an H100 it measured slower than the
-    pipeline through STLLinear; docs/PERFORMANCE.md); off, every forward runs encode → batched products → decode.
-    Process-wide. Returns the previous setting.
+    the forward not keeping Z for the backward, and the speed model pricing it faster than the pipeline for that
+    layer (the narrow layers; docs/PERFORMANCE.md). On by default; off, every forward runs encode → batched products
+    → decode. Process-wide. Returns the previous setting.
     """
     return bool(torch.ops.strassentile.set_fused_forward(bool(fused)))
 

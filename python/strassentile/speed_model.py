@@ -25,9 +25,9 @@ class GpuSpec:
     """One GPU as the speed model sees it: ``matmul_flops`` (FLOP/s a large 16-bit GEMM reaches),
     ``matmul_flops_f32`` (the same for float32), ``bandwidth`` (B/s of a device copy), ``launch_seconds`` (per
     kernel) and ``gemm_half_inner`` (the inner dimension at which a GEMM runs at half its peak rate). ``guessed``:
-    scaled from another GPU, not known or measured. ``fused_forward``: price the forward's products and decode as one
-    kernel for bf16, rank <= 3 and tiles with a·c <= 4 at the lab kernel's speed (``set_fused_forward``); off for every
-    known GPU, since the op runs the pipeline by default."""
+    scaled from another GPU, not known or measured. ``fused_forward``: the GPU runs the forward's products and decode as one
+    kernel for bf16, rank <= 3 and tiles with a·c <= 4 where the model prices it faster (``set_fused_forward``): on
+    for the H100 and H200, off for the GPUs scaled from the H200 and for files that do not say."""
 
     name: str
     matmul_flops: float
@@ -36,7 +36,7 @@ class GpuSpec:
     launch_seconds: float
     gemm_half_inner: float
     guessed: bool = False
-    fused_forward: bool = False
+    fused_forward: bool = True
 
     @classmethod
     def known(cls, name: str, sm_count: int, clock_hz: float = 0.0) -> "GpuSpec":

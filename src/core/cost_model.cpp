@@ -63,6 +63,7 @@ GpuSpec gpu_spec(const std::string& name, std::size_t sm_count, double clock_hz)
   spec.matmul_flops_f32 *= scale;
   spec.bandwidth *= scale;
   spec.guessed = true;
+  spec.fused_forward = false;  // its speed there unmeasured
   return spec;
 }
 
@@ -77,12 +78,19 @@ constexpr double kCausalRepairEfficiency = 0.37;
 // that the wide layers, where it is small beside the bytes, are not made pessimistic.
 constexpr double kCodecPassFillSeconds = 10e-6;
 
-// The fused products + decode kernel against the modelled batched GEMM of the same products, fitted to the kernel's
-// times at 16384x4096x4096, 16384x768x3072 and 65536x384x1536, <2,2,2> and <1,4,2> r = 3 on an H100 (within 7%;
-// research/results/perf/accumulate_decode_staged_h100_2026-12-07.log): the products at 0.83 of the model's GEMM rate,
-// and a fifth of Y's write time not hidden behind other blocks' products.
-constexpr double kFusedProductsEfficiency = 0.83;
+// The fused products + decode kernel against the modelled batched GEMM of the same products, and a fifth of Y's write
+// time not hidden behind other blocks' products. What the dispatch needs is the ratio of the fused forward to the
+// pipeline's, so 0.70 is fitted to that: the kernel and Ŵ's transpose measured 1.11×, 0.66× and 0.86× cuBLAS's
+// products plus the decode at 16384x4096x4096, 65536x384x1536 and 16384x768x3072 (<2,2,2> r = 3, H100;
+// research/results/perf/fused_forward_profile_interior_h100_2026-12-07.log); the model gives 1.15×, 0.60×, 0.70×,
+// choosing right at all three. Its fused seconds then run 0-20% above the kernel's, as its pipeline seconds run
+// 17-32% above the pipeline's there.
+constexpr double kFusedProductsEfficiency = 0.70;
 constexpr double kFusedOutputExposed = 0.2;
+// The fused forward first transposes Ŵ into its k-contiguous layout (r × n × k, read and written once): 0.033 ms for
+// 3 × 2048 × 2048 bf16 on an H100, 0.55 of the model's bandwidth there
+// (research/results/perf/fused_forward_profile_interior_h100_2026-12-07.log).
+constexpr double kTransposeEfficiency = 0.55;
 
 namespace {
 // The (a,b) or (a,c) tiles with their own codec kernels (src/cuda/dispatch.cpp's with_tile_pair): sides in {1, 2, 4}
@@ -186,11 +194,15 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   SpeedEstimate est;
   est.dense_seconds = gemm_seconds(gpu, 1, M, K, N, bytes_per_element);
   est.stl_seconds = encode + products + decode;
-  // The fused forward, where it runs: not when the forward keeps Z for the backward.
+  // The fused forward where it runs (not when the forward keeps Z for the backward) and is the faster: the dispatch
+  // takes it only there (fused_forward_wins).
   if (fused_forward_applies(gpu, tile, rank, bytes_per_element, causal) &&
-      !(training && (backward.keep || backward.keep_z)))
-    est.stl_seconds = encode + (products - gpu.launch_seconds) / kFusedProductsEfficiency +
-                      kFusedOutputExposed * M * N * bytes / gpu.bandwidth + gpu.launch_seconds;
+      !(training && (backward.keep || backward.keep_z))) {
+    const double transpose = pass(2 * r * kt * nt * bytes, kTransposeEfficiency);
+    const double fused = transpose + (products - gpu.launch_seconds) / kFusedProductsEfficiency +
+                         kFusedOutputExposed * M * N * bytes / gpu.bandwidth + gpu.launch_seconds;
+    est.stl_seconds = encode + std::min(products + decode, fused);
+  }
   if (!training) return est;
 
   const double bias_sums = pass(M * N * bytes, 1.0);
@@ -307,6 +319,15 @@ SpeedEstimate predict_op_speed(LayerShape shape, TileFormat tile, std::size_t ra
   est.stl_seconds = std::min(p.pipeline_forward, p.dense_equivalent_forward) +
                     (training ? std::min(p.pipeline_backward, p.dense_equivalent_backward) : 0);
   return est;
+}
+
+bool fused_forward_wins(LayerShape shape, TileFormat tile, std::size_t rank, const GpuSpec& gpu,
+                        std::size_t bytes_per_element, bool causal) {
+  if (!fused_forward_applies(gpu, tile, rank, bytes_per_element, causal)) return false;
+  GpuSpec pipeline = gpu;
+  pipeline.fused_forward = false;
+  return predict_speed(shape, tile, rank, gpu, bytes_per_element, false, causal).stl_seconds <
+         predict_speed(shape, tile, rank, pipeline, bytes_per_element, false, causal).stl_seconds;
 }
 
 }  // namespace strassentile

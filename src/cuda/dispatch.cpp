@@ -5,11 +5,14 @@
 #include <atomic>
 #include <climits>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
 #include "check.hpp"
+#include "strassentile/cost_model.hpp"
 #include "constant_dispatch.hpp"
 #include "launchers.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
@@ -97,6 +100,21 @@ int current_compute_capability() {
   const int cc = major * 10 + minor;
   if (device < detail::kProductsDecodeMaxDevices) known[device].store(cc, std::memory_order_relaxed);
   return cc;
+}
+
+// The speed model's constants for the current device (cost_model.hpp's gpu_spec), looked up once per device.
+GpuSpec current_gpu_spec() {
+  int device = 0;
+  detail::check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  static std::mutex mutex;
+  static std::optional<GpuSpec> known[detail::kProductsDecodeMaxDevices];
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (device < detail::kProductsDecodeMaxDevices && known[device]) return *known[device];
+  cudaDeviceProp prop{};
+  detail::check_cuda(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
+  const GpuSpec spec = gpu_spec(prop.name, static_cast<std::size_t>(prop.multiProcessorCount));
+  if (device < detail::kProductsDecodeMaxDevices) known[device] = spec;
+  return spec;
 }
 
 // The staged decode needs Z's rows and product strides 16-byte aligned and its slab (the transposed decoder and
@@ -424,6 +442,16 @@ std::string fused_forward_unavailable(const ForwardParams& p) {
   if (const int cc = current_compute_capability(); cc != 90)
     return "the GPU is sm_" + std::to_string(cc) + ", not sm_90 (H100, H200)";
   return "";
+}
+
+bool fused_forward_chosen(const ForwardParams& p) {
+  if (!fused_forward_unavailable(p).empty()) return false;
+  const StlShape& s = p.shape;
+  return fused_forward_wins(LayerShape{static_cast<std::size_t>(s.rows), static_cast<std::size_t>(s.in_features),
+                                       static_cast<std::size_t>(s.out_features)},
+                            TileFormat{static_cast<std::size_t>(s.a), static_cast<std::size_t>(s.b),
+                                       static_cast<std::size_t>(s.c)},
+                            static_cast<std::size_t>(s.rank), current_gpu_spec(), dtype_size(p.dtype), false);
 }
 
 }  // namespace strassentile::cuda

@@ -117,7 +117,7 @@ void LayerStages::decode(const float* dec, const void* bias, Activation activati
 
 namespace {
 
-// ForwardPath: automatic takes the fused kernel wherever it applies.
+// ForwardPath: automatic takes the fused kernel where it applies and the speed model prices it faster.
 bool runs_fused(const ForwardParams& p) {
   switch (p.path) {
     case ForwardPath::unfused:
@@ -128,7 +128,7 @@ bool runs_fused(const ForwardParams& p) {
                                     " (use ForwardPath::automatic or unfused)");
       return true;
     case ForwardPath::automatic:
-      return fused_forward_unavailable(p).empty();
+      return fused_forward_chosen(p);
   }
   throw std::invalid_argument("stl_forward: path " + std::to_string(static_cast<int>(p.path)) + " is not a ForwardPath");
 }

@@ -7,7 +7,7 @@
 namespace strassentile::torch_ops {
 namespace {
 
-std::atomic<bool> fused_flag{false};  // opt-in: measured slower than the pipeline (docs/PERFORMANCE.md)
+std::atomic<bool> fused_flag{true};  // on: the speed model chooses per layer (ForwardPath::automatic)
 
 // Returns the previous setting.
 bool set_fused_forward(bool fused) { return fused_flag.exchange(fused); }

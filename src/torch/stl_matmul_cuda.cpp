@@ -76,7 +76,7 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
     p.workspace_bytes = static_cast<std::size_t>(scratch.numel());
     p.z_out = z_only ? z.data_ptr() : nullptr;
     p.keep_z = kept != nullptr && !z_only;  // the backward reads Z from the kept workspace
-    p.path = fused_forward() ? sc::ForwardPath::automatic : sc::ForwardPath::unfused;
+    p.path = fused_forward() ? sc::ForwardPath::automatic : sc::ForwardPath::unfused;  // automatic: by the speed model
     sc::stl_forward(p);
     if (kept != nullptr) *kept = z_only ? z : scratch;
   });

@@ -40,10 +40,9 @@ enum class Activation : int { none, relu, gelu_tanh };
 enum class KernelChoice : int { automatic, generic, tensor_core, cuda_core };
 
 // How stl_forward runs its products and decode.
-// automatic: the fused kernel wherever it applies (fused_forward_unavailable returns ""), else unfused. Opt-in (the
-// default is unfused): through STLLinear on an H100 it measured slower than the pipeline, 0.72× against 1.60× dense
-// at 16384×4096×4096, although the lab's version of the kernel alone was not (docs/PERFORMANCE.md, "The fused
-// products and decode").
+// automatic (the default): the fused kernel where it applies (fused_forward_unavailable returns "") and the speed
+// model prices it faster than the pipeline on this GPU (fused_forward_chosen): narrow layers, where the pipeline's
+// pass over Z costs most beside the products (through STLLinear on an H100, docs/PERFORMANCE.md).
 // unfused: encode → batched products on cuBLAS → decode, Z through the workspace.
 // fused: encode → products and decode in one kernel (src/cuda/kernels/products_decode_sm90.cuh), Z never in global
 // memory; throws std::invalid_argument naming the condition that fails where it does not apply.
@@ -224,7 +223,7 @@ struct ForwardParams {
   // workspace, which then needs only forward_workspace(...).z_offset bytes: for a backward that is given Z
   // (BackwardParams::z) while X̂'s memory goes back right after the forward.
   void* z_out = nullptr;
-  ForwardPath path = ForwardPath::unfused;  // opt-in: automatic or fused
+  ForwardPath path = ForwardPath::automatic;
   // The workspace must hold Z (at z_offset) after the call, for a backward that reads it from there: the products
   // and decode then run unfused.
   bool keep_z = false;
@@ -235,6 +234,9 @@ void stl_forward(const ForwardParams& params);
 // (2,1); rows, in_features and out_features > 0; Z neither fp32 (z_f32) nor kept (z_out, keep_z); no mode causal;
 // a library built with CUDA 12 or later; an sm_90 GPU (H100, H200) as the current device.
 std::string fused_forward_unavailable(const ForwardParams& params);
+// Whether ForwardPath::automatic runs the fused kernel for these parameters on the current device: where it applies
+// and the speed model (strassentile/cost_model.hpp, fused_forward_wins) prices it below the pipeline.
+bool fused_forward_chosen(const ForwardParams& params);
 
 // Two consecutive layers with an activation between them, as in a transformer's MLP: Y = STL₂(act(STL₁(X) + bias₁))
 // + bias₂. Where launch_decode_encode applies (bf16/fp16, <4,4,4> tiles, ranks <= 32), layer 1's decode, bias and

@@ -61,9 +61,9 @@ bool set_lean_backward(bool lean);
 std::string set_dense_equivalent(const std::string& policy);
 
 // Whether stl_matmul on CUDA runs its products and decode as one kernel where that applies (bf16, rank <= 3, tiles
-// whose (a, c) is (2,2), (1,4), (4,1), (1,2) or (2,1), an H100 or H200; strassentile/cuda/stl_cuda.hpp, ForwardPath):
-// off by default (opt-in: measured slower than the pipeline, docs/PERFORMANCE.md); off, the pipeline (encode → batched products → decode) runs everywhere. Process-wide. Returns the
-// previous setting.
+// whose (a, c) is (2,2), (1,4), (4,1), (1,2) or (2,1), an H100 or H200; strassentile/cuda/stl_cuda.hpp, ForwardPath)
+// and the speed model prices it faster than the pipeline for that layer: on by default; off, the pipeline (encode →
+// batched products → decode) runs everywhere. Process-wide. Returns the previous setting.
 bool set_fused_forward(bool fused);
 
 // Ŵ = E_W(w) for a dense (in_features, out_features) weight, i.e. linear.weight.t().
