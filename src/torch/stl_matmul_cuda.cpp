@@ -84,10 +84,13 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
 }
 
 // The speed model of x's GPU, for the choice of the dense equivalent (a guess scaled from the H200 where the GPU is
-// neither an H100 nor an H200); asked for only where that choice exists.
+// neither an H100 nor an H200); asked for only where that choice exists. The STL forward it is weighed against is
+// the pipeline alone while set_fused_forward is off.
 GpuSpec gpu_of(const at::Tensor& x) {
   const cudaDeviceProp* p = at::cuda::getDeviceProperties(x.device().index());
-  return gpu_spec(p->name, static_cast<std::size_t>(p->multiProcessorCount));
+  GpuSpec spec = gpu_spec(p->name, static_cast<std::size_t>(p->multiProcessorCount));
+  spec.fused_forward = spec.fused_forward && fused_forward();
+  return spec;
 }
 
 at::Tensor stl_matmul_cuda(const StlArgs& args) {
