@@ -25,9 +25,10 @@ class GpuSpec:
     """One GPU as the speed model sees it: ``matmul_flops`` (FLOP/s a large 16-bit GEMM reaches),
     ``matmul_flops_f32`` (the same for float32), ``bandwidth`` (B/s of a device copy), ``launch_seconds`` (per
     kernel) and ``gemm_half_inner`` (the inner dimension at which a GEMM runs at half its peak rate). ``guessed``:
-    scaled from another GPU, not known or measured. ``fused_forward``: the GPU runs the forward's products and decode as one
-    kernel for bf16, rank <= 3 and tiles with a·c <= 4 where the model prices it faster (``set_fused_forward``): on
-    for the H100 and H200, off for the GPUs scaled from the H200 and for files that do not say."""
+    scaled from another GPU, not known or measured. ``fused_forward``: the GPU runs the forward's products and
+    decode as one kernel for bf16, rank <= 3 and tiles with a·c <= 4 where the model prices it faster
+    (``set_fused_forward``): on for the H100 and H200, off for the GPUs scaled from the H200 and for files that do
+    not say."""
 
     name: str
     matmul_flops: float

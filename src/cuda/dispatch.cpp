@@ -91,14 +91,14 @@ bool products_decode_pair(int a, int c) {
 int current_compute_capability() {
   int device = 0;
   detail::check_cuda(cudaGetDevice(&device), "cudaGetDevice");
-  static std::atomic<int> known[detail::kProductsDecodeMaxDevices];
-  if (device < detail::kProductsDecodeMaxDevices && known[device].load(std::memory_order_relaxed) != 0)
+  static std::atomic<int> known[detail::kMaxCachedDevices];
+  if (device < detail::kMaxCachedDevices && known[device].load(std::memory_order_relaxed) != 0)
     return known[device].load(std::memory_order_relaxed);
   int major = 0, minor = 0;
   detail::check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "cudaDeviceGetAttribute");
   detail::check_cuda(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), "cudaDeviceGetAttribute");
   const int cc = major * 10 + minor;
-  if (device < detail::kProductsDecodeMaxDevices) known[device].store(cc, std::memory_order_relaxed);
+  if (device < detail::kMaxCachedDevices) known[device].store(cc, std::memory_order_relaxed);
   return cc;
 }
 
@@ -107,13 +107,13 @@ GpuSpec current_gpu_spec() {
   int device = 0;
   detail::check_cuda(cudaGetDevice(&device), "cudaGetDevice");
   static std::mutex mutex;
-  static std::optional<GpuSpec> known[detail::kProductsDecodeMaxDevices];
+  static std::optional<GpuSpec> known[detail::kMaxCachedDevices];
   const std::lock_guard<std::mutex> lock(mutex);
-  if (device < detail::kProductsDecodeMaxDevices && known[device]) return *known[device];
+  if (device < detail::kMaxCachedDevices && known[device]) return *known[device];
   cudaDeviceProp prop{};
   detail::check_cuda(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
   const GpuSpec spec = gpu_spec(prop.name, static_cast<std::size_t>(prop.multiProcessorCount));
-  if (device < detail::kProductsDecodeMaxDevices) known[device] = spec;
+  if (device < detail::kMaxCachedDevices) known[device] = spec;
   return spec;
 }
 

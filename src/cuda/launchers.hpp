@@ -108,7 +108,7 @@ void launch_decode_causal_repair(const DecodeParams& params, CoefLayout dec, Cau
 constexpr int kProductsDecodeMaxRank = 3;
 constexpr int kProductsDecodeMaxSlots = 4;
 constexpr int kProductsDecodeStages = 5;       // TMA pipeline stages beside the staged products
-constexpr int kProductsDecodeMaxDevices = 64;  // devices whose shared-memory opt-in is remembered
+constexpr int kMaxCachedDevices = 64;  // devices whose facts are cached (compute capability, speed model, opt-ins)
 struct ProductsDecodeArgs {
   int m = 0, n = 0;  // the products' rows (X̂) and columns (Ŵᵀ's rows)
   int k = 0;         // their inner side as X̂ and Ŵᵀ hold it: a multiple of 8, zeros past the layer's k

@@ -688,7 +688,7 @@ bool test_fused_forward(Tally& tally, Rng& rng, cublasHandle_t handle) {
       {37, 53, 29, 0, 0, 0},       // one block, everything ragged
       {1, 7, 5, 0, 0, 0},          // one row
       {2050, 1024, 520, 0, 8, 8},  // longer k loop (several passes through the 5 stages per product)
-      {1024, 256, 512, 64, 0, 0},  // sequences of whole tiles and whole blocks: the interior epilogue only
+      {1024, 256, 512, 64, 0, 0},  // sequences of whole tiles, whole blocks: mostly the interior epilogue
   };
   // Each shape meets every activation, with and without bias, across the formats: the interior and edge epilogues
   // are separate code.

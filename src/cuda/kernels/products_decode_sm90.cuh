@@ -11,7 +11,7 @@
 // of that block one after another through one TMA → WGMMA pipeline (one producer warp, two consumer warpgroups of 64
 // q each), and CTAs are paired in clusters of two along q: the pair's first CTA multicasts the shared X̂ tile to both.
 // Persistent: each cluster walks blocks tile, tile + clusters, ... Measured against the pipeline and dense on an H100:
-// docs/PERFORMANCE.md ("Fused products and decode").
+// docs/PERFORMANCE.md ("The fused products and decode").
 //
 // Operands: X̂ as r × m × k_run and Ŵᵀ as r × n × k_run, both bf16 and k-contiguous with zeros past k (the forward
 // transposes Ŵ into its workspace for this). The tensor maps read rows past m or n as zeros.
@@ -412,11 +412,11 @@ void launch_products_decode_sm90(const ProductsDecodeArgs& args, const void* x_h
                "products_decode_sm90: cudaOccupancyMaxActiveClusters");
     return std::max(1, std::min(clusters, sms / kCluster));
   };
-  static std::atomic<int> resident[kProductsDecodeMaxDevices];
-  int max_clusters = device < kProductsDecodeMaxDevices ? resident[device].load(std::memory_order_acquire) : 0;
+  static std::atomic<int> resident[kMaxCachedDevices];
+  int max_clusters = device < kMaxCachedDevices ? resident[device].load(std::memory_order_acquire) : 0;
   if (max_clusters == 0) {
     max_clusters = resident_clusters();
-    if (device < kProductsDecodeMaxDevices) resident[device].store(max_clusters, std::memory_order_release);
+    if (device < kMaxCachedDevices) resident[device].store(max_clusters, std::memory_order_release);
   }
   const CUtensorMap w_map = cached_product_map(device, w_hat_t, args.k, args.n, args.rank, kBlockQ);
   const CUtensorMap x_map = cached_product_map(device, x_hat, args.k, args.m, args.rank, kBlockP);
