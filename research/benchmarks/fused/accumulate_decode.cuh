@@ -20,6 +20,7 @@
 // wgmma_products.cuh; its PTX helpers are used from there. Measured: ROOFLINE.md, "Accumulate-decode: measured".
 #pragma once
 
+#include "kernels/device_math.cuh"  // the library's bf16 group store (src/cuda)
 #include "ptx_sm90.cuh"  // the library's WGMMA wrapper (src/cuda)
 #include "wgmma_products.cuh"
 
@@ -126,23 +127,6 @@ __device__ __forceinline__ void release_stage(std::uint64_t* empty, int tid) {
     if (tid == 0) wgmma_products::arrive(empty);
   } else {
     if (tid < kCtas) wgmma_products::arrive_cluster(empty, tid);
-  }
-}
-
-template <int A, int C>
-__device__ __forceinline__ void store_slots(bf16* y_row, const float* values) {
-  if constexpr (C == 1) {
-    *y_row = __float2bfloat16_rn(values[0]);
-  } else if constexpr (C == 2) {
-    *reinterpret_cast<__nv_bfloat162*>(y_row) = __floats2bfloat162_rn(values[0], values[1]);
-  } else {
-    static_assert(C == 4);
-    const __nv_bfloat162 lo = __floats2bfloat162_rn(values[0], values[1]);
-    const __nv_bfloat162 hi = __floats2bfloat162_rn(values[2], values[3]);
-    uint2 packed;
-    packed.x = *reinterpret_cast<const std::uint32_t*>(&lo);
-    packed.y = *reinterpret_cast<const std::uint32_t*>(&hi);
-    *reinterpret_cast<uint2*>(y_row) = packed;
   }
 }
 
@@ -329,7 +313,8 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kClusterP * kClu
                   values[j] = out[i * C + j][e] + bias[j];
                 }
               }
-              store_slots<A, C>(params.y + static_cast<long>(A * p + i) * params.ldy + C * q, values);
+              bf16* y_row = params.y + static_cast<long>(A * p + i) * params.ldy + C * q;
+              strassentile::cuda::detail::store_bf16_group<C>(y_row, values);
             }
           }
         }

@@ -246,4 +246,22 @@ __device__ __forceinline__ float activate(float x, Activation act) {
   }
 }
 
+// C values (1, 2 or 4) stored as bf16 in one store of 2·C bytes; y aligned to 2·C bytes.
+template <int C>
+__device__ __forceinline__ void store_bf16_group(__nv_bfloat16* y, const float (&values)[C]) {
+  if constexpr (C == 1) {
+    *y = __float2bfloat16_rn(values[0]);
+  } else if constexpr (C == 2) {
+    *reinterpret_cast<__nv_bfloat162*>(y) = __floats2bfloat162_rn(values[0], values[1]);
+  } else {
+    static_assert(C == 4, "groups of 1, 2 or 4");
+    const __nv_bfloat162 lo = __floats2bfloat162_rn(values[0], values[1]);
+    const __nv_bfloat162 hi = __floats2bfloat162_rn(values[2], values[3]);
+    uint2 packed;
+    packed.x = *reinterpret_cast<const std::uint32_t*>(&lo);
+    packed.y = *reinterpret_cast<const std::uint32_t*>(&hi);
+    *reinterpret_cast<uint2*>(y) = packed;
+  }
+}
+
 }  // namespace strassentile::cuda::detail

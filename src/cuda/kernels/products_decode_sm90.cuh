@@ -66,19 +66,7 @@ __device__ __forceinline__ void release_stage(std::uint64_t* empty, int tid) {
 template <int C>
 __device__ __forceinline__ void store_row(bf16* y, const float (&values)[C], int cols_left, bool vector_store) {
   if (vector_store && cols_left >= C) {
-    if constexpr (C == 1) {
-      *y = __float2bfloat16_rn(values[0]);
-    } else if constexpr (C == 2) {
-      *reinterpret_cast<__nv_bfloat162*>(y) = __floats2bfloat162_rn(values[0], values[1]);
-    } else {
-      static_assert(C == 4);
-      const __nv_bfloat162 lo = __floats2bfloat162_rn(values[0], values[1]);
-      const __nv_bfloat162 hi = __floats2bfloat162_rn(values[2], values[3]);
-      uint2 packed;
-      packed.x = *reinterpret_cast<const std::uint32_t*>(&lo);
-      packed.y = *reinterpret_cast<const std::uint32_t*>(&hi);
-      *reinterpret_cast<uint2*>(y) = packed;
-    }
+    store_bf16_group<C>(y, values);
   } else {
 #pragma unroll
     for (int j = 0; j < C; ++j)
