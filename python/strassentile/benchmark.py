@@ -13,8 +13,9 @@ Each case runs every --variants entry against the same dense model:
   stl-lean       stl with set_lean_backward(True): the backward runs its rows in blocks (less memory);
   stl-pipeline   stl with set_dense_equivalent("never"): one-row tiles (--tile 1,B,C) on the STL pipeline even where
                  the op would run their dense equivalent (stl is what a user gets: "auto");
-  stl-unfused    stl with set_fused_forward(False): the forward on the pipeline where the speed model would run the
-                 fused products + decode kernel (every other variant runs with set_fused_forward(True), the default);
+  stl-unfused    stl with set_fused_forward("never"): the forward on the pipeline where the speed model would run the
+                 fused products + decode kernel (every other variant runs with "auto", the default);
+  stl-fused      stl with set_fused_forward("always"): the fused products + decode wherever the kernel applies;
   causal         mode causal (no output row reads a later row of its tile), every parameter learnable;
   sparse24       the dense layers' weights pruned 2:4 by magnitude and stored semi-structured
                  (torch.sparse.to_sparse_semi_structured, cuSPARSELt): forward only, torch has no sparse backward.
@@ -58,8 +59,8 @@ def parse_dims(text: str, count: int, what: str) -> list[tuple[int, ...]]:
     return out
 
 
-VARIANTS = ("stl", "stl-frozen", "stl-keep", "stl-keepz", "stl-lean", "stl-pipeline", "stl-unfused", "causal",
-            "sparse24")
+VARIANTS = ("stl", "stl-frozen", "stl-keep", "stl-keepz", "stl-lean", "stl-pipeline", "stl-unfused", "stl-fused",
+            "causal", "sparse24")
 
 
 def parse_variants(text: str) -> list[str]:
@@ -224,7 +225,7 @@ def compare(timer: Timer, dense: nn.Module, make_stl: Callable[[str], nn.Module]
         lean = strassentile.set_lean_backward(name == "stl-lean")
         kept_z = strassentile.set_keep_z_for_backward(name == "stl-keepz")
         dense_equivalent = strassentile.set_dense_equivalent("never" if name == "stl-pipeline" else "auto")
-        fused = strassentile.set_fused_forward(name != "stl-unfused")
+        fused = strassentile.set_fused_forward({"stl-unfused": "never", "stl-fused": "always"}.get(name, "auto"))
         try:
             got = measure(timer, variant_model(name, dense, make_stl), x, None if name == "sparse24" else grad)
         except (RuntimeError, NotImplementedError) as error:  # e.g. 2:4 kernels missing for this GPU or shape

@@ -142,14 +142,18 @@ def set_dense_equivalent(policy: str) -> str:
     return str(torch.ops.strassentile.set_dense_equivalent(str(policy)))
 
 
-def set_fused_forward(fused: bool) -> bool:
-    """Whether the CUDA forward runs its products and decode as one kernel where that applies: bf16, rank <= 3, tiles
-    whose (a, c) is (2,2), (1,4), (4,1), (1,2) or (2,1) (``<2,2,2>`` r = 3, ``<1,4,2>`` r = 3, ...), an H100 or H200,
-    the forward not keeping Z for the backward, and the speed model pricing it faster than the pipeline for that
-    layer (the narrow layers; docs/PERFORMANCE.md). On by default; off, every forward runs encode → batched products
-    → decode. Process-wide. Returns the previous setting.
+def set_fused_forward(policy: str | bool) -> str:
+    """Where the CUDA forward runs its products and decode as one kernel, among the layers where that applies: bf16,
+    rank <= 3, tiles whose (a, c) is (2,2), (1,4), (4,1), (1,2) or (2,1) (``<2,2,2>`` r = 3, ``<1,4,2>`` r = 3, ...),
+    an H100 or H200, the forward not keeping Z for the backward.
+
+    "auto" (the default, or True): where the speed model prices it faster than the pipeline for that layer
+    (docs/PERFORMANCE.md). "always": wherever it applies. "never" (or False): every forward runs encode → batched
+    products → decode. Process-wide. Returns the previous setting.
     """
-    return bool(torch.ops.strassentile.set_fused_forward(bool(fused)))
+    if isinstance(policy, bool):
+        policy = "auto" if policy else "never"
+    return str(torch.ops.strassentile.set_fused_forward(str(policy)))
 
 
 def encode_weight(w: torch.Tensor, enc_w: torch.Tensor, tile: Tile) -> torch.Tensor:

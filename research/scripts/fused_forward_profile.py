@@ -16,7 +16,7 @@ for (m, k, n) in [(16384, 4096, 4096), (65536, 384, 1536), (16384, 768, 3072)]:
     x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
     lin = torch.nn.Linear(k, n).cuda().to(torch.bfloat16)
     for fused in (False, True):
-        st.set_fused_forward(fused)
+        st.set_fused_forward("always" if fused else "never")
         with torch.no_grad():
             f = lambda: layer(x)
             for _ in range(5): f()
@@ -38,4 +38,4 @@ for (m, k, n) in [(16384, 4096, 4096), (65536, 384, 1536), (16384, 768, 3072)]:
         for ev in sorted(prof.key_averages(), key=lambda ev: -ev.device_time_total):
             if ev.device_time_total > 0 and "zero" not in ev.key and "fill" not in ev.key:
                 print(f"   {ev.device_time_total / ev.count:9.1f} us x{ev.count:3d}  {ev.key[:110]}")
-st.set_fused_forward(False)
+st.set_fused_forward("auto")

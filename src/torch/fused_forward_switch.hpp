@@ -1,11 +1,13 @@
-// The process-wide switch of the CUDA forward's fused products and decode (strassentile/cuda/stl_cuda.hpp,
-// ForwardPath): on by default, the fused kernel runs where it applies (bf16, rank <= 3, tiles with a·c <= 4, an sm_90
-// GPU) and the speed model prices it faster than the pipeline (ForwardPath::automatic); off, every forward runs the
-// pipeline (encode → batched products → decode), for comparisons.
+// The process-wide policy of the CUDA forward's fused products and decode (strassentile/cuda/stl_cuda.hpp,
+// ForwardPath): "auto" by default, the fused kernel where it applies (bf16, rank <= 3, tiles with a·c <= 4, an sm_90
+// GPU) and the speed model prices it faster than the pipeline (ForwardPath::automatic); "always", wherever it
+// applies; "never", every forward on the pipeline (encode → batched products → decode), for comparisons.
 #pragma once
 
 namespace strassentile::torch_ops {
 
-bool fused_forward();
+enum class FusedForward { Auto, Always, Never };
+
+FusedForward fused_forward_setting();
 
 }  // namespace strassentile::torch_ops

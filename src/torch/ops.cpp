@@ -64,11 +64,11 @@ std::string set_dense_equivalent(const std::string& policy) {
   return op.call(policy);
 }
 
-bool set_fused_forward(bool fused) {
+std::string set_fused_forward(const std::string& policy) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("strassentile::set_fused_forward", "")
-                       .typed<bool(bool)>();
-  return op.call(fused);
+                       .typed<std::string(std::string)>();
+  return op.call(policy);
 }
 
 at::Tensor encode_weight(const at::Tensor& w, const at::Tensor& enc_w, std::vector<int64_t> tile) {

@@ -52,6 +52,18 @@ void set_operands(Params& p, const Operands& o) {
   p.gemm = gemm_choice();
 }
 
+// set_fused_forward's policy as the kernels' path: "auto" leaves the choice to the speed model.
+sc::ForwardPath forward_path(const sc::ForwardParams& p) {
+  switch (fused_forward_setting()) {
+    case FusedForward::Never:
+      return sc::ForwardPath::unfused;
+    case FusedForward::Always:
+      return sc::fused_forward_unavailable(p).empty() ? sc::ForwardPath::fused : sc::ForwardPath::unfused;
+    default:
+      return sc::ForwardPath::automatic;
+  }
+}
+
 // The forward on the kernels; with `kept`, its workspace (X̂ at the start, Z at ForwardWorkspace::z_offset) is
 // returned there for stl_matmul_backward_kept instead of going back to the allocator, or, under
 // set_keep_z_for_backward alone, only Z: written to a tensor of its own (ForwardParams::z_out) while the workspace
@@ -76,7 +88,7 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
     p.workspace_bytes = static_cast<std::size_t>(scratch.numel());
     p.z_out = z_only ? z.data_ptr() : nullptr;
     p.keep_z = kept != nullptr && !z_only;  // the backward reads Z from the kept workspace
-    p.path = fused_forward() ? sc::ForwardPath::automatic : sc::ForwardPath::unfused;  // automatic: by the speed model
+    p.path = forward_path(p);
     sc::stl_forward(p);
     if (kept != nullptr) *kept = z_only ? z : scratch;
   });
@@ -85,11 +97,11 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
 
 // The speed model of x's GPU, for the choice of the dense equivalent (a guess scaled from the H200 where the GPU is
 // neither an H100 nor an H200); asked for only where that choice exists. The STL forward it is weighed against is
-// the pipeline alone while set_fused_forward is off.
+// the pipeline alone under set_fused_forward("never").
 GpuSpec gpu_of(const at::Tensor& x) {
   const cudaDeviceProp* p = at::cuda::getDeviceProperties(x.device().index());
   GpuSpec spec = gpu_spec(p->name, static_cast<std::size_t>(p->multiProcessorCount));
-  spec.fused_forward = spec.fused_forward && fused_forward();
+  spec.fused_forward = spec.fused_forward && fused_forward_setting() != FusedForward::Never;
   return spec;
 }
 

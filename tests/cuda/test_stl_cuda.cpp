@@ -687,8 +687,9 @@ bool test_fused_forward(Tally& tally, Rng& rng, cublasHandle_t handle) {
       {90, 48, 40, 30, 3, 1},      // sequences of 30 rows, each padded on its own
       {37, 53, 29, 0, 0, 0},       // one block, everything ragged
       {1, 7, 5, 0, 0, 0},          // one row
-      {2050, 1024, 520, 0, 8, 8},  // longer k loop (several passes through the 5 stages per product)
+      {2050, 1024, 520, 0, 8, 8},  // longer k loop (several passes through the stages per product)
       {1024, 256, 512, 64, 0, 0},  // sequences of whole tiles, whole blocks: mostly the interior epilogue
+      {8192, 192, 2056, 0, 0, 0},  // more blocks than a grid of clusters: both consumer warpgroups take several
   };
   // Each shape meets every activation, with and without bias, across the formats: the interior and edge epilogues
   // are separate code.

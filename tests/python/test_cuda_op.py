@@ -167,14 +167,14 @@ def sm90():
                          ids=lambda f: "<{},{},{}>:{}".format(*f[0], f[1]))
 def test_fused_forward_matches_the_cpu_op_and_runs_on_sm90(kernel_names, fmt, shape):
     """bf16, rank <= 3, (a, c) among the fused kernel's pairs: the forward (the fused products + decode on an sm_90
-    GPU with set_fused_forward(True)) and the gradients against the CPU op in float64, and the same with
-    set_fused_forward(False); on an sm_90 GPU the profiler must see the fused kernel, and not with the switch off."""
+    GPU with set_fused_forward("always")) and the gradients against the CPU op in float64, and the same with
+    set_fused_forward("never"); on an sm_90 GPU the profiler must see the fused kernel, and not with "never"."""
     tile, rank = fmt
     x_shape, n_out = shape
     inputs = rounded(make_inputs(x_shape, n_out, tile, rank), torch.bfloat16, torch.bfloat16)
     y_ref, g_ref = run(inputs, tile, n_out, "cpu", torch.float64, torch.float64)
     for fused in (True, False):
-        previous = strassentile.set_fused_forward(fused)
+        previous = strassentile.set_fused_forward("always" if fused else "never")
         try:
             (y, grads), names = kernel_names(lambda: run(inputs, tile, n_out, "cuda", torch.bfloat16, torch.bfloat16))
         finally:

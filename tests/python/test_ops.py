@@ -191,14 +191,19 @@ def test_keep_for_backward_switch_and_cpu_ops():
 
 
 def test_fused_forward_switch_returns_the_previous_setting():
-    """set_fused_forward returns the previous setting; it changes nothing on the CPU."""
+    """set_fused_forward returns the previous policy (True and False meaning "auto" and "never"), refuses an unknown
+    one by naming the three, and changes nothing on the CPU."""
     x, w_hat = torch.randn(9, 13, dtype=torch.float64), torch.randn(3, 7, 6, dtype=torch.float64)
     enc_x, dec = torch.randn(3, 4, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
     y0 = strassentile.stl_matmul(x, w_hat, enc_x, dec, (2, 2, 2), out_features=11)
     previous = strassentile.set_fused_forward(True)
     try:
-        assert strassentile.set_fused_forward(False) is True
-        assert strassentile.set_fused_forward(False) is False
+        assert strassentile.set_fused_forward(False) == "auto"
+        assert strassentile.set_fused_forward("always") == "never"
+        assert strassentile.set_fused_forward("auto") == "always"
+        with pytest.raises(RuntimeError, match="'auto'.*'always'.*'never'"):
+            strassentile.set_fused_forward("sometimes")
+        assert strassentile.set_fused_forward("always") == "auto"
         assert torch.equal(strassentile.stl_matmul(x, w_hat, enc_x, dec, (2, 2, 2), out_features=11), y0)
     finally:
         strassentile.set_fused_forward(previous)

@@ -60,11 +60,12 @@ bool set_lean_backward(bool lean);
 // "never". Process-wide. Returns the previous setting.
 std::string set_dense_equivalent(const std::string& policy);
 
-// Whether stl_matmul on CUDA runs its products and decode as one kernel where that applies (bf16, rank <= 3, tiles
-// whose (a, c) is (2,2), (1,4), (4,1), (1,2) or (2,1), an H100 or H200; strassentile/cuda/stl_cuda.hpp, ForwardPath)
-// and the speed model prices it faster than the pipeline for that layer: on by default; off, the pipeline (encode →
-// batched products → decode) runs everywhere. Process-wide. Returns the previous setting.
-bool set_fused_forward(bool fused);
+// Where stl_matmul on CUDA runs its products and decode as one kernel, among the layers where that applies (bf16,
+// rank <= 3, tiles whose (a, c) is (2,2), (1,4), (4,1), (1,2) or (2,1), an H100 or H200; strassentile/cuda/stl_cuda.hpp,
+// ForwardPath): "auto" (the default: where the speed model prices it faster than the pipeline for that layer),
+// "always" or "never" (the pipeline, encode → batched products → decode, everywhere). Process-wide. Returns the
+// previous setting.
+std::string set_fused_forward(const std::string& policy);
 
 // Ŵ = E_W(w) for a dense (in_features, out_features) weight, i.e. linear.weight.t().
 at::Tensor encode_weight(const at::Tensor& w, const at::Tensor& enc_w, std::vector<int64_t> tile);
