@@ -42,6 +42,7 @@ constexpr int kBlockQ = 128;   // Ŵᵀ rows (product columns q) per job: two ac
 constexpr int kBlockP = 128;   // X̂ rows (product rows p) per job: the accumulator's width
 constexpr int kHalves = kBlockQ / 64;
 constexpr int kConsumers = 2;  // warpgroups taking alternate jobs
+constexpr int kTurnBarrier = 1;  // named barriers kTurnBarrier + consumer: that consumer's turn to start its mainloop
 constexpr int kThreads = 128 * (kConsumers + 1);
 constexpr int kCluster = 2;    // CTAs along q sharing one X̂ tile
 constexpr int kStagedProducts = kProductsDecodeMaxRank - 1;
@@ -267,9 +268,14 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kCluster, 1, 1)
       for (int i = 0; i < kProductsDecodeStages; ++i) release_stage(&s.empty[i], tid);
     float acc[kHalves][kAcc];
     const auto slots_per_job = static_cast<std::uint32_t>(r * k_blocks);
+    const auto jobs = static_cast<std::uint32_t>(tiles > cluster ? (tiles - cluster + clusters - 1) / clusters : 0);
     std::uint32_t job = 0;  // this CTA's jobs in the producer's order; this warpgroup takes every kConsumers-th
     for (int tile = cluster; tile < tiles; tile += clusters, ++job) {
       if (static_cast<int>(job % kConsumers) != consumer) continue;
+      // The turns: a job's mainloop starts once the previous job's has passed its last stage's full barrier, so no
+      // stage this warpgroup waits on can show the parity of an earlier use (the ring is then at most S slots ahead
+      // of its reader), and the tensor cores run one warpgroup's products at a time.
+      if (job > 0) sm90::named_barrier_sync(kTurnBarrier + consumer, kConsumers * 128);
       const int p0 = (tile / q_groups) * kBlockP;
       const int q0 = ((tile % q_groups) * kCluster + cta_q) * kBlockQ;
       std::uint32_t slot = job * slots_per_job;  // the ring's slots count on across jobs: stage slot % S, phase (slot / S) % 2
@@ -278,6 +284,8 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kCluster, 1, 1)
         for (int kb = 0; kb < k_blocks; ++kb, ++slot) {
           const int stage = static_cast<int>(slot % kProductsDecodeStages);
           sm90::barrier_wait(&s.full[stage], static_cast<int>((slot / kProductsDecodeStages) % 2));
+          if (t == r - 1 && kb == k_blocks - 1 && job + 1 < jobs)
+            sm90::named_barrier_arrive(kTurnBarrier + (1 - consumer), kConsumers * 128);  // the next job's turn
           sm90::wgmma_fence();
           const std::uint64_t desc_x = sm90::smem_descriptor(&s.x[stage][0]);
 #pragma unroll
