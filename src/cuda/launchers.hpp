@@ -107,7 +107,7 @@ void launch_decode_causal_repair(const DecodeParams& params, CoefLayout dec, Cau
 // (fused_forward_unavailable) says where it applies.
 constexpr int kProductsDecodeMaxRank = 3;
 constexpr int kProductsDecodeMaxSlots = 4;
-constexpr int kProductsDecodeStages = 3;       // TMA pipeline stages beside the staged products
+constexpr int kProductsDecodeStages = 5;       // TMA pipeline stages beside the staged products
 constexpr int kMaxCachedDevices = 64;  // devices whose facts are cached (compute capability, speed model, opt-ins)
 struct ProductsDecodeArgs {
   int m = 0, n = 0;  // the products' rows (X̂) and columns (Ŵᵀ's rows)

@@ -55,14 +55,6 @@ __device__ __forceinline__ void barrier_arrive_cluster(std::uint64_t* bar, std::
       "r"(cta)
       : "memory");
 }
-// Named barrier `id` (1..15; 0 is __syncthreads) over `threads` threads: the sync waits for all of them, the arrive
-// counts the calling warp without waiting.
-__device__ __forceinline__ void named_barrier_sync(int id, int threads) {
-  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
-__device__ __forceinline__ void named_barrier_arrive(int id, int threads) {
-  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
 __device__ __forceinline__ void fence_barrier_init() {
   asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
 }

@@ -689,7 +689,7 @@ bool test_fused_forward(Tally& tally, Rng& rng, cublasHandle_t handle) {
       {1, 7, 5, 0, 0, 0},          // one row
       {2050, 1024, 520, 0, 8, 8},  // longer k loop (several passes through the stages per product)
       {1024, 256, 512, 64, 0, 0},  // sequences of whole tiles, whole blocks: mostly the interior epilogue
-      {8192, 192, 2056, 0, 0, 0},  // more blocks than a grid of clusters: both consumer warpgroups take several
+      {8192, 192, 2056, 0, 0, 0},  // more blocks than a grid of clusters: each cluster walks several
   };
   // Each shape meets every activation, with and without bias, across the formats: the interior and edge epilogues
   // are separate code.

@@ -2,17 +2,16 @@
 // a·c <= 4 output entries: Y = act(decode(Z) + bias), Z[t] = X̂[t]·Ŵ[t], and Z never goes to global memory.
 //
 // Why: for r <= 3 the unfused pipeline's decode pass over Z (r·m·n elements written, then read) is its largest cost
-// at narrow widths. Each block of 128 product rows p (X̂'s rows) × 128 product columns q (Ŵᵀ's rows) is one job of
-// one consumer warpgroup: its r products one after another into two 64 × 128 fp32 accumulators (q's halves), each
-// finished product but the last staged in shared memory as bf16 (each thread its own fragment in its own 4-byte
-// lanes: no barrier, no bank conflict), then the last product's accumulators decoded with the staged ones straight
-// into Y. Z[t < r−1] is rounded to bf16 once, as the pipeline rounds every Z[t].
+// at narrow widths; here each CTA keeps one 64 × 128 fp32 accumulator per consumer warpgroup, a plain GEMM's width,
+// and stages each finished product but the last in shared memory as bf16 (each thread its own fragment in its own
+// 4-byte lanes: no barrier, no bank conflict). The last product's accumulator is decoded with the staged ones
+// straight into Y. Z[t < r−1] is rounded to bf16 once, as the pipeline rounds every Z[t].
 //
-// Ping-pong: the two consumer warpgroups take alternate jobs from one in-order TMA ring (one producer warp), so one
-// warpgroup's decode, which writes as many bytes of Y as its products read, runs while the other's MMAs do; with both
-// on one job, every CTA stopped its tensor cores for the stores at the same time. CTAs are paired in clusters of two
-// along q: the pair's first CTA multicasts the shared X̂ tile to both. Persistent: each cluster walks blocks tile,
-// tile + clusters, ... Measured against the pipeline and dense: docs/PERFORMANCE.md ("The fused products and decode").
+// Each CTA owns a block of 128 product rows p (X̂'s rows) × 128 product columns q (Ŵᵀ's rows), runs the r products
+// of that block one after another through one TMA → WGMMA pipeline (one producer warp, two consumer warpgroups of 64
+// q each), and CTAs are paired in clusters of two along q: the pair's first CTA multicasts the shared X̂ tile to both.
+// Persistent: each cluster walks blocks tile, tile + clusters, ... Measured against the pipeline and dense on an H100:
+// docs/PERFORMANCE.md ("The fused products and decode").
 //
 // Operands: X̂ as r × m × k_run and Ŵᵀ as r × n × k_run, both bf16 and k-contiguous with zeros past k (the forward
 // transposes Ŵ into its workspace for this). The tensor maps read rows past m or n as zeros.
@@ -38,11 +37,9 @@ namespace fused_forward {
 
 using bf16 = __nv_bfloat16;
 constexpr int kAtomK = 64;     // k per stage: one 128-byte swizzle row of bf16
-constexpr int kBlockQ = 128;   // Ŵᵀ rows (product columns q) per job: two accumulators of 64
-constexpr int kBlockP = 128;   // X̂ rows (product rows p) per job: the accumulator's width
-constexpr int kHalves = kBlockQ / 64;
-constexpr int kConsumers = 2;  // warpgroups taking alternate jobs
-constexpr int kTurnBarrier = 1;  // named barriers kTurnBarrier + consumer: that consumer's turn to start its mainloop
+constexpr int kBlockQ = 128;   // Ŵᵀ rows (product columns q) per CTA: two consumer warpgroups of 64
+constexpr int kBlockP = 128;   // X̂ rows (product rows p) per CTA: the accumulator's width
+constexpr int kConsumers = 2;
 constexpr int kThreads = 128 * (kConsumers + 1);
 constexpr int kCluster = 2;    // CTAs along q sharing one X̂ tile
 constexpr int kStagedProducts = kProductsDecodeMaxRank - 1;
@@ -51,8 +48,8 @@ constexpr int kAcc = kBlockP / 2;  // fp32 accumulator registers per thread (64 
 struct SharedStorage {
   bf16 w[kProductsDecodeStages][kBlockQ * kAtomK];  // Ŵᵀ tiles, each a multiple of the 1 KiB swizzle atom
   bf16 x[kProductsDecodeStages][kBlockP * kAtomK];  // X̂ tiles
-  // The products before the last, as bf16 pairs: [consumer][product][half][pair of accumulator entries][thread].
-  std::uint32_t staged[kConsumers][kStagedProducts][kHalves][kAcc / 2][128];
+  // The products before the last, as bf16 pairs: [product][consumer][pair of accumulator entries][thread].
+  std::uint32_t staged[kStagedProducts][kConsumers][kAcc / 2][128];
   alignas(8) std::uint64_t full[kProductsDecodeStages];
   alignas(8) std::uint64_t empty[kProductsDecodeStages];
   float dec[kProductsDecodeMaxSlots * kProductsDecodeMaxRank];
@@ -60,8 +57,8 @@ struct SharedStorage {
 constexpr std::size_t kSharedBytes = sizeof(SharedStorage) + 1024;  // + the 1 KiB alignment of the swizzled tiles
 static_assert(kSharedBytes <= 227 * 1024, "shared memory of one CTA");
 
-// A stage is free again once the consumer warpgroup that read it has arrived in both CTAs: either CTA's producer may
-// write into both CTAs' stages.
+// A stage is free again once one thread of each consumer warpgroup of both CTAs has arrived: either CTA's producer
+// may write into both CTAs' stages.
 __device__ __forceinline__ void release_stage(std::uint64_t* empty, int tid) {
   if (tid < kCluster) sm90::barrier_arrive_cluster(empty, static_cast<std::uint32_t>(tid));
 }
@@ -92,25 +89,21 @@ struct DecodeCoefs {
   }
 };
 
-// Accumulator entry e of this thread in half `half`: product column q = 64·half + 16·warp + lane/4 + 8·((e/2) % 2),
+// Accumulator entry e of this thread: product column q = 16·warp + lane/4 + 8·((e/2) % 2) of the consumer's 64,
 // product row p = 8·(e/4) + 2·(lane % 4) + e % 2; it lands in Y[row(p, i), c·q + j] for output entry (i, j).
 struct Fragment {
-  int consumer, half, warp, lane, tid;
-  __device__ __forceinline__ int q(int q0, int h) const { return q0 + half * 64 + warp * 16 + lane / 4 + 8 * h; }
+  int consumer, warp, lane, tid;
+  __device__ __forceinline__ int q(int q0, int h) const { return q0 + consumer * 64 + warp * 16 + lane / 4 + 8 * h; }
   __device__ __forceinline__ int p(int p0, int e) const { return p0 + 8 * (e / 4) + 2 * (lane % 4) + e % 2; }
   // Entry e of the earlier products, from this thread's own lanes; a product past r reads as 0, not as stale bits
   // (0 × NaN).
   __device__ __forceinline__ void staged(const SharedStorage& s, int r, int e, float (&z)[kStagedProducts]) const {
 #pragma unroll
     for (int t = 0; t < kStagedProducts; ++t) {
-      const std::uint32_t bits = t + 1 < r ? s.staged[consumer][t][half][e / 2][tid] : 0u;
+      const std::uint32_t bits = t + 1 < r ? s.staged[t][consumer][e / 2][tid] : 0u;
       const __nv_bfloat162 pair = *reinterpret_cast<const __nv_bfloat162*>(&bits);
       z[t] = __bfloat162float(e % 2 ? pair.y : pair.x);
     }
-  }
-  // Entry e of the last product, from this half's accumulator (a select, so that one copy of the decode serves both).
-  __device__ __forceinline__ float last(const float (&acc)[kHalves][kAcc], int e) const {
-    return half != 0 ? acc[1][e] : acc[0][e];
   }
 };
 
@@ -131,11 +124,10 @@ __device__ __forceinline__ bool interior_block(const ProductsDecodeArgs& args, i
   return args.whole_tiles && args.vector_store && p0 + kBlockP <= args.m && q0 + kBlockQ <= args.n &&
          std::int64_t{c} * (q0 + kBlockQ) <= args.out_features;
 }
-static_assert(kHalves == 2, "Fragment::last selects between two halves");
 
 template <int A, int C, Activation ACT>
 __device__ __forceinline__ void decode_interior(const ProductsDecodeArgs& args, const SharedStorage& s,
-                                                const float (&acc)[kHalves][kAcc], int p0, int q0, const Fragment& f) {
+                                                const float (&acc)[kAcc], int p0, int q0, const Fragment& f) {
   const DecodeCoefs<A * C> coef(s, args.rank);
   const auto* bias_in = static_cast<const bf16*>(args.bias);
   const std::int64_t ldy = args.ldy;
@@ -154,12 +146,11 @@ __device__ __forceinline__ void decode_interior(const ProductsDecodeArgs& args, 
         const int e = e4 + 2 * h + odd;
         float z[kStagedProducts];
         f.staged(s, args.rank, e, z);
-        const float last = f.last(acc, e);
 #pragma unroll
         for (int i = 0; i < A; ++i) {
           float values[C];
 #pragma unroll
-          for (int j = 0; j < C; ++j) values[j] = activate<ACT>(decode_entry<A, C>(coef, i * C + j, last, z, bias[j]));
+          for (int j = 0; j < C; ++j) values[j] = activate<ACT>(decode_entry<A, C>(coef, i * C + j, acc[e], z, bias[j]));
           store_row<C>(y, values, C, true);
           y += ldy;
         }
@@ -173,7 +164,7 @@ __device__ __forceinline__ void decode_interior(const ProductsDecodeArgs& args, 
 // Y's rows are not aligned, the activation chosen at run time (one copy of this long path, not three).
 template <int A, int C>
 __device__ __forceinline__ void decode_edge(const ProductsDecodeArgs& args, const SharedStorage& s,
-                                            const float (&acc)[kHalves][kAcc], int p0, int q0, const Fragment& f) {
+                                            const float (&acc)[kAcc], int p0, int q0, const Fragment& f) {
   const DecodeCoefs<A * C> coef(s, args.rank);
   const RowMap rows{args.rows, args.seq, args.per_seq};
   auto* y = static_cast<bf16*>(args.y);
@@ -196,7 +187,6 @@ __device__ __forceinline__ void decode_edge(const ProductsDecodeArgs& args, cons
         if (p >= args.m) continue;
         float z[kStagedProducts];
         f.staged(s, args.rank, e, z);
-        const float last = f.last(acc, e);
         std::int64_t first_row;
         int real_rows;
         rows.tile(p, A, first_row, real_rows);
@@ -205,7 +195,7 @@ __device__ __forceinline__ void decode_edge(const ProductsDecodeArgs& args, cons
           if (i >= real_rows) break;
           float values[C];
 #pragma unroll
-          for (int j = 0; j < C; ++j) values[j] = activate(decode_entry<A, C>(coef, i * C + j, last, z, bias[j]), args.activation);
+          for (int j = 0; j < C; ++j) values[j] = activate(decode_entry<A, C>(coef, i * C + j, acc[e], z, bias[j]), args.activation);
           store_row<C>(y + (first_row + i) * args.ldy + std::int64_t{C} * q, values, cols_left, args.vector_store);
         }
       }
@@ -231,7 +221,7 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kCluster, 1, 1)
   if (threadIdx.x == 0) {
     for (int i = 0; i < kProductsDecodeStages; ++i) {
       sm90::barrier_init(&s.full[i], 1);
-      sm90::barrier_init(&s.empty[i], kCluster);  // each stage is read by one warpgroup per CTA
+      sm90::barrier_init(&s.empty[i], kConsumers * kCluster);
     }
     sm90::fence_barrier_init();
   }
@@ -264,71 +254,48 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kCluster, 1, 1)
   } else {
     sm90::registers_increase<232>();
     const int consumer = warpgroup - 1, warp = tid / 32, lane = tid % 32;
-    if (consumer == 0)
-      for (int i = 0; i < kProductsDecodeStages; ++i) release_stage(&s.empty[i], tid);
-    float acc[kHalves][kAcc];
-    const auto slots_per_job = static_cast<std::uint32_t>(r * k_blocks);
-    const auto jobs = static_cast<std::uint32_t>(tiles > cluster ? (tiles - cluster + clusters - 1) / clusters : 0);
-    std::uint32_t job = 0;  // this CTA's jobs in the producer's order; this warpgroup takes every kConsumers-th
-    for (int tile = cluster; tile < tiles; tile += clusters, ++job) {
-      if (static_cast<int>(job % kConsumers) != consumer) continue;
-      // The turns: a job's mainloop starts once the previous job's has passed its last stage's full barrier, so no
-      // stage this warpgroup waits on can show the parity of an earlier use (the ring is then at most S slots ahead
-      // of its reader), and the tensor cores run one warpgroup's products at a time.
-      if (job > 0) sm90::named_barrier_sync(kTurnBarrier + consumer, kConsumers * 128);
+    for (int i = 0; i < kProductsDecodeStages; ++i) release_stage(&s.empty[i], tid);
+    float acc[kAcc];
+    int stage = 0, phase = 0;
+    for (int tile = cluster; tile < tiles; tile += clusters) {
       const int p0 = (tile / q_groups) * kBlockP;
       const int q0 = ((tile % q_groups) * kCluster + cta_q) * kBlockQ;
-      std::uint32_t slot = job * slots_per_job;  // the ring's slots count on across jobs: stage slot % S, phase (slot / S) % 2
       for (int t = 0; t < r; ++t) {
         int pending = -1;  // the stage whose MMAs may still be reading it
-        for (int kb = 0; kb < k_blocks; ++kb, ++slot) {
-          const int stage = static_cast<int>(slot % kProductsDecodeStages);
-          sm90::barrier_wait(&s.full[stage], static_cast<int>((slot / kProductsDecodeStages) % 2));
-          if (t == r - 1 && kb == k_blocks - 1 && job + 1 < jobs)
-            sm90::named_barrier_arrive(kTurnBarrier + (1 - consumer), kConsumers * 128);  // the next job's turn
+        for (int kb = 0; kb < k_blocks; ++kb) {
+          sm90::barrier_wait(&s.full[stage], phase);
           sm90::wgmma_fence();
+          const std::uint64_t desc_w = sm90::smem_descriptor(&s.w[stage][consumer * 64 * kAtomK]);
           const std::uint64_t desc_x = sm90::smem_descriptor(&s.x[stage][0]);
 #pragma unroll
-          for (int half = 0; half < kHalves; ++half) {
-            const std::uint64_t desc_w = sm90::smem_descriptor(&s.w[stage][half * 64 * kAtomK]);
-#pragma unroll
-            for (int k16 = 0; k16 < kAtomK / 16; ++k16)  // 16 bf16 = 32 bytes = 2 in the descriptor's units
-              sm90::wgmma_m64n128k16_bf16(acc[half], desc_w + 2 * k16, desc_x + 2 * k16, (kb > 0 || k16 > 0) ? 1 : 0);
-          }
+          for (int k16 = 0; k16 < kAtomK / 16; ++k16)  // 16 bf16 = 32 bytes = 2 in the descriptor's units
+            sm90::wgmma_m64n128k16_bf16(acc, desc_w + 2 * k16, desc_x + 2 * k16, (kb > 0 || k16 > 0) ? 1 : 0);
           sm90::wgmma_commit();
           sm90::wgmma_wait<1>();
           if (pending >= 0) release_stage(&s.empty[pending], tid);
           pending = stage;
+          if (++stage == kProductsDecodeStages) stage = 0, phase ^= 1;
         }
         sm90::wgmma_wait<0>();
         release_stage(&s.empty[pending], tid);
         if (t + 1 < r) {
 #pragma unroll
-          for (int half = 0; half < kHalves; ++half) {
-#pragma unroll
-            for (int e2 = 0; e2 < kAcc / 2; ++e2) {
-              const __nv_bfloat162 pair = __floats2bfloat162_rn(acc[half][2 * e2], acc[half][2 * e2 + 1]);
-              s.staged[consumer][t][half][e2][tid] = *reinterpret_cast<const std::uint32_t*>(&pair);
-            }
+          for (int e2 = 0; e2 < kAcc / 2; ++e2) {
+            const __nv_bfloat162 pair = __floats2bfloat162_rn(acc[2 * e2], acc[2 * e2 + 1]);
+            s.staged[t][consumer][e2][tid] = *reinterpret_cast<const std::uint32_t*>(&pair);
           }
         }
       }
 
-      const bool interior = interior_block(args, p0, q0, C);
-      // One copy of each decode path for both halves (Fragment::last selects the accumulator): the instruction cache
-      // holds the mainloop and one decode.
-#pragma unroll 1
-      for (int half = 0; half < kHalves; ++half) {
-        const Fragment f{consumer, half, warp, lane, tid};
-        if (!interior) {
-          decode_edge<A, C>(args, s, acc, p0, q0, f);
-        } else if (args.activation == Activation::relu) {
-          decode_interior<A, C, Activation::relu>(args, s, acc, p0, q0, f);
-        } else if (args.activation == Activation::gelu_tanh) {
-          decode_interior<A, C, Activation::gelu_tanh>(args, s, acc, p0, q0, f);
-        } else {
-          decode_interior<A, C, Activation::none>(args, s, acc, p0, q0, f);
-        }
+      const Fragment f{consumer, warp, lane, tid};
+      if (!interior_block(args, p0, q0, C)) {
+        decode_edge<A, C>(args, s, acc, p0, q0, f);
+      } else if (args.activation == Activation::relu) {
+        decode_interior<A, C, Activation::relu>(args, s, acc, p0, q0, f);
+      } else if (args.activation == Activation::gelu_tanh) {
+        decode_interior<A, C, Activation::gelu_tanh>(args, s, acc, p0, q0, f);
+      } else {
+        decode_interior<A, C, Activation::none>(args, s, acc, p0, q0, f);
       }
     }
   }
