@@ -333,6 +333,16 @@ void store_f32(DType dtype, void* dst, std::int64_t ld_dst, std::int64_t stride_
 
 }  // namespace detail
 
+void coefficients_to_f32(float* dst, DType dtype, const void* enc_x, std::int64_t enc_x_count, const void* dec,
+                         std::int64_t dec_count, cudaStream_t stream) {
+  if (enc_x_count < 0 || dec_count < 0 || (enc_x_count > 0 && enc_x == nullptr) || (dec_count > 0 && dec == nullptr) ||
+      (enc_x_count + dec_count > 0 && dst == nullptr))
+    throw std::invalid_argument("coefficients_to_f32: counts must be >= 0 and every array of a positive count non-null");
+  with_dtype(dtype, [&](auto d) {
+    detail::launch_to_f32<decltype(d)::value>(dst, enc_x, enc_x_count, dec, dec_count, stream);
+  });
+}
+
 void launch_encode(const EncodeParams& params) { detail::encode_with(params, {}); }
 
 void launch_decode(const DecodeParams& params) { detail::decode_with(params, {}); }

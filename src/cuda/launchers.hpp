@@ -166,6 +166,11 @@ void launch_store_f32(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, c
 void store_f32(DType dtype, void* dst, std::int64_t ld_dst, std::int64_t stride_dst, const float* src,
                std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows, std::int64_t cols, std::int64_t batch,
                cudaStream_t stream);
+// dst[0, n_first) = first, dst[n_first, n_first + n_second) = second, from D to fp32 (kernels/store_f32.cuh); the
+// public form is coefficients_to_f32.
+template <DType D>
+void launch_to_f32(float* dst, const void* first, std::int64_t n_first, const void* second, std::int64_t n_second,
+                   cudaStream_t stream);
 
 // ---- The backward's own kernels (kernels/backward.cuh) ----
 

@@ -23,8 +23,9 @@ cuda::StlShape shape_of(const StlDims& d);
 
 // A layer's parameters as the kernels take them. Storage is `dtype` (x's; the output's too, as in the ATen
 // path); Ŵ is cast to it for the GEMM (fp32 weights with 16-bit activations, as under autocast); E_X and D are
-// tiny and the kernels do their arithmetic in fp32. Mode causal: the products' levels as int32 on the device, which
-// the kernels select rows by (CodecLaunch::causal_levels); undefined for the other modes.
+// tiny and the kernels do their arithmetic in fp32 (their data in fp32; 1-D views where they were converted). Mode
+// causal: the products' levels as int32 on the device, which the kernels select rows by (CodecLaunch::causal_levels);
+// undefined for the other modes.
 struct LayerOperands {
   cuda::StlShape shape;
   cuda::DType dtype;

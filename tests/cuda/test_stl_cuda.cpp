@@ -23,6 +23,7 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "cuda_test_support.hpp"
@@ -706,6 +707,42 @@ bool test_fused_forward(Tally& tally, Rng& rng, cublasHandle_t handle) {
 
 }  // namespace
 
+// coefficients_to_f32 against the host's own rounding: E_X and D of every dtype, one launch for both, exact (a
+// 16-bit value widens to fp32 exactly); the fp32 past the end, poisoned, stays as it was; bad counts and pointers
+// are refused.
+void test_coefficients_to_f32(Tally& tally, Rng& rng) {
+  const std::pair<std::size_t, std::size_t> counts[] = {{12, 8}, {0, 5}, {4, 0}, {1300, 700}};
+  for (const sc::DType dt : {sc::DType::f32, sc::DType::f16, sc::DType::bf16})
+    for (const auto& [n_enc, n_dec] : counts) {
+      HostArray enc(dt, n_enc), dec(dt, n_dec);
+      std::vector<float> want;
+      for (std::size_t i = 0; i < n_enc; ++i) want.push_back(static_cast<float>(enc.set(i, 4 * rng())));
+      for (std::size_t i = 0; i < n_dec; ++i) want.push_back(static_cast<float>(dec.set(i, 4 * rng())));
+      DeviceBuffer d_enc(enc.bytes.size()), d_dec(dec.bytes.size());
+      enc.upload(d_enc);
+      dec.upload(d_dec);
+      HostArray out(sc::DType::f32, n_enc + n_dec + 1);  // 0xFF bytes: NaN
+      DeviceBuffer d_out(out.bytes.size());
+      out.upload(d_out);
+      sc::coefficients_to_f32(static_cast<float*>(d_out.ptr), dt, d_enc.ptr, static_cast<std::int64_t>(n_enc),
+                              d_dec.ptr, static_cast<std::int64_t>(n_dec), nullptr);
+      out.download(d_out);
+      std::size_t wrong = 0;
+      for (std::size_t i = 0; i < want.size(); ++i) wrong += out.get(i) != static_cast<double>(want[i]);
+      tally.expect(wrong == 0 && std::isnan(out.get(want.size())),
+                   "coefficients_to_f32 dtype " + std::to_string(static_cast<int>(dt)) + " counts " +
+                       std::to_string(n_enc) + "+" + std::to_string(n_dec) + ": " + std::to_string(wrong) +
+                       " wrong, the entry past the end " + (std::isnan(out.get(want.size())) ? "kept" : "written"));
+    }
+  float dst = 0;
+  const auto refused = [&](const void* enc, std::int64_t n_enc) {
+    return throws<std::invalid_argument>(
+        [&] { sc::coefficients_to_f32(&dst, sc::DType::bf16, enc, n_enc, &dst, 1, nullptr); });
+  };
+  tally.expect(refused(nullptr, 3), "coefficients_to_f32 refuses a null array of a positive count");
+  tally.expect(refused(&dst, -1), "coefficients_to_f32 refuses a negative count");
+}
+
 // --fused: only the fused forward's cases and the rejections (for compute-sanitizer, which runs them far slower).
 int main(int argc, char** argv) {
   const bool fused_only = argc > 1 && std::string(argv[1]) == "--fused";
@@ -749,6 +786,7 @@ int main(int argc, char** argv) {
   Rng rng(20261122);
   int variant = 0;
   try {
+    test_coefficients_to_f32(tally, rng);
     if (fused_only) {
       test_rejections(tally);
       if (!test_fused_forward(tally, rng, handle)) tally.expect(false, "--fused: this GPU or build has no fused forward");

@@ -177,6 +177,13 @@ struct ProductsParams {
 };
 void launch_products(const ProductsParams& params);
 
+// A layer's E_X (enc_x_count entries) and D (dec_count), both stored in `dtype` and contiguous, as fp32 one after the
+// other in dst: what the kernels read (ForwardParams::enc_x, dec), converted by one launch on `stream`. For
+// parameters kept in 16 bits, where two framework casts per call would cost more host time than a narrow layer's
+// decode takes on the GPU.
+void coefficients_to_f32(float* dst, DType dtype, const void* enc_x, std::int64_t enc_x_count, const void* dec,
+                         std::int64_t dec_count, cudaStream_t stream);
+
 // Where stl_forward keeps X̂ and Z inside its workspace: leading dimensions rounded up to 8 elements and
 // offsets to 256 bytes, so that vector accesses and cuBLAS's fast paths apply.
 struct ForwardWorkspace {

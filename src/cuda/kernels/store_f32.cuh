@@ -1,5 +1,6 @@
-// store_f32_kernel: an fp32 accumulator written out in the storage dtype. The backward sums dŴ over row blocks in
-// fp32 (one rounding at the end, as a single GEMM would give) and stores it here.
+// Conversions between fp32 and the storage dtypes. store_f32_kernel: an fp32 accumulator written out in the storage
+// dtype (the backward sums dŴ over row blocks in fp32, one rounding at the end as a single GEMM would give, and
+// stores it here). to_f32_kernel: a layer's E_X and D, stored in 16 bits, as the kernels read them (fp32).
 #pragma once
 
 #include <cstdint>
@@ -53,6 +54,26 @@ void launch_store_f32(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, c
     store_f32_kernel<T, 1><<<blocks, kStoreThreads, 0, stream>>>(static_cast<T*>(dst), ld_dst, stride_dst, src,
                                                                   ld_src, stride_src, rows, cols, batch);
   check_launch("store_f32");
+}
+
+// dst = first, then second, in fp32: two tiny arrays by one launch, since at their size the launch is the cost.
+template <class T>
+__global__ void to_f32_kernel(float* __restrict__ dst, const T* __restrict__ first, std::int64_t n_first,
+                              const T* __restrict__ second, std::int64_t n_second) {
+  const std::int64_t step = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
+  for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n_first + n_second;
+       i += step)
+    dst[i] = to_float(i < n_first ? first[i] : second[i - n_first]);
+}
+
+template <DType D>
+void launch_to_f32(float* dst, const void* first, std::int64_t n_first, const void* second, std::int64_t n_second,
+                   cudaStream_t stream) {
+  if (n_first + n_second == 0) return;
+  using T = Storage<D>;
+  to_f32_kernel<T><<<capped_blocks(n_first + n_second, kStoreThreads), kStoreThreads, 0, stream>>>(
+      dst, static_cast<const T*>(first), n_first, static_cast<const T*>(second), n_second);
+  check_launch("to_f32");
 }
 
 }  // namespace strassentile::cuda::detail
