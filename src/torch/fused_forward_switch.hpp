@@ -4,10 +4,10 @@
 // applies; "never", every forward on the pipeline (encode → batched products → decode), for comparisons.
 #pragma once
 
+#include "path_policy.hpp"
+
 namespace strassentile::torch_ops {
 
-enum class FusedForward { Auto, Always, Never };
-
-FusedForward fused_forward_setting();
+PathPolicy fused_forward_setting();
 
 }  // namespace strassentile::torch_ops

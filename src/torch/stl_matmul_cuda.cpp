@@ -55,9 +55,9 @@ void set_operands(Params& p, const Operands& o) {
 // set_fused_forward's policy as the kernels' path: "auto" leaves the choice to the speed model.
 sc::ForwardPath forward_path(const sc::ForwardParams& p) {
   switch (fused_forward_setting()) {
-    case FusedForward::Never:
+    case PathPolicy::Never:
       return sc::ForwardPath::unfused;
-    case FusedForward::Always:
+    case PathPolicy::Always:
       return sc::fused_forward_unavailable(p).empty() ? sc::ForwardPath::fused : sc::ForwardPath::unfused;
     default:
       return sc::ForwardPath::automatic;
@@ -101,7 +101,7 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
 GpuSpec gpu_of(const at::Tensor& x) {
   const cudaDeviceProp* p = at::cuda::getDeviceProperties(x.device().index());
   GpuSpec spec = gpu_spec(p->name, static_cast<std::size_t>(p->multiProcessorCount));
-  spec.fused_forward = spec.fused_forward && fused_forward_setting() != FusedForward::Never;
+  spec.fused_forward = spec.fused_forward && fused_forward_setting() != PathPolicy::Never;
   return spec;
 }
 

@@ -11,39 +11,21 @@
 namespace strassentile::torch_ops {
 namespace {
 
-std::atomic<DenseEquivalent> setting{DenseEquivalent::Auto};
-
-constexpr std::string_view name_of(DenseEquivalent s) {
-  switch (s) {
-    case DenseEquivalent::Always:
-      return "always";
-    case DenseEquivalent::Never:
-      return "never";
-    default:
-      return "auto";
-  }
-}
+std::atomic<PathPolicy> setting{PathPolicy::Auto};
 
 // Returns the previous setting.
 std::string set_dense_equivalent(std::string_view policy) {
-  DenseEquivalent next = DenseEquivalent::Auto;
-  if (policy == "always") {
-    next = DenseEquivalent::Always;
-  } else if (policy == "never") {
-    next = DenseEquivalent::Never;
-  } else {
-    STL_CHECK(policy == "auto", "strassentile: set_dense_equivalent(policy='", policy,
-              "'): policy must be 'auto' (where the speed model predicts it faster, on CUDA), 'always' or 'never'");
-  }
-  return std::string(name_of(setting.exchange(next)));
+  const PathPolicy next =
+      parse_path_policy(policy, "set_dense_equivalent", "where the speed model predicts it faster, on CUDA");
+  return std::string(path_policy_name(setting.exchange(next)));
 }
 
 // One pass's choice: "always" / "never" settle it; under "auto" the speed model does, where a GPU is described and
 // the call is not float64 (the reference precision stays on its path).
 bool as_dense(const StlDims& d, const at::Tensor& x, GpuOf gpu_of, bool backward_pass, BackwardSetup setup) {
   if (!has_dense_equivalent(d)) return false;
-  const DenseEquivalent s = dense_equivalent_setting();
-  if (s != DenseEquivalent::Auto) return s == DenseEquivalent::Always;
+  const PathPolicy s = dense_equivalent_setting();
+  if (s != PathPolicy::Auto) return s == PathPolicy::Always;
   if (gpu_of == nullptr || d.compute_dtype == at::kDouble || d.batch * d.seq == 0) return false;
   const LayerShape shape{static_cast<std::size_t>(d.batch * d.seq), static_cast<std::size_t>(d.in_features),
                          static_cast<std::size_t>(d.out_features)};
@@ -75,7 +57,7 @@ at::Tensor dense_weight(const at::Tensor& w_hat, const StlDims& d, const at::Ten
 
 }  // namespace
 
-DenseEquivalent dense_equivalent_setting() { return setting.load(std::memory_order_relaxed); }
+PathPolicy dense_equivalent_setting() { return setting.load(std::memory_order_relaxed); }
 
 bool has_dense_equivalent(const StlDims& d) { return d.tile.a == 1 && d.mode != Mode::Causal && d.in_features > 0; }
 

@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "path_policy.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_kernels.hpp"
 #include "strassentile/cost_model.hpp"
@@ -18,8 +19,7 @@ namespace strassentile::torch_ops {
 
 // set_dense_equivalent's setting: "auto" (default: on CUDA where the speed model predicts the dense equivalent
 // faster, never on the CPU), "always" (wherever one exists) or "never".
-enum class DenseEquivalent { Auto, Always, Never };
-DenseEquivalent dense_equivalent_setting();
+PathPolicy dense_equivalent_setting();
 
 // Whether this call has a dense equivalent: one-row tiles outside mode causal, at least one input feature.
 bool has_dense_equivalent(const StlDims& d);

@@ -1,0 +1,26 @@
+#include "path_policy.hpp"
+
+#include "error_message.hpp"
+
+namespace strassentile::torch_ops {
+
+PathPolicy parse_path_policy(std::string_view name, std::string_view setter, std::string_view auto_means) {
+  if (name == "always") return PathPolicy::Always;
+  if (name == "never") return PathPolicy::Never;
+  STL_CHECK(name == "auto", "strassentile: ", setter, "(policy='", name, "'): policy must be 'auto' (", auto_means,
+            "), 'always' or 'never'");
+  return PathPolicy::Auto;
+}
+
+std::string_view path_policy_name(PathPolicy policy) {
+  switch (policy) {
+    case PathPolicy::Always:
+      return "always";
+    case PathPolicy::Never:
+      return "never";
+    default:
+      return "auto";
+  }
+}
+
+}  // namespace strassentile::torch_ops
