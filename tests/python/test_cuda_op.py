@@ -297,16 +297,21 @@ def test_bias_gradient_over_many_row_blocks(rows):
 def test_keep_for_backward_gives_the_same_gradients(fmt, dtype, mode, switch):
     """strassentile.set_keep_for_backward(True): the CUDA forward keeps X̂ and Z (stl_matmul_keep) and the backward
     uses them (stl_matmul_backward_kept); set_keep_z_for_backward(True): Z alone, written outside the forward's
-    workspace. Output and dX are bit for bit those of the recomputing path (dX never reads X̂ or Z); dŴ, dE_X, dD and
-    the bias gradient agree within the dtype's tolerance, and all match the float64 CPU op. (4,64,256)→192 keeps Z (n
-    a multiple of 8); <2,2,2>'s n = 96 and <4,2,4>'s 48 too; (37, 30)→22 recomputes Z (n = 6 or 11)."""
+    workspace. Output and dX are bit for bit those of the recomputing path on the same forward kernels (keeping runs
+    the pipeline, so the plain run has the fused forward off: its rounding differs; dX never reads X̂ or Z); dŴ, dE_X,
+    dD and the bias gradient agree within the dtype's tolerance, and all match the float64 CPU op. (4,64,256)→192
+    keeps Z (n a multiple of 8); <2,2,2>'s n = 96 and <4,2,4>'s 48 too; (37, 30)→22 recomputes Z (n = 6 or 11)."""
     torch.manual_seed(8)
     tile, rank = fmt
     levels = None
     for shape, n_out in [((4, 64, 256), 192), ((37, 30), 22)]:
         inputs = rounded(make_inputs(shape, n_out, tile, rank), dtype, torch.float32)
         y_ref, g_ref = run(inputs, tile, n_out, "cpu", torch.float64, torch.float64, mode=mode, levels=levels)
-        y0, g0 = run(inputs, tile, n_out, "cuda", dtype, torch.float32, mode=mode, levels=levels)
+        fused = strassentile.set_fused_forward("never")
+        try:
+            y0, g0 = run(inputs, tile, n_out, "cuda", dtype, torch.float32, mode=mode, levels=levels)
+        finally:
+            strassentile.set_fused_forward(fused)
         previous = getattr(strassentile, switch)(True)
         try:
             y1, g1 = run(inputs, tile, n_out, "cuda", dtype, torch.float32, mode=mode, levels=levels)
