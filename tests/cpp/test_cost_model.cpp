@@ -260,8 +260,11 @@ TEST(SpeedModel, FusedForwardIsChosenWhereItMeasuredFaster) {
         << shape.k << ": predicted " << predicted << "x";
     EXPECT_FALSE(fused_forward_wins(shape, {2, 2, 2}, 3, unfused)) << shape.k;
   }
+  // The d = 2048 block's down projection: priced equal before the margin, measured fused 1.31x against the
+  // pipeline's 1.43x (research/results/perf/fused_forward_d2048_layers_222_r3_h100_2026-12-07.json).
   for (const LayerShape& layer : {LayerShape{8192, 4096, 12288}, LayerShape{8192, 4096, 4096},
-                                  LayerShape{8192, 4096, 16384}, LayerShape{8192, 16384, 4096}})
+                                  LayerShape{8192, 4096, 16384}, LayerShape{8192, 16384, 4096},
+                                  LayerShape{16384, 8192, 2048}})
     EXPECT_FALSE(fused_forward_wins(layer, {2, 2, 2}, 3, h100)) << layer.k << "->" << layer.n;
   const LayerShape shape{16384, 768, 3072};
   BackwardSetup keep;
