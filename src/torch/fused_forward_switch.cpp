@@ -11,8 +11,8 @@ namespace {
 
 std::atomic<PathPolicy> setting{PathPolicy::Auto};
 
-// Returns the previous setting.
-std::string set_fused_forward(std::string_view policy) {
+// Returns the previous setting. Takes std::string, the type ops::set_fused_forward's typed call names.
+std::string set_fused_forward(std::string policy) {
   const PathPolicy next =
       parse_path_policy(policy, "set_fused_forward", "where the speed model prices the fused kernel faster");
   return std::string(path_policy_name(setting.exchange(next)));
