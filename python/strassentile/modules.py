@@ -122,8 +122,12 @@ class STLLinear(nn.Module):
 
     def product(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         """STL(x, Ŵ) + ``bias``: the layer with another bias (what ``F.linear(x, layer.weight, bias)`` runs)."""
-        return stl_matmul(x, self.w_hat, self.enc_x, self.dec, list(self.tile), bias, self.mode, self.out_features,
-                          self._levels, self.in_features)
+        # The op itself, not the checking wrapper (strassentile.stl_matmul): the layer's own arguments are valid by
+        # construction and the op checks the rest; a forward's host time bounds the narrow layers on a GPU.
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"STLLinear: x must be a torch.Tensor, got {type(x).__name__}")
+        return torch.ops.strassentile.stl_matmul(x, self.w_hat, self.enc_x, self.dec, list(self.tile), bias, self.mode,
+                                                 self.out_features, self._levels, self.in_features)
 
     def dense_weight(self) -> torch.Tensor:
         """The (out_features, in_features) weight W with ``layer(x) == F.linear(x, W, layer.bias)`` for every x, where

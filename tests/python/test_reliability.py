@@ -69,6 +69,12 @@ def test_stl_matmul_names_a_missing_tensor():
         st.stl_matmul(None, layer.w_hat, layer.enc_x, layer.dec, 4)
 
 
+def test_stl_linear_names_a_non_tensor_input():
+    layer = st.STLLinear(8, 8, tile=4, rank=24)
+    with pytest.raises(TypeError, match="STLLinear: x must be a torch.Tensor, got list"):
+        layer([[1.0] * 8])
+
+
 def test_encode_weight_refuses_an_empty_weight():
     enc_w = st.algorithms.get("strassen2").enc_w
     with pytest.raises(RuntimeError, match=r"in_features >= 1 and out_features >= 1"):
