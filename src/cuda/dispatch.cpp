@@ -271,13 +271,15 @@ void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal, 
 void products_decode(int a, int c, const ProductsDecodeArgs& args, const void* x_hat, const void* w_hat_t,
                      cudaStream_t stream) {
 #if STRASSENTILE_CUDA_SM90A
-  if (products_decode_pair(a, c)) {
-    with_tile_pair(a, c, [&](auto ta, auto tc) {
-      constexpr int A = decltype(ta)::value, C = decltype(tc)::value;
-      if constexpr (A * C <= kProductsDecodeMaxSlots) launch_products_decode_sm90<A, C>(args, x_hat, w_hat_t, stream);
-    });
-    return;
-  }
+  bool launched = false;
+  with_tile_pair(a, c, [&](auto ta, auto tc) {
+    constexpr int A = decltype(ta)::value, C = decltype(tc)::value;
+    if constexpr (A * C <= kProductsDecodeMaxSlots) {
+      launch_products_decode_sm90<A, C>(args, x_hat, w_hat_t, stream);
+      launched = true;
+    }
+  });
+  if (launched) return;
 #else
   (void)args, (void)x_hat, (void)w_hat_t, (void)stream;
 #endif
@@ -335,9 +337,10 @@ void store_f32(DType dtype, void* dst, std::int64_t ld_dst, std::int64_t stride_
 
 void coefficients_to_f32(float* dst, DType dtype, const void* enc_x, std::int64_t enc_x_count, const void* dec,
                          std::int64_t dec_count, cudaStream_t stream) {
-  if (enc_x_count < 0 || dec_count < 0 || (enc_x_count > 0 && enc_x == nullptr) || (dec_count > 0 && dec == nullptr) ||
-      (enc_x_count + dec_count > 0 && dst == nullptr))
-    throw std::invalid_argument("coefficients_to_f32: counts must be >= 0 and every array of a positive count non-null");
+  if (enc_x_count < 0 || dec_count < 0 || (enc_x_count > 0 && enc_x == nullptr) ||
+      (dec_count > 0 && dec == nullptr) || (enc_x_count + dec_count > 0 && dst == nullptr))
+    throw std::invalid_argument(
+        "coefficients_to_f32: counts must be >= 0 and every array of a positive count non-null");
   with_dtype(dtype, [&](auto d) {
     detail::launch_to_f32<decltype(d)::value>(dst, enc_x, enc_x_count, dec, dec_count, stream);
   });
@@ -433,29 +436,48 @@ void launch_decode_encode(const DecodeEncodeParams& p) {
   with_dtype16(p.dtype, [&](auto d) { detail::launch_decode_encode_mma<decltype(d)::value>(dp, ep); });
 }
 
-std::string fused_forward_unavailable(const ForwardParams& p) {
+namespace {
+
+// The fused forward's conditions in order: at the first that fails, fail(why) with `why` a callable that builds the
+// message (fused_forward_chosen, asked on every automatic forward, builds none); else `ok`.
+template <class Result, class Fail>
+Result first_unmet(const ForwardParams& p, Result ok, Fail&& fail) {
   validate(p.shape);
   const StlShape& s = p.shape;
-  if (p.dtype != DType::bf16) return std::string("dtype is ") + dtype_name(p.dtype) + ", not bf16";
+  if (p.dtype != DType::bf16)
+    return fail([&] { return std::string("dtype is ") + dtype_name(p.dtype) + ", not bf16"; });
   if (s.rank > detail::kProductsDecodeMaxRank)
-    return "rank " + std::to_string(s.rank) + " is above " + std::to_string(detail::kProductsDecodeMaxRank);
+    return fail([&] {
+      return "rank " + std::to_string(s.rank) + " is above " + std::to_string(detail::kProductsDecodeMaxRank);
+    });
   if (!products_decode_pair(s.a, s.c))
-    return "the tile's (a, c) = (" + std::to_string(s.a) + ", " + std::to_string(s.c) +
-           ") is not one of (2,2), (1,4), (4,1), (1,2), (2,1)";
-  if (s.rows == 0 || s.in_features == 0 || s.out_features == 0) return "rows, in_features or out_features is 0";
+    return fail([&] {
+      return "the tile's (a, c) = (" + std::to_string(s.a) + ", " + std::to_string(s.c) +
+             ") is not one of (2,2), (1,4), (4,1), (1,2), (2,1)";
+    });
+  if (s.rows == 0 || s.in_features == 0 || s.out_features == 0)
+    return fail([] { return std::string("rows, in_features or out_features is 0"); });
   if (s.m() > INT32_MAX || s.n() > INT32_MAX || detail::round_up(s.k(), 8) > INT32_MAX)
-    return "a side of the products is beyond 2^31";
-  if (p.z_f32) return "z_f32 asks for Z in fp32";
-  if (p.z_out != nullptr || p.keep_z) return "Z is kept for the backward (z_out or keep_z)";
-  if (p.causal_levels != nullptr) return "mode causal (causal_levels) runs unfused";
-  if (!STRASSENTILE_CUDA_SM90A) return "the library was built without sm_90a code (it needs CUDA 12 or later)";
+    return fail([] { return std::string("a side of the products is beyond 2^31"); });
+  if (p.z_f32) return fail([] { return std::string("z_f32 asks for Z in fp32"); });
+  if (p.z_out != nullptr || p.keep_z)
+    return fail([] { return std::string("Z is kept for the backward (z_out or keep_z)"); });
+  if (p.causal_levels != nullptr) return fail([] { return std::string("mode causal (causal_levels) runs unfused"); });
+  if (!STRASSENTILE_CUDA_SM90A)
+    return fail([] { return std::string("the library was built without sm_90a code (it needs CUDA 12 or later)"); });
   if (const int cc = current_compute_capability(); cc != 90)
-    return "the GPU is sm_" + std::to_string(cc) + ", not sm_90 (H100, H200)";
-  return "";
+    return fail([cc] { return "the GPU is sm_" + std::to_string(cc) + ", not sm_90 (H100, H200)"; });
+  return ok;
+}
+
+}  // namespace
+
+std::string fused_forward_unavailable(const ForwardParams& p) {
+  return first_unmet(p, std::string(), [](const auto& why) { return why(); });
 }
 
 bool fused_forward_chosen(const ForwardParams& p) {
-  if (!fused_forward_unavailable(p).empty()) return false;
+  if (!first_unmet(p, true, [](const auto&) { return false; })) return false;
   const StlShape& s = p.shape;
   return fused_forward_wins(LayerShape{static_cast<std::size_t>(s.rows), static_cast<std::size_t>(s.in_features),
                                        static_cast<std::size_t>(s.out_features)},

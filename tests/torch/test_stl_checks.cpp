@@ -114,5 +114,21 @@ TEST(BuildInfo, IsAJsonObjectWithVersionTorchAndCuda) {
   EXPECT_EQ(info.find("\"cuda_archs\": \"none\"") == std::string::npos, has_kernels) << info;
 }
 
+// ops::set_fused_forward: the previous policy back, an unknown one refused naming the three, and nothing changed on
+// the CPU (the fused kernel is CUDA's).
+TEST(StlChecks, FusedForwardPolicyReturnsThePreviousAndRefusesUnknownOnes) {
+  torch::manual_seed(3);
+  const torch::Tensor x = torch::randn({9, 13}, torch::kDouble), w_hat = torch::randn({3, 7, 6}, torch::kDouble);
+  const torch::Tensor enc_x = torch::randn({3, 4}, torch::kDouble), dec = torch::randn({4, 3}, torch::kDouble);
+  const torch::Tensor y0 = ops::stl_matmul(x, w_hat, enc_x, dec, {2, 2, 2}, std::nullopt, "tile", 11);
+  const std::string previous = ops::set_fused_forward("always");
+  EXPECT_EQ(ops::set_fused_forward("never"), "always");
+  EXPECT_TRUE(torch::equal(ops::stl_matmul(x, w_hat, enc_x, dec, {2, 2, 2}, std::nullopt, "tile", 11), y0));
+  const std::string message = error_of([] { ops::set_fused_forward("sometimes"); });
+  EXPECT_NE(message.find("'auto'"), std::string::npos) << message;
+  EXPECT_NE(message.find("'always' or 'never'"), std::string::npos) << message;
+  EXPECT_EQ(ops::set_fused_forward(previous), "never");
+}
+
 }  // namespace
 }  // namespace strassentile

@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <string>
-
 #include "strassentile/algorithm.hpp"
 #include "strassentile/reference.hpp"
 #include "strassentile/torch/ops.hpp"
@@ -116,26 +114,6 @@ TEST(StlMatmulOp, NoBiasDefaultsOutFeaturesToWholeTilesAndOneDimInputWorks) {
   EXPECT_EQ(ops::stl_matmul(torch::randn({5, 4}), w_hat, ex, d, {2}, std::nullopt, "tile", 5).sizes(),
             torch::IntArrayRef({5, 5}));
   EXPECT_EQ(ops::stl_matmul(torch::randn({4}), w_hat, ex, d, {2}).sizes(), torch::IntArrayRef({6}));
-}
-
-// ops::set_fused_forward: the previous policy back, an unknown one refused naming the three, and nothing changed on
-// the CPU (the fused kernel is CUDA's).
-TEST(StlMatmulOp, FusedForwardPolicyReturnsThePreviousAndRefusesUnknownOnes) {
-  torch::manual_seed(3);
-  const torch::Tensor x = torch::randn({9, 13}, torch::kDouble), w_hat = torch::randn({3, 7, 6}, torch::kDouble);
-  const torch::Tensor enc_x = torch::randn({3, 4}, torch::kDouble), dec = torch::randn({4, 3}, torch::kDouble);
-  const torch::Tensor y0 = ops::stl_matmul(x, w_hat, enc_x, dec, {2, 2, 2}, std::nullopt, "tile", 11);
-  const std::string previous = ops::set_fused_forward("always");
-  EXPECT_EQ(ops::set_fused_forward("never"), "always");
-  EXPECT_TRUE(torch::equal(ops::stl_matmul(x, w_hat, enc_x, dec, {2, 2, 2}, std::nullopt, "tile", 11), y0));
-  try {
-    ops::set_fused_forward("sometimes");
-    ADD_FAILURE() << "an unknown policy was taken";
-  } catch (const c10::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("'auto'"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("'always' or 'never'"), std::string::npos) << e.what();
-  }
-  EXPECT_EQ(ops::set_fused_forward(previous), "never");
 }
 
 TEST(StlMatmulOp, NonFiniteValuesPropagate) {
