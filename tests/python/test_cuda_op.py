@@ -89,6 +89,31 @@ def test_autocast_style_fp32_parameters(x_dtype):
     check(make_inputs((3, 13, 67), 45, (4, 4, 4), 24), (4, 4, 4), 45, x_dtype, torch.float32)
 
 
+@pytest.mark.parametrize("dtypes", [(torch.bfloat16,) * 3, (torch.bfloat16, torch.float32, torch.bfloat16),
+                                    (torch.float16, torch.float16, torch.float32)], ids=str)
+def test_coefficient_gradients_in_their_parameters_dtypes(dtypes):
+    """dE_X, dD and the bias's gradient come out of one fp32 buffer (cast in one launch where the three parameters
+    share a 16-bit dtype, one by one otherwise): each in its own parameter's dtype and close to float64, and a second
+    backward adds into the first's .grad (views of one buffer) as into separate tensors."""
+    torch.manual_seed(11)
+    tile, n_out = (2, 2, 2), 45
+    inputs = make_inputs((3, 13, 67), n_out, tile, 3)
+    types = dict(zip(("enc_x", "dec", "bias"), dtypes), x=torch.bfloat16, w_hat=torch.bfloat16)
+    inputs = {name: t.to(types.get(name, torch.bfloat16)).double() for name, t in inputs.items()}
+    _, g_ref = run(inputs, tile, n_out, "cpu", torch.float64, torch.float64)
+    leaves = {name: t.to("cuda", types[name]).detach().requires_grad_() for name, t in inputs.items() if name != "grad_y"}
+    call = lambda: torch.ops.strassentile.stl_matmul(leaves["x"], leaves["w_hat"], leaves["enc_x"], leaves["dec"],
+                                                     list(tile), leaves["bias"], "tile", n_out, None)
+    call().backward(inputs["grad_y"].to("cuda", torch.bfloat16))
+    first = {name: leaves[name].grad.clone() for name in ("enc_x", "dec", "bias")}
+    for name, got in first.items():
+        assert got.dtype == types[name], name
+        assert_close(f"d{name}", got, g_ref[name], torch.bfloat16, tile_widths(tile)[name], kind_of(name))
+    call().backward(inputs["grad_y"].to("cuda", torch.bfloat16))
+    for name, got in first.items():
+        assert torch.equal(leaves[name].grad, got + got), name
+
+
 @pytest.mark.parametrize("wanted", ["x", "w_hat", "enc_x", "dec", "bias"])
 def test_needs_mask_computes_only_what_is_asked(wanted):
     torch.manual_seed(2)
