@@ -23,7 +23,8 @@
 //   A: X̂ (for dŴ and Z), then tiles(dY) (for dD, unless folded), then dX̂ (r·m·ldk or a·c·m·ldn, the larger)
 //   B: dZ (for dŴ and dX̂), then tiles(X) (for dE_X, unless folded)
 //   C: Z (for dD)
-//   S: the bias gradient's partial column sums (deterministic, no atomics)
+//   S: the bias gradient's partial column sums (deterministic, no atomics), summed in the dZ pass where it folds dD
+//      on the CUDA cores (one row block), else by a pass over dY of their own
 //   P: the folded gradients' per-block sums (detail::coef_grad_fold_scratch)
 //   W: Ŵ with zero-padded sides, where the products of 16-bit dtypes run on k and n rounded up to 8
 //   (detail::pads_products): cuBLAS is 3–6× faster so than on sides like k = n = 1366 (kernels/padded_copy.cuh)
@@ -70,6 +71,7 @@ StlShape rows_of(const StlShape& s, std::int64_t rows) {
 struct Layout {
   bool x_hat = false, dz = false, dx_hat = false;
   bool fold_dd = false, fold_dex = false;  // dD in the dZ pass, dE_X in the dX pass
+  bool fold_bias = false;                  // the bias's gradient in the dZ pass beside dD (one row block)
   RowBlocks blocks;
   std::size_t a = 0, b = 0, c = 0, sums = 0, partials = 0, w = 0, dw = 0, bytes = 0;  // offsets, total
   std::size_t w_bytes = 0, dw_bytes = 0;  // padded Ŵ, and dŴ's fp32 room (padded or summed); 0 where not needed
@@ -121,7 +123,10 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   l.a = take(regions.a);
   l.b = take(regions.b);
   l.c = take(regions.c);
-  l.sums = take(need.bias ? static_cast<std::int64_t>(detail::column_sums_scratch(s.rows, s.out_features)) : 0);
+  l.fold_bias = need.bias && l.fold_dd && l.blocks.count == 1;
+  l.sums = take(!need.bias   ? 0
+                : l.fold_bias ? static_cast<std::int64_t>(detail::folded_column_sums_scratch(s.rows, s.out_features, s.n()))
+                              : static_cast<std::int64_t>(detail::column_sums_scratch(s.rows, s.out_features)));
   l.partials =
       take(l.fold_dd || l.fold_dex ? static_cast<std::int64_t>(detail::coef_grad_fold_scratch(s.rank)) : 0);
   const bool padded = detail::pads_products(s, dtype);
@@ -266,6 +271,7 @@ void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeed
   float* partials = reinterpret_cast<float*>(b.ws + l.partials);
   if (l.dz) {  // dZ = decodeᵀ(dY), with dD (+)= tiles(dY) · Zᵀ where folded
     detail::CoefGradFold dd{z, ld_z, stride_z, partials, p.d_dec, 1, static_cast<int>(r), !first_block};
+    if (l.fold_bias) dd.bias_out = p.d_bias, dd.bias_scratch = b.ws + l.sums;
     detail::decode_backward_with(
         {{block, p.dtype, p.stream, p.kernel, p.causal_levels}, dy, p.dec, {buf_b, ldn, m * ldn}},
         l.fold_dd ? &dd : nullptr);
@@ -406,7 +412,7 @@ void stl_backward(const BackwardParams& p) {
   if (dw_in_workspace)  // its k × n corner out, in dw_hat's dtype
     detail::store_f32(p.dw_hat_f32 ? DType::f32 : p.dtype, p.dw_hat.data, ld_dw, stride_dw,
                       static_cast<const float*>(run.dw.data), run.dw.ld, run.dw.stride, k, n, r, p.stream);
-  if (need.bias)
+  if (need.bias && !l.fold_bias)
     detail::column_sums(p.dtype, p.dy.data, ld_dy, M, N, p.d_bias, ws + l.sums, p.stream);
 }
 

@@ -153,6 +153,8 @@ void encode_kernel(const EncodeParams& p, CoefLayout enc, CausalSide causal, con
       require_fold_applies(s.rank <= detail::kFoldMaxRank);
       with_dtype16(p.dtype,
                    [&](auto d) { detail::launch_encode_mma_folding<decltype(d)::value>(p, enc, causal, *fold); });
+      if (fold->bias_out != nullptr)  // this kernel does not sum columns
+        detail::column_sums(p.dtype, p.x.data, p.x.ld, s.rows, s.in_features, fold->bias_out, fold->bias_scratch, p.stream);
       return repair();
     }
     require_fold_applies(staged_fold_applies(p.dtype, p.kernel, s.a, s.b, s.rank));
@@ -242,6 +244,8 @@ void encode_with(const EncodeParams& params, CoefLayout enc, CausalSide causal, 
   p.x_hat.stride = resolve_stride(p.x_hat.stride, s.m(), p.x_hat.ld, s.k(), "x_hat.stride");
   if (s.m() == 0 || s.k() == 0) {
     if (fold != nullptr) launch_sum_fold_partials(*fold, 0, s.rank, s.a * s.b, p.stream);  // an empty sum
+    if (fold != nullptr && fold->bias_out != nullptr)
+      column_sums(p.dtype, p.x.data, p.x.ld, s.rows, s.in_features, fold->bias_out, fold->bias_scratch, p.stream);
     return;
   }
   require(p.x.data, "x");

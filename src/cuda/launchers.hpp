@@ -52,6 +52,11 @@ struct CoefGradFold {
   float* out = nullptr;
   int out_p = 0, out_q = 0;
   bool add = false;  // sum into out (later row blocks)
+  // The dZ pass only: dY's column sums (the bias's gradient) into bias_out, summed inside the pass where its kernel
+  // can (the CUDA-core staged fold) and by column_sums after it elsewhere; bias_scratch: folded_column_sums_scratch
+  // bytes. Null: not asked.
+  float* bias_out = nullptr;
+  void* bias_scratch = nullptr;
 };
 constexpr int kFoldMaxBlocks = 1024;  // the folding kernels' grid at most: their partials' rows
 constexpr int kFoldMaxRank = 32;      // above, the folding kernels' shared memory would pass 48 KB
@@ -78,6 +83,8 @@ void launch_encode_staged_folding(const EncodeParams& params, CoefLayout enc, Ca
                                   const CoefGradFold& fold);
 // out of `fold` from `blocks` rows of rank × entries partials (entries = the tile's a·b or a·c; kernels/backward.cuh).
 void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, int entries, cudaStream_t stream);
+// out[col] = Σ_b partial[b, col] over `blocks` rows of `cols` partial column sums, in order (kernels/backward.cuh).
+void launch_sum_partials(const float* partial, std::int64_t blocks, std::int64_t cols, float* out, cudaStream_t stream);
 // Layer 1's decode feeding layer 2's encode through shared memory (kernels/decode_encode_mma.cuh): `dec` and `enc`
 // are the two halves as launch_decode_mma and launch_encode_mma would take them (enc.x unused).
 template <DType D>
@@ -187,6 +194,14 @@ inline std::int64_t column_sums_row_blocks(std::int64_t rows) {
 inline std::size_t column_sums_scratch(std::int64_t rows, std::int64_t cols) {
   if (rows <= 0 || cols <= 0 || column_sums_row_blocks(rows) == 1) return 0;
   return static_cast<std::size_t>(column_sums_row_blocks(rows) * cols) * sizeof(float);
+}
+// The scratch of CoefGradFold::bias_out: per column, a partial sum for each group of the dZ pass's blocks that walk
+// the same column slabs (kFoldMaxBlocks blocks at most, ceil(col_tiles / kStagedDecodeTiles) slabs per row-tile),
+// or column_sums' scratch where the pass cannot fold it.
+inline std::size_t folded_column_sums_scratch(std::int64_t rows, std::int64_t cols, std::int64_t col_tiles) {
+  const std::int64_t slabs_per_row = std::max<std::int64_t>(1, (col_tiles + kStagedDecodeTiles - 1) / kStagedDecodeTiles);
+  const std::int64_t groups = std::max<std::int64_t>(1, kFoldMaxBlocks / slabs_per_row);
+  return std::max(column_sums_scratch(rows, cols), static_cast<std::size_t>(groups * std::max<std::int64_t>(cols, 0)) * sizeof(float));
 }
 template <DType D>
 void launch_column_sums(const void* y, std::int64_t ld, std::int64_t rows, std::int64_t cols, float* out,

@@ -415,6 +415,14 @@ int main(int argc, char** argv) {
         run(mma_fold ? Shape{4096, 1032, 524, 0, 0} : Shape{8192, 264, 136, 0, 0}, f, dt, false, false);
         run({1000, 264, 520, 250, 5}, f, dt, dt == sc::DType::bf16, true);
       }
+    // The bias's gradient summed in the CUDA-core dZ pass (one row block): dY's rows wide enough for two to six
+    // 512-tile slabs per row-tile, so the grid is cut to a multiple of them, ragged last slabs, padded sequences.
+    for (const Format& f : {Format{{2, 2, 2}, 3, automatic}, Format{{1, 4, 2}, 3, automatic},
+                            Format{{4, 4, 1}, 6, automatic}, Format{{4, 4, 4}, 24, sc::KernelChoice::cuda_core}})
+      for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16}) {
+        run({2048, 136, 2600, 0, 0}, f, dt, false, false);
+        run({1000, 72, 2056, 250, 3}, f, dt, false, false);
+      }
     run({4100, 1024, 1024, 0, 0}, formats[0], sc::DType::bf16, false, true);
     // Lean scratch at 16384×4096×4096 bf16, <4,4,4> r = 24: one row block's product-sized regions within X and Y's
     // bytes (besides dŴ's fp32 sums and the folded coefficient gradients' per-block sums, 1.5 MiB); in one block they

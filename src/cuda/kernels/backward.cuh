@@ -71,6 +71,11 @@ void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, in
   check_launch("sum_fold_partials");
 }
 
+void launch_sum_partials(const float* partial, std::int64_t blocks, std::int64_t cols, float* out, cudaStream_t stream) {
+  sum_partials<<<grid_blocks(cols, kBackwardThreads), kBackwardThreads, 0, stream>>>(partial, blocks, cols, out);
+  check_launch("sum_partials");
+}
+
 // Work item t of a gather over the a·m tile rows and `per_row` items along each (items run fastest, so a warp reads
 // along one row): tile row u of row-tile i, item j of it, and the row's start in x (null past the sequence's real
 // rows, which gather as zeros).

@@ -28,6 +28,9 @@ struct FoldArgs {
   std::int64_t ld = 0, stride = 0;  // stride: between Z's planes (unused for X)
   bool vec = false;              // 16-byte copies
   float* partials = nullptr;     // gridDim.x × rank × 16
+  // The dZ pass only (staged_fold.cuh): dY's column sums, row blockIdx.x / slabs-per-row-tile of a
+  // (gridDim.x / slabs-per-row-tile) × cols matrix; null: not asked.
+  float* column_partials = nullptr;
 };
 
 // c[mt][half] += P[16·mt .., tiles of this warp] · E[those tiles, 8·half ..] for one staged group.

@@ -230,7 +230,10 @@ __global__ void __launch_bounds__(staged_fold::kTiles / V)
       });
 }
 
-// dZ = decodeᵀ(dY) (the encode of dY's (A, B) tiles with Dᵀ) with dD folded: P = Z (fold.src), E = dY.
+// dZ = decodeᵀ(dY) (the encode of dY's (A, B) tiles with Dᵀ) with dD folded: P = Z (fold.src), E = dY. With
+// fold.column_partials, also the bias's gradient, dY's column sums, from the staged tiles: the grid is a multiple of
+// the slabs per row-tile, so each block walks one column slab down the rows and sums it in registers (the
+// separate column-sum pass would read dY again).
 template <class T, int A, int B, int V, int MT>
 __global__ void __launch_bounds__(staged_fold::kTiles / V)
     encode_staged_folding(const EncodeArgs<T> args, const FoldArgs fold, std::int64_t slabs) {
@@ -238,6 +241,7 @@ __global__ void __launch_bounds__(staged_fold::kTiles / V)
   extern __shared__ __align__(16) unsigned char smem[];
   float* s_enc = reinterpret_cast<float*>(smem);  // s_enc[p·Q + q] = enc[p, q]
   staged_fold::load_coefficients<Q, B>(s_enc, args.enc, args.enc_p, args.enc_q, args.rank, args.levels, args.side);
+  float column_sums[W] = {};
   fold_over_slabs<T, A, B, V, MT>(
       smem, args.rank * Q * sizeof(float), args.rank, args.k, slabs, fold.partials,
       [&](std::int64_t i, std::int64_t jb, T* s_p, T* s_e) {
@@ -252,8 +256,20 @@ __global__ void __launch_bounds__(staged_fold::kTiles / V)
 #pragma unroll
         for (int u = 0; u < A; ++u)
           load_packed_shared<T, W>(s_e + u * staged_fold::kEStride<B> + threadIdx.x * W, x[u]);
+        if (fold.column_partials != nullptr) {  // rows past the real ones and columns past cols are staged as zeros
+#pragma unroll
+          for (int u = 0; u < A; ++u)
+#pragma unroll
+            for (int w = 0; w < W; ++w) column_sums[w] += x[u][w];
+        }
         encode_thread_tiles<T, A, B, V>(args, s_enc, x, i, kap0);
       });
+  if (fold.column_partials == nullptr) return;
+  const std::int64_t per_i = (args.k + staged_fold::kTiles - 1) / staged_fold::kTiles;
+  const std::int64_t row = blockIdx.x / per_i, col0 = B * ((blockIdx.x - row * per_i) * staged_fold::kTiles + threadIdx.x * V);
+#pragma unroll
+  for (int w = 0; w < W; ++w)
+    if (col0 + w < args.cols) fold.column_partials[row * args.cols + col0 + w] = column_sums[w];
 }
 
 // Blocks of `threads` with `smem` bytes each that stay resident on all of the device's SMs. The occupancy and
@@ -277,10 +293,13 @@ inline unsigned resident_blocks(const void* kernel, int threads, std::size_t sme
 }
 
 // A persistent launch of the folding kernel for rank's 16-product steps (MT = 1 or 2) over `slabs` slabs, then
-// the sum of its blocks' partials into fold.out. Kernel<MT> names the kernel for MT.
+// the sum of its blocks' partials into fold.out. Kernel<MT> names the kernel for MT. With f.column_partials, the grid
+// is cut to a multiple of `slabs_per_row` (encode_staged_folding's column sums need it), and where no such grid is
+// possible column_partials is dropped. Returns the grid.
 template <class T, int A, int W, int V, class Args, class Kernel1, class Kernel2>
-void launch_staged_fold(const Args& args, const CoefGradFold& fold, const FoldArgs& f, std::int64_t slabs, int rank,
-                        cudaStream_t stream, Kernel1 kernel1, Kernel2 kernel2, const char* name) {
+unsigned launch_staged_fold(const Args& args, const CoefGradFold& fold, FoldArgs f, std::int64_t slabs,
+                            std::int64_t slabs_per_row, int rank, cudaStream_t stream, Kernel1 kernel1,
+                            Kernel2 kernel2, const char* name) {
   static_assert(sizeof(T) == 2, "the fold feeds 16-bit operands to the tensor cores");
   static_assert(staged_fold::kTiles % V == 0, "tiles per thread must divide the slab's tiles");
   constexpr int kThreads = staged_fold::kTiles / V;
@@ -291,8 +310,15 @@ void launch_staged_fold(const Args& args, const CoefGradFold& fold, const FoldAr
     const auto launch = [&](auto kernel) {
       const void* k = reinterpret_cast<const void*>(kernel);
       set_dynamic_smem(k, smem);
-      grid = static_cast<unsigned>(
-          std::min<std::int64_t>({slabs, static_cast<std::int64_t>(resident_blocks(k, kThreads, smem)), kFoldMaxBlocks}));
+      std::int64_t blocks =
+          std::min<std::int64_t>({slabs, static_cast<std::int64_t>(resident_blocks(k, kThreads, smem)), kFoldMaxBlocks});
+      if (f.column_partials != nullptr) {
+        if (blocks >= slabs_per_row)
+          blocks -= blocks % slabs_per_row;
+        else
+          f.column_partials = nullptr;
+      }
+      grid = static_cast<unsigned>(blocks);
       kernel<<<grid, kThreads, smem, stream>>>(args, f, slabs);
     };
     if (mt == 1)
@@ -302,6 +328,7 @@ void launch_staged_fold(const Args& args, const CoefGradFold& fold, const FoldAr
     check_launch(name);
   }
   launch_sum_fold_partials(fold, static_cast<int>(grid), rank, A * W, stream);
+  return grid;
 }
 
 // The callers (dispatch.cpp) have checked: 16-bit storage, rank <= kFoldMaxRank, no bias or activation (decode).
@@ -314,7 +341,7 @@ void run_decode_staged_folding(const DecodeParams& p, CoefLayout layout, CausalS
   const FoldArgs f{static_cast<const word16*>(fold.src), fold.ld, 0, is_aligned(fold.src, 16) && fold.ld % 8 == 0,
                    fold.partials};
   const std::int64_t slabs = s.m() * ((s.n() + staged_fold::kTiles - 1) / staged_fold::kTiles);
-  launch_staged_fold<T, A, C, V>(args, fold, f, slabs, s.rank, p.stream, decode_staged_folding<T, A, C, V, 1>,
+  launch_staged_fold<T, A, C, V>(args, fold, f, slabs, 1, s.rank, p.stream, decode_staged_folding<T, A, C, V, 1>,
                                  decode_staged_folding<T, A, C, V, 2>, "decode_staged_folding");
 }
 
@@ -325,10 +352,17 @@ void run_encode_staged_folding(const EncodeParams& p, CoefLayout layout, CausalS
   args.vec_store = is_aligned(p.x_hat.data, std::min<std::size_t>(16, V * sizeof(T))) && p.x_hat.ld % V == 0 &&
                    p.x_hat.stride % V == 0;
   const FoldArgs f{static_cast<const word16*>(fold.src), fold.ld, fold.stride,
-                   is_aligned(fold.src, 16) && fold.ld % 8 == 0 && fold.stride % 8 == 0, fold.partials};
-  const std::int64_t slabs = s.m() * ((s.k() + staged_fold::kTiles - 1) / staged_fold::kTiles);
-  launch_staged_fold<T, A, B, V>(args, fold, f, slabs, s.rank, p.stream, encode_staged_folding<T, A, B, V, 1>,
-                                 encode_staged_folding<T, A, B, V, 2>, "encode_staged_folding");
+                   is_aligned(fold.src, 16) && fold.ld % 8 == 0 && fold.stride % 8 == 0, fold.partials,
+                   static_cast<float*>(fold.bias_out != nullptr ? fold.bias_scratch : nullptr)};
+  const std::int64_t per_row = (s.k() + staged_fold::kTiles - 1) / staged_fold::kTiles, slabs = s.m() * per_row;
+  const unsigned grid = launch_staged_fold<T, A, B, V>(args, fold, f, slabs, per_row, s.rank, p.stream,
+                                                       encode_staged_folding<T, A, B, V, 1>,
+                                                       encode_staged_folding<T, A, B, V, 2>, "encode_staged_folding");
+  if (fold.bias_out == nullptr) return;
+  if (grid >= per_row && slabs > 0)  // the kernel summed the columns: one row of partials per group of blocks
+    launch_sum_partials(f.column_partials, grid / per_row, s.in_features, fold.bias_out, p.stream);
+  else
+    column_sums(p.dtype, p.x.data, args.ldx, s.rows, s.in_features, fold.bias_out, fold.bias_scratch, p.stream);
 }
 
 template <DType D, int A, int C>
