@@ -24,7 +24,7 @@
 //   B: dZ (for dŴ and dX̂), then tiles(X) (for dE_X, unless folded)
 //   C: Z (for dD)
 //   S: the bias gradient's partial column sums (deterministic, no atomics), summed in the dZ pass where it folds dD
-//      on the CUDA cores (one row block), else by a pass over dY of their own
+//      (one row block), else by a pass over dY of their own
 //   P: the folded gradients' per-block sums (detail::coef_grad_fold_scratch)
 //   W: Ŵ with zero-padded sides, where the products of 16-bit dtypes run on k and n rounded up to 8
 //   (detail::pads_products): cuBLAS is 3–6× faster so than on sides like k = n = 1366 (kernels/padded_copy.cuh)
@@ -125,7 +125,9 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   l.c = take(regions.c);
   l.fold_bias = need.bias && l.fold_dd && l.blocks.count == 1;
   l.sums = take(!need.bias   ? 0
-                : l.fold_bias ? static_cast<std::int64_t>(detail::folded_column_sums_scratch(s.rows, s.out_features, s.n()))
+                : l.fold_bias ? static_cast<std::int64_t>(detail::folded_column_sums_scratch(
+                                    s.rows, s.out_features, s.n(),
+                                    detail::fold_slab_tiles(dtype, need.kernel, s.a, s.c, s.rank)))
                               : static_cast<std::int64_t>(detail::column_sums_scratch(s.rows, s.out_features)));
   l.partials =
       take(l.fold_dd || l.fold_dex ? static_cast<std::int64_t>(detail::coef_grad_fold_scratch(s.rank)) : 0);

@@ -153,8 +153,6 @@ void encode_kernel(const EncodeParams& p, CoefLayout enc, CausalSide causal, con
       require_fold_applies(s.rank <= detail::kFoldMaxRank);
       with_dtype16(p.dtype,
                    [&](auto d) { detail::launch_encode_mma_folding<decltype(d)::value>(p, enc, causal, *fold); });
-      if (fold->bias_out != nullptr)  // this kernel does not sum columns
-        detail::column_sums(p.dtype, p.x.data, p.x.ld, s.rows, s.in_features, fold->bias_out, fold->bias_scratch, p.stream);
       return repair();
     }
     require_fold_applies(staged_fold_applies(p.dtype, p.kernel, s.a, s.b, s.rank));
@@ -360,6 +358,11 @@ bool folds_coef_grad(DType dtype, KernelChoice kernel, int a, int bc, int rank) 
   const bool tensor_cores =
       wants_tensor_cores(kernel) && tensor_core_codec_applies(dtype, a, bc, rank) && rank <= kFoldMaxRank;
   return tensor_cores || staged_fold_applies(dtype, kernel, a, bc, rank);
+}
+
+int fold_slab_tiles(DType dtype, KernelChoice kernel, int a, int bc, int rank) {
+  return wants_tensor_cores(kernel) && tensor_core_codec_applies(dtype, a, bc, rank) ? kMmaGroupTiles
+                                                                                   : kStagedDecodeTiles;
 }
 
 // dZ = decodeᵀ(dY) is the encode of dY's (a,c) tiles with Dᵀ as encoder: enc(p, q) = dec[q, p].

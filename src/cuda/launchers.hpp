@@ -36,6 +36,7 @@ constexpr int kStagedDecodeTiles = 512;  // output tiles (along j) per block of 
 
 // Tensor-core <4,4> encode and decode, D bf16 or f16, rank <= kMmaMaxRank (kernels/codec_mma.cuh).
 constexpr int kMmaMaxRank = 64;
+constexpr int kMmaGroupTiles = 128;  // tiles of one row-tile per group of those kernels (mma_group::kTiles)
 template <DType D>
 void launch_encode_mma(const EncodeParams& params, CoefLayout enc, CausalSide causal);
 template <DType D>
@@ -52,9 +53,9 @@ struct CoefGradFold {
   float* out = nullptr;
   int out_p = 0, out_q = 0;
   bool add = false;  // sum into out (later row blocks)
-  // The dZ pass only: dY's column sums (the bias's gradient) into bias_out, summed inside the pass where its kernel
-  // can (the CUDA-core staged fold) and by column_sums after it elsewhere; bias_scratch: folded_column_sums_scratch
-  // bytes. Null: not asked.
+  // The dZ pass only: dY's column sums (the bias's gradient) into bias_out, summed inside the pass from the tiles it
+  // stages (column_sums after it where its grid cannot hold whole column slabs); bias_scratch:
+  // folded_column_sums_scratch bytes. Null: not asked.
   float* bias_out = nullptr;
   void* bias_scratch = nullptr;
 };
@@ -196,10 +197,11 @@ inline std::size_t column_sums_scratch(std::int64_t rows, std::int64_t cols) {
   return static_cast<std::size_t>(column_sums_row_blocks(rows) * cols) * sizeof(float);
 }
 // The scratch of CoefGradFold::bias_out: per column, a partial sum for each group of the dZ pass's blocks that walk
-// the same column slabs (kFoldMaxBlocks blocks at most, ceil(col_tiles / kStagedDecodeTiles) slabs per row-tile),
-// or column_sums' scratch where the pass cannot fold it.
-inline std::size_t folded_column_sums_scratch(std::int64_t rows, std::int64_t cols, std::int64_t col_tiles) {
-  const std::int64_t slabs_per_row = std::max<std::int64_t>(1, (col_tiles + kStagedDecodeTiles - 1) / kStagedDecodeTiles);
+// the same column slabs (kFoldMaxBlocks blocks at most, ceil(col_tiles / slab_tiles) slabs per row-tile, slab_tiles
+// as fold_slab_tiles says), or column_sums' scratch where the pass cannot fold it.
+inline std::size_t folded_column_sums_scratch(std::int64_t rows, std::int64_t cols, std::int64_t col_tiles,
+                                              int slab_tiles) {
+  const std::int64_t slabs_per_row = std::max<std::int64_t>(1, (col_tiles + slab_tiles - 1) / slab_tiles);
   const std::int64_t groups = std::max<std::int64_t>(1, kFoldMaxBlocks / slabs_per_row);
   return std::max(column_sums_scratch(rows, cols), static_cast<std::size_t>(groups * std::max<std::int64_t>(cols, 0)) * sizeof(float));
 }
@@ -228,6 +230,9 @@ void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal =
 // `fold` is given; a fold needs folds_coef_grad of the pass's tile (dY's (a,c) tiles, X's (a,b) tiles): the
 // tensor-core pass for <4,4> tiles, the staged CUDA-core one for the other specialised tiles.
 bool folds_coef_grad(DType dtype, KernelChoice kernel, int a, int bc, int rank);
+// The tiles of one row-tile that a folding pass's block stages at a time: 128 on the tensor cores (mma_group), 512 on
+// the CUDA cores (staged_fold).
+int fold_slab_tiles(DType dtype, KernelChoice kernel, int a, int bc, int rank);
 void decode_backward_with(const DecodeBackwardParams& params, const CoefGradFold* fold);
 void encode_backward_with(const EncodeBackwardParams& params, const CoefGradFold* fold);
 

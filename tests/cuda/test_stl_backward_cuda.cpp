@@ -415,10 +415,12 @@ int main(int argc, char** argv) {
         run(mma_fold ? Shape{4096, 1032, 524, 0, 0} : Shape{8192, 264, 136, 0, 0}, f, dt, false, false);
         run({1000, 264, 520, 250, 5}, f, dt, dt == sc::DType::bf16, true);
       }
-    // The bias's gradient summed in the CUDA-core dZ pass (one row block): dY's rows wide enough for two to six
-    // 512-tile slabs per row-tile, so the grid is cut to a multiple of them, ragged last slabs, padded sequences.
+    // The bias's gradient summed in the dZ pass beside dD (one row block): dY's rows wide enough for two to six
+    // 512-tile slabs per row-tile (CUDA cores) or six 128-tile groups (<4,4> on tensor cores), so the grid is cut to a
+    // multiple of them, ragged last slabs, padded sequences.
     for (const Format& f : {Format{{2, 2, 2}, 3, automatic}, Format{{1, 4, 2}, 3, automatic},
-                            Format{{4, 4, 1}, 6, automatic}, Format{{4, 4, 4}, 24, sc::KernelChoice::cuda_core}})
+                            Format{{4, 4, 1}, 6, automatic}, Format{{4, 4, 4}, 24, sc::KernelChoice::cuda_core},
+                            Format{{4, 4, 4}, 24, automatic}, Format{{4, 4, 4}, 12, automatic}})
       for (const sc::DType dt : {sc::DType::bf16, sc::DType::f16}) {
         run({2048, 136, 2600, 0, 0}, f, dt, false, false);
         run({1000, 72, 2056, 250, 3}, f, dt, false, false);

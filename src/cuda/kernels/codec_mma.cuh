@@ -47,6 +47,8 @@
 
 namespace strassentile::cuda::detail {
 
+static_assert(mma_group::kTiles == kMmaGroupTiles, "the host sizes the folds' scratch by kMmaGroupTiles");
+
 // The hi and lo 16-bit halves of two fp32 coefficients, packed as one A-fragment register each.
 template <class T>
 __device__ __forceinline__ void split_pair(float v0, float v1, unsigned& hi, unsigned& lo) {
@@ -464,14 +466,38 @@ __global__ void __launch_bounds__(mma_group::kThreads) encode_mma(const MmaEncod
   unsigned a_hi[MT][4], a_lo[MT][4];
   const bool with_lo = encode_fragments<T, MT>(args, a_hi, a_lo);  // once per block, while the first copies fly
   FoldSums<Fold ? MT : 1> sums;
+  // With fold.column_partials, dY's column sums (the bias's gradient): the grid is a multiple of groups_per_i, so a
+  // block's groups share their columns, and each thread sums 4 of the slab's 512 down its 4 rows (zeros past the
+  // real rows and columns).
+  float column_sums[4] = {};
   for (int buf = 0; group < groups; group += gridDim.x, buf ^= 1) {
     await_stage(stage, group, groups, buf);
     encode_products<T, MT>(s_x[buf], a_hi, a_lo, with_lo, s_out);
-    if constexpr (Fold) fold_group<T, MT>(s_p[buf], s_x[buf], args.rank, sums.c);
+    if constexpr (Fold) {
+      fold_group<T, MT>(s_p[buf], s_x[buf], args.rank, sums.c);
+      if (fold.column_partials != nullptr) {
+#pragma unroll
+        for (int u = 0; u < 4; ++u) {
+          float v[4];
+          load_packed_shared<T, 4>(reinterpret_cast<const T*>(s_x[buf] + u * kXStride + 4 * threadIdx.x), v);
+#pragma unroll
+          for (int w = 0; w < 4; ++w) column_sums[w] += v[w];
+        }
+      }
+    }
     __syncthreads();
     store_x_hat(args, group, groups_per_i, s_out);
   }
-  if constexpr (Fold) store_fold_partials<MT>(sums.c, args.rank, fold.partials);
+  if constexpr (Fold) {
+    store_fold_partials<MT>(sums.c, args.rank, fold.partials);
+    if (fold.column_partials != nullptr) {
+      const std::int64_t row = blockIdx.x / groups_per_i;
+      const std::int64_t col0 = (blockIdx.x - row * groups_per_i) * (4 * kTiles) + 4 * threadIdx.x;
+#pragma unroll
+      for (int w = 0; w < 4; ++w)
+        if (col0 + w < args.cols) fold.column_partials[row * args.cols + col0 + w] = column_sums[w];
+    }
+  }
 }
 
 // KS = 2 (rank <= 32) or 4 (rank <= 64): the shared rows of Z, 16 per k-step, read 32 at a time by ldmatrix.
@@ -520,7 +546,7 @@ inline MmaDecodeArgs mma_decode_args(const DecodeParams& p, CoefLayout layout,
 }
 
 inline FoldArgs fold_args(const CoefGradFold& fold, bool vec) {
-  return {static_cast<const word16*>(fold.src), fold.ld, fold.stride, vec, fold.partials};
+  return {static_cast<const word16*>(fold.src), fold.ld, fold.stride, vec, fold.partials, nullptr};
 }
 
 // The caller (dispatch.cpp) has checked that the tensor-core kernels apply: bf16 or fp16, <4,4> tiles, rank <= 64;
@@ -529,13 +555,24 @@ template <class T>
 void run_encode_mma(const EncodeParams& p, CoefLayout layout = {}, CausalSide causal = CausalSide::at_or_below_level,
                     const CoefGradFold* fold = nullptr) {
   unsigned blocks = 0;
+  std::int64_t column_rows = 0;  // rows of the bias's column partials where the kernel summed them
   launch_groups(p.shape.m(), p.shape.k(), "encode_mma", [&](const GroupGrid& g) {
     const MmaEncodeArgs args = mma_encode_args(p, layout, causal);
     const auto launch = [&](auto plain, auto folding) {
       if (fold == nullptr) return launch_persistent(plain, g, p.stream, args, FoldArgs{});
       if constexpr (!std::is_null_pointer_v<decltype(folding)>) {
         const bool vec = is_aligned(fold->src, 16) && fold->ld % 8 == 0 && fold->stride % 8 == 0;
-        blocks = launch_persistent_within(kFoldMaxBlocks, folding, g, p.stream, args, fold_args(*fold, vec));
+        FoldArgs f = fold_args(*fold, vec);
+        unsigned max_blocks = kFoldMaxBlocks;
+        if (fold->bias_out != nullptr) {  // the column sums need whole column groups per block
+          const unsigned resident = std::min<unsigned>(resident_grid(folding, g.groups), kFoldMaxBlocks);
+          if (resident >= g.groups_per_i) {
+            max_blocks = resident - static_cast<unsigned>(resident % g.groups_per_i);
+            f.column_partials = static_cast<float*>(fold->bias_scratch);
+            column_rows = max_blocks / g.groups_per_i;
+          }
+        }
+        blocks = launch_persistent_within(max_blocks, folding, g, p.stream, args, f);
       }
     };
     switch ((p.shape.rank + 15) / 16) {  // folding up to kFoldMaxRank only (shared memory)
@@ -545,8 +582,15 @@ void run_encode_mma(const EncodeParams& p, CoefLayout layout = {}, CausalSide ca
       default: launch(encode_mma<T, 4, false>, nullptr); break;
     }
   });
-  if (fold != nullptr)  // <4,4> tiles: 16 entries
-    launch_sum_fold_partials(*fold, static_cast<int>(blocks), p.shape.rank, 16, p.stream);
+  if (fold == nullptr) return;
+  launch_sum_fold_partials(*fold, static_cast<int>(blocks), p.shape.rank, 16, p.stream);  // <4,4> tiles: 16 entries
+  if (fold->bias_out == nullptr) return;
+  if (column_rows > 0)
+    launch_sum_partials(static_cast<const float*>(fold->bias_scratch), column_rows, p.shape.in_features, fold->bias_out,
+                        p.stream);
+  else
+    column_sums(p.dtype, p.x.data, p.x.ld, p.shape.rows, p.shape.in_features, fold->bias_out, fold->bias_scratch,
+                p.stream);
 }
 
 // KS = 2 k-steps of 16 products up to rank 32, 4 up to 64. With a fold (rank <= kFoldMaxRank): the backward's dX
