@@ -191,8 +191,7 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
   // Gradients in their inputs' dtypes (fp32 results cast down where the parameter is 16-bit).
   if (gx.defined()) gx = gx.view(x.sizes());
   if (gw.defined()) gw = gw.to(w_hat.scalar_type());
-  // The kernels' d_enc_x and d_dec are the full products; the masked entries never reached the output, so their
-  // gradients are selected to zero (whatever non-finite values the full products hold there).
+  // Where E_X, D and the bias share a 16-bit dtype (outside mode causal), the three gradients are views of one cast.
   const at::ScalarType small_type = enc_x.scalar_type();
   const bool one_cast = small.numel() > 0 && d.mode != Mode::Causal && small_type != at::kFloat &&
                         dec.scalar_type() == small_type && (!gb.defined() || bias->scalar_type() == small_type);
@@ -203,6 +202,8 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
     if (gb.defined()) gb = cast.narrow(0, ge_n + gd_n, gb_n);
     return {gx, gw, ge, gd, gb};
   }
+  // The kernels' d_enc_x and d_dec are the full products; the masked entries never reached the output, so their
+  // gradients are selected to zero (whatever non-finite values the full products hold there).
   if (ge.defined()) ge = causal_enc_x(ge, d).to(enc_x.scalar_type());
   if (gd.defined()) gd = causal_dec(gd, d).to(dec.scalar_type());
   if (gb.defined()) gb = gb.to(bias->scalar_type());
