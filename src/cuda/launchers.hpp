@@ -84,7 +84,8 @@ void launch_encode_staged_folding(const EncodeParams& params, CoefLayout enc, Ca
                                   const CoefGradFold& fold);
 // out of `fold` from `blocks` rows of rank × entries partials (entries = the tile's a·b or a·c; kernels/backward.cuh).
 void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, int entries, cudaStream_t stream);
-// out[col] = Σ_b partial[b, col] over `blocks` rows of `cols` partial column sums, in order (kernels/backward.cuh).
+// out[col] = Σ_b partial[b, col] over `blocks` rows of `cols` partial column sums (cols < 2^31), in a fixed order
+// (kernels/backward.cuh).
 void launch_sum_partials(const float* partial, std::int64_t blocks, std::int64_t cols, float* out, cudaStream_t stream);
 // Layer 1's decode feeding layer 2's encode through shared memory (kernels/decode_encode_mma.cuh): `dec` and `enc`
 // are the two halves as launch_decode_mma and launch_encode_mma would take them (enc.x unused).

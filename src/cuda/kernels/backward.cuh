@@ -71,9 +71,12 @@ void launch_sum_fold_partials(const CoefGradFold& fold, int blocks, int rank, in
   check_launch("sum_fold_partials");
 }
 
+// The folded column sums have a row per group of a persistent grid's blocks (hundreds): the warps of
+// sum_fold_partials share them, where sum_partials' one thread per column would walk them all in a chain.
 void launch_sum_partials(const float* partial, std::int64_t blocks, std::int64_t cols, float* out, cudaStream_t stream) {
-  sum_partials<<<grid_blocks(cols, kBackwardThreads), kBackwardThreads, 0, stream>>>(partial, blocks, cols, out);
-  check_launch("sum_partials");
+  sum_fold_partials<<<static_cast<unsigned>((cols + 31) / 32), kSumWarps * 32, 0, stream>>>(
+      partial, static_cast<int>(blocks), 1, static_cast<int>(cols), out, 0, 1, false);
+  check_launch("sum_fold_partials");
 }
 
 // Work item t of a gather over the a·m tile rows and `per_row` items along each (items run fastest, so a warp reads
