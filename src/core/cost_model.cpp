@@ -239,13 +239,17 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
                                : gemm_seconds(gpu, r, kt, mt, nt, bytes_per_element);
   // Each block past the first launches its own kernels, three of them codec passes (X̂ again, dZ and dX).
   const double block_launches = (blocks - 1) * ((basis ? 10 : 6) * gpu.launch_seconds + 3 * kCodecPassFillSeconds);
+  // The bias's gradient (dY's column sums): summed in the dZ pass where that pass folds dD (one row block), else a
+  // pass over dY of its own.
+  const bool bias_in_dz_pass = basis && blocks == 1 && folds_coef_grad(tile.a, tile.c, rank, bytes_per_element);
+  const double stl_bias_sums = bias_in_dz_pass ? gpu.launch_seconds : bias_sums;
   est.stl_seconds += (backward.keep ? 0 : encode)                            // X̂ again
                      + codec_pass(cost.decode_bytes, decode_efficiency) + repair(M * N)  // dZ = decodeᵀ(dY)
                      + dw                                                    // dŴ = X̂ᵀ·dZ, inner Mt
                      + (basis ? (backward.keep || backward.keep_z ? 0 : products) + d_dec : 0)  // Z again, dD
                      + gemm_seconds(gpu, r, mt, nt, kt, bytes_per_element)   // dX̂ = dZ·Ŵᵀ, inner Nt
                      + codec_pass(cost.encode_bytes, encode_efficiency) + repair(r * mt * kt)  // dX = encodeᵀ(dX̂)
-                     + (basis ? d_enc_x : 0) + bias_sums + block_launches;
+                     + (basis ? d_enc_x : 0) + stl_bias_sums + block_launches;
   return est;
 }
 
