@@ -48,9 +48,12 @@ def main(shapes, formats):
                 for _ in range(5):
                     step()
                 torch.cuda.synchronize()
-            for e in sorted(prof.key_averages(), key=lambda e: -e.device_time_total)[:16]:
-                if e.device_time_total > 0:
-                    print(f"   {e.device_time_total / 5 / 1000:8.4f} ms x{e.count // 5:<3d} {e.key[:140]}")
+            events = [e for e in prof.key_averages() if e.device_time_total > 0]
+            for e in sorted(events, key=lambda e: -e.device_time_total)[:16]:
+                print(f"   {e.device_time_total / 5 / 1000:8.4f} ms x{e.count // 5:<3d} {e.key[:140]}")
+            # What the kernels add up to per step, against the timed step: the rest is gaps between kernels (launch
+            # latency, the host, allocations) and the L2 flush's effect on the timed steps.
+            print(f"   kernels in all: {sum(e.device_time_total for e in events) / 5 / 1000:.4f} ms per step")
 
 
 def parse_formats(text):
