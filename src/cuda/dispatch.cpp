@@ -241,9 +241,10 @@ void encode_with(const EncodeParams& params, CoefLayout enc, CausalSide causal, 
   p.x_hat.ld = resolve_ld(p.x_hat.ld, s.k(), "x_hat.ld");
   p.x_hat.stride = resolve_stride(p.x_hat.stride, s.m(), p.x_hat.ld, s.k(), "x_hat.stride");
   if (s.m() == 0 || s.k() == 0) {
-    if (fold != nullptr) launch_sum_fold_partials(*fold, 0, s.rank, s.a * s.b, p.stream);  // an empty sum
-    if (fold != nullptr && fold->bias_out != nullptr)
-      column_sums(p.dtype, p.x.data, p.x.ld, s.rows, s.in_features, fold->bias_out, fold->bias_scratch, p.stream);
+    if (fold != nullptr) {  // empty sums
+      launch_sum_fold_partials(*fold, 0, s.rank, s.a * s.b, p.stream);
+      finish_folded_bias(*fold, 0, p.dtype, p.x.data, p.x.ld, s.rows, s.in_features, p.stream);
+    }
     return;
   }
   require(p.x.data, "x");

@@ -209,9 +209,24 @@ inline std::size_t folded_column_sums_scratch(std::int64_t rows, std::int64_t co
 template <DType D>
 void launch_column_sums(const void* y, std::int64_t ld, std::int64_t rows, std::int64_t cols, float* out,
                         float* scratch, cudaStream_t stream);
+// A dZ pass's grid for CoefGradFold::bias_out: `blocks` cut to whole groups of `slabs_per_row` (each block then walks
+// one column slab), or 0 where not even one group fits (the column sums then run on their own).
+inline std::int64_t grid_of_whole_slabs(std::int64_t blocks, std::int64_t slabs_per_row) {
+  return blocks >= slabs_per_row ? blocks - blocks % slabs_per_row : 0;
+}
 // The same for a dtype known at run time (dispatch.cpp); checks the scratch and handles empty sizes.
 void column_sums(DType dtype, const void* y, std::int64_t ld, std::int64_t rows, std::int64_t cols, float* out,
                  void* scratch, cudaStream_t stream);
+// The bias's gradient after a dZ pass asked for it (fold.bias_out; nothing otherwise): the `partial_rows` rows of
+// column partials its kernel wrote summed, or, where it wrote none (0), dY's column sums by a pass of their own.
+inline void finish_folded_bias(const CoefGradFold& fold, std::int64_t partial_rows, DType dtype, const void* dy,
+                               std::int64_t ld, std::int64_t rows, std::int64_t cols, cudaStream_t stream) {
+  if (fold.bias_out == nullptr) return;
+  if (partial_rows > 0)
+    launch_sum_partials(static_cast<const float*>(fold.bias_scratch), partial_rows, cols, fold.bias_out, stream);
+  else
+    column_sums(dtype, dy, ld, rows, cols, fold.bias_out, fold.bias_scratch, stream);
+}
 // The tiles of params.x as params.shape cuts them (a × b tiles, rank = a·b planes) into params.x_hat, by copying:
 // plane u·b + v holds element (u, v) of every tile.
 template <DType D>

@@ -13,9 +13,8 @@ std::atomic<PathPolicy> setting{PathPolicy::Auto};
 
 // Returns the previous setting. Takes std::string, the type ops::set_fused_forward's typed call names.
 std::string set_fused_forward(std::string policy) {
-  const PathPolicy next =
-      parse_path_policy(policy, "set_fused_forward", "where the speed model prices the fused kernel faster");
-  return std::string(path_policy_name(setting.exchange(next)));
+  return exchange_path_policy(setting, policy, "set_fused_forward",
+                              "where the speed model prices the fused kernel faster");
 }
 
 }  // namespace

@@ -12,6 +12,11 @@ PathPolicy parse_path_policy(std::string_view name, std::string_view setter, std
   return PathPolicy::Auto;
 }
 
+std::string exchange_path_policy(std::atomic<PathPolicy>& setting, std::string_view name, std::string_view setter,
+                                 std::string_view auto_means) {
+  return std::string(path_policy_name(setting.exchange(parse_path_policy(name, setter, auto_means))));
+}
+
 std::string_view path_policy_name(PathPolicy policy) {
   switch (policy) {
     case PathPolicy::Always:

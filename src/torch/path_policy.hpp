@@ -3,6 +3,8 @@
 // wherever it applies) or "never".
 #pragma once
 
+#include <atomic>
+#include <string>
 #include <string_view>
 
 namespace strassentile::torch_ops {
@@ -12,5 +14,9 @@ enum class PathPolicy { Auto, Always, Never };
 // The policy named `name`; any other name raises, naming `setter` and what "auto" means for it.
 PathPolicy parse_path_policy(std::string_view name, std::string_view setter, std::string_view auto_means);
 std::string_view path_policy_name(PathPolicy policy);
+// A switch's setter: `setting` takes the policy named `name` (parse_path_policy's check) and the previous one's name
+// comes back.
+std::string exchange_path_policy(std::atomic<PathPolicy>& setting, std::string_view name, std::string_view setter,
+                                 std::string_view auto_means);
 
 }  // namespace strassentile::torch_ops

@@ -146,10 +146,13 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
   // dE_X, dD and the bias's gradient side by side in one fp32 buffer: cast to 16-bit parameters in one launch.
   const int64_t ge_n = needs[2] ? d.rank * a * b : 0, gd_n = needs[3] ? a * c * d.rank : 0;
   const int64_t gb_n = needs[4] && has_bias ? static_cast<int64_t>(d.out_features) : 0;
+  const auto take_views = [&](const at::Tensor& buffer) {
+    if (ge_n > 0) ge = buffer.narrow(0, 0, ge_n).view({d.rank, a * b});
+    if (gd_n > 0) gd = buffer.narrow(0, ge_n, gd_n).view({a * c, d.rank});
+    if (gb_n > 0) gb = buffer.narrow(0, ge_n + gd_n, gb_n);
+  };
   const at::Tensor small = at::empty({ge_n + gd_n + gb_n}, f32);
-  if (ge_n > 0) ge = small.narrow(0, 0, ge_n).view({d.rank, a * b});
-  if (gd_n > 0) gd = small.narrow(0, ge_n, gd_n).view({a * c, d.rank});
-  if (gb_n > 0) gb = small.narrow(0, ge_n + gd_n, gb_n);
+  take_views(small);
   const sc::BackwardNeeds need{gx.defined(), gw.defined(), ge.defined(), gd.defined(), gb.defined(), w_f32,
                                lean_backward()};
   if (need.x || need.w_hat || need.enc_x || need.dec || need.bias) {
@@ -196,10 +199,7 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
   const bool one_cast = small.numel() > 0 && d.mode != Mode::Causal && small_type != at::kFloat &&
                         dec.scalar_type() == small_type && (!gb.defined() || bias->scalar_type() == small_type);
   if (one_cast) {
-    const at::Tensor cast = small.to(small_type);
-    if (ge.defined()) ge = cast.narrow(0, 0, ge_n).view(ge.sizes());
-    if (gd.defined()) gd = cast.narrow(0, ge_n, gd_n).view(gd.sizes());
-    if (gb.defined()) gb = cast.narrow(0, ge_n + gd_n, gb_n);
+    take_views(small.to(small_type));
     return {gx, gw, ge, gd, gb};
   }
   // The kernels' d_enc_x and d_dec are the full products; the masked entries never reached the output, so their

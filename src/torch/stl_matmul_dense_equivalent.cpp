@@ -15,9 +15,8 @@ std::atomic<PathPolicy> setting{PathPolicy::Auto};
 
 // Returns the previous setting.
 std::string set_dense_equivalent(std::string_view policy) {
-  const PathPolicy next =
-      parse_path_policy(policy, "set_dense_equivalent", "where the speed model predicts it faster, on CUDA");
-  return std::string(path_policy_name(setting.exchange(next)));
+  return exchange_path_policy(setting, policy, "set_dense_equivalent",
+                              "where the speed model predicts it faster, on CUDA");
 }
 
 // One pass's choice: "always" / "never" settle it; under "auto" the speed model does, where a GPU is described and

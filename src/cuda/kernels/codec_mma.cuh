@@ -565,11 +565,12 @@ void run_encode_mma(const EncodeParams& p, CoefLayout layout = {}, CausalSide ca
         FoldArgs f = fold_args(*fold, vec);
         unsigned max_blocks = kFoldMaxBlocks;
         if (fold->bias_out != nullptr) {  // the column sums need whole column groups per block
-          const unsigned resident = std::min<unsigned>(resident_grid(folding, g.groups), kFoldMaxBlocks);
-          if (resident >= g.groups_per_i) {
-            max_blocks = resident - static_cast<unsigned>(resident % g.groups_per_i);
+          const std::int64_t whole = grid_of_whole_slabs(
+              std::min<unsigned>(resident_grid(folding, g.groups), kFoldMaxBlocks), g.groups_per_i);
+          if (whole > 0) {
+            max_blocks = static_cast<unsigned>(whole);
             f.column_partials = static_cast<float*>(fold->bias_scratch);
-            column_rows = max_blocks / g.groups_per_i;
+            column_rows = whole / g.groups_per_i;
           }
         }
         blocks = launch_persistent_within(max_blocks, folding, g, p.stream, args, f);
@@ -584,13 +585,7 @@ void run_encode_mma(const EncodeParams& p, CoefLayout layout = {}, CausalSide ca
   });
   if (fold == nullptr) return;
   launch_sum_fold_partials(*fold, static_cast<int>(blocks), p.shape.rank, 16, p.stream);  // <4,4> tiles: 16 entries
-  if (fold->bias_out == nullptr) return;
-  if (column_rows > 0)
-    launch_sum_partials(static_cast<const float*>(fold->bias_scratch), column_rows, p.shape.in_features, fold->bias_out,
-                        p.stream);
-  else
-    column_sums(p.dtype, p.x.data, p.x.ld, p.shape.rows, p.shape.in_features, fold->bias_out, fold->bias_scratch,
-                p.stream);
+  finish_folded_bias(*fold, column_rows, p.dtype, p.x.data, p.x.ld, p.shape.rows, p.shape.in_features, p.stream);
 }
 
 // KS = 2 k-steps of 16 products up to rank 32, 4 up to 64. With a fold (rank <= kFoldMaxRank): the backward's dX

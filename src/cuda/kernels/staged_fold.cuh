@@ -313,8 +313,9 @@ unsigned launch_staged_fold(const Args& args, const CoefGradFold& fold, FoldArgs
       std::int64_t blocks =
           std::min<std::int64_t>({slabs, static_cast<std::int64_t>(resident_blocks(k, kThreads, smem)), kFoldMaxBlocks});
       if (f.column_partials != nullptr) {
-        if (blocks >= slabs_per_row)
-          blocks -= blocks % slabs_per_row;
+        const std::int64_t whole = grid_of_whole_slabs(blocks, slabs_per_row);
+        if (whole > 0)
+          blocks = whole;
         else
           f.column_partials = nullptr;
       }
@@ -358,11 +359,9 @@ void run_encode_staged_folding(const EncodeParams& p, CoefLayout layout, CausalS
   const unsigned grid = launch_staged_fold<T, A, B, V>(args, fold, f, slabs, per_row, s.rank, p.stream,
                                                        encode_staged_folding<T, A, B, V, 1>,
                                                        encode_staged_folding<T, A, B, V, 2>, "encode_staged_folding");
-  if (fold.bias_out == nullptr) return;
-  if (grid >= per_row && slabs > 0)  // the kernel summed the columns: one row of partials per group of blocks
-    launch_sum_partials(f.column_partials, grid / per_row, s.in_features, fold.bias_out, p.stream);
-  else
-    column_sums(p.dtype, p.x.data, args.ldx, s.rows, s.in_features, fold.bias_out, fold.bias_scratch, p.stream);
+  // Where the kernel summed the columns: one row of partials per group of blocks.
+  finish_folded_bias(fold, grid >= per_row && slabs > 0 ? grid / per_row : 0, p.dtype, p.x.data, args.ldx, s.rows,
+                     s.in_features, p.stream);
 }
 
 template <DType D, int A, int C>
