@@ -144,7 +144,7 @@ TEST(SpeedModel, TileFormatsOnAnH100MatchTheMeasuredRatios) {
        true, 1.230},
       {"formats_222_r3_h100: 65536x384x1536 forward", {65536, 384, 1536}, {2, 2, 2}, 3,
        false, 0.579},
-      // The training steps since the bias's gradient is summed in the dZ pass: the stl-unfused rows of
+      // The training steps with the bias's gradient summed in the dZ pass: the stl-unfused rows of
       // bias_fold_222_r3_h100_2026-12-07 (the pipeline's forward, as these rows price it).
       {"bias_fold_222_r3_h100: 65536x384x1536 training step", {65536, 384, 1536}, {2, 2, 2}, 3,
        true, 0.478},
