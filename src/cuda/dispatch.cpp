@@ -290,6 +290,35 @@ void products_decode(int a, int c, const ProductsDecodeArgs& args, const void* x
                          "> in this build");
 }
 
+int products_dz(int a, int c, const ProductsDzArgs& args, const void* x_hat, const void* w_hat_t,
+                cudaStream_t stream) {
+#if STRASSENTILE_CUDA_SM90A
+  int ctas = 0;
+  with_tile_pair(a, c, [&](auto ta, auto tc) {
+    constexpr int A = decltype(ta)::value, C = decltype(tc)::value;
+    if constexpr (A * C <= kProductsDecodeMaxSlots) ctas = launch_products_dz_sm90<A, C>(args, x_hat, w_hat_t, stream);
+  });
+  if (ctas > 0) return ctas;
+#else
+  (void)args, (void)x_hat, (void)w_hat_t, (void)stream;
+#endif
+  throw std::logic_error("products_dz: no fused kernel for <" + std::to_string(a) + ",·," + std::to_string(c) +
+                         "> in this build");
+}
+
+std::string products_sm90_unavailable(DType dtype, int a, int c, int rank) {
+  if (dtype != DType::bf16) return std::string("dtype is ") + dtype_name(dtype) + ", not bf16";
+  if (rank > kProductsDecodeMaxRank)
+    return "rank " + std::to_string(rank) + " is above " + std::to_string(kProductsDecodeMaxRank);
+  if (!products_decode_pair(a, c))
+    return "the tile's (a, c) = (" + std::to_string(a) + ", " + std::to_string(c) +
+           ") is not one of (2,2), (1,4), (4,1), (1,2), (2,1)";
+  if (!STRASSENTILE_CUDA_SM90A) return "the library was built without sm_90a code (it needs CUDA 12 or later)";
+  if (const int cc = current_compute_capability(); cc != 90)
+    return "the GPU is sm_" + std::to_string(cc) + ", not sm_90 (H100, H200)";
+  return {};
+}
+
 void copy_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::int64_t rows_dst, std::int64_t cols_dst,
                  const void* src, std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows_src,
                  std::int64_t cols_src, std::int64_t batch, std::size_t esize, cudaStream_t stream) {

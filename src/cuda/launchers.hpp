@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "params.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
@@ -138,6 +139,34 @@ void launch_products_decode_sm90(const ProductsDecodeArgs& args, const void* x_h
 // The same for (a, c) known at run time (dispatch.cpp).
 void products_decode(int a, int c, const ProductsDecodeArgs& args, const void* x_hat, const void* w_hat_t,
                      cudaStream_t stream);
+
+// ---- The backward's products and dZ pass in one kernel (kernels/products_dz_sm90.cuh) ----
+
+// sm_90a only, bf16, rank <= kProductsDecodeMaxRank, the (a, c) pairs of products_decode; dispatch.cpp
+// (fused_backward_unavailable) says where it applies.
+constexpr int kProductsDzStages = 6;  // TMA pipeline stages (no staged products: one more than the forward's)
+struct ProductsDzArgs {
+  int m = 0, n = 0, k = 0, rank = 0;  // the products, as ProductsDecodeArgs
+  const float* dec = nullptr;         // a·c × rank
+  const void* dy = nullptr;           // bf16, rows × out_features, leading dimension ldy
+  std::int64_t ldy = 0, out_features = 0;
+  std::int64_t rows = 0, seq = 0, per_seq = 0;  // the row grouping, as ProductsDecodeArgs
+  bool vector_load = false;  // dY's rows hold c-element groups at 2·c-byte boundaries
+  bool whole_tiles = false;  // as ProductsDecodeArgs
+  void* dz = nullptr;        // bf16, rank × m × n, leading dimension ld_dz, product stride stride_dz
+  std::int64_t ld_dz = 0, stride_dz = 0;
+  float* dd_partials = nullptr;    // one row of rank × a·c per CTA (at most kFoldMaxBlocks)
+  float* bias_partials = nullptr;  // products_dz_bias_rows(m) rows of out_features, or null: no bias gradient
+};
+inline std::int64_t products_dz_bias_rows(std::int64_t m) { return (m + 127) / 128; }  // one per block of product rows
+// x_hat: rank × m × k, w_hat_t: rank × n × k, both contiguous bf16. Returns the CTAs launched: dd_partials' rows.
+template <int A, int C>
+int launch_products_dz_sm90(const ProductsDzArgs& args, const void* x_hat, const void* w_hat_t, cudaStream_t stream);
+// The same for (a, c) known at run time (dispatch.cpp).
+int products_dz(int a, int c, const ProductsDzArgs& args, const void* x_hat, const void* w_hat_t, cudaStream_t stream);
+// "" where the kernels of products_sm90.cuh run for this dtype, tile (a, c) and rank on the current device, else why
+// not (dispatch.cpp).
+std::string products_sm90_unavailable(DType dtype, int a, int c, int rank);
 
 // ---- Operands of products on sides rounded up to 8 (params.hpp: pads_products; kernels/padded_copy.cuh) ----
 

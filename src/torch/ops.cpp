@@ -71,6 +71,13 @@ std::string set_fused_forward(const std::string& policy) {
   return op.call(policy);
 }
 
+std::string set_fused_backward(const std::string& policy) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("strassentile::set_fused_backward", "")
+                       .typed<std::string(std::string)>();
+  return op.call(policy);
+}
+
 at::Tensor encode_weight(const at::Tensor& w, const at::Tensor& enc_w, std::vector<int64_t> tile) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("strassentile::encode_weight", "")

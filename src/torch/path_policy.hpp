@@ -1,5 +1,5 @@
 // The settings of the op's process-wide path switches, set_dense_equivalent (stl_matmul_dense_equivalent.hpp) and
-// set_fused_forward (fused_forward_switch.hpp): "auto" (the speed model chooses per call), "always" (the path
+// set_fused_forward (fused_switches.hpp): "auto" (the speed model chooses per call), "always" (the path
 // wherever it applies) or "never".
 #pragma once
 

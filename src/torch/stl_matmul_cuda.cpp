@@ -11,7 +11,7 @@
 #include "causal_basis.hpp"
 #include "cuda_operands.hpp"
 #include "error_message.hpp"
-#include "fused_forward_switch.hpp"
+#include "fused_switches.hpp"
 #include "backward_switches.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
@@ -171,6 +171,7 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
       p.d_bias = static_cast<float*>(ptr_or_null(gb));
       p.workspace = scratch.data_ptr();
       p.workspace_bytes = bytes;
+      if (fused_backward_setting() == PathPolicy::Never) p.path = sc::BackwardPath::unfused;
       // X̂ and Z (the whole forward workspace), or Z alone, from stl_matmul_keep's forward.
       if (kept.defined() && kept.numel() > 0) {
         const sc::ForwardWorkspace fws = sc::forward_workspace(o.shape, o.dtype);

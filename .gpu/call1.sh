@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Build, verify the unmeasured backward changes, time the narrow layers, host time, profile, memcheck.
+set -uo pipefail
+out=$(mkdir -p "${1:?OUT}" && cd "$1" && pwd)
+t0=$(date +%s); DEADLINE=${DEADLINE:-560}
+left() { echo $((DEADLINE - ($(date +%s) - t0))); }
+export TORCH_CUDA_ARCH_LIST=9.0
+source scripts/gpu-env.sh
+build=build-cuda
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee -a "$out/env.log"
+date -u | tee -a "$out/env.log"
+cmake --preset cuda -B "$build" -DPython_EXECUTABLE="$py" "${extra[@]}" >"$out/build.log" 2>&1 &&
+  cmake --build "$build" -j 16 --target strassentile_torch strassentile_cuda_tests strassentile_cuda_backward_tests >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; tar czf "$out/logs.tgz" -C "$out" .; exit 1; }
+echo "build ok at $(( $(date +%s) - t0 )) s"
+export STRASSENTILE_TORCH_LIB=$PWD/$build/lib/libstrassentile_torch.so STRASSENTILE_FMM_DIR=$PWD/data/fmm
+bt=$(find $build -name strassentile_cuda_backward_tests -type f | head -1)
+ft=$(find $build -name strassentile_cuda_tests -type f | head -1)
+timeout $(left) $bt --small >"$out/backward_small.log" 2>&1; echo "backward small rc=$?"; tail -2 "$out/backward_small.log"
+timeout $(left) $ft --fused >"$out/fused.log" 2>&1; echo "fused rc=$?"; tail -2 "$out/fused.log"
+PYTHONPATH=python:tests/python timeout $(left) $py -m pytest -q -x -p no:cacheprovider tests/python/test_cuda_op.py >"$out/test_cuda_op.log" 2>&1; echo "test_cuda_op rc=$?"; tail -3 "$out/test_cuda_op.log"
+PYTHONPATH=python timeout $(left) $py -m strassentile.benchmark --reps 10 --warmup 3 --tile 2,2,2 --rank 3 --variants stl,stl-unfused \
+  --shapes 65536x384x1536,16384x768x3072 --blocks '' --json "$out/narrow.json" --markdown "$out/narrow.md" >"$out/narrow.log" 2>&1
+echo "bench rc=$?"; cat "$out/narrow.md"
+PYTHONPATH=python timeout $(left) $py research/scripts/host_time.py >"$out/host_time.log" 2>&1; echo "host rc=$?"; cat "$out/host_time.log"
+PYTHONPATH=python:research/scripts timeout $(left) $py research/scripts/layer_profile.py --formats 2x2x2:3 16384x768x3072 65536x384x1536 >"$out/profile.log" 2>&1; echo "profile rc=$?"
+timeout $(left) $bt >"$out/backward_all.log" 2>&1; echo "backward all rc=$?"; tail -2 "$out/backward_all.log"
+if [ "$(left)" -gt 60 ]; then timeout $(left) compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20 $bt --small >"$out/memcheck_backward.log" 2>&1; echo "memcheck rc=$?"; grep -E "ERROR SUMMARY|passed" "$out/memcheck_backward.log" | tail -2; fi
+tar czf "$out/logs.tgz" -C "$out" --exclude logs.tgz .
+echo "total $(( $(date +%s) - t0 )) s"
