@@ -18,7 +18,7 @@ ft=$(find $build -name strassentile_cuda_tests -type f | head -1)
 timeout $(left) $bt --small >"$out/backward_small.log" 2>&1; echo "backward small (fused dZ where it applies) rc=$?"; grep -E "FAIL|fail" "$out/backward_small.log" | head -12; tail -2 "$out/backward_small.log"
 timeout $(left) $ft --fused >"$out/fused.log" 2>&1; echo "fused forward rc=$?"; tail -2 "$out/fused.log"
 PYTHONPATH=python:tests/python timeout $(left) $py -m pytest -q -x -p no:cacheprovider tests/python/test_cuda_op.py -k "fused or bias or empty" >"$out/test_cuda_op.log" 2>&1; echo "test_cuda_op rc=$?"; tail -15 "$out/test_cuda_op.log" | grep -v "^$" | tail -8
-PYTHONPATH=python timeout $(left) $py -m strassentile.benchmark --reps 10 --warmup 3 --tile 2,2,2 --rank 3 --variants stl,stl-unfused-backward \
+PYTHONPATH=python timeout $(left) $py -m strassentile.benchmark --reps 10 --warmup 3 --tile 2,2,2 --rank 3 --variants stl,stl-fused-backward \
   --shapes 65536x384x1536,16384x768x3072,16384x4096x4096 --blocks 8x2048x768,8x2048x2048 --json "$out/bench.json" --markdown "$out/bench.md" >"$out/bench.log" 2>&1
 echo "bench rc=$?"; cat "$out/bench.md"; tail -3 "$out/bench.log"
 PYTHONPATH=python:research/scripts timeout $(left) $py research/scripts/layer_profile.py --formats 2x2x2:3 16384x768x3072 65536x384x1536 >"$out/profile.log" 2>&1; echo "profile rc=$?"; grep -E "^==|products_dz|kernels in all" "$out/profile.log"

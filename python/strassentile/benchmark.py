@@ -16,8 +16,8 @@ Each case runs every --variants entry against the same dense model:
   stl-unfused    stl with set_fused_forward("never"): the forward on the pipeline where the speed model would run the
                  fused products + decode kernel (every other variant runs with "auto", the default);
   stl-fused      stl with set_fused_forward("always"): the fused products + decode wherever the kernel applies;
-  stl-unfused-backward  stl with set_fused_backward("never"): Z recomputed by a batched GEMM and read back by the
-                 dZ pass where the backward would run them as one kernel;
+  stl-fused-backward  stl with set_fused_backward("always"): Z's products and the dZ pass in one kernel wherever it
+                 applies;
   causal         mode causal (no output row reads a later row of its tile), every parameter learnable;
   sparse24       the dense layers' weights pruned 2:4 by magnitude and stored semi-structured
                  (torch.sparse.to_sparse_semi_structured, cuSPARSELt): forward only, torch has no sparse backward.
@@ -62,7 +62,7 @@ def parse_dims(text: str, count: int, what: str) -> list[tuple[int, ...]]:
 
 
 VARIANTS = ("stl", "stl-frozen", "stl-keep", "stl-keepz", "stl-lean", "stl-pipeline", "stl-unfused", "stl-fused",
-            "stl-unfused-backward", "causal", "sparse24")
+            "stl-fused-backward", "causal", "sparse24")
 
 
 def parse_variants(text: str) -> list[str]:
@@ -228,7 +228,7 @@ def compare(timer: Timer, dense: nn.Module, make_stl: Callable[[str], nn.Module]
         kept_z = strassentile.set_keep_z_for_backward(name == "stl-keepz")
         dense_equivalent = strassentile.set_dense_equivalent("never" if name == "stl-pipeline" else "auto")
         fused = strassentile.set_fused_forward({"stl-unfused": "never", "stl-fused": "always"}.get(name, "auto"))
-        fused_backward = strassentile.set_fused_backward("never" if name == "stl-unfused-backward" else "auto")
+        fused_backward = strassentile.set_fused_backward("always" if name == "stl-fused-backward" else "auto")
         try:
             got = measure(timer, variant_model(name, dense, make_stl), x, None if name == "sparse24" else grad)
         except (RuntimeError, NotImplementedError) as error:  # e.g. 2:4 kernels missing for this GPU or shape

@@ -161,8 +161,9 @@ def set_fused_backward(policy: str | bool) -> str:
     kernel: the layers where the fused forward applies (``set_fused_forward``), Z not kept, no mode causal, one row
     block.
 
-    "auto" (the default, or True) and "always": wherever it applies. "never" (or False): Z recomputed by a batched
-    GEMM, then the dZ pass reads it beside dY. Process-wide. Returns the previous setting.
+    "always": wherever it applies. "auto" (the default, or True): the library's default path (the pipeline, until the
+    fused kernel is measured faster: docs/PERFORMANCE.md). "never" (or False): Z recomputed by a batched GEMM, then
+    the dZ pass reads it beside dY. Process-wide. Returns the previous setting.
     """
     if isinstance(policy, bool):
         policy = "auto" if policy else "never"

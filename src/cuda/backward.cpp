@@ -457,15 +457,14 @@ void stl_backward(const BackwardParams& p) {
                 (p.z.stride == 0 || p.z.stride == m * n);
   // Ŵ in a zero-padded ldk × ldn layout where the products run on padded sides (params.hpp): for dX̂ and Z.
   run.w_caller = {p.w_hat.data, ld_w, stride_w};
-  if (p.path != BackwardPath::unfused) {
-    const std::string why = fused_dz_unavailable(p, l);
-    if (p.path == BackwardPath::fused && !why.empty())
+  if (p.path == BackwardPath::fused) {
+    if (const std::string why = fused_dz_unavailable(p, l); !why.empty())
       throw std::invalid_argument("stl_backward: path is BackwardPath::fused but " + why +
                                   " (use BackwardPath::automatic or unfused)");
-    if (p.path != BackwardPath::automatic && p.path != BackwardPath::fused)
-      throw std::invalid_argument("stl_backward: path " + std::to_string(static_cast<int>(p.path)) +
-                                  " is not a BackwardPath");
-    run.fused_dz = why.empty();
+    run.fused_dz = true;
+  } else if (p.path != BackwardPath::automatic && p.path != BackwardPath::unfused) {
+    throw std::invalid_argument("stl_backward: path " + std::to_string(static_cast<int>(p.path)) +
+                                " is not a BackwardPath");
   }
   run.w_run = run.w_caller;
   run.w_padded = l.w_bytes > 0;

@@ -19,7 +19,7 @@ std::string set_fused_forward(std::string policy) {
 }
 
 std::string set_fused_backward(std::string policy) {
-  return exchange_path_policy(backward_setting, policy, "set_fused_backward", "wherever the fused kernel applies");
+  return exchange_path_policy(backward_setting, policy, "set_fused_backward", "BackwardPath::automatic");
 }
 
 }  // namespace

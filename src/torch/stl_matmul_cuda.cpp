@@ -64,6 +64,18 @@ sc::ForwardPath forward_path(const sc::ForwardParams& p) {
   }
 }
 
+// set_fused_backward's policy as the kernels' path: "always" takes the fused kernel wherever it applies.
+sc::BackwardPath backward_path(const sc::BackwardParams& p) {
+  switch (fused_backward_setting()) {
+    case PathPolicy::Never:
+      return sc::BackwardPath::unfused;
+    case PathPolicy::Always:
+      return sc::fused_backward_unavailable(p).empty() ? sc::BackwardPath::fused : sc::BackwardPath::unfused;
+    default:
+      return sc::BackwardPath::automatic;
+  }
+}
+
 // The forward on the kernels; with `kept`, its workspace (X̂ at the start, Z at ForwardWorkspace::z_offset) is
 // returned there for stl_matmul_backward_kept instead of going back to the allocator, or, under
 // set_keep_z_for_backward alone, only Z: written to a tensor of its own (ForwardParams::z_out) while the workspace
@@ -171,7 +183,7 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
       p.d_bias = static_cast<float*>(ptr_or_null(gb));
       p.workspace = scratch.data_ptr();
       p.workspace_bytes = bytes;
-      if (fused_backward_setting() == PathPolicy::Never) p.path = sc::BackwardPath::unfused;
+      p.path = backward_path(p);
       // X̂ and Z (the whole forward workspace), or Z alone, from stl_matmul_keep's forward.
       if (kept.defined() && kept.numel() > 0) {
         const sc::ForwardWorkspace fws = sc::forward_workspace(o.shape, o.dtype);

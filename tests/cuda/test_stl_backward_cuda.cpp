@@ -222,9 +222,9 @@ std::string case_name(const Shape& s, const Format& f, sc::DType dt, bool dw_f32
   return buf;
 }
 
-// BackwardParams::path of every case (--unfused-dz: the pipeline's Z products and dZ pass where the fused kernel would
-// run by default).
-sc::BackwardPath g_path = sc::BackwardPath::automatic;
+// BackwardParams::path of every case: BackwardPath::fused wherever it applies (fused_backward_unavailable), else
+// automatic; --unfused-dz: automatic everywhere.
+bool g_fused_dz = true;
 
 // lean: the rows in blocks (BackwardParams::lean), its workspace sized exactly.
 void test_backward(const Shape& s, const Format& f, sc::DType dt, bool dw_f32, bool lean, Rng& rng, Results& results,
@@ -276,7 +276,7 @@ void test_backward(const Shape& s, const Format& f, sc::DType dt, bool dw_f32, b
   p.workspace_bytes = ws.bytes;
   p.cublas = handle;
   p.kernel = f.kernel;
-  p.path = g_path;
+  if (g_fused_dz && sc::fused_backward_unavailable(p).empty()) p.path = sc::BackwardPath::fused;
   sc::stl_backward(p);
   gx.download(d_gx), gw.download(d_gw), ge.download(d_ge), gd.download(d_gd), gb.download(d_gb);
 
@@ -354,7 +354,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--small") small = true;
-    else if (arg == "--unfused-dz") g_path = sc::BackwardPath::unfused;
+    else if (arg == "--unfused-dz") g_fused_dz = false;
   }
   int exit_code = 0;
   cublasHandle_t handle = cuda_test_handle(exit_code);
@@ -436,7 +436,7 @@ int main(int argc, char** argv) {
         run({1000, 72, 2056, 250, 3}, f, dt, false, false);
       }
     // Z's products and the dZ pass in one kernel (bf16, r <= 3, every (a, c) pair it is built for; on an sm_90 GPU
-    // by default, else and with --unfused-dz the pipeline): blocks cut by m, n and out_features, padded sequences
+    // unless --unfused-dz, else the pipeline): blocks cut by m, n and out_features, padded sequences
     // (edge blocks), strided dY, rows past one persistent wave, dŴ in fp32, one of each on the lean path (several
     // row blocks: the pipeline).
     for (const Format& f : {Format{{2, 2, 2}, 3, automatic}, Format{{1, 4, 4}, 3, automatic},

@@ -194,7 +194,7 @@ def sm90():
                          ids=lambda f: "<{},{},{}>:{}".format(*f[0], f[1]))
 def test_fused_kernels_match_the_cpu_op_and_run_on_sm90(kernel_names, fmt, shape):
     """bf16, rank <= 3, (a, c) among the fused kernels' pairs: the forward (the fused products + decode on an sm_90
-    GPU with set_fused_forward("always")) and the gradients (Z's products and the dZ pass fused, by default) against
+    GPU with set_fused_forward("always")) and the gradients (Z's products and the dZ pass fused, set_fused_backward("always")) against
     the CPU op in float64, and the same with both switches "never"; on an sm_90 GPU the profiler must see the fused
     kernels, and not with "never"."""
     tile, rank = fmt
@@ -203,7 +203,7 @@ def test_fused_kernels_match_the_cpu_op_and_run_on_sm90(kernel_names, fmt, shape
     y_ref, g_ref = run(inputs, tile, n_out, "cpu", torch.float64, torch.float64)
     for fused in (True, False):
         previous = strassentile.set_fused_forward("always" if fused else "never")
-        previous_backward = strassentile.set_fused_backward("auto" if fused else "never")
+        previous_backward = strassentile.set_fused_backward("always" if fused else "never")
         previous_dense = strassentile.set_dense_equivalent("never")  # one-row tiles on the STL kernels too
         try:
             (y, grads), names = kernel_names(lambda: run(inputs, tile, n_out, "cuda", torch.bfloat16, torch.bfloat16))

@@ -297,7 +297,7 @@ struct EncodeBackwardParams : CodecLaunch {  // uses shape's rows, in_features, 
 void launch_encode_backward(const EncodeBackwardParams& params);
 
 // How stl_backward runs Z's recomputation and the dZ pass (dZ = decodeᵀ(dY), with dD and the bias's gradient).
-// automatic (the default): the fused kernel where it applies (fused_backward_unavailable returns "").
+// automatic (the default): as unfused, until the fused kernel is measured faster (docs/PERFORMANCE.md).
 // unfused: Z = X̂·Ŵ by one batched GEMM into the workspace, then the dZ pass reads it beside dY.
 // fused: both in one kernel (src/cuda/kernels/products_dz_sm90.cuh), Z never in global memory; throws
 // std::invalid_argument naming the condition that fails where it does not apply.
