@@ -183,7 +183,6 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
       p.d_bias = static_cast<float*>(ptr_or_null(gb));
       p.workspace = scratch.data_ptr();
       p.workspace_bytes = bytes;
-      p.path = backward_path(p);
       // X̂ and Z (the whole forward workspace), or Z alone, from stl_matmul_keep's forward.
       if (kept.defined() && kept.numel() > 0) {
         const sc::ForwardWorkspace fws = sc::forward_workspace(o.shape, o.dtype);
@@ -201,6 +200,7 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
           p.z = {base, fws.ld_z, fws.stride_z};
         }
       }
+      p.path = backward_path(p);  // after the kept X̂ and Z, which decide where the fused kernel applies
       sc::stl_backward(p);
     });
   }
