@@ -241,46 +241,37 @@ struct BackwardRun {
 // Z's products and the dZ pass in one kernel (kernels/products_dz_sm90.cuh): dZ into buf_b, dD and the bias's
 // gradient from their partial sums, Ŵᵀ (the kernel's operand) in buf_c, where Z would be.
 void fused_dz_pass(const BackwardParams& p, const Layout& l, const BackwardRun& b, const StlShape& block,
-                   const void* x_hat, bool x_hat_saved, ConstTileMatrix dy, void* buf_b, void* buf_c, float* partials,
-                   bool first_block) {
-  const std::size_t e = b.e;
-  const std::int64_t m = block.m(), k = b.k, n = b.n, r = b.r, ldk = b.ldk, ldn = b.ldn;
-  // The products run on k rounded up to 8: X̂'s padding columns read as zeros (stl_forward leaves a kept X̂ so).
-  if (!x_hat_saved && ldk != k) detail::zero_columns(const_cast<void*>(x_hat), r * m, k, ldk, e, p.stream);
-  detail::launch_transpose_padded<2>(buf_c, ldk, n * ldk, ldk, b.w_caller.data, b.w_caller.ld, b.w_caller.stride, k,
-                                     n, r, p.stream);
+                   const void* x_hat, ConstTileMatrix dy, void* buf_b, void* buf_c, float* partials, bool first_block) {
+  detail::transpose_for_products(buf_c, b.w_caller, block, p.stream);
   detail::ProductsDzArgs args;
-  args.m = static_cast<int>(m), args.n = static_cast<int>(n), args.k = static_cast<int>(ldk);
-  args.rank = static_cast<int>(r);
-  args.dec = p.dec;
-  args.dy = dy.data, args.ldy = dy.ld, args.out_features = b.N;
-  args.rows = block.rows, args.seq = block.sequence_length(), args.per_seq = block.tiles_per_sequence();
-  args.vector_load = detail::is_aligned(dy.data, 2 * static_cast<std::size_t>(block.c)) && dy.ld % block.c == 0;
-  args.whole_tiles = block.sequence_length() % block.a == 0;
-  args.dz = buf_b, args.ld_dz = ldn, args.stride_dz = m * ldn;
+  static_cast<detail::ProductsLayer&>(args) = detail::products_layer(block, p.dec, dy.data, dy.ld);
+  args.dy = dy.data;
+  args.dz = buf_b, args.ld_dz = b.ldn, args.stride_dz = block.m() * b.ldn;
   args.dd_partials = partials;
   args.bias_partials = p.d_bias != nullptr ? reinterpret_cast<float*>(b.ws + l.sums) : nullptr;
   const int ctas = detail::products_dz(block.a, block.c, args, x_hat, buf_c, p.stream);
-  detail::CoefGradFold dd{nullptr, 0, 0, partials, p.d_dec, 1, static_cast<int>(r), !first_block};
-  detail::launch_sum_fold_partials(dd, ctas, static_cast<int>(r), block.a * block.c, p.stream);
+  detail::CoefGradFold dd{nullptr, 0, 0, partials, p.d_dec, 1, static_cast<int>(b.r), !first_block};
+  detail::launch_sum_fold_partials(dd, ctas, static_cast<int>(b.r), block.a * block.c, p.stream);
   if (args.bias_partials != nullptr)
-    detail::launch_sum_partials(args.bias_partials, detail::products_dz_bias_rows(m), b.N, p.d_bias, p.stream);
-  if (b.w_padded) detail::zero_columns(buf_b, r * m, n, ldn, e, p.stream);  // the dX̂ GEMM's padded inner side
+    detail::launch_sum_partials(args.bias_partials, detail::products_dz_bias_rows(block.m()), b.N, p.d_bias, p.stream);
+}
+
+// The gradients `p` asks for, as backward_workspace takes them.
+BackwardNeeds needs_of(const BackwardParams& p) {
+  return {p.dx.data != nullptr, p.dw_hat.data != nullptr, p.d_enc_x != nullptr, p.d_dec != nullptr,
+          p.d_bias != nullptr,  p.dw_hat_f32,              p.lean,               p.kernel};
 }
 
 // Why the fused dZ pass does not run for these parameters ("" where it does): products_sm90's conditions, then the
 // backward's own.
 std::string fused_dz_unavailable(const BackwardParams& p, const Layout& l) {
   const StlShape& s = p.shape;
-  if (std::string why = detail::products_sm90_unavailable(p.dtype, s.a, s.c, s.rank); !why.empty()) return why;
+  if (std::string why = detail::products_sm90_unavailable(p.dtype, s); !why.empty()) return why;
   if (p.d_dec == nullptr || !l.dz) return "dD and a gradient that needs dZ (dx, dw_hat or d_enc_x) are not both asked";
   if (p.z.data != nullptr) return "Z is kept (z): the pipeline's dZ pass reads it";
   if (p.causal_levels != nullptr) return "mode causal (causal_levels) runs unfused";
   if (l.blocks.count != 1) return "lean runs the rows in several blocks";
   if (p.kernel == KernelChoice::generic) return "kernel is KernelChoice::generic";
-  if (s.rows == 0 || s.in_features == 0 || s.out_features == 0) return "rows, in_features or out_features is 0";
-  if (s.m() > INT32_MAX || s.n() > INT32_MAX || round_up(s.k(), 8) > INT32_MAX)
-    return "a side of the products is beyond 2^31";
   if (p.x_hat.data != nullptr &&
       ((p.x_hat.ld != 0 && p.x_hat.ld != round_up(s.k(), 8)) ||
        (p.x_hat.stride != 0 && p.x_hat.stride != s.m() * (p.x_hat.ld == 0 ? s.k() : p.x_hat.ld)) ||
@@ -312,13 +303,12 @@ void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeed
                           : buf_a;
   if (l.x_hat && !x_hat_saved) {
     encode_into(p, block, x, p.enc_x, {}, buf_a, ldk, p.causal_levels);
-    // Only Z's recomputation reads X̂'s padded inner side (dŴ's padding rows are dropped).
+    // Only Z's recomputation (a GEMM, or the fused dZ pass's products on k rounded up to 8, which pads only where
+    // the products do) reads X̂'s padded inner side (dŴ's padding rows are dropped).
     if (b.w_padded && need.dec && !b.z_saved) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
   }
   float* partials = reinterpret_cast<float*>(b.ws + l.partials);
-  if (b.fused_dz) {
-    fused_dz_pass(p, l, b, block, x_hat, x_hat_saved, dy, buf_b, buf_c, partials, first_block);
-  }
+  if (b.fused_dz) fused_dz_pass(p, l, b, block, x_hat, dy, buf_b, buf_c, partials, first_block);
   // Z = X̂·Ŵ for dD, kept or recomputed: before the dZ pass, which sums dD from it where folded.
   const void* z = b.z_saved ? static_cast<const char*>(p.z.data) + static_cast<std::size_t>(tile_row * n) * e : buf_c;
   const std::int64_t ld_z = b.z_saved ? n : ldn, stride_z = b.z_saved ? p.shape.m() * n : m * ldn;
@@ -343,8 +333,8 @@ void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeed
     detail::decode_backward_with(
         {{block, p.dtype, p.stream, p.kernel, p.causal_levels}, dy, p.dec, {buf_b, ldn, m * ldn}},
         l.fold_dd ? &dd : nullptr);
-    if (b.w_padded) detail::zero_columns(buf_b, r * m, n, ldn, e, p.stream);  // the dX̂ GEMM's padded inner side
   }
+  if (l.dz && b.w_padded) detail::zero_columns(buf_b, r * m, n, ldn, e, p.stream);  // the dX̂ GEMM's padded inner side
   if (need.w_hat) {  // dŴ[p] (+)= X̂[p]ᵀ · dZ[p]
     Gemm g;
     g.rows = b.dw_rows, g.cols = b.dw_cols, g.inner = m, g.batch = r;
@@ -387,9 +377,7 @@ void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeed
 
 void stl_backward(const BackwardParams& p) {
   const StlShape& s = p.shape;
-  const BackwardNeeds need{p.dx.data != nullptr, p.dw_hat.data != nullptr, p.d_enc_x != nullptr,
-                           p.d_dec != nullptr,   p.d_bias != nullptr,      p.dw_hat_f32,
-                           p.lean,               p.kernel};
+  const BackwardNeeds need = needs_of(p);
   const Layout l = layout_of(s, p.dtype, need);
   detail::check_workspace("stl_backward", p.workspace, p.workspace_bytes, l.bytes, "backward_workspace");
   const std::size_t e = dtype_size(p.dtype);
@@ -494,10 +482,7 @@ void stl_backward(const BackwardParams& p) {
 }
 
 std::string fused_backward_unavailable(const BackwardParams& p) {
-  const BackwardNeeds need{p.dx.data != nullptr, p.dw_hat.data != nullptr, p.d_enc_x != nullptr,
-                           p.d_dec != nullptr,   p.d_bias != nullptr,      p.dw_hat_f32,
-                           p.lean,               p.kernel};
-  return fused_dz_unavailable(p, layout_of(p.shape, p.dtype, need));
+  return fused_dz_unavailable(p, layout_of(p.shape, p.dtype, needs_of(p)));
 }
 
 }  // namespace strassentile::cuda

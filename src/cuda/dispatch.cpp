@@ -306,19 +306,6 @@ int products_dz(int a, int c, const ProductsDzArgs& args, const void* x_hat, con
                          "> in this build");
 }
 
-std::string products_sm90_unavailable(DType dtype, int a, int c, int rank) {
-  if (dtype != DType::bf16) return std::string("dtype is ") + dtype_name(dtype) + ", not bf16";
-  if (rank > kProductsDecodeMaxRank)
-    return "rank " + std::to_string(rank) + " is above " + std::to_string(kProductsDecodeMaxRank);
-  if (!products_decode_pair(a, c))
-    return "the tile's (a, c) = (" + std::to_string(a) + ", " + std::to_string(c) +
-           ") is not one of (2,2), (1,4), (4,1), (1,2), (2,1)";
-  if (!STRASSENTILE_CUDA_SM90A) return "the library was built without sm_90a code (it needs CUDA 12 or later)";
-  if (const int cc = current_compute_capability(); cc != 90)
-    return "the GPU is sm_" + std::to_string(cc) + ", not sm_90 (H100, H200)";
-  return {};
-}
-
 void copy_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::int64_t rows_dst, std::int64_t cols_dst,
                  const void* src, std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows_src,
                  std::int64_t cols_src, std::int64_t batch, std::size_t esize, cudaStream_t stream) {
@@ -477,12 +464,12 @@ namespace {
 
 // The fused forward's conditions in order: at the first that fails, fail(why) with `why` a callable that builds the
 // message (fused_forward_chosen, asked on every automatic forward, builds none); else `ok`.
+// The conditions of the sm_90a products kernels (kernels/products_sm90.cuh), in order: at the first that fails,
+// fail(why) with `why` a callable that builds the message (the speed model's choice, asked on every automatic
+// forward, builds none); else `ok`. unmet_products: the dtype, rank, tile and sides; unmet_sm90: the build and GPU.
 template <class Result, class Fail>
-Result first_unmet(const ForwardParams& p, Result ok, Fail&& fail) {
-  validate(p.shape);
-  const StlShape& s = p.shape;
-  if (p.dtype != DType::bf16)
-    return fail([&] { return std::string("dtype is ") + dtype_name(p.dtype) + ", not bf16"; });
+Result unmet_products(DType dtype, const StlShape& s, Result ok, Fail&& fail) {
+  if (dtype != DType::bf16) return fail([&] { return std::string("dtype is ") + dtype_name(dtype) + ", not bf16"; });
   if (s.rank > detail::kProductsDecodeMaxRank)
     return fail([&] {
       return "rank " + std::to_string(s.rank) + " is above " + std::to_string(detail::kProductsDecodeMaxRank);
@@ -496,10 +483,11 @@ Result first_unmet(const ForwardParams& p, Result ok, Fail&& fail) {
     return fail([] { return std::string("rows, in_features or out_features is 0"); });
   if (s.m() > INT32_MAX || s.n() > INT32_MAX || detail::round_up(s.k(), 8) > INT32_MAX)
     return fail([] { return std::string("a side of the products is beyond 2^31"); });
-  if (p.z_f32) return fail([] { return std::string("z_f32 asks for Z in fp32"); });
-  if (p.z_out != nullptr || p.keep_z)
-    return fail([] { return std::string("Z is kept for the backward (z_out or keep_z)"); });
-  if (p.causal_levels != nullptr) return fail([] { return std::string("mode causal (causal_levels) runs unfused"); });
+  return ok;
+}
+
+template <class Result, class Fail>
+Result unmet_sm90(Result ok, Fail&& fail) {
   if (!STRASSENTILE_CUDA_SM90A)
     return fail([] { return std::string("the library was built without sm_90a code (it needs CUDA 12 or later)"); });
   if (const int cc = current_compute_capability(); cc != 90)
@@ -507,7 +495,25 @@ Result first_unmet(const ForwardParams& p, Result ok, Fail&& fail) {
   return ok;
 }
 
+// The fused forward's conditions: the products kernels', then the forward's own, then the build and GPU.
+template <class Result, class Fail>
+Result first_unmet(const ForwardParams& p, Result ok, Fail&& fail) {
+  validate(p.shape);
+  if (Result r = unmet_products(p.dtype, p.shape, ok, fail); r != ok) return r;
+  if (p.z_f32) return fail([] { return std::string("z_f32 asks for Z in fp32"); });
+  if (p.z_out != nullptr || p.keep_z)
+    return fail([] { return std::string("Z is kept for the backward (z_out or keep_z)"); });
+  if (p.causal_levels != nullptr) return fail([] { return std::string("mode causal (causal_levels) runs unfused"); });
+  return unmet_sm90(ok, fail);
+}
+
 }  // namespace
+
+std::string detail::products_sm90_unavailable(DType dtype, const StlShape& shape) {
+  const auto why = [](const auto& message) { return message(); };
+  if (std::string r = unmet_products(dtype, shape, std::string(), why); !r.empty()) return r;
+  return unmet_sm90(std::string(), why);
+}
 
 std::string fused_forward_unavailable(const ForwardParams& p) {
   return first_unmet(p, std::string(), [](const auto& why) { return why(); });

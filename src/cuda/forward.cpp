@@ -78,7 +78,6 @@ void LayerStages::products(cublasHandle_t cublas, GemmChoice gemm, cudaStream_t 
 void LayerStages::products_decode(ConstProductTensor w_hat, const float* dec, const void* bias,
                                   Activation activation, TileMatrix y, cudaStream_t stream) const {
   const StlShape& s = shape_;
-  const std::int64_t k_run = round_up(s.k(), 8);
   const std::int64_t ld_w = resolve_ld(w_hat.ld, s.n(), "w_hat.ld");
   const std::int64_t stride_w = resolve_stride(w_hat.stride, s.k(), ld_w, s.n(), "w_hat.stride");
   const std::int64_t ldy = resolve_ld(y.ld, s.out_features, "y.ld");
@@ -87,24 +86,12 @@ void LayerStages::products_decode(ConstProductTensor w_hat, const float* dec, co
   require_aligned(bias, 2, "stl_forward", "bias");
   require_pointer(dec, "stl_forward", "dec");
   void* w_hat_t = z_;  // Z's region is free: Z never leaves the kernel
-  launch_transpose_padded<2>(w_hat_t, k_run, s.n() * k_run, k_run, w_hat.data, ld_w, stride_w, s.k(), s.n(), s.rank,
-                             stream);
+  transpose_for_products(w_hat_t, {w_hat.data, ld_w, stride_w}, s, stream);
   ProductsDecodeArgs args;
-  args.m = static_cast<int>(s.m());
-  args.n = static_cast<int>(s.n());
-  args.k = static_cast<int>(k_run);
-  args.rank = s.rank;
-  args.dec = dec;
+  static_cast<ProductsLayer&>(args) = products_layer(s, dec, y.data, ldy);
   args.bias = bias;
   args.activation = activation;
   args.y = y.data;
-  args.ldy = ldy;
-  args.out_features = s.out_features;
-  args.rows = s.rows;
-  args.seq = s.sequence_length();
-  args.per_seq = s.tiles_per_sequence();
-  args.vector_store = is_aligned(y.data, 2 * static_cast<std::size_t>(s.c)) && ldy % s.c == 0;
-  args.whole_tiles = s.sequence_length() % s.a == 0;
   detail::products_decode(s.a, s.c, args, base_, w_hat_t, stream);
 }
 

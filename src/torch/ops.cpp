@@ -7,23 +7,28 @@
 #include "stl_mlp.hpp"             // torch_ops::StlMlpSignature
 
 namespace strassentile::ops {
+namespace {
+
+// The registered op `name` with its C++ signature; each caller keeps it in a static (a look-up per process).
+template <class Signature>
+c10::TypedOperatorHandle<Signature> typed_op(const char* name) {
+  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Signature>();
+}
+
+}  // namespace
 
 at::Tensor stl_matmul(const at::Tensor& x, const at::Tensor& w_hat, const at::Tensor& enc_x, const at::Tensor& dec,
                       std::vector<int64_t> tile, const std::optional<at::Tensor>& bias, const std::string& mode,
                       std::optional<int64_t> out_features, const std::optional<std::vector<int64_t>>& levels,
                       std::optional<int64_t> in_features) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("strassentile::stl_matmul", "")
-                       .typed<torch_ops::StlMatmulSignature>();
+  static auto op = typed_op<torch_ops::StlMatmulSignature>("strassentile::stl_matmul");
   return op.call(x, w_hat, enc_x, dec, tile, bias, mode, out_features,
                  levels.has_value() ? at::OptionalIntArrayRef(*levels) : at::OptionalIntArrayRef(), in_features);
 }
 
 at::Tensor stl_mlp(const at::Tensor& x, const StlLayerParams& layer1, const StlLayerParams& layer2,
                    std::vector<int64_t> tile, const std::string& activation, const std::string& mode) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("strassentile::stl_mlp", "")
-                       .typed<torch_ops::StlMlpSignature>();
+  static auto op = typed_op<torch_ops::StlMlpSignature>("strassentile::stl_mlp");
   const auto levels = [](const StlLayerParams& l) {
     return l.levels.has_value() ? at::OptionalIntArrayRef(*l.levels) : at::OptionalIntArrayRef();
   };
@@ -37,51 +42,37 @@ at::Tensor stl_mlp(const at::Tensor& x, const StlLayerParams& layer1, const StlL
 }
 
 bool set_keep_for_backward(bool keep) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("strassentile::set_keep_for_backward", "")
-                       .typed<bool(bool)>();
+  static auto op = typed_op<bool(bool)>("strassentile::set_keep_for_backward");
   return op.call(keep);
 }
 
 bool set_keep_z_for_backward(bool keep) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("strassentile::set_keep_z_for_backward", "")
-                       .typed<bool(bool)>();
+  static auto op = typed_op<bool(bool)>("strassentile::set_keep_z_for_backward");
   return op.call(keep);
 }
 
 bool set_lean_backward(bool lean) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("strassentile::set_lean_backward", "")
-                       .typed<bool(bool)>();
+  static auto op = typed_op<bool(bool)>("strassentile::set_lean_backward");
   return op.call(lean);
 }
 
 std::string set_dense_equivalent(const std::string& policy) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("strassentile::set_dense_equivalent", "")
-                       .typed<std::string(std::string)>();
+  static auto op = typed_op<std::string(std::string)>("strassentile::set_dense_equivalent");
   return op.call(policy);
 }
 
 std::string set_fused_forward(const std::string& policy) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("strassentile::set_fused_forward", "")
-                       .typed<std::string(std::string)>();
+  static auto op = typed_op<std::string(std::string)>("strassentile::set_fused_forward");
   return op.call(policy);
 }
 
 std::string set_fused_backward(const std::string& policy) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("strassentile::set_fused_backward", "")
-                       .typed<std::string(std::string)>();
+  static auto op = typed_op<std::string(std::string)>("strassentile::set_fused_backward");
   return op.call(policy);
 }
 
 at::Tensor encode_weight(const at::Tensor& w, const at::Tensor& enc_w, std::vector<int64_t> tile) {
-  static auto op = c10::Dispatcher::singleton()
-                       .findSchemaOrThrow("strassentile::encode_weight", "")
-                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, at::IntArrayRef)>();
+  static auto op = typed_op<at::Tensor(const at::Tensor&, const at::Tensor&, at::IntArrayRef)>("strassentile::encode_weight");
   return op.call(w, enc_w, tile);
 }
 

@@ -52,30 +52,6 @@ void set_operands(Params& p, const Operands& o) {
   p.gemm = gemm_choice();
 }
 
-// set_fused_forward's policy as the kernels' path: "auto" leaves the choice to the speed model.
-sc::ForwardPath forward_path(const sc::ForwardParams& p) {
-  switch (fused_forward_setting()) {
-    case PathPolicy::Never:
-      return sc::ForwardPath::unfused;
-    case PathPolicy::Always:
-      return sc::fused_forward_unavailable(p).empty() ? sc::ForwardPath::fused : sc::ForwardPath::unfused;
-    default:
-      return sc::ForwardPath::automatic;
-  }
-}
-
-// set_fused_backward's policy as the kernels' path: "always" takes the fused kernel wherever it applies.
-sc::BackwardPath backward_path(const sc::BackwardParams& p) {
-  switch (fused_backward_setting()) {
-    case PathPolicy::Never:
-      return sc::BackwardPath::unfused;
-    case PathPolicy::Always:
-      return sc::fused_backward_unavailable(p).empty() ? sc::BackwardPath::fused : sc::BackwardPath::unfused;
-    default:
-      return sc::BackwardPath::automatic;
-  }
-}
-
 // The forward on the kernels; with `kept`, its workspace (X̂ at the start, Z at ForwardWorkspace::z_offset) is
 // returned there for stl_matmul_backward_kept instead of going back to the allocator, or, under
 // set_keep_z_for_backward alone, only Z: written to a tensor of its own (ForwardParams::z_out) while the workspace
@@ -100,7 +76,7 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
     p.workspace_bytes = static_cast<std::size_t>(scratch.numel());
     p.z_out = z_only ? z.data_ptr() : nullptr;
     p.keep_z = kept != nullptr && !z_only;  // the backward reads Z from the kept workspace
-    p.path = forward_path(p);
+    p.path = fused_path<sc::ForwardPath>(fused_forward_setting(), p, sc::fused_forward_unavailable);
     sc::stl_forward(p);
     if (kept != nullptr) *kept = z_only ? z : scratch;
   });
@@ -200,7 +176,8 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
           p.z = {base, fws.ld_z, fws.stride_z};
         }
       }
-      p.path = backward_path(p);  // after the kept X̂ and Z, which decide where the fused kernel applies
+      // After the kept X̂ and Z, which decide where the fused kernel applies.
+      p.path = fused_path<sc::BackwardPath>(fused_backward_setting(), p, sc::fused_backward_unavailable);
       sc::stl_backward(p);
     });
   }

@@ -154,7 +154,7 @@ __device__ __forceinline__ void decode_edge(const ProductsDecodeArgs& args, cons
           float values[C];
 #pragma unroll
           for (int j = 0; j < C; ++j) values[j] = activate(decode_entry<A, C>(coef, i * C + j, acc[e], z, bias[j]), args.activation);
-          store_row<C>(y + (first_row + i) * args.ldy + std::int64_t{C} * q, values, cols_left, args.vector_store);
+          store_row<C>(y + (first_row + i) * args.ldy + std::int64_t{C} * q, values, cols_left, args.vector_access);
         }
       }
     }
@@ -168,11 +168,10 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kCluster, 1, 1)
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   constexpr int kSlots = A * C;
   extern __shared__ std::uint8_t raw_smem[];
-  SharedStorage& s = *reinterpret_cast<SharedStorage*>((reinterpret_cast<std::uintptr_t>(raw_smem) + 1023) &
-                                                       ~static_cast<std::uintptr_t>(1023));
-  const int warpgroup = threadIdx.x / 128, tid = threadIdx.x % 128;
-  const int cta_q = static_cast<int>(sm90::cluster_cta_rank());
-  const int cluster = blockIdx.x / kCluster, clusters = gridDim.x / kCluster;
+  SharedStorage& s = aligned_storage<SharedStorage>(raw_smem);
+  const CtaPlace place;
+  const int warpgroup = place.warpgroup, tid = place.tid, cta_q = place.cta_q, cluster = place.cluster,
+            clusters = place.clusters;
   const int r = args.rank;
 
   for (int i = threadIdx.x; i < kSlots * r; i += kThreads) s.dec[i] = args.dec[i];
@@ -182,12 +181,10 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kCluster, 1, 1)
 
   const BlockGrid grid(args.m, args.n, args.k);
   if (warpgroup == 0) {
-    sm90::registers_decrease<40>();
-    if (tid == 0) produce(s.ring, grid, r, cluster, clusters, cta_q, &w_map, &x_map);
+    run_producer(s.ring, grid, r, place, &w_map, &x_map);
   } else {
-    sm90::registers_increase<232>();
+    start_consumer(s.ring, tid);
     const int consumer = warpgroup - 1, warp = tid / 32, lane = tid % 32;
-    for (int i = 0; i < kProductsDecodeStages; ++i) release_stage(&s.ring.empty[i], tid);
     float acc[kAcc];
     RingCursor at;
     for (int tile = cluster; tile < grid.tiles; tile += clusters) {
@@ -204,7 +201,7 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kCluster, 1, 1)
       }
 
       const Fragment f{consumer, warp, lane, tid};
-      if (!interior_block(args.whole_tiles, args.vector_store, args.m, args.n, args.out_features, p0, q0, C)) {
+      if (!interior_block(args.whole_tiles, args.vector_access, args.m, args.n, args.out_features, p0, q0, C)) {
         decode_edge<A, C>(args, s, acc, p0, q0, f);
       } else if (args.activation == Activation::relu) {
         decode_interior<A, C, Activation::relu>(args, s, acc, p0, q0, f);

@@ -126,11 +126,10 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kCluster, 1, 1)
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   constexpr int kSlots = A * C;
   extern __shared__ std::uint8_t raw_smem[];
-  SharedStorage& s = *reinterpret_cast<SharedStorage*>((reinterpret_cast<std::uintptr_t>(raw_smem) + 1023) &
-                                                       ~static_cast<std::uintptr_t>(1023));
-  const int warpgroup = threadIdx.x / 128, tid = threadIdx.x % 128;
-  const int cta_q = static_cast<int>(sm90::cluster_cta_rank());
-  const int cluster = blockIdx.x / kCluster, clusters = gridDim.x / kCluster;
+  SharedStorage& s = aligned_storage<SharedStorage>(raw_smem);
+  const CtaPlace place;
+  const int warpgroup = place.warpgroup, tid = place.tid, cta_q = place.cta_q, cluster = place.cluster,
+            clusters = place.clusters;
   const int r = args.rank;
 
   for (int i = threadIdx.x; i < kSlots * r; i += kThreads) s.dec[i] = args.dec[i];
@@ -141,20 +140,18 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kCluster, 1, 1)
 
   const BlockGrid grid(args.m, args.n, args.k);
   if (warpgroup == 0) {
-    sm90::registers_decrease<40>();
-    if (tid == 0) produce(s.ring, grid, r, cluster, clusters, cta_q, &w_map, &x_map);
+    run_producer(s.ring, grid, r, place, &w_map, &x_map);
   } else {
-    sm90::registers_increase<232>();
+    start_consumer(s.ring, tid);
     const int consumer = warpgroup - 1, warp = tid / 32, lane = tid % 32;
     const Fragment f{consumer, warp, lane, tid};
-    for (int i = 0; i < kProductsDzStages; ++i) release_stage(&s.ring.empty[i], tid);
     const int ct = consumer * 128 + tid;  // this thread's column of s.dd
     float acc[kAcc];
     RingCursor at;
     for (int tile = cluster; tile < grid.tiles; tile += clusters) {
       const int p0 = grid.p0(tile), q0 = grid.q0(tile, cta_q);
       const bool interior =
-          interior_block(args.whole_tiles, args.vector_load, args.m, args.n, args.out_features, p0, q0, C);
+          interior_block(args.whole_tiles, args.vector_access, args.m, args.n, args.out_features, p0, q0, C);
       for (int t = 0; t < r; ++t) {
         multiply(s.ring, at, grid.k_blocks, consumer, tid, acc);
         float dcol[kSlots], part[kSlots];

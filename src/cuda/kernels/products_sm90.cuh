@@ -58,6 +58,20 @@ struct BlockGrid {
   __device__ __forceinline__ int q0(int tile, int cta_q) const { return ((tile % q_groups) * kCluster + cta_q) * kBlockQ; }
 };
 
+// The dynamic shared memory as Storage, at the 1 KiB alignment of the swizzled tiles (its bytes + 1024 launched).
+template <class Storage>
+__device__ __forceinline__ Storage& aligned_storage(std::uint8_t* raw) {
+  return *reinterpret_cast<Storage*>((reinterpret_cast<std::uintptr_t>(raw) + 1023) & ~static_cast<std::uintptr_t>(1023));
+}
+
+// Where this thread works: its warpgroup (0 the producer, then the consumers) and thread in it, its CTA's place in
+// the cluster (along q), the cluster and how many clusters there are.
+struct CtaPlace {
+  int warpgroup = threadIdx.x / 128, tid = threadIdx.x % 128;
+  int cta_q = static_cast<int>(sm90::cluster_cta_rank());
+  int cluster = blockIdx.x / kCluster, clusters = gridDim.x / kCluster;
+};
+
 // A stage is free again once one thread of each consumer warpgroup of both CTAs has arrived: either CTA's producer
 // may write into both CTAs' stages.
 __device__ __forceinline__ void release_stage(std::uint64_t* empty, int tid) {
@@ -92,6 +106,21 @@ __device__ __forceinline__ void produce(Ring<Stages>& ring, const BlockGrid& gri
       }
     }
   }
+}
+
+// The producer warpgroup: it gives registers up to the consumers, and one thread issues every load.
+template <int Stages>
+__device__ __forceinline__ void run_producer(Ring<Stages>& ring, const BlockGrid& grid, int rank, const CtaPlace& at,
+                                             const CUtensorMap* w_map, const CUtensorMap* x_map) {
+  sm90::registers_decrease<40>();
+  if (at.tid == 0) produce(ring, grid, rank, at.cluster, at.clusters, at.cta_q, w_map, x_map);
+}
+
+// A consumer warpgroup's start: the registers the producer gave up, and every stage offered to the producer.
+template <int Stages>
+__device__ __forceinline__ void start_consumer(Ring<Stages>& ring, int tid) {
+  sm90::registers_increase<232>();
+  for (int i = 0; i < Stages; ++i) release_stage(&ring.empty[i], tid);
 }
 
 // A consumer's position in the ring; every consumer thread walks it in the producer's order.
