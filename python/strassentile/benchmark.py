@@ -16,8 +16,6 @@ Each case runs every --variants entry against the same dense model:
   stl-unfused    stl with set_fused_forward("never"): the forward on the pipeline where the speed model would run the
                  fused products + decode kernel (every other variant runs with "auto", the default);
   stl-fused      stl with set_fused_forward("always"): the fused products + decode wherever the kernel applies;
-  stl-fused-backward  stl with set_fused_backward("always"): Z's products and the dZ pass in one kernel wherever it
-                 applies;
   causal         mode causal (no output row reads a later row of its tile), every parameter learnable;
   sparse24       the dense layers' weights pruned 2:4 by magnitude and stored semi-structured
                  (torch.sparse.to_sparse_semi_structured, cuSPARSELt): forward only, torch has no sparse backward.
@@ -62,7 +60,7 @@ def parse_dims(text: str, count: int, what: str) -> list[tuple[int, ...]]:
 
 
 VARIANTS = ("stl", "stl-frozen", "stl-keep", "stl-keepz", "stl-lean", "stl-pipeline", "stl-unfused", "stl-fused",
-            "stl-fused-backward", "causal", "sparse24")
+            "causal", "sparse24")
 
 
 def parse_variants(text: str) -> list[str]:
@@ -228,7 +226,6 @@ def compare(timer: Timer, dense: nn.Module, make_stl: Callable[[str], nn.Module]
         kept_z = strassentile.set_keep_z_for_backward(name == "stl-keepz")
         dense_equivalent = strassentile.set_dense_equivalent("never" if name == "stl-pipeline" else "auto")
         fused = strassentile.set_fused_forward({"stl-unfused": "never", "stl-fused": "always"}.get(name, "auto"))
-        fused_backward = strassentile.set_fused_backward("always" if name == "stl-fused-backward" else "auto")
         try:
             got = measure(timer, variant_model(name, dense, make_stl), x, None if name == "sparse24" else grad)
         except (RuntimeError, NotImplementedError) as error:  # e.g. 2:4 kernels missing for this GPU or shape
@@ -240,7 +237,6 @@ def compare(timer: Timer, dense: nn.Module, make_stl: Callable[[str], nn.Module]
             strassentile.set_keep_z_for_backward(kept_z)
             strassentile.set_dense_equivalent(dense_equivalent)
             strassentile.set_fused_forward(fused)
-            strassentile.set_fused_backward(fused_backward)
         row.update({"stl_fwd_ms": got["fwd_ms"], "stl_step_ms": got["step_ms"], "stl_peak_mib": got["peak_mib"],
                     "fwd_ratio": base["fwd_ms"] / got["fwd_ms"],
                     "step_ratio": None if got["step_ms"] is None else base["step_ms"] / got["step_ms"]})

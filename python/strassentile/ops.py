@@ -156,20 +156,6 @@ def set_fused_forward(policy: str | bool) -> str:
     return str(torch.ops.strassentile.set_fused_forward(str(policy)))
 
 
-def set_fused_backward(policy: str | bool) -> str:
-    """Where the CUDA backward runs Z's recomputed products and its dZ pass (dZ, dD and the bias's gradient) as one
-    kernel: the layers where the fused forward applies (``set_fused_forward``), Z not kept, no mode causal, one row
-    block.
-
-    "always": wherever it applies. "auto" (the default, or True): the library's default path (the pipeline, until the
-    fused kernel is measured faster: docs/PERFORMANCE.md). "never" (or False): Z recomputed by a batched GEMM, then
-    the dZ pass reads it beside dY. Process-wide. Returns the previous setting.
-    """
-    if isinstance(policy, bool):
-        policy = "auto" if policy else "never"
-    return str(torch.ops.strassentile.set_fused_backward(str(policy)))
-
-
 def encode_weight(w: torch.Tensor, enc_w: torch.Tensor, tile: Tile) -> torch.Tensor:
     """Ŵ = E_W(w) for a dense (in_features, out_features) weight, i.e. ``linear.weight.T``."""
     return torch.ops.strassentile.encode_weight(w, enc_w, tile_list(tile))

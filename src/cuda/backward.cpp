@@ -72,7 +72,6 @@ struct Layout {
   bool x_hat = false, dz = false, dx_hat = false;
   bool fold_dd = false, fold_dex = false;  // dD in the dZ pass, dE_X in the dX pass
   bool fold_bias = false;                  // the bias's gradient in the dZ pass beside dD (one row block)
-  bool may_fuse_dz = false;                // regions sized for BackwardPath::fused too (it may apply at run time)
   RowBlocks blocks;
   std::size_t a = 0, b = 0, c = 0, sums = 0, partials = 0, w = 0, dw = 0, bytes = 0;  // offsets, total
   std::size_t w_bytes = 0, dw_bytes = 0;  // padded Ŵ, and dŴ's fp32 room (padded or summed); 0 where not needed
@@ -86,10 +85,8 @@ struct ProductRegions {
 ProductRegions product_regions(const StlShape& s, std::int64_t e, const BackwardNeeds& need, const Layout& l) {
   const std::int64_t r = s.rank, lx = s.m() * round_up(s.k(), 8), ly = s.m() * round_up(s.n(), 8);
   const std::int64_t ab = s.a * s.b, ac = s.a * s.c;
-  const std::int64_t w_t = l.may_fuse_dz ? r * s.n() * round_up(s.k(), 8) : 0;  // the fused dZ pass's Ŵᵀ, in C
   return {std::max(l.x_hat || l.dx_hat ? r * lx : 0, need.dec && !l.fold_dd ? ac * ly : 0) * e,
-          std::max(l.dz ? r * ly : 0, need.enc_x && !l.fold_dex ? ab * lx : 0) * e,
-          std::max(need.dec ? r * ly : 0, w_t) * e};
+          std::max(l.dz ? r * ly : 0, need.enc_x && !l.fold_dex ? ab * lx : 0) * e, need.dec ? r * ly * e : 0};
 }
 
 // One block unless lean; lean, as few as keep one block's product regions within kRegionsOverInputs × (X + Y).
@@ -115,9 +112,6 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   l.fold_dd = need.dec && l.dz && detail::folds_coef_grad(dtype, need.kernel, s.a, s.c, s.rank);
   l.fold_dex = need.enc_x && need.x && detail::folds_coef_grad(dtype, need.kernel, s.a, s.b, s.rank);
   l.blocks = row_blocks(s, e, need, l);
-  // A superset of where the fused dZ pass runs (fused_dz_unavailable): its regions cost nothing elsewhere.
-  l.may_fuse_dz = dtype == DType::bf16 && s.rank <= detail::kProductsDecodeMaxRank &&
-                  s.a * s.c <= detail::kProductsDecodeMaxSlots && need.dec && l.dz && l.blocks.count == 1;
 
   std::int64_t off = 0;
   const auto take = [&off](std::int64_t bytes) {
@@ -130,18 +124,13 @@ Layout layout_of(const StlShape& s, DType dtype, const BackwardNeeds& need) {
   l.b = take(regions.b);
   l.c = take(regions.c);
   l.fold_bias = need.bias && l.fold_dd && l.blocks.count == 1;
-  const std::int64_t fused_bias_sums =
-      l.may_fuse_dz ? detail::products_dz_bias_rows(s.m()) * s.out_features * std::int64_t{sizeof(float)} : 0;
   l.sums = take(!need.bias   ? 0
-                : l.fold_bias ? std::max(fused_bias_sums, static_cast<std::int64_t>(detail::folded_column_sums_scratch(
-                                                              s.rows, s.out_features, s.n(),
-                                                              detail::fold_slab_tiles(dtype, need.kernel, s.a, s.c,
-                                                                                      s.rank))))
-                              : std::max(fused_bias_sums, static_cast<std::int64_t>(
-                                                              detail::column_sums_scratch(s.rows, s.out_features))));
-  l.partials = take(l.fold_dd || l.fold_dex || l.may_fuse_dz
-                        ? static_cast<std::int64_t>(detail::coef_grad_fold_scratch(s.rank))
-                        : 0);
+                : l.fold_bias ? static_cast<std::int64_t>(detail::folded_column_sums_scratch(
+                                    s.rows, s.out_features, s.n(),
+                                    detail::fold_slab_tiles(dtype, need.kernel, s.a, s.c, s.rank)))
+                              : static_cast<std::int64_t>(detail::column_sums_scratch(s.rows, s.out_features)));
+  l.partials =
+      take(l.fold_dd || l.fold_dex ? static_cast<std::int64_t>(detail::coef_grad_fold_scratch(s.rank)) : 0);
   const bool padded = detail::pads_products(s, dtype);
   const std::int64_t w_elems = s.rank * (padded ? round_up(s.k(), 8) * round_up(s.n(), 8) : s.k() * s.n());
   if (padded) l.w_bytes = static_cast<std::size_t>(round_up(l.dx_hat || need.dec ? w_elems * e : 0, 256));
@@ -230,55 +219,12 @@ struct BackwardRun {
   ConstProductTensor x_hat_kept;  // the forward's X̂ (data null: recomputed), ld and stride resolved
   bool x_hat_padded = false;      // X̂'s rows hold ldk elements, padding zeroed (recomputed, or kept so)
   bool z_saved = false;
-  bool fused_dz = false;  // Z's products and the dZ pass in one kernel (BackwardPath)
   // dŴ: rows × cols per product into dw (the output, or fp32 room in the workspace when dw_f32), summed from the
   // second row block on.
   ProductTensor dw;
   std::int64_t dw_rows = 0, dw_cols = 0;
   bool dw_f32 = false;
 };
-
-// Z's products and the dZ pass in one kernel (kernels/products_dz_sm90.cuh): dZ into buf_b, dD and the bias's
-// gradient from their partial sums, Ŵᵀ (the kernel's operand) in buf_c, where Z would be.
-void fused_dz_pass(const BackwardParams& p, const Layout& l, const BackwardRun& b, const StlShape& block,
-                   const void* x_hat, ConstTileMatrix dy, void* buf_b, void* buf_c, float* partials, bool first_block) {
-  detail::transpose_for_products(buf_c, b.w_caller, block, p.stream);
-  detail::ProductsDzArgs args;
-  static_cast<detail::ProductsLayer&>(args) = detail::products_layer(block, p.dec, dy.data, dy.ld);
-  args.dy = dy.data;
-  args.dz = buf_b, args.ld_dz = b.ldn, args.stride_dz = block.m() * b.ldn;
-  args.dd_partials = partials;
-  args.bias_partials = p.d_bias != nullptr ? reinterpret_cast<float*>(b.ws + l.sums) : nullptr;
-  const int ctas = detail::products_dz(block.a, block.c, args, x_hat, buf_c, p.stream);
-  detail::CoefGradFold dd{nullptr, 0, 0, partials, p.d_dec, 1, static_cast<int>(b.r), !first_block};
-  detail::launch_sum_fold_partials(dd, ctas, static_cast<int>(b.r), block.a * block.c, p.stream);
-  if (args.bias_partials != nullptr)
-    detail::launch_sum_partials(args.bias_partials, detail::products_dz_bias_rows(block.m()), b.N, p.d_bias, p.stream);
-}
-
-// The gradients `p` asks for, as backward_workspace takes them.
-BackwardNeeds needs_of(const BackwardParams& p) {
-  return {p.dx.data != nullptr, p.dw_hat.data != nullptr, p.d_enc_x != nullptr, p.d_dec != nullptr,
-          p.d_bias != nullptr,  p.dw_hat_f32,              p.lean,               p.kernel};
-}
-
-// Why the fused dZ pass does not run for these parameters ("" where it does): products_sm90's conditions, then the
-// backward's own.
-std::string fused_dz_unavailable(const BackwardParams& p, const Layout& l) {
-  const StlShape& s = p.shape;
-  if (std::string why = detail::products_sm90_unavailable(p.dtype, s); !why.empty()) return why;
-  if (p.d_dec == nullptr || !l.dz) return "dD and a gradient that needs dZ (dx, dw_hat or d_enc_x) are not both asked";
-  if (p.z.data != nullptr) return "Z is kept (z): the pipeline's dZ pass reads it";
-  if (p.causal_levels != nullptr) return "mode causal (causal_levels) runs unfused";
-  if (l.blocks.count != 1) return "lean runs the rows in several blocks";
-  if (p.kernel == KernelChoice::generic) return "kernel is KernelChoice::generic";
-  if (p.x_hat.data != nullptr &&
-      ((p.x_hat.ld != 0 && p.x_hat.ld != round_up(s.k(), 8)) ||
-       (p.x_hat.stride != 0 && p.x_hat.stride != s.m() * (p.x_hat.ld == 0 ? s.k() : p.x_hat.ld)) ||
-       (p.x_hat.ld == 0 && s.k() % 8 != 0)))
-    return "the kept x_hat's rows are not k rounded up to 8, contiguous";
-  return {};
-}
 
 // The steps of stl_backward for rows [first_row, first_row + block.rows), whose first row-tile is tile_row.
 void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeeds& need, const BackwardRun& b,
@@ -303,16 +249,13 @@ void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeed
                           : buf_a;
   if (l.x_hat && !x_hat_saved) {
     encode_into(p, block, x, p.enc_x, {}, buf_a, ldk, p.causal_levels);
-    // Only Z's recomputation (a GEMM, or the fused dZ pass's products on k rounded up to 8, which pads only where
-    // the products do) reads X̂'s padded inner side (dŴ's padding rows are dropped).
+    // Only Z's recomputation reads X̂'s padded inner side (dŴ's padding rows are dropped).
     if (b.w_padded && need.dec && !b.z_saved) detail::zero_columns(buf_a, r * m, k, ldk, e, p.stream);
   }
-  float* partials = reinterpret_cast<float*>(b.ws + l.partials);
-  if (b.fused_dz) fused_dz_pass(p, l, b, block, x_hat, dy, buf_b, buf_c, partials, first_block);
   // Z = X̂·Ŵ for dD, kept or recomputed: before the dZ pass, which sums dD from it where folded.
   const void* z = b.z_saved ? static_cast<const char*>(p.z.data) + static_cast<std::size_t>(tile_row * n) * e : buf_c;
   const std::int64_t ld_z = b.z_saved ? n : ldn, stride_z = b.z_saved ? p.shape.m() * n : m * ldn;
-  if (need.dec && !b.z_saved && !b.fused_dz) {
+  if (need.dec && !b.z_saved) {
     ProductsParams prod;
     prod.handle = p.cublas;
     prod.dtype = p.dtype;
@@ -327,14 +270,15 @@ void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeed
     // Padded, the products wrote Z's padding columns themselves: X̂ times Ŵ's zero columns.
     if (!z_padded && !l.fold_dd) detail::zero_columns(buf_c, r * m, n, ldn, e, p.stream);
   }
-  if (l.dz && !b.fused_dz) {  // dZ = decodeᵀ(dY), with dD (+)= tiles(dY) · Zᵀ where folded
+  float* partials = reinterpret_cast<float*>(b.ws + l.partials);
+  if (l.dz) {  // dZ = decodeᵀ(dY), with dD (+)= tiles(dY) · Zᵀ where folded
     detail::CoefGradFold dd{z, ld_z, stride_z, partials, p.d_dec, 1, static_cast<int>(r), !first_block};
     if (l.fold_bias) dd.bias_out = p.d_bias, dd.bias_scratch = b.ws + l.sums;
     detail::decode_backward_with(
         {{block, p.dtype, p.stream, p.kernel, p.causal_levels}, dy, p.dec, {buf_b, ldn, m * ldn}},
         l.fold_dd ? &dd : nullptr);
+    if (b.w_padded) detail::zero_columns(buf_b, r * m, n, ldn, e, p.stream);  // the dX̂ GEMM's padded inner side
   }
-  if (l.dz && b.w_padded) detail::zero_columns(buf_b, r * m, n, ldn, e, p.stream);  // the dX̂ GEMM's padded inner side
   if (need.w_hat) {  // dŴ[p] (+)= X̂[p]ᵀ · dZ[p]
     Gemm g;
     g.rows = b.dw_rows, g.cols = b.dw_cols, g.inner = m, g.batch = r;
@@ -345,7 +289,7 @@ void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeed
     g.beta = first_block ? 0.0f : 1.0f;
     run_gemm(p, g);
   }
-  if (need.dec && !l.fold_dd && !b.fused_dz) {  // dD (+)= tiles(dY) · Zᵀ over the block's m·n tile positions
+  if (need.dec && !l.fold_dd) {  // dD (+)= tiles(dY) · Zᵀ over the block's m·n tile positions
     // X̂ is dead now (dŴ and Z are done): tiles(dY) take its place.
     gather_tiles(p, block, block.c, b.N, dy, buf_a, ldn);  // tiles(dY), over dY's (a,c) tiles
     reduce_over_positions(p, block.a * block.c, r, m * ldn, buf_a, m * ldn, z, stride_z, p.d_dec, !first_block);
@@ -377,7 +321,9 @@ void backward_block(const BackwardParams& p, const Layout& l, const BackwardNeed
 
 void stl_backward(const BackwardParams& p) {
   const StlShape& s = p.shape;
-  const BackwardNeeds need = needs_of(p);
+  const BackwardNeeds need{p.dx.data != nullptr, p.dw_hat.data != nullptr, p.d_enc_x != nullptr,
+                           p.d_dec != nullptr,   p.d_bias != nullptr,      p.dw_hat_f32,
+                           p.lean,               p.kernel};
   const Layout l = layout_of(s, p.dtype, need);
   detail::check_workspace("stl_backward", p.workspace, p.workspace_bytes, l.bytes, "backward_workspace");
   const std::size_t e = dtype_size(p.dtype);
@@ -445,15 +391,6 @@ void stl_backward(const BackwardParams& p) {
                 (p.z.stride == 0 || p.z.stride == m * n);
   // Ŵ in a zero-padded ldk × ldn layout where the products run on padded sides (params.hpp): for dX̂ and Z.
   run.w_caller = {p.w_hat.data, ld_w, stride_w};
-  if (p.path == BackwardPath::fused) {
-    if (const std::string why = fused_dz_unavailable(p, l); !why.empty())
-      throw std::invalid_argument("stl_backward: path is BackwardPath::fused but " + why +
-                                  " (use BackwardPath::automatic or unfused)");
-    run.fused_dz = true;
-  } else if (p.path != BackwardPath::automatic && p.path != BackwardPath::unfused) {
-    throw std::invalid_argument("stl_backward: path " + std::to_string(static_cast<int>(p.path)) +
-                                " is not a BackwardPath");
-  }
   run.w_run = run.w_caller;
   run.w_padded = l.w_bytes > 0;
   if (run.w_padded) {
@@ -477,12 +414,8 @@ void stl_backward(const BackwardParams& p) {
   if (dw_in_workspace)  // its k × n corner out, in dw_hat's dtype
     detail::store_f32(p.dw_hat_f32 ? DType::f32 : p.dtype, p.dw_hat.data, ld_dw, stride_dw,
                       static_cast<const float*>(run.dw.data), run.dw.ld, run.dw.stride, k, n, r, p.stream);
-  if (need.bias && !l.fold_bias && !run.fused_dz)
+  if (need.bias && !l.fold_bias)
     detail::column_sums(p.dtype, p.dy.data, ld_dy, M, N, p.d_bias, ws + l.sums, p.stream);
-}
-
-std::string fused_backward_unavailable(const BackwardParams& p) {
-  return fused_dz_unavailable(p, layout_of(p.shape, p.dtype, needs_of(p)));
 }
 
 }  // namespace strassentile::cuda

@@ -290,22 +290,6 @@ void products_decode(int a, int c, const ProductsDecodeArgs& args, const void* x
                          "> in this build");
 }
 
-int products_dz(int a, int c, const ProductsDzArgs& args, const void* x_hat, const void* w_hat_t,
-                cudaStream_t stream) {
-#if STRASSENTILE_CUDA_SM90A
-  int ctas = 0;
-  with_tile_pair(a, c, [&](auto ta, auto tc) {
-    constexpr int A = decltype(ta)::value, C = decltype(tc)::value;
-    if constexpr (A * C <= kProductsDecodeMaxSlots) ctas = launch_products_dz_sm90<A, C>(args, x_hat, w_hat_t, stream);
-  });
-  if (ctas > 0) return ctas;
-#else
-  (void)args, (void)x_hat, (void)w_hat_t, (void)stream;
-#endif
-  throw std::logic_error("products_dz: no fused kernel for <" + std::to_string(a) + ",·," + std::to_string(c) +
-                         "> in this build");
-}
-
 void copy_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::int64_t rows_dst, std::int64_t cols_dst,
                  const void* src, std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows_src,
                  std::int64_t cols_src, std::int64_t batch, std::size_t esize, cudaStream_t stream) {
@@ -463,13 +447,13 @@ void launch_decode_encode(const DecodeEncodeParams& p) {
 namespace {
 
 // The fused forward's conditions in order: at the first that fails, fail(why) with `why` a callable that builds the
-// message (fused_forward_chosen, asked on every automatic forward, builds none); else `ok`.
-// The conditions of the sm_90a products kernels (kernels/products_sm90.cuh), in order: at the first that fails,
-// fail(why) with `why` a callable that builds the message (the speed model's choice, asked on every automatic
-// forward, builds none); else `ok`. unmet_products: the dtype, rank, tile and sides; unmet_sm90: the build and GPU.
+// message (the speed model's choice, asked on every automatic forward, builds none); else `ok`.
 template <class Result, class Fail>
-Result unmet_products(DType dtype, const StlShape& s, Result ok, Fail&& fail) {
-  if (dtype != DType::bf16) return fail([&] { return std::string("dtype is ") + dtype_name(dtype) + ", not bf16"; });
+Result first_unmet(const ForwardParams& p, Result ok, Fail&& fail) {
+  validate(p.shape);
+  const StlShape& s = p.shape;
+  if (p.dtype != DType::bf16)
+    return fail([&] { return std::string("dtype is ") + dtype_name(p.dtype) + ", not bf16"; });
   if (s.rank > detail::kProductsDecodeMaxRank)
     return fail([&] {
       return "rank " + std::to_string(s.rank) + " is above " + std::to_string(detail::kProductsDecodeMaxRank);
@@ -483,11 +467,10 @@ Result unmet_products(DType dtype, const StlShape& s, Result ok, Fail&& fail) {
     return fail([] { return std::string("rows, in_features or out_features is 0"); });
   if (s.m() > INT32_MAX || s.n() > INT32_MAX || detail::round_up(s.k(), 8) > INT32_MAX)
     return fail([] { return std::string("a side of the products is beyond 2^31"); });
-  return ok;
-}
-
-template <class Result, class Fail>
-Result unmet_sm90(Result ok, Fail&& fail) {
+  if (p.z_f32) return fail([] { return std::string("z_f32 asks for Z in fp32"); });
+  if (p.z_out != nullptr || p.keep_z)
+    return fail([] { return std::string("Z is kept for the backward (z_out or keep_z)"); });
+  if (p.causal_levels != nullptr) return fail([] { return std::string("mode causal (causal_levels) runs unfused"); });
   if (!STRASSENTILE_CUDA_SM90A)
     return fail([] { return std::string("the library was built without sm_90a code (it needs CUDA 12 or later)"); });
   if (const int cc = current_compute_capability(); cc != 90)
@@ -495,25 +478,7 @@ Result unmet_sm90(Result ok, Fail&& fail) {
   return ok;
 }
 
-// The fused forward's conditions: the products kernels', then the forward's own, then the build and GPU.
-template <class Result, class Fail>
-Result first_unmet(const ForwardParams& p, Result ok, Fail&& fail) {
-  validate(p.shape);
-  if (Result r = unmet_products(p.dtype, p.shape, ok, fail); r != ok) return r;
-  if (p.z_f32) return fail([] { return std::string("z_f32 asks for Z in fp32"); });
-  if (p.z_out != nullptr || p.keep_z)
-    return fail([] { return std::string("Z is kept for the backward (z_out or keep_z)"); });
-  if (p.causal_levels != nullptr) return fail([] { return std::string("mode causal (causal_levels) runs unfused"); });
-  return unmet_sm90(ok, fail);
-}
-
 }  // namespace
-
-std::string detail::products_sm90_unavailable(DType dtype, const StlShape& shape) {
-  const auto why = [](const auto& message) { return message(); };
-  if (std::string r = unmet_products(dtype, shape, std::string(), why); !r.empty()) return r;
-  return unmet_sm90(std::string(), why);
-}
 
 std::string fused_forward_unavailable(const ForwardParams& p) {
   return first_unmet(p, std::string(), [](const auto& why) { return why(); });

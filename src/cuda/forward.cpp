@@ -87,11 +87,9 @@ void LayerStages::products_decode(ConstProductTensor w_hat, const float* dec, co
   require_pointer(dec, "stl_forward", "dec");
   void* w_hat_t = z_;  // Z's region is free: Z never leaves the kernel
   transpose_for_products(w_hat_t, {w_hat.data, ld_w, stride_w}, s, stream);
-  ProductsDecodeArgs args;
-  static_cast<ProductsLayer&>(args) = products_layer(s, dec, y.data, ldy);
+  ProductsDecodeArgs args = products_decode_args(s, dec, y.data, ldy);
   args.bias = bias;
   args.activation = activation;
-  args.y = y.data;
   detail::products_decode(s.a, s.c, args, base_, w_hat_t, stream);
 }
 

@@ -119,21 +119,23 @@ constexpr int kProductsDecodeMaxRank = 3;
 constexpr int kProductsDecodeMaxSlots = 4;
 constexpr int kProductsDecodeStages = 5;       // TMA pipeline stages beside the staged products
 constexpr int kMaxCachedDevices = 64;  // devices whose facts are cached (compute capability, speed model, opt-ins)
-// What both sm_90a products kernels take: the products, D, and the layout of the rows × out_features bf16 matrix
-// their epilogue meets (Y in the forward, dY in the backward).
-struct ProductsLayer {
+// The products, D, and the rows × out_features bf16 matrix Y the epilogue decodes into.
+struct ProductsDecodeArgs {
   int m = 0, n = 0;  // the products' rows (X̂) and columns (Ŵᵀ's rows)
   int k = 0;         // their inner side as X̂ and Ŵᵀ hold it: a multiple of 8, zeros past the layer's k
   int rank = 0;
   const float* dec = nullptr;  // a·c × rank
   std::int64_t ldy = 0, out_features = 0;
   std::int64_t rows = 0, seq = 0, per_seq = 0;  // the row grouping (StlShape's rows, sequence_length, tiles_per_sequence)
-  bool vector_access = false;  // the rows hold c-element groups at 2·c-byte boundaries
+  bool vector_access = false;  // Y's rows hold c-element groups at 2·c-byte boundaries
   bool whole_tiles = false;    // every sequence is whole row tiles: product row p is rows a·p .. a·p + a − 1
+  const void* bias = nullptr;  // out_features bf16, or null
+  Activation activation = Activation::none;
+  void* y = nullptr;  // bf16, rows × out_features, leading dimension ldy
 };
-// The products of shape s on k rounded up to 8, with D at dec and the matrix at y (leading dimension ldy).
-inline ProductsLayer products_layer(const StlShape& s, const float* dec, const void* y, std::int64_t ldy) {
-  ProductsLayer l;
+// The arguments for shape s (k rounded up to 8), D at dec and Y at y (leading dimension ldy); no bias, no activation.
+inline ProductsDecodeArgs products_decode_args(const StlShape& s, const float* dec, void* y, std::int64_t ldy) {
+  ProductsDecodeArgs l;
   l.m = static_cast<int>(s.m());
   l.n = static_cast<int>(s.n());
   l.k = static_cast<int>(round_up(s.k(), 8));
@@ -146,14 +148,9 @@ inline ProductsLayer products_layer(const StlShape& s, const float* dec, const v
   l.per_seq = s.tiles_per_sequence();
   l.vector_access = is_aligned(y, 2 * static_cast<std::size_t>(s.c)) && ldy % s.c == 0;
   l.whole_tiles = s.sequence_length() % s.a == 0;
+  l.y = y;
   return l;
 }
-
-struct ProductsDecodeArgs : ProductsLayer {
-  const void* bias = nullptr;  // out_features bf16, or null
-  Activation activation = Activation::none;
-  void* y = nullptr;  // bf16, rows × out_features, leading dimension ldy
-};
 // x_hat: rank × m × k, w_hat_t: rank × n × k, both contiguous bf16.
 template <int A, int C>
 void launch_products_decode_sm90(const ProductsDecodeArgs& args, const void* x_hat, const void* w_hat_t,
@@ -162,27 +159,6 @@ void launch_products_decode_sm90(const ProductsDecodeArgs& args, const void* x_h
 void products_decode(int a, int c, const ProductsDecodeArgs& args, const void* x_hat, const void* w_hat_t,
                      cudaStream_t stream);
 
-// ---- The backward's products and dZ pass in one kernel (kernels/products_dz_sm90.cuh) ----
-
-// sm_90a only, bf16, rank <= kProductsDecodeMaxRank, the (a, c) pairs of products_decode; dispatch.cpp
-// (fused_backward_unavailable) says where it applies.
-constexpr int kProductsDzStages = 6;  // TMA pipeline stages (no staged products: one more than the forward's)
-struct ProductsDzArgs : ProductsLayer {
-  const void* dy = nullptr;  // bf16, rows × out_features, leading dimension ldy
-  void* dz = nullptr;        // bf16, rank × m × n, leading dimension ld_dz, product stride stride_dz
-  std::int64_t ld_dz = 0, stride_dz = 0;
-  float* dd_partials = nullptr;    // one row of rank × a·c per CTA (at most kFoldMaxBlocks)
-  float* bias_partials = nullptr;  // products_dz_bias_rows(m) rows of out_features, or null: no bias gradient
-};
-inline std::int64_t products_dz_bias_rows(std::int64_t m) { return (m + 127) / 128; }  // one per block of product rows
-// x_hat: rank × m × k, w_hat_t: rank × n × k, both contiguous bf16. Returns the CTAs launched: dd_partials' rows.
-template <int A, int C>
-int launch_products_dz_sm90(const ProductsDzArgs& args, const void* x_hat, const void* w_hat_t, cudaStream_t stream);
-// The same for (a, c) known at run time (dispatch.cpp).
-int products_dz(int a, int c, const ProductsDzArgs& args, const void* x_hat, const void* w_hat_t, cudaStream_t stream);
-// "" where the kernels of products_sm90.cuh run for this dtype and shape (its rank, tile (a, c) and sides) on the
-// current device, else the first condition that fails (dispatch.cpp).
-std::string products_sm90_unavailable(DType dtype, const StlShape& shape);
 
 // ---- Operands of products on sides rounded up to 8 (params.hpp: pads_products; kernels/padded_copy.cuh) ----
 
@@ -202,7 +178,7 @@ template <std::size_t Bytes>
 void launch_transpose_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::int64_t cols_dst,
                              const void* src, std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows_src,
                              std::int64_t cols_src, std::int64_t batch, cudaStream_t stream);
-// Ŵ (k × n per product, ld and stride resolved) into the sm_90a products kernels' operand Ŵᵀ: rank × n ×
+// Ŵ (k × n per product, ld and stride resolved) into the fused forward's operand Ŵᵀ: rank × n ×
 // round_up(k, 8), zeros past k.
 inline void transpose_for_products(void* w_hat_t, ConstProductTensor w, const StlShape& s, cudaStream_t stream) {
   const std::int64_t k_run = round_up(s.k(), 8);

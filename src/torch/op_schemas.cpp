@@ -29,11 +29,8 @@ TORCH_LIBRARY(strassentile, m) {
   // (stl_matmul_dense_equivalent.cpp).
   m.def("set_dense_equivalent(str policy) -> str");
   // Whether the CUDA forward runs its products and decode as one kernel where that applies (on by default); returns
-  // the previous setting (fused_switches.cpp).
+  // the previous setting (fused_forward_switch.cpp).
   m.def("set_fused_forward(str policy) -> str");
-  // Whether the CUDA backward runs Z's products and its dZ pass as one kernel where that applies (on by default);
-  // returns the previous setting (fused_switches.cpp).
-  m.def("set_fused_backward(str policy) -> str");
   // Two layers with an activation between them (stl_mlp.cpp): the composition where gradients are wanted, else
   // stl_mlp_inference, which on CUDA fuses layer 1's decode with layer 2's encode (stl_mlp_cuda.cpp).
   // in_features is layer 1's.

@@ -66,11 +66,6 @@ std::string set_fused_forward(const std::string& policy) {
   return op.call(policy);
 }
 
-std::string set_fused_backward(const std::string& policy) {
-  static auto op = typed_op<std::string(std::string)>("strassentile::set_fused_backward");
-  return op.call(policy);
-}
-
 at::Tensor encode_weight(const at::Tensor& w, const at::Tensor& enc_w, std::vector<int64_t> tile) {
   static auto op = typed_op<at::Tensor(const at::Tensor&, const at::Tensor&, at::IntArrayRef)>("strassentile::encode_weight");
   return op.call(w, enc_w, tile);

@@ -1,6 +1,6 @@
-// The settings of the op's process-wide path switches, set_dense_equivalent (stl_matmul_dense_equivalent.hpp),
-// set_fused_forward and set_fused_backward (fused_switches.hpp): "auto" (the library chooses per call), "always" (the
-// path wherever it applies) or "never".
+// The settings of the op's process-wide path switches, set_dense_equivalent (stl_matmul_dense_equivalent.hpp) and
+// set_fused_forward (fused_forward_switch.hpp): "auto" (the speed model chooses per call), "always" (the path
+// wherever it applies) or "never".
 #pragma once
 
 #include <atomic>
@@ -18,20 +18,5 @@ std::string_view path_policy_name(PathPolicy policy);
 // comes back.
 std::string exchange_path_policy(std::atomic<PathPolicy>& setting, std::string_view name, std::string_view setter,
                                  std::string_view auto_means);
-
-// A fused-kernel switch's policy as the CUDA layer's path (ForwardPath, BackwardPath: automatic, unfused, fused):
-// "never" the pipeline, "always" the fused kernel where `unavailable(params)` is "" and the pipeline elsewhere,
-// "auto" the layer's own choice.
-template <class Path, class Params>
-Path fused_path(PathPolicy policy, const Params& params, std::string (*unavailable)(const Params&)) {
-  switch (policy) {
-    case PathPolicy::Never:
-      return Path::unfused;
-    case PathPolicy::Always:
-      return unavailable(params).empty() ? Path::fused : Path::unfused;
-    default:
-      return Path::automatic;
-  }
-}
 
 }  // namespace strassentile::torch_ops

@@ -11,7 +11,7 @@
 #include "causal_basis.hpp"
 #include "cuda_operands.hpp"
 #include "error_message.hpp"
-#include "fused_switches.hpp"
+#include "fused_forward_switch.hpp"
 #include "backward_switches.hpp"
 #include "stl_args.hpp"
 #include "stl_matmul_aten.hpp"
@@ -52,6 +52,18 @@ void set_operands(Params& p, const Operands& o) {
   p.gemm = gemm_choice();
 }
 
+// set_fused_forward's policy as the kernels' path: "auto" leaves the choice to the speed model.
+sc::ForwardPath forward_path(const sc::ForwardParams& p) {
+  switch (fused_forward_setting()) {
+    case PathPolicy::Never:
+      return sc::ForwardPath::unfused;
+    case PathPolicy::Always:
+      return sc::fused_forward_unavailable(p).empty() ? sc::ForwardPath::fused : sc::ForwardPath::unfused;
+    default:
+      return sc::ForwardPath::automatic;
+  }
+}
+
 // The forward on the kernels; with `kept`, its workspace (X̂ at the start, Z at ForwardWorkspace::z_offset) is
 // returned there for stl_matmul_backward_kept instead of going back to the allocator, or, under
 // set_keep_z_for_backward alone, only Z: written to a tensor of its own (ForwardParams::z_out) while the workspace
@@ -76,7 +88,7 @@ at::Tensor forward_on_kernels(const StlDims& d, const at::Tensor& x, const at::T
     p.workspace_bytes = static_cast<std::size_t>(scratch.numel());
     p.z_out = z_only ? z.data_ptr() : nullptr;
     p.keep_z = kept != nullptr && !z_only;  // the backward reads Z from the kept workspace
-    p.path = fused_path<sc::ForwardPath>(fused_forward_setting(), p, sc::fused_forward_unavailable);
+    p.path = forward_path(p);
     sc::stl_forward(p);
     if (kept != nullptr) *kept = z_only ? z : scratch;
   });
@@ -176,8 +188,6 @@ Gradients stl_matmul_backward_cuda(const at::Tensor& grad_y, const StlArgs& args
           p.z = {base, fws.ld_z, fws.stride_z};
         }
       }
-      // After the kept X̂ and Z, which decide where the fused kernel applies.
-      p.path = fused_path<sc::BackwardPath>(fused_backward_setting(), p, sc::fused_backward_unavailable);
       sc::stl_backward(p);
     });
   }

@@ -222,10 +222,6 @@ std::string case_name(const Shape& s, const Format& f, sc::DType dt, bool dw_f32
   return buf;
 }
 
-// BackwardParams::path of every case: BackwardPath::fused wherever it applies (fused_backward_unavailable), else
-// automatic; --unfused-dz: automatic everywhere.
-bool g_fused_dz = true;
-
 // lean: the rows in blocks (BackwardParams::lean), its workspace sized exactly.
 void test_backward(const Shape& s, const Format& f, sc::DType dt, bool dw_f32, bool lean, Rng& rng, Results& results,
                    cublasHandle_t handle) {
@@ -276,7 +272,6 @@ void test_backward(const Shape& s, const Format& f, sc::DType dt, bool dw_f32, b
   p.workspace_bytes = ws.bytes;
   p.cublas = handle;
   p.kernel = f.kernel;
-  if (g_fused_dz && sc::fused_backward_unavailable(p).empty()) p.path = sc::BackwardPath::fused;
   sc::stl_backward(p);
   gx.download(d_gx), gw.download(d_gw), ge.download(d_ge), gd.download(d_gd), gb.download(d_gb);
 
@@ -350,12 +345,7 @@ void test_empty_rows(const Format& f, sc::DType dt, Results& results, cublasHand
 // --small: only the cases up to 1000 rows and 200 MFLOP (every kernel and fold path, few of the large grids), so that
 // compute-sanitizer, which runs kernels 10-100x slower, checks them in minutes.
 int main(int argc, char** argv) {
-  bool small = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--small") small = true;
-    else if (arg == "--unfused-dz") g_fused_dz = false;
-  }
+  const bool small = argc > 1 && std::string(argv[1]) == "--small";
   int exit_code = 0;
   cublasHandle_t handle = cuda_test_handle(exit_code);
   if (handle == nullptr) return exit_code;
@@ -435,10 +425,8 @@ int main(int argc, char** argv) {
         run({2048, 136, 2600, 0, 0}, f, dt, false, false);
         run({1000, 72, 2056, 250, 3}, f, dt, false, false);
       }
-    // Z's products and the dZ pass in one kernel (bf16, r <= 3, every (a, c) pair it is built for; on an sm_90 GPU
-    // unless --unfused-dz, else the pipeline): blocks cut by m, n and out_features, padded sequences
-    // (edge blocks), strided dY, rows past one persistent wave, dŴ in fp32, one of each on the lean path (several
-    // row blocks: the pipeline).
+    // bf16 at r <= 3 over the (a, c) pairs of the fused forward: sides off the 128-row blocks, padded sequences,
+    // strided dY, dŴ in fp32, and the lean path.
     for (const Format& f : {Format{{2, 2, 2}, 3, automatic}, Format{{1, 4, 4}, 3, automatic},
                             Format{{4, 4, 1}, 3, automatic}, Format{{1, 4, 2}, 2, automatic},
                             Format{{2, 4, 1}, 1, automatic}}) {
@@ -446,16 +434,6 @@ int main(int argc, char** argv) {
       run({1000, 72, 1030, 250, 3}, f, sc::DType::bf16, true, false);
       run({2048, 264, 520, 0, 0}, f, sc::DType::bf16, false, false);
       run({600, 200, 136, 0, 0}, f, sc::DType::bf16, false, true);
-    }
-    {
-      sc::BackwardParams p;
-      p.shape = stl_shape({64, 64, 64, 0, 0}, Format{{2, 2, 2}, 3, automatic});
-      p.dtype = sc::DType::f16;
-      p.d_dec = reinterpret_cast<float*>(16);
-      p.dx.data = reinterpret_cast<void*>(16);
-      const std::string why = sc::fused_backward_unavailable(p);
-      results.expect(why.find("not bf16") != std::string::npos,
-                     "fused_backward_unavailable for f16 names the dtype: '" + why + "'");
     }
     run({4100, 1024, 1024, 0, 0}, formats[0], sc::DType::bf16, false, true);
     // Lean scratch at 16384×4096×4096 bf16, <4,4,4> r = 24: one row block's product-sized regions within X and Y's

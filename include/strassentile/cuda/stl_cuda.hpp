@@ -296,13 +296,6 @@ struct EncodeBackwardParams : CodecLaunch {  // uses shape's rows, in_features, 
 };
 void launch_encode_backward(const EncodeBackwardParams& params);
 
-// How stl_backward runs Z's recomputation and the dZ pass (dZ = decodeᵀ(dY), with dD and the bias's gradient).
-// automatic (the default): as unfused, until the fused kernel is measured faster (docs/PERFORMANCE.md).
-// unfused: Z = X̂·Ŵ by one batched GEMM into the workspace, then the dZ pass reads it beside dY.
-// fused: both in one kernel (src/cuda/kernels/products_dz_sm90.cuh), Z never in global memory; throws
-// std::invalid_argument naming the condition that fails where it does not apply.
-enum class BackwardPath : int { automatic, unfused, fused };
-
 // Which gradients stl_backward computes, and how much scratch it may use.
 struct BackwardNeeds {
   bool x = false, w_hat = false, enc_x = false, dec = false, bias = false;
@@ -360,13 +353,7 @@ struct BackwardParams {
   // selects by them); null for the other modes. d_enc_x and d_dec are then the full products: the caller zeroes
   // their masked entries (by selection).
   const int* causal_levels = nullptr;
-  BackwardPath path = BackwardPath::automatic;
 };
 void stl_backward(const BackwardParams& params);
-// "" where stl_backward can run these parameters' Z products and dZ pass as one kernel (BackwardPath::fused), else
-// the first condition that fails: bf16; rank <= 3; a tile (a, c) of (2,2), (1,4), (4,1), (1,2) or (2,1); dD and a
-// gradient that needs dZ (dx, dw_hat or d_enc_x) asked; Z not kept (z); no mode causal; one row block (not lean over
-// several); an sm_90 GPU and a build with sm_90a code.
-std::string fused_backward_unavailable(const BackwardParams& params);
 
 }  // namespace strassentile::cuda

@@ -66,10 +66,6 @@ std::string set_dense_equivalent(const std::string& policy);
 // "always" or "never" (the pipeline, encode → batched products → decode, everywhere). Process-wide. Returns the
 // previous setting.
 std::string set_fused_forward(const std::string& policy);
-// Whether the CUDA backward runs Z's products and the dZ pass as one kernel: "auto" (the default: as
-// BackwardPath::automatic), "always" (wherever it applies) or "never" (Z recomputed by a batched GEMM, then the dZ
-// pass). Returns the previous setting.
-std::string set_fused_backward(const std::string& policy);
 
 // Ŵ = E_W(w) for a dense (in_features, out_features) weight, i.e. linear.weight.t().
 at::Tensor encode_weight(const at::Tensor& w, const at::Tensor& enc_w, std::vector<int64_t> tile);

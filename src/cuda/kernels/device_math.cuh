@@ -264,21 +264,4 @@ __device__ __forceinline__ void store_bf16_group(__nv_bfloat16* y, const float (
   }
 }
 
-// C values (1, 2 or 4) loaded as bf16 in one load of 2·C bytes through the read-only path; y aligned to 2·C bytes.
-template <int C>
-__device__ __forceinline__ void load_bf16_group(const __nv_bfloat16* y, float (&values)[C]) {
-  if constexpr (C == 1) {
-    values[0] = __bfloat162float(__ldg(y));
-  } else if constexpr (C == 2) {
-    const float2 v = __bfloat1622float2(__ldg(reinterpret_cast<const __nv_bfloat162*>(y)));
-    values[0] = v.x, values[1] = v.y;
-  } else {
-    static_assert(C == 4, "groups of 1, 2 or 4");
-    const uint2 packed = __ldg(reinterpret_cast<const uint2*>(y));
-    const float2 lo = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&packed.x));
-    const float2 hi = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&packed.y));
-    values[0] = lo.x, values[1] = lo.y, values[2] = hi.x, values[3] = hi.y;
-  }
-}
-
 }  // namespace strassentile::cuda::detail

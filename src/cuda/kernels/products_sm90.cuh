@@ -1,11 +1,11 @@
-// products_sm90: what the sm_90a kernels that run the r products Z[t] = X̂[t]·Ŵ[t] themselves share — the forward's
-// products and decode (products_decode_sm90.cuh) and the backward's products and dZ pass (products_dz_sm90.cuh).
+// products_sm90: the TMA → WGMMA pipeline of the r products Z[t] = X̂[t]·Ŵ[t] under the fused forward's epilogue
+// (products_decode_sm90.cuh).
 //
 // Each CTA owns a block of 128 product rows p (X̂'s rows) × 128 product columns q (Ŵᵀ's rows) and runs the r products
 // of that block one after another through one TMA → WGMMA pipeline: one producer warp, two consumer warpgroups of 64
 // q each, one 64 × 128 fp32 accumulator per consumer warpgroup. CTAs are paired in clusters of two along q: the
 // pair's first CTA multicasts the shared X̂ tile to both. Persistent: each cluster walks blocks tile, tile +
-// clusters, ... What differs between the kernels is what they do with each finished product (their epilogues).
+// clusters, ... The epilogue (the kernel's own) takes each finished product.
 //
 // Operands: X̂ as r × m × k_run and Ŵᵀ as r × n × k_run, both bf16 and k-contiguous with zeros past k. The tensor
 // maps read rows past m or n as zeros.
