@@ -4,7 +4,7 @@ and strassentile.convert, bf16, every parameter learnable, median of 20 after 3 
 each (outside the graph). The graphed gradients are checked against the eager ones (the same kernels: equal).
 
     STRASSENTILE_TORCH_LIB=build-cuda/lib/libstrassentile_torch.so PYTHONPATH=python python research/scripts/graph_step.py \
-        [--json OUT.json]
+        [--json OUT.json] [--only linear|block]
 """
 import copy
 import json
@@ -57,11 +57,14 @@ def step_times(model, x, dy):
     return eager, replayed, diff
 
 
-def main(json_path):
+CASES = [("linear", (16384, 768, 3072)), ("linear", (65536, 384, 1536)), ("linear", (16384, 4096, 4096)),
+         ("block", (8, 2048, 768)), ("block", (8, 2048, 2048))]
+
+
+def main(json_path, only=None):
     torch.manual_seed(0)
     rows = []
-    cases = [("linear", (16384, 768, 3072)), ("linear", (65536, 384, 1536)), ("linear", (16384, 4096, 4096)),
-             ("block", (8, 2048, 768)), ("block", (8, 2048, 2048))]
+    cases = [case for case in CASES if only is None or case[0] == only]
     formats = [((2, 2, 2), 3), ((4, 4, 4), 24)]
     for case, shape in cases:
         if case == "linear":
@@ -81,9 +84,11 @@ def main(json_path):
                 st.convert(block, st.STLConfig(tile=tile, rank=rank, init=st.Random()))
                 return block
         label = "x".join(str(v) for v in shape)
+        # Before dense is graphed: make_graphed_callables replaces a module's forward, and a copy would keep it.
+        models = [make(tile, rank) for tile, rank in formats]
         d_eager, d_graph, d_diff = step_times(dense, x, dy)
-        for tile, rank in formats:
-            s_eager, s_graph, s_diff = step_times(make(tile, rank), x, dy)
+        for (tile, rank), model in zip(formats, models):
+            s_eager, s_graph, s_diff = step_times(model, x, dy)
             row = {"case": case, "shape": label, "tile": list(tile), "rank": rank,
                    "dense_eager_ms": d_eager, "dense_graphed_ms": d_graph, "stl_eager_ms": s_eager,
                    "stl_graphed_ms": s_graph, "eager_ratio": d_eager / s_eager, "graphed_ratio": d_graph / s_graph,
@@ -101,4 +106,5 @@ def main(json_path):
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
-    main(argv[argv.index("--json") + 1] if "--json" in argv else None)
+    main(argv[argv.index("--json") + 1] if "--json" in argv else None,
+         argv[argv.index("--only") + 1] if "--only" in argv else None)
