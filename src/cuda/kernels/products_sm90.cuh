@@ -5,7 +5,7 @@
 // of that block one after another through one TMA → WGMMA pipeline: one producer warp, two consumer warpgroups of 64
 // q each, one 64 × 128 fp32 accumulator per consumer warpgroup. CTAs are paired in clusters of two along q: the
 // pair's first CTA multicasts the shared X̂ tile to both. Persistent: each cluster walks blocks tile, tile +
-// clusters, ... The epilogue (the kernel's own) takes each finished product.
+// clusters, ... The kernel's epilogue (products_decode_sm90.cuh) takes each finished product.
 //
 // Operands: X̂ as r × m × k_run and Ŵᵀ as r × n × k_run, both bf16 and k-contiguous with zeros past k. The tensor
 // maps read rows past m or n as zeros.
@@ -159,7 +159,7 @@ struct Fragment {
   __device__ __forceinline__ int p(int p0, int e) const { return p0 + 8 * (e / 4) + 2 * (lane % 4) + e % 2; }
 };
 
-// Whether the block is interior: all its product rows and columns real, product row p standing for Y's (or dY's)
+// Whether the block is interior: all its product rows and columns real, product row p standing for Y's
 // rows a·p .. a·p + a − 1 (no sequence padding: the sequence length is a multiple of a), every column inside
 // out_features, and the rows taking c-element vector accesses. Nearly every block of a large layer is; the epilogues
 // run them on a short instruction stream, as the instruction cache needs at 64 unrolled entries a thread.
