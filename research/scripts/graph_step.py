@@ -8,31 +8,14 @@ each (outside the graph). The graphed gradients are checked against the eager on
 """
 import copy
 import json
-import statistics
 import sys
 
 import torch
 
 import strassentile as st
-from strassentile.benchmark import PreNormBlock
+from strassentile.benchmark import PreNormBlock, Timer
 
-FLUSH = torch.empty(256 * 2**20, dtype=torch.uint8, device="cuda")
-
-
-def median_ms(fn, reps=20, warmup=3):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        FLUSH.zero_()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+TIMER = Timer(warmup=3, reps=20)  # the benchmark's: CUDA events, L2 flushed before each rep, median
 
 
 def grads(model, x):
@@ -46,12 +29,12 @@ def step_times(model, x, dy):
         x.grad = None
         run(x).backward(dy)
 
-    eager = median_ms(lambda: step(model))
+    eager = TIMER.median_ms(lambda: step(model))
     step(model)
     reference = grads(model, x)
     model.zero_grad(set_to_none=True)
     graphed = torch.cuda.make_graphed_callables(model, (x,), num_warmup_iters=3)
-    replayed = median_ms(lambda: step(graphed))
+    replayed = TIMER.median_ms(lambda: step(graphed))
     step(graphed)
     diff = max((a.float() - b.float()).abs().max().item() for a, b in zip(grads(model, x), reference))
     return eager, replayed, diff
