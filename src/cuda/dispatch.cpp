@@ -271,20 +271,20 @@ void decode_with(const DecodeParams& params, CoefLayout dec, CausalSide causal, 
   decode_kernel(p, dec, causal, fold);
 }
 
-void products_decode(int a, int c, const ProductsDecodeArgs& args, const void* x_hat, const void* w_hat_t,
+void products_decode(int a, int c, const ProductsDecodeArgs& args, const void* x_hat, ConstProductTensor w_hat,
                      cudaStream_t stream) {
 #if STRASSENTILE_CUDA_SM90A
   bool launched = false;
   with_tile_pair(a, c, [&](auto ta, auto tc) {
     constexpr int A = decltype(ta)::value, C = decltype(tc)::value;
     if constexpr (A * C <= kProductsDecodeMaxSlots) {
-      launch_products_decode_sm90<A, C>(args, x_hat, w_hat_t, stream);
+      launch_products_decode_sm90<A, C>(args, x_hat, w_hat, stream);
       launched = true;
     }
   });
   if (launched) return;
 #else
-  (void)args, (void)x_hat, (void)w_hat_t, (void)stream;
+  (void)args, (void)x_hat, (void)w_hat, (void)stream;
 #endif
   throw std::logic_error("products_decode: no fused kernel for <" + std::to_string(a) + ",·," + std::to_string(c) +
                          "> in this build");

@@ -30,9 +30,9 @@ ForwardWorkspace forward_workspace(const StlShape& shape, DType dtype, bool z_f3
     ws.w_hat_bytes = static_cast<std::size_t>(round_up(shape.rank * round_up(shape.k(), 8) * ws.ld_w_hat * size, 256));
   ws.z_offset = ws.w_hat_offset + ws.w_hat_bytes;
   ws.z_bytes = static_cast<std::size_t>(round_up(shape.rank * ws.stride_z * z_size, 256));
-  if (dtype == DType::bf16 && shape.rank <= detail::kProductsDecodeMaxRank)  // the fused forward's Ŵᵀ
-    ws.z_bytes = std::max(ws.z_bytes, static_cast<std::size_t>(round_up(shape.rank * shape.n() *
-                                                                         round_up(shape.k(), 8) * size, 256)));
+  if (dtype == DType::bf16 && shape.rank <= detail::kProductsDecodeMaxRank)  // the fused forward's aligned Ŵ copy
+    ws.z_bytes = std::max(ws.z_bytes, static_cast<std::size_t>(round_up(shape.rank * shape.k() *
+                                                                         round_up(shape.n(), 8) * size, 256)));
   ws.bytes = ws.z_offset + ws.z_bytes;
   return ws;
 }
@@ -85,12 +85,16 @@ void LayerStages::products_decode(ConstProductTensor w_hat, const float* dec, co
   require_elements(y.data, 2, "stl_forward", "y");
   require_aligned(bias, 2, "stl_forward", "bias");
   require_pointer(dec, "stl_forward", "dec");
-  void* w_hat_t = z_;  // Z's region is free: Z never leaves the kernel
-  transpose_for_products(w_hat_t, {w_hat.data, ld_w, stride_w}, s, stream);
+  ConstProductTensor w{w_hat.data, ld_w, stride_w};
+  if (!products_weight_ready(w)) {  // rows of round_up(n, 8) in Z's region, which is free: Z never leaves the kernel
+    const std::int64_t ld = round_up(s.n(), 8);
+    copy_padded(z_, ld, s.k() * ld, s.k(), s.n(), w.data, ld_w, stride_w, s.k(), s.n(), s.rank, 2, stream);
+    w = {z_, ld, s.k() * ld};
+  }
   ProductsDecodeArgs args = products_decode_args(s, dec, y.data, ldy);
   args.bias = bias;
   args.activation = activation;
-  detail::products_decode(s.a, s.c, args, base_, w_hat_t, stream);
+  detail::products_decode(s.a, s.c, args, base_, w, stream);
 }
 
 void LayerStages::decode(const float* dec, const void* bias, Activation activation, TileMatrix y, KernelChoice kernel,

@@ -122,7 +122,8 @@ constexpr int kMaxCachedDevices = 64;  // devices whose facts are cached (comput
 // The products, D, and the rows × out_features bf16 matrix Y the epilogue decodes into.
 struct ProductsDecodeArgs {
   int m = 0, n = 0;  // the products' rows (X̂) and columns (Ŵᵀ's rows)
-  int k = 0;         // their inner side as X̂ and Ŵᵀ hold it: a multiple of 8, zeros past the layer's k
+  int k = 0;         // their inner side as X̂ holds it: a multiple of 8, zeros past the layer's k
+  int w_rows = 0;    // the layer's k: Ŵ's rows (the kernel reads those past it as zeros)
   int rank = 0;
   const float* dec = nullptr;  // a·c × rank
   std::int64_t ldy = 0, out_features = 0;
@@ -139,6 +140,7 @@ inline ProductsDecodeArgs products_decode_args(const StlShape& s, const float* d
   l.m = static_cast<int>(s.m());
   l.n = static_cast<int>(s.n());
   l.k = static_cast<int>(round_up(s.k(), 8));
+  l.w_rows = static_cast<int>(s.k());
   l.rank = s.rank;
   l.dec = dec;
   l.ldy = ldy;
@@ -151,13 +153,18 @@ inline ProductsDecodeArgs products_decode_args(const StlShape& s, const float* d
   l.y = y;
   return l;
 }
-// x_hat: rank × m × k, w_hat_t: rank × n × k, both contiguous bf16.
+// x_hat: rank × m × k, contiguous bf16; w_hat: rank × w_rows × n bf16 as products_weight_ready accepts it.
 template <int A, int C>
-void launch_products_decode_sm90(const ProductsDecodeArgs& args, const void* x_hat, const void* w_hat_t,
+void launch_products_decode_sm90(const ProductsDecodeArgs& args, const void* x_hat, ConstProductTensor w_hat,
                                  cudaStream_t stream);
 // The same for (a, c) known at run time (dispatch.cpp).
-void products_decode(int a, int c, const ProductsDecodeArgs& args, const void* x_hat, const void* w_hat_t,
+void products_decode(int a, int c, const ProductsDecodeArgs& args, const void* x_hat, ConstProductTensor w_hat,
                      cudaStream_t stream);
+// Whether the kernel reads Ŵ where it is (its tensor map's terms: 16-byte aligned rows and matrices); else the
+// forward copies it into rows of round_up(n, 8) first.
+inline bool products_weight_ready(ConstProductTensor w) {
+  return is_aligned(w.data, 16) && w.ld % 8 == 0 && w.stride % 8 == 0;
+}
 
 
 // ---- Operands of products on sides rounded up to 8 (params.hpp: pads_products; kernels/padded_copy.cuh) ----
@@ -171,21 +178,6 @@ void launch_copy_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst,
 // Zeroes columns [cols, ld) of `rows` rows of Bytes-byte elements.
 template <std::size_t Bytes>
 void launch_zero_columns(void* ptr, std::int64_t rows, std::int64_t cols, std::int64_t ld, cudaStream_t stream);
-
-// Bytes = 2: dst[p][j][i] = src[p][i][j] for i < rows_src, j < cols_src (dst cols_src × cols_dst per matrix),
-// zeros for rows_src <= i < cols_dst.
-template <std::size_t Bytes>
-void launch_transpose_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::int64_t cols_dst,
-                             const void* src, std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows_src,
-                             std::int64_t cols_src, std::int64_t batch, cudaStream_t stream);
-// Ŵ (k × n per product, ld and stride resolved) into the fused forward's operand Ŵᵀ: rank × n ×
-// round_up(k, 8), zeros past k.
-inline void transpose_for_products(void* w_hat_t, ConstProductTensor w, const StlShape& s, cudaStream_t stream) {
-  const std::int64_t k_run = round_up(s.k(), 8);
-  launch_transpose_padded<2>(w_hat_t, k_run, s.n() * k_run, k_run, w.data, w.ld, w.stride, s.k(), s.n(), s.rank,
-                             stream);
-}
-
 // The same for an element size known at run time (2 or 4 bytes; dispatch.cpp). zero_columns does nothing when
 // ld == cols.
 void copy_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::int64_t rows_dst, std::int64_t cols_dst,

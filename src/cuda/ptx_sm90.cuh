@@ -89,7 +89,8 @@ __device__ __forceinline__ void tma_load_3d_multicast(void* dst, const CUtensorM
 
 // ---- Warpgroup MMA ----
 
-// A K-major operand tile in shared memory with the 128-byte swizzle: rows of 64 bf16, 8-row groups 1024 bytes apart.
+// An operand tile in shared memory with the 128-byte swizzle: rows of 64 bf16, 8-row groups 1024 bytes apart. K-major
+// (a row per M or N index, 64 k along it) or MN-major (a row per k, 64 M or N indices along it): the same fields.
 __device__ __forceinline__ std::uint64_t smem_descriptor(const void* tile) {
   const auto encode = [](std::uint64_t x) { return (x & 0x3FFFF) >> 4; };
   return encode(smem_address(tile)) | encode(16) << 16 | encode(1024) << 32 | 1ull << 62;
@@ -101,7 +102,9 @@ __device__ __forceinline__ void wgmma_wait() {
   asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
 }
 
-// d (64 × 128 fp32, 64 registers per thread) = A (64 × 16) · B (16 × 128)ᵀ (+ d when accumulate), both bf16 K-major.
+// d (64 × 128 fp32, 64 registers per thread) = A (64 × 16) · B (16 × 128)ᵀ (+ d when accumulate), both bf16; B
+// K-major, A K-major or, with kAMnMajor, MN-major (the hardware reads it transposed).
+template <bool kAMnMajor = false>
 __device__ __forceinline__ void wgmma_m64n128k16_bf16(float (&d)[64], std::uint64_t desc_a, std::uint64_t desc_b,
                                                       int accumulate) {
   asm volatile(
@@ -111,7 +114,7 @@ __device__ __forceinline__ void wgmma_m64n128k16_bf16(float (&d)[64], std::uint6
       "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31,"
       "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47,"
       "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
-      "}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+      "}, %64, %65, p, 1, 1, %67, 0;\n}\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),
         "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),
         "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),
@@ -120,7 +123,7 @@ __device__ __forceinline__ void wgmma_m64n128k16_bf16(float (&d)[64], std::uint6
         "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),
         "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]),
         "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-      : "l"(desc_a), "l"(desc_b), "r"(accumulate));
+      : "l"(desc_a), "l"(desc_b), "r"(accumulate), "n"(kAMnMajor ? 1 : 0));
 }
 
 // ---- Register reallocation between warpgroups ----

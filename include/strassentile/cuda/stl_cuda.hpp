@@ -195,8 +195,8 @@ struct ForwardWorkspace {
   // (leading dimension ld_w_hat) with zeros around it. w_hat_bytes is 0 where nothing is padded.
   std::int64_t ld_w_hat = 0;
   std::size_t w_hat_offset = 0, w_hat_bytes = 0;
-  // Z's region, the last one: z_offset + z_bytes == bytes. The fused forward (ForwardPath) keeps Ŵᵀ there instead
-  // (r × n × round8(k)), so for bf16 and rank <= 3 it is at least that large.
+  // Z's region, the last one: z_offset + z_bytes == bytes. The fused forward (ForwardPath) copies Ŵ there instead
+  // where Ŵ's rows are not 16-byte aligned (r × k × round8(n)), so for bf16 and rank <= 3 it is at least that large.
   std::size_t z_bytes = 0;
   std::size_t bytes = 0;    // total
 };

@@ -1,4 +1,4 @@
-// The padded copy and the padding zeroing, for 2- and 4-byte elements; the transposing copy for 2-byte ones.
+// The padded copy and the padding zeroing, for 2- and 4-byte elements.
 #include "kernels/padded_copy.cuh"
 
 namespace strassentile::cuda::detail {
@@ -7,8 +7,6 @@ template void launch_copy_padded<2>(void*, std::int64_t, std::int64_t, std::int6
                                     std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, cudaStream_t);
 template void launch_copy_padded<4>(void*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, const void*,
                                     std::int64_t, std::int64_t, std::int64_t, std::int64_t, std::int64_t, cudaStream_t);
-template void launch_transpose_padded<2>(void*, std::int64_t, std::int64_t, std::int64_t, const void*, std::int64_t,
-                                          std::int64_t, std::int64_t, std::int64_t, std::int64_t, cudaStream_t);
 template void launch_zero_columns<2>(void*, std::int64_t, std::int64_t, std::int64_t, cudaStream_t);
 template void launch_zero_columns<4>(void*, std::int64_t, std::int64_t, std::int64_t, cudaStream_t);
 

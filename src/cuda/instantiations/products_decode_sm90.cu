@@ -4,8 +4,8 @@
 
 namespace strassentile::cuda::detail {
 
-#define STRASSENTILE_INSTANTIATE_PRODUCTS_DECODE(A, C)                                                    \
-  template void launch_products_decode_sm90<A, C>(const ProductsDecodeArgs&, const void*, const void*, \
+#define STRASSENTILE_INSTANTIATE_PRODUCTS_DECODE(A, C)                                                           \
+  template void launch_products_decode_sm90<A, C>(const ProductsDecodeArgs&, const void*, ConstProductTensor, \
                                                   cudaStream_t)
 STRASSENTILE_INSTANTIATE_PRODUCTS_DECODE(2, 2);
 STRASSENTILE_INSTANTIATE_PRODUCTS_DECODE(1, 4);

@@ -1,5 +1,5 @@
-// copy_padded_kernel and zero_columns_kernel: the operands of products whose sides are not multiples of 8; and
-// transpose_padded_kernel: Ŵ laid out for the fused forward.
+// copy_padded_kernel and zero_columns_kernel: the operands of products whose sides are not multiples of 8 (and Ŵ
+// in 16-byte-aligned rows for the fused forward).
 //
 // cuBLAS/cuBLASLt on the H200 run STL's r products at 203 TFLOP/s for <3,3,3> at K = N = 4096 (k = n = 1366) and
 // 131 at 8192³ (k = n = 2731), against 664 and 771 when both k and n are rounded up to 8, with every leading
@@ -58,45 +58,6 @@ __global__ void zero_columns_kernel(Word* __restrict__ ptr, std::int64_t rows, s
   for (std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; row < rows;
        row += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
     for (std::int64_t j = cols; j < ld; ++j) ptr[row * ld + j] = Word(0);
-}
-
-// dst[p][j][i] = src[p][i][j] for i < rows_src, j < cols_src, zeros for rows_src <= i < cols_dst: Ŵ (r × k × n) as
-// the fused forward's Ŵᵀ (r × n × round8(k)). 32 × 32 blocks through shared memory, so that both sides are read and
-// written along their rows.
-constexpr int kTransposeSide = 32, kTransposeRowsPerPass = 8;
-__global__ void transpose_padded_kernel(std::uint16_t* __restrict__ dst, std::int64_t ld_dst, std::int64_t stride_dst,
-                                        std::int64_t cols_dst, const std::uint16_t* __restrict__ src,
-                                        std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows_src,
-                                        std::int64_t cols_src) {
-  __shared__ std::uint16_t block[kTransposeSide][kTransposeSide + 1];
-  const std::int64_t i0 = static_cast<std::int64_t>(blockIdx.x) * kTransposeSide;
-  const std::int64_t j0 = static_cast<std::int64_t>(blockIdx.y) * kTransposeSide;
-  src += blockIdx.z * stride_src;
-  dst += blockIdx.z * stride_dst;
-  for (int di = threadIdx.y; di < kTransposeSide; di += kTransposeRowsPerPass) {
-    const std::int64_t i = i0 + di, j = j0 + threadIdx.x;
-    block[di][threadIdx.x] = i < rows_src && j < cols_src ? src[i * ld_src + j] : std::uint16_t{0};
-  }
-  __syncthreads();
-  for (int dj = threadIdx.y; dj < kTransposeSide; dj += kTransposeRowsPerPass) {
-    const std::int64_t j = j0 + dj, i = i0 + threadIdx.x;
-    if (j < cols_src && i < cols_dst) dst[j * ld_dst + i] = block[threadIdx.x][dj];
-  }
-}
-
-template <std::size_t Bytes>
-void launch_transpose_padded(void* dst, std::int64_t ld_dst, std::int64_t stride_dst, std::int64_t cols_dst,
-                             const void* src, std::int64_t ld_src, std::int64_t stride_src, std::int64_t rows_src,
-                             std::int64_t cols_src, std::int64_t batch, cudaStream_t stream) {
-  static_assert(Bytes == 2, "the fused forward's 16-bit Ŵ");
-  if (batch == 0 || cols_dst == 0 || cols_src == 0) return;
-  const dim3 grid(static_cast<unsigned>((cols_dst + kTransposeSide - 1) / kTransposeSide),
-                  static_cast<unsigned>((cols_src + kTransposeSide - 1) / kTransposeSide), static_cast<unsigned>(batch));
-  if (grid.y > kMaxGridYZ || grid.z > kMaxGridYZ) throw std::invalid_argument("transpose_padded: Ŵ too large");
-  transpose_padded_kernel<<<grid, dim3(kTransposeSide, kTransposeRowsPerPass), 0, stream>>>(
-      static_cast<std::uint16_t*>(dst), ld_dst, stride_dst, cols_dst, static_cast<const std::uint16_t*>(src), ld_src,
-      stride_src, rows_src, cols_src);
-  check_launch("transpose_padded_kernel");
 }
 
 template <std::size_t Bytes>

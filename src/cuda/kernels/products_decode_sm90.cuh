@@ -8,8 +8,8 @@
 // decoded with the staged ones straight into Y. Z[t < r−1] is rounded to bf16 once, as the pipeline rounds every
 // Z[t]. Measured against the pipeline and dense on an H100: docs/PERFORMANCE.md ("The fused products and decode").
 //
-// Operands: X̂ as r × m × k_run and Ŵᵀ as r × n × k_run, both bf16 and k-contiguous with zeros past k (the forward
-// transposes Ŵ into its workspace for this).
+// Operands: X̂ as r × m × k_run, k-contiguous with zeros past k, and Ŵ as r × k × n, n-contiguous, read in place
+// (products_sm90.cuh).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -220,13 +220,13 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kCluster, 1, 1)
 }  // namespace fused_forward
 
 template <int A, int C>
-void launch_products_decode_sm90(const ProductsDecodeArgs& args, const void* x_hat, const void* w_hat_t,
+void launch_products_decode_sm90(const ProductsDecodeArgs& args, const void* x_hat, ConstProductTensor w_hat,
                                  cudaStream_t stream) {
   using namespace fused_forward;
   static_assert(A * C <= kProductsDecodeMaxSlots);
   static std::atomic<int> resident[kMaxCachedDevices];
   const ProductsLaunch launch = products_launch(products_decode_sm90<A, C>, kSharedBytes, resident, args.m, args.n,
-                                                args.k, args.rank, x_hat, w_hat_t);
+                                                args.k, args.w_rows, args.rank, x_hat, w_hat);
   products_decode_sm90<A, C><<<launch.ctas, kThreads, kSharedBytes, stream>>>(args, launch.w_map, launch.x_map);
   check_launch("products_decode_sm90");
 }

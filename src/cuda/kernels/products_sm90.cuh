@@ -7,8 +7,9 @@
 // pair's first CTA multicasts the shared X̂ tile to both. Persistent: each cluster walks blocks tile, tile +
 // clusters, ... The kernel's epilogue (products_decode_sm90.cuh) takes each finished product.
 //
-// Operands: X̂ as r × m × k_run and Ŵᵀ as r × n × k_run, both bf16 and k-contiguous with zeros past k. The tensor
-// maps read rows past m or n as zeros.
+// Operands: X̂ as r × m × k_run, bf16, k-contiguous with zeros past k; Ŵ as the layer holds it, r × k × n, bf16,
+// n-contiguous (rows 16-byte aligned), which the MMAs read transposed (an MN-major A operand). The tensor maps read
+// X̂'s rows past m, Ŵ's rows past k and its columns past n as zeros.
 #pragma once
 
 #include <cuda.h>
@@ -36,7 +37,8 @@ constexpr int kThreads = 128 * (kConsumers + 1);
 constexpr int kCluster = 2;    // CTAs along q sharing one X̂ tile
 constexpr int kAcc = kBlockP / 2;  // fp32 accumulator registers per thread (64 × kBlockP per warpgroup)
 
-// The TMA ring: Stages pairs of (Ŵᵀ tile, X̂ tile), each a multiple of the 1 KiB swizzle atom, and their barriers.
+// The TMA ring: Stages pairs of (Ŵ tile, X̂ tile), each a multiple of the 1 KiB swizzle atom, and their barriers.
+// A stage's Ŵ tile is one 64 k × 64 q box per consumer warpgroup, rows of 64 q.
 template <int Stages>
 struct Ring {
   bf16 w[Stages][kBlockQ * kAtomK];
@@ -100,7 +102,8 @@ __device__ __forceinline__ void produce(Ring<Stages>& ring, const BlockGrid& gri
       for (int kb = 0; kb < grid.k_blocks; ++kb) {
         sm90::barrier_wait(&ring.empty[stage], phase);
         sm90::barrier_expect_bytes(&ring.full[stage], (kBlockQ + kBlockP) * kAtomK * sizeof(bf16));
-        sm90::tma_load_3d(ring.w[stage], w_map, &ring.full[stage], kb * kAtomK, q0, t);
+        for (int c = 0; c < kConsumers; ++c)
+          sm90::tma_load_3d(&ring.w[stage][c * 64 * kAtomK], w_map, &ring.full[stage], q0 + 64 * c, kb * kAtomK, t);
         if (cta_q == 0) sm90::tma_load_3d_multicast(ring.x[stage], x_map, &ring.full[stage], kb * kAtomK, p0, t, 0b11);
         if (++stage == Stages) stage = 0, phase ^= 1;
       }
@@ -139,8 +142,9 @@ __device__ __forceinline__ void multiply(Ring<Stages>& ring, RingCursor& at, int
     const std::uint64_t desc_w = sm90::smem_descriptor(&ring.w[at.stage][consumer * 64 * kAtomK]);
     const std::uint64_t desc_x = sm90::smem_descriptor(&ring.x[at.stage][0]);
 #pragma unroll
-    for (int k16 = 0; k16 < kAtomK / 16; ++k16)  // 16 bf16 = 32 bytes = 2 in the descriptor's units
-      sm90::wgmma_m64n128k16_bf16(acc, desc_w + 2 * k16, desc_x + 2 * k16, (kb > 0 || k16 > 0) ? 1 : 0);
+    // The next 16 k: 32 bytes along X̂'s rows (2 in the descriptor's 16-byte units), 16 rows of Ŵ's (128).
+    for (int k16 = 0; k16 < kAtomK / 16; ++k16)
+      sm90::wgmma_m64n128k16_bf16<true>(acc, desc_w + 128 * k16, desc_x + 2 * k16, (kb > 0 || k16 > 0) ? 1 : 0);
     sm90::wgmma_commit();
     sm90::wgmma_wait<1>();
     if (pending >= 0) release_stage(&ring.empty[pending], tid);
@@ -186,18 +190,29 @@ inline EncodeTiled encode_tiled() {
   return fn;
 }
 
-// r matrices of rows × k_run bf16 (leading dimension k_run, batch stride rows·k_run) as a 3-D tensor (k, row,
-// product): a box never crosses into the next product, and rows past the end read as zeros.
-inline CUtensorMap product_map(const void* base, std::int64_t k_run, std::int64_t rows, int rank, int box_rows) {
+// r bf16 matrices of rows × cols (row stride ld, matrix stride `stride`, in elements) as a 3-D tensor (col, row,
+// product) read in boxes of box_cols × box_rows: a box never crosses into the next matrix, and entries past the
+// rows or columns read as zeros.
+struct MatrixBatch {
+  const void* base = nullptr;
+  std::int64_t cols = 0, rows = 0, ld = 0, stride = 0;
+  int rank = 0, box_cols = 0, box_rows = 0;
+  bool operator==(const MatrixBatch& o) const {
+    return base == o.base && cols == o.cols && rows == o.rows && ld == o.ld && stride == o.stride && rank == o.rank &&
+           box_cols == o.box_cols && box_rows == o.box_rows;
+  }
+};
+
+inline CUtensorMap batch_map(const MatrixBatch& b) {
   CUtensorMap map;
-  const cuuint64_t dims[3] = {static_cast<cuuint64_t>(k_run), static_cast<cuuint64_t>(rows),
-                              static_cast<cuuint64_t>(rank)};
-  const cuuint64_t strides[2] = {static_cast<cuuint64_t>(k_run) * sizeof(bf16),
-                                 static_cast<cuuint64_t>(rows * k_run) * sizeof(bf16)};
-  const cuuint32_t box[3] = {kAtomK, static_cast<cuuint32_t>(box_rows), 1};
+  const cuuint64_t dims[3] = {static_cast<cuuint64_t>(b.cols), static_cast<cuuint64_t>(b.rows),
+                              static_cast<cuuint64_t>(b.rank)};
+  const cuuint64_t strides[2] = {static_cast<cuuint64_t>(b.ld) * sizeof(bf16),
+                                 static_cast<cuuint64_t>(b.stride) * sizeof(bf16)};
+  const cuuint32_t box[3] = {static_cast<cuuint32_t>(b.box_cols), static_cast<cuuint32_t>(b.box_rows), 1};
   const cuuint32_t element_strides[3] = {1, 1, 1};
   const CUresult result = encode_tiled()(
-      &map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, const_cast<void*>(base), dims, strides, box, element_strides,
+      &map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 3, const_cast<void*>(b.base), dims, strides, box, element_strides,
       CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
       CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (result != CUDA_SUCCESS)
@@ -206,17 +221,14 @@ inline CUtensorMap product_map(const void* base, std::int64_t k_run, std::int64_
   return map;
 }
 
-// product_map through a cache of the last kCachedMaps operand sets: encoding a map is host work that the GPU waits
-// for at every launch, while the caching allocator hands the same workspace back call after call. A map depends only
-// on its key, so a hit is the map that would be built.
+// batch_map through a cache of the last kCachedMaps operands: encoding a map is host work that the GPU waits for at
+// every launch, while the caching allocator hands the same workspace back call after call, and Ŵ stays where it is.
+// A map depends only on its key, so a hit is the map that would be built.
 constexpr int kCachedMaps = 32;
-inline CUtensorMap cached_product_map(int device, const void* base, std::int64_t k_run, std::int64_t rows, int rank,
-                                      int box_rows) {
+inline CUtensorMap cached_batch_map(int device, const MatrixBatch& b) {
   struct Entry {
     int device = -1;
-    const void* base = nullptr;
-    std::int64_t k_run = 0, rows = 0;
-    int rank = 0, box_rows = 0;
+    MatrixBatch batch;
     CUtensorMap map{};
   };
   static std::mutex mutex;
@@ -224,16 +236,14 @@ inline CUtensorMap cached_product_map(int device, const void* base, std::int64_t
   static int next = 0;
   const std::lock_guard<std::mutex> lock(mutex);
   for (const Entry& e : entries)
-    if (e.device == device && e.base == base && e.k_run == k_run && e.rows == rows && e.rank == rank &&
-        e.box_rows == box_rows)
-      return e.map;
+    if (e.device == device && e.batch == b) return e.map;
   Entry& e = entries[next];
   next = (next + 1) % kCachedMaps;
-  e = Entry{device, base, k_run, rows, rank, box_rows, product_map(base, k_run, rows, rank, box_rows)};
+  e = Entry{device, b, batch_map(b)};
   return e.map;
 }
 
-// How a kernel of this family launches on the current device: its clusters (persistent: at most those resident at
+// How a kernel on this pipeline launches on the current device: its clusters (persistent: at most those resident at
 // once, at most one per pair of blocks) and the two operands' tensor maps.
 struct ProductsLaunch {
   int ctas = 0;
@@ -245,7 +255,8 @@ struct ProductsLaunch {
 // clusters after the others had finished all their blocks (on an H100, pairs of SMs within a GPC: fewer than sms / 2).
 template <class Kernel>
 ProductsLaunch products_launch(Kernel* kernel, std::size_t smem_bytes, std::atomic<int> (&resident)[kMaxCachedDevices],
-                               int m, int n, int k, int rank, const void* x_hat, const void* w_hat_t) {
+                               int m, int n, int k, int w_rows, int rank, const void* x_hat,
+                               ConstProductTensor w_hat) {
   int device = 0, sms = 0;
   check_cuda(cudaGetDevice(&device), "cudaGetDevice");
   check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
@@ -273,8 +284,8 @@ ProductsLaunch products_launch(Kernel* kernel, std::size_t smem_bytes, std::atom
     if (device < kMaxCachedDevices) resident[device].store(max_clusters, std::memory_order_release);
   }
   ProductsLaunch launch;
-  launch.w_map = cached_product_map(device, w_hat_t, k, n, rank, kBlockQ);
-  launch.x_map = cached_product_map(device, x_hat, k, m, rank, kBlockP);
+  launch.w_map = cached_batch_map(device, {w_hat.data, n, w_rows, w_hat.ld, w_hat.stride, rank, 64, kAtomK});
+  launch.x_map = cached_batch_map(device, {x_hat, k, m, k, std::int64_t{m} * k, rank, kAtomK, kBlockP});
   const int q_groups = (n + kBlockQ * kCluster - 1) / (kBlockQ * kCluster);
   const int p_blocks = (m + kBlockP - 1) / kBlockP;
   launch.ctas = std::max(1, std::min(max_clusters, q_groups * p_blocks)) * kCluster;
