@@ -223,8 +223,9 @@ inline CUtensorMap batch_map(const MatrixBatch& b) {
 
 // batch_map through a cache of the last kCachedMaps operands: encoding a map is host work that the GPU waits for at
 // every launch, while the caching allocator hands the same workspace back call after call, and Ŵ stays where it is.
-// A map depends only on its key, so a hit is the map that would be built.
-constexpr int kCachedMaps = 32;
+// A map depends only on its key, so a hit is the map that would be built. Room for every layer's Ŵ of a model of
+// ~100 fused layers; beyond that a miss costs one encode.
+constexpr int kCachedMaps = 128;
 inline CUtensorMap cached_batch_map(int device, const MatrixBatch& b) {
   struct Entry {
     int device = -1;
