@@ -87,10 +87,11 @@ constexpr double kCodecPassFillSeconds = 10e-6;
 // 17-32% above the pipeline's there.
 constexpr double kFusedProductsEfficiency = 0.70;
 constexpr double kFusedOutputExposed = 0.2;
-// The fused forward first transposes Ŵ into its k-contiguous layout (r × n × k, read and written once): 0.033 ms for
+// The fused forward reads Ŵ in place; where its rows are not 16-byte aligned (n not a multiple of 8) it first copies
+// it into aligned rows (r × k × n, read and written once), priced as the transpose it replaced measured: 0.033 ms for
 // 3 × 2048 × 2048 bf16 on an H100, 0.55 of the model's bandwidth there
 // (research/results/perf/fused_forward_profile_interior_h100_2026-12-07.log).
-constexpr double kTransposeEfficiency = 0.55;
+constexpr double kWeightCopyEfficiency = 0.55;
 // The fused forward is taken only where priced at least 5% below the products and decode it replaces: near a tie the
 // model's error is the larger (16384x8192x2048, <2,2,2> r = 3, H100: priced equal, measured 10% slower than the
 // pipeline; research/results/perf/fused_forward_d2048_layers_222_r3_h100_2026-12-07.json), and the pipeline is the
@@ -205,8 +206,9 @@ SpeedEstimate predict_speed(LayerShape shape, TileFormat tile, std::size_t rank,
   // takes it only there (fused_forward_wins).
   if (fused_forward_applies(gpu, tile, rank, bytes_per_element, causal) &&
       !(training && (backward.keep || backward.keep_z))) {
-    const double transpose = pass(2 * r * kt * nt * bytes, kTransposeEfficiency);
-    const double fused = transpose + (products - gpu.launch_seconds) / kFusedProductsEfficiency +
+    const bool w_rows_aligned = ceil_div(shape.n, tile.c) % 8 == 0;  // 16-byte rows of bf16 Ŵ
+    const double w_copy = w_rows_aligned ? 0.0 : pass(2 * r * kt * nt * bytes, kWeightCopyEfficiency);
+    const double fused = w_copy + (products - gpu.launch_seconds) / kFusedProductsEfficiency +
                          kFusedOutputExposed * M * N * bytes / gpu.bandwidth + gpu.launch_seconds;
     est.stl_seconds = encode + (fused < kFusedMargin * (products + decode) ? fused : products + decode);
   }
