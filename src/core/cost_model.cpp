@@ -88,8 +88,8 @@ constexpr double kCodecPassFillSeconds = 10e-6;
 constexpr double kFusedProductsEfficiency = 0.70;
 constexpr double kFusedOutputExposed = 0.2;
 // The fused forward reads Ŵ in place; where its rows are not 16-byte aligned (n not a multiple of 8) it first copies
-// it into aligned rows (r × k × n, read and written once), priced as the transpose it replaced measured: 0.033 ms for
-// 3 × 2048 × 2048 bf16 on an H100, 0.55 of the model's bandwidth there
+// it into aligned rows (r × k × n, read and written once), priced at the rate measured for a pass over Ŵ's bytes:
+// 0.033 ms for 3 × 2048 × 2048 bf16 on an H100, 0.55 of the model's bandwidth there
 // (research/results/perf/fused_forward_profile_interior_h100_2026-12-07.log).
 constexpr double kWeightCopyEfficiency = 0.55;
 // The fused forward is taken only where priced at least 5% below the products and decode it replaces: near a tie the

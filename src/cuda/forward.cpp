@@ -91,9 +91,23 @@ void LayerStages::products_decode(ConstProductTensor w_hat, const float* dec, co
     copy_padded(z_, ld, s.k() * ld, s.k(), s.n(), w.data, ld_w, stride_w, s.k(), s.n(), s.rank, 2, stream);
     w = {z_, ld, s.k() * ld};
   }
-  ProductsDecodeArgs args = products_decode_args(s, dec, y.data, ldy);
+  ProductsDecodeArgs args;
+  args.m = static_cast<int>(s.m());
+  args.n = static_cast<int>(s.n());
+  args.k = static_cast<int>(round_up(s.k(), 8));
+  args.w_rows = static_cast<int>(s.k());
+  args.rank = s.rank;
+  args.dec = dec;
   args.bias = bias;
   args.activation = activation;
+  args.y = y.data;
+  args.ldy = ldy;
+  args.out_features = s.out_features;
+  args.rows = s.rows;
+  args.seq = s.sequence_length();
+  args.per_seq = s.tiles_per_sequence();
+  args.vector_store = is_aligned(y.data, 2 * static_cast<std::size_t>(s.c)) && ldy % s.c == 0;
+  args.whole_tiles = s.sequence_length() % s.a == 0;
   detail::products_decode(s.a, s.c, args, base_, w, stream);
 }
 

@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <string>
 
 #include "params.hpp"
 #include "strassentile/cuda/stl_cuda.hpp"
@@ -121,38 +120,19 @@ constexpr int kProductsDecodeStages = 5;       // TMA pipeline stages beside the
 constexpr int kMaxCachedDevices = 64;  // devices whose facts are cached (compute capability, speed model, opt-ins)
 // The products, D, and the rows × out_features bf16 matrix Y the epilogue decodes into.
 struct ProductsDecodeArgs {
-  int m = 0, n = 0;  // the products' rows (X̂) and columns (Ŵᵀ's rows)
+  int m = 0, n = 0;  // the products' rows (X̂'s) and columns (Ŵ's)
   int k = 0;         // their inner side as X̂ holds it: a multiple of 8, zeros past the layer's k
   int w_rows = 0;    // the layer's k: Ŵ's rows (the kernel reads those past it as zeros)
   int rank = 0;
   const float* dec = nullptr;  // a·c × rank
   std::int64_t ldy = 0, out_features = 0;
   std::int64_t rows = 0, seq = 0, per_seq = 0;  // the row grouping (StlShape's rows, sequence_length, tiles_per_sequence)
-  bool vector_access = false;  // Y's rows hold c-element groups at 2·c-byte boundaries
+  bool vector_store = false;   // Y's rows hold c-element groups at 2·c-byte boundaries
   bool whole_tiles = false;    // every sequence is whole row tiles: product row p is rows a·p .. a·p + a − 1
   const void* bias = nullptr;  // out_features bf16, or null
   Activation activation = Activation::none;
   void* y = nullptr;  // bf16, rows × out_features, leading dimension ldy
 };
-// The arguments for shape s (k rounded up to 8), D at dec and Y at y (leading dimension ldy); no bias, no activation.
-inline ProductsDecodeArgs products_decode_args(const StlShape& s, const float* dec, void* y, std::int64_t ldy) {
-  ProductsDecodeArgs l;
-  l.m = static_cast<int>(s.m());
-  l.n = static_cast<int>(s.n());
-  l.k = static_cast<int>(round_up(s.k(), 8));
-  l.w_rows = static_cast<int>(s.k());
-  l.rank = s.rank;
-  l.dec = dec;
-  l.ldy = ldy;
-  l.out_features = s.out_features;
-  l.rows = s.rows;
-  l.seq = s.sequence_length();
-  l.per_seq = s.tiles_per_sequence();
-  l.vector_access = is_aligned(y, 2 * static_cast<std::size_t>(s.c)) && ldy % s.c == 0;
-  l.whole_tiles = s.sequence_length() % s.a == 0;
-  l.y = y;
-  return l;
-}
 // x_hat: rank × m × k, contiguous bf16; w_hat: rank × w_rows × n bf16 as products_weight_ready accepts it.
 template <int A, int C>
 void launch_products_decode_sm90(const ProductsDecodeArgs& args, const void* x_hat, ConstProductTensor w_hat,
@@ -165,7 +145,6 @@ void products_decode(int a, int c, const ProductsDecodeArgs& args, const void* x
 inline bool products_weight_ready(ConstProductTensor w) {
   return is_aligned(w.data, 16) && w.ld % 8 == 0 && w.stride % 8 == 0;
 }
-
 
 // ---- Operands of products on sides rounded up to 8 (params.hpp: pads_products; kernels/padded_copy.cuh) ----
 

@@ -83,6 +83,15 @@ __device__ __forceinline__ float decode_entry(const DecodeCoefs<A * C>& coef, in
   return v;
 }
 
+// Whether the block is interior: all its product rows and columns real, product row p filling Y's rows a·p ..
+// a·p + a − 1 (no sequence padding: the sequence length is a multiple of a), every column inside out_features, and
+// Y taking c-element vector stores. Nearly every block of a large layer is; decode_interior runs them on a short
+// instruction stream, as the instruction cache needs at 64 unrolled entries a thread.
+__device__ __forceinline__ bool interior_block(const ProductsDecodeArgs& args, int p0, int q0, int c) {
+  return args.whole_tiles && args.vector_store && p0 + kBlockP <= args.m && q0 + kBlockQ <= args.n &&
+         std::int64_t{c} * (q0 + kBlockQ) <= args.out_features;
+}
+
 template <int A, int C, Activation ACT>
 __device__ __forceinline__ void decode_interior(const ProductsDecodeArgs& args, const SharedStorage& s,
                                                 const float (&acc)[kAcc], int p0, int q0, const Fragment& f) {
@@ -154,7 +163,7 @@ __device__ __forceinline__ void decode_edge(const ProductsDecodeArgs& args, cons
           float values[C];
 #pragma unroll
           for (int j = 0; j < C; ++j) values[j] = activate(decode_entry<A, C>(coef, i * C + j, acc[e], z, bias[j]), args.activation);
-          store_row<C>(y + (first_row + i) * args.ldy + std::int64_t{C} * q, values, cols_left, args.vector_access);
+          store_row<C>(y + (first_row + i) * args.ldy + std::int64_t{C} * q, values, cols_left, args.vector_store);
         }
       }
     }
@@ -201,7 +210,7 @@ __global__ void __launch_bounds__(kThreads, 1) __cluster_dims__(kCluster, 1, 1)
       }
 
       const Fragment f{consumer, warp, lane, tid};
-      if (!interior_block(args.whole_tiles, args.vector_access, args.m, args.n, args.out_features, p0, q0, C)) {
+      if (!interior_block(args, p0, q0, C)) {
         decode_edge<A, C>(args, s, acc, p0, q0, f);
       } else if (args.activation == Activation::relu) {
         decode_interior<A, C, Activation::relu>(args, s, acc, p0, q0, f);

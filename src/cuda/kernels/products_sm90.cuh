@@ -1,7 +1,7 @@
 // products_sm90: the TMA → WGMMA pipeline of the r products Z[t] = X̂[t]·Ŵ[t] under the fused forward's epilogue
 // (products_decode_sm90.cuh).
 //
-// Each CTA owns a block of 128 product rows p (X̂'s rows) × 128 product columns q (Ŵᵀ's rows) and runs the r products
+// Each CTA owns a block of 128 product rows p (X̂'s rows) × 128 product columns q (Ŵ's columns) and runs the r products
 // of that block one after another through one TMA → WGMMA pipeline: one producer warp, two consumer warpgroups of 64
 // q each, one 64 × 128 fp32 accumulator per consumer warpgroup. CTAs are paired in clusters of two along q: the
 // pair's first CTA multicasts the shared X̂ tile to both. Persistent: each cluster walks blocks tile, tile +
@@ -30,7 +30,7 @@ namespace strassentile::cuda::detail::products_sm90 {
 
 using bf16 = __nv_bfloat16;
 constexpr int kAtomK = 64;     // k per stage: one 128-byte swizzle row of bf16
-constexpr int kBlockQ = 128;   // Ŵᵀ rows (product columns q) per CTA: two consumer warpgroups of 64
+constexpr int kBlockQ = 128;   // Ŵ's columns (product columns q) per CTA: two consumer warpgroups of 64
 constexpr int kBlockP = 128;   // X̂ rows (product rows p) per CTA: the accumulator's width
 constexpr int kConsumers = 2;
 constexpr int kThreads = 128 * (kConsumers + 1);
@@ -162,16 +162,6 @@ struct Fragment {
   __device__ __forceinline__ int q(int q0, int h) const { return q0 + consumer * 64 + warp * 16 + lane / 4 + 8 * h; }
   __device__ __forceinline__ int p(int p0, int e) const { return p0 + 8 * (e / 4) + 2 * (lane % 4) + e % 2; }
 };
-
-// Whether the block is interior: all its product rows and columns real, product row p standing for Y's
-// rows a·p .. a·p + a − 1 (no sequence padding: the sequence length is a multiple of a), every column inside
-// out_features, and the rows taking c-element vector accesses. Nearly every block of a large layer is; the epilogues
-// run them on a short instruction stream, as the instruction cache needs at 64 unrolled entries a thread.
-__device__ __forceinline__ bool interior_block(bool whole_tiles, bool vector_access, int m, int n,
-                                               std::int64_t out_features, int p0, int q0, int c) {
-  return whole_tiles && vector_access && p0 + kBlockP <= m && q0 + kBlockQ <= n &&
-         std::int64_t{c} * (q0 + kBlockQ) <= out_features;
-}
 
 // cuTensorMapEncodeTiled through the runtime's driver entry point: no link against libcuda.
 using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
