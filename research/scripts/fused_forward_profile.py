@@ -1,8 +1,8 @@
 # Where the forward's time goes through STLLinear (no_grad, bf16, <2,2,2> r=3), with the fused products + decode
 # kernel and without: per-kernel device time (torch.profiler), back-to-back and L2-flushed event time (as the
 # benchmark), host time per call. On a GPU machine with the library built with CUDA:
-#   STRASSENTILE_TORCH_LIB=build-cuda/lib/libstrassentile_torch.so PYTHONPATH=python python research/scripts/fused_forward_profile.py
-import statistics, time, torch, strassentile as st
+#   STRASSENTILE_TORCH_LIB=build-cuda/lib/libstrassentile_torch.so PYTHONPATH=python python research/scripts/fused_forward_profile.py [MxKxN,...]
+import statistics, sys, time, torch, strassentile as st
 from torch.profiler import profile, ProfilerActivity
 flush = torch.empty(256 * 2**20 // 4, device="cuda")
 def flushed_ms(fn, reps=10):
@@ -11,7 +11,8 @@ def flushed_ms(fn, reps=10):
         flush.zero_(); s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         s.record(); fn(); e.record(); e.synchronize(); ts.append(s.elapsed_time(e))
     return statistics.median(ts)
-for (m, k, n) in [(16384, 4096, 4096), (65536, 384, 1536), (16384, 768, 3072)]:
+shapes = sys.argv[1] if len(sys.argv) > 1 else "16384x4096x4096,65536x384x1536,16384x768x3072"
+for (m, k, n) in [tuple(int(v) for v in s.split("x")) for s in shapes.split(",")]:
     layer = st.STLLinear(k, n, tile=(2, 2, 2), rank=3).cuda().to(torch.bfloat16)
     x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
     lin = torch.nn.Linear(k, n).cuda().to(torch.bfloat16)
