@@ -16,6 +16,8 @@ Each case runs every --variants entry against the same dense model:
   stl-unfused    stl with set_fused_forward("never"): the forward on the pipeline where the speed model would run the
                  fused products + decode kernel (every other variant runs with "auto", the default);
   stl-fused      stl with set_fused_forward("always"): the fused products + decode wherever the kernel applies;
+  stl-mlp        stl with the block's MLP as one STLMLP (blocks only): without gradients fc1's decode applies the bias
+                 and GELU (and for <4,4,4> hands the activations straight to fc2's encode); with them the same as stl;
   causal         mode causal (no output row reads a later row of its tile), every parameter learnable;
   sparse24       the dense layers' weights pruned 2:4 by magnitude and stored semi-structured
                  (torch.sparse.to_sparse_semi_structured, cuSPARSELt): forward only, torch has no sparse backward.
@@ -59,7 +61,7 @@ def parse_dims(text: str, count: int, what: str) -> list[tuple[int, ...]]:
     return out
 
 
-VARIANTS = ("stl", "stl-frozen", "stl-keep", "stl-keepz", "stl-lean", "stl-pipeline", "stl-unfused", "stl-fused",
+VARIANTS = ("stl", "stl-frozen", "stl-keep", "stl-keepz", "stl-lean", "stl-pipeline", "stl-unfused", "stl-fused", "stl-mlp",
             "causal", "sparse24")
 
 
@@ -101,6 +103,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+class Mlp(nn.Module):
+    """fc2(GELU(fc1(x))), GELU in its tanh form, 4× wide: the block's MLP, which variant stl-mlp runs as one STLMLP."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+
+
 class PreNormBlock(nn.Module):
     """x + attn(LN(x)), then x + MLP(LN(x)): the linear layers are plain nn.Linear calls, as convert expects."""
 
@@ -111,14 +124,14 @@ class PreNormBlock(nn.Module):
         self.heads = heads
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.qkv, self.out = nn.Linear(dim, 3 * dim), nn.Linear(dim, dim)
-        self.fc1, self.fc2 = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
+        self.mlp = Mlp(dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, seq, dim = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(batch, seq, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
         attn = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(batch, seq, dim)
         x = x + self.out(attn)
-        return x + self.fc2(F.gelu(self.fc1(self.norm2(x)), approximate="tanh"))
+        return x + self.mlp(self.norm2(x))
 
 
 class Timer:
@@ -203,11 +216,26 @@ def sparse24(dense: nn.Module) -> nn.Module:
     return model
 
 
+def fuse_mlps(model: nn.Module) -> nn.Module:
+    """Every converted Mlp of ``model`` replaced by one STLMLP over its two layers (GELU's tanh form, as Mlp's)."""
+    mlps = [(name, m) for name, m in model.named_modules()
+            if isinstance(m, Mlp) and isinstance(m.fc1, strassentile.STLLinear) and isinstance(m.fc2, strassentile.STLLinear)]
+    if not mlps:
+        raise NotImplementedError("stl-mlp: a block variant (the block's MLP as one STLMLP); a single layer has no MLP")
+    for name, mlp in mlps:
+        parent, _, attr = name.rpartition(".")
+        setattr(model.get_submodule(parent) if parent else model, attr,
+                strassentile.STLMLP(mlp.fc1, mlp.fc2, activation="gelu_tanh"))
+    return model
+
+
 def variant_model(name: str, dense: nn.Module, make_stl: Callable[[str], nn.Module]) -> nn.Module:
     if name == "sparse24":
         return sparse24(dense)
     if name == "stl-frozen":
         return freeze_basis(make_stl("tile"))
+    if name == "stl-mlp":
+        return fuse_mlps(make_stl("tile"))
     return make_stl("causal" if name == "causal" else "tile")
 
 

@@ -39,7 +39,7 @@ def test_variants_parse_and_bad_ones_are_named(capsys):
     with pytest.raises(SystemExit):
         benchmark.parse_args(["--variants", "stl,monarch"])
     assert ("--variants: expected some of stl, stl-frozen, stl-keep, stl-keepz, stl-lean, stl-pipeline, stl-unfused, "
-            "stl-fused, causal, sparse24, got 'stl,monarch'") in capsys.readouterr().err
+            "stl-fused, stl-mlp, causal, sparse24, got 'stl,monarch'") in capsys.readouterr().err
 
 
 def test_markdown_table_has_one_row_per_result():
@@ -72,6 +72,19 @@ def test_variant_models_on_the_cpu():
     assert all(m.w_hat.requires_grad for m in layers)
     causal = benchmark.variant_model("causal", dense, make)
     assert {m.mode for m in causal.modules() if isinstance(m, strassentile.STLLinear)} == {"causal"}
+    # stl-mlp: the same converted block with its MLP as one STLMLP, computing what the separate calls compute.
+    x = torch.randn(2, 8, 16)
+    torch.manual_seed(3)
+    plain = benchmark.variant_model("stl", dense, make)
+    torch.manual_seed(3)
+    fused = benchmark.variant_model("stl-mlp", dense, make)
+    assert isinstance(fused.mlp, strassentile.STLMLP) and isinstance(plain.mlp, benchmark.Mlp)
+    assert fused.mlp.fc1.w_hat.equal(plain.mlp.fc1.w_hat) and fused.mlp.fc2.dec.equal(plain.mlp.fc2.dec)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), plain(x))
+    layer = strassentile.STLLinear(16, 16, init="random")
+    with pytest.raises(NotImplementedError, match="a block variant"):
+        benchmark.variant_model("stl-mlp", torch.nn.Linear(16, 16), lambda mode: layer)
 
 
 def test_keep_and_lean_variants_measure_with_their_switch_and_restore_it(monkeypatch):
@@ -119,6 +132,6 @@ def test_block_converts_every_linear_and_keeps_all_parameters_learnable():
     block = benchmark.PreNormBlock(16, 2)
     stl = copy.deepcopy(block)
     summary = strassentile.convert(stl, strassentile.STLConfig(init=strassentile.Random()))
-    assert sorted(summary.converted) == ["fc1", "fc2", "out", "qkv"]
+    assert sorted(summary.converted) == ["mlp.fc1", "mlp.fc2", "out", "qkv"]
     assert all(p.requires_grad for p in stl.parameters())
     assert stl(torch.randn(2, 8, 16)).shape == (2, 8, 16)
