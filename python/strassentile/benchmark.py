@@ -61,8 +61,8 @@ def parse_dims(text: str, count: int, what: str) -> list[tuple[int, ...]]:
     return out
 
 
-VARIANTS = ("stl", "stl-frozen", "stl-keep", "stl-keepz", "stl-lean", "stl-pipeline", "stl-unfused", "stl-fused", "stl-mlp",
-            "causal", "sparse24")
+VARIANTS = ("stl", "stl-frozen", "stl-keep", "stl-keepz", "stl-lean", "stl-pipeline", "stl-unfused", "stl-fused",
+            "stl-mlp", "causal", "sparse24")
 
 
 def parse_variants(text: str) -> list[str]:
@@ -219,7 +219,7 @@ def sparse24(dense: nn.Module) -> nn.Module:
 def fuse_mlps(model: nn.Module) -> nn.Module:
     """Every converted Mlp of ``model`` replaced by one STLMLP over its two layers (GELU's tanh form, as Mlp's)."""
     mlps = [(name, m) for name, m in model.named_modules()
-            if isinstance(m, Mlp) and isinstance(m.fc1, strassentile.STLLinear) and isinstance(m.fc2, strassentile.STLLinear)]
+            if isinstance(m, Mlp) and all(isinstance(f, strassentile.STLLinear) for f in (m.fc1, m.fc2))]
     if not mlps:
         raise NotImplementedError("stl-mlp: a block variant (the block's MLP as one STLMLP); a single layer has no MLP")
     for name, mlp in mlps:
