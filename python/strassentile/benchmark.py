@@ -224,8 +224,7 @@ def fuse_mlps(model: nn.Module) -> nn.Module:
         raise NotImplementedError("stl-mlp: a block variant (the block's MLP as one STLMLP); a single layer has no MLP")
     for name, mlp in mlps:
         parent, _, attr = name.rpartition(".")
-        setattr(model.get_submodule(parent) if parent else model, attr,
-                strassentile.STLMLP(mlp.fc1, mlp.fc2, activation="gelu_tanh"))
+        setattr(model.get_submodule(parent), attr, strassentile.STLMLP(mlp.fc1, mlp.fc2, activation="gelu_tanh"))
     return model
 
 
